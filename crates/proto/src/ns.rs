@@ -1,0 +1,23 @@
+//! XML namespaces used on the wire, in one place.
+
+pub const STREAM: &str = "http://etherx.jabber.org/streams";
+pub const CLIENT: &str = "jabber:client";
+pub const FRAMING: &str = "urn:ietf:params:xml:ns:xmpp-framing";
+pub const STREAMS: &str = "urn:ietf:params:xml:ns:xmpp-streams";
+pub const STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
+pub const TLS: &str = "urn:ietf:params:xml:ns:xmpp-tls";
+pub const SASL: &str = "urn:ietf:params:xml:ns:xmpp-sasl";
+pub const BIND: &str = "urn:ietf:params:xml:ns:xmpp-bind";
+pub const SESSION: &str = "urn:ietf:params:xml:ns:xmpp-session";
+pub const ROSTER: &str = "jabber:iq:roster";
+pub const ROSTER_VER: &str = "urn:xmpp:features:rosterver";
+pub const PRE_APPROVAL: &str = "urn:xmpp:features:pre-approval";
+pub const DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
+pub const DISCO_ITEMS: &str = "http://jabber.org/protocol/disco#items";
+pub const PING: &str = "urn:xmpp:ping";
+pub const VCARD: &str = "vcard-temp";
+pub const VERSION: &str = "jabber:iq:version";
+pub const DELAY: &str = "urn:xmpp:delay";
+pub const MSGOFFLINE: &str = "msgoffline";
+/// Causerie's roster item extension: the contact refused our request.
+pub const CAUSERIE_ROSTER: &str = "urn:causerie:roster:0";

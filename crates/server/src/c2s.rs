@@ -1,0 +1,650 @@
+//! Client-to-server streams (RFC 6120): one task per connection walks the
+//! states `Connected → Secured → Authenticated → Bound`, and only a bound
+//! session hands stanzas to the router.
+//!
+//! TCP with STARTTLS (port 5222) and direct TLS (port 5223) share this code;
+//! the negotiation runs under the handshake deadline, after which the
+//! connection is closed with `<connection-timeout/>`. A bound session reads
+//! its socket and its bounded outbound queue in one `select!` loop.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use causerie_proto::errors::{Condition, StanzaError, error_reply, escape, stream_error_xml};
+use causerie_proto::framing::{
+    FramingError, FramingLimits, StreamEvent, StreamHeader, StreamParser,
+};
+use causerie_proto::{Element, ns, xml};
+use jid::{BareJid, FullJid};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{Notify, mpsc};
+use tokio::time::{Instant, timeout, timeout_at};
+use tracing::{debug, info, warn};
+
+use crate::Server;
+use crate::auth::{self, Exchange, MECHANISMS, Step};
+use crate::router;
+use crate::sessions::{Outbound, Registered, SessionHandle};
+
+/// Failed SASL attempts allowed on one connection before it is closed.
+const MAX_AUTH_ATTEMPTS: u32 = 5;
+/// How long the final writes of a closing stream may take.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Outbound stanzas written in one batch.
+const WRITE_BATCH: usize = 64;
+
+/// A bound session, as the router and the features see it.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The account's localpart.
+    pub user: String,
+    pub bare: BareJid,
+    pub jid: FullJid,
+    pub handle: SessionHandle,
+}
+
+/// Why a stream ends.
+#[derive(Debug)]
+enum End {
+    /// The peer closed the TCP connection or the stream.
+    Closed,
+    /// I/O failed; nothing more can be written.
+    Io,
+    /// A stream error to send before closing.
+    Error(&'static str, Option<String>),
+}
+
+impl From<FramingError> for End {
+    fn from(e: FramingError) -> Self {
+        End::Error(e.condition(), Some(e.to_string()))
+    }
+}
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// Serves one accepted TCP connection to its end.
+pub async fn serve(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr, direct_tls: bool) {
+    let _ = tcp.set_nodelay(true);
+    let deadline =
+        Instant::now() + Duration::from_secs(server.config.limits.handshake_timeout_secs);
+    let acceptor = tokio_rustls::TlsAcceptor::from(server.tls.clone());
+    if direct_tls {
+        match timeout_at(deadline, acceptor.accept(tcp)).await {
+            Ok(Ok(tls)) => {
+                run(server, tls, peer, true, deadline).await;
+            }
+            Ok(Err(e)) => debug!(%peer, error = %e, "TLS handshake failed"),
+            Err(_) => debug!(%peer, "TLS handshake timed out"),
+        }
+        return;
+    }
+    if let Some(tcp) = run(server.clone(), tcp, peer, false, deadline).await {
+        match timeout_at(deadline, acceptor.accept(tcp)).await {
+            Ok(Ok(tls)) => {
+                run(server, tls, peer, true, deadline).await;
+            }
+            Ok(Err(e)) => debug!(%peer, error = %e, "STARTTLS handshake failed"),
+            Err(_) => debug!(%peer, "STARTTLS handshake timed out"),
+        }
+    }
+}
+
+/// Runs a stream; returns the socket back when the client asked for STARTTLS.
+async fn run<S: Io>(
+    server: Arc<Server>,
+    io: S,
+    peer: SocketAddr,
+    secure: bool,
+    deadline: Instant,
+) -> Option<S> {
+    let mut conn = Conn::new(server, io, peer, secure);
+    let outcome = match timeout_at(deadline, conn.negotiate()).await {
+        Ok(r) => r,
+        Err(_) => Err(End::Error(
+            "connection-timeout",
+            Some("authentication and resource binding took too long".into()),
+        )),
+    };
+    match outcome {
+        Ok(Negotiated::StartTls) => Some(conn.io),
+        Ok(Negotiated::Bound(session, rx, overflow)) => {
+            let end = conn.session_loop(&session, rx, &overflow).await;
+            conn.close(end).await;
+            router::session_ended(&conn.server, &session).await;
+            None
+        }
+        Err(end) => {
+            conn.close(end).await;
+            None
+        }
+    }
+}
+
+enum Negotiated {
+    StartTls,
+    Bound(Session, mpsc::Receiver<Outbound>, Arc<Notify>),
+}
+
+struct Conn<S> {
+    server: Arc<Server>,
+    io: S,
+    peer: SocketAddr,
+    secure: bool,
+    parser: StreamParser,
+    buf: Vec<u8>,
+    pending: VecDeque<StreamEvent>,
+    failed: Option<FramingError>,
+    header_sent: bool,
+    user: Option<String>,
+    auth_failures: u32,
+}
+
+impl<S: Io> Conn<S> {
+    fn new(server: Arc<Server>, io: S, peer: SocketAddr, secure: bool) -> Self {
+        let limits = FramingLimits {
+            max_stanza_bytes: server.config.limits.max_stanza_bytes,
+            max_depth: server.config.limits.max_depth,
+        };
+        Conn {
+            server,
+            io,
+            peer,
+            secure,
+            parser: StreamParser::new(limits),
+            buf: vec![0; 4096],
+            pending: VecDeque::new(),
+            failed: None,
+            header_sent: false,
+            user: None,
+            auth_failures: 0,
+        }
+    }
+
+    /// Reads until the next stream event.
+    async fn next_event(&mut self) -> Result<StreamEvent, End> {
+        loop {
+            if let Some(ev) = self.pending.pop_front() {
+                return Ok(ev);
+            }
+            if let Some(e) = self.failed.take() {
+                return Err(e.into());
+            }
+            let n = self.io.read(&mut self.buf).await.map_err(|_| End::Io)?;
+            if n == 0 {
+                return Err(End::Closed);
+            }
+            self.feed(n);
+        }
+    }
+
+    fn feed(&mut self, n: usize) {
+        let mut out = Vec::new();
+        if let Err(e) = self.parser.feed(&self.buf[..n], &mut out) {
+            self.failed = Some(e);
+        }
+        self.pending.extend(out);
+    }
+
+    /// Reads the next top-level element; a stream close ends the stream.
+    async fn next_element(&mut self) -> Result<Element, End> {
+        match self.next_event().await? {
+            StreamEvent::Element(el) => Ok(el),
+            StreamEvent::Close => Err(End::Closed),
+            StreamEvent::Open(_) => Err(End::Error("bad-format", None)),
+        }
+    }
+
+    async fn send(&mut self, data: &str) -> Result<(), End> {
+        self.io
+            .write_all(data.as_bytes())
+            .await
+            .map_err(|_| End::Io)?;
+        self.io.flush().await.map_err(|_| End::Io)
+    }
+
+    async fn send_el(&mut self, el: &Element) -> Result<(), End> {
+        let s = xml::to_string(el);
+        self.send(&s).await
+    }
+
+    /// Waits for the client's stream header and answers with ours.
+    async fn open_stream(&mut self) -> Result<StreamHeader, End> {
+        let header = match self.next_event().await? {
+            StreamEvent::Open(h) => h,
+            _ => return Err(End::Error("bad-format", None)),
+        };
+        self.send_header(&header).await?;
+        if header.framing {
+            return Err(End::Error("invalid-namespace", None));
+        }
+        if let Some(to) = &header.to
+            && !to.eq_ignore_ascii_case(&self.server.domain)
+        {
+            return Err(End::Error(
+                "host-unknown",
+                Some(format!("this server serves {}", self.server.domain)),
+            ));
+        }
+        let version_ok = header
+            .version
+            .as_deref()
+            .and_then(|v| v.split('.').next())
+            .and_then(|major| major.parse::<u32>().ok())
+            .is_some_and(|major| major >= 1);
+        if !version_ok {
+            return Err(End::Error("unsupported-version", None));
+        }
+        Ok(header)
+    }
+
+    async fn send_header(&mut self, client: &StreamHeader) -> Result<(), End> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let mut h = format!(
+            "<?xml version='1.0'?><stream:stream xmlns='{}' xmlns:stream='{}' id='{}' from='{}' version='1.0' xml:lang='en'",
+            ns::CLIENT,
+            ns::STREAM,
+            id,
+            escape(&self.server.domain)
+        );
+        if let Some(from) = &client.from {
+            h.push_str(&format!(" to='{}'", escape(from)));
+        }
+        h.push('>');
+        self.header_sent = true;
+        self.send(&h).await
+    }
+
+    fn plaintext_allowed(&self) -> bool {
+        self.server.config.auth.allow_plaintext_on_loopback && self.peer.ip().is_loopback()
+    }
+
+    /// The whole negotiation, from the first header to a bound resource.
+    async fn negotiate(&mut self) -> Result<Negotiated, End> {
+        loop {
+            self.open_stream().await?;
+            if self.user.is_none() {
+                if !self.secure && !self.plaintext_allowed() {
+                    self.send(&format!(
+                        "<stream:features><starttls xmlns='{}'><required/></starttls></stream:features>",
+                        ns::TLS
+                    ))
+                    .await?;
+                    let el = self.next_element().await?;
+                    if el.is("starttls", ns::TLS) {
+                        self.send(&format!("<proceed xmlns='{}'/>", ns::TLS))
+                            .await?;
+                        return Ok(Negotiated::StartTls);
+                    }
+                    return Err(End::Error(
+                        "not-authorized",
+                        Some("STARTTLS is required first".into()),
+                    ));
+                }
+                match self.sasl().await? {
+                    Some(()) => {
+                        // RFC 6120 §6.4.6: the stream restarts after <success/>.
+                        self.parser.reset();
+                        self.pending.clear();
+                        continue;
+                    }
+                    None => return Ok(Negotiated::StartTls),
+                }
+            }
+            return self.bind().await;
+        }
+    }
+
+    /// SASL negotiation; `Ok(None)` when the client chose STARTTLS instead.
+    async fn sasl(&mut self) -> Result<Option<()>, End> {
+        let mut features = String::from("<stream:features>");
+        if !self.secure {
+            features.push_str(&format!("<starttls xmlns='{}'/>", ns::TLS));
+        }
+        features.push_str(&format!("<mechanisms xmlns='{}'>", ns::SASL));
+        for m in MECHANISMS {
+            features.push_str(&format!("<mechanism>{m}</mechanism>"));
+        }
+        features.push_str("</mechanisms></stream:features>");
+        self.send(&features).await?;
+        loop {
+            let el = self.next_element().await?;
+            if el.is("starttls", ns::TLS) && !self.secure {
+                self.send(&format!("<proceed xmlns='{}'/>", ns::TLS))
+                    .await?;
+                return Ok(None);
+            }
+            if !el.is("auth", ns::SASL) {
+                return Err(End::Error(
+                    "not-authorized",
+                    Some("authenticate first".into()),
+                ));
+            }
+            let mechanism = el.attr("mechanism").unwrap_or_default().to_string();
+            let step = match decode_sasl(&el.text()) {
+                Err(()) => Step::Failure(causerie_proto::scram::SaslError::Malformed("bad base64")),
+                Ok(_) if !MECHANISMS.contains(&mechanism.as_str()) => {
+                    self.send(&format!(
+                        "<failure xmlns='{}'><invalid-mechanism/></failure>",
+                        ns::SASL
+                    ))
+                    .await?;
+                    continue;
+                }
+                Ok(initial) => auth::start(
+                    &self.server.store,
+                    &mechanism,
+                    &initial,
+                    self.server.config.auth.scram_iterations,
+                )
+                .await
+                .map_err(|e| {
+                    warn!(error = %e, "authentication backend failed");
+                    End::Error("internal-server-error", None)
+                })?,
+            };
+            let step = match step {
+                Step::Challenge(msg, exchange) => self.challenge(msg, exchange).await?,
+                other => Some(other),
+            };
+            match step {
+                None => {
+                    // Aborted by the client.
+                    self.send(&format!(
+                        "<failure xmlns='{}'><aborted/></failure>",
+                        ns::SASL
+                    ))
+                    .await?;
+                }
+                Some(Step::Success(user, additional)) => {
+                    self.server.throttle.success(self.peer.ip());
+                    let data = additional.map(|d| B64.encode(d)).unwrap_or_default();
+                    self.send(&format!("<success xmlns='{}'>{data}</success>", ns::SASL))
+                        .await?;
+                    info!(peer = %self.peer, user = %user, mechanism = %mechanism, "authenticated");
+                    self.user = Some(user);
+                    return Ok(Some(()));
+                }
+                Some(Step::Failure(e)) => {
+                    let delay = self.server.throttle.failure(self.peer.ip());
+                    info!(peer = %self.peer, mechanism = %mechanism, reason = %e, "authentication failed");
+                    tokio::time::sleep(delay).await;
+                    self.send(&format!(
+                        "<failure xmlns='{}'><{}/><text xml:lang='en'>{}</text></failure>",
+                        ns::SASL,
+                        e.condition(),
+                        escape(&e.to_string())
+                    ))
+                    .await?;
+                    self.auth_failures += 1;
+                    if self.auth_failures >= MAX_AUTH_ATTEMPTS {
+                        return Err(End::Error(
+                            "policy-violation",
+                            Some("too many authentication failures".into()),
+                        ));
+                    }
+                }
+                Some(Step::Challenge(..)) => unreachable!("challenge() never returns a challenge"),
+            }
+        }
+    }
+
+    /// Sends a challenge and processes the response; `None` if aborted.
+    async fn challenge(&mut self, msg: String, exchange: Exchange) -> Result<Option<Step>, End> {
+        self.send(&format!(
+            "<challenge xmlns='{}'>{}</challenge>",
+            ns::SASL,
+            B64.encode(msg)
+        ))
+        .await?;
+        let el = self.next_element().await?;
+        if el.is("abort", ns::SASL) {
+            return Ok(None);
+        }
+        if !el.is("response", ns::SASL) {
+            return Err(End::Error("not-authorized", None));
+        }
+        Ok(Some(match decode_sasl(&el.text()) {
+            Ok(resp) => auth::respond(exchange, &resp),
+            Err(()) => Step::Failure(causerie_proto::scram::SaslError::Malformed("bad base64")),
+        }))
+    }
+
+    /// Resource binding (RFC 6120 §7).
+    async fn bind(&mut self) -> Result<Negotiated, End> {
+        let Some(user) = self.user.clone() else {
+            return Err(End::Error("internal-server-error", None));
+        };
+        self.send(&format!(
+            "<stream:features><bind xmlns='{}'/><session xmlns='{}'><optional/></session><sub xmlns='{}'/></stream:features>",
+            ns::BIND,
+            ns::SESSION,
+            ns::PRE_APPROVAL
+        ))
+        .await?;
+        loop {
+            let el = self.next_element().await?;
+            let bind = el.get_child("bind", ns::BIND);
+            if !(el.is("iq", ns::CLIENT) && el.attr("type") == Some("set") && bind.is_some()) {
+                return Err(End::Error(
+                    "not-authorized",
+                    Some("bind a resource first".into()),
+                ));
+            }
+            let requested = bind
+                .and_then(|b| b.get_child("resource", ns::BIND))
+                .map(|r| r.text())
+                .filter(|r| !r.trim().is_empty());
+            let resource = match requested {
+                None => uuid::Uuid::new_v4().simple().to_string()[..12].to_string(),
+                Some(r) => match jid::ResourcePart::new(&r) {
+                    Ok(r) => r.to_string(),
+                    Err(_) => {
+                        let err = StanzaError::new(Condition::BadRequest)
+                            .with_text("en", "invalid resource");
+                        self.send_el(&error_reply(&el, &err)).await?;
+                        continue;
+                    }
+                },
+            };
+            let Ok(full) = FullJid::new(&format!("{user}@{}/{resource}", self.server.domain))
+            else {
+                let err =
+                    StanzaError::new(Condition::BadRequest).with_text("en", "invalid resource");
+                self.send_el(&error_reply(&el, &err)).await?;
+                continue;
+            };
+            let limits = &self.server.config.limits;
+            let (handle, rx, overflow) = SessionHandle::new(resource, limits.send_queue_len);
+            match self.server.sessions.register(
+                &user,
+                handle.clone(),
+                limits.max_resources_per_user,
+            ) {
+                Registered::TooMany => {
+                    let err = StanzaError::new(Condition::ResourceConstraint)
+                        .with_text("en", "too many resources bound for this account");
+                    self.send_el(&error_reply(&el, &err)).await?;
+                    continue;
+                }
+                Registered::Ok { replaced } => {
+                    if let Some(old) = replaced {
+                        // RFC 6120 §7.7.2.2: the newer session wins.
+                        old.stop("conflict");
+                    }
+                }
+            }
+            let mut result = xml::elem("iq", ns::CLIENT, &[("type", "result")]);
+            if let Some(id) = el.attr("id") {
+                xml::set_attr(&mut result, "id", id);
+            }
+            let mut b = Element::bare("bind", ns::BIND);
+            b.append_child(xml::text_elem("jid", ns::BIND, full.to_string()));
+            result.append_child(b);
+            let session = Session {
+                bare: full.to_bare(),
+                jid: full,
+                user,
+                handle,
+            };
+            if let Err(e) = self.send_el(&result).await {
+                router::session_ended(&self.server, &session).await;
+                return Err(e);
+            }
+            info!(peer = %self.peer, jid = %session.jid, "session bound");
+            return Ok(Negotiated::Bound(session, rx, overflow));
+        }
+    }
+
+    /// The bound session: stanzas in go to the router; queued stanzas go out.
+    async fn session_loop(
+        &mut self,
+        session: &Session,
+        mut rx: mpsc::Receiver<Outbound>,
+        overflow: &Notify,
+    ) -> End {
+        let mut out = String::with_capacity(1024);
+        loop {
+            tokio::select! {
+                biased;
+                _ = overflow.notified() => {
+                    warn!(jid = %session.jid, "send queue full: closing the session");
+                    return End::Error("policy-violation", Some("too many unread stanzas".into()));
+                }
+                msg = rx.recv() => {
+                    let mut stop = None;
+                    out.clear();
+                    let mut next = msg;
+                    let mut n = 0;
+                    loop {
+                        match next {
+                            Some(Outbound::Stanza(el)) => {
+                                if el.write_to(&mut StringWriter(&mut out)).is_err() {
+                                    warn!("could not serialise an outbound stanza");
+                                }
+                            }
+                            Some(Outbound::Stop(cond)) => { stop = Some(cond); break; }
+                            None => { stop = Some("system-shutdown"); break; }
+                        }
+                        n += 1;
+                        if n >= WRITE_BATCH { break; }
+                        match rx.try_recv() {
+                            Ok(m) => next = Some(m),
+                            Err(_) => break,
+                        }
+                    }
+                    if !out.is_empty() {
+                        let write = async {
+                            self.io.write_all(out.as_bytes()).await?;
+                            self.io.flush().await
+                        };
+                        tokio::select! {
+                            r = write => if r.is_err() { return End::Io; },
+                            _ = overflow.notified() => {
+                                warn!(jid = %session.jid, "client does not read: closing the session");
+                                return End::Io;
+                            }
+                        }
+                    }
+                    if let Some(cond) = stop {
+                        return End::Error(cond, None);
+                    }
+                }
+                r = self.io.read(&mut self.buf) => {
+                    match r {
+                        Ok(0) | Err(_) => return End::Closed,
+                        Ok(n) => self.feed(n),
+                    }
+                    while let Some(ev) = self.pending.pop_front() {
+                        match ev {
+                            StreamEvent::Element(el) => {
+                                if let Err(end) = self.stanza(session, el).await {
+                                    return end;
+                                }
+                            }
+                            StreamEvent::Close => return End::Closed,
+                            StreamEvent::Open(_) => return End::Error("bad-format", None),
+                        }
+                    }
+                    if let Some(e) = self.failed.take() {
+                        return e.into();
+                    }
+                }
+            }
+        }
+    }
+
+    /// One element from a bound client.
+    async fn stanza(&mut self, session: &Session, el: Element) -> Result<(), End> {
+        let is_stanza = el.ns() == ns::CLIENT && matches!(el.name(), "message" | "presence" | "iq");
+        if !is_stanza {
+            return Err(End::Error(
+                "unsupported-stanza-type",
+                Some(format!("<{}/> is not supported here", el.name())),
+            ));
+        }
+        router::route(&self.server, session, el).await;
+        Ok(())
+    }
+
+    /// Ends the stream: a stream error when there is one, then the closing tag.
+    async fn close(&mut self, end: End) {
+        let data = match &end {
+            End::Io => return,
+            End::Closed => "</stream:stream>".to_string(),
+            End::Error(cond, text) => {
+                debug!(peer = %self.peer, condition = cond, "stream error");
+                stream_error_xml(cond, text.as_deref())
+            }
+        };
+        let mut all = String::new();
+        if !self.header_sent {
+            all.push_str(&format!(
+                "<?xml version='1.0'?><stream:stream xmlns='{}' xmlns:stream='{}' from='{}' version='1.0'>",
+                ns::CLIENT,
+                ns::STREAM,
+                escape(&self.server.domain)
+            ));
+        }
+        all.push_str(&data);
+        let _ = timeout(CLOSE_TIMEOUT, async {
+            let _ = self.io.write_all(all.as_bytes()).await;
+            let _ = self.io.flush().await;
+            let _ = self.io.shutdown().await;
+        })
+        .await;
+    }
+}
+
+fn decode_sasl(text: &str) -> Result<Vec<u8>, ()> {
+    let t = text.trim();
+    // RFC 6120 §6.4.2: "=" stands for an empty initial response.
+    if t.is_empty() || t == "=" {
+        return Ok(Vec::new());
+    }
+    B64.decode(t).map_err(|_| ())
+}
+
+/// Lets minidom write into a `String` (its writer only emits UTF-8).
+struct StringWriter<'a>(&'a mut String);
+
+impl std::io::Write for StringWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match std::str::from_utf8(buf) {
+            Ok(s) => {
+                self.0.push_str(s);
+                Ok(buf.len())
+            }
+            Err(_) => Err(std::io::Error::other("non-UTF-8 output")),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,139 @@
+//! Features, one file each, and the IQ dispatch table.
+//!
+//! [`iq`] is the one table `(namespace, element) → handler` for IQs the
+//! server answers itself (addressed to the domain, or to an account's bare
+//! JID on its behalf). IQs to a full JID go to that resource.
+
+pub mod disco;
+pub mod message;
+pub mod ping;
+pub mod presence;
+pub mod roster;
+pub mod vcard;
+pub mod version;
+
+use causerie_proto::errors::{Condition, StanzaError};
+use causerie_proto::{Element, ns, xml};
+use tracing::warn;
+
+use crate::Server;
+use crate::c2s::Session;
+use crate::router::{Dest, reply_error};
+
+/// What an IQ handler answers: the result's payload, or an error.
+pub type IqResult = Result<Option<Element>, StanzaError>;
+
+/// Turns a store failure into `internal-server-error`, logging it.
+pub fn internal(e: impl std::fmt::Display) -> StanzaError {
+    warn!(error = %e, "storage failure while handling a stanza");
+    StanzaError::new(Condition::InternalServerError)
+}
+
+/// Routes an IQ (RFC 6120 §8.2.3, RFC 6121 §8.5).
+pub async fn iq(server: &Server, session: &Session, stanza: Element, dest: Dest) {
+    let kind = stanza.attr("type").unwrap_or_default().to_string();
+    let is_request = matches!(kind.as_str(), "get" | "set");
+    if !is_request && !matches!(kind.as_str(), "result" | "error") {
+        reply_error(
+            session,
+            &stanza,
+            StanzaError::new(Condition::BadRequest).with_text("en", "invalid IQ type"),
+        );
+        return;
+    }
+    if stanza.attr("id").is_none() {
+        reply_error(
+            session,
+            &stanza,
+            StanzaError::new(Condition::BadRequest).with_text("en", "IQ without id"),
+        );
+        return;
+    }
+    match &dest {
+        Dest::Remote => {
+            if is_request {
+                reply_error(session, &stanza, Condition::RemoteServerNotFound);
+            }
+            return;
+        }
+        Dest::Full(user, resource) => {
+            match server.sessions.full(user, resource) {
+                Some(h) => {
+                    h.send(stanza);
+                }
+                None if is_request => {
+                    reply_error(session, &stanza, Condition::ServiceUnavailable);
+                }
+                None => {}
+            }
+            return;
+        }
+        Dest::Domain | Dest::Bare(_) => {}
+    }
+    if !is_request {
+        // Results and errors addressed to the server or an account: nothing waits for them.
+        return;
+    }
+    let children: Vec<&Element> = stanza.children().collect();
+    let [payload] = children.as_slice() else {
+        reply_error(
+            session,
+            &stanza,
+            StanzaError::new(Condition::BadRequest)
+                .with_text("en", "an IQ request has exactly one child"),
+        );
+        return;
+    };
+    let set = kind == "set";
+    let own = dest.user() == Some(session.user.as_str());
+    let result = match (dest.user(), payload.ns().as_str(), payload.name()) {
+        (None, ns::PING, "ping") => ping::handle(set),
+        (Some(user), ns::PING, "ping") if own || server.user_exists(user).await => {
+            ping::handle(set)
+        }
+        (None, ns::DISCO_INFO, "query") => disco::server_info(server, payload, set),
+        (None, ns::DISCO_ITEMS, "query") => disco::server_items(payload, set),
+        (None, ns::VERSION, "query") => version::handle(set),
+        (None, ns::SESSION, "session") if set => Ok(None),
+        (Some(user), ns::DISCO_INFO, "query") => {
+            disco::account_info(server, user, payload, set).await
+        }
+        (Some(user), ns::DISCO_ITEMS, "query") => {
+            disco::account_items(server, user, payload, set).await
+        }
+        (Some(_), ns::ROSTER, "query") if own => {
+            roster::handle(server, session, payload, set).await
+        }
+        (Some(user), ns::VCARD, "vCard") => {
+            vcard::handle(server, session, user, payload, set).await
+        }
+        (None, ns::VCARD, "vCard") if !set => Err(StanzaError::new(Condition::ItemNotFound)),
+        // RFC 6121 §8.5.1: unknown accounts, and payloads the server does not
+        // handle on an account's behalf, get service-unavailable alike.
+        _ => Err(StanzaError::new(Condition::ServiceUnavailable)),
+    };
+    match result {
+        Ok(payload) => {
+            session.handle.send(result_for(&stanza, payload));
+        }
+        Err(e) => reply_error(session, &stanza, e),
+    }
+}
+
+/// The result of an IQ request: same id, addresses swapped.
+pub fn result_for(request: &Element, payload: Option<Element>) -> Element {
+    let mut r = xml::elem("iq", ns::CLIENT, &[("type", "result")]);
+    if let Some(id) = request.attr("id") {
+        xml::set_attr(&mut r, "id", id);
+    }
+    if let Some(from) = request.attr("from") {
+        xml::set_attr(&mut r, "to", from);
+    }
+    if let Some(to) = request.attr("to") {
+        xml::set_attr(&mut r, "from", to);
+    }
+    if let Some(p) = payload {
+        r.append_child(p);
+    }
+    r
+}

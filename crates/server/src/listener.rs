@@ -1,0 +1,113 @@
+//! Accept loops: one task per listener, one task per connection, a global
+//! connection limit, and a clean shutdown that tells every stream to close
+//! and waits for the connection tasks (the mini-redis shape).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tracing::{info, warn};
+
+use crate::{Server, StartError, c2s};
+
+/// The accept tasks and what they need to stop.
+pub struct Listeners {
+    server: Arc<Server>,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+    limit: Arc<Semaphore>,
+}
+
+impl Listeners {
+    /// Binds every configured listener and starts accepting.
+    pub async fn bind(
+        server: Arc<Server>,
+    ) -> Result<(Listeners, Vec<(&'static str, SocketAddr)>), StartError> {
+        let (stop, stop_rx) = watch::channel(false);
+        let limit = Arc::new(Semaphore::new(server.config.limits.max_connections));
+        let mut tasks = JoinSet::new();
+        let mut addresses = Vec::new();
+        let listen = server.config.listen.clone();
+        for (what, addr, direct_tls) in [
+            ("c2s", listen.c2s, false),
+            ("c2s_tls", listen.c2s_tls, true),
+        ] {
+            let Some(addr) = addr else { continue };
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Bind { what, addr, source })?;
+            let local =
+                listener
+                    .local_addr()
+                    .map_err(|source| StartError::Bind { what, addr, source })?;
+            info!(listener = what, address = %local, "listening");
+            addresses.push((what, local));
+            tasks.spawn(accept_loop(
+                server.clone(),
+                listener,
+                direct_tls,
+                limit.clone(),
+                stop_rx.clone(),
+            ));
+        }
+        Ok((
+            Listeners {
+                server,
+                stop,
+                tasks,
+                limit,
+            },
+            addresses,
+        ))
+    }
+
+    /// See [`crate::Running::shutdown`].
+    pub async fn shutdown(mut self, grace: Duration) {
+        let _ = self.stop.send(true);
+        while self.tasks.join_next().await.is_some() {}
+        self.server.sessions.stop_all("system-shutdown");
+        // Every connection holds a permit: all permits back means all ended.
+        let total = self.server.config.limits.max_connections as u32;
+        if tokio::time::timeout(grace, self.limit.acquire_many(total))
+            .await
+            .is_err()
+        {
+            warn!("some connections did not close in time");
+        }
+    }
+}
+
+async fn accept_loop(
+    server: Arc<Server>,
+    listener: TcpListener,
+    direct_tls: bool,
+    limit: Arc<Semaphore>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let permit = tokio::select! {
+            p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+            _ = stop.changed() => return,
+        };
+        let (tcp, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, keep serving.
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => return,
+        };
+        let server = server.clone();
+        tokio::spawn(async move {
+            c2s::serve(server, tcp, peer, direct_tls).await;
+            drop(permit);
+        });
+    }
+}

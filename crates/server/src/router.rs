@@ -1,0 +1,103 @@
+//! The routing choke point: every stanza a bound session sends goes through
+//! [`route`], which, in this order,
+//! 1. stamps `from` with the session's full JID (a client's `from` is never trusted),
+//! 2. validates `to` (a malformed JID gets `jid-malformed`),
+//! 3. classifies the destination ([`Dest`]) and hands over to the feature
+//!    that owns the stanza kind: `features::message`, `features::presence`,
+//!    or the IQ table in `features::mod`.
+//!
+//! The school's communication rules will be checked here too (step 2b), so
+//! that no path can bypass them.
+
+use causerie_proto::errors::{Condition, StanzaError, error_reply, may_reply_with_error};
+use causerie_proto::{Element, xml};
+use jid::Jid;
+use tracing::debug;
+
+use crate::Server;
+use crate::c2s::Session;
+use crate::features;
+
+/// Where a stanza is going.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dest {
+    /// The server itself (`to` = the domain).
+    Domain,
+    /// A local account's bare JID (also: no `to`, meaning the sender's own account).
+    Bare(String),
+    /// A local account's full JID.
+    Full(String, String),
+    /// Another domain: no federation, so `remote-server-not-found`.
+    Remote,
+}
+
+impl Dest {
+    /// The localpart of a local account destination.
+    pub fn user(&self) -> Option<&str> {
+        match self {
+            Dest::Bare(u) | Dest::Full(u, _) => Some(u),
+            _ => None,
+        }
+    }
+}
+
+/// Classifies a parsed `to` (or its absence) for `session`.
+pub fn classify(server: &Server, session: &Session, to: Option<&Jid>) -> Dest {
+    let Some(to) = to else {
+        return Dest::Bare(session.user.clone());
+    };
+    if to.domain().as_str() != server.domain {
+        return Dest::Remote;
+    }
+    match (to.node(), to.resource()) {
+        (None, None) => Dest::Domain,
+        // `domain/resource` addresses the server too.
+        (None, Some(_)) => Dest::Domain,
+        (Some(n), None) => Dest::Bare(n.to_string()),
+        (Some(n), Some(r)) => Dest::Full(n.to_string(), r.to_string()),
+    }
+}
+
+/// Routes one stanza from a bound session (see the module docs).
+pub async fn route(server: &Server, session: &Session, mut stanza: Element) {
+    xml::set_attr(&mut stanza, "from", session.jid.to_string());
+    let to = match stanza.attr("to") {
+        None => None,
+        Some(raw) => match Jid::new(raw) {
+            Ok(j) => Some(j),
+            Err(e) => {
+                debug!(jid = %session.jid, error = %e, "malformed 'to'");
+                // The reply must not carry the malformed address back as 'from'.
+                xml::remove_attr(&mut stanza, "to");
+                let err = StanzaError::new(Condition::JidMalformed)
+                    .with_text("en", format!("invalid recipient address: {e}"));
+                reply_error(session, &stanza, err);
+                return;
+            }
+        },
+    };
+    if let Some(j) = &to {
+        // Normalised form (lowercased node and domain).
+        xml::set_attr(&mut stanza, "to", j.to_string());
+    }
+    let dest = classify(server, session, to.as_ref());
+    match stanza.name() {
+        "message" => features::message::outbound(server, session, stanza, dest).await,
+        "presence" => features::presence::outbound(server, session, stanza, dest, to).await,
+        _ => features::iq(server, session, stanza, dest).await,
+    }
+}
+
+/// Sends an error reply for `stanza` back to its sender, unless it is itself an error.
+pub fn reply_error(session: &Session, stanza: &Element, err: impl Into<StanzaError>) {
+    if may_reply_with_error(stanza) {
+        session.handle.send(error_reply(stanza, &err.into()));
+    }
+}
+
+/// A session ended: unregister it and tell whoever saw it online.
+pub async fn session_ended(server: &Server, session: &Session) {
+    if let Some(departed) = server.sessions.unregister(&session.user, session.handle.id) {
+        features::presence::departed(server, session, departed).await;
+    }
+}

@@ -1,0 +1,378 @@
+//! The session registry: which resources of which account are bound here, and
+//! what each last said about its presence.
+//!
+//! The router finds recipients only through this registry (never through a
+//! process-wide global), so that running several nodes means another
+//! implementation of the same calls, not a rewrite. Each session owns a
+//! bounded queue; a session that does not read its queue is closed rather
+//! than allowed to grow without bound.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use causerie_proto::Element;
+use tokio::sync::{Notify, mpsc};
+
+/// What a connection task is asked to do.
+#[derive(Debug)]
+pub enum Outbound {
+    /// Write this stanza.
+    Stanza(Element),
+    /// Close the stream with this stream error condition (e.g. `conflict`).
+    Stop(&'static str),
+}
+
+/// The sending side of one bound session.
+#[derive(Clone, Debug)]
+pub struct SessionHandle {
+    pub id: u64,
+    /// The resource this session bound.
+    pub resource: String,
+    tx: mpsc::Sender<Outbound>,
+    overflow: Arc<Notify>,
+}
+
+impl SessionHandle {
+    /// A handle and the receiving side the connection task reads.
+    pub fn new(
+        resource: String,
+        queue_len: usize,
+    ) -> (SessionHandle, mpsc::Receiver<Outbound>, Arc<Notify>) {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let (tx, rx) = mpsc::channel(queue_len);
+        let overflow = Arc::new(Notify::new());
+        (
+            SessionHandle {
+                id: NEXT.fetch_add(1, Ordering::Relaxed),
+                resource,
+                tx,
+                overflow: overflow.clone(),
+            },
+            rx,
+            overflow,
+        )
+    }
+
+    /// Queues a stanza. A full queue means the client stopped reading: the
+    /// session is told to close, and the stanza is not queued (returns false).
+    pub fn send(&self, stanza: Element) -> bool {
+        match self.tx.try_send(Outbound::Stanza(stanza)) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.overflow.notify_one();
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Asks the session to close with a stream error.
+    pub fn stop(&self, condition: &'static str) {
+        if self.tx.try_send(Outbound::Stop(condition)).is_err() {
+            self.overflow.notify_one();
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Entry {
+    handle: SessionHandle,
+    /// The last available presence broadcast, `None` while unavailable.
+    presence: Option<Element>,
+    priority: i32,
+    /// The session asked for the roster, so it gets roster pushes (RFC 6121 §2.1.6).
+    interested: bool,
+    /// Bare or full JIDs this session sent directed presence to.
+    directed: HashSet<String>,
+}
+
+/// A bound session that has sent available presence.
+#[derive(Debug, Clone)]
+pub struct Available {
+    pub handle: SessionHandle,
+    pub presence: Element,
+    pub priority: i32,
+}
+
+/// What is left of a session after it is removed.
+#[derive(Debug)]
+pub struct Departed {
+    pub was_available: bool,
+    pub directed: HashSet<String>,
+}
+
+/// The registry itself (see the module docs).
+#[derive(Default, Debug)]
+pub struct Sessions {
+    inner: RwLock<HashMap<String, Vec<Entry>>>,
+}
+
+/// Outcome of [`Sessions::register`].
+pub enum Registered {
+    /// Bound; a previous session with the same resource, if any, was replaced.
+    Ok { replaced: Option<SessionHandle> },
+    /// The account already has the maximum number of resources.
+    TooMany,
+}
+
+impl Sessions {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Vec<Entry>>> {
+        // A poisoned lock means a panic elsewhere while holding it; the map
+        // itself is still consistent (every update is a single operation).
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Vec<Entry>>> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Binds `handle` for `user`, replacing a session of the same resource.
+    pub fn register(&self, user: &str, handle: SessionHandle, max: usize) -> Registered {
+        let mut map = self.write();
+        let list = map.entry(user.to_string()).or_default();
+        let replaced = list
+            .iter()
+            .position(|e| e.handle.resource == handle.resource)
+            .map(|i| list.remove(i).handle);
+        if replaced.is_none() && list.len() >= max {
+            return Registered::TooMany;
+        }
+        list.push(Entry {
+            handle,
+            presence: None,
+            priority: 0,
+            interested: false,
+            directed: HashSet::new(),
+        });
+        Registered::Ok { replaced }
+    }
+
+    /// Removes the session `id` of `user`, if still registered.
+    pub fn unregister(&self, user: &str, id: u64) -> Option<Departed> {
+        let mut map = self.write();
+        let list = map.get_mut(user)?;
+        let i = list.iter().position(|e| e.handle.id == id)?;
+        let entry = list.remove(i);
+        if list.is_empty() {
+            map.remove(user);
+        }
+        Some(Departed {
+            was_available: entry.presence.is_some(),
+            directed: entry.directed,
+        })
+    }
+
+    /// Whether a resource name is bound for `user`.
+    pub fn has_resource(&self, user: &str, resource: &str) -> bool {
+        self.read()
+            .get(user)
+            .is_some_and(|l| l.iter().any(|e| e.handle.resource == resource))
+    }
+
+    /// The session bound to `user/resource`.
+    pub fn full(&self, user: &str, resource: &str) -> Option<SessionHandle> {
+        self.read()
+            .get(user)?
+            .iter()
+            .find(|e| e.handle.resource == resource)
+            .map(|e| e.handle.clone())
+    }
+
+    /// Every bound session of `user`.
+    pub fn all(&self, user: &str) -> Vec<SessionHandle> {
+        self.read()
+            .get(user)
+            .map(|l| l.iter().map(|e| e.handle.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The sessions of `user` that sent available presence.
+    pub fn available(&self, user: &str) -> Vec<Available> {
+        self.read()
+            .get(user)
+            .map(|l| {
+                l.iter()
+                    .filter_map(|e| {
+                        e.presence.as_ref().map(|p| Available {
+                            handle: e.handle.clone(),
+                            presence: p.clone(),
+                            priority: e.priority,
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether the session `id` is available.
+    pub fn is_available(&self, user: &str, id: u64) -> bool {
+        self.read()
+            .get(user)
+            .and_then(|l| l.iter().find(|e| e.handle.id == id))
+            .is_some_and(|e| e.presence.is_some())
+    }
+
+    /// Records the session's presence (`None` for unavailable). Returns the
+    /// previous availability.
+    pub fn set_presence(
+        &self,
+        user: &str,
+        id: u64,
+        presence: Option<Element>,
+        priority: i32,
+    ) -> bool {
+        let mut map = self.write();
+        let Some(e) = map
+            .get_mut(user)
+            .and_then(|l| l.iter_mut().find(|e| e.handle.id == id))
+        else {
+            return false;
+        };
+        let was = e.presence.is_some();
+        e.presence = presence;
+        e.priority = priority;
+        if e.presence.is_none() {
+            e.directed.clear();
+        }
+        was
+    }
+
+    /// Marks the session as interested in roster pushes.
+    pub fn set_interested(&self, user: &str, id: u64) {
+        if let Some(e) = self
+            .write()
+            .get_mut(user)
+            .and_then(|l| l.iter_mut().find(|e| e.handle.id == id))
+        {
+            e.interested = true;
+        }
+    }
+
+    /// Sessions of `user` that receive roster pushes.
+    pub fn interested(&self, user: &str) -> Vec<SessionHandle> {
+        self.read()
+            .get(user)
+            .map(|l| {
+                l.iter()
+                    .filter(|e| e.interested)
+                    .map(|e| e.handle.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Remembers (or forgets, for unavailable) a directed presence.
+    pub fn note_directed(&self, user: &str, id: u64, to: &str, available: bool) {
+        if let Some(e) = self
+            .write()
+            .get_mut(user)
+            .and_then(|l| l.iter_mut().find(|e| e.handle.id == id))
+        {
+            if available {
+                e.directed.insert(to.to_string());
+            } else {
+                e.directed.remove(to);
+            }
+        }
+    }
+
+    /// Takes the set of JIDs the session sent directed presence to.
+    pub fn take_directed(&self, user: &str, id: u64) -> HashSet<String> {
+        self.write()
+            .get_mut(user)
+            .and_then(|l| l.iter_mut().find(|e| e.handle.id == id))
+            .map(|e| std::mem::take(&mut e.directed))
+            .unwrap_or_default()
+    }
+
+    /// Asks every session to close with `condition` (server shutdown).
+    pub fn stop_all(&self, condition: &'static str) {
+        for list in self.read().values() {
+            for e in list {
+                e.handle.stop(condition);
+            }
+        }
+    }
+
+    /// Number of bound sessions.
+    pub fn count(&self) -> usize {
+        self.read().values().map(Vec::len).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn presence() -> Element {
+        Element::bare("presence", "jabber:client")
+    }
+
+    #[test]
+    fn register_replace_and_limit() {
+        let s = Sessions::default();
+        let (a, _ra, _) = SessionHandle::new("phone".into(), 8);
+        let (b, _rb, _) = SessionHandle::new("phone".into(), 8);
+        let (c, _rc, _) = SessionHandle::new("pc".into(), 8);
+        assert!(matches!(
+            s.register("alice", a.clone(), 2),
+            Registered::Ok { replaced: None }
+        ));
+        match s.register("alice", b.clone(), 2) {
+            Registered::Ok {
+                replaced: Some(old),
+            } => assert_eq!(old.id, a.id),
+            _ => panic!("same resource must replace"),
+        }
+        assert!(matches!(
+            s.register("alice", c.clone(), 2),
+            Registered::Ok { replaced: None }
+        ));
+        let (d, _rd, _) = SessionHandle::new("tablet".into(), 8);
+        assert!(matches!(s.register("alice", d, 2), Registered::TooMany));
+        assert_eq!(s.count(), 2);
+        assert_eq!(s.full("alice", "phone").unwrap().id, b.id);
+        assert!(
+            s.unregister("alice", a.id).is_none(),
+            "replaced session is gone"
+        );
+        assert!(s.unregister("alice", b.id).is_some());
+        assert!(s.unregister("alice", c.id).is_some());
+        assert_eq!(s.count(), 0);
+    }
+
+    #[test]
+    fn presence_and_interest() {
+        let s = Sessions::default();
+        let (a, _ra, _) = SessionHandle::new("r1".into(), 8);
+        let (b, _rb, _) = SessionHandle::new("r2".into(), 8);
+        s.register("bob", a.clone(), 5);
+        s.register("bob", b.clone(), 5);
+        assert!(s.available("bob").is_empty());
+        assert!(!s.set_presence("bob", a.id, Some(presence()), 5));
+        assert_eq!(s.available("bob").len(), 1);
+        assert_eq!(s.available("bob")[0].priority, 5);
+        s.set_interested("bob", b.id);
+        assert_eq!(s.interested("bob").len(), 1);
+        assert_eq!(s.interested("bob")[0].id, b.id);
+        s.note_directed("bob", a.id, "carol@x", true);
+        let gone = s.unregister("bob", a.id).unwrap();
+        assert!(gone.was_available);
+        assert!(gone.directed.contains("carol@x"));
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_closes_the_session() {
+        let (h, mut rx, overflow) = SessionHandle::new("r".into(), 8);
+        for _ in 0..8 {
+            assert!(h.send(presence()));
+        }
+        assert!(!h.send(presence()), "queue is bounded");
+        // The overflow was signalled, so the connection task wakes up at once.
+        tokio::time::timeout(std::time::Duration::from_secs(1), overflow.notified())
+            .await
+            .expect("overflow notified");
+        assert!(matches!(rx.recv().await, Some(Outbound::Stanza(_))));
+    }
+}

@@ -1,0 +1,166 @@
+//! TLS: the server certificate and the rustls configuration.
+//!
+//! A configured certificate/key pair (PEM) is used as is. Without one, a
+//! self-signed certificate for the domain is generated at first start and
+//! kept in `data_dir/tls/` so that clients which pinned it keep trusting it
+//! across restarts.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::ServerConfig;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::config::Config;
+
+/// Why TLS could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot read {path}: {reason}")]
+    Read { path: PathBuf, reason: String },
+    #[error("{path} holds no PEM certificate")]
+    NoCertificate { path: PathBuf },
+    #[error("cannot write the generated certificate to {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot generate a certificate: {0}")]
+    Generate(String),
+    #[error("the certificate and key do not form a usable pair: {0}")]
+    Rustls(#[from] rustls::Error),
+}
+
+/// Where the certificate and key come from.
+pub fn cert_paths(config: &Config) -> (PathBuf, PathBuf, bool) {
+    match (&config.tls.cert, &config.tls.key) {
+        (Some(c), Some(k)) => (c.clone(), k.clone(), false),
+        _ => {
+            let dir = config.data_dir.join("tls");
+            (dir.join("cert.pem"), dir.join("key.pem"), true)
+        }
+    }
+}
+
+/// Loads (or, for the generated pair, creates) the certificate and builds the
+/// rustls server configuration.
+pub fn load(config: &Config) -> Result<Arc<ServerConfig>, TlsError> {
+    let (cert_path, key_path, generated) = cert_paths(config);
+    if generated && !(cert_path.exists() && key_path.exists()) {
+        generate(&config.domain, &cert_path, &key_path)?;
+        tracing::info!(cert = %cert_path.display(), "generated a self-signed certificate");
+    }
+    let certs = read_certs(&cert_path)?;
+    let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| TlsError::Read {
+        path: key_path.clone(),
+        reason: e.to_string(),
+    })?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut server = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    server.alpn_protocols = vec![b"xmpp-client".to_vec()];
+    Ok(Arc::new(server))
+}
+
+/// The certificates of a PEM file, in order.
+pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs: Vec<_> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| TlsError::Read {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?
+        .collect::<Result<_, _>>()
+        .map_err(|e| TlsError::Read {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    if certs.is_empty() {
+        return Err(TlsError::NoCertificate {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(certs)
+}
+
+fn generate(domain: &str, cert_path: &Path, key_path: &Path) -> Result<(), TlsError> {
+    let mut names = vec![domain.to_string()];
+    if domain != "localhost" {
+        names.push("localhost".into());
+    }
+    let ck =
+        rcgen::generate_simple_self_signed(names).map_err(|e| TlsError::Generate(e.to_string()))?;
+    if let Some(dir) = cert_path.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| TlsError::Write {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    write_private(key_path, ck.signing_key.serialize_pem().as_bytes())?;
+    std::fs::write(cert_path, ck.cert.pem()).map_err(|source| TlsError::Write {
+        path: cert_path.to_path_buf(),
+        source,
+    })
+}
+
+/// Writes the key readable by its owner only.
+fn write_private(path: &Path, data: &[u8]) -> Result<(), TlsError> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    opts.open(path)
+        .and_then(|mut f| f.write_all(data))
+        .map_err(|source| TlsError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_certificate_is_kept_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        load(&config).unwrap();
+        let (cert, key, generated) = cert_paths(&config);
+        assert!(generated);
+        let first = std::fs::read(&cert).unwrap();
+        assert!(
+            std::fs::read_to_string(&key)
+                .unwrap()
+                .contains("PRIVATE KEY")
+        );
+        load(&config).unwrap();
+        assert_eq!(
+            std::fs::read(&cert).unwrap(),
+            first,
+            "regenerated on restart"
+        );
+    }
+
+    #[test]
+    fn broken_pem_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("c.pem");
+        let key = dir.path().join("k.pem");
+        std::fs::write(&cert, "not a certificate").unwrap();
+        std::fs::write(&key, "not a key").unwrap();
+        let mut config = Config::default();
+        config.tls.cert = Some(cert);
+        config.tls.key = Some(key);
+        let err = load(&config).unwrap_err().to_string();
+        assert!(err.contains("c.pem"), "{err}");
+    }
+}
