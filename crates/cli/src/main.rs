@@ -30,7 +30,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server.
-    Serve,
+    Serve {
+        /// Create the demo school's accounts (see README.md) when missing.
+        #[arg(long)]
+        demo: bool,
+    },
     /// Manage accounts.
     #[command(subcommand)]
     User(UserCommand),
@@ -68,7 +72,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(&config, matches!(cli.command, Command::Serve));
+    init_logging(&config, matches!(cli.command, Command::Serve { .. }));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -110,7 +114,12 @@ fn init_logging(config: &Config, serving: bool) {
 
 async fn run(command: Command, config: Config) -> Result<()> {
     match command {
-        Command::Serve => serve(config).await,
+        Command::Serve { demo } => {
+            if demo {
+                demo_accounts(&config).await?;
+            }
+            serve(config).await
+        }
         Command::User(cmd) => user(cmd, &config).await,
         Command::Check => check(&config).await,
     }
@@ -206,6 +215,36 @@ async fn user(cmd: UserCommand, config: &Config) -> Result<()> {
                 println!("{user}@{}", config.domain);
             }
         }
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// The demo school's accounts: (login, password, « NOM Prénom »).
+const DEMO: &[(&str, &str, &str)] = &[
+    ("lea.martin", "demo", "MARTIN Léa"),
+    ("hugo.bernard", "demo", "BERNARD Hugo"),
+    ("paul.martin", "demo", "MARTIN Paul"),
+    ("anne.durand", "demo", "DURAND Anne"),
+];
+
+/// Creates the demo accounts that are missing, with their vCard full name.
+async fn demo_accounts(config: &Config) -> Result<()> {
+    use causerie_store::VcardStore;
+    let store = open_store(config).await?;
+    for (login, password, name) in DEMO {
+        if store.account_exists(login).await? {
+            continue;
+        }
+        let creds = auth::credentials_for(password, config.auth.scram_iterations)
+            .context("demo password")?;
+        store.create_account(login, &creds).await?;
+        let card = format!(
+            "<vCard xmlns='vcard-temp'><FN>{}</FN></vCard>",
+            causerie_proto::errors::escape(name)
+        );
+        store.set_vcard(login, &card).await?;
+        tracing::info!(account = %format!("{login}@{}", config.domain), "created demo account");
     }
     store.close().await;
     Ok(())

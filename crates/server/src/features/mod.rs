@@ -94,7 +94,8 @@ pub async fn iq(server: &Server, session: &Session, stanza: Element, dest: Dest)
         (None, ns::DISCO_INFO, "query") => disco::server_info(server, payload, set),
         (None, ns::DISCO_ITEMS, "query") => disco::server_items(payload, set),
         (None, ns::VERSION, "query") => version::handle(set),
-        (None, ns::SESSION, "session") if set => Ok(None),
+        // RFC 3921 session establishment: a no-op kept for older clients.
+        (_, ns::SESSION, "session") if set => Ok(None),
         (Some(user), ns::DISCO_INFO, "query") => {
             disco::account_info(server, user, payload, set).await
         }
