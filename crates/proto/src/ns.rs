@@ -21,3 +21,6 @@ pub const DELAY: &str = "urn:xmpp:delay";
 pub const MSGOFFLINE: &str = "msgoffline";
 /// Causerie's roster item extension: the contact refused our request.
 pub const CAUSERIE_ROSTER: &str = "urn:causerie:roster:0";
+pub const CARBONS: &str = "urn:xmpp:carbons:2";
+pub const FORWARD: &str = "urn:xmpp:forward:0";
+pub const HINTS: &str = "urn:xmpp:hints";

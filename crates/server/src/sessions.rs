@@ -85,6 +85,8 @@ struct Entry {
     interested: bool,
     /// Bare or full JIDs this session sent directed presence to.
     directed: HashSet<String>,
+    /// XEP-0280 message carbons enabled.
+    carbons: bool,
 }
 
 /// A bound session that has sent available presence.
@@ -144,6 +146,7 @@ impl Sessions {
             priority: 0,
             interested: false,
             directed: HashSet::new(),
+            carbons: false,
         });
         Registered::Ok { replaced }
     }
@@ -247,6 +250,30 @@ impl Sessions {
         {
             e.interested = true;
         }
+    }
+
+    /// Enables or disables message carbons (XEP-0280) for the session.
+    pub fn set_carbons(&self, user: &str, id: u64, enabled: bool) {
+        if let Some(e) = self
+            .write()
+            .get_mut(user)
+            .and_then(|l| l.iter_mut().find(|e| e.handle.id == id))
+        {
+            e.carbons = enabled;
+        }
+    }
+
+    /// Sessions of `user` with carbons enabled, except `except`.
+    pub fn carbon_copies(&self, user: &str, except: u64) -> Vec<SessionHandle> {
+        self.read()
+            .get(user)
+            .map(|l| {
+                l.iter()
+                    .filter(|e| e.carbons && e.handle.id != except)
+                    .map(|e| e.handle.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Sessions of `user` that receive roster pushes.

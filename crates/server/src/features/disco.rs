@@ -15,6 +15,7 @@ const SERVER_FEATURES: &[&str] = &[
     ns::VERSION,
     ns::ROSTER,
     ns::MSGOFFLINE,
+    ns::CARBONS,
     ns::DELAY,
     "urn:xmpp:features:pre-approval",
 ];

@@ -8,12 +8,20 @@ use causerie_proto::{Element, ns, xml};
 use causerie_store::OfflineStore;
 use tracing::warn;
 
+use super::carbons;
 use crate::Server;
 use crate::c2s::Session;
 use crate::router::{Dest, reply_error};
 
 pub async fn outbound(server: &Server, session: &Session, stanza: Element, dest: Dest) {
     let kind = stanza.attr("type").unwrap_or("normal").to_string();
+    let carbons = carbons::eligible(&stanza);
+    if carbons
+        && matches!(dest, Dest::Bare(_) | Dest::Full(..))
+        && dest.user() != Some(session.user.as_str())
+    {
+        carbons::copy(server, &session.user, session.handle.id, "sent", &stanza);
+    }
     match dest {
         Dest::Remote => reply_error(session, &stanza, Condition::RemoteServerNotFound),
         Dest::Domain => {
@@ -23,6 +31,9 @@ pub async fn outbound(server: &Server, session: &Session, stanza: Element, dest:
         }
         Dest::Full(user, resource) => match server.sessions.full(&user, &resource) {
             Some(h) => {
+                if carbons {
+                    carbons::copy(server, &user, h.id, "received", &stanza);
+                }
                 h.send(stanza);
             }
             // RFC 6121 §8.5.3.2.1: no such resource.

@@ -4,6 +4,7 @@
 //! server answers itself (addressed to the domain, or to an account's bare
 //! JID on its behalf). IQs to a full JID go to that resource.
 
+pub mod carbons;
 pub mod disco;
 pub mod message;
 pub mod ping;
@@ -101,6 +102,9 @@ pub async fn iq(server: &Server, session: &Session, stanza: Element, dest: Dest)
         }
         (Some(user), ns::DISCO_ITEMS, "query") => {
             disco::account_items(server, user, payload, set).await
+        }
+        (Some(_), ns::CARBONS, "enable" | "disable") if own => {
+            carbons::handle(server, session, payload, set)
         }
         (Some(_), ns::ROSTER, "query") if own => {
             roster::handle(server, session, payload, set).await
