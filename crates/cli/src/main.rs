@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use causerie_server::{Config, Server, auth, tls};
-use causerie_store::{AccountStore, Store, StoreError};
+use std::collections::HashMap;
+
+use causerie_ent::Profile;
+use causerie_store::{Access, AccountStore, DirectoryStore, Store, StoreError};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -40,6 +43,37 @@ enum Command {
     User(UserCommand),
     /// Check the configuration, the TLS certificate and the database.
     Check,
+    /// The school directory.
+    #[command(subcommand)]
+    Directory(DirectoryCommand),
+    /// Chat access per structure (S1, S2).
+    #[command(subcommand)]
+    Access(AccessCommand),
+}
+
+#[derive(Subcommand)]
+enum DirectoryCommand {
+    /// Apply a full directory snapshot (JSON, docs/directory.md) in one transaction.
+    Import {
+        /// The snapshot file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccessCommand {
+    /// Turn chat on or off for a structure, and choose the profiles allowed.
+    Set {
+        /// The structure's id.
+        structure: String,
+        #[arg(long, action = clap::ArgAction::Set)]
+        enabled: bool,
+        /// Comma-separated profiles (student,relative,teacher,personnel,guest); default: all.
+        #[arg(long, value_delimiter = ',')]
+        profiles: Option<Vec<String>>,
+    },
+    /// Show a structure's chat access.
+    Show { structure: String },
 }
 
 #[derive(Subcommand)]
@@ -122,6 +156,12 @@ async fn run(command: Command, config: Config) -> Result<()> {
         }
         Command::User(cmd) => user(cmd, &config).await,
         Command::Check => check(&config).await,
+        Command::Directory(DirectoryCommand::Import { file }) => {
+            let json = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            import(&config, &json, &file.display().to_string()).await
+        }
+        Command::Access(cmd) => access(cmd, &config).await,
     }
 }
 
@@ -220,31 +260,89 @@ async fn user(cmd: UserCommand, config: &Config) -> Result<()> {
     Ok(())
 }
 
-/// The demo school's accounts: (login, password, « NOM Prénom »).
-const DEMO: &[(&str, &str, &str)] = &[
-    ("lea.martin", "demo", "MARTIN Léa"),
-    ("hugo.bernard", "demo", "BERNARD Hugo"),
-    ("paul.martin", "demo", "MARTIN Paul"),
-    ("anne.durand", "demo", "DURAND Anne"),
-];
+/// The demo school (a collège with two classes), imported by `serve --demo`.
+const DEMO_SCHOOL: &str = include_str!("demo-school.json");
 
-/// Creates the demo accounts that are missing, with their vCard full name.
+/// Imports the demo school unless the directory already has users.
 async fn demo_accounts(config: &Config) -> Result<()> {
-    use causerie_store::VcardStore;
     let store = open_store(config).await?;
-    for (login, password, name) in DEMO {
-        if store.account_exists(login).await? {
-            continue;
+    let empty = store.snapshot().await?.users.is_empty();
+    store.close().await;
+    if empty {
+        import(config, DEMO_SCHOOL, "the demo school").await?;
+    }
+    Ok(())
+}
+
+/// Validates and applies a directory snapshot.
+async fn import(config: &Config, json: &str, source: &str) -> Result<()> {
+    let snapshot = causerie_ent::parse_snapshot(json)
+        .map_err(|e| anyhow::anyhow!("{source} is refused, nothing was changed: {e}"))?;
+    let mut credentials = HashMap::new();
+    for u in &snapshot.users {
+        if let Some(password) = &u.password {
+            let creds = auth::credentials_for(password, config.auth.scram_iterations)
+                .with_context(|| format!("unusable password for user {}", u.login))?;
+            credentials.insert(u.login.clone(), creds);
         }
-        let creds = auth::credentials_for(password, config.auth.scram_iterations)
-            .context("demo password")?;
-        store.create_account(login, &creds).await?;
-        let card = format!(
-            "<vCard xmlns='vcard-temp'><FN>{}</FN></vCard>",
-            causerie_proto::errors::escape(name)
-        );
-        store.set_vcard(login, &card).await?;
-        tracing::info!(account = %format!("{login}@{}", config.domain), "created demo account");
+    }
+    let store = open_store(config).await?;
+    let report = store.import_snapshot(&snapshot, &credentials).await?;
+    store.close().await;
+    println!(
+        "imported {source}: {} structures, {} classes, {} groups; users: {} created, {} updated, {} deactivated",
+        report.structures,
+        report.classes,
+        report.groups,
+        report.users_created,
+        report.users_updated,
+        report.users_deactivated
+    );
+    Ok(())
+}
+
+async fn access(cmd: AccessCommand, config: &Config) -> Result<()> {
+    let store = open_store(config).await?;
+    match cmd {
+        AccessCommand::Set {
+            structure,
+            enabled,
+            profiles,
+        } => {
+            let known = store
+                .snapshot()
+                .await?
+                .structures
+                .iter()
+                .any(|s| s.id == structure);
+            if !known {
+                bail!("no structure `{structure}` in the directory");
+            }
+            let profiles = match profiles {
+                None => Profile::ALL.to_vec(),
+                Some(list) => list
+                    .iter()
+                    .map(|p| {
+                        Profile::parse(p.trim()).with_context(|| {
+                            format!("unknown profile `{p}` (expected student, relative, teacher, personnel or guest)")
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            };
+            store
+                .set_access(&structure, &Access { enabled, profiles })
+                .await?;
+            println!("access for {structure} updated");
+        }
+        AccessCommand::Show { structure } => {
+            let a = store.access(&structure).await?;
+            let names: Vec<_> = a.profiles.iter().map(|p| p.as_str()).collect();
+            println!(
+                "{structure}: chat {}, profiles: {}",
+                if a.enabled { "on" } else { "off" },
+                names.join(",")
+            );
+        }
     }
     store.close().await;
     Ok(())

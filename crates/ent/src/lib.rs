@@ -2,7 +2,23 @@
 //! I/O, no async runtime, no database.
 //!
 //! - [`model`]: structures, classes, users, groups, the import snapshot.
+//! - [`validate`]: parsing and validating an import ([`parse_snapshot`]).
+//! - [`rules`]: communication rules, their defaults and JSON form.
+//! - [`policy`]: decisions ([`Decision`]) and how rules read both ways.
+//! - [`directory`]: the indexed directory the server asks on every stanza
+//!   ([`Directory::may_reach`], [`Directory::search`]).
+//! - [`fold`]: case and accent folding for search.
 
+pub mod directory;
+pub mod fold;
 pub mod model;
+pub mod policy;
+pub mod rules;
+pub mod validate;
 
+pub use directory::{Directory, SearchHit, SearchQuery};
+pub use fold::fold;
 pub use model::{Class, Group, Profile, Snapshot, Structure, User, display_name};
+pub use policy::{Decision, DenyReason, Why};
+pub use rules::{Rule, RuleError, Scope, default_rules, parse_rules, validate_rules};
+pub use validate::{ImportError, is_valid_login, parse_snapshot, validate, validate_all};

@@ -143,7 +143,10 @@ mod tests {
     #[test]
     fn display_name_is_nom_prenom() {
         assert_eq!(display_name("Martin", " Léa"), "MARTIN Léa");
-        assert_eq!(display_name("de la Fontaine", "Jean"), "DE LA FONTAINE Jean");
+        assert_eq!(
+            display_name("de la Fontaine", "Jean"),
+            "DE LA FONTAINE Jean"
+        );
     }
 
     #[test]

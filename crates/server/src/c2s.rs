@@ -169,11 +169,13 @@ impl<S: Io> Conn<S> {
     /// Reads until the next stream event.
     async fn next_event(&mut self) -> Result<StreamEvent, End> {
         loop {
-            if let Some(ev) = self.pending.pop_front() {
-                return Ok(ev);
-            }
+            // Before binding, a framing error wins over complete elements read
+            // in the same chunk: the stream is broken either way.
             if let Some(e) = self.failed.take() {
                 return Err(e.into());
+            }
+            if let Some(ev) = self.pending.pop_front() {
+                return Ok(ev);
             }
             let n = self.io.read(&mut self.buf).await.map_err(|_| End::Io)?;
             if n == 0 {
@@ -363,6 +365,20 @@ impl<S: Io> Conn<S> {
                 }
                 Some(Step::Success(user, additional)) => {
                     self.server.throttle.success(self.peer.ip());
+                    if let Err(why) = self.server.login_allowed(&user).await {
+                        info!(peer = %self.peer, user = %user, "login refused: no chat access");
+                        self.send(&format!(
+                            "<failure xmlns='{}'><account-disabled/><text xml:lang='fr'>{}</text></failure>",
+                            ns::SASL,
+                            escape(&why)
+                        ))
+                        .await?;
+                        self.auth_failures += 1;
+                        if self.auth_failures >= MAX_AUTH_ATTEMPTS {
+                            return Err(End::Error("policy-violation", None));
+                        }
+                        continue;
+                    }
                     let data = additional.map(|d| B64.encode(d)).unwrap_or_default();
                     self.send(&format!("<success xmlns='{}'>{data}</success>", ns::SASL))
                         .await?;

@@ -23,6 +23,7 @@ pub struct Config {
     pub tls: Tls,
     pub limits: Limits,
     pub auth: Auth,
+    pub policy: Policy,
     pub log: Log,
 }
 
@@ -89,6 +90,25 @@ pub struct Auth {
     pub allow_plaintext_on_loopback: bool,
 }
 
+/// The school's communication rules.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Policy {
+    /// `school`: the directory's rules apply; `open`: no rules (non-school deployments).
+    pub mode: PolicyMode,
+    /// Let accounts created outside the directory (`causerie user add`) reach directory users.
+    pub plain_accounts_reach_directory: bool,
+}
+
+/// See [`Policy::mode`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicyMode {
+    #[default]
+    School,
+    Open,
+}
+
 /// Logging.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -109,6 +129,7 @@ impl Default for Config {
             tls: Tls::default(),
             limits: Limits::default(),
             auth: Auth::default(),
+            policy: Policy::default(),
             log: Log::default(),
         }
     }

@@ -11,6 +11,7 @@ pub mod c2s;
 pub mod config;
 pub mod features;
 pub mod listener;
+pub mod policy;
 pub mod router;
 pub mod sessions;
 pub mod tls;
@@ -32,6 +33,8 @@ pub struct Server {
     pub sessions: sessions::Sessions,
     pub tls: Arc<rustls::ServerConfig>,
     pub throttle: auth::Throttle,
+    /// The directory and rules as last loaded (see `policy`).
+    pub directory: policy::DirectoryCache,
 }
 
 /// Why the server could not start.
@@ -76,6 +79,7 @@ impl Server {
             domain: config.domain.to_lowercase(),
             throttle: auth::Throttle::new(Duration::from_millis(config.auth.failure_delay_ms)),
             sessions: sessions::Sessions::default(),
+            directory: policy::DirectoryCache::default(),
             store,
             tls,
             config,
@@ -86,6 +90,11 @@ impl Server {
             addresses,
             listeners,
         })
+    }
+
+    /// The domain of the directory search service (XEP-0055).
+    pub fn search_domain(&self) -> String {
+        format!("search.{}", self.domain)
     }
 
     /// Whether the account exists (a storage failure counts as "no").

@@ -27,6 +27,8 @@ pub enum Dest {
     Bare(String),
     /// A local account's full JID.
     Full(String, String),
+    /// The directory search service (XEP-0055) at `search.DOMAIN`.
+    Search,
     /// Another domain: no federation, so `remote-server-not-found`.
     Remote,
 }
@@ -47,6 +49,9 @@ pub fn classify(server: &Server, session: &Session, to: Option<&Jid>) -> Dest {
         return Dest::Bare(session.user.clone());
     };
     if to.domain().as_str() != server.domain {
+        if to.node().is_none() && to.domain().as_str() == server.search_domain() {
+            return Dest::Search;
+        }
         return Dest::Remote;
     }
     match (to.node(), to.resource()) {
@@ -81,10 +86,35 @@ pub async fn route(server: &Server, session: &Session, mut stanza: Element) {
         xml::set_attr(&mut stanza, "to", j.to_string());
     }
     let dest = classify(server, session, to.as_ref());
+    // 2b. The school's rules, for anything that reaches another person.
+    if let Some(target) = dest.user()
+        && target != session.user
+        && subject_to_rules(&stanza)
+        && let Err(err) = server.may_reach(&session.user, target).await
+    {
+        debug!(from = %session.user, to = %target, "refused by the school's rules");
+        reply_error(session, &stanza, err);
+        return;
+    }
     match stanza.name() {
         "message" => features::message::outbound(server, session, stanza, dest).await,
         "presence" => features::presence::outbound(server, session, stanza, dest, to).await,
         _ => features::iq(server, session, stanza, dest).await,
+    }
+}
+
+/// Whether the rules apply to this stanza: anything that reaches out, but
+/// never answers (results, errors) nor what ends a relation (unavailable,
+/// unsubscribe, unsubscribed), which must always get through.
+fn subject_to_rules(stanza: &Element) -> bool {
+    let kind = stanza.attr("type");
+    match stanza.name() {
+        "iq" => matches!(kind, Some("get" | "set")),
+        "presence" => !matches!(
+            kind,
+            Some("unavailable" | "unsubscribe" | "unsubscribed" | "error")
+        ),
+        _ => kind != Some("error"),
     }
 }
 

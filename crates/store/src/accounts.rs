@@ -1,5 +1,9 @@
 //! Accounts and their SCRAM credentials (tables `accounts` and `scram_credentials`):
-//! creation, credential changes, deletion (cascading to all the account's data), lookups.
+//! creation, credential changes, deletion (cascading to all the account's data, directory
+//! rows included), lookups.
+//!
+//! An account normally has both credentials; a directory user imported without a password
+//! has none (it cannot log in with a password until it is given one).
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -31,9 +35,12 @@ pub trait AccountStore: Send + Sync {
     async fn create_account(&self, username: &str, creds: &Credentials) -> Result<()>;
     /// Err(NotFound) when there is no such account.
     async fn set_credentials(&self, username: &str, creds: &Credentials) -> Result<()>;
-    /// Deletes the account and (cascade) all its data. Err(NotFound) when absent.
+    /// Deletes the account and (cascade) all its data, its directory rows included (then
+    /// the directory generation is incremented). Err(NotFound) when absent.
     async fn delete_account(&self, username: &str) -> Result<()>;
-    /// Ok(None) when there is no such account.
+    /// Ok(None) when there is no such account, or when the account has no credential at all
+    /// (a directory user imported without a password). Err(Corrupt) when only one of the
+    /// pair is stored.
     async fn credentials(&self, username: &str) -> Result<Option<Credentials>>;
     async fn account_exists(&self, username: &str) -> Result<bool>;
     /// Sorted by username (byte-wise, the same on both backends).
@@ -41,7 +48,7 @@ pub trait AccountStore: Send + Sync {
 }
 
 /// Inserts or replaces the credential rows of account `id`.
-async fn write_credentials(
+pub(crate) async fn write_credentials(
     tx: &mut sqlx::AnyConnection,
     id: i64,
     creds: &Credentials,
@@ -65,6 +72,49 @@ async fn write_credentials(
         .await?;
     }
     Ok(())
+}
+
+/// The credentials of account `id` read through `conn`; None when it has no credential row.
+pub(crate) async fn credentials_of(
+    conn: &mut sqlx::AnyConnection,
+    id: i64,
+    username: &str,
+) -> Result<Option<Credentials>> {
+    let rows = sqlx::query(
+        "SELECT hash, salt, iterations, stored_key, server_key \
+         FROM scram_credentials WHERE account_id = $1",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    credentials_from_rows(&rows, username)
+}
+
+/// Credentials from the `scram_credentials` rows of one account: None without any row (no
+/// account, or an account without credentials), Corrupt when the pair is incomplete.
+fn credentials_from_rows(rows: &[AnyRow], username: &str) -> Result<Option<Credentials>> {
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let (mut sha1, mut sha256) = (None, None);
+    for row in rows {
+        let hash: String = row.try_get("hash")?;
+        match hash.as_str() {
+            SHA1 => sha1 = Some(read_credential(row)?),
+            SHA256 => sha256 = Some(read_credential(row)?),
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "unknown SCRAM hash {other:?} for account {username:?}"
+                )));
+            }
+        }
+    }
+    match (sha1, sha256) {
+        (Some(sha1), Some(sha256)) => Ok(Some(Credentials { sha1, sha256 })),
+        _ => Err(StoreError::Corrupt(format!(
+            "account {username:?} lacks its SCRAM-SHA-1 or SCRAM-SHA-256 credential"
+        ))),
+    }
 }
 
 fn read_credential(row: &AnyRow) -> Result<ScramCredential> {
@@ -113,13 +163,17 @@ impl AccountStore for Store {
     }
 
     async fn delete_account(&self, username: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        // A directory user's rows go with the account (cascade): a directory change.
+        crate::directory::bump_generation_if_directory_user(&mut tx, username).await?;
         let done = sqlx::query("DELETE FROM accounts WHERE username = $1")
             .bind(username.to_owned())
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -132,35 +186,7 @@ impl AccountStore for Store {
         .bind(username.to_owned())
         .fetch_all(self.pool())
         .await?;
-        if rows.is_empty() {
-            // Either no account, or an account without any credential (which the writers
-            // never leave behind): tell them apart.
-            return match account_id(self.pool(), username).await? {
-                None => Ok(None),
-                Some(_) => Err(StoreError::Corrupt(format!(
-                    "account {username:?} has no SCRAM credentials"
-                ))),
-            };
-        }
-        let (mut sha1, mut sha256) = (None, None);
-        for row in &rows {
-            let hash: String = row.try_get("hash")?;
-            match hash.as_str() {
-                SHA1 => sha1 = Some(read_credential(row)?),
-                SHA256 => sha256 = Some(read_credential(row)?),
-                other => {
-                    return Err(StoreError::Corrupt(format!(
-                        "unknown SCRAM hash {other:?} for account {username:?}"
-                    )));
-                }
-            }
-        }
-        match (sha1, sha256) {
-            (Some(sha1), Some(sha256)) => Ok(Some(Credentials { sha1, sha256 })),
-            _ => Err(StoreError::Corrupt(format!(
-                "account {username:?} lacks its SCRAM-SHA-1 or SCRAM-SHA-256 credential"
-            ))),
-        }
+        credentials_from_rows(&rows, username)
     }
 
     async fn account_exists(&self, username: &str) -> Result<bool> {

@@ -1,6 +1,7 @@
 //! Persistent storage of Causerie: the [`Store`] (one sqlx `AnyPool` that runs the same
 //! queries on SQLite and PostgreSQL), connecting and migrating, the error type, and the
-//! re-exported per-area traits and types (accounts, roster, offline messages, vCards).
+//! re-exported per-area traits and types (accounts, roster, offline messages, vCards, the
+//! school directory with its rules and access settings).
 //!
 //! Nothing is cached here: every call reads the database, so an account created by another
 //! process (the `causerie user add` CLI writing the SQLite file of a running server) is
@@ -10,6 +11,7 @@
 //! the caller; `contact` arguments are bare JID strings ("bob@example.org").
 
 pub mod accounts;
+pub mod directory;
 pub mod offline;
 pub mod roster;
 pub mod vcard;
@@ -23,6 +25,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Row, Transaction};
 
 pub use accounts::{AccountStore, Credentials, ScramCredential};
+pub use directory::{Access, DirectoryStore, ImportReport};
 pub use offline::{OfflineMessage, OfflineStore};
 pub use roster::{RosterItem, RosterStore, Subscription};
 pub use vcard::VcardStore;
@@ -34,6 +37,10 @@ pub enum StoreError {
     AlreadyExists,
     #[error("not found")]
     NotFound,
+    /// The request refers to something that does not exist or contradicts itself (an
+    /// unknown structure, class or user, a duplicate id); the message says which.
+    #[error("invalid request: {0}")]
+    Invalid(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration error: {0}")]
@@ -171,6 +178,20 @@ impl Store {
         Ok(match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Starts a read-only transaction whose statements all see one snapshot of the
+    /// database (several queries that must agree): a deferred `BEGIN` on SQLite (in WAL mode
+    /// the snapshot is taken at the first read), `REPEATABLE READ` on PostgreSQL.
+    pub(crate) async fn begin_read(&self) -> Result<Transaction<'static, Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin().await?,
+            Backend::Postgres => {
+                self.pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .await?
+            }
         })
     }
 

@@ -14,9 +14,13 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use std::collections::HashMap;
+
+use causerie_ent::{Class, Group, Profile, Rule, Scope, Snapshot, Structure, User};
 use causerie_store::{
-    AccountStore, Backend, Credentials, OfflineMessage, OfflineStore, RosterItem, RosterStore,
-    ScramCredential, Store, StoreError, Subscription, VcardStore,
+    Access, AccountStore, Backend, Credentials, DirectoryStore, ImportReport, OfflineMessage,
+    OfflineStore, RosterItem, RosterStore, ScramCredential, Store, StoreError, Subscription,
+    VcardStore,
 };
 use sqlx::Connection;
 
@@ -224,10 +228,24 @@ conformance! {
         offline_delete_up_to_id,
         vcard_set_and_replace,
         unknown_user_reads_are_empty_and_writes_not_found,
+        directory_import_creates_accounts_and_rows,
+        directory_reimport_is_idempotent,
+        directory_absent_user_is_deactivated_then_reactivated,
+        directory_moving_a_pupil_changes_his_class,
+        directory_import_removes_absent_classes_groups_structures,
+        directory_import_credentials,
+        directory_rules_set_get_reset,
+        directory_access_set_get,
+        directory_rules_and_access_survive_reimport,
+        directory_every_change_bumps_generation,
+        directory_incremental_changes,
+        directory_failing_import_changes_nothing,
+        directory_delete_account_removes_directory_rows,
     ],
     two_stores: [
         second_store_sees_account_at_once,
         concurrent_writers_on_two_stores,
+        directory_changes_seen_by_second_store,
     ],
 }
 
@@ -1207,6 +1225,1074 @@ async fn concurrent_writers_on_two_stores(store: &Store, other: &Store) {
         assert_eq!(sorted(roster[0].groups.clone()), strings(&["G1", "G2"]));
         assert_eq!(other.offline_count(&name).await.unwrap(), 1);
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Directory suite
+// ---------------------------------------------------------------------------------------
+
+const COLLEGE: &str = "0750001A";
+const LYCEE: &str = "0750002B";
+
+fn structure(id: &str, name: &str) -> Structure {
+    Structure {
+        id: id.into(),
+        name: name.into(),
+    }
+}
+
+fn class(id: &str, structure: &str, name: &str) -> Class {
+    Class {
+        id: id.into(),
+        structure: structure.into(),
+        name: name.into(),
+    }
+}
+
+fn person(login: &str, last: &str, first: &str, profile: Profile) -> User {
+    User {
+        login: login.into(),
+        last_name: last.into(),
+        first_name: first.into(),
+        profile,
+        structures: Vec::new(),
+        classes: Vec::new(),
+        children: Vec::new(),
+        password: None,
+    }
+}
+
+fn group(id: &str, name: &str, structure: Option<&str>, members: &[&str]) -> Group {
+    Group {
+        id: id.into(),
+        name: name.into(),
+        structure: structure.map(Into::into),
+        members: strings(members),
+    }
+}
+
+/// Two structures, three classes, five users of four profiles, two groups; lists in no
+/// particular order (snapshot() sorts them).
+fn school() -> Snapshot {
+    let lea = User {
+        structures: strings(&[COLLEGE]),
+        classes: strings(&["0750001A-6A"]),
+        password: Some("secret".into()),
+        ..person("lea.martin", "MARTIN", "Léa", Profile::Student)
+    };
+    let hugo = User {
+        structures: strings(&[COLLEGE]),
+        classes: strings(&["0750001A-6B"]),
+        ..person("hugo.petit", "PETIT", "Hugo", Profile::Student)
+    };
+    let paul = User {
+        structures: strings(&[COLLEGE]),
+        children: strings(&["lea.martin"]),
+        ..person("paul.martin", "MARTIN", "Paul", Profile::Relative)
+    };
+    let anne = User {
+        structures: strings(&[LYCEE, COLLEGE]),
+        classes: strings(&["0750002B-2A", "0750001A-6A"]),
+        ..person("anne.durand", "DURAND", "Anne", Profile::Teacher)
+    };
+    let marc = User {
+        structures: strings(&[LYCEE]),
+        ..person("marc.roux", "ROUX", "Marc", Profile::Personnel)
+    };
+    Snapshot {
+        structures: vec![
+            structure(LYCEE, "Lycée Victor Hugo"),
+            structure(COLLEGE, "Collège Jean Moulin"),
+        ],
+        classes: vec![
+            class("0750002B-2A", LYCEE, "2nde A"),
+            class("0750001A-6B", COLLEGE, "6e B"),
+            class("0750001A-6A", COLLEGE, "6e A"),
+        ],
+        users: vec![lea, hugo, paul, anne, marc],
+        groups: vec![
+            group("conseil", "Conseil", None, &["paul.martin", "marc.roux"]),
+            group(
+                "chorale",
+                "Chorale",
+                Some(COLLEGE),
+                &["lea.martin", "anne.durand"],
+            ),
+        ],
+    }
+}
+
+/// What snapshot() returns for an imported `s`: every list sorted, no password.
+fn normalized(mut s: Snapshot) -> Snapshot {
+    s.structures.sort_by(|a, b| a.id.cmp(&b.id));
+    s.classes.sort_by(|a, b| a.id.cmp(&b.id));
+    s.users.sort_by(|a, b| a.login.cmp(&b.login));
+    for u in &mut s.users {
+        u.structures.sort();
+        u.classes.sort();
+        u.children.sort();
+        u.password = None;
+    }
+    s.groups.sort_by(|a, b| a.id.cmp(&b.id));
+    for g in &mut s.groups {
+        g.members.sort();
+    }
+    s
+}
+
+/// `s` without user `login` (nor his links from others).
+fn without_user(mut s: Snapshot, login: &str) -> Snapshot {
+    s.users.retain(|u| u.login != login);
+    for u in &mut s.users {
+        u.children.retain(|c| c != login);
+    }
+    for g in &mut s.groups {
+        g.members.retain(|m| m != login);
+    }
+    s
+}
+
+fn user_mut<'a>(s: &'a mut Snapshot, login: &str) -> &'a mut User {
+    s.users
+        .iter_mut()
+        .find(|u| u.login == login)
+        .expect("user in fixture")
+}
+
+fn no_credentials() -> HashMap<String, Credentials> {
+    HashMap::new()
+}
+
+fn report(created: usize, updated: usize, deactivated: usize) -> ImportReport {
+    let s = school();
+    ImportReport {
+        structures: s.structures.len(),
+        classes: s.classes.len(),
+        users_created: created,
+        users_updated: updated,
+        users_deactivated: deactivated,
+        groups: s.groups.len(),
+    }
+}
+
+fn custom_rules() -> Vec<Rule> {
+    vec![
+        Rule {
+            from: vec![Profile::Teacher, Profile::Personnel],
+            to: Profile::ALL.to_vec(),
+            scope: Scope::SameStructure,
+            two_way: true,
+        },
+        Rule {
+            from: vec![Profile::Student],
+            to: vec![Profile::Student],
+            scope: Scope::SameClass,
+            two_way: false,
+        },
+        Rule {
+            from: vec![Profile::Relative],
+            to: vec![Profile::Teacher],
+            scope: Scope::ChildrenClasses,
+            two_way: true,
+        },
+        Rule {
+            from: vec![Profile::Relative],
+            to: vec![],
+            scope: Scope::OwnChildren,
+            two_way: false,
+        },
+    ]
+}
+
+fn is_invalid<T: std::fmt::Debug>(r: causerie_store::Result<T>) -> bool {
+    matches!(r, Err(StoreError::Invalid(_)))
+}
+
+fn is_not_found<T: std::fmt::Debug>(r: causerie_store::Result<T>) -> bool {
+    matches!(r, Err(StoreError::NotFound))
+}
+
+async fn directory_import_creates_accounts_and_rows(store: &Store) {
+    // A fresh database: empty directory, generation 0.
+    assert_eq!(store.snapshot().await.unwrap(), Snapshot::default());
+    assert_eq!(store.generation().await.unwrap(), 0);
+    assert_eq!(store.rules().await.unwrap(), HashMap::new());
+    // A plain account that the directory will adopt, and one it will not know.
+    store.create_account("hugo.petit", &creds(3)).await.unwrap();
+    store.create_account("admin", &creds(4)).await.unwrap();
+    assert_eq!(
+        store.directory_user_active("hugo.petit").await.unwrap(),
+        None
+    );
+
+    let got = store
+        .import_snapshot(&school(), &no_credentials())
+        .await
+        .unwrap();
+    assert_eq!(got, report(5, 0, 0));
+    assert_eq!(store.generation().await.unwrap(), 1);
+    assert_eq!(store.snapshot().await.unwrap(), normalized(school()));
+    // Every directory user is an account; the plain one is untouched.
+    assert_eq!(
+        store.list_accounts().await.unwrap(),
+        strings(&[
+            "admin",
+            "anne.durand",
+            "hugo.petit",
+            "lea.martin",
+            "marc.roux",
+            "paul.martin"
+        ])
+    );
+    for login in [
+        "lea.martin",
+        "hugo.petit",
+        "paul.martin",
+        "anne.durand",
+        "marc.roux",
+    ] {
+        assert_eq!(
+            store.directory_user_active(login).await.unwrap(),
+            Some(true),
+            "{login}"
+        );
+    }
+    assert_eq!(store.directory_user_active("admin").await.unwrap(), None);
+    assert_eq!(store.directory_user_active("nobody").await.unwrap(), None);
+    // The adopted account keeps its credentials; the admin's too.
+    assert_eq!(
+        store.credentials("hugo.petit").await.unwrap(),
+        Some(creds(3))
+    );
+    assert_eq!(store.credentials("admin").await.unwrap(), Some(creds(4)));
+    // snapshot() is sorted: structures, classes, users by id / login, links too.
+    let snap = store.snapshot().await.unwrap();
+    assert_eq!(snap.structures[0].id, COLLEGE);
+    assert_eq!(
+        snap.users
+            .iter()
+            .map(|u| u.login.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "anne.durand",
+            "hugo.petit",
+            "lea.martin",
+            "marc.roux",
+            "paul.martin"
+        ]
+    );
+    assert_eq!(snap.users[0].structures, strings(&[COLLEGE, LYCEE]));
+    assert_eq!(
+        snap.users[0].classes,
+        strings(&["0750001A-6A", "0750002B-2A"])
+    );
+    assert!(snap.users.iter().all(|u| u.password.is_none()));
+}
+
+async fn directory_reimport_is_idempotent(store: &Store) {
+    let mut creds_map = HashMap::new();
+    creds_map.insert("lea.martin".to_string(), creds(1));
+    let first = store.import_snapshot(&school(), &creds_map).await.unwrap();
+    assert_eq!(first, report(5, 0, 0));
+    let before = store.snapshot().await.unwrap();
+    let accounts = store.list_accounts().await.unwrap();
+
+    // The same snapshot (listed in another order, same credentials): nothing changes but
+    // the generation.
+    let mut again = school();
+    again.users.reverse();
+    again.classes.reverse();
+    again.groups.reverse();
+    for u in &mut again.users {
+        u.classes.reverse();
+        u.structures.reverse();
+    }
+    let second = store.import_snapshot(&again, &creds_map).await.unwrap();
+    assert_eq!(second, report(0, 0, 0));
+    assert_eq!(store.snapshot().await.unwrap(), before);
+    assert_eq!(store.list_accounts().await.unwrap(), accounts);
+    assert_eq!(
+        store.credentials("lea.martin").await.unwrap(),
+        Some(creds(1))
+    );
+    assert_eq!(store.generation().await.unwrap(), 2);
+    // And once more without any credential: still nothing.
+    let third = store
+        .import_snapshot(&school(), &no_credentials())
+        .await
+        .unwrap();
+    assert_eq!(third, report(0, 0, 0));
+    assert_eq!(store.snapshot().await.unwrap(), before);
+    assert_eq!(store.generation().await.unwrap(), 3);
+}
+
+async fn directory_absent_user_is_deactivated_then_reactivated(store: &Store) {
+    store
+        .import_snapshot(&school(), &no_credentials())
+        .await
+        .unwrap();
+
+    // lea leaves: deactivated, kept (her account too), absent from snapshot(), from her
+    // father's children and from the choir's members.
+    let without_lea = without_user(school(), "lea.martin");
+    let got = store
+        .import_snapshot(&without_lea, &no_credentials())
+        .await
+        .unwrap();
+    // paul's children changed: he counts as updated.
+    assert_eq!(got, report(0, 1, 1));
+    assert_eq!(
+        store.directory_user_active("lea.martin").await.unwrap(),
+        Some(false)
+    );
+    assert!(store.account_exists("lea.martin").await.unwrap());
+    let snap = store.snapshot().await.unwrap();
+    assert_eq!(snap, normalized(without_lea.clone()));
+    assert!(snap.users.iter().all(|u| u.login != "lea.martin"));
+    // Importing the same again deactivates nobody more.
+    let got = store
+        .import_snapshot(&without_lea, &no_credentials())
+        .await
+        .unwrap();
+    assert_eq!(got, report(0, 0, 0));
+
+    // lea is back: active again, with her links; paul has his child back.
+    let got = store
+        .import_snapshot(&school(), &no_credentials())
+        .await
+        .unwrap();
+    assert_eq!(got, report(0, 2, 0));
+    assert_eq!(
+        store.directory_user_active("lea.martin").await.unwrap(),
+        Some(true)
+    );
+    assert_eq!(store.snapshot().await.unwrap(), normalized(school()));
+}
+
+async fn directory_moving_a_pupil_changes_his_class(store: &Store) {
+    store
+        .import_snapshot(&school(), &no_credentials())
+        .await
+        .unwrap();
+    let mut moved = school();
+    user_mut(&mut moved, "lea.martin").classes = strings(&["0750001A-6B"]);
+    let got = store
+        .import_snapshot(&moved, &no_credentials())
+        .await
+        .unwrap();
+    assert_eq!(got, report(0, 1, 0));
+    let snap = store.snapshot().await.unwrap();
+    assert_eq!(snap, normalized(moved));
+    let lea = snap.users.iter().find(|u| u.login == "lea.martin").unwrap();
+    assert_eq!(lea.classes, strings(&["0750001A-6B"]));
+    // Names and profile changes are updates too.
+    let mut renamed = school();
+    user_mut(&mut renamed, "marc.roux").first_name = "Marcel".into();
+    user_mut(&mut renamed, "hugo.petit").profile = Profile::Guest;
+    let got = store
+        .import_snapshot(&renamed, &no_credentials())
+        .await
+        .unwrap();
+    // lea moved back, marc renamed, hugo now a guest.
+    assert_eq!(got, report(0, 3, 0));
+    assert_eq!(store.snapshot().await.unwrap(), normalized(renamed));
+}
+
+async fn directory_import_removes_absent_classes_groups_structures(store: &Store) {
+    store
+        .import_snapshot(&school(), &no_credentials())
+        .await
+        .unwrap();
+    // The lycée closes: its class, its members' links to it go; the choir is dissolved; a
+    // new class and a new group appear; a class is renamed.
+    let mut next = school();
+    next.structures.retain(|s| s.id != LYCEE);
+    next.classes.retain(|c| c.structure != LYCEE);
+    next.classes.push(class("0750001A-5A", COLLEGE, "5e A"));
+    next.classes
+        .iter_mut()
+        .find(|c| c.id == "0750001A-6B")
+        .unwrap()
+        .name = "6e B (bilangue)".into();
+    next.groups.retain(|g| g.id != "chorale");
+    next.groups
+        .push(group("theatre", "Théâtre", Some(COLLEGE), &["hugo.petit"]));
+    let anne = user_mut(&mut next, "anne.durand");
+    anne.structures = strings(&[COLLEGE]);
+    anne.classes = strings(&["0750001A-6A", "0750001A-5A"]);
+    let marc = user_mut(&mut next, "marc.roux");
+    marc.structures = strings(&[COLLEGE]);
+    let got = store
+        .import_snapshot(&next, &no_credentials())
+        .await
+        .unwrap();
+    assert_eq!(got.structures, 1);
+    assert_eq!(got.classes, 3);
+    assert_eq!(got.groups, 2);
+    assert_eq!(
+        (got.users_created, got.users_updated, got.users_deactivated),
+        (0, 2, 0)
+    );
+    assert_eq!(store.snapshot().await.unwrap(), normalized(next.clone()));
+
+    // The rest of the directory can go too: an empty snapshot deactivates everybody and
+    // removes everything else.
+    let got = store
+        .import_snapshot(&Snapshot::default(), &no_credentials())
+        .await
+        .unwrap();
+    assert_eq!(got.users_deactivated, 5);
+    assert_eq!(store.snapshot().await.unwrap(), Snapshot::default());
+    // Then everything comes back as it was.
+    store
+        .import_snapshot(&next, &no_credentials())
+        .await
+        .unwrap();
+    assert_eq!(store.snapshot().await.unwrap(), normalized(next));
+}
+
+async fn directory_import_credentials(store: &Store) {
+    // marc had a plain account with a password before the directory knew him.
+    store.create_account("marc.roux", &creds(8)).await.unwrap();
+    let mut map = HashMap::new();
+    map.insert("lea.martin".to_string(), creds(1));
+    map.insert("anne.durand".to_string(), creds(2));
+    // Credentials of someone not in the snapshot are ignored.
+    map.insert("stranger".to_string(), creds(3));
+    store.import_snapshot(&school(), &map).await.unwrap();
+    assert_eq!(
+        store.credentials("lea.martin").await.unwrap(),
+        Some(creds(1))
+    );
+    assert_eq!(
+        store.credentials("anne.durand").await.unwrap(),
+        Some(creds(2))
+    );
+    // Without a password: an account without credentials (Ok(None), not Corrupt).
+    assert!(store.account_exists("hugo.petit").await.unwrap());
+    assert_eq!(store.credentials("hugo.petit").await.unwrap(), None);
+    assert_eq!(store.credentials("paul.martin").await.unwrap(), None);
+    assert_eq!(
+        store.credentials("marc.roux").await.unwrap(),
+        Some(creds(8))
+    );
+    assert!(!store.account_exists("stranger").await.unwrap());
+
+    // A new password on update replaces the credentials (an actual change: updated);
+    // without one, the stored credentials stay.
+    let mut map = HashMap::new();
+    map.insert("lea.martin".to_string(), creds(5));
+    map.insert("hugo.petit".to_string(), creds(6));
+    let got = store.import_snapshot(&school(), &map).await.unwrap();
+    assert_eq!(got, report(0, 2, 0));
+    assert_eq!(
+        store.credentials("lea.martin").await.unwrap(),
+        Some(creds(5))
+    );
+    assert_eq!(
+        store.credentials("hugo.petit").await.unwrap(),
+        Some(creds(6))
+    );
+    assert_eq!(
+        store.credentials("anne.durand").await.unwrap(),
+        Some(creds(2))
+    );
+    // A deactivated user keeps his credentials (it is the server that refuses him).
+    store
+        .import_snapshot(&without_user(school(), "anne.durand"), &no_credentials())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.credentials("anne.durand").await.unwrap(),
+        Some(creds(2))
+    );
+    // And set_credentials works on a directory account created without any.
+    store
+        .set_credentials("paul.martin", &creds(9))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.credentials("paul.martin").await.unwrap(),
+        Some(creds(9))
+    );
+}
+
+async fn directory_rules_set_get_reset(store: &Store) {
+    store
+        .import_snapshot(&school(), &no_credentials())
+        .await
+        .unwrap();
+    assert_eq!(store.rules().await.unwrap(), HashMap::new());
+
+    let rules = custom_rules();
+    store.set_rules(COLLEGE, Some(&rules)).await.unwrap();
+    let mut expected = HashMap::new();
+    expected.insert(COLLEGE.to_string(), rules.clone());
+    assert_eq!(store.rules().await.unwrap(), expected);
+
+    // Replacing keeps the new order; an empty list is stored (nobody by rule).
+    let reversed: Vec<Rule> = rules.iter().rev().cloned().collect();
+    store.set_rules(COLLEGE, Some(&reversed)).await.unwrap();
+    store.set_rules(LYCEE, Some(&[])).await.unwrap();
+    expected.insert(COLLEGE.to_string(), reversed.clone());
+    // An empty list is not the defaults: it is kept as such.
+    expected.insert(LYCEE.to_string(), Vec::new());
+    assert_eq!(store.rules().await.unwrap(), expected);
+
+    // Every scope and profile round-trips.
+    let all: Vec<Rule> = Scope::ALL
+        .iter()
+        .map(|scope| Rule {
+            from: Profile::ALL.to_vec(),
+            to: Profile::ALL.iter().rev().copied().collect(),
+            scope: *scope,
+            two_way: matches!(scope, Scope::SameClass | Scope::OwnChildren),
+        })
+        .collect();
+    store.set_rules(LYCEE, Some(&all)).await.unwrap();
+    expected.insert(LYCEE.to_string(), all);
+    assert_eq!(store.rules().await.unwrap(), expected);
+
+    // Reset: back to the defaults (absent from the map).
+    store.set_rules(COLLEGE, None).await.unwrap();
+    expected.remove(COLLEGE);
+    assert_eq!(store.rules().await.unwrap(), expected);
+    // Resetting what is not set is fine; setting rules of an unknown structure is not.
+    store.set_rules(COLLEGE, None).await.unwrap();
+    store.set_rules("nowhere", None).await.unwrap();
+    assert!(is_not_found(store.set_rules("nowhere", Some(&rules)).await));
+    assert_eq!(store.rules().await.unwrap(), expected);
+}
+
+async fn directory_access_set_get(store: &Store) {
+    store
+        .import_snapshot(&school(), &no_credentials())
+        .await
+        .unwrap();
+    let default = Access {
+        enabled: true,
+        profiles: Profile::ALL.to_vec(),
+    };
+    assert_eq!(Access::default(), default);
+    assert_eq!(store.access(COLLEGE).await.unwrap(), default);
+    assert_eq!(store.access("nowhere").await.unwrap(), default);
+
+    let teachers_only = Access {
+        enabled: true,
+        profiles: vec![Profile::Teacher, Profile::Personnel],
+    };
+    store.set_access(COLLEGE, &teachers_only).await.unwrap();
+    assert_eq!(store.access(COLLEGE).await.unwrap(), teachers_only);
+    assert_eq!(store.access(LYCEE).await.unwrap(), default);
+
+    let closed = Access {
+        enabled: false,
+        profiles: vec![],
+    };
+    store.set_access(COLLEGE, &closed).await.unwrap();
+    assert_eq!(store.access(COLLEGE).await.unwrap(), closed);
+    store.set_access(LYCEE, &default).await.unwrap();
+    assert_eq!(store.access(LYCEE).await.unwrap(), default);
+
+    assert!(is_not_found(store.set_access("nowhere", &closed).await));
+    assert_eq!(store.access("nowhere").await.unwrap(), default);
+}
+
+async fn directory_rules_and_access_survive_reimport(store: &Store) {
+    store
+        .import_snapshot(&school(), &no_credentials())
+        .await
+        .unwrap();
+    let rules = custom_rules();
+    let access = Access {
+        enabled: false,
+        profiles: vec![Profile::Teacher],
+    };
+    store.set_rules(COLLEGE, Some(&rules)).await.unwrap();
+    store.set_access(LYCEE, &access).await.unwrap();
+
+    // Re-import, a changed import, even one without the lycée, then the lycée again:
+    // nothing of the settings moves.
+    store
+        .import_snapshot(&school(), &no_credentials())
+        .await
+        .unwrap();
+    let mut no_lycee = without_user(school(), "marc.roux");
+    no_lycee.structures.retain(|s| s.id != LYCEE);
+    no_lycee.classes.retain(|c| c.structure != LYCEE);
+    let anne = user_mut(&mut no_lycee, "anne.durand");
+    anne.structures = strings(&[COLLEGE]);
+    anne.classes = strings(&["0750001A-6A"]);
+    store
+        .import_snapshot(&no_lycee, &no_credentials())
+        .await
+        .unwrap();
+    assert_eq!(store.access(LYCEE).await.unwrap(), access);
+    store
+        .import_snapshot(&school(), &no_credentials())
+        .await
+        .unwrap();
+    let mut expected = HashMap::new();
+    expected.insert(COLLEGE.to_string(), rules);
+    assert_eq!(store.rules().await.unwrap(), expected);
+    assert_eq!(store.access(LYCEE).await.unwrap(), access);
+    assert_eq!(store.access(COLLEGE).await.unwrap(), Access::default());
+}
+
+async fn directory_every_change_bumps_generation(store: &Store) {
+    let mut expected = 0;
+    assert_eq!(store.generation().await.unwrap(), expected);
+    // Each call that changes the directory, the rules or the access bumps it by one.
+    macro_rules! bumps {
+        ($call:expr) => {{
+            $call.await.unwrap();
+            expected += 1;
+            assert_eq!(
+                store.generation().await.unwrap(),
+                expected,
+                "{}",
+                stringify!($call)
+            );
+        }};
+    }
+    // ... and a call that fails or only reads does not.
+    macro_rules! same {
+        ($call:expr) => {{
+            let _ = $call.await;
+            assert_eq!(
+                store.generation().await.unwrap(),
+                expected,
+                "{}",
+                stringify!($call)
+            );
+        }};
+    }
+    bumps!(store.import_snapshot(&school(), &no_credentials()));
+    bumps!(store.import_snapshot(&school(), &no_credentials()));
+    bumps!(store.put_structure(&structure("0750003C", "École Jules Ferry")));
+    bumps!(store.put_class(&class("0750003C-CP", "0750003C", "CP")));
+    bumps!(store.put_user(
+        &User {
+            structures: strings(&["0750003C"]),
+            classes: strings(&["0750003C-CP"]),
+            ..person("zoe.blanc", "BLANC", "Zoé", Profile::Student)
+        },
+        None
+    ));
+    bumps!(store.put_group(&group("club", "Club", None, &["zoe.blanc"])));
+    bumps!(store.deactivate_user("zoe.blanc"));
+    bumps!(store.delete_group("club"));
+    bumps!(store.delete_class("0750003C-CP"));
+    bumps!(store.set_rules(COLLEGE, Some(&custom_rules())));
+    bumps!(store.set_rules(COLLEGE, None));
+    bumps!(store.set_access(COLLEGE, &Access::default()));
+    // Deleting a directory user's account changes the directory.
+    bumps!(store.delete_account("hugo.petit"));
+
+    same!(store.snapshot());
+    same!(store.rules());
+    same!(store.access(COLLEGE));
+    same!(store.directory_user_active("lea.martin"));
+    same!(store.deactivate_user("nobody"));
+    same!(store.delete_group("club"));
+    same!(store.delete_class("nothing"));
+    same!(store.put_class(&class("x", "nowhere", "X")));
+    same!(store.set_access("nowhere", &Access::default()));
+    same!(store.set_rules("nowhere", Some(&custom_rules())));
+    let mut bad = school();
+    bad.classes.push(class("bad", "nowhere", "Bad"));
+    same!(store.import_snapshot(&bad, &no_credentials()));
+    // Plain accounts are not the directory.
+    same!(store.create_account("admin", &creds(1)));
+    same!(store.set_credentials("admin", &creds(2)));
+    same!(store.put_roster_item("admin", &item("lea.martin@school.example")));
+    same!(store.delete_account("admin"));
+}
+
+async fn directory_incremental_changes(store: &Store) {
+    store
+        .import_snapshot(&school(), &no_credentials())
+        .await
+        .unwrap();
+    let mut expected = normalized(school());
+
+    // A structure, a class in it.
+    store
+        .put_structure(&structure("0750003C", "École Jules Ferry"))
+        .await
+        .unwrap();
+    store
+        .put_class(&class("0750003C-CP", "0750003C", "CP"))
+        .await
+        .unwrap();
+    // Upserts: a rename, a class moving to another structure.
+    store
+        .put_structure(&structure(LYCEE, "Lycée Victor-Hugo"))
+        .await
+        .unwrap();
+    store
+        .put_class(&class("0750001A-6B", LYCEE, "6e B"))
+        .await
+        .unwrap();
+    let err = store
+        .put_class(&class("x", "nowhere", "X"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Invalid(m) if m.contains("nowhere")),
+        "got {err:?}"
+    );
+    expected
+        .structures
+        .push(structure("0750003C", "École Jules Ferry"));
+    expected.structures[1].name = "Lycée Victor-Hugo".into();
+    expected
+        .classes
+        .push(class("0750003C-CP", "0750003C", "CP"));
+    expected.classes[1].structure = LYCEE.into();
+    expected = normalized(expected);
+    assert_eq!(store.snapshot().await.unwrap(), expected);
+
+    // A new user with credentials, then an update of an existing one.
+    let zoe = User {
+        structures: strings(&["0750003C"]),
+        classes: strings(&["0750003C-CP"]),
+        ..person("zoe.blanc", "BLANC", "Zoé", Profile::Student)
+    };
+    store.put_user(&zoe, Some(&creds(7))).await.unwrap();
+    assert_eq!(
+        store.directory_user_active("zoe.blanc").await.unwrap(),
+        Some(true)
+    );
+    assert_eq!(
+        store.credentials("zoe.blanc").await.unwrap(),
+        Some(creds(7))
+    );
+    let paul = User {
+        structures: strings(&[COLLEGE, "0750003C"]),
+        children: strings(&["zoe.blanc", "lea.martin"]),
+        ..person("paul.martin", "MARTIN", "Paul", Profile::Relative)
+    };
+    store.put_user(&paul, None).await.unwrap();
+    expected.users.push(zoe.clone());
+    *user_mut(&mut expected, "paul.martin") = paul.clone();
+    expected = normalized(expected);
+    assert_eq!(store.snapshot().await.unwrap(), expected);
+
+    // References are checked; nothing is written when one is wrong.
+    let bad_structure = User {
+        structures: strings(&["nowhere"]),
+        ..person("ghost", "G", "G", Profile::Guest)
+    };
+    let bad_class = User {
+        classes: strings(&["nothing"]),
+        ..person("ghost", "G", "G", Profile::Guest)
+    };
+    let bad_child = User {
+        children: strings(&["nobody"]),
+        ..person("ghost", "G", "G", Profile::Relative)
+    };
+    let own_child = User {
+        children: strings(&["paul.martin"]),
+        ..paul.clone()
+    };
+    for bad in [&bad_structure, &bad_class, &bad_child, &own_child] {
+        let r = store.put_user(bad, Some(&creds(1))).await;
+        assert!(is_invalid(r), "{bad:?}");
+    }
+    // A plain account is not a directory user: it cannot be a child.
+    store.create_account("admin", &creds(2)).await.unwrap();
+    let admin_child = User {
+        children: strings(&["admin"]),
+        ..paul.clone()
+    };
+    assert!(is_invalid(store.put_user(&admin_child, None).await));
+    assert!(!store.account_exists("ghost").await.unwrap());
+    assert_eq!(store.snapshot().await.unwrap(), expected);
+
+    // Deactivation (NotFound when unknown or a plain account), then put_user re-activates.
+    store.deactivate_user("zoe.blanc").await.unwrap();
+    store.deactivate_user("zoe.blanc").await.unwrap();
+    assert_eq!(
+        store.directory_user_active("zoe.blanc").await.unwrap(),
+        Some(false)
+    );
+    assert!(is_not_found(store.deactivate_user("nobody").await));
+    assert!(is_not_found(store.deactivate_user("admin").await));
+    let snap = store.snapshot().await.unwrap();
+    assert!(snap.users.iter().all(|u| u.login != "zoe.blanc"));
+    let paul_now = snap
+        .users
+        .iter()
+        .find(|u| u.login == "paul.martin")
+        .unwrap();
+    assert_eq!(paul_now.children, strings(&["lea.martin"]));
+    store.put_user(&zoe, None).await.unwrap();
+    // Re-activated, her links and credentials as before, her father's link back.
+    assert_eq!(store.snapshot().await.unwrap(), expected);
+    assert_eq!(
+        store.credentials("zoe.blanc").await.unwrap(),
+        Some(creds(7))
+    );
+
+    // Groups: create, replace, check references, delete.
+    store
+        .put_group(&group(
+            "club",
+            "Club",
+            Some("0750003C"),
+            &["zoe.blanc", "paul.martin"],
+        ))
+        .await
+        .unwrap();
+    store
+        .put_group(&group(
+            "chorale",
+            "Chorale !",
+            Some(COLLEGE),
+            &["hugo.petit"],
+        ))
+        .await
+        .unwrap();
+    assert!(is_invalid(
+        store
+            .put_group(&group("club", "Club", None, &["zoe.blanc", "nobody"]))
+            .await
+    ));
+    assert!(is_invalid(
+        store
+            .put_group(&group("club", "Club", Some("nowhere"), &[]))
+            .await
+    ));
+    assert!(is_invalid(
+        store.put_group(&group("g", "G", None, &["admin"])).await
+    ));
+    expected.groups.push(group(
+        "club",
+        "Club",
+        Some("0750003C"),
+        &["paul.martin", "zoe.blanc"],
+    ));
+    expected.groups[0] = group("chorale", "Chorale !", Some(COLLEGE), &["hugo.petit"]);
+    expected = normalized(expected);
+    assert_eq!(store.snapshot().await.unwrap(), expected);
+    // A deactivated member is hidden, and back when re-activated.
+    store.deactivate_user("zoe.blanc").await.unwrap();
+    let snap = store.snapshot().await.unwrap();
+    let club = snap.groups.iter().find(|g| g.id == "club").unwrap();
+    assert_eq!(club.members, strings(&["paul.martin"]));
+    store.put_user(&zoe, None).await.unwrap();
+    assert_eq!(store.snapshot().await.unwrap(), expected);
+
+    store.delete_group("club").await.unwrap();
+    assert!(is_not_found(store.delete_group("club").await));
+    expected.groups.retain(|g| g.id != "club");
+
+    // Deleting a class removes its members' links to it.
+    store.delete_class("0750003C-CP").await.unwrap();
+    assert!(is_not_found(store.delete_class("0750003C-CP").await));
+    expected.classes.retain(|c| c.id != "0750003C-CP");
+    user_mut(&mut expected, "zoe.blanc").classes.clear();
+    assert_eq!(store.snapshot().await.unwrap(), expected);
+}
+
+async fn directory_failing_import_changes_nothing(store: &Store) {
+    let mut map = HashMap::new();
+    map.insert("lea.martin".to_string(), creds(1));
+    store.import_snapshot(&school(), &map).await.unwrap();
+    store
+        .set_rules(COLLEGE, Some(&custom_rules()))
+        .await
+        .unwrap();
+    let before = store.snapshot().await.unwrap();
+    let generation = store.generation().await.unwrap();
+    let accounts = store.list_accounts().await.unwrap();
+    let rules = store.rules().await.unwrap();
+
+    // Many changes (a new user with a password, a move, a deactivation, a renamed
+    // structure, a new group, a removed class), and last a class of a structure that does
+    // not exist: the database refuses it through its foreign key, all is rolled back.
+    let changed = || {
+        let mut s = without_user(school(), "marc.roux");
+        s.structures[0].name = "Renamed".into();
+        s.users.push(User {
+            structures: strings(&[COLLEGE]),
+            ..person("new.user", "NEW", "User", Profile::Guest)
+        });
+        user_mut(&mut s, "lea.martin").classes = strings(&["0750001A-6B"]);
+        s.groups
+            .push(group("new", "New", None, &["new.user", "hugo.petit"]));
+        s.classes.retain(|c| c.id != "0750002B-2A");
+        user_mut(&mut s, "anne.durand").classes = strings(&["0750001A-6A"]);
+        s
+    };
+    let mut new_map = map.clone();
+    new_map.insert("new.user".to_string(), creds(5));
+    new_map.insert("lea.martin".to_string(), creds(6));
+    let check_unchanged = |what: &'static str| {
+        let before = before.clone();
+        let accounts = accounts.clone();
+        let rules = rules.clone();
+        async move {
+            assert_eq!(store.snapshot().await.unwrap(), before, "{what}");
+            assert_eq!(store.generation().await.unwrap(), generation, "{what}");
+            assert_eq!(store.list_accounts().await.unwrap(), accounts, "{what}");
+            assert_eq!(store.rules().await.unwrap(), rules, "{what}");
+            assert_eq!(
+                store.credentials("lea.martin").await.unwrap(),
+                Some(creds(1)),
+                "{what}"
+            );
+            assert_eq!(
+                store.directory_user_active("marc.roux").await.unwrap(),
+                Some(true),
+                "{what}"
+            );
+        }
+    };
+
+    let mut bad = changed();
+    bad.classes
+        .push(class("0750009Z-1A", "0750009Z", "Nowhere"));
+    let err = store.import_snapshot(&bad, &new_map).await.unwrap_err();
+    assert!(matches!(err, StoreError::Database(_)), "got {err:?}");
+    check_unchanged("class of a missing structure").await;
+
+    // A user in a class that is not in the snapshot (nor the database).
+    let mut bad = changed();
+    user_mut(&mut bad, "new.user").classes = strings(&["nothing"]);
+    assert!(store.import_snapshot(&bad, &new_map).await.is_err());
+    check_unchanged("user in a missing class").await;
+
+    // A user in a class the snapshot removes.
+    let mut bad = changed();
+    user_mut(&mut bad, "new.user").classes = strings(&["0750002B-2A"]);
+    assert!(store.import_snapshot(&bad, &new_map).await.is_err());
+    check_unchanged("user in a removed class").await;
+
+    // A structure removed while a class of the snapshot still refers to it.
+    let mut bad = changed();
+    bad.structures.retain(|s| s.id != LYCEE);
+    bad.classes.push(class("0750002B-1B", LYCEE, "1re B"));
+    assert!(store.import_snapshot(&bad, &new_map).await.is_err());
+    check_unchanged("class of a removed structure").await;
+
+    // A child or a group member who is not in the snapshot (marc is being deactivated).
+    let mut bad = changed();
+    user_mut(&mut bad, "paul.martin").children = strings(&["lea.martin", "marc.roux"]);
+    assert!(is_invalid(store.import_snapshot(&bad, &new_map).await));
+    check_unchanged("child not in the snapshot").await;
+    let mut bad = changed();
+    bad.groups.push(group("g", "G", None, &["nobody"]));
+    assert!(is_invalid(store.import_snapshot(&bad, &new_map).await));
+    check_unchanged("member not in the snapshot").await;
+
+    // Duplicate ids.
+    let mut bad = changed();
+    bad.users
+        .push(person("hugo.petit", "X", "Y", Profile::Guest));
+    assert!(is_invalid(store.import_snapshot(&bad, &new_map).await));
+    check_unchanged("duplicate login").await;
+
+    // The good version goes through.
+    let got = store.import_snapshot(&changed(), &new_map).await.unwrap();
+    assert_eq!(
+        (got.users_created, got.users_updated, got.users_deactivated),
+        (1, 2, 1)
+    );
+    assert_eq!(store.snapshot().await.unwrap(), normalized(changed()));
+    assert_eq!(store.credentials("new.user").await.unwrap(), Some(creds(5)));
+    assert_eq!(
+        store.credentials("lea.martin").await.unwrap(),
+        Some(creds(6))
+    );
+}
+
+async fn directory_delete_account_removes_directory_rows(store: &Store) {
+    store
+        .import_snapshot(&school(), &no_credentials())
+        .await
+        .unwrap();
+    // lea: a pupil, a child, a choir member.
+    store.delete_account("lea.martin").await.unwrap();
+    assert_eq!(
+        store.directory_user_active("lea.martin").await.unwrap(),
+        None
+    );
+    let without_lea = normalized(without_user(school(), "lea.martin"));
+    assert_eq!(store.snapshot().await.unwrap(), without_lea);
+    // Re-created as a plain account, she is not a directory user; re-imported, she is new.
+    store.create_account("lea.martin", &creds(1)).await.unwrap();
+    assert_eq!(
+        store.directory_user_active("lea.martin").await.unwrap(),
+        None
+    );
+    assert_eq!(store.snapshot().await.unwrap(), without_lea);
+    let got = store
+        .import_snapshot(&school(), &no_credentials())
+        .await
+        .unwrap();
+    // lea created; paul (children) counts as updated.
+    assert_eq!(got, report(1, 1, 0));
+    assert_eq!(store.snapshot().await.unwrap(), normalized(school()));
+    assert_eq!(
+        store.credentials("lea.martin").await.unwrap(),
+        Some(creds(1))
+    );
+    // Deleting a deactivated user's account works the same.
+    store
+        .import_snapshot(&without_user(school(), "hugo.petit"), &no_credentials())
+        .await
+        .unwrap();
+    store.delete_account("hugo.petit").await.unwrap();
+    assert_eq!(
+        store.directory_user_active("hugo.petit").await.unwrap(),
+        None
+    );
+}
+
+/// The CLI imports, the server notices through the generation and reads the new directory.
+async fn directory_changes_seen_by_second_store(store: &Store, other: &Store) {
+    assert_eq!(other.generation().await.unwrap(), 0);
+    assert_eq!(other.snapshot().await.unwrap(), Snapshot::default());
+    store
+        .import_snapshot(&school(), &no_credentials())
+        .await
+        .unwrap();
+    assert_eq!(other.generation().await.unwrap(), 1);
+    assert_eq!(other.snapshot().await.unwrap(), normalized(school()));
+    other.deactivate_user("lea.martin").await.unwrap();
+    assert_eq!(store.generation().await.unwrap(), 2);
+    assert_eq!(
+        store.directory_user_active("lea.martin").await.unwrap(),
+        Some(false)
+    );
+    other
+        .set_rules(COLLEGE, Some(&custom_rules()))
+        .await
+        .unwrap();
+    assert_eq!(store.generation().await.unwrap(), 3);
+    assert_eq!(
+        store.rules().await.unwrap().get(COLLEGE),
+        Some(&custom_rules())
+    );
+    // Imports on both at once: each is one transaction, both succeed one after the other.
+    let (full, partial, none) = (
+        school(),
+        without_user(school(), "marc.roux"),
+        no_credentials(),
+    );
+    let (a, b) = tokio::join!(
+        store.import_snapshot(&full, &none),
+        other.import_snapshot(&partial, &none),
+    );
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(store.generation().await.unwrap(), 5);
+    let snap = other.snapshot().await.unwrap();
+    assert!(
+        snap == normalized(school()) || snap == normalized(without_user(school(), "marc.roux"))
+    );
 }
 
 // ---------------------------------------------------------------------------------------

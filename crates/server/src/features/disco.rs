@@ -65,9 +65,15 @@ pub fn server_info(_server: &Server, payload: &Element, set: bool) -> IqResult {
     )))
 }
 
-pub fn server_items(payload: &Element, set: bool) -> IqResult {
+pub fn server_items(server: &Server, payload: &Element, set: bool) -> IqResult {
     check(payload, set)?;
-    Ok(Some(Element::bare("query", ns::DISCO_ITEMS)))
+    let mut q = Element::bare("query", ns::DISCO_ITEMS);
+    q.append_child(xml::elem(
+        "item",
+        ns::DISCO_ITEMS,
+        &[("jid", &server.search_domain()), ("name", "Annuaire")],
+    ));
+    Ok(Some(q))
 }
 
 pub async fn account_info(server: &Server, user: &str, payload: &Element, set: bool) -> IqResult {

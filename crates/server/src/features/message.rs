@@ -22,8 +22,20 @@ pub async fn outbound(server: &Server, session: &Session, stanza: Element, dest:
     {
         carbons::copy(server, &session.user, session.handle.id, "sent", &stanza);
     }
+    if let Some(target) = dest.user()
+        && target != session.user
+        && matches!(kind.as_str(), "chat" | "normal")
+        && let Err(err) = server.may_message(&session.user, target).await
+    {
+        reply_error(session, &stanza, err);
+        return;
+    }
+    if carbons && dest.user().is_some_and(|u| u != session.user) {
+        carbons::copy(server, &session.user, session.handle.id, "sent", &stanza);
+    }
     match dest {
         Dest::Remote => reply_error(session, &stanza, Condition::RemoteServerNotFound),
+        Dest::Search => reply_error(session, &stanza, Condition::ServiceUnavailable),
         Dest::Domain => {
             if stanza.get_child("body", ns::CLIENT).is_some() {
                 reply_error(session, &stanza, Condition::ServiceUnavailable);

@@ -10,6 +10,7 @@ pub mod message;
 pub mod ping;
 pub mod presence;
 pub mod roster;
+pub mod search;
 pub mod vcard;
 pub mod version;
 
@@ -69,7 +70,7 @@ pub async fn iq(server: &Server, session: &Session, stanza: Element, dest: Dest)
             }
             return;
         }
-        Dest::Domain | Dest::Bare(_) => {}
+        Dest::Domain | Dest::Bare(_) | Dest::Search => {}
     }
     if !is_request {
         // Results and errors addressed to the server or an account: nothing waits for them.
@@ -87,13 +88,23 @@ pub async fn iq(server: &Server, session: &Session, stanza: Element, dest: Dest)
     };
     let set = kind == "set";
     let own = dest.user() == Some(session.user.as_str());
+    if dest == Dest::Search {
+        let result = match (payload.ns().as_str(), payload.name()) {
+            (ns::DISCO_INFO, "query") if !set => Ok(Some(search::info())),
+            (ns::DISCO_ITEMS, "query") if !set => Ok(Some(Element::bare("query", ns::DISCO_ITEMS))),
+            (search::NS_SEARCH, "query") => search::handle(server, session, payload, set).await,
+            _ => Err(StanzaError::new(Condition::ServiceUnavailable)),
+        };
+        answer(session, &stanza, result);
+        return;
+    }
     let result = match (dest.user(), payload.ns().as_str(), payload.name()) {
         (None, ns::PING, "ping") => ping::handle(set),
         (Some(user), ns::PING, "ping") if own || server.user_exists(user).await => {
             ping::handle(set)
         }
         (None, ns::DISCO_INFO, "query") => disco::server_info(server, payload, set),
-        (None, ns::DISCO_ITEMS, "query") => disco::server_items(payload, set),
+        (None, ns::DISCO_ITEMS, "query") => disco::server_items(server, payload, set),
         (None, ns::VERSION, "query") => version::handle(set),
         // RFC 3921 session establishment: a no-op kept for older clients.
         (_, ns::SESSION, "session") if set => Ok(None),
@@ -117,11 +128,15 @@ pub async fn iq(server: &Server, session: &Session, stanza: Element, dest: Dest)
         // handle on an account's behalf, get service-unavailable alike.
         _ => Err(StanzaError::new(Condition::ServiceUnavailable)),
     };
+    answer(session, &stanza, result);
+}
+
+fn answer(session: &Session, request: &Element, result: IqResult) {
     match result {
         Ok(payload) => {
-            session.handle.send(result_for(&stanza, payload));
+            session.handle.send(result_for(request, payload));
         }
-        Err(e) => reply_error(session, &stanza, e),
+        Err(e) => reply_error(session, request, e),
     }
 }
 

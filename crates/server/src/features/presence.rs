@@ -155,7 +155,7 @@ async fn broadcast(
         directed
     };
     let roster = server.store.roster(user).await?;
-    broadcast_to(server, user, &roster, &stanza, &directed);
+    broadcast_to(server, user, &roster, &stanza, &directed).await;
     if available && !was {
         // Initial presence: probe contacts, show own other resources, then
         // what waited while offline.
@@ -163,7 +163,9 @@ async fn broadcast(
             .iter()
             .filter(|i| matches!(i.subscription, Subscription::To | Subscription::Both))
         {
-            if let Some(contact) = local_user(server, &item.contact) {
+            if let Some(contact) = local_user(server, &item.contact)
+                && server.may_reach(user, &contact).await.is_ok()
+            {
                 send_presences(server, &contact, user, Some(session));
             }
         }
@@ -187,20 +189,24 @@ async fn broadcast(
 }
 
 /// Sends `stanza` (from a resource of `user`) to the contacts subscribed to
-/// `user`, to `user`'s own available resources, and to `directed` JIDs.
-fn broadcast_to(
+/// `user` whom the school's rules still let `user` reach, to `user`'s own
+/// available resources, and to `directed` JIDs.
+async fn broadcast_to(
     server: &Server,
     user: &str,
     roster: &[RosterItem],
     stanza: &Element,
     directed: &HashSet<String>,
 ) {
+    let unavailable = stanza.attr("type") == Some("unavailable");
     let mut done: HashSet<String> = HashSet::new();
     for item in roster
         .iter()
         .filter(|i| matches!(i.subscription, Subscription::From | Subscription::Both))
     {
-        if let Some(contact) = local_user(server, &item.contact) {
+        if let Some(contact) = local_user(server, &item.contact)
+            && (unavailable || server.may_reach(user, &contact).await.is_ok())
+        {
             let mut p = stanza.clone();
             xml::set_attr(&mut p, "to", item.contact.clone());
             to_available(server, &contact, &p);
@@ -245,7 +251,7 @@ fn directed(server: &Server, session: &Session, stanza: Element, dest: Dest, ava
     let to = match &dest {
         Dest::Bare(u) => bare_of(server, u),
         Dest::Full(u, r) => format!("{}/{r}", bare_of(server, u)),
-        Dest::Domain | Dest::Remote => return,
+        Dest::Domain | Dest::Remote | Dest::Search => return,
     };
     server
         .sessions
@@ -281,7 +287,7 @@ async fn subscription(
             reply_error(session, &stanza, Condition::RemoteServerNotFound);
             return Ok(());
         }
-        Dest::Domain => return Ok(()),
+        Dest::Domain | Dest::Search => return Ok(()),
     };
     if contact == session.user {
         return Ok(());
@@ -539,7 +545,9 @@ pub async fn departed(server: &Server, session: &Session, departed: Departed) {
         &session.bare.to_string(),
     );
     match server.store.roster(&session.user).await {
-        Ok(roster) => broadcast_to(server, &session.user, &roster, &stanza, &departed.directed),
+        Ok(roster) => {
+            broadcast_to(server, &session.user, &roster, &stanza, &departed.directed).await
+        }
         Err(e) => warn!(error = %e, "cannot read roster to broadcast unavailable presence"),
     }
 }

@@ -82,12 +82,19 @@ pub async fn handle(server: &Server, session: &Session, payload: &Element, set: 
     if groups.len() > MAX_GROUPS {
         return Err(StanzaError::new(Condition::NotAcceptable).with_text("en", "too many groups"));
     }
-    let mut stored = server
+    let existing = server
         .store
         .roster_item(&session.user, &contact)
         .await
-        .map_err(internal)?
-        .unwrap_or_else(|| RosterItem::new(contact.clone()));
+        .map_err(internal)?;
+    if existing.is_none()
+        && let Some((node, domain)) = contact.split_once('@')
+        && domain == server.domain
+    {
+        // A new contact is someone the school's rules let us reach.
+        server.may_reach(&session.user, node).await?;
+    }
+    let mut stored = existing.unwrap_or_else(|| RosterItem::new(contact.clone()));
     stored.name = name;
     stored.groups = groups;
     server

@@ -1,0 +1,857 @@
+//! Import validation: turns the ENT's JSON export into a [`Snapshot`] or
+//! refuses it whole, naming the entry and field at fault ([`ImportError`]).
+//!
+//! [`parse_snapshot`] reports JSON and type errors (with serde_json's line and
+//! column) and then calls [`validate`], which checks the references and names
+//! listed in `docs/directory.md`. Errors come in document order: structures,
+//! classes, users, groups, each in file order, each entry's fields in the order
+//! they are listed there; [`validate`] returns the first, [`validate_all`]
+//! every one.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_path_to_error::Segment;
+
+use crate::model::{Profile, Snapshot, User};
+use crate::rules::Scope;
+
+/// Why an import was refused: the entry and field at fault, and what is wrong.
+///
+/// Displays as `users[3] (lea.martin), field classes[1]: unknown class "0750001A-6C"`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{entry}{}: {reason}", .field.as_ref().map(|f| format!(", field {f}")).unwrap_or_default())]
+pub struct ImportError {
+    /// `users[3] (lea.martin)`, `classes[0] (0750001A-6A)`, or, for JSON that
+    /// does not parse, `line 4 column 7`.
+    pub entry: String,
+    /// The field at fault within the entry: `profile`, `classes[1]`,
+    /// `children[0]`, `structure`…; `None` when the entry as a whole is wrong.
+    pub field: Option<String>,
+    pub reason: String,
+}
+
+impl ImportError {
+    fn new(entry: &str, field: Option<String>, reason: impl Into<String>) -> ImportError {
+        ImportError {
+            entry: entry.to_string(),
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The longest login accepted, in bytes (RFC 7622's localpart limit).
+pub const MAX_LOGIN_LEN: usize = 1023;
+
+/// Whether `login` can be used as the localpart of a JID as it is. The rule is
+/// deliberately stricter than RFC 7622 so that a login never needs escaping or
+/// case-folding: 1 to 1023 characters among lowercase ASCII letters, digits,
+/// `.`, `-` and `_`.
+pub fn is_valid_login(login: &str) -> bool {
+    !login.is_empty()
+        && login.len() <= MAX_LOGIN_LEN
+        && login.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'_')
+        })
+}
+
+/// Parses and validates an import file. Nothing is returned unless the whole
+/// file is acceptable.
+pub fn parse_snapshot(json: &str) -> Result<Snapshot, ImportError> {
+    // The fast path deserializes straight into the model; only a failure pays
+    // for a second pass that tracks where in the document it happened.
+    let snapshot = match serde_json::from_str::<Snapshot>(json) {
+        Ok(s) => s,
+        Err(first) => return Err(locate_snapshot_error(json, first)),
+    };
+    validate(&snapshot)?;
+    Ok(snapshot)
+}
+
+/// Checks a snapshot's ids, logins, names and references; the first error in
+/// document order.
+pub fn validate(s: &Snapshot) -> Result<(), ImportError> {
+    match Checker::new(s, true).run().into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Every error of a snapshot, in document order (empty when it is valid), so
+/// that an operator can fix a file in one go.
+pub fn validate_all(s: &Snapshot) -> Vec<ImportError> {
+    Checker::new(s, false).run()
+}
+
+// ---------------------------------------------------------------------------
+// Locating serde errors
+
+/// A deserialization error, located: the part shared by snapshot and rule
+/// parsing.
+pub(crate) struct Located {
+    /// `line L column C`.
+    pub position: String,
+    /// The top-level section (`users`, or empty for a top-level list) and the
+    /// index of the entry in it, when the error is inside one.
+    pub entry: Option<(String, usize)>,
+    pub field: Option<String>,
+    pub reason: String,
+}
+
+pub(crate) fn locate(e: serde_path_to_error::Error<serde_json::Error>) -> Located {
+    let path: Vec<Segment> = e.path().iter().cloned().collect();
+    let inner = e.into_inner();
+    let position = format!("line {} column {}", inner.line(), inner.column());
+    let message = bare_message(&inner);
+    if !inner.is_data() {
+        // Syntax error or truncated file: only the position means anything.
+        return Located {
+            position,
+            entry: None,
+            field: None,
+            reason: message,
+        };
+    }
+
+    let mut segments = path.iter().peekable();
+    let mut section = String::new();
+    if let Some(Segment::Map { key }) = segments.peek() {
+        section = key.clone();
+        segments.next();
+    }
+    let mut entry = None;
+    if let Some(Segment::Seq { index }) = segments.peek() {
+        entry = Some((section.clone(), *index));
+        segments.next();
+    }
+    let mut field = String::new();
+    for seg in segments {
+        match seg {
+            Segment::Map { key } if field.is_empty() => field.push_str(key),
+            Segment::Map { key } => {
+                field.push('.');
+                field.push_str(key);
+            }
+            Segment::Seq { index } => field.push_str(&format!("[{index}]")),
+            Segment::Enum { .. } | Segment::Unknown => {}
+        }
+    }
+    let mut field = (!field.is_empty()).then_some(field);
+    if field.is_none() {
+        // serde reports these from the enclosing object, not the field.
+        for prefix in ["missing field `", "unknown field `"] {
+            if let Some(rest) = message.strip_prefix(prefix) {
+                field = rest.split('`').next().map(str::to_string);
+            }
+        }
+    }
+    let mut reason = explain_variant(&message).unwrap_or(message);
+    if entry.is_none() && field.is_none() && section.is_empty() {
+        return Located {
+            position,
+            entry: None,
+            field: None,
+            reason,
+        };
+    }
+    if entry.is_none() && !section.is_empty() {
+        // e.g. `"users": 3`: the section itself is wrong.
+        field = Some(section.clone());
+    }
+    reason.push_str(&format!(" ({position})"));
+    Located {
+        position,
+        entry,
+        field,
+        reason,
+    }
+}
+
+/// serde_json's message without its trailing ` at line L column C`.
+fn bare_message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    text.strip_suffix(&suffix).unwrap_or(&text).to_string()
+}
+
+/// Rewrites serde's `unknown variant` message for profiles and scopes.
+fn explain_variant(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown variant `")?;
+    let value = rest.split('`').next()?;
+    let (what, allowed): (&str, Vec<&str>) = if rest.contains("`student`") {
+        ("profile", Profile::ALL.iter().map(|p| p.as_str()).collect())
+    } else if rest.contains("`same_class`") {
+        ("scope", Scope::ALL.iter().map(|s| s.as_str()).collect())
+    } else {
+        return None;
+    };
+    Some(format!(
+        "unknown {what} \"{value}\" (allowed: {})",
+        allowed.join(", ")
+    ))
+}
+
+fn locate_snapshot_error(json: &str, first: serde_json::Error) -> ImportError {
+    let mut de = serde_json::Deserializer::from_str(json);
+    let located = match serde_path_to_error::deserialize::<_, Snapshot>(&mut de) {
+        Err(e) => locate(e),
+        // The typed pass only fails after the value, on trailing characters.
+        Ok(_) => {
+            let e = de.end().err().unwrap_or(first);
+            Located {
+                position: format!("line {} column {}", e.line(), e.column()),
+                entry: None,
+                field: None,
+                reason: bare_message(&e),
+            }
+        }
+    };
+    match located.entry {
+        None => ImportError {
+            entry: if located.field.is_some() {
+                "document".into()
+            } else {
+                located.position
+            },
+            field: located.field,
+            reason: located.reason,
+        },
+        Some((section, index)) => {
+            let key = entry_keys(json, &section, index);
+            ImportError {
+                entry: label(&section, index, key.as_deref()),
+                field: located.field,
+                reason: located.reason,
+            }
+        }
+    }
+}
+
+/// `users[3] (lea.martin)`, or `users[3]` without a usable key.
+fn label(section: &str, index: usize, key: Option<&str>) -> String {
+    match key {
+        Some(k) if !k.trim().is_empty() => format!("{section}[{index}] ({k})"),
+        _ => format!("{section}[{index}]"),
+    }
+}
+
+/// The id or login of one entry of a file that failed to deserialize, read
+/// with a lenient pass that ignores everything else.
+fn entry_keys(json: &str, section: &str, index: usize) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Keys {
+        #[serde(default)]
+        structures: Vec<Key>,
+        #[serde(default)]
+        classes: Vec<Key>,
+        #[serde(default)]
+        users: Vec<Key>,
+        #[serde(default)]
+        groups: Vec<Key>,
+    }
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Key {
+        Object {
+            #[serde(default)]
+            id: Option<String>,
+            #[serde(default)]
+            login: Option<String>,
+        },
+        Other(IgnoredAny),
+    }
+    let keys: Keys = serde_json::from_str(json).ok()?;
+    let list = match section {
+        "structures" => keys.structures,
+        "classes" => keys.classes,
+        "users" => keys.users,
+        "groups" => keys.groups,
+        _ => return None,
+    };
+    match list.into_iter().nth(index)? {
+        Key::Object { id, login } => {
+            if section == "users" {
+                login
+            } else {
+                id
+            }
+        }
+        Key::Other(_) => None,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Semantic checks
+
+struct Checker<'a> {
+    s: &'a Snapshot,
+    first_only: bool,
+    errors: Vec<ImportError>,
+    /// First index of each id/login, so that references to later entries
+    /// resolve and duplicates are reported where they occur.
+    structures: HashMap<&'a str, usize>,
+    classes: HashMap<&'a str, usize>,
+    users: HashMap<&'a str, usize>,
+    groups: HashMap<&'a str, usize>,
+}
+
+fn first_index<'a>(ids: impl Iterator<Item = &'a str>) -> HashMap<&'a str, usize> {
+    let mut map = HashMap::new();
+    for (i, id) in ids.enumerate() {
+        map.entry(id).or_insert(i);
+    }
+    map
+}
+
+impl<'a> Checker<'a> {
+    fn new(s: &'a Snapshot, first_only: bool) -> Checker<'a> {
+        Checker {
+            s,
+            first_only,
+            errors: Vec::new(),
+            structures: first_index(s.structures.iter().map(|x| x.id.as_str())),
+            classes: first_index(s.classes.iter().map(|x| x.id.as_str())),
+            users: first_index(s.users.iter().map(|x| x.login.as_str())),
+            groups: first_index(s.groups.iter().map(|x| x.id.as_str())),
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.first_only && !self.errors.is_empty()
+    }
+
+    fn err(&mut self, entry: &str, field: impl Into<Option<String>>, reason: impl Into<String>) {
+        if !self.done() {
+            self.errors
+                .push(ImportError::new(entry, field.into(), reason.into()));
+        }
+    }
+
+    fn run(mut self) -> Vec<ImportError> {
+        let s = self.s;
+        for (i, x) in s.structures.iter().enumerate() {
+            let entry = label("structures", i, Some(&x.id));
+            self.id(&entry, "structure", &x.id, i, |c| &c.structures);
+            self.name(&entry, "name", &x.name);
+            if self.done() {
+                return self.errors;
+            }
+        }
+        for (i, x) in s.classes.iter().enumerate() {
+            let entry = label("classes", i, Some(&x.id));
+            self.id(&entry, "class", &x.id, i, |c| &c.classes);
+            if !self.structures.contains_key(x.structure.as_str()) {
+                self.err(
+                    &entry,
+                    "structure".to_string(),
+                    format!("unknown structure \"{}\"", x.structure),
+                );
+            }
+            self.name(&entry, "name", &x.name);
+            if self.done() {
+                return self.errors;
+            }
+        }
+        for (i, u) in s.users.iter().enumerate() {
+            self.user(i, u);
+            if self.done() {
+                return self.errors;
+            }
+        }
+        for (i, g) in s.groups.iter().enumerate() {
+            let entry = label("groups", i, Some(&g.id));
+            self.id(&entry, "group", &g.id, i, |c| &c.groups);
+            self.name(&entry, "name", &g.name);
+            if let Some(st) = &g.structure
+                && !self.structures.contains_key(st.as_str())
+            {
+                self.err(
+                    &entry,
+                    "structure".to_string(),
+                    format!("unknown structure \"{st}\""),
+                );
+            }
+            for (k, m) in g.members.iter().enumerate() {
+                if !self.users.contains_key(m.as_str()) {
+                    self.err(
+                        &entry,
+                        format!("members[{k}]"),
+                        format!("unknown user \"{m}\""),
+                    );
+                }
+            }
+            if self.done() {
+                return self.errors;
+            }
+        }
+        self.errors
+    }
+
+    /// An id: not empty, not used by an earlier entry of the same list.
+    fn id(
+        &mut self,
+        entry: &str,
+        what: &str,
+        id: &str,
+        index: usize,
+        map: impl Fn(&Self) -> &HashMap<&'a str, usize>,
+    ) {
+        if id.trim().is_empty() {
+            self.err(entry, "id".to_string(), format!("empty {what} id"));
+        } else if let Some(&first) = map(self).get(id)
+            && first != index
+        {
+            self.err(
+                entry,
+                "id".to_string(),
+                format!("duplicate {what} id \"{id}\" (first used at index {first})"),
+            );
+        }
+    }
+
+    fn name(&mut self, entry: &str, field: &str, value: &str) {
+        if value.trim().is_empty() {
+            self.err(
+                entry,
+                field.to_string(),
+                format!("empty {}", field.replace('_', " ")),
+            );
+        }
+    }
+
+    fn user(&mut self, i: usize, u: &'a User) {
+        let entry = label("users", i, Some(&u.login));
+        if u.login.is_empty() {
+            self.err(&entry, "login".to_string(), "empty login");
+        } else if !is_valid_login(&u.login) {
+            self.err(
+                &entry,
+                "login".to_string(),
+                format!(
+                    "\"{}\" is not a valid login: use 1 to {MAX_LOGIN_LEN} lowercase ASCII \
+                     letters, digits, '.', '-' or '_' (it becomes the JID's localpart)",
+                    u.login
+                ),
+            );
+        } else if let Some(&first) = self.users.get(u.login.as_str())
+            && first != i
+        {
+            self.err(
+                &entry,
+                "login".to_string(),
+                format!(
+                    "duplicate login \"{}\" (first used by users[{first}])",
+                    u.login
+                ),
+            );
+        }
+        self.name(&entry, "last_name", &u.last_name);
+        self.name(&entry, "first_name", &u.first_name);
+
+        for (k, st) in u.structures.iter().enumerate() {
+            if !self.structures.contains_key(st.as_str()) {
+                self.err(
+                    &entry,
+                    format!("structures[{k}]"),
+                    format!("unknown structure \"{st}\""),
+                );
+            }
+        }
+        for (k, c) in u.classes.iter().enumerate() {
+            match self.classes.get(c.as_str()) {
+                None => self.err(
+                    &entry,
+                    format!("classes[{k}]"),
+                    format!("unknown class \"{c}\""),
+                ),
+                Some(&ci) => {
+                    let class = &self.s.classes[ci];
+                    if !u.structures.contains(&class.structure) {
+                        self.err(
+                            &entry,
+                            format!("classes[{k}]"),
+                            format!(
+                                "class \"{c}\" ({}) belongs to structure \"{}\", which is not \
+                                 among the user's structures",
+                                class.name, class.structure
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        if !u.children.is_empty() && u.profile != Profile::Relative {
+            self.err(
+                &entry,
+                "children".to_string(),
+                format!(
+                    "only relatives have children; this user's profile is {}",
+                    u.profile.as_str()
+                ),
+            );
+        } else {
+            for (k, c) in u.children.iter().enumerate() {
+                match self.users.get(c.as_str()) {
+                    None => self.err(
+                        &entry,
+                        format!("children[{k}]"),
+                        format!("unknown user \"{c}\""),
+                    ),
+                    Some(&ci) if self.s.users[ci].profile != Profile::Student => self.err(
+                        &entry,
+                        format!("children[{k}]"),
+                        format!(
+                            "\"{c}\" is a {}, not a student",
+                            self.s.users[ci].profile.as_str()
+                        ),
+                    ),
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn base() -> Value {
+        json!({
+            "structures": [
+                { "id": "0750001A", "name": "Collège Jean Moulin" },
+                { "id": "0750002B", "name": "Lycée Victor Hugo" }
+            ],
+            "classes": [
+                { "id": "0750001A-6A", "structure": "0750001A", "name": "6e A" },
+                { "id": "0750001A-6B", "structure": "0750001A", "name": "6e B" },
+                { "id": "0750002B-2A", "structure": "0750002B", "name": "2de A" }
+            ],
+            "users": [
+                { "login": "lea.martin", "last_name": "MARTIN", "first_name": "Léa",
+                  "profile": "student", "structures": ["0750001A"], "classes": ["0750001A-6A"] },
+                { "login": "paul.martin", "last_name": "MARTIN", "first_name": "Paul",
+                  "profile": "relative", "structures": ["0750001A"], "children": ["lea.martin"] },
+                { "login": "anne.durand", "last_name": "DURAND", "first_name": "Anne",
+                  "profile": "teacher", "structures": ["0750001A", "0750002B"],
+                  "classes": ["0750001A-6A", "0750002B-2A"] },
+                { "login": "invite_1", "last_name": "Visiteur", "first_name": "Un",
+                  "profile": "guest" }
+            ],
+            "groups": [
+                { "id": "chorale", "name": "Chorale", "structure": "0750001A",
+                  "members": ["lea.martin", "anne.durand", "invite_1"] },
+                { "id": "ecoles", "name": "Inter-écoles", "members": [] }
+            ],
+            "extra_field_from_a_newer_ent": true
+        })
+    }
+
+    /// Applies `edit` to the base document and parses it.
+    fn parse_edited(edit: impl FnOnce(&mut Value)) -> Result<Snapshot, ImportError> {
+        let mut v = base();
+        edit(&mut v);
+        parse_snapshot(&serde_json::to_string_pretty(&v).unwrap())
+    }
+
+    /// Asserts a refusal at `entry`/`field` whose reason contains `needle`.
+    fn refused(edit: impl FnOnce(&mut Value), entry: &str, field: Option<&str>, needle: &str) {
+        let e = parse_edited(edit).expect_err("import should be refused");
+        assert_eq!(e.entry, entry, "{e}");
+        assert_eq!(e.field.as_deref(), field, "{e}");
+        assert!(
+            e.reason.contains(needle),
+            "reason {:?} lacks {needle:?}",
+            e.reason
+        );
+    }
+
+    #[test]
+    fn the_base_document_is_valid() {
+        let s = parse_edited(|_| {}).unwrap();
+        assert_eq!(s.users.len(), 4);
+        assert_eq!(s.users[0].display_name(), "MARTIN Léa");
+    }
+
+    #[test]
+    fn display_names_entry_and_field() {
+        let e = parse_edited(|v| v["users"][0]["classes"] = json!(["0750001A-6A", "0750001A-6C"]))
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "users[0] (lea.martin), field classes[1]: unknown class \"0750001A-6C\""
+        );
+    }
+
+    #[test]
+    fn bad_json_gives_line_and_column() {
+        let e =
+            parse_snapshot("{\n  \"structures\": [\n    { \"id\": \"a\", }\n  ]\n}").unwrap_err();
+        assert_eq!(e.entry, "line 3 column 18");
+        assert_eq!(e.field, None);
+        assert!(e.reason.contains("trailing comma"), "{e}");
+
+        let e = parse_snapshot("{\"users\": [").unwrap_err();
+        assert_eq!(e.entry, "line 1 column 11");
+        assert!(e.reason.contains("EOF"), "{e}");
+
+        let e = parse_snapshot("{} {}").unwrap_err();
+        assert_eq!(e.entry, "line 1 column 4");
+        assert!(e.reason.contains("trailing"), "{e}");
+    }
+
+    #[test]
+    fn unknown_profile_lists_the_allowed_ones() {
+        refused(
+            |v| v["users"][2]["profile"] = json!("pupil"),
+            "users[2] (anne.durand)",
+            Some("profile"),
+            "unknown profile \"pupil\" (allowed: student, relative, teacher, personnel, guest)",
+        );
+    }
+
+    #[test]
+    fn wrong_types_and_missing_fields_name_the_field() {
+        refused(
+            |v| v["users"][0]["classes"][0] = json!(6),
+            "users[0] (lea.martin)",
+            Some("classes[0]"),
+            "invalid type: integer `6`, expected a string",
+        );
+        refused(
+            |v| {
+                v["users"][1].as_object_mut().unwrap().remove("first_name");
+            },
+            "users[1] (paul.martin)",
+            Some("first_name"),
+            "missing field",
+        );
+        refused(
+            |v| v["users"] = json!(3),
+            "document",
+            Some("users"),
+            "invalid type",
+        );
+    }
+
+    #[test]
+    fn empty_ids_and_logins() {
+        refused(
+            |v| v["structures"][1]["id"] = json!(" "),
+            "structures[1]",
+            Some("id"),
+            "empty structure id",
+        );
+        refused(
+            |v| v["classes"][0]["id"] = json!(""),
+            "classes[0]",
+            Some("id"),
+            "empty class id",
+        );
+        refused(
+            |v| v["groups"][1]["id"] = json!(""),
+            "groups[1]",
+            Some("id"),
+            "empty group id",
+        );
+        refused(
+            |v| v["users"][3]["login"] = json!(""),
+            "users[3]",
+            Some("login"),
+            "empty login",
+        );
+    }
+
+    #[test]
+    fn duplicate_ids_and_logins() {
+        refused(
+            |v| v["structures"][1]["id"] = json!("0750001A"),
+            "structures[1] (0750001A)",
+            Some("id"),
+            "duplicate structure id \"0750001A\" (first used at index 0)",
+        );
+        refused(
+            |v| v["classes"][1]["id"] = json!("0750001A-6A"),
+            "classes[1] (0750001A-6A)",
+            Some("id"),
+            "duplicate class id",
+        );
+        refused(
+            |v| v["users"][3]["login"] = json!("lea.martin"),
+            "users[3] (lea.martin)",
+            Some("login"),
+            "duplicate login \"lea.martin\" (first used by users[0])",
+        );
+        refused(
+            |v| v["groups"][1]["id"] = json!("chorale"),
+            "groups[1] (chorale)",
+            Some("id"),
+            "duplicate group id",
+        );
+    }
+
+    #[test]
+    fn logins_must_be_strict_localparts() {
+        for bad in ["Lea.Martin", "léa", "lea martin", "lea@martin", "lea/x"] {
+            refused(
+                |v| v["users"][0]["login"] = json!(bad),
+                &format!("users[0] ({bad})"),
+                Some("login"),
+                "lowercase ASCII letters, digits",
+            );
+        }
+        assert!(is_valid_login("jean-pierre.dupont_2"));
+        assert!(!is_valid_login(&"a".repeat(MAX_LOGIN_LEN + 1)));
+    }
+
+    #[test]
+    fn empty_names() {
+        refused(
+            |v| v["structures"][0]["name"] = json!(""),
+            "structures[0] (0750001A)",
+            Some("name"),
+            "empty name",
+        );
+        refused(
+            |v| v["classes"][2]["name"] = json!("  "),
+            "classes[2] (0750002B-2A)",
+            Some("name"),
+            "empty name",
+        );
+        refused(
+            |v| v["users"][1]["last_name"] = json!(""),
+            "users[1] (paul.martin)",
+            Some("last_name"),
+            "empty last name",
+        );
+        refused(
+            |v| v["users"][1]["first_name"] = json!(" "),
+            "users[1] (paul.martin)",
+            Some("first_name"),
+            "empty first name",
+        );
+        refused(
+            |v| v["groups"][0]["name"] = json!(""),
+            "groups[0] (chorale)",
+            Some("name"),
+            "empty name",
+        );
+    }
+
+    #[test]
+    fn class_of_an_unknown_structure() {
+        refused(
+            |v| v["classes"][2]["structure"] = json!("0999999Z"),
+            "classes[2] (0750002B-2A)",
+            Some("structure"),
+            "unknown structure \"0999999Z\"",
+        );
+    }
+
+    #[test]
+    fn user_of_an_unknown_structure_or_class() {
+        refused(
+            |v| v["users"][2]["structures"][1] = json!("0999999Z"),
+            "users[2] (anne.durand)",
+            Some("structures[1]"),
+            "unknown structure \"0999999Z\"",
+        );
+        refused(
+            |v| v["users"][2]["classes"][1] = json!("0750002B-2Z"),
+            "users[2] (anne.durand)",
+            Some("classes[1]"),
+            "unknown class \"0750002B-2Z\"",
+        );
+    }
+
+    #[test]
+    fn class_outside_the_users_structures() {
+        refused(
+            |v| v["users"][0]["classes"] = json!(["0750002B-2A"]),
+            "users[0] (lea.martin)",
+            Some("classes[0]"),
+            "class \"0750002B-2A\" (2de A) belongs to structure \"0750002B\", which is not among the user's structures",
+        );
+    }
+
+    #[test]
+    fn children_must_exist_and_be_students() {
+        refused(
+            |v| v["users"][1]["children"] = json!(["lea.martin", "tom.martin"]),
+            "users[1] (paul.martin)",
+            Some("children[1]"),
+            "unknown user \"tom.martin\"",
+        );
+        refused(
+            |v| v["users"][1]["children"] = json!(["anne.durand"]),
+            "users[1] (paul.martin)",
+            Some("children[0]"),
+            "\"anne.durand\" is a teacher, not a student",
+        );
+        // A child listed before the parent or after it resolves the same way.
+        let ok = parse_edited(|v| {
+            let users = v["users"].as_array_mut().unwrap();
+            users.swap(0, 1);
+        });
+        assert!(ok.is_ok(), "{ok:?}");
+    }
+
+    #[test]
+    fn children_only_on_relatives() {
+        refused(
+            |v| v["users"][2]["children"] = json!(["lea.martin"]),
+            "users[2] (anne.durand)",
+            Some("children"),
+            "only relatives have children; this user's profile is teacher",
+        );
+    }
+
+    #[test]
+    fn group_members_and_structure_must_exist() {
+        refused(
+            |v| v["groups"][0]["members"][2] = json!("nobody"),
+            "groups[0] (chorale)",
+            Some("members[2]"),
+            "unknown user \"nobody\"",
+        );
+        refused(
+            |v| v["groups"][1]["structure"] = json!("0999999Z"),
+            "groups[1] (ecoles)",
+            Some("structure"),
+            "unknown structure \"0999999Z\"",
+        );
+    }
+
+    #[test]
+    fn first_error_in_document_order_and_all_errors() {
+        let mut v = base();
+        v["groups"][0]["members"][0] = json!("nobody");
+        v["users"][3]["login"] = json!("BAD");
+        v["classes"][0]["name"] = json!("");
+        let s: Snapshot = serde_json::from_value(v).unwrap();
+        let e = validate(&s).unwrap_err();
+        assert_eq!(e.entry, "classes[0] (0750001A-6A)");
+        let all = validate_all(&s);
+        let entries: Vec<_> = all.iter().map(|e| e.entry.as_str()).collect();
+        assert_eq!(
+            entries,
+            [
+                "classes[0] (0750001A-6A)",
+                "users[3] (BAD)",
+                "groups[0] (chorale)",
+                "groups[0] (chorale)"
+            ]
+        );
+        assert_eq!(all[2].field.as_deref(), Some("members[0]"));
+        // The member "invite_1" no longer exists once its login changed.
+        assert_eq!(all[3].field.as_deref(), Some("members[2]"));
+    }
+
+    #[test]
+    fn an_empty_document_is_a_valid_empty_snapshot() {
+        assert_eq!(parse_snapshot("{}").unwrap(), Snapshot::default());
+    }
+}

@@ -1,0 +1,140 @@
+"""Authentication: SASL mechanisms, failures, password storage, throttling,
+account administration through the CLI while the server runs."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import pytest
+
+from clients import Client, LoginFailed
+from raw import RawClient
+
+MECHS = ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"]
+
+
+@pytest.mark.parametrize("mech", MECHS)
+async def test_login_with_mechanism(server, make_user, clients, mech):
+    alice = make_user("alice")
+    c = await clients.login(alice, "m", mech=mech)
+    assert c.mechanism == mech
+    assert c.full == f"{alice.jid}/m"
+
+
+@pytest.mark.parametrize("mech", MECHS)
+async def test_wrong_password_not_authorized(server, make_user, mech):
+    alice = make_user("alice")
+    with pytest.raises(LoginFailed) as ei:
+        await Client.login(server, alice, "m", mech=mech, password=alice.password + "-wrong")
+    assert ei.value.reason == "auth", ei.value
+    assert ei.value.condition == "not-authorized", ei.value
+
+
+@pytest.mark.parametrize("mech", ["SCRAM-SHA-256", "PLAIN"])
+async def test_unknown_user_not_authorized(server, mech):
+    from harness import Account
+    ghost = Account(f"nobody{secrets.token_hex(4)}", "whatever", server.domain)
+    with pytest.raises(LoginFailed) as ei:
+        await Client.login(server, ghost, "m", mech=mech)
+    assert ei.value.reason == "auth", ei.value
+    assert ei.value.condition == "not-authorized", ei.value
+
+
+def test_raw_plain_wrong_password_failure(server, make_user):
+    alice = make_user("alice")
+    with RawClient(server.host, server.c2s_port, server.domain) as c:
+        c.connect()
+        c.open_stream()
+        c.starttls()
+        assert not c.auth_plain(alice.user, "definitely-not-it")
+        assert c.sasl_failure_condition() == "not-authorized"
+        # the stream stays usable for another attempt (RFC 6120 §6.4.5 allows retries)
+        assert c.auth_plain(alice.user, alice.password)
+        assert c.bind("r") == f"{alice.jid}/r"
+
+
+async def test_password_not_stored_in_clear(server, make_user, clients):
+    pw1 = "Clear1-" + secrets.token_hex(8)
+    pw2 = "Clear2-" + secrets.token_hex(8)
+    alice = make_user("alice", password=pw1)
+    # PLAIN hands the password to the server: it must not keep it either
+    c = await clients.login(alice, "p", mech="PLAIN")
+    await c.disconnect()
+    server.passwd(alice.jid, pw2)
+    alice.password = pw2
+    c = await clients.login(alice, "p2", mech="PLAIN")
+    await c.disconnect()
+    files = server.storage_files()
+    assert files, f"no files under {server.data_dir}"
+    for path in files:
+        data = path.read_bytes()
+        for pw in (pw1, pw2):
+            assert pw.encode() not in data, f"password found in clear in {path}"
+            assert pw.encode("utf-16-le") not in data, f"password found (UTF-16) in {path}"
+
+
+def _timed_failure(srv, user: str) -> float:
+    """Seconds from TCP connect to the SASL <failure/> of a wrong PLAIN password."""
+    t0 = time.monotonic()
+    with RawClient(srv.host, srv.c2s_port, srv.domain, timeout=15) as c:
+        c.connect()
+        c.open_stream()
+        c.starttls()
+        ok = c.auth_plain(user, "wrong-" + secrets.token_hex(3))
+        assert not ok
+        assert c.sasl_failure_condition() == "not-authorized"
+    return time.monotonic() - t0
+
+
+def test_repeated_failures_are_slowed_down(make_server):
+    delay = 0.3
+    srv = make_server(auth={"failure_delay_ms": int(delay * 1000)})
+    acct = srv.add_user("victim", "right-password")
+    times = [_timed_failure(srv, acct.user) for _ in range(4)]
+    first = times[0]
+    assert times[2] > first + delay * 0.8, f"3rd failure not slower than the 1st: {times}"
+    assert times[3] > first + delay * 0.8, f"4th failure not slower than the 1st: {times}"
+    assert times[3] >= times[1] - 0.05, f"delay does not grow: {times}"
+    # a success from the same address resets the penalty
+    with RawClient(srv.host, srv.c2s_port, srv.domain, timeout=15) as c:
+        c.connect()
+        c.open_stream()
+        c.starttls()
+        assert c.auth_plain(acct.user, acct.password)
+    after = _timed_failure(srv, acct.user)
+    assert after < times[3] - delay * 0.5, f"penalty not reset by a successful login: {times} then {after:.3f}"
+
+
+async def test_user_added_while_running_logs_in_at_once(server, clients):
+    user = f"fresh{secrets.token_hex(4)}"
+    acct = server.add_user(user, "fresh-pw")
+    c = await clients.login(acct, "now")
+    assert c.full == f"{acct.jid}/now"
+    assert acct.jid in server.list_users()
+
+
+async def test_user_passwd(server, make_user, clients):
+    alice = make_user("alice")
+    old = alice.password
+    server.passwd(alice.jid, "brand-new-pw")
+    for mech in (None, "PLAIN"):  # None: the best mechanism offered (SCRAM)
+        with pytest.raises(LoginFailed) as ei:
+            await Client.login(server, alice, "old", password=old, mech=mech)
+        assert ei.value.condition == "not-authorized", ei.value
+    for mech in MECHS:
+        c = await clients.login(alice, mech.lower(), password="brand-new-pw", mech=mech)
+        assert c.mechanism == mech
+
+
+async def test_user_del(server, make_user, clients):
+    alice = make_user("alice")
+    c = await clients.login(alice, "before")
+    await c.disconnect()
+    assert alice.jid in server.list_users()
+    server.del_user(alice.jid)
+    assert alice.jid not in server.list_users()
+    for mech in (None, "PLAIN"):
+        with pytest.raises(LoginFailed) as ei:
+            await Client.login(server, alice, "after", mech=mech)
+        assert ei.value.condition == "not-authorized", ei.value
