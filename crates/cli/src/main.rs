@@ -13,6 +13,7 @@ use causerie_server::{Config, Server, auth, tls};
 use std::collections::HashMap;
 
 use causerie_ent::Profile;
+use causerie_proto::scram::{self, ScramHash, ScramKeys};
 use causerie_store::{Access, AccountStore, DirectoryStore, Store, StoreError};
 use clap::{Parser, Subcommand};
 
@@ -166,13 +167,31 @@ async fn run(command: Command, config: Config) -> Result<()> {
 }
 
 async fn serve(config: Config) -> Result<()> {
+    let http = config.listen.http;
     let running = Server::start(config).await?;
     for (name, addr) in &running.addresses {
         tracing::info!(listener = name, address = %addr, "ready");
     }
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let http_task = match http {
+        Some(addr) => {
+            let (bound, task) = causerie_web::serve(running.server.clone(), addr, async {
+                let _ = http_stopped.await;
+            })
+            .await
+            .with_context(|| format!("cannot listen on {addr} (http)"))?;
+            tracing::info!(listener = "http", address = %bound, "ready");
+            Some(task)
+        }
+        None => None,
+    };
     shutdown_signal().await;
     tracing::info!("shutting down");
+    let _ = stop_http.send(());
     running.shutdown(Duration::from_secs(10)).await;
+    if let Some(task) = http_task {
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+    }
     Ok(())
 }
 
@@ -278,15 +297,29 @@ async fn demo_accounts(config: &Config) -> Result<()> {
 async fn import(config: &Config, json: &str, source: &str) -> Result<()> {
     let snapshot = causerie_ent::parse_snapshot(json)
         .map_err(|e| anyhow::anyhow!("{source} is refused, nothing was changed: {e}"))?;
+    let store = open_store(config).await?;
     let mut credentials = HashMap::new();
     for u in &snapshot.users {
-        if let Some(password) = &u.password {
-            let creds = auth::credentials_for(password, config.auth.scram_iterations)
-                .with_context(|| format!("unusable password for user {}", u.login))?;
-            credentials.insert(u.login.clone(), creds);
+        let Some(password) = &u.password else {
+            continue;
+        };
+        // Keep the stored keys when the password is unchanged, so that a
+        // re-import of the same file changes nothing.
+        if let Some(current) = store.credentials(&u.login).await? {
+            let keys = ScramKeys {
+                salt: current.sha256.salt,
+                iterations: current.sha256.iterations,
+                stored_key: current.sha256.stored_key,
+                server_key: current.sha256.server_key,
+            };
+            if scram::verify_password(ScramHash::Sha256, &keys, password) {
+                continue;
+            }
         }
+        let creds = auth::credentials_for(password, config.auth.scram_iterations)
+            .with_context(|| format!("unusable password for user {}", u.login))?;
+        credentials.insert(u.login.clone(), creds);
     }
-    let store = open_store(config).await?;
     let report = store.import_snapshot(&snapshot, &credentials).await?;
     store.close().await;
     println!(

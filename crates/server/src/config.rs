@@ -24,6 +24,7 @@ pub struct Config {
     pub limits: Limits,
     pub auth: Auth,
     pub policy: Policy,
+    pub directory: DirectoryApi,
     pub log: Log,
 }
 
@@ -90,6 +91,14 @@ pub struct Auth {
     pub allow_plaintext_on_loopback: bool,
 }
 
+/// The ENT's incremental directory sync API (`/api/v1/directory/...` on the HTTP listener).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct DirectoryApi {
+    /// Bearer token the ENT presents; without one the API is disabled.
+    pub api_token: Option<String>,
+}
+
 /// The school's communication rules.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -130,6 +139,7 @@ impl Default for Config {
             limits: Limits::default(),
             auth: Auth::default(),
             policy: Policy::default(),
+            directory: DirectoryApi::default(),
             log: Log::default(),
         }
     }
@@ -272,6 +282,17 @@ impl Config {
         }
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             return Err(("tls", "give both `cert` and `key`, or neither".into()));
+        }
+        if self
+            .directory
+            .api_token
+            .as_ref()
+            .is_some_and(|t| t.len() < 16)
+        {
+            return Err((
+                "directory.api_token",
+                "must be at least 16 characters".into(),
+            ));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(("log.format", "must be `text` or `json`".into()));

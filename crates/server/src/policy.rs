@@ -209,6 +209,24 @@ impl Server {
     }
 }
 
+impl Server {
+    /// When `user` removes `contact_bare` from his contacts, the localpart of
+    /// the contact whose own item must go too: both are directory users and
+    /// the school's semantics apply (symmetric deletion).
+    pub async fn symmetric_removal(&self, user: &str, contact_bare: &str) -> Option<String> {
+        if self.config.policy.mode == PolicyMode::Open {
+            return None;
+        }
+        let (node, domain) = contact_bare.split_once('@')?;
+        if domain != self.domain {
+            return None;
+        }
+        let dir = self.directory().await;
+        let both = self.in_directory(&dir, user).await && self.in_directory(&dir, node).await;
+        both.then(|| node.to_string())
+    }
+}
+
 /// The stanza error for a refusal by the rules.
 pub fn refusal(reason: &DenyReason) -> StanzaError {
     let mut err = StanzaError::new(Condition::Forbidden)

@@ -202,5 +202,25 @@ pub async fn remove(
     if had_from || pending_in {
         presence::unsubscribed_effects(server, user, contact, pending_in && !had_from).await?;
     }
+    if let Some(contact_user) = server.symmetric_removal(user, contact).await {
+        // The seed: « la suppression se fait des deux côtés de façon symétrique ».
+        let user_bare = format!("{user}@{}", server.domain);
+        server
+            .store
+            .remove_pending_in(&contact_user, &user_bare)
+            .await?;
+        if server
+            .store
+            .remove_roster_item(&contact_user, &user_bare)
+            .await?
+        {
+            let gone = xml::elem(
+                "item",
+                ns::ROSTER,
+                &[("jid", &user_bare), ("subscription", "remove")],
+            );
+            push_element(server, &contact_user, gone);
+        }
+    }
     Ok(true)
 }

@@ -1,0 +1,249 @@
+//! The ENT's incremental directory sync: `PUT`/`DELETE` one user, class,
+//! group or structure at a time (`docs/directory-api.md`), guarded by the
+//! bearer token of `[directory] api_token`.
+//!
+//! Bodies use the import format (`docs/directory.md`); every change is
+//! validated, applied in one transaction and takes effect from the next
+//! stanza on. Errors are JSON: `{"error": "...", "field": "..."}`.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::put;
+use axum::{Json, Router};
+use causerie_ent::{Class, Group, Profile, Structure, User, is_valid_login};
+use causerie_server::{Server, auth};
+use causerie_store::{DirectoryStore, StoreError};
+use serde::Serialize;
+use subtle::ConstantTimeEq;
+
+type AppState = Arc<Server>;
+
+/// The sub-router mounted at `/api/v1/directory`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/users/{login}", put(put_user).delete(delete_user))
+        .route("/classes/{id}", put(put_class).delete(delete_class))
+        .route("/groups/{id}", put(put_group).delete(delete_group))
+        .route("/structures/{id}", put(put_structure))
+}
+
+#[derive(Serialize)]
+struct ApiError {
+    error: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+}
+
+/// An error answer.
+struct Fail(StatusCode, String, Option<String>);
+
+impl IntoResponse for Fail {
+    fn into_response(self) -> Response {
+        (
+            self.0,
+            Json(ApiError {
+                error: self.1,
+                field: self.2,
+            }),
+        )
+            .into_response()
+    }
+}
+
+impl From<StoreError> for Fail {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Fail(StatusCode::NOT_FOUND, "not found".into(), None),
+            StoreError::Invalid(msg) => Fail(StatusCode::UNPROCESSABLE_ENTITY, msg, None),
+            other => {
+                tracing::warn!(error = %other, "directory API storage failure");
+                Fail(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "storage failure".into(),
+                    None,
+                )
+            }
+        }
+    }
+}
+
+fn invalid(field: &str, msg: impl Into<String>) -> Fail {
+    Fail(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        msg.into(),
+        Some(field.into()),
+    )
+}
+
+/// Checks the bearer token in constant time.
+fn authorize(server: &Server, headers: &HeaderMap) -> Result<(), Fail> {
+    let Some(expected) = &server.config.directory.api_token else {
+        return Err(Fail(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the directory API is disabled: set [directory] api_token".into(),
+            None,
+        ));
+    };
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+        Ok(())
+    } else {
+        Err(Fail(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong bearer token".into(),
+            None,
+        ))
+    }
+}
+
+/// Parses a JSON body, naming the field at fault.
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Fail> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        Fail(
+            StatusCode::BAD_REQUEST,
+            format!("invalid JSON body: {}", e.inner()),
+            (path != ".").then_some(path),
+        )
+    })
+}
+
+fn same_id(path: &str, body: &str, field: &str) -> Result<(), Fail> {
+    if path == body {
+        Ok(())
+    } else {
+        Err(invalid(
+            field,
+            format!("`{field}` is `{body}` but the URL names `{path}`"),
+        ))
+    }
+}
+
+fn nonempty(value: &str, field: &str) -> Result<(), Fail> {
+    if value.trim().is_empty() {
+        Err(invalid(field, format!("`{field}` must not be empty")))
+    } else {
+        Ok(())
+    }
+}
+
+async fn put_user(
+    State(server): State<AppState>,
+    Path(login): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, Fail> {
+    authorize(&server, &headers)?;
+    let user: User = parse(&body)?;
+    same_id(&login, &user.login, "login")?;
+    if !is_valid_login(&user.login) {
+        return Err(invalid(
+            "login",
+            "a login is made of a-z, 0-9, '.', '-' and '_'",
+        ));
+    }
+    nonempty(&user.last_name, "last_name")?;
+    nonempty(&user.first_name, "first_name")?;
+    if !user.children.is_empty() && user.profile != Profile::Relative {
+        return Err(invalid("children", "only a relative has children"));
+    }
+    let creds = match &user.password {
+        Some(p) => Some(
+            auth::credentials_for(p, server.config.auth.scram_iterations).map_err(|_| {
+                invalid(
+                    "password",
+                    "the password has characters that cannot be used",
+                )
+            })?,
+        ),
+        None => None,
+    };
+    server.store.put_user(&user, creds.as_ref()).await?;
+    tracing::info!(login = %user.login, "directory API: user updated");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn delete_user(
+    State(server): State<AppState>,
+    Path(login): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, Fail> {
+    authorize(&server, &headers)?;
+    server.store.deactivate_user(&login).await?;
+    // Sessions of a deactivated user end now.
+    for h in server.sessions.all(&login) {
+        h.stop("not-authorized");
+    }
+    tracing::info!(login = %login, "directory API: user deactivated");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn put_class(
+    State(server): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, Fail> {
+    authorize(&server, &headers)?;
+    let class: Class = parse(&body)?;
+    same_id(&id, &class.id, "id")?;
+    nonempty(&class.name, "name")?;
+    server.store.put_class(&class).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn delete_class(
+    State(server): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, Fail> {
+    authorize(&server, &headers)?;
+    server.store.delete_class(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn put_group(
+    State(server): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, Fail> {
+    authorize(&server, &headers)?;
+    let group: Group = parse(&body)?;
+    same_id(&id, &group.id, "id")?;
+    nonempty(&group.name, "name")?;
+    server.store.put_group(&group).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn delete_group(
+    State(server): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, Fail> {
+    authorize(&server, &headers)?;
+    server.store.delete_group(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn put_structure(
+    State(server): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, Fail> {
+    authorize(&server, &headers)?;
+    let s: Structure = parse(&body)?;
+    same_id(&id, &s.id, "id")?;
+    nonempty(&s.name, "name")?;
+    server.store.put_structure(&s).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,45 @@
+//! Causerie's HTTP side (axum): the health check and the ENT's incremental
+//! directory sync API. The WebSocket transport, the web client and the admin
+//! console will live here too.
+//!
+//! [`router`] builds the whole application; [`serve`] runs it on a listener
+//! until a shutdown future completes.
+
+pub mod directory_api;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+use causerie_server::Server;
+use tokio::net::TcpListener;
+
+/// The HTTP application.
+pub fn router(server: Arc<Server>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .nest("/api/v1/directory", directory_api::router())
+        .with_state(server)
+}
+
+/// Binds `addr` and serves until `shutdown` completes; returns the bound address
+/// through `bound` as soon as it is known.
+pub async fn serve(
+    server: Arc<Server>,
+    addr: SocketAddr,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    let app = router(server);
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::warn!(error = %e, "HTTP server stopped");
+        }
+    });
+    Ok((local, task))
+}
