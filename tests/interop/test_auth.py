@@ -72,6 +72,8 @@ async def test_password_not_stored_in_clear(server, make_user, clients):
         for pw in (pw1, pw2):
             assert pw.encode() not in data, f"password found in clear in {path}"
             assert pw.encode("utf-16-le") not in data, f"password found (UTF-16) in {path}"
+    log = server.log_text(tail=10**9)
+    assert pw1 not in log and pw2 not in log, "password written to the server log"
 
 
 def _timed_failure(srv, user: str) -> float:

@@ -160,7 +160,7 @@ def test_invalid_to_jids_get_jid_malformed(server, make_user):
         for i, bad in enumerate(BAD_JIDS):
             mid = f"badjid-{i}"
             c.send(f"<message to='{raw.xml_escape(bad)}' type='chat' id='{mid}'><body>hi</body></message>")
-            err = c.wait_for(lambda e: e.tag == MESSAGE and e.get("id") == mid, what=f"error for to={bad[:40]!r}")
+            err = c.wait_for(lambda e, mid=mid: e.tag == MESSAGE and e.get("id") == mid, what=f"error for to={bad[:40]!r}")
             assert err.get("type") == "error", raw.tostring(err)
             assert stanza_error_condition(err) == "jid-malformed", f"to={bad[:40]!r}: {raw.tostring(err)}"
         # an IQ too

@@ -10,12 +10,14 @@ imported through the CLI (``causerie directory import``).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import xml.etree.ElementTree as ET
 
 import pytest
 from slixmpp.stanza import Iq, Message, Presence
 
-from clients import Clients, befriend, roster_items
+from clients import Client, Clients, LoginFailed, befriend, roster_items
 from directory_fixture import (
     C6A,
     C6B,
@@ -41,6 +43,7 @@ from directory_fixture import (
     vcard_fn,
 )
 
+NS_CARBONS = "urn:xmpp:carbons:2"
 QUIET = 0.6  # seconds to wait for something that must not arrive
 
 
@@ -82,17 +85,6 @@ def sch(make_school) -> School:
     return make_school()
 
 
-def received_from(client, bare: str, kind=None, start: int = 0, pred=None) -> list:
-    """Stanzas ``client`` received from ``bare`` (any resource) since ``start``."""
-    def p(st):
-        if kind is not None and not isinstance(st, kind):
-            return False
-        if st["from"].bare != bare:
-            return False
-        return pred(st) if pred else True
-    return client.matching(p, start)
-
-
 def no_error(st) -> bool:
     return st.xml.get("type") != "error"
 
@@ -116,6 +108,15 @@ async def test_import_users_log_in_with_vcard_full_name(sch):
     refused = await vcard(lea, sch.jid("ines.petit"))
     assert_refusal(refused, "forbidden")
     assert vcard_fn(refused) is None
+
+    # the directory's name wins over what the user stores in her card
+    card = ("<vCard xmlns='vcard-temp'><FN>Lélé du 93</FN><NICKNAME>lele</NICKNAME>"
+            "<N><FAMILY>X</FAMILY><GIVEN>Y</GIVEN></N></vCard>")
+    assert (await lea.query(None, card, "set"))["type"] == "result"
+    seen = await vcard(hugo, lea.bare)
+    assert seen["type"] == "result", seen
+    assert vcard_fn(seen) == "MARTIN Léa", seen
+    assert seen.xml.findtext("{vcard-temp}vCard/{vcard-temp}NICKNAME") == "lele", seen
 
     # a wrong password is still a wrong password
     bad = await sasl_plain(sch.srv, "lea.martin", "not-the-password")
@@ -220,6 +221,12 @@ async def test_user_missing_from_new_snapshot_is_deactivated(sch):
     tom = await sch.login("tom.girard")
     assert vcard_fn(await vcard(lea, tom.bare)) == "GIRARD Tom"
 
+    # back in the next snapshot: active again
+    import_ok(sch.srv, school())
+    back = await sasl_plain(sch.srv, "hugo.bernard")
+    assert back.ok, f"a user back in the directory cannot log in: {back}"
+    assert vcard_fn(await vcard(lea, hugo.bare)) == "BERNARD Hugo"
+
 
 # ============================================================== service access
 
@@ -244,6 +251,10 @@ async def test_access_disabled_structure_refuses_login(sch):
     _assert_fr_and_en(emma, ["Le chat", "activé", "établissement"], ["Chat", "not enabled", "school"])
     marc = await sasl_plain(sch.srv, "marc.leroy")
     assert not marc.ok, marc
+    # what a real client sees
+    with pytest.raises(LoginFailed) as ei:
+        await Client.login(sch.srv, account("emma.roux"), "r")
+    assert ei.value.reason == "auth", ei.value
 
     # another structure is untouched
     assert (await sasl_plain(sch.srv, "lea.martin")).ok
@@ -312,6 +323,8 @@ async def test_search_basic_fields_only_reachable_people(sch):
     anne = await sch.login("anne.durand")
     assert set(await search_basic(anne, last="Petit")) == {sch.jid("ines.petit")}
     assert set(await search_basic(anne, last="bernard")) == {sch.jid("hugo.bernard")}
+    # case and accents do not matter
+    assert set(await search_basic(anne, first="INES")) == {sch.jid("ines.petit")}
 
 
 async def test_search_form_only_reachable_people(sch):
@@ -436,8 +449,51 @@ async def test_message_to_other_class_forbidden(sch):
     err = await lea.wait_for(lambda st: is_error_from(st, "message", ines.bare), start=ml,
                              what="message error for a full JID of another class")
     assert_refusal(err, "forbidden")
-    await ines.expect_none(lambda st: isinstance(st, Message) and st["from"].bare == lea.bare,
-                           QUIET, "a message from a pupil of another class", start=mi)
+    # any other request on her behalf (here a ping to her resource)
+    reply = await lea.query(ines.full, "<ping xmlns='urn:xmpp:ping'/>")
+    assert_refusal(reply, "forbidden")
+    await ines.expect_none(lambda st: st["from"].bare == lea.bare,
+                           QUIET, "a stanza from a pupil of another class", start=mi)
+
+
+async def test_carbons_only_for_delivered_messages(sch):
+    """The sender's other devices (XEP-0280) see a message once when it is
+    delivered, and not at all when the rules refuse it."""
+    phone = await sch.login("lea.martin", "phone")
+    laptop = await sch.login("lea.martin", "laptop")
+    iq = laptop.xmpp.make_iq_set()
+    iq.xml.append(ET.Element(f"{{{NS_CARBONS}}}enable"))
+    assert (await laptop.iq(iq))["type"] == "result"
+    hugo = await sch.login("hugo.bernard")
+    tom = await sch.login("tom.girard")
+    ines = await sch.login("ines.petit")
+    await befriend(phone, hugo)
+
+    def sent_copy(body):
+        def p(st):
+            el = st.xml.find(f"{{{NS_CARBONS}}}sent/{{urn:xmpp:forward:0}}forwarded/{{jabber:client}}message")
+            return el is not None and el.findtext("{jabber:client}body") == body
+        return p
+
+    ml, mh = laptop.mark(), hugo.mark()
+    phone.send_message(hugo.bare, "à un contact")
+    await hugo.wait_message("à un contact", frm=phone.bare, start=mh)
+    await laptop.wait_for(sent_copy("à un contact"), start=ml, what="sent carbon")
+    mp = phone.mark()
+    phone.send_message(tom.bare, "à un non-contact")
+    await phone.wait_for(lambda st: is_error_from(st, "message", tom.bare), start=mp)
+    phone.send_message(ines.bare, "à une autre classe")
+    await phone.wait_for(lambda st: is_error_from(st, "message", ines.bare), start=mp)
+    await asyncio.sleep(QUIET)
+    problems = []
+    copies = laptop.matching(sent_copy("à un contact"), ml)
+    if len(copies) != 1:
+        problems.append(f"{len(copies)} sent carbons of one delivered message")
+    if laptop.matching(sent_copy("à un non-contact"), ml):
+        problems.append("a sent carbon of a message refused as not-a-contact (policy-violation)")
+    if laptop.matching(sent_copy("à une autre classe"), ml):
+        problems.append("a sent carbon of a message refused by the rules (forbidden)")
+    assert not problems, "; ".join(problems) + f"\nlaptop received: {laptop.summary()}"
 
 
 # =================================================================== presence
@@ -493,6 +549,10 @@ async def test_vcard_lookup_follows_rules(sch):
     # a teacher may look anyone of the structure up
     anne = await sch.login("anne.durand")
     assert vcard_fn(await vcard(anne, sch.jid("noah.robert"))) == "ROBERT Noah"
+    # a parent: his own child, not her classmates
+    paul = await sch.login("paul.martin")
+    assert vcard_fn(await vcard(paul, sch.jid("lea.martin"))) == "MARTIN Léa"
+    assert_refusal(await vcard(paul, sch.jid("hugo.bernard")), "forbidden")
 
 
 # ================================================================== ENT groups
@@ -617,8 +677,13 @@ async def test_moved_pupil_follows_new_class_without_restart(sch):
     # new class: allowed
     lea.subscribe(ines.bare)
     await ines.wait_presence(frm=lea.bare, ptype="subscribe", start=mi)
+    # his former contact's presence no longer reaches him either
+    hugo.send_presence(status="en cours de maths")
     await hugo.expect_none(lambda st: isinstance(st, Message) and st["from"].bare == lea.bare and no_error(st),
                            QUIET, "a message from a pupil who left the class", start=mh)
+    assert not lea.matching(lambda st: isinstance(st, Presence) and st["from"].bare == hugo.bare
+                            and st["status"] == "en cours de maths", ml), \
+        "presence broadcast to a former classmate the rules no longer allow"
     assert not tom.matching(lambda st: st["from"].bare == lea.bare, mt)
     assert not lea.matching(lambda st: isinstance(st, Message) and st["body"] == "et toi ?", ml)
 
@@ -666,6 +731,8 @@ async def test_plain_accounts_kept_apart_from_directory(sch):
     await lea.expect_none(lambda st: st["from"].bare == a.bare and no_error(st), QUIET,
                           "a stanza from a plain account", start=ml)
     assert not a.matching(lambda st: isinstance(st, Message) and st["body"] == "qui es-tu ?")
+    # nor find them
+    assert await search_form(a, "martin") == {}
 
 
 async def test_plain_accounts_reach_directory_when_configured(make_school):
@@ -691,6 +758,9 @@ async def test_open_mode_turns_rules_off(make_school):
     lea = await sch.login("lea.martin")
     ines = await sch.login("ines.petit")
     assert vcard_fn(await vcard(lea, ines.bare)) == "PETIT Inès"
+    # search returns whoever may be reached, here a pupil of another class
+    assert set(await search_form(lea, "petit")) == {ines.bare}, "open mode: search still applies the rules"
+    assert set(await search_basic(lea, last="Roux")) == {sch.jid("emma.roux")}
     mi = ines.mark()
     lea.subscribe(ines.bare)
     await ines.wait_presence(frm=lea.bare, ptype="subscribe", start=mi)

@@ -16,12 +16,6 @@ use crate::router::{Dest, reply_error};
 pub async fn outbound(server: &Server, session: &Session, stanza: Element, dest: Dest) {
     let kind = stanza.attr("type").unwrap_or("normal").to_string();
     let carbons = carbons::eligible(&stanza);
-    if carbons
-        && matches!(dest, Dest::Bare(_) | Dest::Full(..))
-        && dest.user() != Some(session.user.as_str())
-    {
-        carbons::copy(server, &session.user, session.handle.id, "sent", &stanza);
-    }
     if let Some(target) = dest.user()
         && target != session.user
         && matches!(kind.as_str(), "chat" | "normal")

@@ -8,13 +8,16 @@
 //! field `search` gets a result form with `jid`, `name`, `profile` and
 //! `classes` columns.
 
-use causerie_ent::SearchQuery;
+use std::sync::Arc;
+
+use causerie_ent::{Directory, SearchQuery};
 use causerie_proto::errors::{Condition, StanzaError};
 use causerie_proto::{Element, ns, xml};
 
 use super::IqResult;
 use crate::Server;
 use crate::c2s::Session;
+use crate::config::PolicyMode;
 
 pub const NS_SEARCH: &str = "jabber:iq:search";
 pub const NS_DATA: &str = "jabber:x:data";
@@ -106,7 +109,11 @@ pub async fn handle(server: &Server, session: &Session, payload: &Element, set: 
             query.nick = get("nick");
         }
     }
-    let dir = server.directory().await;
+    let mut dir = server.directory().await;
+    if server.config.policy.mode == PolicyMode::Open {
+        // No rules: everyone in the directory may be found.
+        dir = Arc::new(Directory::open(dir.snapshot().clone()));
+    }
     let hits = if dir.contains(&session.user) {
         dir.search(&session.user, &query, MAX_RESULTS)
     } else {
