@@ -45,7 +45,8 @@ pub fn localpart(username: &str) -> Option<String> {
     jid::NodePart::new(username).ok().map(|n| n.to_string())
 }
 
-/// The mechanisms offered, strongest first.
+/// The mechanisms offered, strongest first (PLAIN last: it is dropped on
+/// transports that are not confidential).
 pub const MECHANISMS: [&str; 3] = ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"];
 
 /// One SASL exchange in progress.

@@ -14,13 +14,12 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use causerie_proto::errors::{Condition, StanzaError, error_reply, escape, stream_error_xml};
+use causerie_proto::errors::{Condition, StanzaError, error_reply, escape};
 use causerie_proto::framing::{
     FramingError, FramingLimits, StreamEvent, StreamHeader, StreamParser,
 };
 use causerie_proto::{Element, ns, xml};
 use jid::{BareJid, FullJid};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::{Instant, timeout, timeout_at};
@@ -30,6 +29,7 @@ use crate::Server;
 use crate::auth::{self, Exchange, MECHANISMS, Step};
 use crate::router;
 use crate::sessions::{Outbound, Registered, SessionHandle};
+use crate::transport::{TcpTransport, Transport};
 
 /// Failed SASL attempts allowed on one connection before it is closed.
 const MAX_AUTH_ATTEMPTS: u32 = 5;
@@ -65,9 +65,6 @@ impl From<FramingError> for End {
     }
 }
 
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
-
 /// Serves one accepted TCP connection to its end.
 pub async fn serve(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr, direct_tls: bool) {
     let _ = tcp.set_nodelay(true);
@@ -77,17 +74,25 @@ pub async fn serve(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr, direct
     if direct_tls {
         match timeout_at(deadline, acceptor.accept(tcp)).await {
             Ok(Ok(tls)) => {
-                run(server, tls, peer, true, deadline).await;
+                run(server, TcpTransport::new(tls, true), peer, true, deadline).await;
             }
             Ok(Err(e)) => debug!(%peer, error = %e, "TLS handshake failed"),
             Err(_) => debug!(%peer, "TLS handshake timed out"),
         }
         return;
     }
-    if let Some(tcp) = run(server.clone(), tcp, peer, false, deadline).await {
-        match timeout_at(deadline, acceptor.accept(tcp)).await {
+    if let Some(plain) = run(
+        server.clone(),
+        TcpTransport::new(tcp, false),
+        peer,
+        false,
+        deadline,
+    )
+    .await
+    {
+        match timeout_at(deadline, acceptor.accept(plain.into_inner())).await {
             Ok(Ok(tls)) => {
-                run(server, tls, peer, true, deadline).await;
+                run(server, TcpTransport::new(tls, true), peer, true, deadline).await;
             }
             Ok(Err(e)) => debug!(%peer, error = %e, "STARTTLS handshake failed"),
             Err(_) => debug!(%peer, "STARTTLS handshake timed out"),
@@ -95,14 +100,28 @@ pub async fn serve(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr, direct
     }
 }
 
-/// Runs a stream; returns the socket back when the client asked for STARTTLS.
-async fn run<S: Io>(
+/// Serves a client over another transport (WebSocket) to its end.
+/// `secure` says whether the transport is confidential (TLS, or a trusted proxy).
+pub async fn serve_transport<T: Transport>(
     server: Arc<Server>,
-    io: S,
+    transport: T,
+    peer: SocketAddr,
+    secure: bool,
+) {
+    let deadline =
+        Instant::now() + Duration::from_secs(server.config.limits.handshake_timeout_secs);
+    // Such transports cannot upgrade to TLS, so nothing comes back.
+    let _ = run(server, transport, peer, secure, deadline).await;
+}
+
+/// Runs a stream; returns the transport back when the client asked for STARTTLS.
+async fn run<T: Transport>(
+    server: Arc<Server>,
+    io: T,
     peer: SocketAddr,
     secure: bool,
     deadline: Instant,
-) -> Option<S> {
+) -> Option<T> {
     let mut conn = Conn::new(server, io, peer, secure);
     let outcome = match timeout_at(deadline, conn.negotiate()).await {
         Ok(r) => r,
@@ -131,22 +150,36 @@ enum Negotiated {
     Bound(Session, mpsc::Receiver<Outbound>, Arc<Notify>),
 }
 
-struct Conn<S> {
-    server: Arc<Server>,
-    io: S,
-    peer: SocketAddr,
-    secure: bool,
+/// The parser side of a connection: bytes in, events out.
+struct Framer {
     parser: StreamParser,
-    buf: Vec<u8>,
     pending: VecDeque<StreamEvent>,
     failed: Option<FramingError>,
+}
+
+impl Framer {
+    fn feed(&mut self, data: &[u8]) {
+        let mut out = Vec::new();
+        if let Err(e) = self.parser.feed(data, &mut out) {
+            self.failed = Some(e);
+        }
+        self.pending.extend(out);
+    }
+}
+
+struct Conn<T> {
+    server: Arc<Server>,
+    io: T,
+    peer: SocketAddr,
+    secure: bool,
+    framer: Framer,
     header_sent: bool,
     user: Option<String>,
     auth_failures: u32,
 }
 
-impl<S: Io> Conn<S> {
-    fn new(server: Arc<Server>, io: S, peer: SocketAddr, secure: bool) -> Self {
+impl<T: Transport> Conn<T> {
+    fn new(server: Arc<Server>, io: T, peer: SocketAddr, secure: bool) -> Self {
         let limits = FramingLimits {
             max_stanza_bytes: server.config.limits.max_stanza_bytes,
             max_depth: server.config.limits.max_depth,
@@ -156,10 +189,11 @@ impl<S: Io> Conn<S> {
             io,
             peer,
             secure,
-            parser: StreamParser::new(limits),
-            buf: vec![0; 4096],
-            pending: VecDeque::new(),
-            failed: None,
+            framer: Framer {
+                parser: StreamParser::new(limits),
+                pending: VecDeque::new(),
+                failed: None,
+            },
             header_sent: false,
             user: None,
             auth_failures: 0,
@@ -171,26 +205,18 @@ impl<S: Io> Conn<S> {
         loop {
             // Before binding, a framing error wins over complete elements read
             // in the same chunk: the stream is broken either way.
-            if let Some(e) = self.failed.take() {
+            if let Some(e) = self.framer.failed.take() {
                 return Err(e.into());
             }
-            if let Some(ev) = self.pending.pop_front() {
+            if let Some(ev) = self.framer.pending.pop_front() {
                 return Ok(ev);
             }
-            let n = self.io.read(&mut self.buf).await.map_err(|_| End::Io)?;
-            if n == 0 {
+            let data = self.io.read().await.map_err(|_| End::Io)?;
+            if data.is_empty() {
                 return Err(End::Closed);
             }
-            self.feed(n);
+            self.framer.feed(data);
         }
-    }
-
-    fn feed(&mut self, n: usize) {
-        let mut out = Vec::new();
-        if let Err(e) = self.parser.feed(&self.buf[..n], &mut out) {
-            self.failed = Some(e);
-        }
-        self.pending.extend(out);
     }
 
     /// Reads the next top-level element; a stream close ends the stream.
@@ -202,17 +228,18 @@ impl<S: Io> Conn<S> {
         }
     }
 
+    /// Sends one complete top-level element given as XML text.
     async fn send(&mut self, data: &str) -> Result<(), End> {
-        self.io
-            .write_all(data.as_bytes())
-            .await
-            .map_err(|_| End::Io)?;
-        self.io.flush().await.map_err(|_| End::Io)
+        self.io.write_elements(&[data]).await.map_err(|_| End::Io)
     }
 
     async fn send_el(&mut self, el: &Element) -> Result<(), End> {
         let s = xml::to_string(el);
         self.send(&s).await
+    }
+
+    async fn send_features(&mut self, inner: &str) -> Result<(), End> {
+        self.io.write_features(inner).await.map_err(|_| End::Io)
     }
 
     /// Waits for the client's stream header and answers with ours.
@@ -248,18 +275,24 @@ impl<S: Io> Conn<S> {
     async fn send_header(&mut self, client: &StreamHeader) -> Result<(), End> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let mut h = format!(
-            "<?xml version='1.0'?><stream:stream xmlns='{}' xmlns:stream='{}' id='{}' from='{}' version='1.0' xml:lang='en'",
-            ns::CLIENT,
-            ns::STREAM,
+            " id='{}' from='{}' version='1.0' xml:lang='en'",
             id,
             escape(&self.server.domain)
         );
         if let Some(from) = &client.from {
             h.push_str(&format!(" to='{}'", escape(from)));
         }
-        h.push('>');
         self.header_sent = true;
-        self.send(&h).await
+        self.io.write_header(&h).await.map_err(|_| End::Io)
+    }
+
+    /// The SASL mechanisms offered: PLAIN only on a confidential transport.
+    fn mechanisms(&self) -> &'static [&'static str] {
+        if self.secure || self.plaintext_allowed() {
+            &MECHANISMS
+        } else {
+            &MECHANISMS[..2]
+        }
     }
 
     fn plaintext_allowed(&self) -> bool {
@@ -271,9 +304,9 @@ impl<S: Io> Conn<S> {
         loop {
             self.open_stream().await?;
             if self.user.is_none() {
-                if !self.secure && !self.plaintext_allowed() {
-                    self.send(&format!(
-                        "<stream:features><starttls xmlns='{}'><required/></starttls></stream:features>",
+                if !self.secure && self.io.can_starttls() && !self.plaintext_allowed() {
+                    self.send_features(&format!(
+                        "<starttls xmlns='{}'><required/></starttls>",
                         ns::TLS
                     ))
                     .await?;
@@ -291,8 +324,8 @@ impl<S: Io> Conn<S> {
                 match self.sasl().await? {
                     Some(()) => {
                         // RFC 6120 §6.4.6: the stream restarts after <success/>.
-                        self.parser.reset();
-                        self.pending.clear();
+                        self.framer.parser.reset();
+                        self.framer.pending.clear();
                         continue;
                     }
                     None => return Ok(Negotiated::StartTls),
@@ -304,19 +337,20 @@ impl<S: Io> Conn<S> {
 
     /// SASL negotiation; `Ok(None)` when the client chose STARTTLS instead.
     async fn sasl(&mut self) -> Result<Option<()>, End> {
-        let mut features = String::from("<stream:features>");
-        if !self.secure {
+        let mut features = String::new();
+        if !self.secure && self.io.can_starttls() {
             features.push_str(&format!("<starttls xmlns='{}'/>", ns::TLS));
         }
         features.push_str(&format!("<mechanisms xmlns='{}'>", ns::SASL));
-        for m in MECHANISMS {
+        let offered = self.mechanisms();
+        for m in offered {
             features.push_str(&format!("<mechanism>{m}</mechanism>"));
         }
-        features.push_str("</mechanisms></stream:features>");
-        self.send(&features).await?;
+        features.push_str("</mechanisms>");
+        self.send_features(&features).await?;
         loop {
             let el = self.next_element().await?;
-            if el.is("starttls", ns::TLS) && !self.secure {
+            if el.is("starttls", ns::TLS) && !self.secure && self.io.can_starttls() {
                 self.send(&format!("<proceed xmlns='{}'/>", ns::TLS))
                     .await?;
                 return Ok(None);
@@ -330,7 +364,7 @@ impl<S: Io> Conn<S> {
             let mechanism = el.attr("mechanism").unwrap_or_default().to_string();
             let step = match decode_sasl(&el.text()) {
                 Err(()) => Step::Failure(causerie_proto::scram::SaslError::Malformed("bad base64")),
-                Ok(_) if !MECHANISMS.contains(&mechanism.as_str()) => {
+                Ok(_) if !offered.contains(&mechanism.as_str()) => {
                     self.send(&format!(
                         "<failure xmlns='{}'><invalid-mechanism/></failure>",
                         ns::SASL
@@ -436,8 +470,8 @@ impl<S: Io> Conn<S> {
         let Some(user) = self.user.clone() else {
             return Err(End::Error("internal-server-error", None));
         };
-        self.send(&format!(
-            "<stream:features><bind xmlns='{}'/><session xmlns='{}'><optional/></session><sub xmlns='{}'/></stream:features>",
+        self.send_features(&format!(
+            "<bind xmlns='{}'/><session xmlns='{}'><optional/></session><sub xmlns='{}'/>",
             ns::BIND,
             ns::SESSION,
             ns::PRE_APPROVAL
@@ -524,7 +558,7 @@ impl<S: Io> Conn<S> {
         mut rx: mpsc::Receiver<Outbound>,
         overflow: &Notify,
     ) -> End {
-        let mut out = String::with_capacity(1024);
+        let mut out: Vec<String> = Vec::with_capacity(WRITE_BATCH);
         loop {
             tokio::select! {
                 biased;
@@ -540,8 +574,11 @@ impl<S: Io> Conn<S> {
                     loop {
                         match next {
                             Some(Outbound::Stanza(el)) => {
-                                if el.write_to(&mut StringWriter(&mut out)).is_err() {
+                                let text = xml::to_string(&el);
+                                if text.is_empty() {
                                     warn!("could not serialise an outbound stanza");
+                                } else {
+                                    out.push(text);
                                 }
                             }
                             Some(Outbound::Stop(cond)) => { stop = Some(cond); break; }
@@ -555,10 +592,8 @@ impl<S: Io> Conn<S> {
                         }
                     }
                     if !out.is_empty() {
-                        let write = async {
-                            self.io.write_all(out.as_bytes()).await?;
-                            self.io.flush().await
-                        };
+                        let parts: Vec<&str> = out.iter().map(String::as_str).collect();
+                        let write = self.io.write_elements(&parts);
                         tokio::select! {
                             r = write => if r.is_err() { return End::Io; },
                             _ = overflow.notified() => {
@@ -571,12 +606,12 @@ impl<S: Io> Conn<S> {
                         return End::Error(cond, None);
                     }
                 }
-                r = self.io.read(&mut self.buf) => {
+                r = self.io.read() => {
                     match r {
-                        Ok(0) | Err(_) => return End::Closed,
-                        Ok(n) => self.feed(n),
+                        Ok([]) | Err(_) => return End::Closed,
+                        Ok(data) => self.framer.feed(data),
                     }
-                    while let Some(ev) = self.pending.pop_front() {
+                    while let Some(ev) = self.framer.pending.pop_front() {
                         match ev {
                             StreamEvent::Element(el) => {
                                 if let Err(end) = self.stanza(session, el).await {
@@ -587,7 +622,7 @@ impl<S: Io> Conn<S> {
                             StreamEvent::Open(_) => return End::Error("bad-format", None),
                         }
                     }
-                    if let Some(e) = self.failed.take() {
+                    if let Some(e) = self.framer.failed.take() {
                         return e.into();
                     }
                 }
@@ -610,28 +645,21 @@ impl<S: Io> Conn<S> {
 
     /// Ends the stream: a stream error when there is one, then the closing tag.
     async fn close(&mut self, end: End) {
-        let data = match &end {
-            End::Io => return,
-            End::Closed => "</stream:stream>".to_string(),
-            End::Error(cond, text) => {
-                debug!(peer = %self.peer, condition = cond, "stream error");
-                stream_error_xml(cond, text.as_deref())
-            }
-        };
-        let mut all = String::new();
-        if !self.header_sent {
-            all.push_str(&format!(
-                "<?xml version='1.0'?><stream:stream xmlns='{}' xmlns:stream='{}' from='{}' version='1.0'>",
-                ns::CLIENT,
-                ns::STREAM,
-                escape(&self.server.domain)
-            ));
-        }
-        all.push_str(&data);
         let _ = timeout(CLOSE_TIMEOUT, async {
-            let _ = self.io.write_all(all.as_bytes()).await;
-            let _ = self.io.flush().await;
-            let _ = self.io.shutdown().await;
+            if matches!(end, End::Io) {
+                return;
+            }
+            if !self.header_sent {
+                let h = format!(" from='{}' version='1.0'", escape(&self.server.domain));
+                let _ = self.io.write_header(&h).await;
+            }
+            let _ = match &end {
+                End::Error(cond, text) => {
+                    debug!(peer = %self.peer, condition = cond, "stream error");
+                    self.io.write_error(cond, text.as_deref()).await
+                }
+                _ => self.io.write_footer().await,
+            };
         })
         .await;
     }
@@ -644,23 +672,4 @@ fn decode_sasl(text: &str) -> Result<Vec<u8>, ()> {
         return Ok(Vec::new());
     }
     B64.decode(t).map_err(|_| ())
-}
-
-/// Lets minidom write into a `String` (its writer only emits UTF-8).
-struct StringWriter<'a>(&'a mut String);
-
-impl std::io::Write for StringWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match std::str::from_utf8(buf) {
-            Ok(s) => {
-                self.0.push_str(s);
-                Ok(buf.len())
-            }
-            Err(_) => Err(std::io::Error::other("non-UTF-8 output")),
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }

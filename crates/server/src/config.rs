@@ -38,6 +38,9 @@ pub struct Listen {
     pub c2s_tls: Option<SocketAddr>,
     /// HTTP: XMPP over WebSocket, the web client, the admin console (port 5280).
     pub http: Option<SocketAddr>,
+    /// The HTTP listener sits behind a reverse proxy that terminates TLS, so
+    /// WebSocket clients are on a confidential channel (PLAIN is offered).
+    pub http_behind_tls_proxy: bool,
 }
 
 /// Where data is stored.
@@ -151,6 +154,7 @@ impl Default for Listen {
             c2s: Some(SocketAddr::from(([0, 0, 0, 0], 5222))),
             c2s_tls: Some(SocketAddr::from(([0, 0, 0, 0], 5223))),
             http: Some(SocketAddr::from(([0, 0, 0, 0], 5280))),
+            http_behind_tls_proxy: false,
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod policy;
 pub mod router;
 pub mod sessions;
 pub mod tls;
+pub mod transport;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,11 +1,12 @@
-//! Causerie's HTTP side (axum): the health check and the ENT's incremental
-//! directory sync API. The WebSocket transport, the web client and the admin
-//! console will live here too.
+//! Causerie's HTTP side (axum): XMPP over WebSocket and host-meta, the health
+//! check and the ENT's incremental directory sync API. The web client and the
+//! admin console will live here too.
 //!
 //! [`router`] builds the whole application; [`serve`] runs it on a listener
 //! until a shutdown future completes.
 
 pub mod directory_api;
+pub mod websocket;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,12 +20,19 @@ use tokio::net::TcpListener;
 pub fn router(server: Arc<Server>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/xmpp-websocket", get(websocket::upgrade))
+        .route("/ws", get(websocket::upgrade))
+        .route("/.well-known/host-meta", get(websocket::host_meta))
+        .route(
+            "/.well-known/host-meta.json",
+            get(websocket::host_meta_json),
+        )
         .nest("/api/v1/directory", directory_api::router())
         .with_state(server)
 }
 
-/// Binds `addr` and serves until `shutdown` completes; returns the bound address
-/// through `bound` as soon as it is known.
+/// Binds `addr` and serves until `shutdown` completes; returns the bound
+/// address and the serving task.
 pub async fn serve(
     server: Arc<Server>,
     addr: SocketAddr,
@@ -32,7 +40,7 @@ pub async fn serve(
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    let app = router(server);
+    let app = router(server).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)

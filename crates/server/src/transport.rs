@@ -1,0 +1,110 @@
+//! How stream bytes travel: the [`Transport`] trait, and its TCP
+//! implementation (plain or TLS). XMPP over WebSocket (RFC 7395) implements
+//! the same trait in `causerie-web`, so both feed one c2s pipeline.
+//!
+//! The c2s code speaks in stream terms (header, features, elements, footer,
+//! stream error); each transport frames them: TCP writes the classic
+//! `<stream:stream>` document, WebSocket one framed element per message.
+
+use std::future::Future;
+use std::io;
+
+use causerie_proto::errors::stream_error_xml;
+use causerie_proto::ns;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// A client connection's transport.
+pub trait Transport: Send {
+    /// The next bytes for the stream parser; an empty slice means the peer closed.
+    /// Must be cancel-safe (it runs inside `select!`).
+    fn read(&mut self) -> impl Future<Output = io::Result<&[u8]>> + Send;
+    /// Opens our side of the stream; `attrs` are the header's attributes
+    /// (` id='…' from='…' version='1.0' xml:lang='en'`).
+    fn write_header(&mut self, attrs: &str) -> impl Future<Output = io::Result<()>> + Send;
+    /// `<stream:features>` with `inner` as content.
+    fn write_features(&mut self, inner: &str) -> impl Future<Output = io::Result<()>> + Send;
+    /// Complete top-level elements, each serialised on its own.
+    fn write_elements(&mut self, elements: &[&str]) -> impl Future<Output = io::Result<()>> + Send;
+    /// A stream error (RFC 6120 §4.9), then the end of the stream.
+    fn write_error(
+        &mut self,
+        condition: &str,
+        text: Option<&str>,
+    ) -> impl Future<Output = io::Result<()>> + Send;
+    /// The end of the stream, then the connection is shut down.
+    fn write_footer(&mut self) -> impl Future<Output = io::Result<()>> + Send;
+    /// Whether the transport can do STARTTLS (only plain TCP).
+    fn can_starttls(&self) -> bool;
+}
+
+/// XMPP over a byte stream (TCP, or TLS over TCP).
+pub struct TcpTransport<S> {
+    io: S,
+    buf: Vec<u8>,
+    tls: bool,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> TcpTransport<S> {
+    /// Wraps a connected stream; `tls` says whether it is already encrypted.
+    pub fn new(io: S, tls: bool) -> Self {
+        TcpTransport {
+            io,
+            buf: vec![0; 4096],
+            tls,
+        }
+    }
+
+    /// The stream back (for the TLS handshake after `<proceed/>`).
+    pub fn into_inner(self) -> S {
+        self.io
+    }
+
+    async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        self.io.write_all(data).await?;
+        self.io.flush().await
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Transport for TcpTransport<S> {
+    async fn read(&mut self) -> io::Result<&[u8]> {
+        let n = self.io.read(&mut self.buf).await?;
+        Ok(&self.buf[..n])
+    }
+
+    async fn write_header(&mut self, attrs: &str) -> io::Result<()> {
+        let h = format!(
+            "<?xml version='1.0'?><stream:stream xmlns='{}' xmlns:stream='{}'{attrs}>",
+            ns::CLIENT,
+            ns::STREAM
+        );
+        self.write_all(h.as_bytes()).await
+    }
+
+    async fn write_features(&mut self, inner: &str) -> io::Result<()> {
+        let f = format!("<stream:features>{inner}</stream:features>");
+        self.write_all(f.as_bytes()).await
+    }
+
+    async fn write_elements(&mut self, elements: &[&str]) -> io::Result<()> {
+        if let [one] = elements {
+            return self.write_all(one.as_bytes()).await;
+        }
+        let all = elements.concat();
+        self.write_all(all.as_bytes()).await
+    }
+
+    async fn write_error(&mut self, condition: &str, text: Option<&str>) -> io::Result<()> {
+        self.write_all(stream_error_xml(condition, text).as_bytes())
+            .await?;
+        self.io.shutdown().await
+    }
+
+    async fn write_footer(&mut self) -> io::Result<()> {
+        self.write_all(b"</stream:stream>").await?;
+        self.io.shutdown().await
+    }
+
+    fn can_starttls(&self) -> bool {
+        !self.tls
+    }
+}
