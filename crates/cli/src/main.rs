@@ -50,6 +50,19 @@ enum Command {
     /// Chat access per structure (S1, S2).
     #[command(subcommand)]
     Access(AccessCommand),
+    /// The communication rules of a structure (S3).
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Print a structure's rules as JSON (the defaults when none were set).
+    Show { structure: String },
+    /// Replace a structure's rules with those of a JSON file (docs/directory.md).
+    Set { structure: String, file: PathBuf },
+    /// Go back to the default rules.
+    Reset { structure: String },
 }
 
 #[derive(Subcommand)]
@@ -163,6 +176,7 @@ async fn run(command: Command, config: Config) -> Result<()> {
             import(&config, &json, &file.display().to_string()).await
         }
         Command::Access(cmd) => access(cmd, &config).await,
+        Command::Rules(cmd) => rules(cmd, &config).await,
     }
 }
 
@@ -331,6 +345,47 @@ async fn import(config: &Config, json: &str, source: &str) -> Result<()> {
         report.users_updated,
         report.users_deactivated
     );
+    Ok(())
+}
+
+async fn rules(cmd: RulesCommand, config: &Config) -> Result<()> {
+    let store = open_store(config).await?;
+    let known = |id: &str, snapshot: &causerie_ent::Snapshot| {
+        snapshot.structures.iter().any(|s| s.id == id)
+    };
+    let snapshot = store.snapshot().await?;
+    match cmd {
+        RulesCommand::Show { structure } => {
+            if !known(&structure, &snapshot) {
+                bail!("no structure `{structure}` in the directory");
+            }
+            let stored = store.rules().await?.remove(&structure);
+            let custom = stored.is_some();
+            let rules = stored.unwrap_or_else(causerie_ent::default_rules);
+            println!("{}", serde_json::to_string_pretty(&rules)?);
+            eprintln!(
+                "({} rules of {structure})",
+                if custom { "custom" } else { "default" }
+            );
+        }
+        RulesCommand::Set { structure, file } => {
+            if !known(&structure, &snapshot) {
+                bail!("no structure `{structure}` in the directory");
+            }
+            let json = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let rules = causerie_ent::parse_rules(&json).map_err(|e| {
+                anyhow::anyhow!("{} is refused, nothing was changed: {e}", file.display())
+            })?;
+            store.set_rules(&structure, Some(&rules)).await?;
+            println!("{} rules set for {structure}", rules.len());
+        }
+        RulesCommand::Reset { structure } => {
+            store.set_rules(&structure, None).await?;
+            println!("default rules restored for {structure}");
+        }
+    }
+    store.close().await;
     Ok(())
 }
 
