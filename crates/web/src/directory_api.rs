@@ -186,17 +186,83 @@ async fn delete_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A class, group or structure: an entry with an id and a name.
+trait Entry: serde::de::DeserializeOwned {
+    fn id(&self) -> &str;
+    fn name(&self) -> &str;
+}
+
+impl Entry for Class {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Entry for Group {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Entry for Structure {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Authorizes, parses and checks the body of a `PUT` of an entry.
+fn accept<T: Entry>(
+    server: &Server,
+    headers: &HeaderMap,
+    id: &str,
+    body: &[u8],
+) -> Result<T, Fail> {
+    authorize(server, headers)?;
+    let entry: T = parse(body)?;
+    same_id(id, entry.id(), "id")?;
+    nonempty(entry.name(), "name")?;
+    Ok(entry)
+}
+
 async fn put_class(
     State(server): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<StatusCode, Fail> {
-    authorize(&server, &headers)?;
-    let class: Class = parse(&body)?;
-    same_id(&id, &class.id, "id")?;
-    nonempty(&class.name, "name")?;
+    let class: Class = accept(&server, &headers, &id, &body)?;
     server.store.put_class(&class).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn put_group(
+    State(server): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, Fail> {
+    let group: Group = accept(&server, &headers, &id, &body)?;
+    server.store.put_group(&group).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn put_structure(
+    State(server): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, Fail> {
+    let structure: Structure = accept(&server, &headers, &id, &body)?;
+    server.store.put_structure(&structure).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -210,20 +276,6 @@ async fn delete_class(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn put_group(
-    State(server): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Result<StatusCode, Fail> {
-    authorize(&server, &headers)?;
-    let group: Group = parse(&body)?;
-    same_id(&id, &group.id, "id")?;
-    nonempty(&group.name, "name")?;
-    server.store.put_group(&group).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
 async fn delete_group(
     State(server): State<AppState>,
     Path(id): Path<String>,
@@ -231,19 +283,5 @@ async fn delete_group(
 ) -> Result<StatusCode, Fail> {
     authorize(&server, &headers)?;
     server.store.delete_group(&id).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn put_structure(
-    State(server): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Result<StatusCode, Fail> {
-    authorize(&server, &headers)?;
-    let s: Structure = parse(&body)?;
-    same_id(&id, &s.id, "id")?;
-    nonempty(&s.name, "name")?;
-    server.store.put_structure(&s).await?;
     Ok(StatusCode::NO_CONTENT)
 }
