@@ -25,6 +25,7 @@ pub struct Config {
     pub auth: Auth,
     pub policy: Policy,
     pub directory: DirectoryApi,
+    pub muc: Muc,
     pub log: Log,
 }
 
@@ -121,6 +122,31 @@ pub enum PolicyMode {
     Open,
 }
 
+/// Multi-user conversations (XEP-0045 rooms on `conference.DOMAIN`) and their limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Muc {
+    /// Rooms one account may belong to (as owner or member); past it, creating a room or
+    /// being invited to one fails.
+    pub max_rooms_per_user: i64,
+    /// Members of one room, and occupants present in it at once.
+    pub max_occupants_per_room: usize,
+    /// Invitations (and declines) one account may send per minute.
+    pub max_invitations_per_minute: usize,
+    /// Last messages replayed to whoever joins a room.
+    pub history_len: usize,
+    /// Days a room's archived messages are kept (0: forever).
+    pub archive_retention_days: u32,
+    /// Longest room name (`muc#roomconfig_roomname`), in characters.
+    pub max_name_chars: usize,
+    /// Longest room description, in characters.
+    pub max_description_chars: usize,
+    /// Longest subject (and invitation or removal reason), in characters.
+    pub max_subject_chars: usize,
+    /// Longest nickname, in characters.
+    pub max_nick_chars: usize,
+}
+
 /// Logging.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -143,7 +169,24 @@ impl Default for Config {
             auth: Auth::default(),
             policy: Policy::default(),
             directory: DirectoryApi::default(),
+            muc: Muc::default(),
             log: Log::default(),
+        }
+    }
+}
+
+impl Default for Muc {
+    fn default() -> Self {
+        Muc {
+            max_rooms_per_user: 100,
+            max_occupants_per_room: 200,
+            max_invitations_per_minute: 60,
+            history_len: 50,
+            archive_retention_days: 365,
+            max_name_chars: 100,
+            max_description_chars: 1000,
+            max_subject_chars: 500,
+            max_nick_chars: 64,
         }
     }
 }
@@ -298,6 +341,32 @@ impl Config {
                 "must be at least 16 characters".into(),
             ));
         }
+        let m = &self.muc;
+        if m.max_rooms_per_user < 1 {
+            return Err(("muc.max_rooms_per_user", "must be at least 1".into()));
+        }
+        if m.max_occupants_per_room < 2 {
+            return Err(("muc.max_occupants_per_room", "must be at least 2".into()));
+        }
+        if m.max_invitations_per_minute == 0 {
+            return Err((
+                "muc.max_invitations_per_minute",
+                "must be at least 1".into(),
+            ));
+        }
+        if m.history_len > 1000 {
+            return Err(("muc.history_len", "must be at most 1000".into()));
+        }
+        for (key, value) in [
+            ("muc.max_name_chars", m.max_name_chars),
+            ("muc.max_description_chars", m.max_description_chars),
+            ("muc.max_subject_chars", m.max_subject_chars),
+            ("muc.max_nick_chars", m.max_nick_chars),
+        ] {
+            if !(1..=10_000).contains(&value) {
+                return Err((key, "must be between 1 and 10000".into()));
+            }
+        }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(("log.format", "must be `text` or `json`".into()));
         }
@@ -362,6 +431,27 @@ mod tests {
         assert_eq!(c.validate().unwrap_err().0, "domain");
         let c = Config::parse("[tls]\ncert = '/x.pem'").unwrap();
         assert_eq!(c.validate().unwrap_err().0, "tls");
+        let c = Config::parse("[muc]\nmax_occupants_per_room = 1").unwrap();
+        assert_eq!(c.validate().unwrap_err().0, "muc.max_occupants_per_room");
+        let c = Config::parse("[muc]\nmax_nick_chars = 0").unwrap();
+        assert_eq!(c.validate().unwrap_err().0, "muc.max_nick_chars");
+    }
+
+    #[test]
+    fn muc_defaults_fit_a_school() {
+        let c = Config::parse("[muc]\nhistory_len = 20").unwrap();
+        assert!(c.validate().is_ok());
+        assert_eq!(c.muc.history_len, 20);
+        assert_eq!(c.muc.max_invitations_per_minute, 60);
+        assert!(
+            c.muc.max_occupants_per_room >= 40,
+            "a class and its teachers fit"
+        );
+        assert!(
+            Config::parse("[muc]\nhistory = 3")
+                .unwrap_err()
+                .contains("history")
+        );
     }
 
     #[test]
@@ -397,6 +487,15 @@ mod tests {
             "failure_delay_ms",
             "scram_iterations",
             "allow_plaintext_on_loopback",
+            "max_rooms_per_user",
+            "max_occupants_per_room",
+            "max_invitations_per_minute",
+            "history_len",
+            "archive_retention_days",
+            "max_name_chars",
+            "max_description_chars",
+            "max_subject_chars",
+            "max_nick_chars",
             "level",
             "format",
         ] {

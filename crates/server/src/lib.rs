@@ -36,6 +36,8 @@ pub struct Server {
     pub throttle: auth::Throttle,
     /// The directory and rules as last loaded (see `policy`).
     pub directory: policy::DirectoryCache,
+    /// Who is in which multi-user room right now (see `features::muc`).
+    pub rooms: features::muc::Rooms,
 }
 
 /// Why the server could not start.
@@ -81,10 +83,12 @@ impl Server {
             throttle: auth::Throttle::new(Duration::from_millis(config.auth.failure_delay_ms)),
             sessions: sessions::Sessions::default(),
             directory: policy::DirectoryCache::default(),
+            rooms: features::muc::Rooms::default(),
             store,
             tls,
             config,
         });
+        features::muc::start(&server).await;
         let (listeners, addresses) = listener::Listeners::bind(server.clone()).await?;
         Ok(Running {
             server,
@@ -96,6 +100,11 @@ impl Server {
     /// The domain of the directory search service (XEP-0055).
     pub fn search_domain(&self) -> String {
         format!("search.{}", self.domain)
+    }
+
+    /// The domain of the multi-user conversation service (XEP-0045).
+    pub fn muc_domain(&self) -> String {
+        format!("conference.{}", self.domain)
     }
 
     /// Whether the account exists (a storage failure counts as "no").

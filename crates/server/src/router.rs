@@ -2,12 +2,17 @@
 //! [`route`], which, in this order,
 //! 1. stamps `from` with the session's full JID (a client's `from` is never trusted),
 //! 2. validates `to` (a malformed JID gets `jid-malformed`),
-//! 3. classifies the destination ([`Dest`]) and hands over to the feature
-//!    that owns the stanza kind: `features::message`, `features::presence`,
-//!    or the IQ table in `features::mod`.
+//! 3. sends everything addressed to the conversation service
+//!    (`conference.DOMAIN`, [`MucDest`]) to `features::muc`,
+//! 4. classifies any other destination ([`Dest`]), checks the school's
+//!    communication rules for what reaches another person (step 2b), takes
+//!    direct invitations to our rooms (XEP-0249) to `features::muc::invite`,
+//!    and hands over to the feature that owns the stanza kind:
+//!    `features::message`, `features::presence`, or the IQ table in `features::mod`.
 //!
-//! The school's communication rules will be checked here too (step 2b), so
-//! that no path can bypass them.
+//! Rooms are not subject to the rules stanza by stanza: an invitation needs the
+//! inviter to reach the invitee (checked in `features::muc::invite`), and once
+//! members, everyone talks with the room.
 
 use causerie_proto::errors::{Condition, StanzaError, error_reply, may_reply_with_error};
 use causerie_proto::{Element, xml};
@@ -41,6 +46,30 @@ impl Dest {
             _ => None,
         }
     }
+}
+
+/// A destination on the conversation service (`conference.DOMAIN`, XEP-0045).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MucDest {
+    /// The service itself.
+    Service,
+    /// A room (`room@conference.DOMAIN`), or one of its occupants (`…/nick`).
+    Room { room: String, nick: Option<String> },
+}
+
+/// Whether a parsed `to` addresses the conversation service, and what on it.
+pub fn classify_muc(server: &Server, to: Option<&Jid>) -> Option<MucDest> {
+    let to = to?;
+    if to.domain().as_str() != server.muc_domain() {
+        return None;
+    }
+    Some(match to.node() {
+        None => MucDest::Service,
+        Some(room) => MucDest::Room {
+            room: room.to_string(),
+            nick: to.resource().map(|r| r.to_string()),
+        },
+    })
 }
 
 /// Classifies a parsed `to` (or its absence) for `session`.
@@ -85,6 +114,10 @@ pub async fn route(server: &Server, session: &Session, mut stanza: Element) {
         // Normalised form (lowercased node and domain).
         xml::set_attr(&mut stanza, "to", j.to_string());
     }
+    if let Some(muc) = classify_muc(server, to.as_ref()) {
+        features::muc::route(server, session, stanza, muc).await;
+        return;
+    }
     let dest = classify(server, session, to.as_ref());
     // 2b. The school's rules, for anything that reaches another person.
     if let Some(target) = dest.user()
@@ -96,10 +129,22 @@ pub async fn route(server: &Server, session: &Session, mut stanza: Element) {
         reply_error(session, &stanza, err);
         return;
     }
+    if let Some(invitee) = dest.user().map(str::to_string)
+        && let Some(room) = features::muc::invite::direct_room(server, &stanza)
+    {
+        features::muc::invite::direct(server, session, stanza, &invitee, &room).await;
+        return;
+    }
+    // Unavailable presence to everyone also leaves every room (RFC 6121 §4.5.2).
+    let gone =
+        stanza.name() == "presence" && to.is_none() && stanza.attr("type") == Some("unavailable");
     match stanza.name() {
         "message" => features::message::outbound(server, session, stanza, dest).await,
         "presence" => features::presence::outbound(server, session, stanza, dest, to).await,
         _ => features::iq(server, session, stanza, dest).await,
+    }
+    if gone {
+        features::muc::session_ended(server, session).await;
     }
 }
 
@@ -125,9 +170,10 @@ pub fn reply_error(session: &Session, stanza: &Element, err: impl Into<StanzaErr
     }
 }
 
-/// A session ended: unregister it and tell whoever saw it online.
+/// A session ended: unregister it, tell whoever saw it online, and leave its rooms.
 pub async fn session_ended(server: &Server, session: &Session) {
     if let Some(departed) = server.sessions.unregister(&session.user, session.handle.id) {
         features::presence::departed(server, session, departed).await;
     }
+    features::muc::session_ended(server, session).await;
 }

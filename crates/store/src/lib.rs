@@ -1,7 +1,8 @@
 //! Persistent storage of Causerie: the [`Store`] (one sqlx `AnyPool` that runs the same
 //! queries on SQLite and PostgreSQL), connecting and migrating, the error type, and the
 //! re-exported per-area traits and types (accounts, roster, offline messages, vCards, the
-//! school directory with its rules and access settings).
+//! school directory with its rules and access settings, multi-user rooms with their members
+//! and archives).
 //!
 //! Nothing is cached here: every call reads the database, so an account created by another
 //! process (the `causerie user add` CLI writing the SQLite file of a running server) is
@@ -13,6 +14,7 @@
 pub mod accounts;
 pub mod directory;
 pub mod offline;
+pub mod rooms;
 pub mod roster;
 pub mod vcard;
 
@@ -27,6 +29,10 @@ use sqlx::{Any, AnyPool, Row, Transaction};
 pub use accounts::{AccountStore, Credentials, ScramCredential};
 pub use directory::{Access, DirectoryStore, ImportReport};
 pub use offline::{OfflineMessage, OfflineStore};
+pub use rooms::{
+    AddMember, Affiliation, ArchivePage, ArchiveQuery, ArchivedMessage, CreateRoom, Room,
+    RoomMember, RoomStore,
+};
 pub use roster::{RosterItem, RosterStore, Subscription};
 pub use vcard::VcardStore;
 

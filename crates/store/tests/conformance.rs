@@ -18,8 +18,9 @@ use std::collections::HashMap;
 
 use causerie_ent::{Class, Group, Profile, Rule, Scope, Snapshot, Structure, User};
 use causerie_store::{
-    Access, AccountStore, Backend, Credentials, DirectoryStore, ImportReport, OfflineMessage,
-    OfflineStore, RosterItem, RosterStore, ScramCredential, Store, StoreError, Subscription,
+    Access, AccountStore, AddMember, Affiliation, ArchiveQuery, ArchivedMessage, Backend,
+    CreateRoom, Credentials, DirectoryStore, ImportReport, OfflineMessage, OfflineStore, Room,
+    RoomStore, RosterItem, RosterStore, ScramCredential, Store, StoreError, Subscription,
     VcardStore,
 };
 use sqlx::Connection;
@@ -241,6 +242,13 @@ conformance! {
         directory_incremental_changes,
         directory_failing_import_changes_nothing,
         directory_delete_account_removes_directory_rows,
+        rooms_create_read_and_configure,
+        rooms_members_and_their_limits,
+        rooms_member_limits_hold_under_concurrency,
+        rooms_archive_pages_forward_and_backward,
+        rooms_deleted_room_keeps_its_archive_until_purged,
+        rooms_locked_rooms_are_deleted_together,
+        rooms_deleting_an_account_ends_its_memberships,
     ],
     two_stores: [
         second_store_sees_account_at_once,
@@ -2293,6 +2301,508 @@ async fn directory_changes_seen_by_second_store(store: &Store, other: &Store) {
     assert!(
         snap == normalized(school()) || snap == normalized(without_user(school(), "marc.roux"))
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Rooms (XEP-0045): configuration, members, archive
+// ---------------------------------------------------------------------------------------
+
+async fn created(store: &Store, name: &str, owner: &str) -> Room {
+    match store.create_room(name, owner, 1_000, 100).await.unwrap() {
+        CreateRoom::Created(room) => room,
+        other => panic!("create_room({name}) gave {other:?}"),
+    }
+}
+
+fn archived(n: i64, stamp_ms: i64) -> ArchivedMessage {
+    ArchivedMessage {
+        stanza_id: format!("sid-{n}"),
+        sender: "alice".into(),
+        nick: "MARTIN Léa".into(),
+        stanza: format!(
+            "<message xmlns='jabber:client' type='groupchat'><body>m{n}</body></message>"
+        ),
+        stamp_ms,
+    }
+}
+
+fn ids(page: &causerie_store::ArchivePage) -> Vec<String> {
+    page.messages.iter().map(|m| m.stanza_id.clone()).collect()
+}
+
+fn sids(range: std::ops::RangeInclusive<i64>) -> Vec<String> {
+    range.map(|n| format!("sid-{n}")).collect()
+}
+
+async fn rooms_create_read_and_configure(store: &Store) {
+    store.create_account("alice", &creds(1)).await.unwrap();
+    assert_eq!(store.room("sortie").await.unwrap(), None);
+    let room = created(store, "sortie", "alice").await;
+    assert_eq!(room.name, "sortie");
+    assert!(room.locked, "a new room is locked");
+    assert_eq!(room.created_ms, 1_000);
+    assert_eq!((room.title.as_str(), room.subject.as_str()), ("", ""));
+    assert_eq!(store.room("sortie").await.unwrap(), Some(room.clone()));
+    // The creator is its owner.
+    let owner = store.member(room.id, "alice").await.unwrap().unwrap();
+    assert_eq!(owner.affiliation, Affiliation::Owner);
+    assert_eq!(owner.invited_by, None);
+
+    // Same name again: exists; unknown creator: not found.
+    assert_eq!(
+        store.create_room("sortie", "alice", 2, 100).await.unwrap(),
+        CreateRoom::Exists
+    );
+    assert!(matches!(
+        store.create_room("autre", "nobody", 2, 100).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(store.room("autre").await.unwrap(), None);
+
+    let mut configured = room.clone();
+    configured.title = "Sortie au musée 🎨".into();
+    configured.description = "Préparation de la sortie".into();
+    configured.subject = "Rendez-vous à 8 h".into();
+    configured.subject_by = "MARTIN Léa".into();
+    configured.locked = false;
+    store.save_room(&configured).await.unwrap();
+    assert_eq!(
+        store.room("sortie").await.unwrap(),
+        Some(configured.clone())
+    );
+
+    store.delete_room("sortie").await.unwrap();
+    assert!(matches!(
+        store.save_room(&configured).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn rooms_members_and_their_limits(store: &Store) {
+    for (n, u) in ["alice", "bob", "carol", "dave"].iter().enumerate() {
+        store.create_account(u, &creds(n as u8)).await.unwrap();
+    }
+    let a = created(store, "a", "alice").await;
+    let b = created(store, "b", "bob").await;
+    assert_eq!(
+        store
+            .add_member(a.id, "bob", Some("alice"), 5, 100, 3)
+            .await
+            .unwrap(),
+        AddMember::Added
+    );
+    assert_eq!(
+        store
+            .add_member(a.id, "bob", Some("carol"), 6, 100, 3)
+            .await
+            .unwrap(),
+        AddMember::AlreadyMember(Affiliation::Member)
+    );
+    assert_eq!(
+        store
+            .add_member(a.id, "alice", None, 6, 100, 3)
+            .await
+            .unwrap(),
+        AddMember::AlreadyMember(Affiliation::Owner)
+    );
+    let bob = store.member(a.id, "bob").await.unwrap().unwrap();
+    assert_eq!(bob.affiliation, Affiliation::Member);
+    assert_eq!(
+        bob.invited_by.as_deref(),
+        Some("alice"),
+        "the first inviter is kept"
+    );
+    assert_eq!(bob.added_ms, 5);
+    assert_eq!(bob.nick, None);
+    store
+        .set_member_nick(a.id, "bob", "BOB l'éponge")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .member(a.id, "bob")
+            .await
+            .unwrap()
+            .unwrap()
+            .nick
+            .as_deref(),
+        Some("BOB l'éponge")
+    );
+    // Not a member: nothing happens.
+    store.set_member_nick(a.id, "dave", "x").await.unwrap();
+    assert_eq!(store.member(a.id, "dave").await.unwrap(), None);
+
+    // Room full at 3 members.
+    assert_eq!(
+        store
+            .add_member(a.id, "carol", None, 7, 100, 3)
+            .await
+            .unwrap(),
+        AddMember::Added
+    );
+    assert_eq!(
+        store
+            .add_member(a.id, "dave", None, 7, 100, 3)
+            .await
+            .unwrap(),
+        AddMember::RoomFull
+    );
+    let members: Vec<(String, Affiliation)> = store
+        .members(a.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.user, m.affiliation))
+        .collect();
+    assert_eq!(
+        members,
+        vec![
+            ("alice".to_string(), Affiliation::Owner),
+            ("bob".to_string(), Affiliation::Member),
+            ("carol".to_string(), Affiliation::Member),
+        ]
+    );
+    // bob is in two rooms (owner of b, member of a): at 2 rooms per user he is full, both
+    // for invitations and for making rooms.
+    assert_eq!(store.room_count_of("bob").await.unwrap(), 2);
+    let names: Vec<String> = store
+        .rooms_of("bob")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(names, strings(&["a", "b"]));
+    let c = created(store, "c", "carol").await;
+    assert_eq!(
+        store.add_member(c.id, "bob", None, 8, 2, 10).await.unwrap(),
+        AddMember::TooManyRooms
+    );
+    assert_eq!(
+        store.create_room("d", "bob", 8, 2).await.unwrap(),
+        CreateRoom::TooManyRooms
+    );
+    assert_eq!(store.room("d").await.unwrap(), None, "nothing was made");
+    assert_eq!(store.member(c.id, "bob").await.unwrap(), None);
+
+    // Unknown room or user.
+    assert!(matches!(
+        store.add_member(9_999, "bob", None, 8, 100, 100).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.add_member(b.id, "nobody", None, 8, 100, 100).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // Ending memberships.
+    assert!(store.remove_member(a.id, "bob").await.unwrap());
+    assert!(!store.remove_member(a.id, "bob").await.unwrap());
+    assert_eq!(store.member(a.id, "bob").await.unwrap(), None);
+    assert_eq!(store.room_count_of("bob").await.unwrap(), 1);
+    assert!(
+        store.remove_member(a.id, "alice").await.unwrap(),
+        "the owner's too"
+    );
+    assert_eq!(store.rooms_of("alice").await.unwrap(), vec![]);
+    assert_eq!(store.members(a.id).await.unwrap().len(), 1);
+    assert_eq!(store.room_count_of("nobody").await.unwrap(), 0);
+}
+
+async fn rooms_member_limits_hold_under_concurrency(store: &Store) {
+    store.create_account("owner", &creds(1)).await.unwrap();
+    let room = created(store, "classe", "owner").await;
+    let mut tasks = Vec::new();
+    for n in 0..10 {
+        let user = format!("u{n}");
+        store.create_account(&user, &creds(n)).await.unwrap();
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .add_member(room.id, &user, Some("owner"), 1, 100, 6)
+                .await
+        }));
+    }
+    let mut added = 0;
+    for t in tasks {
+        match t.await.expect("task").expect("add_member") {
+            AddMember::Added => added += 1,
+            AddMember::RoomFull => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(added, 5, "6 members at most, the owner included");
+    assert_eq!(store.members(room.id).await.unwrap().len(), 6);
+}
+
+async fn rooms_archive_pages_forward_and_backward(store: &Store) {
+    store.create_account("alice", &creds(1)).await.unwrap();
+    let room = created(store, "histoire", "alice").await;
+    let other = created(store, "autre", "alice").await;
+    for n in 1..=10 {
+        store
+            .archive_message(&room, &archived(n, n * 100))
+            .await
+            .unwrap();
+    }
+    store
+        .archive_message(&other, &archived(11, 50))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.archive_message(&other, &archived(3, 60)).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    let q = |max| ArchiveQuery {
+        max,
+        ..ArchiveQuery::default()
+    };
+    // Forward from the oldest.
+    let p = store.archive_page(room.id, &q(4)).await.unwrap();
+    assert_eq!(ids(&p), sids(1..=4));
+    assert!(!p.complete);
+    assert_eq!((p.count, p.first_index), (10, 0));
+    assert_eq!(p.messages[0], archived(1, 100));
+    let p = store
+        .archive_page(
+            room.id,
+            &ArchiveQuery {
+                after_id: Some("sid-8".into()),
+                ..q(4)
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&p), sids(9..=10));
+    assert!(p.complete);
+    assert_eq!(p.first_index, 8);
+    // Backward from the most recent (what a client does to page back through history).
+    let p = store
+        .archive_page(
+            room.id,
+            &ArchiveQuery {
+                last_page: true,
+                ..q(3)
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&p), sids(8..=10));
+    assert!(!p.complete);
+    assert_eq!(p.first_index, 7);
+    let p = store
+        .archive_page(
+            room.id,
+            &ArchiveQuery {
+                before_id: Some("sid-8".into()),
+                ..q(3)
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&p), sids(5..=7));
+    let p = store
+        .archive_page(
+            room.id,
+            &ArchiveQuery {
+                before_id: Some("sid-3".into()),
+                ..q(3)
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&p), sids(1..=2));
+    assert!(p.complete, "reached the oldest message");
+    // Exactly max left: complete too.
+    let p = store
+        .archive_page(
+            room.id,
+            &ArchiveQuery {
+                before_id: Some("sid-4".into()),
+                ..q(3)
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&p), sids(1..=3));
+    assert!(p.complete);
+    // Time bounds (inclusive), combined with paging.
+    let p = store
+        .archive_page(
+            room.id,
+            &ArchiveQuery {
+                start_ms: Some(300),
+                end_ms: Some(700),
+                ..q(2)
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&p), sids(3..=4));
+    assert_eq!((p.count, p.first_index, p.complete), (5, 0, false));
+    let p = store
+        .archive_page(
+            room.id,
+            &ArchiveQuery {
+                start_ms: Some(300),
+                end_ms: Some(700),
+                last_page: true,
+                ..q(2)
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&p), sids(6..=7));
+    assert_eq!(p.first_index, 3);
+    // max 0: only the count.
+    let p = store.archive_page(room.id, &q(0)).await.unwrap();
+    assert!(p.messages.is_empty());
+    assert_eq!(p.count, 10);
+    // Unknown ids, and ids of another room, are not found.
+    for bad in ["nope", "sid-11"] {
+        assert!(matches!(
+            store
+                .archive_page(
+                    room.id,
+                    &ArchiveQuery {
+                        after_id: Some(bad.into()),
+                        ..q(3)
+                    }
+                )
+                .await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store
+                .archive_page(
+                    room.id,
+                    &ArchiveQuery {
+                        before_id: Some(bad.into()),
+                        ..q(3)
+                    }
+                )
+                .await,
+            Err(StoreError::NotFound)
+        ));
+    }
+    // Rooms do not see each other's messages.
+    let p = store.archive_page(other.id, &q(50)).await.unwrap();
+    assert_eq!(ids(&p), strings(&["sid-11"]));
+}
+
+async fn rooms_deleted_room_keeps_its_archive_until_purged(store: &Store) {
+    store.create_account("alice", &creds(1)).await.unwrap();
+    store.create_account("bob", &creds(2)).await.unwrap();
+    let room = created(store, "sortie", "alice").await;
+    store
+        .add_member(room.id, "bob", Some("alice"), 1, 100, 100)
+        .await
+        .unwrap();
+    for n in 1..=3 {
+        store
+            .archive_message(&room, &archived(n, n * 1_000))
+            .await
+            .unwrap();
+    }
+    assert!(store.delete_room("sortie").await.unwrap());
+    assert!(!store.delete_room("sortie").await.unwrap());
+    assert_eq!(store.room("sortie").await.unwrap(), None);
+    assert_eq!(store.rooms_of("bob").await.unwrap(), vec![]);
+    assert_eq!(store.member(room.id, "bob").await.unwrap(), None);
+
+    // A new room of the same name is another room: it does not see the old archive.
+    let again = created(store, "sortie", "bob").await;
+    assert_ne!(again.id, room.id);
+    let page = store
+        .archive_page(
+            again.id,
+            &ArchiveQuery {
+                max: 50,
+                ..ArchiveQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(page.messages.is_empty());
+    assert_eq!(page.count, 0);
+    store
+        .archive_message(&again, &archived(4, 10_000))
+        .await
+        .unwrap();
+
+    // The old room's messages are still there until the retention limit purges them.
+    assert_eq!(store.purge_archive(2_500).await.unwrap(), 2);
+    assert_eq!(store.purge_archive(2_500).await.unwrap(), 0);
+    assert_eq!(store.purge_archive(5_000).await.unwrap(), 1);
+    let page = store
+        .archive_page(
+            again.id,
+            &ArchiveQuery {
+                max: 50,
+                ..ArchiveQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&page), strings(&["sid-4"]), "younger messages stay");
+}
+
+async fn rooms_locked_rooms_are_deleted_together(store: &Store) {
+    store.create_account("alice", &creds(1)).await.unwrap();
+    let mut open = created(store, "ouverte", "alice").await;
+    open.locked = false;
+    store.save_room(&open).await.unwrap();
+    created(store, "zeta", "alice").await;
+    created(store, "beta", "alice").await;
+    assert_eq!(
+        store.delete_locked_rooms().await.unwrap(),
+        strings(&["beta", "zeta"])
+    );
+    assert_eq!(
+        store.delete_locked_rooms().await.unwrap(),
+        Vec::<String>::new()
+    );
+    let left: Vec<String> = store
+        .rooms_of("alice")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(left, strings(&["ouverte"]));
+}
+
+async fn rooms_deleting_an_account_ends_its_memberships(store: &Store) {
+    store.create_account("alice", &creds(1)).await.unwrap();
+    store.create_account("bob", &creds(2)).await.unwrap();
+    let room = created(store, "sortie", "alice").await;
+    store
+        .add_member(room.id, "bob", Some("alice"), 1, 100, 100)
+        .await
+        .unwrap();
+    store.archive_message(&room, &archived(1, 1)).await.unwrap();
+    store.delete_account("bob").await.unwrap();
+    let members: Vec<String> = store
+        .members(room.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.user)
+        .collect();
+    assert_eq!(members, strings(&["alice"]));
+    // The room and its archive are untouched.
+    assert!(store.room("sortie").await.unwrap().is_some());
+    let page = store
+        .archive_page(
+            room.id,
+            &ArchiveQuery {
+                max: 5,
+                ..ArchiveQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.count, 1);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,4 +1,6 @@
-//! XEP-0030 service discovery: what the server and its accounts are and do.
+//! XEP-0030 service discovery: what the server and its accounts are and do. The
+//! server's items are its services: the directory search (`search.DOMAIN`) and the
+//! conversations (`conference.DOMAIN`, see `features::muc::disco`).
 
 use causerie_proto::errors::{Condition, StanzaError};
 use causerie_proto::{Element, ns, xml};
@@ -72,6 +74,11 @@ pub fn server_items(server: &Server, payload: &Element, set: bool) -> IqResult {
         "item",
         ns::DISCO_ITEMS,
         &[("jid", &server.search_domain()), ("name", "Annuaire")],
+    ));
+    q.append_child(xml::elem(
+        "item",
+        ns::DISCO_ITEMS,
+        &[("jid", &server.muc_domain()), ("name", "Conversations")],
     ));
     Ok(Some(q))
 }

@@ -7,6 +7,7 @@
 pub mod carbons;
 pub mod disco;
 pub mod message;
+pub mod muc;
 pub mod ping;
 pub mod presence;
 pub mod roster;
@@ -131,7 +132,8 @@ pub async fn iq(server: &Server, session: &Session, stanza: Element, dest: Dest)
     answer(session, &stanza, result);
 }
 
-fn answer(session: &Session, request: &Element, result: IqResult) {
+/// Sends the result (or error) of an IQ request back to its sender.
+pub fn answer(session: &Session, request: &Element, result: IqResult) {
     match result {
         Ok(payload) => {
             session.handle.send(result_for(request, payload));

@@ -1,0 +1,377 @@
+//! Multi-user conversations (XEP-0045) on `conference.DOMAIN`: the seed's « Chatter »
+//! (S11–S14) as members-only, persistent, non-anonymous rooms.
+//!
+//! - [`presence`]: creating a room (locked, status 201), joining and leaving, show
+//!   changes; joins and departures carry an XEP-0203 delay with the time they happened;
+//!   nicknames default to the directory's « NOM Prénom » and are unique per room.
+//! - [`owner`]: the configuration form (XEP-0004), instant rooms, destruction (also when
+//!   the last member has gone).
+//! - [`message`]: groupchat fan-out, each message archived first with an XEP-0359
+//!   stanza-id; subject changes.
+//! - [`invite`]: mediated (§7.8.2) and direct (XEP-0249) invitations, which make the
+//!   invitee a member (under the school's rules and a rate limit), and declines.
+//! - [`admin`]: removing a participant (the owner only: role `none`, status 307, end of the
+//!   membership) and member lists.
+//! - [`disco`]: the service, the rooms one is a member of, room info (`muc#roominfo`),
+//!   reserved nicknames; [`mam`]: the room's archive (XEP-0313, XEP-0059 paging).
+//! - [`registry`]: occupants in memory; [`text`]: checks on nicknames and texts.
+//!
+//! The router sends here everything addressed to `conference.DOMAIN` (and direct
+//! invitations); the school's rules apply to invitations only: once members, everyone
+//! talks with the room. Stanzas to occupants go straight to their sessions
+//! (`SessionHandle::send`, never blocking); invitations, declines and removal notices to
+//! someone offline are kept in the offline store and delivered at the next login.
+
+pub mod admin;
+pub mod disco;
+pub mod invite;
+pub mod mam;
+pub mod message;
+pub mod owner;
+pub mod presence;
+pub mod registry;
+pub mod text;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use causerie_proto::errors::{Condition, StanzaError};
+use causerie_proto::{Element, ns, xml};
+use causerie_store::{OfflineStore, Room, RoomStore};
+use tracing::{info, warn};
+
+pub use registry::Rooms;
+
+use super::{answer, internal};
+use crate::Server;
+use crate::c2s::Session;
+use crate::router::{MucDest, reply_error};
+
+pub const NS_MUC: &str = "http://jabber.org/protocol/muc";
+pub const NS_MUC_USER: &str = "http://jabber.org/protocol/muc#user";
+pub const NS_MUC_ADMIN: &str = "http://jabber.org/protocol/muc#admin";
+pub const NS_MUC_OWNER: &str = "http://jabber.org/protocol/muc#owner";
+pub const NS_MUC_UNIQUE: &str = "http://jabber.org/protocol/muc#unique";
+pub const NS_ROOMCONFIG: &str = "http://jabber.org/protocol/muc#roomconfig";
+pub const NS_ROOMINFO: &str = "http://jabber.org/protocol/muc#roominfo";
+/// XEP-0249 direct invitations.
+pub const NS_CONFERENCE: &str = "jabber:x:conference";
+/// XEP-0359 stanza ids.
+pub const NS_SID: &str = "urn:xmpp:sid:0";
+pub const NS_DATA: &str = "jabber:x:data";
+pub const NS_MAM: &str = "urn:xmpp:mam:2";
+pub const NS_RSM: &str = "http://jabber.org/protocol/rsm";
+
+/// Longest room localpart, in characters.
+pub const MAX_ROOM_NAME_CHARS: usize = 64;
+/// How often archived messages past the retention limit are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Handles a stanza addressed to the service or to a room (see the module docs).
+pub async fn route(server: &Server, session: &Session, stanza: Element, dest: MucDest) {
+    match stanza.name() {
+        "presence" => presence::handle(server, session, stanza, dest).await,
+        "message" => message::handle(server, session, stanza, dest).await,
+        _ => iq(server, session, stanza, dest).await,
+    }
+}
+
+async fn iq(server: &Server, session: &Session, stanza: Element, dest: MucDest) {
+    let set = match stanza.attr("type") {
+        Some("get") => false,
+        Some("set") => true,
+        Some("result" | "error") => return,
+        _ => {
+            reply_error(
+                session,
+                &stanza,
+                StanzaError::new(Condition::BadRequest).with_text("en", "invalid IQ type"),
+            );
+            return;
+        }
+    };
+    if stanza.attr("id").is_none() {
+        reply_error(
+            session,
+            &stanza,
+            StanzaError::new(Condition::BadRequest).with_text("en", "IQ without id"),
+        );
+        return;
+    }
+    let children: Vec<&Element> = stanza.children().collect();
+    let [payload] = children.as_slice() else {
+        reply_error(
+            session,
+            &stanza,
+            StanzaError::new(Condition::BadRequest)
+                .with_text("en", "an IQ request has exactly one child"),
+        );
+        return;
+    };
+    let (pns, name) = (payload.ns(), payload.name());
+    let result = match &dest {
+        MucDest::Service => match (pns.as_str(), name) {
+            (ns::DISCO_INFO, "query") if !set => disco::service_info(payload),
+            (ns::DISCO_ITEMS, "query") if !set => {
+                disco::service_items(server, session, payload).await
+            }
+            (NS_MUC_UNIQUE, "unique") if !set => Ok(Some(unique_name())),
+            (ns::PING, "ping") if !set => Ok(None),
+            _ => Err(StanzaError::new(Condition::ServiceUnavailable)),
+        },
+        MucDest::Room { room, nick: None } => match (pns.as_str(), name) {
+            (ns::DISCO_INFO, "query") if !set => {
+                disco::room_info(server, session, room, payload).await
+            }
+            (ns::DISCO_ITEMS, "query") if !set => {
+                disco::room_items(server, session, room, payload).await
+            }
+            (NS_MUC_OWNER, "query") => owner::handle(server, session, room, payload, set).await,
+            (NS_MUC_ADMIN, "query") => admin::handle(server, session, room, payload, set).await,
+            (NS_MAM, "query") => mam::handle(server, session, room, payload, set).await,
+            _ => Err(StanzaError::new(Condition::ServiceUnavailable)),
+        },
+        MucDest::Room {
+            room,
+            nick: Some(nick),
+        } => match (pns.as_str(), name) {
+            // XEP-0410: a client checks that it is still in the room.
+            (ns::PING, "ping") if !set => presence::self_ping(server, session, room, nick).await,
+            // Occupants are reached through the room only with groupchat messages.
+            _ => Err(StanzaError::new(Condition::ServiceUnavailable)),
+        },
+    };
+    answer(session, &stanza, result);
+}
+
+/// XEP-0307: a fresh room name, for clients (the web client) that let the service pick.
+fn unique_name() -> Element {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    xml::text_elem("unique", NS_MUC_UNIQUE, format!("conv-{}", &id[..16]))
+}
+
+/// A session ended: it leaves every room it was in.
+pub async fn session_ended(server: &Server, session: &Session) {
+    for room in server.rooms.joined_by(session.handle.id) {
+        presence::leave(server, session, &room, None).await;
+    }
+}
+
+/// At start: removes rooms left locked (their creator is gone), purges the archive past
+/// the retention limit, then keeps purging it every hour.
+pub async fn start(server: &Arc<Server>) {
+    match server.store.delete_locked_rooms().await {
+        Ok(gone) if !gone.is_empty() => info!(rooms = gone.len(), "removed unconfigured rooms"),
+        Ok(_) => {}
+        Err(e) => warn!(error = %e, "cannot remove unconfigured rooms"),
+    }
+    purge(server).await;
+    let weak = Arc::downgrade(server);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(PURGE_EVERY).await;
+            let Some(server) = weak.upgrade() else { break };
+            purge(&server).await;
+        }
+    });
+}
+
+async fn purge(server: &Server) {
+    let days = server.config.muc.archive_retention_days;
+    if days == 0 {
+        return;
+    }
+    let cutoff = now_ms().saturating_sub(i64::from(days) * 86_400_000);
+    match server.store.purge_archive(cutoff).await {
+        Ok(0) => {}
+        Ok(n) => info!(
+            messages = n,
+            days, "purged room archives past the retention limit"
+        ),
+        Err(e) => warn!(error = %e, "cannot purge room archives"),
+    }
+}
+
+/// The JID of room `room`.
+pub fn room_jid(server: &Server, room: &str) -> String {
+    format!("{room}@{}", server.muc_domain())
+}
+
+/// The JID of occupant `nick` of `room`.
+pub fn occupant_jid(server: &Server, room: &str, nick: &str) -> String {
+    format!("{room}@{}/{nick}", server.muc_domain())
+}
+
+/// The bare JID of account `user`.
+pub fn bare_jid(server: &Server, user: &str) -> String {
+    format!("{user}@{}", server.domain)
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// XEP-0082 date-time of a millisecond timestamp.
+pub fn stamp(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+/// An XEP-0203 delay stamp.
+pub fn delay(from: &str, ms: i64) -> Element {
+    xml::elem("delay", ns::DELAY, &[("from", from), ("stamp", &stamp(ms))])
+}
+
+/// A stanza error with its French and English texts.
+pub fn error(condition: Condition, fr: impl Into<String>, en: impl Into<String>) -> StanzaError {
+    StanzaError::new(condition)
+        .with_text("fr", fr)
+        .with_text("en", en)
+}
+
+/// The conversation's name as people see it: its title, or its JID's localpart.
+pub fn title(room: &Room) -> &str {
+    if room.title.trim().is_empty() {
+        &room.name
+    } else {
+        &room.title
+    }
+}
+
+/// « NOM Prénom » of a directory user.
+pub async fn display_name(server: &Server, user: &str) -> Option<String> {
+    server
+        .directory()
+        .await
+        .user(user)
+        .map(|u| u.display_name())
+}
+
+/// How to name `user` in a notice: the directory's name, else the localpart.
+pub async fn name_of(server: &Server, user: &str) -> String {
+    display_name(server, user)
+        .await
+        .unwrap_or_else(|| user.to_string())
+}
+
+/// Appends a French body and its English translation.
+pub fn bodies(message: &mut Element, fr: &str, en: &str) {
+    for (lang, text) in [("fr", fr), ("en", en)] {
+        let mut body = xml::text_elem("body", ns::CLIENT, text);
+        xml::set_lang(&mut body, lang);
+        message.append_child(body);
+    }
+}
+
+/// The not-found error for a room that does not exist (or that one may not see).
+pub fn no_such_room() -> StanzaError {
+    error(
+        Condition::ItemNotFound,
+        "Cette conversation n'existe pas.",
+        "This conversation does not exist.",
+    )
+}
+
+/// Delivers a stanza from the service to account `user`: to its available sessions, or
+/// into its offline storage (delivered at the next login).
+pub async fn deliver(server: &Server, user: &str, mut stanza: Element) -> Result<(), StanzaError> {
+    xml::set_attr(&mut stanza, "to", bare_jid(server, user));
+    let targets: Vec<_> = server
+        .sessions
+        .available(user)
+        .into_iter()
+        .filter(|a| a.priority >= 0)
+        .collect();
+    if !targets.is_empty() {
+        for t in targets {
+            t.handle.send(stanza.clone());
+        }
+        return Ok(());
+    }
+    let now = now_ms();
+    let mut d = delay(&server.domain, now);
+    d.append_text("Offline Storage".to_string());
+    stanza.append_child(d);
+    match server
+        .store
+        .store_offline(
+            user,
+            &xml::to_string(&stanza),
+            now,
+            server.config.limits.max_offline_per_user,
+        )
+        .await
+    {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(error(
+            Condition::ServiceUnavailable,
+            "La boîte de messages hors ligne du destinataire est pleine.",
+            "The recipient's offline storage is full.",
+        )),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+/// A `<message/>` from the room itself (its bare JID).
+pub fn room_message(server: &Server, room: &str, kind: Option<&str>) -> Element {
+    let mut m = xml::elem(
+        "message",
+        ns::CLIENT,
+        &[
+            ("from", &room_jid(server, room)),
+            ("id", &uuid::Uuid::new_v4().to_string()),
+        ],
+    );
+    if let Some(k) = kind {
+        xml::set_attr(&mut m, "type", k);
+    }
+    m
+}
+
+/// `<x xmlns='…muc#user'>` with these status codes.
+pub fn status_x(codes: &[u16]) -> Element {
+    let mut x = Element::bare("x", NS_MUC_USER);
+    for c in codes {
+        x.append_child(xml::elem(
+            "status",
+            NS_MUC_USER,
+            &[("code", &c.to_string())],
+        ));
+    }
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_are_xep_0082() {
+        assert_eq!(stamp(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(stamp(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+    }
+
+    #[test]
+    fn unique_names_differ() {
+        let (a, b) = (unique_name().text(), unique_name().text());
+        assert!(a.starts_with("conv-") && a.len() == 21, "{a}");
+        assert_ne!(a, b);
+        assert!(jid::BareJid::new(&format!("{a}@conference.x")).is_ok());
+    }
+
+    #[test]
+    fn bodies_in_two_languages() {
+        let mut m = Element::bare("message", ns::CLIENT);
+        bodies(&mut m, "Bonjour", "Hello");
+        let langs: Vec<_> = m
+            .children()
+            .map(|b| (xml::lang(b).unwrap_or(""), b.text()))
+            .collect();
+        assert_eq!(
+            langs,
+            vec![("fr", "Bonjour".to_string()), ("en", "Hello".to_string())]
+        );
+    }
+}
