@@ -1,10 +1,11 @@
-//! Causerie's HTTP side (axum): XMPP over WebSocket and host-meta, the health
-//! check and the ENT's incremental directory sync API. The web client and the
-//! admin console will live here too.
+//! Causerie's HTTP side (axum): the web client, XMPP over WebSocket and
+//! host-meta, the health check and the ENT's incremental directory sync API.
+//! The admin console will live here too.
 //!
 //! [`router`] builds the whole application; [`serve`] runs it on a listener
 //! until a shutdown future completes.
 
+pub mod client;
 pub mod directory_api;
 pub mod websocket;
 
@@ -28,6 +29,10 @@ pub fn router(server: Arc<Server>) -> Router {
             get(websocket::host_meta_json),
         )
         .nest("/api/v1/directory", directory_api::router())
+        .route("/", get(client::index))
+        .route("/demo-portal", get(client::demo_portal))
+        .route("/client.json", get(client::client_json))
+        .fallback(client::asset)
         .with_state(server)
 }
 

@@ -1,0 +1,324 @@
+// The screens: the login page, then the chat window (header with the user's
+// « NOM Prénom » and state menu, the left pane, the conversations), with the
+// context menus and dialogs they open.
+
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { t } from './i18n';
+import { useModel } from './hooks';
+import type { Show } from './model';
+import { Menu, type MenuItem, below } from './menu';
+import { Dot, LeftPane, type TreeNode } from './contacts';
+import { AddContactsDialog, ConfirmDialog, CreateCategoryDialog } from './dialogs';
+import { Conversations } from './conversations';
+
+export function App() {
+  const model = useModel();
+  useEffect(() => {
+    document.title = model.myName ? `${t('appTitle')} — ${model.myName}` : t('appTitle');
+  }, [model.myName]);
+  if (model.status === 'signed-out' || (model.status === 'connecting' && !model.bare)) {
+    return <Login />;
+  }
+  return <Chat />;
+}
+
+function Login() {
+  const model = useModel();
+  const [id, setId] = useState('');
+  const [password, setPassword] = useState('');
+  const [missing, setMissing] = useState(false);
+  const busy = model.status === 'connecting';
+  const error = missing ? t('loginMissing') : model.loginError;
+  const submit = (e: Event) => {
+    e.preventDefault();
+    if (!id.trim() || !password) {
+      setMissing(true);
+      return;
+    }
+    setMissing(false);
+    model.login(id, password).catch(() => {
+      document.getElementById('login-password')?.focus();
+    });
+  };
+  return (
+    <main class="login">
+      <form class="login-box" onSubmit={submit} noValidate>
+        <h1>{t('loginHeading')}</h1>
+        <p>{t('loginIntro')}</p>
+        <div class="field">
+          <label for="login-id">{t('loginId')}</label>
+          <input
+            id="login-id"
+            name="username"
+            type="text"
+            autocomplete="username"
+            autocapitalize="none"
+            spellcheck={false}
+            value={id}
+            autoFocus
+            aria-invalid={error ? 'true' : undefined}
+            aria-describedby={error ? 'login-error' : undefined}
+            onInput={(e) => setId((e.target as HTMLInputElement).value)}
+          />
+        </div>
+        <div class="field">
+          <label for="login-password">{t('loginPassword')}</label>
+          <input
+            id="login-password"
+            name="password"
+            type="password"
+            autocomplete="current-password"
+            value={password}
+            aria-invalid={error ? 'true' : undefined}
+            aria-describedby={error ? 'login-error' : undefined}
+            onInput={(e) => setPassword((e.target as HTMLInputElement).value)}
+          />
+        </div>
+        <p id="login-error" class="error" role="alert">
+          {error ?? ''}
+        </p>
+        <button type="submit" class="primary" disabled={busy}>
+          {t('loginSubmit')}
+        </button>
+        {busy && (
+          <p class="hint" role="status">
+            {t('loginConnecting')}
+          </p>
+        )}
+      </form>
+    </main>
+  );
+}
+
+const SHOWS: Show[] = ['available', 'away', 'dnd'];
+
+function Header() {
+  const model = useModel();
+  const [menu, setMenu] = useState<{ x: number; y: number } | null>(null);
+  const button = useRef<HTMLButtonElement>(null);
+  const items: MenuItem[] = SHOWS.map((s) => ({
+    label: t(s),
+    checked: model.myShow === s,
+    onSelect: () => model.setShow(s),
+  }));
+  return (
+    <header class="topbar">
+      <p class="me">
+        <Dot state={model.myShow} />
+        <span class="me-name">{model.myName || model.bare}</span>
+      </p>
+      <button
+        ref={button}
+        type="button"
+        class="state-button"
+        aria-haspopup="menu"
+        aria-expanded={menu ? 'true' : 'false'}
+        onClick={() => setMenu(menu ? null : below(button.current!))}
+        onKeyDown={(e) => {
+          if (e.key === 'ArrowDown') {
+            e.preventDefault();
+            setMenu(below(button.current!));
+          }
+        }}
+      >
+        <span class="sr-only">{t('stateLabel')}</span>
+        {t(model.myShow)} <span aria-hidden="true">▾</span>
+      </button>
+      {menu && (
+        <Menu
+          label={t('stateMenu')}
+          items={items}
+          radio
+          x={menu.x}
+          y={menu.y}
+          onClose={(restore) => {
+            setMenu(null);
+            if (restore) button.current?.focus();
+          }}
+        />
+      )}
+      <span class="spacer" />
+      <button type="button" onClick={() => model.logout()}>
+        {t('logout')}
+      </button>
+    </header>
+  );
+}
+
+function Notices() {
+  const model = useModel();
+  const list = (kind: 'info' | 'error') =>
+    model.notices
+      .filter((n) => n.kind === kind)
+      .map((n) => (
+        <p key={n.id} class={`notice notice-${kind}`}>
+          <span>{n.text}</span>
+          <button type="button" class="dismiss" aria-label={t('dismiss')} title={t('dismiss')} onClick={() => model.dismiss(n.id)}>
+            ×
+          </button>
+        </p>
+      ));
+  return (
+    <div class="notices">
+      <div role="status">{list('info')}</div>
+      <div role="alert">{list('error')}</div>
+    </div>
+  );
+}
+
+type Dialog =
+  | { kind: 'create' }
+  | { kind: 'add'; category: string | null }
+  | { kind: 'delete-category'; name: string }
+  | { kind: 'delete-contact'; jid: string };
+
+function Chat() {
+  const model = useModel();
+  const [current, setCurrent] = useState('root');
+  const [menu, setMenu] = useState<{ node: TreeNode; x: number; y: number; from: HTMLElement } | null>(null);
+  const [dialog, setDialog] = useState<Dialog | null>(null);
+  const [focusEditor, setFocusEditor] = useState(0);
+  const returnFocus = useRef<HTMLElement | null>(null);
+
+  const focusTree = (key?: string) => {
+    window.setTimeout(() => {
+      const tree = document.querySelector('[role="tree"]');
+      const byKey = key
+        ? Array.from(tree?.querySelectorAll<HTMLElement>('[role="treeitem"]') ?? []).find(
+            (el) => el.dataset.key === key,
+          )
+        : undefined;
+      const el =
+        byKey ??
+        (returnFocus.current?.isConnected ? returnFocus.current : null) ??
+        tree?.querySelector<HTMLElement>('[role="treeitem"][tabindex="0"]');
+      el?.focus();
+    }, 0);
+  };
+
+  const closeDialog = (focusKey?: string) => {
+    setDialog(null);
+    if (focusKey) setCurrent(focusKey);
+    focusTree(focusKey);
+  };
+
+  const startConversation = (jid: string) => {
+    model.openConversation(jid);
+    setFocusEditor((n) => n + 1);
+  };
+
+  const menuItems = (node: TreeNode): MenuItem[] => {
+    switch (node.kind) {
+      case 'root':
+        return [
+          { label: t('createCategory'), onSelect: () => setDialog({ kind: 'create' }) },
+          { label: t('addContacts'), onSelect: () => setDialog({ kind: 'add', category: null }) },
+        ];
+      case 'category':
+        return [
+          { label: t('addContacts'), onSelect: () => setDialog({ kind: 'add', category: node.name }) },
+          { label: t('deleteCategory'), onSelect: () => setDialog({ kind: 'delete-category', name: node.name }) },
+          { label: t('createCategory'), onSelect: () => setDialog({ kind: 'create' }) },
+        ];
+      case 'others':
+        return [
+          { label: t('addContacts'), onSelect: () => setDialog({ kind: 'add', category: null }) },
+          { label: t('createCategory'), onSelect: () => setDialog({ kind: 'create' }) },
+        ];
+      case 'contact': {
+        const c = model.contacts.get(node.jid);
+        const available =
+          model.stateOf(node.jid) === 'available' && (c?.subscription === 'both' || c?.subscription === 'to');
+        return [
+          { label: t('startConversation'), disabled: !available, onSelect: () => startConversation(node.jid) },
+          { label: t('deleteContact'), onSelect: () => setDialog({ kind: 'delete-contact', jid: node.jid }) },
+        ];
+      }
+    }
+  };
+
+  const onActivate = (node: TreeNode) => {
+    if (node.kind !== 'contact') return;
+    const c = model.contacts.get(node.jid);
+    if (model.stateOf(node.jid) !== 'offline' && (c?.subscription === 'both' || c?.subscription === 'to')) {
+      startConversation(node.jid);
+    } else if (model.conversation(node.jid)) {
+      model.showConversation(node.jid);
+    }
+  };
+
+  return (
+    <div class="chat">
+      <Header />
+      {model.status === 'reconnecting' && (
+        <p class="banner" role="status">
+          {t('connectionLost')}
+        </p>
+      )}
+      <div class="panes">
+        <LeftPane
+          current={current}
+          setCurrent={setCurrent}
+          onActivate={onActivate}
+          onMenu={(node, x, y, from) => {
+            returnFocus.current = from;
+            setMenu({ node, x, y, from });
+          }}
+        />
+        <Conversations focusEditor={focusEditor} />
+      </div>
+      <Notices />
+      {menu && (
+        <Menu
+          key={menu.node.key}
+          label={t('actionsFor', { name: menu.node.label })}
+          items={menuItems(menu.node)}
+          x={menu.x}
+          y={menu.y}
+          onClose={(restore) => {
+            const from = menu.from;
+            setMenu(null);
+            if (restore) from.focus();
+          }}
+        />
+      )}
+      {dialog?.kind === 'create' && (
+        <CreateCategoryDialog
+          model={model}
+          onDone={(name) => closeDialog(name ? `category\u0000${name}` : undefined)}
+        />
+      )}
+      {dialog?.kind === 'add' && (
+        <AddContactsDialog
+          model={model}
+          category={dialog.category}
+          onDone={(jid) =>
+            closeDialog(jid ? `contact\u0000${dialog.category ?? ''}\u0000${jid}` : undefined)
+          }
+        />
+      )}
+      {dialog?.kind === 'delete-category' && (
+        <ConfirmDialog
+          title={t('deleteCategory')}
+          text={t('confirmDeleteCategory', { name: dialog.name })}
+          onAnswer={(yes) => {
+            const name = dialog.name;
+            closeDialog(yes ? 'root' : undefined);
+            if (yes) model.deleteCategory(name).catch((e) => model.notify(String(e.message ?? e), 'error'));
+          }}
+        />
+      )}
+      {dialog?.kind === 'delete-contact' && (
+        <ConfirmDialog
+          title={t('deleteContact')}
+          text={t('confirmDeleteContact', { name: model.displayName(dialog.jid) })}
+          onAnswer={(yes) => {
+            const jid = dialog.jid;
+            closeDialog();
+            if (yes) model.removeContact(jid).catch((e) => model.notify(String(e.message ?? e), 'error'));
+          }}
+        />
+      )}
+    </div>
+  );
+}

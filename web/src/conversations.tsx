@@ -1,0 +1,299 @@
+// The right pane: the open conversations as tabs (several at once), each
+// with its messages and events (a live log), and the editor: the smiley
+// picker at its top left, the text, « Envoyer ». Enter sends, Shift+Enter
+// goes to a new line.
+//
+// Message text is only ever put into the page as text nodes (JSX children),
+// never as HTML: whatever a message contains is shown as typed.
+
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import { SMILEYS, lang, t } from './i18n';
+import { useModel } from './hooks';
+import { type Conversation, formatTime } from './model';
+import { Dot, contactStatus } from './contacts';
+
+export function Conversations({ focusEditor }: { focusEditor: number }) {
+  const model = useModel();
+  const convs = model.conversations;
+  const active = convs.find((c) => c.jid === model.activeConversation) ?? convs[0];
+
+  const onTabKey = (e: KeyboardEvent) => {
+    if (!['ArrowLeft', 'ArrowRight', 'Home', 'End'].includes(e.key) || convs.length === 0) return;
+    e.preventDefault();
+    const i = convs.findIndex((c) => c.jid === active?.jid);
+    const j =
+      e.key === 'Home'
+        ? 0
+        : e.key === 'End'
+          ? convs.length - 1
+          : (i + (e.key === 'ArrowRight' ? 1 : -1) + convs.length) % convs.length;
+    model.showConversation(convs[j].jid);
+    document.getElementById(tabId(j))?.focus();
+  };
+
+  return (
+    <section class="right" aria-label={t('conversations')}>
+      {convs.length === 0 ? (
+        <p class="empty">{t('conversationsNone')}</p>
+      ) : (
+        <>
+          <div role="tablist" class="tabs conv-tabs" aria-label={t('conversations')} onKeyDown={onTabKey}>
+            {convs.map((c, i) => {
+              const selected = c.jid === active?.jid;
+              return (
+                <button
+                  key={c.jid}
+                  id={tabId(i)}
+                  type="button"
+                  role="tab"
+                  aria-selected={selected ? 'true' : 'false'}
+                  aria-controls="conversation-panel"
+                  tabIndex={selected ? 0 : -1}
+                  onClick={() => model.showConversation(c.jid)}
+                >
+                  <Dot state={contactStatus(model, c.jid).state} />
+                  {model.displayName(c.jid)}
+                  {c.unread > 0 && (
+                    <>
+                      {' '}
+                      <span class="badge" aria-hidden="true">
+                        {c.unread}
+                      </span>
+                      <span class="sr-only">{t('unread', { n: c.unread })}</span>
+                    </>
+                  )}
+                </button>
+              );
+            })}
+          </div>
+          {active && (
+            <ConversationPanel
+              key={active.jid}
+              conv={active}
+              labelledBy={tabId(convs.indexOf(active))}
+              focusEditor={focusEditor}
+            />
+          )}
+        </>
+      )}
+    </section>
+  );
+}
+
+const tabId = (i: number) => `conversation-tab-${i}`;
+
+function ConversationPanel({
+  conv,
+  labelledBy,
+  focusEditor,
+}: {
+  conv: Conversation;
+  labelledBy: string;
+  focusEditor: number;
+}) {
+  const model = useModel();
+  const name = model.displayName(conv.jid);
+  const status = contactStatus(model, conv.jid);
+  const logRef = useRef<HTMLDivElement>(null);
+  const editorRef = useRef<HTMLTextAreaElement>(null);
+
+  useLayoutEffect(() => {
+    const log = logRef.current;
+    if (log) log.scrollTop = log.scrollHeight;
+  }, [conv.lines.length]);
+
+  useEffect(() => {
+    if (focusEditor > 0) editorRef.current?.focus();
+  }, [focusEditor]);
+
+  return (
+    <div id="conversation-panel" role="tabpanel" aria-labelledby={labelledBy} class="conversation">
+      <div class="conv-head">
+        <h2>{t('conversationWith', { name })}</h2>
+        <span class="conv-state">
+          <Dot state={status.state} /> {status.text}
+        </span>
+        <button type="button" onClick={() => model.closeConversation(conv.jid)}>
+          {t('closeConversation')}
+        </button>
+      </div>
+      <div ref={logRef} class="log" role="log" aria-label={t('messages')} tabIndex={0}>
+        {conv.lines.map((line) => (
+          <div key={line.id} class={`line line-${line.kind}`}>
+            {line.kind === 'in' || line.kind === 'out' ? (
+              <>
+                <span class="who">{line.kind === 'out' ? model.displayName(model.bare) : name}</span>{' '}
+                <time dateTime={line.time.toISOString()}>{formatTime(line.time)}</time>
+                <p class="text">{line.text}</p>
+              </>
+            ) : (
+              <p class="event">
+                {line.text} <time dateTime={line.time.toISOString()}>{formatTime(line.time)}</time>
+              </p>
+            )}
+          </div>
+        ))}
+      </div>
+      <Editor conv={conv} editorRef={editorRef} />
+    </div>
+  );
+}
+
+function Editor({
+  conv,
+  editorRef,
+}: {
+  conv: Conversation;
+  editorRef: { current: HTMLTextAreaElement | null };
+}) {
+  const model = useModel();
+  const [picker, setPicker] = useState(false);
+  const smileyButton = useRef<HTMLButtonElement>(null);
+  const ids = { editor: `editor-${conv.jid}`, help: `editor-help-${conv.jid}` };
+
+  const send = () => {
+    const el = editorRef.current;
+    if (!el) return;
+    const text = el.value;
+    if (!text.trim()) return;
+    try {
+      model.sendMessage(conv.jid, text);
+      el.value = '';
+    } catch (e) {
+      model.notify(e instanceof Error ? e.message : String(e), 'error');
+    }
+    el.focus();
+  };
+
+  const insert = (s: string) => {
+    const el = editorRef.current;
+    setPicker(false);
+    if (!el) return;
+    el.focus();
+    el.setRangeText(s, el.selectionStart, el.selectionEnd, 'end');
+    model.setDraft(conv.jid, el.value);
+  };
+
+  return (
+    <div class="editor">
+      <div class="editor-toolbar">
+        <button
+          ref={smileyButton}
+          type="button"
+          class="smiley-button"
+          aria-label={t('smileys')}
+          title={t('smileys')}
+          aria-haspopup="dialog"
+          aria-expanded={picker ? 'true' : 'false'}
+          onClick={() => setPicker(!picker)}
+        >
+          🙂
+        </button>
+        {picker && (
+          <SmileyPicker
+            onPick={insert}
+            onClose={() => {
+              setPicker(false);
+              smileyButton.current?.focus();
+            }}
+          />
+        )}
+      </div>
+      <div class="editor-row">
+        <label for={ids.editor} class="sr-only">
+          {t('message')}
+        </label>
+        <textarea
+          ref={editorRef}
+          id={ids.editor}
+          rows={3}
+          defaultValue={conv.draft}
+          aria-describedby={ids.help}
+          onInput={(e) => model.setDraft(conv.jid, (e.target as HTMLTextAreaElement).value)}
+          onKeyDown={(e) => {
+            if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+              e.preventDefault();
+              send();
+            }
+          }}
+        />
+        <button type="button" class="primary send" onClick={send}>
+          {t('send')}
+        </button>
+      </div>
+      <p id={ids.help} class="hint">
+        {t('editorHelp')}
+      </p>
+    </div>
+  );
+}
+
+const COLUMNS = 5;
+
+/** A grid of smileys; arrows move, Enter inserts, Escape closes. */
+function SmileyPicker({ onPick, onClose }: { onPick: (s: string) => void; onClose: () => void }) {
+  const ref = useRef<HTMLDivElement>(null);
+  useLayoutEffect(() => {
+    ref.current?.querySelector<HTMLElement>('button')?.focus();
+  }, []);
+  useEffect(() => {
+    const outside = (e: Event) => {
+      const picker = ref.current;
+      if (picker && !picker.contains(e.target as Node) && !(e.target as Element).closest?.('.smiley-button')) {
+        onClose();
+      }
+    };
+    document.addEventListener('mousedown', outside, true);
+    return () => document.removeEventListener('mousedown', outside, true);
+  }, []);
+  const onKeyDown = (e: KeyboardEvent) => {
+    const buttons = Array.from(ref.current?.querySelectorAll<HTMLElement>('button') ?? []);
+    const i = buttons.indexOf(document.activeElement as HTMLElement);
+    const go = (j: number) => {
+      if (j >= 0 && j < buttons.length) buttons[j].focus();
+    };
+    switch (e.key) {
+      case 'ArrowRight':
+        go(i + 1);
+        break;
+      case 'ArrowLeft':
+        go(i - 1);
+        break;
+      case 'ArrowDown':
+        go(i + COLUMNS);
+        break;
+      case 'ArrowUp':
+        go(i - COLUMNS);
+        break;
+      case 'Home':
+        go(0);
+        break;
+      case 'End':
+        go(buttons.length - 1);
+        break;
+      case 'Escape':
+        onClose();
+        break;
+      default:
+        return;
+    }
+    e.preventDefault();
+    e.stopPropagation();
+  };
+  return (
+    <div ref={ref} class="smiley-picker" role="dialog" aria-label={t('smileyPicker')} onKeyDown={onKeyDown}>
+      {SMILEYS.map((s, i) => (
+        <button
+          key={s.char}
+          type="button"
+          tabIndex={i === 0 ? 0 : -1}
+          aria-label={lang === 'en' ? s.en : s.fr}
+          title={lang === 'en' ? s.en : s.fr}
+          onClick={() => onPick(s.char)}
+        >
+          {s.char}
+        </button>
+      ))}
+    </div>
+  );
+}

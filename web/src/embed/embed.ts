@@ -1,0 +1,127 @@
+// embed.js: the script a portal page adds to open Causerie's chat in a
+// floating window (see docs/web-client.md for the snippet).
+//
+//   <script src="https://chat.example.org/embed.js" defer></script>
+//   <a href="https://chat.example.org/" data-causerie-chat>Chat</a>
+//
+// A click on any element with `data-causerie-chat` opens the window (an
+// iframe of the client, from the origin this script came from), or brings it
+// back if it was reduced. « Réduire » hides it and keeps the conversation
+// going; « Fermer » closes it (and signs out). `window.Causerie.open()` /
+// `.close()` do the same from the portal's own code.
+//
+// It is a classic script (no modules) and styles its elements through the
+// CSSOM only, so that the portal's Content-Security-Policy needs no
+// 'unsafe-inline'.
+
+(() => {
+  const script = document.currentScript as HTMLScriptElement | null;
+  const origin = script?.src ? new URL(script.src, location.href).origin : location.origin;
+  const english = (document.documentElement.lang || navigator.language || 'fr')
+    .toLowerCase()
+    .startsWith('en');
+  const text = english
+    ? { title: 'Chat', reduce: 'Minimise', close: 'Close' }
+    : { title: 'Chat', reduce: 'Réduire', close: 'Fermer' };
+
+  let win: HTMLElement | null = null;
+  let opener: HTMLElement | null = null;
+
+  const style = (el: HTMLElement, css: Partial<CSSStyleDeclaration>) => Object.assign(el.style, css);
+
+  function button(label: string, onClick: () => void): HTMLButtonElement {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.textContent = label;
+    style(b, {
+      font: 'inherit',
+      color: '#fff',
+      background: 'transparent',
+      border: '1px solid rgba(255,255,255,.7)',
+      borderRadius: '6px',
+      padding: '2px 10px',
+      cursor: 'pointer',
+    });
+    b.addEventListener('click', onClick);
+    return b;
+  }
+
+  function build(): HTMLElement {
+    const w = document.createElement('section');
+    w.setAttribute('role', 'dialog');
+    w.setAttribute('aria-modal', 'false');
+    w.setAttribute('aria-label', text.title);
+    w.dataset.causerieWindow = '';
+    style(w, {
+      position: 'fixed',
+      right: '16px',
+      bottom: '16px',
+      width: 'min(900px, calc(100vw - 32px))',
+      height: 'min(620px, calc(100vh - 32px))',
+      display: 'flex',
+      flexDirection: 'column',
+      zIndex: '2147483000',
+      background: '#fff',
+      border: '1px solid #8c959f',
+      borderRadius: '10px',
+      boxShadow: '0 12px 40px rgba(0,0,0,.3)',
+      overflow: 'hidden',
+      font: '15px system-ui, sans-serif',
+    });
+    const bar = document.createElement('div');
+    style(bar, {
+      display: 'flex',
+      alignItems: 'center',
+      gap: '8px',
+      padding: '6px 10px',
+      background: '#163d70',
+      color: '#fff',
+    });
+    const title = document.createElement('h2');
+    title.textContent = text.title;
+    style(title, { margin: '0', fontSize: '15px', flex: '1' });
+    bar.append(title, button(text.reduce, reduce), button(text.close, close));
+    const frame = document.createElement('iframe');
+    frame.title = text.title;
+    frame.src = `${origin}/?embedded=1`;
+    style(frame, { flex: '1', border: '0', width: '100%' });
+    w.append(bar, frame);
+    w.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') reduce();
+    });
+    return w;
+  }
+
+  function open(from?: HTMLElement): void {
+    opener = from ?? (document.activeElement as HTMLElement | null);
+    if (!win) {
+      win = build();
+      document.body.append(win);
+    }
+    win.hidden = false;
+    win.style.display = 'flex';
+    win.querySelector('iframe')?.focus();
+  }
+
+  function reduce(): void {
+    if (!win) return;
+    win.hidden = true;
+    win.style.display = 'none';
+    opener?.focus();
+  }
+
+  function close(): void {
+    win?.remove();
+    win = null;
+    opener?.focus();
+  }
+
+  document.addEventListener('click', (e) => {
+    const trigger = (e.target as Element | null)?.closest?.<HTMLElement>('[data-causerie-chat]');
+    if (!trigger) return;
+    e.preventDefault();
+    open(trigger);
+  });
+
+  (window as unknown as { Causerie: object }).Causerie = { open, close, reduce };
+})();

@@ -1,0 +1,248 @@
+// The client's texts: French first (the seed manual's labels, verbatim), and
+// an English catalogue with the same keys. The browser's preferred languages
+// choose; French is the default.
+//
+// `{name}`-style placeholders are filled by `t(key, { name })`.
+
+const fr = {
+  appTitle: 'Chat',
+  loginHeading: 'Connexion au chat',
+  loginIntro: "Connecte-toi avec l'identifiant et le mot de passe de ton ENT.",
+  loginId: 'Identifiant',
+  loginPassword: 'Mot de passe',
+  loginSubmit: 'Se connecter',
+  loginConnecting: 'Connexion en cours…',
+  loginMissing: 'Saisis ton identifiant et ton mot de passe.',
+  loginBadCredentials: 'Identifiant ou mot de passe incorrect.',
+  loginUnreachable: 'Impossible de joindre le serveur de chat. Réessaie dans un instant.',
+  loginSecureContext:
+    "Cette page doit être ouverte en HTTPS pour que la connexion soit protégée. Contacte l'administrateur de l'ENT.",
+  logout: 'Se déconnecter',
+  connectionLost: 'Connexion perdue. Reconnexion en cours…',
+  connectionBack: 'Connexion rétablie.',
+
+  stateLabel: 'État : ',
+  stateMenu: 'Changer mon état',
+  available: 'Disponible',
+  away: 'Absent',
+  dnd: 'Ne pas déranger',
+  offline: 'Hors ligne',
+
+  tabContacts: 'Contacts',
+  tabRequests: 'Mes demandes',
+  tabRequestsCount: 'Mes demandes ({n})',
+  contactTree: 'Liste des contacts',
+  allContacts: 'Tous mes contacts',
+  otherContacts: 'Autres contacts',
+  categoryCount: '{name} ({n})',
+  pending: 'Invitation en attente',
+  refused: 'Invitation refusée',
+  noContacts: "Tu n'as pas encore de contact. Ouvre le menu de « Tous mes contacts » et choisis « Ajouter contacts ».",
+
+  actions: 'Actions',
+  actionsFor: 'Actions : {name}',
+  createCategory: 'Créer une catégorie',
+  addContacts: 'Ajouter contacts',
+  deleteCategory: 'Supprimer catégorie',
+  deleteContact: 'Supprimer contact',
+  startConversation: 'Commencer conversation',
+
+  ok: 'OK',
+  cancel: 'Annuler',
+  yes: 'Oui',
+  no: 'Non',
+
+  categoryName: 'Nom de la catégorie',
+  categoryNameMissing: 'Donne un nom à la catégorie.',
+  categoryExists: 'La catégorie « {name} » existe déjà.',
+  categoryReserved: '« {name} » est le nom d’une liste du chat ; choisis un autre nom.',
+
+  searchLabel: 'Rechercher',
+  searchButton: 'Rechercher',
+  searchHint: 'Recherche une personne de ton établissement par son nom ou son prénom.',
+  searchResults: 'Résultats de la recherche',
+  searching: 'Recherche en cours…',
+  searchNone: 'Personne ne correspond à cette recherche.',
+  searchCount: '{n} personne(s) trouvée(s).',
+  alreadyContact: 'déjà dans tes contacts',
+  addInto: 'Le contact sera ajouté à la catégorie « {name} ».',
+  addIntoOthers: 'Le contact sera ajouté à « Autres contacts ».',
+  addContact: 'Ajouter le contact',
+  addChooseFirst: "Choisis d'abord une personne dans les résultats.",
+
+  confirmDeleteCategory:
+    'Supprimer la catégorie « {name} » ? Ses contacts seront déplacés dans « Autres contacts ».',
+  confirmDeleteContact:
+    'Supprimer {name} de tes contacts ? Tu disparaîtras aussi de sa liste de contacts.',
+  categoryRemoved: 'La catégorie « {name} » ne contient plus de contacts : elle a été supprimée.',
+
+  requestsList: 'Demandes reçues',
+  requestsNone: "Tu n'as aucune demande en attente.",
+  contactRequest: 'Demande de contact',
+  accept: 'Accepter',
+  refuse: 'Refuser',
+
+  conversations: 'Conversations',
+  conversationsNone:
+    'Aucune conversation ouverte. Pour en commencer une, ouvre le menu d’un contact disponible (voyant vert) et choisis « Commencer conversation ».',
+  conversationWith: 'Conversation avec {name}',
+  closeConversation: 'Fermer la conversation',
+  unread: '{n} non lu(s)',
+  messages: 'Messages',
+  message: 'Message',
+  send: 'Envoyer',
+  editorHelp: 'Entrée envoie le message, Maj+Entrée va à la ligne.',
+  smileys: 'Insérer un smiley',
+  smileyPicker: 'Smileys',
+  notDelivered: 'Message non remis : {reason}',
+
+  rulesRefusal: "Les règles de ton établissement ne permettent pas cette action.",
+  actionFailed: "L'action n'a pas abouti ({condition}).",
+  dismiss: 'Fermer ce message',
+};
+
+export type Key = keyof typeof fr;
+type Catalogue = Record<Key, string>;
+
+const en: Catalogue = {
+  appTitle: 'Chat',
+  loginHeading: 'Sign in to chat',
+  loginIntro: 'Sign in with the username and password of your school portal.',
+  loginId: 'Username',
+  loginPassword: 'Password',
+  loginSubmit: 'Sign in',
+  loginConnecting: 'Signing in…',
+  loginMissing: 'Enter your username and your password.',
+  loginBadCredentials: 'Wrong username or password.',
+  loginUnreachable: 'Cannot reach the chat server. Try again in a moment.',
+  loginSecureContext:
+    'This page must be opened over HTTPS so that the connection is protected. Contact the portal administrator.',
+  logout: 'Sign out',
+  connectionLost: 'Connection lost. Reconnecting…',
+  connectionBack: 'Connection restored.',
+
+  stateLabel: 'State: ',
+  stateMenu: 'Change my state',
+  available: 'Available',
+  away: 'Away',
+  dnd: 'Do not disturb',
+  offline: 'Offline',
+
+  tabContacts: 'Contacts',
+  tabRequests: 'My requests',
+  tabRequestsCount: 'My requests ({n})',
+  contactTree: 'Contact list',
+  allContacts: 'All my contacts',
+  otherContacts: 'Other contacts',
+  categoryCount: '{name} ({n})',
+  pending: 'Invitation pending',
+  refused: 'Invitation refused',
+  noContacts: 'You have no contacts yet. Open the menu of “All my contacts” and choose “Add contacts”.',
+
+  actions: 'Actions',
+  actionsFor: 'Actions: {name}',
+  createCategory: 'Create a category',
+  addContacts: 'Add contacts',
+  deleteCategory: 'Delete category',
+  deleteContact: 'Delete contact',
+  startConversation: 'Start conversation',
+
+  ok: 'OK',
+  cancel: 'Cancel',
+  yes: 'Yes',
+  no: 'No',
+
+  categoryName: 'Category name',
+  categoryNameMissing: 'Give the category a name.',
+  categoryExists: 'The category “{name}” already exists.',
+  categoryReserved: '“{name}” is the name of a list of the chat; choose another name.',
+
+  searchLabel: 'Search',
+  searchButton: 'Search',
+  searchHint: 'Search for a person of your school by last or first name.',
+  searchResults: 'Search results',
+  searching: 'Searching…',
+  searchNone: 'Nobody matches this search.',
+  searchCount: '{n} person(s) found.',
+  alreadyContact: 'already one of your contacts',
+  addInto: 'The contact will be added to the category “{name}”.',
+  addIntoOthers: 'The contact will be added to “Other contacts”.',
+  addContact: 'Add the contact',
+  addChooseFirst: 'First choose a person in the results.',
+
+  confirmDeleteCategory: 'Delete the category “{name}”? Its contacts will move to “Other contacts”.',
+  confirmDeleteContact: 'Delete {name} from your contacts? You will also leave their contact list.',
+  categoryRemoved: 'The category “{name}” has no contacts left: it was deleted.',
+
+  requestsList: 'Requests received',
+  requestsNone: 'You have no pending requests.',
+  contactRequest: 'Contact request',
+  accept: 'Accept',
+  refuse: 'Refuse',
+
+  conversations: 'Conversations',
+  conversationsNone:
+    'No open conversation. To start one, open the menu of an available contact (green light) and choose “Start conversation”.',
+  conversationWith: 'Conversation with {name}',
+  closeConversation: 'Close the conversation',
+  unread: '{n} unread',
+  messages: 'Messages',
+  message: 'Message',
+  send: 'Send',
+  editorHelp: 'Enter sends the message, Shift+Enter starts a new line.',
+  smileys: 'Insert a smiley',
+  smileyPicker: 'Smileys',
+  notDelivered: 'Message not delivered: {reason}',
+
+  rulesRefusal: "Your school's rules do not allow this.",
+  actionFailed: 'The action failed ({condition}).',
+  dismiss: 'Dismiss this message',
+};
+
+/** Smileys of the picker, with their names in each language. */
+export const SMILEYS: { char: string; fr: string; en: string }[] = [
+  { char: '🙂', fr: 'sourire', en: 'smile' },
+  { char: '😀', fr: 'grand sourire', en: 'grin' },
+  { char: '😂', fr: 'rire aux larmes', en: 'tears of joy' },
+  { char: '😉', fr: "clin d'œil", en: 'wink' },
+  { char: '😍', fr: 'yeux en cœur', en: 'heart eyes' },
+  { char: '😎', fr: 'lunettes de soleil', en: 'sunglasses' },
+  { char: '🤔', fr: 'réflexion', en: 'thinking' },
+  { char: '😮', fr: 'surprise', en: 'surprise' },
+  { char: '😢', fr: 'larme', en: 'tear' },
+  { char: '😡', fr: 'colère', en: 'anger' },
+  { char: '👍', fr: 'pouce levé', en: 'thumbs up' },
+  { char: '👎', fr: 'pouce baissé', en: 'thumbs down' },
+  { char: '👏', fr: 'applaudissements', en: 'applause' },
+  { char: '🙏', fr: 'merci', en: 'thanks' },
+  { char: '❤️', fr: 'cœur', en: 'heart' },
+  { char: '🎉', fr: 'fête', en: 'party' },
+  { char: '📚', fr: 'livres', en: 'books' },
+  { char: '✏️', fr: 'crayon', en: 'pencil' },
+  { char: '⚽', fr: 'ballon', en: 'ball' },
+  { char: '🎵', fr: 'musique', en: 'music' },
+];
+
+export type Lang = 'fr' | 'en';
+
+/** The first of the browser's languages we have, French otherwise. */
+export function pickLang(languages: readonly string[]): Lang {
+  for (const l of languages) {
+    const base = l.toLowerCase().split('-')[0];
+    if (base === 'fr' || base === 'en') return base;
+  }
+  return 'fr';
+}
+
+export const lang: Lang = pickLang(
+  typeof navigator === 'undefined' ? [] : navigator.languages ?? [navigator.language],
+);
+const catalogue: Catalogue = lang === 'en' ? en : fr;
+
+export function t(key: Key, params: Record<string, string | number> = {}): string {
+  return catalogue[key].replace(/\{(\w+)\}/g, (m, p: string) =>
+    p in params ? String(params[p]) : m,
+  );
+}
+
+export const catalogues = { fr, en };
