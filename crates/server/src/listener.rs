@@ -69,12 +69,18 @@ impl Listeners {
         let _ = self.stop.send(true);
         while self.tasks.join_next().await.is_some() {}
         self.server.sessions.stop_all("system-shutdown");
-        // Every connection holds a permit: all permits back means all ended.
+        // Every TCP connection holds a permit: all permits back means all
+        // ended. Sessions on other transports (WebSocket) are counted by the
+        // registry; both must be done before the store closes.
         let total = self.server.config.limits.max_connections as u32;
-        if tokio::time::timeout(grace, self.limit.acquire_many(total))
-            .await
-            .is_err()
-        {
+        let sessions = &self.server.sessions;
+        let all_closed = async {
+            let _ = self.limit.acquire_many(total).await;
+            while sessions.count() > 0 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        if tokio::time::timeout(grace, all_closed).await.is_err() {
             warn!("some connections did not close in time");
         }
     }
