@@ -278,7 +278,10 @@ async fn user(cmd: UserCommand, config: &Config) -> Result<()> {
         UserCommand::Del { jid } => {
             let user = localpart(&jid, config)?;
             match store.delete_account(&user).await {
-                Ok(()) => println!("deleted {user}@{}", config.domain),
+                Ok(()) => {
+                    signal(config);
+                    println!("deleted {user}@{}", config.domain)
+                }
                 Err(StoreError::NotFound) => bail!("no account {jid}"),
                 Err(e) => return Err(e.into()),
             }
@@ -336,6 +339,7 @@ async fn import(config: &Config, json: &str, source: &str) -> Result<()> {
     }
     let report = store.import_snapshot(&snapshot, &credentials).await?;
     store.close().await;
+    signal(config);
     println!(
         "imported {source}: {} structures, {} classes, {} groups; users: {} created, {} updated, {} deactivated",
         report.structures,
@@ -346,6 +350,16 @@ async fn import(config: &Config, json: &str, source: &str) -> Result<()> {
         report.users_deactivated
     );
     Ok(())
+}
+
+/// Tells a running server on the same data directory that the directory,
+/// rules or access changed, so that it applies from its next stanza on.
+fn signal(config: &Config) {
+    if let Err(e) = causerie_server::policy::signal_change(&config.data_dir) {
+        eprintln!(
+            "warning: could not signal the change to a running server ({e}); it applies within a second"
+        );
+    }
 }
 
 async fn rules(cmd: RulesCommand, config: &Config) -> Result<()> {
@@ -378,10 +392,12 @@ async fn rules(cmd: RulesCommand, config: &Config) -> Result<()> {
                 anyhow::anyhow!("{} is refused, nothing was changed: {e}", file.display())
             })?;
             store.set_rules(&structure, Some(&rules)).await?;
+            signal(config);
             println!("{} rules set for {structure}", rules.len());
         }
         RulesCommand::Reset { structure } => {
             store.set_rules(&structure, None).await?;
+            signal(config);
             println!("default rules restored for {structure}");
         }
     }
@@ -420,6 +436,7 @@ async fn access(cmd: AccessCommand, config: &Config) -> Result<()> {
             store
                 .set_access(&structure, &Access { enabled, profiles })
                 .await?;
+            signal(config);
             println!("access for {structure} updated");
         }
         AccessCommand::Show { structure } => {

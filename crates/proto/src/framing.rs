@@ -91,6 +91,9 @@ impl Default for FramingLimits {
     }
 }
 
+/// Longest single token (name, attribute value, reference) rxml buffers.
+const MAX_TOKEN_BYTES: usize = 4096;
+
 /// The incremental parser of one stream (see the module docs).
 pub struct StreamParser {
     parser: Parser,
@@ -119,10 +122,12 @@ impl StreamParser {
     }
 
     fn make_parser(limits: &FramingLimits) -> Parser {
-        // A single token (a text chunk, an attribute value) may be as large
-        // as a whole stanza; the stanza limit is the real bound.
+        // rxml reserves a scratch buffer of `max_token_length` bytes per
+        // parser, i.e. per connection: keep it small. Longer text is split
+        // into several text events (no error); only a name or reference
+        // longer than this fails. The stanza limit is counted here, not there.
         Parser::with_options(rxml::parser::Options {
-            max_token_length: limits.max_stanza_bytes.max(1024),
+            max_token_length: MAX_TOKEN_BYTES.min(limits.max_stanza_bytes),
             ..Default::default()
         })
     }
@@ -328,6 +333,10 @@ pub fn parse_websocket_frame(
 
 fn map_rxml_error(e: rxml::Error) -> FramingError {
     match e {
+        // A name or reference over the token limit: too big, not restricted.
+        rxml::Error::RestrictedXml("long name or reference") => {
+            FramingError::TooBig(MAX_TOKEN_BYTES)
+        }
         rxml::Error::RestrictedXml(what) => FramingError::RestrictedXml(what.to_string()),
         // A reference to an entity no one may declare here (`&foo;`).
         rxml::Error::UndeclaredEntity => {

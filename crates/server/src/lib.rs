@@ -82,7 +82,7 @@ impl Server {
             domain: config.domain.to_lowercase(),
             throttle: auth::Throttle::new(Duration::from_millis(config.auth.failure_delay_ms)),
             sessions: sessions::Sessions::default(),
-            directory: policy::DirectoryCache::default(),
+            directory: policy::DirectoryCache::new(&config.data_dir),
             rooms: features::muc::Rooms::default(),
             store,
             tls,

@@ -10,8 +10,11 @@
 //! accounts: unrestricted among themselves, and kept apart from directory
 //! users unless `[policy] plain_accounts_reach_directory` is set.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use causerie_ent::{Decision, DenyReason, Directory, Snapshot};
 use causerie_proto::Element;
@@ -25,63 +28,155 @@ use crate::config::PolicyMode;
 /// Namespace of Causerie's application-specific error conditions.
 pub const NS_POLICY: &str = "urn:causerie:policy:0";
 
-/// The directory as last loaded, with the generation it was loaded at.
+/// How often the store's directory generation is read when nothing signalled
+/// a change (another node, or a tool that does not touch the signal file).
+const RECHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// The name of the file, in the data directory, whose modification tells the
+/// server that the directory, the rules or the access changed (written by the
+/// `causerie` command after each such change).
+pub const SIGNAL_FILE: &str = "directory.changed";
+
+/// The directory as last loaded: the store's generation it was loaded at, the
+/// directory itself, and who is a deactivated directory user.
+///
+/// Reading the store's generation on every stanza cost two thread hand-offs
+/// per query (the benchmark's profile, BENCHMARKS.md); instead a stanza costs
+/// one `stat` of the signal file, and the generation is read when that file
+/// changed, when [`DirectoryCache::invalidate`] was called (changes made by this
+/// process), or at most [`RECHECK_EVERY`] after the last read.
 pub struct DirectoryCache {
-    current: RwLock<(i64, Arc<Directory>)>,
+    current: RwLock<Loaded>,
     reload: tokio::sync::Mutex<()>,
+    signal: PathBuf,
+    /// Modification time of the signal file at the last check (nanoseconds).
+    signal_seen: AtomicU64,
+    /// Set to force a generation read at the next check.
+    dirty: AtomicBool,
+    checked_at: Mutex<Instant>,
 }
 
-impl Default for DirectoryCache {
-    fn default() -> Self {
-        DirectoryCache {
-            current: RwLock::new((
-                -1,
-                Arc::new(Directory::new(Snapshot::default(), HashMap::new())),
-            )),
-            reload: tokio::sync::Mutex::new(()),
-        }
+#[derive(Clone)]
+struct Loaded {
+    generation: i64,
+    dir: Arc<Directory>,
+    inactive: Arc<HashSet<String>>,
+}
+
+impl Loaded {
+    /// Whether `user` is a directory user, active or not.
+    fn knows(&self, user: &str) -> bool {
+        self.dir.contains(user) || self.inactive.contains(user)
     }
 }
 
 impl DirectoryCache {
-    fn get(&self) -> (i64, Arc<Directory>) {
-        let g = self.current.read().unwrap_or_else(|e| e.into_inner());
-        (g.0, g.1.clone())
+    /// A cache watching the signal file of `data_dir`.
+    pub fn new(data_dir: &Path) -> Self {
+        DirectoryCache {
+            current: RwLock::new(Loaded {
+                generation: -1,
+                dir: Arc::new(Directory::new(Snapshot::default(), HashMap::new())),
+                inactive: Arc::new(HashSet::new()),
+            }),
+            reload: tokio::sync::Mutex::new(()),
+            signal: data_dir.join(SIGNAL_FILE),
+            signal_seen: AtomicU64::new(0),
+            dirty: AtomicBool::new(true),
+            checked_at: Mutex::new(Instant::now()),
+        }
     }
+
+    fn get(&self) -> Loaded {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The directory changed through this process (the sync API): read the
+    /// store's generation at the next stanza.
+    pub fn invalidate(&self) {
+        self.dirty.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the store's generation must be read now.
+    fn must_check(&self) -> bool {
+        let modified = std::fs::metadata(&self.signal)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        let signalled = self.signal_seen.swap(modified, Ordering::SeqCst) != modified;
+        let dirty = self.dirty.swap(false, Ordering::SeqCst);
+        let mut checked = self.checked_at.lock().unwrap_or_else(|e| e.into_inner());
+        if signalled || dirty || checked.elapsed() >= RECHECK_EVERY {
+            *checked = Instant::now();
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Tells running servers that the directory, rules or access changed (called by
+/// the `causerie` command after it wrote to the store).
+pub fn signal_change(data_dir: &Path) -> std::io::Result<()> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    std::fs::write(data_dir.join(SIGNAL_FILE), nanos.to_string())
 }
 
 impl Server {
     /// The current directory (reloaded when the store says it changed).
     pub async fn directory(&self) -> Arc<Directory> {
-        let (loaded, dir) = self.directory.get();
+        self.loaded().await.dir
+    }
+
+    async fn loaded(&self) -> Loaded {
+        let cached = self.directory.get();
+        if cached.generation >= 0 && !self.directory.must_check() {
+            return cached;
+        }
         let generation = match self.store.generation().await {
             Ok(g) => g,
             Err(e) => {
                 warn!(error = %e, "cannot read the directory generation; keeping the loaded directory");
-                return dir;
+                return cached;
             }
         };
-        if generation == loaded {
-            return dir;
+        if generation == cached.generation {
+            return cached;
         }
         let _guard = self.directory.reload.lock().await;
-        let (loaded, dir) = self.directory.get();
-        if generation == loaded {
-            return dir;
+        let cached = self.directory.get();
+        if generation == cached.generation {
+            return cached;
         }
-        let (snapshot, rules) = match (self.store.snapshot().await, self.store.rules().await) {
-            (Ok(s), Ok(r)) => (s, r),
-            (Err(e), _) | (_, Err(e)) => {
+        let (snapshot, rules, inactive) = match (
+            self.store.snapshot().await,
+            self.store.rules().await,
+            self.store.inactive_users().await,
+        ) {
+            (Ok(s), Ok(r), Ok(i)) => (s, r, i),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
                 warn!(error = %e, "cannot load the directory; keeping the loaded one");
-                return dir;
+                return cached;
             }
         };
-        let fresh = Arc::new(Directory::new(snapshot, rules));
+        let fresh = Loaded {
+            generation,
+            dir: Arc::new(Directory::new(snapshot, rules)),
+            inactive: Arc::new(inactive.into_iter().collect()),
+        };
         *self
             .directory
             .current
             .write()
-            .unwrap_or_else(|e| e.into_inner()) = (generation, fresh.clone());
+            .unwrap_or_else(|e| e.into_inner()) = fresh.clone();
         fresh
     }
 
@@ -91,11 +186,9 @@ impl Server {
         if from == to || self.config.policy.mode == PolicyMode::Open {
             return Ok(());
         }
-        let dir = self.directory().await;
-        let (from_dir, to_dir) = (
-            self.in_directory(&dir, from).await,
-            self.in_directory(&dir, to).await,
-        );
+        let loaded = self.loaded().await;
+        let dir = &loaded.dir;
+        let (from_dir, to_dir) = (loaded.knows(from), loaded.knows(to));
         match (from_dir, to_dir) {
             (false, false) => Ok(()),
             (true, true) => match dir.may_reach(from, to) {
@@ -104,21 +197,6 @@ impl Server {
             },
             _ if self.config.policy.plain_accounts_reach_directory => Ok(()),
             _ => Err(refusal(&DenyReason::NoRule)),
-        }
-    }
-
-    /// Whether `user` is a directory user (active or not). Deactivated users
-    /// are not in the loaded directory; the store still knows them.
-    async fn in_directory(&self, dir: &Directory, user: &str) -> bool {
-        if dir.contains(user) {
-            return true;
-        }
-        match self.store.directory_user_active(user).await {
-            Ok(v) => v.is_some(),
-            Err(e) => {
-                warn!(error = %e, "cannot check a directory user");
-                true
-            }
         }
     }
 
@@ -221,9 +299,8 @@ impl Server {
         if domain != self.domain {
             return None;
         }
-        let dir = self.directory().await;
-        let both = self.in_directory(&dir, user).await && self.in_directory(&dir, node).await;
-        both.then(|| node.to_string())
+        let loaded = self.loaded().await;
+        (loaded.knows(user) && loaded.knows(node)).then(|| node.to_string())
     }
 }
 

@@ -90,6 +90,8 @@ pub trait DirectoryStore: Send + Sync {
     /// Some(active) for a directory user; None for anything else (a plain account, or no
     /// account at all).
     async fn directory_user_active(&self, login: &str) -> Result<Option<bool>>;
+    /// Logins of the deactivated directory users, sorted.
+    async fn inactive_users(&self) -> Result<Vec<String>>;
     /// Creates or replaces a user (names, profile, structures, classes, children) and makes
     /// him active; `credentials`, when given, replace his own. Err(Invalid) when a
     /// structure, class or child (a directory user) does not exist.
@@ -873,6 +875,18 @@ impl DirectoryStore for Store {
         .await?;
         row.map(|row| get_flag(&row, "active", self.backend()))
             .transpose()
+    }
+
+    async fn inactive_users(&self) -> Result<Vec<String>> {
+        let mut logins: Vec<String> = sqlx::query_scalar(
+            "SELECT a.username FROM directory_users d JOIN accounts a ON a.id = d.account_id \
+             WHERE d.active = $1",
+        )
+        .bind(false)
+        .fetch_all(self.pool())
+        .await?;
+        logins.sort();
+        Ok(logins)
     }
 
     async fn put_user(&self, user: &User, credentials: Option<&Credentials>) -> Result<()> {

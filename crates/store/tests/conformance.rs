@@ -1553,6 +1553,10 @@ async fn directory_absent_user_is_deactivated_then_reactivated(store: &Store) {
         store.directory_user_active("lea.martin").await.unwrap(),
         Some(false)
     );
+    assert_eq!(
+        store.inactive_users().await.unwrap(),
+        vec!["lea.martin".to_string()]
+    );
     assert!(store.account_exists("lea.martin").await.unwrap());
     let snap = store.snapshot().await.unwrap();
     assert_eq!(snap, normalized(without_lea.clone()));

@@ -168,6 +168,7 @@ async fn put_user(
     };
     server.store.put_user(&user, creds.as_ref()).await?;
     tracing::info!(login = %user.login, "directory API: user updated");
+    server.directory.invalidate();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -183,6 +184,7 @@ async fn delete_user(
         h.stop("not-authorized");
     }
     tracing::info!(login = %login, "directory API: user deactivated");
+    server.directory.invalidate();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -241,6 +243,7 @@ async fn put_class(
 ) -> Result<StatusCode, Fail> {
     let class: Class = accept(&server, &headers, &id, &body)?;
     server.store.put_class(&class).await?;
+    server.directory.invalidate();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -252,6 +255,7 @@ async fn put_group(
 ) -> Result<StatusCode, Fail> {
     let group: Group = accept(&server, &headers, &id, &body)?;
     server.store.put_group(&group).await?;
+    server.directory.invalidate();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -263,6 +267,7 @@ async fn put_structure(
 ) -> Result<StatusCode, Fail> {
     let structure: Structure = accept(&server, &headers, &id, &body)?;
     server.store.put_structure(&structure).await?;
+    server.directory.invalidate();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -273,6 +278,7 @@ async fn delete_class(
 ) -> Result<StatusCode, Fail> {
     authorize(&server, &headers)?;
     server.store.delete_class(&id).await?;
+    server.directory.invalidate();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -283,5 +289,6 @@ async fn delete_group(
 ) -> Result<StatusCode, Fail> {
     authorize(&server, &headers)?;
     server.store.delete_group(&id).await?;
+    server.directory.invalidate();
     Ok(StatusCode::NO_CONTENT)
 }
