@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""Turns bench/results/results.jsonl into the tables of BENCHMARKS.md.
+
+usage: report.py RESULTS.jsonl META.txt [--update BENCHMARKS.md]
+
+Each cell is the median of the runs with their spread (min-max). Ratios are the
+plain quotient of the medians, Causerie / peer: above 1 is better for rates, below
+1 is better for latency, memory and CPU. Without --update the tables are printed.
+"""
+
+import json
+import statistics
+import sys
+
+SERVERS = ["causerie", "causerie_open", "prosody", "ejabberd"]
+
+# case -> (title, [(metric key, label, better)])
+LOGIN = [
+    ("logins_per_s", "logins/s", "higher"),
+    ("p50_ms", "login p50 (ms)", "lower"),
+    ("p99_ms", "login p99 (ms)", "lower"),
+    ("server_cpu_us_per_login", "server CPU per login (µs)", "lower"),
+    ("errors", "errors", "lower"),
+]
+IDLE = [
+    ("server_kib_per_conn", "server RSS per connection (KiB)", "lower"),
+    ("kernel_slab_kib_per_conn_both_ends", "kernel slab per connection, both ends (KiB)", "lower"),
+    ("server_idle_cpu_pct", "server CPU while idle (% of a core)", "lower"),
+    ("held", "sessions held", "higher"),
+    ("errors", "errors", "lower"),
+]
+CHAT = [
+    ("messages_per_s", "messages/s delivered", "higher"),
+    ("p50_ms", "latency p50 (ms)", "lower"),
+    ("p99_ms", "latency p99 (ms)", "lower"),
+    ("p999_ms", "latency p99.9 (ms)", "lower"),
+    ("server_cpu_us_per_msg", "server CPU per message (µs)", "lower"),
+    ("lost", "lost", "lower"),
+    ("errors", "errors", "lower"),
+]
+STORM = [
+    ("ok", "online", "higher"),
+    ("all_online_s", "time until all online (s)", "lower"),
+    ("p99_ms", "login p99 (ms)", "lower"),
+    ("errors", "errors", "lower"),
+]
+MUC = [
+    ("deliveries_per_s", "deliveries/s", "higher"),
+    ("p50_ms", "latency p50 (ms)", "lower"),
+    ("p99_ms", "latency p99 (ms)", "lower"),
+    ("p999_ms", "latency p99.9 (ms)", "lower"),
+    ("server_cpu_us_per_delivery", "server CPU per delivery (µs)", "lower"),
+    ("lost", "lost", "lower"),
+    ("errors", "errors", "lower"),
+]
+CASES = {
+    "login_plain": ("Logins, PLAIN, no TLS", LOGIN),
+    "login_scram": ("Logins, SCRAM-SHA-1, no TLS", LOGIN),
+    "idle": ("Idle sessions with rosters of 30, SCRAM-SHA-1, no TLS", IDLE),
+    "chat": ("1:1 messages, closed loop, no TLS", CHAT),
+    "chat_rate": ("1:1 messages at a fixed offered rate, no TLS", CHAT),
+    "storm": ("Login storm, SCRAM-SHA-1, no TLS", STORM),
+    "muc": ("Rooms of 30, closed loop (2 posts in flight per occupant), no TLS", MUC),
+    "muc_rate": ("Rooms of 30 at a fixed offered rate, no TLS", MUC),
+    "login_tls": ("Logins, STARTTLS + SCRAM-SHA-256", LOGIN),
+    "idle_tls": ("Idle sessions, STARTTLS + SCRAM-SHA-256", IDLE),
+    "chat_tls": ("1:1 messages, closed loop, STARTTLS", CHAT),
+    "chat_rate_tls": ("1:1 messages at a fixed offered rate, STARTTLS", CHAT),
+    "storm_tls": ("Login storm, STARTTLS + SCRAM-SHA-256", STORM),
+    "idle_max_tls": ("Most idle sessions one process may hold here, STARTTLS", IDLE),
+}
+
+
+def load(path):
+    runs = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            rec = json.loads(line)
+            runs.setdefault((rec["case"], rec["server"]), []).append(rec)
+    return runs
+
+
+def fmt(x):
+    if x is None:
+        return "–"
+    if float(x).is_integer():
+        return f"{int(x):,}"
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    if abs(x) >= 10:
+        return f"{x:.1f}"
+    return f"{x:.2f}"
+
+
+def cell(values):
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return None, "–"
+    med = statistics.median(vals)
+    if len(vals) == 1:
+        return med, fmt(med)
+    return med, f"{fmt(med)} ({fmt(min(vals))}–{fmt(max(vals))})"
+
+
+def describe(rec):
+    r = rec["result"]
+    if r.get("failed"):
+        return "failed"
+    return ""
+
+
+def table(runs, case, servers, with_ratios):
+    title, metrics = CASES[case]
+    present = [s for s in servers if (case, s) in runs]
+    if not present:
+        return ""
+    sample = runs[(case, present[0])][0]["result"]
+    params = ", ".join(
+        f"{k} {sample[k]}"
+        for k in ("n", "concurrency", "pairs", "rooms", "window", "offered_rate", "offered_deliveries_per_s", "duration_s", "within_s")
+        if k in sample and sample[k] is not None
+    )
+    head = ["metric"] + [f"{s} ({len(runs[(case, s)])} run{'s' if len(runs[(case, s)]) > 1 else ''})" for s in present]
+    ratio_cols = []
+    if with_ratios and "causerie" in present:
+        ratio_cols = [p for p in present if p in ("prosody", "ejabberd")]
+        head += [f"Causerie/{p.capitalize()}" for p in ratio_cols]
+    out = [f"#### {title}" + (f" ({params})" if params else ""), ""]
+    out.append("| " + " | ".join(head) + " |")
+    out.append("|" + "---|" * len(head))
+    for key, label, better in metrics:
+        row = [f"{label} ({better} is better)"]
+        meds = {}
+        for s in present:
+            recs = runs[(case, s)]
+            vals = [None if r["result"].get("failed") else r["result"].get(key) for r in recs]
+            med, text = cell(vals)
+            failed = sum(1 for r in recs if r["result"].get("failed"))
+            if failed:
+                text += f" ({failed} failed)"
+            meds[s] = med
+            row.append(text)
+        for p in ratio_cols:
+            c, v = meds.get("causerie"), meds.get(p)
+            if c is None or v is None or v == 0 or key in ("errors", "lost", "held", "ok"):
+                row.append("–")
+            else:
+                row.append(f"{c / v:.2f}×")
+        out.append("| " + " | ".join(row) + " |")
+    out.append("")
+    return "\n".join(out)
+
+
+def render(results_path, meta_path):
+    runs = load(results_path)
+    with open(meta_path, encoding="utf-8") as f:
+        meta = f.read().rstrip()
+    parts = [
+        "### Run conditions (bench/results/meta.txt)",
+        "",
+        "```",
+        meta,
+        "```",
+        "",
+        "Loads (1, 5, 15 min) measured just before each run are in bench/results/results.jsonl (`load_before`).",
+        "",
+        "### Side by side (no TLS, loopback, same mechanism for all three)",
+        "",
+    ]
+    for case in ("login_plain", "login_scram", "idle", "chat", "chat_rate", "storm", "muc", "muc_rate"):
+        parts.append(table(runs, case, SERVERS, True))
+    parts += ["### Causerie with TLS (STARTTLS, SCRAM-SHA-256)", ""]
+    for case in ("login_tls", "idle_tls", "chat_tls", "chat_rate_tls", "storm_tls", "idle_max_tls"):
+        parts.append(table(runs, case, ["causerie", "causerie_open"], False))
+    return "\n".join(p for p in parts if p is not None)
+
+
+BEGIN = "<!-- results:begin (generated by bench/report.py) -->"
+END = "<!-- results:end -->"
+
+
+def main():
+    args = sys.argv[1:]
+    if len(args) < 2:
+        sys.exit(__doc__)
+    text = render(args[0], args[1])
+    if len(args) == 4 and args[2] == "--update":
+        with open(args[3], encoding="utf-8") as f:
+            doc = f.read()
+        if BEGIN not in doc or END not in doc:
+            sys.exit(f"{args[3]} lacks the markers {BEGIN} … {END}")
+        before = doc.split(BEGIN)[0]
+        after = doc.split(END, 1)[1]
+        with open(args[3], "w", encoding="utf-8") as f:
+            f.write(before + BEGIN + "\n\n" + text + "\n" + END + after)
+    else:
+        print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,427 @@
+//! One XMPP client connection: TCP to a loopback address, STARTTLS or direct TLS
+//! (certificates are not verified: the generator loads a server it started
+//! itself, and a real client would pin the certificate), SASL, bind, roster get,
+//! initial presence.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpSocket, TcpStream};
+
+use crate::sasl::{self, Mech, Scram};
+use crate::xml::{self, Event, Framer};
+
+/// How the client protects the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TlsMode {
+    /// No TLS: plaintext SASL on loopback (the server must allow it).
+    #[value(name = "none")]
+    None,
+    /// STARTTLS on the c2s port (RFC 6120).
+    #[value(name = "starttls")]
+    StartTls,
+    /// TLS from the first byte (XEP-0368).
+    #[value(name = "direct")]
+    Direct,
+}
+
+/// Where and as whom to connect.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Target {
+    /// Server address (loopback only).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// c2s port (the direct-TLS port with `--tls direct`).
+    #[arg(long, default_value_t = 5222)]
+    pub port: u16,
+    /// XMPP domain of the accounts.
+    #[arg(long, default_value = "localhost")]
+    pub domain: String,
+    /// Accounts are PREFIX{i}@DOMAIN.
+    #[arg(long, default_value = "u")]
+    pub prefix: String,
+    /// First account index.
+    #[arg(long, default_value_t = 1)]
+    pub first: u64,
+    /// The password of every account.
+    #[arg(long, default_value = "bench")]
+    pub password: String,
+    #[arg(long, value_enum, default_value = "starttls")]
+    pub tls: TlsMode,
+    #[arg(long, value_enum, default_value = "scram-sha-256")]
+    pub mech: Mech,
+    /// Resumes TLS sessions (tickets) instead of a full handshake at every login.
+    #[arg(long)]
+    pub tls_resume: bool,
+    /// Source addresses 127.0.0.1..=127.0.0.K, round robin: each gives about
+    /// 28,000 ephemeral ports toward one server port.
+    #[arg(long, default_value_t = 4)]
+    pub source_ips: u8,
+    /// Seconds one login may take before it counts as an error.
+    #[arg(long, default_value_t = 60)]
+    pub login_timeout: u64,
+    /// Name of the server in the report (causerie, prosody, ejabberd).
+    #[arg(long, default_value = "server")]
+    pub label: String,
+}
+
+impl Target {
+    pub fn check(&self) -> Result<()> {
+        if !self.host.is_loopback() {
+            bail!(
+                "the generator only loads loopback addresses, not {}",
+                self.host
+            );
+        }
+        Ok(())
+    }
+
+    pub fn user(&self, i: u64) -> String {
+        format!("{}{}", self.prefix, self.first + i)
+    }
+}
+
+/// The socket, in clear or under TLS.
+pub enum Io {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Io {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Io {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_flush(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Accepts any certificate: the generator talks to a server on loopback that the
+/// benchmark started itself (a real client pins or verifies; verification cost is
+/// left out so that the generator stays light).
+#[derive(Debug)]
+struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for NoVerify {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+fn tls_config(resume: bool) -> Arc<rustls::ClientConfig> {
+    static FULL: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    static RESUME: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    let make = |resume: bool| {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .expect("ring supports the default protocol versions")
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+            .with_no_client_auth();
+        if !resume {
+            config.resumption = rustls::client::Resumption::disabled();
+        }
+        Arc::new(config)
+    };
+    if resume {
+        RESUME.get_or_init(|| make(true)).clone()
+    } else {
+        FULL.get_or_init(|| make(false)).clone()
+    }
+}
+
+/// An open, authenticated, bound session.
+pub struct Session {
+    pub io: Io,
+    pub fr: Framer,
+    /// The bound full JID.
+    pub jid: String,
+}
+
+const NS_TLS: &str = "urn:ietf:params:xml:ns:xmpp-tls";
+const NS_SASL: &str = "urn:ietf:params:xml:ns:xmpp-sasl";
+
+impl Session {
+    /// Writes and flushes.
+    pub async fn send(&mut self, data: &[u8]) -> Result<()> {
+        self.io.write_all(data).await?;
+        self.io.flush().await?;
+        Ok(())
+    }
+
+    /// The next top-level element (stream errors and the end of the stream are errors).
+    pub async fn element(&mut self) -> Result<Vec<u8>> {
+        let mut buf = [0u8; 8192];
+        loop {
+            match self.fr.next()? {
+                Some(Event::Element(r)) => {
+                    let el = self.fr.get(r).to_vec();
+                    if xml::name(&el) == b"error" && xml::contains(&el, "xmpp-streams") {
+                        bail!("stream error: {}", String::from_utf8_lossy(&el));
+                    }
+                    return Ok(el);
+                }
+                Some(Event::Open(_)) => continue,
+                Some(Event::Close) => bail!("the server closed the stream"),
+                None => {}
+            }
+            let n = self.io.read(&mut buf).await?;
+            if n == 0 {
+                bail!("the server closed the connection");
+            }
+            self.fr.feed(&buf[..n])?;
+        }
+    }
+
+    async fn open_stream(&mut self, domain: &str) -> Result<Vec<u8>> {
+        self.fr.reset();
+        let header = format!(
+            "<?xml version='1.0'?><stream:stream to='{}' version='1.0' xml:lang='en' \
+             xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>",
+            xml::escape(domain)
+        );
+        self.send(header.as_bytes()).await?;
+        let features = self.element().await?;
+        if xml::name(&features) != b"features" {
+            bail!(
+                "expected stream features, got {}",
+                String::from_utf8_lossy(&features)
+            );
+        }
+        Ok(features)
+    }
+
+    /// Ends the stream politely (bounded: a server that does not answer is dropped).
+    pub async fn close(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            let _ = self.send(b"</stream:stream>").await;
+            let _ = self.io.shutdown().await;
+        })
+        .await;
+    }
+}
+
+async fn tcp(target: &Target, index: u64) -> Result<TcpStream> {
+    let addr = SocketAddr::new(target.host, target.port);
+    let socket = match target.host {
+        IpAddr::V4(_) => {
+            let s = TcpSocket::new_v4()?;
+            if target.source_ips > 1 {
+                let last = 1 + (index % u64::from(target.source_ips)) as u8;
+                s.bind(SocketAddr::new(
+                    IpAddr::V4(Ipv4Addr::new(127, 0, 0, last)),
+                    0,
+                ))?;
+            }
+            s
+        }
+        IpAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    let stream = socket
+        .connect(addr)
+        .await
+        .with_context(|| format!("connect to {addr}"))?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+async fn tls(target: &Target, stream: TcpStream) -> Result<Io> {
+    let connector = tokio_rustls::TlsConnector::from(tls_config(target.tls_resume));
+    let name = ServerName::try_from(target.domain.clone()).context("domain as a TLS name")?;
+    let s = connector
+        .connect(name, stream)
+        .await
+        .context("TLS handshake")?;
+    Ok(Io::Tls(Box::new(s)))
+}
+
+/// Logs account `index` in: TLS, SASL, bind, roster get, initial presence; then a
+/// ping whose answer tells that the presence has been processed.
+pub async fn login(target: &Target, index: u64) -> Result<Session> {
+    let stream = tcp(target, index).await?;
+    let io = match target.tls {
+        TlsMode::Direct => tls(target, stream).await?,
+        _ => Io::Plain(stream),
+    };
+    let mut s = Session {
+        io,
+        fr: Framer::new(),
+        jid: String::new(),
+    };
+    let mut features = s.open_stream(&target.domain).await?;
+    if target.tls == TlsMode::StartTls {
+        if !xml::contains(&features, "<starttls") {
+            bail!("the server offers no STARTTLS");
+        }
+        s.send(format!("<starttls xmlns='{NS_TLS}'/>").as_bytes())
+            .await?;
+        let el = s.element().await?;
+        if xml::name(&el) != b"proceed" {
+            bail!("STARTTLS refused: {}", String::from_utf8_lossy(&el));
+        }
+        let Io::Plain(stream) = s.io else {
+            unreachable!("STARTTLS on a plain stream")
+        };
+        s.io = tls(target, stream).await?;
+        features = s.open_stream(&target.domain).await?;
+    }
+    let mech = target.mech;
+    if !xml::contains(&features, &format!(">{}<", mech.name())) {
+        bail!(
+            "the server does not offer {}: {}",
+            mech.name(),
+            String::from_utf8_lossy(&features)
+        );
+    }
+    let user = target.user(index);
+    match mech {
+        Mech::Plain => {
+            s.send(
+                format!(
+                    "<auth xmlns='{NS_SASL}' mechanism='PLAIN'>{}</auth>",
+                    sasl::plain(&user, &target.password)
+                )
+                .as_bytes(),
+            )
+            .await?;
+            let el = s.element().await?;
+            if xml::name(&el) != b"success" {
+                bail!("authentication failed: {}", String::from_utf8_lossy(&el));
+            }
+        }
+        Mech::ScramSha1 | Mech::ScramSha256 => {
+            let (mut scram, first) = Scram::start(mech, &user);
+            s.send(
+                format!(
+                    "<auth xmlns='{NS_SASL}' mechanism='{}'>{first}</auth>",
+                    mech.name()
+                )
+                .as_bytes(),
+            )
+            .await?;
+            let el = s.element().await?;
+            if xml::name(&el) != b"challenge" {
+                bail!("authentication failed: {}", String::from_utf8_lossy(&el));
+            }
+            let fin = scram.respond(&xml::text(&el).unwrap_or_default(), &target.password)?;
+            s.send(format!("<response xmlns='{NS_SASL}'>{fin}</response>").as_bytes())
+                .await?;
+            let el = s.element().await?;
+            if xml::name(&el) != b"success" {
+                bail!("authentication failed: {}", String::from_utf8_lossy(&el));
+            }
+            scram.verify(&xml::text(&el).unwrap_or_default())?;
+        }
+    }
+    let features = s.open_stream(&target.domain).await?;
+    s.send(
+        b"<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>\
+          <resource>bench</resource></bind></iq>",
+    )
+    .await?;
+    let el = wait_iq(&mut s, "bind1").await?;
+    s.jid = xml::child_text(&el, "jid").context("bind result without a JID")?;
+    // RFC 3921 session establishment, for servers that still require it.
+    if xml::contains(&features, "xmpp-session") && !xml::contains(&features, "<optional") {
+        s.send(
+            b"<iq type='set' id='sess1'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>",
+        )
+        .await?;
+        wait_iq(&mut s, "sess1").await?;
+    }
+    s.send(b"<iq type='get' id='roster1'><query xmlns='jabber:iq:roster'/></iq>")
+        .await?;
+    wait_iq(&mut s, "roster1").await?;
+    s.send(b"<presence/><iq type='get' id='ping1'><ping xmlns='urn:xmpp:ping'/></iq>")
+        .await?;
+    wait_reply(&mut s, "ping1").await?;
+    Ok(s)
+}
+
+/// Waits for the result of iq `id` (other stanzas are skipped); an error is an error.
+async fn wait_iq(s: &mut Session, id: &str) -> Result<Vec<u8>> {
+    let el = wait_reply(s, id).await?;
+    if xml::attr(&el, "type").as_deref() != Some("result") {
+        bail!("iq {id} failed: {}", String::from_utf8_lossy(&el));
+    }
+    Ok(el)
+}
+
+/// Waits for any answer (result or error) to iq `id`.
+async fn wait_reply(s: &mut Session, id: &str) -> Result<Vec<u8>> {
+    loop {
+        let el = s.element().await?;
+        if xml::name(&el) == b"iq" && xml::attr(&el, "id").as_deref() == Some(id) {
+            return Ok(el);
+        }
+    }
+}
