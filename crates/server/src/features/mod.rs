@@ -32,26 +32,64 @@ pub fn internal(e: impl std::fmt::Display) -> StanzaError {
     StanzaError::new(Condition::InternalServerError)
 }
 
-/// Routes an IQ (RFC 6120 §8.2.3, RFC 6121 §8.5).
-pub async fn iq(server: &Server, session: &Session, stanza: Element, dest: Dest) {
-    let kind = stanza.attr("type").unwrap_or_default().to_string();
-    let is_request = matches!(kind.as_str(), "get" | "set");
-    if !is_request && !matches!(kind.as_str(), "result" | "error") {
-        reply_error(
-            session,
-            &stanza,
-            StanzaError::new(Condition::BadRequest).with_text("en", "invalid IQ type"),
-        );
-        return;
-    }
+/// What an IQ is, once its type and id were checked (RFC 6120 §8.2.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IqKind {
+    Get,
+    Set,
+    /// A result or an error: an answer, which nothing answers.
+    Answer,
+}
+
+/// Checks an IQ's type and id; an invalid one gets `bad-request` and `None`.
+pub fn iq_kind(session: &Session, stanza: &Element) -> Option<IqKind> {
+    let kind = match stanza.attr("type") {
+        Some("get") => IqKind::Get,
+        Some("set") => IqKind::Set,
+        Some("result" | "error") => IqKind::Answer,
+        _ => {
+            reply_error(
+                session,
+                stanza,
+                StanzaError::new(Condition::BadRequest).with_text("en", "invalid IQ type"),
+            );
+            return None;
+        }
+    };
     if stanza.attr("id").is_none() {
         reply_error(
             session,
-            &stanza,
+            stanza,
             StanzaError::new(Condition::BadRequest).with_text("en", "IQ without id"),
         );
-        return;
+        return None;
     }
+    Some(kind)
+}
+
+/// The one child of an IQ request; none or several get `bad-request`.
+pub fn iq_payload<'a>(session: &Session, stanza: &'a Element) -> Option<&'a Element> {
+    let mut children = stanza.children();
+    match (children.next(), children.next()) {
+        (Some(payload), None) => Some(payload),
+        _ => {
+            reply_error(
+                session,
+                stanza,
+                StanzaError::new(Condition::BadRequest)
+                    .with_text("en", "an IQ request has exactly one child"),
+            );
+            None
+        }
+    }
+}
+
+/// Routes an IQ (RFC 6120 §8.2.3, RFC 6121 §8.5).
+pub async fn iq(server: &Server, session: &Session, stanza: Element, dest: Dest) {
+    let Some(kind) = iq_kind(session, &stanza) else {
+        return;
+    };
+    let is_request = kind != IqKind::Answer;
     match &dest {
         Dest::Remote => {
             if is_request {
@@ -77,17 +115,10 @@ pub async fn iq(server: &Server, session: &Session, stanza: Element, dest: Dest)
         // Results and errors addressed to the server or an account: nothing waits for them.
         return;
     }
-    let children: Vec<&Element> = stanza.children().collect();
-    let [payload] = children.as_slice() else {
-        reply_error(
-            session,
-            &stanza,
-            StanzaError::new(Condition::BadRequest)
-                .with_text("en", "an IQ request has exactly one child"),
-        );
+    let Some(payload) = iq_payload(session, &stanza) else {
         return;
     };
-    let set = kind == "set";
+    let set = kind == IqKind::Set;
     let own = dest.user() == Some(session.user.as_str());
     if dest == Dest::Search {
         let result = match (payload.ns().as_str(), payload.name()) {

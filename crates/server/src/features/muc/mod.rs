@@ -45,7 +45,7 @@ pub use registry::Rooms;
 use super::{answer, internal};
 use crate::Server;
 use crate::c2s::Session;
-use crate::router::{MucDest, reply_error};
+use crate::router::MucDest;
 
 pub const NS_MUC: &str = "http://jabber.org/protocol/muc";
 pub const NS_MUC_USER: &str = "http://jabber.org/protocol/muc#user";
@@ -77,35 +77,12 @@ pub async fn route(server: &Server, session: &Session, stanza: Element, dest: Mu
 }
 
 async fn iq(server: &Server, session: &Session, stanza: Element, dest: MucDest) {
-    let set = match stanza.attr("type") {
-        Some("get") => false,
-        Some("set") => true,
-        Some("result" | "error") => return,
-        _ => {
-            reply_error(
-                session,
-                &stanza,
-                StanzaError::new(Condition::BadRequest).with_text("en", "invalid IQ type"),
-            );
-            return;
-        }
+    let set = match super::iq_kind(session, &stanza) {
+        Some(super::IqKind::Get) => false,
+        Some(super::IqKind::Set) => true,
+        Some(super::IqKind::Answer) | None => return,
     };
-    if stanza.attr("id").is_none() {
-        reply_error(
-            session,
-            &stanza,
-            StanzaError::new(Condition::BadRequest).with_text("en", "IQ without id"),
-        );
-        return;
-    }
-    let children: Vec<&Element> = stanza.children().collect();
-    let [payload] = children.as_slice() else {
-        reply_error(
-            session,
-            &stanza,
-            StanzaError::new(Condition::BadRequest)
-                .with_text("en", "an IQ request has exactly one child"),
-        );
+    let Some(payload) = super::iq_payload(session, &stanza) else {
         return;
     };
     let (pns, name) = (payload.ns(), payload.name());
