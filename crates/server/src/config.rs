@@ -33,15 +33,39 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Listen {
-    /// Client connections with STARTTLS (RFC 6120), usually port 5222.
+    /// Client connections with STARTTLS (RFC 6120), usually port 5222; `false` disables it.
+    #[serde(deserialize_with = "listener")]
     pub c2s: Option<SocketAddr>,
-    /// Client connections with direct TLS (XEP-0368), usually port 5223.
+    /// Client connections with direct TLS (XEP-0368), usually port 5223; `false` disables it.
+    #[serde(deserialize_with = "listener")]
     pub c2s_tls: Option<SocketAddr>,
-    /// HTTP: XMPP over WebSocket, the web client, the admin console (port 5280).
+    /// HTTP: XMPP over WebSocket, the web client, the admin console (port 5280); `false` disables it.
+    #[serde(deserialize_with = "listener")]
     pub http: Option<SocketAddr>,
     /// The HTTP listener sits behind a reverse proxy that terminates TLS, so
     /// WebSocket clients are on a confidential channel (PLAIN is offered).
     pub http_behind_tls_proxy: bool,
+}
+
+/// A listener: `"IP:PORT"`, or `false` to disable it.
+fn listener<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Listener {
+        Off(bool),
+        Address(String),
+    }
+    match Listener::deserialize(d)? {
+        Listener::Off(false) => Ok(None),
+        Listener::Off(true) => Err(serde::de::Error::custom(
+            "give an address \"IP:PORT\", or false to disable the listener",
+        )),
+        Listener::Address(a) => a.parse().map(Some).map_err(|_| {
+            serde::de::Error::custom(format!(
+                "`{a}` is not an address \"IP:PORT\" (or false to disable the listener)"
+            ))
+        }),
+    }
 }
 
 /// Where data is stored.
@@ -421,6 +445,20 @@ mod tests {
     fn wrong_type_is_named_with_its_line() {
         let err = Config::parse("domain = 'a'\n[listen]\nc2s = 'not an address'").unwrap_err();
         assert!(err.contains("line 3") || err.contains("3 |"), "{err}");
+    }
+
+    #[test]
+    fn listeners_can_be_disabled() {
+        let c = Config::parse("[listen]\nhttp = false\nc2s = '127.0.0.1:1234'").unwrap();
+        assert_eq!(c.listen.http, None);
+        assert_eq!(c.listen.c2s, Some("127.0.0.1:1234".parse().unwrap()));
+        assert_eq!(
+            c.listen.c2s_tls.unwrap().port(),
+            5223,
+            "omitted: the default"
+        );
+        let err = Config::parse("[listen]\nhttp = true").unwrap_err();
+        assert!(err.contains("false to disable"), "{err}");
     }
 
     #[test]
