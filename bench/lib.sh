@@ -16,6 +16,7 @@ ITERATIONS="${ITERATIONS:-4096}"
 # Ports: plaintext/STARTTLS and direct TLS.
 CAUSERIE_PORT=17222
 CAUSERIE_TLS_PORT=17223
+CAUSERIE_HTTP_PORT=17280
 PROSODY_PORT=17322
 PROSODY_TLS_PORT=17323
 EJABBERD_PORT=17422
@@ -72,6 +73,8 @@ data_dir = "$1/data"
 [listen]
 c2s = "127.0.0.1:$CAUSERIE_PORT"
 c2s_tls = "127.0.0.1:$CAUSERIE_TLS_PORT"
+# Omitting it would not disable it (the default 0.0.0.0:5280 applies): a port of its own.
+http = "127.0.0.1:$CAUSERIE_HTTP_PORT"
 
 [tls]
 cert = "$BENCH_TMP/tls/cert.pem"

@@ -39,9 +39,12 @@ ACCOUNTS=$(printf '%s\n' "$LOGIN_N" "$IDLE_N" "$((PAIRS * 2))" "$STORM_N" "$((RO
 CASE_TIMEOUT=${CASE_TIMEOUT:-400}
 
 mkdir -p "$OUT" "$BENCH_TMP"
+[ "${FIRST_RUN:-1}" -gt 1 ] || : >"$OUT/meta.txt"
 RESULTS="$OUT/results.jsonl"
 [ "$QUICK" = 1 ] && RESULTS="$OUT/quick.jsonl"
-: >"$RESULTS"
+# FIRST_RUN=K resumes an interrupted run at run K, appending to the results.
+FIRST_RUN=${FIRST_RUN:-1}
+[ "$FIRST_RUN" -gt 1 ] || : >"$RESULTS"
 
 SERVER_PID=""
 CURRENT=""
@@ -61,7 +64,7 @@ raise_nofile
 make_cert
 
 {
-  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ) (from run $FIRST_RUN)"
   echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //') x $(nproc)"
   echo "memory: $(free -g | awk '/Mem:/ {print $2}') GiB"
   echo "kernel: $(uname -r)"
@@ -73,7 +76,7 @@ make_cert
   echo "load before: $(cat /proc/loadavg)"
   echo "top before:"
   top -b -n 1 -o %CPU | sed -n '7,14p'
-} >"$OUT/meta.txt"
+} >>"$OUT/meta.txt"
 
 for s in $SERVERS; do "${s}_provision" "$ACCOUNTS"; done
 if [ "$IDLE_MAX_N" -gt 0 ] && [[ " $SERVERS " == *" causerie "* ]]; then
@@ -120,19 +123,19 @@ TLS=(
   "storm_tls|storm --tls starttls --mech scram-sha-256 --n $STORM_N --within $STORM_T --login-timeout 120"
 )
 
-for ((run = 1; run <= RUNS; run++)); do
+for ((run = FIRST_RUN; run <= RUNS; run++)); do
   for entry in "${SIDE[@]}"; do
     case_name=${entry%%|*}
     read -r -a args <<<"${entry#*|}"
     for s in $SERVERS; do measure "$s" "$case_name" "$run" "$ACCOUNTS" "${args[@]}"; done
   done
-  if [[ " $SERVERS " == *" causerie "* ]]; then
-    for entry in "${TLS[@]}"; do
-      case_name=${entry%%|*}
-      read -r -a args <<<"${entry#*|}"
-      measure causerie "$case_name" "$run" "$ACCOUNTS" "${args[@]}"
+  for entry in "${TLS[@]}"; do
+    case_name=${entry%%|*}
+    read -r -a args <<<"${entry#*|}"
+    for s in $SERVERS; do
+      case $s in causerie | causerie_open) measure "$s" "$case_name" "$run" "$ACCOUNTS" "${args[@]}" ;; esac
     done
-  fi
+  done
 done
 
 # The most connections this machine lets one process hold (open-files limit).
