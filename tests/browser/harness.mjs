@@ -64,7 +64,19 @@ function portOpen(port) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Starts a server; picks new ports when another process took one between
+ *  choosing it and binding it (free ports are only free when looked at). */
 export async function startServer() {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServerOnce();
+    } catch (e) {
+      if (attempt >= 3 || !String(e.message).includes('Address already in use')) throw e;
+    }
+  }
+}
+
+async function startServerOnce() {
   if (!existsSync(BINARY)) {
     throw new Error(`server binary not found: ${BINARY} (run \`cargo build -p causerie\`)`);
   }
