@@ -59,7 +59,8 @@ trap cleanup EXIT
 
 log "installing the peers when missing, building Causerie and the generator (release)"
 bench/install-peers.sh >&2
-cargo build --release -p causerie -p causerie-bench >&2
+# SKIP_BUILD=1 keeps the binaries already built (a resumed run measures the same ones).
+[ "${SKIP_BUILD:-0}" = 1 ] || cargo build --release -p causerie -p causerie-bench >&2
 raise_nofile
 make_cert
 
