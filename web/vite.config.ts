@@ -1,8 +1,9 @@
 // Builds the web client into dist/, which the Rust binary embeds (crates/web).
 //
 // Entries: index.html (the client, full page or inside the portal's floating
-// window), demo-portal.html (a pretend ENT page) and embed.js (the script a
-// portal adds; its name stays fixed so that portals can link to it).
+// window), admin.html (the admin console, served at /admin), demo-portal.html
+// (a pretend ENT page) and embed.js (the script a portal adds; its name stays
+// fixed so that portals can link to it).
 //
 // `npm run dev` serves the sources with hot reload and forwards the XMPP and
 // configuration endpoints to a Causerie running on localhost:5280.
@@ -21,6 +22,7 @@ export default defineConfig({
       input: {
         index: 'index.html',
         'demo-portal': 'demo-portal.html',
+        admin: 'admin.html',
         embed: 'src/embed/embed.ts',
       },
       output: {
@@ -33,6 +35,7 @@ export default defineConfig({
       '/xmpp-websocket': { target: backend.replace(/^http/, 'ws'), ws: true },
       '/client.json': backend,
       '/.well-known': backend,
+      '/admin/api': backend,
     },
   },
 });

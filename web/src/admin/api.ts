@@ -1,0 +1,239 @@
+// The admin API (docs/admin-api.md) as typed calls. The session cookie is
+// HttpOnly and sent by the browser; every call other than GET carries the
+// session's CSRF token in `X-CSRF-Token`. Errors come back as `ApiError`
+// with the server's French and English messages and the field at fault.
+
+export type Profile = 'student' | 'relative' | 'teacher' | 'personnel' | 'guest';
+export const PROFILES: Profile[] = ['student', 'relative', 'teacher', 'personnel', 'guest'];
+
+export type Scope = 'same_class' | 'same_structure' | 'own_children' | 'children_classes';
+export const SCOPES: Scope[] = ['same_class', 'same_structure', 'own_children', 'children_classes'];
+
+export interface Rule {
+  from: Profile[];
+  to: Profile[];
+  scope: Scope;
+  two_way: boolean;
+}
+
+export interface Session {
+  login: string;
+  name: string;
+  role: 'super' | 'local';
+  structures: { id: string; name: string }[];
+  csrf: string;
+}
+
+export interface StructureSummary {
+  id: string;
+  name: string;
+  enabled: boolean;
+  profiles: Profile[];
+  users: number;
+  online: number;
+  custom_rules: boolean;
+}
+
+export interface Structure {
+  id: string;
+  name: string;
+  enabled: boolean;
+  profiles: Profile[];
+  custom_rules: boolean;
+  rules: Rule[];
+  default_rules: Rule[];
+}
+
+export interface User {
+  login: string;
+  name: string;
+  profile: Profile;
+  structures: string[];
+  classes: string[];
+}
+
+export interface UserCard extends User {
+  groups: { id: string; name: string }[];
+  children?: (User | string)[];
+  parents?: (User | string)[];
+  chat_allowed: boolean;
+  chat_refused_because: string | null;
+  locked: boolean;
+  sessions: { resource: string; transport: string; since: string; address?: string }[];
+}
+
+export interface Group {
+  id: string;
+  name: string;
+  structure: string | null;
+  members: User[];
+}
+
+export interface Reach {
+  total: number;
+  users: (User & { why: 'rule' | 'group' | 'link' | string; group?: string | { id: string; name: string } })[];
+}
+
+export interface Live {
+  online_users: number;
+  sessions: number;
+  rooms: number;
+  messages_last_minute: number;
+  messages_per_minute: number[];
+  uptime_s: number;
+  version: string;
+  store: 'ok' | 'error';
+  last_import: {
+    at: string;
+    source: string;
+    ok: boolean;
+    counts: Record<string, number>;
+    errors: string[];
+  } | null;
+}
+
+export interface AuditRow {
+  id: number | string;
+  at: string;
+  actor: string;
+  action: string;
+  structure: string | null;
+  target: string | null;
+  before: unknown;
+  after: unknown;
+}
+
+export interface Admin {
+  login: string;
+  name: string;
+  role: 'super' | 'local';
+  structures: string[];
+  source: 'config' | 'grant' | 'import' | string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    public status: number,
+    public code: string,
+    public messageFr: string,
+    public messageEn: string,
+    public field?: string,
+    public retryAfter?: number,
+  ) {
+    super(messageFr || code);
+  }
+}
+
+const BASE = '/admin/api';
+let csrf = '';
+let onExpired: () => void = () => {};
+
+/** Called when the server says the session is gone (expired, logged out elsewhere). */
+export function whenExpired(f: () => void) {
+  onExpired = f;
+}
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET' && method !== 'HEAD') headers['x-csrf-token'] = csrf;
+  let r: Response;
+  try {
+    r = await fetch(BASE + path, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, 'network', '', '');
+  }
+  const text = await r.text();
+  let data: unknown = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!r.ok) {
+    const e = (data as { error?: Record<string, unknown> } | null)?.error ?? {};
+    const str = (v: unknown) => (typeof v === 'string' ? v : '');
+    const retry = Number(e.retry_after_s ?? r.headers.get('retry-after') ?? NaN);
+    const err = new ApiError(
+      r.status,
+      str(e.code) || `http-${r.status}`,
+      str(e.message_fr),
+      str(e.message_en),
+      str(e.field) || undefined,
+      Number.isFinite(retry) ? retry : undefined,
+    );
+    if (r.status === 401 && err.code === 'no-session' && path !== '/session') onExpired();
+    throw err;
+  }
+  return data as T;
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  async session(): Promise<Session> {
+    const s = await call<Session>('GET', '/session');
+    csrf = s.csrf;
+    return s;
+  },
+  async login(login: string, password: string): Promise<Session> {
+    const s = await call<Session>('POST', '/login', { login, password });
+    if (s && typeof s.csrf === 'string') {
+      csrf = s.csrf;
+      return s;
+    }
+    return api.session();
+  },
+  async logout(): Promise<void> {
+    await call('POST', '/logout');
+    csrf = '';
+  },
+
+  structures: () => call<StructureSummary[]>('GET', '/structures'),
+  structure: (id: string) => call<Structure>('GET', `/structures/${enc(id)}`),
+  setAccess: (id: string, enabled: boolean, profiles: Profile[]) =>
+    call<Structure>('PUT', `/structures/${enc(id)}/access`, { enabled, profiles }),
+  setRules: (id: string, rules: Rule[]) => call<Structure>('PUT', `/structures/${enc(id)}/rules`, { rules }),
+  resetRules: (id: string) => call<Structure>('DELETE', `/structures/${enc(id)}/rules`),
+
+  groups: (structure: string) => call<Group[]>('GET', `/structures/${enc(structure)}/groups`),
+  createGroup: (structure: string, name: string, members: string[] = []) =>
+    call<Group>('POST', `/structures/${enc(structure)}/groups`, { name, members }),
+  renameGroup: (gid: string, name: string) => call<Group>('PUT', `/groups/${enc(gid)}`, { name }),
+  deleteGroup: (gid: string) => call<unknown>('DELETE', `/groups/${enc(gid)}`),
+  addMember: (gid: string, login: string) => call<unknown>('POST', `/groups/${enc(gid)}/members`, { login }),
+  removeMember: (gid: string, login: string) =>
+    call<unknown>('DELETE', `/groups/${enc(gid)}/members/${enc(login)}`),
+  groupReach: (gid: string) => call<{ from: User; to: User }[]>('GET', `/groups/${enc(gid)}/reach`),
+
+  users: (q: string, structure?: string, limit = 50) => {
+    const p = new URLSearchParams({ q, limit: String(limit) });
+    if (structure) p.set('structure', structure);
+    return call<User[]>('GET', `/users?${p}`);
+  },
+  user: (login: string) => call<UserCard>('GET', `/users/${enc(login)}`),
+  disconnect: (login: string) => call<{ disconnected: number }>('POST', `/users/${enc(login)}/disconnect`),
+  lock: (login: string) => call<UserCard>('POST', `/users/${enc(login)}/lock`),
+  unlock: (login: string) => call<UserCard>('POST', `/users/${enc(login)}/unlock`),
+  userReach: (login: string, limit = 200) => call<Reach>('GET', `/users/${enc(login)}/reach?limit=${limit}`),
+
+  live: () => call<Live>('GET', '/live'),
+  audit: (structure?: string, before?: string | number, limit = 50) => {
+    const p = new URLSearchParams({ limit: String(limit) });
+    if (structure) p.set('structure', structure);
+    if (before !== undefined) p.set('before', String(before));
+    return call<AuditRow[]>('GET', `/audit?${p}`);
+  },
+  auditCsvUrl: (structure?: string) =>
+    `${BASE}/audit.csv${structure ? `?structure=${enc(structure)}` : ''}`,
+
+  admins: () => call<Admin[]>('GET', '/admins'),
+  grant: (login: string, structures: string[]) => call<unknown>('POST', '/admins', { login, structures }),
+  revoke: (login: string, structure: string) =>
+    call<unknown>('DELETE', `/admins/${enc(login)}/structures/${enc(structure)}`),
+};

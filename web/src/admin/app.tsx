@@ -1,0 +1,296 @@
+// The console's frame: the login page, then a header (who is signed in,
+// « Se déconnecter »), the main menu, the structure's own menu, and the
+// screen the address (#/…) names.
+
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, api, type Session, whenExpired } from './api';
+import { errorText, t } from './i18n';
+import { Announcer, ErrorText, Loading, ScreenHeading, href, structureName, structureNames, useHash, useLoad } from './ui';
+import { AccessScreen, RulesScreen } from './structure';
+import { GroupScreen, GroupsScreen } from './groups';
+import { UserScreen, UsersScreen } from './users';
+import { AdminsScreen, AuditScreen, LiveScreen } from './overview';
+
+export function App() {
+  const [session, setSession] = useState<Session | null | undefined>(undefined);
+  const [notice, setNotice] = useState<string | null>(null);
+  useEffect(() => {
+    whenExpired(() => {
+      setSession(null);
+      setNotice(t('expired'));
+    });
+    api.session().then(setSession, () => setSession(null));
+  }, []);
+  useEffect(() => {
+    document.title = t('title');
+  }, []);
+  if (session === undefined) return <Loading />;
+  if (session === null)
+    return (
+      <Login
+        notice={notice}
+        onIn={(s) => {
+          setNotice(null);
+          setSession(s);
+        }}
+      />
+    );
+  return (
+    <Shell
+      session={session}
+      onOut={() => {
+        setNotice(null);
+        setSession(null);
+      }}
+    />
+  );
+}
+
+function Login({ notice, onIn }: { notice: string | null; onIn: (s: Session) => void }) {
+  const [id, setId] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (!id.trim() || !password) {
+      setError(t('loginMissing'));
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    try {
+      onIn(await api.login(id.trim(), password));
+    } catch (err) {
+      setBusy(false);
+      setError(loginError(err));
+      document.getElementById('login-password')?.focus();
+    }
+  };
+  const shown = error ?? notice;
+  return (
+    <main class="login" id="main">
+      <form class="login-box" onSubmit={submit} noValidate>
+        <h1>{t('loginHeading')}</h1>
+        <p>{t('loginIntro')}</p>
+        <div class="field">
+          <label for="login-id">{t('loginId')}</label>
+          <input
+            id="login-id"
+            name="username"
+            type="text"
+            autocomplete="username"
+            autocapitalize="none"
+            spellcheck={false}
+            value={id}
+            autoFocus
+            aria-invalid={error ? 'true' : undefined}
+            aria-describedby={shown ? 'login-error' : undefined}
+            onInput={(e) => setId((e.target as HTMLInputElement).value)}
+          />
+        </div>
+        <div class="field">
+          <label for="login-password">{t('loginPassword')}</label>
+          <input
+            id="login-password"
+            name="password"
+            type="password"
+            autocomplete="current-password"
+            value={password}
+            aria-invalid={error ? 'true' : undefined}
+            aria-describedby={shown ? 'login-error' : undefined}
+            onInput={(e) => setPassword((e.target as HTMLInputElement).value)}
+          />
+        </div>
+        <p id="login-error" class="error" role="alert">
+          {shown ?? ''}
+        </p>
+        <button type="submit" class="primary" disabled={busy}>
+          {t('loginSubmit')}
+        </button>
+        {busy && (
+          <p class="hint" role="status">
+            {t('loginBusy')}
+          </p>
+        )}
+      </form>
+    </main>
+  );
+}
+
+function loginError(err: unknown): string {
+  if (!(err instanceof ApiError)) return errorText(err);
+  switch (err.code) {
+    case 'bad-credentials':
+      return t('loginBad');
+    case 'locked-out': {
+      const s = err.retryAfter ?? 900;
+      return s >= 60 ? t('loginLocked', { n: Math.ceil(s / 60) }) : t('loginLockedSeconds', { n: Math.max(1, s) });
+    }
+    case 'not-admin':
+      return t('loginNotAdmin');
+    default:
+      return errorText(err);
+  }
+}
+
+function Shell({ session, onOut }: { session: Session; onOut: () => void }) {
+  const route = useHash();
+  const [top, sid, section, sub] = route;
+  const screen = top ?? 'structures';
+  for (const s of session.structures) structureNames.set(s.id, s.name);
+  const mainLinks: [string, string, boolean][] = [
+    [href(), t('navStructures'), screen === 'structures' || screen === 's'],
+    [href('live'), t('navLive'), screen === 'live'],
+    [href('audit'), t('navAudit'), screen === 'audit'],
+  ];
+  if (session.role === 'super') mainLinks.push([href('admins'), t('navAdmins'), screen === 'admins']);
+  return (
+    <div class="console">
+      <a class="skip" href="#main" onClick={(e) => {
+        e.preventDefault();
+        document.querySelector<HTMLElement>('#main h1')?.focus();
+      }}>
+        {t('skip')}
+      </a>
+      <header class="topbar">
+        <p class="brand">{t('title')}</p>
+        <p class="who">
+          {t('signedInAs', { name: session.name || session.login, role: t(session.role === 'super' ? 'roleSuper' : 'roleLocal') })}
+        </p>
+        <button
+          type="button"
+          onClick={async () => {
+            try {
+              await api.logout();
+            } catch {
+              // Gone already: the login page either way.
+            }
+            location.hash = '';
+            onOut();
+          }}
+        >
+          {t('logout')}
+        </button>
+      </header>
+      <nav class="mainnav" aria-label={t('navMain')}>
+        <ul>
+          {mainLinks.map(([h, label, current]) => (
+            <li key={h}>
+              <a href={h} aria-current={current ? 'page' : undefined}>
+                {label}
+              </a>
+            </li>
+          ))}
+        </ul>
+      </nav>
+      {screen === 's' && sid && (
+        <nav class="subnav" aria-label={t('navStructure')}>
+          <p class="current-structure">{t('currentStructure', { name: structureName(sid) })}</p>
+          <ul>
+            {(
+              [
+                ['access', t('navAccess')],
+                ['rules', t('navRules')],
+                ['groups', t('navGroups')],
+                ['users', t('navUsers')],
+              ] as const
+            ).map(([s, label]) => (
+              <li key={s}>
+                <a href={href('s', sid, s)} aria-current={(section ?? 'access') === s ? 'page' : undefined}>
+                  {label}
+                </a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+      )}
+      <main id="main" class="screen">
+        <Screen key={route.join('/')} session={session} route={route} sid={sid} section={section} sub={sub} />
+      </main>
+      <Announcer />
+    </div>
+  );
+}
+
+function Screen({
+  session,
+  route,
+  sid,
+  section,
+  sub,
+}: {
+  session: Session;
+  route: string[];
+  sid?: string;
+  section?: string;
+  sub?: string;
+}) {
+  switch (route[0] ?? 'structures') {
+    case 'structures':
+      return <StructuresScreen />;
+    case 's':
+      if (!sid) return <StructuresScreen />;
+      switch (section ?? 'access') {
+        case 'rules':
+          return <RulesScreen sid={sid} />;
+        case 'groups':
+          return sub ? <GroupScreen sid={sid} gid={sub} /> : <GroupsScreen sid={sid} />;
+        case 'users':
+          return sub ? <UserScreen sid={sid} login={sub} /> : <UsersScreen sid={sid} />;
+        default:
+          return <AccessScreen sid={sid} />;
+      }
+    case 'live':
+      return <LiveScreen />;
+    case 'audit':
+      return <AuditScreen session={session} />;
+    case 'admins':
+      return <AdminsScreen session={session} />;
+    default:
+      return <StructuresScreen />;
+  }
+}
+
+/** The structure picker: the caller's structures only (the server decides which). */
+function StructuresScreen() {
+  const { data, error } = useLoad(() => api.structures(), []);
+  return (
+    <>
+      <ScreenHeading>{t('structuresHeading')}</ScreenHeading>
+      <p>{t('structuresIntro')}</p>
+      <ErrorText error={error} />
+      {!data && !error && <Loading />}
+      {data && data.length === 0 && <p class="empty">{t('noStructure')}</p>}
+      {data && data.length > 0 && (
+        <table class="data">
+          <caption>{t('structuresCaption')}</caption>
+          <thead>
+            <tr>
+              <th scope="col">{t('colStructure')}</th>
+              <th scope="col">{t('colUai')}</th>
+              <th scope="col">{t('colChat')}</th>
+              <th scope="col">{t('colUsers')}</th>
+              <th scope="col">{t('colOnline')}</th>
+              <th scope="col">{t('colRulesKind')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data.map((s) => (
+              <tr key={s.id}>
+                <th scope="row">
+                  <a href={href('s', s.id, 'access')}>{s.name}</a>
+                </th>
+                <td>{s.id}</td>
+                <td>{t(s.enabled ? 'chatOn' : 'chatOff')}</td>
+                <td class="num">{s.users}</td>
+                <td class="num">{s.online}</td>
+                <td>{t(s.custom_rules ? 'rulesCustom' : 'rulesDefault')}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </>
+  );
+}
