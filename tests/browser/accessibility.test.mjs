@@ -89,7 +89,7 @@ describe('accessibility (axe-core, WCAG 2.1 A and AA)', () => {
 
     const item = treeItem(lea, 'BERNARD Hugo');
     await eventually(async () => assert.equal((await light(item)).state, 'available'));
-    await (await rightClick(lea, 'BERNARD Hugo')).getByRole('menuitem', { name: 'Commencer conversation' }).click();
+    await (await rightClick(lea, 'BERNARD Hugo')).getByRole('menuitem', { name: 'Écrire en privé' }).click();
     const conv = lea.getByRole('tabpanel', { name: 'BERNARD Hugo' });
     await conv.getByRole('textbox', { name: 'Message' }).fill('Bonjour');
     await conv.getByRole('textbox', { name: 'Message' }).press('Enter');

@@ -13,7 +13,8 @@
 //   UPDATE_SCREENSHOTS=1 (the README shows them), else into
 //   tests/browser/output/ so that a test run leaves the tree unchanged.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -148,6 +149,7 @@ async function startServerOnce() {
   return {
     url: `http://localhost:${http}`,
     domain: 'localhost',
+    config,
     c2sPort: c2s,
     httpPort: http,
     root,
@@ -169,8 +171,9 @@ export function launchBrowser() {
  * A browser context of its own for one user, signed in. Page errors are
  * collected in `page.errors` (each test checks there are none).
  */
-export async function signIn(browser, server, login, { password = 'demo', locale = 'fr-FR' } = {}) {
-  const context = await browser.newContext({ locale, viewport: { width: 1100, height: 700 } });
+export async function signIn(browser, server, login, { password = 'demo', locale = 'fr-FR', axe = false } = {}) {
+  // axe: the pages' Content-Security-Policy would forbid injecting axe-core.
+  const context = await browser.newContext({ locale, bypassCSP: axe, viewport: { width: 1100, height: 700 } });
   context.setDefaultTimeout(TIMEOUT);
   context.setDefaultNavigationTimeout(TIMEOUT);
   const page = await context.newPage();
@@ -283,4 +286,25 @@ export async function befriend(requester, accepter, { requesterName, accepterNam
       if (state !== 'available') throw new Error(`${name} is ${state}`);
     });
   }
+}
+
+/** Runs the causerie command line on a started server's config and data (e.g. `rules set`). */
+export function cli(server, ...args) {
+  const r = spawnSync(BINARY, ['--config', server.config, ...args], { encoding: 'utf8', timeout: TIMEOUT });
+  if (r.status !== 0) throw new Error(`causerie ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  return r.stdout;
+}
+
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+/** axe-core's WCAG 2.1 A/AA rules on the page (signed in with `axe: true`); fails with the violations. */
+export async function checkA11y(page, what) {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE });
+  const result = await page.evaluate(() =>
+    window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }),
+  );
+  const problems = result.violations.map(
+    (v) => `${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.map((n) => n.target.join(' ')).join('\n    ')}`,
+  );
+  if (problems.length > 0) throw new Error(`${what}:\n${problems.join('\n')}`);
 }

@@ -252,10 +252,10 @@ describe('the seed manual, in the web client', () => {
   );
 
   it(
-    'Ouvrir une discussion et échanger des messages: Enter sends, Shift+Enter is a new line, « Envoyer », smileys',
+    'Échanger des messages en privé (« Écrire en privé », 1:1): Enter sends, Shift+Enter is a new line, « Envoyer », smileys',
     onFailure(async () => {
       const menu = await rightClick(lea, 'BERNARD Hugo');
-      await menu.getByRole('menuitem', { name: 'Commencer conversation' }).click();
+      await menu.getByRole('menuitem', { name: 'Écrire en privé' }).click();
       const leaConv = lea.getByRole('tabpanel', { name: 'BERNARD Hugo' });
       await leaConv.getByRole('heading', { name: 'Conversation avec BERNARD Hugo' }).waitFor();
       const editor = leaConv.getByRole('textbox', { name: 'Message' });

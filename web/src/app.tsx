@@ -8,7 +8,7 @@ import { useModel } from './hooks';
 import type { Show } from './model';
 import { Menu, type MenuItem, below } from './menu';
 import { Dot, LeftPane, type TreeNode } from './contacts';
-import { AddContactsDialog, ConfirmDialog, CreateCategoryDialog } from './dialogs';
+import { AddContactsDialog, ConfirmDialog, CreateCategoryDialog, StartRoomDialog } from './dialogs';
 import { Conversations } from './conversations';
 
 export function App() {
@@ -170,7 +170,8 @@ type Dialog =
   | { kind: 'create' }
   | { kind: 'add'; category: string | null }
   | { kind: 'delete-category'; name: string }
-  | { kind: 'delete-contact'; jid: string };
+  | { kind: 'delete-contact'; jid: string }
+  | { kind: 'start-room'; jid: string };
 
 function Chat() {
   const model = useModel();
@@ -227,10 +228,16 @@ function Chat() {
         ];
       case 'contact': {
         const c = model.contacts.get(node.jid);
-        const available =
-          model.stateOf(node.jid) === 'available' && (c?.subscription === 'both' || c?.subscription === 'to');
+        const subscribed = c?.subscription === 'both' || c?.subscription === 'to';
+        const available = model.stateOf(node.jid) === 'available' && subscribed;
+        const online = model.stateOf(node.jid) !== 'offline' && subscribed;
         return [
-          { label: t('startConversation'), disabled: !available, onSelect: () => startConversation(node.jid) },
+          {
+            label: t('startConversation'),
+            disabled: !available,
+            onSelect: () => setDialog({ kind: 'start-room', jid: node.jid }),
+          },
+          { label: t('privateMessage'), disabled: !online, onSelect: () => startConversation(node.jid) },
           { label: t('deleteContact'), onSelect: () => setDialog({ kind: 'delete-contact', jid: node.jid }) },
         ];
       }
@@ -305,6 +312,20 @@ function Chat() {
             const name = dialog.name;
             closeDialog(yes ? 'root' : undefined);
             if (yes) model.deleteCategory(name).catch((e) => model.notify(String(e.message ?? e), 'error'));
+          }}
+        />
+      )}
+      {dialog?.kind === 'start-room' && (
+        <StartRoomDialog
+          model={model}
+          invitee={dialog.jid}
+          onDone={(room) => {
+            if (room) {
+              setDialog(null);
+              window.setTimeout(() => setFocusEditor((n) => n + 1), 0);
+            } else {
+              closeDialog();
+            }
           }}
         />
       )}

@@ -296,12 +296,39 @@ export function ContactTree({ onMenu, onActivate, current, setCurrent }: TreePro
   );
 }
 
-/** « Mes demandes »: each request with « Accepter » / « Refuser ». */
+/** « Mes demandes »: contact requests and invitations to conversations, each with « Accepter » / « Refuser ». */
 export function Requests() {
   const model = useModel();
-  if (model.requests.length === 0) return <p class="empty">{t('requestsNone')}</p>;
+  if (model.requests.length === 0 && model.roomInvites.length === 0) {
+    return <p class="empty">{t('requestsNone')}</p>;
+  }
   return (
     <ul class="requests" aria-label={t('requestsList')}>
+      {model.roomInvites.map((inv, i) => {
+        const textId = `invite-${i}-text`;
+        return (
+          <li key={inv.room} class="request">
+            <span id={textId} class="request-name">
+              {inv.text}
+            </span>
+            <span class="request-kind">{t('roomInvitation')}</span>
+            {inv.reason && <span class="request-reason">« {inv.reason} »</span>}
+            <span class="request-buttons">
+              <button
+                type="button"
+                class="primary"
+                aria-describedby={textId}
+                onClick={() => model.acceptRoomInvite(inv.room)}
+              >
+                {t('accept')}
+              </button>
+              <button type="button" aria-describedby={textId} onClick={() => model.refuseRoomInvite(inv.room)}>
+                {t('refuse')}
+              </button>
+            </span>
+          </li>
+        );
+      })}
       {model.requests.map((jid, i) => {
         const nameId = `request-${i}-name`;
         return (
@@ -329,7 +356,7 @@ export function Requests() {
 export function LeftPane(props: TreeProps) {
   const model = useModel();
   const [tab, setTab] = useState<'contacts' | 'requests'>('contacts');
-  const n = model.requests.length;
+  const n = model.requests.length + model.roomInvites.length;
   const tabs = [
     { id: 'contacts' as const, label: t('tabContacts') },
     { id: 'requests' as const, label: n > 0 ? t('tabRequestsCount', { n }) : t('tabRequests') },

@@ -3,14 +3,20 @@
 // picker at its top left, the text, « Envoyer ». Enter sends, Shift+Enter
 // goes to a new line.
 //
+// A room (a conversation with several people) also has « Inviter contact »
+// and its participants with their states; its creator removes someone with
+// « Retirer de la conversation » (a menu on the participant, then « Oui »).
+//
 // Message text is only ever put into the page as text nodes (JSX children),
 // never as HTML: whatever a message contains is shown as typed.
 
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { SMILEYS, lang, t } from './i18n';
 import { useModel } from './hooks';
-import { type Conversation, formatTime } from './model';
+import { type Conversation, byName, formatTime } from './model';
 import { Dot, contactStatus } from './contacts';
+import { Menu } from './menu';
+import { ConfirmDialog, InviteDialog } from './dialogs';
 
 export function Conversations({ focusEditor }: { focusEditor: number }) {
   const model = useModel();
@@ -51,8 +57,8 @@ export function Conversations({ focusEditor }: { focusEditor: number }) {
                   tabIndex={selected ? 0 : -1}
                   onClick={() => model.showConversation(c.jid)}
                 >
-                  <Dot state={contactStatus(model, c.jid).state} />
-                  {model.displayName(c.jid)}
+                  {c.kind === 'chat' && <Dot state={contactStatus(model, c.jid).state} />}
+                  {c.kind === 'room' ? model.roomTitle(c) : model.displayName(c.jid)}
                   {c.unread > 0 && (
                     <>
                       {' '}
@@ -92,10 +98,22 @@ function ConversationPanel({
   focusEditor: number;
 }) {
   const model = useModel();
-  const name = model.displayName(conv.jid);
+  const isRoom = conv.kind === 'room';
+  const name = isRoom ? model.roomTitle(conv) : model.displayName(conv.jid);
   const status = contactStatus(model, conv.jid);
   const logRef = useRef<HTMLDivElement>(null);
   const editorRef = useRef<HTMLTextAreaElement>(null);
+  const inviteButton = useRef<HTMLButtonElement>(null);
+  const [inviting, setInviting] = useState(false);
+  const joined = !isRoom || conv.state === 'joined';
+  // One may start typing while entering the room; not once out of it.
+  const out = isRoom && (conv.state === 'left' || conv.state === 'removed');
+  const roomState =
+    conv.state === 'joined'
+      ? t('roomParticipantsCount', { n: conv.occupants?.size ?? 0 })
+      : conv.state === 'joining'
+        ? t('roomJoining')
+        : t('roomLeftState');
 
   useLayoutEffect(() => {
     const log = logRef.current;
@@ -109,42 +127,188 @@ function ConversationPanel({
   return (
     <div id="conversation-panel" role="tabpanel" aria-labelledby={labelledBy} class="conversation">
       <div class="conv-head">
-        <h2>{t('conversationWith', { name })}</h2>
-        <span class="conv-state">
-          <Dot state={status.state} /> {status.text}
-        </span>
+        <h2>{isRoom ? t('roomHeading', { name }) : t('conversationWith', { name })}</h2>
+        {isRoom ? (
+          <span class="conv-state">{roomState}</span>
+        ) : (
+          <span class="conv-state">
+            <Dot state={status.state} /> {status.text}
+          </span>
+        )}
+        {isRoom && (
+          <button
+            ref={inviteButton}
+            type="button"
+            aria-haspopup="dialog"
+            disabled={!joined}
+            onClick={() => setInviting(true)}
+          >
+            {t('inviteContact')}
+          </button>
+        )}
         <button type="button" onClick={() => model.closeConversation(conv.jid)}>
           {t('closeConversation')}
         </button>
       </div>
-      <div ref={logRef} class="log" role="log" aria-label={t('messages')} tabIndex={0}>
-        {conv.lines.map((line) => (
-          <div key={line.id} class={`line line-${line.kind}`}>
-            {line.kind === 'in' || line.kind === 'out' ? (
-              <>
-                <span class="who">{line.kind === 'out' ? model.displayName(model.bare) : name}</span>{' '}
-                <time dateTime={line.time.toISOString()}>{formatTime(line.time)}</time>
-                <p class="text">{line.text}</p>
-              </>
-            ) : (
-              <p class="event">
-                {line.text} <time dateTime={line.time.toISOString()}>{formatTime(line.time)}</time>
-              </p>
-            )}
-          </div>
-        ))}
+      <div class="conv-body">
+        <div ref={logRef} class="log" role="log" aria-label={t('messages')} tabIndex={0}>
+          {conv.lines.map((line) => (
+            <div key={line.id} class={`line line-${line.kind}`}>
+              {line.kind === 'in' || line.kind === 'out' ? (
+                <>
+                  <span class="who">
+                    {line.who ?? (line.kind === 'out' ? model.displayName(model.bare) : name)}
+                  </span>{' '}
+                  <time dateTime={line.time.toISOString()}>{formatTime(line.time)}</time>
+                  <p class="text">{line.text}</p>
+                </>
+              ) : (
+                <p class="event">
+                  {line.text}
+                  {/* The room's join and leave lines say their time themselves. */}
+                  {!line.text.includes(formatTime(line.time)) && (
+                    <>
+                      {' '}
+                      <time dateTime={line.time.toISOString()}>{formatTime(line.time)}</time>
+                    </>
+                  )}
+                </p>
+              )}
+            </div>
+          ))}
+        </div>
+        {isRoom && <Participants conv={conv} />}
       </div>
-      <Editor conv={conv} editorRef={editorRef} />
+      <Editor conv={conv} editorRef={editorRef} disabled={out} />
+      {inviting && (
+        <InviteDialog
+          model={model}
+          room={conv.jid}
+          onDone={(jid) => {
+            setInviting(false);
+            if (jid) model.notify(t('inviteSent', { name: model.displayName(jid) }), 'info', true);
+            window.setTimeout(() => inviteButton.current?.focus(), 0);
+          }}
+        />
+      )}
     </div>
+  );
+}
+
+/**
+ * The participants of a room, each with the light of their state. For the
+ * creator, each other participant is a button opening a menu (click,
+ * right-click, the context-menu key or Shift+F10) with « Retirer de la
+ * conversation », confirmed by « Renvoyer ce participant de la conversation ? ».
+ */
+function Participants({ conv }: { conv: Conversation }) {
+  const model = useModel();
+  const [menu, setMenu] = useState<{ nick: string; x: number; y: number; from: HTMLElement } | null>(null);
+  const [confirm, setConfirm] = useState<{ nick: string; from: HTMLElement } | null>(null);
+  const list = [...(conv.occupants?.values() ?? [])].sort((a, b) => byName(a.nick, b.nick));
+  const owner = conv.affiliation === 'owner' && conv.state === 'joined';
+  const base = `participants-${conv.jid.split('@')[0]}`;
+  const open = (nick: string, el: HTMLElement, x?: number, y?: number) => {
+    const r = el.getBoundingClientRect();
+    setMenu({ nick, x: x ?? r.left + 16, y: y ?? r.bottom, from: el });
+  };
+  return (
+    <aside class="participants" aria-labelledby={`${base}-heading`}>
+      <h3 id={`${base}-heading`}>{t('participantsCount', { n: list.length })}</h3>
+      <ul aria-label={t('participants')}>
+        {list.map((o, i) => {
+          const me = o.nick === conv.nick;
+          const removable = owner && !me && o.affiliation !== 'owner';
+          const statusId = `${base}-${i}-state`;
+          const content = (
+            <>
+              <Dot state={o.show} />
+              {o.nick}
+            </>
+          );
+          return (
+            <li key={o.nick} class="participant" data-state={o.show}>
+              {removable ? (
+                <button
+                  type="button"
+                  class="participant-button"
+                  aria-haspopup="menu"
+                  aria-describedby={statusId}
+                  onClick={(e) => open(o.nick, e.currentTarget as HTMLElement)}
+                  onContextMenu={(e) => {
+                    e.preventDefault();
+                    const fromMouse = e.button === 2 && (e.clientX !== 0 || e.clientY !== 0);
+                    open(o.nick, e.currentTarget as HTMLElement, fromMouse ? e.clientX : undefined, fromMouse ? e.clientY : undefined);
+                  }}
+                  onKeyDown={(e) => {
+                    if ((e.key === 'F10' && e.shiftKey) || e.key === 'ContextMenu') {
+                      e.preventDefault();
+                      open(o.nick, e.currentTarget as HTMLElement);
+                    }
+                  }}
+                >
+                  {content}
+                </button>
+              ) : (
+                <span class="participant-name">{content}</span>
+              )}
+              {me && <span class="hint"> {t('me')}</span>}
+              {o.affiliation === 'owner' && <span class="hint"> ({t('creator')})</span>}
+              <span id={statusId} class="sr-only">
+                {' '}
+                {t(o.show)}
+              </span>
+            </li>
+          );
+        })}
+      </ul>
+      {menu && (
+        <Menu
+          label={t('actionsForParticipant', { name: menu.nick })}
+          items={[
+            {
+              label: t('removeParticipant'),
+              onSelect: () => setConfirm({ nick: menu.nick, from: menu.from }),
+            },
+          ]}
+          x={menu.x}
+          y={menu.y}
+          onClose={(restore) => {
+            const from = menu.from;
+            setMenu(null);
+            if (restore) from.focus();
+          }}
+        />
+      )}
+      {confirm && (
+        <ConfirmDialog
+          title={t('removeParticipant')}
+          text={t('confirmRemoveParticipant')}
+          onAnswer={(yes) => {
+            const { nick, from } = confirm;
+            setConfirm(null);
+            if (yes) {
+              model
+                .removeParticipant(conv.jid, nick)
+                .catch((e) => model.notify(e instanceof Error ? e.message : String(e), 'error'));
+            } else if (from.isConnected) {
+              window.setTimeout(() => from.focus(), 0);
+            }
+          }}
+        />
+      )}
+    </aside>
   );
 }
 
 function Editor({
   conv,
   editorRef,
+  disabled,
 }: {
   conv: Conversation;
   editorRef: { current: HTMLTextAreaElement | null };
+  disabled?: boolean;
 }) {
   const model = useModel();
   const [picker, setPicker] = useState(false);
@@ -207,6 +371,7 @@ function Editor({
           ref={editorRef}
           id={ids.editor}
           rows={3}
+          disabled={disabled}
           defaultValue={conv.draft}
           aria-describedby={ids.help}
           onInput={(e) => model.setDraft(conv.jid, (e.target as HTMLTextAreaElement).value)}
@@ -217,7 +382,7 @@ function Editor({
             }
           }}
         />
-        <button type="button" class="primary send" onClick={send}>
+        <button type="button" class="primary send" disabled={disabled} onClick={send}>
           {t('send')}
         </button>
       </div>

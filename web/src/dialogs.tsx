@@ -271,3 +271,175 @@ export function AddContactsDialog({
     </Modal>
   );
 }
+
+/**
+ * « Commencer conversation »: the name of the conversation, then « OK »; the
+ * room is made and the contact invited.
+ */
+export function StartRoomDialog({
+  model,
+  invitee,
+  onDone,
+}: {
+  model: Model;
+  invitee: string;
+  onDone: (room?: string) => void;
+}) {
+  const [name, setName] = useState('');
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const ids = useMemo(() => ({ input: uid('room-name'), error: uid('room-error') }), []);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (!name.trim()) {
+      setError(t('roomNameMissing'));
+      return;
+    }
+    setBusy(true);
+    setError(undefined);
+    try {
+      onDone(await model.startRoom(name, invitee));
+    } catch (err) {
+      setError(errorMessage(err));
+      setBusy(false);
+    }
+  };
+  return (
+    <Modal title={t('startConversation')} onClose={() => onDone()}>
+      <form onSubmit={submit} noValidate>
+        <p>{t('conversationWith', { name: model.displayName(invitee) })}</p>
+        <div class="field">
+          <label for={ids.input}>{t('roomName')}</label>
+          <input
+            id={ids.input}
+            type="text"
+            maxLength={100}
+            value={name}
+            data-autofocus
+            aria-invalid={error ? 'true' : undefined}
+            aria-describedby={error ? ids.error : undefined}
+            onInput={(e) => setName((e.target as HTMLInputElement).value)}
+          />
+        </div>
+        {error && (
+          <p id={ids.error} class="error" role="alert">
+            {error}
+          </p>
+        )}
+        <div class="buttons">
+          <button type="submit" class="primary" disabled={busy}>
+            {t('ok')}
+          </button>
+          <button type="button" onClick={() => onDone()}>
+            {t('cancel')}
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+/**
+ * « Inviter contact »: the tree of the user's contacts (categories, then
+ * « Autres contacts »), showing only the active ones (connected, and not in
+ * the conversation already); one is chosen, « Inviter » sends the invitation.
+ */
+export function InviteDialog({
+  model,
+  room,
+  onDone,
+}: {
+  model: Model;
+  room: string;
+  onDone: (invited?: string) => void;
+}) {
+  const [selected, setSelected] = useState<string>();
+  const [error, setError] = useState<string>();
+  const conv = model.conversation(room);
+  const present = new Set([...(conv?.occupants?.values() ?? [])].map((o) => o.jid));
+  const active = (jid: string) => {
+    const c = model.contacts.get(jid);
+    return (
+      (c?.subscription === 'both' || c?.subscription === 'to') &&
+      model.stateOf(jid) !== 'offline' &&
+      !present.has(jid)
+    );
+  };
+  const groups: { name: string; jids: string[] }[] = [];
+  const placed = new Set<string>();
+  for (const name of model.categories()) {
+    const jids = model.contactsIn(name).map((c) => c.jid).filter((j) => active(j) && !placed.has(j));
+    jids.forEach((j) => placed.add(j));
+    if (jids.length > 0) groups.push({ name, jids });
+  }
+  const others = model.contactsIn(null).map((c) => c.jid).filter(active);
+  if (others.length > 0) groups.push({ name: t('otherContacts'), jids: others });
+
+  const submit = (e: Event) => {
+    e.preventDefault();
+    if (!selected) {
+      setError(t('inviteChooseFirst'));
+      return;
+    }
+    try {
+      model.invite(room, selected);
+      onDone(selected);
+    } catch (err) {
+      setError(errorMessage(err));
+    }
+  };
+  return (
+    <Modal title={t('inviteContact')} onClose={() => onDone()} class="invite-contact">
+      <form onSubmit={submit} noValidate>
+        {groups.length === 0 ? (
+          <p>{t('inviteNone')}</p>
+        ) : (
+          <>
+            <p>{t('inviteHint')}</p>
+            <ul class="invite-tree">
+              <li>
+                <span class="invite-root">{t('allContacts')}</span>
+                <ul>
+                  {groups.map((g, gi) => (
+                    <li key={g.name}>
+                      <fieldset class="results">
+                        <legend>{t('categoryCount', { name: g.name, n: g.jids.length })}</legend>
+                        {g.jids.map((jid, i) => (
+                          <label key={jid} class="result">
+                            <input
+                              type="radio"
+                              name="invitee"
+                              value={jid}
+                              checked={selected === jid}
+                              data-autofocus={gi === 0 && i === 0 ? true : undefined}
+                              onChange={() => setSelected(jid)}
+                            />
+                            <span class={`dot dot-${model.stateOf(jid)}`} aria-hidden="true" />
+                            <span class="result-name">{model.displayName(jid)}</span>
+                          </label>
+                        ))}
+                      </fieldset>
+                    </li>
+                  ))}
+                </ul>
+              </li>
+            </ul>
+          </>
+        )}
+        {error && (
+          <p class="error" role="alert">
+            {error}
+          </p>
+        )}
+        <div class="buttons">
+          <button type="submit" class="primary" disabled={groups.length === 0}>
+            {t('inviteButton')}
+          </button>
+          <button type="button" onClick={() => onDone()}>
+            {t('cancel')}
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}

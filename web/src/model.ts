@@ -19,6 +19,13 @@
 // - Categories are roster groups, so an empty category cannot be stored on
 //   the server: one created but still empty is kept in this browser
 //   (localStorage) until a contact is added to it.
+//
+// Conversations with several people are rooms (XEP-0045) on
+// conference.DOMAIN (see the room section below); a message sent from another
+// resource of the account comes back as a carbon (XEP-0280). The server keeps
+// no archive of 1:1 messages, so their history is kept in this browser
+// (localStorage, per account and contact); rooms' history comes from the
+// room on joining.
 
 import { $iq, $msg, $pres, Strophe } from 'strophe.js';
 import { lang, t } from './i18n';
@@ -31,6 +38,21 @@ const NS_VCARD = 'vcard-temp';
 const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
 const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
 const NS_DELAY = 'urn:xmpp:delay';
+const NS_MUC = 'http://jabber.org/protocol/muc';
+const NS_MUC_USER = 'http://jabber.org/protocol/muc#user';
+const NS_MUC_ADMIN = 'http://jabber.org/protocol/muc#admin';
+const NS_MUC_OWNER = 'http://jabber.org/protocol/muc#owner';
+const NS_MUC_UNIQUE = 'http://jabber.org/protocol/muc#unique';
+const NS_CONFERENCE = 'jabber:x:conference';
+const NS_DISCO_INFO = 'http://jabber.org/protocol/disco#info';
+const NS_SID = 'urn:xmpp:sid:0';
+const NS_CARBONS = 'urn:xmpp:carbons:2';
+const NS_FORWARD = 'urn:xmpp:forward:0';
+
+/** Lines of a 1:1 conversation kept in the browser, per contact. */
+const HISTORY_LINES = 200;
+/** Messages a room sends on joining (its history). */
+const ROOM_HISTORY = 50;
 
 export type Show = 'available' | 'away' | 'dnd';
 export type ContactState = Show | 'offline';
@@ -57,13 +79,45 @@ export interface Line {
   kind: 'in' | 'out' | 'error' | 'event';
   text: string;
   time: Date;
+  /** In a room: the nickname (« NOM Prénom ») of who wrote it. */
+  who?: string;
 }
+
+/** Someone in a room, by nickname (the directory's « NOM Prénom »). */
+export interface Occupant {
+  nick: string;
+  jid?: string;
+  show: Show;
+  affiliation: string;
+  role: string;
+}
+
+export type RoomState = 'joining' | 'joined' | 'left' | 'removed';
 
 export interface Conversation {
   jid: string;
+  kind: 'chat' | 'room';
   lines: Line[];
   unread: number;
   draft: string;
+  // Rooms only:
+  title?: string;
+  nick?: string;
+  affiliation?: string;
+  state?: RoomState;
+  occupants?: Map<string, Occupant>;
+  /** The room's stanza-ids already shown (history comes again on every join). */
+  seen?: Set<string>;
+  /** A room being made: its name, and whom to invite once it is unlocked. */
+  creating?: { title: string; invite: string[] };
+}
+
+/** An invitation to a room (« Mes demandes »). */
+export interface RoomInvite {
+  room: string;
+  from: string;
+  text: string;
+  reason?: string;
 }
 
 export interface Notice {
@@ -81,16 +135,49 @@ export function bareJid(jid: string): string {
   return jid.split('/')[0].toLowerCase();
 }
 
-function resourceOf(jid: string): string {
+export function resourceOf(jid: string): string {
   const i = jid.indexOf('/');
   return i < 0 ? '' : jid.slice(i + 1);
 }
 
-function child(el: Element, name: string, ns?: string): Element | undefined {
-  for (const c of Array.from(el.children)) {
+function child(el: Element | undefined, name: string, ns?: string): Element | undefined {
+  for (const c of Array.from(el?.children ?? [])) {
     if (c.localName === name && (ns === undefined || c.namespaceURI === ns)) return c;
   }
   return undefined;
+}
+
+function children(el: Element | undefined, name: string, ns?: string): Element[] {
+  return Array.from(el?.children ?? []).filter(
+    (c) => c.localName === name && (ns === undefined || c.namespaceURI === ns),
+  );
+}
+
+/** The `<body/>` in the user's language (the server's notices come in French and English). */
+function bodyOf(stanza: Element): string | undefined {
+  const bodies = children(stanza, 'body');
+  const langOf = (c: Element) => c.getAttribute('xml:lang') ?? c.getAttribute('lang') ?? '';
+  const pick =
+    bodies.find((b) => langOf(b).startsWith(lang)) ??
+    bodies.find((b) => langOf(b) === '') ??
+    bodies.find((b) => langOf(b).startsWith('fr')) ??
+    bodies[0];
+  return pick?.textContent ?? undefined;
+}
+
+function showOf(stanza: Element): Show {
+  const show = child(stanza, 'show')?.textContent?.trim();
+  return show === 'dnd' ? 'dnd' : show === 'away' || show === 'xa' ? 'away' : 'available';
+}
+
+function stampOf(stanza: Element): Date | undefined {
+  const stamp = child(stanza, 'delay', NS_DELAY)?.getAttribute('stamp');
+  const d = stamp ? new Date(stamp) : undefined;
+  return d && !Number.isNaN(d.getTime()) ? d : undefined;
+}
+
+function statusCodes(x: Element | undefined): Set<number> {
+  return new Set(children(x, 'status', NS_MUC_USER).map((s) => Number(s.getAttribute('code'))));
 }
 
 /** The `<text/>` of a stanza or SASL error, in the user's language when there. */
@@ -154,6 +241,8 @@ export class Model {
   presence = new Map<string, Map<string, { show: Show; priority: number }>>();
   /** Contact requests received, oldest first. */
   requests: string[] = [];
+  /** Invitations to rooms received, oldest first. */
+  roomInvites: RoomInvite[] = [];
   /** Categories created here that have no contact yet. */
   localCategories: string[] = [];
   conversations: Conversation[] = [];
@@ -169,6 +258,8 @@ export class Model {
   private vcardAsked = new Set<string>();
   /** Categories being deleted on purpose: their emptying is not announced. */
   private deleting = new Set<string>();
+  /** Invitations sent, by stanza id: the room and whom (for a refusal's message). */
+  private invitesSent = new Map<string, { room: string; jid: string }>();
   private listeners = new Set<() => void>();
 
   constructor(config: ClientConfig) {
@@ -389,12 +480,14 @@ export class Model {
     this.names = new Map();
     this.presence = new Map();
     this.requests = [];
+    this.roomInvites = [];
     this.localCategories = [];
     this.conversations = [];
     this.activeConversation = undefined;
     this.notices = [];
     this.vcardAsked = new Set();
     this.deleting = new Set();
+    this.invitesSent = new Map();
     this.changed();
   }
 
@@ -408,6 +501,15 @@ export class Model {
     conn.addHandler((s) => this.onPresence(s), null, 'presence', null);
     conn.addHandler((s) => this.onMessage(s), null, 'message', null);
     this.changed();
+    // Carbons first, so that no message of the other resources is missed.
+    this.iq($iq({ type: 'set' }).c('enable', { xmlns: NS_CARBONS })).catch(() => undefined);
+    const rejoin = () => {
+      if (!reconnected) this.loadRooms();
+      for (const c of this.conversations) {
+        if (c.kind === 'room' && (c.state === 'joined' || c.state === 'joining')) this.joinRoom(c);
+      }
+      this.changed();
+    };
     this.iq($iq({ type: 'get' }).c('query', { xmlns: NS_ROSTER }))
       .then((result) => {
         this.contacts.clear();
@@ -415,9 +517,13 @@ export class Model {
         for (const item of query ? Array.from(query.children) : []) this.applyItem(item);
         this.sendPresence();
         for (const c of this.contacts.values()) this.fetchName(c.jid);
+        rejoin();
         this.changed();
       })
-      .catch(() => this.sendPresence());
+      .catch(() => {
+        this.sendPresence();
+        rejoin();
+      });
     this.vcard(this.bare).then((fn) => {
       if (fn) {
         this.myName = fn;
@@ -458,7 +564,16 @@ export class Model {
     const p = $pres();
     if (this.myShow !== 'available') p.c('show').t(this.myShow).up();
     p.c('priority').t('1');
-    if (this.conn) this.conn.send(p);
+    if (!this.conn) return;
+    this.conn.send(p);
+    // The rooms' participants see our state too.
+    for (const c of this.conversations) {
+      if (c.kind === 'room' && c.state === 'joined' && c.nick) {
+        const rp = $pres({ to: `${c.jid}/${c.nick}` });
+        if (this.myShow !== 'available') rp.c('show').t(this.myShow).up();
+        this.conn.send(rp);
+      }
+    }
   }
 
   private onPresence(stanza: Element): boolean {
@@ -466,6 +581,10 @@ export class Model {
     const bare = bareJid(from);
     const type = stanza.getAttribute('type');
     if (bare === this.bare) return true;
+    if (this.isRoom(bare)) {
+      this.onRoomPresence(stanza);
+      return true;
+    }
     switch (type) {
       case null:
       case 'unavailable': {
@@ -473,12 +592,8 @@ export class Model {
         if (type === 'unavailable') {
           resources.delete(resourceOf(from));
         } else {
-          const show = child(stanza, 'show')?.textContent?.trim();
           const priority = Number(child(stanza, 'priority')?.textContent ?? 0) || 0;
-          resources.set(resourceOf(from), {
-            show: show === 'dnd' ? 'dnd' : show === 'away' || show === 'xa' ? 'away' : 'available',
-            priority,
-          });
+          resources.set(resourceOf(from), { show: showOf(stanza), priority });
         }
         this.presence.set(bare, resources);
         this.changed();
@@ -733,11 +848,12 @@ export class Model {
     return this.conversations.find((c) => c.jid === jid);
   }
 
+  /** Opens (or shows) the 1:1 conversation with `jid`, with its history kept in this browser. */
   openConversation(jid: string, activate = true): Conversation {
     const bare = bareJid(jid);
     let conv = this.conversation(bare);
     if (!conv) {
-      conv = { jid: bare, lines: [], unread: 0, draft: '' };
+      conv = { jid: bare, kind: 'chat', lines: this.loadHistory(bare), unread: 0, draft: '' };
       this.conversations = [...this.conversations, conv];
       this.fetchName(bare);
     }
@@ -753,8 +869,17 @@ export class Model {
     this.changed();
   }
 
+  /** Closes a tab; for a room, leaves it (the membership stays). */
   closeConversation(jid: string): void {
     const i = this.conversations.findIndex((c) => c.jid === jid);
+    const conv = this.conversations[i];
+    if (conv?.kind === 'room') {
+      if (conv.state === 'joined' && conv.nick && this.conn) {
+        this.conn.send($pres({ to: `${conv.jid}/${conv.nick}`, type: 'unavailable' }));
+      }
+      conv.state = 'left';
+      this.forgetRoom(jid);
+    }
     this.conversations = this.conversations.filter((c) => c.jid !== jid);
     if (this.activeConversation === jid) {
       const next = this.conversations[Math.min(i, this.conversations.length - 1)];
@@ -768,49 +893,514 @@ export class Model {
     if (conv) conv.draft = text;
   }
 
+  /** Adds a line; a 1:1 conversation's lines are also kept in this browser. */
+  private addLine(conv: Conversation, line: Omit<Line, 'id'> & { id?: string }): void {
+    conv.lines = [...conv.lines, { ...line, id: line.id || newId() }];
+    if (conv.kind === 'chat') this.saveHistory(conv);
+  }
+
   sendMessage(jid: string, text: string): void {
     const body = text.replace(/^\s*\n|\s+$/g, '');
     if (!body.trim()) return;
+    const existing = this.conversation(jid);
+    if (existing?.kind === 'room') {
+      if (existing.state !== 'joined') throw new ActionError(t('roomNotIn'));
+      // The room sends it back to everyone, us included: it is shown then.
+      this.send($msg({ to: jid, type: 'groupchat', id: newId() }).c('body').t(body));
+      existing.draft = '';
+      this.changed();
+      return;
+    }
     const conv = this.openConversation(jid);
     const id = newId();
     this.send($msg({ to: jid, type: 'chat', id }).c('body').t(body));
-    conv.lines = [...conv.lines, { id, kind: 'out', text: body, time: new Date() }];
+    this.addLine(conv, { id, kind: 'out', text: body, time: new Date() });
     conv.draft = '';
     this.changed();
   }
 
   private onMessage(stanza: Element): boolean {
     const from = bareJid(stanza.getAttribute('from') ?? '');
-    const type = stanza.getAttribute('type') ?? 'normal';
-    if (!from || from === this.bare) return true;
-    if (type === 'error') {
-      const conv = this.openConversation(from, false);
-      conv.lines = [
-        ...conv.lines,
-        {
-          id: newId(),
-          kind: 'error',
-          text: t('notDelivered', { reason: describeError(stanza) }),
-          time: new Date(),
-        },
-      ];
-      this.changed();
+    if (!from) return true;
+    if (from === this.bare) {
+      this.onCarbon(stanza);
       return true;
     }
-    if (type !== 'chat' && type !== 'normal') return true;
-    const body = child(stanza, 'body')?.textContent;
-    if (!body) return true;
-    const stamp = child(stanza, 'delay', NS_DELAY)?.getAttribute('stamp');
-    const time = stamp ? new Date(stamp) : new Date();
-    const conv = this.openConversation(from, false);
-    conv.lines = [
-      ...conv.lines,
-      { id: stanza.getAttribute('id') || newId(), kind: 'in', text: body, time },
-    ];
-    if (this.activeConversation !== from || document.hidden) conv.unread += 1;
-    this.changed();
+    if (this.isRoom(from)) {
+      this.onRoomMessage(stanza);
+      return true;
+    }
+    const direct = child(stanza, 'x', NS_CONFERENCE);
+    if (direct && stanza.getAttribute('type') !== 'error') {
+      // A direct invitation (XEP-0249), from another client.
+      const room = bareJid(direct.getAttribute('jid') ?? '');
+      if (this.isRoom(room)) {
+        this.addRoomInvite({
+          room,
+          from,
+          text: t('roomInvitedBy', { name: this.displayName(from) }),
+          reason: direct.getAttribute('reason') || undefined,
+        });
+      }
+      return true;
+    }
+    this.onChatMessage(stanza);
     return true;
   }
+
+  /** A 1:1 message (or its error) from a contact. */
+  private onChatMessage(stanza: Element): void {
+    const from = bareJid(stanza.getAttribute('from') ?? '');
+    const type = stanza.getAttribute('type') ?? 'normal';
+    if (type === 'error') {
+      const conv = this.openConversation(from, false);
+      this.addLine(conv, {
+        kind: 'error',
+        text: t('notDelivered', { reason: describeError(stanza) }),
+        time: new Date(),
+      });
+      this.changed();
+      return;
+    }
+    if (type !== 'chat' && type !== 'normal') return;
+    const body = child(stanza, 'body')?.textContent;
+    if (!body) return;
+    const id = stanza.getAttribute('id') || newId();
+    const conv = this.openConversation(from, false);
+    // The same message may come twice: to this resource and as a carbon.
+    if (conv.lines.some((l) => l.kind === 'in' && l.id === id)) return;
+    this.addLine(conv, { id, kind: 'in', text: body, time: stampOf(stanza) ?? new Date() });
+    if (this.activeConversation !== from || document.hidden) conv.unread += 1;
+    this.changed();
+  }
+
+  /** XEP-0280: what another resource of ours sent or received. */
+  private onCarbon(stanza: Element): void {
+    const sent = child(stanza, 'sent', NS_CARBONS);
+    const received = child(stanza, 'received', NS_CARBONS);
+    const inner = child(child(sent ?? received, 'forwarded', NS_FORWARD), 'message');
+    if (!inner) return;
+    if (received) {
+      if (!this.isRoom(bareJid(inner.getAttribute('from') ?? ''))) this.onChatMessage(inner);
+      return;
+    }
+    const to = bareJid(inner.getAttribute('to') ?? '');
+    const body = child(inner, 'body')?.textContent;
+    if (!to || !body || this.isRoom(to) || inner.getAttribute('type') !== 'chat') return;
+    const id = inner.getAttribute('id') || newId();
+    const conv = this.openConversation(to, false);
+    if (conv.lines.some((l) => l.kind === 'out' && l.id === id)) return;
+    this.addLine(conv, { id, kind: 'out', text: body, time: stampOf(inner) ?? new Date() });
+    this.changed();
+  }
+
+  // ---------------------------------------------------- 1:1 history (browser)
+  private historyKey(peer: string): string {
+    return `causerie:history:${this.bare}:${peer}`;
+  }
+
+  private loadHistory(peer: string): Line[] {
+    try {
+      const raw = localStorage.getItem(this.historyKey(peer));
+      const list: unknown = raw ? JSON.parse(raw) : [];
+      if (!Array.isArray(list)) return [];
+      return list
+        .filter(
+          (l): l is { id: string; kind: Line['kind']; text: string; time: string } =>
+            !!l &&
+            typeof l.id === 'string' &&
+            typeof l.text === 'string' &&
+            typeof l.time === 'string' &&
+            ['in', 'out', 'error', 'event'].includes(l.kind),
+        )
+        .map((l) => ({ id: l.id, kind: l.kind, text: l.text, time: new Date(l.time) }));
+    } catch {
+      return [];
+    }
+  }
+
+  private saveHistory(conv: Conversation): void {
+    try {
+      const lines = conv.lines
+        .filter((l) => l.kind === 'in' || l.kind === 'out')
+        .slice(-HISTORY_LINES)
+        .map((l) => ({ id: l.id, kind: l.kind, text: l.text, time: l.time.toISOString() }));
+      localStorage.setItem(this.historyKey(conv.jid), JSON.stringify(lines));
+    } catch {
+      // Private browsing or a full storage: the history lives until the page is closed.
+    }
+  }
+
+  // ------------------------------------------------------------------ rooms
+  // The seed's conversations with several people are XEP-0045 rooms on
+  // conference.DOMAIN, members-only. « Commencer conversation »: a name from
+  // the service (XEP-0307), a join (the room is made locked: status 201 and
+  // « Le salon de discussion est verrouillé… »), the configuration form with
+  // the conversation's name (« …maintenant déverrouillé »), then a mediated
+  // invitation of the contact, which makes them a member. An invitation is
+  // accepted by joining and refused by a decline. The creator is the room's
+  // owner and removes someone by role `none` (status 307); the room tells
+  // the removed person why. Rooms open in this browser are remembered
+  // (localStorage) and joined again at the next login; joining sends the
+  // room's last messages (its history).
+
+  private mucService(): string {
+    return `conference.${this.config.domain}`;
+  }
+
+  isRoom(jid: string): boolean {
+    return jid.endsWith(`@${this.mucService()}`);
+  }
+
+  /** What a room's tab and heading say. */
+  roomTitle(conv: Conversation): string {
+    return conv.title || conv.jid.split('@')[0];
+  }
+
+  private roomConversation(room: string, title?: string): Conversation {
+    let conv = this.conversation(room);
+    if (!conv) {
+      conv = {
+        jid: room,
+        kind: 'room',
+        lines: [],
+        unread: 0,
+        draft: '',
+        title,
+        state: 'left',
+        occupants: new Map(),
+        seen: new Set(),
+      };
+      this.conversations = [...this.conversations, conv];
+    } else if (title) {
+      conv.title = title;
+    }
+    return conv;
+  }
+
+  private joinRoom(conv: Conversation): void {
+    if (!this.conn) return;
+    conv.state = 'joining';
+    conv.occupants = new Map();
+    const nick = conv.nick || this.myName || this.bare.split('@')[0];
+    const p = $pres({ to: `${conv.jid}/${nick}` })
+      .c('x', { xmlns: NS_MUC })
+      .c('history', { maxstanzas: String(ROOM_HISTORY) })
+      .up()
+      .up();
+    if (this.myShow !== 'available') p.c('show').t(this.myShow);
+    this.conn.send(p);
+  }
+
+  /** « Commencer conversation » with `invitee`: makes the room, names it, invites. */
+  async startRoom(rawTitle: string, invitee: string): Promise<string> {
+    const title = rawTitle.trim().replace(/\s+/g, ' ');
+    if (!title) throw new ActionError(t('roomNameMissing'));
+    const result = await this.iq(
+      $iq({ type: 'get', to: this.mucService() }).c('unique', { xmlns: NS_MUC_UNIQUE }),
+    );
+    const unique = child(result, 'unique', NS_MUC_UNIQUE)?.textContent?.trim().toLowerCase();
+    if (!unique) throw new ActionError(t('actionFailed', { condition: 'unique' }));
+    const room = unique.includes('@') ? bareJid(unique) : `${unique}@${this.mucService()}`;
+    const conv = this.roomConversation(room, title);
+    conv.creating = { title, invite: [invitee] };
+    this.joinRoom(conv);
+    this.showConversation(room);
+    return room;
+  }
+
+  /** Submits the new room's configuration (its name), then sends the invitations. */
+  private async configureRoom(conv: Conversation): Promise<void> {
+    const creating = conv.creating;
+    conv.creating = undefined;
+    if (!creating) return;
+    const form = $iq({ type: 'set', to: conv.jid })
+      .c('query', { xmlns: NS_MUC_OWNER })
+      .c('x', { xmlns: NS_DATA, type: 'submit' })
+      .c('field', { var: 'FORM_TYPE' })
+      .c('value')
+      .t('http://jabber.org/protocol/muc#roomconfig')
+      .up()
+      .up()
+      .c('field', { var: 'muc#roomconfig_roomname' })
+      .c('value')
+      .t(creating.title);
+    try {
+      await this.iq(form);
+    } catch (e) {
+      this.addLine(conv, { kind: 'error', text: errorMessageOf(e), time: new Date() });
+      this.changed();
+      return;
+    }
+    this.saveRooms();
+    for (const jid of creating.invite) this.invite(conv.jid, jid);
+  }
+
+  /** « Inviter contact »: a mediated invitation; the rules may refuse it (shown in the room). */
+  invite(room: string, jid: string): void {
+    const id = newId();
+    this.invitesSent.set(id, { room, jid });
+    this.send(
+      $msg({ to: room, id })
+        .c('x', { xmlns: NS_MUC_USER })
+        .c('invite', { to: jid }),
+    );
+  }
+
+  /** « Retirer de la conversation » (the creator only): role `none` on the nickname. */
+  async removeParticipant(room: string, nick: string): Promise<void> {
+    await this.iq(
+      $iq({ type: 'set', to: room })
+        .c('query', { xmlns: NS_MUC_ADMIN })
+        .c('item', { nick, role: 'none' }),
+    );
+  }
+
+  private addRoomInvite(invite: RoomInvite): void {
+    if (this.conversation(invite.room)?.state === 'joined') return;
+    this.roomInvites = [...this.roomInvites.filter((i) => i.room !== invite.room), invite];
+    this.fetchName(invite.from);
+    this.changed();
+  }
+
+  /** « Accepter » an invitation: join the room. */
+  acceptRoomInvite(room: string): void {
+    this.roomInvites = this.roomInvites.filter((i) => i.room !== room);
+    const conv = this.roomConversation(room);
+    this.joinRoom(conv);
+    this.showConversation(room);
+    this.fetchRoomTitle(conv);
+  }
+
+  /** « Refuser » an invitation: a decline, which the inviter reads. */
+  refuseRoomInvite(room: string): void {
+    const invite = this.roomInvites.find((i) => i.room === room);
+    this.roomInvites = this.roomInvites.filter((i) => i.room !== room);
+    const decline: Record<string, string> = invite ? { to: invite.from } : {};
+    this.send($msg({ to: room }).c('x', { xmlns: NS_MUC_USER }).c('decline', decline));
+    this.changed();
+  }
+
+  private async fetchRoomTitle(conv: Conversation): Promise<void> {
+    try {
+      const info = await this.iq($iq({ type: 'get', to: conv.jid }).c('query', { xmlns: NS_DISCO_INFO }));
+      const name = child(child(info, 'query', NS_DISCO_INFO), 'identity')?.getAttribute('name');
+      if (name) {
+        conv.title = name;
+        this.saveRooms();
+        this.changed();
+      }
+    } catch {
+      // The room's address stays as its title.
+    }
+  }
+
+  private onRoomPresence(stanza: Element): void {
+    const from = stanza.getAttribute('from') ?? '';
+    const room = bareJid(from);
+    const nick = resourceOf(from);
+    const conv = this.conversation(room);
+    if (!conv || conv.kind !== 'room' || !conv.occupants) return;
+    const type = stanza.getAttribute('type');
+    const x = child(stanza, 'x', NS_MUC_USER);
+    const codes = statusCodes(x);
+    const item = child(x, 'item', NS_MUC_USER);
+    const time = stampOf(stanza) ?? new Date();
+    if (type === 'error') {
+      if (conv.state === 'joining') {
+        conv.state = 'left';
+        this.forgetRoom(room);
+        this.addLine(conv, {
+          kind: 'error',
+          text: t('roomJoinFailed', { reason: describeError(stanza) }),
+          time: new Date(),
+        });
+        this.changed();
+      }
+      return;
+    }
+    if (type === 'unavailable') {
+      if (codes.has(110)) {
+        if (codes.has(307) || codes.has(321)) {
+          conv.state = 'removed';
+          this.forgetRoom(room);
+        } else if (child(x, 'destroy', NS_MUC_USER)) {
+          conv.state = 'removed';
+          this.forgetRoom(room);
+          this.addLine(conv, { kind: 'event', text: t('roomDestroyed'), time });
+        } else if (conv.state === 'joined') {
+          conv.state = 'left';
+        }
+        conv.occupants.clear();
+      } else if (conv.occupants.delete(nick) && conv.state === 'joined') {
+        // « [NOM Prénom] a quitté la conversation : [HH:MM:SS] », also when removed.
+        this.addLine(conv, { kind: 'event', text: t('roomLeft', { name: nick, time: formatTime(time) }), time });
+      }
+      this.changed();
+      return;
+    }
+    const isNew = !conv.occupants.has(nick);
+    const occupant: Occupant = {
+      nick,
+      jid: item?.getAttribute('jid') ? bareJid(item.getAttribute('jid')!) : undefined,
+      show: showOf(stanza),
+      affiliation: item?.getAttribute('affiliation') ?? 'none',
+      role: item?.getAttribute('role') ?? 'participant',
+    };
+    conv.occupants.set(nick, occupant);
+    if (codes.has(110)) {
+      const first = conv.state !== 'joined';
+      conv.nick = nick;
+      conv.affiliation = occupant.affiliation;
+      conv.state = 'joined';
+      if (codes.has(201) && conv.creating) {
+        void this.configureRoom(conv);
+      } else if (first) {
+        this.saveRooms();
+        if (!conv.title) void this.fetchRoomTitle(conv);
+      }
+    } else if (isNew && conv.state === 'joined') {
+      // « [NOM Prénom] a rejoint la conversation | [HH:MM:SS]. »
+      this.addLine(conv, { kind: 'event', text: t('roomJoined', { name: nick, time: formatTime(time) }), time });
+    }
+    this.changed();
+  }
+
+  private onRoomMessage(stanza: Element): void {
+    const from = stanza.getAttribute('from') ?? '';
+    const room = bareJid(from);
+    const nick = resourceOf(from);
+    const type = stanza.getAttribute('type') ?? 'normal';
+    const x = child(stanza, 'x', NS_MUC_USER);
+    const invite = child(x, 'invite', NS_MUC_USER);
+    const body = bodyOf(stanza);
+    if (invite && type !== 'error') {
+      const inviter = bareJid(invite.getAttribute('from') ?? '');
+      this.addRoomInvite({
+        room,
+        from: inviter,
+        text: body || t('roomInvitedBy', { name: this.displayName(inviter) }),
+        reason: child(invite, 'reason', NS_MUC_USER)?.textContent || undefined,
+      });
+      return;
+    }
+    const conv = this.conversation(room);
+    const time = stampOf(stanza) ?? new Date();
+    if (type === 'error') {
+      const id = stanza.getAttribute('id') ?? '';
+      const sent = this.invitesSent.get(id);
+      this.invitesSent.delete(id);
+      const reason = describeError(stanza);
+      const text = sent
+        ? t('inviteRefused', { name: this.displayName(sent.jid), reason })
+        : t('notDelivered', { reason });
+      if (conv) {
+        this.addLine(conv, { kind: 'error', text, time: new Date() });
+        this.changed();
+      } else {
+        this.notify(text, 'error');
+      }
+      return;
+    }
+    if (!nick) {
+      // From the room itself: the seed's events, a removal, a decline.
+      if (!body) {
+        if (conv && statusCodes(x).has(104)) void this.fetchRoomTitle(conv);
+        return;
+      }
+      const removed = child(child(x, 'item', NS_MUC_USER), 'actor', NS_MUC_USER);
+      if (removed) {
+        // « [NOM Prénom] vous a retiré de la conversation [Nom de la conversation]. »
+        this.notify(body);
+        this.roomInvites = this.roomInvites.filter((i) => i.room !== room);
+        if (conv) {
+          conv.state = 'removed';
+          conv.occupants?.clear();
+          this.forgetRoom(room);
+        }
+      }
+      if (conv) {
+        this.addLine(conv, { kind: 'event', text: body, time });
+        if (this.activeConversation !== room) conv.unread += 1;
+      } else if (!removed) {
+        this.notify(body);
+      }
+      this.changed();
+      return;
+    }
+    if (type !== 'groupchat' || body === undefined || !conv || conv.kind !== 'room') return;
+    const sid = children(stanza, 'stanza-id', NS_SID).find((s) => bareJid(s.getAttribute('by') ?? '') === room);
+    const key = sid?.getAttribute('id');
+    if (key) {
+      if (conv.seen?.has(key)) return;
+      conv.seen?.add(key);
+    }
+    const delayed = !!child(stanza, 'delay', NS_DELAY);
+    this.addLine(conv, {
+      id: key ?? undefined,
+      kind: nick === conv.nick ? 'out' : 'in',
+      who: nick,
+      text: body,
+      time,
+    });
+    if (!delayed && nick !== conv.nick && (this.activeConversation !== room || document.hidden)) {
+      conv.unread += 1;
+    }
+    this.changed();
+  }
+
+  private roomsKey(): string {
+    return `causerie:rooms:${this.bare}`;
+  }
+
+  /** The rooms open in this browser, joined again at the next login. */
+  private loadRooms(): void {
+    try {
+      const raw = localStorage.getItem(this.roomsKey());
+      const list: unknown = raw ? JSON.parse(raw) : [];
+      if (!Array.isArray(list)) return;
+      for (const r of list) {
+        if (r && typeof r.jid === 'string' && this.isRoom(r.jid)) {
+          const conv = this.roomConversation(r.jid, typeof r.title === 'string' ? r.title : undefined);
+          conv.state = 'joining';
+        }
+      }
+      if (!this.activeConversation && this.conversations[0]) {
+        this.activeConversation = this.conversations[0].jid;
+      }
+    } catch {
+      // Nothing remembered.
+    }
+  }
+
+  private saveRooms(): void {
+    try {
+      const list = this.conversations
+        .filter((c) => c.kind === 'room' && (c.state === 'joined' || c.state === 'joining'))
+        .map((c) => ({ jid: c.jid, title: c.title }));
+      localStorage.setItem(this.roomsKey(), JSON.stringify(list));
+    } catch {
+      // Not remembered.
+    }
+  }
+
+  private forgetRoom(room: string): void {
+    try {
+      const raw = localStorage.getItem(this.roomsKey());
+      const list: unknown = raw ? JSON.parse(raw) : [];
+      if (!Array.isArray(list)) return;
+      localStorage.setItem(
+        this.roomsKey(),
+        JSON.stringify(list.filter((r) => r && r.jid !== room)),
+      );
+    } catch {
+      // Nothing remembered.
+    }
+  }
+}
+
+function errorMessageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
 
 export function formatTime(d: Date): string {

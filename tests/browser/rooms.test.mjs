@@ -1,0 +1,333 @@
+// The seed's conversations with several people (« Chatter »: « Comment ouvrir
+// une discussion ? », « Comment échanger des messages ? », « Comment gérer les
+// participants ? »), played by MARTIN Léa (who creates the conversation),
+// BERNARD Hugo (her classmate), DURAND Anne (their teacher) and PETIT Inès
+// (Léa's contact through the « Chorale » group), each in a browser context of
+// their own: « Commencer conversation » and its name, the seed's event lines,
+// the invitation in « Mes demandes », participants with their lights,
+// « Inviter contact » showing only connected contacts, « Retirer de la
+// conversation » for the creator only (by the keyboard), a declined
+// invitation, an invitation the school's rules refuse, the history when the
+// conversation is opened again after signing in again, and axe-core's checks
+// on these screens.
+//
+// The tests of this file are one story and run in order on one server.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  COLOURS,
+  befriend,
+  checkA11y,
+  cli,
+  eventually,
+  launchBrowser,
+  rightClick,
+  shot,
+  signIn,
+  startServer,
+  treeItem,
+} from './harness.mjs';
+
+const TIME = '\\d{2}:\\d{2}:\\d{2}';
+const ROOM = 'Sortie au musée 🎨';
+
+describe('conversations with several people (rooms)', () => {
+  let server;
+  let browser;
+  let lea;
+  let hugo;
+  let anne;
+  const pages = [];
+
+  before(async () => {
+    server = await startServer();
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    for (const page of pages) assert.deepEqual(page.errors, [], 'no page errors nor dialogs');
+    await browser?.close();
+    await server?.stop();
+  });
+
+  const onFailure = (fn) => async () => {
+    try {
+      await fn();
+    } catch (e) {
+      console.error(`--- server log ---\n${server?.logTail()}`);
+      throw e;
+    }
+  };
+
+  const open = async (login) => {
+    const page = await signIn(browser, server, login, { axe: true });
+    pages.push(page);
+    return page;
+  };
+  const panel = (page) => page.getByRole('tabpanel', { name: ROOM });
+  const log = (page) => panel(page).getByRole('log', { name: 'Messages' });
+  const participants = (page) => panel(page).getByRole('list', { name: 'Participants' });
+  const participantNames = async (page) =>
+    (await participants(page).getByRole('listitem').locator('.participant-button, .participant-name').allTextContents()).map(
+      (s) => s.trim(),
+    );
+  const acceptInvitation = async (page, inviter) => {
+    await page.getByRole('tab', { name: /^Mes demandes \(\d+\)$/ }).click();
+    const request = page.getByRole('listitem').filter({ hasText: `${inviter} vous invite dans la conversation « ${ROOM} ».` });
+    await request.getByText('Invitation à une conversation').waitFor();
+    await request.getByRole('button', { name: 'Accepter' }).click();
+    await request.waitFor({ state: 'detached' });
+    await page.getByRole('tab', { name: 'Contacts' }).click();
+    await panel(page).waitFor();
+  };
+
+  it(
+    'Comment ouvrir une discussion: « Commencer conversation », its name, the seed\'s event lines, the invitation accepted',
+    onFailure(async () => {
+      lea = await open('lea.martin');
+      hugo = await open('hugo.bernard');
+      anne = await open('anne.durand');
+      await befriend(hugo, lea, { requesterName: 'BERNARD Hugo', accepterName: 'MARTIN Léa', search: 'Martin' });
+      await befriend(anne, lea, { requesterName: 'DURAND Anne', accepterName: 'MARTIN Léa', search: 'Léa' });
+
+      const menu = await rightClick(lea, 'BERNARD Hugo');
+      await menu.getByRole('menuitem', { name: 'Commencer conversation' }).click();
+      const dialog = lea.getByRole('dialog', { name: 'Commencer conversation' });
+      // No name: said in French, nothing is made.
+      await dialog.getByRole('button', { name: 'OK' }).click();
+      await dialog.getByRole('alert').getByText('Donne un nom à la conversation.').waitFor();
+      await checkA11y(lea, '« Commencer conversation » with an error');
+      await dialog.getByRole('textbox', { name: 'Nom de la conversation' }).fill(ROOM);
+      await dialog.getByRole('button', { name: 'OK' }).click();
+      await dialog.waitFor({ state: 'detached' });
+
+      await panel(lea).getByRole('heading', { name: `Conversation « ${ROOM} »` }).waitFor();
+      await log(lea)
+        .getByText(
+          "Le salon de discussion est verrouillé, entrée impossible jusqu'à ce que la configuration soit déverrouillée",
+        )
+        .waitFor();
+      await log(lea).getByText('Le salon de discussion est maintenant déverrouillé').waitFor();
+      const events = await log(lea).locator('.event').allTextContents();
+      assert.ok(
+        events.findIndex((e) => e.includes('verrouillé, entrée impossible')) <
+          events.findIndex((e) => e.includes('maintenant déverrouillé')),
+        'locked, then unlocked',
+      );
+      assert.deepEqual(await participantNames(lea), ['MARTIN Léa']);
+      const editor = panel(lea).getByRole('textbox', { name: 'Message' });
+      assert.equal(await editor.evaluate((el) => el === document.activeElement), true, 'the editor has focus');
+
+      // The invitation was sent by itself: Hugo finds it in « Mes demandes » and accepts.
+      await acceptInvitation(hugo, 'MARTIN Léa');
+      await eventually(async () => assert.deepEqual(await participantNames(hugo), ['BERNARD Hugo', 'MARTIN Léa']));
+      await log(lea).getByText(new RegExp(`^BERNARD Hugo a rejoint la conversation \\| ${TIME}\\.$`)).waitFor();
+      await eventually(async () => assert.deepEqual(await participantNames(lea), ['BERNARD Hugo', 'MARTIN Léa']));
+    }),
+  );
+
+  it(
+    'Comment échanger des messages: everyone reads what each writes; participants show their states',
+    onFailure(async () => {
+      const hugoEditor = panel(hugo).getByRole('textbox', { name: 'Message' });
+      await hugoEditor.fill('Bonjour Léa ! <b>on y va</b>');
+      await hugoEditor.press('Enter');
+      await log(lea).getByText('Bonjour Léa ! <b>on y va</b>').waitFor();
+      const leaEditor = panel(lea).getByRole('textbox', { name: 'Message' });
+      await leaEditor.fill('Salut Hugo 🙂');
+      await panel(lea).getByRole('button', { name: 'Envoyer' }).click();
+      for (const page of [lea, hugo]) {
+        await eventually(async () =>
+          assert.deepEqual(
+            await log(page).locator('.line-in, .line-out').evaluateAll((els) =>
+              els.map((e) => [e.querySelector('.who').textContent, e.querySelector('.text').textContent]),
+            ),
+            [
+              ['BERNARD Hugo', 'Bonjour Léa ! <b>on y va</b>'],
+              ['MARTIN Léa', 'Salut Hugo 🙂'],
+            ],
+          ),
+        );
+      }
+      assert.equal(await log(lea).locator('b').count(), 0, 'message text stays text');
+
+      // Hugo's state reaches the participants list: orange light, and the state as text.
+      await hugo.getByRole('banner').getByRole('button', { name: /^État : / }).click();
+      await hugo.getByRole('menu', { name: 'Changer mon état' }).getByRole('menuitemradio', { name: 'Absent' }).click();
+      const hugoRow = participants(lea).getByRole('listitem').filter({ hasText: 'BERNARD Hugo' });
+      await eventually(async () => {
+        assert.equal(await hugoRow.getAttribute('data-state'), 'away');
+        assert.equal(
+          await hugoRow.locator('.dot').evaluate((d) => getComputedStyle(d).backgroundColor),
+          COLOURS.away,
+        );
+      });
+      assert.equal((await hugoRow.locator('.sr-only').textContent()).trim(), 'Absent', 'the state as text too');
+      await hugo.getByRole('banner').getByRole('button', { name: /^État : / }).click();
+      await hugo.getByRole('menu', { name: 'Changer mon état' }).getByRole('menuitemradio', { name: 'Disponible' }).click();
+      await eventually(async () => assert.equal(await hugoRow.getAttribute('data-state'), 'available'));
+      await checkA11y(lea, 'a conversation with several people');
+    }),
+  );
+
+  it(
+    '« Inviter contact »: the tree of connected contacts only; the new participant joins and reads the history',
+    onFailure(async () => {
+      // Inès is Léa's contact (the « Chorale » group), but signed out: not offered.
+      const ines = await open('ines.petit');
+      await befriend(ines, lea, { requesterName: 'PETIT Inès', accepterName: 'MARTIN Léa', search: 'Léa' });
+      await ines.context().close();
+      pages.splice(pages.indexOf(ines), 1);
+      await eventually(async () => assert.equal(await treeItem(lea, 'PETIT Inès').getAttribute('data-state'), 'offline'));
+
+      await panel(lea).getByRole('button', { name: 'Inviter contact' }).click();
+      const dialog = lea.getByRole('dialog', { name: 'Inviter contact' });
+      await dialog.getByRole('radio').first().waitFor();
+      // Hugo is in the conversation already, Inès is offline: only Anne is there.
+      assert.deepEqual(await dialog.getByRole('radio').evaluateAll((els) => els.map((e) => e.labels[0].textContent)), [
+        'DURAND Anne',
+      ]);
+      await dialog.getByRole('group', { name: 'Autres contacts (1)' }).waitFor();
+      await checkA11y(lea, '« Inviter contact »');
+      // By the keyboard: the first contact has the focus; Space chooses it, Tab goes to « Inviter ».
+      await lea.keyboard.press('Space');
+      await lea.keyboard.press('Tab');
+      assert.equal(
+        await dialog.getByRole('button', { name: 'Inviter' }).evaluate((el) => el === document.activeElement),
+        true,
+      );
+      await lea.keyboard.press('Enter');
+      await dialog.waitFor({ state: 'detached' });
+      await lea.getByRole('status').getByText('Invitation envoyée à DURAND Anne.').waitFor();
+
+      await anne.getByRole('tab', { name: 'Mes demandes (1)' }).click();
+      await checkA11y(anne, '« Mes demandes » with an invitation to a conversation');
+      await acceptInvitation(anne, 'MARTIN Léa');
+      for (const page of [lea, hugo]) {
+        await log(page).getByText(new RegExp(`^DURAND Anne a rejoint la conversation \\| ${TIME}\\.$`)).waitFor();
+        await eventually(async () =>
+          assert.deepEqual(await participantNames(page), ['BERNARD Hugo', 'DURAND Anne', 'MARTIN Léa']),
+        );
+      }
+      // Anne came in after the messages: the room's history shows them.
+      await log(anne).getByText('Salut Hugo 🙂').waitFor();
+      await lea.getByRole('button', { name: 'Fermer ce message' }).click();
+      await shot(lea, 'room');
+    }),
+  );
+
+  it(
+    '« Retirer de la conversation »: the creator only, by the keyboard, confirmed; the removed one is told',
+    onFailure(async () => {
+      // Not the creator: the participants are no buttons, there is no menu to open.
+      assert.equal(await participants(hugo).getByRole('button').count(), 0);
+      assert.equal(await participants(anne).getByRole('button').count(), 0);
+
+      const hugoButton = participants(lea).getByRole('button', { name: 'BERNARD Hugo' });
+      await hugoButton.focus();
+      await lea.keyboard.press('Shift+F10');
+      const menu = lea.getByRole('menu', { name: 'Actions : BERNARD Hugo' });
+      await menu.getByRole('menuitem', { name: 'Retirer de la conversation' }).waitFor();
+      await lea.keyboard.press('Enter');
+      const confirm = lea.getByRole('alertdialog', { name: 'Retirer de la conversation' });
+      await confirm.getByText('Renvoyer ce participant de la conversation ?').waitFor();
+      assert.equal(
+        await confirm.getByRole('button', { name: 'Non' }).evaluate((el) => el === document.activeElement),
+        true,
+        '« Non » has the focus first',
+      );
+      await checkA11y(lea, 'the removal confirmation');
+      await confirm.getByRole('button', { name: 'Oui' }).click();
+
+      for (const page of [lea, anne]) {
+        await log(page).getByText(new RegExp(`^BERNARD Hugo a quitté la conversation : ${TIME}$`)).waitFor();
+        await eventually(async () => assert.deepEqual(await participantNames(page), ['DURAND Anne', 'MARTIN Léa']));
+      }
+      const notice = `MARTIN Léa vous a retiré de la conversation ${ROOM}.`;
+      await hugo.getByRole('status').getByText(notice).waitFor();
+      await log(hugo).getByText(notice).waitFor();
+      assert.equal(await panel(hugo).getByRole('textbox', { name: 'Message' }).isDisabled(), true);
+      await panel(hugo).getByText("Tu n'es plus dans cette conversation.").waitFor();
+    }),
+  );
+
+  it(
+    'Refuser une invitation: the inviter reads that it was declined',
+    onFailure(async () => {
+      await panel(lea).getByRole('button', { name: 'Inviter contact' }).click();
+      const dialog = lea.getByRole('dialog', { name: 'Inviter contact' });
+      await dialog.getByRole('radio', { name: 'BERNARD Hugo' }).check();
+      await dialog.getByRole('button', { name: 'Inviter' }).click();
+      await hugo.getByRole('tab', { name: 'Mes demandes (1)' }).click();
+      const request = hugo.getByRole('listitem').filter({ hasText: ROOM });
+      await request.getByRole('button', { name: 'Refuser' }).click();
+      await request.waitFor({ state: 'detached' });
+      await hugo.getByRole('tab', { name: 'Mes demandes', exact: true }).waitFor();
+      await log(lea).getByText(`BERNARD Hugo a refusé l'invitation dans la conversation « ${ROOM} ».`).waitFor();
+      await hugo.getByRole('tab', { name: 'Contacts' }).click();
+    }),
+  );
+
+  it(
+    'An invitation the school\'s rules refuse is explained in French',
+    onFailure(async () => {
+      // The administrator leaves the collège with no rule: only ENT groups connect people.
+      const rules = join(server.root, 'no-rules.json');
+      writeFileSync(rules, '[]');
+      cli(server, 'rules', 'set', '0750001A', rules);
+      // The server reads the change within a second.
+      await new Promise((r) => setTimeout(r, 1500));
+      try {
+        await panel(lea).getByRole('button', { name: 'Inviter contact' }).click();
+        const dialog = lea.getByRole('dialog', { name: 'Inviter contact' });
+        await dialog.getByRole('radio', { name: 'BERNARD Hugo' }).check();
+        await dialog.getByRole('button', { name: 'Inviter' }).click();
+        await log(lea)
+          .getByText(
+            'Invitation de BERNARD Hugo impossible : Les règles de ton établissement ne permettent pas de communiquer avec cette personne.',
+          )
+          .waitFor();
+        await hugo.getByRole('tab', { name: 'Mes demandes', exact: true }).waitFor();
+      } finally {
+        cli(server, 'rules', 'reset', '0750001A');
+      }
+    }),
+  );
+
+  it(
+    'History: signing in again opens the conversation again, with its messages',
+    onFailure(async () => {
+      await anne.getByRole('button', { name: 'Se déconnecter' }).click();
+      await anne.getByRole('button', { name: 'Se connecter' }).waitFor();
+      await anne.getByLabel('Identifiant').fill('anne.durand');
+      await anne.getByLabel('Mot de passe').fill('demo');
+      await anne.getByRole('button', { name: 'Se connecter' }).click();
+      await panel(anne).waitFor();
+      await log(anne).getByText('Bonjour Léa ! <b>on y va</b>').waitFor();
+      await log(anne).getByText('Salut Hugo 🙂').waitFor();
+      await eventually(async () => assert.deepEqual(await participantNames(anne), ['DURAND Anne', 'MARTIN Léa']));
+      // Each message once, although the room sent its history on each join.
+      assert.equal(await log(anne).getByText('Salut Hugo 🙂').count(), 1);
+
+      // « Fermer la conversation » leaves it: the others see Anne go.
+      await panel(anne).getByRole('button', { name: 'Fermer la conversation' }).click();
+      // Léa saw Anne come, go when she signed out, come back, and leave.
+      await eventually(async () => {
+        const anneEvents = (await log(lea).locator('.event').allTextContents()).filter((e) => e.startsWith('DURAND Anne'));
+        assert.deepEqual(
+          anneEvents.map((e) => e.replace(new RegExp(TIME), 'HH:MM:SS')),
+          [
+            'DURAND Anne a rejoint la conversation | HH:MM:SS.',
+            'DURAND Anne a quitté la conversation : HH:MM:SS',
+            'DURAND Anne a rejoint la conversation | HH:MM:SS.',
+            'DURAND Anne a quitté la conversation : HH:MM:SS',
+          ],
+        );
+      });
+      await eventually(async () => assert.deepEqual(await participantNames(lea), ['MARTIN Léa']));
+    }),
+  );
+});
