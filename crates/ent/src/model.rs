@@ -97,6 +97,10 @@ pub struct User {
     /// Optional password for standalone use; stored only as SCRAM keys.
     #[serde(default, skip_serializing)]
     pub password: Option<String>,
+    /// Structures this user administers (a local administrator, « correspondant ENT »):
+    /// ids of structures of the same snapshot. Each import replaces these grants.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub admin_of: Vec<String>,
 }
 
 impl User {

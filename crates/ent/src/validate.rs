@@ -459,6 +459,15 @@ impl<'a> Checker<'a> {
                 );
             }
         }
+        for (k, st) in u.admin_of.iter().enumerate() {
+            if !self.structures.contains_key(st.as_str()) {
+                self.err(
+                    &entry,
+                    format!("admin_of[{k}]"),
+                    format!("unknown structure \"{st}\""),
+                );
+            }
+        }
         for (k, c) in u.classes.iter().enumerate() {
             match self.classes.get(c.as_str()) {
                 None => self.err(
@@ -765,6 +774,18 @@ mod tests {
             Some("classes[1]"),
             "unknown class \"0750002B-2Z\"",
         );
+    }
+
+    #[test]
+    fn admin_of_names_known_structures() {
+        refused(
+            |v| v["users"][2]["admin_of"] = json!(["0750001A", "0999999Z"]),
+            "users[2] (anne.durand)",
+            Some("admin_of[1]"),
+            "unknown structure \"0999999Z\"",
+        );
+        let ok = parse_edited(|v| v["users"][2]["admin_of"] = json!(["0750002B"])).unwrap();
+        assert_eq!(ok.users[2].admin_of, vec!["0750002B".to_string()]);
     }
 
     #[test]

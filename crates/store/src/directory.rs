@@ -145,6 +145,8 @@ struct UserRow {
     classes: BTreeSet<String>,
     /// Logins, inactive children included.
     children: BTreeSet<String>,
+    /// Structures he administers by the import (`admin_of`).
+    admin_of: BTreeSet<String>,
 }
 
 #[derive(Debug)]
@@ -164,7 +166,7 @@ struct Directory {
     groups: BTreeMap<String, GroupRow>,
 }
 
-fn parse_profile(s: &str) -> Result<Profile> {
+pub(crate) fn parse_profile(s: &str) -> Result<Profile> {
     Profile::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown profile {s:?}")))
 }
 
@@ -208,6 +210,7 @@ async fn load(conn: &mut AnyConnection, backend: Backend) -> Result<Directory> {
             structures: BTreeSet::new(),
             classes: BTreeSet::new(),
             children: BTreeSet::new(),
+            admin_of: BTreeSet::new(),
         };
         logins.insert(account, login.clone());
         dir.users.insert(login, user);
@@ -242,6 +245,15 @@ async fn load(conn: &mut AnyConnection, backend: Backend) -> Result<Directory> {
             && let Some(user) = dir.users.get_mut(parent)
         {
             user.children.insert(child.clone());
+        }
+    }
+    for row in sqlx::query("SELECT login, structure_id FROM admin_grants WHERE source = 'import'")
+        .fetch_all(&mut *conn)
+        .await?
+    {
+        let login: String = row.try_get("login")?;
+        if let Some(user) = dir.users.get_mut(&login) {
+            user.admin_of.insert(row.try_get("structure_id")?);
         }
     }
     for row in sqlx::query("SELECT id, name, structure_id FROM groups")
@@ -308,6 +320,7 @@ fn to_snapshot(dir: Directory) -> Snapshot {
                     .filter(|child| active.contains(child))
                     .collect(),
                 password: None,
+                admin_of: user.admin_of.into_iter().collect(),
             })
             .collect(),
         groups: dir
@@ -332,7 +345,7 @@ fn to_snapshot(dir: Directory) -> Snapshot {
 // ---------------------------------------------------------------------------------------
 
 /// Increments the generation. First statement of every directory write transaction.
-async fn bump_generation(conn: &mut AnyConnection) -> Result<()> {
+pub(crate) async fn bump_generation(conn: &mut AnyConnection) -> Result<()> {
     let done = sqlx::query("UPDATE directory_generation SET value = value + 1 WHERE id = 1")
         .execute(&mut *conn)
         .await?;
@@ -361,7 +374,7 @@ pub(crate) async fn bump_generation_if_directory_user(
     Ok(())
 }
 
-async fn structure_exists(conn: &mut AnyConnection, id: &str) -> Result<bool> {
+pub(crate) async fn structure_exists(conn: &mut AnyConnection, id: &str) -> Result<bool> {
     let found: Option<String> = sqlx::query_scalar("SELECT id FROM structures WHERE id = $1")
         .bind(id.to_owned())
         .fetch_optional(&mut *conn)
@@ -378,7 +391,10 @@ async fn class_exists(conn: &mut AnyConnection, id: &str) -> Result<bool> {
 }
 
 /// The account id of directory user `login`, active or not.
-async fn directory_user_id(conn: &mut AnyConnection, login: &str) -> Result<Option<i64>> {
+pub(crate) async fn directory_user_id(
+    conn: &mut AnyConnection,
+    login: &str,
+) -> Result<Option<i64>> {
     Ok(sqlx::query_scalar(
         "SELECT d.account_id FROM directory_users d JOIN accounts a ON a.id = d.account_id \
          WHERE a.username = $1",
@@ -438,7 +454,7 @@ async fn upsert_class(conn: &mut AnyConnection, c: &Class) -> Result<()> {
 }
 
 /// The group's own row; its members are written by [`set_group_members`].
-async fn upsert_group_row(conn: &mut AnyConnection, g: &Group) -> Result<()> {
+pub(crate) async fn upsert_group_row(conn: &mut AnyConnection, g: &Group) -> Result<()> {
     sqlx::query(
         "INSERT INTO groups (id, name, structure_id) VALUES ($1, $2, $3) \
          ON CONFLICT (id) DO UPDATE SET \
@@ -453,7 +469,7 @@ async fn upsert_group_row(conn: &mut AnyConnection, g: &Group) -> Result<()> {
 }
 
 /// true when a row was deleted.
-async fn delete_group_row(conn: &mut AnyConnection, id: &str) -> Result<bool> {
+pub(crate) async fn delete_group_row(conn: &mut AnyConnection, id: &str) -> Result<bool> {
     let done = sqlx::query("DELETE FROM groups WHERE id = $1")
         .bind(id.to_owned())
         .execute(&mut *conn)
@@ -550,7 +566,11 @@ async fn set_children(conn: &mut AnyConnection, parent: i64, children: &[i64]) -
     Ok(())
 }
 
-async fn set_group_members(conn: &mut AnyConnection, group: &str, members: &[i64]) -> Result<()> {
+pub(crate) async fn set_group_members(
+    conn: &mut AnyConnection,
+    group: &str,
+    members: &[i64],
+) -> Result<()> {
     sqlx::query("DELETE FROM group_members WHERE group_id = $1")
         .bind(group.to_owned())
         .execute(&mut *conn)
@@ -592,7 +612,7 @@ fn resolve<'a>(
 
 /// Account ids of directory users `logins`, read through `conn`; Err(Invalid) naming the
 /// first unknown one.
-async fn resolve_in_db(
+pub(crate) async fn resolve_in_db(
     conn: &mut AnyConnection,
     logins: &BTreeSet<String>,
     what: impl Fn(&str) -> String,
@@ -626,8 +646,94 @@ fn check_unique(snapshot: &Snapshot) -> Result<()> {
     dup("group", snapshot.groups.iter().map(|g| &g.id))
 }
 
-fn set_of(items: &[String]) -> BTreeSet<String> {
+pub(crate) fn set_of(items: &[String]) -> BTreeSet<String> {
     items.iter().cloned().collect()
+}
+
+/// Replaces (or, with None, resets) a structure's rules, in the caller's transaction.
+pub(crate) async fn write_rules(
+    conn: &mut AnyConnection,
+    structure: &str,
+    rules: Option<&[Rule]>,
+) -> Result<()> {
+    if rules.is_some() && !structure_exists(&mut *conn, structure).await? {
+        return Err(StoreError::NotFound);
+    }
+    // Deleting the set deletes its rules (cascade); a new set starts empty.
+    sqlx::query("DELETE FROM rule_sets WHERE structure_id = $1")
+        .bind(structure.to_owned())
+        .execute(&mut *conn)
+        .await?;
+    let Some(rules) = rules else {
+        return Ok(());
+    };
+    sqlx::query("INSERT INTO rule_sets (structure_id) VALUES ($1)")
+        .bind(structure.to_owned())
+        .execute(&mut *conn)
+        .await?;
+    for (position, rule) in rules.iter().enumerate() {
+        let position =
+            i64::try_from(position).map_err(|_| StoreError::Invalid("too many rules".into()))?;
+        sqlx::query(
+            "INSERT INTO rules \
+                     (structure_id, position, from_profiles, to_profiles, scope, two_way) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(structure.to_owned())
+        .bind(position)
+        .bind(profiles_to_text(&rule.from))
+        .bind(profiles_to_text(&rule.to))
+        .bind(rule.scope.as_str())
+        .bind(rule.two_way)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Writes a structure's access setting, in the caller's transaction. Err(NotFound) when
+/// the structure does not exist.
+pub(crate) async fn write_access(
+    conn: &mut AnyConnection,
+    structure: &str,
+    access: &Access,
+) -> Result<()> {
+    if !structure_exists(&mut *conn, structure).await? {
+        return Err(StoreError::NotFound);
+    }
+    sqlx::query(
+        "INSERT INTO structure_access (structure_id, enabled, profiles) VALUES ($1, $2, $3) \
+             ON CONFLICT (structure_id) DO UPDATE SET \
+                 enabled = excluded.enabled, profiles = excluded.profiles",
+    )
+    .bind(structure.to_owned())
+    .bind(access.enabled)
+    .bind(profiles_to_text(&access.profiles))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Replaces the import grants of `login` (his `admin_of`), in the caller's transaction.
+async fn set_import_grants(
+    conn: &mut AnyConnection,
+    login: &str,
+    structures: &BTreeSet<String>,
+) -> Result<()> {
+    sqlx::query("DELETE FROM admin_grants WHERE login = $1 AND source = 'import'")
+        .bind(login.to_owned())
+        .execute(&mut *conn)
+        .await?;
+    for structure in structures {
+        sqlx::query(
+            "INSERT INTO admin_grants (login, structure_id, source) VALUES ($1, $2, 'import')",
+        )
+        .bind(login.to_owned())
+        .bind(structure.clone())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -635,7 +741,7 @@ fn set_of(items: &[String]) -> BTreeSet<String> {
 // ---------------------------------------------------------------------------------------
 
 /// "student,teacher" ("" for none), in the given order.
-fn profiles_to_text(profiles: &[Profile]) -> String {
+pub(crate) fn profiles_to_text(profiles: &[Profile]) -> String {
     profiles
         .iter()
         .map(|p| p.as_str())
@@ -643,14 +749,14 @@ fn profiles_to_text(profiles: &[Profile]) -> String {
         .join(",")
 }
 
-fn profiles_from_text(text: &str) -> Result<Vec<Profile>> {
+pub(crate) fn profiles_from_text(text: &str) -> Result<Vec<Profile>> {
     if text.is_empty() {
         return Ok(Vec::new());
     }
     text.split(',').map(parse_profile).collect()
 }
 
-fn parse_scope(s: &str) -> Result<Scope> {
+pub(crate) fn parse_scope(s: &str) -> Result<Scope> {
     Scope::ALL
         .into_iter()
         .find(|scope| scope.as_str() == s)
@@ -854,6 +960,22 @@ impl DirectoryStore for Store {
             set_group_members(&mut tx, &g.id, &member_ids).await?;
         }
 
+        // 5. Local administrators named by the import replace the previous import's.
+        sqlx::query("DELETE FROM admin_grants WHERE source = 'import'")
+            .execute(&mut *tx)
+            .await?;
+        for user in &snapshot.users {
+            for structure in set_of(&user.admin_of) {
+                sqlx::query(
+                    "INSERT INTO admin_grants (login, structure_id, source) VALUES ($1, $2, 'import')",
+                )
+                .bind(user.login.clone())
+                .bind(structure)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+
         tx.commit().await?;
         Ok(report)
     }
@@ -927,6 +1049,7 @@ impl DirectoryStore for Store {
         if let Some(creds) = credentials {
             write_credentials(&mut tx, account, creds).await?;
         }
+        set_import_grants(&mut tx, login, &set_of(&user.admin_of)).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -1045,39 +1168,7 @@ impl DirectoryStore for Store {
     async fn set_rules(&self, structure: &str, rules: Option<&[Rule]>) -> Result<()> {
         let mut tx = self.begin_write().await?;
         bump_generation(&mut tx).await?;
-        if rules.is_some() && !structure_exists(&mut tx, structure).await? {
-            return Err(StoreError::NotFound);
-        }
-        // Deleting the set deletes its rules (cascade); a new set starts empty.
-        sqlx::query("DELETE FROM rule_sets WHERE structure_id = $1")
-            .bind(structure.to_owned())
-            .execute(&mut *tx)
-            .await?;
-        let Some(rules) = rules else {
-            tx.commit().await?;
-            return Ok(());
-        };
-        sqlx::query("INSERT INTO rule_sets (structure_id) VALUES ($1)")
-            .bind(structure.to_owned())
-            .execute(&mut *tx)
-            .await?;
-        for (position, rule) in rules.iter().enumerate() {
-            let position = i64::try_from(position)
-                .map_err(|_| StoreError::Invalid("too many rules".into()))?;
-            sqlx::query(
-                "INSERT INTO rules \
-                     (structure_id, position, from_profiles, to_profiles, scope, two_way) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(structure.to_owned())
-            .bind(position)
-            .bind(profiles_to_text(&rule.from))
-            .bind(profiles_to_text(&rule.to))
-            .bind(rule.scope.as_str())
-            .bind(rule.two_way)
-            .execute(&mut *tx)
-            .await?;
-        }
+        write_rules(&mut tx, structure, rules).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -1101,19 +1192,7 @@ impl DirectoryStore for Store {
     async fn set_access(&self, structure: &str, access: &Access) -> Result<()> {
         let mut tx = self.begin_write().await?;
         bump_generation(&mut tx).await?;
-        if !structure_exists(&mut tx, structure).await? {
-            return Err(StoreError::NotFound);
-        }
-        sqlx::query(
-            "INSERT INTO structure_access (structure_id, enabled, profiles) VALUES ($1, $2, $3) \
-             ON CONFLICT (structure_id) DO UPDATE SET \
-                 enabled = excluded.enabled, profiles = excluded.profiles",
-        )
-        .bind(structure.to_owned())
-        .bind(access.enabled)
-        .bind(profiles_to_text(&access.profiles))
-        .execute(&mut *tx)
-        .await?;
+        write_access(&mut tx, structure, access).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! queries on SQLite and PostgreSQL), connecting and migrating, the error type, and the
 //! re-exported per-area traits and types (accounts, roster, offline messages, vCards, the
 //! school directory with its rules and access settings, multi-user rooms with their members
-//! and archives).
+//! and archives; administrators, console sessions, account locks, the audit log).
 //!
 //! Nothing is cached here: every call reads the database, so an account created by another
 //! process (the `causerie user add` CLI writing the SQLite file of a running server) is
@@ -12,6 +12,7 @@
 //! the caller; `contact` arguments are bare JID strings ("bob@example.org").
 
 pub mod accounts;
+pub mod admin;
 pub mod directory;
 pub mod offline;
 pub mod rooms;
@@ -27,6 +28,10 @@ use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Row, Transaction};
 
 pub use accounts::{AccountStore, Credentials, ScramCredential};
+pub use admin::{
+    AdminGrant, AdminSession, AdminStore, AuditEntry, AuditQuery, GrantSource, GroupChange,
+    ImportRecord, NewAudit,
+};
 pub use directory::{Access, DirectoryStore, ImportReport};
 pub use offline::{OfflineMessage, OfflineStore};
 pub use rooms::{

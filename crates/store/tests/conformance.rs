@@ -18,10 +18,10 @@ use std::collections::HashMap;
 
 use causerie_ent::{Class, Group, Profile, Rule, Scope, Snapshot, Structure, User};
 use causerie_store::{
-    Access, AccountStore, AddMember, Affiliation, ArchiveQuery, ArchivedMessage, Backend,
-    CreateRoom, Credentials, DirectoryStore, ImportReport, OfflineMessage, OfflineStore, Room,
-    RoomStore, RosterItem, RosterStore, ScramCredential, Store, StoreError, Subscription,
-    VcardStore,
+    Access, AccountStore, AddMember, AdminSession, AdminStore, Affiliation, ArchiveQuery,
+    ArchivedMessage, AuditQuery, Backend, CreateRoom, Credentials, DirectoryStore, GrantSource,
+    GroupChange, ImportReport, NewAudit, OfflineMessage, OfflineStore, Room, RoomStore, RosterItem,
+    RosterStore, ScramCredential, Store, StoreError, Subscription, VcardStore,
 };
 use sqlx::Connection;
 
@@ -249,6 +249,14 @@ conformance! {
         rooms_deleted_room_keeps_its_archive_until_purged,
         rooms_locked_rooms_are_deleted_together,
         rooms_deleting_an_account_ends_its_memberships,
+        admin_grants_from_import_and_by_hand,
+        admin_super_admins,
+        admin_sessions_and_login_failures,
+        admin_lock_is_audited_and_goes_with_the_account,
+        admin_access_and_rules_changes_are_audited_atomically,
+        admin_group_changes_are_audited_atomically,
+        admin_audit_log_filters_and_pages,
+        admin_imports_are_recorded,
     ],
     two_stores: [
         second_store_sees_account_at_once,
@@ -1267,6 +1275,7 @@ fn person(login: &str, last: &str, first: &str, profile: Profile) -> User {
         classes: Vec::new(),
         children: Vec::new(),
         password: None,
+        admin_of: Vec::new(),
     }
 }
 
@@ -1339,6 +1348,7 @@ fn normalized(mut s: Snapshot) -> Snapshot {
         u.structures.sort();
         u.classes.sort();
         u.children.sort();
+        u.admin_of.sort();
         u.password = None;
     }
     s.groups.sort_by(|a, b| a.id.cmp(&b.id));
@@ -2915,4 +2925,552 @@ fn subscription_strings_round_trip() {
     assert_eq!(Subscription::parse("remove"), None);
     assert_eq!(Subscription::parse("Both"), None);
     assert!("".parse::<Subscription>().is_err());
+}
+
+// ---------------------------------------------------------------------------------------
+// Administration
+// ---------------------------------------------------------------------------------------
+
+fn grants_of(grants: &[causerie_store::AdminGrant]) -> Vec<(String, String, GrantSource)> {
+    grants
+        .iter()
+        .map(|g| (g.login.clone(), g.structure.clone(), g.source))
+        .collect()
+}
+
+async fn audit_rows(store: &Store) -> Vec<causerie_store::AuditEntry> {
+    store
+        .audit_log(&AuditQuery {
+            limit: 1000,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap()
+}
+
+async fn admin_grants_from_import_and_by_hand(store: &Store) {
+    let mut s = school();
+    user_mut(&mut s, "marc.roux").admin_of = strings(&[LYCEE]);
+    store.import_snapshot(&s, &no_credentials()).await.unwrap();
+    // The snapshot read back carries the import's grants.
+    assert_eq!(store.snapshot().await.unwrap(), normalized(s.clone()));
+    assert_eq!(
+        grants_of(&store.admin_grants().await.unwrap()),
+        vec![("marc.roux".into(), LYCEE.into(), GrantSource::Import)]
+    );
+    assert!(
+        store
+            .grant_audited("anne.durand", COLLEGE, "root")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .grant_audited("anne.durand", COLLEGE, "root")
+            .await
+            .unwrap()
+    );
+    assert!(matches!(
+        store.grant_audited("anne.durand", "nowhere", "root").await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        store.grant_audited("nobody", COLLEGE, "root").await,
+        Err(StoreError::Invalid(_))
+    ));
+    // A new import replaces the import's grants, never the hand-made ones.
+    user_mut(&mut s, "marc.roux").admin_of = Vec::new();
+    user_mut(&mut s, "paul.martin").admin_of = strings(&[COLLEGE]);
+    store.import_snapshot(&s, &no_credentials()).await.unwrap();
+    assert_eq!(
+        grants_of(&store.admin_grants().await.unwrap()),
+        vec![
+            ("anne.durand".into(), COLLEGE.into(), GrantSource::Grant),
+            ("paul.martin".into(), COLLEGE.into(), GrantSource::Import),
+        ]
+    );
+    // The sync API's put_user replaces that user's import grants.
+    let mut paul = s
+        .users
+        .iter()
+        .find(|u| u.login == "paul.martin")
+        .unwrap()
+        .clone();
+    paul.admin_of = strings(&[LYCEE]);
+    store.put_user(&paul, None).await.unwrap();
+    assert_eq!(
+        grants_of(&store.admin_grants_of("paul.martin").await.unwrap()),
+        vec![("paul.martin".into(), LYCEE.into(), GrantSource::Import)]
+    );
+    // Revoking removes the hand-made grant only.
+    assert!(
+        !store
+            .revoke_audited("paul.martin", LYCEE, "root")
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .revoke_audited("anne.durand", COLLEGE, "root")
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .admin_grants_of("anne.durand")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let actions: Vec<String> = audit_rows(store)
+        .await
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(actions, vec!["admin.revoke", "admin.grant"]);
+}
+
+async fn admin_super_admins(store: &Store) {
+    store.create_account("root", &creds(1)).await.unwrap();
+    assert!(store.super_admins().await.unwrap().is_empty());
+    assert!(
+        store
+            .set_super_admin_audited("root", true, "cli")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_super_admin_audited("root", true, "cli")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.super_admins().await.unwrap(),
+        vec!["root".to_string()]
+    );
+    assert!(matches!(
+        store.set_super_admin_audited("ghost", true, "cli").await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(
+        store
+            .set_super_admin_audited("root", false, "cli")
+            .await
+            .unwrap()
+    );
+    assert!(store.super_admins().await.unwrap().is_empty());
+    assert_eq!(audit_rows(store).await.len(), 2);
+}
+
+async fn admin_sessions_and_login_failures(store: &Store) {
+    let session = AdminSession {
+        token_hash: "ab".repeat(32),
+        login: "marc.roux".into(),
+        csrf: "csrf-token".into(),
+        created_ms: 1_000,
+        last_seen_ms: 1_000,
+        expires_ms: 100_000,
+    };
+    store.create_admin_session(&session).await.unwrap();
+    assert_eq!(
+        store.admin_session(&session.token_hash).await.unwrap(),
+        Some(session.clone())
+    );
+    assert_eq!(store.admin_session("cd").await.unwrap(), None);
+    store
+        .touch_admin_session(&session.token_hash, 5_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .admin_session(&session.token_hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_seen_ms,
+        5_000
+    );
+    // Neither idle (seen at 5000 >= 4000) nor past its end (100000 > 50000): kept.
+    assert_eq!(
+        store
+            .delete_expired_admin_sessions(50_000, 4_000)
+            .await
+            .unwrap(),
+        0
+    );
+    // Idle since before 6000: deleted.
+    assert_eq!(
+        store
+            .delete_expired_admin_sessions(50_000, 6_000)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store.admin_session(&session.token_hash).await.unwrap(),
+        None
+    );
+    store.create_admin_session(&session).await.unwrap();
+    store
+        .delete_admin_session(&session.token_hash)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.admin_session(&session.token_hash).await.unwrap(),
+        None
+    );
+
+    for at in [10, 20, 30] {
+        store
+            .record_admin_failure("marc.roux", at, 0)
+            .await
+            .unwrap();
+    }
+    store.record_admin_failure("other", 25, 0).await.unwrap();
+    assert_eq!(
+        store.admin_failures_since("marc.roux", 15).await.unwrap(),
+        vec![30, 20]
+    );
+    // Recording forgets old failures (of every login).
+    store
+        .record_admin_failure("marc.roux", 40, 25)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.admin_failures_since("marc.roux", 0).await.unwrap(),
+        vec![40, 30]
+    );
+    assert_eq!(
+        store.admin_failures_since("other", 0).await.unwrap(),
+        vec![25]
+    );
+    store.clear_admin_failures("marc.roux").await.unwrap();
+    assert!(
+        store
+            .admin_failures_since("marc.roux", 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.admin_failures_since("other", 0).await.unwrap(),
+        vec![25]
+    );
+}
+
+async fn admin_lock_is_audited_and_goes_with_the_account(store: &Store) {
+    store.create_account("alice", &creds(1)).await.unwrap();
+    assert!(!store.account_locked("alice").await.unwrap());
+    assert!(
+        store
+            .set_locked_audited("alice", true, "root", Some(COLLEGE))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_locked_audited("alice", true, "root", Some(COLLEGE))
+            .await
+            .unwrap()
+    );
+    assert!(store.account_locked("alice").await.unwrap());
+    assert_eq!(
+        store.locked_accounts().await.unwrap(),
+        vec!["alice".to_string()]
+    );
+    assert!(matches!(
+        store.set_locked_audited("ghost", true, "root", None).await,
+        Err(StoreError::NotFound)
+    ));
+    let rows = audit_rows(store).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].action, "user.lock");
+    assert_eq!(rows[0].actor, "root");
+    assert_eq!(rows[0].structure.as_deref(), Some(COLLEGE));
+    assert_eq!(rows[0].target.as_deref(), Some("alice"));
+    assert_eq!(rows[0].before, Some(serde_json::json!({"locked": false})));
+    assert_eq!(rows[0].after, Some(serde_json::json!({"locked": true})));
+    store.delete_account("alice").await.unwrap();
+    assert!(store.locked_accounts().await.unwrap().is_empty());
+    store.create_account("alice", &creds(2)).await.unwrap();
+    assert!(!store.account_locked("alice").await.unwrap());
+}
+
+async fn admin_access_and_rules_changes_are_audited_atomically(store: &Store) {
+    store
+        .import_snapshot(&school(), &no_credentials())
+        .await
+        .unwrap();
+    let generation = store.generation().await.unwrap();
+    // Unknown structure: nothing changes, no audit row, same generation.
+    let closed = Access {
+        enabled: false,
+        profiles: vec![],
+    };
+    assert!(matches!(
+        store.set_access_audited("nowhere", &closed, "root").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.set_rules_audited("nowhere", Some(&[]), "root").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.set_rules_audited("nowhere", None, "root").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(audit_rows(store).await.is_empty());
+    assert_eq!(store.generation().await.unwrap(), generation);
+
+    let before = store
+        .set_access_audited(COLLEGE, &closed, "marc.roux")
+        .await
+        .unwrap();
+    assert_eq!(before, Access::default());
+    assert_eq!(store.access(COLLEGE).await.unwrap(), closed);
+    assert!(store.generation().await.unwrap() > generation);
+    let rules = vec![Rule::new(
+        &[Profile::Student],
+        &[Profile::Student],
+        Scope::SameStructure,
+        false,
+    )];
+    store
+        .set_rules_audited(COLLEGE, Some(&rules), "marc.roux")
+        .await
+        .unwrap();
+    assert_eq!(store.rules().await.unwrap().get(COLLEGE), Some(&rules));
+    store
+        .set_rules_audited(COLLEGE, None, "marc.roux")
+        .await
+        .unwrap();
+    assert_eq!(store.rules().await.unwrap().get(COLLEGE), None);
+
+    let rows = audit_rows(store).await;
+    let actions: Vec<&str> = rows.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        vec![
+            "structure.rules_reset",
+            "structure.rules",
+            "structure.access"
+        ]
+    );
+    assert_eq!(
+        rows[2].before,
+        Some(
+            serde_json::json!({"enabled": true, "profiles": ["student", "relative", "teacher", "personnel", "guest"]})
+        )
+    );
+    assert_eq!(
+        rows[2].after,
+        Some(serde_json::json!({"enabled": false, "profiles": []}))
+    );
+    assert_eq!(rows[1].before, Some(serde_json::Value::Null));
+    assert_eq!(
+        rows[1].after,
+        Some(
+            serde_json::json!([{"from": ["student"], "to": ["student"], "scope": "same_structure", "two_way": false}])
+        )
+    );
+    assert_eq!(rows[0].after, Some(serde_json::Value::Null));
+    assert!(rows.iter().all(|r| r.structure.as_deref() == Some(COLLEGE)));
+}
+
+async fn admin_group_changes_are_audited_atomically(store: &Store) {
+    store
+        .import_snapshot(&school(), &no_credentials())
+        .await
+        .unwrap();
+    let theatre = group("theatre", "Théâtre", Some(COLLEGE), &["lea.martin"]);
+    // Refused changes leave nothing behind.
+    let generation = store.generation().await.unwrap();
+    for bad in [
+        GroupChange::Create(group("x", "X", Some("nowhere"), &[])),
+        GroupChange::Create(group("x", "X", Some(COLLEGE), &["ghost"])),
+        GroupChange::Create(group("chorale", "Again", Some(COLLEGE), &[])),
+        GroupChange::Rename {
+            id: "nope".into(),
+            name: "N".into(),
+        },
+        GroupChange::AddMember {
+            id: "chorale".into(),
+            login: "ghost".into(),
+        },
+        GroupChange::RemoveMember {
+            id: "chorale".into(),
+            login: "hugo.petit".into(),
+        },
+        GroupChange::Delete { id: "nope".into() },
+    ] {
+        assert!(
+            store.change_group_audited(&bad, "root").await.is_err(),
+            "{bad:?}"
+        );
+    }
+    assert!(store.group("x").await.unwrap().is_none());
+    assert!(audit_rows(store).await.is_empty());
+    assert_eq!(store.generation().await.unwrap(), generation);
+
+    let (before, after) = store
+        .change_group_audited(&GroupChange::Create(theatre.clone()), "root")
+        .await
+        .unwrap();
+    assert_eq!((before, after), (None, Some(theatre.clone())));
+    store
+        .change_group_audited(
+            &GroupChange::Rename {
+                id: "theatre".into(),
+                name: "<b>Théâtre</b>".into(),
+            },
+            "root",
+        )
+        .await
+        .unwrap();
+    store
+        .change_group_audited(
+            &GroupChange::AddMember {
+                id: "theatre".into(),
+                login: "hugo.petit".into(),
+            },
+            "root",
+        )
+        .await
+        .unwrap();
+    let g = store.group("theatre").await.unwrap().unwrap();
+    assert_eq!(g.name, "<b>Théâtre</b>");
+    assert_eq!(g.members, strings(&["hugo.petit", "lea.martin"]));
+    store
+        .change_group_audited(
+            &GroupChange::RemoveMember {
+                id: "theatre".into(),
+                login: "lea.martin".into(),
+            },
+            "root",
+        )
+        .await
+        .unwrap();
+    let snapshot = store.snapshot().await.unwrap();
+    let g = snapshot.groups.iter().find(|g| g.id == "theatre").unwrap();
+    assert_eq!(g.members, strings(&["hugo.petit"]));
+    let (before, after) = store
+        .change_group_audited(
+            &GroupChange::Delete {
+                id: "theatre".into(),
+            },
+            "root",
+        )
+        .await
+        .unwrap();
+    assert!(before.is_some() && after.is_none());
+    assert!(store.group("theatre").await.unwrap().is_none());
+    let rows = audit_rows(store).await;
+    let actions: Vec<&str> = rows.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        vec![
+            "group.delete",
+            "group.remove_member",
+            "group.add_member",
+            "group.rename",
+            "group.create"
+        ]
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r.structure.as_deref() == Some(COLLEGE)
+                && r.target.as_deref() == Some("theatre"))
+    );
+    assert_eq!(rows[0].after, None);
+    assert_eq!(rows[4].before, None);
+    assert_eq!(
+        rows[3].after.as_ref().unwrap()["name"],
+        serde_json::json!("<b>Théâtre</b>")
+    );
+}
+
+async fn admin_audit_log_filters_and_pages(store: &Store) {
+    let mut ids = Vec::new();
+    for (i, structure) in [Some(COLLEGE), Some(LYCEE), None, Some(COLLEGE)]
+        .into_iter()
+        .enumerate()
+    {
+        ids.push(
+            store
+                .audit(&NewAudit {
+                    actor: "root".into(),
+                    action: format!("test.{i}"),
+                    structure: structure.map(Into::into),
+                    target: Some("x".into()),
+                    before: None,
+                    after: Some(serde_json::json!({"i": i})),
+                })
+                .await
+                .unwrap(),
+        );
+    }
+    let all = audit_rows(store).await;
+    assert_eq!(all.len(), 4);
+    assert!(all.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+    let college = store
+        .audit_log(&AuditQuery {
+            structures: Some(vec![COLLEGE.into()]),
+            before_id: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        college
+            .iter()
+            .map(|e| e.action.as_str())
+            .collect::<Vec<_>>(),
+        vec!["test.3", "test.0"]
+    );
+    let none = store
+        .audit_log(&AuditQuery {
+            structures: Some(vec![]),
+            before_id: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    let page = store
+        .audit_log(&AuditQuery {
+            structures: None,
+            before_id: Some(ids[3]),
+            limit: 2,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        page.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        vec!["test.2", "test.1"]
+    );
+    assert_eq!(page[0].structure, None);
+    assert_eq!(page[0].after, Some(serde_json::json!({"i": 2})));
+}
+
+async fn admin_imports_are_recorded(store: &Store) {
+    assert_eq!(store.last_import().await.unwrap(), None);
+    store
+        .record_import("cli", true, &serde_json::json!({"users_created": 3}), &[])
+        .await
+        .unwrap();
+    store
+        .record_import(
+            "api",
+            false,
+            &serde_json::json!({}),
+            &["users[0]: bad".to_string()],
+        )
+        .await
+        .unwrap();
+    let last = store.last_import().await.unwrap().unwrap();
+    assert_eq!(last.source, "api");
+    assert!(!last.ok);
+    assert_eq!(last.errors, vec!["users[0]: bad".to_string()]);
+    assert_eq!(last.counts, serde_json::json!({}));
 }
