@@ -5,6 +5,7 @@
 //!
 //! - `/` is the client (full page, or inside a portal's floating window),
 //! - `/demo-portal` a pretend ENT page that opens it as a floating window,
+//! - `/admin` the admin console (a client of `/admin/api`, docs/admin-console.md),
 //! - `/embed.js` the script a portal adds for that (docs/web-client.md),
 //! - `/client.json` what the client needs to know: the XMPP domain and the
 //!   WebSocket path,
@@ -37,6 +38,11 @@ pub async fn index(headers: HeaderMap) -> Response {
 /// GET /demo-portal: the demo portal page.
 pub async fn demo_portal(headers: HeaderMap) -> Response {
     file("demo-portal.html", &headers)
+}
+
+/// GET /admin: the admin console.
+pub async fn admin(headers: HeaderMap) -> Response {
+    file("admin.html", &headers)
 }
 
 /// GET /client.json: the client's configuration.

@@ -31,6 +31,8 @@ pub fn router(server: Arc<Server>) -> Router {
         .nest("/api/v1/directory", directory_api::router())
         .route("/", get(client::index))
         .route("/demo-portal", get(client::demo_portal))
+        .route("/admin", get(client::admin))
+        .route("/admin/", get(client::admin))
         .route("/client.json", get(client::client_json))
         .fallback(client::asset)
         .with_state(server)
