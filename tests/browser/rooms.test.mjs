@@ -241,6 +241,13 @@ describe('conversations with several people (rooms)', () => {
       );
       await checkA11y(lea, 'the removal confirmation');
       await confirm.getByRole('button', { name: 'Oui' }).click();
+      // The removed participant's button is gone: the focus goes to « Inviter contact ».
+      await eventually(async () =>
+        assert.equal(
+          await panel(lea).getByRole('button', { name: 'Inviter contact' }).evaluate((el) => el === document.activeElement),
+          true,
+        ),
+      );
 
       for (const page of [lea, anne]) {
         await log(page).getByText(new RegExp(`^BERNARD Hugo a quitté la conversation : ${TIME}$`)).waitFor();

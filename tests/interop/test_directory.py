@@ -434,6 +434,15 @@ async def test_message_to_classmate_not_contact_is_policy_violation(sch):
                           QUIET, "a message from a non-contact", start=mt)
     assert not lea.matching(lambda st: isinstance(st, Message) and st["body"] == "dans l'autre sens")
 
+    # once the other way is accepted too, the very next message goes through
+    mt, ml = tom.mark(), lea.mark()
+    tom.subscribe(lea.bare)
+    await lea.wait_presence(frm=tom.bare, ptype="subscribe", start=ml)
+    lea.send_presence(to=tom.bare, ptype="subscribed")
+    await tom.wait_roster_push(lea.bare, lambda i: i["subscription"] == "both", start=mt)
+    lea.send_message(tom.bare, "enfin amis")
+    await tom.wait_message("enfin amis", frm=lea.bare, start=mt)
+
 
 async def test_message_to_other_class_forbidden(sch):
     lea = await sch.login("lea.martin")
@@ -625,6 +634,10 @@ async def test_deleting_contact_removes_both_sides(sch):
     lea = await sch.login("lea.martin")
     hugo = await sch.login("hugo.bernard")
     await befriend(lea, hugo)
+    # they chat first, so that the server knows them as contacts of each other in memory
+    ml = lea.mark()
+    hugo.send_message(lea.bare, "avant")
+    await lea.wait_message("avant", frm=hugo.bare, start=ml)
 
     ml, mh = lea.mark(), hugo.mark()
     reply = await lea.remove_roster_item(hugo.bare)

@@ -177,7 +177,7 @@ function ConversationPanel({
             </div>
           ))}
         </div>
-        {isRoom && <Participants conv={conv} />}
+        {isRoom && <Participants conv={conv} afterRemoval={() => inviteButton.current?.focus()} />}
       </div>
       <Editor conv={conv} editorRef={editorRef} disabled={out} />
       {inviting && (
@@ -201,7 +201,7 @@ function ConversationPanel({
  * right-click, the context-menu key or Shift+F10) with « Retirer de la
  * conversation », confirmed by « Renvoyer ce participant de la conversation ? ».
  */
-function Participants({ conv }: { conv: Conversation }) {
+function Participants({ conv, afterRemoval }: { conv: Conversation; afterRemoval: () => void }) {
   const model = useModel();
   const [menu, setMenu] = useState<{ nick: string; x: number; y: number; from: HTMLElement } | null>(null);
   const [confirm, setConfirm] = useState<{ nick: string; from: HTMLElement } | null>(null);
@@ -288,6 +288,8 @@ function Participants({ conv }: { conv: Conversation }) {
             const { nick, from } = confirm;
             setConfirm(null);
             if (yes) {
+              // The participant's button goes away with them: focus goes to « Inviter contact ».
+              window.setTimeout(afterRemoval, 0);
               model
                 .removeParticipant(conv.jid, nick)
                 .catch((e) => model.notify(e instanceof Error ? e.message : String(e), 'error'));

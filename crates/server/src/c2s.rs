@@ -72,7 +72,7 @@ pub async fn serve(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr, direct
         Instant::now() + Duration::from_secs(server.config.limits.handshake_timeout_secs);
     let acceptor = tokio_rustls::TlsAcceptor::from(server.tls.clone());
     if direct_tls {
-        match timeout_at(deadline, acceptor.accept(tcp)).await {
+        match timeout_at(deadline, Box::pin(acceptor.accept(tcp))).await {
             Ok(Ok(tls)) => {
                 run(server, TcpTransport::new(tls, true), peer, true, deadline).await;
             }
@@ -90,7 +90,7 @@ pub async fn serve(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr, direct
     )
     .await
     {
-        match timeout_at(deadline, acceptor.accept(plain.into_inner())).await {
+        match timeout_at(deadline, Box::pin(acceptor.accept(plain.into_inner()))).await {
             Ok(Ok(tls)) => {
                 run(server, TcpTransport::new(tls, true), peer, true, deadline).await;
             }
@@ -123,7 +123,10 @@ async fn run<T: Transport>(
     deadline: Instant,
 ) -> Option<T> {
     let mut conn = Conn::new(server, io, peer, secure);
-    let outcome = match timeout_at(deadline, conn.negotiate()).await {
+    // Boxed: the negotiation's state (SASL, binding) is large and only lives
+    // until the session is bound; inline, every idle session's task would
+    // keep room for it (BENCHMARKS.md, M2).
+    let outcome = match timeout_at(deadline, Box::pin(conn.negotiate())).await {
         Ok(r) => r,
         Err(_) => Err(End::Error(
             "connection-timeout",
@@ -558,7 +561,8 @@ impl<T: Transport> Conn<T> {
         mut rx: mpsc::Receiver<Outbound>,
         overflow: &Notify,
     ) -> End {
-        let mut out: Vec<String> = Vec::with_capacity(WRITE_BATCH);
+        // Grows on the first batch only: an idle session holds no batch buffer.
+        let mut out: Vec<String> = Vec::new();
         loop {
             tokio::select! {
                 biased;
@@ -601,6 +605,9 @@ impl<T: Transport> Conn<T> {
                                 return End::Io;
                             }
                         }
+                        // Nothing of a sent batch stays with an idle session.
+                        out.clear();
+                        out.shrink_to(4);
                     }
                     if let Some(cond) = stop {
                         return End::Error(cond, None);

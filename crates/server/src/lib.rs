@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod c2s;
 pub mod config;
+pub mod contacts;
 pub mod features;
 pub mod listener;
 pub mod policy;
@@ -38,6 +39,8 @@ pub struct Server {
     pub directory: policy::DirectoryCache,
     /// Who is in which multi-user room right now (see `features::muc`).
     pub rooms: features::muc::Rooms,
+    /// The mutual contacts of users who are chatting (see `contacts`).
+    pub contacts: contacts::Contacts,
 }
 
 /// Why the server could not start.
@@ -84,6 +87,7 @@ impl Server {
             sessions: sessions::Sessions::default(),
             directory: policy::DirectoryCache::new(&config.data_dir),
             rooms: features::muc::Rooms::default(),
+            contacts: contacts::Contacts::default(),
             store,
             tls,
             config,

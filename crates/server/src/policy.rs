@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use causerie_ent::{Decision, DenyReason, Directory, Snapshot};
 use causerie_proto::Element;
 use causerie_proto::errors::{Condition, StanzaError};
-use causerie_store::{DirectoryStore, RosterStore, Subscription};
+use causerie_store::DirectoryStore;
 use tracing::warn;
 
 use crate::Server;
@@ -210,12 +210,11 @@ impl Server {
         if !(dir.contains(from) && dir.contains(to)) {
             return Ok(());
         }
-        let item = self
-            .store
-            .roster_item(from, &format!("{to}@{}", self.domain))
+        let mutual = self
+            .is_mutual_contact(from, to)
             .await
             .map_err(crate::features::internal)?;
-        if item.is_some_and(|i| i.subscription == Subscription::Both) {
+        if mutual {
             Ok(())
         } else {
             let mut err = StanzaError::new(Condition::PolicyViolation)

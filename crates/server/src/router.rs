@@ -175,5 +175,8 @@ pub async fn session_ended(server: &Server, session: &Session) {
     if let Some(departed) = server.sessions.unregister(&session.user, session.handle.id) {
         features::presence::departed(server, session, departed).await;
     }
+    if server.sessions.all(&session.user).is_empty() {
+        server.contacts.forget(&session.user);
+    }
     features::muc::session_ended(server, session).await;
 }

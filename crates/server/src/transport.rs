@@ -8,10 +8,16 @@
 
 use std::future::Future;
 use std::io;
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::task::Poll;
 
 use causerie_proto::errors::stream_error_xml;
 use causerie_proto::ns;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+
+/// The most bytes one read takes from the socket.
+const READ_CHUNK: usize = 4096;
 
 /// A client connection's transport.
 pub trait Transport: Send {
@@ -40,6 +46,11 @@ pub trait Transport: Send {
 /// XMPP over a byte stream (TCP, or TLS over TCP).
 pub struct TcpTransport<S> {
     io: S,
+    /// The bytes of the last read, exactly sized; empty (no allocation) while
+    /// the connection waits. An idle session spends most of its life waiting
+    /// in `read`, so a fixed read buffer per connection would be 4 KiB of
+    /// every idle session's memory (BENCHMARKS.md, M3): the read lands in a
+    /// buffer on the stack of the poll instead, and only what arrived is kept.
     buf: Vec<u8>,
     tls: bool,
 }
@@ -49,7 +60,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> TcpTransport<S> {
     pub fn new(io: S, tls: bool) -> Self {
         TcpTransport {
             io,
-            buf: vec![0; 4096],
+            buf: Vec::new(),
             tls,
         }
     }
@@ -67,8 +78,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> TcpTransport<S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> Transport for TcpTransport<S> {
     async fn read(&mut self) -> io::Result<&[u8]> {
-        let n = self.io.read(&mut self.buf).await?;
-        Ok(&self.buf[..n])
+        // Cancel-safe: a pending poll takes nothing from the socket, and the
+        // bytes of a ready one are stored before the future completes.
+        self.buf = Vec::new();
+        let (io, buf) = (&mut self.io, &mut self.buf);
+        std::future::poll_fn(|cx| {
+            let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+            let mut rb = ReadBuf::uninit(&mut chunk);
+            match Pin::new(&mut *io).poll_read(cx, &mut rb) {
+                Poll::Ready(Ok(())) => {
+                    buf.extend_from_slice(rb.filled());
+                    Poll::Ready(Ok(()))
+                }
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await?;
+        Ok(&self.buf)
     }
 
     async fn write_header(&mut self, attrs: &str) -> io::Result<()> {

@@ -310,7 +310,7 @@ async fn subscription(
             if !subscribed && (!item.ask || item.refused) {
                 item.ask = true;
                 item.refused = false;
-                server.store.put_roster_item(user, &item).await?;
+                server.put_roster_item(user, &item).await?;
                 roster::push(server, user, &item);
             }
             inbound_subscribe(server, &contact, user, stanza).await
@@ -328,7 +328,7 @@ async fn subscription(
                     Subscription::To | Subscription::Both => Subscription::Both,
                 };
                 item.approved = false;
-                server.store.put_roster_item(user, &item).await?;
+                server.put_roster_item(user, &item).await?;
                 roster::push(server, user, &item);
                 inbound_subscribed(server, &contact, user, stanza).await?;
                 send_presences(server, user, &contact, None);
@@ -343,7 +343,7 @@ async fn subscription(
                     && !item.approved
                 {
                     item.approved = true;
-                    server.store.put_roster_item(user, &item).await?;
+                    server.put_roster_item(user, &item).await?;
                     roster::push(server, user, &item);
                 }
             }
@@ -358,7 +358,7 @@ async fn subscription(
                 };
                 item.ask = false;
                 if item != before {
-                    server.store.put_roster_item(user, &item).await?;
+                    server.put_roster_item(user, &item).await?;
                     roster::push(server, user, &item);
                 }
             }
@@ -375,7 +375,7 @@ async fn subscription(
                 };
                 item.approved = false;
                 if item != before {
-                    server.store.put_roster_item(user, &item).await?;
+                    server.put_roster_item(user, &item).await?;
                     roster::push(server, user, &item);
                 }
             }
@@ -410,7 +410,7 @@ async fn inbound_subscribe(
                 Subscription::To => Subscription::Both,
                 _ => Subscription::From,
             };
-            server.store.put_roster_item(contact, &item).await?;
+            server.put_roster_item(contact, &item).await?;
             roster::push(server, contact, &item);
             let reply = presence_el(Some("subscribed"), &contact_bare, &user_bare);
             inbound_subscribed(server, user, contact, reply).await?;
@@ -446,7 +446,7 @@ async fn inbound_subscribed(
         Subscription::None | Subscription::To => Subscription::To,
         Subscription::From | Subscription::Both => Subscription::Both,
     };
-    server.store.put_roster_item(user, &item).await?;
+    server.put_roster_item(user, &item).await?;
     roster::push(server, user, &item);
     to_available(server, user, &stanza);
     Ok(())
@@ -466,7 +466,7 @@ pub async fn unsubscribe_effects(server: &Server, user: &str, contact_bare: &str
             Subscription::Both | Subscription::To => Subscription::To,
         };
         if item != before {
-            server.store.put_roster_item(&contact, &item).await?;
+            server.put_roster_item(&contact, &item).await?;
             roster::push(server, &contact, &item);
         }
     }
@@ -525,7 +525,7 @@ async fn inbound_unsubscribed(
             Subscription::Both | Subscription::From => Subscription::From,
         };
         if item != before {
-            server.store.put_roster_item(user, &item).await?;
+            server.put_roster_item(user, &item).await?;
             roster::push(server, user, &item);
             to_available(server, user, &stanza);
         }

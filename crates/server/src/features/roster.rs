@@ -98,7 +98,6 @@ pub async fn handle(server: &Server, session: &Session, payload: &Element, set: 
     stored.name = name;
     stored.groups = groups;
     server
-        .store
         .put_roster_item(&session.user, &stored)
         .await
         .map_err(internal)?;
@@ -181,7 +180,7 @@ pub async fn remove(
         }
         return Ok(pending_in);
     };
-    server.store.remove_roster_item(user, contact).await?;
+    server.remove_roster_item(user, contact).await?;
     if pending_in {
         server.store.remove_pending_in(user, contact).await?;
     }
@@ -210,7 +209,6 @@ pub async fn remove(
             .remove_pending_in(&contact_user, &user_bare)
             .await?;
         if server
-            .store
             .remove_roster_item(&contact_user, &user_bare)
             .await?
         {
