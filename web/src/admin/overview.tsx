@@ -101,7 +101,7 @@ export function LiveScreen() {
                     <tbody>
                       {Object.entries(data.last_import.counts).map(([k, v]) => (
                         <tr key={k}>
-                          <th scope="row">{k}</th>
+                          <th scope="row">{tk('count_', k)}</th>
                           <td class="num">{String(v)}</td>
                         </tr>
                       ))}
@@ -235,7 +235,9 @@ export function AuditScreen({ session }: { session: Session }) {
                 <tr key={r.id}>
                   <th scope="row">{formatDate(r.at)}</th>
                   <td>{r.actor}</td>
-                  <td>{r.action}</td>
+                  <td>
+                    {tk('action_', r.action)} <span class="hint block">{r.action}</span>
+                  </td>
                   <td>{r.structure ? structureName(r.structure) : ''}</td>
                   <td>{r.target ?? ''}</td>
                   <td>
