@@ -305,7 +305,7 @@ describe('conversations with several people (rooms)', () => {
   );
 
   it(
-    'History: signing in again opens the conversation again, with its messages',
+    'History: signing in again opens the conversation again, with its messages; « Mes conversations » after closing it',
     onFailure(async () => {
       await anne.getByRole('button', { name: 'Se déconnecter' }).click();
       await anne.getByRole('button', { name: 'Se connecter' }).waitFor();
@@ -321,12 +321,28 @@ describe('conversations with several people (rooms)', () => {
 
       // « Fermer la conversation » leaves it: the others see Anne go.
       await panel(anne).getByRole('button', { name: 'Fermer la conversation' }).click();
-      // Léa saw Anne come, go when she signed out, come back, and leave.
+      await panel(anne).waitFor({ state: 'detached' });
+
+      // « Mes conversations » lists the conversations one belongs to; « Ouvrir » comes back in.
+      await anne.getByRole('button', { name: 'Mes conversations' }).click();
+      const dialog = anne.getByRole('dialog', { name: 'Mes conversations' });
+      const item = dialog.getByRole('listitem').filter({ hasText: ROOM });
+      await item.getByRole('button', { name: 'Ouvrir' }).waitFor();
+      await checkA11y(anne, '« Mes conversations »');
+      await item.getByRole('button', { name: 'Ouvrir' }).click();
+      await dialog.waitFor({ state: 'detached' });
+      await log(anne).getByText('Salut Hugo 🙂').waitFor();
+      await eventually(async () => assert.deepEqual(await participantNames(anne), ['DURAND Anne', 'MARTIN Léa']));
+      await panel(anne).getByRole('button', { name: 'Fermer la conversation' }).click();
+
+      // Léa saw Anne come, go when she signed out, come back, leave, come back and leave.
       await eventually(async () => {
         const anneEvents = (await log(lea).locator('.event').allTextContents()).filter((e) => e.startsWith('DURAND Anne'));
         assert.deepEqual(
           anneEvents.map((e) => e.replace(new RegExp(TIME), 'HH:MM:SS')),
           [
+            'DURAND Anne a rejoint la conversation | HH:MM:SS.',
+            'DURAND Anne a quitté la conversation : HH:MM:SS',
             'DURAND Anne a rejoint la conversation | HH:MM:SS.',
             'DURAND Anne a quitté la conversation : HH:MM:SS',
             'DURAND Anne a rejoint la conversation | HH:MM:SS.',

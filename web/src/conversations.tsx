@@ -16,12 +16,34 @@ import { useModel } from './hooks';
 import { type Conversation, byName, formatTime } from './model';
 import { Dot, contactStatus } from './contacts';
 import { Menu } from './menu';
-import { ConfirmDialog, InviteDialog } from './dialogs';
+import { ConfirmDialog, InviteDialog, MyRoomsDialog } from './dialogs';
 
 export function Conversations({ focusEditor }: { focusEditor: number }) {
   const model = useModel();
   const convs = model.conversations;
   const active = convs.find((c) => c.jid === model.activeConversation) ?? convs[0];
+  const [myRooms, setMyRooms] = useState(false);
+  const myRoomsButton = useRef<HTMLButtonElement>(null);
+  const roomsButton = (
+    <button
+      ref={myRoomsButton}
+      type="button"
+      class="my-rooms-button"
+      aria-haspopup="dialog"
+      onClick={() => setMyRooms(true)}
+    >
+      {t('myRooms')}
+    </button>
+  );
+  const roomsDialog = myRooms && (
+    <MyRoomsDialog
+      model={model}
+      onDone={(room) => {
+        setMyRooms(false);
+        if (!room) window.setTimeout(() => myRoomsButton.current?.focus(), 0);
+      }}
+    />
+  );
 
   const onTabKey = (e: KeyboardEvent) => {
     if (!['ArrowLeft', 'ArrowRight', 'Home', 'End'].includes(e.key) || convs.length === 0) return;
@@ -40,37 +62,46 @@ export function Conversations({ focusEditor }: { focusEditor: number }) {
   return (
     <section class="right" aria-label={t('conversations')}>
       {convs.length === 0 ? (
-        <p class="empty">{t('conversationsNone')}</p>
+        <>
+          <div class="conv-bar">
+            <span class="spacer" />
+            {roomsButton}
+          </div>
+          <p class="empty">{t('conversationsNone')}</p>
+        </>
       ) : (
         <>
-          <div role="tablist" class="tabs conv-tabs" aria-label={t('conversations')} onKeyDown={onTabKey}>
-            {convs.map((c, i) => {
-              const selected = c.jid === active?.jid;
-              return (
-                <button
-                  key={c.jid}
-                  id={tabId(i)}
-                  type="button"
-                  role="tab"
-                  aria-selected={selected ? 'true' : 'false'}
-                  aria-controls="conversation-panel"
-                  tabIndex={selected ? 0 : -1}
-                  onClick={() => model.showConversation(c.jid)}
-                >
-                  {c.kind === 'chat' && <Dot state={contactStatus(model, c.jid).state} />}
-                  {c.kind === 'room' ? model.roomTitle(c) : model.displayName(c.jid)}
-                  {c.unread > 0 && (
-                    <>
-                      {' '}
-                      <span class="badge" aria-hidden="true">
-                        {c.unread}
-                      </span>
-                      <span class="sr-only">{t('unread', { n: c.unread })}</span>
-                    </>
-                  )}
-                </button>
-              );
-            })}
+          <div class="conv-bar">
+            <div role="tablist" class="tabs conv-tabs" aria-label={t('conversations')} onKeyDown={onTabKey}>
+              {convs.map((c, i) => {
+                const selected = c.jid === active?.jid;
+                return (
+                  <button
+                    key={c.jid}
+                    id={tabId(i)}
+                    type="button"
+                    role="tab"
+                    aria-selected={selected ? 'true' : 'false'}
+                    aria-controls="conversation-panel"
+                    tabIndex={selected ? 0 : -1}
+                    onClick={() => model.showConversation(c.jid)}
+                  >
+                    {c.kind === 'chat' && <Dot state={contactStatus(model, c.jid).state} />}
+                    {c.kind === 'room' ? model.roomTitle(c) : model.displayName(c.jid)}
+                    {c.unread > 0 && (
+                      <>
+                        {' '}
+                        <span class="badge" aria-hidden="true">
+                          {c.unread}
+                        </span>
+                        <span class="sr-only">{t('unread', { n: c.unread })}</span>
+                      </>
+                    )}
+                  </button>
+                );
+              })}
+            </div>
+            {roomsButton}
           </div>
           {active && (
             <ConversationPanel
@@ -82,6 +113,7 @@ export function Conversations({ focusEditor }: { focusEditor: number }) {
           )}
         </>
       )}
+      {roomsDialog}
     </section>
   );
 }

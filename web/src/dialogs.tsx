@@ -443,3 +443,64 @@ export function InviteDialog({
     </Modal>
   );
 }
+
+/**
+ * « Mes conversations »: the rooms the user belongs to and has not open
+ * here (closed, or from another browser), each with « Ouvrir ».
+ */
+export function MyRoomsDialog({ model, onDone }: { model: Model; onDone: (room?: string) => void }) {
+  const [rooms, setRooms] = useState<{ jid: string; name: string }[] | null>(null);
+  const [error, setError] = useState<string>();
+  useEffect(() => {
+    model
+      .myRooms()
+      .then((list) => {
+        setRooms(list.filter((r) => !['joined', 'joining'].includes(model.conversation(r.jid)?.state ?? '')));
+        window.setTimeout(() => document.querySelector<HTMLElement>('.my-rooms .request-buttons button')?.focus(), 0);
+      })
+      .catch((e) => setError(errorMessage(e)));
+  }, []);
+  return (
+    <Modal title={t('myRooms')} onClose={() => onDone()} class="my-rooms">
+      <p>{t('myRoomsHint')}</p>
+      <p role="status" class="search-status">
+        {rooms === null && !error ? t('myRoomsLoading') : rooms?.length === 0 ? t('myRoomsNone') : ''}
+      </p>
+      {rooms && rooms.length > 0 && (
+        <ul class="requests" aria-label={t('myRooms')}>
+          {rooms.map((r, i) => (
+            <li key={r.jid} class="request">
+              <span id={`my-room-${i}`} class="request-name">
+                {r.name || r.jid.split('@')[0]}
+              </span>
+              <span class="request-buttons">
+                <button
+                  type="button"
+                  class="primary"
+                  aria-describedby={`my-room-${i}`}
+                  data-autofocus={i === 0 ? true : undefined}
+                  onClick={() => {
+                    model.openRoom(r.jid, r.name);
+                    onDone(r.jid);
+                  }}
+                >
+                  {t('openRoom')}
+                </button>
+              </span>
+            </li>
+          ))}
+        </ul>
+      )}
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      <div class="buttons">
+        <button type="button" data-autofocus={rooms?.length ? undefined : true} onClick={() => onDone()}>
+          {t('cancel')}
+        </button>
+      </div>
+    </Modal>
+  );
+}

@@ -124,6 +124,11 @@ const fr = {
   removeParticipant: 'Retirer de la conversation',
   confirmRemoveParticipant: 'Renvoyer ce participant de la conversation ?',
   actionsForParticipant: 'Actions : {name}',
+  myRooms: 'Mes conversations',
+  myRoomsHint: 'Les conversations dont tu fais partie. Les ouvrir affiche leurs derniers messages.',
+  myRoomsNone: "Tu ne fais partie d'aucune autre conversation.",
+  myRoomsLoading: 'Chargement…',
+  openRoom: 'Ouvrir',
 
   rulesRefusal: "Les règles de ton établissement ne permettent pas cette action.",
   actionFailed: "L'action n'a pas abouti ({condition}).",
@@ -251,6 +256,11 @@ const en: Catalogue = {
   removeParticipant: 'Remove from the conversation',
   confirmRemoveParticipant: 'Send this participant out of the conversation?',
   actionsForParticipant: 'Actions: {name}',
+  myRooms: 'My conversations',
+  myRoomsHint: 'The conversations you belong to. Opening one shows its last messages.',
+  myRoomsNone: 'You belong to no other conversation.',
+  myRoomsLoading: 'Loading…',
+  openRoom: 'Open',
 
   rulesRefusal: "Your school's rules do not allow this.",
   actionFailed: 'The action failed ({condition}).',

@@ -1163,6 +1163,26 @@ export class Model {
     this.changed();
   }
 
+  /** The rooms the user is a member of, with their names (the service lists only those). */
+  async myRooms(): Promise<{ jid: string; name: string }[]> {
+    const result = await this.iq(
+      $iq({ type: 'get', to: this.mucService() }).c('query', { xmlns: 'http://jabber.org/protocol/disco#items' }),
+    );
+    const query = child(result, 'query');
+    return children(query, 'item')
+      .map((i) => ({ jid: bareJid(i.getAttribute('jid') ?? ''), name: i.getAttribute('name') ?? '' }))
+      .filter((r) => this.isRoom(r.jid))
+      .sort((a, b) => byName(a.name || a.jid, b.name || b.jid));
+  }
+
+  /** Opens a room one is a member of (« Mes conversations »): joins it, with its history. */
+  openRoom(room: string, title?: string): void {
+    const conv = this.roomConversation(room, title || undefined);
+    if (conv.state !== 'joined' && conv.state !== 'joining') this.joinRoom(conv);
+    this.roomInvites = this.roomInvites.filter((i) => i.room !== room);
+    this.showConversation(room);
+  }
+
   /** « Accepter » an invitation: join the room. */
   acceptRoomInvite(room: string): void {
     this.roomInvites = this.roomInvites.filter((i) => i.room !== room);
