@@ -353,4 +353,22 @@ describe('conversations with several people (rooms)', () => {
       await eventually(async () => assert.deepEqual(await participantNames(lea), ['MARTIN Léa']));
     }),
   );
+
+  it(
+    'A network drop: the conversation is joined again by itself, the draft kept, each message once',
+    onFailure(async () => {
+      const editor = panel(lea).getByRole('textbox', { name: 'Message' });
+      await editor.fill('Écrit pendant la coupure');
+      await server.restart();
+      await lea.getByText('Connexion perdue. Reconnexion en cours…').waitFor();
+      await lea.getByRole('status').getByText('Connexion rétablie.').waitFor({ timeout: 20_000 });
+      await eventually(async () => assert.deepEqual(await participantNames(lea), ['MARTIN Léa']), 20_000);
+      assert.equal(await editor.inputValue(), 'Écrit pendant la coupure');
+      await editor.press('Enter');
+      await log(lea).locator('.line-out .text').getByText('Écrit pendant la coupure').waitFor();
+      // The room sent its history again on the new join: nothing is shown twice.
+      assert.equal(await log(lea).getByText('Salut Hugo 🙂').count(), 1);
+      assert.equal(await log(lea).getByText('Bonjour Léa ! <b>on y va</b>').count(), 1);
+    }),
+  );
 });
