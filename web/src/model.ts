@@ -874,8 +874,9 @@ export class Model {
     const i = this.conversations.findIndex((c) => c.jid === jid);
     const conv = this.conversations[i];
     if (conv?.kind === 'room') {
-      if (conv.state === 'joined' && conv.nick && this.conn) {
-        this.conn.send($pres({ to: `${conv.jid}/${conv.nick}`, type: 'unavailable' }));
+      if ((conv.state === 'joined' || conv.state === 'joining') && this.conn) {
+        const nick = conv.nick || this.myName || this.bare.split('@')[0];
+        this.conn.send($pres({ to: `${conv.jid}/${nick}`, type: 'unavailable' }));
       }
       conv.state = 'left';
       this.forgetRoom(jid);
