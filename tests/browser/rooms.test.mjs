@@ -371,4 +371,44 @@ describe('conversations with several people (rooms)', () => {
       assert.equal(await log(lea).getByText('Bonjour Léa ! <b>on y va</b>').count(), 1);
     }),
   );
+
+  it(
+    '« Messages précédents »: the room\'s archive beyond the 50 messages sent on joining',
+    onFailure(async () => {
+      // Léa has the whole conversation: it says where it starts.
+      await log(lea).getByText('Début de la conversation').waitFor();
+      const editor = panel(lea).getByRole('textbox', { name: 'Message' });
+      const numbered = Array.from({ length: 55 }, (_, i) => `n°${i + 1}`);
+      for (const text of numbered) {
+        await editor.fill(text);
+        await editor.press('Enter');
+      }
+      await log(lea).locator('.line-out .text').getByText('n°55', { exact: true }).waitFor();
+
+      await anne.getByRole('button', { name: 'Mes conversations' }).click();
+      await anne
+        .getByRole('dialog', { name: 'Mes conversations' })
+        .getByRole('listitem')
+        .filter({ hasText: ROOM })
+        .getByRole('button', { name: 'Ouvrir' })
+        .click();
+      const texts = () => log(anne).locator('.line-in .text, .line-out .text').allTextContents();
+      await log(anne).locator('.text').getByText('n°55', { exact: true }).waitFor();
+      // The last 50 only, so far.
+      assert.deepEqual(await texts(), numbered.slice(5));
+      await log(anne).getByRole('button', { name: 'Messages précédents' }).click();
+      await log(anne).getByText('Début de la conversation').waitFor();
+      assert.deepEqual(await texts(), [
+        'Bonjour Léa ! <b>on y va</b>',
+        'Salut Hugo 🙂',
+        'Écrit pendant la coupure',
+        ...numbered,
+      ]);
+      assert.equal(
+        await log(anne).evaluate((el) => el === document.activeElement),
+        true,
+        'the focus goes to the messages when the button goes',
+      );
+    }),
+  );
 });

@@ -147,10 +147,11 @@ function ConversationPanel({
         ? t('roomJoining')
         : t('roomLeftState');
 
+  // A new last line scrolls to the bottom; earlier messages put on top do not.
   useLayoutEffect(() => {
     const log = logRef.current;
     if (log) log.scrollTop = log.scrollHeight;
-  }, [conv.lines.length]);
+  }, [conv.lines[conv.lines.length - 1]?.id]);
 
   useEffect(() => {
     if (focusEditor > 0) editorRef.current?.focus();
@@ -184,6 +185,25 @@ function ConversationPanel({
       </div>
       <div class="conv-body">
         <div ref={logRef} class="log" role="log" aria-label={t('messages')} tabIndex={0}>
+          {isRoom &&
+            conv.state === 'joined' &&
+            (conv.historyComplete ? (
+              <p class="history-start">{t('historyStart')}</p>
+            ) : (
+              <p class="history-start">
+                <button
+                  type="button"
+                  aria-disabled={conv.loadingOlder ? 'true' : undefined}
+                  onClick={() => {
+                    model.loadOlder(conv.jid).then(() => {
+                      if (conv.historyComplete) logRef.current?.focus();
+                    });
+                  }}
+                >
+                  {t('olderMessages')}
+                </button>
+              </p>
+            ))}
           {conv.lines.map((line) => (
             <div key={line.id} class={`line line-${line.kind}`}>
               {line.kind === 'in' || line.kind === 'out' ? (

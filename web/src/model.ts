@@ -48,6 +48,8 @@ const NS_DISCO_INFO = 'http://jabber.org/protocol/disco#info';
 const NS_SID = 'urn:xmpp:sid:0';
 const NS_CARBONS = 'urn:xmpp:carbons:2';
 const NS_FORWARD = 'urn:xmpp:forward:0';
+const NS_MAM = 'urn:xmpp:mam:2';
+const NS_RSM = 'http://jabber.org/protocol/rsm';
 
 /** Lines of a 1:1 conversation kept in the browser, per contact. */
 const HISTORY_LINES = 200;
@@ -110,6 +112,11 @@ export interface Conversation {
   seen?: Set<string>;
   /** A room being made: its name, and whom to invite once it is unlocked. */
   creating?: { title: string; invite: string[] };
+  /** The room's archive has nothing older than what is shown. */
+  historyComplete?: boolean;
+  loadingOlder?: boolean;
+  /** While joining: how many messages of its history the room sent. */
+  joinHistory?: number;
 }
 
 /** An invitation to a room (« Mes demandes »). */
@@ -260,6 +267,8 @@ export class Model {
   private deleting = new Set<string>();
   /** Invitations sent, by stanza id: the room and whom (for a refusal's message). */
   private invitesSent = new Map<string, { room: string; jid: string }>();
+  /** The archived messages of a room's MAM query under way, by query id. */
+  private mamResults = new Map<string, Element[]>();
   private listeners = new Set<() => void>();
 
   constructor(config: ClientConfig) {
@@ -1083,6 +1092,7 @@ export class Model {
     if (!this.conn) return;
     conv.state = 'joining';
     conv.occupants = new Map();
+    conv.joinHistory = 0;
     const nick = conv.nick || this.myName || this.bare.split('@')[0];
     const p = $pres({ to: `${conv.jid}/${nick}` })
       .c('x', { xmlns: NS_MUC })
@@ -1287,11 +1297,78 @@ export class Model {
     this.changed();
   }
 
+  /**
+   * « Messages précédents »: the page of the room's archive (XEP-0313, paged
+   * by XEP-0059) before the oldest message shown.
+   */
+  async loadOlder(room: string): Promise<void> {
+    const conv = this.conversation(room);
+    if (!conv || conv.kind !== 'room' || conv.loadingOlder) return;
+    const oldest = conv.lines.find((l) => conv.seen?.has(l.id))?.id;
+    const queryid = newId();
+    this.mamResults.set(queryid, []);
+    conv.loadingOlder = true;
+    this.changed();
+    try {
+      const iq = $iq({ type: 'set', to: room })
+        .c('query', { xmlns: NS_MAM, queryid })
+        .c('set', { xmlns: NS_RSM })
+        .c('max')
+        .t(String(ROOM_HISTORY))
+        .up();
+      if (oldest) iq.c('before').t(oldest);
+      else iq.c('before');
+      const result = await this.iq(iq);
+      const found = this.mamResults.get(queryid) ?? [];
+      const older: Line[] = [];
+      for (const r of found) {
+        const id = r.getAttribute('id');
+        const forwarded = child(r, 'forwarded', NS_FORWARD);
+        const m = child(forwarded, 'message');
+        if (!id || !m || conv.seen?.has(id) || m.getAttribute('type') !== 'groupchat') continue;
+        const body = bodyOf(m);
+        if (body === undefined) continue;
+        const nick = resourceOf(m.getAttribute('from') ?? '');
+        conv.seen?.add(id);
+        older.push({
+          id,
+          kind: nick === conv.nick ? 'out' : 'in',
+          who: nick,
+          text: body,
+          time: (forwarded && stampOf(forwarded)) ?? new Date(),
+        });
+      }
+      conv.lines = [...older, ...conv.lines];
+      conv.historyComplete = child(result, 'fin', NS_MAM)?.getAttribute('complete') === 'true' || found.length === 0;
+    } catch (e) {
+      this.addLine(conv, { kind: 'error', text: errorMessageOf(e), time: new Date() });
+    } finally {
+      this.mamResults.delete(queryid);
+      conv.loadingOlder = false;
+      this.changed();
+    }
+  }
+
   private onRoomMessage(stanza: Element): void {
     const from = stanza.getAttribute('from') ?? '';
     const room = bareJid(from);
     const nick = resourceOf(from);
     const type = stanza.getAttribute('type') ?? 'normal';
+    const archived = child(stanza, 'result', NS_MAM);
+    if (archived) {
+      this.mamResults.get(archived.getAttribute('queryid') ?? '')?.push(archived);
+      return;
+    }
+    if (child(stanza, 'subject') && !child(stanza, 'body')) {
+      // The subject ends a join: fewer messages than asked means the whole history is shown.
+      const joined = this.conversation(room);
+      if (joined?.joinHistory !== undefined) {
+        if (joined.joinHistory < ROOM_HISTORY) joined.historyComplete = true;
+        joined.joinHistory = undefined;
+        this.changed();
+      }
+      return;
+    }
     const x = child(stanza, 'x', NS_MUC_USER);
     const invite = child(x, 'invite', NS_MUC_USER);
     const body = bodyOf(stanza);
@@ -1352,11 +1429,12 @@ export class Model {
     if (type !== 'groupchat' || body === undefined || !conv || conv.kind !== 'room') return;
     const sid = children(stanza, 'stanza-id', NS_SID).find((s) => bareJid(s.getAttribute('by') ?? '') === room);
     const key = sid?.getAttribute('id');
+    const delayed = !!child(stanza, 'delay', NS_DELAY);
+    if (delayed && conv.joinHistory !== undefined) conv.joinHistory += 1;
     if (key) {
       if (conv.seen?.has(key)) return;
       conv.seen?.add(key);
     }
-    const delayed = !!child(stanza, 'delay', NS_DELAY);
     this.addLine(conv, {
       id: key ?? undefined,
       kind: nick === conv.nick ? 'out' : 'in',
