@@ -396,6 +396,7 @@ describe('conversations with several people (rooms)', () => {
       await log(anne).locator('.text').getByText('n°55', { exact: true }).waitFor();
       // The last 50 only, so far.
       assert.deepEqual(await texts(), numbered.slice(5));
+      await checkA11y(anne, 'a conversation with « Messages précédents »');
       await log(anne).getByRole('button', { name: 'Messages précédents' }).click();
       await log(anne).getByText('Début de la conversation').waitFor();
       assert.deepEqual(await texts(), [

@@ -304,8 +304,12 @@ function Participants({ conv, afterRemoval }: { conv: Conversation; afterRemoval
               ) : (
                 <span class="participant-name">{content}</span>
               )}
-              {me && <span class="hint"> {t('me')}</span>}
-              {o.affiliation === 'owner' && <span class="hint"> ({t('creator')})</span>}
+              {(me || o.affiliation === 'owner') && (
+                <span class="hint">
+                  {' '}
+                  ({[me && t('me'), o.affiliation === 'owner' && t('creator')].filter(Boolean).join(', ')})
+                </span>
+              )}
               <span id={statusId} class="sr-only">
                 {' '}
                 {t(o.show)}
