@@ -28,7 +28,7 @@ use tracing::{debug, info, warn};
 use crate::Server;
 use crate::auth::{self, Exchange, MECHANISMS, Step};
 use crate::router;
-use crate::sessions::{Outbound, Registered, SessionHandle};
+use crate::sessions::{Outbound, Registered, SessionHandle, SessionMeta};
 use crate::transport::{TcpTransport, Transport};
 
 /// Failed SASL attempts allowed on one connection before it is closed.
@@ -532,6 +532,15 @@ impl<T: Transport> Conn<T> {
                     }
                 }
             }
+            self.server.sessions.describe(
+                &user,
+                handle.id,
+                SessionMeta {
+                    transport: self.io.kind(),
+                    address: Some(self.peer),
+                    since: std::time::SystemTime::now(),
+                },
+            );
             let mut result = xml::elem("iq", ns::CLIENT, &[("type", "result")]);
             if let Some(id) = el.attr("id") {
                 xml::set_attr(&mut result, "id", id);
@@ -585,8 +594,9 @@ impl<T: Transport> Conn<T> {
                                     out.push(text);
                                 }
                             }
-                            Some(Outbound::Stop(cond)) => { stop = Some(cond); break; }
-                            None => { stop = Some("system-shutdown"); break; }
+                            Some(Outbound::Stop(cond)) => { stop = Some((cond, None)); break; }
+                            Some(Outbound::StopWithText(cond, text)) => { stop = Some((cond, Some(text))); break; }
+                            None => { stop = Some(("system-shutdown", None)); break; }
                         }
                         n += 1;
                         if n >= WRITE_BATCH { break; }
@@ -609,8 +619,8 @@ impl<T: Transport> Conn<T> {
                         out.clear();
                         out.shrink_to(4);
                     }
-                    if let Some(cond) = stop {
-                        return End::Error(cond, None);
+                    if let Some((cond, text)) = stop {
+                        return End::Error(cond, text);
                     }
                 }
                 r = self.io.read() => {

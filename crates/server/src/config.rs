@@ -26,7 +26,30 @@ pub struct Config {
     pub policy: Policy,
     pub directory: DirectoryApi,
     pub muc: Muc,
+    pub admin: Admin,
     pub log: Log,
+}
+
+/// The admin console and its API (`/admin` on the HTTP listener, docs/admin-api.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Admin {
+    /// Logins (accounts of this server) that are super-administrators.
+    pub super_admins: Vec<String>,
+    /// Minutes without a request after which a console session ends.
+    pub session_idle_minutes: u32,
+    /// Hours after which a console session ends whatever its use.
+    pub session_max_hours: u32,
+}
+
+impl Default for Admin {
+    fn default() -> Self {
+        Admin {
+            super_admins: Vec::new(),
+            session_idle_minutes: 30,
+            session_max_hours: 12,
+        }
+    }
 }
 
 /// Listening sockets.
@@ -194,6 +217,7 @@ impl Default for Config {
             policy: Policy::default(),
             directory: DirectoryApi::default(),
             muc: Muc::default(),
+            admin: Admin::default(),
             log: Log::default(),
         }
     }
@@ -391,6 +415,18 @@ impl Config {
                 return Err((key, "must be between 1 and 10000".into()));
             }
         }
+        if !(1..=24 * 60).contains(&self.admin.session_idle_minutes) {
+            return Err((
+                "admin.session_idle_minutes",
+                "must be between 1 and 1440".into(),
+            ));
+        }
+        if !(1..=24 * 7).contains(&self.admin.session_max_hours) {
+            return Err((
+                "admin.session_max_hours",
+                "must be between 1 and 168".into(),
+            ));
+        }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(("log.format", "must be `text` or `json`".into()));
         }
@@ -534,6 +570,9 @@ mod tests {
             "max_description_chars",
             "max_subject_chars",
             "max_nick_chars",
+            "super_admins",
+            "session_idle_minutes",
+            "session_max_hours",
             "level",
             "format",
         ] {

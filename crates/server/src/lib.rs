@@ -6,6 +6,7 @@
 //! [`Running`] handle whose [`Running::shutdown`] stops accepting, closes
 //! every session with `<system-shutdown/>` and waits for them.
 
+pub mod admin;
 pub mod auth;
 pub mod c2s;
 pub mod config;
@@ -35,6 +36,8 @@ pub struct Server {
     pub sessions: sessions::Sessions,
     pub tls: Arc<rustls::ServerConfig>,
     pub throttle: auth::Throttle,
+    /// Counters of the administrator's live view (see `admin`).
+    pub stats: admin::Stats,
     /// The directory and rules as last loaded (see `policy`).
     pub directory: policy::DirectoryCache,
     /// Who is in which multi-user room right now (see `features::muc`).
@@ -85,6 +88,7 @@ impl Server {
             domain: config.domain.to_lowercase(),
             throttle: auth::Throttle::new(Duration::from_millis(config.auth.failure_delay_ms)),
             sessions: sessions::Sessions::default(),
+            stats: admin::Stats::default(),
             directory: policy::DirectoryCache::new(&config.data_dir),
             rooms: features::muc::Rooms::default(),
             contacts: contacts::Contacts::default(),

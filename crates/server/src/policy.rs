@@ -233,10 +233,25 @@ impl Server {
 }
 
 impl Server {
-    /// Whether `user` may log in to chat (S1, S2): an active directory user
-    /// whose structure has chat on and allows his profile. Plain accounts may.
+    /// Whether `user` may log in to chat (S1, S2): an account no administrator
+    /// locked and, for a directory user, an active one whose structure has chat
+    /// on and allows his profile. Plain accounts may.
     /// The refusal is the text of the SASL failure, in French then English.
     pub async fn login_allowed(&self, user: &str) -> Result<(), String> {
+        match causerie_store::AdminStore::account_locked(&self.store, user).await {
+            Ok(false) => {}
+            Ok(true) => {
+                return Err("Ton compte a été bloqué par un administrateur. — \
+                     Your account was locked by an administrator."
+                    .into());
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot check an account lock at login");
+                return Err(
+                    "Erreur interne, réessaie plus tard. — Internal error, try again later.".into(),
+                );
+            }
+        }
         let active = self.store.directory_user_active(user).await.map_err(|e| {
             warn!(error = %e, "cannot check a directory user at login");
             "Erreur interne, réessaie plus tard. — Internal error, try again later.".to_string()

@@ -94,6 +94,9 @@ pub fn classify(server: &Server, session: &Session, to: Option<&Jid>) -> Dest {
 
 /// Routes one stanza from a bound session (see the module docs).
 pub async fn route(server: &Server, session: &Session, mut stanza: Element) {
+    if stanza.name() == "message" {
+        server.stats.message();
+    }
     xml::set_attr(&mut stanza, "from", session.jid.to_string());
     let to = match stanza.attr("to") {
         None => None,

@@ -23,6 +23,8 @@ pub enum Outbound {
     Stanza(Box<Element>),
     /// Close the stream with this stream error condition (e.g. `conflict`).
     Stop(&'static str),
+    /// Close the stream with this condition and this text (an administrator's action).
+    StopWithText(&'static str, String),
 }
 
 /// The sending side of one bound session.
@@ -75,6 +77,17 @@ impl SessionHandle {
             self.overflow.notify_one();
         }
     }
+
+    /// Asks the session to close with a stream error carrying a text.
+    pub fn stop_with_text(&self, condition: &'static str, text: &str) {
+        if self
+            .tx
+            .try_send(Outbound::StopWithText(condition, text.to_string()))
+            .is_err()
+        {
+            self.overflow.notify_one();
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -89,6 +102,17 @@ struct Entry {
     directed: HashSet<String>,
     /// XEP-0280 message carbons enabled.
     carbons: bool,
+    /// How and since when the session is connected (for the administrator).
+    meta: Option<SessionMeta>,
+}
+
+/// How a session is connected, as the administrator sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionMeta {
+    /// `tcp` or `websocket`.
+    pub transport: &'static str,
+    pub address: Option<std::net::SocketAddr>,
+    pub since: std::time::SystemTime,
 }
 
 /// A bound session that has sent available presence.
@@ -149,6 +173,7 @@ impl Sessions {
             interested: false,
             directed: HashSet::new(),
             carbons: false,
+            meta: None,
         });
         Registered::Ok { replaced }
     }
@@ -327,6 +352,41 @@ impl Sessions {
     /// Number of bound sessions.
     pub fn count(&self) -> usize {
         self.read().values().map(Vec::len).sum()
+    }
+
+    /// Records how session `id` of `user` is connected.
+    pub fn describe(&self, user: &str, id: u64, meta: SessionMeta) {
+        if let Some(e) = self
+            .write()
+            .get_mut(user)
+            .and_then(|l| l.iter_mut().find(|e| e.handle.id == id))
+        {
+            e.meta = Some(meta);
+        }
+    }
+
+    /// The sessions of `user` as the administrator sees them.
+    pub fn described(&self, user: &str) -> Vec<crate::admin::SessionInfo> {
+        self.read()
+            .get(user)
+            .map(|l| {
+                l.iter()
+                    .map(|e| crate::admin::SessionInfo {
+                        resource: e.handle.resource.clone(),
+                        transport: e.meta.map_or("tcp", |m| m.transport),
+                        since: e.meta.map_or(std::time::UNIX_EPOCH, |m| m.since),
+                        address: e.meta.and_then(|m| m.address),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Users with at least one bound session, sorted.
+    pub fn users(&self) -> Vec<String> {
+        let mut users: Vec<String> = self.read().keys().cloned().collect();
+        users.sort_unstable();
+        users
     }
 }
 

@@ -41,6 +41,10 @@ pub trait Transport: Send {
     fn write_footer(&mut self) -> impl Future<Output = io::Result<()>> + Send;
     /// Whether the transport can do STARTTLS (only plain TCP).
     fn can_starttls(&self) -> bool;
+    /// The transport's name for the administrator: `tcp` or `websocket`.
+    fn kind(&self) -> &'static str {
+        "tcp"
+    }
 }
 
 /// XMPP over a byte stream (TCP, or TLS over TCP).

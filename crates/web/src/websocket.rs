@@ -206,6 +206,10 @@ impl Transport for WsTransport {
     fn can_starttls(&self) -> bool {
         false
     }
+
+    fn kind(&self) -> &'static str {
+        "websocket"
+    }
 }
 
 /// XEP-0156: `/.well-known/host-meta` (XRD).

@@ -183,6 +183,13 @@ impl Rooms {
         }
     }
 
+    /// Rooms with at least one occupant (for the administrator's live view).
+    pub fn open_count(&self) -> usize {
+        let joined = guard(&self.joined);
+        let rooms: HashSet<&String> = joined.values().flatten().collect();
+        rooms.len()
+    }
+
     /// The rooms session `id` is in, sorted.
     pub fn joined_by(&self, id: u64) -> Vec<String> {
         let mut rooms: Vec<String> = guard(&self.joined)
