@@ -1,10 +1,11 @@
 //! Causerie's HTTP side (axum): the web client, XMPP over WebSocket and
 //! host-meta, the health check and the ENT's incremental directory sync API.
-//! The admin console will live here too.
+//! The admin API (`admin`, `/admin/api`) serves the admin console.
 //!
 //! [`router`] builds the whole application; [`serve`] runs it on a listener
 //! until a shutdown future completes.
 
+pub mod admin;
 pub mod client;
 pub mod directory_api;
 pub mod websocket;
@@ -29,6 +30,7 @@ pub fn router(server: Arc<Server>) -> Router {
             get(websocket::host_meta_json),
         )
         .nest("/api/v1/directory", directory_api::router())
+        .nest("/admin/api", admin::router())
         .route("/", get(client::index))
         .route("/demo-portal", get(client::demo_portal))
         .route("/admin", get(client::admin))

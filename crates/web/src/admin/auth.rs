@@ -1,0 +1,607 @@
+//! Who is calling the admin API, and what he may touch: login and logout (password
+//! checked against the stored SCRAM keys, lockout after repeated failures), the session
+//! cookie and its CSRF token, the `Origin` check, and the role check.
+//!
+//! [`Caller`] is the extractor every route but login takes: a live session of an
+//! administrator. Handlers then ask it for a narrower handle — [`StructureAdmin`],
+//! [`GroupAdmin`], [`UserAdmin`] or [`SuperAdmin`] — which only the checks in this file
+//! construct (their fields are private), and which the code that changes anything
+//! requires. A route that skipped the check would not compile.
+
+use std::collections::BTreeSet;
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use causerie_ent::{Directory, User};
+use causerie_proto::scram::{self, ScramHash};
+use causerie_server::Server;
+use causerie_store::{AccountStore, AdminSession, AdminStore, Credentials};
+use rand::RngCore;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::{ApiError, AppState, now_ms, parse_body};
+
+/// The session cookie's name.
+pub const COOKIE: &str = "causerie_admin";
+/// The header that must carry the session's CSRF token on every change.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// Failed logins of one login, within [`LOCKOUT_WINDOW_MS`], that lock it out.
+pub const LOCKOUT_FAILURES: usize = 5;
+/// The window of the failures counted, and how long a lockout lasts.
+pub const LOCKOUT_WINDOW_MS: i64 = 15 * 60 * 1000;
+
+fn no_session() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "no-session",
+        "Session absente ou expirée : reconnectez-vous.",
+        "No session, or it expired: log in again.",
+    )
+}
+
+fn csrf_error() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "csrf",
+        "Requête refusée (jeton CSRF ou origine invalide).",
+        "Request refused (wrong CSRF token or origin).",
+    )
+}
+
+fn not_admin() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "not-admin",
+        "Ce compte n'est pas administrateur.",
+        "This account is not an administrator.",
+    )
+}
+
+fn bad_credentials() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "bad-credentials",
+        "Identifiant ou mot de passe incorrect.",
+        "Wrong login or password.",
+    )
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    hex(&bytes)
+}
+
+/// What is stored of a session token.
+pub fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Refuses a request whose `Origin` is not this server (the `Host` it was sent to).
+fn check_origin(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().map_err(|_| csrf_error())?;
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .ok_or_else(csrf_error)?;
+    let origin_host = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .ok_or_else(csrf_error)?;
+    if origin_host.eq_ignore_ascii_case(host) {
+        Ok(())
+    } else {
+        Err(csrf_error())
+    }
+}
+
+/// What an account administers.
+struct Role {
+    is_super: bool,
+    /// Existing structures (all of them for a super-administrator).
+    structures: BTreeSet<String>,
+}
+
+async fn role_of(server: &Server, dir: &Directory, login: &str) -> Result<Option<Role>, ApiError> {
+    let is_super = server.config.admin.super_admins.iter().any(|s| s == login)
+        || server
+            .store
+            .super_admins()
+            .await?
+            .iter()
+            .any(|s| s == login);
+    let structures: BTreeSet<String> = if is_super {
+        dir.structures().iter().map(|s| s.id.clone()).collect()
+    } else {
+        server
+            .store
+            .admin_grants_of(login)
+            .await?
+            .into_iter()
+            .map(|g| g.structure)
+            .filter(|id| dir.structure(id).is_some())
+            .collect()
+    };
+    Ok((is_super || !structures.is_empty()).then_some(Role {
+        is_super,
+        structures,
+    }))
+}
+
+/// A live session of an administrator (see the module docs).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub login: String,
+    is_super: bool,
+    structures: BTreeSet<String>,
+    csrf: String,
+    token_hash: String,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, server: &AppState) -> Result<Self, ApiError> {
+        check_origin(&parts.headers)?;
+        let token = cookie(&parts.headers, COOKIE).ok_or_else(no_session)?;
+        let hash = token_hash(token);
+        let session = server
+            .store
+            .admin_session(&hash)
+            .await?
+            .ok_or_else(no_session)?;
+        let now = now_ms();
+        let idle_ms = i64::from(server.config.admin.session_idle_minutes) * 60_000;
+        if now >= session.expires_ms || now - session.last_seen_ms > idle_ms {
+            server.store.delete_admin_session(&hash).await?;
+            return Err(no_session());
+        }
+        if !matches!(parts.method, Method::GET | Method::HEAD) {
+            let given = parts
+                .headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !bool::from(given.as_bytes().ct_eq(session.csrf.as_bytes())) {
+                return Err(csrf_error());
+            }
+        }
+        server.store.touch_admin_session(&hash, now).await?;
+        let dir = server.directory().await;
+        let role = role_of(server, &dir, &session.login)
+            .await?
+            .ok_or_else(not_admin)?;
+        Ok(Caller {
+            login: session.login,
+            is_super: role.is_super,
+            structures: role.structures,
+            csrf: session.csrf,
+            token_hash: hash,
+        })
+    }
+}
+
+/// The right to change one structure (its access, rules, groups): given by
+/// [`Caller::structure`] only.
+#[derive(Debug)]
+pub struct StructureAdmin {
+    actor: String,
+    id: String,
+}
+
+impl StructureAdmin {
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// The right to change one group: given by [`Caller::group`] only.
+#[derive(Debug)]
+pub struct GroupAdmin {
+    actor: String,
+    id: String,
+    structure: Option<String>,
+}
+
+impl GroupAdmin {
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+    pub fn structure(&self) -> Option<&str> {
+        self.structure.as_deref()
+    }
+}
+
+/// The right to act on one user (sessions, lock): given by [`Caller::user`] only.
+#[derive(Debug)]
+pub struct UserAdmin {
+    actor: String,
+    login: String,
+    /// The caller's structure the user is in, for the audit log.
+    structure: Option<String>,
+}
+
+impl UserAdmin {
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+    pub fn login(&self) -> &str {
+        &self.login
+    }
+    pub fn structure(&self) -> Option<&str> {
+        self.structure.as_deref()
+    }
+}
+
+/// The super-administrator's rights: given by [`Caller::superadmin`] only.
+#[derive(Debug)]
+pub struct SuperAdmin {
+    actor: String,
+}
+
+impl SuperAdmin {
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+}
+
+impl Caller {
+    pub fn is_super(&self) -> bool {
+        self.is_super
+    }
+
+    /// The structures the caller administers (every one for a super-administrator).
+    pub fn structures(&self) -> &BTreeSet<String> {
+        &self.structures
+    }
+
+    /// `403 forbidden` unless the caller administers `id`; `404` for a
+    /// super-administrator when it does not exist.
+    pub fn structure(&self, dir: &Directory, id: &str) -> Result<StructureAdmin, ApiError> {
+        if self.structures.contains(id) {
+            return Ok(StructureAdmin {
+                actor: self.login.clone(),
+                id: id.to_string(),
+            });
+        }
+        if self.is_super && dir.structure(id).is_none() {
+            return Err(ApiError::not_found());
+        }
+        Err(ApiError::forbidden())
+    }
+
+    pub fn superadmin(&self) -> Result<SuperAdmin, ApiError> {
+        if self.is_super {
+            Ok(SuperAdmin {
+                actor: self.login.clone(),
+            })
+        } else {
+            Err(ApiError::forbidden())
+        }
+    }
+
+    /// Whether `u` is in one of the caller's structures.
+    pub fn sees(&self, u: &User) -> bool {
+        self.is_super || u.structures.iter().any(|s| self.structures.contains(s))
+    }
+
+    /// A user the caller sees; `404` otherwise (whether he exists elsewhere or not is
+    /// not revealed).
+    pub fn visible<'d>(&self, dir: &'d Directory, login: &str) -> Result<&'d User, ApiError> {
+        dir.user(login)
+            .filter(|u| self.sees(u))
+            .ok_or_else(ApiError::not_found)
+    }
+
+    /// The right to act on user `login` (see [`Caller::visible`]).
+    pub fn user(&self, dir: &Directory, login: &str) -> Result<UserAdmin, ApiError> {
+        let u = self.visible(dir, login)?;
+        Ok(UserAdmin {
+            actor: self.login.clone(),
+            login: u.login.clone(),
+            structure: u
+                .structures
+                .iter()
+                .find(|s| self.structures.contains(*s))
+                .cloned(),
+        })
+    }
+
+    /// The right to change group `gid`: `404` when it does not exist, `403` when it is
+    /// of a structure the caller does not administer (a group without structure is the
+    /// super-administrator's).
+    pub fn group(&self, dir: &Directory, gid: &str) -> Result<GroupAdmin, ApiError> {
+        let g = dir.group(gid).ok_or_else(ApiError::not_found)?;
+        let allowed = match &g.structure {
+            Some(s) => self.structures.contains(s),
+            None => self.is_super,
+        };
+        if !allowed {
+            return Err(ApiError::forbidden());
+        }
+        Ok(GroupAdmin {
+            actor: self.login.clone(),
+            id: g.id.clone(),
+            structure: g.structure.clone(),
+        })
+    }
+
+    /// The session's JSON (`GET /admin/api/session`).
+    fn session_json(&self, dir: &Directory) -> Value {
+        session_json(
+            dir,
+            &self.login,
+            self.is_super,
+            &self.structures,
+            &self.csrf,
+        )
+    }
+}
+
+fn session_json(
+    dir: &Directory,
+    login: &str,
+    is_super: bool,
+    structures: &BTreeSet<String>,
+    csrf: &str,
+) -> Value {
+    let name = dir
+        .user(login)
+        .map(User::display_name)
+        .unwrap_or_else(|| login.to_string());
+    let structures: Vec<Value> = structures
+        .iter()
+        .filter_map(|id| dir.structure(id))
+        .map(|s| json!({"id": s.id, "name": s.name}))
+        .collect();
+    json!({
+        "login": login,
+        "name": name,
+        "role": if is_super { "super" } else { "local" },
+        "structures": structures,
+        "csrf": csrf,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginBody {
+    login: String,
+    password: String,
+}
+
+/// Whether `password` matches the stored SHA-256 SCRAM keys: the SaltedPassword is
+/// derived with the stored salt and iterations, and both StoredKey and ServerKey are
+/// compared in constant time. Without credentials the same work is done on fake keys, so
+/// an unknown login takes as long as a wrong password.
+fn password_matches(creds: Option<&Credentials>, password: &str, iterations: u32) -> bool {
+    let fake;
+    let (cred, real) = match creds {
+        Some(c) => (&c.sha256, true),
+        None => {
+            fake = causerie_store::ScramCredential {
+                salt: vec![0; 16],
+                iterations,
+                stored_key: vec![0; 32],
+                server_key: vec![0; 32],
+            };
+            (&fake, false)
+        }
+    };
+    let Ok(keys) =
+        scram::derive_keys_with_salt(ScramHash::Sha256, password, &cred.salt, cred.iterations)
+    else {
+        return false;
+    };
+    let same = keys.stored_key.ct_eq(&cred.stored_key) & keys.server_key.ct_eq(&cred.server_key);
+    real && bool::from(same)
+}
+
+fn session_cookie(server: &Server, token: &str, max_age_s: i64) -> HeaderValue {
+    let secure = if server.config.listen.http_behind_tls_proxy {
+        "; Secure"
+    } else {
+        ""
+    };
+    let value = format!(
+        "{COOKIE}={token}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{secure}"
+    );
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// `POST /admin/api/login`.
+pub async fn login(
+    State(server): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    check_origin(&headers)?;
+    let b: LoginBody = parse_body(&body)?;
+    let raw = b.login.trim();
+    if raw.is_empty() || raw.len() > 1023 {
+        return Err(ApiError::invalid(
+            "login",
+            "Identifiant obligatoire.",
+            "A login is required.",
+        ));
+    }
+    if b.password.is_empty() || b.password.len() > 1024 {
+        return Err(ApiError::invalid(
+            "password",
+            "Mot de passe obligatoire.",
+            "A password is required.",
+        ));
+    }
+    let login = causerie_server::auth::localpart(raw).unwrap_or_else(|| raw.to_lowercase());
+    let now = now_ms();
+    let failures = server
+        .store
+        .admin_failures_since(&login, now - LOCKOUT_WINDOW_MS)
+        .await?;
+    if failures.len() >= LOCKOUT_FAILURES {
+        let until = failures[0] + LOCKOUT_WINDOW_MS;
+        let retry = u64::try_from((until - now).max(1000) / 1000).unwrap_or(1);
+        tracing::info!(login = %login, "admin login refused: locked out");
+        return Err(ApiError {
+            retry_after_s: Some(retry),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "locked-out",
+                "Trop d'échecs : cet identifiant est bloqué pendant 15 minutes.",
+                "Too many failures: this login is locked for 15 minutes.",
+            )
+        });
+    }
+    let creds = server.store.credentials(&login).await?;
+    let iterations = server.config.auth.scram_iterations;
+    let password = b.password;
+    let ok = tokio::task::spawn_blocking(move || {
+        password_matches(creds.as_ref(), &password, iterations)
+    })
+    .await
+    .map_err(|_| ApiError::internal())?;
+    if !ok {
+        server
+            .store
+            .record_admin_failure(&login, now, now - LOCKOUT_WINDOW_MS)
+            .await?;
+        tracing::info!(login = %login, "admin login failed");
+        return Err(bad_credentials());
+    }
+    server.store.clear_admin_failures(&login).await?;
+    if server.store.account_locked(&login).await? {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "account-locked",
+            "Ce compte est bloqué.",
+            "This account is locked.",
+        ));
+    }
+    let dir = server.directory().await;
+    let Some(role) = role_of(&server, &dir, &login).await? else {
+        tracing::info!(login = %login, "admin login refused: not an administrator");
+        return Err(not_admin());
+    };
+    let admin = &server.config.admin;
+    let idle_ms = i64::from(admin.session_idle_minutes) * 60_000;
+    let max_ms = i64::from(admin.session_max_hours) * 3_600_000;
+    // Sessions that ended are forgotten at each login.
+    server
+        .store
+        .delete_expired_admin_sessions(now, now - idle_ms)
+        .await?;
+    let token = random_token();
+    let csrf = random_token();
+    server
+        .store
+        .create_admin_session(&AdminSession {
+            token_hash: token_hash(&token),
+            login: login.clone(),
+            csrf: csrf.clone(),
+            created_ms: now,
+            last_seen_ms: now,
+            expires_ms: now + max_ms,
+        })
+        .await?;
+    tracing::info!(login = %login, role = if role.is_super { "super" } else { "local" }, "admin logged in");
+    let body = session_json(&dir, &login, role.is_super, &role.structures, &csrf);
+    let mut resp = axum::Json(body).into_response();
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        session_cookie(&server, &token, max_ms / 1000),
+    );
+    Ok(resp)
+}
+
+/// `POST /admin/api/logout`.
+pub async fn logout(State(server): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    server
+        .store
+        .delete_admin_session(&caller.token_hash)
+        .await?;
+    tracing::info!(login = %caller.login, "admin logged out");
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, session_cookie(&server, "", 0));
+    Ok(resp)
+}
+
+/// `GET /admin/api/session`.
+pub async fn session(
+    State(server): State<AppState>,
+    caller: Caller,
+) -> Result<axum::Json<Value>, ApiError> {
+    let dir = server.directory().await;
+    Ok(axum::Json(caller.session_json(&dir)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_and_origins() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; causerie_admin=tok; b=2"),
+        );
+        assert_eq!(cookie(&h, COOKIE), Some("tok"));
+        assert_eq!(cookie(&h, "c"), None);
+        assert!(check_origin(&h).is_ok());
+        h.insert(header::HOST, HeaderValue::from_static("chat.example.org"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://chat.example.org"),
+        );
+        assert!(check_origin(&h).is_ok());
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://evil.example.org"),
+        );
+        assert!(check_origin(&h).is_err());
+        h.insert(header::ORIGIN, HeaderValue::from_static("null"));
+        assert!(check_origin(&h).is_err());
+    }
+
+    #[test]
+    fn passwords_are_checked_against_both_keys() {
+        let creds = causerie_server::auth::credentials_for("s3cret", 4096).unwrap();
+        assert!(password_matches(Some(&creds), "s3cret", 4096));
+        assert!(!password_matches(Some(&creds), "wrong", 4096));
+        let mut broken = creds.clone();
+        broken.sha256.server_key[0] ^= 1;
+        assert!(!password_matches(Some(&broken), "s3cret", 4096));
+        assert!(!password_matches(None, "s3cret", 4096));
+    }
+}

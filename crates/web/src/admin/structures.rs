@@ -1,0 +1,176 @@
+//! Structures: the caller's list, one structure with its rules, chat access (on/off,
+//! profiles allowed) and the communication rules (replace, reset to the defaults).
+//!
+//! An access change closes at once the sessions of connected users it now refuses; a
+//! rules change applies from the next stanza (the directory cache is invalidated).
+
+use std::collections::BTreeSet;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use causerie_ent::{Directory, Profile, Rule, default_rules, validate_rules};
+use causerie_store::{Access, AdminStore, DirectoryStore};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::{Caller, StructureAdmin};
+use super::{ApiError, AppState, parse_body};
+
+/// The list entry of a structure.
+async fn summary(server: &AppState, dir: &Directory, id: &str) -> Result<Value, ApiError> {
+    let Some(s) = dir.structure(id) else {
+        return Err(ApiError::not_found());
+    };
+    let access = server.store.access(id).await?;
+    let members = dir.structure_members(id);
+    let online = members
+        .iter()
+        .filter(|u| !server.sessions.all(&u.login).is_empty())
+        .count();
+    Ok(json!({
+        "id": s.id,
+        "name": s.name,
+        "enabled": access.enabled,
+        "profiles": access.profiles.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+        "users": members.len(),
+        "online": online,
+        "custom_rules": dir.has_custom_rules(id),
+    }))
+}
+
+async fn detail(server: &AppState, admin: &StructureAdmin) -> Result<Value, ApiError> {
+    let dir = server.directory().await;
+    let mut v = summary(server, &dir, admin.id()).await?;
+    v["rules"] = serde_json::to_value(dir.rules_for(admin.id())).unwrap_or_default();
+    v["default_rules"] = serde_json::to_value(default_rules()).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("users");
+        o.remove("online");
+    }
+    Ok(v)
+}
+
+/// `GET /admin/api/structures`.
+pub async fn list(
+    State(server): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    let dir = server.directory().await;
+    let mut out = Vec::new();
+    for id in caller.structures() {
+        out.push(summary(&server, &dir, id).await?);
+    }
+    Ok(Json(out))
+}
+
+/// `GET /admin/api/structures/{id}`.
+pub async fn show(
+    State(server): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let admin = caller.structure(&*server.directory().await, &id)?;
+    Ok(Json(detail(&server, &admin).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccessBody {
+    enabled: bool,
+    profiles: Vec<Profile>,
+}
+
+/// `PUT /admin/api/structures/{id}/access`.
+pub async fn set_access(
+    State(server): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let admin = caller.structure(&*server.directory().await, &id)?;
+    let b: AccessBody = parse_body(&body)?;
+    let mut seen = BTreeSet::new();
+    for (i, p) in b.profiles.iter().enumerate() {
+        if !seen.insert(*p) {
+            return Err(ApiError::invalid(
+                &format!("profiles[{i}]"),
+                format!("Le profil « {} » est en double.", p.label_fr()),
+                format!("The profile \"{}\" is listed twice.", p.label_en()),
+            ));
+        }
+    }
+    // Kept in the canonical order whatever the order given.
+    let profiles: Vec<Profile> = Profile::ALL
+        .into_iter()
+        .filter(|p| seen.contains(p))
+        .collect();
+    let access = Access {
+        enabled: b.enabled,
+        profiles,
+    };
+    server
+        .store
+        .set_access_audited(admin.id(), &access, admin.actor())
+        .await?;
+    tracing::info!(actor = %admin.actor(), structure = %admin.id(), "admin: chat access changed");
+    server.enforce_access().await;
+    Ok(Json(detail(&server, &admin).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesBody {
+    rules: Vec<Rule>,
+}
+
+/// `PUT /admin/api/structures/{id}/rules`.
+pub async fn set_rules(
+    State(server): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let admin = caller.structure(&*server.directory().await, &id)?;
+    let b: RulesBody = parse_body(&body)?;
+    if b.rules.len() > 200 {
+        return Err(ApiError::invalid(
+            "rules",
+            "200 règles au plus.",
+            "At most 200 rules.",
+        ));
+    }
+    if let Err(e) = validate_rules(&b.rules) {
+        let field = match &e.field {
+            Some(f) => format!("{}.{f}", e.entry),
+            None => e.entry.clone(),
+        };
+        return Err(ApiError::invalid(
+            &field,
+            "Règle impossible : une liste de profils vide ne s'applique jamais.",
+            format!("Unusable rule: {}", e.reason),
+        ));
+    }
+    server
+        .store
+        .set_rules_audited(admin.id(), Some(&b.rules), admin.actor())
+        .await?;
+    tracing::info!(actor = %admin.actor(), structure = %admin.id(), "admin: rules changed");
+    server.directory.invalidate();
+    Ok(Json(detail(&server, &admin).await?))
+}
+
+/// `DELETE /admin/api/structures/{id}/rules`: back to the default rules.
+pub async fn reset_rules(
+    State(server): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let admin = caller.structure(&*server.directory().await, &id)?;
+    server
+        .store
+        .set_rules_audited(admin.id(), None, admin.actor())
+        .await?;
+    tracing::info!(actor = %admin.actor(), structure = %admin.id(), "admin: rules reset");
+    server.directory.invalidate();
+    Ok(Json(detail(&server, &admin).await?))
+}

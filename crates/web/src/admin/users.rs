@@ -1,0 +1,258 @@
+//! Users of the caller's structures: search, one user (profile, classes, groups, chat
+//! access, lock, sessions), disconnecting his sessions, locking and unlocking his
+//! account, and « whom may he reach? » answered from the policy.
+//!
+//! A user outside the caller's structures is `404` for him, and lists never show one
+//! (children, parents, groups and reachable users are filtered the same way).
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use causerie_ent::{Decision, Directory, Scope, SearchQuery, User, Why, fold};
+use causerie_store::{AdminStore, DirectoryStore, NewAudit};
+use serde_json::{Value, json};
+
+use super::auth::{Caller, UserAdmin};
+use super::{ApiError, AppState, limit, rfc3339, user_json};
+
+/// `GET /admin/api/users?q=&structure=&limit=`.
+pub async fn search(
+    State(server): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+    caller: Caller,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    let dir = server.directory().await;
+    let max = limit(params.get("limit").map(String::as_str), 50, 500)?;
+    let structure = match params.get("structure").filter(|s| !s.is_empty()) {
+        Some(id) => Some(caller.structure(&dir, id)?),
+        None => None,
+    };
+    let q = params.get("q").map(|q| fold(q.trim())).unwrap_or_default();
+    if q.chars().count() > 200 {
+        return Err(ApiError::invalid(
+            "q",
+            "Recherche trop longue.",
+            "Search text too long.",
+        ));
+    }
+    let matches = |u: &User| {
+        q.is_empty()
+            || fold(&u.login).contains(&q)
+            || fold(&u.display_name()).contains(&q)
+            || fold(&format!("{} {}", u.first_name, u.last_name)).contains(&q)
+    };
+    let mut found: Vec<&User> = dir
+        .users()
+        .iter()
+        .filter(|u| caller.sees(u))
+        .filter(|u| {
+            structure
+                .as_ref()
+                .is_none_or(|s| u.structures.iter().any(|x| x == s.id()))
+        })
+        .filter(|u| matches(u))
+        .collect();
+    found.sort_by_key(|u| (fold(&u.display_name()), u.login.clone()));
+    Ok(Json(
+        found
+            .into_iter()
+            .take(max)
+            .map(|u| user_json(&dir, u))
+            .collect(),
+    ))
+}
+
+/// Why `u` may not use chat, if he may not (as `login_allowed` decides).
+async fn refused_because(
+    server: &AppState,
+    u: &User,
+    locked: bool,
+) -> Result<Option<&'static str>, ApiError> {
+    if locked {
+        return Ok(Some("account-locked"));
+    }
+    if u.structures.is_empty() {
+        return Ok(None);
+    }
+    let mut enabled_somewhere = false;
+    for s in &u.structures {
+        let access = server.store.access(s).await?;
+        if access.enabled {
+            enabled_somewhere = true;
+            if access.profiles.contains(&u.profile) {
+                return Ok(None);
+            }
+        }
+    }
+    Ok(Some(if enabled_somewhere {
+        "profile-not-allowed"
+    } else {
+        "structure-disabled"
+    }))
+}
+
+async fn detail(server: &AppState, caller: &Caller, login: &str) -> Result<Value, ApiError> {
+    let dir = server.directory().await;
+    let u = caller.visible(&dir, login)?;
+    let locked = server.store.account_locked(login).await?;
+    let refused = refused_because(server, u, locked).await?;
+    let mut v = user_json(&dir, u);
+    let groups: Vec<Value> = dir
+        .groups_of(login)
+        .into_iter()
+        .filter(|g| match &g.structure {
+            Some(s) => caller.structures().contains(s),
+            None => caller.is_super(),
+        })
+        .map(|g| json!({"id": g.id, "name": g.name}))
+        .collect();
+    let related = |users: Vec<&User>| -> Vec<Value> {
+        users
+            .into_iter()
+            .filter(|x| caller.sees(x))
+            .map(|x| user_json(&dir, x))
+            .collect()
+    };
+    let sessions: Vec<Value> = server
+        .sessions_of(login)
+        .into_iter()
+        .map(|s| {
+            json!({
+                "resource": s.resource,
+                "transport": s.transport,
+                "since": rfc3339(s.since),
+                "address": s.address.map(|a| a.ip().to_string()),
+            })
+        })
+        .collect();
+    v["groups"] = Value::Array(groups);
+    v["children"] = Value::Array(related(dir.children_of(login)));
+    v["parents"] = Value::Array(related(dir.parents_of(login)));
+    v["chat_allowed"] = Value::Bool(refused.is_none());
+    v["chat_refused_because"] = refused.map_or(Value::Null, |r| Value::String(r.into()));
+    v["locked"] = Value::Bool(locked);
+    v["sessions"] = Value::Array(sessions);
+    Ok(v)
+}
+
+/// `GET /admin/api/users/{login}`.
+pub async fn show(
+    State(server): State<AppState>,
+    Path(login): Path<String>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(detail(&server, &caller, &login).await?))
+}
+
+/// `POST /admin/api/users/{login}/disconnect`.
+pub async fn disconnect(
+    State(server): State<AppState>,
+    Path(login): Path<String>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let admin: UserAdmin = caller.user(&*server.directory().await, &login)?;
+    let n = server.disconnect_user(admin.login());
+    server
+        .store
+        .audit(&NewAudit {
+            actor: admin.actor().into(),
+            action: "user.disconnect".into(),
+            structure: admin.structure().map(Into::into),
+            target: Some(admin.login().into()),
+            before: Some(json!({"sessions": n})),
+            after: Some(json!({"sessions": 0})),
+        })
+        .await?;
+    tracing::info!(actor = %admin.actor(), user = %admin.login(), sessions = n, "admin: sessions closed");
+    Ok(Json(json!({"disconnected": n})))
+}
+
+async fn set_locked(
+    server: AppState,
+    login: String,
+    caller: Caller,
+    locked: bool,
+) -> Result<Json<Value>, ApiError> {
+    let admin = caller.user(&*server.directory().await, &login)?;
+    server
+        .store
+        .set_locked_audited(admin.login(), locked, admin.actor(), admin.structure())
+        .await?;
+    if locked {
+        server.disconnect_user(admin.login());
+    }
+    tracing::info!(actor = %admin.actor(), user = %admin.login(), locked, "admin: account lock changed");
+    Ok(Json(detail(&server, &caller, admin.login()).await?))
+}
+
+/// `POST /admin/api/users/{login}/lock`.
+pub async fn lock(
+    State(server): State<AppState>,
+    Path(login): Path<String>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    set_locked(server, login, caller, true).await
+}
+
+/// `POST /admin/api/users/{login}/unlock`.
+pub async fn unlock(
+    State(server): State<AppState>,
+    Path(login): Path<String>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    set_locked(server, login, caller, false).await
+}
+
+/// Why `from` may reach `to`, for the answer: `rule`, `group` (with its id) or `link`
+/// (a parent and his child).
+fn why(dir: &Directory, from: &str, to: &str) -> Option<(&'static str, Option<String>)> {
+    match dir.may_reach(from, to) {
+        Decision::Allow(Why::Group { group }) => Some(("group", Some(group))),
+        Decision::Allow(Why::Rule { structure, index }) => {
+            let link = dir
+                .rules_for(&structure)
+                .get(index)
+                .is_some_and(|r| r.scope == Scope::OwnChildren);
+            Some((if link { "link" } else { "rule" }, None))
+        }
+        Decision::Allow(Why::Open) => Some(("rule", None)),
+        Decision::Allow(Why::SameAccount) | Decision::Deny(_) => None,
+    }
+}
+
+/// `GET /admin/api/users/{login}/reach?limit=`.
+pub async fn reach(
+    State(server): State<AppState>,
+    Path(login): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let dir = server.directory().await;
+    let max = limit(params.get("limit").map(String::as_str), 100, 1000)?;
+    let u = caller.visible(&dir, &login)?;
+    // Everyone the policy lets him reach (search's candidates, without its limit).
+    let mut total = 0usize;
+    let mut users = Vec::new();
+    for hit in dir.search(&u.login, &SearchQuery::default(), usize::MAX) {
+        let Some(other) = dir.user(&hit.login) else {
+            continue;
+        };
+        if !caller.sees(other) {
+            continue;
+        }
+        let Some((kind, group)) = why(&dir, &u.login, &other.login) else {
+            continue;
+        };
+        total += 1;
+        if users.len() < max {
+            let mut v = user_json(&dir, other);
+            v["why"] = Value::String(kind.into());
+            if let Some(g) = group {
+                v["group"] = Value::String(g);
+            }
+            users.push(v);
+        }
+    }
+    Ok(Json(json!({"total": total, "users": users})))
+}

@@ -1,0 +1,1011 @@
+//! The admin API over a real server (SQLite in a temp dir): every route called as
+//! anonymous, as a plain user, as the local administrator of another structure, as the
+//! right local administrator and as the super-administrator, and only the last two
+//! succeed; no answer leaks another structure's users. Then the safety nets: CSRF and
+//! Origin, the lockout, session expiry, HTML kept as data, invalid input changing nothing,
+//! the audit log and its CSV.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use causerie_ent::{Class, Group, Profile, Snapshot, Structure, User};
+use causerie_server::{Config, Server};
+use causerie_store::{Access, AdminSession, AdminStore, AuditQuery, Credentials, DirectoryStore};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const A: &str = "0750001A";
+const B: &str = "0750002B";
+
+fn person(login: &str, last: &str, first: &str, profile: Profile, s: &str) -> User {
+    User {
+        login: login.into(),
+        last_name: last.into(),
+        first_name: first.into(),
+        profile,
+        structures: vec![s.into()],
+        classes: Vec::new(),
+        children: Vec::new(),
+        password: None,
+        admin_of: Vec::new(),
+    }
+}
+
+/// Two schools; `admin.a` administers A (from the import), `admin.b` administers B.
+fn school() -> Snapshot {
+    let mut lea = person("lea.martin", "Martin", "Léa", Profile::Student, A);
+    lea.classes = vec![format!("{A}-6A")];
+    let mut hugo = person("hugo.petit", "Petit", "<img src=x>", Profile::Student, A);
+    hugo.classes = vec![format!("{A}-6B")];
+    let mut anne = person("anne.durand", "Durand", "Anne", Profile::Teacher, A);
+    anne.classes = vec![format!("{A}-6A")];
+    let mut admin_a = person("admin.a", "Admin", "Alice", Profile::Personnel, A);
+    admin_a.admin_of = vec![A.into()];
+    let mut marc = person("marc.roux", "Roux", "Marc", Profile::Student, B);
+    marc.classes = vec![format!("{B}-2A")];
+    let mut admin_b = person("admin.b", "Admin", "Bob", Profile::Personnel, B);
+    admin_b.admin_of = vec![B.into()];
+    Snapshot {
+        structures: vec![
+            Structure {
+                id: A.into(),
+                name: "Collège <b>Jean</b> Moulin".into(),
+            },
+            Structure {
+                id: B.into(),
+                name: "Lycée Victor Hugo".into(),
+            },
+        ],
+        classes: vec![
+            Class {
+                id: format!("{A}-6A"),
+                structure: A.into(),
+                name: "6e A".into(),
+            },
+            Class {
+                id: format!("{A}-6B"),
+                structure: A.into(),
+                name: "6e B".into(),
+            },
+            Class {
+                id: format!("{B}-2A"),
+                structure: B.into(),
+                name: "2de A".into(),
+            },
+        ],
+        users: vec![lea, hugo, anne, admin_a, marc, admin_b],
+        groups: vec![
+            Group {
+                id: "chorale".into(),
+                name: "<script>alert('chorale')</script>".into(),
+                structure: Some(A.into()),
+                members: vec!["lea.martin".into(), "anne.durand".into()],
+            },
+            Group {
+                id: "club".into(),
+                name: "Club".into(),
+                structure: Some(B.into()),
+                members: vec!["marc.roux".into()],
+            },
+        ],
+    }
+}
+
+fn password(login: &str) -> String {
+    format!("pw-{login}-secret")
+}
+
+async fn start(dir: &tempfile::TempDir) -> causerie_server::Running {
+    let mut config = Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Config::default()
+    };
+    config.listen.c2s = Some("127.0.0.1:0".parse().unwrap());
+    config.listen.c2s_tls = Some("127.0.0.1:0".parse().unwrap());
+    config.admin.super_admins = vec!["root".into()];
+    config.admin.session_idle_minutes = 30;
+    let running = Server::start(config).await.unwrap();
+    let store = &running.server.store;
+    let mut creds: HashMap<String, Credentials> = HashMap::new();
+    for u in school().users {
+        creds.insert(
+            u.login.clone(),
+            causerie_server::auth::credentials_for(&password(&u.login), 4096).unwrap(),
+        );
+    }
+    store.import_snapshot(&school(), &creds).await.unwrap();
+    use causerie_store::AccountStore;
+    store
+        .create_account(
+            "root",
+            &causerie_server::auth::credentials_for(&password("root"), 4096).unwrap(),
+        )
+        .await
+        .unwrap();
+    running.server.directory.invalidate();
+    running
+}
+
+/// A client of the API: its session cookie and CSRF token, when logged in.
+#[derive(Clone, Default)]
+struct Client {
+    cookie: Option<String>,
+    csrf: Option<String>,
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+async fn call(server: &Arc<Server>, c: &Client, method: &str, uri: &str, body: &str) -> Answer {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json");
+    if let Some(cookie) = &c.cookie {
+        req = req.header("cookie", format!("causerie_admin={cookie}"));
+    }
+    if let Some(csrf) = &c.csrf {
+        req = req.header("x-csrf-token", csrf);
+    }
+    let resp = causerie_web::router(server.clone())
+        .oneshot(req.body(Body::from(body.to_string())).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    Answer {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+async fn login_as(server: &Arc<Server>, login: &str, pw: &str) -> (Answer, Client) {
+    let a = call(
+        server,
+        &Client::default(),
+        "POST",
+        "/admin/api/login",
+        &json!({"login": login, "password": pw}).to_string(),
+    )
+    .await;
+    let cookie = a
+        .headers
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("causerie_admin="))
+        .and_then(|v| v.split(';').next())
+        .map(String::from);
+    let csrf = a.json()["csrf"].as_str().map(String::from);
+    (a, Client { cookie, csrf })
+}
+
+async fn login(server: &Arc<Server>, login: &str) -> Client {
+    let (a, c) = login_as(server, login, &password(login)).await;
+    assert_eq!(a.status, StatusCode::OK, "login {login}: {}", a.body);
+    c
+}
+
+/// A session for a plain user (as if his administration had been revoked after login):
+/// the API must refuse him on every route.
+async fn plain_user_session(server: &Arc<Server>, login: &str) -> Client {
+    let token = format!("plain-token-of-{login}");
+    let now = chrono::Utc::now().timestamp_millis();
+    server
+        .store
+        .create_admin_session(&AdminSession {
+            token_hash: causerie_web::admin::auth::token_hash(&token),
+            login: login.into(),
+            csrf: "plain-csrf".into(),
+            created_ms: now,
+            last_seen_ms: now,
+            expires_ms: now + 3_600_000,
+        })
+        .await
+        .unwrap();
+    Client {
+        cookie: Some(token),
+        csrf: Some("plain-csrf".into()),
+    }
+}
+
+const OK: u16 = 200;
+const NO: u16 = 204;
+
+/// Logins of structure A's users: none may appear in an answer to B's administrator.
+const A_LOGINS: [&str; 4] = ["lea.martin", "hugo.petit", "anne.durand", "admin.a"];
+
+#[tokio::test]
+async fn every_route_answers_only_the_right_administrator() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(&dir).await;
+    let s = &running.server;
+    let anon = Client::default();
+    let plain = plain_user_session(s, "lea.martin").await;
+    let other = login(s, "admin.b").await;
+    let right = login(s, "admin.a").await;
+    let root = login(s, "root").await;
+
+    let rules = serde_json::to_string(&json!({"rules": causerie_ent::default_rules()})).unwrap();
+    let access = json!({"enabled": true, "profiles": ["student", "relative", "teacher", "personnel", "guest"]}).to_string();
+    // (method, uri, body, status for the other structure's admin, for the right admin and
+    // the super-administrator). Anonymous calls get 401 and the plain user 403 everywhere.
+    let routes: Vec<(&str, String, String, u16, u16)> = vec![
+        ("GET", "/admin/api/session".into(), String::new(), OK, OK),
+        (
+            "GET",
+            format!("/admin/api/structures/{A}"),
+            String::new(),
+            403,
+            OK,
+        ),
+        (
+            "PUT",
+            format!("/admin/api/structures/{A}/access"),
+            access.clone(),
+            403,
+            OK,
+        ),
+        (
+            "PUT",
+            format!("/admin/api/structures/{A}/rules"),
+            rules.clone(),
+            403,
+            OK,
+        ),
+        (
+            "DELETE",
+            format!("/admin/api/structures/{A}/rules"),
+            String::new(),
+            403,
+            OK,
+        ),
+        (
+            "GET",
+            format!("/admin/api/structures/{A}/groups"),
+            String::new(),
+            403,
+            OK,
+        ),
+        (
+            "POST",
+            format!("/admin/api/structures/{A}/groups"),
+            json!({"name": "Atelier", "members": ["lea.martin"]}).to_string(),
+            403,
+            OK,
+        ),
+        (
+            "PUT",
+            "/admin/api/groups/chorale".into(),
+            json!({"name": "Chorale"}).to_string(),
+            403,
+            OK,
+        ),
+        (
+            "POST",
+            "/admin/api/groups/chorale/members".into(),
+            json!({"login": "hugo.petit"}).to_string(),
+            403,
+            OK,
+        ),
+        (
+            "DELETE",
+            "/admin/api/groups/chorale/members/hugo.petit".into(),
+            String::new(),
+            403,
+            OK,
+        ),
+        (
+            "GET",
+            "/admin/api/groups/chorale/reach".into(),
+            String::new(),
+            403,
+            OK,
+        ),
+        (
+            "GET",
+            format!("/admin/api/users?structure={A}"),
+            String::new(),
+            403,
+            OK,
+        ),
+        (
+            "GET",
+            "/admin/api/users/lea.martin".into(),
+            String::new(),
+            404,
+            OK,
+        ),
+        (
+            "POST",
+            "/admin/api/users/lea.martin/disconnect".into(),
+            String::new(),
+            404,
+            OK,
+        ),
+        (
+            "POST",
+            "/admin/api/users/lea.martin/lock".into(),
+            String::new(),
+            404,
+            OK,
+        ),
+        (
+            "POST",
+            "/admin/api/users/lea.martin/unlock".into(),
+            String::new(),
+            404,
+            OK,
+        ),
+        (
+            "GET",
+            "/admin/api/users/lea.martin/reach".into(),
+            String::new(),
+            404,
+            OK,
+        ),
+        (
+            "GET",
+            format!("/admin/api/audit?structure={A}"),
+            String::new(),
+            403,
+            OK,
+        ),
+        (
+            "GET",
+            format!("/admin/api/audit.csv?structure={A}"),
+            String::new(),
+            403,
+            OK,
+        ),
+    ];
+    for (method, uri, body, for_other, _) in &routes {
+        let a = call(s, &anon, method, uri, body).await;
+        assert_eq!(a.status, 401, "anonymous {method} {uri}: {}", a.body);
+        assert_eq!(a.json()["error"]["code"], "no-session");
+        let a = call(s, &plain, method, uri, body).await;
+        assert_eq!(a.status, 403, "plain user {method} {uri}: {}", a.body);
+        assert_eq!(a.json()["error"]["code"], "not-admin");
+        let a = call(s, &other, method, uri, body).await;
+        assert_eq!(
+            a.status.as_u16(),
+            *for_other,
+            "other admin {method} {uri}: {}",
+            a.body
+        );
+        for login in A_LOGINS {
+            assert!(
+                !a.body.contains(login) || uri.contains(login),
+                "{method} {uri} leaks {login} to B's admin: {}",
+                a.body
+            );
+        }
+    }
+    // Each administrator in turn runs them all (adding a member, then removing him…).
+    for (who, c) in [("right admin", &right), ("super admin", &root)] {
+        for (method, uri, body, _, for_right) in &routes {
+            let a = call(s, c, method, uri, body).await;
+            assert_eq!(
+                a.status.as_u16(),
+                *for_right,
+                "{who} {method} {uri}: {}",
+                a.body
+            );
+            assert!(a.json().is_object() || a.json().is_array() || a.body.starts_with("id,"));
+        }
+    }
+
+    // Routes every administrator may call, each seeing his own structures only.
+    for uri in [
+        "/admin/api/structures",
+        "/admin/api/users",
+        "/admin/api/live",
+        "/admin/api/audit",
+        "/admin/api/audit.csv",
+    ] {
+        assert_eq!(call(s, &anon, "GET", uri, "").await.status, 401, "{uri}");
+        assert_eq!(call(s, &plain, "GET", uri, "").await.status, 403, "{uri}");
+        let a = call(s, &other, "GET", uri, "").await;
+        assert_eq!(a.status, 200, "{uri}");
+        for login in A_LOGINS {
+            assert!(!a.body.contains(login), "{uri} leaks {login}: {}", a.body);
+        }
+        assert!(!a.body.contains(A), "{uri} leaks structure A: {}", a.body);
+        let a = call(s, &right, "GET", uri, "").await;
+        assert_eq!(a.status, 200, "{uri}");
+        assert!(
+            !a.body.contains("marc.roux"),
+            "{uri} leaks B to A: {}",
+            a.body
+        );
+    }
+    let mine = call(s, &right, "GET", "/admin/api/structures", "")
+        .await
+        .json();
+    assert_eq!(mine.as_array().unwrap().len(), 1);
+    assert_eq!(mine[0]["id"], A);
+    assert_eq!(
+        call(s, &root, "GET", "/admin/api/structures", "")
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let users = call(s, &right, "GET", "/admin/api/users?q=LEA", "")
+        .await
+        .json();
+    assert_eq!(users.as_array().unwrap().len(), 1);
+    assert_eq!(users[0]["login"], "lea.martin");
+    assert_eq!(users[0]["classes"], json!(["6e A"]));
+    let live = call(s, &right, "GET", "/admin/api/live", "").await.json();
+    assert_eq!(
+        live["rooms"],
+        Value::Null,
+        "whole-server figures are the super's"
+    );
+    let live = call(s, &root, "GET", "/admin/api/live", "").await.json();
+    assert_eq!(live["messages_per_minute"].as_array().unwrap().len(), 60);
+    assert_eq!(live["store"], "ok");
+
+    // Super-administrator only.
+    let grant = json!({"login": "anne.durand", "structures": [A]}).to_string();
+    let revoke = format!("/admin/api/admins/anne.durand/structures/{A}");
+    for (method, uri, body) in [
+        ("GET", "/admin/api/admins", ""),
+        ("POST", "/admin/api/admins", grant.as_str()),
+        ("DELETE", revoke.as_str(), ""),
+    ] {
+        assert_eq!(call(s, &anon, method, uri, body).await.status, 401);
+        assert_eq!(call(s, &plain, method, uri, body).await.status, 403);
+        assert_eq!(call(s, &other, method, uri, body).await.status, 403);
+        assert_eq!(call(s, &right, method, uri, body).await.status, 403);
+        let a = call(s, &root, method, uri, body).await;
+        assert!(
+            a.status == 200 || a.status == 204,
+            "{method} {uri}: {}",
+            a.body
+        );
+    }
+    let admins = call(s, &root, "GET", "/admin/api/admins", "").await.json();
+    let sources: Vec<(String, String)> = admins
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["login"].as_str().unwrap().to_string(),
+                a["source"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(sources.contains(&("root".into(), "config".into())));
+    assert!(sources.contains(&("admin.a".into(), "import".into())));
+    assert!(!sources.iter().any(|(l, _)| l == "anne.durand"), "revoked");
+
+    // Deleting a group: the other admin cannot, the right one can, then it is gone.
+    let created = call(
+        s,
+        &right,
+        "POST",
+        &format!("/admin/api/structures/{A}/groups"),
+        &json!({"name": "Temp"}).to_string(),
+    )
+    .await
+    .json();
+    let gid = created["id"].as_str().unwrap().to_string();
+    let uri = format!("/admin/api/groups/{gid}");
+    assert_eq!(call(s, &anon, "DELETE", &uri, "").await.status, 401);
+    assert_eq!(call(s, &plain, "DELETE", &uri, "").await.status, 403);
+    assert_eq!(call(s, &other, "DELETE", &uri, "").await.status, 403);
+    assert_eq!(call(s, &right, "DELETE", &uri, "").await.status, NO);
+    assert_eq!(call(s, &root, "DELETE", &uri, "").await.status, 404);
+
+    // Logout ends the session.
+    for c in [&other, &right, &root] {
+        assert_eq!(call(s, c, "POST", "/admin/api/logout", "").await.status, NO);
+        assert_eq!(
+            call(s, c, "GET", "/admin/api/session", "").await.status,
+            401
+        );
+    }
+    running.shutdown(std::time::Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn login_cookies_csrf_and_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(&dir).await;
+    let s = &running.server;
+    let (a, c) = login_as(s, "admin.a", &password("admin.a")).await;
+    assert_eq!(a.status, 200);
+    let cookie = a.headers.get("set-cookie").unwrap().to_str().unwrap();
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/admin"] {
+        assert!(cookie.contains(attr), "{cookie}");
+    }
+    let session = a.json();
+    assert_eq!(session["login"], "admin.a");
+    assert_eq!(session["name"], "ADMIN Alice");
+    assert_eq!(session["role"], "local");
+    assert_eq!(
+        session["structures"],
+        json!([{"id": A, "name": "Collège <b>Jean</b> Moulin"}])
+    );
+    assert_eq!(a.headers.get("x-content-type-options").unwrap(), "nosniff");
+
+    // Wrong password, unknown login: the same answer. A plain user is not an admin.
+    let (a, _) = login_as(s, "admin.a", "wrong").await;
+    assert_eq!(
+        (a.status.as_u16(), a.json()["error"]["code"].clone()),
+        (401, json!("bad-credentials"))
+    );
+    assert!(
+        a.json()["error"]["message_fr"].is_string() && a.json()["error"]["message_en"].is_string()
+    );
+    let (a, _) = login_as(s, "nobody", "wrong").await;
+    assert_eq!(
+        (a.status.as_u16(), a.json()["error"]["code"].clone()),
+        (401, json!("bad-credentials"))
+    );
+    let (a, _) = login_as(s, "lea.martin", &password("lea.martin")).await;
+    assert_eq!(
+        (a.status.as_u16(), a.json()["error"]["code"].clone()),
+        (403, json!("not-admin"))
+    );
+
+    // A change without the CSRF header, or with a wrong one: 403 csrf, nothing changed.
+    let uri = format!("/admin/api/structures/{A}/access");
+    let body = json!({"enabled": false, "profiles": []}).to_string();
+    for csrf in [None, Some("wrong".to_string())] {
+        let bad = Client {
+            cookie: c.cookie.clone(),
+            csrf,
+        };
+        let a = call(s, &bad, "PUT", &uri, &body).await;
+        assert_eq!(
+            (a.status.as_u16(), a.json()["error"]["code"].clone()),
+            (403, json!("csrf"))
+        );
+        let a = call(s, &bad, "POST", "/admin/api/logout", "").await;
+        assert_eq!(a.status, 403);
+    }
+    assert_eq!(s.store.access(A).await.unwrap(), Access::default());
+    // A foreign Origin: refused even with the right token.
+    let resp = causerie_web::router(s.clone())
+        .oneshot(
+            Request::builder()
+                .method("PUT")
+                .uri(&uri)
+                .header("host", "chat.example.org")
+                .header("origin", "https://evil.example.org")
+                .header(
+                    "cookie",
+                    format!("causerie_admin={}", c.cookie.clone().unwrap()),
+                )
+                .header("x-csrf-token", c.csrf.clone().unwrap())
+                .body(Body::from(body.clone()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    assert_eq!(s.store.access(A).await.unwrap(), Access::default());
+    // The same Origin as the Host: accepted.
+    let resp = causerie_web::router(s.clone())
+        .oneshot(
+            Request::builder()
+                .method("PUT")
+                .uri(&uri)
+                .header("host", "chat.example.org")
+                .header("origin", "https://chat.example.org")
+                .header(
+                    "cookie",
+                    format!("causerie_admin={}", c.cookie.clone().unwrap()),
+                )
+                .header("x-csrf-token", c.csrf.clone().unwrap())
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(!s.store.access(A).await.unwrap().enabled);
+    running.shutdown(std::time::Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn lockout_after_five_failures_even_with_the_right_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(&dir).await;
+    let s = &running.server;
+    for i in 0..5 {
+        let (a, _) = login_as(s, "admin.a", &format!("wrong-{i}")).await;
+        assert_eq!(a.status, 401, "failure {i}");
+    }
+    let (a, _) = login_as(s, "admin.a", &password("admin.a")).await;
+    assert_eq!(a.status, 429, "{}", a.body);
+    assert_eq!(a.json()["error"]["code"], "locked-out");
+    let retry = a.json()["error"]["retry_after_s"].as_u64().unwrap();
+    assert!((800..=900).contains(&retry), "{retry}");
+    assert!(a.headers.get("set-cookie").is_none());
+    // Another login is not locked.
+    let (a, _) = login_as(s, "admin.b", &password("admin.b")).await;
+    assert_eq!(a.status, 200);
+    running.shutdown(std::time::Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn sessions_expire_when_idle_and_after_their_maximum() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(&dir).await;
+    let s = &running.server;
+    let c = login(s, "admin.a").await;
+    let hash = causerie_web::admin::auth::token_hash(c.cookie.as_deref().unwrap());
+    assert_eq!(
+        call(s, &c, "GET", "/admin/api/session", "").await.status,
+        200
+    );
+    let now = chrono::Utc::now().timestamp_millis();
+    // Idle for 31 minutes (the limit is 30).
+    s.store
+        .touch_admin_session(&hash, now - 31 * 60_000)
+        .await
+        .unwrap();
+    let a = call(s, &c, "GET", "/admin/api/session", "").await;
+    assert_eq!(
+        (a.status.as_u16(), a.json()["error"]["code"].clone()),
+        (401, json!("no-session"))
+    );
+    assert!(
+        s.store.admin_session(&hash).await.unwrap().is_none(),
+        "deleted"
+    );
+    // Past its absolute end, however recently used.
+    let c = login(s, "admin.a").await;
+    let hash = causerie_web::admin::auth::token_hash(c.cookie.as_deref().unwrap());
+    let mut session = s.store.admin_session(&hash).await.unwrap().unwrap();
+    s.store.delete_admin_session(&hash).await.unwrap();
+    session.expires_ms = now - 1;
+    s.store.create_admin_session(&session).await.unwrap();
+    assert_eq!(
+        call(s, &c, "GET", "/admin/api/session", "").await.status,
+        401
+    );
+    running.shutdown(std::time::Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn html_from_the_directory_is_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(&dir).await;
+    let s = &running.server;
+    let c = login(s, "admin.a").await;
+    let a = call(
+        s,
+        &c,
+        "GET",
+        &format!("/admin/api/structures/{A}/groups"),
+        "",
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert!(
+        a.headers
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    assert_eq!(a.headers.get("x-content-type-options").unwrap(), "nosniff");
+    let groups = a.json();
+    let chorale = groups
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["id"] == "chorale")
+        .unwrap();
+    assert_eq!(chorale["name"], "<script>alert('chorale')</script>");
+    let hugo = call(s, &c, "GET", "/admin/api/users/hugo.petit", "")
+        .await
+        .json();
+    assert_eq!(hugo["name"], "PETIT <img src=x>");
+    // A name given through the API is stored and returned as typed.
+    let a = call(
+        s,
+        &c,
+        "PUT",
+        "/admin/api/groups/chorale",
+        &json!({"name": "<b onmouseover=x>Chœur</b>"}).to_string(),
+    )
+    .await;
+    assert_eq!(a.json()["name"], "<b onmouseover=x>Chœur</b>");
+    // The CSV is an attachment of type text/csv, never rendered as HTML.
+    let a = call(s, &c, "GET", "/admin/api/audit.csv", "").await;
+    assert!(
+        a.headers
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert!(
+        a.headers
+            .get("content-disposition")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    assert_eq!(a.headers.get("x-content-type-options").unwrap(), "nosniff");
+    running.shutdown(std::time::Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn invalid_input_is_refused_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(&dir).await;
+    let s = &running.server;
+    let c = login(s, "admin.a").await;
+    let root = login(s, "root").await;
+    let generation = s.store.generation().await.unwrap();
+    let cases: Vec<(&Client, &str, String, String, &str)> = vec![
+        (&c, "PUT", format!("/admin/api/structures/{A}/access"), r#"{"enabled": true, "profiles": ["pupil"]}"#.into(), "profiles[0]"),
+        (&c, "PUT", format!("/admin/api/structures/{A}/access"), r#"{"enabled": true, "profiles": ["student", "student"]}"#.into(), "profiles[1]"),
+        (&c, "PUT", format!("/admin/api/structures/{A}/access"), r#"{"enabled": "yes", "profiles": []}"#.into(), "enabled"),
+        (&c, "PUT", format!("/admin/api/structures/{A}/access"), r#"{"profiles": []}"#.into(), ""),
+        (&c, "PUT", format!("/admin/api/structures/{A}/access"), "not json".into(), ""),
+        (&c, "PUT", format!("/admin/api/structures/{A}/rules"), r#"{"rules": [{"from": [], "to": ["student"], "scope": "same_class"}]}"#.into(), "rules[0].from"),
+        (&c, "PUT", format!("/admin/api/structures/{A}/rules"), r#"{"rules": [{"from": ["student"], "to": ["student"], "scope": "everywhere"}]}"#.into(), "rules[0].scope"),
+        (&c, "PUT", format!("/admin/api/structures/{A}/rules"), r#"{"rules": [{"from": ["student"], "to": ["student"], "scope": "same_class", "extra": 1}]}"#.into(), "rules[0].extra"),
+        (&c, "POST", format!("/admin/api/structures/{A}/groups"), r#"{"name": "   "}"#.into(), "name"),
+        (&c, "POST", format!("/admin/api/structures/{A}/groups"), format!(r#"{{"name": "{}"}}"#, "x".repeat(201)), "name"),
+        (&c, "POST", format!("/admin/api/structures/{A}/groups"), r#"{"name": "Bad\u0007"}"#.into(), "name"),
+        (&c, "POST", format!("/admin/api/structures/{A}/groups"), r#"{"name": "Mixte", "members": ["lea.martin", "marc.roux"]}"#.into(), "members[1]"),
+        (&c, "PUT", "/admin/api/groups/chorale".into(), r#"{"name": ""}"#.into(), "name"),
+        (&c, "POST", "/admin/api/groups/chorale/members".into(), r#"{"login": "marc.roux"}"#.into(), "login"),
+        (&c, "POST", "/admin/api/groups/chorale/members".into(), r#"{"login": "nobody"}"#.into(), "login"),
+        (&c, "GET", "/admin/api/users?limit=0".into(), String::new(), "limit"),
+        (&c, "GET", "/admin/api/users?limit=abc".into(), String::new(), "limit"),
+        (&c, "GET", "/admin/api/audit?before=x".into(), String::new(), "before"),
+        (&root, "POST", "/admin/api/admins".into(), r#"{"login": "nobody", "structures": ["0750001A"]}"#.into(), "login"),
+        (&root, "POST", "/admin/api/admins".into(), r#"{"login": "anne.durand", "structures": ["0750001A", "nowhere"]}"#.into(), "structures[1]"),
+        (&root, "POST", "/admin/api/admins".into(), r#"{"login": "anne.durand", "structures": []}"#.into(), "structures"),
+    ];
+    for (client, method, uri, body, field) in &cases {
+        let a = call(s, client, method, uri, body).await;
+        assert_eq!(a.status, 400, "{method} {uri} {body}: {}", a.body);
+        let e = &a.json()["error"];
+        assert_eq!(e["code"], "invalid", "{body}");
+        assert_eq!(
+            e["field"],
+            json!(field),
+            "{method} {uri} {body}: {}",
+            a.body
+        );
+        assert!(!e["message_fr"].as_str().unwrap().is_empty());
+        assert!(!e["message_en"].as_str().unwrap().is_empty());
+    }
+    assert_eq!(
+        s.store.generation().await.unwrap(),
+        generation,
+        "nothing written"
+    );
+    assert!(
+        s.store
+            .audit_log(&AuditQuery {
+                limit: 100,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(s.store.access(A).await.unwrap(), Access::default());
+    assert!(
+        s.store
+            .admin_grants_of("anne.durand")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let g = s.store.group("chorale").await.unwrap().unwrap();
+    assert_eq!(
+        g.members,
+        vec!["anne.durand".to_string(), "lea.martin".to_string()]
+    );
+    // Unknown things are 404, a structure not administered 403.
+    assert_eq!(
+        call(s, &c, "GET", "/admin/api/users/nobody", "")
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        call(s, &c, "GET", "/admin/api/groups/nope/reach", "")
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        call(s, &c, "GET", "/admin/api/structures/nowhere", "")
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        call(s, &root, "GET", "/admin/api/structures/nowhere", "")
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        call(s, &c, "GET", "/admin/api/nothing-here", "")
+            .await
+            .status,
+        404
+    );
+    running.shutdown(std::time::Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn changes_apply_at_once_and_are_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(&dir).await;
+    let s = &running.server;
+    let c = login(s, "admin.a").await;
+    // Access: students off.
+    let a = call(
+        s,
+        &c,
+        "PUT",
+        &format!("/admin/api/structures/{A}/access"),
+        r#"{"enabled": true, "profiles": ["teacher", "personnel"]}"#,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.json()["profiles"], json!(["teacher", "personnel"]));
+    assert!(
+        s.login_allowed("lea.martin").await.is_err(),
+        "applies without restart"
+    );
+    assert!(s.login_allowed("anne.durand").await.is_ok());
+    let lea = call(s, &c, "GET", "/admin/api/users/lea.martin", "")
+        .await
+        .json();
+    assert_eq!(lea["chat_allowed"], false);
+    assert_eq!(lea["chat_refused_because"], "profile-not-allowed");
+    assert_eq!(lea["sessions"], json!([]));
+    // Rules: nobody reaches anybody by rule, then the defaults again.
+    assert!(s.may_reach("lea.martin", "anne.durand").await.is_ok());
+    let a = call(
+        s,
+        &c,
+        "PUT",
+        &format!("/admin/api/structures/{A}/rules"),
+        r#"{"rules": []}"#,
+    )
+    .await;
+    assert_eq!(a.json()["custom_rules"], true);
+    assert!(s.may_reach("lea.martin", "hugo.petit").await.is_err());
+    // Members of a group still reach each other; the group's reach lists them.
+    assert!(s.may_reach("lea.martin", "anne.durand").await.is_ok());
+    let pairs = call(s, &c, "GET", "/admin/api/groups/chorale/reach", "")
+        .await
+        .json();
+    assert_eq!(pairs.as_array().unwrap().len(), 1);
+    let reach = call(s, &c, "GET", "/admin/api/users/lea.martin/reach", "")
+        .await
+        .json();
+    assert_eq!(reach["total"], 1);
+    assert_eq!(reach["users"][0]["login"], "anne.durand");
+    assert_eq!(reach["users"][0]["why"], "group");
+    assert_eq!(reach["users"][0]["group"], "chorale");
+    let a = call(
+        s,
+        &c,
+        "DELETE",
+        &format!("/admin/api/structures/{A}/rules"),
+        "",
+    )
+    .await;
+    assert_eq!(a.json()["custom_rules"], false);
+    assert!(
+        s.may_reach("lea.martin", "hugo.petit").await.is_err(),
+        "different classes"
+    );
+    assert!(s.may_reach("lea.martin", "admin.a").await.is_ok());
+    // Lock and unlock.
+    let a = call(s, &c, "POST", "/admin/api/users/anne.durand/lock", "")
+        .await
+        .json();
+    assert_eq!(
+        (a["locked"].clone(), a["chat_refused_because"].clone()),
+        (json!(true), json!("account-locked"))
+    );
+    assert!(s.login_allowed("anne.durand").await.is_err());
+    let a = call(s, &c, "POST", "/admin/api/users/anne.durand/unlock", "")
+        .await
+        .json();
+    assert_eq!(a["locked"], false);
+    assert!(s.login_allowed("anne.durand").await.is_ok());
+    let a = call(s, &c, "POST", "/admin/api/users/anne.durand/disconnect", "")
+        .await
+        .json();
+    assert_eq!(a["disconnected"], 0);
+
+    // The audit log, newest first, with before and after.
+    let rows = call(s, &c, "GET", "/admin/api/audit", "").await.json();
+    let actions: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            "user.disconnect",
+            "user.unlock",
+            "user.lock",
+            "structure.rules_reset",
+            "structure.rules",
+            "structure.access"
+        ]
+    );
+    let access = &rows[5];
+    assert_eq!(access["actor"], "admin.a");
+    assert_eq!(access["structure"], A);
+    assert_eq!(
+        access["before"],
+        json!({"enabled": true, "profiles": ["student", "relative", "teacher", "personnel", "guest"]})
+    );
+    assert_eq!(
+        access["after"],
+        json!({"enabled": true, "profiles": ["teacher", "personnel"]})
+    );
+    assert!(access["at"].as_str().unwrap().ends_with('Z'));
+    let page = call(
+        s,
+        &c,
+        "GET",
+        &format!("/admin/api/audit?limit=2&before={}", rows[1]["id"]),
+        "",
+    )
+    .await
+    .json();
+    assert_eq!(page.as_array().unwrap().len(), 2);
+    assert_eq!(page[0]["action"], "user.lock");
+    // CSV: a header and one line per row, JSON fields quoted.
+    let csv = call(s, &c, "GET", "/admin/api/audit.csv", "").await.body;
+    let lines: Vec<&str> = csv.trim_end().split("\r\n").collect();
+    assert_eq!(lines[0], "id,at,actor,action,structure,target,before,after");
+    assert_eq!(lines.len(), 7);
+    assert!(
+        lines[6].contains(",admin.a,structure.access,0750001A,0750001A,\"{\"\"enabled\"\":true"),
+        "{}",
+        lines[6]
+    );
+    // B's administrator sees none of it.
+    let b = login(s, "admin.b").await;
+    assert_eq!(
+        call(s, &b, "GET", "/admin/api/audit", "").await.json(),
+        json!([])
+    );
+    running.shutdown(std::time::Duration::from_secs(2)).await;
+}
