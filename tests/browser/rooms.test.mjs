@@ -154,6 +154,19 @@ describe('conversations with several people (rooms)', () => {
       }
       assert.equal(await log(lea).locator('b').count(), 0, 'message text stays text');
 
+      // Léa looks at another conversation: the room's tab counts what she has not read.
+      await (await rightClick(lea, 'DURAND Anne')).getByRole('menuitem', { name: 'Écrire en privé' }).click();
+      await lea.getByRole('tabpanel', { name: 'DURAND Anne' }).waitFor();
+      await hugoEditor.fill('Tu as vu ?');
+      await hugoEditor.press('Enter');
+      const tabs = lea.getByRole('tablist', { name: 'Conversations' });
+      await tabs.getByRole('tab', { name: `${ROOM} 1 non lu(s)` }).click();
+      await tabs.getByRole('tab', { name: ROOM, exact: true }).waitFor();
+      await log(lea).getByText('Tu as vu ?').waitFor();
+      await lea.getByRole('tab', { name: 'DURAND Anne' }).click();
+      await lea.getByRole('tabpanel', { name: 'DURAND Anne' }).getByRole('button', { name: 'Fermer la conversation' }).click();
+      await panel(lea).waitFor();
+
       // Hugo's state reaches the participants list: orange light, and the state as text.
       await hugo.getByRole('banner').getByRole('button', { name: /^État : / }).click();
       await hugo.getByRole('menu', { name: 'Changer mon état' }).getByRole('menuitemradio', { name: 'Absent' }).click();
@@ -402,6 +415,7 @@ describe('conversations with several people (rooms)', () => {
       assert.deepEqual(await texts(), [
         'Bonjour Léa ! <b>on y va</b>',
         'Salut Hugo 🙂',
+        'Tu as vu ?',
         'Écrit pendant la coupure',
         ...numbered,
       ]);
