@@ -426,4 +426,29 @@ describe('conversations with several people (rooms)', () => {
       );
     }),
   );
+
+  it(
+    'A conversation\'s name is text: a name made of HTML shows verbatim everywhere and nothing runs',
+    onFailure(async () => {
+      const name = '<img src=x onerror="window.__xss = 1"><b>Gras</b>';
+      await (await rightClick(lea, 'BERNARD Hugo')).getByRole('menuitem', { name: 'Commencer conversation' }).click();
+      const dialog = lea.getByRole('dialog', { name: 'Commencer conversation' });
+      await dialog.getByRole('textbox', { name: 'Nom de la conversation' }).fill(name);
+      await dialog.getByRole('button', { name: 'OK' }).click();
+      // A second conversation with several people, beside the first.
+      const tabs = lea.getByRole('tablist', { name: 'Conversations' });
+      await tabs.getByRole('tab', { name, exact: true }).waitFor();
+      await tabs.getByRole('tab', { name: ROOM, exact: true }).waitFor();
+      await lea.getByRole('tabpanel', { name }).getByRole('heading', { name: `Conversation « ${name} »` }).waitFor();
+
+      await hugo.getByRole('tab', { name: 'Mes demandes (1)' }).click();
+      const request = hugo.getByRole('listitem').filter({ hasText: `MARTIN Léa vous invite dans la conversation « ${name} ».` });
+      await request.getByRole('button', { name: 'Accepter' }).click();
+      await hugo.getByRole('tab', { name, exact: true }).waitFor();
+      for (const page of [lea, hugo]) {
+        assert.equal(await page.locator('img, b').count(), 0, 'no markup from the name');
+        assert.equal(await page.evaluate(() => window.__xss), undefined);
+      }
+    }),
+  );
 });
