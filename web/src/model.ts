@@ -1284,6 +1284,8 @@ export class Model {
       conv.nick = nick;
       conv.affiliation = occupant.affiliation;
       conv.state = 'joined';
+      // In the room (joined again at login, or from « Mes conversations »): no invitation to answer.
+      this.roomInvites = this.roomInvites.filter((i) => i.room !== room);
       if (codes.has(201) && conv.creating) {
         void this.configureRoom(conv);
       } else if (first) {
