@@ -77,6 +77,10 @@ describe('login page', () => {
     await page.getByRole('tab', { name: 'My requests' }).waitFor();
     await page.getByRole('treeitem', { name: 'All my contacts' }).waitFor();
     await page.getByRole('button', { name: 'State: Available' }).waitFor();
+    await page.getByRole('button', { name: 'My conversations' }).click();
+    const rooms = page.getByRole('dialog', { name: 'My conversations' });
+    await rooms.getByRole('status').getByText('You belong to no other conversation.').waitFor();
+    await rooms.getByRole('button', { name: 'Cancel' }).click();
     assert.deepEqual(page.errors, []);
   });
 });
