@@ -121,7 +121,8 @@ describe('conversations with several people (rooms)', () => {
       const editor = panel(lea).getByRole('textbox', { name: 'Message' });
       assert.equal(await editor.evaluate((el) => el === document.activeElement), true, 'the editor has focus');
 
-      // The invitation was sent by itself: Hugo finds it in « Mes demandes » and accepts.
+      // The invitation was sent by itself: Hugo is told, finds it in « Mes demandes » and accepts.
+      await hugo.getByRole('status').getByText(`MARTIN Léa vous invite dans la conversation « ${ROOM} ».`).waitFor();
       await acceptInvitation(hugo, 'MARTIN Léa');
       await eventually(async () => assert.deepEqual(await participantNames(hugo), ['BERNARD Hugo', 'MARTIN Léa']));
       await log(lea).getByText(new RegExp(`^BERNARD Hugo a rejoint la conversation \\| ${TIME}\\.$`)).waitFor();

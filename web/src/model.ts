@@ -1169,8 +1169,11 @@ export class Model {
 
   private addRoomInvite(invite: RoomInvite): void {
     if (this.conversation(invite.room)?.state === 'joined') return;
+    const known = this.roomInvites.some((i) => i.room === invite.room);
     this.roomInvites = [...this.roomInvites.filter((i) => i.room !== invite.room), invite];
     this.fetchName(invite.from);
+    // Said out loud (a status message) as well as counted on « Mes demandes ».
+    if (!known) this.notify(invite.text, 'info', true);
     this.changed();
   }
 
