@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use causerie_ent::Profile;
 use causerie_proto::scram::{self, ScramHash, ScramKeys};
-use causerie_store::{Access, AccountStore, DirectoryStore, Store, StoreError};
+use causerie_store::{Access, AccountStore, AdminStore, DirectoryStore, Store, StoreError};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -53,6 +53,32 @@ enum Command {
     /// The communication rules of a structure (S3).
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Administrators of the admin console (docs/admin-api.md).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Make an account a super-administrator (`--super`); local administrators are made
+    /// with `admin grant`.
+    Add {
+        login: String,
+        #[arg(long = "super")]
+        superadmin: bool,
+    },
+    /// Grant an account the administration of a structure.
+    Grant { login: String, structure: String },
+    /// Revoke the administration of a structure, or with `--super` (no structure) the
+    /// super-administrator role.
+    Revoke {
+        login: String,
+        structure: Option<String>,
+        #[arg(long = "super")]
+        superadmin: bool,
+    },
+    /// List the administrators and what they administer.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -177,6 +203,7 @@ async fn run(command: Command, config: Config) -> Result<()> {
         }
         Command::Access(cmd) => access(cmd, &config).await,
         Command::Rules(cmd) => rules(cmd, &config).await,
+        Command::Admin(cmd) => admin(cmd, &config).await,
     }
 }
 
@@ -307,13 +334,37 @@ async fn demo_accounts(config: &Config) -> Result<()> {
     if empty {
         import(config, DEMO_SCHOOL, "the demo school").await?;
     }
+    demo_super_admin(config).await
+}
+
+/// The demo's super-administrator: the plain account `admin` (password `demo`), made
+/// when missing.
+async fn demo_super_admin(config: &Config) -> Result<()> {
+    let store = open_store(config).await?;
+    if !store.account_exists("admin").await? {
+        let creds = auth::credentials_for("demo", config.auth.scram_iterations)
+            .context("unusable password")?;
+        store.create_account("admin", &creds).await?;
+        store.set_super_admin_audited("admin", true, "demo").await?;
+    }
+    store.close().await;
     Ok(())
 }
 
 /// Validates and applies a directory snapshot.
 async fn import(config: &Config, json: &str, source: &str) -> Result<()> {
-    let snapshot = causerie_ent::parse_snapshot(json)
-        .map_err(|e| anyhow::anyhow!("{source} is refused, nothing was changed: {e}"))?;
+    let snapshot = match causerie_ent::parse_snapshot(json) {
+        Ok(s) => s,
+        Err(e) => {
+            // Recorded for the admin console's live view, then reported.
+            let store = open_store(config).await?;
+            store
+                .record_import("cli", false, &serde_json::json!({}), &[e.to_string()])
+                .await?;
+            store.close().await;
+            bail!("{source} is refused, nothing was changed: {e}");
+        }
+    };
     let store = open_store(config).await?;
     let mut credentials = HashMap::new();
     for u in &snapshot.users {
@@ -337,7 +388,32 @@ async fn import(config: &Config, json: &str, source: &str) -> Result<()> {
             .with_context(|| format!("unusable password for user {}", u.login))?;
         credentials.insert(u.login.clone(), creds);
     }
-    let report = store.import_snapshot(&snapshot, &credentials).await?;
+    let report = match store.import_snapshot(&snapshot, &credentials).await {
+        Ok(r) => r,
+        Err(e) => {
+            store
+                .record_import("cli", false, &serde_json::json!({}), &[e.to_string()])
+                .await?;
+            store.close().await;
+            return Err(e.into());
+        }
+    };
+    store
+        .record_import(
+            "cli",
+            true,
+            &serde_json::json!({
+                "structures": report.structures,
+                "classes": report.classes,
+                "groups": report.groups,
+                "users_created": report.users_created,
+                "users_updated": report.users_updated,
+                "users_deactivated": report.users_deactivated,
+                "admins": snapshot.users.iter().filter(|u| !u.admin_of.is_empty()).count(),
+            }),
+            &[],
+        )
+        .await?;
     store.close().await;
     signal(config);
     println!(
@@ -447,6 +523,84 @@ async fn access(cmd: AccessCommand, config: &Config) -> Result<()> {
                 if a.enabled { "on" } else { "off" },
                 names.join(",")
             );
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// An account's login from `LOGIN` or `LOGIN@DOMAIN`.
+fn admin_login(given: &str, config: &Config) -> Result<String> {
+    if given.contains('@') {
+        localpart(given, config)
+    } else {
+        auth::localpart(given).with_context(|| format!("`{given}` is not a valid login"))
+    }
+}
+
+async fn admin(cmd: AdminCommand, config: &Config) -> Result<()> {
+    let store = open_store(config).await?;
+    // The audit log names the command line as the actor.
+    const ACTOR: &str = "cli";
+    match cmd {
+        AdminCommand::Add { login, superadmin } => {
+            if !superadmin {
+                bail!(
+                    "say `--super` to make a super-administrator; a local administrator is made with `causerie admin grant LOGIN STRUCTURE`"
+                );
+            }
+            let login = admin_login(&login, config)?;
+            match store.set_super_admin_audited(&login, true, ACTOR).await {
+                Ok(true) => println!("{login} is now a super-administrator"),
+                Ok(false) => println!("{login} already was a super-administrator"),
+                Err(StoreError::Invalid(_)) => bail!("no account `{login}`"),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        AdminCommand::Grant { login, structure } => {
+            let login = admin_login(&login, config)?;
+            match store.grant_audited(&login, &structure, ACTOR).await {
+                Ok(true) => println!("{login} now administers {structure}"),
+                Ok(false) => println!("{login} already administered {structure}"),
+                Err(StoreError::Invalid(why)) => bail!("refused: {why}"),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        AdminCommand::Revoke {
+            login,
+            structure,
+            superadmin,
+        } => {
+            let login = admin_login(&login, config)?;
+            match (structure, superadmin) {
+                (None, true) => match store.set_super_admin_audited(&login, false, ACTOR).await {
+                    Ok(true) => println!("{login} is no longer a super-administrator"),
+                    Ok(false) => println!("{login} was not a super-administrator (stored)"),
+                    Err(StoreError::Invalid(_)) => bail!("no account `{login}`"),
+                    Err(e) => return Err(e.into()),
+                },
+                (Some(structure), false) => {
+                    if store.revoke_audited(&login, &structure, ACTOR).await? {
+                        println!("{login} no longer administers {structure}");
+                    } else {
+                        bail!(
+                            "{login} had no grant for {structure} (grants from the directory import change with the import)"
+                        );
+                    }
+                }
+                _ => bail!("give either a STRUCTURE or `--super`"),
+            }
+        }
+        AdminCommand::List => {
+            for login in &config.admin.super_admins {
+                println!("{login}\tsuper\t(config)");
+            }
+            for login in store.super_admins().await? {
+                println!("{login}\tsuper\t(stored)");
+            }
+            for g in store.admin_grants().await? {
+                println!("{}\t{}\t({})", g.login, g.structure, g.source.as_str());
+            }
         }
     }
     store.close().await;

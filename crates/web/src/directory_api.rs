@@ -78,6 +78,64 @@ fn invalid(field: &str, msg: impl Into<String>) -> Fail {
     )
 }
 
+/// Records each authorised call in the store's list of imports (source `api`), with
+/// what it changed or why it was refused, for the admin console's live view.
+pub async fn record(
+    State(server): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let method = req.method().clone();
+    let kind = req
+        .uri()
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if matches!(
+        status,
+        StatusCode::UNAUTHORIZED | StatusCode::SERVICE_UNAVAILABLE
+    ) || !matches!(kind.as_str(), "users" | "classes" | "groups" | "structures")
+    {
+        return resp;
+    }
+    let ok = status.is_success();
+    let (parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
+    let errors = if ok {
+        Vec::new()
+    } else {
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        let msg = v["error"].as_str().unwrap_or("refused").to_string();
+        vec![match v["field"].as_str() {
+            Some(f) => format!("{kind} ({f}): {msg}"),
+            None => format!("{kind}: {msg}"),
+        }]
+    };
+    let op = if method == axum::http::Method::DELETE {
+        "deleted"
+    } else {
+        "put"
+    };
+    let counts = if ok {
+        serde_json::json!({ format!("{kind}_{op}"): 1 })
+    } else {
+        serde_json::json!({})
+    };
+    if let Err(e) =
+        causerie_store::AdminStore::record_import(&server.store, "api", ok, &counts, &errors).await
+    {
+        tracing::warn!(error = %e, "cannot record a directory API call");
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
 /// Checks the bearer token in constant time.
 fn authorize(server: &Server, headers: &HeaderMap) -> Result<(), Fail> {
     let Some(expected) = &server.config.directory.api_token else {

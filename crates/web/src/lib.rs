@@ -29,7 +29,13 @@ pub fn router(server: Arc<Server>) -> Router {
             "/.well-known/host-meta.json",
             get(websocket::host_meta_json),
         )
-        .nest("/api/v1/directory", directory_api::router())
+        .nest(
+            "/api/v1/directory",
+            directory_api::router().layer(axum::middleware::from_fn_with_state(
+                server.clone(),
+                directory_api::record,
+            )),
+        )
         .nest("/admin/api", admin::router())
         .route("/", get(client::index))
         .route("/demo-portal", get(client::demo_portal))

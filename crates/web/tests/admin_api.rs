@@ -107,6 +107,7 @@ async fn start(dir: &tempfile::TempDir) -> causerie_server::Running {
     config.listen.c2s_tls = Some("127.0.0.1:0".parse().unwrap());
     config.admin.super_admins = vec!["root".into()];
     config.admin.session_idle_minutes = 30;
+    config.directory.api_token = Some(SYNC_TOKEN.into());
     let running = Server::start(config).await.unwrap();
     let store = &running.server.store;
     let mut creds: HashMap<String, Credentials> = HashMap::new();
@@ -221,6 +222,8 @@ async fn plain_user_session(server: &Arc<Server>, login: &str) -> Client {
         csrf: Some("plain-csrf".into()),
     }
 }
+
+const SYNC_TOKEN: &str = "sync-token-for-the-tests";
 
 const OK: u16 = 200;
 const NO: u16 = 204;
@@ -1007,5 +1010,55 @@ async fn changes_apply_at_once_and_are_audited() {
         call(s, &b, "GET", "/admin/api/audit", "").await.json(),
         json!([])
     );
+    running.shutdown(std::time::Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn the_live_view_shows_the_last_directory_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(&dir).await;
+    let s = &running.server;
+    let root = login(s, "root").await;
+    assert_eq!(
+        call(s, &root, "GET", "/admin/api/live", "").await.json()["last_import"],
+        Value::Null
+    );
+    let sync = |uri: &'static str, body: &'static str| {
+        let s = s.clone();
+        async move {
+            causerie_web::router(s)
+                .oneshot(
+                    Request::builder()
+                        .method("PUT")
+                        .uri(uri)
+                        .header("authorization", format!("Bearer {SYNC_TOKEN}"))
+                        .body(Body::from(body))
+                        .unwrap(),
+                )
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let st = sync(
+        "/api/v1/directory/structures/0750003C",
+        r#"{"id": "0750003C", "name": "École Jules Ferry"}"#,
+    )
+    .await;
+    assert_eq!(st, 204);
+    let last = call(s, &root, "GET", "/admin/api/live", "").await.json()["last_import"].clone();
+    assert_eq!(last["source"], "api");
+    assert_eq!(last["ok"], true);
+    assert_eq!(last["counts"], json!({"structures_put": 1}));
+    assert_eq!(last["errors"], json!([]));
+    let st = sync(
+        "/api/v1/directory/structures/0750003C",
+        r#"{"id": "0750003C", "name": ""}"#,
+    )
+    .await;
+    assert_eq!(st, 422);
+    let last = call(s, &root, "GET", "/admin/api/live", "").await.json()["last_import"].clone();
+    assert_eq!(last["ok"], false);
+    assert_eq!(last["errors"].as_array().unwrap().len(), 1);
     running.shutdown(std::time::Duration::from_secs(2)).await;
 }
