@@ -140,14 +140,15 @@ impl ApiError {
         }
     }
 
-    /// `400 invalid` naming the field at fault.
+    /// `400 invalid` naming the field at fault (none when `field` is empty: the body
+    /// as a whole is wrong).
     pub fn invalid(field: &str, fr: impl Into<String>, en: impl Into<String>) -> ApiError {
         ApiError {
             status: StatusCode::BAD_REQUEST,
             code: "invalid",
             fr: fr.into(),
             en: en.into(),
-            field: Some(field.into()),
+            field: (!field.is_empty()).then(|| field.to_string()),
             retry_after_s: None,
         }
     }
