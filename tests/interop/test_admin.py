@@ -169,3 +169,34 @@ async def test_a_rule_change_delivers_a_refused_message_until_reset(make_school)
 
     actions = [r["action"] for r in await api.ok("GET", f"/audit?structure={S1}")]
     assert actions[:2] == ["structure.rules_reset", "structure.rules"], actions
+
+
+async def test_cli_grants_and_revokes_administrators(make_school):
+    sch = make_school()
+    srv = sch.srv
+    api = Api(srv)
+    status, err, _ = await api.call("POST", "/login", {"login": "marc.leroy", "password": password("marc.leroy")})
+    assert status == 403 and err["error"]["code"] == "not-admin", err
+
+    assert "now administers" in srv.cli("admin", "grant", "marc.leroy", "0750002B").stdout
+    refused = srv.cli("admin", "grant", "marc.leroy", "NOWHERE", check=False)
+    assert refused.returncode != 0 and "NOWHERE" in refused.stderr, refused.stderr
+    session = await api.login("marc.leroy", password("marc.leroy"))
+    assert session["role"] == "local"
+    assert [s["id"] for s in session["structures"]] == ["0750002B"]
+    listed = srv.cli("admin", "list").stdout
+    assert "marc.leroy\t0750002B\t(grant)" in listed, listed
+
+    # Revoked: his open session is refused from the next request on.
+    srv.cli("admin", "revoke", "marc.leroy", "0750002B")
+    status, err, _ = await api.call("GET", "/session")
+    assert status == 403 and err["error"]["code"] == "not-admin", err
+
+    # A super-administrator sees every structure.
+    srv.cli("admin", "add", "marc.leroy", "--super")
+    status, session, _ = await api.call("GET", "/session")
+    assert status == 200 and session["role"] == "super", session
+    assert {s["id"] for s in session["structures"]} == {S1, "0750002B"}
+    rows = await api.ok("GET", "/audit")
+    assert [r["action"] for r in rows[:3]] == ["admin.super_add", "admin.revoke", "admin.grant"]
+    assert all(r["actor"] == "cli" for r in rows[:3])
