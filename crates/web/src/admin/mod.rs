@@ -217,11 +217,12 @@ pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<
         } else {
             "malformed JSON".to_string()
         };
-        ApiError::invalid(
-            &field,
-            format!("Données invalides : {what}"),
-            format!("Invalid data: {what}"),
-        )
+        let fr = if field.is_empty() {
+            "Données invalides : un objet JSON est attendu, avec les champs documentés.".to_string()
+        } else {
+            format!("Valeur invalide pour « {field} ».")
+        };
+        ApiError::invalid(&field, fr, format!("Invalid data: {what}"))
     })
 }
 
