@@ -98,21 +98,24 @@ fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .map(|(_, v)| v)
 }
 
-/// Refuses a request whose `Origin` is not this server (the `Host` it was sent to).
-fn check_origin(headers: &HeaderMap) -> Result<(), ApiError> {
+/// Refuses a request whose `Origin` is not this server: the `Host` it was sent to or,
+/// behind a TLS-terminating proxy (`trust_forwarded`), the `X-Forwarded-Host` it names.
+fn check_origin(headers: &HeaderMap, trust_forwarded: bool) -> Result<(), ApiError> {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return Ok(());
     };
     let origin = origin.to_str().map_err(|_| csrf_error())?;
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .ok_or_else(csrf_error)?;
     let origin_host = origin
         .strip_prefix("https://")
         .or_else(|| origin.strip_prefix("http://"))
         .ok_or_else(csrf_error)?;
-    if origin_host.eq_ignore_ascii_case(host) {
+    let named = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|h| h.to_str().ok())
+            .is_some_and(|h| h.trim().eq_ignore_ascii_case(origin_host))
+    };
+    if named(header::HOST.as_str()) || (trust_forwarded && named("x-forwarded-host")) {
         Ok(())
     } else {
         Err(csrf_error())
@@ -166,7 +169,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, server: &AppState) -> Result<Self, ApiError> {
-        check_origin(&parts.headers)?;
+        check_origin(&parts.headers, server.config.listen.http_behind_tls_proxy)?;
         let token = cookie(&parts.headers, COOKIE).ok_or_else(no_session)?;
         let hash = token_hash(token);
         let session = server
@@ -445,7 +448,7 @@ pub async fn login(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    check_origin(&headers)?;
+    check_origin(&headers, server.config.listen.http_behind_tls_proxy)?;
     let b: LoginBody = parse_body(&body)?;
     let raw = b.login.trim();
     if raw.is_empty() || raw.len() > 1023 {
@@ -578,20 +581,31 @@ mod tests {
         );
         assert_eq!(cookie(&h, COOKIE), Some("tok"));
         assert_eq!(cookie(&h, "c"), None);
-        assert!(check_origin(&h).is_ok());
+        assert!(check_origin(&h, false).is_ok());
         h.insert(header::HOST, HeaderValue::from_static("chat.example.org"));
         h.insert(
             header::ORIGIN,
             HeaderValue::from_static("https://chat.example.org"),
         );
-        assert!(check_origin(&h).is_ok());
+        assert!(check_origin(&h, false).is_ok());
         h.insert(
             header::ORIGIN,
             HeaderValue::from_static("https://evil.example.org"),
         );
-        assert!(check_origin(&h).is_err());
+        assert!(check_origin(&h, false).is_err());
         h.insert(header::ORIGIN, HeaderValue::from_static("null"));
-        assert!(check_origin(&h).is_err());
+        assert!(check_origin(&h, false).is_err());
+        // Behind a proxy that says which host the browser asked for.
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://ent.example.org"),
+        );
+        h.insert(
+            "x-forwarded-host",
+            HeaderValue::from_static("ent.example.org"),
+        );
+        assert!(check_origin(&h, false).is_err());
+        assert!(check_origin(&h, true).is_ok());
     }
 
     #[test]
