@@ -127,14 +127,19 @@ impl Server {
         handles.len()
     }
 
-    /// After an access change or a lock (already in the store): closes the sessions of
-    /// connected users who may no longer log in. The directory is reloaded first.
-    /// Returns the users disconnected.
-    pub async fn enforce_access(&self) -> Vec<String> {
+    /// After an access change (already in the store): closes the sessions of connected
+    /// users who may no longer log in — those of `structure`, or everyone when `None`.
+    /// The directory is reloaded first. Returns the users disconnected.
+    pub async fn enforce_access(&self, structure: Option<&str>) -> Vec<String> {
         self.directory.invalidate();
+        let dir = self.directory().await;
         let mut gone = Vec::new();
         for user in self.online_users() {
-            if self.login_allowed(&user).await.is_err() {
+            let concerned = structure.is_none_or(|s| {
+                dir.user(&user)
+                    .is_some_and(|u| u.structures.iter().any(|x| x == s))
+            });
+            if concerned && self.login_allowed(&user).await.is_err() {
                 self.disconnect_user(&user);
                 gone.push(user);
             }

@@ -113,7 +113,7 @@ pub async fn set_access(
         .set_access_audited(admin.id(), &access, admin.actor())
         .await?;
     tracing::info!(actor = %admin.actor(), structure = %admin.id(), "admin: chat access changed");
-    server.enforce_access().await;
+    server.enforce_access(Some(admin.id())).await;
     Ok(Json(detail(&server, &admin).await?))
 }
 
