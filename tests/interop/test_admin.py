@@ -200,3 +200,39 @@ async def test_cli_grants_and_revokes_administrators(make_school):
     rows = await api.ok("GET", "/audit")
     assert [r["action"] for r in rows[:3]] == ["admin.super_add", "admin.revoke", "admin.grant"]
     assert all(r["actor"] == "cli" for r in rows[:3])
+
+
+async def test_sessions_show_their_transport_and_disconnect_closes_them(make_school):
+    import websockets
+    from test_websocket import WsClient, ws_url
+
+    sch, api = await admin_of_school(make_school)
+    tcp = await sch.login("lea.martin", "phone")
+    async with websockets.connect(ws_url(sch.srv), subprotocols=["xmpp"]) as ws:
+        web = WsClient(ws)
+        await web.login(sch.srv.domain, "lea.martin", password("lea.martin"), "web")
+        user = await api.ok("GET", "/users/lea.martin")
+        assert {s["resource"]: s["transport"] for s in user["sessions"]} == {"phone": "tcp", "web": "websocket"}
+        assert all(s["address"] == "127.0.0.1" and s["since"].endswith("Z") for s in user["sessions"])
+        live = await api.ok("GET", "/live")
+        assert live["online_users"] == 1 and live["sessions"] == 2, live
+
+        assert await api.ok("POST", "/users/lea.martin/disconnect") == {"disconnected": 2}
+        while True:
+            el = await web.recv()
+            if el.tag == "{http://etherx.jabber.org/streams}error":
+                break
+        streams = "urn:ietf:params:xml:ns:xmpp-streams"
+        assert el.find(f"{{{streams}}}policy-violation") is not None
+        text = el.findtext(f"{{{streams}}}text") or ""
+        assert "administrateur" in text and "administrator" in text, text
+    await wait_closed(tcp)
+    assert "policy-violation" in tcp.stream_errors, tcp.stream_errors
+    for _ in range(50):
+        if (await api.ok("GET", "/users/lea.martin"))["sessions"] == []:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("sessions still listed after the disconnection")
+    rows = await api.ok("GET", "/audit")
+    assert rows[0]["action"] == "user.disconnect" and rows[0]["before"] == {"sessions": 2}
