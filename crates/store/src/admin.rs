@@ -180,6 +180,15 @@ pub trait AdminStore: Send + Sync {
     /// Grants `login` (an existing account) the administration of `structure` (an existing
     /// structure); Err(Invalid) otherwise. Ok(false) when he already had this grant.
     async fn grant_audited(&self, login: &str, structure: &str, actor: &str) -> Result<bool>;
+    /// Grants `login` several structures at once, in one transaction (all or none: an
+    /// unknown structure or login is Err(Invalid) with nothing written); the number of
+    /// grants that are new (one audit row each).
+    async fn grant_many_audited(
+        &self,
+        login: &str,
+        structures: &[String],
+        actor: &str,
+    ) -> Result<usize>;
     /// Removes a super-administrator's grant (not an import's); Ok(false) when there was none.
     async fn revoke_audited(&self, login: &str, structure: &str, actor: &str) -> Result<bool>;
 
@@ -509,38 +518,54 @@ impl AdminStore for Store {
     }
 
     async fn grant_audited(&self, login: &str, structure: &str, actor: &str) -> Result<bool> {
+        Ok(self
+            .grant_many_audited(login, &[structure.to_string()], actor)
+            .await?
+            == 1)
+    }
+
+    async fn grant_many_audited(
+        &self,
+        login: &str,
+        structures: &[String],
+        actor: &str,
+    ) -> Result<usize> {
         let mut tx = self.begin_write().await?;
         if account_id(&mut *tx, login).await?.is_none() {
             return Err(StoreError::Invalid(format!("no account {login:?}")));
         }
-        if !structure_exists(&mut tx, structure).await? {
-            return Err(StoreError::Invalid(format!("no structure {structure:?}")));
+        let mut granted = 0;
+        for structure in set_of(structures) {
+            if !structure_exists(&mut tx, &structure).await? {
+                return Err(StoreError::Invalid(format!("no structure {structure:?}")));
+            }
+            let done = sqlx::query(
+                "INSERT INTO admin_grants (login, structure_id, source) VALUES ($1, $2, 'grant') \
+                 ON CONFLICT (login, structure_id, source) DO NOTHING",
+            )
+            .bind(login.to_owned())
+            .bind(structure.clone())
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                continue;
+            }
+            granted += 1;
+            insert_audit(
+                &mut tx,
+                &NewAudit {
+                    actor: actor.into(),
+                    action: "admin.grant".into(),
+                    structure: Some(structure),
+                    target: Some(login.into()),
+                    before: Some(serde_json::json!({ "admin": false })),
+                    after: Some(serde_json::json!({ "admin": true })),
+                },
+            )
+            .await?;
         }
-        let done = sqlx::query(
-            "INSERT INTO admin_grants (login, structure_id, source) VALUES ($1, $2, 'grant') \
-             ON CONFLICT (login, structure_id, source) DO NOTHING",
-        )
-        .bind(login.to_owned())
-        .bind(structure.to_owned())
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Ok(false);
-        }
-        insert_audit(
-            &mut tx,
-            &NewAudit {
-                actor: actor.into(),
-                action: "admin.grant".into(),
-                structure: Some(structure.into()),
-                target: Some(login.into()),
-                before: Some(serde_json::json!({ "admin": false })),
-                after: Some(serde_json::json!({ "admin": true })),
-            },
-        )
-        .await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(granted)
     }
 
     async fn revoke_audited(&self, login: &str, structure: &str, actor: &str) -> Result<bool> {

@@ -2978,6 +2978,14 @@ async fn admin_grants_from_import_and_by_hand(store: &Store) {
         store.grant_audited("nobody", COLLEGE, "root").await,
         Err(StoreError::Invalid(_))
     ));
+    // Several at once: all or nothing.
+    assert!(matches!(
+        store
+            .grant_many_audited("marc.roux", &strings(&[COLLEGE, "nowhere"]), "root")
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert_eq!(store.admin_grants_of("marc.roux").await.unwrap().len(), 1);
     // A new import replaces the import's grants, never the hand-made ones.
     user_mut(&mut s, "marc.roux").admin_of = Vec::new();
     user_mut(&mut s, "paul.martin").admin_of = strings(&[COLLEGE]);

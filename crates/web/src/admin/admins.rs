@@ -69,7 +69,8 @@ pub async fn grant(
 ) -> Result<Json<Vec<Value>>, ApiError> {
     let admin = caller.superadmin()?;
     let b: GrantBody = parse_body(&body)?;
-    // Everything is checked before the first grant is written.
+    // Checked here to name the field at fault; the grants are then written in one
+    // transaction (all or none).
     if !causerie_ent::is_valid_login(&b.login) || !server.store.account_exists(&b.login).await? {
         return Err(ApiError::invalid(
             "login",
@@ -94,12 +95,10 @@ pub async fn grant(
             ));
         }
     }
-    for s in &b.structures {
-        server
-            .store
-            .grant_audited(&b.login, s, admin.actor())
-            .await?;
-    }
+    server
+        .store
+        .grant_many_audited(&b.login, &b.structures, admin.actor())
+        .await?;
     tracing::info!(actor = %admin.actor(), login = %b.login, "admin: local administration granted");
     list(State(server), caller).await
 }
