@@ -894,6 +894,35 @@ async fn changes_apply_at_once_and_are_audited() {
     assert_eq!(lea["chat_allowed"], false);
     assert_eq!(lea["chat_refused_because"], "profile-not-allowed");
     assert_eq!(lea["sessions"], json!([]));
+    // Chat off for the whole structure, then on again for the teachers and staff.
+    for (body, why) in [
+        (
+            r#"{"enabled": false, "profiles": []}"#,
+            "structure-disabled",
+        ),
+        (
+            r#"{"enabled": true, "profiles": ["teacher", "personnel"]}"#,
+            "profile-not-allowed",
+        ),
+    ] {
+        let a = call(
+            s,
+            &c,
+            "PUT",
+            &format!("/admin/api/structures/{A}/access"),
+            body,
+        )
+        .await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        let anne = call(s, &c, "GET", "/admin/api/users/anne.durand", "")
+            .await
+            .json();
+        let lea = call(s, &c, "GET", "/admin/api/users/lea.martin", "")
+            .await
+            .json();
+        assert_eq!(lea["chat_refused_because"], why);
+        assert_eq!(anne["chat_allowed"], why == "profile-not-allowed");
+    }
     // Rules: nobody reaches anybody by rule, then the defaults again.
     assert!(s.may_reach("lea.martin", "anne.durand").await.is_ok());
     let a = call(
@@ -968,10 +997,12 @@ async fn changes_apply_at_once_and_are_audited() {
             "user.lock",
             "structure.rules_reset",
             "structure.rules",
+            "structure.access",
+            "structure.access",
             "structure.access"
         ]
     );
-    let access = &rows[5];
+    let access = &rows[7];
     assert_eq!(access["actor"], "admin.a");
     assert_eq!(access["structure"], A);
     assert_eq!(
@@ -998,11 +1029,11 @@ async fn changes_apply_at_once_and_are_audited() {
     let csv = call(s, &c, "GET", "/admin/api/audit.csv", "").await.body;
     let lines: Vec<&str> = csv.trim_end().split("\r\n").collect();
     assert_eq!(lines[0], "id,at,actor,action,structure,target,before,after");
-    assert_eq!(lines.len(), 7);
+    assert_eq!(lines.len(), 9);
     assert!(
-        lines[6].contains(",admin.a,structure.access,0750001A,0750001A,\"{\"\"enabled\"\":true"),
+        lines[8].contains(",admin.a,structure.access,0750001A,0750001A,\"{\"\"enabled\"\":true"),
         "{}",
-        lines[6]
+        lines[8]
     );
     // B's administrator sees none of it.
     let b = login(s, "admin.b").await;
