@@ -77,9 +77,10 @@ export interface Reach {
 export interface Live {
   online_users: number;
   sessions: number;
-  rooms: number;
-  messages_last_minute: number;
-  messages_per_minute: number[];
+  /** Whole-server figures: the super-administrator's only (null for a local administrator). */
+  rooms: number | null;
+  messages_last_minute: number | null;
+  messages_per_minute: number[] | null;
   uptime_s: number;
   version: string;
   store: 'ok' | 'error';
@@ -126,10 +127,13 @@ export class ApiError extends Error {
 
 const BASE = '/admin/api';
 let csrf = '';
-let onExpired: () => void = () => {};
+let onExpired: (e: ApiError) => void = () => {};
 
-/** Called when the server says the session is gone (expired, logged out elsewhere). */
-export function whenExpired(f: () => void) {
+/**
+ * Called when the server says the session is gone (expired, logged out
+ * elsewhere) or that its holder is no longer an administrator.
+ */
+export function whenExpired(f: (e: ApiError) => void) {
   onExpired = f;
 }
 
@@ -167,7 +171,8 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
       str(e.field) || undefined,
       Number.isFinite(retry) ? retry : undefined,
     );
-    if (r.status === 401 && err.code === 'no-session' && path !== '/session') onExpired();
+    const gone = (r.status === 401 && err.code === 'no-session') || (r.status === 403 && err.code === 'not-admin');
+    if (gone && path !== '/session' && path !== '/login') onExpired(err);
     throw err;
   }
   return data as T;

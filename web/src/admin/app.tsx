@@ -15,9 +15,9 @@ export function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
   const [notice, setNotice] = useState<string | null>(null);
   useEffect(() => {
-    whenExpired(() => {
+    whenExpired((e) => {
       setSession(null);
-      setNotice(t('expired'));
+      setNotice(e.code === 'not-admin' ? t('loginNotAdmin') : t('expired'));
     });
     api.session().then(setSession, () => setSession(null));
   }, []);

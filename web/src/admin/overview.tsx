@@ -51,16 +51,24 @@ export function LiveScreen() {
                 <dt>{t('liveSessions')}</dt>
                 <dd>{data.sessions}</dd>
               </div>
-              <div>
-                <dt>{t('liveRooms')}</dt>
-                <dd>{data.rooms}</dd>
-              </div>
-              <div>
-                <dt>{t('liveMessages')}</dt>
-                <dd>{data.messages_last_minute}</dd>
-              </div>
+              {data.rooms != null && (
+                <div>
+                  <dt>{t('liveRooms')}</dt>
+                  <dd>{data.rooms}</dd>
+                </div>
+              )}
+              {data.messages_last_minute != null && (
+                <div>
+                  <dt>{t('liveMessages')}</dt>
+                  <dd>{data.messages_last_minute}</dd>
+                </div>
+              )}
             </dl>
-            <Chart id={chartId} values={data.messages_per_minute ?? []} />
+            {data.messages_per_minute && data.messages_per_minute.length > 0 ? (
+              <Chart id={chartId} values={data.messages_per_minute} />
+            ) : (
+              <p class="hint">{t('liveServerOnly')}</p>
+            )}
           </section>
           <section class="panel" aria-labelledby="live-health">
             <h2 id="live-health">{t('liveHealth')}</h2>
@@ -167,7 +175,32 @@ function Chart({ id, values }: { id: string; values: number[] }) {
 
 // ------------------------------------------------------------ audit
 
-const json = (v: unknown) => (v === null || v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v));
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A value in words: strings as they are, lists with commas, objects as « key: value ». */
+function json(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'string') return v;
+  if (Array.isArray(v)) return `[${v.map(json).join(', ')}]`;
+  if (isObject(v)) return `{${Object.entries(v).map(([k, x]) => `${k}: ${json(x)}`).join(', ')}}`;
+  return String(v);
+}
+
+/**
+ * Before and after as lines « key: value »; when both are objects, only the
+ * keys that changed (a group's members, a structure's profiles…).
+ */
+function changes(before: unknown, after: unknown): [string, string] {
+  if (!isObject(before) || !isObject(after)) return [json(before), json(after)];
+  const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].filter(
+    (k) => json(before[k]) !== json(after[k]),
+  );
+  const side = (o: Record<string, unknown>) =>
+    keys
+      .filter((k) => k in o)
+      .map((k) => `${k}: ${json(o[k])}`)
+      .join('\n');
+  return keys.length ? [side(before), side(after)] : [json(before), json(after)];
+}
 
 export function AuditScreen({ session }: { session: Session }) {
   const [structure, setStructure] = useState('');
@@ -216,7 +249,8 @@ export function AuditScreen({ session }: { session: Session }) {
       {!rows && !error && <Loading />}
       {rows && rows.length === 0 && <p class="empty">{t('auditNone')}</p>}
       {rows && rows.length > 0 && (
-        <div class="scroll">
+        // Scrolls sideways on a narrow screen: focusable so that the keyboard can scroll it.
+        <div class="scroll" tabIndex={0} role="region" aria-label={t('auditCaption')}>
           <table class="data audit">
             <caption>{t('auditCaption')}</caption>
             <thead>
@@ -231,23 +265,26 @@ export function AuditScreen({ session }: { session: Session }) {
               </tr>
             </thead>
             <tbody>
-              {rows.map((r) => (
-                <tr key={r.id}>
-                  <th scope="row">{formatDate(r.at)}</th>
-                  <td>{r.actor}</td>
-                  <td>
-                    {tk('action_', r.action)} <span class="hint block">{r.action}</span>
-                  </td>
-                  <td>{r.structure ? structureName(r.structure) : ''}</td>
-                  <td>{r.target ?? ''}</td>
-                  <td>
-                    <code>{json(r.before)}</code>
-                  </td>
-                  <td>
-                    <code>{json(r.after)}</code>
-                  </td>
-                </tr>
-              ))}
+              {rows.map((r) => {
+                const [before, after] = changes(r.before, r.after);
+                return (
+                  <tr key={r.id}>
+                    <th scope="row">{formatDate(r.at)}</th>
+                    <td>{r.actor}</td>
+                    <td>
+                      {tk('action_', r.action)} <span class="hint block">{r.action}</span>
+                    </td>
+                    <td>{r.structure ? structureName(r.structure) : ''}</td>
+                    <td>{r.target ?? ''}</td>
+                    <td>
+                      <code>{before}</code>
+                    </td>
+                    <td>
+                      <code>{after}</code>
+                    </td>
+                  </tr>
+                );
+              })}
             </tbody>
           </table>
         </div>

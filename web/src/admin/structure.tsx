@@ -117,7 +117,7 @@ type Editing = { index: number | null } | null;
 export function RulesScreen({ sid }: { sid: string }) {
   const { data, error, setData } = useLoad(() => api.structure(sid), [sid]);
   const [editing, setEditing] = useState<Editing>(null);
-  const [deleting, setDeleting] = useState<number | null>(null);
+  const [deleting, setDeleting] = useState<{ index: number; sentence: string } | null>(null);
   const [resetting, setResetting] = useState(false);
   const [showDefaults, setShowDefaults] = useState(false);
   const s = data;
@@ -139,7 +139,7 @@ export function RulesScreen({ sid }: { sid: string }) {
             rules={s.rules}
             caption={t('rulesCaption')}
             onEdit={(i) => setEditing({ index: i })}
-            onDelete={(i) => setDeleting(i)}
+            onDelete={(i) => setDeleting({ index: i, sentence: ruleSentence(s.rules[i]) })}
           />
           <div class="buttons left">
             <button type="button" class="primary" onClick={() => setEditing({ index: null })}>
@@ -151,7 +151,7 @@ export function RulesScreen({ sid }: { sid: string }) {
           </div>
           <details class="defaults" open={showDefaults} onToggle={(e) => setShowDefaults((e.target as HTMLDetailsElement).open)}>
             <summary>{t('showDefaults')}</summary>
-            {showDefaults && <RulesTable rules={s.default_rules} caption={t('defaultRulesCaption')} />}
+            {showDefaults && <RulesTable rules={s.default_rules ?? []} caption={t('defaultRulesCaption')} />}
           </details>
           {editing && (
             <RuleDialog
@@ -168,13 +168,13 @@ export function RulesScreen({ sid }: { sid: string }) {
           )}
           {deleting !== null && (
             <Confirm
-              title={t('ruleDeleteNamed', { n: deleting + 1 })}
-              text={t('ruleConfirmDelete', { n: deleting + 1, rule: ruleSentence(s.rules[deleting]) })}
+              title={t('ruleDeleteNamed', { n: deleting.index + 1 })}
+              text={t('ruleConfirmDelete', { n: deleting.index + 1, rule: deleting.sentence })}
               onClose={() => setDeleting(null)}
               onYes={async () => {
                 await save(
-                  s.rules.filter((_, j) => j !== deleting),
-                  t('ruleDeleted', { n: deleting + 1 }),
+                  s.rules.filter((_, j) => j !== deleting.index),
+                  t('ruleDeleted', { n: deleting.index + 1 }),
                 );
                 setDeleting(null);
               }}
