@@ -104,6 +104,11 @@ describe('admin console: groups and users', () => {
 
       await admin.getByRole('button', { name: 'Renommer' }).click();
       const rename = admin.getByRole('dialog', { name: 'Renommer le groupe' });
+      // The server refuses a control character: its message shows in the dialog, on the field.
+      await rename.getByRole('textbox', { name: 'Nouveau nom' }).fill('Atelier\u0007théâtre');
+      await rename.getByRole('button', { name: 'Enregistrer' }).click();
+      await rename.getByRole('alert').getByText('Caractères de contrôle interdits.').waitFor();
+      assert.equal(await rename.getByRole('textbox', { name: 'Nouveau nom' }).getAttribute('aria-invalid'), 'true');
       await rename.getByRole('textbox', { name: 'Nouveau nom' }).fill('Atelier théâtre');
       await rename.getByRole('button', { name: 'Enregistrer' }).click();
       await announced(admin, 'Groupe renommé en « Atelier théâtre ».');
@@ -236,6 +241,24 @@ describe('admin console: groups and users', () => {
       await admin.getByRole('table', { name: 'Membres du groupe' }).getByRole('rowheader', { name: text }).waitFor();
       assert.equal(await admin.locator('main img, main b, main i, main script').count(), 0);
       assert.deepEqual(admin.errors, []);
+    }),
+  );
+
+  it(
+    "in English: the console's labels and the server's messages in English",
+    onFailure(async () => {
+      const en = await openConsole(browser, server, { locale: 'en-GB' });
+      await en.getByRole('textbox', { name: 'Login' }).fill(LOCAL_ADMIN.login);
+      await en.getByLabel('Password').fill(LOCAL_ADMIN.password);
+      await en.getByRole('button', { name: 'Sign in' }).click();
+      await en.getByRole('heading', { name: 'Schools', level: 1 }).waitFor();
+      await en.getByRole('table', { name: 'Schools you administer' }).getByRole('link', { name: COLLEGE.name }).click();
+      await en.getByRole('navigation', { name: 'School sections' }).getByRole('link', { name: 'ENT groups' }).click();
+      await en.getByRole('textbox', { name: 'Group name' }).fill('Club\u0007');
+      await en.getByRole('button', { name: 'Create the group' }).click();
+      await en.getByRole('alert').getByText('Control characters are not allowed.').waitFor();
+      assert.equal(await en.getByRole('textbox', { name: 'Group name' }).getAttribute('aria-invalid'), 'true');
+      assert.deepEqual(en.errors, []);
     }),
   );
 });
