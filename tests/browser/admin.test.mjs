@@ -159,6 +159,16 @@ describe('admin console', () => {
       await announced(admin, 'Accès au service Chat enregistré.');
       await lea.getByRole('button', { name: 'Se connecter' }).click();
       await lea.getByRole('tab', { name: 'Contacts' }).waitFor();
+
+      // The service off for the whole structure: the teacher, connected, is closed and refused.
+      const service = admin.getByRole('switch', { name: 'Service Chat activé pour cet établissement' });
+      await service.uncheck();
+      await admin.getByRole('button', { name: 'Enregistrer' }).click();
+      await announced(admin, 'Accès au service Chat enregistré.');
+      await anne.getByRole('alert').getByText("Le chat n'est pas activé dans ton établissement.").waitFor({ timeout: 15_000 });
+      await service.check();
+      await admin.getByRole('button', { name: 'Enregistrer' }).click();
+      await announced(admin, 'Accès au service Chat enregistré.');
       assert.deepEqual([...lea.errors, ...anne.errors, ...admin.errors], []);
       await context.close();
       await anne.context().close();
@@ -283,9 +293,10 @@ describe('admin console', () => {
       const body = rows.slice(1);
       assert.ok(body.length >= 6, `${body.length} rows:\n${rows.join('\n')}`);
       assert.ok(body.every((r) => r.includes(LOCAL_ADMIN.login)), rows.join('\n'));
-      // The access change: pupils off, then on again (newest first).
-      const access = body.filter((r) => /access/i.test(r));
-      assert.ok(access.length >= 2, rows.join('\n'));
+      // The access changes: pupils off and on, the service off and on (newest first).
+      const access = body.filter((r) => r.includes('structure.access'));
+      assert.equal(access.length, 4, rows.join('\n'));
+      assert.match(access[3], /Accès au service Chat modifié/);
       assert.ok(body.some((r) => /rules/i.test(r) && r.includes('same_structure')), rows.join('\n'));
       // The CSV export, with the console's session.
       const link = admin.getByRole('link', { name: 'Exporter en CSV' });
