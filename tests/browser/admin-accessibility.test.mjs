@@ -141,6 +141,8 @@ describe('admin console: accessibility and screenshots', () => {
     for (let i = 0; i < 40 && (await focused()) !== 'Règles de communication'; i++) await page.keyboard.press('Shift+Tab');
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Règles de communication', level: 1 }).waitFor();
+    // Each screen names the page.
+    assert.equal(await page.title(), "Règles de communication — Console d'administration du chat");
     for (let i = 0; i < 60 && (await focused()) !== 'Rétablir les règles par défaut'; i++) await page.keyboard.press('Tab');
     await page.keyboard.press('Enter');
     const confirm = page.getByRole('alertdialog', { name: 'Rétablir les règles par défaut' });

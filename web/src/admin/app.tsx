@@ -21,9 +21,6 @@ export function App() {
     });
     api.session().then(setSession, () => setSession(null));
   }, []);
-  useEffect(() => {
-    document.title = t('title');
-  }, []);
   if (session === undefined) return <Loading />;
   if (session === null)
     return (
@@ -68,6 +65,9 @@ function Login({ notice, onIn }: { notice: string | null; onIn: (s: Session) => 
     }
   };
   const shown = error ?? notice;
+  useEffect(() => {
+    document.title = t('title');
+  }, []);
   return (
     <main class="login" id="main">
       <form class="login-box" onSubmit={submit} noValidate>

@@ -82,12 +82,20 @@ export function go(...parts: string[]) {
   location.hash = href(...parts);
 }
 
-/** The screen's heading, focused when the screen opens (so that a screen reader reads it). */
+/**
+ * The screen's heading, focused when the screen opens (so that a screen
+ * reader reads it), and the page's title (« Règles de communication —
+ * Console d'administration du chat »).
+ */
 export function ScreenHeading({ children }: { children: ComponentChildren }) {
   const ref = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
     ref.current?.focus({ preventScroll: false });
   }, []);
+  useEffect(() => {
+    const text = ref.current?.textContent?.trim();
+    document.title = text ? `${text} — ${t('title')}` : t('title');
+  });
   return (
     <h1 ref={ref} tabIndex={-1} class="screen-heading">
       {children}
