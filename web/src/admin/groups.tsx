@@ -4,7 +4,7 @@
 
 import { useState } from 'preact/hooks';
 import { type Group, type User, api } from './api';
-import { profileName, t } from './i18n';
+import { lang, profileName, t } from './i18n';
 import {
   Confirm,
   ErrorText,
@@ -198,7 +198,7 @@ function Members({ group, onRemove }: { group: Group; onRemove: (u: User) => voi
         </tr>
       </thead>
       <tbody>
-        {group.members.map((u) => (
+        {[...group.members].sort((a, b) => a.name.localeCompare(b.name, lang)).map((u) => (
           <tr key={u.login}>
             <th scope="row">{u.name}</th>
             <td>{u.login}</td>
