@@ -98,10 +98,21 @@ async fn one_login(target: &Target, i: u64) -> (Result<Session>, u64) {
 
 /// Logs accounts 0..n in with at most `concurrency` logins under way.
 pub async fn logins_closed(target: Arc<Target>, n: u64, concurrency: u64, sink: Sink) -> Logins {
+    logins_closed_range(target, 0, n, concurrency, sink).await
+}
+
+/// [`logins_closed`] for the accounts `first..n` only.
+pub async fn logins_closed_range(
+    target: Arc<Target>,
+    first: u64,
+    n: u64,
+    concurrency: u64,
+    sink: Sink,
+) -> Logins {
     let started = Instant::now();
-    let next = Arc::new(AtomicU64::new(0));
+    let next = Arc::new(AtomicU64::new(first));
     let mut workers = Vec::new();
-    for _ in 0..concurrency.clamp(1, n.max(1)) {
+    for _ in 0..concurrency.clamp(1, n.saturating_sub(first).max(1)) {
         let (target, next, sink) = (target.clone(), next.clone(), sink.clone());
         workers.push(tokio::spawn(async move {
             let mut lat = Latencies::default();
@@ -266,7 +277,32 @@ pub async fn run_idle(
     let rss0 = procs.rss_kib();
     let slab0 = slab_kib();
     let self0 = self_rss_kib();
-    let r = logins_closed(target.clone(), n, concurrency, hold_sink(&held)).await;
+    // Two halves: the second one's growth is the cost of one more connection
+    // (the marginal cost), free of what the server allocates once for all of
+    // them as the first ones arrive (database page cache, pools, tables).
+    let half = n / 2;
+    let first = logins_closed_range(target.clone(), 0, half, concurrency, hold_sink(&held)).await;
+    sleep(Duration::from_secs(settle_secs)).await;
+    let rss_half = procs.rss_kib();
+    let held_half = first
+        .ok
+        .saturating_sub(held.dropped.load(Ordering::Relaxed));
+    let second = logins_closed_range(target.clone(), half, n, concurrency, hold_sink(&held)).await;
+    let r = Logins {
+        ok: first.ok + second.ok,
+        lat: {
+            let mut l = first.lat;
+            l.merge(second.lat);
+            l
+        },
+        errors: {
+            let mut e = first.errors;
+            e.merge(second.errors);
+            e
+        },
+        started: first.started,
+        last_done: second.last_done,
+    };
     sleep(Duration::from_secs(settle_secs)).await;
     let cpu0 = procs.cpu_s();
     let t0 = Instant::now();
@@ -283,6 +319,9 @@ pub async fn run_idle(
             .map(|(a, b)| (b as f64 - a as f64) / held_n.max(1) as f64)
     };
     let rss_per = per(rss0, rss1);
+    let marginal = rss_half
+        .zip(rss1)
+        .map(|(a, b)| (b as f64 - a as f64) / held_n.saturating_sub(held_half).max(1) as f64);
     let slab_per = per(slab0, slab1);
     let gen_per = per(Some(self0), Some(self1));
     let cpu_pct = cpu.map(|c| c / idle_el * 100.0);
@@ -297,6 +336,8 @@ pub async fn run_idle(
     m.insert("server_rss_before_kib".into(), json!(rss0));
     m.insert("server_rss_after_kib".into(), json!(rss1));
     m.insert("server_kib_per_conn".into(), opt(rss_per));
+    m.insert("server_rss_half_kib".into(), json!(rss_half));
+    m.insert("server_kib_per_extra_conn".into(), opt(marginal));
     m.insert("kernel_slab_kib_per_conn_both_ends".into(), opt(slab_per));
     m.insert("gen_kib_per_conn".into(), opt(gen_per));
     m.insert("idle_secs".into(), json!(r3(idle_el)));
@@ -304,12 +345,13 @@ pub async fn run_idle(
     emit(
         m,
         format!(
-            "idle [{}]: {} sessions held ({} errors, {} dropped); server RSS {} KiB per connection; kernel slab {} KiB per connection (both ends); server CPU while idle {}% of a core",
+            "idle [{}]: {} sessions held ({} errors, {} dropped); server RSS {} KiB per connection ({} KiB per connection of the second half); kernel slab {} KiB per connection (both ends); server CPU while idle {}% of a core",
             target.label,
             held_n,
             r.errors.total,
             dropped,
             rss_per.map_or("?".into(), |v| format!("{v:.1}")),
+            marginal.map_or("?".into(), |v| format!("{v:.1}")),
             slab_per.map_or("?".into(), |v| format!("{v:.1}")),
             cpu_pct.map_or("?".into(), |v| format!("{v:.2}")),
         ),

@@ -66,38 +66,52 @@ impl From<FramingError> for End {
 }
 
 /// Serves one accepted TCP connection to its end.
+///
+/// Each stream's future is boxed, and no value of the TLS handshake is held
+/// across an await: inline, this task would keep room for the plaintext
+/// stream, the TLS stream and the handshake's result side by side (the
+/// compiler does not overlap them: 7 KiB a connection, BENCHMARKS.md M2),
+/// while only one of them is ever alive.
 pub async fn serve(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr, direct_tls: bool) {
     let _ = tcp.set_nodelay(true);
     let deadline =
         Instant::now() + Duration::from_secs(server.config.limits.handshake_timeout_secs);
     let acceptor = tokio_rustls::TlsAcceptor::from(server.tls.clone());
-    if direct_tls {
-        match timeout_at(deadline, Box::pin(acceptor.accept(tcp))).await {
-            Ok(Ok(tls)) => {
-                run(server, TcpTransport::new(tls, true), peer, true, deadline).await;
-            }
-            Ok(Err(e)) => debug!(%peer, error = %e, "TLS handshake failed"),
-            Err(_) => debug!(%peer, "TLS handshake timed out"),
+    let tcp = if direct_tls {
+        tcp
+    } else {
+        let plain = Box::pin(run(
+            server.clone(),
+            TcpTransport::new(tcp, false),
+            peer,
+            false,
+            deadline,
+        ))
+        .await;
+        match plain {
+            // The client asked for STARTTLS.
+            Some(plain) => plain.into_inner(),
+            None => return,
         }
-        return;
-    }
-    if let Some(plain) = run(
-        server.clone(),
-        TcpTransport::new(tcp, false),
-        peer,
-        false,
-        deadline,
-    )
-    .await
-    {
-        match timeout_at(deadline, Box::pin(acceptor.accept(plain.into_inner()))).await {
-            Ok(Ok(tls)) => {
-                run(server, TcpTransport::new(tls, true), peer, true, deadline).await;
-            }
-            Ok(Err(e)) => debug!(%peer, error = %e, "STARTTLS handshake failed"),
-            Err(_) => debug!(%peer, "STARTTLS handshake timed out"),
+    };
+    let secured = match timeout_at(deadline, Box::pin(acceptor.accept(tcp))).await {
+        Ok(Ok(tls)) => Box::pin(run(
+            server,
+            TcpTransport::new(tls, true),
+            peer,
+            true,
+            deadline,
+        )),
+        Ok(Err(e)) => {
+            debug!(%peer, error = %e, direct_tls, "TLS handshake failed");
+            return;
         }
-    }
+        Err(_) => {
+            debug!(%peer, direct_tls, "TLS handshake timed out");
+            return;
+        }
+    };
+    secured.await;
 }
 
 /// Serves a client over another transport (WebSocket) to its end.
@@ -115,35 +129,45 @@ pub async fn serve_transport<T: Transport>(
 }
 
 /// Runs a stream; returns the transport back when the client asked for STARTTLS.
-async fn run<T: Transport>(
+///
+/// Not an `async fn` itself: an async fn keeps its arguments in its state for
+/// its whole life, even once moved, so the transport (1.2 KiB with TLS) would
+/// be there twice, once in the connection and once as the spent argument.
+fn run<T: Transport>(
     server: Arc<Server>,
     io: T,
     peer: SocketAddr,
     secure: bool,
     deadline: Instant,
-) -> Option<T> {
+) -> impl std::future::Future<Output = Option<T>> + Send {
+    // The connection is the async block's capture, used in place (an async
+    // fn's parameter would be copied into its body's state: twice the room).
     let mut conn = Conn::new(server, io, peer, secure);
-    // Boxed: the negotiation's state (SASL, binding) is large and only lives
-    // until the session is bound; inline, every idle session's task would
-    // keep room for it (BENCHMARKS.md, M2).
-    let outcome = match timeout_at(deadline, Box::pin(conn.negotiate())).await {
-        Ok(r) => r,
-        Err(_) => Err(End::Error(
-            "connection-timeout",
-            Some("authentication and resource binding took too long".into()),
-        )),
-    };
-    match outcome {
-        Ok(Negotiated::StartTls) => Some(conn.io),
-        Ok(Negotiated::Bound(session, rx, overflow)) => {
-            let end = conn.session_loop(&session, rx, &overflow).await;
-            conn.close(end).await;
-            router::session_ended(&conn.server, &session).await;
-            None
-        }
-        Err(end) => {
-            conn.close(end).await;
-            None
+    async move {
+        // Boxed: the negotiation's state (SASL, binding) is large and only lives
+        // until the session is bound; inline, every idle session's task would
+        // keep room for it (BENCHMARKS.md, M2).
+        let outcome = match timeout_at(deadline, Box::pin(conn.negotiate())).await {
+            Ok(r) => r,
+            Err(_) => Err(End::Error(
+                "connection-timeout",
+                Some("authentication and resource binding took too long".into()),
+            )),
+        };
+        match outcome {
+            Ok(Negotiated::StartTls) => Some(conn.io),
+            Ok(Negotiated::Bound(session, rx, overflow)) => {
+                let end = conn.session_loop(&session, rx, &overflow).await;
+                // Boxed, like the negotiation: the ending's state (timers, the
+                // presence broadcast of departure) must not widen every task.
+                Box::pin(conn.close(end)).await;
+                Box::pin(router::session_ended(&conn.server, &session)).await;
+                None
+            }
+            Err(end) => {
+                Box::pin(conn.close(end)).await;
+                None
+            }
         }
     }
 }
@@ -594,8 +618,7 @@ impl<T: Transport> Conn<T> {
                                     out.push(text);
                                 }
                             }
-                            Some(Outbound::Stop(cond)) => { stop = Some((cond, None)); break; }
-                            Some(Outbound::StopWithText(cond, text)) => { stop = Some((cond, Some(text))); break; }
+                            Some(Outbound::Stop(s)) => { stop = Some((s.condition, s.text)); break; }
                             None => { stop = Some(("system-shutdown", None)); break; }
                         }
                         n += 1;
@@ -639,6 +662,8 @@ impl<T: Transport> Conn<T> {
                             StreamEvent::Open(_) => return End::Error("bad-format", None),
                         }
                     }
+                    // The drained event queue goes too, until the next stanza.
+                    self.framer.pending = VecDeque::new();
                     if let Some(e) = self.framer.failed.take() {
                         return e.into();
                     }
@@ -656,7 +681,10 @@ impl<T: Transport> Conn<T> {
                 Some(format!("<{}/> is not supported here", el.name())),
             ));
         }
-        router::route(&self.server, session, el).await;
+        // Boxed: routing reaches every feature's state machine; inline, its
+        // state would be part of every session's task, idle ones included
+        // (about 8 KiB each; BENCHMARKS.md, M2). One allocation per stanza.
+        Box::pin(router::route(&self.server, session, el)).await;
         Ok(())
     }
 
@@ -689,4 +717,55 @@ fn decode_sasl(text: &str) -> Result<Vec<u8>, ()> {
         return Ok(Vec::new());
     }
     B64.decode(t).map_err(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Tls = tokio_rustls::server::TlsStream<TcpStream>;
+
+    fn size_of_returned<A, B, C, D, Fut>(_f: impl FnOnce(A, B, C, D) -> Fut) -> usize {
+        std::mem::size_of::<Fut>()
+    }
+
+    fn size_of_run<T: Transport>() -> usize {
+        fn probe<T: Transport, Fut>(
+            _f: impl FnOnce(Arc<Server>, T, SocketAddr, bool, Instant) -> Fut,
+        ) -> usize {
+            std::mem::size_of::<Fut>()
+        }
+        probe::<T, _>(run::<T>)
+    }
+
+    fn size_of_loop<'a, T: Transport + 'a, Fut>(
+        _f: fn(&'a mut Conn<T>, &'a Session, mpsc::Receiver<Outbound>, &'a Notify) -> Fut,
+    ) -> usize {
+        std::mem::size_of::<Fut>()
+    }
+
+    /// An idle session's task is its connection plus the session loop's state
+    /// (about 2 KiB without TLS, 3 KiB with): no room for the negotiation, the
+    /// routing of a stanza, the other transport or the handshake's leftovers.
+    /// Bounds with some slack for compiler changes; they catch a future that
+    /// swallows one of those again (it was 7 KiB per connection).
+    #[test]
+    fn an_idle_session_task_stays_small() {
+        let serve = size_of_returned(serve);
+        let plain = size_of_run::<TcpTransport<TcpStream>>();
+        let tls = size_of_run::<TcpTransport<Tls>>();
+        let conn_tls = std::mem::size_of::<Conn<TcpTransport<Tls>>>();
+        let session_loop =
+            size_of_loop::<TcpTransport<Tls>, _>(Conn::<TcpTransport<Tls>>::session_loop);
+        assert!(serve <= 512, "serve's own state is {serve} bytes");
+        assert!(
+            session_loop <= 1024,
+            "the session loop's state is {session_loop} bytes"
+        );
+        assert!(
+            tls <= conn_tls + session_loop + 512,
+            "a TLS stream's state is {tls} bytes for a {conn_tls}-byte connection"
+        );
+        assert!(plain <= 2560, "a plaintext stream's state is {plain} bytes");
+    }
 }

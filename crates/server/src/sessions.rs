@@ -21,10 +21,18 @@ pub enum Outbound {
     /// bounded channel allocates its slots 32 at a time, for every session,
     /// idle or not (an inline `Element` made that 3.5 KiB per block).
     Stanza(Box<Element>),
-    /// Close the stream with this stream error condition (e.g. `conflict`).
-    Stop(&'static str),
-    /// Close the stream with this condition and this text (an administrator's action).
-    StopWithText(&'static str, String),
+    /// Close the stream with this stream error (boxed too: it is rare, and
+    /// the slot stays the size of a pointer).
+    Stop(Box<Stop>),
+}
+
+/// Why a connection task must close its stream.
+#[derive(Debug)]
+pub struct Stop {
+    /// The stream error condition (e.g. `conflict`).
+    pub condition: &'static str,
+    /// Its text, if any (an administrator's action says so).
+    pub text: Option<String>,
 }
 
 /// The sending side of one bound session.
@@ -73,7 +81,11 @@ impl SessionHandle {
 
     /// Asks the session to close with a stream error.
     pub fn stop(&self, condition: &'static str) {
-        if self.tx.try_send(Outbound::Stop(condition)).is_err() {
+        let stop = Stop {
+            condition,
+            text: None,
+        };
+        if self.tx.try_send(Outbound::Stop(Box::new(stop))).is_err() {
             self.overflow.notify_one();
         }
     }
@@ -82,7 +94,10 @@ impl SessionHandle {
     pub fn stop_with_text(&self, condition: &'static str, text: &str) {
         if self
             .tx
-            .try_send(Outbound::StopWithText(condition, text.to_string()))
+            .try_send(Outbound::Stop(Box::new(Stop {
+                condition,
+                text: Some(text.to_string()),
+            })))
             .is_err()
         {
             self.overflow.notify_one();
@@ -158,7 +173,11 @@ impl Sessions {
     /// Binds `handle` for `user`, replacing a session of the same resource.
     pub fn register(&self, user: &str, handle: SessionHandle, max: usize) -> Registered {
         let mut map = self.write();
-        let list = map.entry(user.to_string()).or_default();
+        // Most users have one session: room for one (`or_default` and a push
+        // would reserve four entries, about a kilobyte, per connected user).
+        let list = map
+            .entry(user.to_string())
+            .or_insert_with(|| Vec::with_capacity(1));
         let replaced = list
             .iter()
             .position(|e| e.handle.resource == handle.resource)
@@ -396,6 +415,13 @@ mod tests {
 
     fn presence() -> Element {
         Element::bare("presence", "jabber:client")
+    }
+
+    /// Every session's queue allocates its slots 32 at a time, idle or not:
+    /// a slot must stay the size of a pointer and its tag.
+    #[test]
+    fn a_queue_slot_is_two_words() {
+        assert!(std::mem::size_of::<Outbound>() <= 16);
     }
 
     #[test]

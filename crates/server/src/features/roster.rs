@@ -208,10 +208,7 @@ pub async fn remove(
             .store
             .remove_pending_in(&contact_user, &user_bare)
             .await?;
-        if server
-            .remove_roster_item(&contact_user, &user_bare)
-            .await?
-        {
+        if server.remove_roster_item(&contact_user, &user_bare).await? {
             let gone = xml::elem(
                 "item",
                 ns::ROSTER,
