@@ -11,6 +11,14 @@
 //! frames are complete elements, which the parser frames the same way.
 //! After STARTTLS or SASL success the stream restarts: call
 //! [`StreamParser::reset`].
+//!
+//! An idle connection can give its parser's buffers back
+//! ([`StreamParser::park`]): rxml keeps a scratch buffer of the longest token
+//! per parser (4 KiB) and namespace tables, most of an idle session's memory.
+//! Between two stanzas the parser's whole state is "inside the stream header",
+//! so a parked parser is dropped and, on the next bytes, a fresh one is fed the
+//! stream's own header again (kept as received, a few hundred bytes): the
+//! same namespace declarations, the same state.
 
 use minidom::Element;
 use rxml::{Event, Parse, Parser, WithOptions};
@@ -94,6 +102,9 @@ impl Default for FramingLimits {
 /// Longest single token (name, attribute value, reference) rxml buffers.
 const MAX_TOKEN_BYTES: usize = 4096;
 
+/// A stream header longer than this is not kept, and its parser never parked.
+const MAX_KEPT_HEADER: usize = 2048;
+
 /// The incremental parser of one stream (see the module docs).
 pub struct StreamParser {
     parser: Parser,
@@ -106,6 +117,14 @@ pub struct StreamParser {
     closed: bool,
     /// Bytes counted so far for the current top-level element.
     current_bytes: usize,
+    /// The bytes of the stream up to the end of its header, as received
+    /// (collected until the header is complete; empty when too long).
+    header: Vec<u8>,
+    /// Nothing but whitespace followed the last complete top-level element:
+    /// the parser holds no part of a stanza.
+    between_stanzas: bool,
+    /// The parser was dropped (see [`StreamParser::park`]).
+    parked: bool,
 }
 
 impl StreamParser {
@@ -118,6 +137,9 @@ impl StreamParser {
             opened: false,
             closed: false,
             current_bytes: 0,
+            header: Vec::new(),
+            between_stanzas: false,
+            parked: false,
         }
     }
 
@@ -140,6 +162,43 @@ impl StreamParser {
         self.opened = false;
         self.closed = false;
         self.current_bytes = 0;
+        self.header.clear();
+        self.between_stanzas = false;
+        self.parked = false;
+    }
+
+    /// Gives the parser's buffers back while the stream is between two
+    /// stanzas (see the module docs); returns whether it did. The next
+    /// [`StreamParser::feed`] rebuilds the parser from the kept header first.
+    pub fn park(&mut self) -> bool {
+        if self.parked {
+            return true;
+        }
+        if !self.opened
+            || self.closed
+            || !self.between_stanzas
+            || !self.stack.is_empty()
+            || self.header.is_empty()
+        {
+            return false;
+        }
+        self.parser = Self::make_parser(&self.limits);
+        self.stack = Vec::new();
+        self.parked = true;
+        true
+    }
+
+    /// Feeds the kept header to a fresh parser, discarding its events.
+    fn unpark(&mut self) -> Result<(), FramingError> {
+        self.parked = false;
+        let mut buf = &self.header[..];
+        loop {
+            match self.parser.parse(&mut buf, false) {
+                Ok(Some(_)) => {}
+                Ok(None) | Err(rxml::error::EndOrError::NeedMoreData) => return Ok(()),
+                Err(rxml::error::EndOrError::Error(e)) => return Err(map_rxml_error(e)),
+            }
+        }
     }
 
     /// Whether the stream header has been received.
@@ -155,10 +214,24 @@ impl StreamParser {
         if self.closed {
             return Ok(());
         }
+        if self.parked
+            && let Err(e) = self.unpark()
+        {
+            self.closed = true;
+            return Err(e);
+        }
+        if !self.opened && self.header.len() <= MAX_KEPT_HEADER {
+            self.header.extend_from_slice(data);
+        }
+        // Where the bytes after the last complete top-level element begin.
+        let mut after_last = if self.between_stanzas { Some(0) } else { None };
         let mut buf = data;
         loop {
+            let was_open = self.opened;
+            let before = self.stack.len();
             match self.parser.parse(&mut buf, false) {
                 Ok(Some(event)) => {
+                    let ends_top_level = before == 1 && matches!(event, Event::EndElement(_));
                     if let Err(e) = self.on_event(event, out) {
                         self.closed = true;
                         return Err(e);
@@ -166,14 +239,38 @@ impl StreamParser {
                     if self.closed {
                         return Ok(());
                     }
+                    let consumed = data.len() - buf.len();
+                    if !was_open && self.opened {
+                        // The header ends here: keep exactly its bytes.
+                        let extra = data.len() - consumed;
+                        if self.header.len() > MAX_KEPT_HEADER || extra > self.header.len() {
+                            self.header = Vec::new();
+                        } else {
+                            self.header.truncate(self.header.len() - extra);
+                            self.header.shrink_to_fit();
+                        }
+                        after_last = Some(consumed);
+                    }
+                    if ends_top_level {
+                        after_last = Some(consumed);
+                    }
                 }
                 Ok(None) => {
                     self.closed = true;
                     return Ok(());
                 }
                 // The parser keeps a partial token internally, bounded by
-                // `max_token_length` (set to the stanza limit).
-                Err(rxml::error::EndOrError::NeedMoreData) => return Ok(()),
+                // `max_token_length`.
+                Err(rxml::error::EndOrError::NeedMoreData) => {
+                    self.between_stanzas = self.opened
+                        && self.stack.is_empty()
+                        && after_last.is_some_and(|at| {
+                            data[at.min(data.len())..]
+                                .iter()
+                                .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+                        });
+                    return Ok(());
+                }
                 Err(rxml::error::EndOrError::Error(e)) => {
                     self.closed = true;
                     return Err(map_rxml_error(e));
@@ -362,6 +459,108 @@ mod tests {
         let mut out = Vec::new();
         p.feed(data.as_bytes(), &mut out)?;
         Ok(out)
+    }
+
+    fn elements(events: &[StreamEvent]) -> Vec<String> {
+        events
+            .iter()
+            .map(|e| match e {
+                StreamEvent::Element(el) => String::from(el),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_parked_parser_goes_on_as_if_never_parked() {
+        let stanzas = [
+            "<message to='a@localhost' type='chat'><body>un</body></message>",
+            "<presence><show>away</show></presence>",
+            "<iq type='get' id='1'><query xmlns='jabber:iq:roster'/></iq>",
+        ];
+        let mut straight = StreamParser::new(FramingLimits::default());
+        let mut parked = StreamParser::new(FramingLimits::default());
+        // The header arrives in two pieces, the first stanza right behind it.
+        let first = format!("{}{}", &HEADER[40..], stanzas[0]);
+        for p in [&mut straight, &mut parked] {
+            feed_all(p, &HEADER[..40]).unwrap();
+        }
+        let a = feed_all(&mut straight, &first).unwrap();
+        let b = feed_all(&mut parked, &first).unwrap();
+        assert_eq!(elements(&a), elements(&b));
+        for (i, stanza) in stanzas[1..].iter().enumerate() {
+            // a whitespace keepalive between stanzas does not prevent parking
+            let data = format!(" \n{stanza}\n");
+            assert!(parked.park(), "between stanzas, before stanza {i}");
+            assert!(parked.park(), "parking twice is harmless");
+            let a = feed_all(&mut straight, &data).unwrap();
+            let b = feed_all(&mut parked, &data).unwrap();
+            assert_eq!(elements(&a), elements(&b));
+            assert_eq!(b.len(), 1, "{b:?}");
+        }
+        assert!(parked.park());
+        assert_eq!(
+            feed_all(&mut parked, "</stream:stream>").unwrap(),
+            vec![StreamEvent::Close]
+        );
+    }
+
+    #[test]
+    fn no_parking_inside_a_stanza_or_before_the_header() {
+        let mut p = StreamParser::new(FramingLimits::default());
+        assert!(!p.park(), "nothing received yet");
+        feed_all(&mut p, "<?xml version='1.0'?><stream:str").unwrap();
+        assert!(!p.park(), "inside the header");
+        feed_all(&mut p, &HEADER[32..]).unwrap();
+        feed_all(&mut p, "<message><body>moi").unwrap();
+        assert!(!p.park(), "inside a stanza");
+        let out = feed_all(&mut p, "tié</body></message><pres").unwrap();
+        assert_eq!(out.len(), 1);
+        assert!(!p.park(), "inside the next stanza's start tag");
+        let out = feed_all(&mut p, "ence/>").unwrap();
+        assert_eq!(out.len(), 1);
+        assert!(p.park());
+    }
+
+    #[test]
+    fn parking_keeps_the_headers_namespace_declarations() {
+        let mut p = StreamParser::new(FramingLimits::default());
+        let header = "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' \
+            xmlns:x='urn:example:x' version='1.0'>";
+        feed_all(&mut p, header).unwrap();
+        assert!(p.park());
+        let out = feed_all(&mut p, "<x:ping id='1'/><message/>").unwrap();
+        match &out[..] {
+            [StreamEvent::Element(x), StreamEvent::Element(m)] => {
+                assert!(x.is("ping", "urn:example:x"), "{x:?}");
+                assert!(m.is("message", "jabber:client"), "{m:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_restarted_stream_parks_with_its_new_header() {
+        let mut p = StreamParser::new(FramingLimits::default());
+        feed_all(&mut p, HEADER).unwrap();
+        p.reset();
+        let second = "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' \
+            xmlns:y='urn:example:y' version='1.0'>";
+        feed_all(&mut p, second).unwrap();
+        assert!(p.park());
+        let out = feed_all(&mut p, "<y:a/>").unwrap();
+        assert!(matches!(&out[..], [StreamEvent::Element(e)] if e.is("a", "urn:example:y")), "{out:?}");
+    }
+
+    #[test]
+    fn bad_bytes_after_parking_are_still_refused() {
+        let mut p = StreamParser::new(FramingLimits::default());
+        feed_all(&mut p, HEADER).unwrap();
+        assert!(p.park());
+        assert!(matches!(
+            feed_all(&mut p, "<message><body></message>"),
+            Err(FramingError::NotWellFormed(_))
+        ));
     }
 
     #[test]

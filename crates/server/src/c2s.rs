@@ -37,6 +37,9 @@ const MAX_AUTH_ATTEMPTS: u32 = 5;
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Outbound stanzas written in one batch.
 const WRITE_BATCH: usize = 64;
+/// After this long without bytes from the client, the session's parser gives
+/// its buffers back (`StreamParser::park`; about 5 KiB per idle session).
+const PARK_AFTER: Duration = Duration::from_secs(2);
 
 /// A bound session, as the router and the features see it.
 #[derive(Debug, Clone)]
@@ -596,12 +599,26 @@ impl<T: Transport> Conn<T> {
     ) -> End {
         // Grows on the first batch only: an idle session holds no batch buffer.
         let mut out: Vec<String> = Vec::new();
+        // The parking timer is re-armed from the time of the last read when it
+        // fires, not on every read: a busy session pays one check per period.
+        let mut last_read = Instant::now();
+        let park = tokio::time::sleep(PARK_AFTER);
+        tokio::pin!(park);
+        let mut parking = true;
         loop {
             tokio::select! {
                 biased;
                 _ = overflow.notified() => {
                     warn!(jid = %session.jid, "send queue full: closing the session");
                     return End::Error("policy-violation", Some("too many unread stanzas".into()));
+                }
+                () = &mut park, if parking => {
+                    if last_read.elapsed() >= PARK_AFTER {
+                        self.framer.parser.park();
+                        parking = false;
+                    } else {
+                        park.as_mut().reset(last_read + PARK_AFTER);
+                    }
                 }
                 msg = rx.recv() => {
                     let mut stop = None;
@@ -650,6 +667,11 @@ impl<T: Transport> Conn<T> {
                     match r {
                         Ok([]) | Err(_) => return End::Closed,
                         Ok(data) => self.framer.feed(data),
+                    }
+                    last_read = Instant::now();
+                    if !parking {
+                        park.as_mut().reset(last_read + PARK_AFTER);
+                        parking = true;
                     }
                     while let Some(ev) = self.framer.pending.pop_front() {
                         match ev {
