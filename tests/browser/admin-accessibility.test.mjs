@@ -142,7 +142,10 @@ describe('admin console: accessibility and screenshots', () => {
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Règles de communication', level: 1 }).waitFor();
     // Each screen names the page.
-    assert.equal(await page.title(), "Règles de communication — Console d'administration du chat");
+    // (The title follows the screen once it has rendered: wait for it.)
+    const title = "Règles de communication — Console d'administration du chat";
+    await page.waitForFunction((t) => document.title === t, title, { timeout: 5000 }).catch(() => {});
+    assert.equal(await page.title(), title);
     for (let i = 0; i < 60 && (await focused()) !== 'Rétablir les règles par défaut'; i++) await page.keyboard.press('Tab');
     await page.keyboard.press('Enter');
     const confirm = page.getByRole('alertdialog', { name: 'Rétablir les règles par défaut' });

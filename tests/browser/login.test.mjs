@@ -59,6 +59,7 @@ describe('login page', () => {
     await page.keyboard.type('demo');
     await page.keyboard.press('Enter');
     await page.getByRole('banner').getByText('DURAND Anne').waitFor();
+    await page.waitForFunction((t) => document.title === t, 'Chat — DURAND Anne', { timeout: 5000 }).catch(() => {});
     assert.equal(await page.title(), 'Chat — DURAND Anne');
     await page.getByRole('button', { name: 'Se déconnecter' }).click();
     await page.getByRole('button', { name: 'Se connecter' }).waitFor();
