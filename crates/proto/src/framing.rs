@@ -549,7 +549,10 @@ mod tests {
         feed_all(&mut p, second).unwrap();
         assert!(p.park());
         let out = feed_all(&mut p, "<y:a/>").unwrap();
-        assert!(matches!(&out[..], [StreamEvent::Element(e)] if e.is("a", "urn:example:y")), "{out:?}");
+        assert!(
+            matches!(&out[..], [StreamEvent::Element(e)] if e.is("a", "urn:example:y")),
+            "{out:?}"
+        );
     }
 
     #[test]
