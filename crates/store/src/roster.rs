@@ -149,36 +149,33 @@ macro_rules! item_columns {
 #[async_trait::async_trait]
 impl RosterStore for Store {
     async fn roster(&self, user: &str) -> Result<Vec<RosterItem>> {
+        // One statement for the items and their groups (a row per item and
+        // group, one with a NULL group for an item without): one consistent
+        // read, and one query instead of two — each query costs two thread
+        // hand-offs with sqlx's SQLite driver, and a login reads the roster
+        // twice (BENCHMARKS.md, F5).
         let rows = sqlx::query(concat!(
             "SELECT ",
             item_columns!(),
-            " FROM roster_items r JOIN accounts a ON a.id = r.account_id \
+            ", g.name AS group_name \
+             FROM roster_items r JOIN accounts a ON a.id = r.account_id \
+             LEFT JOIN roster_groups g ON g.item_id = r.id \
              WHERE a.username = $1"
         ))
         .bind(user.to_owned())
         .fetch_all(self.pool())
         .await?;
-        let mut items = BTreeMap::new();
+        let mut items: BTreeMap<i64, RosterItem> = BTreeMap::new();
         for row in &rows {
-            let (id, item) = read_item(row, self.backend())?;
-            items.insert(id, item);
-        }
-        let groups = sqlx::query(
-            "SELECT g.item_id, g.name FROM roster_groups g \
-             JOIN roster_items r ON r.id = g.item_id \
-             JOIN accounts a ON a.id = r.account_id \
-             WHERE a.username = $1",
-        )
-        .bind(user.to_owned())
-        .fetch_all(self.pool())
-        .await?;
-        for row in &groups {
-            let item_id: i64 = row.try_get("item_id")?;
-            // A group row of an item created between the two reads: the item is not in
-            // this snapshot, skip the group too.
-            if let Some(item) = items.get_mut(&item_id) {
-                item.groups.push(row.try_get("name")?);
-            }
+            let id: i64 = row.try_get("id")?;
+            let group: Option<String> = row.try_get("group_name")?;
+            let item = match items.entry(id) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(read_item(row, self.backend())?.1)
+                }
+            };
+            item.groups.extend(group);
         }
         let mut items: Vec<RosterItem> = items.into_values().collect();
         for item in &mut items {
@@ -190,24 +187,27 @@ impl RosterStore for Store {
     }
 
     async fn roster_item(&self, user: &str, contact: &str) -> Result<Option<RosterItem>> {
-        let row = sqlx::query(concat!(
+        // Item and groups in one statement, as in `roster`.
+        let rows = sqlx::query(concat!(
             "SELECT ",
             item_columns!(),
-            " FROM roster_items r JOIN accounts a ON a.id = r.account_id \
+            ", g.name AS group_name \
+             FROM roster_items r JOIN accounts a ON a.id = r.account_id \
+             LEFT JOIN roster_groups g ON g.item_id = r.id \
              WHERE a.username = $1 AND r.contact = $2"
         ))
         .bind(user.to_owned())
         .bind(contact.to_owned())
-        .fetch_optional(self.pool())
+        .fetch_all(self.pool())
         .await?;
-        let Some(row) = row else {
+        let Some(first) = rows.first() else {
             return Ok(None);
         };
-        let (id, mut item) = read_item(&row, self.backend())?;
-        item.groups = sqlx::query_scalar("SELECT name FROM roster_groups WHERE item_id = $1")
-            .bind(id)
-            .fetch_all(self.pool())
-            .await?;
+        let (_, mut item) = read_item(first, self.backend())?;
+        for row in &rows {
+            let group: Option<String> = row.try_get("group_name")?;
+            item.groups.extend(group);
+        }
         item.groups.sort_unstable();
         Ok(Some(item))
     }
