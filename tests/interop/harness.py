@@ -99,6 +99,7 @@ class Server:
         self.c2s_port = free_port()
         self.c2s_tls_port = free_port()
         self.http_port = free_port()
+        self.https_port = free_port()
         self.limits = dict(limits or {})
         self.auth = dict(auth or {})
         self.tls = dict(tls or {})
@@ -128,6 +129,7 @@ class Server:
             f"c2s = {_toml_value(f'{self.host}:{self.c2s_port}')}",
             f"c2s_tls = {_toml_value(f'{self.host}:{self.c2s_tls_port}')}",
             f"http = {_toml_value(f'{self.host}:{self.http_port}')}",
+            f"https = {_toml_value(f'{self.host}:{self.https_port}')}",
         ]
         if self.storage_url is not None:
             lines += ["", "[storage]", f"url = {_toml_value(self.storage_url)}"]

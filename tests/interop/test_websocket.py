@@ -135,3 +135,67 @@ def test_host_meta_advertises_the_websocket(server):
         xrd = ET.fromstring(r.read())
     link = xrd.find("{http://docs.oasis-open.org/ns/xri/xrd-1.0}Link")
     assert link.get("rel") == "urn:xmpp:alt-connections:websocket"
+
+
+# ------------------------------------------------------------ HTTPS (port 5443)
+
+def _tls_no_verify():
+    import ssl
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # the test server's certificate is self-signed
+    return ctx
+
+
+def _https_cert_der(server) -> bytes:
+    import socket
+    with socket.create_connection((server.host, server.https_port), timeout=5) as raw:
+        with _tls_no_verify().wrap_socket(raw, server_hostname=server.domain) as tls:
+            assert tls.selected_alpn_protocol() in (None, "http/1.1")
+            return tls.getpeercert(binary_form=True)
+
+
+async def test_https_serves_the_same_certificate_and_the_client(make_server, tmp_path):
+    from certs import make_self_signed, served_cert_direct
+    cert, key, der = make_self_signed(tmp_path / "web", "localhost", "Causerie HTTPS test cert")
+    srv = make_server(tls={"cert": str(cert), "key": str(key)})
+    # The configured certificate, on HTTPS as on XMPP's direct TLS.
+    assert _https_cert_der(srv) == der
+    assert served_cert_direct(srv) == der
+    base = f"https://{srv.host}:{srv.https_port}"
+    ctx = _tls_no_verify()
+    with urllib.request.urlopen(f"{base}/healthz", timeout=5, context=ctx) as r:
+        assert r.read() == b"ok\n"
+    with urllib.request.urlopen(f"{base}/", timeout=5, context=ctx) as r:
+        assert r.headers["Content-Type"].startswith("text/html")
+        assert b"<html" in r.read().lower()
+    # host-meta reached over HTTPS advertises the secure WebSocket.
+    with urllib.request.urlopen(f"{base}/.well-known/host-meta.json", timeout=5, context=ctx) as r:
+        links = json.load(r)["links"]
+    assert {"rel": "urn:xmpp:alt-connections:websocket",
+            "href": f"wss://{srv.host}:{srv.https_port}/xmpp-websocket"} in links
+    # Plain HTTP on the HTTPS port is refused, and the server goes on serving.
+    import socket
+    with socket.create_connection((srv.host, srv.https_port), timeout=5) as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        s.settimeout(5)
+        try:
+            answer = s.recv(100)
+        except (ConnectionResetError, TimeoutError):
+            answer = b""
+        assert not answer.startswith(b"HTTP/1.1 200"), answer
+    with urllib.request.urlopen(f"{base}/healthz", timeout=5, context=ctx) as r:
+        assert r.read() == b"ok\n"
+
+
+async def test_secure_websocket_client_chats_with_tcp_client(server, make_user, clients):
+    alice, bob = make_user("alice"), make_user("bob")
+    b = await clients.login(bob, "tcp")
+    url = f"wss://{server.host}:{server.https_port}/xmpp-websocket"
+    async with websockets.connect(url, subprotocols=["xmpp"], ssl=_tls_no_verify()) as ws:
+        c = WsClient(ws)
+        jid = await c.login(server.domain, alice.user, alice.password, "wss")
+        await ws.send("<presence xmlns='jabber:client'/>")
+        await ws.send(f"<message xmlns='jabber:client' to='{bob.jid}' type='chat'><body>par wss</body></message>")
+        msg = await b.wait_message(body="par wss")
+        assert str(msg["from"]) == jid

@@ -209,6 +209,7 @@ async fn run(command: Command, config: Config) -> Result<()> {
 
 async fn serve(config: Config) -> Result<()> {
     let http = config.listen.http;
+    let https = config.listen.https;
     let running = Server::start(config).await?;
     for (name, addr) in &running.addresses {
         tracing::info!(listener = name, address = %addr, "ready");
@@ -226,11 +227,25 @@ async fn serve(config: Config) -> Result<()> {
         }
         None => None,
     };
+    let (stop_https, https_stopped) = tokio::sync::oneshot::channel::<()>();
+    let https_task = match https {
+        Some(addr) => {
+            let (bound, task) = causerie_web::https::serve(running.server.clone(), addr, async {
+                let _ = https_stopped.await;
+            })
+            .await
+            .with_context(|| format!("cannot listen on {addr} (https)"))?;
+            tracing::info!(listener = "https", address = %bound, "ready");
+            Some(task)
+        }
+        None => None,
+    };
     shutdown_signal().await;
     tracing::info!("shutting down");
     let _ = stop_http.send(());
+    let _ = stop_https.send(());
     running.shutdown(Duration::from_secs(10)).await;
-    if let Some(task) = http_task {
+    for task in [http_task, https_task].into_iter().flatten() {
         let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
     }
     Ok(())

@@ -65,6 +65,10 @@ pub struct Listen {
     /// HTTP: XMPP over WebSocket, the web client, the admin console (port 5280); `false` disables it.
     #[serde(deserialize_with = "listener")]
     pub http: Option<SocketAddr>,
+    /// HTTPS: the same over TLS with the server's certificate, WebSocket as `wss://`
+    /// (usually port 5443); off unless given.
+    #[serde(deserialize_with = "listener")]
+    pub https: Option<SocketAddr>,
     /// The HTTP listener sits behind a reverse proxy that terminates TLS, so
     /// WebSocket clients are on a confidential channel (PLAIN is offered).
     pub http_behind_tls_proxy: bool,
@@ -245,6 +249,7 @@ impl Default for Listen {
             c2s: Some(SocketAddr::from(([0, 0, 0, 0], 5222))),
             c2s_tls: Some(SocketAddr::from(([0, 0, 0, 0], 5223))),
             http: Some(SocketAddr::from(([0, 0, 0, 0], 5280))),
+            https: None,
             http_behind_tls_proxy: false,
         }
     }

@@ -3,11 +3,12 @@
 //! The admin API (`admin`, `/admin/api`) serves the admin console.
 //!
 //! [`router`] builds the whole application; [`serve`] runs it on a listener
-//! until a shutdown future completes.
+//! until a shutdown future completes, [`https::serve`] the same over TLS.
 
 pub mod admin;
 pub mod client;
 pub mod directory_api;
+pub mod https;
 pub mod websocket;
 
 use std::net::SocketAddr;

@@ -13,6 +13,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -23,10 +24,13 @@ use causerie_proto::ns;
 use causerie_server::Server;
 use causerie_server::transport::Transport;
 
+use crate::https::OverTls;
+
 /// GET /xmpp-websocket: the upgrade, with the `xmpp` subprotocol required.
 pub async fn upgrade(
     State(server): State<Arc<Server>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    tls: Option<Extension<OverTls>>,
     ws: WebSocketUpgrade,
 ) -> Response {
     let ws = ws.protocols(["xmpp"]);
@@ -38,7 +42,8 @@ pub async fn upgrade(
             .into_response();
     }
     let max = server.config.limits.max_stanza_bytes + 1024;
-    let secure = server.config.listen.http_behind_tls_proxy || peer.ip().is_loopback();
+    let secure =
+        tls.is_some() || server.config.listen.http_behind_tls_proxy || peer.ip().is_loopback();
     ws.max_message_size(max)
         .on_upgrade(move |socket| async move {
             let transport = WsTransport::new(socket, limits(&server));
@@ -213,8 +218,12 @@ impl Transport for WsTransport {
 }
 
 /// XEP-0156: `/.well-known/host-meta` (XRD).
-pub async fn host_meta(State(server): State<Arc<Server>>, headers: HeaderMap) -> Response {
-    let url = websocket_url(&server, &headers);
+pub async fn host_meta(
+    State(server): State<Arc<Server>>,
+    tls: Option<Extension<OverTls>>,
+    headers: HeaderMap,
+) -> Response {
+    let url = websocket_url(&server, &headers, tls.is_some());
     let body = format!(
         "<?xml version='1.0' encoding='utf-8'?>\n<XRD xmlns='http://docs.oasis-open.org/ns/xri/xrd-1.0'>\n  \
          <Link rel='urn:xmpp:alt-connections:websocket' href='{}'/>\n</XRD>\n",
@@ -231,8 +240,12 @@ pub async fn host_meta(State(server): State<Arc<Server>>, headers: HeaderMap) ->
 }
 
 /// XEP-0156: `/.well-known/host-meta.json` (JRD).
-pub async fn host_meta_json(State(server): State<Arc<Server>>, headers: HeaderMap) -> Response {
-    let url = websocket_url(&server, &headers);
+pub async fn host_meta_json(
+    State(server): State<Arc<Server>>,
+    tls: Option<Extension<OverTls>>,
+    headers: HeaderMap,
+) -> Response {
+    let url = websocket_url(&server, &headers, tls.is_some());
     let body = serde_json::json!({
         "links": [{ "rel": "urn:xmpp:alt-connections:websocket", "href": url }]
     });
@@ -246,8 +259,9 @@ pub async fn host_meta_json(State(server): State<Arc<Server>>, headers: HeaderMa
         .into_response()
 }
 
-/// The WebSocket URL as the client reached us (Host header), `wss` behind a TLS proxy.
-fn websocket_url(server: &Server, headers: &HeaderMap) -> String {
+/// The WebSocket URL as the client reached us (Host header), `wss` over the
+/// HTTPS listener or behind a TLS proxy.
+fn websocket_url(server: &Server, headers: &HeaderMap, over_tls: bool) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -258,7 +272,7 @@ fn websocket_url(server: &Server, headers: &HeaderMap) -> String {
         })
         .map(str::to_string)
         .unwrap_or_else(|| server.domain.clone());
-    let scheme = if server.config.listen.http_behind_tls_proxy {
+    let scheme = if over_tls || server.config.listen.http_behind_tls_proxy {
         "wss"
     } else {
         "ws"
