@@ -236,3 +236,28 @@ async def test_sessions_show_their_transport_and_disconnect_closes_them(make_sch
         raise AssertionError("sessions still listed after the disconnection")
     rows = await api.ok("GET", "/audit")
     assert rows[0]["action"] == "user.disconnect" and rows[0]["before"] == {"sessions": 2}
+
+
+def test_console_login_failures_are_slowed_down_per_address(make_server):
+    """Wrong passwords for many different logins (each below its own lockout) from one address
+    wait longer and longer, as XMPP's SASL failures do; a success resets the penalty."""
+    import time
+    delay = 0.3
+    srv = make_server(auth={"failure_delay_ms": int(delay * 1000)})
+    srv.add_user("root", "right-password")
+    srv.cli("admin", "add", "root", "--super")
+    api = Api(srv)
+
+    def failure(login):
+        t0 = time.monotonic()
+        status, answer, _ = api._call("POST", "/login", {"login": login, "password": "wrong"})
+        assert status == 401 and answer["error"]["code"] == "bad-credentials", (status, answer)
+        return time.monotonic() - t0
+
+    times = [failure(f"guess{i}") for i in range(4)]
+    assert times[2] > times[0] + delay * 0.8, f"3rd failure not slower than the 1st: {times}"
+    assert times[3] >= times[1] + delay * 0.8, f"the delay does not grow: {times}"
+    status, answer, _ = api._call("POST", "/login", {"login": "root", "password": "right-password"})
+    assert status == 200, (status, answer)
+    after = failure("guess9")
+    assert after < times[3] - delay * 0.5, f"penalty not reset by a success: {times} then {after:.3f}"

@@ -449,11 +449,19 @@ fn session_cookie(server: &Server, token: &str, max_age_s: i64) -> HeaderValue {
 }
 
 /// `POST /admin/api/login`.
+///
+/// Besides the lockout per login, failures are slowed down per address with
+/// the server's own throttle, the one XMPP's SASL uses (the n-th failure in a
+/// row from one address waits (n-1) × `auth.failure_delay_ms`): guessing across
+/// many logins from one place costs time, and one place alternating between
+/// the console and XMPP pays for both.
 pub async fn login(
     State(server): State<AppState>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
+    let ip = peer.map(|axum::Extension(axum::extract::ConnectInfo(a))| a.ip());
     check_origin(&headers, server.config.listen.http_behind_tls_proxy)?;
     let b: LoginBody = parse_body(&body)?;
     let raw = b.login.trim();
@@ -505,7 +513,13 @@ pub async fn login(
             .record_admin_failure(&login, now, now - LOCKOUT_WINDOW_MS)
             .await?;
         tracing::info!(login = %login, "admin login failed");
+        if let Some(ip) = ip {
+            tokio::time::sleep(server.throttle.failure(ip)).await;
+        }
         return Err(bad_credentials());
+    }
+    if let Some(ip) = ip {
+        server.throttle.success(ip);
     }
     server.store.clear_admin_failures(&login).await?;
     if server.store.account_locked(&login).await? {
