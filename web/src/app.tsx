@@ -10,6 +10,7 @@ import { Menu, type MenuItem, below } from './menu';
 import { Dot, LeftPane, type TreeNode } from './contacts';
 import { AddContactsDialog, ConfirmDialog, CreateCategoryDialog, StartRoomDialog } from './dialogs';
 import { Conversations } from './conversations';
+import { LoginForm } from './login-form';
 
 export function App() {
   const model = useModel();
@@ -42,50 +43,24 @@ function Login() {
   };
   return (
     <main class="login">
-      <form class="login-box" onSubmit={submit} noValidate>
-        <h1>{t('loginHeading')}</h1>
-        <p>{t('loginIntro')}</p>
-        <div class="field">
-          <label for="login-id">{t('loginId')}</label>
-          <input
-            id="login-id"
-            name="username"
-            type="text"
-            autocomplete="username"
-            autocapitalize="none"
-            spellcheck={false}
-            value={id}
-            autoFocus
-            aria-invalid={error ? 'true' : undefined}
-            aria-describedby={error ? 'login-error' : undefined}
-            onInput={(e) => setId((e.target as HTMLInputElement).value)}
-          />
-        </div>
-        <div class="field">
-          <label for="login-password">{t('loginPassword')}</label>
-          <input
-            id="login-password"
-            name="password"
-            type="password"
-            autocomplete="current-password"
-            value={password}
-            aria-invalid={error ? 'true' : undefined}
-            aria-describedby={error ? 'login-error' : undefined}
-            onInput={(e) => setPassword((e.target as HTMLInputElement).value)}
-          />
-        </div>
-        <p id="login-error" class="error" role="alert">
-          {error ?? ''}
-        </p>
-        <button type="submit" class="primary" disabled={busy}>
-          {t('loginSubmit')}
-        </button>
-        {busy && (
-          <p class="hint" role="status">
-            {t('loginConnecting')}
-          </p>
-        )}
-      </form>
+      <LoginForm
+        labels={{
+          heading: t('loginHeading'),
+          intro: t('loginIntro'),
+          id: t('loginId'),
+          password: t('loginPassword'),
+          submit: t('loginSubmit'),
+          busy: t('loginConnecting'),
+        }}
+        id={id}
+        password={password}
+        onId={setId}
+        onPassword={setPassword}
+        invalid={!!error}
+        message={error}
+        busy={busy}
+        onSubmit={submit}
+      />
     </main>
   );
 }

@@ -10,6 +10,7 @@ import { AccessScreen, RulesScreen } from './structure';
 import { GroupScreen, GroupsScreen } from './groups';
 import { UserScreen, UsersScreen } from './users';
 import { AdminsScreen, AuditScreen, LiveScreen } from './overview';
+import { LoginForm } from '../login-form';
 
 export function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
@@ -70,50 +71,24 @@ function Login({ notice, onIn }: { notice: string | null; onIn: (s: Session) => 
   }, []);
   return (
     <main class="login" id="main">
-      <form class="login-box" onSubmit={submit} noValidate>
-        <h1>{t('loginHeading')}</h1>
-        <p>{t('loginIntro')}</p>
-        <div class="field">
-          <label for="login-id">{t('loginId')}</label>
-          <input
-            id="login-id"
-            name="username"
-            type="text"
-            autocomplete="username"
-            autocapitalize="none"
-            spellcheck={false}
-            value={id}
-            autoFocus
-            aria-invalid={error ? 'true' : undefined}
-            aria-describedby={shown ? 'login-error' : undefined}
-            onInput={(e) => setId((e.target as HTMLInputElement).value)}
-          />
-        </div>
-        <div class="field">
-          <label for="login-password">{t('loginPassword')}</label>
-          <input
-            id="login-password"
-            name="password"
-            type="password"
-            autocomplete="current-password"
-            value={password}
-            aria-invalid={error ? 'true' : undefined}
-            aria-describedby={shown ? 'login-error' : undefined}
-            onInput={(e) => setPassword((e.target as HTMLInputElement).value)}
-          />
-        </div>
-        <p id="login-error" class="error" role="alert">
-          {shown ?? ''}
-        </p>
-        <button type="submit" class="primary" disabled={busy}>
-          {t('loginSubmit')}
-        </button>
-        {busy && (
-          <p class="hint" role="status">
-            {t('loginBusy')}
-          </p>
-        )}
-      </form>
+      <LoginForm
+        labels={{
+          heading: t('loginHeading'),
+          intro: t('loginIntro'),
+          id: t('loginId'),
+          password: t('loginPassword'),
+          submit: t('loginSubmit'),
+          busy: t('loginBusy'),
+        }}
+        id={id}
+        password={password}
+        onId={setId}
+        onPassword={setPassword}
+        invalid={!!error}
+        message={shown}
+        busy={busy}
+        onSubmit={submit}
+      />
     </main>
   );
 }
