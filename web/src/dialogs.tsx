@@ -48,6 +48,45 @@ export function Modal({ title, onClose, alert, describedBy, children, class: cls
   );
 }
 
+/** The one text field of a naming dialog (a category, a conversation), with its
+ *  error announced and tied to it. */
+function NameField({
+  label,
+  ids,
+  value,
+  onInput,
+  error,
+}: {
+  label: string;
+  ids: { input: string; error: string };
+  value: string;
+  onInput: (value: string) => void;
+  error?: string | null;
+}) {
+  return (
+    <>
+      <div class="field">
+        <label for={ids.input}>{label}</label>
+        <input
+          id={ids.input}
+          type="text"
+          maxLength={100}
+          value={value}
+          data-autofocus
+          aria-invalid={error ? 'true' : undefined}
+          aria-describedby={error ? ids.error : undefined}
+          onInput={(e) => onInput((e.target as HTMLInputElement).value)}
+        />
+      </div>
+      {error && (
+        <p id={ids.error} class="error" role="alert">
+          {error}
+        </p>
+      )}
+    </>
+  );
+}
+
 function errorMessage(e: unknown): string {
   return e instanceof ActionError || e instanceof Error ? e.message : String(e);
 }
@@ -74,24 +113,7 @@ export function CreateCategoryDialog({
   return (
     <Modal title={t('createCategory')} onClose={() => onDone()}>
       <form onSubmit={submit} noValidate>
-        <div class="field">
-          <label for={ids.input}>{t('categoryName')}</label>
-          <input
-            id={ids.input}
-            type="text"
-            maxLength={100}
-            value={name}
-            data-autofocus
-            aria-invalid={error ? 'true' : undefined}
-            aria-describedby={error ? ids.error : undefined}
-            onInput={(e) => setName((e.target as HTMLInputElement).value)}
-          />
-        </div>
-        {error && (
-          <p id={ids.error} class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <NameField label={t('categoryName')} ids={ids} value={name} onInput={setName} error={error} />
         <div class="buttons">
           <button type="submit" class="primary">
             {t('ok')}
@@ -308,24 +330,7 @@ export function StartRoomDialog({
     <Modal title={t('startConversation')} onClose={() => onDone()}>
       <form onSubmit={submit} noValidate>
         <p>{t('conversationWith', { name: model.displayName(invitee) })}</p>
-        <div class="field">
-          <label for={ids.input}>{t('roomName')}</label>
-          <input
-            id={ids.input}
-            type="text"
-            maxLength={100}
-            value={name}
-            data-autofocus
-            aria-invalid={error ? 'true' : undefined}
-            aria-describedby={error ? ids.error : undefined}
-            onInput={(e) => setName((e.target as HTMLInputElement).value)}
-          />
-        </div>
-        {error && (
-          <p id={ids.error} class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <NameField label={t('roomName')} ids={ids} value={name} onInput={setName} error={error} />
         <div class="buttons">
           <button type="submit" class="primary" disabled={busy}>
             {t('ok')}
