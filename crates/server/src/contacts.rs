@@ -70,15 +70,6 @@ impl Contacts {
             .unwrap_or_else(|e| e.into_inner())
             .remove(user);
     }
-
-    /// How many users have an entry (for tests and the live view).
-    pub fn len(&self) -> usize {
-        self.sets.read().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 impl Server {
