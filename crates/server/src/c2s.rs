@@ -28,7 +28,7 @@ use tracing::{debug, info, warn};
 use crate::Server;
 use crate::auth::{self, Exchange, MECHANISMS, Step};
 use crate::router;
-use crate::sessions::{Outbound, Registered, SessionHandle, SessionMeta};
+use crate::sessions::{Outbound, Registered, SessionHandle, SessionMeta, to_attribute};
 use crate::transport::{TcpTransport, Transport};
 
 /// Failed SASL attempts allowed on one connection before it is closed.
@@ -599,6 +599,8 @@ impl<T: Transport> Conn<T> {
     ) -> End {
         // Grows on the first batch only: an idle session holds no batch buffer.
         let mut out: Vec<String> = Vec::new();
+        // ` to="our full JID"`, made on the first shared stanza.
+        let mut to_attr: Option<String> = None;
         // The parking timer is re-armed from the time of the last read when it
         // fires, not on every read: a busy session pays one check per period.
         let mut last_read = Instant::now();
@@ -634,6 +636,10 @@ impl<T: Transport> Conn<T> {
                                 } else {
                                     out.push(text);
                                 }
+                            }
+                            Some(Outbound::Shared(shared)) => {
+                                let to = to_attr.get_or_insert_with(|| to_attribute(&session.jid.to_string()));
+                                out.push(shared.addressed_to(to));
                             }
                             Some(Outbound::Stop(s)) => { stop = Some((s.condition, s.text)); break; }
                             None => { stop = Some(("system-shutdown", None)); break; }

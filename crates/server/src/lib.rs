@@ -44,6 +44,8 @@ pub struct Server {
     pub rooms: features::muc::Rooms,
     /// The mutual contacts of users who are chatting (see `contacts`).
     pub contacts: contacts::Contacts,
+    /// The writer of the rooms' archive (see `features::muc::archive`).
+    pub archive: features::muc::Archiver,
 }
 
 /// Why the server could not start.
@@ -92,6 +94,7 @@ impl Server {
             directory: policy::DirectoryCache::new(&config.data_dir),
             rooms: features::muc::Rooms::default(),
             contacts: contacts::Contacts::default(),
+            archive: features::muc::Archiver::start(store.clone()),
             store,
             tls,
             config,
@@ -143,6 +146,7 @@ impl Running {
     /// the connection tasks to end.
     pub async fn shutdown(self, grace: Duration) {
         self.listeners.shutdown(grace).await;
+        self.server.archive.flush().await;
         self.server.store.close().await;
     }
 }

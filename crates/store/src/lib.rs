@@ -35,8 +35,8 @@ pub use admin::{
 pub use directory::{Access, DirectoryStore, ImportReport};
 pub use offline::{OfflineMessage, OfflineStore};
 pub use rooms::{
-    AddMember, Affiliation, ArchivePage, ArchiveQuery, ArchivedMessage, CreateRoom, Room,
-    RoomMember, RoomStore,
+    AddMember, Affiliation, ArchiveEntry, ArchivePage, ArchiveQuery, ArchivedMessage, CreateRoom,
+    Room, RoomMember, RoomStore,
 };
 pub use roster::{RosterItem, RosterStore, Subscription};
 pub use vcard::VcardStore;

@@ -108,6 +108,15 @@ pub struct ArchivedMessage {
     pub stamp_ms: i64,
 }
 
+/// One message to archive with [`RoomStore::archive_messages`], with its room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveEntry {
+    pub room_id: i64,
+    /// The room's name (kept with the message after the room is destroyed).
+    pub room: String,
+    pub message: ArchivedMessage,
+}
+
 /// A page request over a room's archive (XEP-0313 with XEP-0059 paging).
 ///
 /// Without `before_id` nor `last_page`, the page starts after `after_id` (or at the oldest
@@ -186,6 +195,9 @@ pub trait RoomStore: Send + Sync {
     async fn room_count_of(&self, user: &str) -> Result<i64>;
     /// Archives a message of the room. Err(AlreadyExists) when its stanza-id is taken.
     async fn archive_message(&self, room: &Room, message: &ArchivedMessage) -> Result<()>;
+    /// Archives messages of any rooms in one transaction, in the order given; a message
+    /// whose stanza-id is taken is skipped. Returns how many were written.
+    async fn archive_messages(&self, entries: &[ArchiveEntry]) -> Result<u64>;
     /// A page of the room's archive. Err(NotFound) when `after_id` or `before_id` is not a
     /// message of this room.
     async fn archive_page(&self, room_id: i64, query: &ArchiveQuery) -> Result<ArchivePage>;
@@ -562,6 +574,50 @@ impl RoomStore for Store {
             return Err(StoreError::AlreadyExists);
         }
         Ok(())
+    }
+
+    async fn archive_messages(&self, entries: &[ArchiveEntry]) -> Result<u64> {
+        // Rows per INSERT: 7 parameters each, well under both backends' limits.
+        const ROWS: usize = 64;
+        let mut tx = self.pool().begin().await?;
+        let mut written = 0;
+        for chunk in entries.chunks(ROWS) {
+            let mut sql = String::from(
+                "INSERT INTO room_archive (room_id, room, stanza_id, sender, nick, stanza, stamp_ms) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let b = i * 7;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 7
+                ));
+            }
+            sql.push_str(" ON CONFLICT (stanza_id) DO NOTHING");
+            // Only placeholders are formatted into the text; every value is bound.
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for e in chunk {
+                q = q
+                    .bind(e.room_id)
+                    .bind(e.room.clone())
+                    .bind(e.message.stanza_id.clone())
+                    .bind(e.message.sender.clone())
+                    .bind(e.message.nick.clone())
+                    .bind(e.message.stanza.clone())
+                    .bind(e.message.stamp_ms);
+            }
+            written += q.execute(&mut *tx).await?.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(written)
     }
 
     async fn archive_page(&self, room_id: i64, query: &ArchiveQuery) -> Result<ArchivePage> {

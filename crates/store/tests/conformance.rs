@@ -18,10 +18,11 @@ use std::collections::HashMap;
 
 use causerie_ent::{Class, Group, Profile, Rule, Scope, Snapshot, Structure, User};
 use causerie_store::{
-    Access, AccountStore, AddMember, AdminSession, AdminStore, Affiliation, ArchiveQuery,
-    ArchivedMessage, AuditQuery, Backend, CreateRoom, Credentials, DirectoryStore, GrantSource,
-    GroupChange, ImportReport, NewAudit, OfflineMessage, OfflineStore, Room, RoomStore, RosterItem,
-    RosterStore, ScramCredential, Store, StoreError, Subscription, VcardStore,
+    Access, AccountStore, AddMember, AdminSession, AdminStore, Affiliation, ArchiveEntry,
+    ArchiveQuery, ArchivedMessage, AuditQuery, Backend, CreateRoom, Credentials, DirectoryStore,
+    GrantSource, GroupChange, ImportReport, NewAudit, OfflineMessage, OfflineStore, Room,
+    RoomStore, RosterItem, RosterStore, ScramCredential, Store, StoreError, Subscription,
+    VcardStore,
 };
 use sqlx::Connection;
 
@@ -246,6 +247,7 @@ conformance! {
         rooms_members_and_their_limits,
         rooms_member_limits_hold_under_concurrency,
         rooms_archive_pages_forward_and_backward,
+        rooms_archive_batches_keep_order_and_skip_taken_ids,
         rooms_deleted_room_keeps_its_archive_until_purged,
         rooms_locked_rooms_are_deleted_together,
         rooms_deleting_an_account_ends_its_memberships,
@@ -2547,6 +2549,55 @@ async fn rooms_member_limits_hold_under_concurrency(store: &Store) {
     }
     assert_eq!(added, 5, "6 members at most, the owner included");
     assert_eq!(store.members(room.id).await.unwrap().len(), 6);
+}
+
+async fn rooms_archive_batches_keep_order_and_skip_taken_ids(store: &Store) {
+    store.create_account("alice", &creds(1)).await.unwrap();
+    let room = created(store, "chimie", "alice").await;
+    let other = created(store, "physique", "alice").await;
+    store
+        .archive_message(&room, &archived(5, 50))
+        .await
+        .unwrap();
+    // 150 messages alternating between two rooms (more than one INSERT's rows), all
+    // with the same stamp: the order given is the order kept.
+    let entries: Vec<ArchiveEntry> = (1..=150)
+        .map(|n| {
+            let r = if n % 2 == 0 { &other } else { &room };
+            ArchiveEntry {
+                room_id: r.id,
+                room: r.name.clone(),
+                message: archived(n, 1_000),
+            }
+        })
+        .collect();
+    assert_eq!(
+        store.archive_messages(&entries).await.unwrap(),
+        149,
+        "sid-5 was taken: skipped, the rest written"
+    );
+    assert_eq!(store.archive_messages(&[]).await.unwrap(), 0);
+    let all = ArchiveQuery {
+        max: 200,
+        ..ArchiveQuery::default()
+    };
+    let p = store.archive_page(room.id, &all).await.unwrap();
+    let want: Vec<String> = std::iter::once("sid-5".to_string())
+        .chain(
+            (1..=150)
+                .filter(|n| n % 2 == 1 && *n != 5)
+                .map(|n| format!("sid-{n}")),
+        )
+        .collect();
+    assert_eq!(ids(&p), want);
+    assert_eq!(p.messages[1], archived(1, 1_000));
+    let p = store.archive_page(other.id, &all).await.unwrap();
+    assert_eq!(
+        ids(&p),
+        (1..=75)
+            .map(|n| format!("sid-{}", n * 2))
+            .collect::<Vec<_>>()
+    );
 }
 
 async fn rooms_archive_pages_forward_and_backward(store: &Store) {

@@ -168,6 +168,7 @@ pub async fn handle(
     }
     let query = parse_query(payload)?;
     let room_id = live.room.id;
+    server.archive.flush().await;
     let page = match server.store.archive_page(room_id, &query.archive).await {
         Ok(p) => p,
         Err(StoreError::NotFound) => {

@@ -1,7 +1,8 @@
 //! Messages to a room (XEP-0045 §7.4, §8.1): groupchat messages go to every occupant,
-//! the sender included, from `room@conference.DOMAIN/nick`; one with a body is archived
-//! first (so a failure to archive stops the fan-out) with an XEP-0359 stanza-id whose `by`
-//! is the room, and every occupant gets that id. A groupchat message with a subject and
+//! the sender included, from `room@conference.DOMAIN/nick`; one with a body gets an
+//! XEP-0359 stanza-id whose `by` is the room, is serialised once for every occupant and
+//! queued for the archive in the order of the fan-out (`super::archive` writes it in a
+//! batch, off the room's lock; readers of the archive flush it first). A groupchat message with a subject and
 //! no body changes the subject (kept in the store). Messages to the room's bare JID that
 //! are not groupchat carry invitations or declines ([`super::invite`]).
 //!
@@ -10,8 +11,7 @@
 
 use causerie_proto::errors::Condition;
 use causerie_proto::{Element, ns, xml};
-use causerie_store::{ArchivedMessage, RoomStore};
-use tracing::warn;
+use causerie_store::{ArchiveEntry, ArchivedMessage, RoomStore};
 
 use super::{
     NS_MUC_USER, NS_SID, error, invite, no_such_room, now_ms, occupant_jid, room_jid, text,
@@ -20,6 +20,7 @@ use crate::Server;
 use crate::c2s::Session;
 use crate::features::internal;
 use crate::router::{MucDest, reply_error};
+use crate::sessions::Shared;
 
 pub async fn handle(server: &Server, session: &Session, stanza: Element, dest: MucDest) {
     let kind = stanza.attr("type").unwrap_or("normal").to_string();
@@ -144,26 +145,27 @@ async fn groupchat(server: &Server, session: &Session, stanza: Element, room: &s
             NS_SID,
             &[("id", &stanza_id), ("by", &by)],
         ));
-        let archived = ArchivedMessage {
-            stanza_id,
-            sender: session.user.clone(),
-            nick,
-            stanza: xml::to_string(&out),
-            stamp_ms: now_ms(),
-        };
-        if let Err(e) = server.store.archive_message(&live.room, &archived).await {
-            warn!(error = %e, room = %room, "cannot archive a room message");
-            reply_error(
-                session,
-                &stanza,
-                error(
-                    Condition::InternalServerError,
-                    "Le message n'a pas pu être enregistré ; réessaie.",
-                    "The message could not be stored; try again.",
-                ),
-            );
+        // Serialised once: the archive's copy and every occupant's.
+        let Some(shared) = Shared::new(&out) else {
+            reply_error(session, &stanza, Condition::InternalServerError);
             return;
-        }
+        };
+        server
+            .archive
+            .submit(ArchiveEntry {
+                room_id: live.room.id,
+                room: live.room.name.clone(),
+                message: ArchivedMessage {
+                    stanza_id,
+                    sender: session.user.clone(),
+                    nick,
+                    stanza: shared.text().to_string(),
+                    stamp_ms: now_ms(),
+                },
+            })
+            .await;
+        live.broadcast_shared(&shared);
+        return;
     }
     live.broadcast(&out);
 }

@@ -6,8 +6,8 @@
 //!   nicknames default to the directory's « NOM Prénom » and are unique per room.
 //! - [`owner`]: the configuration form (XEP-0004), instant rooms, destruction (also when
 //!   the last member has gone).
-//! - [`message`]: groupchat fan-out, each message archived first with an XEP-0359
-//!   stanza-id; subject changes.
+//! - [`message`]: groupchat fan-out, each message with an XEP-0359 stanza-id and queued
+//!   for the archive ([`archive`]: written in batches off the room's lock); subject changes.
 //! - [`invite`]: mediated (§7.8.2) and direct (XEP-0249) invitations, which make the
 //!   invitee a member (under the school's rules and a rate limit), and declines.
 //! - [`admin`]: removing a participant (the owner only: role `none`, status 307, end of the
@@ -23,6 +23,7 @@
 //! someone offline are kept in the offline store and delivered at the next login.
 
 pub mod admin;
+pub mod archive;
 pub mod disco;
 pub mod invite;
 pub mod mam;
@@ -40,6 +41,7 @@ use causerie_proto::{Element, ns, xml};
 use causerie_store::{OfflineStore, Room, RoomStore};
 use tracing::{info, warn};
 
+pub use archive::Archiver;
 pub use registry::Rooms;
 
 use super::{answer, internal};

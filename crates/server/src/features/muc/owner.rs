@@ -392,6 +392,8 @@ pub async fn destroy(
     reason: Option<&str>,
 ) -> Result<(), StanzaError> {
     let name = lock.name().to_string();
+    // Messages still queued for the archive refer to the room: written first.
+    server.archive.flush().await;
     server.store.delete_room(&name).await.map_err(internal)?;
     let now = now_ms();
     if let Some(live) = lock.live.take() {

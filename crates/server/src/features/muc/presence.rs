@@ -643,6 +643,7 @@ async fn send_history(server: &Server, session: &Session, join: &Element, room: 
         max: i64::try_from(max).unwrap_or(i64::MAX),
         ..ArchiveQuery::default()
     };
+    server.archive.flush().await;
     let page = match server.store.archive_page(room.id, &query).await {
         Ok(p) => p,
         Err(e) => {

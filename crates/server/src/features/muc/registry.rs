@@ -20,7 +20,7 @@ use causerie_store::{Affiliation, Room, RoomStore, StoreError};
 use tokio::sync::OwnedMutexGuard;
 
 use crate::Server;
-use crate::sessions::SessionHandle;
+use crate::sessions::{SessionHandle, Shared};
 
 /// One session of an occupant.
 #[derive(Debug, Clone)]
@@ -65,10 +65,23 @@ impl Occupant {
 
     /// Sends `stanza` to each of the occupant's sessions, addressed to it.
     pub fn send(&self, stanza: &Element) {
+        match Shared::new(stanza) {
+            Some(shared) => self.send_shared(&shared),
+            None => {
+                for s in &self.sessions {
+                    let mut st = stanza.clone();
+                    xml::set_attr(&mut st, "to", s.jid.clone());
+                    s.handle.send(st);
+                }
+            }
+        }
+    }
+
+    /// Sends a stanza serialised once to each of the occupant's sessions (each
+    /// session's task addresses it to its own full JID, which is `s.jid`).
+    pub fn send_shared(&self, shared: &Arc<Shared>) {
         for s in &self.sessions {
-            let mut st = stanza.clone();
-            xml::set_attr(&mut st, "to", s.jid.clone());
-            s.handle.send(st);
+            s.handle.send_shared(shared);
         }
     }
 }
@@ -101,16 +114,28 @@ impl Live {
 
     /// Sends `stanza` to every session of every occupant (never blocks).
     pub fn broadcast(&self, stanza: &Element) {
+        match Shared::new(stanza) {
+            Some(shared) => self.broadcast_shared(&shared),
+            None => self.occupants.iter().for_each(|o| o.send(stanza)),
+        }
+    }
+
+    /// Sends a stanza serialised once to every session of every occupant.
+    pub fn broadcast_shared(&self, shared: &Arc<Shared>) {
         for o in &self.occupants {
-            o.send(stanza);
+            o.send_shared(shared);
         }
     }
 
     /// Sends `stanza` to every occupant but the one at `except`.
     pub fn broadcast_except(&self, except: usize, stanza: &Element) {
+        let shared = Shared::new(stanza);
         for (i, o) in self.occupants.iter().enumerate() {
             if i != except {
-                o.send(stanza);
+                match &shared {
+                    Some(shared) => o.send_shared(shared),
+                    None => o.send(stanza),
+                }
             }
         }
     }
