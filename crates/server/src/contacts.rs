@@ -21,11 +21,18 @@
 //! bytes each), not strings: a few hundred bytes per chatting user. The keys
 //! of the hasher are random per process, so nobody can choose a login that
 //! collides with another.
+//!
+//! It also hands the roster a client just fetched (the roster get of a login)
+//! to the initial presence that follows it, so that a login reads the roster
+//! once, not twice ([`Server::roster_for_client`], [`Server::roster_for_presence`]).
+//! Such a roster is taken by the first presence, dropped by a write like the
+//! sets, and ignored after [`LOGIN_ROSTER_TTL`]: nothing stays for idle users.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use causerie_store::{RosterItem, RosterStore, Subscription};
 
@@ -38,7 +45,16 @@ pub struct Contacts {
     /// Incremented by every roster write (after it committed).
     writes: AtomicU64,
     hasher: RandomState,
+    /// Rosters just sent to a client, for its initial presence.
+    fetched: Mutex<HashMap<String, Fetched>>,
 }
+
+/// A roster sent to a client, and when.
+type Fetched = (Instant, Arc<[RosterItem]>);
+
+/// How long a roster sent to a client may stand for the store's for the
+/// initial presence that follows.
+pub const LOGIN_ROSTER_TTL: Duration = Duration::from_secs(2);
 
 impl Contacts {
     fn key(&self, contact: &str) -> u64 {
@@ -69,6 +85,28 @@ impl Contacts {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(user);
+        self.fetched_map().remove(user);
+    }
+
+    fn fetched_map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Fetched>> {
+        self.fetched.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps the roster `user` was just sent, unless a roster write happened
+    /// since `seen`; forgets the expired ones on the way.
+    fn keep_fetched(&self, user: &str, seen: u64, roster: Arc<[RosterItem]>) {
+        let mut fetched = self.fetched_map();
+        let now = Instant::now();
+        fetched.retain(|_, (at, _)| now.duration_since(*at) < LOGIN_ROSTER_TTL);
+        if self.writes.load(Ordering::SeqCst) == seen {
+            fetched.insert(user.to_string(), (now, roster));
+        }
+    }
+
+    /// Takes the roster `user` was sent less than [`LOGIN_ROSTER_TTL`] ago.
+    fn take_fetched(&self, user: &str) -> Option<Arc<[RosterItem]>> {
+        let (at, roster) = self.fetched_map().remove(user)?;
+        (at.elapsed() < LOGIN_ROSTER_TTL).then_some(roster)
     }
 }
 
@@ -102,6 +140,27 @@ impl Server {
         Ok(found)
     }
 
+    /// `user`'s roster for his client's roster get, kept for the initial
+    /// presence that usually follows (see the module docs).
+    pub async fn roster_for_client(&self, user: &str) -> causerie_store::Result<Arc<[RosterItem]>> {
+        let seen = self.contacts.writes.load(Ordering::SeqCst);
+        let roster: Arc<[RosterItem]> = self.store.roster(user).await?.into();
+        self.contacts.keep_fetched(user, seen, roster.clone());
+        Ok(roster)
+    }
+
+    /// `user`'s roster for his initial presence: the one his client was just
+    /// sent if no write happened since, else the store's.
+    pub async fn roster_for_presence(
+        &self,
+        user: &str,
+    ) -> causerie_store::Result<Arc<[RosterItem]>> {
+        match self.contacts.take_fetched(user) {
+            Some(roster) => Ok(roster),
+            None => Ok(self.store.roster(user).await?.into()),
+        }
+    }
+
     /// Writes a roster item: the only way this process changes a roster (see
     /// the module docs of `contacts`).
     pub async fn put_roster_item(
@@ -123,5 +182,56 @@ impl Server {
         let r = self.store.remove_roster_item(user, contact).await;
         self.contacts.forget(user);
         r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roster(contact: &str) -> Arc<[RosterItem]> {
+        vec![RosterItem {
+            contact: contact.into(),
+            name: None,
+            subscription: Subscription::Both,
+            ask: false,
+            approved: false,
+            refused: false,
+            groups: Vec::new(),
+        }]
+        .into()
+    }
+
+    #[test]
+    fn a_fetched_roster_is_taken_once_and_never_outlives_a_write() {
+        let c = Contacts::default();
+        let seen = c.writes.load(Ordering::SeqCst);
+        c.keep_fetched("lea", seen, roster("hugo@x"));
+        assert_eq!(c.take_fetched("lea").unwrap()[0].contact, "hugo@x");
+        assert!(c.take_fetched("lea").is_none(), "taken once");
+
+        c.keep_fetched("lea", seen, roster("hugo@x"));
+        c.forget("lea");
+        assert!(c.take_fetched("lea").is_none(), "a write to it drops it");
+
+        // A read that raced with a write (to anyone) is not kept.
+        let seen = c.writes.load(Ordering::SeqCst);
+        c.forget("anne");
+        c.keep_fetched("lea", seen, roster("hugo@x"));
+        assert!(c.take_fetched("lea").is_none());
+
+        // An expired one is ignored, and forgotten at the next keep.
+        let seen = c.writes.load(Ordering::SeqCst);
+        c.fetched_map().insert(
+            "old".into(),
+            (Instant::now() - LOGIN_ROSTER_TTL, roster("a@x")),
+        );
+        c.keep_fetched("lea", seen, roster("hugo@x"));
+        assert!(!c.fetched_map().contains_key("old"));
+        c.fetched_map().insert(
+            "old".into(),
+            (Instant::now() - LOGIN_ROSTER_TTL, roster("a@x")),
+        );
+        assert!(c.take_fetched("old").is_none());
     }
 }

@@ -68,6 +68,8 @@ struct Loaded {
     generation: i64,
     dir: Arc<Directory>,
     inactive: Arc<HashSet<String>>,
+    /// Accounts an administrator locked.
+    locked: Arc<HashSet<String>>,
 }
 
 impl Loaded {
@@ -89,6 +91,7 @@ impl DirectoryCache {
                 generation: -1,
                 dir: Arc::new(Directory::new(Snapshot::default(), HashMap::new())),
                 inactive: Arc::new(HashSet::new()),
+                locked: Arc::new(HashSet::new()),
             }),
             reload: tokio::sync::Mutex::new(()),
             signal: data_dir.join(SIGNAL_FILE),
@@ -200,13 +203,14 @@ impl Server {
         if generation == cached.generation {
             return cached;
         }
-        let (snapshot, rules, inactive) = match (
+        let (snapshot, rules, inactive, locked) = match (
             self.store.snapshot().await,
             self.store.rules().await,
             self.store.inactive_users().await,
+            causerie_store::AdminStore::locked_accounts(&self.store).await,
         ) {
-            (Ok(s), Ok(r), Ok(i)) => (s, r, i),
-            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            (Ok(s), Ok(r), Ok(i), Ok(l)) => (s, r, i, l),
+            (Err(e), _, _, _) | (_, Err(e), _, _) | (_, _, Err(e), _) | (_, _, _, Err(e)) => {
                 warn!(error = %e, "cannot load the directory; keeping the loaded one");
                 return cached;
             }
@@ -215,6 +219,7 @@ impl Server {
             generation,
             dir: Arc::new(Directory::new(snapshot, rules)),
             inactive: Arc::new(inactive.into_iter().collect()),
+            locked: Arc::new(locked.into_iter().collect()),
         };
         *self
             .directory
@@ -282,37 +287,23 @@ impl Server {
     /// on and allows his profile. Plain accounts may.
     /// The refusal is the text of the SASL failure, in French then English.
     pub async fn login_allowed(&self, user: &str) -> Result<(), String> {
-        match causerie_store::AdminStore::account_locked(&self.store, user).await {
-            Ok(false) => {}
-            Ok(true) => {
-                return Err("Ton compte a été bloqué par un administrateur. — \
-                     Your account was locked by an administrator."
-                    .into());
-            }
-            Err(e) => {
-                warn!(error = %e, "cannot check an account lock at login");
-                return Err(
-                    "Erreur interne, réessaie plus tard. — Internal error, try again later.".into(),
-                );
-            }
+        // Locked accounts and deactivated directory users are known in memory,
+        // loaded with the directory at its current generation (which a lock
+        // moves): two queries per login before.
+        let loaded = self.loaded().await;
+        if loaded.locked.contains(user) {
+            return Err("Ton compte a été bloqué par un administrateur. — \
+                 Your account was locked by an administrator."
+                .into());
         }
-        let active = self.store.directory_user_active(user).await.map_err(|e| {
-            warn!(error = %e, "cannot check a directory user at login");
-            "Erreur interne, réessaie plus tard. — Internal error, try again later.".to_string()
-        })?;
-        match active {
-            None => return Ok(()),
-            Some(false) => {
-                return Err(
-                    "Ton compte n'est plus actif dans l'annuaire de l'établissement. — \
-                     Your account is no longer active in the school directory."
-                        .into(),
-                );
-            }
-            Some(true) => {}
+        if loaded.inactive.contains(user) {
+            return Err(
+                "Ton compte n'est plus actif dans l'annuaire de l'établissement. — \
+                 Your account is no longer active in the school directory."
+                    .into(),
+            );
         }
-        let dir = self.directory().await;
-        let Some(u) = dir.user(user) else {
+        let Some(u) = loaded.dir.user(user) else {
             return Ok(());
         };
         let mut enabled_somewhere = false;

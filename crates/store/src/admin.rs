@@ -216,7 +216,8 @@ pub trait AdminStore: Send + Sync {
     async fn locked_accounts(&self) -> Result<Vec<String>>;
     /// Locks or unlocks an account (Err(NotFound) when it does not exist) with its audit
     /// row (`user.lock` / `user.unlock`, before/after `{"locked": bool}`); Ok(false) when
-    /// it already was so (no row then).
+    /// it already was so (no row then). A change bumps the directory generation: servers
+    /// keep the locked accounts in memory with the directory.
     async fn set_locked_audited(
         &self,
         login: &str,
@@ -730,6 +731,9 @@ impl AdminStore for Store {
         if was.is_some() == locked {
             return Ok(false);
         }
+        // Servers keep the locked accounts in memory with the directory, reloaded when
+        // its generation moves.
+        bump_generation(&mut tx).await?;
         if locked {
             sqlx::query("INSERT INTO account_locks (account_id, at_ms, actor) VALUES ($1, $2, $3)")
                 .bind(account)

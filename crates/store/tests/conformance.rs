@@ -3221,17 +3221,28 @@ async fn admin_sessions_and_login_failures(store: &Store) {
 async fn admin_lock_is_audited_and_goes_with_the_account(store: &Store) {
     store.create_account("alice", &creds(1)).await.unwrap();
     assert!(!store.account_locked("alice").await.unwrap());
+    let g0 = store.generation().await.unwrap();
     assert!(
         store
             .set_locked_audited("alice", true, "root", Some(COLLEGE))
             .await
             .unwrap()
     );
+    let g1 = store.generation().await.unwrap();
+    assert!(
+        g1 > g0,
+        "a lock moves the generation (servers reload their lock list)"
+    );
     assert!(
         !store
             .set_locked_audited("alice", true, "root", Some(COLLEGE))
             .await
             .unwrap()
+    );
+    assert_eq!(
+        store.generation().await.unwrap(),
+        g1,
+        "no change, same generation"
     );
     assert!(store.account_locked("alice").await.unwrap());
     assert_eq!(

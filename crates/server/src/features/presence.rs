@@ -154,7 +154,11 @@ async fn broadcast(
             .set_presence(user, session.handle.id, None, 0);
         directed
     };
-    let roster = server.store.roster(user).await?;
+    let roster = if available && !was {
+        server.roster_for_presence(user).await?
+    } else {
+        server.store.roster(user).await?.into()
+    };
     broadcast_to(server, user, &roster, &stanza, &directed).await;
     if available && !was {
         // Initial presence: probe contacts, show own other resources, then

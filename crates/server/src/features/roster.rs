@@ -25,9 +25,12 @@ pub async fn handle(server: &Server, session: &Session, payload: &Element, set: 
         server
             .sessions
             .set_interested(&session.user, session.handle.id);
-        let items = server.store.roster(&session.user).await.map_err(internal)?;
+        let items = server
+            .roster_for_client(&session.user)
+            .await
+            .map_err(internal)?;
         let mut q = Element::bare("query", ns::ROSTER);
-        for item in &items {
+        for item in items.iter() {
             q.append_child(item_element(item));
         }
         return Ok(Some(q));

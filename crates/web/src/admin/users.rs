@@ -179,6 +179,8 @@ async fn set_locked(
         .store
         .set_locked_audited(admin.login(), locked, admin.actor(), admin.structure())
         .await?;
+    // The servers' lock list is loaded with the directory: read it again now.
+    server.directory.invalidate();
     if locked {
         server.disconnect_user(admin.login());
     }
