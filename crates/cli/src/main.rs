@@ -4,6 +4,15 @@
 //! configuration, sets up logging, and calls into `causerie-server` and
 //! `causerie-store`. Messages are for operators, in English.
 
+/// jemalloc instead of glibc's malloc: the benchmark's profile of a login spent
+/// about a fifth of the server's CPU in glibc's allocator (`malloc_consolidate`,
+/// `_int_malloc`, `_int_free`: many small, short-lived allocations per stanza
+/// across the runtime's threads). Measured (BENCHMARKS.md, F6): less CPU per
+/// login and per message, and less memory per idle connection than glibc;
+/// mimalloc, also tried, was as fast but held 1.5 KiB more per TLS connection.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
