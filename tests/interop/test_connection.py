@@ -182,3 +182,41 @@ def test_raw_login_plain(server, make_user, direct_tls):
         assert c.ping_server().get("type") == "result"
     finally:
         c.close()
+
+
+def test_direct_tls_sessions_resume_with_one_ticket(server):
+    """A client that kept the ticket of its last connection resumes the TLS session
+    (no certificate exchange) and gets a working XMPP stream, again and again with
+    each new ticket."""
+    import socket
+    import ssl
+
+    from raw import make_client_ssl_context
+
+    ctx = make_client_ssl_context()
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    header = (f"<?xml version='1.0'?><stream:stream to='{server.domain}' version='1.0' "
+              "xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>").encode()
+
+    def stream(session=None):
+        raw = socket.create_connection((server.host, server.c2s_tls_port), timeout=10)
+        tls = ctx.wrap_socket(raw, server_hostname=server.domain, session=session)
+        tls.sendall(header)
+        got = b""
+        while b"</stream:features>" not in got:
+            chunk = tls.recv(4096)
+            assert chunk, f"stream closed early: {got!r}"
+            got += chunk
+        reused, kept = tls.session_reused, tls.session
+        tls.close()
+        return got, reused, kept
+
+    features, reused, first = stream()
+    assert b"SCRAM-SHA-256" in features
+    assert not reused
+    assert first is not None and first.has_ticket, "the server sent a resumption ticket"
+    for _ in range(2):
+        features, reused, kept = stream(first)
+        assert reused, "the session was resumed from its ticket"
+        assert b"SCRAM-SHA-256" in features, "the resumed stream works"
+        first = kept

@@ -62,6 +62,13 @@ pub fn load(config: &Config) -> Result<Arc<ServerConfig>, TlsError> {
         .with_no_client_auth()
         .with_single_cert(certs, key)?;
     server.alpn_protocols = vec![b"xmpp-client".to_vec()];
+    // Stateless resumption tickets (keys rotated every 6 hours): any number of
+    // clients may resume, and the server keeps nothing per client (rustls's
+    // default is a stateful cache of 256 sessions, which thousands of pupils
+    // logging in at 8:00 would churn). One ticket per connection is enough for
+    // a client's next one (rustls sends 2).
+    server.ticketer = rustls::crypto::ring::Ticketer::new()?;
+    server.send_tls13_tickets = 1;
     Ok(Arc::new(server))
 }
 
