@@ -81,6 +81,12 @@ impl Backend {
     }
 }
 
+/// Each pooled SQLite connection's page cache: 256 KiB instead of SQLite's 2 MiB.
+/// The file's pages are in the kernel's page cache anyway, so ten connections each
+/// filling 2 MiB with the same pages were 20 MiB of duplicates (3.5 KiB per idle
+/// connection at 5,000 in the benchmark), for no measurable gain in queries.
+const SQLITE_CACHE_PRAGMA: &str = "PRAGMA cache_size = -256";
+
 /// Busy timeout (10 s) of every SQLite connection: the CLI and the server write the same
 /// file, a writer waits this long for the other one's lock instead of failing with SQLITE_BUSY.
 const SQLITE_BUSY_TIMEOUT_PRAGMA: &str = "PRAGMA busy_timeout = 10000";
@@ -143,6 +149,7 @@ impl Store {
                     sqlx::query(SQLITE_BUSY_TIMEOUT_PRAGMA)
                         .execute(&mut *conn)
                         .await?;
+                    sqlx::query(SQLITE_CACHE_PRAGMA).execute(&mut *conn).await?;
                     Ok(())
                 })
             });
@@ -244,4 +251,36 @@ pub(crate) fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every pooled SQLite connection gets the settings of `after_connect`, not only
+    /// the first one.
+    #[tokio::test]
+    async fn every_sqlite_connection_has_its_pragmas() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/s.db?mode=rwc", dir.path().display());
+        let store = Store::connect(&url).await.unwrap();
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            let mut conn = store.pool().acquire().await.unwrap();
+            for (pragma, want) in [
+                ("PRAGMA cache_size", -256),
+                ("PRAGMA foreign_keys", 1),
+                ("PRAGMA busy_timeout", 10_000),
+            ] {
+                let got: i64 = sqlx::query_scalar(pragma)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .unwrap();
+                assert_eq!(got, want, "{pragma}");
+            }
+            held.push(conn);
+        }
+        drop(held);
+        store.close().await;
+    }
 }
