@@ -33,7 +33,7 @@ pub use admin::{
     ImportRecord, NewAudit,
 };
 pub use directory::{Access, DirectoryStore, ImportReport};
-pub use offline::{OfflineMessage, OfflineStore};
+pub use offline::{OfflineMessage, OfflineStore, Waiting};
 pub use rooms::{
     AddMember, Affiliation, ArchiveEntry, ArchivePage, ArchiveQuery, ArchivedMessage, CreateRoom,
     Room, RoomMember, RoomStore,

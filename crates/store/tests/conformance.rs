@@ -22,7 +22,7 @@ use causerie_store::{
     ArchiveQuery, ArchivedMessage, AuditQuery, Backend, CreateRoom, Credentials, DirectoryStore,
     GrantSource, GroupChange, ImportReport, NewAudit, OfflineMessage, OfflineStore, Room,
     RoomStore, RosterItem, RosterStore, ScramCredential, Store, StoreError, Subscription,
-    VcardStore,
+    VcardStore, Waiting,
 };
 use sqlx::Connection;
 
@@ -225,6 +225,7 @@ conformance! {
         users_with_contact_lists_rosters_holding_it,
         pending_in_upsert_order_and_remove,
         offline_store_and_read_oldest_first,
+        offline_waiting_reads_requests_and_messages_together,
         offline_cap_per_user,
         offline_cap_holds_under_concurrency,
         offline_delete_up_to_id,
@@ -992,6 +993,60 @@ async fn offline_store_and_read_oldest_first(store: &Store) {
     assert_eq!(bob.len(), 1);
     assert_eq!(bob[0].stanza, message("bob@school.example", "x"));
     assert_eq!(bob[0].stamp_ms, 5);
+}
+
+async fn offline_waiting_reads_requests_and_messages_together(store: &Store) {
+    store.create_account("alice", &creds(1)).await.unwrap();
+    store.create_account("bob", &creds(2)).await.unwrap();
+    assert_eq!(store.waiting("alice").await.unwrap(), Waiting::default());
+    assert_eq!(store.waiting("nobody").await.unwrap(), Waiting::default());
+    let sub = |from: &str| {
+        format!(
+            "<presence xmlns='jabber:client' from='{from}' to='alice@school.example' type='subscribe'/>"
+        )
+    };
+    store
+        .add_pending_in("alice", "dave@school.example", &sub("dave@school.example"))
+        .await
+        .unwrap();
+    for (n, stamp) in [("un", 30), ("deux", 10)] {
+        assert!(
+            store
+                .store_offline("alice", &message("alice@school.example", n), stamp, 10)
+                .await
+                .unwrap()
+        );
+    }
+    store
+        .add_pending_in(
+            "alice",
+            "carol@school.example",
+            &sub("carol@school.example"),
+        )
+        .await
+        .unwrap();
+    store
+        .add_pending_in("bob", "dave@school.example", &sub("dave@school.example"))
+        .await
+        .unwrap();
+    let w = store.waiting("alice").await.unwrap();
+    assert_eq!(
+        w.pending_in,
+        store.pending_in("alice").await.unwrap(),
+        "the same requests as pending_in, in the same order"
+    );
+    assert_eq!(w.pending_in.len(), 2);
+    assert_eq!(w.pending_in[0].0, "dave@school.example");
+    assert_eq!(w.pending_in[1].1, sub("carol@school.example"));
+    assert_eq!(
+        w.messages,
+        store.offline_messages("alice").await.unwrap(),
+        "the same messages as offline_messages, oldest first"
+    );
+    assert_eq!(w.messages.len(), 2);
+    assert_eq!(w.messages[1].stamp_ms, 10);
+    let bob = store.waiting("bob").await.unwrap();
+    assert_eq!((bob.pending_in.len(), bob.messages.len()), (1, 0));
 }
 
 async fn offline_cap_per_user(store: &Store) {

@@ -5,7 +5,7 @@
 
 use causerie_proto::errors::{Condition, StanzaError};
 use causerie_proto::{Element, ns, xml};
-use causerie_store::OfflineStore;
+use causerie_store::{OfflineMessage, OfflineStore};
 use tracing::warn;
 
 use super::carbons;
@@ -126,16 +126,10 @@ async fn to_account(server: &Server, session: &Session, user: &str, stanza: Elem
     }
 }
 
-/// Delivers stored messages to a session that just became available, then
-/// deletes those that were handed over.
-pub async fn deliver_offline(server: &Server, session: &Session) {
-    let messages = match server.store.offline_messages(&session.user).await {
-        Ok(m) => m,
-        Err(e) => {
-            warn!(error = %e, "cannot read offline messages");
-            return;
-        }
-    };
+/// Delivers stored messages (read with the subscription requests at the
+/// initial presence, `OfflineStore::waiting`) to a session that just became
+/// available, then deletes those that were handed over.
+pub async fn deliver_offline(server: &Server, session: &Session, messages: Vec<OfflineMessage>) {
     let mut delivered = None;
     for m in messages {
         let Ok(el) = m.stanza.parse::<Element>() else {

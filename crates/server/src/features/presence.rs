@@ -10,7 +10,7 @@ use std::collections::HashSet;
 
 use causerie_proto::errors::Condition;
 use causerie_proto::{Element, ns, xml};
-use causerie_store::{RosterItem, RosterStore, StoreError, Subscription};
+use causerie_store::{OfflineStore, RosterItem, RosterStore, StoreError, Subscription};
 use jid::Jid;
 use tracing::warn;
 
@@ -180,13 +180,14 @@ async fn broadcast(
                 session.handle.send(p);
             }
         }
-        for (_, raw) in server.store.pending_in(user).await? {
+        let waiting = server.store.waiting(user).await?;
+        for (_, raw) in waiting.pending_in {
             if let Ok(p) = raw.parse::<Element>() {
                 session.handle.send(p);
             }
         }
         if parse_priority(&stanza) >= 0 {
-            message::deliver_offline(server, session).await;
+            message::deliver_offline(server, session, waiting.messages).await;
         }
     }
     Ok(())
