@@ -21,12 +21,12 @@ use causerie_proto::framing::{
 use causerie_proto::{Element, ns, xml};
 use jid::{BareJid, FullJid};
 use tokio::net::TcpStream;
-use tokio::sync::{Notify, mpsc};
 use tokio::time::{Instant, timeout, timeout_at};
 use tracing::{debug, info, warn};
 
 use crate::Server;
 use crate::auth::{self, Exchange, MECHANISMS, Step};
+use crate::mailbox::{Inbox, Next};
 use crate::router;
 use crate::sessions::{Outbound, Registered, SessionHandle, SessionMeta, to_attribute};
 use crate::transport::{TcpTransport, Transport};
@@ -159,8 +159,8 @@ fn run<T: Transport>(
         };
         match outcome {
             Ok(Negotiated::StartTls) => Some(conn.io),
-            Ok(Negotiated::Bound(session, rx, overflow)) => {
-                let end = conn.session_loop(&session, rx, &overflow).await;
+            Ok(Negotiated::Bound(session, rx)) => {
+                let end = conn.session_loop(&session, rx).await;
                 // Boxed, like the negotiation: the ending's state (timers, the
                 // presence broadcast of departure) must not widen every task.
                 Box::pin(conn.close(end)).await;
@@ -177,7 +177,7 @@ fn run<T: Transport>(
 
 enum Negotiated {
     StartTls,
-    Bound(Session, mpsc::Receiver<Outbound>, Arc<Notify>),
+    Bound(Session, Inbox),
 }
 
 /// The parser side of a connection: bytes in, events out.
@@ -540,7 +540,7 @@ impl<T: Transport> Conn<T> {
                 continue;
             };
             let limits = &self.server.config.limits;
-            let (handle, rx, overflow) = SessionHandle::new(resource, limits.send_queue_len);
+            let (handle, rx) = SessionHandle::new(resource, limits.send_queue_len);
             match self.server.sessions.register(
                 &user,
                 handle.clone(),
@@ -586,19 +586,16 @@ impl<T: Transport> Conn<T> {
                 return Err(e);
             }
             info!(peer = %self.peer, jid = %session.jid, "session bound");
-            return Ok(Negotiated::Bound(session, rx, overflow));
+            return Ok(Negotiated::Bound(session, rx));
         }
     }
 
     /// The bound session: stanzas in go to the router; queued stanzas go out.
-    async fn session_loop(
-        &mut self,
-        session: &Session,
-        mut rx: mpsc::Receiver<Outbound>,
-        overflow: &Notify,
-    ) -> End {
+    async fn session_loop(&mut self, session: &Session, rx: Inbox) -> End {
         // Grows on the first batch only: an idle session holds no batch buffer.
         let mut out: Vec<String> = Vec::new();
+        // The items taken from the queue; swapped with the queue's own buffer.
+        let mut taken: VecDeque<Outbound> = VecDeque::new();
         // ` to="our full JID"`, made on the first shared stanza.
         let mut to_attr: Option<String> = None;
         // The parking timer is re-armed from the time of the last read when it
@@ -610,26 +607,30 @@ impl<T: Transport> Conn<T> {
         loop {
             tokio::select! {
                 biased;
-                _ = overflow.notified() => {
-                    warn!(jid = %session.jid, "send queue full: closing the session");
-                    return End::Error("policy-violation", Some("too many unread stanzas".into()));
-                }
                 () = &mut park, if parking => {
                     if last_read.elapsed() >= PARK_AFTER {
                         self.framer.parser.park();
+                        // Idle: neither the queue nor this task keeps a buffer.
+                        taken = VecDeque::new();
+                        rx.release();
                         parking = false;
                     } else {
                         park.as_mut().reset(last_read + PARK_AFTER);
                     }
                 }
-                msg = rx.recv() => {
+                next = rx.next(&mut taken) => {
+                    match next {
+                        Next::Overflow => {
+                            warn!(jid = %session.jid, "send queue full: closing the session");
+                            return End::Error("policy-violation", Some("too many unread stanzas".into()));
+                        }
+                        Next::Closed => return End::Error("system-shutdown", None),
+                        Next::Items => {}
+                    }
                     let mut stop = None;
-                    out.clear();
-                    let mut next = msg;
-                    let mut n = 0;
-                    loop {
-                        match next {
-                            Some(Outbound::Stanza(el)) => {
+                    while let Some(item) = taken.pop_front() {
+                        match item {
+                            Outbound::Stanza(el) => {
                                 let text = xml::to_string(&el);
                                 if text.is_empty() {
                                     warn!("could not serialise an outbound stanza");
@@ -637,36 +638,30 @@ impl<T: Transport> Conn<T> {
                                     out.push(text);
                                 }
                             }
-                            Some(Outbound::Shared(shared)) => {
+                            Outbound::Shared(shared) => {
                                 let to = to_attr.get_or_insert_with(|| to_attribute(&session.jid.to_string()));
                                 out.push(shared.addressed_to(to));
                             }
-                            Some(Outbound::Stop(s)) => { stop = Some((s.condition, s.text)); break; }
-                            None => { stop = Some(("system-shutdown", None)); break; }
+                            Outbound::Stop(s) => { stop = Some((s.condition, s.text)); break; }
                         }
-                        n += 1;
-                        if n >= WRITE_BATCH { break; }
-                        match rx.try_recv() {
-                            Ok(m) => next = Some(m),
-                            Err(_) => break,
+                        if out.len() >= WRITE_BATCH
+                            && let Err(end) = self.write_out(session, &rx, &mut out).await
+                        {
+                            return end;
                         }
                     }
-                    if !out.is_empty() {
-                        let parts: Vec<&str> = out.iter().map(String::as_str).collect();
-                        let write = self.io.write_elements(&parts);
-                        tokio::select! {
-                            r = write => if r.is_err() { return End::Io; },
-                            _ = overflow.notified() => {
-                                warn!(jid = %session.jid, "client does not read: closing the session");
-                                return End::Io;
-                            }
-                        }
-                        // Nothing of a sent batch stays with an idle session.
-                        out.clear();
-                        out.shrink_to(4);
+                    taken.clear();
+                    if let Err(end) = self.write_out(session, &rx, &mut out).await {
+                        return end;
                     }
+                    // Nothing of a sent batch stays with an idle session.
+                    out.shrink_to(4);
                     if let Some((cond, text)) = stop {
                         return End::Error(cond, text);
+                    }
+                    if !parking {
+                        park.as_mut().reset(Instant::now() + PARK_AFTER);
+                        parking = true;
                     }
                 }
                 r = self.io.read() => {
@@ -698,6 +693,31 @@ impl<T: Transport> Conn<T> {
                 }
             }
         }
+    }
+
+    /// Writes the serialised stanzas of `out` in one go (then empties it); a
+    /// client that stops reading while its queue overflows is closed.
+    async fn write_out(
+        &mut self,
+        session: &Session,
+        rx: &Inbox,
+        out: &mut Vec<String>,
+    ) -> Result<(), End> {
+        if out.is_empty() {
+            return Ok(());
+        }
+        let parts: Vec<&str> = out.iter().map(String::as_str).collect();
+        let write = self.io.write_elements(&parts);
+        tokio::select! {
+            r = write => if r.is_err() { return Err(End::Io); },
+            () = rx.overflowed() => {
+                warn!(jid = %session.jid, "client does not read: closing the session");
+                return Err(End::Io);
+            }
+        }
+        drop(parts);
+        out.clear();
+        Ok(())
     }
 
     /// One element from a bound client.
@@ -767,7 +787,7 @@ mod tests {
     }
 
     fn size_of_loop<'a, T: Transport + 'a, Fut>(
-        _f: fn(&'a mut Conn<T>, &'a Session, mpsc::Receiver<Outbound>, &'a Notify) -> Fut,
+        _f: fn(&'a mut Conn<T>, &'a Session, Inbox) -> Fut,
     ) -> usize {
         std::mem::size_of::<Fut>()
     }

@@ -13,6 +13,7 @@ pub mod config;
 pub mod contacts;
 pub mod features;
 pub mod listener;
+pub mod mailbox;
 pub mod policy;
 pub mod router;
 pub mod sessions;

@@ -12,14 +12,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use causerie_proto::Element;
-use tokio::sync::{Notify, mpsc};
+
+use crate::mailbox::{Inbox, Mailbox, mailbox};
 
 /// What a connection task is asked to do.
 #[derive(Debug)]
 pub enum Outbound {
-    /// Write this stanza. Boxed so that a queue slot is two words: tokio's
-    /// bounded channel allocates its slots 32 at a time, for every session,
-    /// idle or not (an inline `Element` made that 3.5 KiB per block).
+    /// Write this stanza. Boxed so that a queue slot is two words (an inline
+    /// `Element` is about 110 bytes, and a busy queue keeps its buffer).
     Stanza(Box<Element>),
     /// Write this stanza, serialised once for many recipients (a room's
     /// occupants): the connection task adds its own full JID as `to`.
@@ -110,79 +110,49 @@ pub struct SessionHandle {
     pub id: u64,
     /// The resource this session bound.
     pub resource: String,
-    tx: mpsc::Sender<Outbound>,
-    overflow: Arc<Notify>,
+    tx: Mailbox,
 }
 
 impl SessionHandle {
     /// A handle and the receiving side the connection task reads.
-    pub fn new(
-        resource: String,
-        queue_len: usize,
-    ) -> (SessionHandle, mpsc::Receiver<Outbound>, Arc<Notify>) {
+    pub fn new(resource: String, queue_len: usize) -> (SessionHandle, Inbox) {
         static NEXT: AtomicU64 = AtomicU64::new(1);
-        let (tx, rx) = mpsc::channel(queue_len);
-        let overflow = Arc::new(Notify::new());
+        let (tx, rx) = mailbox(queue_len);
         (
             SessionHandle {
                 id: NEXT.fetch_add(1, Ordering::Relaxed),
                 resource,
                 tx,
-                overflow: overflow.clone(),
             },
             rx,
-            overflow,
         )
     }
 
     /// Queues a stanza. A full queue means the client stopped reading: the
     /// session is told to close, and the stanza is not queued (returns false).
     pub fn send(&self, stanza: Element) -> bool {
-        match self.tx.try_send(Outbound::Stanza(Box::new(stanza))) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.overflow.notify_one();
-                false
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-        }
+        self.tx.push(Outbound::Stanza(Box::new(stanza)))
     }
 
     /// Queues a stanza serialised once for several recipients; as [`Self::send`].
     pub fn send_shared(&self, stanza: &Arc<Shared>) -> bool {
-        match self.tx.try_send(Outbound::Shared(stanza.clone())) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.overflow.notify_one();
-                false
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-        }
+        self.tx.push(Outbound::Shared(stanza.clone()))
     }
 
     /// Asks the session to close with a stream error.
     pub fn stop(&self, condition: &'static str) {
-        let stop = Stop {
+        self.tx.push(Outbound::Stop(Box::new(Stop {
             condition,
             text: None,
-        };
-        if self.tx.try_send(Outbound::Stop(Box::new(stop))).is_err() {
-            self.overflow.notify_one();
-        }
+        })));
     }
 
     /// Asks the session to close with a stream error carrying a text.
     pub fn stop_with_text(&self, condition: &'static str, text: &str) {
-        if self
-            .tx
-            .try_send(Outbound::Stop(Box::new(Stop {
-                condition,
-                text: Some(text.to_string()),
-            })))
-            .is_err()
-        {
-            self.overflow.notify_one();
-        }
+        self.tx.push(Outbound::Stop(Box::new(Stop {
+            condition,
+            text: Some(text.to_string()),
+        })));
     }
 }
 
@@ -535,9 +505,9 @@ mod tests {
     #[test]
     fn register_replace_and_limit() {
         let s = Sessions::default();
-        let (a, _ra, _) = SessionHandle::new("phone".into(), 8);
-        let (b, _rb, _) = SessionHandle::new("phone".into(), 8);
-        let (c, _rc, _) = SessionHandle::new("pc".into(), 8);
+        let (a, _ra) = SessionHandle::new("phone".into(), 8);
+        let (b, _rb) = SessionHandle::new("phone".into(), 8);
+        let (c, _rc) = SessionHandle::new("pc".into(), 8);
         assert!(matches!(
             s.register("alice", a.clone(), 2),
             Registered::Ok { replaced: None }
@@ -552,7 +522,7 @@ mod tests {
             s.register("alice", c.clone(), 2),
             Registered::Ok { replaced: None }
         ));
-        let (d, _rd, _) = SessionHandle::new("tablet".into(), 8);
+        let (d, _rd) = SessionHandle::new("tablet".into(), 8);
         assert!(matches!(s.register("alice", d, 2), Registered::TooMany));
         assert_eq!(s.count(), 2);
         assert_eq!(s.full("alice", "phone").unwrap().id, b.id);
@@ -568,8 +538,8 @@ mod tests {
     #[test]
     fn presence_and_interest() {
         let s = Sessions::default();
-        let (a, _ra, _) = SessionHandle::new("r1".into(), 8);
-        let (b, _rb, _) = SessionHandle::new("r2".into(), 8);
+        let (a, _ra) = SessionHandle::new("r1".into(), 8);
+        let (b, _rb) = SessionHandle::new("r2".into(), 8);
         s.register("bob", a.clone(), 5);
         s.register("bob", b.clone(), 5);
         assert!(s.available("bob").is_empty());
@@ -587,15 +557,16 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_queue_closes_the_session() {
-        let (h, mut rx, overflow) = SessionHandle::new("r".into(), 8);
+        let (h, rx) = SessionHandle::new("r".into(), 8);
         for _ in 0..8 {
             assert!(h.send(presence()));
         }
         assert!(!h.send(presence()), "queue is bounded");
         // The overflow was signalled, so the connection task wakes up at once.
-        tokio::time::timeout(std::time::Duration::from_secs(1), overflow.notified())
+        tokio::time::timeout(std::time::Duration::from_secs(1), rx.overflowed())
             .await
             .expect("overflow notified");
-        assert!(matches!(rx.recv().await, Some(Outbound::Stanza(_))));
+        let mut buf = std::collections::VecDeque::new();
+        assert_eq!(rx.next(&mut buf).await, crate::mailbox::Next::Overflow);
     }
 }

@@ -360,7 +360,7 @@ mod tests {
             assert_eq!(rooms.loaded(), 1);
         }
         assert_eq!(rooms.loaded(), 0);
-        let (h, _rx, _) = SessionHandle::new("r".into(), 8);
+        let (h, _rx) = SessionHandle::new("r".into(), 8);
         {
             let mut lock = rooms.lock("a").await;
             lock.live = Some(Live {
@@ -391,7 +391,7 @@ mod tests {
         let r2 = rooms.clone();
         let waiter = tokio::spawn(async move {
             let mut lock = r2.lock("a").await;
-            let (h, _rx, _) = SessionHandle::new("r".into(), 8);
+            let (h, _rx) = SessionHandle::new("r".into(), 8);
             lock.live = Some(Live {
                 room: room("a"),
                 occupants: vec![occupant("x", "x", &h)],
