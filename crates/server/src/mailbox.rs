@@ -88,11 +88,12 @@ impl Mailbox {
     /// receiver is told of the overflow).
     pub fn push(&self, item: Outbound) -> bool {
         let s = &self.shared;
-        if s.closed.load(Ordering::Acquire) {
-            return false;
-        }
         {
             let mut q = s.queue();
+            // Under the lock: the receiver empties the queue under it when it goes.
+            if s.closed.load(Ordering::Acquire) {
+                return false;
+            }
             if q.len() >= s.cap && !matches!(item, Outbound::Stop(_)) {
                 drop(q);
                 s.overflow.store(true, Ordering::Release);
@@ -141,7 +142,13 @@ impl Inbox {
                 }
             }
             if s.senders.load(Ordering::Acquire) == 0 {
-                return Next::Closed;
+                // The last sender may have pushed just before it went.
+                let mut q = s.queue();
+                if q.is_empty() {
+                    return Next::Closed;
+                }
+                std::mem::swap(&mut *q, buf);
+                return Next::Items;
             }
             // A push after the checks above leaves a permit: no wake-up is lost.
             s.notify.notified().await;
@@ -171,9 +178,10 @@ impl Inbox {
 
 impl Drop for Inbox {
     fn drop(&mut self) {
+        // Queued stanzas go now, not with the last sender; later pushes are refused.
+        let mut q = self.shared.queue();
         self.shared.closed.store(true, Ordering::Release);
-        // Queued stanzas go now, not with the last sender.
-        std::mem::take(&mut *self.shared.queue());
+        std::mem::take(&mut *q);
     }
 }
 

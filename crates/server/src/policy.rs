@@ -55,6 +55,9 @@ pub struct DirectoryCache {
     signal_seen: AtomicU64,
     /// Set to force a generation read at the next check.
     dirty: AtomicBool,
+    /// The last generation read or reload failed: what is loaded may be out of
+    /// date (a login is then refused rather than let in on old lock lists).
+    stale: AtomicBool,
     /// Set by the watcher when the signal file changed.
     signalled: Arc<AtomicBool>,
     /// Watches the data directory for the signal file; `None` when the
@@ -97,6 +100,7 @@ impl DirectoryCache {
             signal: data_dir.join(SIGNAL_FILE),
             signal_seen: AtomicU64::new(0),
             dirty: AtomicBool::new(true),
+            stale: AtomicBool::new(false),
             checked_at: Mutex::new(Instant::now()),
         }
     }
@@ -111,6 +115,12 @@ impl DirectoryCache {
     /// The directory changed through this process (the sync API): read the
     /// store's generation at the next stanza.
     pub fn invalidate(&self) {
+        self.dirty.store(true, Ordering::SeqCst);
+    }
+
+    /// A generation read or a reload failed: try again at the next check.
+    fn failed(&self) {
+        self.stale.store(true, Ordering::SeqCst);
         self.dirty.store(true, Ordering::SeqCst);
     }
 
@@ -192,10 +202,12 @@ impl Server {
             Ok(g) => g,
             Err(e) => {
                 warn!(error = %e, "cannot read the directory generation; keeping the loaded directory");
+                self.directory.failed();
                 return cached;
             }
         };
         if generation == cached.generation {
+            self.directory.stale.store(false, Ordering::SeqCst);
             return cached;
         }
         let _guard = self.directory.reload.lock().await;
@@ -212,6 +224,7 @@ impl Server {
             (Ok(s), Ok(r), Ok(i), Ok(l)) => (s, r, i, l),
             (Err(e), _, _, _) | (_, Err(e), _, _) | (_, _, Err(e), _) | (_, _, _, Err(e)) => {
                 warn!(error = %e, "cannot load the directory; keeping the loaded one");
+                self.directory.failed();
                 return cached;
             }
         };
@@ -226,6 +239,7 @@ impl Server {
             .current
             .write()
             .unwrap_or_else(|e| e.into_inner()) = fresh.clone();
+        self.directory.stale.store(false, Ordering::SeqCst);
         fresh
     }
 
@@ -291,6 +305,13 @@ impl Server {
         // loaded with the directory at its current generation (which a lock
         // moves): two queries per login before.
         let loaded = self.loaded().await;
+        if loaded.generation < 0 || self.directory.stale.load(Ordering::SeqCst) {
+            // Never loaded, or the store failed since: the lock and inactive lists
+            // may be out of date, so nobody gets in on them.
+            return Err(
+                "Erreur interne, réessaie plus tard. — Internal error, try again later.".into(),
+            );
+        }
         if loaded.locked.contains(user) {
             return Err("Ton compte a été bloqué par un administrateur. — \
                  Your account was locked by an administrator."

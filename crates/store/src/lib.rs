@@ -60,6 +60,14 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// The database answered and refused the statement (a constraint, a type), as
+    /// opposed to not being reachable (pool timeout, connection lost, I/O).
+    pub fn is_refused(&self) -> bool {
+        matches!(self, StoreError::Database(sqlx::Error::Database(_)))
+    }
+}
+
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// The database behind a [`Store`], chosen from the URL scheme.

@@ -237,12 +237,12 @@ async fn delete_user(
 ) -> Result<StatusCode, Fail> {
     authorize(&server, &headers)?;
     server.store.deactivate_user(&login).await?;
-    // Sessions of a deactivated user end now.
+    // Logins from now on read the new directory; sessions of a deactivated user end now.
+    server.directory.invalidate();
     for h in server.sessions.all(&login) {
         h.stop("not-authorized");
     }
     tracing::info!(login = %login, "directory API: user deactivated");
-    server.directory.invalidate();
     Ok(StatusCode::NO_CONTENT)
 }
 

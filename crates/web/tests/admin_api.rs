@@ -1093,3 +1093,24 @@ async fn the_live_view_shows_the_last_directory_import() {
     assert_eq!(last["errors"].as_array().unwrap().len(), 1);
     running.shutdown(std::time::Duration::from_secs(2)).await;
 }
+
+/// Locks and deactivations are checked from the directory cache at login: when the store
+/// cannot be read, logins are refused rather than let in on lists that may be out of date.
+#[tokio::test]
+async fn logins_are_refused_while_the_lock_list_cannot_be_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(&dir).await;
+    let s = running.server.clone();
+    assert!(s.login_allowed("anne.durand").await.is_ok());
+    s.store.close().await;
+    s.directory.invalidate();
+    let refused = s.login_allowed("anne.durand").await;
+    assert!(
+        refused
+            .as_ref()
+            .is_err_and(|why| why.contains("Erreur interne")),
+        "{refused:?}"
+    );
+    // Still refused at the next login, not only at the one that saw the failure.
+    assert!(s.login_allowed("anne.durand").await.is_err());
+}

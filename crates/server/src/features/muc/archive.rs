@@ -8,19 +8,31 @@
 //! a room first calls [`Archiver::flush`], which returns once every message queued before
 //! it is written: readers never miss a message that was delivered before they asked.
 //!
-//! A batch that fails is retried message by message, so one bad row (a room deleted in
-//! between) does not lose the others; what still fails is logged. Messages queued but not
+//! A batch the database refuses (a constraint: a room deleted in between, a taken id) is
+//! written again message by message, so one bad row does not lose the others; a batch
+//! that fails for want of the database (timeout, connection) is tried again three times,
+//! a second apart, then dropped with an error in the log. Posting never waits for the
+//! writer: when it is [`QUEUE`] messages behind, [`Archiver::submit`] refuses and the
+//! sender is told the message could not be stored (it is not delivered, as before when an
+//! archive write failed). A flush waits at most [`FLUSH_WAIT`]. Messages queued but not
 //! yet written when the process is killed are lost (at most one batch); a clean shutdown
 //! flushes first (`Running::shutdown`).
+
+use std::time::Duration;
 
 use causerie_store::{ArchiveEntry, RoomStore, Store};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, warn};
 
-/// Messages queued before posters wait for the writer (backpressure).
-const QUEUE: usize = 8192;
+/// Messages queued at most; past that, posts are refused (the writer is stuck).
+pub const QUEUE: usize = 8192;
 /// Most messages written in one transaction.
 const BATCH: usize = 512;
+/// Longest wait of [`Archiver::flush`] (a reader then reads without the last messages).
+pub const FLUSH_WAIT: Duration = Duration::from_secs(5);
+/// Attempts at a batch when the database cannot be reached, and the pause between.
+const ATTEMPTS: u32 = 3;
+const PAUSE: Duration = Duration::from_secs(1);
 
 enum Job {
     Write(Box<ArchiveEntry>),
@@ -50,18 +62,35 @@ impl Archiver {
         Archiver { tx }
     }
 
-    /// Queues a message (waits only when the writer is `QUEUE` messages behind).
-    pub async fn submit(&self, entry: ArchiveEntry) {
-        if self.tx.send(Job::Write(Box::new(entry))).await.is_err() {
-            error!("the archive writer has stopped: a room message is not archived");
+    /// Queues a message; false when the writer is [`QUEUE`] messages behind or gone
+    /// (the caller then tells the sender the message could not be stored).
+    pub fn submit(&self, entry: ArchiveEntry) -> bool {
+        match self.tx.try_send(Job::Write(Box::new(entry))) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                warn!("the room archive writer is behind: a room message is refused");
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                error!("the room archive writer has stopped: a room message is refused");
+                false
+            }
         }
     }
 
-    /// Returns once every message queued before this call is written (or has failed).
+    /// Returns once every message queued before this call is written (or has failed),
+    /// or after [`FLUSH_WAIT`].
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
-        if self.tx.send(Job::Flush(done)).await.is_ok() {
-            let _ = wait.await;
+        let flushed = async {
+            if self.tx.send(Job::Flush(done)).await.is_ok() {
+                let _ = wait.await;
+            }
+        };
+        if tokio::time::timeout(FLUSH_WAIT, flushed).await.is_err() {
+            warn!(
+                "the room archive writer did not catch up in time; reading without its last messages"
+            );
         }
     }
 }
@@ -94,10 +123,24 @@ async fn write(store: &Store, batch: &[ArchiveEntry]) {
     if batch.is_empty() {
         return;
     }
-    let Err(e) = store.archive_messages(batch).await else {
-        return;
+    let mut attempt = 1;
+    let e = loop {
+        match store.archive_messages(batch).await {
+            Ok(_) => return,
+            // Refused by the database itself: one message is at fault, not the batch.
+            Err(e) if e.is_refused() => break e,
+            Err(e) if attempt < ATTEMPTS => {
+                warn!(error = %e, messages = batch.len(), attempt, "cannot archive a batch of room messages; trying again");
+                attempt += 1;
+                tokio::time::sleep(PAUSE).await;
+            }
+            Err(e) => {
+                error!(error = %e, messages = batch.len(), "cannot archive a batch of room messages; they are not archived");
+                return;
+            }
+        }
     };
-    warn!(error = %e, messages = batch.len(), "cannot archive a batch of room messages; writing them one by one");
+    warn!(error = %e, messages = batch.len(), "a batch of room messages was refused; writing them one by one");
     for entry in batch {
         if let Err(e) = store.archive_messages(std::slice::from_ref(entry)).await {
             error!(error = %e, room = %entry.room, stanza_id = %entry.message.stanza_id, "cannot archive a room message");
@@ -141,7 +184,7 @@ mod tests {
         let archiver = Archiver::start(store.clone());
         // More than one batch, in the order given.
         for n in 0..1200 {
-            archiver.submit(entry(&rooms[n % 2], n)).await;
+            assert!(archiver.submit(entry(&rooms[n % 2], n)));
         }
         archiver.flush().await;
         let all = ArchiveQuery {
@@ -160,9 +203,9 @@ mod tests {
         // only that message is lost.
         let mut ghost = entry(&rooms[0], 7000);
         ghost.room_id = 999_999;
-        archiver.submit(entry(&rooms[0], 5000)).await;
-        archiver.submit(ghost).await;
-        archiver.submit(entry(&rooms[0], 5001)).await;
+        assert!(archiver.submit(entry(&rooms[0], 5000)));
+        assert!(archiver.submit(ghost));
+        assert!(archiver.submit(entry(&rooms[0], 5001)));
         archiver.flush().await;
         let page = store.archive_page(rooms[0].id, &all).await.unwrap();
         assert_eq!(page.count, 602);

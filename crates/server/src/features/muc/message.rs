@@ -150,20 +150,29 @@ async fn groupchat(server: &Server, session: &Session, stanza: Element, room: &s
             reply_error(session, &stanza, Condition::InternalServerError);
             return;
         };
-        server
-            .archive
-            .submit(ArchiveEntry {
-                room_id: live.room.id,
-                room: live.room.name.clone(),
-                message: ArchivedMessage {
-                    stanza_id,
-                    sender: session.user.clone(),
-                    nick,
-                    stanza: shared.text().to_string(),
-                    stamp_ms: now_ms(),
-                },
-            })
-            .await;
+        let queued = server.archive.submit(ArchiveEntry {
+            room_id: live.room.id,
+            room: live.room.name.clone(),
+            message: ArchivedMessage {
+                stanza_id,
+                sender: session.user.clone(),
+                nick,
+                stanza: shared.text().to_string(),
+                stamp_ms: now_ms(),
+            },
+        });
+        if !queued {
+            reply_error(
+                session,
+                &stanza,
+                error(
+                    Condition::InternalServerError,
+                    "Le message n'a pas pu être enregistré ; réessaie.",
+                    "The message could not be stored; try again.",
+                ),
+            );
+            return;
+        }
         live.broadcast_shared(&shared);
         return;
     }
