@@ -219,7 +219,9 @@ pub fn stream_error_xml(condition: &str, text: Option<&str>) -> String {
     s
 }
 
-/// Escapes text for an XML attribute value or text node.
+/// Escapes text for an XML attribute value (single- or double-quoted) or text node.
+/// Tabs and line breaks become character references, so that an attribute value
+/// keeps them (a parser turns literal ones into spaces there).
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -229,6 +231,9 @@ pub fn escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '\'' => out.push_str("&apos;"),
             '"' => out.push_str("&quot;"),
+            '\t' => out.push_str("&#9;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
             c => out.push(c),
         }
     }

@@ -73,26 +73,10 @@ impl Shared {
     }
 }
 
-/// ` to="JID"`, escaped for a double-quoted XML attribute (a resource may hold
-/// quotes, ampersands or angle brackets).
+/// ` to="JID"`, escaped for the attribute (a resource may hold quotes,
+/// ampersands or angle brackets).
 pub fn to_attribute(jid: &str) -> String {
-    let mut out = String::with_capacity(jid.len() + 6);
-    out.push_str(" to=\"");
-    for c in jid.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' => out.push_str("&#9;"),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    format!(" to=\"{}\"", causerie_proto::errors::escape(jid))
 }
 
 /// Why a connection task must close its stream.

@@ -45,15 +45,6 @@ pub struct Archiver {
     tx: mpsc::Sender<Job>,
 }
 
-impl std::fmt::Debug for Job {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Job::Write(e) => write!(f, "Write({})", e.message.stanza_id),
-            Job::Flush(_) => f.write_str("Flush"),
-        }
-    }
-}
-
 impl Archiver {
     /// Starts the writer task over `store`; it ends when every `Archiver` is dropped.
     pub fn start(store: Store) -> Archiver {

@@ -15,7 +15,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use causerie_proto::{Element, xml};
+use causerie_proto::Element;
 use causerie_store::{Affiliation, Room, RoomStore, StoreError};
 use tokio::sync::OwnedMutexGuard;
 
@@ -65,15 +65,8 @@ impl Occupant {
 
     /// Sends `stanza` to each of the occupant's sessions, addressed to it.
     pub fn send(&self, stanza: &Element) {
-        match Shared::new(stanza) {
-            Some(shared) => self.send_shared(&shared),
-            None => {
-                for s in &self.sessions {
-                    let mut st = stanza.clone();
-                    xml::set_attr(&mut st, "to", s.jid.clone());
-                    s.handle.send(st);
-                }
-            }
+        if let Some(shared) = shared(stanza) {
+            self.send_shared(&shared);
         }
     }
 
@@ -114,9 +107,8 @@ impl Live {
 
     /// Sends `stanza` to every session of every occupant (never blocks).
     pub fn broadcast(&self, stanza: &Element) {
-        match Shared::new(stanza) {
-            Some(shared) => self.broadcast_shared(&shared),
-            None => self.occupants.iter().for_each(|o| o.send(stanza)),
+        if let Some(shared) = shared(stanza) {
+            self.broadcast_shared(&shared);
         }
     }
 
@@ -129,16 +121,23 @@ impl Live {
 
     /// Sends `stanza` to every occupant but the one at `except`.
     pub fn broadcast_except(&self, except: usize, stanza: &Element) {
-        let shared = Shared::new(stanza);
+        let Some(shared) = shared(stanza) else { return };
         for (i, o) in self.occupants.iter().enumerate() {
             if i != except {
-                match &shared {
-                    Some(shared) => o.send_shared(shared),
-                    None => o.send(stanza),
-                }
+                o.send_shared(&shared);
             }
         }
     }
+}
+
+/// `stanza` serialised once for its recipients; None (logged) when it cannot be
+/// serialised, which a connection task serialising it would have met too.
+fn shared(stanza: &Element) -> Option<Arc<Shared>> {
+    let shared = Shared::new(stanza);
+    if shared.is_none() {
+        tracing::warn!("could not serialise a room stanza");
+    }
+    shared
 }
 
 /// What a room's lock protects.
