@@ -37,11 +37,22 @@ class ServerError(Exception):
     pass
 
 
-def free_port() -> int:
-    """A currently free TCP port on 127.0.0.1 (tiny race, acceptable here)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct TCP ports free on 127.0.0.1 right now (tiny race with other
+    processes, acceptable here). The sockets are held open together while the
+    kernel picks, so it cannot hand out one port twice (closing each socket
+    before the next bind let it reuse a port at once: two listeners then
+    collided)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            socks.append(s)
+            s.bind((HOST, 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def port_open(port: int, host: str = HOST, timeout: float = 0.2) -> bool:
@@ -96,10 +107,7 @@ class Server:
         self.data_dir = self.root / "data"
         self.config_path = self.root / "causerie.toml"
         self.log_path = self.root / "server.log"
-        self.c2s_port = free_port()
-        self.c2s_tls_port = free_port()
-        self.http_port = free_port()
-        self.https_port = free_port()
+        self.c2s_port, self.c2s_tls_port, self.http_port, self.https_port = free_ports(4)
         self.limits = dict(limits or {})
         self.auth = dict(auth or {})
         self.tls = dict(tls or {})
