@@ -119,6 +119,15 @@ pub trait RosterStore: Send + Sync {
     /// (contact, stanza) pairs, oldest first.
     async fn pending_in(&self, user: &str) -> Result<Vec<(String, String)>>;
     async fn has_pending_in(&self, user: &str, contact: &str) -> Result<bool>;
+    /// Records that `user` refused the contact request of `requester` (a bare JID) for
+    /// good: [`RosterStore::has_refused`] answers true until [`RosterStore::lift_refusal`].
+    /// Err(NotFound) when `user` has no account.
+    async fn refuse(&self, user: &str, requester: &str, now_ms: i64) -> Result<()>;
+    /// Whether `user` refused `requester`'s request and has not lifted the refusal.
+    async fn has_refused(&self, user: &str, requester: &str) -> Result<bool>;
+    /// `user` asked `requester` himself (or pre-approved him): the refusal ends.
+    /// true when there was one.
+    async fn lift_refusal(&self, user: &str, requester: &str) -> Result<bool>;
 }
 
 /// Builds an item (without its groups) from a `roster_items` row.
@@ -331,5 +340,47 @@ impl RosterStore for Store {
         .fetch_optional(self.pool())
         .await?;
         Ok(id.is_some())
+    }
+
+    async fn refuse(&self, user: &str, requester: &str, now_ms: i64) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let account = account_id(&mut *tx, user)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        sqlx::query(
+            "INSERT INTO refusals (account_id, requester, refused_ms) VALUES ($1, $2, $3) \
+             ON CONFLICT (account_id, requester) DO NOTHING",
+        )
+        .bind(account)
+        .bind(requester.to_owned())
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn has_refused(&self, user: &str, requester: &str) -> Result<bool> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT r.refused_ms FROM refusals r JOIN accounts a ON a.id = r.account_id \
+             WHERE a.username = $1 AND r.requester = $2",
+        )
+        .bind(user.to_owned())
+        .bind(requester.to_owned())
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(found.is_some())
+    }
+
+    async fn lift_refusal(&self, user: &str, requester: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "DELETE FROM refusals WHERE requester = $2 \
+             AND account_id = (SELECT id FROM accounts WHERE username = $1)",
+        )
+        .bind(user.to_owned())
+        .bind(requester.to_owned())
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
     }
 }

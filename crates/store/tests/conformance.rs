@@ -224,6 +224,7 @@ conformance! {
         roster_is_per_user,
         users_with_contact_lists_rosters_holding_it,
         pending_in_upsert_order_and_remove,
+        refusals_last_until_lifted,
         offline_store_and_read_oldest_first,
         offline_waiting_reads_requests_and_messages_together,
         offline_cap_per_user,
@@ -3598,4 +3599,42 @@ async fn admin_imports_are_recorded(store: &Store) {
     assert!(!last.ok);
     assert_eq!(last.errors, vec!["users[0]: bad".to_string()]);
     assert_eq!(last.counts, serde_json::json!({}));
+}
+
+async fn refusals_last_until_lifted(store: &Store) {
+    store.create_account("hugo", &creds(1)).await.unwrap();
+    store.create_account("lea", &creds(2)).await.unwrap();
+    let lea = "lea@school.example";
+    assert!(!store.has_refused("hugo", lea).await.unwrap());
+    store.refuse("hugo", lea, 1_000).await.unwrap();
+    // Twice is the same refusal.
+    store.refuse("hugo", lea, 2_000).await.unwrap();
+    assert!(store.has_refused("hugo", lea).await.unwrap());
+    // One way only, and per refuser.
+    assert!(
+        !store
+            .has_refused("lea", "hugo@school.example")
+            .await
+            .unwrap()
+    );
+    // It outlives the requester's roster item.
+    store
+        .put_roster_item("lea", &item("hugo@school.example"))
+        .await
+        .unwrap();
+    store
+        .remove_roster_item("lea", "hugo@school.example")
+        .await
+        .unwrap();
+    assert!(store.has_refused("hugo", lea).await.unwrap());
+    assert!(store.lift_refusal("hugo", lea).await.unwrap());
+    assert!(!store.has_refused("hugo", lea).await.unwrap());
+    assert!(!store.lift_refusal("hugo", lea).await.unwrap());
+    let err = store.refuse("nobody", lea, 1).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "got {err:?}");
+    // It goes with the refuser's account.
+    store.refuse("hugo", lea, 3_000).await.unwrap();
+    store.delete_account("hugo").await.unwrap();
+    store.create_account("hugo", &creds(3)).await.unwrap();
+    assert!(!store.has_refused("hugo", lea).await.unwrap());
 }
