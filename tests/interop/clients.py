@@ -466,3 +466,16 @@ async def befriend(a: Client, b: Client) -> None:
     a.send_presence(to=b.bare, ptype="subscribed")
     await a.wait_roster_push(b.bare, lambda i: i["subscription"] == "both", start=ma)
     await b.wait_roster_push(a.bare, lambda i: i["subscription"] == "both", start=mb)
+
+
+async def barrier(*clients: Client) -> None:
+    """Waits, without a fixed delay, until what the first clients sent before the call has
+    reached the last ones: each client in turn pings the server and waits for the answer.
+    The server routes one session's stanzas in order and each session's outbound queue is
+    first in, first out, so once the sender's ping is answered its earlier stanzas were
+    routed (anything for the others queued), and once a recipient's ping is answered it has
+    received what was queued for it before. Use it before asserting that something did
+    NOT arrive: ``await barrier(sender, recipient)``."""
+    for c in clients:
+        reply = await c.query(c.xmpp.boundjid.domain, "<ping xmlns='urn:xmpp:ping'/>")
+        assert reply["type"] == "result", f"{c.full}: ping to the server failed: {reply}"

@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from slixmpp.stanza import Iq, Message, Presence
 
-from clients import Client, Clients, LoginFailed, befriend, roster_items
+from clients import Client, Clients, LoginFailed, barrier, befriend, roster_items
 from directory_fixture import (
     C6A,
     C6B,
@@ -610,12 +610,32 @@ async def test_refused_request_marked_persisted_and_cleared(sch):
     reply = await lea.iq(_roster_get(lea))
     assert is_refused(roster_item_xml(reply.xml, hugo.bare)), f"refusal not kept: {reply}"
 
-    # a new request clears it
+    # A refusal is final for the pair: her new request does not reach him, and her side
+    # stays « refusée », also after she removes him and adds him again.
     ml, mh = lea.mark(), hugo.mark()
     lea.subscribe(hugo.bare)
-    await lea.wait_roster_push(hugo.bare, lambda i: i["ask"] == "subscribe", start=ml)
-    pushes = [st for st in lea.roster_pushes(ml) if roster_item_xml(st.xml, hugo.bare) is not None]
-    assert not is_refused(roster_item_xml(pushes[-1].xml, hugo.bare)), pushes[-1]
+    await barrier(lea, hugo)
+    assert not hugo.matching(lambda st: isinstance(st, Presence) and st["from"].bare == lea.bare, mh), \
+        f"a request after a refusal reached him: {hugo.summary()}"
+    reply = await lea.iq(_roster_get(lea))
+    item = roster_item_xml(reply.xml, hugo.bare)
+    assert is_refused(item) and item.get("ask") is None, f"refusal not kept: {reply}"
+    assert (await lea.remove_roster_item(hugo.bare))["type"] == "result"
+    ml = lea.mark()
+    lea.subscribe(hugo.bare)
+    await lea.wait_roster_push(hugo.bare, lambda i: True, start=ml)
+    await barrier(lea, hugo)
+    assert not hugo.matching(lambda st: isinstance(st, Presence) and st["from"].bare == lea.bare, mh), \
+        f"a request after a refusal reached him: {hugo.summary()}"
+    reply = await lea.iq(_roster_get(lea))
+    assert is_refused(roster_item_xml(reply.xml, hugo.bare)), f"refusal lost by a re-add: {reply}"
+
+    # Until he asks her himself: then her request reaches him again, and hers is no longer
+    # marked refused.
+    ml, mh = lea.mark(), hugo.mark()
+    hugo.subscribe(lea.bare)
+    await lea.wait_presence(frm=hugo.bare, ptype="subscribe", start=ml)
+    lea.subscribe(hugo.bare)
     await hugo.wait_presence(frm=lea.bare, ptype="subscribe", start=mh)
     reply = await lea.iq(_roster_get(lea))
     assert not is_refused(roster_item_xml(reply.xml, hugo.bare)), f"refusal not cleared: {reply}"

@@ -22,7 +22,7 @@ import pytest
 from slixmpp.exceptions import IqError
 from slixmpp.stanza import Iq, Message, Presence
 
-from clients import DEFAULT_PLUGINS, Client, Clients
+from clients import DEFAULT_PLUGINS, Client, Clients, barrier
 from directory_fixture import account, assert_refusal, error_of, import_ok, school
 from raw import xml_escape
 
@@ -443,19 +443,38 @@ async def test_invitations_follow_the_school_rules_and_nicknames_come_from_the_d
         mh = hugo.mark()
         invite(hugo, room, "ines.petit@localhost")
         assert_refusal(await hugo.wait_for(error_from("message", room), start=mh), "forbidden")
-        # The teacher reaches the whole school: once a member, Inès talks with the room.
+        # The teacher reaches the whole school, but Léa's room is a pupils' room: Inès
+        # may not reach Léa and Hugo, so not even the teacher brings her in.
         ma = anne.mark()
         invite(lea, room, "anne.durand@localhost")
         await invited(anne, room, ma)
         await join(anne, room, "Madame")
-        mi = ines.mark()
+        mi, ma = ines.mark(), anne.mark()
         invite(anne, room, "ines.petit@localhost")
-        await invited(ines, room, mi)
-        await join(ines, room, None)
+        texts = assert_refusal(await anne.wait_for(error_from("message", room), start=ma), "forbidden")
+        assert "PETIT Inès" in texts["fr"] and "PETIT Inès" in texts["en"], texts
+        await barrier(anne, ines)
+        assert not ines.matching(from_room_with(room, "invite"), mi), ines.summary()
+        # A room the teacher makes is supervised: she brings pupils of both classes
+        # together there, and they talk.
+        classe = new_room(srv, "atelier")
+        await join(anne, classe, None)
+        assert (await configure(anne, classe, {"muc#roomconfig_roomname": "Atelier"}))["type"] == "result"
+        ml, mi = lea.mark(), ines.mark()
+        invite(anne, classe, "lea.martin@localhost")
+        invite(anne, classe, "ines.petit@localhost")
+        await invited(lea, classe, ml)
+        await invited(ines, classe, mi)
+        await join(lea, classe, None)
+        await join(ines, classe, None)
         ml = lea.mark()
-        send(ines, f"<message to='{room}' type='groupchat'><body>Bonjour la 6e A</body></message>")
-        got = await lea.wait_for(groupchat(room, "Bonjour la 6e A"), start=ml)
-        assert str(got["from"]) == f"{room}/PETIT Inès"
+        send(ines, f"<message to='{classe}' type='groupchat'><body>Bonjour la 6e A</body></message>")
+        got = await lea.wait_for(groupchat(classe, "Bonjour la 6e A"), start=ml)
+        assert str(got["from"]) == f"{classe}/PETIT Inès"
+        # There, Léa may invite only whom the teacher reaches (hers is not a pupils' room).
+        me = lea.mark()
+        invite(lea, classe, "emma.roux@localhost")
+        assert_refusal(await lea.wait_for(error_from("message", classe), start=me), "forbidden")
     finally:
         await cs.close()
 
@@ -651,29 +670,45 @@ async def test_messages_fan_out_with_stanza_ids_history_and_archive(server, make
     a.xmpp.plugin["xep_0045"].set_subject(room, "Révisions")
     await a.wait_for(lambda s: isinstance(s, Message) and str(s["from"]) == f"{room}/Anna"
                      and s["subject"] == "Révisions", start=ma)
-    # A newcomer gets the last 50 (the default) with delay stamps, then the subject.
-    mc = c.mark()
-    invite(a, room, C.jid)
-    await invited(c, room, mc)
-    mc = c.mark()
-    await join(c, room, "Carl")
-    history = c.matching(groupchat(room, live=False), mc)
+    # A member who comes back gets the last 50 (the default) with delay stamps, then
+    # the subject.
+    mb = b.mark()
+    send(b, f"<presence to='{room}/Bea' type='unavailable'/>")
+    await b.wait_for(presence_from(f"{room}/Bea", "unavailable"), start=mb)
+    mb = b.mark()
+    await join(b, room, "Bea")
+    history = b.matching(groupchat(room, live=False), mb)
     assert [body(h) for h in history] == [f"n°{n}" for n in range(10, 60)]
     assert all(delay_of(h) is not None and h.xml.find(f"{{{NS_DELAY}}}delay").get("from") == room
                for h in history)
     assert all(stanza_id(h, room) for h in history)
-    subject = c.matching(lambda s: isinstance(s, Message) and s["subject"] == "Révisions", mc)
+    subject = b.matching(lambda s: isinstance(s, Message) and s["subject"] == "Révisions", mb)
     assert subject and str(subject[-1]["from"]) == f"{room}/Anna"
-    # MAM: page back through the whole history, 25 at a time.
+    # A newcomer reads the room from his invitation on: nothing said before it.
+    mc = c.mark()
+    invite(a, room, C.jid)
+    await invited(c, room, mc)
+    send(a, f"<message to='{room}' type='groupchat'><body>Bienvenue Carl</body></message>")
+    await a.wait_for(groupchat(room, "Bienvenue Carl"), start=ma)
+    mc = c.mark()
+    await join(c, room, "Carl")
+    history = c.matching(groupchat(room, live=False), mc)
+    assert [body(h) for h in history] == ["Bienvenue Carl"], [body(h) for h in history]
+    subject = c.matching(lambda s: isinstance(s, Message) and s["subject"] == "Révisions", mc)
+    assert subject, "the subject ends the join"
+    reply = await c.query(room, f"<query xmlns='{NS_MAM}'/>", "set")
+    fin = reply.xml.find(f"{{{NS_MAM}}}fin")
+    assert fin.find(f"{{{NS_RSM}}}set").findtext(f"{{{NS_RSM}}}count") == "1", reply
+    # MAM: page back through the whole history, 25 at a time (Bea was there from the start).
     seen: list[str] = []
     before = ""
     for _ in range(5):
-        mc = c.mark()
-        reply = await c.query(room, f"<query xmlns='{NS_MAM}' queryid='q'><set xmlns='{NS_RSM}'>"
+        mb = b.mark()
+        reply = await b.query(room, f"<query xmlns='{NS_MAM}' queryid='q'><set xmlns='{NS_RSM}'>"
                                     f"<max>25</max><before>{before}</before></set></query>", "set")
         assert reply["type"] == "result", reply
-        results = c.matching(lambda s: isinstance(s, Message)
-                             and s.xml.find(f"{{{NS_MAM}}}result") is not None, mc)
+        results = b.matching(lambda s: isinstance(s, Message)
+                             and s.xml.find(f"{{{NS_MAM}}}result") is not None, mb)
         page = []
         for r in results:
             res = r.xml.find(f"{{{NS_MAM}}}result")
@@ -686,18 +721,18 @@ async def test_messages_fan_out_with_stanza_ids_history_and_archive(server, make
         seen = [p[1] for p in page] + seen
         fin = reply.xml.find(f"{{{NS_MAM}}}fin")
         rsm = fin.find(f"{{{NS_RSM}}}set")
-        assert rsm.findtext(f"{{{NS_RSM}}}count") == "61"
+        assert rsm.findtext(f"{{{NS_RSM}}}count") == "62"
         if page:
             assert rsm.findtext(f"{{{NS_RSM}}}first") == page[0][0]
         if fin.get("complete") == "true":
             break
         before = rsm.findtext(f"{{{NS_RSM}}}first")
-    assert seen == ["Salut 😀 <b>"] + [f"n°{n}" for n in range(60)], seen
+    assert seen == ["Salut 😀 <b>"] + [f"n°{n}" for n in range(60)] + ["Bienvenue Carl"], seen
     # Forward paging with after, and an unknown id.
-    reply = await c.query(room, f"<query xmlns='{NS_MAM}'><set xmlns='{NS_RSM}'><max>1</max>"
+    reply = await b.query(room, f"<query xmlns='{NS_MAM}'><set xmlns='{NS_RSM}'><max>1</max>"
                                 f"<after>{ids.pop()}</after></set></query>", "set")
     assert reply.xml.find(f"{{{NS_MAM}}}fin/{{{NS_RSM}}}set").findtext(f"{{{NS_RSM}}}first") is not None
-    reply = await c.query(room, f"<query xmlns='{NS_MAM}'><set xmlns='{NS_RSM}'><after>nope</after></set></query>", "set")
+    reply = await b.query(room, f"<query xmlns='{NS_MAM}'><set xmlns='{NS_RSM}'><after>nope</after></set></query>", "set")
     assert condition(reply) == "item-not-found"
     # Outsiders cannot read the archive, nor write.
     o = await login(clients, make_user("outsider"))

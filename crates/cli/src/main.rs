@@ -455,7 +455,7 @@ async fn import(config: &Config, json: &str, source: &str) -> Result<()> {
 /// Tells a running server on the same data directory that the directory,
 /// rules or access changed, so that it applies from its next stanza on.
 fn signal(config: &Config) {
-    if let Err(e) = causerie_server::policy::signal_change(&config.data_dir) {
+    if let Err(e) = causerie_server::signal_change(&config.data_dir) {
         eprintln!(
             "warning: could not signal the change to a running server ({e}); it applies within a second"
         );

@@ -1,6 +1,7 @@
 //! The school directory and its communication rules, as pure functions: no
 //! I/O, no async runtime, no database.
 //!
+//! - [`access`]: whether an account may use the chat at all ([`access::decide`]).
 //! - [`model`]: structures, classes, users, groups, the import snapshot.
 //! - [`validate`]: parsing and validating an import ([`parse_snapshot`]).
 //! - [`rules`]: communication rules, their defaults and JSON form.
@@ -9,6 +10,7 @@
 //!   ([`Directory::may_reach`], [`Directory::search`]).
 //! - [`fold`]: case and accent folding for search.
 
+pub mod access;
 pub mod directory;
 pub mod fold;
 pub mod model;
@@ -16,6 +18,7 @@ pub mod policy;
 pub mod rules;
 pub mod validate;
 
+pub use access::{Access, Denied};
 pub use directory::{Directory, SearchHit, SearchQuery};
 pub use fold::fold;
 pub use model::{Class, Group, Profile, Snapshot, Structure, User, display_name};

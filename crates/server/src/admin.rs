@@ -1,115 +1,29 @@
 //! What the administration (the admin API of `causerie-web`) needs from the running
-//! server: a user's sessions and their disconnection, closing the sessions that an access
-//! change or an account lock now refuses, and the live figures (messages per minute,
-//! rooms open, uptime).
+//! server: a user's sessions and their disconnection, and the live figures (messages per
+//! minute, rooms open, uptime). Closing the sessions that an access change or an account
+//! lock refuses is not done here: every change moves the directory generation, and the
+//! server enforces each new generation (`enforce`).
 //!
-//! Nothing here is on a stanza's path but [`Stats::message`]: two relaxed atomic
-//! operations per message, in a ring of 60 one-minute slots.
+//! Nothing here is on a stanza's path (the counters are `services::stats`).
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+pub use crate::services::sessions::SessionInfo;
+pub use crate::services::stats::Stats;
 
-use crate::Server;
+use crate::server::Server;
 
 /// The text of the stream error that ends sessions closed by an administrator.
 pub const CLOSED_BY_ADMIN: &str = "Un administrateur a fermé ta session. — \
      An administrator closed your session.";
 
-/// Counters of the live view.
-#[derive(Debug)]
-pub struct Stats {
-    started: Instant,
-    /// Messages per minute: slot `m % 60` counts minute `m` (minutes since the epoch).
-    slots: [Slot; 60],
-}
-
-#[derive(Debug, Default)]
-struct Slot {
-    minute: AtomicU64,
-    count: AtomicU64,
-}
-
-impl Default for Stats {
-    fn default() -> Self {
-        Stats {
-            started: Instant::now(),
-            slots: std::array::from_fn(|_| Slot::default()),
-        }
-    }
-}
-
-fn minute_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() / 60)
-        .unwrap_or(0)
-}
-
-impl Stats {
-    /// Counts one message stanza.
-    pub fn message(&self) {
-        self.message_at(minute_now());
-    }
-
-    fn message_at(&self, minute: u64) {
-        let slot = &self.slots[(minute % 60) as usize];
-        let seen = slot.minute.load(Ordering::Relaxed);
-        if seen != minute
-            && slot
-                .minute
-                .compare_exchange(seen, minute, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            // First message of a new minute in this slot: the old count was an hour ago.
-            slot.count.store(0, Ordering::Relaxed);
-        }
-        slot.count.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Messages of each of the last 60 minutes, oldest first; the last value is the
-    /// minute in progress.
-    pub fn per_minute(&self) -> Vec<u64> {
-        self.per_minute_at(minute_now())
-    }
-
-    fn per_minute_at(&self, now: u64) -> Vec<u64> {
-        (0..60u64)
-            .rev()
-            .map(|ago| {
-                let Some(minute) = now.checked_sub(ago) else {
-                    return 0;
-                };
-                let slot = &self.slots[(minute % 60) as usize];
-                if slot.minute.load(Ordering::Relaxed) == minute {
-                    slot.count.load(Ordering::Relaxed)
-                } else {
-                    0
-                }
-            })
-            .collect()
-    }
-
-    /// Time since the server started.
-    pub fn uptime(&self) -> Duration {
-        self.started.elapsed()
-    }
-}
-
-/// One bound session, as the administrator sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionInfo {
-    pub resource: String,
-    /// `tcp` or `websocket`.
-    pub transport: &'static str,
-    pub since: SystemTime,
-    pub address: Option<SocketAddr>,
-}
-
 impl Server {
     /// The bound sessions of `user`.
     pub fn sessions_of(&self, user: &str) -> Vec<SessionInfo> {
         self.sessions.described(user)
+    }
+
+    /// Whether `user` has a bound session.
+    pub fn is_online(&self, user: &str) -> bool {
+        self.sessions.is_online(user)
     }
 
     /// Users with at least one bound session, sorted.
@@ -120,64 +34,12 @@ impl Server {
     /// Closes every session of `user` with `<policy-violation/>` and a text saying an
     /// administrator did it; the number of sessions asked to close.
     pub fn disconnect_user(&self, user: &str) -> usize {
-        let handles = self.sessions.all(user);
-        for h in &handles {
-            h.stop_with_text("policy-violation", CLOSED_BY_ADMIN);
-        }
-        handles.len()
-    }
-
-    /// After an access change (already in the store): closes the sessions of connected
-    /// users who may no longer log in — those of `structure`, or everyone when `None`.
-    /// The directory is reloaded first. Returns the users disconnected.
-    pub async fn enforce_access(&self, structure: Option<&str>) -> Vec<String> {
-        self.directory.invalidate();
-        let dir = self.directory().await;
-        let mut gone = Vec::new();
-        for user in self.online_users() {
-            let concerned = structure.is_none_or(|s| {
-                dir.user(&user)
-                    .is_some_and(|u| u.structures.iter().any(|x| x == s))
-            });
-            if concerned && self.login_allowed(&user).await.is_err() {
-                self.disconnect_user(&user);
-                gone.push(user);
-            }
-        }
-        if !gone.is_empty() {
-            tracing::info!(users = gone.len(), "sessions closed after an access change");
-        }
-        gone
+        self.sessions
+            .close_user(user, "policy-violation", Some(CLOSED_BY_ADMIN))
     }
 
     /// Rooms with at least one occupant.
     pub fn rooms_open(&self) -> usize {
         self.rooms.open_count()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn messages_per_minute_in_a_ring() {
-        let s = Stats::default();
-        let now = 1_000_000;
-        for _ in 0..3 {
-            s.message_at(now);
-        }
-        s.message_at(now - 2);
-        // Older than the window (its slot is that of a minute ago): not counted.
-        s.message_at(now - 61);
-        let v = s.per_minute_at(now);
-        assert_eq!(v.len(), 60);
-        assert_eq!(v[59], 3);
-        assert_eq!(v[57], 1);
-        assert_eq!(v.iter().sum::<u64>(), 4);
-        // An hour later the slot starts again from zero.
-        s.message_at(now + 60);
-        assert_eq!(s.per_minute_at(now + 60)[59], 1);
-        assert_eq!(s.per_minute_at(now + 60).iter().sum::<u64>(), 1);
     }
 }

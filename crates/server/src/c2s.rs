@@ -19,16 +19,18 @@ use causerie_proto::framing::{
     FramingError, FramingLimits, StreamEvent, StreamHeader, StreamParser,
 };
 use causerie_proto::{Element, ns, xml};
-use jid::{BareJid, FullJid};
+use jid::FullJid;
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout, timeout_at};
 use tracing::{debug, info, warn};
 
-use crate::Server;
 use crate::auth::{self, Exchange, MECHANISMS, Step};
 use crate::mailbox::{Inbox, Next};
+use crate::outbound::{Outbound, to_attribute};
 use crate::router;
-use crate::sessions::{Outbound, Registered, SessionHandle, SessionMeta, to_attribute};
+use crate::server::Server;
+use crate::services::sessions::{Registered, SessionMeta};
+use crate::session::{Session, SessionHandle};
 use crate::transport::{TcpTransport, Transport};
 
 /// Failed SASL attempts allowed on one connection before it is closed.
@@ -40,16 +42,6 @@ const WRITE_BATCH: usize = 64;
 /// After this long without bytes from the client, the session's parser gives
 /// its buffers back (`StreamParser::park`; about 5 KiB per idle session).
 const PARK_AFTER: Duration = Duration::from_secs(2);
-
-/// A bound session, as the router and the features see it.
-#[derive(Debug, Clone)]
-pub struct Session {
-    /// The account's localpart.
-    pub user: String,
-    pub bare: BareJid,
-    pub jid: FullJid,
-    pub handle: SessionHandle,
-}
 
 /// Why a stream ends.
 #[derive(Debug)]
@@ -575,12 +567,7 @@ impl<T: Transport> Conn<T> {
             let mut b = Element::bare("bind", ns::BIND);
             b.append_child(xml::text_elem("jid", ns::BIND, full.to_string()));
             result.append_child(b);
-            let session = Session {
-                bare: full.to_bare(),
-                jid: full,
-                user,
-                handle,
-            };
+            let session = Session::new(user, full, handle);
             if let Err(e) = self.send_el(&result).await {
                 router::session_ended(&self.server, &session).await;
                 return Err(e);

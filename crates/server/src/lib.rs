@@ -1,22 +1,30 @@
-//! Causerie's server: listeners, client streams, the session registry, the
-//! router and the features, over the store (`causerie-store`) and the pure
-//! protocol code (`causerie-proto`).
+//! Causerie's server: listeners, client streams, the services (the session registry, the
+//! gate, the directory view, contacts, rooms), the router and the features, over the store
+//! (`causerie-store`), the school's rules (`causerie-ent`) and the pure protocol code
+//! (`causerie-proto`).
 //!
-//! [`Server::start`] binds the configured listeners and returns a
-//! [`Running`] handle whose [`Running::shutdown`] stops accepting, closes
-//! every session with `<system-shutdown/>` and waits for them.
+//! The layers, lowest first: [`stanza`], [`outbound`], [`mailbox`] and [`session`] (the
+//! shared vocabulary); [`services`] (owned state, and the gate); [`server`] (what
+//! everything shares); [`features`] (one file per feature), [`router`] (the choke point)
+//! and [`c2s`] (client streams); [`enforce`] (a new directory generation applied to what
+//! is open); [`listener`]. This file only wires them: [`start`] binds the configured
+//! listeners and returns a [`Running`] handle whose [`Running::shutdown`] stops
+//! accepting, closes every session with `<system-shutdown/>` and waits for them.
 
 pub mod admin;
 pub mod auth;
 pub mod c2s;
 pub mod config;
-pub mod contacts;
+pub mod enforce;
 pub mod features;
 pub mod listener;
 pub mod mailbox;
-pub mod policy;
+pub mod outbound;
 pub mod router;
-pub mod sessions;
+pub mod server;
+pub mod services;
+pub mod session;
+pub mod stanza;
 pub mod tls;
 pub mod transport;
 
@@ -24,30 +32,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use causerie_store::{AccountStore, Store};
+use causerie_store::Store;
 
 pub use config::Config;
-
-/// Everything the connection tasks share.
-pub struct Server {
-    pub config: Config,
-    /// The served domain, normalised.
-    pub domain: String,
-    pub store: Store,
-    pub sessions: sessions::Sessions,
-    pub tls: Arc<rustls::ServerConfig>,
-    pub throttle: auth::Throttle,
-    /// Counters of the administrator's live view (see `admin`).
-    pub stats: admin::Stats,
-    /// The directory and rules as last loaded (see `policy`).
-    pub directory: policy::DirectoryCache,
-    /// Who is in which multi-user room right now (see `features::muc`).
-    pub rooms: features::muc::Rooms,
-    /// The mutual contacts of users who are chatting (see `contacts`).
-    pub contacts: contacts::Contacts,
-    /// The writer of the rooms' archive (see `features::muc::archive`).
-    pub archive: features::muc::Archiver,
-}
+pub use server::Server;
+pub use services::policy::signal_change;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -77,60 +66,31 @@ pub struct Running {
     listeners: listener::Listeners,
 }
 
+/// Opens the store (creating the data directory), loads TLS and the directory, starts the
+/// directory poller and its enforcement, binds the listeners and starts accepting.
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+        path: config.data_dir.clone(),
+        source,
+    })?;
+    let store = Store::connect(&config.storage_url()).await?;
+    let tls = tls::load(&config)?;
+    let server = Arc::new(Server::new(config, store, tls));
+    server.policy.refresh().await;
+    enforce::start(&server);
+    features::muc::start(&server).await;
+    let (listeners, addresses) = listener::Listeners::bind(server.clone()).await?;
+    Ok(Running {
+        server,
+        addresses,
+        listeners,
+    })
+}
+
 impl Server {
-    /// Opens the store (creating the data directory), loads TLS, binds the
-    /// listeners and starts accepting.
+    /// See [`start`].
     pub async fn start(config: Config) -> Result<Running, StartError> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
-            path: config.data_dir.clone(),
-            source,
-        })?;
-        let store = Store::connect(&config.storage_url()).await?;
-        let tls = tls::load(&config)?;
-        let server = Arc::new(Server {
-            domain: config.domain.to_lowercase(),
-            throttle: auth::Throttle::new(Duration::from_millis(config.auth.failure_delay_ms)),
-            sessions: sessions::Sessions::default(),
-            stats: admin::Stats::default(),
-            directory: policy::DirectoryCache::new(&config.data_dir),
-            rooms: features::muc::Rooms::default(),
-            contacts: contacts::Contacts::default(),
-            archive: features::muc::Archiver::start(store.clone()),
-            store,
-            tls,
-            config,
-        });
-        features::muc::start(&server).await;
-        let (listeners, addresses) = listener::Listeners::bind(server.clone()).await?;
-        Ok(Running {
-            server,
-            addresses,
-            listeners,
-        })
-    }
-
-    /// The domain of the directory search service (XEP-0055).
-    pub fn search_domain(&self) -> String {
-        format!("search.{}", self.domain)
-    }
-
-    /// The domain of the multi-user conversation service (XEP-0045).
-    pub fn muc_domain(&self) -> String {
-        format!("conference.{}", self.domain)
-    }
-
-    /// Whether the account exists (a storage failure counts as "no").
-    pub async fn user_exists(&self, user: &str) -> bool {
-        if !self.sessions.all(user).is_empty() {
-            return true;
-        }
-        match self.store.account_exists(user).await {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot check an account");
-                false
-            }
-        }
+        start(config).await
     }
 }
 

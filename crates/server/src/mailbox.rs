@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
-use crate::sessions::Outbound;
+use crate::outbound::Outbound;
 
 #[derive(Debug)]
 struct Shared {
@@ -167,6 +167,12 @@ impl Inbox {
 }
 
 impl Inbox {
+    /// Items waiting (for tests).
+    #[cfg(test)]
+    pub fn queued(&self) -> usize {
+        self.shared.queue().len()
+    }
+
     /// Lets go of the queue's buffer if it is empty (the session went idle).
     pub fn release(&self) {
         let mut q = self.shared.queue();
@@ -188,7 +194,7 @@ impl Drop for Inbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sessions::Stop;
+    use crate::outbound::Stop;
     use causerie_proto::Element;
     use std::time::Duration;
 

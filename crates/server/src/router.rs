@@ -1,61 +1,30 @@
-//! The routing choke point: every stanza a bound session sends goes through
-//! [`route`], which, in this order,
+//! The routing choke point: every stanza a bound session sends goes through [`route`],
+//! which, in this order,
 //! 1. stamps `from` with the session's full JID (a client's `from` is never trusted),
 //! 2. validates `to` (a malformed JID gets `jid-malformed`),
-//! 3. sends everything addressed to the conversation service
-//!    (`conference.DOMAIN`, [`MucDest`]) to `features::muc`,
-//! 4. classifies any other destination ([`Dest`]), checks the school's
-//!    communication rules for what reaches another person (step 2b), takes
-//!    direct invitations to our rooms (XEP-0249) to `features::muc::invite`,
-//!    and hands over to the feature that owns the stanza kind:
+//! 3. sends everything addressed to the conversation service (`conference.DOMAIN`,
+//!    [`MucDest`]) to `features::muc`, where the rooms' policy applies,
+//! 4. classifies the destination ([`Dest`]) and the stanza (`services::gate::classify`);
+//!    a direct invitation to one of our rooms (XEP-0249) goes to the rooms' invitations;
+//! 5. asks the gate about anything for an account (`Gate::decide`): refused stanzas get
+//!    the gate's error, dropped ones nothing;
+//! 6. hands over to the feature that owns the stanza kind, with the gate's verdict:
 //!    `features::message`, `features::presence`, or the IQ table in `features::mod`.
 //!
-//! Rooms are not subject to the rules stanza by stanza: an invitation needs the
-//! inviter to reach the invitee (checked in `features::muc::invite`), and once
-//! members, everyone talks with the room.
+//! Nothing is exempt from step 5: answers, errors, unavailable presence and
+//! unsubscriptions are decided like the rest (docs/directory.md, "Who can send what to
+//! whom").
 
-use causerie_proto::errors::{Condition, StanzaError, error_reply, may_reply_with_error};
+use causerie_proto::errors::{Condition, StanzaError};
 use causerie_proto::{Element, xml};
 use jid::Jid;
 use tracing::debug;
 
-use crate::Server;
-use crate::c2s::Session;
 use crate::features;
-
-/// Where a stanza is going.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Dest {
-    /// The server itself (`to` = the domain).
-    Domain,
-    /// A local account's bare JID (also: no `to`, meaning the sender's own account).
-    Bare(String),
-    /// A local account's full JID.
-    Full(String, String),
-    /// The directory search service (XEP-0055) at `search.DOMAIN`.
-    Search,
-    /// Another domain: no federation, so `remote-server-not-found`.
-    Remote,
-}
-
-impl Dest {
-    /// The localpart of a local account destination.
-    pub fn user(&self) -> Option<&str> {
-        match self {
-            Dest::Bare(u) | Dest::Full(u, _) => Some(u),
-            _ => None,
-        }
-    }
-}
-
-/// A destination on the conversation service (`conference.DOMAIN`, XEP-0045).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MucDest {
-    /// The service itself.
-    Service,
-    /// A room (`room@conference.DOMAIN`), or one of its occupants (`…/nick`).
-    Room { room: String, nick: Option<String> },
-}
+use crate::server::Server;
+use crate::services::gate::{self, Class, Sender, Verdict};
+use crate::session::{Session, reply_error};
+use crate::stanza::{Dest, MucDest};
 
 /// Whether a parsed `to` addresses the conversation service, and what on it.
 pub fn classify_muc(server: &Server, to: Option<&Jid>) -> Option<MucDest> {
@@ -97,7 +66,8 @@ pub async fn route(server: &Server, session: &Session, mut stanza: Element) {
     if stanza.name() == "message" {
         server.stats.message();
     }
-    xml::set_attr(&mut stanza, "from", session.jid.to_string());
+    let full = session.jid.to_string();
+    xml::set_attr(&mut stanza, "from", full.clone());
     let to = match stanza.attr("to") {
         None => None,
         Some(raw) => match Jid::new(raw) {
@@ -122,63 +92,63 @@ pub async fn route(server: &Server, session: &Session, mut stanza: Element) {
         return;
     }
     let dest = classify(server, session, to.as_ref());
-    // 2b. The school's rules, for anything that reaches another person.
-    if let Some(target) = dest.user()
-        && target != session.user
-        && subject_to_rules(&stanza)
-        && let Err(err) = server.may_reach(&session.user, target).await
-    {
-        debug!(from = %session.user, to = %target, "refused by the school's rules");
-        reply_error(session, &stanza, err);
+    let class = gate::classify(&stanza);
+    if class == Class::Unknown && stanza.name() != "iq" {
+        // IQs get their own bad-request (RFC 6120 §8.2.3) from the IQ table.
+        reply_error(
+            session,
+            &stanza,
+            StanzaError::new(Condition::BadRequest).with_text("en", "unknown stanza type"),
+        );
         return;
     }
-    if let Some(invitee) = dest.user().map(str::to_string)
+    if let Some(invitee) = dest.user().filter(|u| *u != session.user)
         && let Some(room) = features::muc::invite::direct_room(server, &stanza)
     {
+        let invitee = invitee.to_string();
         features::muc::invite::direct(server, session, stanza, &invitee, &room).await;
         return;
     }
+    let verdict = match dest.user() {
+        Some(target) => {
+            let v = server
+                .gate()
+                .decide(&Sender::of(session, &full), target, dest.resource(), class)
+                .await;
+            match v {
+                Verdict::Refuse(err) => {
+                    debug!(from = %session.user, to = %target, ?class, "refused by the gate");
+                    reply_error(session, &stanza, err);
+                    return;
+                }
+                Verdict::Drop => {
+                    debug!(from = %session.user, to = %target, ?class, "dropped by the gate");
+                    return;
+                }
+                v => Some(v),
+            }
+        }
+        None => None,
+    };
     // Unavailable presence to everyone also leaves every room (RFC 6121 §4.5.2).
     let gone =
         stanza.name() == "presence" && to.is_none() && stanza.attr("type") == Some("unavailable");
     match stanza.name() {
-        "message" => features::message::outbound(server, session, stanza, dest).await,
-        "presence" => features::presence::outbound(server, session, stanza, dest, to).await,
-        _ => features::iq(server, session, stanza, dest).await,
+        "message" => features::message::outbound(server, session, stanza, dest, verdict).await,
+        "presence" => features::presence::outbound(server, session, stanza, dest, verdict).await,
+        _ => features::iq(server, session, stanza, dest, verdict).await,
     }
     if gone {
         features::muc::session_ended(server, session).await;
     }
 }
 
-/// Whether the rules apply to this stanza: anything that reaches out, but
-/// never answers (results, errors) nor what ends a relation (unavailable,
-/// unsubscribe, unsubscribed), which must always get through.
-fn subject_to_rules(stanza: &Element) -> bool {
-    let kind = stanza.attr("type");
-    match stanza.name() {
-        "iq" => matches!(kind, Some("get" | "set")),
-        "presence" => !matches!(
-            kind,
-            Some("unavailable" | "unsubscribe" | "unsubscribed" | "error")
-        ),
-        _ => kind != Some("error"),
-    }
-}
-
-/// Sends an error reply for `stanza` back to its sender, unless it is itself an error.
-pub fn reply_error(session: &Session, stanza: &Element, err: impl Into<StanzaError>) {
-    if may_reply_with_error(stanza) {
-        session.handle.send(error_reply(stanza, &err.into()));
-    }
-}
-
 /// A session ended: unregister it, tell whoever saw it online, and leave its rooms.
 pub async fn session_ended(server: &Server, session: &Session) {
-    if let Some(departed) = server.sessions.unregister(&session.user, session.handle.id) {
+    if let Some(departed) = server.sessions.unregister(&session.user, session.id()) {
         features::presence::departed(server, session, departed).await;
     }
-    if server.sessions.all(&session.user).is_empty() {
+    if !server.sessions.is_online(&session.user) {
         server.contacts.forget(&session.user);
     }
     features::muc::session_ended(server, session).await;

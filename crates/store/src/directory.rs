@@ -44,22 +44,8 @@ pub struct ImportReport {
     pub groups: usize,
 }
 
-/// Whether a structure may use the service, and which profiles of it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Access {
-    pub enabled: bool,
-    pub profiles: Vec<Profile>,
-}
-
-impl Default for Access {
-    /// Enabled, for all profiles: the setting of a structure nobody configured.
-    fn default() -> Access {
-        Access {
-            enabled: true,
-            profiles: Profile::ALL.to_vec(),
-        }
-    }
-}
+/// Whether a structure may use the service (the type lives with the access decision).
+pub use causerie_ent::Access;
 
 #[async_trait::async_trait]
 pub trait DirectoryStore: Send + Sync {

@@ -49,7 +49,7 @@ pub async fn admin(headers: HeaderMap) -> Response {
 pub async fn client_json(State(server): State<Arc<Server>>) -> Response {
     (
         [(header::CACHE_CONTROL, "no-cache")],
-        Json(json!({ "domain": server.domain, "websocket": "/xmpp-websocket" })),
+        Json(json!({ "domain": server.domain(), "websocket": "/xmpp-websocket" })),
     )
         .into_response()
 }

@@ -129,7 +129,7 @@ pub async fn record(
         serde_json::json!({})
     };
     if let Err(e) =
-        causerie_store::AdminStore::record_import(&server.store, "api", ok, &counts, &errors).await
+        causerie_store::AdminStore::record_import(server.store(), "api", ok, &counts, &errors).await
     {
         tracing::warn!(error = %e, "cannot record a directory API call");
     }
@@ -138,7 +138,7 @@ pub async fn record(
 
 /// Checks the bearer token in constant time.
 fn authorize(server: &Server, headers: &HeaderMap) -> Result<(), Fail> {
-    let Some(expected) = &server.config.directory.api_token else {
+    let Some(expected) = &server.config().directory.api_token else {
         return Err(Fail(
             StatusCode::SERVICE_UNAVAILABLE,
             "the directory API is disabled: set [directory] api_token".into(),
@@ -215,7 +215,7 @@ async fn put_user(
     }
     let creds = match &user.password {
         Some(p) => Some(
-            auth::credentials_for(p, server.config.auth.scram_iterations).map_err(|_| {
+            auth::credentials_for(p, server.config().auth.scram_iterations).map_err(|_| {
                 invalid(
                     "password",
                     "the password has characters that cannot be used",
@@ -224,9 +224,9 @@ async fn put_user(
         ),
         None => None,
     };
-    server.store.put_user(&user, creds.as_ref()).await?;
+    server.store().put_user(&user, creds.as_ref()).await?;
     tracing::info!(login = %user.login, "directory API: user updated");
-    server.directory.invalidate();
+    server.directory_changed().await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -236,12 +236,10 @@ async fn delete_user(
     headers: HeaderMap,
 ) -> Result<StatusCode, Fail> {
     authorize(&server, &headers)?;
-    server.store.deactivate_user(&login).await?;
-    // Logins from now on read the new directory; sessions of a deactivated user end now.
-    server.directory.invalidate();
-    for h in server.sessions.all(&login) {
-        h.stop("not-authorized");
-    }
+    server.store().deactivate_user(&login).await?;
+    // Logins from now on read the new directory; the server closes the sessions of a
+    // deactivated user as it enforces the new generation.
+    server.directory_changed().await;
     tracing::info!(login = %login, "directory API: user deactivated");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -300,8 +298,8 @@ async fn put_class(
     body: axum::body::Bytes,
 ) -> Result<StatusCode, Fail> {
     let class: Class = accept(&server, &headers, &id, &body)?;
-    server.store.put_class(&class).await?;
-    server.directory.invalidate();
+    server.store().put_class(&class).await?;
+    server.directory_changed().await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -312,8 +310,8 @@ async fn put_group(
     body: axum::body::Bytes,
 ) -> Result<StatusCode, Fail> {
     let group: Group = accept(&server, &headers, &id, &body)?;
-    server.store.put_group(&group).await?;
-    server.directory.invalidate();
+    server.store().put_group(&group).await?;
+    server.directory_changed().await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -324,8 +322,8 @@ async fn put_structure(
     body: axum::body::Bytes,
 ) -> Result<StatusCode, Fail> {
     let structure: Structure = accept(&server, &headers, &id, &body)?;
-    server.store.put_structure(&structure).await?;
-    server.directory.invalidate();
+    server.store().put_structure(&structure).await?;
+    server.directory_changed().await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -335,8 +333,8 @@ async fn delete_class(
     headers: HeaderMap,
 ) -> Result<StatusCode, Fail> {
     authorize(&server, &headers)?;
-    server.store.delete_class(&id).await?;
-    server.directory.invalidate();
+    server.store().delete_class(&id).await?;
+    server.directory_changed().await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -346,7 +344,7 @@ async fn delete_group(
     headers: HeaderMap,
 ) -> Result<StatusCode, Fail> {
     authorize(&server, &headers)?;
-    server.store.delete_group(&id).await?;
-    server.directory.invalidate();
+    server.store().delete_group(&id).await?;
+    server.directory_changed().await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -82,10 +82,10 @@ pub async fn serve(
     let tcp = TcpListener::bind(addr).await?;
     let local = tcp.local_addr()?;
     // HTTP/1.1 only (WebSocket upgrades), said in ALPN so that browsers agree.
-    let mut config = (*server.tls).clone();
+    let mut config = (**server.tls()).clone();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let acceptor = TlsAcceptor::from(Arc::new(config));
-    let deadline = Duration::from_secs(server.config.limits.handshake_timeout_secs);
+    let deadline = Duration::from_secs(server.config().limits.handshake_timeout_secs);
     let (tx, ready) = mpsc::channel(64);
     let accepting = tokio::spawn(async move {
         loop {

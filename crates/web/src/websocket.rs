@@ -41,9 +41,9 @@ pub async fn upgrade(
         )
             .into_response();
     }
-    let max = server.config.limits.max_stanza_bytes + 1024;
+    let max = server.config().limits.max_stanza_bytes + 1024;
     let secure =
-        tls.is_some() || server.config.listen.http_behind_tls_proxy || peer.ip().is_loopback();
+        tls.is_some() || server.config().listen.http_behind_tls_proxy || peer.ip().is_loopback();
     ws.max_message_size(max)
         .on_upgrade(move |socket| async move {
             let transport = WsTransport::new(socket, limits(&server));
@@ -54,8 +54,8 @@ pub async fn upgrade(
 
 fn limits(server: &Server) -> FramingLimits {
     FramingLimits {
-        max_stanza_bytes: server.config.limits.max_stanza_bytes,
-        max_depth: server.config.limits.max_depth,
+        max_stanza_bytes: server.config().limits.max_stanza_bytes,
+        max_depth: server.config().limits.max_depth,
     }
 }
 
@@ -271,8 +271,8 @@ fn websocket_url(server: &Server, headers: &HeaderMap, over_tls: bool) -> String
                     .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
         })
         .map(str::to_string)
-        .unwrap_or_else(|| server.domain.clone());
-    let scheme = if over_tls || server.config.listen.http_behind_tls_proxy {
+        .unwrap_or_else(|| server.domain().to_string());
+    let scheme = if over_tls || server.config().listen.http_behind_tls_proxy {
         "wss"
     } else {
         "ws"

@@ -109,7 +109,7 @@ async fn start(dir: &tempfile::TempDir) -> causerie_server::Running {
     config.admin.session_idle_minutes = 30;
     config.directory.api_token = Some(SYNC_TOKEN.into());
     let running = Server::start(config).await.unwrap();
-    let store = &running.server.store;
+    let store = running.server.store();
     let mut creds: HashMap<String, Credentials> = HashMap::new();
     for u in school().users {
         creds.insert(
@@ -126,7 +126,7 @@ async fn start(dir: &tempfile::TempDir) -> causerie_server::Running {
         )
         .await
         .unwrap();
-    running.server.directory.invalidate();
+    running.server.directory_changed().await;
     running
 }
 
@@ -206,7 +206,7 @@ async fn plain_user_session(server: &Arc<Server>, login: &str) -> Client {
     let token = format!("plain-token-of-{login}");
     let now = chrono::Utc::now().timestamp_millis();
     server
-        .store
+        .store()
         .create_admin_session(&AdminSession {
             token_hash: causerie_web::admin::auth::token_hash(&token),
             login: login.into(),
@@ -586,7 +586,7 @@ async fn login_cookies_csrf_and_origin() {
         let a = call(s, &bad, "POST", "/admin/api/logout", "").await;
         assert_eq!(a.status, 403);
     }
-    assert_eq!(s.store.access(A).await.unwrap(), Access::default());
+    assert_eq!(s.store().access(A).await.unwrap(), Access::default());
     // A foreign Origin: refused even with the right token.
     let resp = causerie_web::router(s.clone())
         .oneshot(
@@ -606,7 +606,7 @@ async fn login_cookies_csrf_and_origin() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 403);
-    assert_eq!(s.store.access(A).await.unwrap(), Access::default());
+    assert_eq!(s.store().access(A).await.unwrap(), Access::default());
     // The same Origin as the Host: accepted.
     let resp = causerie_web::router(s.clone())
         .oneshot(
@@ -626,7 +626,7 @@ async fn login_cookies_csrf_and_origin() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    assert!(!s.store.access(A).await.unwrap().enabled);
+    assert!(!s.store().access(A).await.unwrap().enabled);
     running.shutdown(std::time::Duration::from_secs(2)).await;
 }
 
@@ -664,7 +664,7 @@ async fn sessions_expire_when_idle_and_after_their_maximum() {
     );
     let now = chrono::Utc::now().timestamp_millis();
     // Idle for 31 minutes (the limit is 30).
-    s.store
+    s.store()
         .touch_admin_session(&hash, now - 31 * 60_000)
         .await
         .unwrap();
@@ -674,16 +674,16 @@ async fn sessions_expire_when_idle_and_after_their_maximum() {
         (401, json!("no-session"))
     );
     assert!(
-        s.store.admin_session(&hash).await.unwrap().is_none(),
+        s.store().admin_session(&hash).await.unwrap().is_none(),
         "deleted"
     );
     // Past its absolute end, however recently used.
     let c = login(s, "admin.a").await;
     let hash = causerie_web::admin::auth::token_hash(c.cookie.as_deref().unwrap());
-    let mut session = s.store.admin_session(&hash).await.unwrap().unwrap();
-    s.store.delete_admin_session(&hash).await.unwrap();
+    let mut session = s.store().admin_session(&hash).await.unwrap().unwrap();
+    s.store().delete_admin_session(&hash).await.unwrap();
     session.expires_ms = now - 1;
-    s.store.create_admin_session(&session).await.unwrap();
+    s.store().create_admin_session(&session).await.unwrap();
     assert_eq!(
         call(s, &c, "GET", "/admin/api/session", "").await.status,
         401
@@ -766,7 +766,7 @@ async fn invalid_input_is_refused_and_changes_nothing() {
     let s = &running.server;
     let c = login(s, "admin.a").await;
     let root = login(s, "root").await;
-    let generation = s.store.generation().await.unwrap();
+    let generation = s.store().generation().await.unwrap();
     let cases: Vec<(&Client, &str, String, String, &str)> = vec![
         (&c, "PUT", format!("/admin/api/structures/{A}/access"), r#"{"enabled": true, "profiles": ["pupil"]}"#.into(), "profiles[0]"),
         (&c, "PUT", format!("/admin/api/structures/{A}/access"), r#"{"enabled": true, "profiles": ["student", "student"]}"#.into(), "profiles[1]"),
@@ -805,12 +805,12 @@ async fn invalid_input_is_refused_and_changes_nothing() {
         assert!(!e["message_en"].as_str().unwrap().is_empty());
     }
     assert_eq!(
-        s.store.generation().await.unwrap(),
+        s.store().generation().await.unwrap(),
         generation,
         "nothing written"
     );
     assert!(
-        s.store
+        s.store()
             .audit_log(&AuditQuery {
                 limit: 100,
                 ..AuditQuery::default()
@@ -819,15 +819,15 @@ async fn invalid_input_is_refused_and_changes_nothing() {
             .unwrap()
             .is_empty()
     );
-    assert_eq!(s.store.access(A).await.unwrap(), Access::default());
+    assert_eq!(s.store().access(A).await.unwrap(), Access::default());
     assert!(
-        s.store
+        s.store()
             .admin_grants_of("anne.durand")
             .await
             .unwrap()
             .is_empty()
     );
-    let g = s.store.group("chorale").await.unwrap().unwrap();
+    let g = s.store().group("chorale").await.unwrap().unwrap();
     assert_eq!(
         g.members,
         vec!["anne.durand".to_string(), "lea.martin".to_string()]
@@ -924,7 +924,7 @@ async fn changes_apply_at_once_and_are_audited() {
         assert_eq!(anne["chat_allowed"], why == "profile-not-allowed");
     }
     // Rules: nobody reaches anybody by rule, then the defaults again.
-    assert!(s.may_reach("lea.martin", "anne.durand").await.is_ok());
+    assert!(s.view().await.reach("lea.martin", "anne.durand").is_ok());
     let a = call(
         s,
         &c,
@@ -934,9 +934,9 @@ async fn changes_apply_at_once_and_are_audited() {
     )
     .await;
     assert_eq!(a.json()["custom_rules"], true);
-    assert!(s.may_reach("lea.martin", "hugo.petit").await.is_err());
+    assert!(s.view().await.reach("lea.martin", "hugo.petit").is_err());
     // Members of a group still reach each other; the group's reach lists them.
-    assert!(s.may_reach("lea.martin", "anne.durand").await.is_ok());
+    assert!(s.view().await.reach("lea.martin", "anne.durand").is_ok());
     let pairs = call(s, &c, "GET", "/admin/api/groups/chorale/reach", "")
         .await
         .json();
@@ -958,10 +958,10 @@ async fn changes_apply_at_once_and_are_audited() {
     .await;
     assert_eq!(a.json()["custom_rules"], false);
     assert!(
-        s.may_reach("lea.martin", "hugo.petit").await.is_err(),
+        s.view().await.reach("lea.martin", "hugo.petit").is_err(),
         "different classes"
     );
-    assert!(s.may_reach("lea.martin", "admin.a").await.is_ok());
+    assert!(s.view().await.reach("lea.martin", "admin.a").is_ok());
     // Lock and unlock.
     let a = call(s, &c, "POST", "/admin/api/users/anne.durand/lock", "")
         .await
@@ -1102,8 +1102,8 @@ async fn logins_are_refused_while_the_lock_list_cannot_be_read() {
     let running = start(&dir).await;
     let s = running.server.clone();
     assert!(s.login_allowed("anne.durand").await.is_ok());
-    s.store.close().await;
-    s.directory.invalidate();
+    s.store().close().await;
+    s.directory_changed().await;
     let refused = s.login_allowed("anne.durand").await;
     assert!(
         refused

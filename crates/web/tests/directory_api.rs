@@ -83,7 +83,7 @@ async fn every_route_needs_the_token() {
         );
     }
     assert!(
-        s.store.snapshot().await.unwrap().structures.is_empty(),
+        s.store().snapshot().await.unwrap().structures.is_empty(),
         "nothing applied"
     );
     running.shutdown(std::time::Duration::from_secs(2)).await;
@@ -120,7 +120,7 @@ async fn incremental_changes_apply_and_bad_input_is_explained() {
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        s.store.directory_user_active("lea.martin").await.unwrap(),
+        s.store().directory_user_active("lea.martin").await.unwrap(),
         Some(true)
     );
     let dir_now = s.directory().await;
@@ -156,7 +156,7 @@ async fn incremental_changes_apply_and_bad_input_is_explained() {
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        s.store.directory_user_active("lea.martin").await.unwrap(),
+        s.store().directory_user_active("lea.martin").await.unwrap(),
         Some(false)
     );
     assert_eq!(

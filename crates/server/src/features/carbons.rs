@@ -5,9 +5,10 @@
 use causerie_proto::errors::{Condition, StanzaError};
 use causerie_proto::{Element, ns, xml};
 
-use super::IqResult;
-use crate::Server;
-use crate::c2s::Session;
+use crate::server::Server;
+use crate::services::Pass;
+use crate::session::Session;
+use crate::stanza::IqResult;
 
 pub fn handle(server: &Server, session: &Session, payload: &Element, set: bool) -> IqResult {
     if !set {
@@ -16,7 +17,7 @@ pub fn handle(server: &Server, session: &Session, payload: &Element, set: bool) 
     let enable = payload.name() == "enable";
     server
         .sessions
-        .set_carbons(&session.user, session.handle.id, enable);
+        .set_carbons(&session.user, session.id(), enable);
     Ok(None)
 }
 
@@ -29,21 +30,22 @@ pub fn eligible(stanza: &Element) -> bool {
         && stanza.get_child("sent", ns::CARBONS).is_none()
 }
 
-/// Copies a message `user` sent (`direction` = "sent") or received
-/// ("received") to the user's other carbon-enabled resources.
-pub fn copy(server: &Server, user: &str, except: u64, direction: &str, stanza: &Element) {
-    let copies = server.sessions.carbon_copies(user, except);
-    if copies.is_empty() {
+/// Copies a message the account of `pass` sent (`direction` = "sent") or received
+/// ("received") to its carbon-enabled resources other than `except`. The pass is the
+/// one that let the message reach that account (its own, for "sent").
+pub fn copy(server: &Server, pass: &Pass, except: u64, direction: &str, stanza: &Element) {
+    let user = pass.to();
+    if !server.sessions.wants_carbons(user, except) {
         return;
     }
     let bare = format!("{user}@{}", server.domain);
-    for h in copies {
+    server.sessions.deliver_carbons(pass, except, |resource| {
         let mut wrapper = xml::elem(
             "message",
             ns::CLIENT,
             &[
                 ("from", &bare),
-                ("to", &format!("{bare}/{}", h.resource)),
+                ("to", &format!("{bare}/{resource}")),
                 ("type", "chat"),
             ],
         );
@@ -52,6 +54,6 @@ pub fn copy(server: &Server, user: &str, except: u64, direction: &str, stanza: &
         fwd.append_child(stanza.clone());
         dir.append_child(fwd);
         wrapper.append_child(dir);
-        h.send(wrapper);
-    }
+        wrapper
+    });
 }

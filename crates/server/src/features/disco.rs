@@ -5,8 +5,8 @@
 use causerie_proto::errors::{Condition, StanzaError};
 use causerie_proto::{Element, ns, xml};
 
-use super::IqResult;
-use crate::Server;
+use crate::server::Server;
+use crate::stanza::IqResult;
 
 /// Features the server itself supports.
 const SERVER_FEATURES: &[&str] = &[

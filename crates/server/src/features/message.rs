@@ -1,85 +1,95 @@
-//! RFC 6121 §8 message delivery between accounts and resources, and XEP-0160
-//! offline storage: a message for an account with no available resource is
-//! committed to the store first, and delivered at the next login with an
-//! XEP-0203 delay stamp.
+//! RFC 6121 §8 message delivery between accounts and resources, and XEP-0160 offline
+//! storage: a message for an account with no available resource is committed to the
+//! store first, and delivered at the next login with an XEP-0203 delay stamp — after the
+//! gate decided it again with the rules of that moment.
+//!
+//! Whether a message may go at all is the gate's decision, taken by the router: here a
+//! message comes with its pass.
 
 use causerie_proto::errors::{Condition, StanzaError};
 use causerie_proto::{Element, ns, xml};
 use causerie_store::{OfflineMessage, OfflineStore};
-use tracing::warn;
+use jid::Jid;
+use tracing::{debug, warn};
 
 use super::carbons;
-use crate::Server;
-use crate::c2s::Session;
-use crate::router::{Dest, reply_error};
+use crate::server::Server;
+use crate::services::gate::{self, Sender};
+use crate::services::sessions::Full;
+use crate::services::{Pass, Verdict};
+use crate::session::{Session, reply_error};
+use crate::stanza::Dest;
 
-pub async fn outbound(server: &Server, session: &Session, stanza: Element, dest: Dest) {
+pub async fn outbound(
+    server: &Server,
+    session: &Session,
+    stanza: Element,
+    dest: Dest,
+    verdict: Option<Verdict>,
+) {
     let kind = stanza.attr("type").unwrap_or("normal").to_string();
-    let carbons = carbons::eligible(&stanza);
-    if let Some(target) = dest.user()
-        && target != session.user
-        && matches!(kind.as_str(), "chat" | "normal")
-        && let Err(err) = server.may_message(&session.user, target).await
-    {
-        reply_error(session, &stanza, err);
-        return;
-    }
-    if carbons && dest.user().is_some_and(|u| u != session.user) {
-        carbons::copy(server, &session.user, session.handle.id, "sent", &stanza);
-    }
-    match dest {
-        Dest::Remote => reply_error(session, &stanza, Condition::RemoteServerNotFound),
-        Dest::Search => reply_error(session, &stanza, Condition::ServiceUnavailable),
-        Dest::Domain => {
+    let pass = match (&dest, verdict.as_ref().and_then(Verdict::pass)) {
+        (Dest::Bare(_) | Dest::Full(..), Some(p)) => p.clone(),
+        (Dest::Bare(_) | Dest::Full(..), None) => return,
+        (Dest::Remote, _) => {
+            reply_error(session, &stanza, Condition::RemoteServerNotFound);
+            return;
+        }
+        (Dest::Search, _) => {
+            reply_error(session, &stanza, Condition::ServiceUnavailable);
+            return;
+        }
+        (Dest::Domain, _) => {
             if stanza.get_child("body", ns::CLIENT).is_some() {
                 reply_error(session, &stanza, Condition::ServiceUnavailable);
             }
+            return;
         }
-        Dest::Full(user, resource) => match server.sessions.full(&user, &resource) {
-            Some(h) => {
-                if carbons {
-                    carbons::copy(server, &user, h.id, "received", &stanza);
-                }
-                h.send(stanza);
+    };
+    let to_other = dest.user() != Some(session.user.as_str());
+    let carbons = carbons::eligible(&stanza) && to_other;
+    if carbons {
+        carbons::copy(server, &Pass::own(session), session.id(), "sent", &stanza);
+    }
+    match dest {
+        Dest::Full(_, resource) => {
+            if carbons {
+                let except = server
+                    .sessions
+                    .session_id(pass.to(), &resource)
+                    .unwrap_or(0);
+                carbons::copy(server, &pass, except, "received", &stanza);
             }
-            // RFC 6121 §8.5.3.2.1: no such resource.
-            None => match kind.as_str() {
-                "chat" | "normal" => to_account(server, session, &user, stanza, &kind).await,
-                "groupchat" => reply_error(session, &stanza, Condition::ServiceUnavailable),
-                _ => {}
-            },
-        },
-        Dest::Bare(user) => to_account(server, session, &user, stanza, &kind).await,
+            match server
+                .sessions
+                .deliver_full(&pass, &resource, stanza.clone())
+            {
+                Full::Queued | Full::Overflow => {}
+                // RFC 6121 §8.5.3.2.1: no such resource.
+                Full::NoSuchResource => match kind.as_str() {
+                    "chat" | "normal" => to_account(server, session, &pass, stanza, &kind).await,
+                    _ => {}
+                },
+            }
+        }
+        Dest::Bare(_) => to_account(server, session, &pass, stanza, &kind).await,
+        _ => {}
     }
 }
 
 /// Delivers to a local account's bare JID (RFC 6121 §8.5.2).
-async fn to_account(server: &Server, session: &Session, user: &str, stanza: Element, kind: &str) {
-    if kind == "groupchat" {
-        reply_error(session, &stanza, Condition::ServiceUnavailable);
+async fn to_account(server: &Server, session: &Session, pass: &Pass, stanza: Element, kind: &str) {
+    if kind == "error" {
+        server.sessions.deliver_best(pass, stanza);
         return;
     }
-    let targets: Vec<_> = server
-        .sessions
-        .available(user)
-        .into_iter()
-        .filter(|a| a.priority >= 0)
-        .collect();
-    if !targets.is_empty() {
-        if kind == "error" {
-            if let Some(best) = targets.iter().max_by_key(|a| a.priority) {
-                best.handle.send(stanza);
-            }
-            return;
-        }
-        for t in &targets {
-            t.handle.send(stanza.clone());
-        }
+    if server.sessions.deliver_available(pass, &stanza, true) > 0 {
         return;
     }
-    if matches!(kind, "error" | "headline") {
+    if kind == "headline" {
         return;
     }
+    let user = pass.to();
     if !server.user_exists(user).await {
         reply_error(session, &stanza, Condition::ServiceUnavailable);
         return;
@@ -126,23 +136,67 @@ async fn to_account(server: &Server, session: &Session, user: &str, stanza: Elem
     }
 }
 
-/// Delivers stored messages (read with the subscription requests at the
-/// initial presence, `OfflineStore::waiting`) to a session that just became
-/// available, then deletes those that were handed over.
+/// Whether a stanza kept while `session`'s account was offline may still be delivered:
+/// one from another account is decided again by the gate with the rules in force now
+/// (its sender may have changed class meanwhile); one the server or a room composed goes,
+/// but an invitation to a room only while the invitee is still a member of it.
+pub async fn still_deliverable(server: &Server, session: &Session, stanza: &Element) -> bool {
+    let Some(from) = stanza.attr("from").and_then(|f| Jid::new(f).ok()) else {
+        return false;
+    };
+    let domain = from.domain().as_str();
+    if domain == server.muc_domain() {
+        return super::muc::invite::still_invited(server, &session.user, &from, stanza).await;
+    }
+    if domain != server.domain {
+        return false;
+    }
+    let Some(sender) = from.node().map(|n| n.to_string()) else {
+        return true; // the server itself
+    };
+    let full = from.to_string();
+    let verdict = server
+        .gate()
+        .decide(
+            &Sender {
+                user: &sender,
+                full: &full,
+                session: None,
+            },
+            &session.user,
+            None,
+            gate::classify(stanza),
+        )
+        .await;
+    matches!(verdict, Verdict::Deliver(_))
+}
+
+/// Delivers stored messages (read with the subscription requests at the initial
+/// presence, `OfflineStore::waiting`) to a session that just became available, each
+/// decided again ([`still_deliverable`]), then deletes those that were handed over or
+/// refused.
 pub async fn deliver_offline(server: &Server, session: &Session, messages: Vec<OfflineMessage>) {
-    let mut delivered = None;
+    let mut done = None;
     for m in messages {
         let Ok(el) = m.stanza.parse::<Element>() else {
             warn!(id = m.id, "dropping an unreadable offline message");
-            delivered = Some(m.id);
+            done = Some(m.id);
             continue;
         };
-        if !session.handle.send(el) {
+        if !still_deliverable(server, session, &el).await {
+            debug!(
+                id = m.id,
+                "an offline message is no longer allowed: dropped"
+            );
+            done = Some(m.id);
+            continue;
+        }
+        if !session.reply(el) {
             break;
         }
-        delivered = Some(m.id);
+        done = Some(m.id);
     }
-    if let Some(id) = delivered
+    if let Some(id) = done
         && let Err(e) = server.store.delete_offline(&session.user, id).await
     {
         warn!(error = %e, "cannot delete delivered offline messages");

@@ -2,7 +2,9 @@
 //!
 //! [`iq`] is the one table `(namespace, element) → handler` for IQs the
 //! server answers itself (addressed to the domain, or to an account's bare
-//! JID on its behalf). IQs to a full JID go to that resource.
+//! JID on its behalf). IQs to a full JID go to that resource, with the gate's pass
+//! (the router asked it: requests need the pair to be able to chat, answers must
+//! answer a request that was routed).
 
 pub mod carbons;
 pub mod disco;
@@ -11,26 +13,19 @@ pub mod muc;
 pub mod ping;
 pub mod presence;
 pub mod roster;
+pub mod roster_push;
 pub mod search;
 pub mod vcard;
 pub mod version;
 
 use causerie_proto::errors::{Condition, StanzaError};
-use causerie_proto::{Element, ns, xml};
-use tracing::warn;
+use causerie_proto::{Element, ns};
 
-use crate::Server;
-use crate::c2s::Session;
-use crate::router::{Dest, reply_error};
-
-/// What an IQ handler answers: the result's payload, or an error.
-pub type IqResult = Result<Option<Element>, StanzaError>;
-
-/// Turns a store failure into `internal-server-error`, logging it.
-pub fn internal(e: impl std::fmt::Display) -> StanzaError {
-    warn!(error = %e, "storage failure while handling a stanza");
-    StanzaError::new(Condition::InternalServerError)
-}
+use crate::server::Server;
+use crate::services::Verdict;
+use crate::services::sessions::Full;
+use crate::session::{Session, answer, reply_error};
+use crate::stanza::Dest;
 
 /// What an IQ is, once its type and id were checked (RFC 6120 §8.2.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,8 +79,15 @@ pub fn iq_payload<'a>(session: &Session, stanza: &'a Element) -> Option<&'a Elem
     }
 }
 
-/// Routes an IQ (RFC 6120 §8.2.3, RFC 6121 §8.5).
-pub async fn iq(server: &Server, session: &Session, stanza: Element, dest: Dest) {
+/// Routes an IQ (RFC 6120 §8.2.3, RFC 6121 §8.5); `verdict` is the gate's for an
+/// account's JID.
+pub async fn iq(
+    server: &Server,
+    session: &Session,
+    stanza: Element,
+    dest: Dest,
+    verdict: Option<Verdict>,
+) {
     let Some(kind) = iq_kind(session, &stanza) else {
         return;
     };
@@ -97,15 +99,14 @@ pub async fn iq(server: &Server, session: &Session, stanza: Element, dest: Dest)
             }
             return;
         }
-        Dest::Full(user, resource) => {
-            match server.sessions.full(user, resource) {
-                Some(h) => {
-                    h.send(stanza);
-                }
-                None if is_request => {
-                    reply_error(session, &stanza, Condition::ServiceUnavailable);
-                }
-                None => {}
+        Dest::Full(_, resource) => {
+            let Some(pass) = verdict.as_ref().and_then(Verdict::pass) else {
+                return;
+            };
+            if server.sessions.deliver_full(pass, resource, stanza.clone()) == Full::NoSuchResource
+                && is_request
+            {
+                reply_error(session, &stanza, Condition::ServiceUnavailable);
             }
             return;
         }
@@ -161,32 +162,4 @@ pub async fn iq(server: &Server, session: &Session, stanza: Element, dest: Dest)
         _ => Err(StanzaError::new(Condition::ServiceUnavailable)),
     };
     answer(session, &stanza, result);
-}
-
-/// Sends the result (or error) of an IQ request back to its sender.
-pub fn answer(session: &Session, request: &Element, result: IqResult) {
-    match result {
-        Ok(payload) => {
-            session.handle.send(result_for(request, payload));
-        }
-        Err(e) => reply_error(session, request, e),
-    }
-}
-
-/// The result of an IQ request: same id, addresses swapped.
-pub fn result_for(request: &Element, payload: Option<Element>) -> Element {
-    let mut r = xml::elem("iq", ns::CLIENT, &[("type", "result")]);
-    if let Some(id) = request.attr("id") {
-        xml::set_attr(&mut r, "id", id);
-    }
-    if let Some(from) = request.attr("from") {
-        xml::set_attr(&mut r, "to", from);
-    }
-    if let Some(to) = request.attr("to") {
-        xml::set_attr(&mut r, "from", to);
-    }
-    if let Some(p) = payload {
-        r.append_child(p);
-    }
-    r
 }

@@ -2,7 +2,7 @@
 
 use causerie_proto::errors::{Condition, StanzaError};
 
-use super::IqResult;
+use crate::stanza::IqResult;
 
 pub fn handle(set: bool) -> IqResult {
     if set {

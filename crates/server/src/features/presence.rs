@@ -1,24 +1,35 @@
-//! RFC 6121 §3–4: presence subscriptions (the whole state machine, with
-//! pending requests kept while the contact is offline, and pre-approval) and
-//! presence broadcast (initial presence, probes, directed presence,
-//! unavailable on disconnect).
+//! RFC 6121 §3–4: presence subscriptions (the whole state machine, with pending requests
+//! kept while the contact is offline, and pre-approval) and presence broadcast (initial
+//! presence, probes, directed presence, unavailable on disconnect).
 //!
-//! Subscription stanzas carry bare JIDs. Each change of a roster item is
-//! stored first, then pushed, then the stanza is delivered.
+//! Subscription stanzas carry bare JIDs. Each change of a roster item is stored first
+//! (through the contacts service), then pushed, then the stanza is delivered — with the
+//! gate's pass: the router decided the stanza the client sent, and every presence this
+//! feature sends on a user's behalf to someone else (broadcast to subscribers, to directed
+//! recipients, at departure) is decided by the gate too. A presence that the rules no
+//! longer allow is not sent; when the rules change, the presences they end are ended at
+//! once with an unavailable stripped of any status ([`rules_changed`]).
+//!
+//! A refused request is final for the pair: when the user refuses a request, later
+//! requests from the same requester are withheld (his item stays « Invitation refusée »)
+//! until the user asks him himself.
 
 use std::collections::HashSet;
 
 use causerie_proto::errors::Condition;
 use causerie_proto::{Element, ns, xml};
-use causerie_store::{OfflineStore, RosterItem, RosterStore, StoreError, Subscription};
+use causerie_store::{OfflineStore, RosterItem, StoreError, Subscription};
 use jid::Jid;
 use tracing::warn;
 
-use super::{message, roster};
-use crate::Server;
-use crate::c2s::Session;
-use crate::router::{Dest, reply_error};
-use crate::sessions::Departed;
+use super::message;
+use super::roster_push;
+use crate::server::Server;
+use crate::services::gate::{Class, Sender};
+use crate::services::sessions::Departed;
+use crate::services::{Pass, Verdict};
+use crate::session::{Session, reply_error};
+use crate::stanza::{Dest, local_user};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -27,26 +38,27 @@ pub async fn outbound(
     session: &Session,
     stanza: Element,
     dest: Dest,
-    to: Option<Jid>,
+    verdict: Option<Verdict>,
 ) {
     let kind = stanza.attr("type").map(str::to_string);
-    let result = match (kind.as_deref(), to.is_some()) {
+    let directed_to = stanza.attr("to").is_some();
+    let result = match (kind.as_deref(), directed_to) {
         (None | Some("unavailable"), false) => {
             broadcast(server, session, stanza, kind.is_none()).await
         }
         (None | Some("unavailable"), true) => {
-            directed(server, session, stanza, dest, kind.is_none());
+            directed(server, session, stanza, &dest, verdict, kind.is_none());
             Ok(())
         }
         (Some(k @ ("subscribe" | "subscribed" | "unsubscribe" | "unsubscribed")), true) => {
-            subscription(server, session, stanza, k, dest).await
+            subscription(server, session, stanza, k, dest, verdict).await
         }
-        (Some("probe"), true) => probe(server, session, dest).await,
+        (Some("probe"), true) => probe(server, session, &dest, verdict).await,
         (Some("error"), true) => {
-            if let Dest::Full(user, resource) = &dest
-                && let Some(h) = server.sessions.full(user, resource)
+            if let (Dest::Full(_, resource), Some(pass)) =
+                (&dest, verdict.as_ref().and_then(Verdict::pass))
             {
-                h.send(stanza);
+                server.sessions.deliver_full(pass, resource, stanza);
             }
             Ok(())
         }
@@ -58,12 +70,6 @@ pub async fn outbound(
     if let Err(e) = result {
         warn!(error = %e, "storage failure while handling presence");
     }
-}
-
-/// The localpart of a bare JID string on this server.
-fn local_user(server: &Server, bare: &str) -> Option<String> {
-    let (node, domain) = bare.split_once('@')?;
-    (domain == server.domain && !node.is_empty()).then(|| node.to_string())
 }
 
 fn bare_of(server: &Server, user: &str) -> String {
@@ -78,43 +84,66 @@ fn presence_el(kind: Option<&str>, from: &str, to: &str) -> Element {
     p
 }
 
-/// Delivers a presence stanza to every available resource of `user`.
-fn to_available(server: &Server, user: &str, stanza: &Element) {
-    for a in server.sessions.available(user) {
-        a.handle.send(stanza.clone());
+/// `stanza` without its text or payload: the same addresses and type, nothing else.
+fn stripped(stanza: &Element) -> Element {
+    let mut p = Element::bare(stanza.name(), ns::CLIENT);
+    for attr in ["from", "to", "type", "id"] {
+        if let Some(v) = stanza.attr(attr) {
+            xml::set_attr(&mut p, attr, v);
+        }
     }
+    p
 }
 
-/// Sends the current presence of each available resource of `from_user` to
-/// every available resource of `to_user` (or only to `only`).
-fn send_presences(server: &Server, from_user: &str, to_user: &str, only: Option<&Session>) {
-    let to_bare = bare_of(server, to_user);
-    let presences = server.sessions.available(from_user);
-    for a in presences {
-        let mut p = a.presence.clone();
-        match only {
-            Some(s) => {
-                xml::set_attr(&mut p, "to", s.jid.to_string());
-                s.handle.send(p);
-            }
-            None => {
-                xml::set_attr(&mut p, "to", to_bare.clone());
-                to_available(server, to_user, &p);
-            }
+/// Delivers `stanza`, or its stripped form, as the verdict says, to the available
+/// sessions of the verdict's account (or to one resource).
+fn deliver(server: &Server, verdict: &Verdict, resource: Option<&str>, stanza: &Element) {
+    let (pass, stanza) = match verdict {
+        Verdict::Deliver(p) => (p, stanza.clone()),
+        Verdict::Stripped(p) => (p, stripped(stanza)),
+        _ => return,
+    };
+    match resource {
+        Some(r) => {
+            server.sessions.deliver_full(pass, r, stanza);
+        }
+        None => {
+            server.sessions.deliver_available(pass, &stanza, false);
         }
     }
 }
 
-/// Sends unavailable presence from each available resource of `from_user` to
-/// `to_user`'s available resources (a subscription just ended).
-fn send_unavailables(server: &Server, from_user: &str, to_user: &str) {
-    let to_bare = bare_of(server, to_user);
+/// Sends the current presence of each available resource of `from_user` to every
+/// available resource of the account of `pass`.
+fn send_presences(server: &Server, from_user: &str, pass: &Pass) {
+    let to_bare = bare_of(server, pass.to());
     for a in server.sessions.available(from_user) {
-        let from = format!("{}/{}", bare_of(server, from_user), a.handle.resource);
-        to_available(
-            server,
-            to_user,
+        let mut p = a.presence.clone();
+        xml::set_attr(&mut p, "to", to_bare.clone());
+        server.sessions.deliver_available(pass, &p, false);
+    }
+}
+
+/// Sends the current presence of each available resource of `from_user` to `session`.
+fn presences_to(server: &Server, from_user: &str, session: &Session) {
+    for a in server.sessions.available(from_user) {
+        let mut p = a.presence.clone();
+        xml::set_attr(&mut p, "to", session.jid.to_string());
+        session.reply(p);
+    }
+}
+
+/// Sends unavailable presence (with no status) from each available resource of
+/// `from_user` to the available resources of the account of `pass` (a subscription
+/// through which it received them just ended).
+fn send_unavailables(server: &Server, from_user: &str, pass: &Pass) {
+    let to_bare = bare_of(server, pass.to());
+    for a in server.sessions.available(from_user) {
+        let from = format!("{}/{}", bare_of(server, from_user), a.resource);
+        server.sessions.deliver_available(
+            pass,
             &presence_el(Some("unavailable"), &from, &to_bare),
+            false,
         );
     }
 }
@@ -135,11 +164,11 @@ async fn broadcast(
     available: bool,
 ) -> Result<()> {
     let user = &session.user;
-    let was = server.sessions.is_available(user, session.handle.id);
+    let was = server.sessions.is_available(user, session.id());
     let directed = if available {
         server.sessions.set_presence(
             user,
-            session.handle.id,
+            session.id(),
             Some(stanza.clone()),
             parse_priority(&stanza),
         );
@@ -148,42 +177,51 @@ async fn broadcast(
         if !was {
             return Ok(());
         }
-        let directed = server.sessions.take_directed(user, session.handle.id);
-        server
-            .sessions
-            .set_presence(user, session.handle.id, None, 0);
+        let directed = server.sessions.take_directed(user, session.id());
+        server.sessions.set_presence(user, session.id(), None, 0);
         directed
     };
-    let roster = if available && !was {
-        server.roster_for_presence(user).await?
+    let initial = available && !was;
+    let roster = if initial {
+        server.contacts.roster_for_presence(user).await?
     } else {
-        server.store.roster(user).await?.into()
+        server.contacts.roster(user).await?
     };
-    broadcast_to(server, user, &roster, &stanza, &directed).await;
-    if available && !was {
-        // Initial presence: probe contacts, show own other resources, then
-        // what waited while offline.
+    let full = session.jid.to_string();
+    let sender = Sender::of(session, &full);
+    broadcast_to(server, session, &sender, &roster, &stanza, &directed).await;
+    if initial {
+        // Initial presence: probe contacts, show own other resources, then what waited
+        // while offline, each decided again with the rules in force.
+        let view = server.view().await;
+        let gate = server.gate();
         for item in roster
             .iter()
             .filter(|i| matches!(i.subscription, Subscription::To | Subscription::Both))
         {
-            if let Some(contact) = local_user(server, &item.contact)
-                && server.may_reach(user, &contact).await.is_ok()
+            if let Some(contact) = local_user(&server.domain, &item.contact)
+                && matches!(
+                    gate.decide_in(&view, &sender, &contact, None, Class::Probe)
+                        .await,
+                    Verdict::Deliver(_)
+                )
             {
-                send_presences(server, &contact, user, Some(session));
+                presences_to(server, &contact, session);
             }
         }
         for a in server.sessions.available(user) {
-            if a.handle.id != session.handle.id {
+            if a.id != session.id() {
                 let mut p = a.presence.clone();
                 xml::set_attr(&mut p, "to", session.jid.to_string());
-                session.handle.send(p);
+                session.reply(p);
             }
         }
         let waiting = server.store.waiting(user).await?;
         for (_, raw) in waiting.pending_in {
-            if let Ok(p) = raw.parse::<Element>() {
-                session.handle.send(p);
+            if let Ok(p) = raw.parse::<Element>()
+                && message::still_deliverable(server, session, &p).await
+            {
+                session.reply(p);
             }
         }
         if parse_priority(&stanza) >= 0 {
@@ -193,88 +231,97 @@ async fn broadcast(
     Ok(())
 }
 
-/// Sends `stanza` (from a resource of `user`) to the contacts subscribed to
-/// `user` whom the school's rules still let `user` reach, to `user`'s own
-/// available resources, and to `directed` JIDs.
+/// Sends `stanza` (from a resource of `session`'s account) to the contacts subscribed to
+/// it, as the gate decides each, to the account's own available resources, and to the
+/// `directed` JIDs (who received a directed presence: they get its end, stripped when the
+/// rules no longer allow the pair).
 async fn broadcast_to(
     server: &Server,
-    user: &str,
+    session: &Session,
+    sender: &Sender<'_>,
     roster: &[RosterItem],
     stanza: &Element,
     directed: &HashSet<String>,
 ) {
-    let unavailable = stanza.attr("type") == Some("unavailable");
+    let available = stanza.attr("type").is_none();
+    let class = Class::Broadcast { available };
+    let view = server.view().await;
+    let gate = server.gate();
     let mut done: HashSet<String> = HashSet::new();
     for item in roster
         .iter()
         .filter(|i| matches!(i.subscription, Subscription::From | Subscription::Both))
     {
-        if let Some(contact) = local_user(server, &item.contact)
-            && (unavailable || server.may_reach(user, &contact).await.is_ok())
-        {
+        if let Some(contact) = local_user(&server.domain, &item.contact) {
+            let verdict = gate.decide_in(&view, sender, &contact, None, class).await;
             let mut p = stanza.clone();
             xml::set_attr(&mut p, "to", item.contact.clone());
-            to_available(server, &contact, &p);
+            deliver(server, &verdict, None, &p);
             done.insert(item.contact.clone());
         }
     }
-    let own = bare_of(server, user);
+    let own = bare_of(server, &session.user);
     let mut p = stanza.clone();
     xml::set_attr(&mut p, "to", own.clone());
-    to_available(server, user, &p);
-    for to in directed {
-        let bare = to.split('/').next().unwrap_or(to);
-        if done.contains(bare) || bare == own {
-            continue;
-        }
-        deliver_directed(server, to, stanza);
-    }
-}
-
-fn deliver_directed(server: &Server, to: &str, stanza: &Element) {
-    let Ok(jid) = Jid::new(to) else { return };
-    let Some(user) = jid.node().map(|n| n.to_string()) else {
-        return;
-    };
-    if jid.domain().as_str() != server.domain {
-        return;
-    }
-    let mut p = stanza.clone();
-    xml::set_attr(&mut p, "to", to);
-    match jid.resource() {
-        Some(r) => {
-            if let Some(h) = server.sessions.full(&user, r.as_str()) {
-                h.send(p);
-            }
-        }
-        None => to_available(server, &user, &p),
-    }
-}
-
-/// Directed presence (RFC 6121 §4.6).
-fn directed(server: &Server, session: &Session, stanza: Element, dest: Dest, available: bool) {
-    let to = match &dest {
-        Dest::Bare(u) => bare_of(server, u),
-        Dest::Full(u, r) => format!("{}/{r}", bare_of(server, u)),
-        Dest::Domain | Dest::Remote | Dest::Search => return,
-    };
     server
         .sessions
-        .note_directed(&session.user, session.handle.id, &to, available);
-    deliver_directed(server, &to, &stanza);
+        .deliver_available(&Pass::own(session), &p, false);
+    for to in directed {
+        let Ok(jid) = Jid::new(to) else { continue };
+        let bare = jid.to_bare().to_string();
+        if done.contains(&bare) || bare == own || jid.domain().as_str() != server.domain {
+            continue;
+        }
+        let Some(user) = jid.node().map(|n| n.to_string()) else {
+            continue;
+        };
+        // They received a directed presence: its end goes as a broadcast would.
+        let verdict = gate.decide_in(&view, sender, &user, None, class).await;
+        let mut p = stanza.clone();
+        xml::set_attr(&mut p, "to", to.as_str());
+        deliver(server, &verdict, jid.resource().map(|r| r.as_str()), &p);
+    }
 }
 
-/// A client's probe: answered only for contacts it is subscribed to.
-async fn probe(server: &Server, session: &Session, dest: Dest) -> Result<()> {
-    let Some(contact) = dest.user() else {
+/// Directed presence (RFC 6121 §4.6), as the gate decided it.
+fn directed(
+    server: &Server,
+    session: &Session,
+    stanza: Element,
+    dest: &Dest,
+    verdict: Option<Verdict>,
+    available: bool,
+) {
+    let (to, resource) = match dest {
+        Dest::Bare(u) => (bare_of(server, u), None),
+        Dest::Full(u, r) => (format!("{}/{r}", bare_of(server, u)), Some(r.as_str())),
+        Dest::Domain | Dest::Remote | Dest::Search => return,
+    };
+    let Some(verdict) = verdict else { return };
+    let delivered_available = available && matches!(verdict, Verdict::Deliver(_));
+    server
+        .sessions
+        .note_directed(&session.user, session.id(), &to, delivered_available);
+    deliver(server, &verdict, resource, &stanza);
+}
+
+/// A client's probe: answered only for contacts it is subscribed to (the gate checked
+/// that the rules allow the pair).
+async fn probe(
+    server: &Server,
+    session: &Session,
+    dest: &Dest,
+    verdict: Option<Verdict>,
+) -> Result<()> {
+    let (Some(contact), Some(Verdict::Deliver(_))) = (dest.user(), verdict) else {
         return Ok(());
     };
     let item = server
-        .store
-        .roster_item(&session.user, &bare_of(server, contact))
+        .contacts
+        .item(&session.user, &bare_of(server, contact))
         .await?;
     if item.is_some_and(|i| matches!(i.subscription, Subscription::To | Subscription::Both)) {
-        send_presences(server, contact, &session.user, Some(session));
+        presences_to(server, contact, session);
     }
     Ok(())
 }
@@ -285,6 +332,7 @@ async fn subscription(
     stanza: Element,
     kind: &str,
     dest: Dest,
+    verdict: Option<Verdict>,
 ) -> Result<()> {
     let contact = match &dest {
         Dest::Bare(u) | Dest::Full(u, _) => u.clone(),
@@ -293,6 +341,9 @@ async fn subscription(
             return Ok(());
         }
         Dest::Domain | Dest::Search => return Ok(()),
+    };
+    let Some(verdict) = verdict else {
+        return Ok(());
     };
     if contact == session.user {
         return Ok(());
@@ -304,58 +355,68 @@ async fn subscription(
     let mut stanza = stanza;
     xml::set_attr(&mut stanza, "from", user_bare.clone());
     xml::set_attr(&mut stanza, "to", contact_bare.clone());
+    let contacts = &server.contacts;
     match kind {
         "subscribe" => {
-            let mut item = server
-                .store
-                .roster_item(user, &contact_bare)
+            let mut item = contacts
+                .item(user, &contact_bare)
                 .await?
                 .unwrap_or_else(|| RosterItem::new(contact_bare.clone()));
             let subscribed = matches!(item.subscription, Subscription::To | Subscription::Both);
+            if matches!(verdict, Verdict::Withheld) {
+                // The contact refused us for good: the request stays refused.
+                if !subscribed && (item.ask || !item.refused) {
+                    item.ask = false;
+                    item.refused = true;
+                    contacts.put(user, &item).await?;
+                    roster_push::push(server, user, &item);
+                }
+                return Ok(());
+            }
+            let Some(pass) = verdict.pass().cloned() else {
+                return Ok(());
+            };
+            // Asking him ends a refusal of ours.
+            contacts.lift_refusal(user, &contact_bare).await?;
             if !subscribed && (!item.ask || item.refused) {
                 item.ask = true;
                 item.refused = false;
-                server.put_roster_item(user, &item).await?;
-                roster::push(server, user, &item);
+                contacts.put(user, &item).await?;
+                roster_push::push(server, user, &item);
             }
-            inbound_subscribe(server, &contact, user, stanza).await
+            inbound_subscribe(server, session, &contact, stanza, &pass).await
         }
         "subscribed" => {
-            if server.store.has_pending_in(user, &contact_bare).await? {
-                server.store.remove_pending_in(user, &contact_bare).await?;
-                let mut item = server
-                    .store
-                    .roster_item(user, &contact_bare)
-                    .await?
-                    .unwrap_or_else(|| RosterItem::new(contact_bare.clone()));
+            let Some(pass) = verdict.pass().cloned() else {
+                return Ok(());
+            };
+            contacts.lift_refusal(user, &contact_bare).await?;
+            let mut item = contacts
+                .item(user, &contact_bare)
+                .await?
+                .unwrap_or_else(|| RosterItem::new(contact_bare.clone()));
+            if contacts.remove_pending_in(user, &contact_bare).await? {
                 item.subscription = match item.subscription {
                     Subscription::None | Subscription::From => Subscription::From,
                     Subscription::To | Subscription::Both => Subscription::Both,
                 };
                 item.approved = false;
-                server.put_roster_item(user, &item).await?;
-                roster::push(server, user, &item);
-                inbound_subscribed(server, &contact, user, stanza).await?;
-                send_presences(server, user, &contact, None);
-            } else {
+                contacts.put(user, &item).await?;
+                roster_push::push(server, user, &item);
+                inbound_subscribed(server, &contact, user, stanza, &pass).await?;
+                send_presences(server, user, &pass);
+            } else if matches!(item.subscription, Subscription::None | Subscription::To)
+                && !item.approved
+            {
                 // Pre-approval (RFC 6121 §3.4).
-                let mut item = server
-                    .store
-                    .roster_item(user, &contact_bare)
-                    .await?
-                    .unwrap_or_else(|| RosterItem::new(contact_bare.clone()));
-                if matches!(item.subscription, Subscription::None | Subscription::To)
-                    && !item.approved
-                {
-                    item.approved = true;
-                    server.put_roster_item(user, &item).await?;
-                    roster::push(server, user, &item);
-                }
+                item.approved = true;
+                contacts.put(user, &item).await?;
+                roster_push::push(server, user, &item);
             }
             Ok(())
         }
         "unsubscribe" => {
-            if let Some(mut item) = server.store.roster_item(user, &contact_bare).await? {
+            if let Some(mut item) = contacts.item(user, &contact_bare).await? {
                 let before = item.clone();
                 item.subscription = match item.subscription {
                     Subscription::To | Subscription::None => Subscription::None,
@@ -363,51 +424,56 @@ async fn subscription(
                 };
                 item.ask = false;
                 if item != before {
-                    server.put_roster_item(user, &item).await?;
-                    roster::push(server, user, &item);
+                    contacts.put(user, &item).await?;
+                    roster_push::push(server, user, &item);
                 }
             }
-            unsubscribe_effects(server, user, &contact_bare).await
+            unsubscribe_effects(server, session, &contact_bare, &verdict).await
         }
         _ => {
-            // unsubscribed: cancel the contact's subscription to us, or deny a request.
-            let denial = server.store.remove_pending_in(user, &contact_bare).await?;
-            if let Some(mut item) = server.store.roster_item(user, &contact_bare).await? {
+            // unsubscribed: cancel the contact's subscription to us, or refuse a request.
+            let denial = contacts.remove_pending_in(user, &contact_bare).await?;
+            let mut was_sending = false;
+            if let Some(mut item) = contacts.item(user, &contact_bare).await? {
                 let before = item.clone();
+                was_sending = matches!(item.subscription, Subscription::From | Subscription::Both);
                 item.subscription = match item.subscription {
                     Subscription::From | Subscription::None => Subscription::None,
                     Subscription::Both | Subscription::To => Subscription::To,
                 };
                 item.approved = false;
                 if item != before {
-                    server.put_roster_item(user, &item).await?;
-                    roster::push(server, user, &item);
+                    contacts.put(user, &item).await?;
+                    roster_push::push(server, user, &item);
                 }
             }
-            unsubscribed_effects(server, user, &contact_bare, denial).await
+            unsubscribed_effects(server, user, &contact_bare, denial, was_sending, &verdict).await
         }
     }
 }
 
-/// A subscription request arrives for local `contact` from `user`.
+/// A subscription request arrives for local `contact` from `session`'s account.
 async fn inbound_subscribe(
     server: &Server,
+    session: &Session,
     contact: &str,
-    user: &str,
     stanza: Element,
+    pass: &Pass,
 ) -> Result<()> {
+    let user = &session.user;
     let user_bare = bare_of(server, user);
     let contact_bare = bare_of(server, contact);
+    let own = Pass::own(session);
     if !server.user_exists(contact).await {
         // RFC 6121 §3.1.3: no such contact; answer as if refused.
         let reply = presence_el(Some("unsubscribed"), &contact_bare, &user_bare);
-        return inbound_unsubscribed(server, user, contact, reply).await;
+        return inbound_unsubscribed(server, user, contact, reply, &own).await;
     }
-    let item = server.store.roster_item(contact, &user_bare).await?;
+    let item = server.contacts.item(contact, &user_bare).await?;
     if let Some(mut item) = item {
         if matches!(item.subscription, Subscription::From | Subscription::Both) {
             let reply = presence_el(Some("subscribed"), &contact_bare, &user_bare);
-            return inbound_subscribed(server, user, contact, reply).await;
+            return inbound_subscribed(server, user, contact, reply, &own).await;
         }
         if item.approved {
             item.approved = false;
@@ -415,31 +481,32 @@ async fn inbound_subscribe(
                 Subscription::To => Subscription::Both,
                 _ => Subscription::From,
             };
-            server.put_roster_item(contact, &item).await?;
-            roster::push(server, contact, &item);
+            server.contacts.put(contact, &item).await?;
+            roster_push::push(server, contact, &item);
             let reply = presence_el(Some("subscribed"), &contact_bare, &user_bare);
-            inbound_subscribed(server, user, contact, reply).await?;
-            send_presences(server, contact, user, None);
+            inbound_subscribed(server, user, contact, reply, &own).await?;
+            send_presences(server, contact, &own);
             return Ok(());
         }
     }
     server
-        .store
+        .contacts
         .add_pending_in(contact, &user_bare, &xml::to_string(&stanza))
         .await?;
-    to_available(server, contact, &stanza);
+    server.sessions.deliver_available(pass, &stanza, false);
     Ok(())
 }
 
-/// `contact` approved `user`'s request: `user` now sees `contact`.
+/// `contact` approved `user`'s request: `user` (the account of `pass`) now sees `contact`.
 async fn inbound_subscribed(
     server: &Server,
     user: &str,
     contact: &str,
     stanza: Element,
+    pass: &Pass,
 ) -> Result<()> {
     let contact_bare = bare_of(server, contact);
-    let Some(mut item) = server.store.roster_item(user, &contact_bare).await? else {
+    let Some(mut item) = server.contacts.item(user, &contact_bare).await? else {
         return Ok(());
     };
     if !item.ask {
@@ -451,74 +518,104 @@ async fn inbound_subscribed(
         Subscription::None | Subscription::To => Subscription::To,
         Subscription::From | Subscription::Both => Subscription::Both,
     };
-    server.put_roster_item(user, &item).await?;
-    roster::push(server, user, &item);
-    to_available(server, user, &stanza);
+    server.contacts.put(user, &item).await?;
+    roster_push::push(server, user, &item);
+    server.sessions.deliver_available(pass, &stanza, false);
     Ok(())
 }
 
-/// `user` no longer wants `contact`'s presence: the contact's side (RFC 6121 §3.3.3).
-pub async fn unsubscribe_effects(server: &Server, user: &str, contact_bare: &str) -> Result<()> {
-    let Some(contact) = local_user(server, contact_bare) else {
+/// `session`'s account no longer wants `contact_bare`'s presence: the contact's side
+/// (RFC 6121 §3.3.3). `verdict` is the gate's for the contact.
+pub async fn unsubscribe_effects(
+    server: &Server,
+    session: &Session,
+    contact_bare: &str,
+    verdict: &Verdict,
+) -> Result<()> {
+    let Some(contact) = local_user(&server.domain, contact_bare) else {
         return Ok(());
     };
+    if verdict.pass().is_none() {
+        return Ok(());
+    }
+    let user = &session.user;
     let user_bare = bare_of(server, user);
-    server.store.remove_pending_in(&contact, &user_bare).await?;
-    if let Some(mut item) = server.store.roster_item(&contact, &user_bare).await? {
+    server
+        .contacts
+        .remove_pending_in(&contact, &user_bare)
+        .await?;
+    let mut was_sending = false;
+    if let Some(mut item) = server.contacts.item(&contact, &user_bare).await? {
         let before = item.clone();
+        was_sending = matches!(item.subscription, Subscription::From | Subscription::Both);
         item.subscription = match item.subscription {
             Subscription::From | Subscription::None => Subscription::None,
             Subscription::Both | Subscription::To => Subscription::To,
         };
         if item != before {
-            server.put_roster_item(&contact, &item).await?;
-            roster::push(server, &contact, &item);
+            server.contacts.put(&contact, &item).await?;
+            roster_push::push(server, &contact, &item);
         }
     }
-    to_available(
+    deliver(
         server,
-        &contact,
+        verdict,
+        None,
         &presence_el(Some("unsubscribe"), &user_bare, contact_bare),
     );
-    send_unavailables(server, &contact, user);
+    if was_sending && matches!(verdict, Verdict::Deliver(_)) {
+        // The user was receiving the contact's presence: it ends. (Without reach, it
+        // ended when the rules changed: nothing of the contact's goes now.)
+        send_unavailables(server, &contact, &Pass::own(session));
+    }
     Ok(())
 }
 
-/// `canceller` cancelled (or, with `denial`, refused) `contact_bare`'s
-/// subscription: the contact's side (RFC 6121 §3.2.3).
+/// `canceller` cancelled (or, with `denial`, refused) `contact_bare`'s subscription: the
+/// contact's side (RFC 6121 §3.2.3). A refusal is final for the pair. `was_sending`: the
+/// contact was receiving the canceller's presence. `verdict` is the gate's for the
+/// contact.
 pub async fn unsubscribed_effects(
     server: &Server,
     canceller: &str,
     contact_bare: &str,
     denial: bool,
+    was_sending: bool,
+    verdict: &Verdict,
 ) -> Result<()> {
-    let Some(contact) = local_user(server, contact_bare) else {
+    let Some(contact) = local_user(&server.domain, contact_bare) else {
+        return Ok(());
+    };
+    if denial {
+        tracing::debug!(user = %canceller, "subscription request refused");
+        server.contacts.refuse(canceller, contact_bare).await?;
+    }
+    let Some(pass) = verdict.pass() else {
         return Ok(());
     };
     let from = bare_of(server, canceller);
-    if denial {
-        tracing::debug!(user = %canceller, "subscription request refused");
+    let notice = presence_el(Some("unsubscribed"), &from, contact_bare);
+    let notice = match verdict {
+        Verdict::Stripped(_) => stripped(&notice),
+        _ => notice,
+    };
+    inbound_unsubscribed(server, &contact, canceller, notice, pass).await?;
+    if was_sending && matches!(verdict, Verdict::Deliver(_)) {
+        send_unavailables(server, canceller, pass);
     }
-    inbound_unsubscribed(
-        server,
-        &contact,
-        canceller,
-        presence_el(Some("unsubscribed"), &from, contact_bare),
-    )
-    .await?;
-    send_unavailables(server, canceller, &contact);
     Ok(())
 }
 
-/// `user` receives `unsubscribed` from `contact`.
+/// `user` (the account of `pass`) receives `unsubscribed` from `contact`.
 async fn inbound_unsubscribed(
     server: &Server,
     user: &str,
     contact: &str,
     stanza: Element,
+    pass: &Pass,
 ) -> Result<()> {
     let contact_bare = bare_of(server, contact);
-    if let Some(mut item) = server.store.roster_item(user, &contact_bare).await? {
+    if let Some(mut item) = server.contacts.item(user, &contact_bare).await? {
         let before = item.clone();
         if item.ask {
             // Our pending request was refused: remember it (« Invitation refusée »).
@@ -530,29 +627,109 @@ async fn inbound_unsubscribed(
             Subscription::Both | Subscription::From => Subscription::From,
         };
         if item != before {
-            server.put_roster_item(user, &item).await?;
-            roster::push(server, user, &item);
-            to_available(server, user, &stanza);
+            server.contacts.put(user, &item).await?;
+            roster_push::push(server, user, &item);
+            server.sessions.deliver_available(pass, &stanza, false);
         }
     }
     Ok(())
 }
 
-/// A session went away: if it was available, everyone who saw it gets
-/// unavailable presence.
+/// A session went away: if it was available, everyone who saw it gets unavailable
+/// presence (as the gate decides each).
 pub async fn departed(server: &Server, session: &Session, departed: Departed) {
     if !departed.was_available {
         return;
     }
-    let stanza = presence_el(
-        Some("unavailable"),
-        &session.jid.to_string(),
-        &session.bare.to_string(),
-    );
-    match server.store.roster(&session.user).await {
+    let full = session.jid.to_string();
+    let stanza = presence_el(Some("unavailable"), &full, &session.bare.to_string());
+    // The session is gone from the registry: decided as a sender without a session.
+    let sender = Sender {
+        user: &session.user,
+        full: &full,
+        session: None,
+    };
+    match server.contacts.roster(&session.user).await {
         Ok(roster) => {
-            broadcast_to(server, &session.user, &roster, &stanza, &departed.directed).await
+            broadcast_to(
+                server,
+                session,
+                &sender,
+                &roster,
+                &stanza,
+                &departed.directed,
+            )
+            .await
         }
         Err(e) => warn!(error = %e, "cannot read roster to broadcast unavailable presence"),
+    }
+}
+
+/// The rules changed from `old` to `new`: between each pair of accounts among `affected`
+/// and their contacts that could reach each other and no longer can, the presences they
+/// were receiving from each other end now, with an unavailable presence that carries
+/// nothing else (no status); directed presences too. Later presences between them are
+/// not sent (the gate drops them).
+pub async fn rules_changed(
+    server: &Server,
+    old: &crate::services::View,
+    new: &crate::services::View,
+    affected: &HashSet<String>,
+) {
+    // Directed presences sent to those the sender may no longer reach.
+    for user in server.sessions.users() {
+        for s in server.sessions.available(&user) {
+            let directed = server.sessions.take_directed(&user, s.id);
+            for to in directed {
+                let other = Jid::new(&to)
+                    .ok()
+                    .filter(|j| j.domain().as_str() == server.domain)
+                    .and_then(|j| j.node().map(|n| n.to_string()));
+                let ended = other
+                    .as_deref()
+                    .is_some_and(|o| old.reach(&user, o).is_ok() && new.reach(&user, o).is_err());
+                match other {
+                    Some(other) if ended => {
+                        let from = format!("{}/{}", bare_of(server, &user), s.resource);
+                        let end = presence_el(Some("unavailable"), &from, &to);
+                        let pass = Pass::server_notice(&other);
+                        match to.split_once('/') {
+                            Some((_, r)) => {
+                                server.sessions.deliver_full(&pass, r, end);
+                            }
+                            None => {
+                                server.sessions.deliver_available(&pass, &end, false);
+                            }
+                        }
+                    }
+                    _ => server.sessions.note_directed(&user, s.id, &to, true),
+                }
+            }
+        }
+    }
+    for user in affected {
+        let roster = match server.contacts.roster(user).await {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(error = %e, "cannot read a roster to end presences");
+                continue;
+            }
+        };
+        for item in roster.iter() {
+            let Some(contact) = local_user(&server.domain, &item.contact) else {
+                continue;
+            };
+            if !(old.reach(user, &contact).is_ok() && new.reach(user, &contact).is_err()) {
+                continue;
+            }
+            if matches!(item.subscription, Subscription::From | Subscription::Both) {
+                // The contact was receiving the user's presence.
+                send_unavailables(server, user, &Pass::server_notice(&contact));
+            }
+            if matches!(item.subscription, Subscription::To | Subscription::Both) {
+                // The user was receiving the contact's presence.
+                send_unavailables(server, &contact, &Pass::server_notice(user));
+            }
+        }
     }
 }

@@ -8,12 +8,16 @@
 
 use causerie_proto::errors::{Condition, StanzaError};
 use causerie_proto::{Element, ns, xml};
-use causerie_store::{RosterItem, RosterStore, Subscription};
+use causerie_store::{RosterItem, Subscription};
 use jid::BareJid;
 
-use super::{IqResult, internal, presence};
-use crate::Server;
-use crate::c2s::Session;
+use super::presence;
+use super::roster_push::{item_element, push, push_element};
+use crate::server::Server;
+use crate::services::gate::{Class, Sender};
+use crate::services::policy::refusal;
+use crate::session::Session;
+use crate::stanza::{IqResult, internal, local_user};
 
 /// Longest item name and group name accepted (RFC 6121 leaves it to the server).
 const MAX_TEXT: usize = 1023;
@@ -22,10 +26,9 @@ const MAX_GROUPS: usize = 64;
 
 pub async fn handle(server: &Server, session: &Session, payload: &Element, set: bool) -> IqResult {
     if !set {
-        server
-            .sessions
-            .set_interested(&session.user, session.handle.id);
+        server.sessions.set_interested(&session.user, session.id());
         let items = server
+            .contacts
             .roster_for_client(&session.user)
             .await
             .map_err(internal)?;
@@ -55,10 +58,7 @@ pub async fn handle(server: &Server, session: &Session, payload: &Element, set: 
     }
     let contact = contact.to_string();
     if item.attr("subscription") == Some("remove") {
-        return match remove(server, &session.user, &contact)
-            .await
-            .map_err(internal)?
-        {
+        return match remove(server, session, &contact).await.map_err(internal)? {
             true => Ok(None),
             false => Err(StanzaError::new(Condition::ItemNotFound)),
         };
@@ -86,22 +86,26 @@ pub async fn handle(server: &Server, session: &Session, payload: &Element, set: 
         return Err(StanzaError::new(Condition::NotAcceptable).with_text("en", "too many groups"));
     }
     let existing = server
-        .store
-        .roster_item(&session.user, &contact)
+        .contacts
+        .item(&session.user, &contact)
         .await
         .map_err(internal)?;
     if existing.is_none()
-        && let Some((node, domain)) = contact.split_once('@')
-        && domain == server.domain
+        && let Some(node) = local_user(&server.domain, &contact)
     {
         // A new contact is someone the school's rules let us reach.
-        server.may_reach(&session.user, node).await?;
+        server
+            .view()
+            .await
+            .reach(&session.user, &node)
+            .map_err(|r| refusal(&r))?;
     }
     let mut stored = existing.unwrap_or_else(|| RosterItem::new(contact.clone()));
     stored.name = name;
     stored.groups = groups;
     server
-        .put_roster_item(&session.user, &stored)
+        .contacts
+        .put(&session.user, &stored)
         .await
         .map_err(internal)?;
     push(server, &session.user, &stored);
@@ -112,80 +116,58 @@ fn bad(text: &str) -> StanzaError {
     StanzaError::new(Condition::BadRequest).with_text("en", text)
 }
 
-/// The `<item/>` of a roster item.
-pub fn item_element(item: &RosterItem) -> Element {
-    let mut el = xml::elem(
-        "item",
-        ns::ROSTER,
-        &[
-            ("jid", &item.contact),
-            ("subscription", item.subscription.as_str()),
-        ],
-    );
-    if let Some(name) = &item.name {
-        xml::set_attr(&mut el, "name", name.as_str());
-    }
-    if item.ask {
-        xml::set_attr(&mut el, "ask", "subscribe");
-    }
-    if item.approved {
-        xml::set_attr(&mut el, "approved", "true");
-    }
-    for g in &item.groups {
-        el.append_child(xml::text_elem("group", ns::ROSTER, g.clone()));
-    }
-    if item.refused {
-        el.append_child(Element::bare("refused", ns::CAUSERIE_ROSTER));
-    }
-    el
-}
-
-/// Sends a roster push (RFC 6121 §2.1.6) of `item` to `user`'s interested resources.
-pub fn push(server: &Server, user: &str, item: &RosterItem) {
-    push_element(server, user, item_element(item));
-}
-
-fn push_element(server: &Server, user: &str, item: Element) {
-    for h in server.sessions.interested(user) {
-        let mut iq = xml::elem("iq", ns::CLIENT, &[("type", "set")]);
-        xml::set_attr(
-            &mut iq,
-            "id",
-            format!("push-{}", uuid::Uuid::new_v4().simple()),
-        );
-        xml::set_attr(
-            &mut iq,
-            "to",
-            format!("{user}@{}/{}", server.domain, h.resource),
-        );
-        let mut q = Element::bare("query", ns::ROSTER);
-        q.append_child(item.clone());
-        iq.append_child(q);
-        h.send(iq);
-    }
-}
-
-/// Removes `contact` from `user`'s roster (RFC 6121 §2.5.2): cancels the
-/// subscriptions both ways, then pushes the removal. `false` when there was
-/// no such item.
+/// Removes `contact` from the roster of `session`'s account (RFC 6121 §2.5.2): cancels
+/// the subscriptions both ways (as the gate lets the notices go), then pushes the
+/// removal. `false` when there was no such item.
 pub async fn remove(
     server: &Server,
-    user: &str,
+    session: &Session,
     contact: &str,
 ) -> Result<bool, causerie_store::StoreError> {
-    let item = server.store.roster_item(user, contact).await?;
-    let pending_in = server.store.has_pending_in(user, contact).await?;
+    let user = session.user.as_str();
+    let contacts = &server.contacts;
+    let item = contacts.item(user, contact).await?;
+    let pending_in = contacts.has_pending_in(user, contact).await?;
+    let full = session.jid.to_string();
+    let sender = Sender::of(session, &full);
+    let gate = server.gate();
+    let contact_user = local_user(&server.domain, contact);
+    let verdict = |class| {
+        let gate = &gate;
+        let sender = &sender;
+        let contact_user = contact_user.clone();
+        async move {
+            match contact_user {
+                Some(c) => gate.decide(sender, &c, None, class).await,
+                None => crate::services::Verdict::Drop,
+            }
+        }
+    };
     let Some(item) = item else {
         if pending_in {
             // Not in the roster, but a request waits: removing means refusing it.
-            server.store.remove_pending_in(user, contact).await?;
-            presence::unsubscribed_effects(server, user, contact, true).await?;
+            let v = verdict(Class::Unsubscribed).await;
+            contacts.remove_pending_in(user, contact).await?;
+            presence::unsubscribed_effects(server, user, contact, true, false, &v).await?;
         }
         return Ok(pending_in);
     };
-    server.remove_roster_item(user, contact).await?;
+    let had_to = matches!(item.subscription, Subscription::To | Subscription::Both);
+    let had_from = matches!(item.subscription, Subscription::From | Subscription::Both);
+    // Decided while the relation still exists.
+    let unsubscribe = if had_to || item.ask {
+        Some(verdict(Class::Unsubscribe).await)
+    } else {
+        None
+    };
+    let unsubscribed = if had_from || pending_in {
+        Some(verdict(Class::Unsubscribed).await)
+    } else {
+        None
+    };
+    contacts.remove(user, contact).await?;
     if pending_in {
-        server.store.remove_pending_in(user, contact).await?;
+        contacts.remove_pending_in(user, contact).await?;
     }
     let mut gone = xml::elem(
         "item",
@@ -196,22 +178,20 @@ pub async fn remove(
         xml::set_attr(&mut gone, "name", name.as_str());
     }
     push_element(server, user, gone);
-    let had_to = matches!(item.subscription, Subscription::To | Subscription::Both);
-    let had_from = matches!(item.subscription, Subscription::From | Subscription::Both);
-    if had_to || item.ask {
-        presence::unsubscribe_effects(server, user, contact).await?;
+    if let Some(v) = &unsubscribe {
+        presence::unsubscribe_effects(server, session, contact, v).await?;
     }
-    if had_from || pending_in {
-        presence::unsubscribed_effects(server, user, contact, pending_in && !had_from).await?;
+    if let Some(v) = &unsubscribed {
+        presence::unsubscribed_effects(server, user, contact, pending_in && !had_from, had_from, v)
+            .await?;
     }
-    if let Some(contact_user) = server.symmetric_removal(user, contact).await {
+    if let Some(contact_user) = symmetric_removal(server, user, contact).await {
         // The seed: « la suppression se fait des deux côtés de façon symétrique ».
         let user_bare = format!("{user}@{}", server.domain);
-        server
-            .store
+        contacts
             .remove_pending_in(&contact_user, &user_bare)
             .await?;
-        if server.remove_roster_item(&contact_user, &user_bare).await? {
+        if contacts.remove(&contact_user, &user_bare).await? {
             let gone = xml::elem(
                 "item",
                 ns::ROSTER,
@@ -221,4 +201,16 @@ pub async fn remove(
         }
     }
     Ok(true)
+}
+
+/// When `user` removes `contact_bare` from his contacts, the localpart of the contact
+/// whose own item must go too: both are directory users and the school's semantics apply
+/// (symmetric deletion).
+async fn symmetric_removal(server: &Server, user: &str, contact_bare: &str) -> Option<String> {
+    let view = server.view().await;
+    if view.is_open() {
+        return None;
+    }
+    let node = local_user(&server.domain, contact_bare)?;
+    (view.knows(user) && view.knows(&node)).then_some(node)
 }

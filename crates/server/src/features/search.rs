@@ -14,10 +14,10 @@ use causerie_ent::{Directory, SearchQuery};
 use causerie_proto::errors::{Condition, StanzaError};
 use causerie_proto::{Element, ns, xml};
 
-use super::IqResult;
-use crate::Server;
-use crate::c2s::Session;
 use crate::config::PolicyMode;
+use crate::server::Server;
+use crate::session::Session;
+use crate::stanza::IqResult;
 
 pub const NS_SEARCH: &str = "jabber:iq:search";
 pub const NS_DATA: &str = "jabber:x:data";

@@ -6,9 +6,9 @@ use causerie_proto::errors::{Condition, StanzaError};
 use causerie_proto::{Element, ns, xml};
 use causerie_store::VcardStore;
 
-use super::{IqResult, internal};
-use crate::Server;
-use crate::c2s::Session;
+use crate::server::Server;
+use crate::session::Session;
+use crate::stanza::{IqResult, internal};
 
 pub async fn handle(
     server: &Server,

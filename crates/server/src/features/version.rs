@@ -3,7 +3,7 @@
 use causerie_proto::errors::{Condition, StanzaError};
 use causerie_proto::{Element, ns, xml};
 
-use super::IqResult;
+use crate::stanza::IqResult;
 
 pub fn handle(set: bool) -> IqResult {
     if set {

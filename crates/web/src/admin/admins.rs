@@ -28,18 +28,18 @@ pub async fn list(
             .unwrap_or_else(|| login.to_string())
     };
     let mut out = Vec::new();
-    for login in &server.config.admin.super_admins {
+    for login in &server.config().admin.super_admins {
         out.push(json!({"login": login, "name": name(login), "role": "super",
             "structures": [], "source": "config"}));
     }
-    for login in server.store.super_admins().await? {
+    for login in server.store().super_admins().await? {
         out.push(
             json!({"login": login, "name": name(&login), "role": "super",
             "structures": [], "source": "grant"}),
         );
     }
     let mut grants: BTreeMap<(String, GrantSource), Vec<String>> = BTreeMap::new();
-    for g in server.store.admin_grants().await? {
+    for g in server.store().admin_grants().await? {
         grants
             .entry((g.login, g.source))
             .or_default()
@@ -71,7 +71,7 @@ pub async fn grant(
     let b: GrantBody = parse_body(&body)?;
     // Checked here to name the field at fault; the grants are then written in one
     // transaction (all or none).
-    if !causerie_ent::is_valid_login(&b.login) || !server.store.account_exists(&b.login).await? {
+    if !causerie_ent::is_valid_login(&b.login) || !server.store().account_exists(&b.login).await? {
         return Err(ApiError::invalid(
             "login",
             "Aucun compte ne porte cet identifiant.",
@@ -96,7 +96,7 @@ pub async fn grant(
         }
     }
     server
-        .store
+        .store()
         .grant_many_audited(&b.login, &b.structures, admin.actor())
         .await?;
     tracing::info!(actor = %admin.actor(), login = %b.login, "admin: local administration granted");
@@ -111,7 +111,7 @@ pub async fn revoke(
 ) -> Result<StatusCode, ApiError> {
     let admin = caller.superadmin()?;
     if !server
-        .store
+        .store()
         .revoke_audited(&login, &id, admin.actor())
         .await?
     {

@@ -42,7 +42,7 @@ async fn rows(
         max_limit,
     )?;
     Ok(server
-        .store
+        .store()
         .audit_log(&AuditQuery {
             structures,
             before_id,

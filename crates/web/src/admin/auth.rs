@@ -132,9 +132,14 @@ struct Role {
 }
 
 async fn role_of(server: &Server, dir: &Directory, login: &str) -> Result<Option<Role>, ApiError> {
-    let is_super = server.config.admin.super_admins.iter().any(|s| s == login)
+    let is_super = server
+        .config()
+        .admin
+        .super_admins
+        .iter()
+        .any(|s| s == login)
         || server
-            .store
+            .store()
             .super_admins()
             .await?
             .iter()
@@ -143,7 +148,7 @@ async fn role_of(server: &Server, dir: &Directory, login: &str) -> Result<Option
         dir.structures().iter().map(|s| s.id.clone()).collect()
     } else {
         server
-            .store
+            .store()
             .admin_grants_of(login)
             .await?
             .into_iter()
@@ -171,18 +176,18 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, server: &AppState) -> Result<Self, ApiError> {
-        check_origin(&parts.headers, server.config.listen.http_behind_tls_proxy)?;
+        check_origin(&parts.headers, server.config().listen.http_behind_tls_proxy)?;
         let token = cookie(&parts.headers, COOKIE).ok_or_else(no_session)?;
         let hash = token_hash(token);
         let session = server
-            .store
+            .store()
             .admin_session(&hash)
             .await?
             .ok_or_else(no_session)?;
         let now = now_ms();
-        let idle_ms = i64::from(server.config.admin.session_idle_minutes) * 60_000;
+        let idle_ms = i64::from(server.config().admin.session_idle_minutes) * 60_000;
         if now >= session.expires_ms || now - session.last_seen_ms > idle_ms {
-            server.store.delete_admin_session(&hash).await?;
+            server.store().delete_admin_session(&hash).await?;
             return Err(no_session());
         }
         if !matches!(parts.method, Method::GET | Method::HEAD) {
@@ -198,7 +203,7 @@ impl FromRequestParts<AppState> for Caller {
         // One write a minute at most per session, not one per request: the idle expiry
         // does not need more precision, and the database's writer has other work.
         if now - session.last_seen_ms >= TOUCH_EVERY_MS {
-            server.store.touch_admin_session(&hash, now).await?;
+            server.store().touch_admin_session(&hash, now).await?;
         }
         let dir = server.directory().await;
         let role = role_of(server, &dir, &session.login)
@@ -437,7 +442,7 @@ fn password_matches(creds: Option<&Credentials>, password: &str, iterations: u32
 }
 
 fn session_cookie(server: &Server, token: &str, max_age_s: i64) -> HeaderValue {
-    let secure = if server.config.listen.http_behind_tls_proxy {
+    let secure = if server.config().listen.http_behind_tls_proxy {
         "; Secure"
     } else {
         ""
@@ -462,7 +467,7 @@ pub async fn login(
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let ip = peer.map(|axum::Extension(axum::extract::ConnectInfo(a))| a.ip());
-    check_origin(&headers, server.config.listen.http_behind_tls_proxy)?;
+    check_origin(&headers, server.config().listen.http_behind_tls_proxy)?;
     let b: LoginBody = parse_body(&body)?;
     let raw = b.login.trim();
     if raw.is_empty() || raw.len() > 1023 {
@@ -482,7 +487,7 @@ pub async fn login(
     let login = causerie_server::auth::localpart(raw).unwrap_or_else(|| raw.to_lowercase());
     let now = now_ms();
     let failures = server
-        .store
+        .store()
         .admin_failures_since(&login, now - LOCKOUT_WINDOW_MS)
         .await?;
     if failures.len() >= LOCKOUT_FAILURES {
@@ -499,8 +504,8 @@ pub async fn login(
             )
         });
     }
-    let creds = server.store.credentials(&login).await?;
-    let iterations = server.config.auth.scram_iterations;
+    let creds = server.store().credentials(&login).await?;
+    let iterations = server.config().auth.scram_iterations;
     let password = b.password;
     let ok = tokio::task::spawn_blocking(move || {
         password_matches(creds.as_ref(), &password, iterations)
@@ -509,20 +514,20 @@ pub async fn login(
     .map_err(|_| ApiError::internal())?;
     if !ok {
         server
-            .store
+            .store()
             .record_admin_failure(&login, now, now - LOCKOUT_WINDOW_MS)
             .await?;
         tracing::info!(login = %login, "admin login failed");
         if let Some(ip) = ip {
-            tokio::time::sleep(server.throttle.failure(ip)).await;
+            tokio::time::sleep(server.throttle().failure(ip)).await;
         }
         return Err(bad_credentials());
     }
     if let Some(ip) = ip {
-        server.throttle.success(ip);
+        server.throttle().success(ip);
     }
-    server.store.clear_admin_failures(&login).await?;
-    if server.store.account_locked(&login).await? {
+    server.store().clear_admin_failures(&login).await?;
+    if server.store().account_locked(&login).await? {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "account-locked",
@@ -535,18 +540,18 @@ pub async fn login(
         tracing::info!(login = %login, "admin login refused: not an administrator");
         return Err(not_admin());
     };
-    let admin = &server.config.admin;
+    let admin = &server.config().admin;
     let idle_ms = i64::from(admin.session_idle_minutes) * 60_000;
     let max_ms = i64::from(admin.session_max_hours) * 3_600_000;
     // Sessions that ended are forgotten at each login.
     server
-        .store
+        .store()
         .delete_expired_admin_sessions(now, now - idle_ms)
         .await?;
     let token = random_token();
     let csrf = random_token();
     server
-        .store
+        .store()
         .create_admin_session(&AdminSession {
             token_hash: token_hash(&token),
             login: login.clone(),
@@ -569,7 +574,7 @@ pub async fn login(
 /// `POST /admin/api/logout`.
 pub async fn logout(State(server): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     server
-        .store
+        .store()
         .delete_admin_session(&caller.token_hash)
         .await?;
     tracing::info!(login = %caller.login, "admin logged out");

@@ -51,7 +51,7 @@ fn check_member(
 }
 
 async fn answer(server: &AppState, id: &str) -> Result<Json<Value>, ApiError> {
-    server.directory.invalidate();
+    server.directory_changed().await;
     let dir = server.directory().await;
     let g = dir.group(id).ok_or_else(ApiError::not_found)?;
     Ok(Json(group_json(&dir, g)))
@@ -112,7 +112,7 @@ pub async fn create(
         members,
     };
     server
-        .store
+        .store()
         .change_group_audited(&GroupChange::Create(group), admin.actor())
         .await?;
     tracing::info!(actor = %admin.actor(), group = %gid, "admin: group created");
@@ -127,7 +127,7 @@ struct RenameBody {
 
 async fn apply(server: &AppState, admin: &GroupAdmin, change: GroupChange) -> Result<(), ApiError> {
     server
-        .store
+        .store()
         .change_group_audited(&change, admin.actor())
         .await?;
     tracing::info!(actor = %admin.actor(), group = %admin.id(), action = change.action(), "admin: group changed");
@@ -171,7 +171,7 @@ pub async fn remove(
         },
     )
     .await?;
-    server.directory.invalidate();
+    server.directory_changed().await;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 

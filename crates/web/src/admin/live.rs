@@ -24,11 +24,11 @@ pub async fn live(State(server): State<AppState>, caller: Caller) -> Result<Json
         };
         if visible {
             online_users += 1;
-            sessions += server.sessions.all(&login).len();
+            sessions += server.sessions_of(&login).len();
         }
     }
-    let store_ok = server.store.ping().await.is_ok();
-    let last_import = match server.store.last_import().await {
+    let store_ok = server.store().ping().await.is_ok();
+    let last_import = match server.store().last_import().await {
         Ok(Some(r)) => json!({
             "at": rfc3339_ms(r.at_ms),
             "source": r.source,
@@ -43,7 +43,7 @@ pub async fn live(State(server): State<AppState>, caller: Caller) -> Result<Json
         }
     };
     let (rooms, last_minute, per_minute) = if caller.is_super() {
-        let per_minute = server.stats.per_minute();
+        let per_minute = server.stats().per_minute();
         (
             json!(server.rooms_open()),
             json!(per_minute.last().copied().unwrap_or(0)),
@@ -58,7 +58,7 @@ pub async fn live(State(server): State<AppState>, caller: Caller) -> Result<Json
         "rooms": rooms,
         "messages_last_minute": last_minute,
         "messages_per_minute": per_minute,
-        "uptime_s": server.stats.uptime().as_secs(),
+        "uptime_s": server.stats().uptime().as_secs(),
         "version": env!("CARGO_PKG_VERSION"),
         "store": if store_ok { "ok" } else { "error" },
         "last_import": last_import,

@@ -21,11 +21,11 @@ async fn summary(server: &AppState, dir: &Directory, id: &str) -> Result<Value, 
     let Some(s) = dir.structure(id) else {
         return Err(ApiError::not_found());
     };
-    let access = server.store.access(id).await?;
+    let access = server.store().access(id).await?;
     let members = dir.structure_members(id);
     let online = members
         .iter()
-        .filter(|u| !server.sessions.all(&u.login).is_empty())
+        .filter(|u| server.is_online(&u.login))
         .count();
     Ok(json!({
         "id": s.id,
@@ -109,11 +109,11 @@ pub async fn set_access(
         profiles,
     };
     server
-        .store
+        .store()
         .set_access_audited(admin.id(), &access, admin.actor())
         .await?;
     tracing::info!(actor = %admin.actor(), structure = %admin.id(), "admin: chat access changed");
-    server.enforce_access(Some(admin.id())).await;
+    server.directory_changed().await;
     Ok(Json(detail(&server, &admin).await?))
 }
 
@@ -151,11 +151,11 @@ pub async fn set_rules(
         ));
     }
     server
-        .store
+        .store()
         .set_rules_audited(admin.id(), Some(&b.rules), admin.actor())
         .await?;
     tracing::info!(actor = %admin.actor(), structure = %admin.id(), "admin: rules changed");
-    server.directory.invalidate();
+    server.directory_changed().await;
     Ok(Json(detail(&server, &admin).await?))
 }
 
@@ -167,10 +167,10 @@ pub async fn reset_rules(
 ) -> Result<Json<Value>, ApiError> {
     let admin = caller.structure(&*server.directory().await, &id)?;
     server
-        .store
+        .store()
         .set_rules_audited(admin.id(), None, admin.actor())
         .await?;
     tracing::info!(actor = %admin.actor(), structure = %admin.id(), "admin: rules reset");
-    server.directory.invalidate();
+    server.directory_changed().await;
     Ok(Json(detail(&server, &admin).await?))
 }

@@ -77,7 +77,7 @@ async fn refused_because(
     }
     let mut enabled_somewhere = false;
     for s in &u.structures {
-        let access = server.store.access(s).await?;
+        let access = server.store().access(s).await?;
         if access.enabled {
             enabled_somewhere = true;
             if access.profiles.contains(&u.profile) {
@@ -95,7 +95,7 @@ async fn refused_because(
 async fn detail(server: &AppState, caller: &Caller, login: &str) -> Result<Value, ApiError> {
     let dir = server.directory().await;
     let u = caller.visible(&dir, login)?;
-    let locked = server.store.account_locked(login).await?;
+    let locked = server.store().account_locked(login).await?;
     let refused = refused_because(server, u, locked).await?;
     let mut v = user_json(&dir, u);
     let groups: Vec<Value> = dir
@@ -154,7 +154,7 @@ pub async fn disconnect(
     let admin: UserAdmin = caller.user(&*server.directory().await, &login)?;
     let n = server.disconnect_user(admin.login());
     server
-        .store
+        .store()
         .audit(&NewAudit {
             actor: admin.actor().into(),
             action: "user.disconnect".into(),
@@ -176,11 +176,11 @@ async fn set_locked(
 ) -> Result<Json<Value>, ApiError> {
     let admin = caller.user(&*server.directory().await, &login)?;
     server
-        .store
+        .store()
         .set_locked_audited(admin.login(), locked, admin.actor(), admin.structure())
         .await?;
     // The servers' lock list is loaded with the directory: read it again now.
-    server.directory.invalidate();
+    server.directory_changed().await;
     if locked {
         server.disconnect_user(admin.login());
     }

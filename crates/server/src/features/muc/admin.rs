@@ -20,31 +20,16 @@ use jid::Jid;
 use tracing::{info, warn};
 
 use super::invite::{admit, invitation};
-use super::presence::{Exit, exit_presence};
-use super::registry::{Live, RoomLock};
+use super::notices::{Exit, affiliation_notice, exit_presence};
 use super::{
     NS_MUC_ADMIN, NS_MUC_USER, bare_jid, bodies, deliver, display_name, error, name_of,
     no_such_room, now_ms, owner, room_message, text, title,
 };
-use crate::Server;
-use crate::c2s::Session;
-use crate::features::{IqResult, internal};
-
-/// Tells the occupants that `user`'s affiliation changed (XEP-0045 §9.3).
-pub fn affiliation_notice(server: &Server, live: &Live, user: &str, affiliation: &str) {
-    let mut m = room_message(server, &live.room.name, None);
-    let mut x = Element::bare("x", NS_MUC_USER);
-    x.append_child(xml::elem(
-        "item",
-        NS_MUC_USER,
-        &[
-            ("affiliation", affiliation),
-            ("jid", &bare_jid(server, user)),
-        ],
-    ));
-    m.append_child(x);
-    live.broadcast(&m);
-}
+use crate::server::Server;
+use crate::services::Pass;
+use crate::services::rooms::{Live, RoomLock};
+use crate::session::Session;
+use crate::stanza::{IqResult, internal};
 
 /// What one item of an admin request does.
 #[derive(Debug)]
@@ -86,7 +71,7 @@ pub async fn handle(
         ));
     }
     let mut lock = server.rooms.lock(room).await;
-    let Some(live) = lock.load(server).await.map_err(internal)? else {
+    let Some(live) = lock.load(&server.store).await.map_err(internal)? else {
         return Err(no_such_room());
     };
     let members = server.store.members(live.room.id).await.map_err(internal)?;
@@ -311,7 +296,7 @@ async fn remove(
     if let Some(i) = live.by_user(target) {
         let occ = live.occupants.remove(i);
         for s in &occ.sessions {
-            server.rooms.note_left(s.handle.id, &room.name);
+            server.rooms.note_left(s.id(), &room.name);
         }
         let exit = Exit {
             affiliation: "none",
@@ -357,7 +342,7 @@ async fn remove(
             &format!("{actor_name} vous a retiré de la conversation {t}."),
             &format!("{actor_name} removed you from the conversation \"{t}\"."),
         );
-        if let Err(e) = deliver(server, target, m).await {
+        if let Err(e) = deliver(server, &Pass::server_notice(target), m).await {
             warn!(error = ?e.condition, "cannot tell a removed participant");
         }
     } else {

@@ -14,14 +14,14 @@ use causerie_proto::errors::{Condition, StanzaError};
 use causerie_proto::{Element, ns, xml};
 use causerie_store::{Room, RoomMember, RoomStore};
 
-use super::registry::Live;
 use super::{
     NS_DATA, NS_MAM, NS_MUC, NS_MUC_UNIQUE, NS_ROOMINFO, NS_SID, display_name, no_such_room,
     occupant_jid, room_jid, title,
 };
-use crate::Server;
-use crate::c2s::Session;
-use crate::features::{IqResult, internal};
+use crate::server::Server;
+use crate::services::rooms::Live;
+use crate::session::Session;
+use crate::stanza::{IqResult, internal};
 
 const NODE_ROOMUSER: &str = "x-roomuser-item";
 
@@ -105,7 +105,7 @@ async fn member_view(
     f: impl FnOnce(&Room, Option<&Live>, &RoomMember) -> Element,
 ) -> IqResult {
     let mut lock = server.rooms.lock(room).await;
-    let Some(live) = lock.load(server).await.map_err(internal)? else {
+    let Some(live) = lock.load(&server.store).await.map_err(internal)? else {
         return Err(no_such_room());
     };
     let Some(member) = server

@@ -5,14 +5,18 @@
 //! (XEP-0249: `<x xmlns='jabber:x:conference' jid='room@…'/>` in a message to the
 //! invitee). Either way the service checks, in this order: the invitee's address (a local
 //! account), that the inviter is a member, the reason's length, the inviter's invitation
-//! rate (`[muc] max_invitations_per_minute`), that the account exists, and the school's
-//! rules (`Server::may_reach`, whose refusal says why); then the invitee becomes a member
-//! (within `max_rooms_per_user` and `max_occupants_per_room`), the occupants are told
-//! (an affiliation notice), and the invitation is delivered — or kept in the offline store
-//! and delivered at the invitee's next login.
+//! rate (`[muc] max_invitations_per_minute`), that the account exists, and the rooms'
+//! policy as the gate decides it (`Gate::invite`: the inviter reaches the invitee, and
+//! the invitee reaches every member unless the room is supervised; the refusal says
+//! why); then the invitee becomes a member (within `max_rooms_per_user` and
+//! `max_occupants_per_room`), the occupants are told (an affiliation notice), and the
+//! invitation is delivered — or kept in the offline store and delivered at the invitee's
+//! next login if he is still a member then. A direct invitation is delivered as the
+//! XEP-0249 element only: the inviter's other payloads (a body) do not go with it.
 //!
-//! The invitee accepts by joining. A decline ends the membership, and the inviter (the one
-//! named in the decline, else whoever invited) is told, with the same offline keeping.
+//! The invitee accepts by joining. A decline ends the membership, and only the member who
+//! invited him is told (never an address the decliner names), with his reason only if he
+//! may still reach the inviter.
 
 use causerie_proto::errors::{Condition, StanzaError};
 use causerie_proto::{Element, xml};
@@ -20,16 +24,18 @@ use causerie_store::{AddMember, Affiliation, Room, RoomStore};
 use jid::{BareJid, Jid};
 use tracing::{info, warn};
 
-use super::admin::affiliation_notice;
-use super::registry::RoomLock;
+use crate::services::Pass;
+
+use super::notices::affiliation_notice;
 use super::{
     NS_CONFERENCE, NS_MUC_USER, bare_jid, bodies, deliver, error, name_of, no_such_room, now_ms,
     owner, room_message, text, title,
 };
-use crate::Server;
-use crate::c2s::Session;
-use crate::features::internal;
-use crate::router::reply_error;
+use crate::server::Server;
+use crate::services::rooms::RoomLock;
+use crate::session::Session;
+use crate::session::reply_error;
+use crate::stanza::internal;
 
 /// A mediated invitation or a decline, sent to the room.
 pub async fn mediated(
@@ -65,10 +71,10 @@ pub async fn mediated(
                 let sent = match admit(server, &session.user, &mut lock, to, reason.as_deref())
                     .await
                 {
-                    Ok((invitee, room)) => {
+                    Ok((pass, room)) => {
                         let name = name_of(server, &session.user).await;
                         let m = invitation(server, &room, &session.user, &name, reason.as_deref());
-                        deliver(server, &invitee, m).await
+                        deliver(server, &pass, m).await
                     }
                     Err(e) => Err(e),
                 };
@@ -120,11 +126,46 @@ pub async fn direct(
     let mut lock = server.rooms.lock(room).await;
     let to = bare_jid(server, invitee);
     let sent = match admit(server, &session.user, &mut lock, &to, reason.as_deref()).await {
-        Ok((invitee, _)) => deliver(server, &invitee, stanza.clone()).await,
+        Ok((pass, _)) => deliver(server, &pass, direct_invitation(&stanza)).await,
         Err(e) => Err(e),
     };
     if let Err(e) = sent {
         reply_error(session, &stanza, e);
+    }
+}
+
+/// What the invitee of a direct invitation receives: the message's addresses, id and
+/// XEP-0249 element, nothing else the inviter put in it.
+fn direct_invitation(stanza: &Element) -> Element {
+    let mut m = Element::bare("message", causerie_proto::ns::CLIENT);
+    for attr in ["from", "to", "id", "type"] {
+        if let Some(v) = stanza.attr(attr) {
+            xml::set_attr(&mut m, attr, v);
+        }
+    }
+    if let Some(x) = stanza.get_child("x", NS_CONFERENCE) {
+        m.append_child(x.clone());
+    }
+    m
+}
+
+/// Whether an invitation kept offline for `user` (a stanza from `from`, on the room
+/// service) may still be delivered: only while he is a member of the room. Other stanzas
+/// of the room service (declines, removal notices) go.
+pub async fn still_invited(server: &Server, user: &str, from: &Jid, stanza: &Element) -> bool {
+    let is_invitation = stanza
+        .get_child("x", NS_MUC_USER)
+        .is_some_and(|x| x.get_child("invite", NS_MUC_USER).is_some())
+        || stanza.get_child("x", NS_CONFERENCE).is_some();
+    if !is_invitation {
+        return true;
+    }
+    let Some(room) = from.node() else {
+        return false;
+    };
+    match server.store.room(room.as_str()).await {
+        Ok(Some(r)) => matches!(server.store.member(r.id, user).await, Ok(Some(_))),
+        _ => false,
     }
 }
 
@@ -154,16 +195,16 @@ fn local_user(server: &Server, raw: &str) -> Result<String, StanzaError> {
 }
 
 /// Checks an invitation of `to` by `inviter` and makes the invitee a member (see the
-/// module docs). Returns the invitee's localpart and the room.
+/// module docs). Returns the gate's pass to the invitee, and the room.
 pub async fn admit(
     server: &Server,
     inviter: &str,
     lock: &mut RoomLock<'_>,
     to: &str,
     reason: Option<&str>,
-) -> Result<(String, Room), StanzaError> {
+) -> Result<(Pass, Room), StanzaError> {
     let limits = &server.config.muc;
-    let Some(live) = lock.load(server).await.map_err(internal)? else {
+    let Some(live) = lock.load(&server.store).await.map_err(internal)? else {
         return Err(no_such_room());
     };
     let room = live.room.clone();
@@ -206,7 +247,16 @@ pub async fn admit(
             "This account does not exist.",
         ));
     }
-    server.may_reach(inviter, &invitee).await?;
+    let members = server.store.members(room.id).await.map_err(internal)?;
+    let owner = members
+        .iter()
+        .find(|m| m.affiliation == Affiliation::Owner)
+        .map(|m| m.user.as_str());
+    let others: Vec<&str> = members.iter().map(|m| m.user.as_str()).collect();
+    let pass = server
+        .gate()
+        .invite(inviter, &invitee, &others, owner)
+        .await?;
     let max_members = i64::try_from(limits.max_occupants_per_room).unwrap_or(i64::MAX);
     let added = server
         .store
@@ -245,7 +295,7 @@ pub async fn admit(
             ));
         }
     }
-    Ok((invitee, room))
+    Ok((pass, room))
 }
 
 /// The invitation the invitee receives, from the room.
@@ -287,7 +337,7 @@ async fn decline_invitation(
     let limits = &server.config.muc;
     let user = &session.user;
     let mut lock = server.rooms.lock(room).await;
-    let Some(live) = lock.load(server).await.map_err(internal)? else {
+    let Some(live) = lock.load(&server.store).await.map_err(internal)? else {
         return Err(no_such_room());
     };
     let r = live.room.clone();
@@ -324,20 +374,8 @@ async fn decline_invitation(
             "Too many invitation answers at once. Wait a little.",
         ));
     }
-    let named = match d.attr("to").and_then(|t| local_user(server, t).ok()) {
-        Some(u)
-            if server
-                .store
-                .member(r.id, &u)
-                .await
-                .map_err(internal)?
-                .is_some() =>
-        {
-            Some(u)
-        }
-        _ => None,
-    };
-    let inviter = named.or(member.invited_by);
+    // Only the member who invited him is told: never whoever the decline names.
+    let inviter = member.invited_by;
     server
         .store
         .remove_member(r.id, user)
@@ -347,6 +385,8 @@ async fn decline_invitation(
         affiliation_notice(server, live, user, "none");
     }
     if let Some(inviter) = inviter {
+        let (pass, reason_allowed) = server.gate().decline(user, &inviter).await;
+        let reason = reason.filter(|_| reason_allowed);
         let name = name_of(server, user).await;
         let mut m = room_message(server, &r.name, None);
         let mut x = Element::bare("x", NS_MUC_USER);
@@ -362,7 +402,7 @@ async fn decline_invitation(
             &format!("{name} a refusé l'invitation dans la conversation « {t} »."),
             &format!("{name} declined the invitation to the conversation \"{t}\"."),
         );
-        if let Err(e) = deliver(server, &inviter, m).await {
+        if let Err(e) = deliver(server, &pass, m).await {
             warn!(error = ?e.condition, "cannot tell the inviter about a decline");
         }
     }

@@ -13,9 +13,9 @@ use causerie_proto::{Element, ns, xml};
 use causerie_store::{ArchiveQuery, RoomStore, StoreError};
 
 use super::{NS_DATA, NS_MAM, NS_RSM, error, no_such_room, room_jid};
-use crate::Server;
-use crate::c2s::Session;
-use crate::features::{IqResult, internal};
+use crate::server::Server;
+use crate::session::Session;
+use crate::stanza::{IqResult, internal};
 
 /// Page size when the client does not say.
 pub const DEFAULT_PAGE: i64 = 50;
@@ -145,7 +145,7 @@ pub async fn handle(
     set: bool,
 ) -> IqResult {
     let mut lock = server.rooms.lock(room).await;
-    let Some(live) = lock.load(server).await.map_err(internal)? else {
+    let Some(live) = lock.load(&server.store).await.map_err(internal)? else {
         return Err(no_such_room());
     };
     let member = server
@@ -153,7 +153,7 @@ pub async fn handle(
         .member(live.room.id, &session.user)
         .await
         .map_err(internal)?;
-    if member.is_none() {
+    let Some(member) = member else {
         if live.room.locked {
             return Err(no_such_room());
         }
@@ -162,11 +162,18 @@ pub async fn handle(
             "L'archive d'une conversation est réservée à ses membres.",
             "A conversation's archive is for its members only.",
         ));
-    }
+    };
     if !set {
         return Ok(Some(form()));
     }
-    let query = parse_query(payload)?;
+    let mut query = parse_query(payload)?;
+    // A member reads the archive from his invitation on, never before.
+    query.archive.start_ms = Some(
+        query
+            .archive
+            .start_ms
+            .map_or(member.added_ms, |s| s.max(member.added_ms)),
+    );
     let room_id = live.room.id;
     server.archive.flush().await;
     let page = match server.store.archive_page(room_id, &query.archive).await {
@@ -208,7 +215,7 @@ pub async fn handle(
             ],
         );
         msg.append_child(result);
-        session.handle.send(msg);
+        session.reply(msg);
     }
     let mut fin = Element::bare("fin", NS_MAM);
     if page.complete {

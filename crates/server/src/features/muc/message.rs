@@ -16,11 +16,12 @@ use causerie_store::{ArchiveEntry, ArchivedMessage, RoomStore};
 use super::{
     NS_MUC_USER, NS_SID, error, invite, no_such_room, now_ms, occupant_jid, room_jid, text,
 };
-use crate::Server;
-use crate::c2s::Session;
-use crate::features::internal;
-use crate::router::{MucDest, reply_error};
-use crate::sessions::Shared;
+use crate::outbound::Shared;
+use crate::server::Server;
+use crate::session::Session;
+use crate::session::reply_error;
+use crate::stanza::MucDest;
+use crate::stanza::internal;
 
 pub async fn handle(server: &Server, session: &Session, stanza: Element, dest: MucDest) {
     let kind = stanza.attr("type").unwrap_or("normal").to_string();
@@ -88,8 +89,13 @@ fn reflected(stanza: &Element, from: &str, room: &str) -> Element {
 }
 
 async fn groupchat(server: &Server, session: &Session, stanza: Element, room: &str) {
+    // An account that may no longer chat (deactivated, locked, access off) does not post.
+    if let Err(e) = server.gate().room_post(&session.user).await {
+        reply_error(session, &stanza, e);
+        return;
+    }
     let mut lock = server.rooms.lock(room).await;
-    let live = match lock.load(server).await {
+    let live = match lock.load(&server.store).await {
         Ok(Some(l)) => l,
         Ok(None) => {
             reply_error(session, &stanza, no_such_room());
@@ -100,7 +106,7 @@ async fn groupchat(server: &Server, session: &Session, stanza: Element, room: &s
             return;
         }
     };
-    let Some(idx) = live.by_session(session.handle.id) else {
+    let Some(idx) = live.by_session(session.id()) else {
         reply_error(
             session,
             &stanza,

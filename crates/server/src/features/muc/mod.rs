@@ -7,30 +7,39 @@
 //! - [`owner`]: the configuration form (XEP-0004), instant rooms, destruction (also when
 //!   the last member has gone).
 //! - [`message`]: groupchat fan-out, each message with an XEP-0359 stanza-id and queued
-//!   for the archive ([`archive`]: written in batches off the room's lock); subject changes.
+//!   for the archive (`services::archive`: written in batches off the room's lock);
+//!   subject changes.
 //! - [`invite`]: mediated (§7.8.2) and direct (XEP-0249) invitations, which make the
-//!   invitee a member (under the school's rules and a rate limit), and declines.
+//!   invitee a member (under the rooms' policy, decided by the gate, and a rate limit),
+//!   and declines (told to the inviter only).
+//! - [`membership`]: a new directory generation applied to the rooms: members the
+//!   rooms' policy no longer admits lose their membership, with a notice.
 //! - [`admin`]: removing a participant (the owner only: role `none`, status 307, end of the
 //!   membership) and member lists.
 //! - [`disco`]: the service, the rooms one is a member of, room info (`muc#roominfo`),
 //!   reserved nicknames; [`mam`]: the room's archive (XEP-0313, XEP-0059 paging).
-//! - [`registry`]: occupants in memory; [`text`]: checks on nicknames and texts.
+//! - [`notices`]: what rooms say about their occupants (presences, event lines);
+//! - [`text`]: checks on nicknames and texts; the occupants in memory are the rooms
+//!   service's (`services::rooms`).
 //!
 //! The router sends here everything addressed to `conference.DOMAIN` (and direct
-//! invitations); the school's rules apply to invitations only: once members, everyone
-//! talks with the room. Stanzas to occupants go straight to their sessions
+//! invitations). The rooms' policy (docs/directory.md): a room stays within the rules —
+//! an invitation needs the invitee to reach every member, unless the room is supervised
+//! (its owner a teacher or staff member who reaches the invitee); a directory change that
+//! puts a member outside it ends his membership; a member reads the history from his
+//! invitation on; a post needs the sender's account to be allowed to chat. Stanzas to occupants go straight to their sessions
 //! (`SessionHandle::send`, never blocking); invitations, declines and removal notices to
 //! someone offline are kept in the offline store and delivered at the next login.
 
 pub mod admin;
-pub mod archive;
 pub mod disco;
 pub mod invite;
 pub mod mam;
+pub mod membership;
 pub mod message;
+pub mod notices;
 pub mod owner;
 pub mod presence;
-pub mod registry;
 pub mod text;
 
 use std::sync::Arc;
@@ -41,13 +50,10 @@ use causerie_proto::{Element, ns, xml};
 use causerie_store::{OfflineStore, Room, RoomStore};
 use tracing::{info, warn};
 
-pub use archive::Archiver;
-pub use registry::Rooms;
-
-use super::{answer, internal};
-use crate::Server;
-use crate::c2s::Session;
-use crate::router::MucDest;
+use crate::server::Server;
+use crate::services::Pass;
+use crate::session::{Session, answer};
+use crate::stanza::{MucDest, internal};
 
 pub const NS_MUC: &str = "http://jabber.org/protocol/muc";
 pub const NS_MUC_USER: &str = "http://jabber.org/protocol/muc#user";
@@ -131,7 +137,7 @@ fn unique_name() -> Element {
 
 /// A session ended: it leaves every room it was in.
 pub async fn session_ended(server: &Server, session: &Session) {
-    for room in server.rooms.joined_by(session.handle.id) {
+    for room in server.rooms.joined_by(session.id()) {
         presence::leave(server, session, &room, None).await;
     }
 }
@@ -203,12 +209,7 @@ pub fn delay(from: &str, ms: i64) -> Element {
     xml::elem("delay", ns::DELAY, &[("from", from), ("stamp", &stamp(ms))])
 }
 
-/// A stanza error with its French and English texts.
-pub fn error(condition: Condition, fr: impl Into<String>, en: impl Into<String>) -> StanzaError {
-    StanzaError::new(condition)
-        .with_text("fr", fr)
-        .with_text("en", en)
-}
+pub use crate::stanza::error;
 
 /// The conversation's name as people see it: its title, or its JID's localpart.
 pub fn title(room: &Room) -> &str {
@@ -253,20 +254,12 @@ pub fn no_such_room() -> StanzaError {
     )
 }
 
-/// Delivers a stanza from the service to account `user`: to its available sessions, or
-/// into its offline storage (delivered at the next login).
-pub async fn deliver(server: &Server, user: &str, mut stanza: Element) -> Result<(), StanzaError> {
+/// Delivers a stanza from the service to the account of `pass`: to its available
+/// sessions, or into its offline storage (delivered at the next login, if still allowed).
+pub async fn deliver(server: &Server, pass: &Pass, mut stanza: Element) -> Result<(), StanzaError> {
+    let user = pass.to();
     xml::set_attr(&mut stanza, "to", bare_jid(server, user));
-    let targets: Vec<_> = server
-        .sessions
-        .available(user)
-        .into_iter()
-        .filter(|a| a.priority >= 0)
-        .collect();
-    if !targets.is_empty() {
-        for t in targets {
-            t.handle.send(stanza.clone());
-        }
+    if server.sessions.deliver_available(pass, &stanza, true) > 0 {
         return Ok(());
     }
     let now = now_ms();

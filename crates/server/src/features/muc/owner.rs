@@ -17,15 +17,15 @@ use causerie_proto::{Element, xml};
 use causerie_store::{Affiliation, Room, RoomStore};
 use tracing::info;
 
-use super::presence::{Exit, UNLOCKED_EN, UNLOCKED_FR, exit_presence};
-use super::registry::RoomLock;
+use super::notices::{Exit, UNLOCKED_EN, UNLOCKED_FR, exit_presence};
 use super::{
     NS_DATA, NS_MUC_OWNER, NS_ROOMCONFIG, bodies, error, no_such_room, now_ms, room_message,
     status_x, text,
 };
-use crate::Server;
-use crate::c2s::Session;
-use crate::features::{IqResult, internal};
+use crate::server::Server;
+use crate::services::rooms::RoomLock;
+use crate::session::Session;
+use crate::stanza::{IqResult, internal};
 
 /// Options every conversation has, as the form shows them.
 #[derive(Debug, Clone, Copy)]
@@ -289,7 +289,7 @@ pub async fn handle(
     set: bool,
 ) -> IqResult {
     let mut lock = server.rooms.lock(room).await;
-    let Some(live) = lock.load(server).await.map_err(internal)? else {
+    let Some(live) = lock.load(&server.store).await.map_err(internal)? else {
         return Err(no_such_room());
     };
     let member = server
@@ -405,7 +405,7 @@ pub async fn destroy(
         for occ in &live.occupants {
             occ.send(&exit_presence(server, &name, occ, &exit, true, now));
             for s in &occ.sessions {
-                server.rooms.note_left(s.handle.id, &name);
+                server.rooms.note_left(s.id(), &name);
             }
         }
     }

@@ -25,21 +25,17 @@ use causerie_proto::{Element, ns, xml};
 use causerie_store::{Affiliation, ArchiveQuery, CreateRoom, Room, RoomMember, RoomStore};
 use tracing::{debug, info, warn};
 
-use super::registry::{Live, Occupant, OccupantSession, RoomLock};
+use super::notices::{Exit, LOCKED_EN, LOCKED_FR, exit_presence, occupant_presence};
 use super::{
-    MAX_ROOM_NAME_CHARS, NS_MUC, NS_MUC_USER, bodies, display_name, error, no_such_room, now_ms,
-    occupant_jid, owner, room_jid, room_message, text,
+    MAX_ROOM_NAME_CHARS, NS_MUC, bodies, display_name, error, no_such_room, now_ms, occupant_jid,
+    owner, room_jid, room_message, text,
 };
-use crate::Server;
-use crate::c2s::Session;
-use crate::features::{IqResult, internal};
-use crate::router::{MucDest, reply_error};
-
-/// The seed's event lines when a room is made and when it is configured.
-pub const LOCKED_FR: &str = "Le salon de discussion est verrouillé, entrée impossible jusqu'à ce que la configuration soit déverrouillée";
-pub const LOCKED_EN: &str = "This room is locked from entry until its configuration is confirmed";
-pub const UNLOCKED_FR: &str = "Le salon de discussion est maintenant déverrouillé";
-pub const UNLOCKED_EN: &str = "This room is now unlocked";
+use crate::server::Server;
+use crate::services::rooms::{Live, Occupant, OccupantSession, RoomLock};
+use crate::session::Session;
+use crate::session::reply_error;
+use crate::stanza::MucDest;
+use crate::stanza::{IqResult, internal};
 
 pub async fn handle(server: &Server, session: &Session, stanza: Element, dest: MucDest) {
     let MucDest::Room { room, nick } = dest else {
@@ -117,17 +113,14 @@ async fn available(
         return;
     }
     let mut lock = server.rooms.lock(room).await;
-    let exists = match lock.load(server).await {
+    let exists = match lock.load(&server.store).await {
         Ok(l) => l.is_some(),
         Err(e) => {
             reply_error(session, &stanza, internal(e));
             return;
         }
     };
-    let occupant = lock
-        .live
-        .as_ref()
-        .and_then(|l| l.by_session(session.handle.id));
+    let occupant = lock.live.as_ref().and_then(|l| l.by_session(session.id()));
     let result = match (exists, occupant) {
         (false, _) => create(server, session, &mut lock, requested, show, status).await,
         (true, Some(i)) => update(server, &mut lock, i, requested, show, status),
@@ -142,123 +135,6 @@ async fn available(
 fn to(session: &Session, mut stanza: Element) -> Element {
     xml::set_attr(&mut stanza, "to", session.jid.to_string());
     stanza
-}
-
-/// The `<item/>` of an occupant's presence.
-fn item(occ: &Occupant, affiliation: &str, role: &str) -> Element {
-    xml::elem(
-        "item",
-        NS_MUC_USER,
-        &[
-            ("affiliation", affiliation),
-            ("role", role),
-            ("jid", occ.jid()),
-        ],
-    )
-}
-
-/// An occupant's available presence, with status `codes` and the time of the event.
-pub fn occupant_presence(
-    server: &Server,
-    room: &str,
-    occ: &Occupant,
-    codes: &[u16],
-    at_ms: i64,
-) -> Element {
-    let mut p = xml::elem(
-        "presence",
-        ns::CLIENT,
-        &[("from", &occupant_jid(server, room, &occ.nick))],
-    );
-    if let Some(s) = &occ.show {
-        p.append_child(xml::text_elem("show", ns::CLIENT, s.clone()));
-    }
-    if let Some(s) = &occ.status {
-        p.append_child(xml::text_elem("status", ns::CLIENT, s.clone()));
-    }
-    let mut x = Element::bare("x", NS_MUC_USER);
-    x.append_child(item(occ, occ.affiliation.as_str(), occ.role()));
-    for c in codes {
-        x.append_child(xml::elem(
-            "status",
-            NS_MUC_USER,
-            &[("code", &c.to_string())],
-        ));
-    }
-    p.append_child(x);
-    p.append_child(super::delay(&room_jid(server, room), at_ms));
-    p
-}
-
-/// How an occupant leaves (XEP-0045 §7.14, §8.2, §9.2, §10.9).
-#[derive(Default)]
-pub struct Exit<'a> {
-    /// The affiliation after leaving (`member` when just leaving, `none` when removed).
-    pub affiliation: &'a str,
-    /// Who made him leave: (nickname or name, bare JID).
-    pub actor: Option<(&'a str, &'a str)>,
-    pub reason: Option<&'a str>,
-    pub codes: &'a [u16],
-    /// The leaver's own status text.
-    pub status: Option<&'a str>,
-    /// The room is destroyed (`<destroy/>`, with its reason).
-    pub destroyed: Option<Option<&'a str>>,
-}
-
-/// An occupant's unavailable presence; `own` adds status 110 (for his own sessions).
-pub fn exit_presence(
-    server: &Server,
-    room: &str,
-    occ: &Occupant,
-    exit: &Exit<'_>,
-    own: bool,
-    at_ms: i64,
-) -> Element {
-    let mut p = xml::elem(
-        "presence",
-        ns::CLIENT,
-        &[
-            ("from", &occupant_jid(server, room, &occ.nick)),
-            ("type", "unavailable"),
-        ],
-    );
-    if let Some(s) = exit.status {
-        p.append_child(xml::text_elem("status", ns::CLIENT, s));
-    }
-    let mut x = Element::bare("x", NS_MUC_USER);
-    let mut it = item(occ, exit.affiliation, "none");
-    if let Some((nick, jid)) = exit.actor {
-        it.append_child(xml::elem(
-            "actor",
-            NS_MUC_USER,
-            &[("nick", nick), ("jid", jid)],
-        ));
-    }
-    if let Some(r) = exit.reason {
-        it.append_child(xml::text_elem("reason", NS_MUC_USER, r));
-    }
-    x.append_child(it);
-    if let Some(reason) = exit.destroyed {
-        let mut d = Element::bare("destroy", NS_MUC_USER);
-        if let Some(r) = reason {
-            d.append_child(xml::text_elem("reason", NS_MUC_USER, r));
-        }
-        x.append_child(d);
-    }
-    let mut codes = exit.codes.to_vec();
-    if own {
-        codes.insert(0, 110);
-    }
-    for c in codes {
-        x.append_child(xml::elem(
-            "status",
-            NS_MUC_USER,
-            &[("code", &c.to_string())],
-        ));
-    }
-    p.append_child(x);
-    p.append_child(super::delay(&room_jid(server, room), at_ms));
-    p
 }
 
 /// Whether `nick` is used in the room by someone other than `user`: an occupant, or a
@@ -389,10 +265,7 @@ async fn create(
         nick,
         user: session.user.clone(),
         affiliation: Affiliation::Owner,
-        sessions: vec![OccupantSession {
-            jid: session.jid.to_string(),
-            handle: session.handle.clone(),
-        }],
+        sessions: vec![OccupantSession::of(session)],
         show,
         status,
         joined_ms: now,
@@ -401,16 +274,16 @@ async fn create(
     if chosen {
         codes.push(210);
     }
-    session.handle.send(to(
+    session.reply(to(
         session,
         occupant_presence(server, &room.name, &occ, &codes, now),
     ));
     let mut locked = room_message(server, &room.name, Some("groupchat"));
     bodies(&mut locked, LOCKED_FR, LOCKED_EN);
     locked.append_child(super::status_x(&[201]));
-    session.handle.send(to(session, locked));
+    session.reply(to(session, locked));
     send_subject(server, &room, session);
-    server.rooms.note_joined(session.handle.id, &room.name);
+    server.rooms.note_joined(session.id(), &room.name);
     lock.live = Some(Live {
         room,
         occupants: vec![occ],
@@ -437,6 +310,7 @@ async fn join(
         .member(live.room.id, &session.user)
         .await
         .map_err(internal)?;
+    server.gate().room_post(&session.user).await?;
     let Some(member) = member else {
         if live.room.locked {
             return Err(no_such_room());
@@ -486,10 +360,7 @@ async fn join(
         warn!(error = %e, "cannot remember a nickname");
     }
     let now = now_ms();
-    let mine = OccupantSession {
-        jid: session.jid.to_string(),
-        handle: session.handle.clone(),
-    };
+    let mine = OccupantSession::of(session);
     let (idx, newcomer) = match existing {
         Some(i) => {
             live.occupants[i].sessions.push(mine);
@@ -508,12 +379,12 @@ async fn join(
             (live.occupants.len() - 1, true)
         }
     };
-    server.rooms.note_joined(session.handle.id, &live.room.name);
+    server.rooms.note_joined(session.id(), &live.room.name);
     let name = live.room.name.clone();
     // Who is there, each with the time he came in.
     for (i, o) in live.occupants.iter().enumerate() {
         if i != idx {
-            session.handle.send(to(
+            session.reply(to(
                 session,
                 occupant_presence(server, &name, o, &[], o.joined_ms),
             ));
@@ -527,13 +398,13 @@ async fn join(
     if chosen {
         codes.push(210);
     }
-    session.handle.send(to(
+    session.reply(to(
         session,
         occupant_presence(server, &name, occ, &codes, occ.joined_ms),
     ));
     debug!(room = %name, user = %session.user, "joined");
     let room = live.room.clone();
-    send_history(server, session, stanza, &room).await;
+    send_history(server, session, stanza, &room, member.added_ms).await;
     send_subject(server, &room, session);
     Ok(())
 }
@@ -572,23 +443,23 @@ fn update(
 /// when its owner leaves it.
 pub async fn leave(server: &Server, session: &Session, room: &str, status: Option<String>) {
     let mut lock = server.rooms.lock(room).await;
-    server.rooms.note_left(session.handle.id, room);
+    server.rooms.note_left(session.id(), room);
     let Some(live) = lock.live.as_mut() else {
         return;
     };
-    let Some(idx) = live.by_session(session.handle.id) else {
+    let Some(idx) = live.by_session(session.id()) else {
         return;
     };
     let now = now_ms();
     let name = live.room.name.clone();
     let occ = &mut live.occupants[idx];
-    occ.sessions.retain(|s| s.handle.id != session.handle.id);
+    occ.sessions.retain(|s| s.id() != session.id());
     let exit = Exit {
         affiliation: occ.affiliation.as_str(),
         status: status.as_deref(),
         ..Exit::default()
     };
-    session.handle.send(to(
+    session.reply(to(
         session,
         exit_presence(server, &name, occ, &exit, true, now),
     ));
@@ -609,10 +480,18 @@ pub async fn leave(server: &Server, session: &Session, room: &str, status: Optio
 }
 
 /// The last messages of the room, with their delay stamps, as the join asked (XEP-0045
-/// §7.2.14: `maxstanzas`, `maxchars='0'`, `seconds`, `since`), at most `history_len`.
-async fn send_history(server: &Server, session: &Session, join: &Element, room: &Room) {
+/// §7.2.14: `maxstanzas`, `maxchars='0'`, `seconds`, `since`), at most `history_len`, and
+/// none from before `member_since` (when he was invited: a newcomer does not read what
+/// was said before him).
+async fn send_history(
+    server: &Server,
+    session: &Session,
+    join: &Element,
+    room: &Room,
+    member_since: i64,
+) {
     let mut max = server.config.muc.history_len;
-    let mut start_ms = None;
+    let mut start_ms = Some(member_since);
     if let Some(h) = join
         .get_child("x", NS_MUC)
         .and_then(|x| x.get_child("history", NS_MUC))
@@ -624,7 +503,8 @@ async fn send_history(server: &Server, session: &Session, join: &Element, room: 
             max = 0;
         }
         if let Some(secs) = h.attr("seconds").and_then(|v| v.parse::<i64>().ok()) {
-            start_ms = Some(now_ms().saturating_sub(secs.saturating_mul(1000)));
+            let from = now_ms().saturating_sub(secs.saturating_mul(1000));
+            start_ms = Some(start_ms.map_or(from, |s: i64| s.max(from)));
         }
         if let Some(since) = h
             .attr("since")
@@ -658,7 +538,7 @@ async fn send_history(server: &Server, session: &Session, join: &Element, room: 
             continue;
         };
         el.append_child(super::delay(&from, m.stamp_ms));
-        session.handle.send(to(session, el));
+        session.reply(to(session, el));
     }
 }
 
@@ -679,14 +559,14 @@ fn send_subject(server: &Server, room: &Room, session: &Session) {
         ],
     );
     m.append_child(xml::text_elem("subject", ns::CLIENT, room.subject.clone()));
-    session.handle.send(to(session, m));
+    session.reply(to(session, m));
 }
 
 /// XEP-0410: whether the session is still the occupant `nick` of the room.
 pub async fn self_ping(server: &Server, session: &Session, room: &str, nick: &str) -> IqResult {
     let lock = server.rooms.lock(room).await;
     let here = lock.live.as_ref().is_some_and(|l| {
-        l.by_session(session.handle.id)
+        l.by_session(session.id())
             .is_some_and(|i| l.occupants[i].nick == nick)
     });
     if here {

@@ -1,4 +1,4 @@
-//! The in-memory side of rooms: who is in which room right now (occupants, their
+//! The rooms service, the in-memory side of rooms: who is in which room right now (occupants, their
 //! sessions, nicknames and show), which rooms each session is in, and the invitation
 //! rate of each account.
 //!
@@ -16,18 +16,34 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use causerie_proto::Element;
-use causerie_store::{Affiliation, Room, RoomStore, StoreError};
+use causerie_store::{Affiliation, Room, RoomStore, Store, StoreError};
 use tokio::sync::OwnedMutexGuard;
 
-use crate::Server;
-use crate::sessions::{SessionHandle, Shared};
+use crate::outbound::Shared;
+use crate::session::{Session, SessionHandle};
 
-/// One session of an occupant.
+/// One session of an occupant. Its handle stays in the service: features reach occupants
+/// through the room's fan-out only.
 #[derive(Debug, Clone)]
 pub struct OccupantSession {
     /// The session's full JID.
     pub jid: String,
-    pub handle: SessionHandle,
+    handle: SessionHandle,
+}
+
+impl OccupantSession {
+    /// The session entering the room.
+    pub fn of(session: &Session) -> OccupantSession {
+        OccupantSession {
+            jid: session.jid.to_string(),
+            handle: session.handle().clone(),
+        }
+    }
+
+    /// The session's id in the registry.
+    pub fn id(&self) -> u64 {
+        self.handle.id
+    }
 }
 
 /// Someone in a room: one account under one nickname, from one or more sessions.
@@ -273,9 +289,9 @@ impl RoomLock<'_> {
     }
 
     /// Loads the room from the store unless already loaded; None when it does not exist.
-    pub async fn load(&mut self, server: &Server) -> Result<Option<&mut Live>, StoreError> {
+    pub async fn load(&mut self, store: &Store) -> Result<Option<&mut Live>, StoreError> {
         if self.held.live.is_none()
-            && let Some(room) = server.store.room(&self.name).await?
+            && let Some(room) = store.room(&self.name).await?
         {
             self.held.live = Some(Live {
                 room,

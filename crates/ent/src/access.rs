@@ -1,0 +1,189 @@
+//! Who may use the chat at all: the one access decision ([`decide`]) that the login, the
+//! admin console's user card and the enforcement of a directory change all ask, with a
+//! typed reason ([`Denied`]) and the texts users see.
+//!
+//! An account may chat when no administrator locked it and, for a directory user, when he
+//! is active and one of his structures has the chat on for his profile. Accounts outside
+//! the directory (plain XMPP accounts) may, unless locked.
+
+use crate::model::{Profile, User};
+
+/// Whether a structure may use the service, and which profiles of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    pub enabled: bool,
+    pub profiles: Vec<Profile>,
+}
+
+impl Default for Access {
+    /// Enabled, for all profiles: the setting of a structure nobody configured.
+    fn default() -> Access {
+        Access {
+            enabled: true,
+            profiles: Profile::ALL.to_vec(),
+        }
+    }
+}
+
+/// Why an account may not use the chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Denied {
+    /// An administrator locked the account.
+    Locked,
+    /// A directory user who is no longer in the directory (deactivated).
+    Inactive,
+    /// None of the user's structures has the chat on.
+    Disabled,
+    /// The chat is on in one of his structures, but for other profiles.
+    ProfileNotAllowed(Profile),
+}
+
+impl Denied {
+    /// A stable name for APIs and logs.
+    pub fn code(self) -> &'static str {
+        match self {
+            Denied::Locked => "account-locked",
+            Denied::Inactive => "user-inactive",
+            Denied::Disabled => "structure-disabled",
+            Denied::ProfileNotAllowed(_) => "profile-not-allowed",
+        }
+    }
+
+    /// The text shown to the user himself (pupils are addressed with « tu »).
+    pub fn text_fr(self) -> String {
+        match self {
+            Denied::Locked => "Ton compte a été bloqué par un administrateur.".into(),
+            Denied::Inactive => {
+                "Ton compte n'est plus actif dans l'annuaire de l'établissement.".into()
+            }
+            Denied::Disabled => "Le chat n'est pas activé dans ton établissement.".into(),
+            Denied::ProfileNotAllowed(p) => format!(
+                "Le chat n'est pas ouvert au profil « {} » dans ton établissement.",
+                p.label_fr()
+            ),
+        }
+    }
+
+    /// The same in English.
+    pub fn text_en(self) -> String {
+        match self {
+            Denied::Locked => "Your account was locked by an administrator.".into(),
+            Denied::Inactive => "Your account is no longer active in the school directory.".into(),
+            Denied::Disabled => "Chat is not enabled in your school.".into(),
+            Denied::ProfileNotAllowed(p) => format!(
+                "Chat is not open to the profile \"{}\" in your school.",
+                p.label_en()
+            ),
+        }
+    }
+
+    /// « French — English », for a SASL failure or a stream error text, which carry one
+    /// text.
+    pub fn text_both(self) -> String {
+        format!("{} — {}", self.text_fr(), self.text_en())
+    }
+}
+
+/// Whether an account may use the chat. `user` is his directory record (None for a plain
+/// account, and for a deactivated directory user, who is `inactive`); `access` gives a
+/// structure's setting.
+pub fn decide(
+    user: Option<&User>,
+    inactive: bool,
+    locked: bool,
+    access: impl Fn(&str) -> Access,
+) -> Result<(), Denied> {
+    if locked {
+        return Err(Denied::Locked);
+    }
+    if inactive {
+        return Err(Denied::Inactive);
+    }
+    let Some(u) = user else {
+        return Ok(());
+    };
+    if u.structures.is_empty() {
+        return Ok(());
+    }
+    let mut enabled_somewhere = false;
+    for s in &u.structures {
+        let a = access(s);
+        if a.enabled {
+            enabled_somewhere = true;
+            if a.profiles.contains(&u.profile) {
+                return Ok(());
+            }
+        }
+    }
+    Err(if enabled_somewhere {
+        Denied::ProfileNotAllowed(u.profile)
+    } else {
+        Denied::Disabled
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(profile: Profile, structures: &[&str]) -> User {
+        User {
+            login: "x".into(),
+            last_name: "X".into(),
+            first_name: "Y".into(),
+            profile,
+            structures: structures.iter().map(|s| s.to_string()).collect(),
+            classes: Vec::new(),
+            children: Vec::new(),
+            password: None,
+            admin_of: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_decision_in_order() {
+        let open = |_: &str| Access::default();
+        let off = |_: &str| Access {
+            enabled: false,
+            profiles: Profile::ALL.to_vec(),
+        };
+        let teachers = |_: &str| Access {
+            enabled: true,
+            profiles: vec![Profile::Teacher],
+        };
+        let pupil = user(Profile::Student, &["S"]);
+        assert_eq!(decide(Some(&pupil), false, false, open), Ok(()));
+        assert_eq!(decide(None, false, false, off), Ok(()), "a plain account");
+        assert_eq!(
+            decide(None, false, true, open),
+            Err(Denied::Locked),
+            "a lock comes first"
+        );
+        assert_eq!(decide(None, true, false, open), Err(Denied::Inactive));
+        assert_eq!(
+            decide(Some(&pupil), false, false, off),
+            Err(Denied::Disabled)
+        );
+        assert_eq!(
+            decide(Some(&pupil), false, false, teachers),
+            Err(Denied::ProfileNotAllowed(Profile::Student))
+        );
+        // One structure that allows him is enough.
+        let two = user(Profile::Student, &["A", "B"]);
+        let only_b = |s: &str| if s == "B" { Access::default() } else { off(s) };
+        assert_eq!(decide(Some(&two), false, false, only_b), Ok(()));
+        // A directory user with no structure is not restricted by any.
+        assert_eq!(
+            decide(Some(&user(Profile::Guest, &[])), false, false, off),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn texts_name_the_reason_in_both_languages() {
+        let t = Denied::ProfileNotAllowed(Profile::Student);
+        assert!(t.text_fr().contains("Élève") && t.text_en().contains("Student"));
+        assert_eq!(t.code(), "profile-not-allowed");
+        assert!(Denied::Locked.text_both().contains(" — "));
+    }
+}

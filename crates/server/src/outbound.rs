@@ -1,0 +1,120 @@
+//! What a connection task is asked to write: a stanza, a stanza serialised once for many
+//! recipients ([`Shared`], a room's fan-out), or a stop with its stream error. These are
+//! the items of a session's queue (`mailbox`); nothing here knows who may send what to
+//! whom (that is the gate's, `services::gate`).
+
+use std::sync::Arc;
+
+use causerie_proto::Element;
+
+/// What a connection task is asked to do.
+#[derive(Debug)]
+pub enum Outbound {
+    /// Write this stanza. Boxed so that a queue slot is two words (an inline
+    /// `Element` is about 110 bytes, and a busy queue keeps its buffer).
+    Stanza(Box<Element>),
+    /// Write this stanza, serialised once for many recipients (a room's
+    /// occupants): the connection task adds its own full JID as `to`.
+    Shared(Arc<Shared>),
+    /// Close the stream with this stream error (boxed too: it is rare, and
+    /// the slot stays the size of a pointer).
+    Stop(Box<Stop>),
+}
+
+/// A stanza serialised once for every recipient, without its `to` (see
+/// [`Shared::addressed_to`]). A room of 30 used to clone and serialise each
+/// post 30 times, once per occupant: that was most of a delivery's cost.
+#[derive(Debug)]
+pub struct Shared {
+    /// The serialised stanza, without `to`.
+    text: String,
+    /// Where the `to` attribute goes: right after `<` and the element's name.
+    at: usize,
+}
+
+impl Shared {
+    /// Serialises `stanza` (its `to`, if any, left out). None when it cannot be
+    /// serialised, or does not start with its own name (never expected).
+    pub fn new(stanza: &Element) -> Option<Arc<Shared>> {
+        let text = if stanza.attr("to").is_some() {
+            let mut bare = stanza.clone();
+            causerie_proto::xml::remove_attr(&mut bare, "to");
+            causerie_proto::xml::to_string(&bare)
+        } else {
+            causerie_proto::xml::to_string(stanza)
+        };
+        let at = 1 + stanza.name().len();
+        let starts = text.as_bytes().first() == Some(&b'<')
+            && text.get(1..at) == Some(stanza.name())
+            && matches!(text.as_bytes().get(at), Some(b' ' | b'>' | b'/'));
+        starts.then(|| Arc::new(Shared { text, at }))
+    }
+
+    /// The serialised stanza, as it would be with no `to`.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The stanza addressed to `to_attr`, an attribute made by [`to_attribute`].
+    pub fn addressed_to(&self, to_attr: &str) -> String {
+        let mut out = String::with_capacity(self.text.len() + to_attr.len());
+        out.push_str(&self.text[..self.at]);
+        out.push_str(to_attr);
+        out.push_str(&self.text[self.at..]);
+        out
+    }
+}
+
+/// ` to="JID"`, escaped for the attribute (a resource may hold quotes,
+/// ampersands or angle brackets).
+pub fn to_attribute(jid: &str) -> String {
+    format!(" to=\"{}\"", causerie_proto::errors::escape(jid))
+}
+
+/// Why a connection task must close its stream.
+#[derive(Debug)]
+pub struct Stop {
+    /// The stream error condition (e.g. `conflict`).
+    pub condition: &'static str,
+    /// Its text, if any (an administrator's action says so).
+    pub text: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shared_stanza_reads_as_the_stanza_addressed_to_each_recipient() {
+        let sent: Element = "<message xmlns='jabber:client' from='r@conference.x/L&apos;éa' \
+             to='someone@else' type='groupchat' id='m1'><body>a &lt; b &amp; \"c\"</body></message>"
+            .parse()
+            .unwrap();
+        let shared = Shared::new(&sent).unwrap();
+        assert!(
+            !shared.text().contains("someone@else"),
+            "the old 'to' is dropped"
+        );
+        for jid in ["lea@x/web", "hugo@x/a\"b<c>&'d\te"] {
+            let text = shared.addressed_to(&to_attribute(jid));
+            let got: Element = text.parse().unwrap();
+            let mut want = sent.clone();
+            causerie_proto::xml::set_attr(&mut want, "to", jid);
+            assert_eq!(got, want, "{text}");
+        }
+        let empty = Element::bare("presence", "jabber:client");
+        let got: Element = Shared::new(&empty)
+            .unwrap()
+            .addressed_to(&to_attribute("a@x/r"))
+            .parse()
+            .unwrap();
+        assert_eq!(got.attr("to"), Some("a@x/r"));
+    }
+
+    /// Every session's queue allocates its slots 32 at a time, idle or not:
+    /// a slot must stay the size of a pointer and its tag.
+    #[test]
+    fn a_queue_slot_is_two_words() {
+        assert!(std::mem::size_of::<Outbound>() <= 16);
+    }
+}

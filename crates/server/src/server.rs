@@ -1,0 +1,168 @@
+//! [`Server`]: what the connection tasks, the router and the features share — the typed
+//! configuration, the store, TLS, and the services (`services`), each owning its state.
+//!
+//! Inside the crate the services are fields; other crates (the web front, the CLI) get
+//! the configuration, the store and the operations they need through methods only.
+
+use std::sync::Arc;
+
+use causerie_ent::Directory;
+use causerie_store::{AccountStore, Store};
+
+use crate::auth;
+use crate::config::Config;
+use crate::services::stats::Stats;
+use crate::services::{Archiver, Contacts, Gate, Policy, Rooms, Sessions, View};
+
+/// Everything the connection tasks share.
+pub struct Server {
+    pub(crate) config: Config,
+    /// The served domain, normalised.
+    pub(crate) domain: String,
+    pub(crate) store: Store,
+    pub(crate) tls: Arc<rustls::ServerConfig>,
+    pub(crate) throttle: auth::Throttle,
+    /// Counters of the administrator's live view (see `admin`).
+    pub(crate) stats: Stats,
+    /// The directory, rules and access as applied now.
+    pub(crate) policy: Policy,
+    /// Rosters, requests, refusals and the mutual contacts cache.
+    pub(crate) contacts: Contacts,
+    /// The bound sessions.
+    pub(crate) sessions: Sessions,
+    /// Who is in which room right now.
+    pub(crate) rooms: Rooms,
+    /// The writer of the rooms' archive.
+    pub(crate) archive: Archiver,
+}
+
+impl Server {
+    /// Makes the server's state (nothing is loaded or bound yet: `Server::start`).
+    pub(crate) fn new(config: Config, store: Store, tls: Arc<rustls::ServerConfig>) -> Server {
+        let domain = config.domain.to_lowercase();
+        Server {
+            throttle: auth::Throttle::new(std::time::Duration::from_millis(
+                config.auth.failure_delay_ms,
+            )),
+            stats: Stats::default(),
+            policy: Policy::new(
+                store.clone(),
+                &config.data_dir,
+                config.policy.mode,
+                config.policy.plain_accounts_reach_directory,
+            ),
+            contacts: Contacts::new(store.clone(), &domain),
+            sessions: Sessions::default(),
+            rooms: Rooms::default(),
+            archive: Archiver::start(store.clone()),
+            domain,
+            store,
+            tls,
+            config,
+        }
+    }
+
+    /// The configuration the server runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The served domain, normalised.
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// The store (the admin API and the sync API write through it).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The server's TLS configuration (the HTTPS listener serves the same certificate).
+    pub fn tls(&self) -> &Arc<rustls::ServerConfig> {
+        &self.tls
+    }
+
+    /// The SASL failure throttle (the admin console's login shares it).
+    pub fn throttle(&self) -> &auth::Throttle {
+        &self.throttle
+    }
+
+    /// The live view's counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The gate, over the services it asks.
+    pub fn gate(&self) -> Gate<'_> {
+        Gate {
+            policy: &self.policy,
+            contacts: &self.contacts,
+            sessions: &self.sessions,
+            domain: &self.domain,
+        }
+    }
+
+    /// The directory, rules and access as they apply now (waiting for a reload the
+    /// server knows of).
+    pub async fn view(&self) -> Arc<View> {
+        self.policy.view().await
+    }
+
+    /// The current directory (see [`Server::view`]).
+    pub async fn directory(&self) -> Arc<Directory> {
+        self.policy.view().await.dir.clone()
+    }
+
+    /// The directory changed through this process: no decision uses the old view from
+    /// now on; returns once the new one is loaded (the server then enforces it on open
+    /// sessions and rooms, `enforce`).
+    pub async fn directory_changed(&self) {
+        self.policy.invalidate();
+        self.policy.refresh().await;
+    }
+
+    /// The domain of the directory search service (XEP-0055).
+    pub fn search_domain(&self) -> String {
+        format!("search.{}", self.domain)
+    }
+
+    /// The domain of the multi-user conversation service (XEP-0045).
+    pub fn muc_domain(&self) -> String {
+        format!("conference.{}", self.domain)
+    }
+
+    /// The bare JID of account `user`.
+    pub fn bare_jid(&self, user: &str) -> String {
+        format!("{user}@{}", self.domain)
+    }
+
+    /// Whether the account exists (a storage failure counts as "no").
+    pub async fn user_exists(&self, user: &str) -> bool {
+        if self.sessions.is_online(user) {
+            return true;
+        }
+        match self.store.account_exists(user).await {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot check an account");
+                false
+            }
+        }
+    }
+
+    /// Whether `user` may log in to chat: an account no administrator locked and, for a
+    /// directory user, an active one whose structure has chat on for his profile
+    /// (`causerie_ent::access`). The refusal is the text of the SASL failure, in French
+    /// then English.
+    pub async fn login_allowed(&self, user: &str) -> Result<(), String> {
+        let view = self.policy.view().await;
+        if self.policy.is_stale() {
+            // Never loaded, or the store failed since: the lock and inactive lists may be
+            // out of date, so nobody gets in on them.
+            return Err(
+                "Erreur interne, réessaie plus tard. — Internal error, try again later.".into(),
+            );
+        }
+        view.access(user).map_err(|d| d.text_both())
+    }
+}

@@ -1,0 +1,496 @@
+//! The gate: the one place that decides who may send what to whom.
+//!
+//! Every stanza that leaves one account for another is classified ([`classify`]: chat,
+//! groupchat, message error, each kind of presence and subscription, IQ request, IQ
+//! answer) and decided ([`Gate::decide`]) against the school's rules as they are now
+//! (`services::policy`), the mutual contacts (`services::contacts`) and the requests each
+//! session is waiting answers for (`services::sessions`). The answer is a [`Verdict`]:
+//! deliver (with the [`Pass`] the registry asks for), deliver stripped of any text, refuse
+//! with an error for the sender, drop silently, or withhold. A class the gate does not
+//! know is refused. Features build and answer stanzas; they never decide reachability.
+//!
+//! The table it applies, row by row, is in docs/directory.md ("Who can send what to
+//! whom"). In short, for two different accounts A and B, with reach = the rules allow the
+//! pair and chat = reach and, between directory users, mutual contacts:
+//! - messages (chat, normal, headline) and IQ requests to a full JID need chat; a
+//!   groupchat message to an account is refused; a message error needs chat (else dropped);
+//! - subscription requests, approvals, directed presence, probes and presence errors need
+//!   reach; a request to someone who refused A for good is withheld; unsubscribe and
+//!   unsubscribed need an existing relation (else dropped), and lose their text without
+//!   reach; without reach, nothing of a user's presence goes (when the rules change, the
+//!   presences they end are ended with a stripped unavailable, `enforce`), but a directed
+//!   unavailable that ends a directed presence the other side received goes stripped;
+//! - an IQ answer reaches a full JID only as the answer to a request that very session
+//!   sent to the answering full JID, which the gate let through (once, within two minutes);
+//! - rooms: an invitation needs the inviter to reach the invitee and the invitee to reach
+//!   every member, or the room to be supervised (its owner a teacher or staff member who
+//!   reaches the invitee) — [`Gate::room_admits`]; a post needs the sender to be allowed
+//!   to chat at all.
+
+use causerie_ent::{DenyReason, Profile};
+use causerie_proto::Element;
+use causerie_proto::errors::{Condition, StanzaError};
+use tracing::warn;
+
+use super::contacts::Contacts;
+use super::pass::Pass;
+use super::policy::{Policy, View, not_a_contact, refusal};
+use super::sessions::Sessions;
+use crate::session::Session;
+use crate::stanza::error;
+
+/// What a stanza from one account to another is, for the gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class<'a> {
+    /// A message of type chat, normal (or none) or headline.
+    Chat,
+    /// A message of type groupchat (to an account: refused).
+    Groupchat,
+    /// A message of type error.
+    MessageError,
+    Subscribe,
+    Subscribed,
+    Unsubscribe,
+    Unsubscribed,
+    /// Presence with a `to` (available or unavailable).
+    Directed {
+        available: bool,
+    },
+    /// Presence without `to`, broadcast to a subscriber.
+    Broadcast {
+        available: bool,
+    },
+    Probe,
+    PresenceError,
+    /// IQ get or set, with its id.
+    IqRequest {
+        id: &'a str,
+    },
+    /// IQ result or error, with its id.
+    IqAnswer {
+        id: &'a str,
+    },
+    /// Anything else: refused.
+    Unknown,
+}
+
+/// Classifies a stanza a client sent (`to` absent means a presence broadcast).
+pub fn classify(stanza: &Element) -> Class<'_> {
+    let kind = stanza.attr("type");
+    match stanza.name() {
+        "message" => match kind {
+            None | Some("chat" | "normal" | "headline") => Class::Chat,
+            Some("groupchat") => Class::Groupchat,
+            Some("error") => Class::MessageError,
+            Some(_) => Class::Unknown,
+        },
+        "presence" => {
+            let directed = stanza.attr("to").is_some();
+            match kind {
+                None | Some("unavailable") => {
+                    let available = kind.is_none();
+                    if directed {
+                        Class::Directed { available }
+                    } else {
+                        Class::Broadcast { available }
+                    }
+                }
+                Some("subscribe") => Class::Subscribe,
+                Some("subscribed") => Class::Subscribed,
+                Some("unsubscribe") => Class::Unsubscribe,
+                Some("unsubscribed") => Class::Unsubscribed,
+                Some("probe") => Class::Probe,
+                Some("error") => Class::PresenceError,
+                Some(_) => Class::Unknown,
+            }
+        }
+        "iq" => match (kind, stanza.attr("id")) {
+            (Some("get" | "set"), Some(id)) => Class::IqRequest { id },
+            (Some("result" | "error"), Some(id)) => Class::IqAnswer { id },
+            _ => Class::Unknown,
+        },
+        _ => Class::Unknown,
+    }
+}
+
+/// The gate's answer.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Deliver the stanza as it is.
+    Deliver(Pass),
+    /// Deliver it without any text or payload (an unavailable presence, an unsubscription
+    /// to someone the rules no longer allow).
+    Stripped(Pass),
+    /// Refuse it: this error goes back to the sender.
+    Refuse(StanzaError),
+    /// Drop it without a word (answers and errors, which nobody answers).
+    Drop,
+    /// A subscription request to someone who refused the sender for good: not delivered;
+    /// the sender's own side is kept as refused.
+    Withheld,
+}
+
+impl Verdict {
+    /// The pass, when the stanza (or its stripped form) may go.
+    pub fn pass(&self) -> Option<&Pass> {
+        match self {
+            Verdict::Deliver(p) | Verdict::Stripped(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+/// Who sends: an account, the full JID it sends from, and its live session if any (a
+/// stored offline message has none).
+#[derive(Debug, Clone, Copy)]
+pub struct Sender<'a> {
+    pub user: &'a str,
+    pub full: &'a str,
+    pub session: Option<u64>,
+}
+
+impl<'a> Sender<'a> {
+    /// The bound session `s`.
+    pub fn of(s: &'a Session, full: &'a str) -> Sender<'a> {
+        Sender {
+            user: &s.user,
+            full,
+            session: Some(s.id()),
+        }
+    }
+}
+
+/// The error of a groupchat message sent to an account.
+fn groupchat_to_account() -> StanzaError {
+    error(
+        Condition::ServiceUnavailable,
+        "Un message de groupe s'adresse à une conversation, pas à une personne.",
+        "A groupchat message is for a conversation, not for a person.",
+    )
+}
+
+fn unknown_class() -> StanzaError {
+    error(
+        Condition::BadRequest,
+        "Type de message, de présence ou de requête inconnu.",
+        "Unknown message, presence or request type.",
+    )
+}
+
+/// The gate, over the services it asks (see the module docs).
+pub struct Gate<'a> {
+    pub(crate) policy: &'a Policy,
+    pub(crate) contacts: &'a Contacts,
+    pub(crate) sessions: &'a Sessions,
+    pub(crate) domain: &'a str,
+}
+
+impl Gate<'_> {
+    /// Decides a stanza of `class` from `from` to account `to` (at `resource`, for a
+    /// full JID), with the rules in force now.
+    pub async fn decide(
+        &self,
+        from: &Sender<'_>,
+        to: &str,
+        resource: Option<&str>,
+        class: Class<'_>,
+    ) -> Verdict {
+        if to == from.user {
+            return own(to, class);
+        }
+        let view = self.policy.view().await;
+        self.decide_in(&view, from, to, resource, class).await
+    }
+
+    /// [`Gate::decide`] with a view already in hand (a broadcast to many).
+    pub async fn decide_in(
+        &self,
+        view: &View,
+        from: &Sender<'_>,
+        to: &str,
+        resource: Option<&str>,
+        class: Class<'_>,
+    ) -> Verdict {
+        if to == from.user {
+            return own(to, class);
+        }
+        let reach = view.reach(from.user, to);
+        let pass = || Pass::new(to);
+        match class {
+            Class::Unknown => Verdict::Refuse(unknown_class()),
+            Class::Groupchat => Verdict::Refuse(groupchat_to_account()),
+            Class::Chat => match self.chat(view, from.user, to, reach).await {
+                Ok(()) => Verdict::Deliver(pass()),
+                Err(e) => Verdict::Refuse(e),
+            },
+            Class::MessageError => match self.chat(view, from.user, to, reach).await {
+                Ok(()) => Verdict::Deliver(pass()),
+                Err(_) => Verdict::Drop,
+            },
+            Class::Subscribe => match reach {
+                Err(r) => Verdict::Refuse(refusal(&r)),
+                Ok(()) => match self
+                    .contacts
+                    .has_refused(to, &format!("{}@{}", from.user, self.domain))
+                    .await
+                {
+                    Ok(true) => Verdict::Withheld,
+                    Ok(false) => Verdict::Deliver(pass()),
+                    Err(e) => Verdict::Refuse(crate::stanza::internal(e)),
+                },
+            },
+            Class::Subscribed | Class::Probe => match reach {
+                Err(r) => Verdict::Refuse(refusal(&r)),
+                Ok(()) => Verdict::Deliver(pass()),
+            },
+            Class::Unsubscribe | Class::Unsubscribed => {
+                match self.contacts.related(from.user, to).await {
+                    Ok(true) if reach.is_ok() => Verdict::Deliver(pass()),
+                    Ok(true) => Verdict::Stripped(pass()),
+                    Ok(false) => Verdict::Drop,
+                    Err(e) => {
+                        warn!(error = %e, "cannot read the relation of two accounts");
+                        Verdict::Drop
+                    }
+                }
+            }
+            Class::Directed { available } => match reach {
+                Ok(()) => Verdict::Deliver(pass()),
+                Err(r) if available => Verdict::Refuse(refusal(&r)),
+                Err(_) => {
+                    let jid = match resource {
+                        Some(r) => format!("{to}@{}/{r}", self.domain),
+                        None => format!("{to}@{}", self.domain),
+                    };
+                    let seen = from
+                        .session
+                        .is_some_and(|id| self.sessions.has_directed(from.user, id, &jid));
+                    if seen {
+                        Verdict::Stripped(pass())
+                    } else {
+                        Verdict::Drop
+                    }
+                }
+            },
+            // A presence the rules no longer allow ended when they changed (`enforce`
+            // sent its stripped end then): nothing more goes.
+            Class::Broadcast { .. } => match reach {
+                Ok(()) => Verdict::Deliver(pass()),
+                Err(_) => Verdict::Drop,
+            },
+            Class::PresenceError => match reach {
+                Ok(()) => Verdict::Deliver(pass()),
+                Err(_) => Verdict::Drop,
+            },
+            Class::IqRequest { id } => match resource {
+                // To an account's bare JID: the server answers on its behalf.
+                None => match reach {
+                    Ok(()) => Verdict::Deliver(pass()),
+                    Err(r) => Verdict::Refuse(refusal(&r)),
+                },
+                Some(r) => match self.chat(view, from.user, to, reach).await {
+                    Ok(()) => {
+                        if let Some(session) = from.session {
+                            let peer = format!("{to}@{}/{r}", self.domain);
+                            self.sessions.note_request(from.user, session, &peer, id);
+                        }
+                        Verdict::Deliver(pass())
+                    }
+                    Err(e) => Verdict::Refuse(e),
+                },
+            },
+            Class::IqAnswer { id } => match resource {
+                Some(r) if self.sessions.take_answer(to, r, from.full, id) => {
+                    Verdict::Deliver(pass())
+                }
+                _ => Verdict::Drop,
+            },
+        }
+    }
+
+    /// Whether `from` may write to `to`: the rules, and between directory users the
+    /// seed's "only contacts who accepted".
+    async fn chat(
+        &self,
+        view: &View,
+        from: &str,
+        to: &str,
+        reach: Result<(), DenyReason>,
+    ) -> Result<(), StanzaError> {
+        reach.map_err(|r| refusal(&r))?;
+        if !view.contacts_rule_applies(from, to) {
+            return Ok(());
+        }
+        let keep = self.sessions.is_online(from);
+        match self.contacts.is_mutual(from, to, keep).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(not_a_contact()),
+            Err(e) => Err(crate::stanza::internal(e)),
+        }
+    }
+
+    /// Whether `user` may speak in a room at all (his account may chat).
+    pub async fn room_post(&self, user: &str) -> Result<(), StanzaError> {
+        let view = self.policy.view().await;
+        view.access(user)
+            .map_err(|d| error(Condition::Forbidden, d.text_fr(), d.text_en()))
+    }
+
+    /// Whether `candidate` may be a member of a room whose other members are `others`
+    /// and whose owner is `owner` (see the module docs). The error names the member he
+    /// may not reach.
+    pub fn room_admits(
+        view: &View,
+        candidate: &str,
+        others: &[&str],
+        owner: Option<&str>,
+    ) -> Result<(), RoomRefusal> {
+        if view.access(candidate).is_err() {
+            return Err(RoomRefusal::NoAccess);
+        }
+        if let Some(owner) = owner
+            && supervises(view, owner)
+            && view.reach(owner, candidate).is_ok()
+        {
+            return Ok(());
+        }
+        match others
+            .iter()
+            .find(|m| **m != candidate && view.reach(candidate, m).is_err())
+        {
+            Some(m) => Err(RoomRefusal::CannotReach(m.to_string())),
+            None => Ok(()),
+        }
+    }
+
+    /// An invitation of `invitee` by `inviter` to a room of `members` (its owner
+    /// `owner`): the pass to deliver it, or the error for the inviter.
+    pub async fn invite(
+        &self,
+        inviter: &str,
+        invitee: &str,
+        members: &[&str],
+        owner: Option<&str>,
+    ) -> Result<Pass, StanzaError> {
+        let view = self.policy.view().await;
+        view.reach(inviter, invitee).map_err(|r| refusal(&r))?;
+        match Gate::room_admits(&view, invitee, members, owner) {
+            Ok(()) => Ok(Pass::new(invitee)),
+            Err(RoomRefusal::NoAccess) => Err(refusal(&DenyReason::Inactive)),
+            Err(RoomRefusal::CannotReach(m)) => {
+                let name = |u: &str| {
+                    view.user(u)
+                        .map(|x| x.display_name())
+                        .unwrap_or_else(|| u.to_string())
+                };
+                let (who, whom) = (name(invitee), name(&m));
+                let mut err = error(
+                    Condition::Forbidden,
+                    format!(
+                        "Les règles de l'établissement ne permettent pas à {who} de communiquer avec {whom}, membre de cette conversation."
+                    ),
+                    format!(
+                        "The school's rules do not allow {who} to communicate with {whom}, a member of this conversation."
+                    ),
+                );
+                err.app = Some(Box::new(Element::bare(
+                    "school-rules",
+                    super::policy::NS_POLICY,
+                )));
+                Err(err)
+            }
+        }
+    }
+
+    /// A decline of an invitation by `decliner`, told to `inviter`: the pass, and whether
+    /// the decliner's reason may go with it (only if he may still reach the inviter).
+    pub async fn decline(&self, decliner: &str, inviter: &str) -> (Pass, bool) {
+        let view = self.policy.view().await;
+        (Pass::new(inviter), view.reach(decliner, inviter).is_ok())
+    }
+}
+
+/// Why someone may not be (or stay) a member of a room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoomRefusal {
+    /// His account may not chat (deactivated, locked, access off).
+    NoAccess,
+    /// He may not reach this member, and the room is not supervised.
+    CannotReach(String),
+}
+
+/// Whether `owner` makes his room supervised: an adult of the directory (a teacher or a
+/// staff member) who may chat.
+pub fn supervises(view: &View, owner: &str) -> bool {
+    view.user(owner)
+        .is_some_and(|u| matches!(u.profile, Profile::Teacher | Profile::Personnel))
+        && view.access(owner).is_ok()
+}
+
+/// A stanza to one's own account: allowed, but for what never goes to an account.
+fn own(user: &str, class: Class<'_>) -> Verdict {
+    match class {
+        Class::Unknown => Verdict::Refuse(unknown_class()),
+        Class::Groupchat => Verdict::Refuse(groupchat_to_account()),
+        _ => Verdict::Deliver(Pass::new(user)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn el(xml: &str) -> Element {
+        xml.parse().unwrap()
+    }
+
+    #[test]
+    fn every_stanza_has_a_class_and_unknown_types_are_unknown() {
+        let c = |x: &str| classify_owned(&el(x));
+        fn classify_owned(e: &Element) -> String {
+            format!("{:?}", classify(e))
+        }
+        let m = "xmlns='jabber:client'";
+        assert_eq!(c(&format!("<message {m}/>")), "Chat");
+        assert_eq!(c(&format!("<message {m} type='headline'/>")), "Chat");
+        assert_eq!(c(&format!("<message {m} type='groupchat'/>")), "Groupchat");
+        assert_eq!(c(&format!("<message {m} type='error'/>")), "MessageError");
+        assert_eq!(c(&format!("<message {m} type='x'/>")), "Unknown");
+        assert_eq!(
+            c(&format!("<presence {m} to='a@b'/>")),
+            "Directed { available: true }"
+        );
+        assert_eq!(
+            c(&format!("<presence {m} type='unavailable'/>")),
+            "Broadcast { available: false }"
+        );
+        assert_eq!(
+            c(&format!("<presence {m} type='probe' to='a@b'/>")),
+            "Probe"
+        );
+        assert_eq!(c(&format!("<presence {m} type='error'/>")), "PresenceError");
+        assert_eq!(c(&format!("<presence {m} type='x'/>")), "Unknown");
+        assert_eq!(
+            c(&format!("<iq {m} type='get' id='1'/>")),
+            "IqRequest { id: \"1\" }"
+        );
+        assert_eq!(
+            c(&format!("<iq {m} type='error' id='1'/>")),
+            "IqAnswer { id: \"1\" }"
+        );
+        assert_eq!(c(&format!("<iq {m} type='get'/>")), "Unknown", "no id");
+        assert_eq!(c(&format!("<iq {m} type='x' id='1'/>")), "Unknown");
+        assert_eq!(c(&format!("<foo {m}/>")), "Unknown");
+    }
+
+    #[test]
+    fn to_oneself_everything_but_groupchat_and_the_unknown() {
+        assert!(matches!(own("a", Class::Chat), Verdict::Deliver(_)));
+        assert!(matches!(
+            own("a", Class::IqAnswer { id: "1" }),
+            Verdict::Deliver(_)
+        ));
+        assert!(matches!(own("a", Class::Groupchat), Verdict::Refuse(_)));
+        assert!(matches!(own("a", Class::Unknown), Verdict::Refuse(_)));
+    }
+}

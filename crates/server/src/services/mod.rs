@@ -1,0 +1,31 @@
+//! The services: the server's state, each owned by one type with methods only, so that
+//! no feature changes it behind the others' backs.
+//!
+//! - [`policy`]: the school's directory as applied now (rules, access, locks), reloaded
+//!   when the directory generation moves, atomically for stanzas.
+//! - [`gate`]: the one decision of who may send what to whom, and the [`pass::Pass`] it
+//!   hands out.
+//! - [`sessions`]: the registry of bound sessions, which delivers only against a pass.
+//! - [`contacts`]: the only writer of rosters, requests and refusals, with its cache.
+//! - [`rooms`]: who is in which room right now; [`archive`]: the rooms' archive writer.
+//! - [`stats`]: the live view's counters.
+//!
+//! None of them imports the server or the features: they take what they need (the store,
+//! the domain) when made.
+
+pub mod archive;
+pub mod contacts;
+pub mod gate;
+pub mod pass;
+pub mod policy;
+pub mod rooms;
+pub mod sessions;
+pub mod stats;
+
+pub use archive::Archiver;
+pub use contacts::Contacts;
+pub use gate::{Class, Gate, Sender, Verdict};
+pub use pass::Pass;
+pub use policy::{Policy, View};
+pub use rooms::Rooms;
+pub use sessions::Sessions;

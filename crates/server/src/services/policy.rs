@@ -1,0 +1,538 @@
+//! The school's directory as the server applies it: the current [`View`] (the indexed
+//! directory with its rules, who is deactivated or locked, each structure's chat access)
+//! and its reloading when the store's directory generation moves.
+//!
+//! The rules themselves are pure functions in `causerie-ent`; the view answers the two
+//! questions every path asks — may this account reach that one ([`View::reach`]), may this
+//! account use the chat at all ([`View::access`]) — and the gate (`services::gate`) turns
+//! the answers into decisions.
+//!
+//! **A rules change is atomic for stanzas.** Every import, sync call, rules, access or
+//! lock change bumps the generation in the same transaction as the change. Once the
+//! server knows the generation moved — the signal file written by the `causerie` command
+//! changed (watched with inotify through `notify`), this process changed the directory
+//! ([`Policy::invalidate`]), or the poller read a new generation (every second, for other
+//! processes and nodes) — [`Policy::view`] no longer hands out the old view: callers wait
+//! for the new one. The generation is not read per stanza (each query costs two thread
+//! hand-offs with sqlx's SQLite driver: BENCHMARKS.md).
+//!
+//! Each new view is published ([`Policy::subscribe`]) so that the server enforces it on
+//! what is already open: sessions it now refuses, room memberships it no longer allows.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use causerie_ent::{Access, Decision, Denied, DenyReason, Directory, Snapshot, User};
+use causerie_proto::Element;
+use causerie_proto::errors::{Condition, StanzaError};
+use causerie_store::{AdminStore, DirectoryStore, Store};
+use tokio::sync::{Notify, watch};
+use tracing::{info, warn};
+
+use crate::config::PolicyMode;
+
+/// Namespace of Causerie's application-specific error conditions.
+pub const NS_POLICY: &str = "urn:causerie:policy:0";
+
+/// How often the store's directory generation is read when nothing signalled a change
+/// (another node, or a tool that does not touch the signal file).
+pub const POLL_EVERY: Duration = Duration::from_secs(1);
+
+/// The name of the file, in the data directory, whose modification tells the server that
+/// the directory, the rules or the access changed (written by the `causerie` command
+/// after each such change).
+pub const SIGNAL_FILE: &str = "directory.changed";
+
+/// The directory as loaded at one generation, with the deployment's policy options.
+#[derive(Debug)]
+pub struct View {
+    /// The store's generation this view was loaded at (-1 before the first load).
+    pub generation: i64,
+    pub dir: Arc<Directory>,
+    inactive: HashSet<String>,
+    locked: HashSet<String>,
+    access: HashMap<String, Access>,
+    mode: PolicyMode,
+    plain_reach: bool,
+}
+
+impl View {
+    fn empty(mode: PolicyMode, plain_reach: bool) -> View {
+        View {
+            generation: -1,
+            dir: Arc::new(Directory::new(Snapshot::default(), HashMap::new())),
+            inactive: HashSet::new(),
+            locked: HashSet::new(),
+            access: HashMap::new(),
+            mode,
+            plain_reach,
+        }
+    }
+
+    /// Whether `user` is a directory user, active or not.
+    pub fn knows(&self, user: &str) -> bool {
+        self.dir.contains(user) || self.inactive.contains(user)
+    }
+
+    /// Whether `user` is an active directory user.
+    pub fn is_directory_user(&self, user: &str) -> bool {
+        self.dir.contains(user)
+    }
+
+    /// The directory record of an active user.
+    pub fn user(&self, user: &str) -> Option<&User> {
+        self.dir.user(user)
+    }
+
+    /// Whether the deployment applies no rules (`[policy] mode = "open"`).
+    pub fn is_open(&self) -> bool {
+        self.mode == PolicyMode::Open
+    }
+
+    /// Whether `from` may reach `to` (account localparts) under the school's rules:
+    /// the same account always; plain accounts among themselves; a plain account and a
+    /// directory user only with `[policy] plain_accounts_reach_directory`; two directory
+    /// users as the directory decides (a deactivated one never).
+    pub fn reach(&self, from: &str, to: &str) -> Result<(), DenyReason> {
+        if from == to || self.is_open() {
+            return Ok(());
+        }
+        match (self.knows(from), self.knows(to)) {
+            (false, false) => Ok(()),
+            (true, true) => match self.dir.may_reach(from, to) {
+                Decision::Allow(_) => Ok(()),
+                Decision::Deny(reason) => Err(reason),
+            },
+            _ if self.plain_reach => Ok(()),
+            _ => Err(DenyReason::NoRule),
+        }
+    }
+
+    /// Whether the seed's "only accepted contacts" rule applies between the two: both
+    /// are directory users, and the rules are on.
+    pub fn contacts_rule_applies(&self, from: &str, to: &str) -> bool {
+        from != to && !self.is_open() && self.knows(from) && self.knows(to)
+    }
+
+    /// A structure's chat access (the default, on for everyone, when never set).
+    pub fn structure_access(&self, structure: &str) -> Access {
+        self.access.get(structure).cloned().unwrap_or_default()
+    }
+
+    /// Whether `user` may use the chat (`causerie_ent::access::decide`).
+    pub fn access(&self, user: &str) -> Result<(), Denied> {
+        causerie_ent::access::decide(
+            self.dir.user(user),
+            self.inactive.contains(user),
+            self.locked.contains(user),
+            |s| self.structure_access(s),
+        )
+    }
+
+    /// Whether an administrator locked `user`'s account.
+    pub fn is_locked(&self, user: &str) -> bool {
+        self.locked.contains(user)
+    }
+
+    /// The accounts an administrator locked.
+    pub fn locked_users(&self) -> impl Iterator<Item = &str> {
+        self.locked.iter().map(String::as_str)
+    }
+
+    /// The deactivated directory users.
+    pub fn inactive_users(&self) -> impl Iterator<Item = &str> {
+        self.inactive.iter().map(String::as_str)
+    }
+}
+
+/// The stanza error for a refusal by the rules.
+pub fn refusal(reason: &DenyReason) -> StanzaError {
+    let mut err = StanzaError::new(Condition::Forbidden)
+        .with_text("fr", reason.text_fr())
+        .with_text("en", reason.text_en());
+    err.app = Some(Box::new(Element::bare("school-rules", NS_POLICY)));
+    err
+}
+
+/// The stanza error of a message (or request) to a directory user who is not a mutual
+/// contact (the seed: one writes only to contacts who accepted).
+pub fn not_a_contact() -> StanzaError {
+    let mut err = StanzaError::new(Condition::PolicyViolation)
+        .with_text(
+            "fr",
+            "Tu ne peux écrire qu'aux contacts qui ont accepté ta demande de contact.",
+        )
+        .with_text(
+            "en",
+            "You can only write to contacts who accepted your contact request.",
+        );
+    err.app = Some(Box::new(Element::bare("not-a-contact", NS_POLICY)));
+    err
+}
+
+/// The directory service (see the module docs).
+pub struct Policy {
+    store: Store,
+    current: RwLock<Arc<View>>,
+    /// Held while a generation is read and a view loaded.
+    reload: tokio::sync::Mutex<()>,
+    /// Bumped whenever a change is known to have happened; views are handed out only
+    /// once `satisfied` caught up with it.
+    wanted: Arc<AtomicU64>,
+    satisfied: AtomicU64,
+    /// The last generation read or load failed: what is loaded may be out of date (a
+    /// login is then refused rather than let in on old lock lists).
+    stale: AtomicBool,
+    /// Wakes the poller (a signal, an invalidation).
+    wake: Arc<Notify>,
+    /// Watches the data directory for the signal file; `None` when the platform refused
+    /// (the poller then reads the generation every second only).
+    _watcher: Option<notify::RecommendedWatcher>,
+    published: watch::Sender<Arc<View>>,
+}
+
+impl Policy {
+    /// A service over `store`, watching the signal file of `data_dir`. Nothing is loaded
+    /// until [`Policy::refresh`] (the server does it before accepting anyone).
+    pub fn new(store: Store, data_dir: &Path, mode: PolicyMode, plain_reach: bool) -> Policy {
+        let wanted = Arc::new(AtomicU64::new(1));
+        let wake = Arc::new(Notify::new());
+        let watcher = watch_signal(data_dir, wanted.clone(), wake.clone());
+        let empty = Arc::new(View::empty(mode, plain_reach));
+        let (published, _) = watch::channel(empty.clone());
+        Policy {
+            store,
+            current: RwLock::new(empty),
+            reload: tokio::sync::Mutex::new(()),
+            wanted,
+            satisfied: AtomicU64::new(0),
+            stale: AtomicBool::new(false),
+            wake,
+            _watcher: watcher,
+            published,
+        }
+    }
+
+    fn current(&self) -> Arc<View> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The view to decide with: the loaded one, unless a change is known, in which case
+    /// the new one (waiting for its load).
+    pub async fn view(&self) -> Arc<View> {
+        let wanted = self.wanted.load(Ordering::Acquire);
+        if self.satisfied.load(Ordering::Acquire) >= wanted {
+            return self.current();
+        }
+        self.load_for(wanted, false).await
+    }
+
+    /// The view as loaded, without waiting for a change in progress (for figures that
+    /// need no decision).
+    pub fn loaded(&self) -> Arc<View> {
+        self.current()
+    }
+
+    /// Whether the loaded view may be out of date (its last reload failed), or was never
+    /// loaded: decisions that let someone in are then refused.
+    pub fn is_stale(&self) -> bool {
+        self.stale.load(Ordering::Acquire) || self.current().generation < 0
+    }
+
+    /// The directory changed through this process: the next decision waits for the new
+    /// view, and the poller loads it now.
+    pub fn invalidate(&self) {
+        self.wanted.fetch_add(1, Ordering::AcqRel);
+        self.wake.notify_one();
+    }
+
+    /// Reads the generation now and loads the new view if it moved; returns the view in
+    /// force afterwards.
+    pub async fn refresh(&self) -> Arc<View> {
+        let wanted = self.wanted.load(Ordering::Acquire);
+        self.load_for(wanted, true).await
+    }
+
+    /// Every new view, as it is loaded (the first value is the one in force).
+    pub fn subscribe(&self) -> watch::Receiver<Arc<View>> {
+        self.published.subscribe()
+    }
+
+    /// What wakes the poller (see [`Policy::next_poll`]), for a poller that must not
+    /// keep the service alive while it waits.
+    pub fn poll_signal(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// Waits for the poller's next turn: a signal or an invalidation, or [`POLL_EVERY`].
+    pub async fn next_poll(&self) {
+        tokio::select! {
+            () = self.wake.notified() => {}
+            () = tokio::time::sleep(POLL_EVERY) => {}
+        }
+    }
+
+    /// Loads the view if the generation moved. `force`: read the generation even if no
+    /// change is known (the poller); a new generation found that way is announced first,
+    /// so that no decision uses the old view while the new one loads.
+    async fn load_for(&self, wanted: u64, force: bool) -> Arc<View> {
+        let _guard = self.reload.lock().await;
+        if !force && self.satisfied.load(Ordering::Acquire) >= wanted {
+            return self.current();
+        }
+        let cached = self.current();
+        let generation = match self.store.generation().await {
+            Ok(g) => g,
+            Err(e) => {
+                warn!(error = %e, "cannot read the directory generation; keeping the loaded directory");
+                self.stale.store(true, Ordering::Release);
+                self.satisfied.store(wanted, Ordering::Release);
+                return cached;
+            }
+        };
+        if generation == cached.generation {
+            self.stale.store(false, Ordering::Release);
+            self.satisfied.fetch_max(wanted, Ordering::AcqRel);
+            return cached;
+        }
+        // From here on, decisions wait for this load.
+        let wanted = self.wanted.fetch_add(1, Ordering::AcqRel) + 1;
+        let fresh = match self.load(generation, cached.mode, cached.plain_reach).await {
+            Ok(v) => Arc::new(v),
+            Err(e) => {
+                warn!(error = %e, "cannot load the directory; keeping the loaded one");
+                self.stale.store(true, Ordering::Release);
+                self.satisfied.fetch_max(wanted, Ordering::AcqRel);
+                return cached;
+            }
+        };
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = fresh.clone();
+        self.stale.store(false, Ordering::Release);
+        self.satisfied.fetch_max(wanted, Ordering::AcqRel);
+        if cached.generation >= 0 {
+            info!(
+                generation,
+                users = fresh.dir.len(),
+                "directory generation loaded"
+            );
+        }
+        self.published.send_replace(fresh.clone());
+        fresh
+    }
+
+    async fn load(
+        &self,
+        generation: i64,
+        mode: PolicyMode,
+        plain_reach: bool,
+    ) -> causerie_store::Result<View> {
+        let snapshot = self.store.snapshot().await?;
+        let rules = self.store.rules().await?;
+        let inactive = self.store.inactive_users().await?;
+        let locked = self.store.locked_accounts().await?;
+        let mut access = HashMap::new();
+        for s in &snapshot.structures {
+            access.insert(s.id.clone(), self.store.access(&s.id).await?);
+        }
+        Ok(View {
+            generation,
+            dir: Arc::new(Directory::new(snapshot, rules)),
+            inactive: inactive.into_iter().collect(),
+            locked: locked.into_iter().collect(),
+            access,
+            mode,
+            plain_reach,
+        })
+    }
+}
+
+/// A watcher of `data_dir` that announces a change (and wakes the poller) whenever the
+/// signal file is written; `None` (with a warning) when it cannot be set up.
+fn watch_signal(
+    data_dir: &Path,
+    wanted: Arc<AtomicU64>,
+    wake: Arc<Notify>,
+) -> Option<notify::RecommendedWatcher> {
+    use notify::Watcher as _;
+    let handler = move |event: notify::Result<notify::Event>| {
+        let ours = match &event {
+            Ok(e) => e
+                .paths
+                .iter()
+                .any(|p| p.file_name().is_some_and(|n| n == SIGNAL_FILE)),
+            // Events may have been lost: check anyway.
+            Err(_) => true,
+        };
+        if ours {
+            wanted.fetch_add(1, Ordering::AcqRel);
+            wake.notify_one();
+        }
+    };
+    let watched = notify::recommended_watcher(handler).and_then(|mut w| {
+        w.watch(data_dir, notify::RecursiveMode::NonRecursive)
+            .map(|()| w)
+    });
+    match watched {
+        Ok(w) => Some(w),
+        Err(e) => {
+            warn!(error = %e, dir = %data_dir.display(), "cannot watch the data directory; changes made by the causerie command apply within a second");
+            None
+        }
+    }
+}
+
+/// Tells running servers that the directory, rules or access changed (called by the
+/// `causerie` command after it wrote to the store).
+pub fn signal_change(data_dir: &Path) -> std::io::Result<()> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    std::fs::write(data_dir.join(SIGNAL_FILE), nanos.to_string())
+}
+
+/// The path of the signal file of `data_dir`.
+pub fn signal_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(SIGNAL_FILE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use causerie_ent::{Class, Profile, Structure};
+
+    fn user(login: &str, profile: Profile, class: &str) -> User {
+        User {
+            login: login.into(),
+            last_name: login.into(),
+            first_name: login.into(),
+            profile,
+            structures: vec!["S".into()],
+            classes: vec![class.into()],
+            children: Vec::new(),
+            password: None,
+            admin_of: Vec::new(),
+        }
+    }
+
+    async fn store_with_school(dir: &Path) -> Store {
+        let store = Store::connect(&format!("sqlite://{}/causerie.db?mode=rwc", dir.display()))
+            .await
+            .unwrap();
+        let snapshot = school(&["lea", "hugo"], &["ines"]);
+        store
+            .import_snapshot(&snapshot, &HashMap::new())
+            .await
+            .unwrap();
+        store
+    }
+
+    fn school(six_a: &[&str], six_b: &[&str]) -> Snapshot {
+        let mut users: Vec<User> = six_a
+            .iter()
+            .map(|u| user(u, Profile::Student, "A"))
+            .collect();
+        users.extend(six_b.iter().map(|u| user(u, Profile::Student, "B")));
+        Snapshot {
+            structures: vec![Structure {
+                id: "S".into(),
+                name: "S".into(),
+            }],
+            classes: ["A", "B"]
+                .iter()
+                .map(|c| Class {
+                    id: (*c).into(),
+                    structure: "S".into(),
+                    name: (*c).into(),
+                })
+                .collect(),
+            users,
+            groups: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_known_change_is_never_decided_with_the_old_view() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = store_with_school(tmp.path()).await;
+        let policy = Policy::new(store.clone(), tmp.path(), PolicyMode::School, false);
+        assert!(policy.is_stale(), "nothing loaded yet");
+        let v = policy.refresh().await;
+        assert!(!policy.is_stale());
+        assert_eq!(v.reach("lea", "hugo"), Ok(()));
+        assert_eq!(v.reach("lea", "ines"), Err(DenyReason::NoRule));
+        let mut changes = policy.subscribe();
+        changes.borrow_and_update();
+
+        // Léa moves to B: once the change is announced, the very next decision sees it.
+        store
+            .import_snapshot(&school(&["hugo"], &["ines", "lea"]), &HashMap::new())
+            .await
+            .unwrap();
+        policy.invalidate();
+        let v = policy.view().await;
+        assert_eq!(v.reach("lea", "hugo"), Err(DenyReason::NoRule));
+        assert_eq!(v.reach("lea", "ines"), Ok(()));
+        assert!(changes.has_changed().unwrap(), "the new view is published");
+
+        // A change made by another process is found by a refresh (the poller's).
+        store
+            .import_snapshot(&school(&["hugo", "lea"], &["ines"]), &HashMap::new())
+            .await
+            .unwrap();
+        assert_eq!(
+            policy.view().await.reach("lea", "hugo"),
+            Err(DenyReason::NoRule),
+            "not known yet: the loaded view"
+        );
+        policy.refresh().await;
+        assert_eq!(policy.view().await.reach("lea", "hugo"), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn the_signal_file_announces_a_change() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = store_with_school(tmp.path()).await;
+        let policy = Policy::new(store.clone(), tmp.path(), PolicyMode::School, false);
+        policy.refresh().await;
+        if policy._watcher.is_none() {
+            return; // no inotify here: the poller covers it (tested above)
+        }
+        store
+            .import_snapshot(&school(&["hugo"], &["ines", "lea"]), &HashMap::new())
+            .await
+            .unwrap();
+        signal_change(tmp.path()).unwrap();
+        // The watcher's thread announces it; a decision after that waits for the load.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while policy.wanted.load(Ordering::Acquire) <= policy.satisfied.load(Ordering::Acquire) {
+            assert!(std::time::Instant::now() < deadline, "no event");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(
+            policy.view().await.reach("lea", "hugo"),
+            Err(DenyReason::NoRule)
+        );
+    }
+
+    #[test]
+    fn plain_accounts_and_open_mode() {
+        let mut v = View::empty(PolicyMode::School, false);
+        v.dir = Arc::new(Directory::new(school(&["lea"], &["ines"]), HashMap::new()));
+        assert_eq!(v.reach("alice", "bob"), Ok(()), "plain accounts");
+        assert_eq!(v.reach("alice", "lea"), Err(DenyReason::NoRule));
+        assert!(!v.contacts_rule_applies("alice", "lea"));
+        assert!(v.contacts_rule_applies("lea", "ines"));
+        v.plain_reach = true;
+        assert_eq!(v.reach("alice", "lea"), Ok(()));
+        v.mode = PolicyMode::Open;
+        assert_eq!(v.reach("lea", "ines"), Ok(()));
+        assert!(!v.contacts_rule_applies("lea", "ines"));
+    }
+}

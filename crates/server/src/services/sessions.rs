@@ -1,0 +1,633 @@
+//! The session registry: which resources of which account are bound here, what each
+//! last said about its presence, and which IQ requests each is waiting an answer for.
+//!
+//! It hands out no handle to anyone outside the services: delivering to an account takes a
+//! [`Pass`] to it, which the gate (`services::gate`) gives after deciding, so no feature
+//! can write to someone else's session on its own. The router finds recipients only
+//! through this registry (never through a process-wide global), so that running several
+//! nodes means another implementation of the same calls, not a rewrite. Each session owns
+//! a bounded queue; a session that does not read its queue is closed rather than allowed
+//! to grow without bound.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use causerie_proto::Element;
+
+use super::pass::Pass;
+use crate::session::SessionHandle;
+
+/// IQ requests one session may wait answers for at once; past it, the oldest is forgotten
+/// (its answer will be dropped).
+pub const MAX_PENDING_IQS: usize = 64;
+/// How long an answer to a routed IQ request is accepted.
+pub const PENDING_IQ_TTL: Duration = Duration::from_secs(120);
+
+/// An IQ request a session sent to another account's full JID, awaiting its answer.
+#[derive(Debug)]
+struct PendingIq {
+    /// The full JID the request was routed to (the only one that may answer).
+    peer: String,
+    id: String,
+    at: Instant,
+}
+
+#[derive(Debug)]
+struct Entry {
+    handle: SessionHandle,
+    /// The last available presence broadcast, `None` while unavailable.
+    presence: Option<Element>,
+    priority: i32,
+    /// The session asked for the roster, so it gets roster pushes (RFC 6121 §2.1.6).
+    interested: bool,
+    /// Bare or full JIDs this session sent directed presence to.
+    directed: HashSet<String>,
+    /// XEP-0280 message carbons enabled.
+    carbons: bool,
+    /// IQ requests routed to another account's full JID, oldest first.
+    pending: VecDeque<PendingIq>,
+    /// How and since when the session is connected (for the administrator).
+    meta: Option<SessionMeta>,
+}
+
+/// How a session is connected, as the administrator sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionMeta {
+    /// `tcp` or `websocket`.
+    pub transport: &'static str,
+    pub address: Option<std::net::SocketAddr>,
+    pub since: std::time::SystemTime,
+}
+
+/// One bound session, as the administrator sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub resource: String,
+    /// `tcp` or `websocket`.
+    pub transport: &'static str,
+    pub since: std::time::SystemTime,
+    pub address: Option<std::net::SocketAddr>,
+}
+
+/// A bound session that has sent available presence, as features see it.
+#[derive(Debug, Clone)]
+pub struct Available {
+    pub id: u64,
+    pub resource: String,
+    pub presence: Element,
+    pub priority: i32,
+}
+
+/// What is left of a session after it is removed.
+#[derive(Debug)]
+pub struct Departed {
+    pub was_available: bool,
+    pub directed: HashSet<String>,
+}
+
+/// The registry itself (see the module docs).
+#[derive(Default, Debug)]
+pub struct Sessions {
+    inner: RwLock<HashMap<String, Vec<Entry>>>,
+}
+
+/// Outcome of [`Sessions::register`].
+pub enum Registered {
+    /// Bound; a previous session with the same resource, if any, was replaced.
+    Ok { replaced: Option<SessionHandle> },
+    /// The account already has the maximum number of resources.
+    TooMany,
+}
+
+/// Outcome of [`Sessions::deliver_full`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Full {
+    /// Queued for the session.
+    Queued,
+    /// The session's queue was full (it is being closed).
+    Overflow,
+    /// No session is bound to that resource.
+    NoSuchResource,
+}
+
+impl Sessions {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Vec<Entry>>> {
+        // A poisoned lock means a panic elsewhere while holding it; the map
+        // itself is still consistent (every update is a single operation).
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Vec<Entry>>> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn with_entry<T>(&self, user: &str, id: u64, f: impl FnOnce(&mut Entry) -> T) -> Option<T> {
+        self.write()
+            .get_mut(user)
+            .and_then(|l| l.iter_mut().find(|e| e.handle.id == id))
+            .map(f)
+    }
+
+    // -- binding ------------------------------------------------------------------------
+
+    /// Binds `handle` for `user`, replacing a session of the same resource.
+    pub fn register(&self, user: &str, handle: SessionHandle, max: usize) -> Registered {
+        let mut map = self.write();
+        // Most users have one session: room for one (`or_default` and a push
+        // would reserve four entries, about a kilobyte, per connected user).
+        let list = map
+            .entry(user.to_string())
+            .or_insert_with(|| Vec::with_capacity(1));
+        let replaced = list
+            .iter()
+            .position(|e| e.handle.resource == handle.resource)
+            .map(|i| list.remove(i).handle);
+        if replaced.is_none() && list.len() >= max {
+            return Registered::TooMany;
+        }
+        list.push(Entry {
+            handle,
+            presence: None,
+            priority: 0,
+            interested: false,
+            directed: HashSet::new(),
+            carbons: false,
+            pending: VecDeque::new(),
+            meta: None,
+        });
+        Registered::Ok { replaced }
+    }
+
+    /// Removes the session `id` of `user`, if still registered.
+    pub fn unregister(&self, user: &str, id: u64) -> Option<Departed> {
+        let mut map = self.write();
+        let list = map.get_mut(user)?;
+        let i = list.iter().position(|e| e.handle.id == id)?;
+        let entry = list.remove(i);
+        if list.is_empty() {
+            map.remove(user);
+        }
+        Some(Departed {
+            was_available: entry.presence.is_some(),
+            directed: entry.directed,
+        })
+    }
+
+    // -- delivery (against a pass) ------------------------------------------------------
+
+    /// Queues `stanza` for the session bound to `pass.to()/resource`.
+    pub fn deliver_full(&self, pass: &Pass, resource: &str, stanza: Element) -> Full {
+        let handle = self
+            .read()
+            .get(pass.to())
+            .and_then(|l| l.iter().find(|e| e.handle.resource == resource))
+            .map(|e| e.handle.clone());
+        match handle {
+            Some(h) if h.send(stanza) => Full::Queued,
+            Some(_) => Full::Overflow,
+            None => Full::NoSuchResource,
+        }
+    }
+
+    /// Queues `stanza` for every available session of `pass.to()` (only those of
+    /// non-negative priority with `nonnegative`, RFC 6121 §8.5.2.1); how many.
+    pub fn deliver_available(&self, pass: &Pass, stanza: &Element, nonnegative: bool) -> usize {
+        let handles: Vec<SessionHandle> = self
+            .read()
+            .get(pass.to())
+            .map(|l| {
+                l.iter()
+                    .filter(|e| e.presence.is_some() && (!nonnegative || e.priority >= 0))
+                    .map(|e| e.handle.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for h in &handles {
+            h.send(stanza.clone());
+        }
+        handles.len()
+    }
+
+    /// Queues `stanza` for the available session of `pass.to()` with the highest
+    /// non-negative priority; false when there is none.
+    pub fn deliver_best(&self, pass: &Pass, stanza: Element) -> bool {
+        let best = self.read().get(pass.to()).and_then(|l| {
+            l.iter()
+                .filter(|e| e.presence.is_some() && e.priority >= 0)
+                .max_by_key(|e| e.priority)
+                .map(|e| e.handle.clone())
+        });
+        best.is_some_and(|h| h.send(stanza))
+    }
+
+    /// Queues, for each session of `pass.to()` that asked for its roster (RFC 6121
+    /// §2.1.6), the stanza `make` builds for that session's resource.
+    pub fn deliver_interested(&self, pass: &Pass, make: impl Fn(&str) -> Element) {
+        let handles: Vec<SessionHandle> = self
+            .read()
+            .get(pass.to())
+            .map(|l| {
+                l.iter()
+                    .filter(|e| e.interested)
+                    .map(|e| e.handle.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for h in handles {
+            h.send(make(&h.resource));
+        }
+    }
+
+    /// Queues, for each session of `pass.to()` with carbons enabled (XEP-0280) except
+    /// `except`, the stanza `make` builds for its resource.
+    pub fn deliver_carbons(&self, pass: &Pass, except: u64, make: impl Fn(&str) -> Element) {
+        let handles: Vec<SessionHandle> = self
+            .read()
+            .get(pass.to())
+            .map(|l| {
+                l.iter()
+                    .filter(|e| e.carbons && e.handle.id != except)
+                    .map(|e| e.handle.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for h in handles {
+            h.send(make(&h.resource));
+        }
+    }
+
+    // -- closing ------------------------------------------------------------------------
+
+    /// Asks every session of `user` to close with `condition` and `text`; how many.
+    pub fn close_user(&self, user: &str, condition: &'static str, text: Option<&str>) -> usize {
+        let handles: Vec<SessionHandle> = self
+            .read()
+            .get(user)
+            .map(|l| l.iter().map(|e| e.handle.clone()).collect())
+            .unwrap_or_default();
+        for h in &handles {
+            match text {
+                Some(t) => h.stop_with_text(condition, t),
+                None => h.stop(condition),
+            }
+        }
+        handles.len()
+    }
+
+    /// Asks every session to close with `condition` (server shutdown).
+    pub fn stop_all(&self, condition: &'static str) {
+        for list in self.read().values() {
+            for e in list {
+                e.handle.stop(condition);
+            }
+        }
+    }
+
+    // -- what features may know ---------------------------------------------------------
+
+    /// Whether `user` has a bound session.
+    pub fn is_online(&self, user: &str) -> bool {
+        self.read().get(user).is_some_and(|l| !l.is_empty())
+    }
+
+    /// Whether a resource name is bound for `user`.
+    pub fn has_resource(&self, user: &str, resource: &str) -> bool {
+        self.read()
+            .get(user)
+            .is_some_and(|l| l.iter().any(|e| e.handle.resource == resource))
+    }
+
+    /// The id of the session bound to `user/resource`.
+    pub fn session_id(&self, user: &str, resource: &str) -> Option<u64> {
+        self.read()
+            .get(user)?
+            .iter()
+            .find(|e| e.handle.resource == resource)
+            .map(|e| e.handle.id)
+    }
+
+    /// The sessions of `user` that sent available presence.
+    pub fn available(&self, user: &str) -> Vec<Available> {
+        self.read()
+            .get(user)
+            .map(|l| {
+                l.iter()
+                    .filter_map(|e| {
+                        e.presence.as_ref().map(|p| Available {
+                            id: e.handle.id,
+                            resource: e.handle.resource.clone(),
+                            presence: p.clone(),
+                            priority: e.priority,
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether the session `id` is available.
+    pub fn is_available(&self, user: &str, id: u64) -> bool {
+        self.read()
+            .get(user)
+            .and_then(|l| l.iter().find(|e| e.handle.id == id))
+            .is_some_and(|e| e.presence.is_some())
+    }
+
+    /// Records the session's presence (`None` for unavailable). Returns the
+    /// previous availability.
+    pub fn set_presence(
+        &self,
+        user: &str,
+        id: u64,
+        presence: Option<Element>,
+        priority: i32,
+    ) -> bool {
+        self.with_entry(user, id, |e| {
+            let was = e.presence.is_some();
+            e.presence = presence;
+            e.priority = priority;
+            if e.presence.is_none() {
+                e.directed.clear();
+            }
+            was
+        })
+        .unwrap_or(false)
+    }
+
+    /// Marks the session as interested in roster pushes.
+    pub fn set_interested(&self, user: &str, id: u64) {
+        self.with_entry(user, id, |e| e.interested = true);
+    }
+
+    /// Enables or disables message carbons (XEP-0280) for the session.
+    pub fn set_carbons(&self, user: &str, id: u64, enabled: bool) {
+        self.with_entry(user, id, |e| e.carbons = enabled);
+    }
+
+    /// Whether some session of `user` other than `except` has carbons enabled.
+    pub fn wants_carbons(&self, user: &str, except: u64) -> bool {
+        self.read()
+            .get(user)
+            .is_some_and(|l| l.iter().any(|e| e.carbons && e.handle.id != except))
+    }
+
+    /// Remembers (or forgets, for unavailable) a directed presence that was delivered.
+    pub fn note_directed(&self, user: &str, id: u64, to: &str, available: bool) {
+        self.with_entry(user, id, |e| {
+            if available {
+                e.directed.insert(to.to_string());
+            } else {
+                e.directed.remove(to);
+            }
+        });
+    }
+
+    /// Whether session `id` of `user` sent `to` (a bare or full JID) a directed
+    /// presence that is still in force.
+    pub fn has_directed(&self, user: &str, id: u64, to: &str) -> bool {
+        self.read()
+            .get(user)
+            .and_then(|l| l.iter().find(|e| e.handle.id == id))
+            .is_some_and(|e| e.directed.contains(to))
+    }
+
+    /// Takes the set of JIDs the session sent directed presence to.
+    pub fn take_directed(&self, user: &str, id: u64) -> HashSet<String> {
+        self.with_entry(user, id, |e| std::mem::take(&mut e.directed))
+            .unwrap_or_default()
+    }
+
+    // -- answers only answer ------------------------------------------------------------
+
+    /// Remembers that session `id` of `user` sent IQ request `iq_id` to `peer` (a full
+    /// JID): its answer from `peer` will be let through once, within
+    /// [`PENDING_IQ_TTL`]. At most [`MAX_PENDING_IQS`] per session.
+    pub fn note_request(&self, user: &str, id: u64, peer: &str, iq_id: &str) {
+        self.note_request_at(user, id, peer, iq_id, Instant::now());
+    }
+
+    fn note_request_at(&self, user: &str, id: u64, peer: &str, iq_id: &str, now: Instant) {
+        self.with_entry(user, id, |e| {
+            while e
+                .pending
+                .front()
+                .is_some_and(|p| now.duration_since(p.at) >= PENDING_IQ_TTL)
+                || e.pending.len() >= MAX_PENDING_IQS
+            {
+                e.pending.pop_front();
+            }
+            e.pending.push_back(PendingIq {
+                peer: peer.to_string(),
+                id: iq_id.to_string(),
+                at: now,
+            });
+        });
+    }
+
+    /// Whether an answer from `peer` with `iq_id` answers a request the session bound to
+    /// `user/resource` is waiting for; the request is then no longer waiting.
+    pub fn take_answer(&self, user: &str, resource: &str, peer: &str, iq_id: &str) -> bool {
+        self.take_answer_at(user, resource, peer, iq_id, Instant::now())
+    }
+
+    fn take_answer_at(
+        &self,
+        user: &str,
+        resource: &str,
+        peer: &str,
+        iq_id: &str,
+        now: Instant,
+    ) -> bool {
+        let mut map = self.write();
+        let Some(e) = map
+            .get_mut(user)
+            .and_then(|l| l.iter_mut().find(|e| e.handle.resource == resource))
+        else {
+            return false;
+        };
+        let found = e.pending.iter().position(|p| {
+            p.id == iq_id && p.peer == peer && now.duration_since(p.at) < PENDING_IQ_TTL
+        });
+        match found {
+            Some(i) => {
+                e.pending.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    // -- for the administrator ----------------------------------------------------------
+
+    /// Number of bound sessions.
+    pub fn count(&self) -> usize {
+        self.read().values().map(Vec::len).sum()
+    }
+
+    /// Records how session `id` of `user` is connected.
+    pub fn describe(&self, user: &str, id: u64, meta: SessionMeta) {
+        self.with_entry(user, id, |e| e.meta = Some(meta));
+    }
+
+    /// The sessions of `user` as the administrator sees them.
+    pub fn described(&self, user: &str) -> Vec<SessionInfo> {
+        self.read()
+            .get(user)
+            .map(|l| {
+                l.iter()
+                    .map(|e| SessionInfo {
+                        resource: e.handle.resource.clone(),
+                        transport: e.meta.map_or("tcp", |m| m.transport),
+                        since: e.meta.map_or(std::time::UNIX_EPOCH, |m| m.since),
+                        address: e.meta.and_then(|m| m.address),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Users with at least one bound session, sorted.
+    pub fn users(&self) -> Vec<String> {
+        let mut users: Vec<String> = self.read().keys().cloned().collect();
+        users.sort_unstable();
+        users
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn presence() -> Element {
+        Element::bare("presence", "jabber:client")
+    }
+
+    #[test]
+    fn register_replace_and_limit() {
+        let s = Sessions::default();
+        let (a, _ra) = SessionHandle::new("phone".into(), 8);
+        let (b, _rb) = SessionHandle::new("phone".into(), 8);
+        let (c, _rc) = SessionHandle::new("pc".into(), 8);
+        assert!(matches!(
+            s.register("alice", a.clone(), 2),
+            Registered::Ok { replaced: None }
+        ));
+        match s.register("alice", b.clone(), 2) {
+            Registered::Ok {
+                replaced: Some(old),
+            } => assert_eq!(old.id, a.id),
+            _ => panic!("same resource must replace"),
+        }
+        assert!(matches!(
+            s.register("alice", c.clone(), 2),
+            Registered::Ok { replaced: None }
+        ));
+        let (d, _rd) = SessionHandle::new("tablet".into(), 8);
+        assert!(matches!(s.register("alice", d, 2), Registered::TooMany));
+        assert_eq!(s.count(), 2);
+        assert_eq!(s.session_id("alice", "phone"), Some(b.id));
+        assert!(
+            s.unregister("alice", a.id).is_none(),
+            "replaced session is gone"
+        );
+        assert!(s.unregister("alice", b.id).is_some());
+        assert!(s.unregister("alice", c.id).is_some());
+        assert_eq!(s.count(), 0);
+        assert!(!s.is_online("alice"));
+    }
+
+    #[tokio::test]
+    async fn delivery_goes_only_to_the_account_of_the_pass() {
+        let s = Sessions::default();
+        let (a, ra) = SessionHandle::new("r1".into(), 8);
+        let (b, rb) = SessionHandle::new("r2".into(), 8);
+        let (c, rc) = SessionHandle::new("r1".into(), 8);
+        s.register("bob", a.clone(), 5);
+        s.register("bob", b.clone(), 5);
+        s.register("carol", c.clone(), 5);
+        let bob = Pass::new("bob");
+        assert_eq!(s.deliver_full(&bob, "r1", presence()), Full::Queued);
+        assert_eq!(s.deliver_full(&bob, "r9", presence()), Full::NoSuchResource);
+        // Nobody is available yet.
+        assert_eq!(s.deliver_available(&bob, &presence(), false), 0);
+        s.set_presence("bob", b.id, Some(presence()), -1);
+        assert_eq!(s.deliver_available(&bob, &presence(), true), 0, "priority");
+        assert_eq!(s.deliver_available(&bob, &presence(), false), 1);
+        assert!(!s.deliver_best(&bob, presence()));
+        assert_eq!(ra.queued(), 1);
+        assert_eq!(rb.queued(), 1);
+        assert_eq!(rc.queued(), 0, "carol got nothing for bob");
+    }
+
+    #[test]
+    fn presence_interest_and_directed() {
+        let s = Sessions::default();
+        let (a, _ra) = SessionHandle::new("r1".into(), 8);
+        let (b, _rb) = SessionHandle::new("r2".into(), 8);
+        s.register("bob", a.clone(), 5);
+        s.register("bob", b.clone(), 5);
+        assert!(s.available("bob").is_empty());
+        assert!(!s.set_presence("bob", a.id, Some(presence()), 5));
+        assert_eq!(s.available("bob").len(), 1);
+        assert_eq!(s.available("bob")[0].priority, 5);
+        s.note_directed("bob", a.id, "carol@x", true);
+        assert!(s.has_directed("bob", a.id, "carol@x"));
+        assert!(!s.has_directed("bob", b.id, "carol@x"));
+        let gone = s.unregister("bob", a.id).unwrap();
+        assert!(gone.was_available);
+        assert!(gone.directed.contains("carol@x"));
+    }
+
+    #[test]
+    fn an_answer_answers_one_routed_request_once() {
+        let s = Sessions::default();
+        let (a, _ra) = SessionHandle::new("pc".into(), 8);
+        s.register("lea", a.clone(), 5);
+        let t0 = Instant::now();
+        s.note_request_at("lea", a.id, "hugo@x/phone", "q1", t0);
+        // Not from another resource, nor with another id, nor to another resource.
+        assert!(!s.take_answer_at("lea", "pc", "hugo@x/pc", "q1", t0));
+        assert!(!s.take_answer_at("lea", "pc", "hugo@x/phone", "q2", t0));
+        assert!(!s.take_answer_at("lea", "tab", "hugo@x/phone", "q1", t0));
+        assert!(s.take_answer_at("lea", "pc", "hugo@x/phone", "q1", t0));
+        assert!(
+            !s.take_answer_at("lea", "pc", "hugo@x/phone", "q1", t0),
+            "a second answer is not one"
+        );
+        // Expired.
+        s.note_request_at("lea", a.id, "hugo@x/phone", "q3", t0);
+        assert!(!s.take_answer_at("lea", "pc", "hugo@x/phone", "q3", t0 + PENDING_IQ_TTL));
+        // Bounded: the oldest is forgotten.
+        for i in 0..=MAX_PENDING_IQS {
+            s.note_request_at("lea", a.id, "hugo@x/phone", &format!("n{i}"), t0);
+        }
+        assert!(!s.take_answer_at("lea", "pc", "hugo@x/phone", "n0", t0));
+        assert!(s.take_answer_at("lea", "pc", "hugo@x/phone", "n1", t0));
+        // Gone with the session.
+        s.unregister("lea", a.id);
+        assert!(!s.take_answer_at("lea", "pc", "hugo@x/phone", "n2", t0));
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_closes_the_session() {
+        let (h, rx) = SessionHandle::new("r".into(), 8);
+        let s = Sessions::default();
+        s.register("bob", h.clone(), 5);
+        let bob = Pass::new("bob");
+        for _ in 0..8 {
+            assert_eq!(s.deliver_full(&bob, "r", presence()), Full::Queued);
+        }
+        assert_eq!(
+            s.deliver_full(&bob, "r", presence()),
+            Full::Overflow,
+            "queue is bounded"
+        );
+        // The overflow was signalled, so the connection task wakes up at once.
+        tokio::time::timeout(std::time::Duration::from_secs(1), rx.overflowed())
+            .await
+            .expect("overflow notified");
+        let mut buf = std::collections::VecDeque::new();
+        assert_eq!(rx.next(&mut buf).await, crate::mailbox::Next::Overflow);
+    }
+}

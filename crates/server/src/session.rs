@@ -1,0 +1,129 @@
+//! A bound session as the rest of the server sees it: its identity (account, bare and
+//! full JID) and the sending side of its queue ([`SessionHandle`]).
+//!
+//! A [`Session`] can only write to itself: [`Session::reply`], [`reply_error`] and
+//! [`answer`] queue stanzas for the session that sent the stanza being handled. Whatever
+//! goes to another account goes through the gate (`services::gate`), which alone holds
+//! the registry of everyone else's sessions.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use causerie_proto::Element;
+use causerie_proto::errors::{StanzaError, error_reply, may_reply_with_error};
+use jid::{BareJid, FullJid};
+
+use crate::mailbox::{Inbox, Mailbox, mailbox};
+use crate::outbound::{Outbound, Shared, Stop};
+use crate::stanza::{IqResult, result_for};
+
+/// The sending side of one bound session's queue.
+#[derive(Clone, Debug)]
+pub struct SessionHandle {
+    pub id: u64,
+    /// The resource this session bound.
+    pub resource: String,
+    tx: Mailbox,
+}
+
+impl SessionHandle {
+    /// A handle and the receiving side the connection task reads.
+    pub fn new(resource: String, queue_len: usize) -> (SessionHandle, Inbox) {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let (tx, rx) = mailbox(queue_len);
+        (
+            SessionHandle {
+                id: NEXT.fetch_add(1, Ordering::Relaxed),
+                resource,
+                tx,
+            },
+            rx,
+        )
+    }
+
+    /// Queues a stanza. A full queue means the client stopped reading: the
+    /// session is told to close, and the stanza is not queued (returns false).
+    pub(crate) fn send(&self, stanza: Element) -> bool {
+        self.tx.push(Outbound::Stanza(Box::new(stanza)))
+    }
+
+    /// Queues a stanza serialised once for several recipients; as [`Self::send`].
+    pub(crate) fn send_shared(&self, stanza: &Arc<Shared>) -> bool {
+        self.tx.push(Outbound::Shared(stanza.clone()))
+    }
+
+    /// Asks the session to close with a stream error.
+    pub fn stop(&self, condition: &'static str) {
+        self.tx.push(Outbound::Stop(Box::new(Stop {
+            condition,
+            text: None,
+        })));
+    }
+
+    /// Asks the session to close with a stream error carrying a text.
+    pub fn stop_with_text(&self, condition: &'static str, text: &str) {
+        self.tx.push(Outbound::Stop(Box::new(Stop {
+            condition,
+            text: Some(text.to_string()),
+        })));
+    }
+}
+
+/// A bound session, as the router and the features see it.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The account's localpart.
+    pub user: String,
+    pub bare: BareJid,
+    pub jid: FullJid,
+    handle: SessionHandle,
+}
+
+impl Session {
+    pub fn new(user: String, jid: FullJid, handle: SessionHandle) -> Session {
+        Session {
+            bare: jid.to_bare(),
+            jid,
+            user,
+            handle,
+        }
+    }
+
+    /// The session's id in the registry.
+    pub fn id(&self) -> u64 {
+        self.handle.id
+    }
+
+    /// The session's resource.
+    pub fn resource(&self) -> &str {
+        &self.handle.resource
+    }
+
+    /// The session's own handle (for the registries that list it: rooms it is in).
+    pub(crate) fn handle(&self) -> &SessionHandle {
+        &self.handle
+    }
+
+    /// Queues a stanza for this very session (an answer, an error, what the server tells
+    /// it). False when its queue is full (it is then being closed).
+    pub fn reply(&self, stanza: Element) -> bool {
+        self.handle.send(stanza)
+    }
+}
+
+/// Sends an error reply for `stanza` back to its sender, unless it is itself an error.
+pub fn reply_error(session: &Session, stanza: &Element, err: impl Into<StanzaError>) {
+    if may_reply_with_error(stanza) {
+        session.reply(error_reply(stanza, &err.into()));
+    }
+}
+
+/// Sends the result (or error) of an IQ request back to its sender.
+pub fn answer(session: &Session, request: &Element, result: IqResult) {
+    match result {
+        Ok(payload) => {
+            session.reply(result_for(request, payload));
+        }
+        Err(e) => reply_error(session, request, e),
+    }
+}

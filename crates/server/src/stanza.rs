@@ -1,0 +1,89 @@
+//! The shared vocabulary of the server, lowest in the crate: where a stanza is going
+//! ([`Dest`], [`MucDest`]), what an IQ handler answers ([`IqResult`]) and the builders of
+//! answers. It imports nothing of the server.
+
+use causerie_proto::errors::{Condition, StanzaError};
+use causerie_proto::{Element, ns, xml};
+use tracing::warn;
+
+/// Where a stanza is going.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dest {
+    /// The server itself (`to` = the domain).
+    Domain,
+    /// A local account's bare JID (also: no `to`, meaning the sender's own account).
+    Bare(String),
+    /// A local account's full JID.
+    Full(String, String),
+    /// The directory search service (XEP-0055) at `search.DOMAIN`.
+    Search,
+    /// Another domain: no federation, so `remote-server-not-found`.
+    Remote,
+}
+
+impl Dest {
+    /// The localpart of a local account destination.
+    pub fn user(&self) -> Option<&str> {
+        match self {
+            Dest::Bare(u) | Dest::Full(u, _) => Some(u),
+            _ => None,
+        }
+    }
+
+    /// The resource of a full JID destination.
+    pub fn resource(&self) -> Option<&str> {
+        match self {
+            Dest::Full(_, r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// A destination on the conversation service (`conference.DOMAIN`, XEP-0045).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MucDest {
+    /// The service itself.
+    Service,
+    /// A room (`room@conference.DOMAIN`), or one of its occupants (`…/nick`).
+    Room { room: String, nick: Option<String> },
+}
+
+/// What an IQ handler answers: the result's payload, or an error.
+pub type IqResult = Result<Option<Element>, StanzaError>;
+
+/// Turns a store failure into `internal-server-error`, logging it.
+pub fn internal(e: impl std::fmt::Display) -> StanzaError {
+    warn!(error = %e, "storage failure while handling a stanza");
+    StanzaError::new(Condition::InternalServerError)
+}
+
+/// A stanza error with its French and English texts.
+pub fn error(condition: Condition, fr: impl Into<String>, en: impl Into<String>) -> StanzaError {
+    StanzaError::new(condition)
+        .with_text("fr", fr)
+        .with_text("en", en)
+}
+
+/// The result of an IQ request: same id, addresses swapped.
+pub fn result_for(request: &Element, payload: Option<Element>) -> Element {
+    let mut r = xml::elem("iq", ns::CLIENT, &[("type", "result")]);
+    if let Some(id) = request.attr("id") {
+        xml::set_attr(&mut r, "id", id);
+    }
+    if let Some(from) = request.attr("from") {
+        xml::set_attr(&mut r, "to", from);
+    }
+    if let Some(to) = request.attr("to") {
+        xml::set_attr(&mut r, "from", to);
+    }
+    if let Some(p) = payload {
+        r.append_child(p);
+    }
+    r
+}
+
+/// The localpart of a bare JID string of `domain` (`lea@domain` → `lea`).
+pub fn local_user(domain: &str, bare: &str) -> Option<String> {
+    let (node, d) = bare.split_once('@')?;
+    (d == domain && !node.is_empty() && !node.contains('/')).then(|| node.to_string())
+}
