@@ -1,7 +1,8 @@
 """Helpers for the gate tests (issue 12: "who can send what to whom").
 
 The school is directory_fixture's, plus a guest (``jean.conteur``, profile
-guest, structure S1, in no group: he reaches nobody). Each test gets its own
+guest, structure S1, in no group: he reaches nobody), and a plain account
+(``plain.compte``, `causerie user add`, outside the directory). Each test gets its own
 server with that school imported. Importing costs ~2 s in a debug build
 (SCRAM keys for every user), so the first test of a session runs the import
 once (``causerie directory import``, on a server of its own) and every test
@@ -47,6 +48,8 @@ from directory_fixture import (
 )
 
 GUEST = "jean.conteur"
+# A plain account (`causerie user add`), outside the directory.
+PLAIN = "plain.compte"
 NS_POLICY = "urn:causerie:policy:0"
 NS_GATE = "urn:causerie:test:gate"
 NS_PING = "urn:xmpp:ping"
@@ -59,6 +62,7 @@ FORBIDDEN_PAIRS = [
     ("paul.martin", "hugo.bernard"),  # a parent and an unrelated pupil
     (GUEST, "lea.martin"),            # a guest and a pupil
     ("lea.martin", "emma.roux"),      # pupils of two schools
+    (PLAIN, "hugo.bernard"),          # a plain account and a directory user
 ]
 # Classmates with no relation at all (reach, not contacts).
 REACH_PAIR = ("tom.girard", "zoe.faure")
@@ -117,6 +121,11 @@ def oriented(pair: tuple[str, str], direction: str) -> tuple[str, str]:
 _templates: dict[str, Path] = {}
 
 
+def _populate(srv, snapshot: dict) -> None:
+    import_ok(srv, snapshot)
+    srv.add_user(PLAIN, password(PLAIN))
+
+
 def _data_template(tmp_root: Path, snapshot: dict) -> Path:
     key = json.dumps(snapshot, sort_keys=True, ensure_ascii=False)
     if key not in _templates:
@@ -124,7 +133,7 @@ def _data_template(tmp_root: Path, snapshot: dict) -> Path:
                                    auth={"failure_delay_ms": 50})
         srv.start()
         try:
-            import_ok(srv, snapshot)
+            _populate(srv, snapshot)
         finally:
             srv.stop()
         _templates[key] = srv.data_dir
@@ -192,7 +201,7 @@ async def make_gate(make_server, tmp_path_factory):
         srv = make_server(auth={"failure_delay_ms": 50}, extra_toml=extra_toml, start=False)
         if os.environ.get("GATE_FRESH_IMPORT"):
             srv.start()
-            import_ok(srv, snap)
+            _populate(srv, snap)
         else:
             template = _data_template(tmp_path_factory.getbasetemp(), snap)
             shutil.copytree(template, srv.data_dir, dirs_exist_ok=True)
