@@ -169,11 +169,13 @@ class Server:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise ServerError(f"server exited with {self.proc.returncode} during start-up:\n{self.log_text()}")
-            if port_open(self.c2s_port) and port_open(self.c2s_tls_port):
+            # Every listener, the web ones too: they are bound after the XMPP ones.
+            ports = (self.c2s_port, self.c2s_tls_port, self.http_port, self.https_port)
+            if all(port_open(p) for p in ports):
                 return self
             time.sleep(0.05)
         self.stop()
-        raise ServerError(f"server did not listen on {self.c2s_port} within {timeout}s:\n{self.log_text()}")
+        raise ServerError(f"server did not listen on all its ports within {timeout}s:\n{self.log_text()}")
 
     def stop(self, timeout: float = 10) -> int | None:
         rc = None

@@ -76,8 +76,13 @@ pub async fn apply(server: &Server, old: &View, new: &View) {
     if affected.is_empty() {
         return;
     }
+    info!(
+        users = affected.len(),
+        generation = new.generation,
+        "applying a directory change to presences and rooms"
+    );
     features::presence::rules_changed(server, old, new, &affected).await;
-    features::muc::membership::enforce(server, new, &affected).await;
+    features::muc::membership::enforce(server, old, new, &affected).await;
 }
 
 /// The accounts whose directory record, relations (groups, parents), access or lock

@@ -722,6 +722,7 @@ pub async fn rules_changed(
             if !(old.reach(user, &contact).is_ok() && new.reach(user, &contact).is_err()) {
                 continue;
             }
+            tracing::debug!(%user, %contact, "the rules no longer let them see each other's presence");
             if matches!(item.subscription, Subscription::From | Subscription::Both) {
                 // The contact was receiving the user's presence.
                 send_unavailables(server, user, &Pass::server_notice(&contact));

@@ -17,11 +17,13 @@
 //! - subscription requests, approvals, directed presence, probes and presence errors need
 //!   reach; a request to someone who refused A for good is withheld; unsubscribe and
 //!   unsubscribed need an existing relation (else dropped), and lose their text without
-//!   reach; without reach, nothing of a user's presence goes (when the rules change, the
-//!   presences they end are ended with a stripped unavailable, `enforce`), but a directed
-//!   unavailable that ends a directed presence the other side received goes stripped;
+//!   reach; without reach, no available presence goes, and an unavailable one goes
+//!   stripped of its status only where it ends a presence the other side was receiving
+//!   (a subscriber's, or a directed one); when the rules change, the presences they end
+//!   are ended at once the same way (`enforce`);
 //! - an IQ answer reaches a full JID only as the answer to a request that very session
-//!   sent to the answering full JID, which the gate let through (once, within two minutes);
+//!   sent to the answering full JID, which the gate let through (once, within two
+//!   minutes), and while the rules still allow the pair;
 //! - rooms: an invitation needs the inviter to reach the invitee and the invitee to reach
 //!   every member, or the room to be supervised (its owner a teacher or staff member who
 //!   reaches the invitee) — [`Gate::room_admits`]; a post needs the sender to be allowed
@@ -272,11 +274,14 @@ impl Gate<'_> {
                     }
                 }
             },
-            // A presence the rules no longer allow ended when they changed (`enforce`
-            // sent its stripped end then): nothing more goes.
-            Class::Broadcast { .. } => match reach {
+            // A subscriber the rules no longer allow gets no presence; the end of one
+            // (unavailable) goes stripped of its status, as when the rules changed
+            // (`enforce` ends the presences then; this covers an unavailable routed
+            // before it ran).
+            Class::Broadcast { available } => match reach {
                 Ok(()) => Verdict::Deliver(pass()),
-                Err(_) => Verdict::Drop,
+                Err(_) if available => Verdict::Drop,
+                Err(_) => Verdict::Stripped(pass()),
             },
             Class::PresenceError => match reach {
                 Ok(()) => Verdict::Deliver(pass()),
@@ -299,8 +304,10 @@ impl Gate<'_> {
                     Err(e) => Verdict::Refuse(e),
                 },
             },
+            // An answer answers a request the gate let through, and only while the rules
+            // still allow the pair (a request made before a change is not answered after).
             Class::IqAnswer { id } => match resource {
-                Some(r) if self.sessions.take_answer(to, r, from.full, id) => {
+                Some(r) if reach.is_ok() && self.sessions.take_answer(to, r, from.full, id) => {
                     Verdict::Deliver(pass())
                 }
                 _ => Verdict::Drop,

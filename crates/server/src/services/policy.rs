@@ -93,11 +93,20 @@ impl View {
     }
 
     /// Whether `from` may reach `to` (account localparts) under the school's rules:
-    /// the same account always; plain accounts among themselves; a plain account and a
-    /// directory user only with `[policy] plain_accounts_reach_directory`; two directory
-    /// users as the directory decides (a deactivated one never).
+    /// the same account always; never an account that may not chat ([`View::access`]);
+    /// plain accounts among themselves; a plain account and a directory user only with
+    /// `[policy] plain_accounts_reach_directory`; two directory users as the directory
+    /// decides.
     pub fn reach(&self, from: &str, to: &str) -> Result<(), DenyReason> {
-        if from == to || self.is_open() {
+        if from == to {
+            return Ok(());
+        }
+        // Nobody reaches, or is reached by, an account that may not chat (locked,
+        // deactivated, access turned off): its sessions are being closed.
+        if self.access(from).is_err() || self.access(to).is_err() {
+            return Err(DenyReason::Inactive);
+        }
+        if self.is_open() {
             return Ok(());
         }
         match (self.knows(from), self.knows(to)) {

@@ -22,8 +22,9 @@ use crate::services::View;
 use crate::services::gate::Gate;
 use crate::stanza::internal;
 
-/// Applies `new` to the rooms of the `affected` users (`enforce::affected_users`).
-pub async fn enforce(server: &Server, new: &View, affected: &HashSet<String>) {
+/// Applies `new` to the rooms of the `affected` users (`enforce::affected_users`); `old`
+/// names those who left the directory.
+pub async fn enforce(server: &Server, old: &View, new: &View, affected: &HashSet<String>) {
     let mut rooms = BTreeSet::new();
     for user in affected {
         match server.store.rooms_of(user).await {
@@ -32,13 +33,13 @@ pub async fn enforce(server: &Server, new: &View, affected: &HashSet<String>) {
         }
     }
     for room in rooms {
-        check_room(server, new, &room).await;
+        check_room(server, old, new, &room).await;
     }
 }
 
 /// Checks one room's members against the policy of `view`, ending the memberships it no
 /// longer admits.
-async fn check_room(server: &Server, view: &View, name: &str) {
+async fn check_room(server: &Server, old: &View, view: &View, name: &str) {
     let mut lock = server.rooms.lock(name).await;
     let room = match lock.load(&server.store).await {
         Ok(Some(live)) => live.room.clone(),
@@ -81,6 +82,7 @@ async fn check_room(server: &Server, view: &View, name: &str) {
         };
         let name = view
             .user(&user)
+            .or_else(|| old.user(&user))
             .map(|u| u.display_name())
             .unwrap_or_else(|| user.clone());
         let now = now_ms();
