@@ -562,9 +562,11 @@ async fn nothing_crosses_a_pair_the_rules_keep_apart() {
     let mut rng = StdRng::seed_from_u64(seed);
 
     let tmp = tempfile::tempdir().unwrap();
-    let mut config = Config::default();
-    config.domain = DOMAIN.into();
-    config.data_dir = tmp.path().to_path_buf();
+    let mut config = Config {
+        domain: DOMAIN.into(),
+        data_dir: tmp.path().to_path_buf(),
+        ..Config::default()
+    };
     config.listen.c2s = Some("127.0.0.1:0".parse().unwrap());
     config.listen.c2s_tls = None;
     config.listen.http = None;
