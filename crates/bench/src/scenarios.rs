@@ -901,7 +901,9 @@ pub async fn run_muc(target: Target, procs: Procs, o: MucOpts) -> Result<()> {
         }
     }
     errors.merge(total.errors);
-    let expected = total.sent * o.size;
+    // A post the room refused (it comes back as an error, counted in errors and bounced)
+    // reaches nobody: only accepted posts are expected at every occupant, as in chat.
+    let expected = total.sent.saturating_sub(total.bounced) * o.size;
     let lost = expected.saturating_sub(total.received);
     let d = o.duration as f64;
     let rate = total.in_window as f64 / d;
@@ -926,6 +928,7 @@ pub async fn run_muc(target: Target, procs: Procs, o: MucOpts) -> Result<()> {
     m.insert("posted".into(), json!(total.sent));
     m.insert("delivered".into(), json!(total.received));
     m.insert("lost".into(), json!(lost));
+    m.insert("bounced".into(), json!(total.bounced));
     m.insert("skipped_window_full".into(), json!(total.skipped));
     m.insert("errors".into(), json!(errors.total));
     m.insert("error_kinds".into(), errors.json());
