@@ -51,18 +51,23 @@ pub struct Accounts {
     pub password: String,
     #[arg(long, default_value = "localhost")]
     pub domain: String,
-    /// Mutual contacts per account (classes of CONTACTS + 1).
-    #[arg(long, default_value_t = 30)]
-    pub contacts: u64,
+    /// Mutual contacts per account (classes of CONTACTS + 1); 30 when not given. Not for
+    /// the school, whose pupils' contacts are their classmates (`--class-size`).
+    #[arg(long)]
+    pub contacts: Option<u64>,
     /// PBKDF2 iterations of the stored SCRAM keys.
     #[arg(long, default_value_t = 4096)]
     pub iterations: u32,
 }
 
 impl Accounts {
+    fn contacts(&self) -> u64 {
+        self.contacts.unwrap_or(30)
+    }
+
     /// Indices (0-based) of the class-mates of `i`.
     fn contacts_of(&self, i: u64) -> impl Iterator<Item = u64> + use<> {
-        let size = self.contacts + 1;
+        let size = self.contacts() + 1;
         let start = i / size * size;
         let end = (start + size).min(self.n);
         (start..end).filter(move |&j| j != i)
@@ -87,7 +92,7 @@ pub enum Provision {
         /// Pupils per class; each pupil's contacts are his classmates, so `--contacts`
         /// does not apply. Keep it even and a multiple of the rooms' size, so that the
         /// chat pairs and the rooms stay within one class.
-        #[arg(long, default_value_t = 30, conflicts_with = "contacts")]
+        #[arg(long, default_value_t = 30)]
         class_size: u64,
         /// Classes per structure: 20 is a collège of four year groups (6e to 3e) of five
         /// classes, 600 pupils.
@@ -201,7 +206,7 @@ async fn causerie(url: &str, jobs: u64, a: Accounts) -> Result<()> {
         a.n,
         created.load(Ordering::Relaxed),
         accounts_s,
-        a.contacts,
+        a.contacts(),
         t0.elapsed().as_secs_f64() - accounts_s
     );
     Ok(())
@@ -219,6 +224,11 @@ async fn causerie_school(
     }
     if a.n == 0 {
         bail!("--n must be positive");
+    }
+    if a.contacts.is_some() {
+        bail!(
+            "--contacts does not apply to the school: a pupil's contacts are his classmates (--class-size)"
+        );
     }
     // The scenarios name accounts PREFIX{i}: the prefix must make directory logins.
     if !is_valid_login(&a.user(0)) || !is_valid_login(&School::teacher_login(&a, 0)) {
@@ -251,7 +261,7 @@ async fn causerie_school(
         .await
         .context("import the generated school")?;
     let import_s = t0.elapsed().as_secs_f64();
-    a.contacts = class_size - 1;
+    a.contacts = Some(class_size - 1);
     let a = Arc::new(a);
     write_rosters(&store, &a, jobs).await?;
     store.close().await;
@@ -265,7 +275,7 @@ async fn causerie_school(
         snapshot.users.len() as u64 - a.n,
         report.users_created,
         import_s,
-        a.contacts,
+        a.contacts(),
         t0.elapsed().as_secs_f64() - import_s
     );
     Ok(())
@@ -496,7 +506,7 @@ mod tests {
             first: 1,
             password: "p".into(),
             domain: "localhost".into(),
-            contacts,
+            contacts: Some(contacts),
             iterations: 4096,
         }
     }
