@@ -10,7 +10,12 @@ BENCH_BIN="${BENCH_BIN:-$ROOT/target/release/causerie-bench}"
 CAUSERIE_BIN="${CAUSERIE_BIN:-$ROOT/target/release/causerie}"
 PASSWORD="${PASSWORD:-bench}"
 PREFIX="${PREFIX:-u}"
+# Plain accounts (causerie_plain, Prosody, ejabberd): groups of CONTACTS + 1 mutual contacts.
 CONTACTS="${CONTACTS:-30}"
+# Directory users (causerie): classes of CLASS_SIZE pupils, each with his classmates as
+# mutual contacts; CLASSES_PER_STRUCTURE classes per collège (20: four year groups of five).
+CLASS_SIZE="${CLASS_SIZE:-30}"
+CLASSES_PER_STRUCTURE="${CLASSES_PER_STRUCTURE:-20}"
 ITERATIONS="${ITERATIONS:-4096}"
 
 # Ports: plaintext/STARTTLS and direct TLS.
@@ -92,24 +97,53 @@ mode = "${CAUSERIE_POLICY:-school}"
 EOF
 }
 
-# Accounts u1..uN with rosters of $CONTACTS mutual contacts, in a template database.
+# The accounts of the `causerie` column are directory users of a generated school, as a
+# school runs Causerie: pupils u1..uN in classes of $CLASS_SIZE (each pupil's roster holds
+# his classmates, subscription both), two teachers per class, collèges of
+# $CLASS_SIZE x $CLASSES_PER_STRUCTURE pupils, the default communication rules. In a
+# template database, named after the school's shape so a change of shape makes a new one.
+causerie_template() { # n
+  echo "$BENCH_TMP/template/causerie-school-$1-c${CLASS_SIZE}x$CLASSES_PER_STRUCTURE"
+}
+
 causerie_provision() { # n
-  local tpl="$BENCH_TMP/template/causerie-$1"
+  local tpl
+  tpl=$(causerie_template "$1")
   if [ -f "$tpl/done" ]; then return 0; fi
   rm -rf "$tpl"
   mkdir -p "$tpl/data"
-  log "causerie: provisioning $1 accounts"
+  log "causerie: provisioning a school of $1 pupils (directory users)"
+  "$BENCH_BIN" provision causerie-school --store-url "sqlite://$tpl/data/causerie.db?mode=rwc" \
+    --n "$1" --prefix "$PREFIX" --password "$PASSWORD" --class-size "$CLASS_SIZE" \
+    --classes-per-structure "$CLASSES_PER_STRUCTURE" --iterations "$ITERATIONS"
+  touch "$tpl/done"
+}
+
+# The `causerie_plain` column: plain accounts u1..uN (outside the directory, so the
+# school's rules never apply to them) with rosters of $CONTACTS mutual contacts, as
+# Prosody's and ejabberd's, provisioned as every Causerie column was before the school.
+causerie_plain_template() { # n
+  echo "$BENCH_TMP/template/causerie-plain-$1-k$CONTACTS"
+}
+
+causerie_plain_provision() { # n
+  local tpl
+  tpl=$(causerie_plain_template "$1")
+  if [ -f "$tpl/done" ]; then return 0; fi
+  rm -rf "$tpl"
+  mkdir -p "$tpl/data"
+  log "causerie_plain: provisioning $1 plain accounts"
   "$BENCH_BIN" provision causerie --store-url "sqlite://$tpl/data/causerie.db?mode=rwc" \
     --n "$1" --prefix "$PREFIX" --password "$PASSWORD" --contacts "$CONTACTS" \
     --iterations "$ITERATIONS"
   touch "$tpl/done"
 }
 
-causerie_start() { # n (accounts of the template)
+causerie_start_from() { # template directory
   local dir="$BENCH_TMP/run/causerie"
   rm -rf "$dir"
   mkdir -p "$dir/data"
-  cp "$BENCH_TMP/template/causerie-$1/data/"causerie.db* "$dir/data/"
+  cp "$1/data/"causerie.db* "$dir/data/"
   causerie_config "$dir"
   port_free "$CAUSERIE_PORT" || { log "port $CAUSERIE_PORT is taken"; return 1; }
   (raise_nofile; exec "$CAUSERIE_BIN" --config "$dir/causerie.toml" serve >"$dir/server.log" 2>&1) &
@@ -119,6 +153,8 @@ causerie_start() { # n (accounts of the template)
   TLS_PORT=$CAUSERIE_TLS_PORT
 }
 
+causerie_start() { causerie_start_from "$(causerie_template "$1")"; } # n
+
 causerie_stop() {
   [ -n "${SERVER_PID:-}" ] || return 0
   kill "$SERVER_PID" 2>/dev/null || true
@@ -127,8 +163,12 @@ causerie_stop() {
   SERVER_PID=""
 }
 
-# Diagnostic variant: the same server with `[policy] mode = "open"` (no school rules), to
-# measure what the rule checks cost per stanza and per login.
+causerie_plain_start() { causerie_start_from "$(causerie_plain_template "$1")"; } # n
+causerie_plain_stop() { causerie_stop; }
+
+# Diagnostic variant, not in the default run: the school's data with `[policy] mode =
+# "open"` (no rules), to tell the rule checks' cost from the data's (rosters of 29, the
+# directory loaded) when causerie and causerie_plain differ.
 causerie_open_provision() { causerie_provision "$@"; }
 causerie_open_start() { CAUSERIE_POLICY=open causerie_start "$@"; }
 causerie_open_stop() { causerie_stop; }

@@ -7,7 +7,8 @@
 #   bench/profile.sh            # writes bench/results/profile-*.txt
 #
 # Run it on a quiet machine; it starts its own Causerie (school mode, as deployed)
-# on the benchmark's ports with 5,000 provisioned accounts (rosters of 30).
+# on the benchmark's ports with 5,000 pupils of the benchmark's generated school
+# (directory users, rosters of their 29 classmates; bench/lib.sh, causerie_provision).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh

@@ -2,6 +2,9 @@
 # The side-by-side benchmark: Causerie, Prosody and ejabberd on this machine, the
 # same scenarios at the same sizes, each server freshly started for every run,
 # RUNS runs each (medians and spread in the report). Then Causerie with TLS.
+# Causerie is measured twice: `causerie`, its accounts directory users of a generated
+# school under the default rules (what a school runs), and `causerie_plain`, plain
+# accounts that the rules do not concern; the difference is what the rules cost.
 #
 #   bench/run-all.sh            # the full run (about 40 minutes on 2 cores)
 #   bench/run-all.sh --quick    # tiny sizes, one run: checks that everything works
@@ -32,16 +35,28 @@ else
 fi
 LOGIN_C=${LOGIN_C:-50}
 WINDOW=${WINDOW:-10}
-# causerie_open: Causerie with [policy] mode = "open", a diagnostic column (see BENCHMARKS.md).
-SERVERS=${SERVERS:-"causerie causerie_open prosody ejabberd"}
+# causerie_open (the school with [policy] mode = "open") is a diagnostic column that can be
+# added to SERVERS; it is not in the default run (see BENCHMARKS.md, Method).
+SERVERS=${SERVERS:-"causerie causerie_plain prosody ejabberd"}
 OUT=${OUT:-bench/results}
+# The rooms (30 consecutive accounts) and the chat pairs must each be one class of the
+# school, where the rules allow the traffic (crates/bench/src/provision.rs, School).
+if ((CLASS_SIZE % 30 != 0)); then
+  log "CLASS_SIZE must be a multiple of 30 (the rooms' size), not $CLASS_SIZE"
+  exit 1
+fi
 ACCOUNTS=$(printf '%s\n' "$LOGIN_N" "$IDLE_N" "$((PAIRS * 2))" "$STORM_N" "$((ROOMS * 30))" | sort -n | tail -1)
 CASE_TIMEOUT=${CASE_TIMEOUT:-400}
 
 mkdir -p "$OUT" "$BENCH_TMP"
-[ "${FIRST_RUN:-1}" -gt 1 ] || : >"$OUT/meta.txt"
 RESULTS="$OUT/results.jsonl"
-[ "$QUICK" = 1 ] && RESULTS="$OUT/quick.jsonl"
+META="$OUT/meta.txt"
+# A quick run leaves the full run's results and conditions alone.
+if [ "$QUICK" = 1 ]; then
+  RESULTS="$OUT/quick.jsonl"
+  META="$OUT/quick-meta.txt"
+fi
+[ "${FIRST_RUN:-1}" -gt 1 ] || : >"$META"
 # FIRST_RUN=K resumes an interrupted run at run K, appending to the results.
 FIRST_RUN=${FIRST_RUN:-1}
 [ "$FIRST_RUN" -gt 1 ] || : >"$RESULTS"
@@ -57,8 +72,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-log "installing the peers when missing, building Causerie and the generator (release)"
-bench/install-peers.sh >&2
+has_server() { [[ " $SERVERS " == *" $1 "* ]]; }
+if has_server prosody || has_server ejabberd; then
+  log "installing the peers when missing"
+  bench/install-peers.sh >&2
+fi
+log "building Causerie and the generator (release)"
 # SKIP_BUILD=1 keeps the binaries already built (a resumed run measures the same ones).
 [ "${SKIP_BUILD:-0}" = 1 ] || cargo build --release -p causerie -p causerie-bench >&2
 raise_nofile
@@ -70,17 +89,23 @@ make_cert
   echo "memory: $(free -g | awk '/Mem:/ {print $2}') GiB"
   echo "kernel: $(uname -r)"
   echo "causerie: $(git rev-parse --short HEAD)$(git diff --quiet || echo '+uncommitted') (release build)"
-  echo "prosody: $(dpkg-query -W -f='${Version}' prosody) (Lua $(lua5.4 -v 2>&1 | awk '{print $2}'))"
-  echo "ejabberd: $(dpkg-query -W -f='${Version}' ejabberd) (Erlang/OTP $(erl -noshell -eval 'io:put_chars(erlang:system_info(otp_release)), halt().'))"
+  if has_server prosody; then
+    echo "prosody: $(dpkg-query -W -f='${Version}' prosody) (Lua $(lua5.4 -v 2>&1 | awk '{print $2}'))"
+  fi
+  if has_server ejabberd; then
+    echo "ejabberd: $(dpkg-query -W -f='${Version}' ejabberd) (Erlang/OTP $(erl -noshell -eval 'io:put_chars(erlang:system_info(otp_release)), halt().'))"
+  fi
+  echo "servers: $SERVERS"
+  echo "causerie accounts: directory users of a generated school (classes of $CLASS_SIZE, $CLASSES_PER_STRUCTURE classes per collège, default rules); causerie_plain and the peers: plain accounts, rosters of $CONTACTS"
   echo "open files limit: $(ulimit -n)"
   echo "sizes: login $LOGIN_N at concurrency $LOGIN_C; idle $IDLE_N; chat $PAIRS pairs window $WINDOW for ${DURATION}s, fixed rate $RATE/s; storm $STORM_N in ${STORM_T}s; rooms $ROOMS of 30, fixed rate $MUC_RATE posts/s; idle max $IDLE_MAX_N; runs $RUNS"
   echo "load before: $(cat /proc/loadavg)"
   echo "top before:"
   top -b -n 1 -o %CPU | sed -n '7,14p'
-} >>"$OUT/meta.txt"
+} >>"$META"
 
 for s in $SERVERS; do "${s}_provision" "$ACCOUNTS"; done
-if [ "$IDLE_MAX_N" -gt 0 ] && [[ " $SERVERS " == *" causerie "* ]]; then
+if [ "$IDLE_MAX_N" -gt 0 ] && has_server causerie; then
   causerie_provision "$IDLE_MAX_N"
 fi
 
@@ -134,21 +159,21 @@ for ((run = FIRST_RUN; run <= RUNS; run++)); do
     case_name=${entry%%|*}
     read -r -a args <<<"${entry#*|}"
     for s in $SERVERS; do
-      case $s in causerie | causerie_open) measure "$s" "$case_name" "$run" "$ACCOUNTS" "${args[@]}" ;; esac
+      case $s in causerie | causerie_plain | causerie_open) measure "$s" "$case_name" "$run" "$ACCOUNTS" "${args[@]}" ;; esac
     done
   done
 done
 
 # The most connections this machine lets one process hold (open-files limit).
-if [ "$IDLE_MAX_N" -gt 0 ] && [[ " $SERVERS " == *" causerie "* ]]; then
+if [ "$IDLE_MAX_N" -gt 0 ] && has_server causerie; then
   measure causerie idle_max_tls 1 "$IDLE_MAX_N" idle --tls starttls --mech scram-sha-256 \
     --n "$IDLE_MAX_N" --concurrency "$LOGIN_C" --source-ips 8
 fi
 
-echo "load after: $(cat /proc/loadavg)" >>"$OUT/meta.txt"
+echo "load after: $(cat /proc/loadavg)" >>"$META"
 if [ "$QUICK" = 1 ]; then
-  python3 bench/report.py "$RESULTS" "$OUT/meta.txt"
+  python3 bench/report.py "$RESULTS" "$META"
 else
-  python3 bench/report.py "$RESULTS" "$OUT/meta.txt" --update BENCHMARKS.md
+  python3 bench/report.py "$RESULTS" "$META" --update BENCHMARKS.md
 fi
 log "done: $RESULTS"

@@ -136,6 +136,10 @@ enum Cmd {
         /// The MUC service (default: conference.DOMAIN).
         #[arg(long)]
         service: Option<String>,
+        /// Rooms are ROOM_PREFIX{r}@SERVICE: another prefix for each set of accounts
+        /// that share a server (a room belongs to whoever created it first).
+        #[arg(long, default_value = "bench")]
+        room_prefix: String,
     },
     /// Creates the benchmark accounts and rosters.
     #[command(subcommand)]
@@ -235,6 +239,7 @@ async fn run(cmd: Cmd) -> Result<()> {
             body_bytes,
             concurrency,
             service,
+            room_prefix,
         } => {
             target.check()?;
             if window == 0 || rooms == 0 || size == 0 || duration == 0 {
@@ -252,6 +257,7 @@ async fn run(cmd: Cmd) -> Result<()> {
                 body_bytes,
                 concurrency,
                 service,
+                room_prefix,
             };
             scenarios::run_muc(target, procs, o).await
         }
