@@ -7,9 +7,9 @@
 // the invitation in « Mes demandes », participants with their lights,
 // « Inviter contact » showing only connected contacts, « Retirer de la
 // conversation » for the creator only (by the keyboard), a declined
-// invitation, an invitation the school's rules refuse, the history when the
-// conversation is opened again after signing in again, and axe-core's checks
-// on these screens.
+// invitation, an invitation the school's rules refuse, the history — from
+// one's invitation on — when the conversation is opened again after signing in
+// again, and axe-core's checks on these screens.
 //
 // The tests of this file are one story and run in order on one server.
 
@@ -188,7 +188,7 @@ describe('conversations with several people (rooms)', () => {
   );
 
   it(
-    '« Inviter contact »: the tree of connected contacts only; the new participant joins and reads the history',
+    '« Inviter contact »: the tree of connected contacts only; the new participant joins and reads from his invitation on',
     onFailure(async () => {
       // Inès is Léa's contact (the « Chorale » group), but signed out: not offered.
       const ines = await open('ines.petit');
@@ -226,8 +226,14 @@ describe('conversations with several people (rooms)', () => {
           assert.deepEqual(await participantNames(page), ['BERNARD Hugo', 'DURAND Anne', 'MARTIN Léa']),
         );
       }
-      // Anne came in after the messages: the room's history shows them.
-      await log(anne).getByText('Salut Hugo 🙂').waitFor();
+      // Anne came in after the messages: a newcomer reads the conversation from his
+      // invitation on, not what was said before him.
+      const leaEditor = panel(lea).getByRole('textbox', { name: 'Message' });
+      await leaEditor.fill('Bienvenue Anne');
+      await leaEditor.press('Enter');
+      await log(anne).getByText('Bienvenue Anne').waitFor();
+      assert.equal(await log(anne).getByText('Salut Hugo 🙂').count(), 0, 'nothing from before her invitation');
+      assert.equal(await log(anne).getByText('Bonjour Léa ! <b>on y va</b>').count(), 0);
       await lea.getByRole('button', { name: 'Fermer ce message' }).click();
       await shot(lea, 'room');
     }),
@@ -295,25 +301,41 @@ describe('conversations with several people (rooms)', () => {
   it(
     'An invitation the school\'s rules refuse is explained in French',
     onFailure(async () => {
-      // The administrator leaves the collège with no rule: only ENT groups connect people.
-      const rules = join(server.root, 'no-rules.json');
-      writeFileSync(rules, '[]');
+      // The administrator lets the collège's pupils reach each other, and keeps pupils and
+      // teachers to their own class. Noah (6e B) becomes Léa's contact; but a pupils'
+      // room stays within the rules, and Noah may not reach Anne (6e A's teacher), who is
+      // in it: his invitation is refused, and says why.
+      const rules = join(server.root, 'pupils-together.json');
+      writeFileSync(
+        rules,
+        JSON.stringify([
+          { from: ['student'], to: ['student'], scope: 'same_structure' },
+          { from: ['student'], to: ['teacher'], scope: 'same_class' },
+          { from: ['student', 'relative'], to: ['personnel'], scope: 'same_structure' },
+          { from: ['relative'], to: ['student'], scope: 'own_children' },
+          { from: ['relative'], to: ['teacher'], scope: 'children_classes' },
+          { from: ['teacher', 'personnel'], to: ['teacher', 'personnel'], scope: 'same_structure' },
+        ]),
+      );
+      // The command returns once the running server applies the change.
       cli(server, 'rules', 'set', '0750001A', rules);
-      // The server reads the change within a second.
-      await new Promise((r) => setTimeout(r, 1500));
+      const noah = await open('noah.robert');
       try {
+        await befriend(noah, lea, { requesterName: 'ROBERT Noah', accepterName: 'MARTIN Léa', search: 'Léa' });
         await panel(lea).getByRole('button', { name: 'Inviter contact' }).click();
         const dialog = lea.getByRole('dialog', { name: 'Inviter contact' });
-        await dialog.getByRole('radio', { name: 'BERNARD Hugo' }).check();
+        await dialog.getByRole('radio', { name: 'ROBERT Noah' }).check();
         await dialog.getByRole('button', { name: 'Inviter' }).click();
         await log(lea)
           .getByText(
-            'Invitation de BERNARD Hugo impossible : Les règles de ton établissement ne permettent pas de communiquer avec cette personne.',
+            "Invitation de ROBERT Noah impossible : Les règles de l'établissement ne permettent pas à ROBERT Noah de communiquer avec DURAND Anne, membre de cette conversation.",
           )
           .waitFor();
-        await hugo.getByRole('tab', { name: 'Mes demandes', exact: true }).waitFor();
+        await noah.getByRole('tab', { name: 'Mes demandes', exact: true }).waitFor();
       } finally {
         cli(server, 'rules', 'reset', '0750001A');
+        await noah.context().close();
+        pages.splice(pages.indexOf(noah), 1);
       }
     }),
   );
@@ -327,11 +349,11 @@ describe('conversations with several people (rooms)', () => {
       await anne.getByLabel('Mot de passe').fill('demo');
       await anne.getByRole('button', { name: 'Se connecter' }).click();
       await panel(anne).waitFor();
-      await log(anne).getByText('Bonjour Léa ! <b>on y va</b>').waitFor();
-      await log(anne).getByText('Salut Hugo 🙂').waitFor();
+      await log(anne).getByText('Bienvenue Anne').waitFor();
       await eventually(async () => assert.deepEqual(await participantNames(anne), ['DURAND Anne', 'MARTIN Léa']));
       // Each message once, although the room sent its history on each join.
-      assert.equal(await log(anne).getByText('Salut Hugo 🙂').count(), 1);
+      assert.equal(await log(anne).getByText('Bienvenue Anne').count(), 1);
+      assert.equal(await log(anne).getByText('Salut Hugo 🙂').count(), 0, 'still nothing from before her');
 
       // « Fermer la conversation » leaves it: the others see Anne go.
       await panel(anne).getByRole('button', { name: 'Fermer la conversation' }).click();
@@ -345,7 +367,7 @@ describe('conversations with several people (rooms)', () => {
       await checkA11y(anne, '« Mes conversations »');
       await item.getByRole('button', { name: 'Ouvrir' }).click();
       await dialog.waitFor({ state: 'detached' });
-      await log(anne).getByText('Salut Hugo 🙂').waitFor();
+      await log(anne).getByText('Bienvenue Anne').waitFor();
       await eventually(async () => assert.deepEqual(await participantNames(anne), ['DURAND Anne', 'MARTIN Léa']));
       await panel(anne).getByRole('button', { name: 'Fermer la conversation' }).click();
 
@@ -389,7 +411,8 @@ describe('conversations with several people (rooms)', () => {
   it(
     '« Messages précédents »: the room\'s archive beyond the 50 messages sent on joining',
     onFailure(async () => {
-      // Léa has the whole conversation: it says where it starts.
+      // Léa has the whole conversation: it says where it starts. Anne reads it from her
+      // invitation on.
       await log(lea).getByText('Début de la conversation').waitFor();
       const editor = panel(lea).getByRole('textbox', { name: 'Message' });
       const numbered = Array.from({ length: 55 }, (_, i) => `n°${i + 1}`);
@@ -413,13 +436,7 @@ describe('conversations with several people (rooms)', () => {
       await checkA11y(anne, 'a conversation with « Messages précédents »');
       await log(anne).getByRole('button', { name: 'Messages précédents' }).click();
       await log(anne).getByText('Début de la conversation').waitFor();
-      assert.deepEqual(await texts(), [
-        'Bonjour Léa ! <b>on y va</b>',
-        'Salut Hugo 🙂',
-        'Tu as vu ?',
-        'Écrit pendant la coupure',
-        ...numbered,
-      ]);
+      assert.deepEqual(await texts(), ['Bienvenue Anne', 'Écrit pendant la coupure', ...numbered]);
       assert.equal(
         await log(anne).evaluate((el) => el === document.activeElement),
         true,

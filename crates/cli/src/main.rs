@@ -330,7 +330,7 @@ async fn user(cmd: UserCommand, config: &Config) -> Result<()> {
             let user = localpart(&jid, config)?;
             match store.delete_account(&user).await {
                 Ok(()) => {
-                    signal(config);
+                    signal(config).await;
                     println!("deleted {user}@{}", config.domain)
                 }
                 Err(StoreError::NotFound) => bail!("no account {jid}"),
@@ -439,7 +439,7 @@ async fn import(config: &Config, json: &str, source: &str) -> Result<()> {
         )
         .await?;
     store.close().await;
-    signal(config);
+    signal(config).await;
     println!(
         "imported {source}: {} structures, {} classes, {} groups; users: {} created, {} updated, {} deactivated",
         report.structures,
@@ -452,12 +452,32 @@ async fn import(config: &Config, json: &str, source: &str) -> Result<()> {
     Ok(())
 }
 
-/// Tells a running server on the same data directory that the directory,
-/// rules or access changed, so that it applies from its next stanza on.
-fn signal(config: &Config) {
+/// Tells a running server on the same data directory that the directory, rules or access
+/// changed, and waits (at most a few seconds) until it applies the change: when the
+/// command returns, the running server decides every stanza with the new rules.
+async fn signal(config: &Config) {
+    let generation = match open_store(config).await {
+        Ok(store) => {
+            let g = store.generation().await;
+            store.close().await;
+            g.ok()
+        }
+        Err(_) => None,
+    };
     if let Err(e) = causerie_server::signal_change(&config.data_dir) {
         eprintln!(
             "warning: could not signal the change to a running server ({e}); it applies within a second"
+        );
+        return;
+    }
+    let Some(generation) = generation else {
+        return;
+    };
+    let applied =
+        causerie_server::wait_applied(&config.data_dir, generation, Duration::from_secs(5)).await;
+    if applied == causerie_server::Applied::NotYet {
+        eprintln!(
+            "warning: the running server has not applied the change yet; it applies within a second"
         );
     }
 }
@@ -492,12 +512,12 @@ async fn rules(cmd: RulesCommand, config: &Config) -> Result<()> {
                 anyhow::anyhow!("{} is refused, nothing was changed: {e}", file.display())
             })?;
             store.set_rules(&structure, Some(&rules)).await?;
-            signal(config);
+            signal(config).await;
             println!("{} rules set for {structure}", rules.len());
         }
         RulesCommand::Reset { structure } => {
             store.set_rules(&structure, None).await?;
-            signal(config);
+            signal(config).await;
             println!("default rules restored for {structure}");
         }
     }
@@ -536,7 +556,7 @@ async fn access(cmd: AccessCommand, config: &Config) -> Result<()> {
             store
                 .set_access(&structure, &Access { enabled, profiles })
                 .await?;
-            signal(config);
+            signal(config).await;
             println!("access for {structure} updated");
         }
         AccessCommand::Show { structure } => {

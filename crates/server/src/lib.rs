@@ -36,7 +36,7 @@ use causerie_store::Store;
 
 pub use config::Config;
 pub use server::Server;
-pub use services::policy::signal_change;
+pub use services::policy::{Applied, signal_change, wait_applied};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +107,7 @@ impl Running {
     /// the connection tasks to end.
     pub async fn shutdown(self, grace: Duration) {
         self.listeners.shutdown(grace).await;
+        self.server.policy.forget_loaded();
         self.server.archive.flush().await;
         self.server.store.close().await;
     }

@@ -46,6 +46,11 @@ pub const POLL_EVERY: Duration = Duration::from_secs(1);
 /// after each such change).
 pub const SIGNAL_FILE: &str = "directory.changed";
 
+/// The name of the file, in the data directory, where a running server writes its process
+/// id and the directory generation it applies (after each load), so that the `causerie`
+/// command can return once the server applies its change ([`wait_applied`]).
+pub const LOADED_FILE: &str = "directory.loaded";
+
 /// The directory as loaded at one generation, with the deployment's policy options.
 #[derive(Debug)]
 pub struct View {
@@ -185,6 +190,7 @@ pub fn not_a_contact() -> StanzaError {
 /// The directory service (see the module docs).
 pub struct Policy {
     store: Store,
+    data_dir: PathBuf,
     current: RwLock<Arc<View>>,
     /// Held while a generation is read and a view loaded.
     reload: tokio::sync::Mutex<()>,
@@ -214,6 +220,7 @@ impl Policy {
         let (published, _) = watch::channel(empty.clone());
         Policy {
             store,
+            data_dir: data_dir.to_path_buf(),
             current: RwLock::new(empty),
             reload: tokio::sync::Mutex::new(()),
             wanted,
@@ -332,7 +339,29 @@ impl Policy {
             );
         }
         self.published.send_replace(fresh.clone());
+        self.write_loaded(generation);
         fresh
+    }
+
+    /// Removes [`LOADED_FILE`] (a clean shutdown: no server applies changes any more).
+    pub fn forget_loaded(&self) {
+        let path = self.data_dir.join(LOADED_FILE);
+        if std::fs::read_to_string(&path)
+            .is_ok_and(|t| t.split_whitespace().next() == Some(&std::process::id().to_string()))
+        {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
+    /// Writes [`LOADED_FILE`]: this process applies `generation` (atomically: a reader
+    /// never sees half a file).
+    fn write_loaded(&self, generation: i64) {
+        let tmp = self.data_dir.join(format!("{LOADED_FILE}.tmp"));
+        let written = std::fs::write(&tmp, format!("{} {generation}\n", std::process::id()))
+            .and_then(|()| std::fs::rename(&tmp, self.data_dir.join(LOADED_FILE)));
+        if let Err(e) = written {
+            warn!(error = %e, "cannot write the directory.loaded file; the causerie command will not wait for this server");
+        }
     }
 
     async fn load(
@@ -406,9 +435,44 @@ pub fn signal_change(data_dir: &Path) -> std::io::Result<()> {
     std::fs::write(data_dir.join(SIGNAL_FILE), nanos.to_string())
 }
 
-/// The path of the signal file of `data_dir`.
-pub fn signal_path(data_dir: &Path) -> PathBuf {
-    data_dir.join(SIGNAL_FILE)
+/// Whether the server running on `data_dir` applies a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// It applies `generation` (or a later one).
+    Yes,
+    /// No server runs on this data directory (or none said what it applies).
+    NoServer,
+    /// A server runs but had not loaded it when the wait ended.
+    NotYet,
+}
+
+/// Waits (at most `wait`) until the server running on `data_dir`, if any, applies the
+/// directory `generation`: read from [`LOADED_FILE`], whose process must still be alive
+/// (checked in `/proc`; where there is none, the command does not wait).
+pub async fn wait_applied(data_dir: &Path, generation: i64, wait: Duration) -> Applied {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let Ok(text) = std::fs::read_to_string(data_dir.join(LOADED_FILE)) else {
+            return Applied::NoServer;
+        };
+        let mut parts = text.split_whitespace();
+        let (Some(pid), Some(loaded)) = (
+            parts.next().and_then(|p| p.parse::<u32>().ok()),
+            parts.next().and_then(|g| g.parse::<i64>().ok()),
+        ) else {
+            return Applied::NoServer;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            return Applied::NoServer;
+        }
+        if loaded >= generation {
+            return Applied::Yes;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Applied::NotYet;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 #[cfg(test)]
