@@ -167,17 +167,26 @@ fn authorize(server: &Server, headers: &HeaderMap) -> Result<(), Fail> {
     }
 }
 
-/// Parses a JSON body, naming the field at fault.
+/// Parses a JSON body, naming the field at fault. Anything but whitespace after the
+/// value is refused (`end`): a body with trailing bytes is not the value it starts with.
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Fail> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         Fail(
             StatusCode::BAD_REQUEST,
             format!("invalid JSON body: {}", e.inner()),
             (path != ".").then_some(path),
         )
-    })
+    })?;
+    de.end().map_err(|e| {
+        Fail(
+            StatusCode::BAD_REQUEST,
+            format!("invalid JSON body: {e}"),
+            None,
+        )
+    })?;
+    Ok(value)
 }
 
 fn same_id(path: &str, body: &str, field: &str) -> Result<(), Fail> {

@@ -1190,3 +1190,44 @@ async fn sync_calls_without_a_valid_token_are_not_recorded() {
     );
     running.shutdown(std::time::Duration::from_secs(2)).await;
 }
+
+/// Issue 13, item 9: a body followed by anything but whitespace is refused (400, the
+/// body as a whole) and changes nothing; the same body with trailing whitespace applies.
+#[tokio::test]
+async fn trailing_bytes_after_the_json_body_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(&dir).await;
+    let s = &running.server;
+    let c = login(s, "admin.a").await;
+    let uri = format!("/admin/api/structures/{A}/access");
+    let body = json!({"enabled": false, "profiles": []}).to_string();
+    let structure_before = call(s, &c, "GET", &format!("/admin/api/structures/{A}"), "")
+        .await
+        .body;
+    let audit_before = call(s, &c, "GET", "/admin/api/audit", "").await.body;
+    for trailing in [" xx", "{}", "\n]", " {\"enabled\": true}"] {
+        let a = call(s, &c, "PUT", &uri, &format!("{body}{trailing}")).await;
+        assert_eq!(a.status, 400, "{trailing:?}: {}", a.body);
+        let e = &a.json()["error"];
+        assert_eq!(e["code"], "invalid");
+        assert!(e.get("field").is_none(), "{e}");
+        assert!(e["message_fr"].as_str().unwrap().contains("JSON"), "{e}");
+        assert!(e["message_en"].as_str().unwrap().contains("JSON"), "{e}");
+    }
+    assert_eq!(
+        call(s, &c, "GET", &format!("/admin/api/structures/{A}"), "")
+            .await
+            .body,
+        structure_before
+    );
+    assert_eq!(
+        call(s, &c, "GET", "/admin/api/audit", "").await.body,
+        audit_before
+    );
+    assert_eq!(s.store.access(A).await.unwrap(), Access::default());
+    // Whitespace after the value is not garbage.
+    let a = call(s, &c, "PUT", &uri, &format!("{body} \r\n\t")).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(!s.store.access(A).await.unwrap().enabled);
+    running.shutdown(std::time::Duration::from_secs(2)).await;
+}
