@@ -140,10 +140,31 @@ async fn plain(accounts: &dyn AccountStore, initial: &[u8]) -> Result<Step, Auth
 
 /// Slows down addresses with recent authentication failures: the n-th failure
 /// in a row waits `(n - 1) × base` (capped) before its `<failure/>` is sent.
-/// A success resets the count; counts older than ten minutes are forgotten.
+/// Counts older than ten minutes are forgotten.
+///
+/// XMPP's SASL and the admin console share it, so that one place alternating
+/// between them pays for both, but each door has its own count of the same
+/// failures, because they are reset by different successes:
+/// - SASL's count ([`Throttle::failure`]) is reset by any correct password at
+///   SASL ([`Throttle::success`]), as before: a chat user who mistyped his
+///   password once is not slowed down for the rest of the day;
+/// - the console's count ([`Throttle::console_failure`]) is reset only by an
+///   administrator's login ([`Throttle::admin_success`]): a chat user's own
+///   correct password, at SASL or at the console, says nothing about the
+///   administrators' passwords this slowdown protects, so guessing them from
+///   an address cannot be made cheap again by logging in with one's own account
+///   between guesses.
 pub struct Throttle {
     base: Duration,
-    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    failures: Mutex<HashMap<IpAddr, Counts>>,
+}
+
+/// The failures of one address: SASL's count, the console's, and the last one's time.
+#[derive(Debug, Clone, Copy)]
+struct Counts {
+    sasl: u32,
+    console: u32,
+    at: Instant,
 }
 
 const FORGET_AFTER: Duration = Duration::from_secs(600);
@@ -157,24 +178,59 @@ impl Throttle {
         }
     }
 
-    /// Records a failure and returns how long to wait before answering.
-    pub fn failure(&self, ip: IpAddr) -> Duration {
+    /// Records a failure in both counts and returns the counts after it.
+    fn record(&self, ip: IpAddr) -> Counts {
         let now = Instant::now();
         let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() > 100_000 {
-            map.retain(|_, (_, at)| now.duration_since(*at) < FORGET_AFTER);
+            map.retain(|_, c| now.duration_since(c.at) < FORGET_AFTER);
         }
-        let entry = map.entry(ip).or_insert((0, now));
-        if now.duration_since(entry.1) > FORGET_AFTER {
-            entry.0 = 0;
+        let entry = map.entry(ip).or_insert(Counts {
+            sasl: 0,
+            console: 0,
+            at: now,
+        });
+        if now.duration_since(entry.at) > FORGET_AFTER {
+            entry.sasl = 0;
+            entry.console = 0;
         }
-        entry.0 = entry.0.saturating_add(1);
-        entry.1 = now;
-        self.base * (entry.0 - 1).min(MAX_DELAY_STEPS)
+        entry.sasl = entry.sasl.saturating_add(1);
+        entry.console = entry.console.saturating_add(1);
+        entry.at = now;
+        *entry
     }
 
-    /// Forgets the failures of an address that just succeeded.
+    fn delay(&self, n: u32) -> Duration {
+        self.base * n.saturating_sub(1).min(MAX_DELAY_STEPS)
+    }
+
+    /// Records a failed SASL authentication and returns how long to wait before
+    /// answering it.
+    pub fn failure(&self, ip: IpAddr) -> Duration {
+        self.delay(self.record(ip).sasl)
+    }
+
+    /// Records a failed console login and returns how long to wait before
+    /// answering it.
+    pub fn console_failure(&self, ip: IpAddr) -> Duration {
+        self.delay(self.record(ip).console)
+    }
+
+    /// Forgets the SASL failures of an address that just authenticated (the
+    /// console's count stays: see the type's docs).
     pub fn success(&self, ip: IpAddr) {
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = map.get_mut(&ip) {
+            c.sasl = 0;
+            if c.console == 0 {
+                map.remove(&ip);
+            }
+        }
+    }
+
+    /// Forgets every failure of an address from which an administrator just
+    /// logged in to the console.
+    pub fn admin_success(&self, ip: IpAddr) {
         self.failures
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -201,6 +257,28 @@ mod tests {
         assert_eq!(t.failure(ip), Duration::from_millis(1000), "capped");
         t.success(ip);
         assert_eq!(t.failure(ip), Duration::ZERO);
+    }
+
+    /// Only an administrator's login resets the console's count; both doors'
+    /// failures add to both counts.
+    #[test]
+    fn the_console_count_is_reset_by_an_administrator_login_only() {
+        let t = Throttle::new(Duration::from_millis(100));
+        let ip: IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(t.console_failure(ip), Duration::ZERO);
+        assert_eq!(t.console_failure(ip), Duration::from_millis(100));
+        // A chat user's correct password at SASL resets SASL's count only.
+        t.success(ip);
+        assert_eq!(t.failure(ip), Duration::ZERO, "SASL's count was reset");
+        assert_eq!(
+            t.console_failure(ip),
+            Duration::from_millis(300),
+            "the console's was not, and counts SASL's failures"
+        );
+        assert_eq!(t.failure(ip), Duration::from_millis(200), "and back");
+        t.admin_success(ip);
+        assert_eq!(t.console_failure(ip), Duration::ZERO);
+        assert_eq!(t.failure(ip), Duration::from_millis(100));
     }
 
     #[test]

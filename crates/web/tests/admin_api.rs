@@ -99,6 +99,14 @@ fn password(login: &str) -> String {
 }
 
 async fn start(dir: &tempfile::TempDir) -> causerie_server::Running {
+    start_with(dir, |_| {}).await
+}
+
+/// [`start`] with some of the configuration changed by `tune`.
+async fn start_with(
+    dir: &tempfile::TempDir,
+    tune: impl FnOnce(&mut Config),
+) -> causerie_server::Running {
     let mut config = Config {
         data_dir: dir.path().to_path_buf(),
         ..Config::default()
@@ -108,6 +116,7 @@ async fn start(dir: &tempfile::TempDir) -> causerie_server::Running {
     config.admin.super_admins = vec!["root".into()];
     config.admin.session_idle_minutes = 30;
     config.directory.api_token = Some(SYNC_TOKEN.into());
+    tune(&mut config);
     let running = Server::start(config).await.unwrap();
     let store = &running.server.store;
     let mut creds: HashMap<String, Credentials> = HashMap::new();
@@ -1229,5 +1238,80 @@ async fn trailing_bytes_after_the_json_body_are_refused() {
     let a = call(s, &c, "PUT", &uri, &format!("{body} \r\n\t")).await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert!(!s.store.access(A).await.unwrap().enabled);
+    running.shutdown(std::time::Duration::from_secs(2)).await;
+}
+
+/// A console login from address `ip`, as the listener would hand it over (the handler
+/// reads the peer's address from `ConnectInfo`): its status, whether it set a session
+/// cookie, and how long the answer took.
+async fn login_from(
+    server: &Arc<Server>,
+    ip: &str,
+    login: &str,
+    pw: &str,
+) -> (StatusCode, bool, std::time::Duration) {
+    let addr = std::net::SocketAddr::new(ip.parse().unwrap(), 40000);
+    let mut req = Request::builder()
+        .method("POST")
+        .uri("/admin/api/login")
+        .header("content-type", "application/json")
+        .body(Body::from(
+            json!({"login": login, "password": pw}).to_string(),
+        ))
+        .unwrap();
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(addr));
+    let started = std::time::Instant::now();
+    let resp = causerie_web::router(server.clone())
+        .oneshot(req)
+        .await
+        .unwrap();
+    let cookie = resp.headers().get("set-cookie").is_some();
+    (resp.status(), cookie, started.elapsed())
+}
+
+/// Issue 13, item 10: a chat user who is not an administrator, logging in to the console
+/// with his own correct password (403 not-admin), does not reset the per-address slowdown
+/// of failed logins; an administrator's login does.
+#[tokio::test]
+async fn a_chat_user_cannot_reset_the_console_slowdown() {
+    const STEP_MS: u64 = 300;
+    let dir = tempfile::tempdir().unwrap();
+    let running = start_with(&dir, |c| c.auth.failure_delay_ms = STEP_MS).await;
+    let s = &running.server;
+    let ip = "192.0.2.10";
+    let step = std::time::Duration::from_millis(STEP_MS);
+    // Three failures (on unknown logins, so that no login's own lockout is involved):
+    // answered after 0, 1 and 2 steps.
+    for i in 0..3 {
+        let (status, cookie, _) = login_from(s, ip, &format!("guess{i}"), "wrong").await;
+        assert_eq!((status.as_u16(), cookie), (401, false));
+    }
+    let (status, cookie, _) = login_from(s, ip, "lea.martin", &password("lea.martin")).await;
+    assert_eq!(
+        (status.as_u16(), cookie),
+        (403, false),
+        "not-admin, no session"
+    );
+    assert!(
+        s.store
+            .admin_failures_since("lea.martin", 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The fourth failure still waits three steps.
+    let (status, _, took) = login_from(s, ip, "guess3", "wrong").await;
+    assert_eq!(status, 401);
+    assert!(took >= step * 3 - step / 4, "slowdown was reset: {took:?}");
+    // Another address was never slowed down.
+    let (_, _, took) = login_from(s, "192.0.2.11", "guess4", "wrong").await;
+    assert!(took < step * 2, "{took:?}");
+    // An administrator's login from the address resets it.
+    let (status, cookie, _) = login_from(s, ip, "admin.a", &password("admin.a")).await;
+    assert_eq!((status.as_u16(), cookie), (200, true));
+    let (status, _, took) = login_from(s, ip, "guess5", "wrong").await;
+    assert_eq!(status, 401);
+    assert!(took < step * 2, "not reset by the administrator: {took:?}");
     running.shutdown(std::time::Duration::from_secs(2)).await;
 }

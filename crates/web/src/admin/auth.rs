@@ -454,7 +454,8 @@ fn session_cookie(server: &Server, token: &str, max_age_s: i64) -> HeaderValue {
 /// the server's own throttle, the one XMPP's SASL uses (the n-th failure in a
 /// row from one address waits (n-1) × `auth.failure_delay_ms`): guessing across
 /// many logins from one place costs time, and one place alternating between
-/// the console and XMPP pays for both.
+/// the console and XMPP pays for both. Only an administrator's login resets
+/// the console's count (see `Throttle`).
 pub async fn login(
     State(server): State<AppState>,
     peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
@@ -514,13 +515,16 @@ pub async fn login(
             .await?;
         tracing::info!(login = %login, "admin login failed");
         if let Some(ip) = ip {
-            tokio::time::sleep(server.throttle.failure(ip)).await;
+            tokio::time::sleep(server.throttle.console_failure(ip)).await;
         }
         return Err(bad_credentials());
     }
-    if let Some(ip) = ip {
-        server.throttle.success(ip);
-    }
+    // The password is right. Until the account is known to be an administrator who may
+    // log in, the per-address slowdown is left as it is: neither reset (a chat user's own
+    // password, or a locked account's, proves nothing about the administrators' passwords
+    // that slowdown protects, and resetting it here let anyone with an account guess
+    // them at full speed by logging in between guesses) nor counted as a failure (the
+    // caller did not guess wrong; he is answered 403, not slowed down).
     server.store.clear_admin_failures(&login).await?;
     if server.store.account_locked(&login).await? {
         return Err(ApiError::new(
@@ -535,6 +539,9 @@ pub async fn login(
         tracing::info!(login = %login, "admin login refused: not an administrator");
         return Err(not_admin());
     };
+    if let Some(ip) = ip {
+        server.throttle.admin_success(ip);
+    }
     let admin = &server.config.admin;
     let idle_ms = i64::from(admin.session_idle_minutes) * 60_000;
     let max_ms = i64::from(admin.session_max_hours) * 3_600_000;
