@@ -1315,3 +1315,84 @@ async fn a_chat_user_cannot_reset_the_console_slowdown() {
     assert!(took < step * 2, "not reset by the administrator: {took:?}");
     running.shutdown(std::time::Duration::from_secs(2)).await;
 }
+
+/// Issue 13, item 11: « Qui peut-il joindre ? » names only groups the caller administers.
+/// Léa and Hugo (structure A) reach each other only through B's group « club » (put by
+/// the ENT's sync API, which takes members of any structure): A's administrator learns
+/// that a group lets them, not which; the super-administrator sees its id.
+#[tokio::test]
+async fn the_reach_view_names_only_groups_the_caller_administers() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(&dir).await;
+    let s = &running.server;
+    let a = login(s, "admin.a").await;
+    let root = login(s, "root").await;
+    let hugo_of = |reach: &Value| {
+        reach["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["login"] == "hugo.petit")
+            .cloned()
+    };
+    let before = call(s, &a, "GET", "/admin/api/users/lea.martin/reach", "")
+        .await
+        .json();
+    assert_eq!(hugo_of(&before), None, "the rules alone do not let them");
+    let status = sync_call(
+        s,
+        "PUT",
+        "/api/v1/directory/groups/club",
+        Some(SYNC_TOKEN),
+        json!({"id": "club", "name": "Club", "structure": B,
+               "members": ["marc.roux", "lea.martin", "hugo.petit"]})
+        .to_string()
+        .into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert!(s.may_reach("lea.martin", "hugo.petit").await.is_ok());
+
+    let reach = call(s, &a, "GET", "/admin/api/users/lea.martin/reach", "").await;
+    assert_eq!(reach.status, 200);
+    let hugo = hugo_of(&reach.json()).expect("Hugo is reachable, and A's user");
+    assert_eq!(hugo["why"], "group");
+    assert!(hugo.get("group").is_none(), "{hugo}");
+    assert!(!reach.body.contains("club"), "{}", reach.body);
+    // Groups of his own structure are still named.
+    let anne = reach.json()["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["login"] == "anne.durand")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (anne["why"].clone(), anne["group"].clone()),
+        (json!("group"), json!("chorale"))
+    );
+    for uri in [
+        "/admin/api/users/lea.martin",
+        "/admin/api/groups/chorale/reach",
+        "/admin/api/users/hugo.petit/reach",
+    ] {
+        let answer = call(s, &a, "GET", uri, "").await;
+        assert_eq!(answer.status, 200, "{uri}");
+        assert!(!answer.body.contains("club"), "{uri}: {}", answer.body);
+    }
+    // The super-administrator administers every group.
+    let reach = call(s, &root, "GET", "/admin/api/users/lea.martin/reach", "")
+        .await
+        .json();
+    let hugo = hugo_of(&reach).unwrap();
+    assert_eq!(
+        (hugo["why"].clone(), hugo["group"].clone()),
+        (json!("group"), json!("club"))
+    );
+    // B's administrator is refused A's user, and learns nothing of him.
+    let b = login(s, "admin.b").await;
+    let refused = call(s, &b, "GET", "/admin/api/users/lea.martin/reach", "").await;
+    assert_eq!(refused.status, 404);
+    assert!(!refused.body.contains("hugo"), "{}", refused.body);
+    running.shutdown(std::time::Duration::from_secs(2)).await;
+}

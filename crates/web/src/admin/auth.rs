@@ -14,7 +14,7 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use causerie_ent::{Directory, User};
+use causerie_ent::{Directory, Group, User};
 use causerie_proto::scram::{self, ScramHash};
 use causerie_server::Server;
 use causerie_store::{AccountStore, AdminSession, AdminStore, Credentials};
@@ -351,11 +351,7 @@ impl Caller {
     /// super-administrator's).
     pub fn group(&self, dir: &Directory, gid: &str) -> Result<GroupAdmin, ApiError> {
         let g = dir.group(gid).ok_or_else(ApiError::not_found)?;
-        let allowed = match &g.structure {
-            Some(s) => self.structures.contains(s),
-            None => self.is_super,
-        };
-        if !allowed {
+        if !self.administers_group(g) {
             return Err(ApiError::forbidden());
         }
         Ok(GroupAdmin {
@@ -363,6 +359,15 @@ impl Caller {
             id: g.id.clone(),
             structure: g.structure.clone(),
         })
+    }
+
+    /// Whether the caller administers group `g`: a group of one of his structures, or a
+    /// group without structure for the super-administrator. Answers name no other group.
+    pub fn administers_group(&self, g: &Group) -> bool {
+        match &g.structure {
+            Some(s) => self.structures.contains(s),
+            None => self.is_super,
+        }
     }
 
     /// The session's JSON (`GET /admin/api/session`).
