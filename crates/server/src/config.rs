@@ -36,7 +36,8 @@ pub struct Config {
 pub struct Admin {
     /// Logins (accounts of this server) that are super-administrators.
     pub super_admins: Vec<String>,
-    /// Minutes without a request after which a console session ends.
+    /// Minutes without a request after which a console session ends (up to a minute later,
+    /// never earlier: the last request is recorded once a minute).
     pub session_idle_minutes: u32,
     /// Hours after which a console session ends whatever its use.
     pub session_max_hours: u32,

@@ -672,9 +672,10 @@ async fn sessions_expire_when_idle_and_after_their_maximum() {
         200
     );
     let now = chrono::Utc::now().timestamp_millis();
-    // Idle for 31 minutes (the limit is 30).
+    // Idle for 32 minutes (the limit is 30, and the last request may have come up to a
+    // minute after the stored last_seen).
     s.store
-        .touch_admin_session(&hash, now - 31 * 60_000)
+        .touch_admin_session(&hash, now - 32 * 60_000)
         .await
         .unwrap();
     let a = call(s, &c, "GET", "/admin/api/session", "").await;
@@ -1394,5 +1395,62 @@ async fn the_reach_view_names_only_groups_the_caller_administers() {
     let refused = call(s, &b, "GET", "/admin/api/users/lea.martin/reach", "").await;
     assert_eq!(refused.status, 404);
     assert!(!refused.body.contains("hugo"), "{}", refused.body);
+    running.shutdown(std::time::Duration::from_secs(2)).await;
+}
+
+/// Issue 13, item 12: the idle expiry never ends a session in use early. `last_seen` is
+/// written at most once a minute, so a request 59 s after it leaves it as it is; a request
+/// just under the idle limit after that one is still answered. A session idle for longer
+/// than the limit since any request ends, and its refused request changes nothing.
+#[tokio::test]
+async fn an_active_console_session_never_ends_early() {
+    use causerie_web::admin::auth::{TOUCH_EVERY_MS, token_hash};
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(&dir).await;
+    let s = &running.server;
+    let idle_ms = 30 * 60_000; // start()'s session_idle_minutes
+    let c = login(s, "admin.a").await;
+    let hash = token_hash(c.cookie.as_deref().unwrap());
+    let last_seen = |s: &Arc<Server>| {
+        let s = s.clone();
+        let hash = hash.clone();
+        async move {
+            s.store
+                .admin_session(&hash)
+                .await
+                .unwrap()
+                .map(|x| x.last_seen_ms)
+        }
+    };
+    // The last write was 59 s ago: this request is not written.
+    let now = chrono::Utc::now().timestamp_millis();
+    let written = now - (TOUCH_EVERY_MS - 1000);
+    s.store.touch_admin_session(&hash, written).await.unwrap();
+    assert_eq!(
+        call(s, &c, "GET", "/admin/api/session", "").await.status,
+        200
+    );
+    assert_eq!(last_seen(s).await, Some(written), "not touched");
+    // Idle for the limit less 2 s since that request (the clock moved by moving
+    // last_seen back): the session answers, and the request is written.
+    let shifted = written - (idle_ms - 2000);
+    s.store.touch_admin_session(&hash, shifted).await.unwrap();
+    let a = call(s, &c, "GET", "/admin/api/session", "").await;
+    assert_eq!(a.status, 200, "ended early: {}", a.body);
+    assert!(last_seen(s).await.unwrap() >= now, "touched");
+    // Idle for longer than the limit since any request it may have had: ended, and the
+    // change it asked for is not made.
+    let now = chrono::Utc::now().timestamp_millis();
+    s.store
+        .touch_admin_session(&hash, now - idle_ms - TOUCH_EVERY_MS - 2000)
+        .await
+        .unwrap();
+    let a = call(s, &c, "POST", "/admin/api/users/hugo.petit/lock", "").await;
+    assert_eq!(
+        (a.status.as_u16(), a.json()["error"]["code"].clone()),
+        (401, json!("no-session"))
+    );
+    assert!(!s.store.account_locked("hugo.petit").await.unwrap());
+    assert_eq!(last_seen(s).await, None, "the session is gone");
     running.shutdown(std::time::Duration::from_secs(2)).await;
 }

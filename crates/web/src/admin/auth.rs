@@ -34,8 +34,27 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 pub const LOCKOUT_FAILURES: usize = 5;
 /// The window of the failures counted, and how long a lockout lasts.
 pub const LOCKOUT_WINDOW_MS: i64 = 15 * 60 * 1000;
-/// How stale a session's `last_seen` may get before a request updates it.
-const TOUCH_EVERY_MS: i64 = 60 * 1000;
+/// How stale a session's `last_seen` may get before a request updates it: one write a
+/// minute at most per session, not one per request (the database's writer has other
+/// work). [`idle_expired`] allows for it.
+pub const TOUCH_EVERY_MS: i64 = 60 * 1000;
+
+/// Whether a request at `now` must write the session's `last_seen` (see [`TOUCH_EVERY_MS`]).
+fn needs_touch(last_seen_ms: i64, now: i64) -> bool {
+    now - last_seen_ms >= TOUCH_EVERY_MS
+}
+
+/// Whether a session whose stored `last_seen` is `last_seen_ms` has been idle longer than
+/// `idle_ms` at `now`.
+///
+/// Requests within [`TOUCH_EVERY_MS`] of the stored `last_seen` do not update it, so the
+/// last request may have come up to that much later than it says. The idle time is
+/// therefore counted from the latest the last request can have been: an active session
+/// never ends early, and an idle one ends at most [`TOUCH_EVERY_MS`] late. (Counted from
+/// the stored value, a session used 59 s after its last write ended 59 s early.)
+fn idle_expired(last_seen_ms: i64, now: i64, idle_ms: i64) -> bool {
+    now - last_seen_ms > idle_ms + TOUCH_EVERY_MS
+}
 
 fn no_session() -> ApiError {
     ApiError::new(
@@ -181,7 +200,7 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(no_session)?;
         let now = now_ms();
         let idle_ms = i64::from(server.config.admin.session_idle_minutes) * 60_000;
-        if now >= session.expires_ms || now - session.last_seen_ms > idle_ms {
+        if now >= session.expires_ms || idle_expired(session.last_seen_ms, now, idle_ms) {
             server.store.delete_admin_session(&hash).await?;
             return Err(no_session());
         }
@@ -195,9 +214,7 @@ impl FromRequestParts<AppState> for Caller {
                 return Err(csrf_error());
             }
         }
-        // One write a minute at most per session, not one per request: the idle expiry
-        // does not need more precision, and the database's writer has other work.
-        if now - session.last_seen_ms >= TOUCH_EVERY_MS {
+        if needs_touch(session.last_seen_ms, now) {
             server.store.touch_admin_session(&hash, now).await?;
         }
         let dir = server.directory().await;
@@ -550,10 +567,11 @@ pub async fn login(
     let admin = &server.config.admin;
     let idle_ms = i64::from(admin.session_idle_minutes) * 60_000;
     let max_ms = i64::from(admin.session_max_hours) * 3_600_000;
-    // Sessions that ended are forgotten at each login.
+    // Sessions that ended are forgotten at each login (idle ones by the same measure as
+    // `idle_expired`: last_seen_ms < now - idle - touch granularity).
     server
         .store
-        .delete_expired_admin_sessions(now, now - idle_ms)
+        .delete_expired_admin_sessions(now, now - idle_ms - TOUCH_EVERY_MS)
         .await?;
     let token = random_token();
     let csrf = random_token();
@@ -638,6 +656,30 @@ mod tests {
         );
         assert!(check_origin(&h, false).is_err());
         assert!(check_origin(&h, true).is_ok());
+    }
+
+    /// A session in use never ends early: whatever request went untouched, the idle
+    /// deadline counts from when it may have come.
+    #[test]
+    fn idle_expiry_allows_for_the_touch_granularity() {
+        let idle = 30 * 60_000;
+        let t0 = 1_000_000_000;
+        // A request at t0 writes last_seen; one at t0 + 59 s does not.
+        assert!(needs_touch(t0 - TOUCH_EVERY_MS, t0));
+        let used = t0 + TOUCH_EVERY_MS - 1000;
+        assert!(!needs_touch(t0, used));
+        // Idle for just under the limit since that last request: still alive.
+        assert!(!idle_expired(t0, used + idle - 1, idle));
+        assert!(!idle_expired(t0, used + idle, idle));
+        // Idle for longer than the limit since any request the store may not know of.
+        assert!(idle_expired(t0, t0 + TOUCH_EVERY_MS + idle + 1, idle));
+        // Every request it does not touch for is within the granularity, so the check
+        // and the touch agree: an untouched request is never more than the granularity
+        // after last_seen.
+        for gap in [0, 1, TOUCH_EVERY_MS - 1] {
+            assert!(!needs_touch(t0, t0 + gap));
+            assert!(!idle_expired(t0, t0 + gap + idle, idle));
+        }
     }
 
     #[test]
