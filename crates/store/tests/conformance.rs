@@ -3234,6 +3234,35 @@ async fn admin_sessions_and_login_failures(store: &Store) {
         store.admin_session(&session.token_hash).await.unwrap(),
         None
     );
+    // All the sessions of one login go at once; another login's stay.
+    let second = AdminSession {
+        token_hash: "ef".repeat(32),
+        ..session.clone()
+    };
+    let other = AdminSession {
+        token_hash: "01".repeat(32),
+        login: "anne.durand".into(),
+        ..session.clone()
+    };
+    for s in [&session, &second, &other] {
+        store.create_admin_session(s).await.unwrap();
+    }
+    assert_eq!(
+        store.delete_admin_sessions_of("marc.roux").await.unwrap(),
+        2
+    );
+    for s in [&session, &second] {
+        assert_eq!(store.admin_session(&s.token_hash).await.unwrap(), None);
+    }
+    assert_eq!(
+        store.admin_session(&other.token_hash).await.unwrap(),
+        Some(other.clone())
+    );
+    assert_eq!(
+        store.delete_admin_sessions_of("marc.roux").await.unwrap(),
+        0
+    );
+    store.delete_admin_session(&other.token_hash).await.unwrap();
 
     for at in [10, 20, 30] {
         store

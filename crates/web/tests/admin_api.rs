@@ -1454,3 +1454,123 @@ async fn an_active_console_session_never_ends_early() {
     assert_eq!(last_seen(s).await, None, "the session is gone");
     running.shutdown(std::time::Duration::from_secs(2)).await;
 }
+
+/// Issue 13, items 3 and 4: every request re-checks the caller's account. A deactivated
+/// directory user (sync API `DELETE`, or a full import without him) and a locked
+/// administrator (locked through the API, or by another process writing the store) lose
+/// the console from their next request on: it is refused (`403 account-inactive` /
+/// `account-locked`), changes nothing, and ends their sessions; a fresh login with the
+/// right password is refused the same way.
+#[tokio::test]
+async fn a_deactivated_or_locked_administrator_loses_the_console_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(&dir).await;
+    let s = &running.server;
+    let root = login(s, "root").await;
+    let a = login(s, "admin.a").await;
+    let b = login(s, "admin.b").await;
+    let audit = |c: Client| {
+        let s = s.clone();
+        async move { call(&s, &c, "GET", "/admin/api/audit", "").await.body }
+    };
+    let session_of = |c: &Client| {
+        let s = s.clone();
+        let hash = causerie_web::admin::auth::token_hash(c.cookie.as_deref().unwrap());
+        async move { s.store.admin_session(&hash).await.unwrap() }
+    };
+    let code = |a: &Answer| (a.status.as_u16(), a.json()["error"]["code"].clone());
+
+    // Deactivated by the ENT's sync API while his session is open.
+    let before = audit(root.clone()).await;
+    let status = sync_call(
+        s,
+        "DELETE",
+        "/api/v1/directory/users/admin.a",
+        Some(SYNC_TOKEN),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let refused = call(s, &a, "POST", "/admin/api/users/lea.martin/lock", "").await;
+    assert_eq!(
+        code(&refused),
+        (403, json!("account-inactive")),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.json()["error"]["message_fr"]
+            .as_str()
+            .unwrap()
+            .contains("annuaire")
+    );
+    assert!(
+        !s.store.account_locked("lea.martin").await.unwrap(),
+        "not applied"
+    );
+    assert_eq!(audit(root.clone()).await, before, "no audit row");
+    assert!(session_of(&a).await.is_none(), "his session ended");
+    let again = call(s, &a, "GET", "/admin/api/session", "").await;
+    assert_eq!(code(&again), (401, json!("no-session")));
+    let (fresh, cookie) = login_as(s, "admin.a", &password("admin.a")).await;
+    assert_eq!(code(&fresh), (403, json!("account-inactive")));
+    assert!(cookie.cookie.is_none());
+
+    // Locked by the super-administrator: his next change is refused at once.
+    let locked = call(s, &root, "POST", "/admin/api/users/admin.b/lock", "").await;
+    assert_eq!(locked.status, 200, "{}", locked.body);
+    let before = audit(root.clone()).await;
+    let refused = call(s, &b, "POST", "/admin/api/users/marc.roux/lock", "").await;
+    assert_eq!(code(&refused), (403, json!("account-locked")));
+    assert!(
+        !s.store.account_locked("marc.roux").await.unwrap(),
+        "not applied"
+    );
+    assert_eq!(audit(root.clone()).await, before, "no audit row");
+    assert!(session_of(&b).await.is_none(), "his session ended");
+    let (fresh, cookie) = login_as(s, "admin.b", &password("admin.b")).await;
+    assert_eq!(code(&fresh), (403, json!("account-locked")));
+    assert!(cookie.cookie.is_none());
+
+    // Locked by another process writing the store (another node): no cache to wait for.
+    let unlocked = call(s, &root, "POST", "/admin/api/users/admin.b/unlock", "").await;
+    assert_eq!(unlocked.status, 200);
+    let b = login(s, "admin.b").await;
+    assert_eq!(
+        call(s, &b, "GET", "/admin/api/session", "").await.status,
+        200
+    );
+    s.store
+        .set_locked_audited("admin.b", true, "cli", None)
+        .await
+        .unwrap();
+    let refused = call(s, &b, "GET", "/admin/api/session", "").await;
+    assert_eq!(code(&refused), (403, json!("account-locked")));
+    s.store
+        .set_locked_audited("admin.b", false, "cli", None)
+        .await
+        .unwrap();
+
+    // Deactivated by a full import (`causerie directory import`) although a hand-made
+    // grant keeps him an administrator of B.
+    let granted = call(
+        s,
+        &root,
+        "POST",
+        "/admin/api/admins",
+        &json!({"login": "admin.b", "structures": [B]}).to_string(),
+    )
+    .await;
+    assert_eq!(granted.status, 200, "{}", granted.body);
+    let b = login(s, "admin.b").await;
+    let mut without_b = school();
+    without_b.users.retain(|u| u.login != "admin.b");
+    s.store
+        .import_snapshot(&without_b, &HashMap::new())
+        .await
+        .unwrap();
+    let refused = call(s, &b, "GET", "/admin/api/structures", "").await;
+    assert_eq!(code(&refused), (403, json!("account-inactive")));
+    assert!(session_of(&b).await.is_none());
+    running.shutdown(std::time::Duration::from_secs(2)).await;
+}

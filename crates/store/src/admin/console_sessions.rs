@@ -1,6 +1,6 @@
 //! The admin console's sessions (table `admin_sessions`): created at login, looked up by
-//! the hash of the cookie's token, touched as they are used, deleted at logout and when
-//! they expired.
+//! the hash of the cookie's token, touched as they are used, deleted at logout, when
+//! they expired, and all at once when their account may no longer use the console.
 
 use sqlx::Row;
 
@@ -78,6 +78,14 @@ pub(super) async fn delete_admin_session(store: &Store, token_hash: &str) -> Res
         .execute(store.pool())
         .await?;
     Ok(())
+}
+
+pub(super) async fn delete_admin_sessions_of(store: &Store, login: &str) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM admin_sessions WHERE login = $1")
+        .bind(login.to_owned())
+        .execute(store.pool())
+        .await?;
+    Ok(done.rows_affected())
 }
 
 pub(super) async fn delete_expired_admin_sessions(

@@ -68,6 +68,9 @@ pub trait AdminStore: Send + Sync {
     async fn admin_session(&self, token_hash: &str) -> Result<Option<AdminSession>>;
     async fn touch_admin_session(&self, token_hash: &str, now_ms: i64) -> Result<()>;
     async fn delete_admin_session(&self, token_hash: &str) -> Result<()>;
+    /// Deletes every session of `login` (an account that may no longer use the console:
+    /// locked, or a deactivated directory user); how many there were.
+    async fn delete_admin_sessions_of(&self, login: &str) -> Result<u64>;
     /// Deletes sessions past their absolute end or idle since before `idle_before_ms`.
     async fn delete_expired_admin_sessions(&self, now_ms: i64, idle_before_ms: i64) -> Result<u64>;
 
@@ -192,6 +195,10 @@ impl AdminStore for Store {
 
     async fn delete_admin_session(&self, token_hash: &str) -> Result<()> {
         console_sessions::delete_admin_session(self, token_hash).await
+    }
+
+    async fn delete_admin_sessions_of(&self, login: &str) -> Result<u64> {
+        console_sessions::delete_admin_sessions_of(self, login).await
     }
 
     async fn delete_expired_admin_sessions(&self, now_ms: i64, idle_before_ms: i64) -> Result<u64> {

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use causerie_ent::{Directory, Group, User};
 use causerie_proto::scram::{self, ScramHash};
 use causerie_server::Server;
-use causerie_store::{AccountStore, AdminSession, AdminStore, Credentials};
+use causerie_store::{AccountStore, AdminSession, AdminStore, Credentials, DirectoryStore};
 use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -80,6 +80,24 @@ fn not_admin() -> ApiError {
         "not-admin",
         "Ce compte n'est pas administrateur.",
         "This account is not an administrator.",
+    )
+}
+
+fn account_locked() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "account-locked",
+        "Ce compte est bloqué.",
+        "This account is locked.",
+    )
+}
+
+fn account_inactive() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "account-inactive",
+        "Ce compte n'est plus actif dans l'annuaire.",
+        "This account is no longer active in the directory.",
     )
 }
 
@@ -176,6 +194,26 @@ async fn role_of(server: &Server, dir: &Directory, login: &str) -> Result<Option
     }))
 }
 
+/// Refuses an account that may not use the console whatever its role: locked by an
+/// administrator (`403 account-locked`) or a deactivated directory user
+/// (`403 account-inactive`), and then ends all its console sessions.
+///
+/// Read from the store, not from the server's directory cache: the check runs at every
+/// request and login, so that a lock or a deactivation holds from the next request, made
+/// by whichever door (admin API, sync API, command line) on whichever node.
+async fn check_account(server: &Server, login: &str) -> Result<(), ApiError> {
+    let refusal = if server.store.account_locked(login).await? {
+        account_locked()
+    } else if server.store.directory_user_active(login).await? == Some(false) {
+        account_inactive()
+    } else {
+        return Ok(());
+    };
+    let ended = server.store.delete_admin_sessions_of(login).await?;
+    tracing::info!(login = %login, code = refusal.code, sessions_ended = ended, "admin console refused to a locked or deactivated account");
+    Err(refusal)
+}
+
 /// A live session of an administrator (see the module docs).
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -214,6 +252,7 @@ impl FromRequestParts<AppState> for Caller {
                 return Err(csrf_error());
             }
         }
+        check_account(server, &session.login).await?;
         if needs_touch(session.last_seen_ms, now) {
             server.store.touch_admin_session(&hash, now).await?;
         }
@@ -548,14 +587,7 @@ pub async fn login(
     // them at full speed by logging in between guesses) nor counted as a failure (the
     // caller did not guess wrong; he is answered 403, not slowed down).
     server.store.clear_admin_failures(&login).await?;
-    if server.store.account_locked(&login).await? {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "account-locked",
-            "Ce compte est bloqué.",
-            "This account is locked.",
-        ));
-    }
+    check_account(&server, &login).await?;
     let dir = server.directory().await;
     let Some(role) = role_of(&server, &dir, &login).await? else {
         tracing::info!(login = %login, "admin login refused: not an administrator");
