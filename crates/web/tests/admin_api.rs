@@ -1574,3 +1574,65 @@ async fn a_deactivated_or_locked_administrator_loses_the_console_at_once() {
     assert!(session_of(&b).await.is_none());
     running.shutdown(std::time::Duration::from_secs(2)).await;
 }
+
+/// Issue 13, item 5: the role order. A local administrator may not lock, unlock or
+/// disconnect another local administrator of his structure, nor a super-administrator
+/// who is also a user of his structure (403, nothing changed, no audit row); he may act
+/// on the users below him, and the super-administrator on anyone.
+#[tokio::test]
+async fn a_local_administrator_may_not_act_on_an_equal_or_higher_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(&dir).await;
+    let s = &running.server;
+    let root = login(s, "root").await;
+    let granted = call(
+        s,
+        &root,
+        "POST",
+        "/admin/api/admins",
+        &json!({"login": "anne.durand", "structures": [A]}).to_string(),
+    )
+    .await;
+    assert_eq!(granted.status, 200, "{}", granted.body);
+    // `causerie admin add hugo.petit --super`: a super-administrator who is a user of A.
+    s.store
+        .set_super_admin_audited("hugo.petit", true, "cli")
+        .await
+        .unwrap();
+    let a = login(s, "admin.a").await;
+    let before = call(s, &root, "GET", "/admin/api/audit", "").await.body;
+    for target in ["anne.durand", "hugo.petit", "admin.a"] {
+        for action in ["lock", "unlock", "disconnect"] {
+            let uri = format!("/admin/api/users/{target}/{action}");
+            let refused = call(s, &a, "POST", &uri, "").await;
+            assert_eq!(refused.status, 403, "{uri}: {}", refused.body);
+            assert_eq!(refused.json()["error"]["code"], "forbidden");
+            assert!(
+                refused.json()["error"]["message_en"]
+                    .as_str()
+                    .unwrap()
+                    .contains("role")
+            );
+        }
+        assert!(!s.store.account_locked(target).await.unwrap(), "{target}");
+        // He still sees the user's card.
+        let card = call(s, &a, "GET", &format!("/admin/api/users/{target}"), "").await;
+        assert_eq!(card.status, 200);
+    }
+    assert_eq!(
+        call(s, &root, "GET", "/admin/api/audit", "").await.body,
+        before,
+        "no audit row"
+    );
+    // Below him: allowed.
+    let a_lea = call(s, &a, "POST", "/admin/api/users/lea.martin/lock", "").await;
+    assert_eq!(a_lea.status, 200, "{}", a_lea.body);
+    assert!(s.store.account_locked("lea.martin").await.unwrap());
+    // The super-administrator may act on anyone.
+    for target in ["anne.durand", "hugo.petit", "admin.a"] {
+        let uri = format!("/admin/api/users/{target}/lock");
+        assert_eq!(call(s, &root, "POST", &uri, "").await.status, 200, "{uri}");
+        assert!(s.store.account_locked(target).await.unwrap());
+    }
+    running.shutdown(std::time::Duration::from_secs(2)).await;
+}

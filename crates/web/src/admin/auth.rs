@@ -101,6 +101,15 @@ fn account_inactive() -> ApiError {
     )
 }
 
+fn higher_role() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "Vous ne pouvez pas agir sur un administrateur de rang égal ou supérieur au vôtre.",
+        "You cannot act on an administrator whose role is equal to or above yours.",
+    )
+}
+
 fn bad_credentials() -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
@@ -212,6 +221,34 @@ async fn check_account(server: &Server, login: &str) -> Result<(), ApiError> {
     let ended = server.store.delete_admin_sessions_of(login).await?;
     tracing::info!(login = %login, code = refusal.code, sessions_ended = ended, "admin console refused to a locked or deactivated account");
     Err(refusal)
+}
+
+/// An account's rank in the role order: a super-administrator is above a local
+/// administrator, who is above an account that administers nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Rank {
+    User,
+    Local,
+    Super,
+}
+
+impl Rank {
+    fn of(role: Option<&Role>) -> Rank {
+        match role {
+            None => Rank::User,
+            Some(r) if r.is_super => Rank::Super,
+            Some(_) => Rank::Local,
+        }
+    }
+}
+
+/// The role order: whether an administrator of rank `actor` may lock, unlock, disconnect
+/// or otherwise change an account of rank `target`. A local administrator may act only
+/// on accounts below his own rank (not on another local administrator, of his structure
+/// or of another one he shares a user with, nor on a super-administrator who is also a
+/// user of his structure); the super-administrator may act on anyone.
+pub fn may_act_on(actor: Rank, target: Rank) -> bool {
+    actor == Rank::Super || actor > target
 }
 
 /// A live session of an administrator (see the module docs).
@@ -388,9 +425,26 @@ impl Caller {
             .ok_or_else(ApiError::not_found)
     }
 
-    /// The right to act on user `login` (see [`Caller::visible`]).
-    pub fn user(&self, dir: &Directory, login: &str) -> Result<UserAdmin, ApiError> {
+    /// The right to act on user `login` (lock, unlock, disconnect): he must be visible to
+    /// the caller (see [`Caller::visible`]) and below him in the role order
+    /// ([`may_act_on`]; `403 forbidden` otherwise).
+    pub async fn user(
+        &self,
+        server: &Server,
+        dir: &Directory,
+        login: &str,
+    ) -> Result<UserAdmin, ApiError> {
         let u = self.visible(dir, login)?;
+        let actor = if self.is_super {
+            Rank::Super
+        } else {
+            Rank::Local
+        };
+        let target = Rank::of(role_of(server, dir, &u.login).await?.as_ref());
+        if !may_act_on(actor, target) {
+            tracing::info!(actor = %self.login, user = %u.login, ?target, "admin: refused on an account of equal or higher role");
+            return Err(higher_role());
+        }
         Ok(UserAdmin {
             actor: self.login.clone(),
             login: u.login.clone(),
@@ -688,6 +742,17 @@ mod tests {
         );
         assert!(check_origin(&h, false).is_err());
         assert!(check_origin(&h, true).is_ok());
+    }
+
+    #[test]
+    fn the_role_order() {
+        use Rank::*;
+        assert!(may_act_on(Local, User));
+        assert!(!may_act_on(Local, Local), "another local administrator");
+        assert!(!may_act_on(Local, Super));
+        assert!(may_act_on(Super, User));
+        assert!(may_act_on(Super, Local));
+        assert!(may_act_on(Super, Super));
     }
 
     /// A session in use never ends early: whatever request went untouched, the idle

@@ -148,7 +148,9 @@ pub async fn disconnect(
     Path(login): Path<String>,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    let admin: UserAdmin = caller.user(&*server.directory().await, &login)?;
+    let admin: UserAdmin = caller
+        .user(&server, &*server.directory().await, &login)
+        .await?;
     let n = server.disconnect_user(admin.login());
     server
         .store
@@ -171,7 +173,9 @@ async fn set_locked(
     caller: Caller,
     locked: bool,
 ) -> Result<Json<Value>, ApiError> {
-    let admin = caller.user(&*server.directory().await, &login)?;
+    let admin = caller
+        .user(&server, &*server.directory().await, &login)
+        .await?;
     server
         .store
         .set_locked_audited(admin.login(), locked, admin.actor(), admin.structure())
