@@ -1636,3 +1636,44 @@ async fn a_local_administrator_may_not_act_on_an_equal_or_higher_role() {
     }
     running.shutdown(std::time::Duration::from_secs(2)).await;
 }
+
+/// Issue 13, item 14, at the console's door: an unknown login is answered like a wrong
+/// password, body and time alike (the one password check derives keys for both), and
+/// neither opens a session; the right password still logs in.
+#[tokio::test]
+async fn an_unknown_login_is_answered_like_a_wrong_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(&dir).await;
+    let s = &running.server;
+    let attempt = |login: &'static str, pw: &'static str| {
+        let s = s.clone();
+        async move {
+            let started = std::time::Instant::now();
+            let (a, c) = login_as(&s, login, pw).await;
+            (a, c, started.elapsed())
+        }
+    };
+    let mut wrong = Vec::new();
+    let mut unknown = Vec::new();
+    for _ in 0..3 {
+        let (a, c, took) = attempt("admin.b", "not-his-password").await;
+        assert_eq!(a.status, 401);
+        assert!(c.cookie.is_none());
+        wrong.push((a.body, took));
+        let (a, c, took) = attempt("nobody.here", "not-his-password").await;
+        assert_eq!(a.status, 401);
+        assert!(c.cookie.is_none());
+        unknown.push((a.body, took));
+    }
+    assert_eq!(wrong[0].0, unknown[0].0, "the same answer");
+    let fastest = |v: &[(String, std::time::Duration)]| v.iter().map(|x| x.1).min().unwrap();
+    let (wrong, unknown) = (fastest(&wrong), fastest(&unknown));
+    assert!(
+        unknown * 3 > wrong,
+        "an unknown login answered faster: {unknown:?} vs {wrong:?}"
+    );
+    let (a, c) = login_as(s, "admin.b", &password("admin.b")).await;
+    assert_eq!(a.status, 200);
+    assert!(c.cookie.is_some());
+    running.shutdown(std::time::Duration::from_secs(2)).await;
+}

@@ -1,6 +1,7 @@
 //! Who is calling the admin API, and what he may touch: login and logout (password
-//! checked against the stored SCRAM keys, lockout after repeated failures), the session
-//! cookie and its CSRF token, the `Origin` check, and the role check.
+//! checked by the server's one check, `causerie_server::auth::verify_password`; lockout
+//! after repeated failures), the session cookie and its CSRF token, the `Origin` check,
+//! the account check (locked, deactivated) and the role check with its order.
 //!
 //! [`Caller`] is the extractor every route but login takes: a live session of an
 //! administrator. Handlers then ask it for a narrower handle — [`StructureAdmin`],
@@ -15,9 +16,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use causerie_ent::{Directory, Group, User};
-use causerie_proto::scram::{self, ScramHash};
 use causerie_server::Server;
-use causerie_store::{AccountStore, AdminSession, AdminStore, Credentials, DirectoryStore};
+use causerie_server::auth::Verified;
+use causerie_store::{AdminSession, AdminStore, DirectoryStore};
 use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -524,33 +525,6 @@ struct LoginBody {
     password: String,
 }
 
-/// Whether `password` matches the stored SHA-256 SCRAM keys: the SaltedPassword is
-/// derived with the stored salt and iterations, and both StoredKey and ServerKey are
-/// compared in constant time. Without credentials the same work is done on fake keys, so
-/// an unknown login takes as long as a wrong password.
-fn password_matches(creds: Option<&Credentials>, password: &str, iterations: u32) -> bool {
-    let fake;
-    let (cred, real) = match creds {
-        Some(c) => (&c.sha256, true),
-        None => {
-            fake = causerie_store::ScramCredential {
-                salt: vec![0; 16],
-                iterations,
-                stored_key: vec![0; 32],
-                server_key: vec![0; 32],
-            };
-            (&fake, false)
-        }
-    };
-    let Ok(keys) =
-        scram::derive_keys_with_salt(ScramHash::Sha256, password, &cred.salt, cred.iterations)
-    else {
-        return false;
-    };
-    let same = keys.stored_key.ct_eq(&cred.stored_key) & keys.server_key.ct_eq(&cred.server_key);
-    real && bool::from(same)
-}
-
 fn session_cookie(server: &Server, token: &str, max_age_s: i64) -> HeaderValue {
     let secure = if server.config.listen.http_behind_tls_proxy {
         "; Secure"
@@ -615,15 +589,20 @@ pub async fn login(
             )
         });
     }
-    let creds = server.store.credentials(&login).await?;
-    let iterations = server.config.auth.scram_iterations;
-    let password = b.password;
-    let ok = tokio::task::spawn_blocking(move || {
-        password_matches(creds.as_ref(), &password, iterations)
-    })
+    // The server's one password check (as SASL PLAIN's): the same work for an unknown
+    // login as for a wrong password.
+    let verified = causerie_server::auth::verify_password(
+        &server.store,
+        &login,
+        &b.password,
+        server.config.auth.scram_iterations,
+    )
     .await
-    .map_err(|_| ApiError::internal())?;
-    if !ok {
+    .map_err(|e| {
+        tracing::warn!(error = %e, "admin login: cannot read credentials");
+        ApiError::internal()
+    })?;
+    if verified != Verified::Valid {
         server
             .store
             .record_admin_failure(&login, now, now - LOCKOUT_WINDOW_MS)
@@ -777,16 +756,5 @@ mod tests {
             assert!(!needs_touch(t0, t0 + gap));
             assert!(!idle_expired(t0, t0 + gap + idle, idle));
         }
-    }
-
-    #[test]
-    fn passwords_are_checked_against_both_keys() {
-        let creds = causerie_server::auth::credentials_for("s3cret", 4096).unwrap();
-        assert!(password_matches(Some(&creds), "s3cret", 4096));
-        assert!(!password_matches(Some(&creds), "wrong", 4096));
-        let mut broken = creds.clone();
-        broken.sha256.server_key[0] ^= 1;
-        assert!(!password_matches(Some(&broken), "s3cret", 4096));
-        assert!(!password_matches(None, "s3cret", 4096));
     }
 }
