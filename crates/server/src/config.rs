@@ -2,8 +2,10 @@
 //!
 //! `causerie serve` with no file runs for the domain `localhost` with its data
 //! in `./data`. Unknown keys are errors, and every error names the file, the
-//! key and the reason. `docs/config.md` documents each option; a test checks
-//! that every field is documented there.
+//! key and the reason. `docs/config.md` documents each option; the test
+//! `crates/server/tests/config_docs.rs` reads the options from these types (through
+//! their `Deserialize` implementations) and checks that each has a row there with the
+//! default it has here, so a field added without its row fails it.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
