@@ -147,10 +147,27 @@ pub fn derive_keys_with_salt(
     })
 }
 
-/// Checks a plaintext password against stored keys, in constant time.
+/// Keys for an account that does not exist, so that an exchange or a password check runs
+/// the same steps as for one that does: `iterations` as real keys have, a salt stable per
+/// username (repeated probes look alike), and keys no password derives to.
+pub fn fake_keys(hash: ScramHash, username: &str, iterations: u32) -> ScramKeys {
+    let salt = hash.hash(format!("causerie-unknown:{username}").as_bytes());
+    ScramKeys {
+        salt: salt[..16].to_vec(),
+        iterations,
+        stored_key: vec![0; 32],
+        server_key: vec![0; 32],
+    }
+}
+
+/// Checks a plaintext password against stored keys, in constant time: it must derive
+/// both the StoredKey and the ServerKey (a pair that does not agree with itself, e.g.
+/// damaged in storage, accepts no password).
 pub fn verify_password(hash: ScramHash, keys: &ScramKeys, password: &str) -> bool {
     match derive_keys_with_salt(hash, password, &keys.salt, keys.iterations) {
-        Ok(k) => bool::from(k.stored_key.ct_eq(&keys.stored_key)),
+        Ok(k) => {
+            bool::from(k.stored_key.ct_eq(&keys.stored_key) & k.server_key.ct_eq(&keys.server_key))
+        }
         Err(_) => false,
     }
 }
@@ -300,16 +317,8 @@ impl ScramServer {
         rand::rng().fill_bytes(&mut rnd);
         let nonce = format!("{}{}", client_first.nonce, B64.encode(rnd));
         let known = keys.is_some();
-        let keys = keys.unwrap_or_else(|| {
-            // Stable per-username fake salt, so repeated probes look alike.
-            let salt = hash.hash(format!("causerie-unknown:{}", client_first.username).as_bytes());
-            ScramKeys {
-                salt: salt[..16].to_vec(),
-                iterations: default_iterations,
-                stored_key: vec![0; 32],
-                server_key: vec![0; 32],
-            }
-        });
+        let keys =
+            keys.unwrap_or_else(|| fake_keys(hash, &client_first.username, default_iterations));
         let server_first = format!(
             "r={},s={},i={}",
             nonce,
@@ -519,6 +528,9 @@ mod tests {
             assert!(verify_password(hash, &keys, "Mot de passe é"));
             assert!(!verify_password(hash, &keys, "mot de passe é"));
             assert!(!keys.stored_key.windows(5).any(|w| w == b"passe"));
+            let mut damaged = keys.clone();
+            damaged.server_key[0] ^= 1;
+            assert!(!verify_password(hash, &damaged, "Mot de passe é"));
         }
     }
 }

@@ -3,6 +3,15 @@
 //! The mechanisms themselves are pure code in `causerie_proto::scram`; this
 //! module binds them to the account store, and slows down addresses that keep
 //! failing ([`Throttle`]).
+//!
+//! It owns the one password check of the server, [`verify_password`], which
+//! SASL PLAIN and the admin console's login call: it does the same work
+//! whether the account exists or not (the key derivation runs on fake keys of
+//! the configured iteration count when there are no stored ones), so that the
+//! time of an answer does not tell which logins exist. SCRAM never sees the
+//! password; it reads the same stored keys ([`stored_keys`]) and, for an
+//! unknown account, runs its exchange to the end on fake keys of the same
+//! iteration count.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -37,6 +46,69 @@ fn keys_of(c: &Credentials, hash: ScramHash) -> ScramKeys {
         stored_key: c.stored_key.clone(),
         server_key: c.server_key.clone(),
     }
+}
+
+/// The stored SCRAM keys of account `user` for `hash`; `None` for an unknown
+/// account or one without credentials (a directory user imported without a
+/// password), which every caller treats like a wrong password.
+pub async fn stored_keys(
+    accounts: &dyn AccountStore,
+    user: &str,
+    hash: ScramHash,
+) -> Result<Option<ScramKeys>, AuthStoreError> {
+    Ok(accounts.credentials(user).await?.map(|c| keys_of(&c, hash)))
+}
+
+/// What [`verify_password`] found. An unknown account, an account without
+/// credentials and a wrong password are one answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verified {
+    /// The account exists and this is its password.
+    Valid,
+    Invalid,
+}
+
+/// Whether `password` is the password of account `user` (a localpart, already
+/// normalised), checked against its stored SCRAM-SHA-256 keys: the
+/// SaltedPassword is derived with the stored salt and iteration count, and
+/// both StoredKey and ServerKey are compared in constant time. For an account
+/// without keys the same derivation runs on fake keys of `iterations` (the
+/// count new credentials get), so that it takes as long as a wrong password.
+/// The derivation runs on a blocking thread (PBKDF2 is CPU-bound).
+pub async fn verify_password(
+    accounts: &dyn AccountStore,
+    user: &str,
+    password: &str,
+    iterations: u32,
+) -> Result<Verified, AuthStoreError> {
+    let keys = stored_keys(accounts, user, ScramHash::Sha256).await?;
+    let (user, password) = (user.to_owned(), password.to_owned());
+    let valid = tokio::task::spawn_blocking(move || {
+        check_password(keys.as_ref(), &user, &password, iterations)
+    })
+    .await
+    .unwrap_or(false);
+    Ok(if valid {
+        Verified::Valid
+    } else {
+        Verified::Invalid
+    })
+}
+
+/// The check itself, the same work with or without `stored` keys.
+fn check_password(stored: Option<&ScramKeys>, user: &str, password: &str, iterations: u32) -> bool {
+    let fake;
+    let (keys, known) = match stored {
+        Some(k) => (k, true),
+        None => {
+            fake = scram::fake_keys(ScramHash::Sha256, user, iterations);
+            (&fake, false)
+        }
+    };
+    #[cfg(test)]
+    tests::DERIVED.with(|d| d.set(Some(keys.iterations)));
+    // Both sides of `&&` run: the derivation first, whatever `known` is.
+    scram::verify_password(ScramHash::Sha256, keys, password) && known
 }
 
 /// Normalises a SASL username into an account localpart (nodeprep), or
@@ -81,7 +153,7 @@ pub async fn start(
     let hash = match mechanism {
         "SCRAM-SHA-256" => ScramHash::Sha256,
         "SCRAM-SHA-1" => ScramHash::Sha1,
-        "PLAIN" => return plain(accounts, initial).await,
+        "PLAIN" => return plain(accounts, initial, iterations).await,
         _ => return Ok(Step::Failure(SaslError::Malformed("invalid-mechanism"))),
     };
     let first: ClientFirst = match scram::parse_client_first(initial) {
@@ -89,10 +161,7 @@ pub async fn start(
         Err(e) => return Ok(Step::Failure(e)),
     };
     let keys = match localpart(&first.username) {
-        Some(user) => accounts
-            .credentials(&user)
-            .await?
-            .map(|c| keys_of(&c, hash)),
+        Some(user) => stored_keys(accounts, &user, hash).await?,
         None => None,
     };
     let (server, msg) = ScramServer::new(hash, first, keys, iterations);
@@ -112,38 +181,55 @@ pub fn respond(exchange: Exchange, response: &[u8]) -> Step {
     }
 }
 
-async fn plain(accounts: &dyn AccountStore, initial: &[u8]) -> Result<Step, AuthStoreError> {
+async fn plain(
+    accounts: &dyn AccountStore,
+    initial: &[u8],
+    iterations: u32,
+) -> Result<Step, AuthStoreError> {
     let creds = match scram::parse_plain(initial) {
         Ok(c) => c,
         Err(e) => return Ok(Step::Failure(e)),
     };
+    // A name that cannot be a localpart is no account's: refusing it at once
+    // tells nothing about which accounts exist.
     let Some(user) = localpart(&creds.username) else {
         return Ok(Step::Failure(SaslError::NotAuthorized));
     };
-    let Some(stored) = accounts.credentials(&user).await? else {
-        return Ok(Step::Failure(SaslError::NotAuthorized));
-    };
-    let keys = keys_of(&stored, ScramHash::Sha256);
-    // PBKDF2 is CPU-bound: keep it off the async worker threads.
-    let password = creds.password;
-    let ok = tokio::task::spawn_blocking(move || {
-        scram::verify_password(ScramHash::Sha256, &keys, &password)
-    })
-    .await
-    .unwrap_or(false);
-    Ok(if ok {
-        Step::Success(user, None)
-    } else {
-        Step::Failure(SaslError::NotAuthorized)
-    })
+    Ok(
+        match verify_password(accounts, &user, &creds.password, iterations).await? {
+            Verified::Valid => Step::Success(user, None),
+            Verified::Invalid => Step::Failure(SaslError::NotAuthorized),
+        },
+    )
 }
 
 /// Slows down addresses with recent authentication failures: the n-th failure
 /// in a row waits `(n - 1) × base` (capped) before its `<failure/>` is sent.
-/// A success resets the count; counts older than ten minutes are forgotten.
+/// Counts older than ten minutes are forgotten.
+///
+/// XMPP's SASL and the admin console share it, so that one place alternating
+/// between them pays for both, but each door has its own count of the same
+/// failures, because they are reset by different successes:
+/// - SASL's count ([`Throttle::failure`]) is reset by any correct password at
+///   SASL ([`Throttle::success`]), as before: a chat user who mistyped his
+///   password once is not slowed down for the rest of the day;
+/// - the console's count ([`Throttle::console_failure`]) is reset only by an
+///   administrator's login ([`Throttle::admin_success`]): a chat user's own
+///   correct password, at SASL or at the console, says nothing about the
+///   administrators' passwords this slowdown protects, so guessing them from
+///   an address cannot be made cheap again by logging in with one's own account
+///   between guesses.
 pub struct Throttle {
     base: Duration,
-    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    failures: Mutex<HashMap<IpAddr, Counts>>,
+}
+
+/// The failures of one address: SASL's count, the console's, and the last one's time.
+#[derive(Debug, Clone, Copy)]
+struct Counts {
+    sasl: u32,
+    console: u32,
+    at: Instant,
 }
 
 const FORGET_AFTER: Duration = Duration::from_secs(600);
@@ -157,24 +243,59 @@ impl Throttle {
         }
     }
 
-    /// Records a failure and returns how long to wait before answering.
-    pub fn failure(&self, ip: IpAddr) -> Duration {
+    /// Records a failure in both counts and returns the counts after it.
+    fn record(&self, ip: IpAddr) -> Counts {
         let now = Instant::now();
         let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() > 100_000 {
-            map.retain(|_, (_, at)| now.duration_since(*at) < FORGET_AFTER);
+            map.retain(|_, c| now.duration_since(c.at) < FORGET_AFTER);
         }
-        let entry = map.entry(ip).or_insert((0, now));
-        if now.duration_since(entry.1) > FORGET_AFTER {
-            entry.0 = 0;
+        let entry = map.entry(ip).or_insert(Counts {
+            sasl: 0,
+            console: 0,
+            at: now,
+        });
+        if now.duration_since(entry.at) > FORGET_AFTER {
+            entry.sasl = 0;
+            entry.console = 0;
         }
-        entry.0 = entry.0.saturating_add(1);
-        entry.1 = now;
-        self.base * (entry.0 - 1).min(MAX_DELAY_STEPS)
+        entry.sasl = entry.sasl.saturating_add(1);
+        entry.console = entry.console.saturating_add(1);
+        entry.at = now;
+        *entry
     }
 
-    /// Forgets the failures of an address that just succeeded.
+    fn delay(&self, n: u32) -> Duration {
+        self.base * n.saturating_sub(1).min(MAX_DELAY_STEPS)
+    }
+
+    /// Records a failed SASL authentication and returns how long to wait before
+    /// answering it.
+    pub fn failure(&self, ip: IpAddr) -> Duration {
+        self.delay(self.record(ip).sasl)
+    }
+
+    /// Records a failed console login and returns how long to wait before
+    /// answering it.
+    pub fn console_failure(&self, ip: IpAddr) -> Duration {
+        self.delay(self.record(ip).console)
+    }
+
+    /// Forgets the SASL failures of an address that just authenticated (the
+    /// console's count stays: see the type's docs).
     pub fn success(&self, ip: IpAddr) {
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = map.get_mut(&ip) {
+            c.sasl = 0;
+            if c.console == 0 {
+                map.remove(&ip);
+            }
+        }
+    }
+
+    /// Forgets every failure of an address from which an administrator just
+    /// logged in to the console.
+    pub fn admin_success(&self, ip: IpAddr) {
         self.failures
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -185,6 +306,125 @@ impl Throttle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    thread_local! {
+        /// The iteration count of the last key derivation of [`check_password`] on
+        /// this thread (`None`: none ran).
+        pub(super) static DERIVED: std::cell::Cell<Option<u32>> = const { std::cell::Cell::new(None) };
+    }
+
+    /// An unknown account costs the same derivation as a known one: the check runs
+    /// PBKDF2 with the configured iteration count on fake keys, and refuses.
+    #[test]
+    fn unknown_accounts_run_the_key_derivation() {
+        let creds = credentials_for("s3cret", 4096).unwrap();
+        let keys = keys_of(&creds, ScramHash::Sha256);
+        DERIVED.with(|d| d.set(None));
+        assert!(check_password(Some(&keys), "alice", "s3cret", 8192));
+        assert_eq!(DERIVED.with(|d| d.take()), Some(4096), "the stored count");
+        assert!(!check_password(Some(&keys), "alice", "wrong", 8192));
+        assert_eq!(DERIVED.with(|d| d.take()), Some(4096));
+        for password in ["s3cret", "wrong", ""] {
+            assert!(!check_password(None, "nobody", password, 8192));
+            assert_eq!(
+                DERIVED.with(|d| d.take()),
+                Some(8192),
+                "no derivation for an unknown account"
+            );
+        }
+        // And it takes as long: the derivation is the cost of a check.
+        let time = |stored: Option<&ScramKeys>| {
+            (0..3)
+                .map(|_| {
+                    let t = Instant::now();
+                    check_password(stored, "x", "wrong", 4096);
+                    t.elapsed()
+                })
+                .min()
+                .unwrap()
+        };
+        let (known, unknown) = (time(Some(&keys)), time(None));
+        assert!(
+            unknown * 3 > known,
+            "unknown {unknown:?} vs known {known:?}"
+        );
+    }
+
+    /// A password must derive both stored keys.
+    #[test]
+    fn passwords_are_checked_against_both_keys() {
+        let creds = credentials_for("s3cret", 4096).unwrap();
+        let mut keys = keys_of(&creds, ScramHash::Sha256);
+        assert!(check_password(Some(&keys), "a", "s3cret", 4096));
+        keys.server_key[0] ^= 1;
+        assert!(!check_password(Some(&keys), "a", "s3cret", 4096));
+    }
+
+    /// PLAIN through the store: the right password logs in (as the normalised
+    /// localpart), a wrong one and an unknown account are refused alike, in the
+    /// same time.
+    #[tokio::test]
+    async fn plain_logs_in_and_refuses() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/a.db?mode=rwc", dir.path().display());
+        let store = causerie_store::Store::connect(&url).await.unwrap();
+        store
+            .create_account("alice", &credentials_for("s3cret", 4096).unwrap())
+            .await
+            .unwrap();
+        let plain = |msg: &'static [u8]| {
+            let store = store.clone();
+            async move { start(&store, "PLAIN", msg, 4096).await.unwrap() }
+        };
+        assert!(matches!(plain(b"\0Alice\0s3cret").await, Step::Success(u, None) if u == "alice"));
+        for refused in [
+            &b"\0alice\0wrong"[..],
+            b"\0nobody\0s3cret",
+            b"\0ALICE\0S3cret",
+        ] {
+            assert!(
+                matches!(
+                    plain(refused).await,
+                    Step::Failure(SaslError::NotAuthorized)
+                ),
+                "{refused:?}"
+            );
+        }
+        // An unknown account is refused no faster than a wrong password (it was at
+        // once, the derivation ran only for known accounts).
+        let mut took = Vec::new();
+        for msg in [&b"\0alice\0wrong"[..], b"\0nobody\0wrong"] {
+            let mut fastest = Duration::MAX;
+            for _ in 0..3 {
+                let t = Instant::now();
+                assert!(matches!(
+                    plain(msg).await,
+                    Step::Failure(SaslError::NotAuthorized)
+                ));
+                fastest = fastest.min(t.elapsed());
+            }
+            took.push(fastest);
+        }
+        assert!(
+            took[1] * 3 > took[0],
+            "unknown {:?} vs wrong {:?}",
+            took[1],
+            took[0]
+        );
+        assert_eq!(
+            verify_password(&store, "alice", "s3cret", 4096)
+                .await
+                .unwrap(),
+            Verified::Valid
+        );
+        assert_eq!(
+            verify_password(&store, "nobody", "s3cret", 4096)
+                .await
+                .unwrap(),
+            Verified::Invalid
+        );
+        store.close().await;
+    }
 
     #[test]
     fn throttle_grows_per_failure_and_resets() {
@@ -201,6 +441,28 @@ mod tests {
         assert_eq!(t.failure(ip), Duration::from_millis(1000), "capped");
         t.success(ip);
         assert_eq!(t.failure(ip), Duration::ZERO);
+    }
+
+    /// Only an administrator's login resets the console's count; both doors'
+    /// failures add to both counts.
+    #[test]
+    fn the_console_count_is_reset_by_an_administrator_login_only() {
+        let t = Throttle::new(Duration::from_millis(100));
+        let ip: IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(t.console_failure(ip), Duration::ZERO);
+        assert_eq!(t.console_failure(ip), Duration::from_millis(100));
+        // A chat user's correct password at SASL resets SASL's count only.
+        t.success(ip);
+        assert_eq!(t.failure(ip), Duration::ZERO, "SASL's count was reset");
+        assert_eq!(
+            t.console_failure(ip),
+            Duration::from_millis(300),
+            "the console's was not, and counts SASL's failures"
+        );
+        assert_eq!(t.failure(ip), Duration::from_millis(200), "and back");
+        t.admin_success(ip);
+        assert_eq!(t.console_failure(ip), Duration::ZERO);
+        assert_eq!(t.failure(ip), Duration::from_millis(100));
     }
 
     #[test]

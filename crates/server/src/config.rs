@@ -2,8 +2,10 @@
 //!
 //! `causerie serve` with no file runs for the domain `localhost` with its data
 //! in `./data`. Unknown keys are errors, and every error names the file, the
-//! key and the reason. `docs/config.md` documents each option; a test checks
-//! that every field is documented there.
+//! key and the reason. `docs/config.md` documents each option; the test
+//! `crates/server/tests/config_docs.rs` reads the options from these types (through
+//! their `Deserialize` implementations) and checks that each has a row there with the
+//! default it has here, so a field added without its row fails it.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -36,7 +38,8 @@ pub struct Config {
 pub struct Admin {
     /// Logins (accounts of this server) that are super-administrators.
     pub super_admins: Vec<String>,
-    /// Minutes without a request after which a console session ends.
+    /// Minutes without a request after which a console session ends (up to a minute later,
+    /// never earlier: the last request is recorded once a minute).
     pub session_idle_minutes: u32,
     /// Hours after which a console session ends whatever its use.
     pub session_max_hours: u32,

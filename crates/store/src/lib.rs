@@ -13,6 +13,7 @@
 
 pub mod accounts;
 pub mod admin;
+mod credentials;
 pub mod directory;
 pub mod offline;
 pub mod rooms;

@@ -3,7 +3,9 @@
 //!
 //! * `sqlite::*` — always, each test on its own database file in a fresh temp dir;
 //! * `postgres::*` — when `CAUSERIE_TEST_POSTGRES_URL` is set (otherwise each prints a skip
-//!   note and passes). Each test gets its own freshly created schema and connects with
+//!   note and passes, for developers without PostgreSQL; but with
+//!   `CAUSERIE_REQUIRE_POSTGRES=1`, as `.ci/run` sets it, each FAILS instead, and so does an
+//!   unreachable server, always). Each test gets its own freshly created schema and connects with
 //!   `options=-c search_path=<schema>`, so the migrations and all tables land in it; the
 //!   schema is dropped afterwards (also when the test fails), so tests are isolated,
 //!   parallel-safe and repeatable.
@@ -27,6 +29,8 @@ use causerie_store::{
 use sqlx::Connection;
 
 const POSTGRES_ENV: &str = "CAUSERIE_TEST_POSTGRES_URL";
+/// Set to `1` where the PostgreSQL half must run (CI): a missing URL is then a failure.
+const REQUIRE_ENV: &str = "CAUSERIE_REQUIRE_POSTGRES";
 
 // ---------------------------------------------------------------------------------------
 // Harness
@@ -103,17 +107,42 @@ fn skip_note(test_name: &str) {
     eprintln!("SKIPPED postgres::{test_name}: {POSTGRES_ENV} is not set");
 }
 
+/// The PostgreSQL URL to test on, from the values of [`POSTGRES_ENV`] and [`REQUIRE_ENV`]:
+/// Ok(None) to skip (no URL, not required), Err when the run requires PostgreSQL and has
+/// no URL (an empty value counts as none).
+fn postgres_url(url: Option<String>, require: Option<String>) -> Result<Option<String>, String> {
+    let url = url.filter(|u| !u.trim().is_empty());
+    match (url, require.as_deref().map(str::trim)) {
+        (Some(url), _) => Ok(Some(url)),
+        (None, Some("1")) => Err(format!(
+            "{REQUIRE_ENV}=1 but {POSTGRES_ENV} is not set: the postgres::* conformance tests \
+             must run here and cannot"
+        )),
+        (None, _) => Ok(None),
+    }
+}
+
 /// A fresh schema on the PostgreSQL test server, and the URL of a connection whose
-/// search_path is that schema. None (after a skip note) when the env var is unset.
+/// search_path is that schema. None (after a skip note) when the env var is unset and
+/// PostgreSQL is not required; a panic when it is required, or unreachable.
 async fn postgres_schema(test_name: &str) -> Option<(String, String, String)> {
-    let Ok(base) = std::env::var(POSTGRES_ENV) else {
-        skip_note(test_name);
-        return None;
+    let base = match postgres_url(
+        std::env::var(POSTGRES_ENV).ok(),
+        std::env::var(REQUIRE_ENV).ok(),
+    ) {
+        Ok(Some(base)) => base,
+        Ok(None) => {
+            skip_note(test_name);
+            return None;
+        }
+        Err(why) => panic!("{why}"),
     };
     let schema = unique_schema();
     let mut admin = sqlx::PgConnection::connect(&base)
         .await
-        .expect("connect to the PostgreSQL test server");
+        .unwrap_or_else(|e| {
+            panic!("cannot connect to the PostgreSQL test server ({POSTGRES_ENV}): {e}")
+        });
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\"")))
         .execute(&mut admin)
         .await
@@ -2958,6 +2987,27 @@ async fn sqlite_file_is_created_in_wal_mode() {
     store.close().await;
 }
 
+/// Without a URL the PostgreSQL half is skipped for a developer, but fails where it is
+/// required (CI), so that it cannot pass there without running.
+#[test]
+fn postgres_is_required_when_asked() {
+    let url = || Some("postgres://postgres@127.0.0.1:5432/test".to_string());
+    assert_eq!(postgres_url(url(), None), Ok(url()));
+    assert_eq!(postgres_url(url(), Some("1".into())), Ok(url()));
+    assert_eq!(postgres_url(None, None), Ok(None));
+    assert_eq!(postgres_url(None, Some("0".into())), Ok(None));
+    assert_eq!(postgres_url(Some(" ".into()), None), Ok(None));
+    for unset in [None, Some(String::new())] {
+        let refused = postgres_url(unset, Some("1".into()));
+        assert!(
+            refused
+                .as_ref()
+                .is_err_and(|e| e.contains(POSTGRES_ENV) && e.contains(REQUIRE_ENV)),
+            "{refused:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn postgres_schemas_isolate_tests() {
     let Some((base, schema_a, url_a)) = postgres_schema("postgres_schemas_isolate_tests").await
@@ -3235,6 +3285,35 @@ async fn admin_sessions_and_login_failures(store: &Store) {
         store.admin_session(&session.token_hash).await.unwrap(),
         None
     );
+    // All the sessions of one login go at once; another login's stay.
+    let second = AdminSession {
+        token_hash: "ef".repeat(32),
+        ..session.clone()
+    };
+    let other = AdminSession {
+        token_hash: "01".repeat(32),
+        login: "anne.durand".into(),
+        ..session.clone()
+    };
+    for s in [&session, &second, &other] {
+        store.create_admin_session(s).await.unwrap();
+    }
+    assert_eq!(
+        store.delete_admin_sessions_of("marc.roux").await.unwrap(),
+        2
+    );
+    for s in [&session, &second] {
+        assert_eq!(store.admin_session(&s.token_hash).await.unwrap(), None);
+    }
+    assert_eq!(
+        store.admin_session(&other.token_hash).await.unwrap(),
+        Some(other.clone())
+    );
+    assert_eq!(
+        store.delete_admin_sessions_of("marc.roux").await.unwrap(),
+        0
+    );
+    store.delete_admin_session(&other.token_hash).await.unwrap();
 
     for at in [10, 20, 30] {
         store

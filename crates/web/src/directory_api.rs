@@ -78,13 +78,23 @@ fn invalid(field: &str, msg: impl Into<String>) -> Fail {
     )
 }
 
-/// Records each authorised call in the store's list of imports (source `api`), with
-/// what it changed or why it was refused, for the admin console's live view.
+/// Checks the token of every call, then records each authorised one in the store's list
+/// of imports (source `api`), with what it changed or why it was refused, for the admin
+/// console's live view.
+///
+/// The token is checked here, before the handler and its extractors run: a call without
+/// a valid token is answered `401` (or `503`) and never recorded, whatever else is wrong
+/// with it (a wrong method, a body too large, a malformed path), since the live view must
+/// not show a failed import that never happened. The handlers check it again, so that
+/// they stay closed if they are ever mounted without this layer.
 pub async fn record(
     State(server): State<AppState>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
+    if let Err(refused) = authorize(&server, req.headers()) {
+        return refused.into_response();
+    }
     let method = req.method().clone();
     let kind = req
         .uri()
@@ -96,11 +106,7 @@ pub async fn record(
         .to_string();
     let resp = next.run(req).await;
     let status = resp.status();
-    if matches!(
-        status,
-        StatusCode::UNAUTHORIZED | StatusCode::SERVICE_UNAVAILABLE
-    ) || !matches!(kind.as_str(), "users" | "classes" | "groups" | "structures")
-    {
+    if !matches!(kind.as_str(), "users" | "classes" | "groups" | "structures") {
         return resp;
     }
     let ok = status.is_success();
@@ -161,17 +167,26 @@ fn authorize(server: &Server, headers: &HeaderMap) -> Result<(), Fail> {
     }
 }
 
-/// Parses a JSON body, naming the field at fault.
+/// Parses a JSON body, naming the field at fault. Anything but whitespace after the
+/// value is refused (`end`): a body with trailing bytes is not the value it starts with.
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Fail> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         Fail(
             StatusCode::BAD_REQUEST,
             format!("invalid JSON body: {}", e.inner()),
             (path != ".").then_some(path),
         )
-    })
+    })?;
+    de.end().map_err(|e| {
+        Fail(
+            StatusCode::BAD_REQUEST,
+            format!("invalid JSON body: {e}"),
+            None,
+        )
+    })?;
+    Ok(value)
 }
 
 fn same_id(path: &str, body: &str, field: &str) -> Result<(), Fail> {

@@ -167,3 +167,62 @@ async fn incremental_changes_apply_and_bad_input_is_explained() {
     );
     running.shutdown(std::time::Duration::from_secs(2)).await;
 }
+
+/// Issue 13, item 9: a body followed by anything but whitespace is refused with 400 and
+/// changes nothing (the value it starts with is not applied).
+#[tokio::test]
+async fn trailing_bytes_after_the_json_body_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(&dir).await;
+    let s = &running.server;
+    let t = Some(TOKEN);
+    for (uri, body) in [
+        ("/api/v1/directory/structures/0750001A", STRUCTURE),
+        ("/api/v1/directory/classes/0750001A-6A", CLASS),
+    ] {
+        assert_eq!(call(s, "PUT", uri, t, body).await.0, StatusCode::NO_CONTENT);
+    }
+    let before = s.store().snapshot().await.unwrap();
+    for trailing in [" xx", "{}", r#" {"login":"other"}"#] {
+        let (status, body) = call(
+            s,
+            "PUT",
+            "/api/v1/directory/users/lea.martin",
+            t,
+            &format!("{USER}{trailing}"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{trailing:?}: {body}");
+        assert!(body.contains("trailing characters"), "{body}");
+    }
+    let renamed = STRUCTURE.replace("Jean Moulin", "Victor Hugo");
+    let (status, _) = call(
+        s,
+        "PUT",
+        "/api/v1/directory/structures/0750001A",
+        t,
+        &format!("{renamed} xx"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        s.store().snapshot().await.unwrap(),
+        before,
+        "nothing changed"
+    );
+    assert_eq!(
+        s.store().directory_user_active("lea.martin").await.unwrap(),
+        None
+    );
+    // Trailing whitespace is not garbage.
+    let (status, body) = call(
+        s,
+        "PUT",
+        "/api/v1/directory/users/lea.martin",
+        t,
+        &format!("{USER}\n  "),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    running.shutdown(std::time::Duration::from_secs(2)).await;
+}

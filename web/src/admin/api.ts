@@ -131,7 +131,8 @@ let onExpired: (e: ApiError) => void = () => {};
 
 /**
  * Called when the server says the session is gone (expired, logged out
- * elsewhere) or that its holder is no longer an administrator.
+ * elsewhere), that its holder is no longer an administrator, or that his
+ * account was locked or deactivated (the server then ended his sessions).
  */
 export function whenExpired(f: (e: ApiError) => void) {
   onExpired = f;
@@ -171,7 +172,9 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
       str(e.field) || undefined,
       Number.isFinite(retry) ? retry : undefined,
     );
-    const gone = (r.status === 401 && err.code === 'no-session') || (r.status === 403 && err.code === 'not-admin');
+    const gone =
+      (r.status === 401 && err.code === 'no-session') ||
+      (r.status === 403 && ['not-admin', 'account-locked', 'account-inactive'].includes(err.code));
     if (gone && path !== '/session' && path !== '/login') onExpired(err);
     throw err;
   }

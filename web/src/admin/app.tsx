@@ -18,7 +18,10 @@ export function App() {
   useEffect(() => {
     whenExpired((e) => {
       setSession(null);
-      setNotice(e.code === 'not-admin' ? t('loginNotAdmin') : t('expired'));
+      // A locked or deactivated account: the server's own words say which.
+      setNotice(
+        e.code === 'not-admin' ? t('loginNotAdmin') : e.code === 'no-session' ? t('expired') : errorText(e),
+      );
     });
     api.session().then(setSession, () => setSession(null));
   }, []);

@@ -1,6 +1,7 @@
 //! Who is calling the admin API, and what he may touch: login and logout (password
-//! checked against the stored SCRAM keys, lockout after repeated failures), the session
-//! cookie and its CSRF token, the `Origin` check, and the role check.
+//! checked by the server's one check, `causerie_server::auth::verify_password`; lockout
+//! after repeated failures), the session cookie and its CSRF token, the `Origin` check,
+//! the account check (locked, deactivated) and the role check with its order.
 //!
 //! [`Caller`] is the extractor every route but login takes: a live session of an
 //! administrator. Handlers then ask it for a narrower handle — [`StructureAdmin`],
@@ -14,10 +15,10 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use causerie_ent::{Directory, User};
-use causerie_proto::scram::{self, ScramHash};
+use causerie_ent::{Directory, Group, User};
 use causerie_server::Server;
-use causerie_store::{AccountStore, AdminSession, AdminStore, Credentials};
+use causerie_server::auth::Verified;
+use causerie_store::{AdminSession, AdminStore, DirectoryStore};
 use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -34,8 +35,27 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 pub const LOCKOUT_FAILURES: usize = 5;
 /// The window of the failures counted, and how long a lockout lasts.
 pub const LOCKOUT_WINDOW_MS: i64 = 15 * 60 * 1000;
-/// How stale a session's `last_seen` may get before a request updates it.
-const TOUCH_EVERY_MS: i64 = 60 * 1000;
+/// How stale a session's `last_seen` may get before a request updates it: one write a
+/// minute at most per session, not one per request (the database's writer has other
+/// work). [`idle_expired`] allows for it.
+pub const TOUCH_EVERY_MS: i64 = 60 * 1000;
+
+/// Whether a request at `now` must write the session's `last_seen` (see [`TOUCH_EVERY_MS`]).
+fn needs_touch(last_seen_ms: i64, now: i64) -> bool {
+    now - last_seen_ms >= TOUCH_EVERY_MS
+}
+
+/// Whether a session whose stored `last_seen` is `last_seen_ms` has been idle longer than
+/// `idle_ms` at `now`.
+///
+/// Requests within [`TOUCH_EVERY_MS`] of the stored `last_seen` do not update it, so the
+/// last request may have come up to that much later than it says. The idle time is
+/// therefore counted from the latest the last request can have been: an active session
+/// never ends early, and an idle one ends at most [`TOUCH_EVERY_MS`] late. (Counted from
+/// the stored value, a session used 59 s after its last write ended 59 s early.)
+fn idle_expired(last_seen_ms: i64, now: i64, idle_ms: i64) -> bool {
+    now - last_seen_ms > idle_ms + TOUCH_EVERY_MS
+}
 
 fn no_session() -> ApiError {
     ApiError::new(
@@ -61,6 +81,33 @@ fn not_admin() -> ApiError {
         "not-admin",
         "Ce compte n'est pas administrateur.",
         "This account is not an administrator.",
+    )
+}
+
+fn account_locked() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "account-locked",
+        "Ce compte est bloqué.",
+        "This account is locked.",
+    )
+}
+
+fn account_inactive() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "account-inactive",
+        "Ce compte n'est plus actif dans l'annuaire.",
+        "This account is no longer active in the directory.",
+    )
+}
+
+fn higher_role() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "Vous ne pouvez pas agir sur un administrateur de rang égal ou supérieur au vôtre.",
+        "You cannot act on an administrator whose role is equal to or above yours.",
     )
 }
 
@@ -162,6 +209,54 @@ async fn role_of(server: &Server, dir: &Directory, login: &str) -> Result<Option
     }))
 }
 
+/// Refuses an account that may not use the console whatever its role: locked by an
+/// administrator (`403 account-locked`) or a deactivated directory user
+/// (`403 account-inactive`), and then ends all its console sessions.
+///
+/// Read from the store, not from the server's directory cache: the check runs at every
+/// request and login, so that a lock or a deactivation holds from the next request, made
+/// by whichever door (admin API, sync API, command line) on whichever node.
+async fn check_account(server: &Server, login: &str) -> Result<(), ApiError> {
+    let refusal = if server.store().account_locked(login).await? {
+        account_locked()
+    } else if server.store().directory_user_active(login).await? == Some(false) {
+        account_inactive()
+    } else {
+        return Ok(());
+    };
+    let ended = server.store().delete_admin_sessions_of(login).await?;
+    tracing::info!(login = %login, code = refusal.code, sessions_ended = ended, "admin console refused to a locked or deactivated account");
+    Err(refusal)
+}
+
+/// An account's rank in the role order: a super-administrator is above a local
+/// administrator, who is above an account that administers nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Rank {
+    User,
+    Local,
+    Super,
+}
+
+impl Rank {
+    fn of(role: Option<&Role>) -> Rank {
+        match role {
+            None => Rank::User,
+            Some(r) if r.is_super => Rank::Super,
+            Some(_) => Rank::Local,
+        }
+    }
+}
+
+/// The role order: whether an administrator of rank `actor` may lock, unlock, disconnect
+/// or otherwise change an account of rank `target`. A local administrator may act only
+/// on accounts below his own rank (not on another local administrator, of his structure
+/// or of another one he shares a user with, nor on a super-administrator who is also a
+/// user of his structure); the super-administrator may act on anyone.
+pub fn may_act_on(actor: Rank, target: Rank) -> bool {
+    actor == Rank::Super || actor > target
+}
+
 /// A live session of an administrator (see the module docs).
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -186,7 +281,7 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(no_session)?;
         let now = now_ms();
         let idle_ms = i64::from(server.config().admin.session_idle_minutes) * 60_000;
-        if now >= session.expires_ms || now - session.last_seen_ms > idle_ms {
+        if now >= session.expires_ms || idle_expired(session.last_seen_ms, now, idle_ms) {
             server.store().delete_admin_session(&hash).await?;
             return Err(no_session());
         }
@@ -200,9 +295,8 @@ impl FromRequestParts<AppState> for Caller {
                 return Err(csrf_error());
             }
         }
-        // One write a minute at most per session, not one per request: the idle expiry
-        // does not need more precision, and the database's writer has other work.
-        if now - session.last_seen_ms >= TOUCH_EVERY_MS {
+        check_account(server, &session.login).await?;
+        if needs_touch(session.last_seen_ms, now) {
             server.store().touch_admin_session(&hash, now).await?;
         }
         let dir = server.directory().await;
@@ -337,9 +431,26 @@ impl Caller {
             .ok_or_else(ApiError::not_found)
     }
 
-    /// The right to act on user `login` (see [`Caller::visible`]).
-    pub fn user(&self, dir: &Directory, login: &str) -> Result<UserAdmin, ApiError> {
+    /// The right to act on user `login` (lock, unlock, disconnect): he must be visible to
+    /// the caller (see [`Caller::visible`]) and below him in the role order
+    /// ([`may_act_on`]; `403 forbidden` otherwise).
+    pub async fn user(
+        &self,
+        server: &Server,
+        dir: &Directory,
+        login: &str,
+    ) -> Result<UserAdmin, ApiError> {
         let u = self.visible(dir, login)?;
+        let actor = if self.is_super {
+            Rank::Super
+        } else {
+            Rank::Local
+        };
+        let target = Rank::of(role_of(server, dir, &u.login).await?.as_ref());
+        if !may_act_on(actor, target) {
+            tracing::info!(actor = %self.login, user = %u.login, ?target, "admin: refused on an account of equal or higher role");
+            return Err(higher_role());
+        }
         Ok(UserAdmin {
             actor: self.login.clone(),
             login: u.login.clone(),
@@ -356,11 +467,7 @@ impl Caller {
     /// super-administrator's).
     pub fn group(&self, dir: &Directory, gid: &str) -> Result<GroupAdmin, ApiError> {
         let g = dir.group(gid).ok_or_else(ApiError::not_found)?;
-        let allowed = match &g.structure {
-            Some(s) => self.structures.contains(s),
-            None => self.is_super,
-        };
-        if !allowed {
+        if !self.administers_group(g) {
             return Err(ApiError::forbidden());
         }
         Ok(GroupAdmin {
@@ -368,6 +475,15 @@ impl Caller {
             id: g.id.clone(),
             structure: g.structure.clone(),
         })
+    }
+
+    /// Whether the caller administers group `g`: a group of one of his structures, or a
+    /// group without structure for the super-administrator. Answers name no other group.
+    pub fn administers_group(&self, g: &Group) -> bool {
+        match &g.structure {
+            Some(s) => self.structures.contains(s),
+            None => self.is_super,
+        }
     }
 
     /// The session's JSON (`GET /admin/api/session`).
@@ -414,33 +530,6 @@ struct LoginBody {
     password: String,
 }
 
-/// Whether `password` matches the stored SHA-256 SCRAM keys: the SaltedPassword is
-/// derived with the stored salt and iterations, and both StoredKey and ServerKey are
-/// compared in constant time. Without credentials the same work is done on fake keys, so
-/// an unknown login takes as long as a wrong password.
-fn password_matches(creds: Option<&Credentials>, password: &str, iterations: u32) -> bool {
-    let fake;
-    let (cred, real) = match creds {
-        Some(c) => (&c.sha256, true),
-        None => {
-            fake = causerie_store::ScramCredential {
-                salt: vec![0; 16],
-                iterations,
-                stored_key: vec![0; 32],
-                server_key: vec![0; 32],
-            };
-            (&fake, false)
-        }
-    };
-    let Ok(keys) =
-        scram::derive_keys_with_salt(ScramHash::Sha256, password, &cred.salt, cred.iterations)
-    else {
-        return false;
-    };
-    let same = keys.stored_key.ct_eq(&cred.stored_key) & keys.server_key.ct_eq(&cred.server_key);
-    real && bool::from(same)
-}
-
 fn session_cookie(server: &Server, token: &str, max_age_s: i64) -> HeaderValue {
     let secure = if server.config().listen.http_behind_tls_proxy {
         "; Secure"
@@ -459,7 +548,8 @@ fn session_cookie(server: &Server, token: &str, max_age_s: i64) -> HeaderValue {
 /// the server's own throttle, the one XMPP's SASL uses (the n-th failure in a
 /// row from one address waits (n-1) × `auth.failure_delay_ms`): guessing across
 /// many logins from one place costs time, and one place alternating between
-/// the console and XMPP pays for both.
+/// the console and XMPP pays for both. Only an administrator's login resets
+/// the console's count (see `Throttle`).
 pub async fn login(
     State(server): State<AppState>,
     peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
@@ -504,49 +594,54 @@ pub async fn login(
             )
         });
     }
-    let creds = server.store().credentials(&login).await?;
-    let iterations = server.config().auth.scram_iterations;
-    let password = b.password;
-    let ok = tokio::task::spawn_blocking(move || {
-        password_matches(creds.as_ref(), &password, iterations)
-    })
+    // The server's one password check (as SASL PLAIN's): the same work for an unknown
+    // login as for a wrong password.
+    let verified = causerie_server::auth::verify_password(
+        server.store(),
+        &login,
+        &b.password,
+        server.config().auth.scram_iterations,
+    )
     .await
-    .map_err(|_| ApiError::internal())?;
-    if !ok {
+    .map_err(|e| {
+        tracing::warn!(error = %e, "admin login: cannot read credentials");
+        ApiError::internal()
+    })?;
+    if verified != Verified::Valid {
         server
             .store()
             .record_admin_failure(&login, now, now - LOCKOUT_WINDOW_MS)
             .await?;
         tracing::info!(login = %login, "admin login failed");
         if let Some(ip) = ip {
-            tokio::time::sleep(server.throttle().failure(ip)).await;
+            tokio::time::sleep(server.throttle().console_failure(ip)).await;
         }
         return Err(bad_credentials());
     }
-    if let Some(ip) = ip {
-        server.throttle().success(ip);
-    }
+    // The password is right. Until the account is known to be an administrator who may
+    // log in, the per-address slowdown is left as it is: neither reset (a chat user's own
+    // password, or a locked account's, proves nothing about the administrators' passwords
+    // that slowdown protects, and resetting it here let anyone with an account guess
+    // them at full speed by logging in between guesses) nor counted as a failure (the
+    // caller did not guess wrong; he is answered 403, not slowed down).
     server.store().clear_admin_failures(&login).await?;
-    if server.store().account_locked(&login).await? {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "account-locked",
-            "Ce compte est bloqué.",
-            "This account is locked.",
-        ));
-    }
+    check_account(&server, &login).await?;
     let dir = server.directory().await;
     let Some(role) = role_of(&server, &dir, &login).await? else {
         tracing::info!(login = %login, "admin login refused: not an administrator");
         return Err(not_admin());
     };
+    if let Some(ip) = ip {
+        server.throttle().admin_success(ip);
+    }
     let admin = &server.config().admin;
     let idle_ms = i64::from(admin.session_idle_minutes) * 60_000;
     let max_ms = i64::from(admin.session_max_hours) * 3_600_000;
-    // Sessions that ended are forgotten at each login.
+    // Sessions that ended are forgotten at each login (idle ones by the same measure as
+    // `idle_expired`: last_seen_ms < now - idle - touch granularity).
     server
         .store()
-        .delete_expired_admin_sessions(now, now - idle_ms)
+        .delete_expired_admin_sessions(now, now - idle_ms - TOUCH_EVERY_MS)
         .await?;
     let token = random_token();
     let csrf = random_token();
@@ -634,13 +729,37 @@ mod tests {
     }
 
     #[test]
-    fn passwords_are_checked_against_both_keys() {
-        let creds = causerie_server::auth::credentials_for("s3cret", 4096).unwrap();
-        assert!(password_matches(Some(&creds), "s3cret", 4096));
-        assert!(!password_matches(Some(&creds), "wrong", 4096));
-        let mut broken = creds.clone();
-        broken.sha256.server_key[0] ^= 1;
-        assert!(!password_matches(Some(&broken), "s3cret", 4096));
-        assert!(!password_matches(None, "s3cret", 4096));
+    fn the_role_order() {
+        use Rank::*;
+        assert!(may_act_on(Local, User));
+        assert!(!may_act_on(Local, Local), "another local administrator");
+        assert!(!may_act_on(Local, Super));
+        assert!(may_act_on(Super, User));
+        assert!(may_act_on(Super, Local));
+        assert!(may_act_on(Super, Super));
+    }
+
+    /// A session in use never ends early: whatever request went untouched, the idle
+    /// deadline counts from when it may have come.
+    #[test]
+    fn idle_expiry_allows_for_the_touch_granularity() {
+        let idle = 30 * 60_000;
+        let t0 = 1_000_000_000;
+        // A request at t0 writes last_seen; one at t0 + 59 s does not.
+        assert!(needs_touch(t0 - TOUCH_EVERY_MS, t0));
+        let used = t0 + TOUCH_EVERY_MS - 1000;
+        assert!(!needs_touch(t0, used));
+        // Idle for just under the limit since that last request: still alive.
+        assert!(!idle_expired(t0, used + idle - 1, idle));
+        assert!(!idle_expired(t0, used + idle, idle));
+        // Idle for longer than the limit since any request the store may not know of.
+        assert!(idle_expired(t0, t0 + TOUCH_EVERY_MS + idle + 1, idle));
+        // Every request it does not touch for is within the granularity, so the check
+        // and the touch agree: an untouched request is never more than the granularity
+        // after last_seen.
+        for gap in [0, 1, TOUCH_EVERY_MS - 1] {
+            assert!(!needs_touch(t0, t0 + gap));
+            assert!(!idle_expired(t0, t0 + gap + idle, idle));
+        }
     }
 }

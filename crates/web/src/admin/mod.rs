@@ -204,10 +204,12 @@ impl From<StoreError> for ApiError {
     }
 }
 
-/// Parses a JSON body, naming the field at fault (`rules[2].scope`).
+/// Parses a JSON body, naming the field at fault (`rules[2].scope`). Anything but
+/// whitespace after the value is refused (`end`): a body with trailing bytes is not the
+/// value it starts with, and is not applied.
 pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let field = if path == "." { String::new() } else { path };
         let inner = e.into_inner();
@@ -223,7 +225,15 @@ pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<
             format!("Valeur invalide pour « {field} ».")
         };
         ApiError::invalid(&field, fr, format!("Invalid data: {what}"))
-    })
+    })?;
+    de.end().map_err(|_| {
+        ApiError::invalid(
+            "",
+            "Données invalides : rien ne doit suivre l'objet JSON.",
+            "Invalid data: nothing may follow the JSON object.",
+        )
+    })?;
+    Ok(value)
 }
 
 /// A name typed by an administrator: trimmed, 1 to `max` characters, no control

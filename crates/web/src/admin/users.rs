@@ -101,10 +101,7 @@ async fn detail(server: &AppState, caller: &Caller, login: &str) -> Result<Value
     let groups: Vec<Value> = dir
         .groups_of(login)
         .into_iter()
-        .filter(|g| match &g.structure {
-            Some(s) => caller.structures().contains(s),
-            None => caller.is_super(),
-        })
+        .filter(|g| caller.administers_group(g))
         .map(|g| json!({"id": g.id, "name": g.name}))
         .collect();
     let related = |users: Vec<&User>| -> Vec<Value> {
@@ -151,7 +148,9 @@ pub async fn disconnect(
     Path(login): Path<String>,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    let admin: UserAdmin = caller.user(&*server.directory().await, &login)?;
+    let admin: UserAdmin = caller
+        .user(&server, &*server.directory().await, &login)
+        .await?;
     let n = server.disconnect_user(admin.login());
     server
         .store()
@@ -174,7 +173,9 @@ async fn set_locked(
     caller: Caller,
     locked: bool,
 ) -> Result<Json<Value>, ApiError> {
-    let admin = caller.user(&*server.directory().await, &login)?;
+    let admin = caller
+        .user(&server, &*server.directory().await, &login)
+        .await?;
     server
         .store()
         .set_locked_audited(admin.login(), locked, admin.actor(), admin.structure())
@@ -208,9 +209,27 @@ pub async fn unlock(
 
 /// Why `from` may reach `to`, for the answer: `rule`, `group` (with its id) or `link`
 /// (a parent and his child).
-fn why(dir: &Directory, from: &str, to: &str) -> Option<(&'static str, Option<String>)> {
+///
+/// The group named is the first common group the caller administers: the policy's own
+/// choice may be a group of another structure, which a local administrator must not
+/// learn of. When the caller administers none of their common groups, the answer says
+/// `group` without naming one.
+fn why(
+    dir: &Directory,
+    caller: &Caller,
+    from: &str,
+    to: &str,
+) -> Option<(&'static str, Option<String>)> {
     match dir.may_reach(from, to) {
-        Decision::Allow(Why::Group { group }) => Some(("group", Some(group))),
+        Decision::Allow(Why::Group { .. }) => {
+            let named = dir
+                .groups_of(from)
+                .into_iter()
+                .filter(|g| caller.administers_group(g))
+                .find(|g| g.members.iter().any(|m| m == to))
+                .map(|g| g.id.clone());
+            Some(("group", named))
+        }
         Decision::Allow(Why::Rule { structure, index }) => {
             let link = dir
                 .rules_for(&structure)
@@ -243,7 +262,7 @@ pub async fn reach(
         if !caller.sees(other) {
             continue;
         }
-        let Some((kind, group)) = why(&dir, &u.login, &other.login) else {
+        let Some((kind, group)) = why(&dir, &caller, &u.login, &other.login) else {
             continue;
         };
         total += 1;
