@@ -37,6 +37,9 @@ use crate::transport::{TcpTransport, Transport};
 const MAX_AUTH_ATTEMPTS: u32 = 5;
 /// How long the final writes of a closing stream may take.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a closed stream still reads (and drops) what the client sends, waiting for
+/// it to close its side.
+const LINGER: Duration = Duration::from_secs(2);
 /// Outbound stanzas written in one batch.
 const WRITE_BATCH: usize = 64;
 /// After this long without bytes from the client, the session's parser gives
@@ -733,13 +736,25 @@ impl<T: Transport> Conn<T> {
                 let h = format!(" from='{}' version='1.0'", escape(&self.server.domain));
                 let _ = self.io.write_header(&h).await;
             }
-            let _ = match &end {
+            let written = match &end {
                 End::Error(cond, text) => {
                     debug!(peer = %self.peer, condition = cond, "stream error");
                     self.io.write_error(cond, text.as_deref()).await
                 }
                 _ => self.io.write_footer().await,
             };
+            if written.is_err() || matches!(end, End::Closed) {
+                return;
+            }
+            // Our side is shut down: read what the client still sends until it closes
+            // its side (or a short while), so that the kernel does not answer that data
+            // with a reset, which would destroy the stream error before the client read
+            // it (a client still writing when an administrator or a directory change
+            // closes its session).
+            let _ = timeout(LINGER, async {
+                while matches!(self.io.read().await, Ok(d) if !d.is_empty()) {}
+            })
+            .await;
         })
         .await;
     }
