@@ -257,7 +257,7 @@ async fn causerie_school(
         .map(|u| (u.login.clone(), creds.clone()))
         .collect();
     let report = store
-        .import_snapshot(&snapshot, &credentials)
+        .import_snapshot(&snapshot, &credentials, None)
         .await
         .context("import the generated school")?;
     let import_s = t0.elapsed().as_secs_f64();

@@ -18,10 +18,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use causerie_server::changes::{self, Actor, Applied, Change, ChangeError};
 use causerie_server::{Config, Server, auth, tls};
 use std::collections::HashMap;
 
-use causerie_ent::Profile;
+use causerie_ent::{Directory, Profile};
 use causerie_proto::scram::{self, ScramHash, ScramKeys};
 use causerie_store::{Access, AccountStore, AdminStore, DirectoryStore, Store, StoreError};
 use clap::{Parser, Subcommand};
@@ -412,14 +413,28 @@ async fn import(config: &Config, json: &str, source: &str) -> Result<()> {
             .with_context(|| format!("unusable password for user {}", u.login))?;
         credentials.insert(u.login.clone(), creds);
     }
-    let report = match store.import_snapshot(&snapshot, &credentials).await {
-        Ok(r) => r,
+    let dir = Directory::new(store.snapshot().await?, store.rules().await?);
+    let imported = changes::apply(
+        &store,
+        &dir,
+        &Actor::Cli,
+        Change::Import {
+            snapshot: snapshot.clone(),
+            credentials,
+        },
+    )
+    .await;
+    let report = match imported {
+        Ok(Applied {
+            import: Some(r), ..
+        }) => r,
+        Ok(_) => bail!("the import reported nothing"),
         Err(e) => {
             store
                 .record_import("cli", false, &serde_json::json!({}), &[e.to_string()])
                 .await?;
             store.close().await;
-            return Err(e.into());
+            bail!("{source} is refused, nothing was changed: {e}");
         }
     };
     store
@@ -450,6 +465,24 @@ async fn import(config: &Config, json: &str, source: &str) -> Result<()> {
         report.users_deactivated
     );
     Ok(())
+}
+
+/// Applies a change of the school through the change layer (`causerie_server::changes`,
+/// as the sync API and the console do: validated, written with its audit row, actor
+/// `cli`), then tells a running server, which enforces it. `what` names the change in
+/// errors.
+async fn change(config: &Config, change: Change, what: &str) -> Result<Applied> {
+    let store = open_store(config).await?;
+    let dir = Directory::new(store.snapshot().await?, store.rules().await?);
+    let applied = changes::apply(&store, &dir, &Actor::Cli, change).await;
+    store.close().await;
+    let applied = applied.map_err(|e| match e {
+        ChangeError::Invalid(e) => anyhow::anyhow!("{what} is refused, nothing was changed: {e}"),
+        ChangeError::NotFound => anyhow::anyhow!("{what}: not found, nothing was changed"),
+        other => anyhow::anyhow!("{what}: {other}"),
+    })?;
+    signal(config).await;
+    Ok(applied)
 }
 
 /// Tells a running server on the same data directory that the directory, rules or access
@@ -511,13 +544,29 @@ async fn rules(cmd: RulesCommand, config: &Config) -> Result<()> {
             let rules = causerie_ent::parse_rules(&json).map_err(|e| {
                 anyhow::anyhow!("{} is refused, nothing was changed: {e}", file.display())
             })?;
-            store.set_rules(&structure, Some(&rules)).await?;
-            signal(config).await;
-            println!("{} rules set for {structure}", rules.len());
+            let n = rules.len();
+            let what = file.display().to_string();
+            change(
+                config,
+                Change::SetRules {
+                    structure: structure.clone(),
+                    rules: Some(rules),
+                },
+                &what,
+            )
+            .await?;
+            println!("{n} rules set for {structure}");
         }
         RulesCommand::Reset { structure } => {
-            store.set_rules(&structure, None).await?;
-            signal(config).await;
+            change(
+                config,
+                Change::SetRules {
+                    structure: structure.clone(),
+                    rules: None,
+                },
+                &format!("the rules of {structure}"),
+            )
+            .await?;
             println!("default rules restored for {structure}");
         }
     }
@@ -553,10 +602,15 @@ async fn access(cmd: AccessCommand, config: &Config) -> Result<()> {
                     })
                     .collect::<Result<Vec<_>>>()?,
             };
-            store
-                .set_access(&structure, &Access { enabled, profiles })
-                .await?;
-            signal(config).await;
+            change(
+                config,
+                Change::SetAccess {
+                    structure: structure.clone(),
+                    access: Access { enabled, profiles },
+                },
+                &format!("the access of {structure}"),
+            )
+            .await?;
             println!("access for {structure} updated");
         }
         AccessCommand::Show { structure } => {
@@ -584,8 +638,6 @@ fn admin_login(given: &str, config: &Config) -> Result<String> {
 
 async fn admin(cmd: AdminCommand, config: &Config) -> Result<()> {
     let store = open_store(config).await?;
-    // The audit log names the command line as the actor.
-    const ACTOR: &str = "cli";
     match cmd {
         AdminCommand::Add { login, superadmin } => {
             if !superadmin {
@@ -594,20 +646,37 @@ async fn admin(cmd: AdminCommand, config: &Config) -> Result<()> {
                 );
             }
             let login = admin_login(&login, config)?;
-            match store.set_super_admin_audited(&login, true, ACTOR).await {
-                Ok(true) => println!("{login} is now a super-administrator"),
-                Ok(false) => println!("{login} already was a super-administrator"),
-                Err(StoreError::Invalid(_)) => bail!("no account `{login}`"),
-                Err(e) => return Err(e.into()),
+            let done = change(
+                config,
+                Change::SetSuper {
+                    login: login.clone(),
+                    on: true,
+                },
+                &format!("`{login}`"),
+            )
+            .await
+            .map_err(|_| anyhow::anyhow!("no account `{login}`"))?;
+            if done.changed {
+                println!("{login} is now a super-administrator");
+            } else {
+                println!("{login} already was a super-administrator");
             }
         }
         AdminCommand::Grant { login, structure } => {
             let login = admin_login(&login, config)?;
-            match store.grant_audited(&login, &structure, ACTOR).await {
-                Ok(true) => println!("{login} now administers {structure}"),
-                Ok(false) => println!("{login} already administered {structure}"),
-                Err(StoreError::Invalid(why)) => bail!("refused: {why}"),
-                Err(e) => return Err(e.into()),
+            let done = change(
+                config,
+                Change::Grant {
+                    login: login.clone(),
+                    structures: vec![structure.clone()],
+                },
+                "the grant",
+            )
+            .await?;
+            if done.changed {
+                println!("{login} now administers {structure}");
+            } else {
+                println!("{login} already administered {structure}");
             }
         }
         AdminCommand::Revoke {
@@ -617,20 +686,39 @@ async fn admin(cmd: AdminCommand, config: &Config) -> Result<()> {
         } => {
             let login = admin_login(&login, config)?;
             match (structure, superadmin) {
-                (None, true) => match store.set_super_admin_audited(&login, false, ACTOR).await {
-                    Ok(true) => println!("{login} is no longer a super-administrator"),
-                    Ok(false) => println!("{login} was not a super-administrator (stored)"),
-                    Err(StoreError::Invalid(_)) => bail!("no account `{login}`"),
-                    Err(e) => return Err(e.into()),
-                },
-                (Some(structure), false) => {
-                    if store.revoke_audited(&login, &structure, ACTOR).await? {
-                        println!("{login} no longer administers {structure}");
+                (None, true) => {
+                    let done = change(
+                        config,
+                        Change::SetSuper {
+                            login: login.clone(),
+                            on: false,
+                        },
+                        &format!("`{login}`"),
+                    )
+                    .await
+                    .map_err(|_| anyhow::anyhow!("no account `{login}`"))?;
+                    if done.changed {
+                        println!("{login} is no longer a super-administrator");
                     } else {
-                        bail!(
-                            "{login} had no grant for {structure} (grants from the directory import change with the import)"
-                        );
+                        println!("{login} was not a super-administrator (stored)");
                     }
+                }
+                (Some(structure), false) => {
+                    change(
+                        config,
+                        Change::Revoke {
+                            login: login.clone(),
+                            structure: structure.clone(),
+                        },
+                        "the revocation",
+                    )
+                    .await
+                    .map_err(|_| {
+                        anyhow::anyhow!(
+                            "{login} had no grant for {structure} (grants from the directory import change with the import)"
+                        )
+                    })?;
+                    println!("{login} no longer administers {structure}");
                 }
                 _ => bail!("give either a STRUCTURE or `--super`"),
             }

@@ -24,4 +24,7 @@ pub use fold::fold;
 pub use model::{Class, Group, Profile, Snapshot, Structure, User, display_name};
 pub use policy::{Decision, DenyReason, Why};
 pub use rules::{Rule, RuleError, Scope, default_rules, parse_rules, validate_rules};
-pub use validate::{ImportError, is_valid_login, parse_snapshot, validate, validate_all};
+pub use validate::{
+    ImportError, MAX_ID_LEN, MAX_NAME_CHARS, Refs, check_class, check_group, check_structure,
+    check_user, is_valid_login, parse_snapshot, validate, validate_all,
+};

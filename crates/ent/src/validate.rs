@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_path_to_error::Segment;
 
-use crate::model::{Profile, Snapshot, User};
+use crate::model::{Class, Group, Profile, Snapshot, Structure, User};
 use crate::rules::Scope;
 
 /// Why an import was refused: the entry and field at fault, and what is wrong.
@@ -55,6 +55,238 @@ pub fn is_valid_login(login: &str) -> bool {
         && login.bytes().all(|b| {
             b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'_')
         })
+}
+
+/// The longest name accepted (a user's first or last name, a structure's, a class's or a
+/// group's), in characters: names are shown in lists and titles, never paragraphs.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// The longest id accepted (a structure's, a class's or a group's), in bytes.
+pub const MAX_ID_LEN: usize = 128;
+
+/// What an entry's references are checked against: the snapshot being imported, or the
+/// directory in force when one entry changes (the sync API). One entry is checked by the
+/// same code either way ([`check_user`], [`check_class`], [`check_group`],
+/// [`check_structure`]).
+pub trait Refs {
+    /// Whether a structure of this id exists.
+    fn has_structure(&self, id: &str) -> bool;
+    /// The structure and name of a class, if it exists.
+    fn class_of(&self, id: &str) -> Option<(&str, &str)>;
+    /// The profile of a user, if he exists.
+    fn profile_of(&self, login: &str) -> Option<Profile>;
+}
+
+impl Refs for crate::directory::Directory {
+    fn has_structure(&self, id: &str) -> bool {
+        self.structure(id).is_some()
+    }
+
+    fn class_of(&self, id: &str) -> Option<(&str, &str)> {
+        self.class(id)
+            .map(|c| (c.structure.as_str(), c.name.as_str()))
+    }
+
+    fn profile_of(&self, login: &str) -> Option<Profile> {
+        self.user(login).map(|u| u.profile)
+    }
+}
+
+/// Checks one user as an import would (its login, names and references), against
+/// `refs`; the first error, its entry named `users (LOGIN)`.
+pub fn check_user(u: &User, refs: &impl Refs) -> Result<(), ImportError> {
+    let entry = format!("users ({})", u.login);
+    if !is_valid_login(&u.login) {
+        return Err(ImportError::new(
+            &entry,
+            Some("login".into()),
+            login_reason(&u.login),
+        ));
+    }
+    first(&entry, |err| user_fields(u, refs, err))
+}
+
+/// Checks one class as an import would, against `refs`.
+pub fn check_class(c: &Class, refs: &impl Refs) -> Result<(), ImportError> {
+    first(&format!("classes ({})", c.id), |err| {
+        id_field(&c.id, "class", err);
+        if !refs.has_structure(&c.structure) {
+            err(
+                Some("structure".into()),
+                format!("unknown structure \"{}\"", c.structure),
+            );
+        }
+        name_field("name", &c.name, err);
+    })
+}
+
+/// Checks one group as an import would, against `refs`.
+pub fn check_group(g: &Group, refs: &impl Refs) -> Result<(), ImportError> {
+    first(&format!("groups ({})", g.id), |err| {
+        id_field(&g.id, "group", err);
+        group_fields(g, refs, err);
+    })
+}
+
+/// Checks one structure as an import would.
+pub fn check_structure(s: &Structure) -> Result<(), ImportError> {
+    first(&format!("structures ({})", s.id), |err| {
+        id_field(&s.id, "structure", err);
+        name_field("name", &s.name, err);
+    })
+}
+
+/// The first error `check` reports, for `entry`.
+fn first(
+    entry: &str,
+    check: impl FnOnce(&mut dyn FnMut(Option<String>, String)),
+) -> Result<(), ImportError> {
+    let mut found = None;
+    check(&mut |field, reason| {
+        if found.is_none() {
+            found = Some(ImportError::new(entry, field, reason));
+        }
+    });
+    found.map_or(Ok(()), Err)
+}
+
+fn login_reason(login: &str) -> String {
+    if login.is_empty() {
+        "empty login".into()
+    } else {
+        format!(
+            "\"{login}\" is not a valid login: use 1 to {MAX_LOGIN_LEN} lowercase ASCII \
+             letters, digits, '.', '-' or '_' (it becomes the JID's localpart)"
+        )
+    }
+}
+
+/// An id: not empty, at most [`MAX_ID_LEN`] bytes, no control character.
+fn id_field(id: &str, what: &str, err: &mut dyn FnMut(Option<String>, String)) {
+    if id.trim().is_empty() {
+        err(Some("id".into()), format!("empty {what} id"));
+    } else if id.len() > MAX_ID_LEN {
+        err(
+            Some("id".into()),
+            format!("{what} id longer than {MAX_ID_LEN} bytes"),
+        );
+    } else if id.chars().any(char::is_control) {
+        err(
+            Some("id".into()),
+            format!("{what} id with a control character"),
+        );
+    }
+}
+
+/// A name: not empty, at most [`MAX_NAME_CHARS`] characters, no control character.
+fn name_field(field: &str, value: &str, err: &mut dyn FnMut(Option<String>, String)) {
+    let what = field.replace('_', " ");
+    if value.trim().is_empty() {
+        err(Some(field.to_string()), format!("empty {what}"));
+    } else if value.chars().count() > MAX_NAME_CHARS {
+        err(
+            Some(field.to_string()),
+            format!("{what} longer than {MAX_NAME_CHARS} characters"),
+        );
+    } else if value.chars().any(char::is_control) {
+        err(
+            Some(field.to_string()),
+            format!("{what} with a control character"),
+        );
+    }
+}
+
+/// A user's names and references (not his login's uniqueness, which only a whole
+/// snapshot can tell).
+fn user_fields(u: &User, refs: &impl Refs, err: &mut dyn FnMut(Option<String>, String)) {
+    name_field("last_name", &u.last_name, err);
+    name_field("first_name", &u.first_name, err);
+    for (k, st) in u.structures.iter().enumerate() {
+        if !refs.has_structure(st) {
+            err(
+                Some(format!("structures[{k}]")),
+                format!("unknown structure \"{st}\""),
+            );
+        }
+    }
+    for (k, st) in u.admin_of.iter().enumerate() {
+        if !refs.has_structure(st) {
+            err(
+                Some(format!("admin_of[{k}]")),
+                format!("unknown structure \"{st}\""),
+            );
+        }
+    }
+    for (k, c) in u.classes.iter().enumerate() {
+        match refs.class_of(c) {
+            None => err(
+                Some(format!("classes[{k}]")),
+                format!("unknown class \"{c}\""),
+            ),
+            Some((structure, name)) => {
+                if !u.structures.iter().any(|s| s == structure) {
+                    err(
+                        Some(format!("classes[{k}]")),
+                        format!(
+                            "class \"{c}\" ({name}) belongs to structure \"{structure}\", which is not \
+                             among the user's structures"
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    if !u.children.is_empty() && u.profile != Profile::Relative {
+        err(
+            Some("children".into()),
+            format!(
+                "only relatives have children; this user's profile is {}",
+                u.profile.as_str()
+            ),
+        );
+    } else {
+        for (k, c) in u.children.iter().enumerate() {
+            if *c == u.login {
+                err(
+                    Some(format!("children[{k}]")),
+                    "a user cannot be his own child".into(),
+                );
+                continue;
+            }
+            match refs.profile_of(c) {
+                None => err(
+                    Some(format!("children[{k}]")),
+                    format!("unknown user \"{c}\""),
+                ),
+                Some(p) if p != Profile::Student => err(
+                    Some(format!("children[{k}]")),
+                    format!("\"{c}\" is a {}, not a student", p.as_str()),
+                ),
+                Some(_) => {}
+            }
+        }
+    }
+}
+
+/// A group's id, name and references.
+fn group_fields(g: &Group, refs: &impl Refs, err: &mut dyn FnMut(Option<String>, String)) {
+    name_field("name", &g.name, err);
+    if let Some(st) = &g.structure
+        && !refs.has_structure(st)
+    {
+        err(
+            Some("structure".into()),
+            format!("unknown structure \"{st}\""),
+        );
+    }
+    for (k, m) in g.members.iter().enumerate() {
+        if refs.profile_of(m).is_none() {
+            err(
+                Some(format!("members[{k}]")),
+                format!("unknown user \"{m}\""),
+            );
+        }
+    }
 }
 
 /// Parses and validates an import file. Nothing is returned unless the whole
@@ -361,27 +593,7 @@ impl<'a> Checker<'a> {
             }
         }
         for (i, g) in s.groups.iter().enumerate() {
-            let entry = label("groups", i, Some(&g.id));
-            self.id(&entry, "group", &g.id, i, |c| &c.groups);
-            self.name(&entry, "name", &g.name);
-            if let Some(st) = &g.structure
-                && !self.structures.contains_key(st.as_str())
-            {
-                self.err(
-                    &entry,
-                    "structure".to_string(),
-                    format!("unknown structure \"{st}\""),
-                );
-            }
-            for (k, m) in g.members.iter().enumerate() {
-                if !self.users.contains_key(m.as_str()) {
-                    self.err(
-                        &entry,
-                        format!("members[{k}]"),
-                        format!("unknown user \"{m}\""),
-                    );
-                }
-            }
+            self.group(i, g);
             if self.done() {
                 return self.errors;
             }
@@ -389,7 +601,7 @@ impl<'a> Checker<'a> {
         self.errors
     }
 
-    /// An id: not empty, not used by an earlier entry of the same list.
+    /// An id: as [`id_field`] says, and not used by an earlier entry of the same list.
     fn id(
         &mut self,
         entry: &str,
@@ -398,10 +610,14 @@ impl<'a> Checker<'a> {
         index: usize,
         map: impl Fn(&Self) -> &HashMap<&'a str, usize>,
     ) {
-        if id.trim().is_empty() {
-            self.err(entry, "id".to_string(), format!("empty {what} id"));
-        } else if let Some(&first) = map(self).get(id)
+        let mut found = Vec::new();
+        id_field(id, what, &mut |f, r| found.push((f, r)));
+        for (f, r) in found {
+            self.err(entry, f, r);
+        }
+        if let Some(&first) = map(self).get(id)
             && first != index
+            && !id.trim().is_empty()
         {
             self.err(
                 entry,
@@ -412,29 +628,17 @@ impl<'a> Checker<'a> {
     }
 
     fn name(&mut self, entry: &str, field: &str, value: &str) {
-        if value.trim().is_empty() {
-            self.err(
-                entry,
-                field.to_string(),
-                format!("empty {}", field.replace('_', " ")),
-            );
+        let mut found = Vec::new();
+        name_field(field, value, &mut |f, r| found.push((f, r)));
+        for (f, r) in found {
+            self.err(entry, f, r);
         }
     }
 
     fn user(&mut self, i: usize, u: &'a User) {
         let entry = label("users", i, Some(&u.login));
-        if u.login.is_empty() {
-            self.err(&entry, "login".to_string(), "empty login");
-        } else if !is_valid_login(&u.login) {
-            self.err(
-                &entry,
-                "login".to_string(),
-                format!(
-                    "\"{}\" is not a valid login: use 1 to {MAX_LOGIN_LEN} lowercase ASCII \
-                     letters, digits, '.', '-' or '_' (it becomes the JID's localpart)",
-                    u.login
-                ),
-            );
+        if !is_valid_login(&u.login) {
+            self.err(&entry, "login".to_string(), login_reason(&u.login));
         } else if let Some(&first) = self.users.get(u.login.as_str())
             && first != i
         {
@@ -447,79 +651,38 @@ impl<'a> Checker<'a> {
                 ),
             );
         }
-        self.name(&entry, "last_name", &u.last_name);
-        self.name(&entry, "first_name", &u.first_name);
+        let mut found = Vec::new();
+        user_fields(u, &*self, &mut |f, r| found.push((f, r)));
+        for (f, r) in found {
+            self.err(&entry, f, r);
+        }
+    }
 
-        for (k, st) in u.structures.iter().enumerate() {
-            if !self.structures.contains_key(st.as_str()) {
-                self.err(
-                    &entry,
-                    format!("structures[{k}]"),
-                    format!("unknown structure \"{st}\""),
-                );
-            }
+    fn group(&mut self, i: usize, g: &'a Group) {
+        let entry = label("groups", i, Some(&g.id));
+        self.id(&entry, "group", &g.id, i, |c| &c.groups);
+        let mut found = Vec::new();
+        group_fields(g, &*self, &mut |f, r| found.push((f, r)));
+        for (f, r) in found {
+            self.err(&entry, f, r);
         }
-        for (k, st) in u.admin_of.iter().enumerate() {
-            if !self.structures.contains_key(st.as_str()) {
-                self.err(
-                    &entry,
-                    format!("admin_of[{k}]"),
-                    format!("unknown structure \"{st}\""),
-                );
-            }
-        }
-        for (k, c) in u.classes.iter().enumerate() {
-            match self.classes.get(c.as_str()) {
-                None => self.err(
-                    &entry,
-                    format!("classes[{k}]"),
-                    format!("unknown class \"{c}\""),
-                ),
-                Some(&ci) => {
-                    let class = &self.s.classes[ci];
-                    if !u.structures.contains(&class.structure) {
-                        self.err(
-                            &entry,
-                            format!("classes[{k}]"),
-                            format!(
-                                "class \"{c}\" ({}) belongs to structure \"{}\", which is not \
-                                 among the user's structures",
-                                class.name, class.structure
-                            ),
-                        );
-                    }
-                }
-            }
-        }
-        if !u.children.is_empty() && u.profile != Profile::Relative {
-            self.err(
-                &entry,
-                "children".to_string(),
-                format!(
-                    "only relatives have children; this user's profile is {}",
-                    u.profile.as_str()
-                ),
-            );
-        } else {
-            for (k, c) in u.children.iter().enumerate() {
-                match self.users.get(c.as_str()) {
-                    None => self.err(
-                        &entry,
-                        format!("children[{k}]"),
-                        format!("unknown user \"{c}\""),
-                    ),
-                    Some(&ci) if self.s.users[ci].profile != Profile::Student => self.err(
-                        &entry,
-                        format!("children[{k}]"),
-                        format!(
-                            "\"{c}\" is a {}, not a student",
-                            self.s.users[ci].profile.as_str()
-                        ),
-                    ),
-                    Some(_) => {}
-                }
-            }
-        }
+    }
+}
+
+impl Refs for Checker<'_> {
+    fn has_structure(&self, id: &str) -> bool {
+        self.structures.contains_key(id)
+    }
+
+    fn class_of(&self, id: &str) -> Option<(&str, &str)> {
+        self.classes.get(id).map(|&i| {
+            let c = &self.s.classes[i];
+            (c.structure.as_str(), c.name.as_str())
+        })
+    }
+
+    fn profile_of(&self, login: &str) -> Option<Profile> {
+        self.users.get(login).map(|&i| self.s.users[i].profile)
     }
 }
 
@@ -874,5 +1037,84 @@ mod tests {
     #[test]
     fn an_empty_document_is_a_valid_empty_snapshot() {
         assert_eq!(parse_snapshot("{}").unwrap(), Snapshot::default());
+    }
+
+    #[test]
+    fn one_entry_is_checked_against_the_directory_as_an_import_would() {
+        let snapshot = parse_edited(|_| {}).unwrap();
+        let dir = crate::Directory::new(snapshot.clone(), std::collections::HashMap::new());
+        let mut u = snapshot.users[0].clone();
+        assert_eq!(check_user(&u, &dir), Ok(()));
+        // A class of a structure the user is not in (a sync PUT once let that through).
+        let other = snapshot
+            .classes
+            .iter()
+            .find(|c| !u.structures.contains(&c.structure))
+            .expect("a class of another structure");
+        u.classes = vec![other.id.clone()];
+        let e = check_user(&u, &dir).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("classes[0]"), "{e}");
+        assert!(e.reason.contains("not among the user's structures"), "{e}");
+        let mut u = snapshot.users[0].clone();
+        u.admin_of = vec!["nowhere".into()];
+        let e = check_user(&u, &dir).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("admin_of[0]"), "{e}");
+        let mut u = snapshot.users[0].clone();
+        u.first_name = "x".repeat(MAX_NAME_CHARS + 1);
+        let e = check_user(&u, &dir).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("first_name"), "{e}");
+        assert!(e.reason.contains("longer than"), "{e}");
+        let mut u = snapshot.users[0].clone();
+        u.last_name = "Martin\nDupont".into();
+        assert!(check_user(&u, &dir).unwrap_err().reason.contains("control"));
+        let mut u = snapshot.users[0].clone();
+        u.login = "Léa".into();
+        assert_eq!(
+            check_user(&u, &dir).unwrap_err().field.as_deref(),
+            Some("login")
+        );
+        let mut g = Group {
+            id: "g".into(),
+            name: "G".into(),
+            structure: Some("nowhere".into()),
+            members: vec![],
+        };
+        assert_eq!(
+            check_group(&g, &dir).unwrap_err().field.as_deref(),
+            Some("structure")
+        );
+        g.structure = None;
+        g.members = vec!["ghost".into()];
+        assert_eq!(
+            check_group(&g, &dir).unwrap_err().field.as_deref(),
+            Some("members[0]")
+        );
+        let c = Class {
+            id: "c".into(),
+            structure: "nowhere".into(),
+            name: "C".into(),
+        };
+        assert_eq!(
+            check_class(&c, &dir).unwrap_err().field.as_deref(),
+            Some("structure")
+        );
+        let st = Structure {
+            id: "x".repeat(MAX_ID_LEN + 1),
+            name: "S".into(),
+        };
+        assert_eq!(
+            check_structure(&st).unwrap_err().field.as_deref(),
+            Some("id")
+        );
+    }
+
+    #[test]
+    fn an_import_refuses_names_too_long_too() {
+        refused(
+            |v| v["users"][0]["first_name"] = json!("é".repeat(MAX_NAME_CHARS + 1)),
+            "users[0] (lea.martin)",
+            Some("first_name"),
+            "longer than",
+        );
     }
 }

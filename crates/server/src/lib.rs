@@ -6,14 +6,15 @@
 //! The layers, lowest first: [`stanza`], [`outbound`], [`mailbox`] and [`session`] (the
 //! shared vocabulary); [`services`] (owned state, and the gate); [`server`] (what
 //! everything shares); [`features`] (one file per feature), [`router`] (the choke point)
-//! and [`c2s`] (client streams); [`enforce`] (a new directory generation applied to what
-//! is open); [`listener`]. This file only wires them: [`start`] binds the configured
+//! and [`c2s`] (client streams); [`changes`] (one way to change the school, for every
+//! door); [`enforce`] (a new directory generation applied to what is open); [`listener`]. This file only wires them: [`start`] binds the configured
 //! listeners and returns a [`Running`] handle whose [`Running::shutdown`] stops
 //! accepting, closes every session with `<system-shutdown/>` and waits for them.
 
 pub mod admin;
 pub mod auth;
 pub mod c2s;
+pub mod changes;
 pub mod config;
 pub mod enforce;
 pub mod features;

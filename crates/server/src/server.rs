@@ -121,6 +121,22 @@ impl Server {
         self.policy.refresh().await;
     }
 
+    /// Applies a change of the school made through this process (the sync API, the admin
+    /// API): `changes::apply` against the directory in force, then the new generation is
+    /// loaded (and enforced) before this returns.
+    pub async fn apply(
+        &self,
+        actor: &crate::changes::Actor,
+        change: crate::changes::Change,
+    ) -> Result<crate::changes::Applied, crate::changes::ChangeError> {
+        let dir = self.directory().await;
+        let applied = crate::changes::apply(&self.store, &dir, actor, change).await;
+        if applied.is_ok() {
+            self.directory_changed().await;
+        }
+        applied
+    }
+
     /// The domain of the directory search service (XEP-0055).
     pub fn search_domain(&self) -> String {
         format!("search.{}", self.domain)

@@ -585,7 +585,7 @@ async fn nothing_crosses_a_pair_the_rules_keep_apart() {
         .iter()
         .map(|u| (u.login.clone(), creds.clone()))
         .collect();
-    store.import_snapshot(&before, &all).await.unwrap();
+    store.import_snapshot(&before, &all, None).await.unwrap();
     for p in PLAIN {
         store.create_account(p, &creds).await.unwrap();
     }
@@ -629,7 +629,7 @@ async fn nothing_crosses_a_pair_the_rules_keep_apart() {
                 .iter()
                 .map(|u| (u.login.clone(), creds.clone()))
                 .collect();
-            store.import_snapshot(&after, &creds).await.unwrap();
+            store.import_snapshot(&after, &creds, None).await.unwrap();
             server.directory_changed().await;
             // b3 left the directory: the server closes his session.
             for _ in 0..400 {

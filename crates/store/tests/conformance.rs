@@ -254,6 +254,7 @@ conformance! {
         users_with_contact_lists_rosters_holding_it,
         pending_in_upsert_order_and_remove,
         refusals_last_until_lifted,
+        incremental_changes_write_their_audit_row_with_them,
         offline_store_and_read_oldest_first,
         offline_waiting_reads_requests_and_messages_together,
         offline_cap_per_user,
@@ -1531,7 +1532,7 @@ async fn directory_import_creates_accounts_and_rows(store: &Store) {
     );
 
     let got = store
-        .import_snapshot(&school(), &no_credentials())
+        .import_snapshot(&school(), &no_credentials(), None)
         .await
         .unwrap();
     assert_eq!(got, report(5, 0, 0));
@@ -1597,7 +1598,10 @@ async fn directory_import_creates_accounts_and_rows(store: &Store) {
 async fn directory_reimport_is_idempotent(store: &Store) {
     let mut creds_map = HashMap::new();
     creds_map.insert("lea.martin".to_string(), creds(1));
-    let first = store.import_snapshot(&school(), &creds_map).await.unwrap();
+    let first = store
+        .import_snapshot(&school(), &creds_map, None)
+        .await
+        .unwrap();
     assert_eq!(first, report(5, 0, 0));
     let before = store.snapshot().await.unwrap();
     let accounts = store.list_accounts().await.unwrap();
@@ -1612,7 +1616,10 @@ async fn directory_reimport_is_idempotent(store: &Store) {
         u.classes.reverse();
         u.structures.reverse();
     }
-    let second = store.import_snapshot(&again, &creds_map).await.unwrap();
+    let second = store
+        .import_snapshot(&again, &creds_map, None)
+        .await
+        .unwrap();
     assert_eq!(second, report(0, 0, 0));
     assert_eq!(store.snapshot().await.unwrap(), before);
     assert_eq!(store.list_accounts().await.unwrap(), accounts);
@@ -1623,7 +1630,7 @@ async fn directory_reimport_is_idempotent(store: &Store) {
     assert_eq!(store.generation().await.unwrap(), 2);
     // And once more without any credential: still nothing.
     let third = store
-        .import_snapshot(&school(), &no_credentials())
+        .import_snapshot(&school(), &no_credentials(), None)
         .await
         .unwrap();
     assert_eq!(third, report(0, 0, 0));
@@ -1633,7 +1640,7 @@ async fn directory_reimport_is_idempotent(store: &Store) {
 
 async fn directory_absent_user_is_deactivated_then_reactivated(store: &Store) {
     store
-        .import_snapshot(&school(), &no_credentials())
+        .import_snapshot(&school(), &no_credentials(), None)
         .await
         .unwrap();
 
@@ -1641,7 +1648,7 @@ async fn directory_absent_user_is_deactivated_then_reactivated(store: &Store) {
     // father's children and from the choir's members.
     let without_lea = without_user(school(), "lea.martin");
     let got = store
-        .import_snapshot(&without_lea, &no_credentials())
+        .import_snapshot(&without_lea, &no_credentials(), None)
         .await
         .unwrap();
     // paul's children changed: he counts as updated.
@@ -1660,14 +1667,14 @@ async fn directory_absent_user_is_deactivated_then_reactivated(store: &Store) {
     assert!(snap.users.iter().all(|u| u.login != "lea.martin"));
     // Importing the same again deactivates nobody more.
     let got = store
-        .import_snapshot(&without_lea, &no_credentials())
+        .import_snapshot(&without_lea, &no_credentials(), None)
         .await
         .unwrap();
     assert_eq!(got, report(0, 0, 0));
 
     // lea is back: active again, with her links; paul has his child back.
     let got = store
-        .import_snapshot(&school(), &no_credentials())
+        .import_snapshot(&school(), &no_credentials(), None)
         .await
         .unwrap();
     assert_eq!(got, report(0, 2, 0));
@@ -1680,13 +1687,13 @@ async fn directory_absent_user_is_deactivated_then_reactivated(store: &Store) {
 
 async fn directory_moving_a_pupil_changes_his_class(store: &Store) {
     store
-        .import_snapshot(&school(), &no_credentials())
+        .import_snapshot(&school(), &no_credentials(), None)
         .await
         .unwrap();
     let mut moved = school();
     user_mut(&mut moved, "lea.martin").classes = strings(&["0750001A-6B"]);
     let got = store
-        .import_snapshot(&moved, &no_credentials())
+        .import_snapshot(&moved, &no_credentials(), None)
         .await
         .unwrap();
     assert_eq!(got, report(0, 1, 0));
@@ -1699,7 +1706,7 @@ async fn directory_moving_a_pupil_changes_his_class(store: &Store) {
     user_mut(&mut renamed, "marc.roux").first_name = "Marcel".into();
     user_mut(&mut renamed, "hugo.petit").profile = Profile::Guest;
     let got = store
-        .import_snapshot(&renamed, &no_credentials())
+        .import_snapshot(&renamed, &no_credentials(), None)
         .await
         .unwrap();
     // lea moved back, marc renamed, hugo now a guest.
@@ -1709,7 +1716,7 @@ async fn directory_moving_a_pupil_changes_his_class(store: &Store) {
 
 async fn directory_import_removes_absent_classes_groups_structures(store: &Store) {
     store
-        .import_snapshot(&school(), &no_credentials())
+        .import_snapshot(&school(), &no_credentials(), None)
         .await
         .unwrap();
     // The lycée closes: its class, its members' links to it go; the choir is dissolved; a
@@ -1732,7 +1739,7 @@ async fn directory_import_removes_absent_classes_groups_structures(store: &Store
     let marc = user_mut(&mut next, "marc.roux");
     marc.structures = strings(&[COLLEGE]);
     let got = store
-        .import_snapshot(&next, &no_credentials())
+        .import_snapshot(&next, &no_credentials(), None)
         .await
         .unwrap();
     assert_eq!(got.structures, 1);
@@ -1747,14 +1754,14 @@ async fn directory_import_removes_absent_classes_groups_structures(store: &Store
     // The rest of the directory can go too: an empty snapshot deactivates everybody and
     // removes everything else.
     let got = store
-        .import_snapshot(&Snapshot::default(), &no_credentials())
+        .import_snapshot(&Snapshot::default(), &no_credentials(), None)
         .await
         .unwrap();
     assert_eq!(got.users_deactivated, 5);
     assert_eq!(store.snapshot().await.unwrap(), Snapshot::default());
     // Then everything comes back as it was.
     store
-        .import_snapshot(&next, &no_credentials())
+        .import_snapshot(&next, &no_credentials(), None)
         .await
         .unwrap();
     assert_eq!(store.snapshot().await.unwrap(), normalized(next));
@@ -1768,7 +1775,7 @@ async fn directory_import_credentials(store: &Store) {
     map.insert("anne.durand".to_string(), creds(2));
     // Credentials of someone not in the snapshot are ignored.
     map.insert("stranger".to_string(), creds(3));
-    store.import_snapshot(&school(), &map).await.unwrap();
+    store.import_snapshot(&school(), &map, None).await.unwrap();
     assert_eq!(
         store.credentials("lea.martin").await.unwrap(),
         Some(creds(1))
@@ -1792,7 +1799,7 @@ async fn directory_import_credentials(store: &Store) {
     let mut map = HashMap::new();
     map.insert("lea.martin".to_string(), creds(5));
     map.insert("hugo.petit".to_string(), creds(6));
-    let got = store.import_snapshot(&school(), &map).await.unwrap();
+    let got = store.import_snapshot(&school(), &map, None).await.unwrap();
     assert_eq!(got, report(0, 2, 0));
     assert_eq!(
         store.credentials("lea.martin").await.unwrap(),
@@ -1808,7 +1815,11 @@ async fn directory_import_credentials(store: &Store) {
     );
     // A deactivated user keeps his credentials (it is the server that refuses him).
     store
-        .import_snapshot(&without_user(school(), "anne.durand"), &no_credentials())
+        .import_snapshot(
+            &without_user(school(), "anne.durand"),
+            &no_credentials(),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -1828,7 +1839,7 @@ async fn directory_import_credentials(store: &Store) {
 
 async fn directory_rules_set_get_reset(store: &Store) {
     store
-        .import_snapshot(&school(), &no_credentials())
+        .import_snapshot(&school(), &no_credentials(), None)
         .await
         .unwrap();
     assert_eq!(store.rules().await.unwrap(), HashMap::new());
@@ -1875,7 +1886,7 @@ async fn directory_rules_set_get_reset(store: &Store) {
 
 async fn directory_access_set_get(store: &Store) {
     store
-        .import_snapshot(&school(), &no_credentials())
+        .import_snapshot(&school(), &no_credentials(), None)
         .await
         .unwrap();
     let default = Access {
@@ -1909,7 +1920,7 @@ async fn directory_access_set_get(store: &Store) {
 
 async fn directory_rules_and_access_survive_reimport(store: &Store) {
     store
-        .import_snapshot(&school(), &no_credentials())
+        .import_snapshot(&school(), &no_credentials(), None)
         .await
         .unwrap();
     let rules = custom_rules();
@@ -1923,7 +1934,7 @@ async fn directory_rules_and_access_survive_reimport(store: &Store) {
     // Re-import, a changed import, even one without the lycée, then the lycée again:
     // nothing of the settings moves.
     store
-        .import_snapshot(&school(), &no_credentials())
+        .import_snapshot(&school(), &no_credentials(), None)
         .await
         .unwrap();
     let mut no_lycee = without_user(school(), "marc.roux");
@@ -1933,12 +1944,12 @@ async fn directory_rules_and_access_survive_reimport(store: &Store) {
     anne.structures = strings(&[COLLEGE]);
     anne.classes = strings(&["0750001A-6A"]);
     store
-        .import_snapshot(&no_lycee, &no_credentials())
+        .import_snapshot(&no_lycee, &no_credentials(), None)
         .await
         .unwrap();
     assert_eq!(store.access(LYCEE).await.unwrap(), access);
     store
-        .import_snapshot(&school(), &no_credentials())
+        .import_snapshot(&school(), &no_credentials(), None)
         .await
         .unwrap();
     let mut expected = HashMap::new();
@@ -1976,22 +1987,23 @@ async fn directory_every_change_bumps_generation(store: &Store) {
             );
         }};
     }
-    bumps!(store.import_snapshot(&school(), &no_credentials()));
-    bumps!(store.import_snapshot(&school(), &no_credentials()));
-    bumps!(store.put_structure(&structure("0750003C", "École Jules Ferry")));
-    bumps!(store.put_class(&class("0750003C-CP", "0750003C", "CP")));
+    bumps!(store.import_snapshot(&school(), &no_credentials(), None));
+    bumps!(store.import_snapshot(&school(), &no_credentials(), None));
+    bumps!(store.put_structure(&structure("0750003C", "École Jules Ferry"), None));
+    bumps!(store.put_class(&class("0750003C-CP", "0750003C", "CP"), None));
     bumps!(store.put_user(
         &User {
             structures: strings(&["0750003C"]),
             classes: strings(&["0750003C-CP"]),
             ..person("zoe.blanc", "BLANC", "Zoé", Profile::Student)
         },
+        None,
         None
     ));
-    bumps!(store.put_group(&group("club", "Club", None, &["zoe.blanc"])));
-    bumps!(store.deactivate_user("zoe.blanc"));
-    bumps!(store.delete_group("club"));
-    bumps!(store.delete_class("0750003C-CP"));
+    bumps!(store.put_group(&group("club", "Club", None, &["zoe.blanc"]), None));
+    bumps!(store.deactivate_user("zoe.blanc", None));
+    bumps!(store.delete_group("club", None));
+    bumps!(store.delete_class("0750003C-CP", None));
     bumps!(store.set_rules(COLLEGE, Some(&custom_rules())));
     bumps!(store.set_rules(COLLEGE, None));
     bumps!(store.set_access(COLLEGE, &Access::default()));
@@ -2002,15 +2014,15 @@ async fn directory_every_change_bumps_generation(store: &Store) {
     same!(store.rules());
     same!(store.access(COLLEGE));
     same!(store.directory_user_active("lea.martin"));
-    same!(store.deactivate_user("nobody"));
-    same!(store.delete_group("club"));
-    same!(store.delete_class("nothing"));
-    same!(store.put_class(&class("x", "nowhere", "X")));
+    same!(store.deactivate_user("nobody", None));
+    same!(store.delete_group("club", None));
+    same!(store.delete_class("nothing", None));
+    same!(store.put_class(&class("x", "nowhere", "X"), None));
     same!(store.set_access("nowhere", &Access::default()));
     same!(store.set_rules("nowhere", Some(&custom_rules())));
     let mut bad = school();
     bad.classes.push(class("bad", "nowhere", "Bad"));
-    same!(store.import_snapshot(&bad, &no_credentials()));
+    same!(store.import_snapshot(&bad, &no_credentials(), None));
     // Plain accounts are not the directory.
     same!(store.create_account("admin", &creds(1)));
     same!(store.set_credentials("admin", &creds(2)));
@@ -2020,31 +2032,31 @@ async fn directory_every_change_bumps_generation(store: &Store) {
 
 async fn directory_incremental_changes(store: &Store) {
     store
-        .import_snapshot(&school(), &no_credentials())
+        .import_snapshot(&school(), &no_credentials(), None)
         .await
         .unwrap();
     let mut expected = normalized(school());
 
     // A structure, a class in it.
     store
-        .put_structure(&structure("0750003C", "École Jules Ferry"))
+        .put_structure(&structure("0750003C", "École Jules Ferry"), None)
         .await
         .unwrap();
     store
-        .put_class(&class("0750003C-CP", "0750003C", "CP"))
+        .put_class(&class("0750003C-CP", "0750003C", "CP"), None)
         .await
         .unwrap();
     // Upserts: a rename, a class moving to another structure.
     store
-        .put_structure(&structure(LYCEE, "Lycée Victor-Hugo"))
+        .put_structure(&structure(LYCEE, "Lycée Victor-Hugo"), None)
         .await
         .unwrap();
     store
-        .put_class(&class("0750001A-6B", LYCEE, "6e B"))
+        .put_class(&class("0750001A-6B", LYCEE, "6e B"), None)
         .await
         .unwrap();
     let err = store
-        .put_class(&class("x", "nowhere", "X"))
+        .put_class(&class("x", "nowhere", "X"), None)
         .await
         .unwrap_err();
     assert!(
@@ -2068,7 +2080,7 @@ async fn directory_incremental_changes(store: &Store) {
         classes: strings(&["0750003C-CP"]),
         ..person("zoe.blanc", "BLANC", "Zoé", Profile::Student)
     };
-    store.put_user(&zoe, Some(&creds(7))).await.unwrap();
+    store.put_user(&zoe, Some(&creds(7)), None).await.unwrap();
     assert_eq!(
         store.directory_user_active("zoe.blanc").await.unwrap(),
         Some(true)
@@ -2082,7 +2094,7 @@ async fn directory_incremental_changes(store: &Store) {
         children: strings(&["zoe.blanc", "lea.martin"]),
         ..person("paul.martin", "MARTIN", "Paul", Profile::Relative)
     };
-    store.put_user(&paul, None).await.unwrap();
+    store.put_user(&paul, None, None).await.unwrap();
     expected.users.push(zoe.clone());
     *user_mut(&mut expected, "paul.martin") = paul.clone();
     expected = normalized(expected);
@@ -2106,7 +2118,7 @@ async fn directory_incremental_changes(store: &Store) {
         ..paul.clone()
     };
     for bad in [&bad_structure, &bad_class, &bad_child, &own_child] {
-        let r = store.put_user(bad, Some(&creds(1))).await;
+        let r = store.put_user(bad, Some(&creds(1)), None).await;
         assert!(is_invalid(r), "{bad:?}");
     }
     // A plain account is not a directory user: it cannot be a child.
@@ -2115,19 +2127,19 @@ async fn directory_incremental_changes(store: &Store) {
         children: strings(&["admin"]),
         ..paul.clone()
     };
-    assert!(is_invalid(store.put_user(&admin_child, None).await));
+    assert!(is_invalid(store.put_user(&admin_child, None, None).await));
     assert!(!store.account_exists("ghost").await.unwrap());
     assert_eq!(store.snapshot().await.unwrap(), expected);
 
     // Deactivation (NotFound when unknown or a plain account), then put_user re-activates.
-    store.deactivate_user("zoe.blanc").await.unwrap();
-    store.deactivate_user("zoe.blanc").await.unwrap();
+    store.deactivate_user("zoe.blanc", None).await.unwrap();
+    store.deactivate_user("zoe.blanc", None).await.unwrap();
     assert_eq!(
         store.directory_user_active("zoe.blanc").await.unwrap(),
         Some(false)
     );
-    assert!(is_not_found(store.deactivate_user("nobody").await));
-    assert!(is_not_found(store.deactivate_user("admin").await));
+    assert!(is_not_found(store.deactivate_user("nobody", None).await));
+    assert!(is_not_found(store.deactivate_user("admin", None).await));
     let snap = store.snapshot().await.unwrap();
     assert!(snap.users.iter().all(|u| u.login != "zoe.blanc"));
     let paul_now = snap
@@ -2136,7 +2148,7 @@ async fn directory_incremental_changes(store: &Store) {
         .find(|u| u.login == "paul.martin")
         .unwrap();
     assert_eq!(paul_now.children, strings(&["lea.martin"]));
-    store.put_user(&zoe, None).await.unwrap();
+    store.put_user(&zoe, None, None).await.unwrap();
     // Re-activated, her links and credentials as before, her father's link back.
     assert_eq!(store.snapshot().await.unwrap(), expected);
     assert_eq!(
@@ -2146,35 +2158,38 @@ async fn directory_incremental_changes(store: &Store) {
 
     // Groups: create, replace, check references, delete.
     store
-        .put_group(&group(
-            "club",
-            "Club",
-            Some("0750003C"),
-            &["zoe.blanc", "paul.martin"],
-        ))
+        .put_group(
+            &group(
+                "club",
+                "Club",
+                Some("0750003C"),
+                &["zoe.blanc", "paul.martin"],
+            ),
+            None,
+        )
         .await
         .unwrap();
     store
-        .put_group(&group(
-            "chorale",
-            "Chorale !",
-            Some(COLLEGE),
-            &["hugo.petit"],
-        ))
+        .put_group(
+            &group("chorale", "Chorale !", Some(COLLEGE), &["hugo.petit"]),
+            None,
+        )
         .await
         .unwrap();
     assert!(is_invalid(
         store
-            .put_group(&group("club", "Club", None, &["zoe.blanc", "nobody"]))
+            .put_group(&group("club", "Club", None, &["zoe.blanc", "nobody"]), None)
             .await
     ));
     assert!(is_invalid(
         store
-            .put_group(&group("club", "Club", Some("nowhere"), &[]))
+            .put_group(&group("club", "Club", Some("nowhere"), &[]), None)
             .await
     ));
     assert!(is_invalid(
-        store.put_group(&group("g", "G", None, &["admin"])).await
+        store
+            .put_group(&group("g", "G", None, &["admin"]), None)
+            .await
     ));
     expected.groups.push(group(
         "club",
@@ -2186,20 +2201,20 @@ async fn directory_incremental_changes(store: &Store) {
     expected = normalized(expected);
     assert_eq!(store.snapshot().await.unwrap(), expected);
     // A deactivated member is hidden, and back when re-activated.
-    store.deactivate_user("zoe.blanc").await.unwrap();
+    store.deactivate_user("zoe.blanc", None).await.unwrap();
     let snap = store.snapshot().await.unwrap();
     let club = snap.groups.iter().find(|g| g.id == "club").unwrap();
     assert_eq!(club.members, strings(&["paul.martin"]));
-    store.put_user(&zoe, None).await.unwrap();
+    store.put_user(&zoe, None, None).await.unwrap();
     assert_eq!(store.snapshot().await.unwrap(), expected);
 
-    store.delete_group("club").await.unwrap();
-    assert!(is_not_found(store.delete_group("club").await));
+    store.delete_group("club", None).await.unwrap();
+    assert!(is_not_found(store.delete_group("club", None).await));
     expected.groups.retain(|g| g.id != "club");
 
     // Deleting a class removes its members' links to it.
-    store.delete_class("0750003C-CP").await.unwrap();
-    assert!(is_not_found(store.delete_class("0750003C-CP").await));
+    store.delete_class("0750003C-CP", None).await.unwrap();
+    assert!(is_not_found(store.delete_class("0750003C-CP", None).await));
     expected.classes.retain(|c| c.id != "0750003C-CP");
     user_mut(&mut expected, "zoe.blanc").classes.clear();
     assert_eq!(store.snapshot().await.unwrap(), expected);
@@ -2208,7 +2223,7 @@ async fn directory_incremental_changes(store: &Store) {
 async fn directory_failing_import_changes_nothing(store: &Store) {
     let mut map = HashMap::new();
     map.insert("lea.martin".to_string(), creds(1));
-    store.import_snapshot(&school(), &map).await.unwrap();
+    store.import_snapshot(&school(), &map, None).await.unwrap();
     store
         .set_rules(COLLEGE, Some(&custom_rules()))
         .await
@@ -2263,48 +2278,60 @@ async fn directory_failing_import_changes_nothing(store: &Store) {
     let mut bad = changed();
     bad.classes
         .push(class("0750009Z-1A", "0750009Z", "Nowhere"));
-    let err = store.import_snapshot(&bad, &new_map).await.unwrap_err();
+    let err = store
+        .import_snapshot(&bad, &new_map, None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Database(_)), "got {err:?}");
     check_unchanged("class of a missing structure").await;
 
     // A user in a class that is not in the snapshot (nor the database).
     let mut bad = changed();
     user_mut(&mut bad, "new.user").classes = strings(&["nothing"]);
-    assert!(store.import_snapshot(&bad, &new_map).await.is_err());
+    assert!(store.import_snapshot(&bad, &new_map, None).await.is_err());
     check_unchanged("user in a missing class").await;
 
     // A user in a class the snapshot removes.
     let mut bad = changed();
     user_mut(&mut bad, "new.user").classes = strings(&["0750002B-2A"]);
-    assert!(store.import_snapshot(&bad, &new_map).await.is_err());
+    assert!(store.import_snapshot(&bad, &new_map, None).await.is_err());
     check_unchanged("user in a removed class").await;
 
     // A structure removed while a class of the snapshot still refers to it.
     let mut bad = changed();
     bad.structures.retain(|s| s.id != LYCEE);
     bad.classes.push(class("0750002B-1B", LYCEE, "1re B"));
-    assert!(store.import_snapshot(&bad, &new_map).await.is_err());
+    assert!(store.import_snapshot(&bad, &new_map, None).await.is_err());
     check_unchanged("class of a removed structure").await;
 
     // A child or a group member who is not in the snapshot (marc is being deactivated).
     let mut bad = changed();
     user_mut(&mut bad, "paul.martin").children = strings(&["lea.martin", "marc.roux"]);
-    assert!(is_invalid(store.import_snapshot(&bad, &new_map).await));
+    assert!(is_invalid(
+        store.import_snapshot(&bad, &new_map, None).await
+    ));
     check_unchanged("child not in the snapshot").await;
     let mut bad = changed();
     bad.groups.push(group("g", "G", None, &["nobody"]));
-    assert!(is_invalid(store.import_snapshot(&bad, &new_map).await));
+    assert!(is_invalid(
+        store.import_snapshot(&bad, &new_map, None).await
+    ));
     check_unchanged("member not in the snapshot").await;
 
     // Duplicate ids.
     let mut bad = changed();
     bad.users
         .push(person("hugo.petit", "X", "Y", Profile::Guest));
-    assert!(is_invalid(store.import_snapshot(&bad, &new_map).await));
+    assert!(is_invalid(
+        store.import_snapshot(&bad, &new_map, None).await
+    ));
     check_unchanged("duplicate login").await;
 
     // The good version goes through.
-    let got = store.import_snapshot(&changed(), &new_map).await.unwrap();
+    let got = store
+        .import_snapshot(&changed(), &new_map, None)
+        .await
+        .unwrap();
     assert_eq!(
         (got.users_created, got.users_updated, got.users_deactivated),
         (1, 2, 1)
@@ -2319,7 +2346,7 @@ async fn directory_failing_import_changes_nothing(store: &Store) {
 
 async fn directory_delete_account_removes_directory_rows(store: &Store) {
     store
-        .import_snapshot(&school(), &no_credentials())
+        .import_snapshot(&school(), &no_credentials(), None)
         .await
         .unwrap();
     // lea: a pupil, a child, a choir member.
@@ -2338,7 +2365,7 @@ async fn directory_delete_account_removes_directory_rows(store: &Store) {
     );
     assert_eq!(store.snapshot().await.unwrap(), without_lea);
     let got = store
-        .import_snapshot(&school(), &no_credentials())
+        .import_snapshot(&school(), &no_credentials(), None)
         .await
         .unwrap();
     // lea created; paul (children) counts as updated.
@@ -2350,7 +2377,11 @@ async fn directory_delete_account_removes_directory_rows(store: &Store) {
     );
     // Deleting a deactivated user's account works the same.
     store
-        .import_snapshot(&without_user(school(), "hugo.petit"), &no_credentials())
+        .import_snapshot(
+            &without_user(school(), "hugo.petit"),
+            &no_credentials(),
+            None,
+        )
         .await
         .unwrap();
     store.delete_account("hugo.petit").await.unwrap();
@@ -2365,12 +2396,12 @@ async fn directory_changes_seen_by_second_store(store: &Store, other: &Store) {
     assert_eq!(other.generation().await.unwrap(), 0);
     assert_eq!(other.snapshot().await.unwrap(), Snapshot::default());
     store
-        .import_snapshot(&school(), &no_credentials())
+        .import_snapshot(&school(), &no_credentials(), None)
         .await
         .unwrap();
     assert_eq!(other.generation().await.unwrap(), 1);
     assert_eq!(other.snapshot().await.unwrap(), normalized(school()));
-    other.deactivate_user("lea.martin").await.unwrap();
+    other.deactivate_user("lea.martin", None).await.unwrap();
     assert_eq!(store.generation().await.unwrap(), 2);
     assert_eq!(
         store.directory_user_active("lea.martin").await.unwrap(),
@@ -2392,8 +2423,8 @@ async fn directory_changes_seen_by_second_store(store: &Store, other: &Store) {
         no_credentials(),
     );
     let (a, b) = tokio::join!(
-        store.import_snapshot(&full, &none),
-        other.import_snapshot(&partial, &none),
+        store.import_snapshot(&full, &none, None),
+        other.import_snapshot(&partial, &none, None),
     );
     a.unwrap();
     b.unwrap();
@@ -3108,7 +3139,10 @@ async fn audit_rows(store: &Store) -> Vec<causerie_store::AuditEntry> {
 async fn admin_grants_from_import_and_by_hand(store: &Store) {
     let mut s = school();
     user_mut(&mut s, "marc.roux").admin_of = strings(&[LYCEE]);
-    store.import_snapshot(&s, &no_credentials()).await.unwrap();
+    store
+        .import_snapshot(&s, &no_credentials(), None)
+        .await
+        .unwrap();
     // The snapshot read back carries the import's grants.
     assert_eq!(store.snapshot().await.unwrap(), normalized(s.clone()));
     assert_eq!(
@@ -3146,7 +3180,10 @@ async fn admin_grants_from_import_and_by_hand(store: &Store) {
     // A new import replaces the import's grants, never the hand-made ones.
     user_mut(&mut s, "marc.roux").admin_of = Vec::new();
     user_mut(&mut s, "paul.martin").admin_of = strings(&[COLLEGE]);
-    store.import_snapshot(&s, &no_credentials()).await.unwrap();
+    store
+        .import_snapshot(&s, &no_credentials(), None)
+        .await
+        .unwrap();
     assert_eq!(
         grants_of(&store.admin_grants().await.unwrap()),
         vec![
@@ -3162,7 +3199,7 @@ async fn admin_grants_from_import_and_by_hand(store: &Store) {
         .unwrap()
         .clone();
     paul.admin_of = strings(&[LYCEE]);
-    store.put_user(&paul, None).await.unwrap();
+    store.put_user(&paul, None, None).await.unwrap();
     assert_eq!(
         grants_of(&store.admin_grants_of("paul.martin").await.unwrap()),
         vec![("paul.martin".into(), LYCEE.into(), GrantSource::Import)]
@@ -3404,7 +3441,7 @@ async fn admin_lock_is_audited_and_goes_with_the_account(store: &Store) {
 
 async fn admin_access_and_rules_changes_are_audited_atomically(store: &Store) {
     store
-        .import_snapshot(&school(), &no_credentials())
+        .import_snapshot(&school(), &no_credentials(), None)
         .await
         .unwrap();
     let generation = store.generation().await.unwrap();
@@ -3485,7 +3522,7 @@ async fn admin_access_and_rules_changes_are_audited_atomically(store: &Store) {
 
 async fn admin_group_changes_are_audited_atomically(store: &Store) {
     store
-        .import_snapshot(&school(), &no_credentials())
+        .import_snapshot(&school(), &no_credentials(), None)
         .await
         .unwrap();
     let theatre = group("theatre", "Théâtre", Some(COLLEGE), &["lea.martin"]);
@@ -3716,4 +3753,68 @@ async fn refusals_last_until_lifted(store: &Store) {
     store.delete_account("hugo").await.unwrap();
     store.create_account("hugo", &creds(3)).await.unwrap();
     assert!(!store.has_refused("hugo", lea).await.unwrap());
+}
+
+async fn incremental_changes_write_their_audit_row_with_them(store: &Store) {
+    use causerie_store::{AdminStore, AuditQuery, NewAudit};
+    store
+        .import_snapshot(&school(), &no_credentials(), None)
+        .await
+        .unwrap();
+    let audit = |action: &str| NewAudit {
+        actor: "api".into(),
+        action: action.into(),
+        target: Some("x".into()),
+        ..NewAudit::default()
+    };
+    let log = || async {
+        store
+            .audit_log(&AuditQuery {
+                limit: 100,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap()
+    };
+    let before = log().await.len();
+    let generation = store.generation().await.unwrap();
+    // A refused change writes neither itself, nor its row, nor a new generation.
+    let mut bad = school().users[0].clone();
+    bad.classes = vec!["no-such-class".into()];
+    assert!(
+        store
+            .put_user(&bad, None, Some(&audit("directory.user")))
+            .await
+            .is_err()
+    );
+    assert_eq!(log().await.len(), before);
+    assert_eq!(store.generation().await.unwrap(), generation);
+    // An accepted one writes its row.
+    let good = school().users[0].clone();
+    store
+        .put_user(&good, None, Some(&audit("directory.user")))
+        .await
+        .unwrap();
+    store
+        .deactivate_user(&good.login, Some(&audit("directory.user_deleted")))
+        .await
+        .unwrap();
+    let rows = log().await;
+    assert_eq!(rows.len(), before + 2);
+    assert_eq!(rows[0].action, "directory.user_deleted");
+    assert_eq!(rows[1].action, "directory.user");
+    assert_eq!(rows[0].actor, "api");
+    // An import's row says what it did.
+    store
+        .import_snapshot(
+            &school(),
+            &no_credentials(),
+            Some(&audit("directory.import")),
+        )
+        .await
+        .unwrap();
+    let rows = log().await;
+    assert_eq!(rows[0].action, "directory.import");
+    let after = rows[0].after.clone().unwrap();
+    assert_eq!(after["users_updated"], 1, "{after}");
 }

@@ -2,9 +2,12 @@
 //! group or structure at a time (`docs/directory-api.md`), guarded by the
 //! bearer token of `[directory] api_token`.
 //!
-//! Bodies use the import format (`docs/directory.md`); every change is
-//! validated, applied in one transaction and takes effect from the next
-//! stanza on. Errors are JSON: `{"error": "...", "field": "..."}`.
+//! Bodies use the import format (`docs/directory.md`). Every call is a change of the
+//! school made through `causerie_server::changes` like the command line's and the
+//! console's: validated by the import's own checks against the directory in force,
+//! written with its audit row (actor `api`) in one transaction, and enforced on what is
+//! open from the next stanza on (a removed user's sessions close, his rooms end). Errors
+//! are JSON: `{"error": "...", "field": "..."}`.
 
 use std::sync::Arc;
 
@@ -13,9 +16,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::put;
 use axum::{Json, Router};
-use causerie_ent::{Class, Group, Profile, Structure, User, is_valid_login};
+use causerie_ent::{Class, Group, Structure, User};
+use causerie_server::changes::{Actor, Change, ChangeError};
 use causerie_server::{Server, auth};
-use causerie_store::{DirectoryStore, StoreError};
+use causerie_store::StoreError;
 use serde::Serialize;
 use subtle::ConstantTimeEq;
 
@@ -200,12 +204,28 @@ fn same_id(path: &str, body: &str, field: &str) -> Result<(), Fail> {
     }
 }
 
-fn nonempty(value: &str, field: &str) -> Result<(), Fail> {
-    if value.trim().is_empty() {
-        Err(invalid(field, format!("`{field}` must not be empty")))
-    } else {
-        Ok(())
+impl From<ChangeError> for Fail {
+    fn from(e: ChangeError) -> Self {
+        match e {
+            // The import's own words: the field at fault and why.
+            ChangeError::Invalid(e) => Fail(StatusCode::UNPROCESSABLE_ENTITY, e.reason, e.field),
+            ChangeError::NotFound => Fail(StatusCode::NOT_FOUND, "not found".into(), None),
+            ChangeError::AlreadyExists => Fail(StatusCode::CONFLICT, "already exists".into(), None),
+            ChangeError::NotAllowed(_) => Fail(
+                StatusCode::FORBIDDEN,
+                "the directory API changes directory entries only".into(),
+                None,
+            ),
+            ChangeError::Store(e) => e.into(),
+        }
     }
+}
+
+/// Applies a change through the server (`Server::apply`: validated as an import would,
+/// written with its audit row, then enforced on what is open).
+async fn apply(server: &Server, change: Change) -> Result<StatusCode, Fail> {
+    server.apply(&Actor::SyncApi, change).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn put_user(
@@ -217,32 +237,21 @@ async fn put_user(
     authorize(&server, &headers)?;
     let user: User = parse(&body)?;
     same_id(&login, &user.login, "login")?;
-    if !is_valid_login(&user.login) {
-        return Err(invalid(
-            "login",
-            "a login is made of a-z, 0-9, '.', '-' and '_'",
-        ));
-    }
-    nonempty(&user.last_name, "last_name")?;
-    nonempty(&user.first_name, "first_name")?;
-    if !user.children.is_empty() && user.profile != Profile::Relative {
-        return Err(invalid("children", "only a relative has children"));
-    }
-    let creds = match &user.password {
-        Some(p) => Some(
+    let credentials = match &user.password {
+        Some(p) => Some(Box::new(
             auth::credentials_for(p, server.config().auth.scram_iterations).map_err(|_| {
                 invalid(
                     "password",
                     "the password has characters that cannot be used",
                 )
             })?,
-        ),
+        )),
         None => None,
     };
-    server.store().put_user(&user, creds.as_ref()).await?;
-    tracing::info!(login = %user.login, "directory API: user updated");
-    server.directory_changed().await;
-    Ok(StatusCode::NO_CONTENT)
+    let user = Box::new(user);
+    let status = apply(&server, Change::PutUser { user, credentials }).await?;
+    tracing::info!(login = %login, "directory API: user updated");
+    Ok(status)
 }
 
 async fn delete_user(
@@ -251,26 +260,19 @@ async fn delete_user(
     headers: HeaderMap,
 ) -> Result<StatusCode, Fail> {
     authorize(&server, &headers)?;
-    server.store().deactivate_user(&login).await?;
-    // Logins from now on read the new directory; the server closes the sessions of a
-    // deactivated user as it enforces the new generation.
-    server.directory_changed().await;
+    let status = apply(&server, Change::DeleteUser(login.clone())).await?;
     tracing::info!(login = %login, "directory API: user deactivated");
-    Ok(StatusCode::NO_CONTENT)
+    Ok(status)
 }
 
-/// A class, group or structure: an entry with an id and a name.
+/// A class, group or structure: an entry with an id.
 trait Entry: serde::de::DeserializeOwned {
     fn id(&self) -> &str;
-    fn name(&self) -> &str;
 }
 
 impl Entry for Class {
     fn id(&self) -> &str {
         &self.id
-    }
-    fn name(&self) -> &str {
-        &self.name
     }
 }
 
@@ -278,21 +280,15 @@ impl Entry for Group {
     fn id(&self) -> &str {
         &self.id
     }
-    fn name(&self) -> &str {
-        &self.name
-    }
 }
 
 impl Entry for Structure {
     fn id(&self) -> &str {
         &self.id
     }
-    fn name(&self) -> &str {
-        &self.name
-    }
 }
 
-/// Authorizes, parses and checks the body of a `PUT` of an entry.
+/// Authorizes and parses the body of a `PUT` of an entry, whose id is the URL's.
 fn accept<T: Entry>(
     server: &Server,
     headers: &HeaderMap,
@@ -302,7 +298,6 @@ fn accept<T: Entry>(
     authorize(server, headers)?;
     let entry: T = parse(body)?;
     same_id(id, entry.id(), "id")?;
-    nonempty(entry.name(), "name")?;
     Ok(entry)
 }
 
@@ -313,9 +308,7 @@ async fn put_class(
     body: axum::body::Bytes,
 ) -> Result<StatusCode, Fail> {
     let class: Class = accept(&server, &headers, &id, &body)?;
-    server.store().put_class(&class).await?;
-    server.directory_changed().await;
-    Ok(StatusCode::NO_CONTENT)
+    apply(&server, Change::PutClass(class)).await
 }
 
 async fn put_group(
@@ -325,9 +318,7 @@ async fn put_group(
     body: axum::body::Bytes,
 ) -> Result<StatusCode, Fail> {
     let group: Group = accept(&server, &headers, &id, &body)?;
-    server.store().put_group(&group).await?;
-    server.directory_changed().await;
-    Ok(StatusCode::NO_CONTENT)
+    apply(&server, Change::PutGroup(group)).await
 }
 
 async fn put_structure(
@@ -337,9 +328,7 @@ async fn put_structure(
     body: axum::body::Bytes,
 ) -> Result<StatusCode, Fail> {
     let structure: Structure = accept(&server, &headers, &id, &body)?;
-    server.store().put_structure(&structure).await?;
-    server.directory_changed().await;
-    Ok(StatusCode::NO_CONTENT)
+    apply(&server, Change::PutStructure(structure)).await
 }
 
 async fn delete_class(
@@ -348,9 +337,7 @@ async fn delete_class(
     headers: HeaderMap,
 ) -> Result<StatusCode, Fail> {
     authorize(&server, &headers)?;
-    server.store().delete_class(&id).await?;
-    server.directory_changed().await;
-    Ok(StatusCode::NO_CONTENT)
+    apply(&server, Change::DeleteClass(id)).await
 }
 
 async fn delete_group(
@@ -359,7 +346,5 @@ async fn delete_group(
     headers: HeaderMap,
 ) -> Result<StatusCode, Fail> {
     authorize(&server, &headers)?;
-    server.store().delete_group(&id).await?;
-    server.directory_changed().await;
-    Ok(StatusCode::NO_CONTENT)
+    apply(&server, Change::DeleteGroup(id)).await
 }

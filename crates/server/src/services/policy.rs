@@ -374,10 +374,7 @@ impl Policy {
         let rules = self.store.rules().await?;
         let inactive = self.store.inactive_users().await?;
         let locked = self.store.locked_accounts().await?;
-        let mut access = HashMap::new();
-        for s in &snapshot.structures {
-            access.insert(s.id.clone(), self.store.access(&s.id).await?);
-        }
+        let access = self.store.all_access().await?;
         Ok(View {
             generation,
             dir: Arc::new(Directory::new(snapshot, rules)),
@@ -500,7 +497,7 @@ mod tests {
             .unwrap();
         let snapshot = school(&["lea", "hugo"], &["ines"]);
         store
-            .import_snapshot(&snapshot, &HashMap::new())
+            .import_snapshot(&snapshot, &HashMap::new(), None)
             .await
             .unwrap();
         store
@@ -545,7 +542,7 @@ mod tests {
 
         // Léa moves to B: once the change is announced, the very next decision sees it.
         store
-            .import_snapshot(&school(&["hugo"], &["ines", "lea"]), &HashMap::new())
+            .import_snapshot(&school(&["hugo"], &["ines", "lea"]), &HashMap::new(), None)
             .await
             .unwrap();
         policy.invalidate();
@@ -556,7 +553,7 @@ mod tests {
 
         // A change made by another process is found by a refresh (the poller's).
         store
-            .import_snapshot(&school(&["hugo", "lea"], &["ines"]), &HashMap::new())
+            .import_snapshot(&school(&["hugo", "lea"], &["ines"]), &HashMap::new(), None)
             .await
             .unwrap();
         assert_eq!(
@@ -578,7 +575,7 @@ mod tests {
             return; // no inotify here: the poller covers it (tested above)
         }
         store
-            .import_snapshot(&school(&["hugo"], &["ines", "lea"]), &HashMap::new())
+            .import_snapshot(&school(&["hugo"], &["ines", "lea"]), &HashMap::new(), None)
             .await
             .unwrap();
         signal_change(tmp.path()).unwrap();

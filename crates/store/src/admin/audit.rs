@@ -41,7 +41,7 @@ pub struct AuditQuery {
     pub limit: i64,
 }
 
-pub(super) async fn insert_audit(conn: &mut AnyConnection, e: &NewAudit) -> Result<i64> {
+pub(crate) async fn insert_audit(conn: &mut AnyConnection, e: &NewAudit) -> Result<i64> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO audit_log \
              (at_ms, actor, action, structure_id, target, before_json, after_json) \

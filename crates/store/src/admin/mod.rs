@@ -29,6 +29,7 @@ mod settings;
 use causerie_ent::{Group, Rule};
 use serde_json::Value;
 
+pub(crate) use audit::insert_audit;
 pub use audit::{AuditEntry, AuditQuery, NewAudit};
 pub use console_sessions::AdminSession;
 pub use grants::{AdminGrant, GrantSource};

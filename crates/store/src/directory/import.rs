@@ -14,6 +14,7 @@ use super::rows::{
     set_children, set_group_members, set_of, set_user_classes, set_user_structures, upsert_class,
     upsert_group_row, upsert_structure, upsert_user_row,
 };
+use crate::admin::{NewAudit, insert_audit};
 use crate::credentials::{Credentials, credentials_of, write_credentials};
 use crate::{Result, Store, StoreError};
 
@@ -56,6 +57,7 @@ pub(super) async fn import_snapshot(
     store: &Store,
     snapshot: &Snapshot,
     credentials: &HashMap<String, Credentials>,
+    audit: Option<&NewAudit>,
 ) -> Result<ImportReport> {
     check_unique(snapshot)?;
     let mut tx = store.begin_write().await?;
@@ -259,6 +261,21 @@ pub(super) async fn import_snapshot(
         }
     }
 
+    if let Some(a) = audit {
+        // The row says what the import did.
+        let mut a = a.clone();
+        if a.after.is_none() {
+            a.after = Some(serde_json::json!({
+                "structures": report.structures,
+                "classes": report.classes,
+                "groups": report.groups,
+                "users_created": report.users_created,
+                "users_updated": report.users_updated,
+                "users_deactivated": report.users_deactivated,
+            }));
+        }
+        insert_audit(&mut tx, &a).await?;
+    }
     tx.commit().await?;
     Ok(report)
 }

@@ -38,6 +38,7 @@ use std::collections::HashMap;
 
 use causerie_ent::{Class, Group, Rule, Snapshot, Structure, User};
 
+use crate::admin::NewAudit;
 use crate::credentials::Credentials;
 use crate::{Result, Store};
 
@@ -79,6 +80,7 @@ pub trait DirectoryStore: Send + Sync {
         &self,
         snapshot: &Snapshot,
         credentials: &HashMap<String, Credentials>,
+        audit: Option<&NewAudit>,
     ) -> Result<ImportReport>;
     /// The current directory: structures, classes, ACTIVE users (with their structures,
     /// classes and active children), groups (members restricted to active users), each list
@@ -93,19 +95,26 @@ pub trait DirectoryStore: Send + Sync {
     /// Creates or replaces a user (names, profile, structures, classes, children) and makes
     /// him active; `credentials`, when given, replace his own. Err(Invalid) when a
     /// structure, class or child (a directory user) does not exist.
-    async fn put_user(&self, user: &User, credentials: Option<&Credentials>) -> Result<()>;
+    ///
+    /// These incremental changes write `audit`, when given, in their transaction.
+    async fn put_user(
+        &self,
+        user: &User,
+        credentials: Option<&Credentials>,
+        audit: Option<&NewAudit>,
+    ) -> Result<()>;
     /// Err(NotFound) when `login` is not a directory user.
-    async fn deactivate_user(&self, login: &str) -> Result<()>;
-    async fn put_structure(&self, structure: &Structure) -> Result<()>;
+    async fn deactivate_user(&self, login: &str, audit: Option<&NewAudit>) -> Result<()>;
+    async fn put_structure(&self, structure: &Structure, audit: Option<&NewAudit>) -> Result<()>;
     /// Err(Invalid) when its structure does not exist.
-    async fn put_class(&self, class: &Class) -> Result<()>;
+    async fn put_class(&self, class: &Class, audit: Option<&NewAudit>) -> Result<()>;
     /// Removes the class and its members' links to it. Err(NotFound) when absent.
-    async fn delete_class(&self, id: &str) -> Result<()>;
+    async fn delete_class(&self, id: &str, audit: Option<&NewAudit>) -> Result<()>;
     /// Creates or replaces a group and its members. Err(Invalid) when its structure or a
     /// member (a directory user) does not exist.
-    async fn put_group(&self, group: &Group) -> Result<()>;
+    async fn put_group(&self, group: &Group, audit: Option<&NewAudit>) -> Result<()>;
     /// Err(NotFound) when absent.
-    async fn delete_group(&self, id: &str) -> Result<()>;
+    async fn delete_group(&self, id: &str, audit: Option<&NewAudit>) -> Result<()>;
     /// Stored rules per structure id, in order (possibly an empty list); structures without
     /// stored rules are absent from the map (the caller uses the defaults).
     async fn rules(&self) -> Result<HashMap<String, Vec<Rule>>>;
@@ -115,6 +124,8 @@ pub trait DirectoryStore: Send + Sync {
     async fn set_rules(&self, structure: &str, rules: Option<&[Rule]>) -> Result<()>;
     /// The stored setting, or [`Access::default`] when there is none.
     async fn access(&self, structure: &str) -> Result<Access>;
+    /// Every stored setting, by structure id (structures without one use the default).
+    async fn all_access(&self) -> Result<HashMap<String, Access>>;
     /// Err(NotFound) when the structure does not exist.
     async fn set_access(&self, structure: &str, access: &Access) -> Result<()>;
     /// The directory generation: incremented by every change of the directory, the rules or
@@ -130,8 +141,9 @@ impl DirectoryStore for Store {
         &self,
         snapshot: &Snapshot,
         credentials: &HashMap<String, Credentials>,
+        audit: Option<&NewAudit>,
     ) -> Result<ImportReport> {
-        import::import_snapshot(self, snapshot, credentials).await
+        import::import_snapshot(self, snapshot, credentials, audit).await
     }
 
     async fn snapshot(&self) -> Result<Snapshot> {
@@ -146,32 +158,37 @@ impl DirectoryStore for Store {
         load::inactive_users(self).await
     }
 
-    async fn put_user(&self, user: &User, credentials: Option<&Credentials>) -> Result<()> {
-        sync::put_user(self, user, credentials).await
+    async fn put_user(
+        &self,
+        user: &User,
+        credentials: Option<&Credentials>,
+        audit: Option<&NewAudit>,
+    ) -> Result<()> {
+        sync::put_user(self, user, credentials, audit).await
     }
 
-    async fn deactivate_user(&self, login: &str) -> Result<()> {
-        sync::deactivate_user(self, login).await
+    async fn deactivate_user(&self, login: &str, audit: Option<&NewAudit>) -> Result<()> {
+        sync::deactivate_user(self, login, audit).await
     }
 
-    async fn put_structure(&self, structure: &Structure) -> Result<()> {
-        sync::put_structure(self, structure).await
+    async fn put_structure(&self, structure: &Structure, audit: Option<&NewAudit>) -> Result<()> {
+        sync::put_structure(self, structure, audit).await
     }
 
-    async fn put_class(&self, class: &Class) -> Result<()> {
-        sync::put_class(self, class).await
+    async fn put_class(&self, class: &Class, audit: Option<&NewAudit>) -> Result<()> {
+        sync::put_class(self, class, audit).await
     }
 
-    async fn delete_class(&self, id: &str) -> Result<()> {
-        sync::delete_class(self, id).await
+    async fn delete_class(&self, id: &str, audit: Option<&NewAudit>) -> Result<()> {
+        sync::delete_class(self, id, audit).await
     }
 
-    async fn put_group(&self, group: &Group) -> Result<()> {
-        sync::put_group(self, group).await
+    async fn put_group(&self, group: &Group, audit: Option<&NewAudit>) -> Result<()> {
+        sync::put_group(self, group, audit).await
     }
 
-    async fn delete_group(&self, id: &str) -> Result<()> {
-        sync::delete_group(self, id).await
+    async fn delete_group(&self, id: &str, audit: Option<&NewAudit>) -> Result<()> {
+        sync::delete_group(self, id, audit).await
     }
 
     async fn rules(&self) -> Result<HashMap<String, Vec<Rule>>> {
@@ -184,6 +201,10 @@ impl DirectoryStore for Store {
 
     async fn access(&self, structure: &str) -> Result<Access> {
         settings::access(self, structure).await
+    }
+
+    async fn all_access(&self) -> Result<HashMap<String, Access>> {
+        settings::all_access(self).await
     }
 
     async fn set_access(&self, structure: &str, access: &Access) -> Result<()> {

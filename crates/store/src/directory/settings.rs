@@ -164,6 +164,24 @@ pub(super) async fn access(store: &Store, structure: &str) -> Result<Access> {
     })
 }
 
+pub(super) async fn all_access(store: &Store) -> Result<HashMap<String, Access>> {
+    let rows = sqlx::query("SELECT structure_id, enabled, profiles FROM structure_access")
+        .fetch_all(store.pool())
+        .await?;
+    let mut all = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let profiles: String = row.try_get("profiles")?;
+        all.insert(
+            row.try_get("structure_id")?,
+            Access {
+                enabled: get_flag(row, "enabled", store.backend())?,
+                profiles: profiles_from_text(&profiles)?,
+            },
+        );
+    }
+    Ok(all)
+}
+
 pub(super) async fn set_access(store: &Store, structure: &str, access: &Access) -> Result<()> {
     let mut tx = store.begin_write().await?;
     bump_generation(&mut tx).await?;

@@ -8,6 +8,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use causerie_ent::User;
+use causerie_server::changes::{Actor, Change};
 use causerie_store::{AccountStore, AdminStore, GrantSource};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -96,8 +97,13 @@ pub async fn grant(
         }
     }
     server
-        .store()
-        .grant_many_audited(&b.login, &b.structures, admin.actor())
+        .apply(
+            &Actor::Admin(admin.actor().into()),
+            Change::Grant {
+                login: b.login.clone(),
+                structures: b.structures,
+            },
+        )
         .await?;
     tracing::info!(actor = %admin.actor(), login = %b.login, "admin: local administration granted");
     list(State(server), caller).await
@@ -110,13 +116,15 @@ pub async fn revoke(
     caller: Caller,
 ) -> Result<StatusCode, ApiError> {
     let admin = caller.superadmin()?;
-    if !server
-        .store()
-        .revoke_audited(&login, &id, admin.actor())
-        .await?
-    {
-        return Err(ApiError::not_found());
-    }
+    server
+        .apply(
+            &Actor::Admin(admin.actor().into()),
+            Change::Revoke {
+                login: login.clone(),
+                structure: id.clone(),
+            },
+        )
+        .await?;
     tracing::info!(actor = %admin.actor(), login = %login, structure = %id, "admin: local administration revoked");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::{Path, State};
 use causerie_ent::{Decision, Directory, Group, Why};
-use causerie_store::{AdminStore, GroupChange};
+use causerie_server::changes::{Actor, Change};
+use causerie_store::GroupChange;
 use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -51,7 +52,6 @@ fn check_member(
 }
 
 async fn answer(server: &AppState, id: &str) -> Result<Json<Value>, ApiError> {
-    server.directory_changed().await;
     let dir = server.directory().await;
     let g = dir.group(id).ok_or_else(ApiError::not_found)?;
     Ok(Json(group_json(&dir, g)))
@@ -112,8 +112,10 @@ pub async fn create(
         members,
     };
     server
-        .store()
-        .change_group_audited(&GroupChange::Create(group), admin.actor())
+        .apply(
+            &Actor::Admin(admin.actor().into()),
+            Change::EditGroup(GroupChange::Create(group)),
+        )
         .await?;
     tracing::info!(actor = %admin.actor(), group = %gid, "admin: group created");
     answer(&server, &gid).await
@@ -125,12 +127,16 @@ struct RenameBody {
     name: String,
 }
 
+/// A group edit through the change layer (validated, audited, enforced).
 async fn apply(server: &AppState, admin: &GroupAdmin, change: GroupChange) -> Result<(), ApiError> {
+    let action = change.action();
     server
-        .store()
-        .change_group_audited(&change, admin.actor())
+        .apply(
+            &Actor::Admin(admin.actor().into()),
+            Change::EditGroup(change),
+        )
         .await?;
-    tracing::info!(actor = %admin.actor(), group = %admin.id(), action = change.action(), "admin: group changed");
+    tracing::info!(actor = %admin.actor(), group = %admin.id(), action, "admin: group changed");
     Ok(())
 }
 
@@ -171,7 +177,6 @@ pub async fn remove(
         },
     )
     .await?;
-    server.directory_changed().await;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 

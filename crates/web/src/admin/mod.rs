@@ -7,9 +7,10 @@
 //! (`{"error": {"code", "message_fr", "message_en", "field"?}}`), body parsing that names
 //! the field at fault, and the JSON shape of a user.
 //!
-//! Every change is validated before anything is written, written with its audit row in
-//! one transaction (`causerie_store::AdminStore`), and applies without restart
-//! (the directory cache is invalidated; sessions an access change refuses are closed).
+//! Every change goes through `causerie_server::changes` (`Server::apply`), as the command
+//! line's and the sync API's do: validated before anything is written, written with its
+//! audit row in one transaction, and enforced on what is open (sessions an access change
+//! or a lock refuses are closed, room memberships the rooms' policy no longer admits end).
 
 pub mod admins;
 pub mod audit;
@@ -27,6 +28,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use causerie_ent::{Directory, User};
 use causerie_server::Server;
+use causerie_server::changes::ChangeError;
 use causerie_store::StoreError;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -178,6 +180,26 @@ impl ApiError {
             "Erreur interne, réessayez plus tard.",
             "Internal error, try again later.",
         )
+    }
+}
+
+impl From<ChangeError> for ApiError {
+    fn from(e: ChangeError) -> ApiError {
+        match e {
+            ChangeError::Invalid(e) => {
+                let field = e.field.clone().unwrap_or_default();
+                let fr = if field.is_empty() {
+                    "Demande refusée : elle ne respecte pas le format de l'annuaire.".to_string()
+                } else {
+                    format!("Valeur refusée pour « {field} ».")
+                };
+                ApiError::invalid(&field, fr, format!("Refused: {}", e.reason))
+            }
+            ChangeError::NotFound => ApiError::not_found(),
+            ChangeError::AlreadyExists => StoreError::AlreadyExists.into(),
+            ChangeError::NotAllowed(_) => ApiError::forbidden(),
+            ChangeError::Store(e) => e.into(),
+        }
     }
 }
 

@@ -9,7 +9,8 @@ use std::collections::BTreeSet;
 use axum::Json;
 use axum::extract::{Path, State};
 use causerie_ent::{Directory, Profile, Rule, default_rules, validate_rules};
-use causerie_store::{Access, AdminStore, DirectoryStore};
+use causerie_server::changes::{Actor, Change};
+use causerie_store::{Access, DirectoryStore};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -109,11 +110,15 @@ pub async fn set_access(
         profiles,
     };
     server
-        .store()
-        .set_access_audited(admin.id(), &access, admin.actor())
+        .apply(
+            &Actor::Admin(admin.actor().into()),
+            Change::SetAccess {
+                structure: admin.id().into(),
+                access,
+            },
+        )
         .await?;
     tracing::info!(actor = %admin.actor(), structure = %admin.id(), "admin: chat access changed");
-    server.directory_changed().await;
     Ok(Json(detail(&server, &admin).await?))
 }
 
@@ -151,11 +156,15 @@ pub async fn set_rules(
         ));
     }
     server
-        .store()
-        .set_rules_audited(admin.id(), Some(&b.rules), admin.actor())
+        .apply(
+            &Actor::Admin(admin.actor().into()),
+            Change::SetRules {
+                structure: admin.id().into(),
+                rules: Some(b.rules),
+            },
+        )
         .await?;
     tracing::info!(actor = %admin.actor(), structure = %admin.id(), "admin: rules changed");
-    server.directory_changed().await;
     Ok(Json(detail(&server, &admin).await?))
 }
 
@@ -167,10 +176,14 @@ pub async fn reset_rules(
 ) -> Result<Json<Value>, ApiError> {
     let admin = caller.structure(&*server.directory().await, &id)?;
     server
-        .store()
-        .set_rules_audited(admin.id(), None, admin.actor())
+        .apply(
+            &Actor::Admin(admin.actor().into()),
+            Change::SetRules {
+                structure: admin.id().into(),
+                rules: None,
+            },
+        )
         .await?;
     tracing::info!(actor = %admin.actor(), structure = %admin.id(), "admin: rules reset");
-    server.directory_changed().await;
     Ok(Json(detail(&server, &admin).await?))
 }

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use causerie_ent::{Decision, Directory, Scope, SearchQuery, User, Why, fold};
+use causerie_server::changes::{Actor, Change};
 use causerie_store::{AdminStore, DirectoryStore, NewAudit};
 use serde_json::{Value, json};
 
@@ -176,15 +177,18 @@ async fn set_locked(
     let admin = caller
         .user(&server, &*server.directory().await, &login)
         .await?;
+    // The lock moves the generation: every server closes the account's sessions as it
+    // applies it (this one before `apply` returns), and his console sessions end.
     server
-        .store()
-        .set_locked_audited(admin.login(), locked, admin.actor(), admin.structure())
+        .apply(
+            &Actor::Admin(admin.actor().into()),
+            Change::Lock {
+                login: admin.login().into(),
+                locked,
+                structure: admin.structure().map(Into::into),
+            },
+        )
         .await?;
-    // The servers' lock list is loaded with the directory: read it again now.
-    server.directory_changed().await;
-    if locked {
-        server.disconnect_user(admin.login());
-    }
     tracing::info!(actor = %admin.actor(), user = %admin.login(), locked, "admin: account lock changed");
     Ok(Json(detail(&server, &caller, admin.login()).await?))
 }

@@ -1,0 +1,416 @@
+//! One way to change the school: a typed [`Change`] (a directory import, one user, class,
+//! group or structure, a structure's rules or chat access, an account lock, an
+//! administrator's grant, a console group edit) and one [`apply`] that every door calls —
+//! the `causerie` command line, the ENT's directory sync API and the admin API.
+//!
+//! `apply` checks that the door may make the change ([`Actor`]), validates it with the
+//! same code whatever the door (a user put through the sync API is checked by the
+//! import's own per-user checks, `causerie_ent::check_user`, against the directory in
+//! force), then writes the change, its audit row and the directory generation in one
+//! transaction (`causerie_store`). Nothing is half done: a refused change writes neither
+//! itself nor an audit row.
+//!
+//! Enforcement does not hang on the door but on the generation: every running server
+//! loads the new generation (this process at once, `Server::apply`; another process
+//! within a second, or at once after the command's signal) and applies it to what is open
+//! (`enforce`: sessions the new state refuses are closed with the reason, presences and
+//! room memberships it no longer allows end). What the generation does not carry is done
+//! here: the console sessions of an account that is locked or leaves the directory end.
+
+use std::collections::HashMap;
+
+use causerie_ent::{
+    Access, Class, Directory, Group, ImportError, Profile, Rule, Snapshot, Structure, User,
+    check_class, check_group, check_structure, check_user, validate, validate_rules,
+};
+use causerie_store::{
+    AdminStore, Credentials, DirectoryStore, GroupChange, ImportReport, NewAudit, Store, StoreError,
+};
+use serde_json::{Value, json};
+
+/// The most rules one structure may have.
+pub const MAX_RULES: usize = 200;
+
+/// Who makes a change: which door it comes through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// The `causerie` command line, run by an operator on the server's machine.
+    Cli,
+    /// The ENT's directory sync API (its bearer token).
+    SyncApi,
+    /// An administrator of the console, by login (the admin API checked his role for the
+    /// change before asking).
+    Admin(String),
+}
+
+impl Actor {
+    /// The actor's name in the audit log.
+    pub fn name(&self) -> &str {
+        match self {
+            Actor::Cli => "cli",
+            Actor::SyncApi => "api",
+            Actor::Admin(login) => login,
+        }
+    }
+}
+
+/// A change of the school (see the module docs).
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// A full directory snapshot: what it lacks is deactivated (users) or removed.
+    /// `credentials` by login, for the users whose entry had a password.
+    Import {
+        snapshot: Snapshot,
+        credentials: HashMap<String, Credentials>,
+    },
+    /// One user, created or replaced (and active); his credentials when a password came.
+    PutUser {
+        user: Box<User>,
+        credentials: Option<Box<Credentials>>,
+    },
+    /// One user leaves the directory (deactivated: his archives stay).
+    DeleteUser(String),
+    PutStructure(Structure),
+    PutClass(Class),
+    DeleteClass(String),
+    PutGroup(Group),
+    DeleteGroup(String),
+    /// A structure's rules (None: back to the defaults).
+    SetRules {
+        structure: String,
+        rules: Option<Vec<Rule>>,
+    },
+    /// A structure's chat access.
+    SetAccess {
+        structure: String,
+        access: Access,
+    },
+    /// An account locked or unlocked by an administrator; `structure` is the one the
+    /// administrator acted for (audit).
+    Lock {
+        login: String,
+        locked: bool,
+        structure: Option<String>,
+    },
+    /// `login` administers `structures` (local administrator).
+    Grant {
+        login: String,
+        structures: Vec<String>,
+    },
+    /// `login` no longer administers `structure`.
+    Revoke {
+        login: String,
+        structure: String,
+    },
+    /// `login` is, or is no longer, a super-administrator.
+    SetSuper {
+        login: String,
+        on: bool,
+    },
+    /// A console edit of an ENT group.
+    EditGroup(GroupChange),
+}
+
+impl Change {
+    /// Whether it concerns the directory as the ENT feeds it (what the sync API may do).
+    fn is_directory_entry(&self) -> bool {
+        matches!(
+            self,
+            Change::PutUser { .. }
+                | Change::DeleteUser(_)
+                | Change::PutStructure(_)
+                | Change::PutClass(_)
+                | Change::DeleteClass(_)
+                | Change::PutGroup(_)
+                | Change::DeleteGroup(_)
+        )
+    }
+}
+
+/// What a change did.
+#[derive(Debug, Clone, Default)]
+pub struct Applied {
+    /// It changed something (an unlock of an unlocked account does not).
+    pub changed: bool,
+    /// What an import did.
+    pub import: Option<ImportReport>,
+    /// The structure's access before (an access change).
+    pub access_before: Option<Access>,
+    /// The group before and after (a group edit).
+    pub group: Option<(Option<Group>, Option<Group>)>,
+    /// Grants that are new (a grant).
+    pub granted: usize,
+}
+
+/// Why a change was refused; nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    /// The change is not acceptable: which entry and field, and why (the import's words).
+    #[error("{0}")]
+    Invalid(ImportError),
+    /// What it names does not exist.
+    #[error("not found")]
+    NotFound,
+    /// This door may not make this change.
+    #[error("{0} may not make this change")]
+    NotAllowed(&'static str),
+    /// It already exists (a group created twice).
+    #[error("already exists")]
+    AlreadyExists,
+    /// The store refused or failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for ChangeError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ChangeError::NotFound,
+            StoreError::AlreadyExists => ChangeError::AlreadyExists,
+            other => ChangeError::Store(other),
+        }
+    }
+}
+
+fn invalid(entry: &str, field: Option<&str>, reason: impl Into<String>) -> ChangeError {
+    ChangeError::Invalid(ImportError {
+        entry: entry.into(),
+        field: field.map(Into::into),
+        reason: reason.into(),
+    })
+}
+
+/// A user as the audit log shows him: no password.
+fn user_json(u: &User) -> Value {
+    let mut v = serde_json::to_value(u).unwrap_or(Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        o.remove("password");
+    }
+    v
+}
+
+/// Applies `change` made by `actor`, checked against the directory in force `dir` (see
+/// the module docs). The caller tells running servers (`Server::apply` does it for this
+/// process; the command line writes the signal file).
+pub async fn apply(
+    store: &Store,
+    dir: &Directory,
+    actor: &Actor,
+    change: Change,
+) -> Result<Applied, ChangeError> {
+    if *actor == Actor::SyncApi && !change.is_directory_entry() {
+        return Err(ChangeError::NotAllowed("the directory sync API"));
+    }
+    let audit = |action: &str, structure: Option<&str>, target: Option<&str>| NewAudit {
+        actor: actor.name().to_string(),
+        action: action.to_string(),
+        structure: structure.map(Into::into),
+        target: target.map(Into::into),
+        before: None,
+        after: None,
+    };
+    let done = Applied {
+        changed: true,
+        ..Applied::default()
+    };
+    match change {
+        Change::Import {
+            snapshot,
+            credentials,
+        } => {
+            validate(&snapshot).map_err(ChangeError::Invalid)?;
+            let leaving: Vec<String> = dir
+                .users()
+                .iter()
+                .filter(|u| !snapshot.users.iter().any(|s| s.login == u.login))
+                .map(|u| u.login.clone())
+                .collect();
+            let report = store
+                .import_snapshot(
+                    &snapshot,
+                    &credentials,
+                    Some(&audit("directory.import", None, None)),
+                )
+                .await?;
+            for login in leaving {
+                store.delete_admin_sessions_of(&login).await?;
+            }
+            Ok(Applied {
+                import: Some(report),
+                ..done
+            })
+        }
+        Change::PutUser { user, credentials } => {
+            check_user(&user, dir).map_err(ChangeError::Invalid)?;
+            let mut row = audit(
+                "directory.user",
+                user.structures.first().map(String::as_str),
+                Some(&user.login),
+            );
+            row.before = dir.user(&user.login).map(user_json);
+            row.after = Some(user_json(&user));
+            store
+                .put_user(&user, credentials.as_deref(), Some(&row))
+                .await?;
+            Ok(done)
+        }
+        Change::DeleteUser(login) => {
+            let mut row = audit(
+                "directory.user_deactivated",
+                dir.user(&login)
+                    .and_then(|u| u.structures.first())
+                    .map(String::as_str),
+                Some(&login),
+            );
+            row.before = dir.user(&login).map(user_json);
+            store.deactivate_user(&login, Some(&row)).await?;
+            store.delete_admin_sessions_of(&login).await?;
+            Ok(done)
+        }
+        Change::PutStructure(s) => {
+            check_structure(&s).map_err(ChangeError::Invalid)?;
+            let mut row = audit("directory.structure", Some(&s.id), Some(&s.id));
+            row.before = dir.structure(&s.id).map(|x| json!({"name": x.name}));
+            row.after = Some(json!({"name": s.name}));
+            store.put_structure(&s, Some(&row)).await?;
+            Ok(done)
+        }
+        Change::PutClass(c) => {
+            check_class(&c, dir).map_err(ChangeError::Invalid)?;
+            let mut row = audit("directory.class", Some(&c.structure), Some(&c.id));
+            row.before = dir
+                .class(&c.id)
+                .map(|x| json!({"structure": x.structure, "name": x.name}));
+            row.after = Some(json!({"structure": c.structure, "name": c.name}));
+            store.put_class(&c, Some(&row)).await?;
+            Ok(done)
+        }
+        Change::DeleteClass(id) => {
+            let structure = dir.class(&id).map(|c| c.structure.clone());
+            let mut row = audit("directory.class_deleted", structure.as_deref(), Some(&id));
+            row.before = dir
+                .class(&id)
+                .map(|x| json!({"structure": x.structure, "name": x.name}));
+            store.delete_class(&id, Some(&row)).await?;
+            Ok(done)
+        }
+        Change::PutGroup(g) => {
+            check_group(&g, dir).map_err(ChangeError::Invalid)?;
+            let mut row = audit("directory.group", g.structure.as_deref(), Some(&g.id));
+            row.before = dir.group(&g.id).and_then(|x| serde_json::to_value(x).ok());
+            row.after = serde_json::to_value(&g).ok();
+            store.put_group(&g, Some(&row)).await?;
+            Ok(done)
+        }
+        Change::DeleteGroup(id) => {
+            let structure = dir.group(&id).and_then(|g| g.structure.clone());
+            let mut row = audit("directory.group_deleted", structure.as_deref(), Some(&id));
+            row.before = dir.group(&id).and_then(|x| serde_json::to_value(x).ok());
+            store.delete_group(&id, Some(&row)).await?;
+            Ok(done)
+        }
+        Change::SetRules { structure, rules } => {
+            if let Some(r) = &rules {
+                if r.len() > MAX_RULES {
+                    return Err(invalid("rules", None, format!("at most {MAX_RULES} rules")));
+                }
+                validate_rules(r).map_err(|e| invalid(&e.entry, e.field.as_deref(), e.reason))?;
+            }
+            store
+                .set_rules_audited(&structure, rules.as_deref(), actor.name())
+                .await?;
+            Ok(done)
+        }
+        Change::SetAccess { structure, access } => {
+            // Kept in the canonical order whatever the order given, without repeats.
+            let access = Access {
+                enabled: access.enabled,
+                profiles: Profile::ALL
+                    .into_iter()
+                    .filter(|p| access.profiles.contains(p))
+                    .collect(),
+            };
+            let before = store
+                .set_access_audited(&structure, &access, actor.name())
+                .await?;
+            Ok(Applied {
+                changed: before != access,
+                access_before: Some(before),
+                ..done
+            })
+        }
+        Change::Lock {
+            login,
+            locked,
+            structure,
+        } => {
+            let changed = store
+                .set_locked_audited(&login, locked, actor.name(), structure.as_deref())
+                .await?;
+            if locked {
+                // His console too: the generation only reaches the XMPP sessions.
+                store.delete_admin_sessions_of(&login).await?;
+            }
+            Ok(Applied { changed, ..done })
+        }
+        Change::Grant { login, structures } => {
+            if structures.is_empty() {
+                return Err(invalid("admins", Some("structures"), "no structure"));
+            }
+            for (i, s) in structures.iter().enumerate() {
+                if dir.structure(s).is_none() {
+                    return Err(invalid(
+                        "admins",
+                        Some(&format!("structures[{i}]")),
+                        format!("unknown structure \"{s}\""),
+                    ));
+                }
+            }
+            let granted = store
+                .grant_many_audited(&login, &structures, actor.name())
+                .await?;
+            Ok(Applied {
+                changed: granted > 0,
+                granted,
+                ..done
+            })
+        }
+        Change::Revoke { login, structure } => {
+            let changed = store
+                .revoke_audited(&login, &structure, actor.name())
+                .await?;
+            if !changed {
+                return Err(ChangeError::NotFound);
+            }
+            Ok(done)
+        }
+        Change::SetSuper { login, on } => {
+            let changed = store
+                .set_super_admin_audited(&login, on, actor.name())
+                .await?;
+            Ok(Applied { changed, ..done })
+        }
+        Change::EditGroup(edit) => {
+            match &edit {
+                GroupChange::Create(g) => {
+                    check_group(g, dir).map_err(ChangeError::Invalid)?;
+                }
+                GroupChange::Rename { id, name } => {
+                    let probe = Group {
+                        id: id.clone(),
+                        name: name.clone(),
+                        structure: None,
+                        members: Vec::new(),
+                    };
+                    check_group(&probe, dir).map_err(ChangeError::Invalid)?;
+                }
+                _ => {}
+            }
+            let (before, after) = store.change_group_audited(&edit, actor.name()).await?;
+            Ok(Applied {
+                group: Some((before, after)),
+                ..done
+            })
+        }
+    }
+}
