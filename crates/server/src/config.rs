@@ -546,48 +546,4 @@ mod tests {
         assert!(msg.contains("auth.scram_iterations"), "{msg}");
         assert!(msg.contains("4096"), "{msg}");
     }
-
-    #[test]
-    fn every_option_is_documented() {
-        let doc = include_str!("../../../docs/config.md");
-        for key in [
-            "domain",
-            "data_dir",
-            "c2s",
-            "c2s_tls",
-            "http",
-            "url",
-            "cert",
-            "key",
-            "max_stanza_bytes",
-            "max_depth",
-            "handshake_timeout_secs",
-            "send_queue_len",
-            "max_offline_per_user",
-            "max_connections",
-            "max_resources_per_user",
-            "failure_delay_ms",
-            "scram_iterations",
-            "allow_plaintext_on_loopback",
-            "max_rooms_per_user",
-            "max_occupants_per_room",
-            "max_invitations_per_minute",
-            "history_len",
-            "archive_retention_days",
-            "max_name_chars",
-            "max_description_chars",
-            "max_subject_chars",
-            "max_nick_chars",
-            "super_admins",
-            "session_idle_minutes",
-            "session_max_hours",
-            "level",
-            "format",
-        ] {
-            assert!(
-                doc.contains(&format!("`{key}`")),
-                "docs/config.md lacks `{key}`"
-            );
-        }
-    }
 }

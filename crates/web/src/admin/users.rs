@@ -11,7 +11,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use causerie_ent::{Decision, Directory, Scope, SearchQuery, User, Why, fold};
 use causerie_server::changes::{Actor, Change};
-use causerie_store::{AdminStore, DirectoryStore, NewAudit};
+use causerie_store::{AdminStore, NewAudit};
 use serde_json::{Value, json};
 
 use super::auth::{Caller, UserAdmin};
@@ -64,40 +64,17 @@ pub async fn search(
     ))
 }
 
-/// Why `u` may not use chat, if he may not (as `login_allowed` decides).
-async fn refused_because(
-    server: &AppState,
-    u: &User,
-    locked: bool,
-) -> Result<Option<&'static str>, ApiError> {
-    if locked {
-        return Ok(Some("account-locked"));
-    }
-    if u.structures.is_empty() {
-        return Ok(None);
-    }
-    let mut enabled_somewhere = false;
-    for s in &u.structures {
-        let access = server.store().access(s).await?;
-        if access.enabled {
-            enabled_somewhere = true;
-            if access.profiles.contains(&u.profile) {
-                return Ok(None);
-            }
-        }
-    }
-    Ok(Some(if enabled_somewhere {
-        "profile-not-allowed"
-    } else {
-        "structure-disabled"
-    }))
-}
-
 async fn detail(server: &AppState, caller: &Caller, login: &str) -> Result<Value, ApiError> {
     let dir = server.directory().await;
     let u = caller.visible(&dir, login)?;
     let locked = server.store().account_locked(login).await?;
-    let refused = refused_because(server, u, locked).await?;
+    // The one access decision (the login's and the enforcement's), on the structures'
+    // access in force and the lock as stored now.
+    let view = server.view().await;
+    let refused =
+        causerie_ent::access::decide(Some(u), false, locked, |s| view.structure_access(s))
+            .err()
+            .map(|d| d.code());
     let mut v = user_json(&dir, u);
     let groups: Vec<Value> = dir
         .groups_of(login)
