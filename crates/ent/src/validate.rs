@@ -15,7 +15,6 @@ use serde::de::IgnoredAny;
 use serde_path_to_error::Segment;
 
 use crate::model::{Class, Group, Profile, Snapshot, Structure, User};
-use crate::rules::Scope;
 
 /// Why an import was refused: the entry and field at fault, and what is wrong.
 ///
@@ -408,17 +407,25 @@ fn bare_message(e: &serde_json::Error) -> String {
     text.strip_suffix(&suffix).unwrap_or(&text).to_string()
 }
 
-/// Rewrites serde's `unknown variant` message for profiles and scopes.
+/// Rewrites serde's `unknown variant` message for profiles and scopes, with the allowed
+/// values serde's message lists (so that this module needs neither type).
 fn explain_variant(message: &str) -> Option<String> {
     let rest = message.strip_prefix("unknown variant `")?;
     let value = rest.split('`').next()?;
-    let (what, allowed): (&str, Vec<&str>) = if rest.contains("`student`") {
-        ("profile", Profile::ALL.iter().map(|p| p.as_str()).collect())
+    let what = if rest.contains("`student`") {
+        "profile"
     } else if rest.contains("`same_class`") {
-        ("scope", Scope::ALL.iter().map(|s| s.as_str()).collect())
+        "scope"
     } else {
         return None;
     };
+    // `…`, expected one of `a`, `b`, `c`: every other quoted word after the value.
+    let allowed: Vec<&str> = rest
+        .split('`')
+        .skip(2)
+        .step_by(2)
+        .filter(|w| !w.is_empty())
+        .collect();
     Some(format!(
         "unknown {what} \"{value}\" (allowed: {})",
         allowed.join(", ")
