@@ -645,6 +645,22 @@ impl Directory {
     }
 }
 
+/// An incremental change is checked against the directory in force.
+impl crate::validate::Refs for Directory {
+    fn has_structure(&self, id: &str) -> bool {
+        self.structure(id).is_some()
+    }
+
+    fn class_of(&self, id: &str) -> Option<(&str, &str)> {
+        self.class(id)
+            .map(|c| (c.structure.as_str(), c.name.as_str()))
+    }
+
+    fn profile_of(&self, login: &str) -> Option<Profile> {
+        self.user(login).map(|u| u.profile)
+    }
+}
+
 /// The first element of two sorted slices that is in both.
 fn first_common(a: &[usize], b: &[usize]) -> Option<usize> {
     let (mut i, mut j) = (0, 0);

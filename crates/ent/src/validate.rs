@@ -76,21 +76,6 @@ pub trait Refs {
     fn profile_of(&self, login: &str) -> Option<Profile>;
 }
 
-impl Refs for crate::directory::Directory {
-    fn has_structure(&self, id: &str) -> bool {
-        self.structure(id).is_some()
-    }
-
-    fn class_of(&self, id: &str) -> Option<(&str, &str)> {
-        self.class(id)
-            .map(|c| (c.structure.as_str(), c.name.as_str()))
-    }
-
-    fn profile_of(&self, login: &str) -> Option<Profile> {
-        self.user(login).map(|u| u.profile)
-    }
-}
-
 /// Checks one user as an import would (its login, names and references), against
 /// `refs`; the first error, its entry named `users (LOGIN)`.
 pub fn check_user(u: &User, refs: &impl Refs) -> Result<(), ImportError> {

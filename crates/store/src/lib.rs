@@ -13,6 +13,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod audit;
 mod credentials;
 pub mod directory;
 pub mod offline;

@@ -4,7 +4,7 @@
 
 use sqlx::Row;
 
-use super::audit::{NewAudit, insert_audit};
+use crate::audit::{NewAudit, insert_audit};
 use crate::directory::rows::{set_of, structure_exists};
 use crate::{Result, Store, StoreError, account_id};
 

@@ -6,7 +6,7 @@ use causerie_ent::Group;
 use serde_json::Value;
 use sqlx::{AnyConnection, Row};
 
-use super::audit::{NewAudit, insert_audit};
+use crate::audit::{NewAudit, insert_audit};
 use crate::directory::generation::bump_generation;
 use crate::directory::rows::{
     delete_group_row, directory_user_id, resolve_in_db, set_group_members, set_of,

@@ -2,7 +2,7 @@
 //! servers keep in memory, and the audited lock and unlock, which move the directory
 //! generation so that every server reloads that list.
 
-use super::audit::{NewAudit, insert_audit};
+use crate::audit::{NewAudit, insert_audit};
 use crate::directory::generation::bump_generation;
 use crate::{Result, Store, StoreError, account_id, now_ms};
 

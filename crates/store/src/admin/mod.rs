@@ -17,7 +17,6 @@
 //! (audited ENT group changes), `audit` (the log itself) and `imports` (the record
 //! of directory imports).
 
-mod audit;
 mod console_sessions;
 mod failures;
 mod grants;
@@ -29,8 +28,7 @@ mod settings;
 use causerie_ent::{Group, Rule};
 use serde_json::Value;
 
-pub(crate) use audit::insert_audit;
-pub use audit::{AuditEntry, AuditQuery, NewAudit};
+pub use crate::audit::{AuditEntry, AuditQuery, NewAudit};
 pub use console_sessions::AdminSession;
 pub use grants::{AdminGrant, GrantSource};
 pub use groups::GroupChange;
@@ -272,11 +270,11 @@ impl AdminStore for Store {
     }
 
     async fn audit(&self, entry: &NewAudit) -> Result<i64> {
-        audit::audit(self, entry).await
+        crate::audit::audit(self, entry).await
     }
 
     async fn audit_log(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
-        audit::audit_log(self, q).await
+        crate::audit::audit_log(self, q).await
     }
 
     async fn record_import(

@@ -5,7 +5,7 @@ use causerie_ent::Rule;
 use serde_json::Value;
 use sqlx::{AnyConnection, Row};
 
-use super::audit::{NewAudit, insert_audit};
+use crate::audit::{NewAudit, insert_audit};
 use crate::directory::Access;
 use crate::directory::generation::bump_generation;
 use crate::directory::rows::structure_exists;

@@ -14,7 +14,7 @@ use super::rows::{
     set_children, set_group_members, set_of, set_user_classes, set_user_structures, upsert_class,
     upsert_group_row, upsert_structure, upsert_user_row,
 };
-use crate::admin::{NewAudit, insert_audit};
+use crate::audit::{NewAudit, insert_audit};
 use crate::credentials::{Credentials, credentials_of, write_credentials};
 use crate::{Result, Store, StoreError};
 

@@ -38,7 +38,7 @@ use std::collections::HashMap;
 
 use causerie_ent::{Class, Group, Rule, Snapshot, Structure, User};
 
-use crate::admin::NewAudit;
+use crate::audit::NewAudit;
 use crate::credentials::Credentials;
 use crate::{Result, Store};
 

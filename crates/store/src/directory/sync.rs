@@ -12,7 +12,7 @@ use super::rows::{
     set_user_classes, set_user_structures, structure_exists, upsert_class, upsert_group_row,
     upsert_structure, upsert_user_row,
 };
-use crate::admin::{NewAudit, insert_audit};
+use crate::audit::{NewAudit, insert_audit};
 use crate::credentials::{Credentials, write_credentials};
 use crate::{Result, Store, StoreError};
 

@@ -66,14 +66,14 @@ fn parse_json(text: Option<String>) -> Result<Option<Value>> {
     .transpose()
 }
 
-pub(super) async fn audit(store: &Store, entry: &NewAudit) -> Result<i64> {
+pub(crate) async fn audit(store: &Store, entry: &NewAudit) -> Result<i64> {
     let mut tx = store.begin_write().await?;
     let id = insert_audit(&mut tx, entry).await?;
     tx.commit().await?;
     Ok(id)
 }
 
-pub(super) async fn audit_log(store: &Store, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
+pub(crate) async fn audit_log(store: &Store, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
     let mut sql = String::from(
         "SELECT id, at_ms, actor, action, structure_id, target, before_json, after_json \
          FROM audit_log WHERE id < $1",
