@@ -405,6 +405,33 @@ async def test_invitation_to_an_offline_user_is_delivered_at_login(server, make_
     assert item(seen)["affiliation"] == "member"
 
 
+async def test_a_direct_invitation_kept_offline_reaches_a_classmate_at_login(make_server):
+    """A direct invitation (XEP-0249) to a classmate who is offline (and not a contact: the
+    rooms' policy, not the contacts rule, decides invitations) is kept and delivered at his
+    next login, as the XEP-0249 element only (the inviter's body does not go with it)."""
+    srv = make_server(auth={"failure_delay_ms": 50})
+    import_ok(srv, school())
+    cs = Clients(srv)
+    try:
+        lea = await cs.login(account("lea.martin"), "r", plugins=PLUGINS)
+        room = new_room(srv, "devoirs")
+        await create(lea, room, None)
+        ml = lea.mark()
+        send(lea, f"<message to='hugo.bernard@localhost' id='di1'><body>viens !</body>"
+                  f"<x xmlns='{NS_CONFERENCE}' jid='{room}' reason='les devoirs'/></message>")
+        await barrier(lea)
+        assert not lea.matching(error_from("message", "hugo.bernard@localhost"), ml), lea.summary()
+        hugo = await cs.login(account("hugo.bernard"), "r", plugins=PLUGINS)
+        inv = await hugo.wait_for(lambda st: isinstance(st, Message)
+                                  and st.xml.find(f"{{{NS_CONFERENCE}}}x") is not None,
+                                  what="the direct invitation kept offline")
+        assert inv.xml.find(f"{{{NS_CONFERENCE}}}x").get("jid") == room
+        assert inv["body"] == "", f"the inviter's body came along: {inv}"
+        await join(hugo, room, None)
+    finally:
+        await cs.close()
+
+
 async def test_invitations_follow_the_school_rules_and_nicknames_come_from_the_directory(make_server):
     srv = make_server(auth={"failure_delay_ms": 50})
     import_ok(srv, school())

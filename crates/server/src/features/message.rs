@@ -137,16 +137,22 @@ async fn to_account(server: &Server, session: &Session, pass: &Pass, stanza: Ele
 }
 
 /// Whether a stanza kept while `session`'s account was offline may still be delivered:
-/// one from another account is decided again by the gate with the rules in force now
-/// (its sender may have changed class meanwhile); one the server or a room composed goes,
-/// but an invitation to a room only while the invitee is still a member of it.
+/// an invitation to a room only while the invitee is still a member of it; another one
+/// from another account is decided again by the gate with the rules in force now (its
+/// sender may have changed class meanwhile); one the server or a room composed goes.
 pub async fn still_deliverable(server: &Server, session: &Session, stanza: &Element) -> bool {
+    // An invitation (from the room, or a direct one from the inviter): while the invitee
+    // is still a member (the rooms' policy decided it when he was invited).
+    if let Some(room) = super::muc::invite::invitation_room(server, stanza) {
+        return super::muc::invite::still_member(server, &session.user, &room).await;
+    }
     let Some(from) = stanza.attr("from").and_then(|f| Jid::new(f).ok()) else {
         return false;
     };
     let domain = from.domain().as_str();
     if domain == server.muc_domain() {
-        return super::muc::invite::still_invited(server, &session.user, &from, stanza).await;
+        // The room's other notices (a decline, a removal).
+        return true;
     }
     if domain != server.domain {
         return false;

@@ -149,21 +149,25 @@ fn direct_invitation(stanza: &Element) -> Element {
     m
 }
 
-/// Whether an invitation kept offline for `user` (a stanza from `from`, on the room
-/// service) may still be delivered: only while he is a member of the room. Other stanzas
-/// of the room service (declines, removal notices) go.
-pub async fn still_invited(server: &Server, user: &str, from: &Jid, stanza: &Element) -> bool {
-    let is_invitation = stanza
-        .get_child("x", NS_MUC_USER)
-        .is_some_and(|x| x.get_child("invite", NS_MUC_USER).is_some())
-        || stanza.get_child("x", NS_CONFERENCE).is_some();
-    if !is_invitation {
-        return true;
+/// The room an invitation kept offline is for, if `stanza` is one: a mediated invitation
+/// (from the room, with `<invite/>`) or a direct one (XEP-0249, from the inviter).
+pub fn invitation_room(server: &Server, stanza: &Element) -> Option<String> {
+    if let Some(room) = direct_room(server, stanza) {
+        return Some(room);
     }
-    let Some(room) = from.node() else {
-        return false;
-    };
-    match server.store.room(room.as_str()).await {
+    let mediated = stanza
+        .get_child("x", NS_MUC_USER)
+        .is_some_and(|x| x.get_child("invite", NS_MUC_USER).is_some());
+    let from = Jid::new(stanza.attr("from")?).ok()?;
+    (mediated && from.domain().as_str() == server.muc_domain())
+        .then(|| from.node().map(|n| n.to_string()))
+        .flatten()
+}
+
+/// Whether `user` is still a member of `room` (an invitation kept offline is delivered
+/// only then).
+pub async fn still_member(server: &Server, user: &str, room: &str) -> bool {
+    match server.store.room(room).await {
         Ok(Some(r)) => matches!(server.store.member(r.id, user).await, Ok(Some(_))),
         _ => false,
     }
