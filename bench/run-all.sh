@@ -105,7 +105,7 @@ make_cert
 } >>"$META"
 
 for s in $SERVERS; do "${s}_provision" "$ACCOUNTS"; done
-if [ "$IDLE_MAX_N" -gt 0 ] && has_server causerie; then
+if [ "$IDLE_MAX_N" -gt 0 ] && has_server causerie && { [ -z "${CASES:-}" ] || [[ " $CASES " == *" idle_max_tls "* ]]; }; then
   causerie_provision "$IDLE_MAX_N"
 fi
 
@@ -149,14 +149,19 @@ TLS=(
   "storm_tls|storm --tls starttls --mech scram-sha-256 --n $STORM_N --within $STORM_T --login-timeout 120"
 )
 
+# CASES="chat muc" runs only those cases (a focused measurement; idle_max_tls too when listed).
+wanted() { [ -z "${CASES:-}" ] || [[ " $CASES " == *" $1 "* ]]; }
+
 for ((run = FIRST_RUN; run <= RUNS; run++)); do
   for entry in "${SIDE[@]}"; do
     case_name=${entry%%|*}
+    wanted "$case_name" || continue
     read -r -a args <<<"${entry#*|}"
     for s in $SERVERS; do measure "$s" "$case_name" "$run" "$ACCOUNTS" "${args[@]}"; done
   done
   for entry in "${TLS[@]}"; do
     case_name=${entry%%|*}
+    wanted "$case_name" || continue
     read -r -a args <<<"${entry#*|}"
     for s in $SERVERS; do
       case $s in causerie | causerie_plain | causerie_open) measure "$s" "$case_name" "$run" "$ACCOUNTS" "${args[@]}" ;; esac
@@ -165,13 +170,14 @@ for ((run = FIRST_RUN; run <= RUNS; run++)); do
 done
 
 # The most connections this machine lets one process hold (open-files limit).
-if [ "$IDLE_MAX_N" -gt 0 ] && has_server causerie; then
+if [ "$IDLE_MAX_N" -gt 0 ] && has_server causerie && wanted idle_max_tls; then
   measure causerie idle_max_tls 1 "$IDLE_MAX_N" idle --tls starttls --mech scram-sha-256 \
     --n "$IDLE_MAX_N" --concurrency "$LOGIN_C" --source-ips 8
 fi
 
 echo "load after: $(cat /proc/loadavg)" >>"$META"
-if [ "$QUICK" = 1 ]; then
+if [ "$QUICK" = 1 ] || [ -n "${CASES:-}" ]; then
+  # A quick or focused run prints its tables; only a full run rewrites BENCHMARKS.md.
   python3 bench/report.py "$RESULTS" "$META"
 else
   python3 bench/report.py "$RESULTS" "$META" --update BENCHMARKS.md

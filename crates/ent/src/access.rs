@@ -86,12 +86,12 @@ impl Denied {
 
 /// Whether an account may use the chat. `user` is his directory record (None for a plain
 /// account, and for a deactivated directory user, who is `inactive`); `access` gives a
-/// structure's setting.
-pub fn decide(
+/// structure's setting, None when it has none (the default: on for everyone).
+pub fn decide<'a>(
     user: Option<&User>,
     inactive: bool,
     locked: bool,
-    access: impl Fn(&str) -> Access,
+    access: impl Fn(&str) -> Option<&'a Access>,
 ) -> Result<(), Denied> {
     if locked {
         return Err(Denied::Locked);
@@ -107,7 +107,10 @@ pub fn decide(
     }
     let mut enabled_somewhere = false;
     for s in &u.structures {
-        let a = access(s);
+        let Some(a) = access(s) else {
+            // Never set: on for every profile.
+            return Ok(());
+        };
         if a.enabled {
             enabled_somewhere = true;
             if a.profiles.contains(&u.profile) {
@@ -142,17 +145,22 @@ mod tests {
 
     #[test]
     fn the_decision_in_order() {
-        let open = |_: &str| Access::default();
-        let off = |_: &str| Access {
+        let off_access = Access {
             enabled: false,
             profiles: Profile::ALL.to_vec(),
         };
-        let teachers = |_: &str| Access {
+        let teachers_access = Access {
             enabled: true,
             profiles: vec![Profile::Teacher],
         };
+        let set = Access::default();
+        let open = |_: &str| None;
+        let on = |_: &str| Some(&set);
+        let off = |_: &str| Some(&off_access);
+        let teachers = |_: &str| Some(&teachers_access);
         let pupil = user(Profile::Student, &["S"]);
         assert_eq!(decide(Some(&pupil), false, false, open), Ok(()));
+        assert_eq!(decide(Some(&pupil), false, false, on), Ok(()));
         assert_eq!(decide(None, false, false, off), Ok(()), "a plain account");
         assert_eq!(
             decide(None, false, true, open),
@@ -170,7 +178,7 @@ mod tests {
         );
         // One structure that allows him is enough.
         let two = user(Profile::Student, &["A", "B"]);
-        let only_b = |s: &str| if s == "B" { Access::default() } else { off(s) };
+        let only_b = |s: &str| if s == "B" { None } else { Some(&off_access) };
         assert_eq!(decide(Some(&two), false, false, only_b), Ok(()));
         // A directory user with no structure is not restricted by any.
         assert_eq!(

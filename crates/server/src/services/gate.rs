@@ -216,16 +216,17 @@ impl Gate<'_> {
         if to == from.user {
             return own(to, class);
         }
-        let reach = view.reach(from.user, to);
+        let detail = view.reach_detail(from.user, to);
+        let reach = detail.map(|_| ());
         let pass = || Pass::new(to);
         match class {
             Class::Unknown => Verdict::Refuse(unknown_class()),
             Class::Groupchat => Verdict::Refuse(groupchat_to_account()),
-            Class::Chat => match self.chat(view, from.user, to, reach).await {
+            Class::Chat => match self.chat(from, to, detail).await {
                 Ok(()) => Verdict::Deliver(pass()),
                 Err(e) => Verdict::Refuse(e),
             },
-            Class::MessageError => match self.chat(view, from.user, to, reach).await {
+            Class::MessageError => match self.chat(from, to, detail).await {
                 Ok(()) => Verdict::Deliver(pass()),
                 Err(_) => Verdict::Drop,
             },
@@ -293,7 +294,7 @@ impl Gate<'_> {
                     Ok(()) => Verdict::Deliver(pass()),
                     Err(r) => Verdict::Refuse(refusal(&r)),
                 },
-                Some(r) => match self.chat(view, from.user, to, reach).await {
+                Some(r) => match self.chat(from, to, detail).await {
                     Ok(()) => {
                         if let Some(session) = from.session {
                             let peer = format!("{to}@{}/{r}", self.domain);
@@ -316,20 +317,20 @@ impl Gate<'_> {
     }
 
     /// Whether `from` may write to `to`: the rules, and between directory users the
-    /// seed's "only contacts who accepted".
+    /// seed's "only contacts who accepted" (`detail`: `View::reach_detail`).
     async fn chat(
         &self,
-        view: &View,
-        from: &str,
+        from: &Sender<'_>,
         to: &str,
-        reach: Result<(), DenyReason>,
+        detail: Result<bool, DenyReason>,
     ) -> Result<(), StanzaError> {
-        reach.map_err(|r| refusal(&r))?;
-        if !view.contacts_rule_applies(from, to) {
+        let contacts_rule = detail.map_err(|r| refusal(&r))?;
+        if !contacts_rule {
             return Ok(());
         }
-        let keep = self.sessions.is_online(from);
-        match self.contacts.is_mutual(from, to, keep).await {
+        // A live sender's contacts are kept while he is connected.
+        let keep = from.session.is_some();
+        match self.contacts.is_mutual(from.user, to, keep).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(not_a_contact()),
             Err(e) => Err(crate::stanza::internal(e)),

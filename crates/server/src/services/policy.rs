@@ -103,37 +103,42 @@ impl View {
     /// `[policy] plain_accounts_reach_directory`; two directory users as the directory
     /// decides.
     pub fn reach(&self, from: &str, to: &str) -> Result<(), DenyReason> {
+        self.reach_detail(from, to).map(|_| ())
+    }
+
+    /// [`View::reach`], and when allowed whether the seed's "only accepted contacts" rule
+    /// applies between the two (both are directory users, and the rules are on). Each
+    /// account is looked up once: this is on every message's path.
+    pub fn reach_detail(&self, from: &str, to: &str) -> Result<bool, DenyReason> {
         if from == to {
-            return Ok(());
+            return Ok(false);
         }
+        let (fu, tu) = (self.dir.user(from), self.dir.user(to));
         // Nobody reaches, or is reached by, an account that may not chat (locked,
         // deactivated, access turned off): its sessions are being closed.
-        if self.access(from).is_err() || self.access(to).is_err() {
+        if !self.may_chat(from, fu) || !self.may_chat(to, tu) {
             return Err(DenyReason::Inactive);
         }
         if self.is_open() {
-            return Ok(());
+            return Ok(false);
         }
-        match (self.knows(from), self.knows(to)) {
-            (false, false) => Ok(()),
+        // A deactivated user was refused above: the directory's users are the active ones.
+        match (fu.is_some(), tu.is_some()) {
+            (false, false) => Ok(false),
             (true, true) => match self.dir.may_reach(from, to) {
-                Decision::Allow(_) => Ok(()),
+                Decision::Allow(_) => Ok(true),
                 Decision::Deny(reason) => Err(reason),
             },
-            _ if self.plain_reach => Ok(()),
+            _ if self.plain_reach => Ok(false),
             _ => Err(DenyReason::NoRule),
         }
     }
 
-    /// Whether the seed's "only accepted contacts" rule applies between the two: both
-    /// are directory users, and the rules are on.
-    pub fn contacts_rule_applies(&self, from: &str, to: &str) -> bool {
-        from != to && !self.is_open() && self.knows(from) && self.knows(to)
-    }
-
-    /// A structure's chat access (the default, on for everyone, when never set).
-    pub fn structure_access(&self, structure: &str) -> Access {
-        self.access.get(structure).cloned().unwrap_or_default()
+    /// Whether `login` (`user`, his directory record if active) may chat.
+    fn may_chat(&self, login: &str, user: Option<&User>) -> bool {
+        let inactive = user.is_none() && self.inactive.contains(login);
+        let locked = !self.locked.is_empty() && self.locked.contains(login);
+        causerie_ent::access::decide(user, inactive, locked, |s| self.access.get(s)).is_ok()
     }
 
     /// Whether `user` may use the chat (`causerie_ent::access::decide`).
@@ -142,8 +147,13 @@ impl View {
             self.dir.user(user),
             self.inactive.contains(user),
             self.locked.contains(user),
-            |s| self.structure_access(s),
+            |s| self.access.get(s),
         )
+    }
+
+    /// A structure's chat access as set, None when never set (on for everyone).
+    pub fn access_setting(&self, structure: &str) -> Option<&Access> {
+        self.access.get(structure)
     }
 
     /// Whether an administrator locked `user`'s account.
@@ -536,6 +546,7 @@ mod tests {
         let v = policy.refresh().await;
         assert!(!policy.is_stale());
         assert_eq!(v.reach("lea", "hugo"), Ok(()));
+        assert_eq!(v.reach_detail("lea", "hugo"), Ok(true), "the contacts rule applies");
         assert_eq!(v.reach("lea", "ines"), Err(DenyReason::NoRule));
         let mut changes = policy.subscribe();
         changes.borrow_and_update();
@@ -597,12 +608,23 @@ mod tests {
         v.dir = Arc::new(Directory::new(school(&["lea"], &["ines"]), HashMap::new()));
         assert_eq!(v.reach("alice", "bob"), Ok(()), "plain accounts");
         assert_eq!(v.reach("alice", "lea"), Err(DenyReason::NoRule));
-        assert!(!v.contacts_rule_applies("alice", "lea"));
-        assert!(v.contacts_rule_applies("lea", "ines"));
+        assert_eq!(
+            v.reach_detail("alice", "bob"),
+            Ok(false),
+            "no contacts rule"
+        );
+        assert_eq!(
+            v.reach_detail("lea", "ines"),
+            Err(DenyReason::NoRule),
+            "two classes"
+        );
         v.plain_reach = true;
         assert_eq!(v.reach("alice", "lea"), Ok(()));
         v.mode = PolicyMode::Open;
-        assert_eq!(v.reach("lea", "ines"), Ok(()));
-        assert!(!v.contacts_rule_applies("lea", "ines"));
+        assert_eq!(
+            v.reach_detail("lea", "ines"),
+            Ok(false),
+            "open: no contacts rule"
+        );
     }
 }
