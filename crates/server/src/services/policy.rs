@@ -546,7 +546,11 @@ mod tests {
         let v = policy.refresh().await;
         assert!(!policy.is_stale());
         assert_eq!(v.reach("lea", "hugo"), Ok(()));
-        assert_eq!(v.reach_detail("lea", "hugo"), Ok(true), "the contacts rule applies");
+        assert_eq!(
+            v.reach_detail("lea", "hugo"),
+            Ok(true),
+            "the contacts rule applies"
+        );
         assert_eq!(v.reach("lea", "ines"), Err(DenyReason::NoRule));
         let mut changes = policy.subscribe();
         changes.borrow_and_update();
