@@ -1587,7 +1587,7 @@ async fn private_storage_round_trips_per_account(store: &Store) {
     let a = entry("cats", "urn:causerie:web", "« Famille »");
     assert!(
         store
-            .private_set("alice", &[a.clone()], 1000)
+            .private_set("alice", std::slice::from_ref(&a), 1000)
             .await
             .unwrap()
     );
