@@ -28,6 +28,7 @@ pub struct Config {
     pub policy: Policy,
     pub directory: DirectoryApi,
     pub muc: Muc,
+    pub pep: Pep,
     pub admin: Admin,
     pub log: Log,
 }
@@ -201,6 +202,27 @@ pub struct Muc {
     pub max_nick_chars: usize,
 }
 
+/// Personal data each account keeps on the server: PEP nodes (XEP-0163: bookmarks,
+/// avatar, vCard4, nickname…) and private XML storage (XEP-0049), and the entity
+/// capabilities (XEP-0115) the server remembers to know who wants which notifications.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Pep {
+    /// Largest published item (its payload's XML), in bytes.
+    pub max_item_bytes: usize,
+    /// Items one node keeps at most (`pubsub#max_items` = `max` means this).
+    pub max_items_per_node: u32,
+    /// Nodes one account may have.
+    pub max_nodes_per_user: u32,
+    /// Bytes of items one account keeps, all its nodes together.
+    pub max_bytes_per_user: u64,
+    /// Bytes of private XML storage one account keeps.
+    pub max_private_bytes_per_user: u64,
+    /// Client capabilities (XEP-0115 `ver` strings) remembered; the oldest is forgotten
+    /// past it (and asked again when seen).
+    pub caps_cache_entries: usize,
+}
+
 /// Logging.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -224,6 +246,7 @@ impl Default for Config {
             policy: Policy::default(),
             directory: DirectoryApi::default(),
             muc: Muc::default(),
+            pep: Pep::default(),
             admin: Admin::default(),
             log: Log::default(),
         }
@@ -242,6 +265,19 @@ impl Default for Muc {
             max_description_chars: 1000,
             max_subject_chars: 500,
             max_nick_chars: 64,
+        }
+    }
+}
+
+impl Default for Pep {
+    fn default() -> Self {
+        Pep {
+            max_item_bytes: 131_072,
+            max_items_per_node: 1000,
+            max_nodes_per_user: 100,
+            max_bytes_per_user: 2_097_152,
+            max_private_bytes_per_user: 262_144,
+            caps_cache_entries: 1000,
         }
     }
 }
@@ -396,6 +432,25 @@ impl Config {
                 "directory.api_token",
                 "must be at least 16 characters".into(),
             ));
+        }
+        let p = &self.pep;
+        if !(256..=16 * 1024 * 1024).contains(&p.max_item_bytes) {
+            return Err((
+                "pep.max_item_bytes",
+                "must be between 256 and 16777216".into(),
+            ));
+        }
+        if !(1..=100_000).contains(&p.max_items_per_node) {
+            return Err((
+                "pep.max_items_per_node",
+                "must be between 1 and 100000".into(),
+            ));
+        }
+        if p.max_nodes_per_user == 0 {
+            return Err(("pep.max_nodes_per_user", "must be at least 1".into()));
+        }
+        if p.caps_cache_entries == 0 {
+            return Err(("pep.caps_cache_entries", "must be at least 1".into()));
         }
         let m = &self.muc;
         if m.max_rooms_per_user < 1 {

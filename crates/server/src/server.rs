@@ -12,7 +12,7 @@ use causerie_store::{AccountStore, Store};
 use crate::auth;
 use crate::config::Config;
 use crate::services::stats::Stats;
-use crate::services::{Archiver, Contacts, Gate, Policy, Rooms, Sessions, View};
+use crate::services::{Archiver, Caps, Contacts, Gate, Policy, Rooms, Sessions, View};
 
 /// Everything the connection tasks share.
 pub struct Server {
@@ -34,6 +34,8 @@ pub struct Server {
     pub(crate) rooms: Rooms,
     /// The writer of the rooms' archive.
     pub(crate) archive: Archiver,
+    /// Client capabilities learnt (XEP-0115), for PEP notifications.
+    pub(crate) caps: Caps,
 }
 
 impl Server {
@@ -55,6 +57,7 @@ impl Server {
             sessions: Sessions::default(),
             rooms: Rooms::default(),
             archive: Archiver::start(store.clone()),
+            caps: Caps::new(config.pep.caps_cache_entries),
             domain,
             store,
             tls,

@@ -26,6 +26,10 @@ use causerie_store::{
     RoomStore, RosterItem, RosterStore, ScramCredential, Store, StoreError, Subscription,
     VcardStore, Waiting,
 };
+use causerie_store::{
+    AccessModel, PepItem, PepNode, PepQuota, PepStore, PrivateEntry, PrivateStore, Published,
+    SendLast,
+};
 use sqlx::Connection;
 
 const POSTGRES_ENV: &str = "CAUSERIE_TEST_POSTGRES_URL";
@@ -261,6 +265,12 @@ conformance! {
         offline_cap_holds_under_concurrency,
         offline_delete_up_to_id,
         vcard_set_and_replace,
+        pep_publish_autocreates_and_keeps_the_newest,
+        pep_nodes_configure_retract_delete,
+        pep_quotas_hold,
+        pep_last_items_of_many_owners,
+        pep_and_private_go_with_the_account,
+        private_storage_round_trips_per_account,
         unknown_user_reads_are_empty_and_writes_not_found,
         directory_import_creates_accounts_and_rows,
         directory_reimport_is_idempotent,
@@ -1217,6 +1227,434 @@ async fn vcard_set_and_replace(store: &Store) {
     store.set_vcard("bob", vb).await.unwrap();
     assert_eq!(store.vcard("bob").await.unwrap().as_deref(), Some(vb));
     assert_eq!(store.vcard("alice").await.unwrap().as_deref(), Some(v2));
+}
+
+fn pitem(id: &str, xml: &str) -> PepItem {
+    PepItem {
+        id: id.into(),
+        xml: xml.into(),
+    }
+}
+
+const QUOTA: PepQuota = PepQuota {
+    max_nodes: 10,
+    max_bytes: 100_000,
+};
+
+fn item_ids(items: &[PepItem]) -> Vec<&str> {
+    items.iter().map(|i| i.id.as_str()).collect()
+}
+
+async fn pep_publish_autocreates_and_keeps_the_newest(store: &Store) {
+    store.create_account("alice", &creds(1)).await.unwrap();
+    store.create_account("bob", &creds(2)).await.unwrap();
+    assert_eq!(
+        store
+            .pep_node("alice", "urn:xmpp:bookmarks:1")
+            .await
+            .unwrap(),
+        None
+    );
+    let mut config = PepNode::new("urn:xmpp:bookmarks:1");
+    config.access_model = AccessModel::Whitelist;
+    config.max_items = 3;
+    config.send_last = SendLast::Never;
+    let r = store
+        .pep_publish("alice", &config, &pitem("a", "<x xmlns='u'>1</x>"), QUOTA)
+        .await
+        .unwrap();
+    assert_eq!(r, Published::Stored { created: true });
+    assert_eq!(
+        store
+            .pep_node("alice", "urn:xmpp:bookmarks:1")
+            .await
+            .unwrap(),
+        Some(config.clone())
+    );
+    // An existing node keeps its configuration whatever a later publication says.
+    let other = PepNode::new("urn:xmpp:bookmarks:1");
+    for (id, n) in [("b", 2), ("c", 3)] {
+        let r = store
+            .pep_publish(
+                "alice",
+                &other,
+                &pitem(id, &format!("<x xmlns='u'>{n}</x>")),
+                QUOTA,
+            )
+            .await
+            .unwrap();
+        assert_eq!(r, Published::Stored { created: false });
+    }
+    let node = "urn:xmpp:bookmarks:1";
+    let all = store.pep_items("alice", node, None).await.unwrap();
+    assert_eq!(item_ids(&all), ["c", "b", "a"], "newest first");
+    // Republishing an id replaces it and makes it the newest.
+    store
+        .pep_publish("alice", &other, &pitem("a", "<x xmlns='u'>1bis</x>"), QUOTA)
+        .await
+        .unwrap();
+    let all = store.pep_items("alice", node, None).await.unwrap();
+    assert_eq!(item_ids(&all), ["a", "c", "b"]);
+    assert_eq!(all[0].xml, "<x xmlns='u'>1bis</x>");
+    // Past max_items (3) the oldest goes.
+    store
+        .pep_publish("alice", &other, &pitem("d", "<x xmlns='u'>4</x>"), QUOTA)
+        .await
+        .unwrap();
+    let all = store.pep_items("alice", node, None).await.unwrap();
+    assert_eq!(item_ids(&all), ["d", "a", "c"]);
+    assert_eq!(
+        item_ids(&store.pep_items("alice", node, Some(2)).await.unwrap()),
+        ["d", "a"]
+    );
+    let some = store
+        .pep_items_by_id("alice", node, &["c".into(), "zz".into(), "d".into()])
+        .await
+        .unwrap();
+    assert_eq!(item_ids(&some), ["d", "c"]);
+    // Bob has nothing of Alice's.
+    assert!(store.pep_items("bob", node, None).await.unwrap().is_empty());
+    assert!(store.pep_nodes("bob").await.unwrap().is_empty());
+    // A node whose items do not persist keeps the last one only.
+    let mut volatile = PepNode::new("http://jabber.org/protocol/tune");
+    volatile.persist_items = false;
+    volatile.max_items = 10;
+    for id in ["t1", "t2"] {
+        store
+            .pep_publish(
+                "bob",
+                &volatile,
+                &pitem(id, "<tune xmlns='http://jabber.org/protocol/tune'/>"),
+                QUOTA,
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        item_ids(
+            &store
+                .pep_items("bob", "http://jabber.org/protocol/tune", None)
+                .await
+                .unwrap()
+        ),
+        ["t2"]
+    );
+    // Unknown account.
+    assert!(matches!(
+        store
+            .pep_publish("ghost", &other, &pitem("a", "<x/>"), QUOTA)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn pep_nodes_configure_retract_delete(store: &Store) {
+    store.create_account("alice", &creds(1)).await.unwrap();
+    let mut n = PepNode::new("urn:xmpp:avatar:metadata");
+    assert!(store.pep_create("alice", &n, 10).await.unwrap());
+    assert!(matches!(
+        store.pep_create("alice", &n, 10).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    assert!(
+        store
+            .pep_create("alice", &PepNode::new("a:b"), 10)
+            .await
+            .unwrap()
+    );
+    let names: Vec<String> = store
+        .pep_nodes("alice")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.node)
+        .collect();
+    assert_eq!(names, ["a:b", "urn:xmpp:avatar:metadata"]);
+    n.max_items = 5;
+    let node = n.node.clone();
+    for i in 0..4 {
+        store
+            .pep_publish("alice", &n, &pitem(&format!("i{i}"), "<m/>"), QUOTA)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.pep_items("alice", &node, None).await.unwrap().len(),
+        1,
+        "max 1 at creation"
+    );
+    store.pep_configure("alice", &n).await.unwrap();
+    for i in 4..8 {
+        store
+            .pep_publish("alice", &n, &pitem(&format!("i{i}"), "<m/>"), QUOTA)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.pep_items("alice", &node, None).await.unwrap().len(),
+        5
+    );
+    // A smaller bound trims at once.
+    n.max_items = 2;
+    n.access_model = AccessModel::Whitelist;
+    n.notify_retract = false;
+    store.pep_configure("alice", &n).await.unwrap();
+    assert_eq!(
+        store.pep_node("alice", &node).await.unwrap(),
+        Some(n.clone())
+    );
+    assert_eq!(
+        item_ids(&store.pep_items("alice", &node, None).await.unwrap()),
+        ["i7", "i6"]
+    );
+    assert!(store.pep_retract("alice", &node, "i7").await.unwrap());
+    assert!(!store.pep_retract("alice", &node, "i7").await.unwrap());
+    assert_eq!(
+        item_ids(&store.pep_items("alice", &node, None).await.unwrap()),
+        ["i6"]
+    );
+    assert!(matches!(
+        store.pep_configure("alice", &PepNode::new("nope")).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(store.pep_delete("alice", &node).await.unwrap());
+    assert!(!store.pep_delete("alice", &node).await.unwrap());
+    assert_eq!(store.pep_node("alice", &node).await.unwrap(), None);
+    assert!(
+        store
+            .pep_items("alice", &node, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A node created again starts empty.
+    store
+        .pep_create("alice", &PepNode::new(node.clone()), 10)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .pep_items("alice", &node, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn pep_quotas_hold(store: &Store) {
+    store.create_account("alice", &creds(1)).await.unwrap();
+    let quota = PepQuota {
+        max_nodes: 2,
+        max_bytes: 100,
+    };
+    let big = "x".repeat(60);
+    let r = store
+        .pep_publish("alice", &PepNode::new("n1"), &pitem("a", &big), quota)
+        .await
+        .unwrap();
+    assert_eq!(r, Published::Stored { created: true });
+    // Replacing the same item does not count it twice.
+    let r = store
+        .pep_publish("alice", &PepNode::new("n1"), &pitem("a", &big), quota)
+        .await
+        .unwrap();
+    assert_eq!(r, Published::Stored { created: false });
+    let r = store
+        .pep_publish("alice", &PepNode::new("n2"), &pitem("b", &big), quota)
+        .await
+        .unwrap();
+    assert_eq!(r, Published::OverQuota);
+    assert!(
+        store
+            .pep_items("alice", "n2", None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store
+        .pep_publish("alice", &PepNode::new("n2"), &pitem("b", "small"), quota)
+        .await
+        .unwrap();
+    let r = store
+        .pep_publish("alice", &PepNode::new("n3"), &pitem("c", "s"), quota)
+        .await
+        .unwrap();
+    assert_eq!(r, Published::TooManyNodes);
+    assert!(
+        !store
+            .pep_create("alice", &PepNode::new("n3"), 2)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.pep_nodes("alice").await.unwrap().len(), 2);
+}
+
+async fn pep_last_items_of_many_owners(store: &Store) {
+    for (i, u) in ["alice", "bob", "carol"].iter().enumerate() {
+        store.create_account(u, &creds(i as u8 + 1)).await.unwrap();
+    }
+    let mut nick = PepNode::new("http://jabber.org/protocol/nick");
+    nick.max_items = 10;
+    for (u, id) in [("alice", "1"), ("alice", "2"), ("bob", "1")] {
+        store
+            .pep_publish(
+                u,
+                &nick,
+                &pitem(id, &format!("<nick>{u}{id}</nick>")),
+                QUOTA,
+            )
+            .await
+            .unwrap();
+    }
+    store
+        .pep_publish("carol", &PepNode::new("other"), &pitem("1", "<o/>"), QUOTA)
+        .await
+        .unwrap();
+    let owners = strings(&["alice", "bob", "carol", "ghost"]);
+    let last = store
+        .pep_last_items(&owners, &strings(&["http://jabber.org/protocol/nick", "x"]))
+        .await
+        .unwrap();
+    let got: Vec<(&str, &str, &str)> = last
+        .iter()
+        .map(|l| (l.owner.as_str(), l.node.node.as_str(), l.item.xml.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "alice",
+                "http://jabber.org/protocol/nick",
+                "<nick>alice2</nick>"
+            ),
+            (
+                "bob",
+                "http://jabber.org/protocol/nick",
+                "<nick>bob1</nick>"
+            ),
+        ]
+    );
+    assert_eq!(last[0].node, nick);
+    assert!(
+        store
+            .pep_last_items(&[], &strings(&["x"]))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn pep_and_private_go_with_the_account(store: &Store) {
+    store.create_account("alice", &creds(1)).await.unwrap();
+    store
+        .pep_publish("alice", &PepNode::new("n"), &pitem("a", "<a/>"), QUOTA)
+        .await
+        .unwrap();
+    let e = PrivateEntry {
+        name: "q".into(),
+        namespace: "u:v".into(),
+        xml: "<q xmlns='u:v'/>".into(),
+    };
+    assert!(store.private_set("alice", &[e], 1000).await.unwrap());
+    store.delete_account("alice").await.unwrap();
+    store.create_account("alice", &creds(1)).await.unwrap();
+    assert!(store.pep_nodes("alice").await.unwrap().is_empty());
+    assert!(
+        store
+            .pep_items("alice", "n", None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.private_get("alice", "q", "u:v").await.unwrap(), None);
+}
+
+async fn private_storage_round_trips_per_account(store: &Store) {
+    store.create_account("alice", &creds(1)).await.unwrap();
+    store.create_account("bob", &creds(2)).await.unwrap();
+    let entry = |name: &str, ns: &str, body: &str| PrivateEntry {
+        name: name.into(),
+        namespace: ns.into(),
+        xml: format!("<{name} xmlns='{ns}'>{body}</{name}>"),
+    };
+    assert_eq!(
+        store
+            .private_get("alice", "cats", "urn:causerie:web")
+            .await
+            .unwrap(),
+        None
+    );
+    let a = entry("cats", "urn:causerie:web", "« Famille »");
+    assert!(
+        store
+            .private_set("alice", std::slice::from_ref(&a), 1000)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .private_get("alice", "cats", "urn:causerie:web")
+            .await
+            .unwrap(),
+        Some(a.xml.clone())
+    );
+    // Keyed by name and namespace; other accounts see nothing.
+    assert_eq!(
+        store
+            .private_get("alice", "cats", "urn:other")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .private_get("alice", "dogs", "urn:causerie:web")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .private_get("bob", "cats", "urn:causerie:web")
+            .await
+            .unwrap(),
+        None
+    );
+    // Replace; two at once.
+    let a2 = entry("cats", "urn:causerie:web", "2");
+    let b = entry("dogs", "urn:causerie:web", "3");
+    assert!(
+        store
+            .private_set("alice", &[a2.clone(), b.clone()], 1000)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .private_get("alice", "cats", "urn:causerie:web")
+            .await
+            .unwrap(),
+        Some(a2.xml.clone())
+    );
+    // Over the quota: nothing of the request is written.
+    let huge = entry("big", "urn:b", &"x".repeat(2000));
+    let c = entry("cats", "urn:causerie:web", "new");
+    assert!(!store.private_set("alice", &[c, huge], 1000).await.unwrap());
+    assert_eq!(
+        store
+            .private_get("alice", "cats", "urn:causerie:web")
+            .await
+            .unwrap(),
+        Some(a2.xml)
+    );
+    assert_eq!(
+        store.private_get("alice", "big", "urn:b").await.unwrap(),
+        None
+    );
+    assert!(matches!(
+        store.private_set("ghost", &[b], 1000).await,
+        Err(StoreError::NotFound)
+    ));
 }
 
 async fn unknown_user_reads_are_empty_and_writes_not_found(store: &Store) {

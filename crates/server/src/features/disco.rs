@@ -1,11 +1,14 @@
-//! XEP-0030 service discovery: what the server and its accounts are and do. The
-//! server's items are its services: the directory search (`search.DOMAIN`) and the
+//! XEP-0030 service discovery: what the server and its accounts are and do (an account
+//! is also a PEP service, XEP-0163, whose items are its nodes). The server's items are
+//! its services: the directory search (`search.DOMAIN`) and the
 //! conversations (`conference.DOMAIN`, see `features::muc::disco`).
 
 use causerie_proto::errors::{Condition, StanzaError};
 use causerie_proto::{Element, ns, xml};
 
+use super::pep;
 use crate::server::Server;
+use crate::session::Session;
 use crate::stanza::IqResult;
 
 /// Features the server itself supports.
@@ -20,6 +23,7 @@ const SERVER_FEATURES: &[&str] = &[
     ns::CARBONS,
     ns::DELAY,
     "urn:xmpp:features:pre-approval",
+    super::private::NS_PRIVATE,
 ];
 
 fn info(
@@ -83,22 +87,41 @@ pub fn server_items(server: &Server, payload: &Element, set: bool) -> IqResult {
     Ok(Some(q))
 }
 
+/// An account's bare JID: a registered account and its PEP service (XEP-0163 §6.1).
 pub async fn account_info(server: &Server, user: &str, payload: &Element, set: bool) -> IqResult {
     check(payload, set)?;
     if !server.user_exists(user).await {
         return Err(StanzaError::new(Condition::ServiceUnavailable));
     }
+    let mut features = vec![ns::DISCO_INFO, ns::DISCO_ITEMS, ns::VCARD];
+    features.extend_from_slice(pep::FEATURES);
     Ok(Some(info(
-        &[("account", "registered", None)],
-        &[ns::DISCO_INFO, ns::DISCO_ITEMS, ns::VCARD],
+        &[("account", "registered", None), ("pubsub", "pep", None)],
+        &features,
         None,
     )))
 }
 
-pub async fn account_items(server: &Server, user: &str, payload: &Element, set: bool) -> IqResult {
+/// An account's items: its PEP nodes that the asker may read.
+pub async fn account_items(
+    server: &Server,
+    session: &Session,
+    user: &str,
+    payload: &Element,
+    set: bool,
+) -> IqResult {
     check(payload, set)?;
     if !server.user_exists(user).await {
         return Err(StanzaError::new(Condition::ServiceUnavailable));
     }
-    Ok(Some(Element::bare("query", ns::DISCO_ITEMS)))
+    let jid = server.bare_jid(user);
+    let mut q = Element::bare("query", ns::DISCO_ITEMS);
+    for node in pep::visible_nodes(server, user, &session.user).await {
+        q.append_child(xml::elem(
+            "item",
+            ns::DISCO_ITEMS,
+            &[("jid", &jid), ("node", &node)],
+        ));
+    }
+    Ok(Some(q))
 }

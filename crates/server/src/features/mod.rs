@@ -6,16 +6,21 @@
 //! (the router asked it: requests need the pair to be able to chat, answers must
 //! answer a request that was routed).
 
+pub mod caps;
 pub mod carbons;
 pub mod disco;
 pub mod message;
 pub mod muc;
+pub mod pep;
+pub mod pep_events;
 pub mod ping;
 pub mod presence;
+pub mod private;
 pub mod roster;
 pub mod roster_push;
 pub mod search;
 pub mod vcard;
+pub mod vcard4;
 pub mod version;
 
 use causerie_proto::errors::{Condition, StanzaError};
@@ -113,7 +118,13 @@ pub async fn iq(
         Dest::Domain | Dest::Bare(_) | Dest::Search => {}
     }
     if !is_request {
-        // Results and errors addressed to the server or an account: nothing waits for them.
+        // Results and errors addressed to an account: nothing waits for them. To the
+        // server: the answer to one of its capabilities queries, if any.
+        if dest == Dest::Domain
+            && let Some(nodes) = caps::answered(server, session, &stanza)
+        {
+            pep_events::last_items(server, session, &nodes).await;
+        }
         return;
     }
     let Some(payload) = iq_payload(session, &stanza) else {
@@ -145,7 +156,16 @@ pub async fn iq(
             disco::account_info(server, user, payload, set).await
         }
         (Some(user), ns::DISCO_ITEMS, "query") => {
-            disco::account_items(server, user, payload, set).await
+            disco::account_items(server, session, user, payload, set).await
+        }
+        (Some(user), pep::NS_PUBSUB, "pubsub") => {
+            pep::handle(server, session, user, payload, set).await
+        }
+        (Some(user), pep::NS_OWNER, "pubsub") => {
+            pep::handle_owner(server, session, user, payload, set).await
+        }
+        (Some(user), private::NS_PRIVATE, "query") => {
+            private::handle(server, session, user, payload, set).await
         }
         (Some(_), ns::CARBONS, "enable" | "disable") if own => {
             carbons::handle(server, session, payload, set)

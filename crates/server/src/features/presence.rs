@@ -228,6 +228,15 @@ async fn broadcast(
             message::deliver_offline(server, session, waiting.messages).await;
         }
     }
+    if available {
+        // XEP-0163 §4.3.4: the last items of the nodes it wants, once its capabilities
+        // are known (now, or when it answers the server's query: `features::caps`).
+        if let Some(nodes) = super::caps::presence_sent(server, session, &stanza)
+            && initial
+        {
+            super::pep_events::last_items(server, session, &nodes).await;
+        }
+    }
     Ok(())
 }
 

@@ -27,7 +27,9 @@
 //! - rooms: an invitation needs the inviter to reach the invitee and the invitee to reach
 //!   every member, or the room to be supervised (its owner a teacher or staff member who
 //!   reaches the invitee) — [`Gate::room_admits`]; a post needs the sender to be allowed
-//!   to chat at all.
+//!   to chat at all;
+//! - a PEP notification (what A published on his account, told by the server to B) needs
+//!   reach, like A's presence; otherwise it is not sent.
 
 use causerie_ent::{DenyReason, Profile};
 use causerie_proto::Element;
@@ -72,6 +74,10 @@ pub enum Class<'a> {
     IqAnswer {
         id: &'a str,
     },
+    /// A PEP notification (XEP-0163): the server tells a contact of what the sender
+    /// published, retracted or deleted on his own account. Never sent by a client (so
+    /// [`classify`] never returns it).
+    PepEvent,
     /// Anything else: refused.
     Unknown,
 }
@@ -285,6 +291,13 @@ impl Gate<'_> {
                 Err(_) => Verdict::Stripped(pass()),
             },
             Class::PresenceError => match reach {
+                Ok(()) => Verdict::Deliver(pass()),
+                Err(_) => Verdict::Drop,
+            },
+            // What one publishes goes where his presence may go: the rules must allow the
+            // pair (the node's access model, presence or whitelist, is the PEP service's
+            // own check on top). Nothing goes otherwise, without a word.
+            Class::PepEvent => match reach {
                 Ok(()) => Verdict::Deliver(pass()),
                 Err(_) => Verdict::Drop,
             },

@@ -8,12 +8,14 @@
 //! - [`sessions`]: the registry of bound sessions, which delivers only against a pass.
 //! - [`contacts`]: the only writer of rosters, requests and refusals, with its cache.
 //! - [`rooms`]: who is in which room right now; [`archive`]: the rooms' archive writer.
+//! - [`caps`]: the client capabilities (XEP-0115) learnt, for PEP notifications.
 //! - [`stats`]: the live view's counters.
 //!
 //! None of them imports the server or the features: they take what they need (the store,
 //! the domain) when made.
 
 pub mod archive;
+pub mod caps;
 pub mod contacts;
 pub mod gate;
 pub mod pass;
@@ -23,6 +25,7 @@ pub mod sessions;
 pub mod stats;
 
 pub use archive::Archiver;
+pub use caps::Caps;
 pub use contacts::Contacts;
 pub use gate::{Class, Gate, Sender, Verdict};
 pub use pass::Pass;

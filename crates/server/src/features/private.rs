@@ -1,0 +1,114 @@
+//! XEP-0049 private XML storage (`jabber:iq:private`): an account keeps arbitrary XML
+//! elements on the server, one per element name and namespace, that only it reads back.
+//!
+//! As the XEP says: a request for another account is `forbidden`; a get names exactly
+//! one element (none: `not-acceptable`; several: `bad-request`), a set may carry several;
+//! reserved namespaces (`jabber:…`, `http://jabber.org/…`, `vcard-temp`) are refused with
+//! `not-acceptable` (optional in the XEP: they belong to protocols of their own). Sizes are
+//! bounded (`[pep] max_item_bytes` per element, `max_private_bytes_per_user` in all), with
+//! a text saying so. xmpp-parsers' `private::Query` only knows XEP-0048 bookmarks, so the
+//! query is read by hand.
+//!
+//! `urn:xmpp:bookmarks:1#compat` (XEP-0048 bookmarks in private storage mirrored to and
+//! from XEP-0402) is not done: `storage:bookmarks` is stored as any other element.
+
+use causerie_proto::errors::Condition;
+use causerie_proto::{Element, ns, xml};
+use causerie_store::{PrivateEntry, PrivateStore};
+
+use crate::server::Server;
+use crate::session::Session;
+use crate::stanza::{IqResult, error, internal};
+
+pub const NS_PRIVATE: &str = "jabber:iq:private";
+
+fn reserved(namespace: &str) -> bool {
+    namespace.starts_with("jabber:")
+        || namespace.starts_with("http://jabber.org/")
+        || namespace == ns::VCARD
+        || namespace == ns::CLIENT
+}
+
+pub async fn handle(
+    server: &Server,
+    session: &Session,
+    user: &str,
+    payload: &Element,
+    set: bool,
+) -> IqResult {
+    if user != session.user {
+        return Err(error(
+            Condition::Forbidden,
+            "Les données privées d'un compte ne sont qu'à lui.",
+            "An account's private data is its own.",
+        ));
+    }
+    let children: Vec<&Element> = payload.children().collect();
+    if children.is_empty() {
+        return Err(error(
+            Condition::NotAcceptable,
+            "Dites quel élément lire ou enregistrer (un enfant de <query/> dans son espace de noms).",
+            "Say which element to read or store (a child of <query/> in its namespace).",
+        ));
+    }
+    if let Some(c) = children.iter().find(|c| reserved(&c.ns())) {
+        let n = c.ns();
+        return Err(error(
+            Condition::NotAcceptable,
+            format!("L'espace de noms {n} est réservé : il a son propre protocole."),
+            format!("The namespace {n} is reserved: it has a protocol of its own."),
+        ));
+    }
+    if !set {
+        let [wanted] = children.as_slice() else {
+            return Err(error(
+                Condition::BadRequest,
+                "Une lecture demande un seul élément.",
+                "A get asks for one element.",
+            ));
+        };
+        let stored = server
+            .store
+            .private_get(user, wanted.name(), &wanted.ns())
+            .await
+            .map_err(internal)?;
+        let el = stored
+            .and_then(|x| x.parse::<Element>().ok())
+            .unwrap_or_else(|| Element::bare(wanted.name(), wanted.ns()));
+        let mut q = Element::bare("query", NS_PRIVATE);
+        q.append_child(el);
+        return Ok(Some(q));
+    }
+    let max = server.config.pep.max_item_bytes;
+    let mut entries = Vec::with_capacity(children.len());
+    for c in children {
+        let text = xml::to_string(c);
+        if text.len() > max {
+            return Err(error(
+                Condition::NotAcceptable,
+                format!("Un élément privé ne dépasse pas {max} octets."),
+                format!("A private element is at most {max} bytes."),
+            ));
+        }
+        entries.push(PrivateEntry {
+            name: c.name().to_string(),
+            namespace: c.ns(),
+            xml: text,
+        });
+    }
+    let quota = server.config.pep.max_private_bytes_per_user;
+    if server
+        .store
+        .private_set(user, &entries, quota)
+        .await
+        .map_err(internal)?
+    {
+        Ok(None)
+    } else {
+        Err(error(
+            Condition::ResourceConstraint,
+            format!("Vos données privées dépasseraient {quota} octets : rien n'a été enregistré."),
+            format!("Your private data would exceed {quota} bytes: nothing was stored."),
+        ))
+    }
+}
