@@ -30,6 +30,7 @@ use tokio::time::{Instant, timeout, timeout_at};
 use tracing::{debug, info, warn};
 
 use crate::auth::{self, Exchange, MECHANISMS, Step};
+use crate::detached;
 use crate::mailbox::{Inbox, Next};
 use crate::outbound::{Outbound, to_attribute};
 use crate::router;
@@ -37,7 +38,6 @@ use crate::server::Server;
 use crate::services::sessions::{Registered, SessionMeta};
 use crate::session::{Session, SessionHandle};
 use crate::stream_mgmt::{self, Parked, Resumption, StreamMgmt};
-use crate::detached;
 use crate::transport::{TcpTransport, Transport};
 
 /// Failed SASL attempts allowed on one connection before it is closed.
@@ -663,9 +663,7 @@ impl<T: Transport> Conn<T> {
             },
         );
         // A failed write shows in the session loop (then the session waits again).
-        let _ = self
-            .send(&stream_mgmt::resumed(&previd, sm.inbound))
-            .await;
+        let _ = self.send(&stream_mgmt::resumed(&previd, sm.inbound)).await;
         info!(peer = %self.peer, jid = %session.jid, "session resumed");
         Ok(Some(Negotiated::Bound(session, inbox, Some(sm))))
     }

@@ -83,9 +83,7 @@ impl Archiver {
     pub async fn flush(&self) -> bool {
         let lost = self.lost.load(Ordering::Acquire);
         let (done, wait) = oneshot::channel();
-        let flushed = async {
-            self.tx.send(Job::Flush(done)).await.is_ok() && wait.await.is_ok()
-        };
+        let flushed = async { self.tx.send(Job::Flush(done)).await.is_ok() && wait.await.is_ok() };
         match tokio::time::timeout(FLUSH_WAIT, flushed).await {
             Ok(answered) => answered && self.lost.load(Ordering::Acquire) == lost,
             Err(_) => {

@@ -639,10 +639,16 @@ mod tests {
         let r = Resumption::new(Duration::from_secs(60));
         s.set_resumption("lea", a.id, r.clone());
         assert_eq!(s.resumable("lea", r.id()).map(|(h, _)| h.id), Some(a.id));
-        assert!(s.resumable("hugo", r.id()).is_none(), "another account's id");
+        assert!(
+            s.resumable("hugo", r.id()).is_none(),
+            "another account's id"
+        );
         assert!(s.resumable("lea", "0123").is_none());
         s.unregister("lea", a.id);
-        assert!(s.resumable("lea", r.id()).is_none(), "gone with the session");
+        assert!(
+            s.resumable("lea", r.id()).is_none(),
+            "gone with the session"
+        );
     }
 
     #[tokio::test]
