@@ -611,7 +611,7 @@ impl<T: Transport> Conn<T> {
     /// `<resume/>` (XEP-0198 §5) instead of binding: takes over the session of `user`
     /// with that id, live or detached; `None` (after `<failed/>`) when there is none.
     async fn resume(&mut self, user: &str, el: Element) -> Result<Option<Negotiated>, End> {
-        let Ok(xmpp_parsers::sm::Nonza::Resume(req)) = stream_mgmt::parse(el) else {
+        let Some(xmpp_parsers::sm::Nonza::Resume(req)) = stream_mgmt::parse(el) else {
             self.send(&stream_mgmt::failed("bad-request", None)).await?;
             return Ok(None);
         };
@@ -734,11 +734,11 @@ impl<T: Transport> Conn<T> {
             )
         };
         match stream_mgmt::parse(el) {
-            Err(()) => Err(End::Error(
+            None => Err(End::Error(
                 "bad-format",
                 Some("malformed stream management element".into()),
             )),
-            Ok(Nonza::Enable(enable)) => {
+            Some(Nonza::Enable(enable)) => {
                 if sm.is_some() {
                     return self
                         .send(&stream_mgmt::failed("unexpected-request", None))
@@ -758,7 +758,7 @@ impl<T: Transport> Conn<T> {
                 *sm = Some(StreamMgmt::new(resumption));
                 Ok(())
             }
-            Ok(Nonza::Req(_)) => {
+            Some(Nonza::Req(_)) => {
                 let Some(sm) = sm.as_deref_mut() else {
                     return Err(not_enabled());
                 };
@@ -772,7 +772,7 @@ impl<T: Transport> Conn<T> {
                 let a = sm.answer();
                 self.send(&a).await
             }
-            Ok(Nonza::Ack(a)) => {
+            Some(Nonza::Ack(a)) => {
                 let Some(sm) = sm.as_deref_mut() else {
                     return Err(not_enabled());
                 };
@@ -786,11 +786,11 @@ impl<T: Transport> Conn<T> {
                     )
                 })
             }
-            Ok(Nonza::Resume(_)) => {
+            Some(Nonza::Resume(_)) => {
                 self.send(&stream_mgmt::failed("unexpected-request", None))
                     .await
             }
-            Ok(_) => Err(End::Error("unsupported-stanza-type", None)),
+            Some(_) => Err(End::Error("unsupported-stanza-type", None)),
         }
     }
 
@@ -1053,8 +1053,10 @@ mod tests {
         probe::<T, _>(run::<T>)
     }
 
+    type Sm = Option<Box<StreamMgmt>>;
+
     fn size_of_loop<'a, T: Transport + 'a, Fut>(
-        _f: fn(&'a mut Conn<T>, &'a Session, &'a Inbox, &'a mut Option<Box<StreamMgmt>>) -> Fut,
+        _f: fn(&'a mut Conn<T>, &'a Session, &'a Inbox, &'a mut Sm) -> Fut,
     ) -> usize {
         std::mem::size_of::<Fut>()
     }
