@@ -194,6 +194,19 @@ class Server:
             self._log_file = None
         return rc
 
+    def kill(self) -> None:
+        """``kill -9``: the process ends at once, nothing flushed or closed; the data
+        directory is kept (``start()`` runs again on it)."""
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait(10)
+            self.proc = None
+        if self._log_file is not None:
+            self._log_file.write(f"=== kill -9 {time.strftime('%H:%M:%S')} ===\n".encode())
+            self._log_file.close()
+            self._log_file = None
+
     def restart(self) -> "Server":
         self.stop()
         # The ports are kept: wait until the old listener is really gone.

@@ -6,6 +6,11 @@
 //! the negotiation runs under the handshake deadline, after which the
 //! connection is closed with `<connection-timeout/>`. A bound session reads
 //! its socket and its bounded outbound queue in one `select!` loop.
+//!
+//! XEP-0198 stream management (`stream_mgmt` holds the state, `detached` the end of a
+//! session that enabled it): `<enable/>`, `<r/>` and `<a/>` are handled here beside the
+//! stanzas, `<resume/>` instead of binding; a session that did not enable it pays one
+//! word for it.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -25,12 +30,14 @@ use tokio::time::{Instant, timeout, timeout_at};
 use tracing::{debug, info, warn};
 
 use crate::auth::{self, Exchange, MECHANISMS, Step};
+use crate::detached;
 use crate::mailbox::{Inbox, Next};
 use crate::outbound::{Outbound, to_attribute};
 use crate::router;
 use crate::server::Server;
 use crate::services::sessions::{Registered, SessionMeta};
 use crate::session::{Session, SessionHandle};
+use crate::stream_mgmt::{self, Parked, Resumption, StreamMgmt};
 use crate::transport::{TcpTransport, Transport};
 
 /// Failed SASL attempts allowed on one connection before it is closed.
@@ -42,6 +49,8 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 const LINGER: Duration = Duration::from_secs(2);
 /// Outbound stanzas written in one batch.
 const WRITE_BATCH: usize = 64;
+/// How long a resuming connection waits for the session's task to hand it over.
+const CLAIM_WAIT: Duration = Duration::from_secs(5);
 /// After this long without bytes from the client, the session's parser gives
 /// its buffers back (`StreamParser::park`; about 5 KiB per idle session).
 const PARK_AFTER: Duration = Duration::from_secs(2);
@@ -49,10 +58,15 @@ const PARK_AFTER: Duration = Duration::from_secs(2);
 /// Why a stream ends.
 #[derive(Debug)]
 enum End {
-    /// The peer closed the TCP connection or the stream.
+    /// The peer closed the stream (`</stream>`).
     Closed,
+    /// The connection dropped without `</stream>`: a resumable session waits for its
+    /// client (XEP-0198).
+    Lost,
     /// I/O failed; nothing more can be written.
     Io,
+    /// Another connection resumed the session (XEP-0198): hand it over.
+    Yield,
     /// A stream error to send before closing.
     Error(&'static str, Option<String>),
 }
@@ -154,12 +168,12 @@ fn run<T: Transport>(
         };
         match outcome {
             Ok(Negotiated::StartTls) => Some(conn.io),
-            Ok(Negotiated::Bound(session, rx)) => {
-                let end = conn.session_loop(&session, rx).await;
+            Ok(Negotiated::Bound(session, rx, mut sm)) => {
+                let end = conn.session_loop(&session, &rx, &mut sm).await;
                 // Boxed, like the negotiation: the ending's state (timers, the
-                // presence broadcast of departure) must not widen every task.
-                Box::pin(conn.close(end)).await;
-                Box::pin(router::session_ended(&conn.server, &session)).await;
+                // presence broadcast of departure, a detached wait) must not widen
+                // every task.
+                Box::pin(conn.end_session(session, rx, sm, end)).await;
                 None
             }
             Err(end) => {
@@ -172,7 +186,8 @@ fn run<T: Transport>(
 
 enum Negotiated {
     StartTls,
-    Bound(Session, Inbox),
+    /// Bound, or resumed (then with its stream management state).
+    Bound(Session, Inbox, Option<Box<StreamMgmt>>),
 }
 
 /// The parser side of a connection: bytes in, events out.
@@ -496,14 +511,27 @@ impl<T: Transport> Conn<T> {
             return Err(End::Error("internal-server-error", None));
         };
         self.send_features(&format!(
-            "<bind xmlns='{}'/><session xmlns='{}'><optional/></session><sub xmlns='{}'/>",
+            "<bind xmlns='{}'/><session xmlns='{}'><optional/></session><sub xmlns='{}'/><sm xmlns='{}'/>",
             ns::BIND,
             ns::SESSION,
-            ns::PRE_APPROVAL
+            ns::PRE_APPROVAL,
+            stream_mgmt::NS
         ))
         .await?;
         loop {
             let el = self.next_element().await?;
+            if el.ns() == stream_mgmt::NS {
+                if el.name() == "resume" {
+                    if let Some(resumed) = Box::pin(self.resume(&user, el)).await? {
+                        return Ok(resumed);
+                    }
+                } else {
+                    // `<enable/>` comes after binding (XEP-0198 §3).
+                    self.send(&stream_mgmt::failed("unexpected-request", None))
+                        .await?;
+                }
+                continue;
+            }
             let bind = el.get_child("bind", ns::BIND);
             if !(el.is("iq", ns::CLIENT) && el.attr("type") == Some("set") && bind.is_some()) {
                 return Err(End::Error(
@@ -576,12 +604,210 @@ impl<T: Transport> Conn<T> {
                 return Err(e);
             }
             info!(peer = %self.peer, jid = %session.jid, "session bound");
-            return Ok(Negotiated::Bound(session, rx));
+            return Ok(Negotiated::Bound(session, rx, None));
+        }
+    }
+
+    /// `<resume/>` (XEP-0198 §5) instead of binding: takes over the session of `user`
+    /// with that id, live or detached; `None` (after `<failed/>`) when there is none.
+    async fn resume(&mut self, user: &str, el: Element) -> Result<Option<Negotiated>, End> {
+        let Some(xmpp_parsers::sm::Nonza::Resume(req)) = stream_mgmt::parse(el) else {
+            self.send(&stream_mgmt::failed("bad-request", None)).await?;
+            return Ok(None);
+        };
+        let previd = req.previd.0;
+        // Only among this account's sessions: another account's id is unknown here.
+        let claim = self
+            .server
+            .sessions
+            .resumable(user, &previd)
+            .map(|(handle, resumption)| {
+                let claim = resumption.claim();
+                handle.yield_to_resumption();
+                (handle, claim)
+            });
+        let parked = match claim {
+            Some((handle, claim)) => match timeout(CLAIM_WAIT, claim).await {
+                Ok(Ok(parked)) => Some((handle, parked)),
+                _ => None,
+            },
+            None => None,
+        };
+        let Some((handle, Parked { inbox, mut sm })) = parked else {
+            debug!(peer = %self.peer, "resumption of an unknown or expired session");
+            self.send(&stream_mgmt::failed("item-not-found", None))
+                .await?;
+            return Ok(None);
+        };
+        let Ok(full) = FullJid::new(&format!(
+            "{user}@{}/{}",
+            self.server.domain, handle.resource
+        )) else {
+            return Err(End::Error("internal-server-error", None));
+        };
+        let session = Session::new(user.to_string(), full, handle);
+        if let Err(too_high) = sm.ack(req.h) {
+            // Its stanzas are not lost: the session ends as any other.
+            let server = self.server.clone();
+            tokio::spawn(async move { detached::end(&server, &session, inbox, sm).await });
+            self.send(&stream_mgmt::failed_too_high(too_high)).await?;
+            return Ok(None);
+        }
+        self.server.sessions.describe(
+            user,
+            session.id(),
+            SessionMeta {
+                transport: self.io.kind(),
+                address: Some(self.peer),
+                since: std::time::SystemTime::now(),
+            },
+        );
+        // A failed write shows in the session loop (then the session waits again).
+        let _ = self.send(&stream_mgmt::resumed(&previd, sm.inbound)).await;
+        info!(peer = %self.peer, jid = %session.jid, "session resumed");
+        Ok(Some(Negotiated::Bound(session, inbox, Some(sm))))
+    }
+
+    /// The session loop ended: hands the session over to a connection resuming it,
+    /// closes the stream, then leaves the session to `detached` (which ends it, or keeps
+    /// it for a resumption).
+    async fn end_session(
+        &mut self,
+        session: Session,
+        rx: Inbox,
+        sm: Option<Box<StreamMgmt>>,
+        end: End,
+    ) {
+        let (rx, sm, end) = match (end, sm) {
+            (End::Yield, Some(sm)) => match sm.resumption.clone() {
+                Some(r) => match r.hand_over(Parked { inbox: rx, sm }) {
+                    Ok(()) => {
+                        let text = "the session was resumed on another connection";
+                        self.close(End::Error("conflict", Some(text.into()))).await;
+                        return;
+                    }
+                    Err(p) => (p.inbox, Some(p.sm), End::Lost),
+                },
+                None => (rx, Some(sm), End::Lost),
+            },
+            (end, sm) => (rx, sm, end),
+        };
+        let lost = matches!(end, End::Lost | End::Io | End::Yield);
+        self.close(end).await;
+        detached::after(&self.server, session, rx, sm, lost).await;
+    }
+
+    /// Writes again, after a resumption, what the client did not acknowledge.
+    async fn resend(&mut self, session: &Session, sm: &mut StreamMgmt) -> Result<(), End> {
+        let to = to_attribute(&session.jid.to_string());
+        let out: Vec<String> = sm
+            .rewind()
+            .iter()
+            .filter_map(|item| match item {
+                Outbound::Stanza(el) => Some(xml::to_string(el)),
+                Outbound::Shared(shared) => Some(shared.addressed_to(&to)),
+                _ => None,
+            })
+            .collect();
+        for chunk in out.chunks(WRITE_BATCH) {
+            let parts: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            self.io.write_elements(&parts).await.map_err(|_| End::Io)?;
+        }
+        if sm.request_due(true) {
+            self.send(stream_mgmt::REQUEST).await?;
+        }
+        Ok(())
+    }
+
+    /// A stream management element from the bound client (XEP-0198).
+    async fn nonza(
+        &mut self,
+        session: &Session,
+        el: Element,
+        sm: &mut Option<Box<StreamMgmt>>,
+    ) -> Result<(), End> {
+        use xmpp_parsers::sm::Nonza;
+        let not_enabled = || {
+            End::Error(
+                "unsupported-stanza-type",
+                Some("stream management is not enabled".into()),
+            )
+        };
+        match stream_mgmt::parse(el) {
+            None => Err(End::Error(
+                "bad-format",
+                Some("malformed stream management element".into()),
+            )),
+            Some(Nonza::Enable(enable)) => {
+                if sm.is_some() {
+                    return self
+                        .send(&stream_mgmt::failed("unexpected-request", None))
+                        .await;
+                }
+                let window = self.server.config.limits.resume_window_secs;
+                let resumption = (enable.resume && window > 0).then(|| {
+                    let asked = enable.max.filter(|m| *m > 0).map(u64::from);
+                    Resumption::new(Duration::from_secs(asked.map_or(window, |m| m.min(window))))
+                });
+                if let Some(r) = &resumption {
+                    let (user, id) = (&session.user, session.id());
+                    self.server.sessions.set_resumption(user, id, r.clone());
+                }
+                self.send(&stream_mgmt::enabled(resumption.as_deref()))
+                    .await?;
+                *sm = Some(StreamMgmt::new(resumption));
+                Ok(())
+            }
+            Some(Nonza::Req(_)) => {
+                let Some(sm) = sm.as_deref_mut() else {
+                    return Err(not_enabled());
+                };
+                // The promise: what `<a/>` covers survives a crash.
+                if sm.inbound != sm.inbound_acked && !self.server.durable().await {
+                    return Err(End::Error(
+                        "internal-server-error",
+                        Some("the stanzas could not be stored; send them again".into()),
+                    ));
+                }
+                let a = sm.answer();
+                self.send(&a).await
+            }
+            Some(Nonza::Ack(a)) => {
+                let Some(sm) = sm.as_deref_mut() else {
+                    return Err(not_enabled());
+                };
+                sm.ack(a.h).map_err(|t| {
+                    End::Error(
+                        "undefined-condition",
+                        Some(format!(
+                            "handled-count-too-high: you acknowledged {} stanzas, {} were sent",
+                            t.h, t.sent
+                        )),
+                    )
+                })
+            }
+            Some(Nonza::Resume(_)) => {
+                self.send(&stream_mgmt::failed("unexpected-request", None))
+                    .await
+            }
+            Some(_) => Err(End::Error("unsupported-stanza-type", None)),
         }
     }
 
     /// The bound session: stanzas in go to the router; queued stanzas go out.
-    async fn session_loop(&mut self, session: &Session, rx: Inbox) -> End {
+    async fn session_loop(
+        &mut self,
+        session: &Session,
+        rx: &Inbox,
+        sm: &mut Option<Box<StreamMgmt>>,
+    ) -> End {
+        if let Some(sm) = sm.as_deref_mut()
+            && sm.unacked_len() > 0
+            && let Err(end) = Box::pin(self.resend(session, sm)).await
+        {
+            return end;
+        }
+        let unacked_limit = self.server.config.limits.send_queue_len;
         // Grows on the first batch only: an idle session holds no batch buffer.
         let mut out: Vec<String> = Vec::new();
         // The items taken from the queue; swapped with the queue's own buffer.
@@ -598,6 +824,13 @@ impl<T: Transport> Conn<T> {
             tokio::select! {
                 biased;
                 () = &mut park, if parking => {
+                    // Unacknowledged stanzas after a short idle: ask (XEP-0198).
+                    if let Some(sm) = sm.as_deref_mut()
+                        && sm.request_due(true)
+                        && let Err(end) = self.send(stream_mgmt::REQUEST).await
+                    {
+                        return end;
+                    }
                     if last_read.elapsed() >= PARK_AFTER {
                         self.framer.parser.park();
                         // Idle: neither the queue nor this task keeps a buffer.
@@ -619,35 +852,58 @@ impl<T: Transport> Conn<T> {
                     }
                     let mut stop = None;
                     while let Some(item) = taken.pop_front() {
-                        match item {
-                            Outbound::Stanza(el) => {
-                                let text = xml::to_string(&el);
-                                if text.is_empty() {
-                                    warn!("could not serialise an outbound stanza");
-                                } else {
-                                    out.push(text);
-                                }
-                            }
+                        let item = match item {
+                            Outbound::Stop(s) => { stop = Some(End::Error(s.condition, s.text)); break; }
+                            Outbound::Yield => { stop = Some(End::Yield); break; }
+                            item => item,
+                        };
+                        let text = match &item {
+                            Outbound::Stanza(el) => xml::to_string(el),
                             Outbound::Shared(shared) => {
                                 let to = to_attr.get_or_insert_with(|| to_attribute(&session.jid.to_string()));
-                                out.push(shared.addressed_to(to));
+                                shared.addressed_to(to)
                             }
-                            Outbound::Stop(s) => { stop = Some((s.condition, s.text)); break; }
+                            _ => String::new(),
+                        };
+                        if text.is_empty() {
+                            warn!("could not serialise an outbound stanza");
+                            continue;
+                        }
+                        out.push(text);
+                        if let Some(sm) = sm.as_deref_mut() {
+                            sm.sent(item);
+                            if sm.request_due(false) {
+                                out.push(stream_mgmt::REQUEST.to_string());
+                            }
                         }
                         if out.len() >= WRITE_BATCH
-                            && let Err(end) = self.write_out(session, &rx, &mut out).await
+                            && let Err(end) = self.write_out(session, rx, &mut out).await
                         {
                             return end;
                         }
                     }
-                    taken.clear();
-                    if let Err(end) = self.write_out(session, &rx, &mut out).await {
+                    match sm.as_deref_mut() {
+                        // What was not written yet is the session's still.
+                        Some(sm) => taken.drain(..).for_each(|rest| sm.keep(rest)),
+                        None => taken.clear(),
+                    }
+                    if let Some(sm) = sm.as_deref()
+                        && sm.unacked_len() > unacked_limit
+                    {
+                        warn!(jid = %session.jid, "too many unacknowledged stanzas: closing the session");
+                        return End::Error("policy-violation", Some("too many unacknowledged stanzas".into()));
+                    }
+                    if matches!(stop, Some(End::Yield)) {
+                        // The resuming connection writes them again.
+                        return End::Yield;
+                    }
+                    if let Err(end) = self.write_out(session, rx, &mut out).await {
                         return end;
                     }
                     // Nothing of a sent batch stays with an idle session.
                     out.shrink_to(4);
-                    if let Some((cond, text)) = stop {
-                        return End::Error(cond, text);
+                    if let Some(end) = stop {
+                        return end;
                     }
                     if !parking {
                         park.as_mut().reset(Instant::now() + PARK_AFTER);
@@ -656,7 +912,7 @@ impl<T: Transport> Conn<T> {
                 }
                 r = self.io.read() => {
                     match r {
-                        Ok([]) | Err(_) => return End::Closed,
+                        Ok([]) | Err(_) => return End::Lost,
                         Ok(data) => self.framer.feed(data),
                     }
                     last_read = Instant::now();
@@ -666,9 +922,18 @@ impl<T: Transport> Conn<T> {
                     }
                     while let Some(ev) = self.framer.pending.pop_front() {
                         match ev {
+                            StreamEvent::Element(el) if el.ns() == stream_mgmt::NS => {
+                                // Boxed: rare, and it may wait for durability.
+                                if let Err(end) = Box::pin(self.nonza(session, el, sm)).await {
+                                    return end;
+                                }
+                            }
                             StreamEvent::Element(el) => {
                                 if let Err(end) = self.stanza(session, el).await {
                                     return end;
+                                }
+                                if let Some(sm) = sm.as_deref_mut() {
+                                    sm.inbound = sm.inbound.wrapping_add(1);
                                 }
                             }
                             StreamEvent::Close => return End::Closed,
@@ -729,7 +994,7 @@ impl<T: Transport> Conn<T> {
     /// Ends the stream: a stream error when there is one, then the closing tag.
     async fn close(&mut self, end: End) {
         let _ = timeout(CLOSE_TIMEOUT, async {
-            if matches!(end, End::Io) {
+            if matches!(end, End::Io | End::Lost | End::Yield) {
                 return;
             }
             if !self.header_sent {
@@ -788,8 +1053,10 @@ mod tests {
         probe::<T, _>(run::<T>)
     }
 
+    type Sm = Option<Box<StreamMgmt>>;
+
     fn size_of_loop<'a, T: Transport + 'a, Fut>(
-        _f: fn(&'a mut Conn<T>, &'a Session, Inbox) -> Fut,
+        _f: fn(&'a mut Conn<T>, &'a Session, &'a Inbox, &'a mut Sm) -> Fut,
     ) -> usize {
         std::mem::size_of::<Fut>()
     }

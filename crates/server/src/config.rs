@@ -136,6 +136,9 @@ pub struct Limits {
     pub max_connections: usize,
     /// Resources bound at once by one account.
     pub max_resources_per_user: usize,
+    /// Seconds a session with XEP-0198 resumption waits, detached, for its client to
+    /// resume it after its connection dropped (at most 3600; 0: no resumption).
+    pub resume_window_secs: u64,
 }
 
 /// Authentication.
@@ -304,6 +307,7 @@ impl Default for Limits {
             max_offline_per_user: 1000,
             max_connections: 200_000,
             max_resources_per_user: 10,
+            resume_window_secs: 300,
         }
     }
 }
@@ -412,6 +416,9 @@ impl Config {
         }
         if l.max_resources_per_user == 0 {
             return Err(("limits.max_resources_per_user", "must be at least 1".into()));
+        }
+        if l.resume_window_secs > 3600 {
+            return Err(("limits.resume_window_secs", "must be at most 3600".into()));
         }
         if self.auth.scram_iterations < 4096 {
             return Err((

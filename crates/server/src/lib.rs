@@ -16,6 +16,7 @@ pub mod auth;
 pub mod c2s;
 pub mod changes;
 pub mod config;
+pub mod detached;
 pub mod enforce;
 pub mod features;
 pub mod listener;
@@ -26,6 +27,7 @@ pub mod server;
 pub mod services;
 pub mod session;
 pub mod stanza;
+pub mod stream_mgmt;
 pub mod tls;
 pub mod transport;
 

@@ -94,7 +94,7 @@ impl Mailbox {
             if s.closed.load(Ordering::Acquire) {
                 return false;
             }
-            if q.len() >= s.cap && !matches!(item, Outbound::Stop(_)) {
+            if q.len() >= s.cap && !matches!(item, Outbound::Stop(_) | Outbound::Yield) {
                 drop(q);
                 s.overflow.store(true, Ordering::Release);
                 s.notify.notify_one();
@@ -173,6 +173,12 @@ impl Inbox {
         self.shared.queue().len()
     }
 
+    /// Moves whatever is queued into `buf` without waiting (a session that ends keeps
+    /// what was still queued for it, to re-route it).
+    pub fn take_now(&self, buf: &mut VecDeque<Outbound>) {
+        buf.extend(self.shared.queue().drain(..));
+    }
+
     /// Lets go of the queue's buffer if it is empty (the session went idle).
     pub fn release(&self) {
         let mut q = self.shared.queue();
@@ -210,6 +216,7 @@ mod tests {
                 Outbound::Stanza(el) => el.attr("id").unwrap_or("").to_string(),
                 Outbound::Shared(_) => "shared".into(),
                 Outbound::Stop(s) => format!("stop:{}", s.condition),
+                Outbound::Yield => "yield".into(),
             })
             .collect()
     }

@@ -1,5 +1,6 @@
 //! What a connection task is asked to write: a stanza, a stanza serialised once for many
-//! recipients ([`Shared`], a room's fan-out), or a stop with its stream error. These are
+//! recipients ([`Shared`], a room's fan-out), a stop with its stream error, or to yield
+//! its session to a connection that resumes it. These are
 //! the items of a session's queue (`mailbox`); nothing here knows who may send what to
 //! whom (that is the gate's, `services::gate`).
 
@@ -19,6 +20,9 @@ pub enum Outbound {
     /// Close the stream with this stream error (boxed too: it is rare, and
     /// the slot stays the size of a pointer).
     Stop(Box<Stop>),
+    /// Another connection resumes this session (XEP-0198): hand the session's state over
+    /// through its `stream_mgmt::Resumption` and leave without ending the session.
+    Yield,
 }
 
 /// A stanza serialised once for every recipient, without its `to` (see

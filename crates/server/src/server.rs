@@ -140,6 +140,18 @@ impl Server {
         applied
     }
 
+    /// Returns once the effects of every stanza handled so far are durable (survive
+    /// `kill -9`): true when they are. A session answers a client's XEP-0198 `<r/>` with
+    /// `<a h/>` only after this (the acknowledgement promise, ARCHITECTURE.md "Stream
+    /// management"). Offline messages and roster writes are committed before their
+    /// stanza is handled; what is durable only through a writer that batches off the
+    /// stanza path is flushed here: the rooms' archive today.
+    /// The 1:1 archive's writer (XEP-0313 for accounts) adds its flush here when it is
+    /// merged: both awaited together, `flush_a && flush_b`.
+    pub(crate) async fn durable(&self) -> bool {
+        self.archive.flush().await
+    }
+
     /// The domain of the directory search service (XEP-0055).
     pub fn search_domain(&self) -> String {
         format!("search.{}", self.domain)

@@ -60,6 +60,12 @@ impl SessionHandle {
         })));
     }
 
+    /// Asks the session's task to hand the session over to a connection that resumes it
+    /// (XEP-0198, `stream_mgmt`).
+    pub(crate) fn yield_to_resumption(&self) {
+        self.tx.push(Outbound::Yield);
+    }
+
     /// Asks the session to close with a stream error carrying a text.
     pub fn stop_with_text(&self, condition: &'static str, text: &str) {
         self.tx.push(Outbound::Stop(Box::new(Stop {

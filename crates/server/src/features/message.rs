@@ -100,24 +100,7 @@ async fn to_account(server: &Server, session: &Session, pass: &Pass, stanza: Ele
     {
         return;
     }
-    let now = chrono::Utc::now();
-    let mut stored = stanza.clone();
-    let mut delay = xml::elem(
-        "delay",
-        ns::DELAY,
-        &[
-            ("from", &server.domain),
-            ("stamp", &now.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()),
-        ],
-    );
-    delay.append_text("Offline Storage".to_string());
-    stored.append_child(delay);
-    let max = server.config.limits.max_offline_per_user;
-    match server
-        .store
-        .store_offline(user, &xml::to_string(&stored), now.timestamp_millis(), max)
-        .await
-    {
+    match keep_offline(server, user, &stanza).await {
         Ok(true) => {}
         Ok(false) => reply_error(
             session,
@@ -133,6 +116,67 @@ async fn to_account(server: &Server, session: &Session, pass: &Pass, stanza: Ele
             warn!(error = %e, "cannot store an offline message");
             reply_error(session, &stanza, Condition::InternalServerError);
         }
+    }
+}
+
+/// Commits `stanza` to `user`'s offline storage with an XEP-0203 delay stamp (unless it
+/// already carries ours: a message that came back from a session that ended without
+/// acknowledging it); false when the storage is full.
+async fn keep_offline(
+    server: &Server,
+    user: &str,
+    stanza: &Element,
+) -> Result<bool, causerie_store::StoreError> {
+    let now = chrono::Utc::now();
+    let mut stored = stanza.clone();
+    let stamped = stanza
+        .children()
+        .any(|c| c.is("delay", ns::DELAY) && c.attr("from") == Some(server.domain.as_str()));
+    if !stamped {
+        let mut delay = xml::elem(
+            "delay",
+            ns::DELAY,
+            &[
+                ("from", &server.domain),
+                ("stamp", &now.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()),
+            ],
+        );
+        delay.append_text("Offline Storage".to_string());
+        stored.append_child(delay);
+    }
+    let max = server.config.limits.max_offline_per_user;
+    server
+        .store
+        .store_offline(user, &xml::to_string(&stored), now.timestamp_millis(), max)
+        .await
+}
+
+/// A message that reached `session` but was never acknowledged by its client (XEP-0198),
+/// now that the session has ended (unregistered): a chat or normal message with a body
+/// goes to the account's other available resources (RFC 6121 §8.5.2.1.1), else to
+/// offline storage, as it is (its id and stanza-id kept, addressed to the bare JID);
+/// anything else is dropped (RFC 6121: a groupchat, headline or error message for a
+/// resource that is gone). The gate decided it when it was first routed: it stays
+/// within the account (`Pass::own`).
+pub async fn undelivered(server: &Server, session: &Session, mut stanza: Element) {
+    let kind = stanza.attr("type").unwrap_or("normal");
+    if !matches!(kind, "chat" | "normal") || stanza.get_child("body", ns::CLIENT).is_none() {
+        return;
+    }
+    xml::set_attr(&mut stanza, "to", session.bare.to_string());
+    if server
+        .sessions
+        .deliver_available(&Pass::own(session), &stanza, true)
+        > 0
+    {
+        return;
+    }
+    match keep_offline(server, &session.user, &stanza).await {
+        Ok(true) => {}
+        Ok(false) => {
+            warn!(user = %session.user, "offline storage full: an unacknowledged message is dropped")
+        }
+        Err(e) => warn!(error = %e, "cannot store an unacknowledged message offline"),
     }
 }
 

@@ -18,6 +18,8 @@
 //! yet written when the process is killed are lost (at most one batch); a clean shutdown
 //! flushes first (`Running::shutdown`).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use causerie_store::{ArchiveEntry, RoomStore, Store};
@@ -43,14 +45,18 @@ enum Job {
 #[derive(Debug, Clone)]
 pub struct Archiver {
     tx: mpsc::Sender<Job>,
+    /// Messages the writer could not write (so [`Archiver::flush`] does not report as
+    /// written what was lost).
+    lost: Arc<AtomicU64>,
 }
 
 impl Archiver {
     /// Starts the writer task over `store`; it ends when every `Archiver` is dropped.
     pub fn start(store: Store) -> Archiver {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(store, rx));
-        Archiver { tx }
+        let lost = Arc::new(AtomicU64::new(0));
+        tokio::spawn(run(store, rx, lost.clone()));
+        Archiver { tx, lost }
     }
 
     /// Queues a message; false when the writer is [`QUEUE`] messages behind or gone
@@ -70,23 +76,27 @@ impl Archiver {
     }
 
     /// Returns once every message queued before this call is written (or has failed),
-    /// or after [`FLUSH_WAIT`].
-    pub async fn flush(&self) {
+    /// or after [`FLUSH_WAIT`]: true when every one of them is committed (none failed
+    /// meanwhile, and the writer answered in time). Costs no database round trip of its
+    /// own: it waits for the writer's next commit (or only for its answer when nothing
+    /// is queued).
+    pub async fn flush(&self) -> bool {
+        let lost = self.lost.load(Ordering::Acquire);
         let (done, wait) = oneshot::channel();
-        let flushed = async {
-            if self.tx.send(Job::Flush(done)).await.is_ok() {
-                let _ = wait.await;
+        let flushed = async { self.tx.send(Job::Flush(done)).await.is_ok() && wait.await.is_ok() };
+        match tokio::time::timeout(FLUSH_WAIT, flushed).await {
+            Ok(answered) => answered && self.lost.load(Ordering::Acquire) == lost,
+            Err(_) => {
+                warn!(
+                    "the room archive writer did not catch up in time; reading without its last messages"
+                );
+                false
             }
-        };
-        if tokio::time::timeout(FLUSH_WAIT, flushed).await.is_err() {
-            warn!(
-                "the room archive writer did not catch up in time; reading without its last messages"
-            );
         }
     }
 }
 
-async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
+async fn run(store: Store, mut rx: mpsc::Receiver<Job>, lost: Arc<AtomicU64>) {
     let mut batch: Vec<ArchiveEntry> = Vec::new();
     let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
     while let Some(first) = rx.recv().await {
@@ -101,7 +111,10 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
             }
             next = rx.try_recv().ok();
         }
-        write(&store, &batch).await;
+        let failed = write(&store, &batch).await;
+        if failed > 0 {
+            lost.fetch_add(failed, Ordering::AcqRel);
+        }
         batch.clear();
         batch.shrink_to(BATCH);
         for done in flushes.drain(..) {
@@ -110,14 +123,15 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-async fn write(store: &Store, batch: &[ArchiveEntry]) {
+/// Writes a batch; how many of its messages could not be written.
+async fn write(store: &Store, batch: &[ArchiveEntry]) -> u64 {
     if batch.is_empty() {
-        return;
+        return 0;
     }
     let mut attempt = 1;
     let e = loop {
         match store.archive_messages(batch).await {
-            Ok(_) => return,
+            Ok(_) => return 0,
             // Refused by the database itself: one message is at fault, not the batch.
             Err(e) if e.is_refused() => break e,
             Err(e) if attempt < ATTEMPTS => {
@@ -127,16 +141,19 @@ async fn write(store: &Store, batch: &[ArchiveEntry]) {
             }
             Err(e) => {
                 error!(error = %e, messages = batch.len(), "cannot archive a batch of room messages; they are not archived");
-                return;
+                return batch.len() as u64;
             }
         }
     };
     warn!(error = %e, messages = batch.len(), "a batch of room messages was refused; writing them one by one");
+    let mut failed = 0;
     for entry in batch {
         if let Err(e) = store.archive_messages(std::slice::from_ref(entry)).await {
             error!(error = %e, room = %entry.room, stanza_id = %entry.message.stanza_id, "cannot archive a room message");
+            failed += 1;
         }
     }
+    failed
 }
 
 #[cfg(test)]
@@ -177,7 +194,7 @@ mod tests {
         for n in 0..1200 {
             assert!(archiver.submit(entry(&rooms[n % 2], n)));
         }
-        archiver.flush().await;
+        assert!(archiver.flush().await);
         let all = ArchiveQuery {
             max: 2000,
             ..ArchiveQuery::default()
@@ -197,7 +214,8 @@ mod tests {
         assert!(archiver.submit(entry(&rooms[0], 5000)));
         assert!(archiver.submit(ghost));
         assert!(archiver.submit(entry(&rooms[0], 5001)));
-        archiver.flush().await;
+        assert!(!archiver.flush().await, "a lost message is reported");
+        assert!(archiver.flush().await, "and only once");
         let page = store.archive_page(rooms[0].id, &all).await.unwrap();
         assert_eq!(page.count, 602);
         let last: Vec<&str> = page.messages[600..]

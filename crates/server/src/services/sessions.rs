@@ -10,13 +10,14 @@
 //! to grow without bound.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use causerie_proto::Element;
 
 use super::pass::Pass;
 use crate::session::SessionHandle;
+use crate::stream_mgmt::Resumption;
 
 /// IQ requests one session may wait answers for at once; past it, the oldest is forgotten
 /// (its answer will be dropped).
@@ -49,6 +50,8 @@ struct Entry {
     pending: VecDeque<PendingIq>,
     /// How and since when the session is connected (for the administrator).
     meta: Option<SessionMeta>,
+    /// XEP-0198 resumption, when the session enabled it (its id and window).
+    resumption: Option<Arc<Resumption>>,
 }
 
 /// How a session is connected, as the administrator sees it.
@@ -155,8 +158,25 @@ impl Sessions {
             carbons: false,
             pending: VecDeque::new(),
             meta: None,
+            resumption: None,
         });
         Registered::Ok { replaced }
+    }
+
+    /// Makes session `id` of `user` resumable (XEP-0198).
+    pub fn set_resumption(&self, user: &str, id: u64, resumption: Arc<Resumption>) {
+        self.with_entry(user, id, |e| e.resumption = Some(resumption));
+    }
+
+    /// The session of `user` (only: a resumption id is bound to its account) whose
+    /// resumption id is `previd`, still registered, with its handle.
+    pub fn resumable(&self, user: &str, previd: &str) -> Option<(SessionHandle, Arc<Resumption>)> {
+        self.read().get(user)?.iter().find_map(|e| {
+            e.resumption
+                .as_ref()
+                .filter(|r| r.matches(previd))
+                .map(|r| (e.handle.clone(), r.clone()))
+        })
     }
 
     /// Removes the session `id` of `user`, if still registered.
@@ -607,6 +627,28 @@ mod tests {
         // Gone with the session.
         s.unregister("lea", a.id);
         assert!(!s.take_answer_at("lea", "pc", "hugo@x/phone", "n2", t0));
+    }
+
+    #[test]
+    fn a_resumption_id_is_found_only_among_its_own_accounts_sessions() {
+        let s = Sessions::default();
+        let (a, _ra) = SessionHandle::new("phone".into(), 8);
+        let (b, _rb) = SessionHandle::new("phone".into(), 8);
+        s.register("lea", a.clone(), 5);
+        s.register("hugo", b.clone(), 5);
+        let r = Resumption::new(Duration::from_secs(60));
+        s.set_resumption("lea", a.id, r.clone());
+        assert_eq!(s.resumable("lea", r.id()).map(|(h, _)| h.id), Some(a.id));
+        assert!(
+            s.resumable("hugo", r.id()).is_none(),
+            "another account's id"
+        );
+        assert!(s.resumable("lea", "0123").is_none());
+        s.unregister("lea", a.id);
+        assert!(
+            s.resumable("lea", r.id()).is_none(),
+            "gone with the session"
+        );
     }
 
     #[tokio::test]

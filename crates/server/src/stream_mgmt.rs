@@ -1,0 +1,351 @@
+//! XEP-0198 stream management, the state of one session that enabled it: the counters
+//! (mod 2^32), the stanzas sent and not yet acknowledged, and, when resumption was asked
+//! for, the [`Resumption`] its registry entry carries.
+//!
+//! A session that never sends `<enable/>` has none of this: the connection task keeps an
+//! `Option<Box<StreamMgmt>>` (one word) and the registry entry an
+//! `Option<Arc<Resumption>>` (one word). The stream's own code (`c2s`) counts, answers
+//! `<r/>` once what the handled stanzas did is durable (`Server::durable`), asks the
+//! client for acknowledgements, and at the end of the session hands the unacknowledged
+//! stanzas to `detached` (which re-routes them: never lost).
+//!
+//! Resumption hands the whole state from one connection task to another: the new
+//! connection finds the session by its id in the registry (`Sessions::resumable`, only
+//! among the authenticated account's own sessions), [`Resumption::claim`]s it and asks
+//! the session's task to yield (`Outbound::Yield`); that task, live or detached, sends the
+//! [`Parked`] state (the session's queue and this state) through the claim.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use causerie_proto::Element;
+use tokio::sync::oneshot;
+
+use crate::mailbox::Inbox;
+use crate::outbound::Outbound;
+
+/// The XEP-0198 namespace.
+pub const NS: &str = "urn:xmpp:sm:3";
+/// The server asks for an acknowledgement after this many stanzas sent without one
+/// (and after a short idle, `c2s`).
+pub const REQUEST_EVERY: u32 = 5;
+/// `<r/>`, as written.
+pub const REQUEST: &str = "<r xmlns='urn:xmpp:sm:3'/>";
+
+/// One session's stream management state (see the module docs).
+#[derive(Debug)]
+pub struct StreamMgmt {
+    /// Stanzas received from the client and handled since `<enable/>` (our `h`).
+    pub inbound: u32,
+    /// The `inbound` of the last `<a/>` we sent: no durability wait when it did not move.
+    pub inbound_acked: u32,
+    /// The client's last `h`: stanzas it acknowledged.
+    acked: u32,
+    /// Stanzas written to the client since `<enable/>` (or since a resumption: `acked`
+    /// then). `<a h/>` may not exceed it.
+    sent: u32,
+    /// Stanzas written or still to write and not acknowledged, oldest first. The first
+    /// `sent - acked` of them were written.
+    unacked: VecDeque<Outbound>,
+    /// Stanzas written since the last `<r/>`.
+    since_request: u32,
+    /// Set when the client asked for resumption.
+    pub resumption: Option<Arc<Resumption>>,
+}
+
+/// An `<a h/>` acknowledging more than was sent (XEP-0198 §5, `handled-count-too-high`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooHigh {
+    pub h: u32,
+    pub sent: u32,
+}
+
+impl StreamMgmt {
+    pub fn new(resumption: Option<Arc<Resumption>>) -> Box<StreamMgmt> {
+        Box::new(StreamMgmt {
+            inbound: 0,
+            inbound_acked: 0,
+            acked: 0,
+            sent: 0,
+            unacked: VecDeque::new(),
+            since_request: 0,
+            resumption,
+        })
+    }
+
+    /// A stanza was written to the client: it is kept until acknowledged.
+    pub fn sent(&mut self, item: Outbound) {
+        self.sent = self.sent.wrapping_add(1);
+        self.since_request += 1;
+        self.unacked.push_back(item);
+    }
+
+    /// A stanza for the client that was not written (the connection went): kept to be
+    /// written on resumption, or re-routed.
+    pub fn keep(&mut self, item: Outbound) {
+        if matches!(item, Outbound::Stanza(_) | Outbound::Shared(_)) {
+            self.unacked.push_back(item);
+        }
+    }
+
+    /// Stanzas kept (written or not) and not acknowledged.
+    pub fn unacked_len(&self) -> usize {
+        self.unacked.len()
+    }
+
+    /// The client acknowledged `h` stanzas in all: they are forgotten.
+    pub fn ack(&mut self, h: u32) -> Result<(), TooHigh> {
+        let new = h.wrapping_sub(self.acked);
+        let outstanding = self.sent.wrapping_sub(self.acked);
+        if new > outstanding || new as usize > self.unacked.len() {
+            return Err(TooHigh { h, sent: self.sent });
+        }
+        self.unacked.drain(..new as usize);
+        self.acked = h;
+        Ok(())
+    }
+
+    /// Whether an `<r/>` is due after a batch ([`REQUEST_EVERY`] stanzas), or, with
+    /// `idle`, after any stanza; resets the count when it is.
+    pub fn request_due(&mut self, idle: bool) -> bool {
+        let due = if idle {
+            self.since_request > 0
+        } else {
+            self.since_request >= REQUEST_EVERY
+        };
+        if due {
+            self.since_request = 0;
+        }
+        due
+    }
+
+    /// For a resumption: everything not acknowledged is to be written again (the client
+    /// counts it anew); the items, oldest first, for the connection to write.
+    pub fn rewind(&mut self) -> &VecDeque<Outbound> {
+        self.sent = self.acked.wrapping_add(self.unacked.len() as u32);
+        self.since_request = self.unacked.len() as u32;
+        &self.unacked
+    }
+
+    /// Takes every unacknowledged stanza (the session ends: they are re-routed).
+    pub fn take_unacked(&mut self) -> VecDeque<Outbound> {
+        std::mem::take(&mut self.unacked)
+    }
+
+    /// `<a h/>` for the stanzas handled so far.
+    pub fn answer(&mut self) -> String {
+        self.inbound_acked = self.inbound;
+        format!("<a xmlns='{NS}' h='{}'/>", self.inbound)
+    }
+}
+
+/// `<enabled/>`, with the resumption id and window when resumable.
+pub fn enabled(resumption: Option<&Resumption>) -> String {
+    match resumption {
+        Some(r) => format!(
+            "<enabled xmlns='{NS}' id='{}' resume='true' max='{}'/>",
+            r.id(),
+            r.window.as_secs()
+        ),
+        None => format!("<enabled xmlns='{NS}'/>"),
+    }
+}
+
+/// `<resumed/>`.
+pub fn resumed(previd: &str, h: u32) -> String {
+    format!(
+        "<resumed xmlns='{NS}' previd='{}' h='{h}'/>",
+        causerie_proto::errors::escape(previd)
+    )
+}
+
+/// `<failed/>` with a stanza error condition (and `h` when known).
+pub fn failed(condition: &str, h: Option<u32>) -> String {
+    let h = h.map(|h| format!(" h='{h}'")).unwrap_or_default();
+    format!(
+        "<failed xmlns='{NS}'{h}><{condition} xmlns='{}'/></failed>",
+        causerie_proto::ns::STANZAS
+    )
+}
+
+/// `<failed/>` for a resumption whose `h` acknowledges more than was sent (§5).
+pub fn failed_too_high(t: TooHigh) -> String {
+    format!(
+        "<failed xmlns='{NS}'><undefined-condition xmlns='{}'/>\
+         <handled-count-too-high xmlns='{NS}' h='{}' send-count='{}'/></failed>",
+        causerie_proto::ns::STANZAS,
+        t.h,
+        t.sent
+    )
+}
+
+/// A stream management element from the client, parsed (xmpp-parsers' types); `None`
+/// when it is in the namespace but malformed or unknown.
+pub fn parse(el: Element) -> Option<xmpp_parsers::sm::Nonza> {
+    xmpp_parsers::sm::Nonza::try_from(el).ok()
+}
+
+/// What a connection task hands to the one resuming its session.
+#[derive(Debug)]
+pub struct Parked {
+    pub inbox: Inbox,
+    pub sm: Box<StreamMgmt>,
+}
+
+/// A resumable session's id and window, shared by its registry entry and its state.
+#[derive(Debug)]
+pub struct Resumption {
+    /// 128 random bits (the thread's CSPRNG), hex: unguessable. It is only ever looked up
+    /// among the authenticated account's own sessions, so it is bound to that account.
+    id: String,
+    /// How long the session waits, detached, for a resumption.
+    pub window: Duration,
+    /// The connection that claimed the session and waits for its state.
+    claim: Mutex<Option<oneshot::Sender<Parked>>>,
+}
+
+impl Resumption {
+    pub fn new(window: Duration) -> Arc<Resumption> {
+        Arc::new(Resumption {
+            id: format!("{:032x}", rand::random::<u128>()),
+            window,
+            claim: Mutex::new(None),
+        })
+    }
+
+    /// The id given in `<enabled/>`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Whether `id` is this session's (in constant time).
+    pub fn matches(&self, id: &str) -> bool {
+        let (a, b) = (self.id.as_bytes(), id.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+
+    /// A new connection claims the session (a previous claim is dropped: its connection
+    /// fails to resume); the state arrives once the session's task yields.
+    pub fn claim(&self) -> oneshot::Receiver<Parked> {
+        let (tx, rx) = oneshot::channel();
+        *self.claim.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+        rx
+    }
+
+    /// The session's task hands its state to the claiming connection; gives it back when
+    /// nobody waits for it any more.
+    pub fn hand_over(&self, parked: Parked) -> Result<(), Parked> {
+        let claim = self.claim.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match claim {
+            Some(tx) => tx.send(parked),
+            None => Err(parked),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stanza(n: u32) -> Outbound {
+        let mut el = Element::bare("message", "jabber:client");
+        causerie_proto::xml::set_attr(&mut el, "id", n.to_string());
+        Outbound::Stanza(Box::new(el))
+    }
+
+    fn ids(q: &VecDeque<Outbound>) -> Vec<String> {
+        q.iter()
+            .map(|o| match o {
+                Outbound::Stanza(el) => el.attr("id").unwrap_or("").to_string(),
+                _ => "?".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn acks_forget_what_they_cover_and_counters_wrap() {
+        let mut sm = StreamMgmt::new(None);
+        // Start near the wrap.
+        sm.acked = u32::MAX - 1;
+        sm.sent = u32::MAX - 1;
+        for n in 0..4 {
+            sm.sent(stanza(n));
+        }
+        assert_eq!(sm.ack(u32::MAX), Ok(()));
+        assert_eq!(ids(&sm.unacked), ["1", "2", "3"]);
+        assert_eq!(sm.ack(1), Ok(()), "wraps to 1");
+        assert_eq!(ids(&sm.unacked), ["3"]);
+        assert_eq!(sm.ack(3), Err(TooHigh { h: 3, sent: 2 }));
+        assert_eq!(sm.ack(1), Ok(()), "the same h again is no error");
+        // Kept but never written: not acknowledgeable.
+        sm.keep(stanza(9));
+        assert_eq!(sm.ack(3), Err(TooHigh { h: 3, sent: 2 }));
+        assert_eq!(sm.rewind().len(), 2);
+        assert_eq!(sm.ack(3), Ok(()));
+        assert_eq!(sm.unacked_len(), 0);
+    }
+
+    #[test]
+    fn requests_come_every_few_stanzas_or_when_idle() {
+        let mut sm = StreamMgmt::new(None);
+        assert!(!sm.request_due(true));
+        sm.sent(stanza(1));
+        assert!(!sm.request_due(false));
+        assert!(sm.request_due(true));
+        for n in 0..REQUEST_EVERY {
+            sm.sent(stanza(n));
+        }
+        assert!(sm.request_due(false));
+        assert!(!sm.request_due(true));
+    }
+
+    #[test]
+    fn ids_are_random_and_compared_whole() {
+        let a = Resumption::new(Duration::from_secs(1));
+        let b = Resumption::new(Duration::from_secs(1));
+        assert_ne!(a.id(), b.id());
+        assert_eq!(a.id().len(), 32);
+        assert!(a.matches(a.id()));
+        assert!(!a.matches(b.id()));
+        assert!(!a.matches(&a.id()[..31]));
+        assert!(!a.matches(""));
+    }
+
+    #[test]
+    fn elements_parse_and_malformed_ones_are_refused() {
+        let el: Element = "<a xmlns='urn:xmpp:sm:3' h='7'/>".parse().unwrap();
+        assert!(matches!(parse(el), Some(xmpp_parsers::sm::Nonza::Ack(a)) if a.h == 7));
+        let el: Element = "<a xmlns='urn:xmpp:sm:3' h='x'/>".parse().unwrap();
+        assert!(parse(el).is_none());
+        let el: Element = "<resume xmlns='urn:xmpp:sm:3' h='1' previd='abc'/>"
+            .parse()
+            .unwrap();
+        assert!(matches!(
+            parse(el),
+            Some(xmpp_parsers::sm::Nonza::Resume(_))
+        ));
+        for text in [
+            enabled(Some(&Resumption::new(Duration::from_secs(300)))),
+            resumed("a'b", 4),
+            failed("item-not-found", Some(3)),
+            failed_too_high(TooHigh { h: 5, sent: 2 }),
+        ] {
+            text.parse::<Element>().expect(&text);
+        }
+    }
+
+    #[test]
+    fn a_claim_receives_the_state_once() {
+        let r = Resumption::new(Duration::from_secs(1));
+        let (_tx, inbox) = crate::mailbox::mailbox(4);
+        let parked = Parked {
+            inbox,
+            sm: StreamMgmt::new(None),
+        };
+        let parked = r.hand_over(parked).expect_err("nobody claimed it");
+        let mut rx = r.claim();
+        assert!(r.hand_over(parked).is_ok());
+        assert!(rx.try_recv().is_ok());
+    }
+}
