@@ -47,6 +47,8 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a closed stream still reads (and drops) what the client sends, waiting for
 /// it to close its side.
 const LINGER: Duration = Duration::from_secs(2);
+/// Longest wait of a new binding for the session of the same resource it replaces.
+const SETTLE_WAIT: Duration = Duration::from_secs(5);
 /// Outbound stanzas written in one batch.
 const WRITE_BATCH: usize = 64;
 /// How long a resuming connection waits for the session's task to hand it over.
@@ -577,8 +579,14 @@ impl<T: Transport> Conn<T> {
                 }
                 Registered::Ok { replaced } => {
                     if let Some(old) = replaced {
-                        // RFC 6120 §7.7.2.2: the newer session wins.
+                        // RFC 6120 §7.7.2.2: the newer session wins. Its binding waits
+                        // (a while at most) until the old one ended and re-routed what
+                        // it did not deliver, so that those messages are in offline
+                        // storage before this session's initial presence reads it.
                         old.stop("conflict");
+                        if timeout(SETTLE_WAIT, old.settled()).await.is_err() {
+                            warn!(user = %user, "a replaced session took too long to end");
+                        }
                     }
                 }
             }
@@ -693,8 +701,17 @@ impl<T: Transport> Conn<T> {
             (end, sm) => (rx, sm, end),
         };
         let lost = matches!(end, End::Lost | End::Io | End::Yield);
-        self.close(end).await;
-        detached::after(&self.server, session, rx, sm, lost).await;
+        if lost {
+            // Nothing to write on a lost connection; the session may wait for its client.
+            self.close(end).await;
+            detached::after(&self.server, session, rx, sm, lost).await;
+        } else {
+            // The session ends first (its stanzas re-routed, its queue settled), then the
+            // stream closes, which may linger on a client that keeps writing: a new
+            // session replacing this one waits for the former, not for the latter.
+            detached::after(&self.server, session, rx, sm, lost).await;
+            self.close(end).await;
+        }
     }
 
     /// Writes again, after a resumption, what the client did not acknowledge.

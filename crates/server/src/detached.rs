@@ -115,7 +115,9 @@ pub async fn end(server: &Server, session: &Session, inbox: Inbox, mut sm: Box<S
     // Nobody delivers to it any more: what is queued now is all there is.
     let mut rest = sm.take_unacked();
     inbox.take_now(&mut rest);
-    drop(inbox);
+    // Settled (`Mailbox::settled`) once every stanza below has its fate: a new bind of
+    // the same resource waits for that.
+    let _settle = inbox.close();
     for item in rest {
         let Outbound::Stanza(el) = item else { continue };
         match el.name() {

@@ -33,6 +33,17 @@ struct Shared {
     closed: AtomicBool,
     /// Live [`Mailbox`] handles; the receiver sees the end when it reaches 0.
     senders: AtomicUsize,
+    /// The session that read this queue has ended and every stanza left for it has its
+    /// fate (re-routed or dropped): see [`Mailbox::settled`].
+    settled: AtomicBool,
+    settled_notify: Notify,
+}
+
+impl Shared {
+    fn settle(&self) {
+        self.settled.store(true, Ordering::Release);
+        self.settled_notify.notify_waiters();
+    }
 }
 
 impl Shared {
@@ -52,6 +63,21 @@ pub struct Mailbox {
 #[derive(Debug)]
 pub struct Inbox {
     shared: Arc<Shared>,
+    /// Closed by [`Inbox::close`]: the [`Settle`] it returned says when it is settled.
+    deferred: bool,
+}
+
+/// Held while a closed queue's last stanzas are given their fate; settles the queue
+/// ([`Mailbox::settled`]) when dropped.
+#[derive(Debug)]
+pub struct Settle {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Settle {
+    fn drop(&mut self) {
+        self.shared.settle();
+    }
 }
 
 /// What [`Inbox::next`] found.
@@ -74,12 +100,17 @@ pub fn mailbox(cap: usize) -> (Mailbox, Inbox) {
         overflow: AtomicBool::new(false),
         closed: AtomicBool::new(false),
         senders: AtomicUsize::new(1),
+        settled: AtomicBool::new(false),
+        settled_notify: Notify::new(),
     });
     (
         Mailbox {
             shared: shared.clone(),
         },
-        Inbox { shared },
+        Inbox {
+            shared,
+            deferred: false,
+        },
     )
 }
 
@@ -104,6 +135,25 @@ impl Mailbox {
         }
         s.notify.notify_one();
         true
+    }
+}
+
+impl Mailbox {
+    /// Resolves once the receiving side is gone and what was left in the queue has its
+    /// fate: a new session of the same resource waits for this before it is bound, so
+    /// that the messages a replaced session leaves are re-routed (to offline storage,
+    /// which the new session's initial presence then reads) before it can ask for them.
+    pub async fn settled(&self) {
+        let s = &self.shared;
+        loop {
+            let notified = s.settled_notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if s.settled.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
+        }
     }
 }
 
@@ -188,12 +238,29 @@ impl Inbox {
     }
 }
 
+impl Inbox {
+    /// Closes the queue now (later pushes are refused, anything still queued is dropped:
+    /// take it first with [`Inbox::take_now`]); the queue is settled when the returned
+    /// [`Settle`] is dropped, once the caller gave what it took its fate.
+    pub fn close(mut self) -> Settle {
+        self.deferred = true;
+        Settle {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
 impl Drop for Inbox {
     fn drop(&mut self) {
         // Queued stanzas go now, not with the last sender; later pushes are refused.
         let mut q = self.shared.queue();
         self.shared.closed.store(true, Ordering::Release);
-        std::mem::take(&mut *q);
+        let left = std::mem::take(&mut *q);
+        drop(q);
+        drop(left);
+        if !self.deferred {
+            self.shared.settle();
+        }
     }
 }
 

@@ -52,6 +52,12 @@ impl SessionHandle {
         self.tx.push(Outbound::Shared(stanza.clone()))
     }
 
+    /// Resolves once the session ended and what was left for it has its fate
+    /// ([`Mailbox::settled`]).
+    pub(crate) async fn settled(&self) {
+        self.tx.settled().await
+    }
+
     /// Asks the session to close with a stream error.
     pub fn stop(&self, condition: &'static str) {
         self.tx.push(Outbound::Stop(Box::new(Stop {
