@@ -2,7 +2,7 @@
 //! queries on SQLite and PostgreSQL), connecting and migrating, the error type, and the
 //! re-exported per-area traits and types (accounts, roster, offline messages, vCards, the
 //! school directory with its rules and access settings, multi-user rooms with their members
-//! and archives; administrators, console sessions, account locks, the audit log).
+//! and archives; blocklists (XEP-0191) and last logouts (XEP-0012); administrators, console sessions, account locks, the audit log).
 //!
 //! Nothing is cached here: every call reads the database, so an account created by another
 //! process (the `causerie user add` CLI writing the SQLite file of a running server) is
@@ -12,7 +12,9 @@
 //! the caller; `contact` arguments are bare JID strings ("bob@example.org").
 
 pub mod accounts;
+pub mod activity;
 pub mod admin;
+pub mod blocking;
 pub mod audit;
 mod credentials;
 pub mod directory;
@@ -30,6 +32,8 @@ use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Row, Transaction};
 
 pub use accounts::{AccountStore, Credentials, ScramCredential};
+pub use activity::{ActivityStore, LastLogout};
+pub use blocking::BlockStore;
 pub use admin::{
     AdminGrant, AdminSession, AdminStore, AuditEntry, AuditQuery, GrantSource, GroupChange,
     ImportRecord, NewAudit,
