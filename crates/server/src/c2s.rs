@@ -200,6 +200,8 @@ struct Conn<T> {
     framer: Framer,
     header_sent: bool,
     user: Option<String>,
+    /// The `xml:lang` of the client's last stream header.
+    lang: Option<String>,
     auth_failures: u32,
 }
 
@@ -221,6 +223,7 @@ impl<T: Transport> Conn<T> {
             },
             header_sent: false,
             user: None,
+            lang: None,
             auth_failures: 0,
         }
     }
@@ -274,6 +277,7 @@ impl<T: Transport> Conn<T> {
             _ => return Err(End::Error("bad-format", None)),
         };
         self.send_header(&header).await?;
+        self.lang = header.lang.clone();
         if header.framing {
             return Err(End::Error("invalid-namespace", None));
         }
@@ -300,9 +304,10 @@ impl<T: Transport> Conn<T> {
     async fn send_header(&mut self, client: &StreamHeader) -> Result<(), End> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let mut h = format!(
-            " id='{}' from='{}' version='1.0' xml:lang='en'",
+            " id='{}' from='{}' version='1.0' xml:lang='{}'",
             id,
-            escape(&self.server.domain)
+            escape(&self.server.domain),
+            self.server.config.language.code()
         );
         if let Some(from) = &client.from {
             h.push_str(&format!(" to='{}'", escape(from)));
@@ -496,10 +501,13 @@ impl<T: Transport> Conn<T> {
             return Err(End::Error("internal-server-error", None));
         };
         self.send_features(&format!(
-            "<bind xmlns='{}'/><session xmlns='{}'><optional/></session><sub xmlns='{}'/>",
+            "<bind xmlns='{}'/><session xmlns='{}'><optional/></session><sub xmlns='{}'/>\
+             <ver xmlns='{}'/><csi xmlns='{}'/>",
             ns::BIND,
             ns::SESSION,
-            ns::PRE_APPROVAL
+            ns::PRE_APPROVAL,
+            ns::ROSTER_VER,
+            ns::CSI
         ))
         .await?;
         loop {
@@ -570,7 +578,9 @@ impl<T: Transport> Conn<T> {
             let mut b = Element::bare("bind", ns::BIND);
             b.append_child(xml::text_elem("jid", ns::BIND, full.to_string()));
             result.append_child(b);
-            let session = Session::new(user, full, handle);
+            let lang =
+                crate::session::stream_language(self.lang.as_deref(), self.server.config.language);
+            let session = Session::new(user, full, lang, handle);
             if let Err(e) = self.send_el(&result).await {
                 router::session_ended(&self.server, &session).await;
                 return Err(e);
@@ -594,6 +604,8 @@ impl<T: Transport> Conn<T> {
         let park = tokio::time::sleep(PARK_AFTER);
         tokio::pin!(park);
         let mut parking = true;
+        // XEP-0352: `Some` while the client says it is inactive (one word while active).
+        let mut csi: Option<Box<Csi>> = None;
         loop {
             tokio::select! {
                 biased;
@@ -620,7 +632,21 @@ impl<T: Transport> Conn<T> {
                     let mut stop = None;
                     while let Some(item) = taken.pop_front() {
                         match item {
+                            Outbound::Stanza(el) if csi.is_some() && Csi::holdable(&el) => {
+                                if let Some(c) = csi.as_mut()
+                                    && c.hold(el)
+                                {
+                                    c.flush(&mut out);
+                                }
+                                continue;
+                            }
                             Outbound::Stanza(el) => {
+                                if el.name() == "message"
+                                    && let Some(c) = csi.as_mut()
+                                {
+                                    // What waited goes first, in order, then the message.
+                                    c.flush(&mut out);
+                                }
                                 let text = xml::to_string(&el);
                                 if text.is_empty() {
                                     warn!("could not serialise an outbound stanza");
@@ -629,6 +655,11 @@ impl<T: Transport> Conn<T> {
                                 }
                             }
                             Outbound::Shared(shared) => {
+                                if shared.text().starts_with("<message")
+                                    && let Some(c) = csi.as_mut()
+                                {
+                                    c.flush(&mut out);
+                                }
                                 let to = to_attr.get_or_insert_with(|| to_attribute(&session.jid.to_string()));
                                 out.push(shared.addressed_to(to));
                             }
@@ -666,6 +697,26 @@ impl<T: Transport> Conn<T> {
                     }
                     while let Some(ev) = self.framer.pending.pop_front() {
                         match ev {
+                            StreamEvent::Element(el) if el.ns() == ns::CSI => {
+                                match el.name() {
+                                    "inactive" => {
+                                        csi.get_or_insert_with(Box::default);
+                                    }
+                                    "active" => {
+                                        // What waited goes out through the queue (no
+                                        // write here: this task's state stays small).
+                                        for (_, el) in csi.take().map(|c| c.held).unwrap_or_default() {
+                                            session.reply(*el);
+                                        }
+                                    }
+                                    other => {
+                                        return End::Error(
+                                            "unsupported-stanza-type",
+                                            Some(format!("<{other}/> is not a client state")),
+                                        );
+                                    }
+                                }
+                            }
                             StreamEvent::Element(el) => {
                                 if let Err(end) = self.stanza(session, el).await {
                                     return end;
@@ -760,6 +811,55 @@ impl<T: Transport> Conn<T> {
     }
 }
 
+/// XEP-0352 client state indication, in the connection task: while the client says it
+/// is inactive (a phone in a pocket), presence updates of others (available or
+/// unavailable, not subscriptions, errors or a room's presence about the client itself)
+/// are held back, only the latest per sender (`from`), and written when the client
+/// becomes active again or before the next message (messages, IQs and everything else
+/// go at once). A room's fan-out (serialised once for all occupants) is not held.
+/// Nothing is kept while active; at most [`CSI_MAX_HELD`] senders are held, past which
+/// what waits is written.
+#[derive(Default)]
+struct Csi {
+    held: Vec<(String, Box<Element>)>,
+}
+
+/// Senders whose presence an inactive session holds back at most.
+const CSI_MAX_HELD: usize = 256;
+
+impl Csi {
+    /// Whether `el` is a presence update that may wait.
+    fn holdable(el: &Element) -> bool {
+        if el.name() != "presence" || !matches!(el.attr("type"), None | Some("unavailable")) {
+            return false;
+        }
+        // A room's presence about this very session (status 110) answers its own action.
+        let own = el.children().any(|x| {
+            x.children()
+                .any(|c| c.name() == "status" && c.attr("code") == Some("110"))
+        });
+        !own
+    }
+
+    /// Keeps `el`, replacing what its sender sent before; true when full.
+    fn hold(&mut self, el: Box<Element>) -> bool {
+        let from = el.attr("from").unwrap_or_default().to_string();
+        self.held.retain(|(f, _)| *f != from);
+        self.held.push((from, el));
+        self.held.len() >= CSI_MAX_HELD
+    }
+
+    /// Serialises what was held into `out`, oldest first, and lets the buffer go.
+    fn flush(&mut self, out: &mut Vec<String>) {
+        for (_, el) in std::mem::take(&mut self.held) {
+            let text = xml::to_string(&el);
+            if !text.is_empty() {
+                out.push(text);
+            }
+        }
+    }
+}
+
 fn decode_sasl(text: &str) -> Result<Vec<u8>, ()> {
     let t = text.trim();
     // RFC 6120 §6.4.2: "=" stands for an empty initial response.
@@ -772,6 +872,34 @@ fn decode_sasl(text: &str) -> Result<Vec<u8>, ()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_inactive_client_gets_the_latest_presence_of_each_contact_before_a_message() {
+        let el = |x: &str| Box::new(x.parse::<Element>().unwrap());
+        let mut csi = Csi::default();
+        let p = |from: &str, show: &str| {
+            el(&format!(
+                "<presence xmlns='jabber:client' from='{from}'><show>{show}</show></presence>"
+            ))
+        };
+        assert!(Csi::holdable(&p("a@x/1", "away")));
+        assert!(!Csi::holdable(&el(
+            "<presence xmlns='jabber:client' type='subscribe' from='a@x'/>"
+        )));
+        assert!(!Csi::holdable(&el("<message xmlns='jabber:client'/>")));
+        assert!(!Csi::holdable(&el(
+            "<presence xmlns='jabber:client' from='r@c/n'><x xmlns='http://jabber.org/protocol/muc#user'><status code='110'/></x></presence>"
+        )));
+        csi.hold(p("a@x/1", "away"));
+        csi.hold(p("b@x/1", "dnd"));
+        csi.hold(p("a@x/1", "xa"));
+        let mut out = Vec::new();
+        csi.flush(&mut out);
+        assert_eq!(out.len(), 2);
+        assert!(out[0].contains("b@x/1"), "{out:?}");
+        assert!(out[1].contains("xa"), "only the latest of a@x/1");
+        assert_eq!(csi.held.capacity(), 0, "nothing kept once flushed");
+    }
 
     type Tls = tokio_rustls::server::TlsStream<TcpStream>;
 

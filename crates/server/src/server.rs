@@ -12,7 +12,7 @@ use causerie_store::{AccountStore, Store};
 use crate::auth;
 use crate::config::Config;
 use crate::services::stats::Stats;
-use crate::services::{Archiver, Contacts, Gate, Policy, Rooms, Sessions, View};
+use crate::services::{Archiver, Blocklists, Contacts, Gate, Policy, Rooms, Sessions, View};
 
 /// Everything the connection tasks share.
 pub struct Server {
@@ -34,6 +34,10 @@ pub struct Server {
     pub(crate) rooms: Rooms,
     /// The writer of the rooms' archive.
     pub(crate) archive: Archiver,
+    /// The blocklists (XEP-0191).
+    pub(crate) blocking: Blocklists,
+    /// When the server started (XEP-0012's uptime).
+    pub(crate) started: std::time::Instant,
 }
 
 impl Server {
@@ -55,6 +59,8 @@ impl Server {
             sessions: Sessions::default(),
             rooms: Rooms::default(),
             archive: Archiver::start(store.clone()),
+            blocking: Blocklists::new(store.clone()),
+            started: std::time::Instant::now(),
             domain,
             store,
             tls,
@@ -98,6 +104,7 @@ impl Server {
             policy: &self.policy,
             contacts: &self.contacts,
             sessions: &self.sessions,
+            blocking: &self.blocking,
             domain: &self.domain,
         }
     }

@@ -14,8 +14,8 @@
 pub mod accounts;
 pub mod activity;
 pub mod admin;
-pub mod blocking;
 pub mod audit;
+pub mod blocking;
 mod credentials;
 pub mod directory;
 pub mod offline;
@@ -33,11 +33,11 @@ use sqlx::{Any, AnyPool, Row, Transaction};
 
 pub use accounts::{AccountStore, Credentials, ScramCredential};
 pub use activity::{ActivityStore, LastLogout};
-pub use blocking::BlockStore;
 pub use admin::{
     AdminGrant, AdminSession, AdminStore, AuditEntry, AuditQuery, GrantSource, GroupChange,
     ImportRecord, NewAudit,
 };
+pub use blocking::BlockStore;
 pub use directory::{Access, DirectoryStore, ImportReport};
 pub use offline::{OfflineMessage, OfflineStore, Waiting};
 pub use rooms::{

@@ -1226,14 +1226,20 @@ async fn vcard_set_and_replace(store: &Store) {
 async fn blocklists_block_unblock_and_cascade(store: &Store) {
     store.create_account("alice", &creds(1)).await.unwrap();
     store.create_account("bob", &creds(2)).await.unwrap();
-    assert_eq!(store.blocklist("alice").await.unwrap(), Vec::<String>::new());
+    assert_eq!(
+        store.blocklist("alice").await.unwrap(),
+        Vec::<String>::new()
+    );
     assert_eq!(store.blocklists().await.unwrap(), vec![]);
     store
         .block("alice", &strings(&["zoe@x", "bob@x", "spam.example"]))
         .await
         .unwrap();
     // Blocking again what is there is no error.
-    store.block("alice", &strings(&["bob@x", "hugo@x/phone"])).await.unwrap();
+    store
+        .block("alice", &strings(&["bob@x", "hugo@x/phone"]))
+        .await
+        .unwrap();
     assert_eq!(
         store.blocklist("alice").await.unwrap(),
         strings(&["bob@x", "hugo@x/phone", "spam.example", "zoe@x"])
@@ -1258,7 +1264,10 @@ async fn blocklists_block_unblock_and_cascade(store: &Store) {
         strings(&["bob@x", "hugo@x/phone", "spam.example"])
     );
     store.unblock_all("alice").await.unwrap();
-    assert_eq!(store.blocklist("alice").await.unwrap(), Vec::<String>::new());
+    assert_eq!(
+        store.blocklist("alice").await.unwrap(),
+        Vec::<String>::new()
+    );
     assert_eq!(store.blocklist("bob").await.unwrap(), strings(&["alice@x"]));
     assert!(is_not_found(store.block("ghost", &strings(&["a@x"])).await));
     store.unblock("ghost", &strings(&["a@x"])).await.unwrap();
@@ -1271,7 +1280,10 @@ async fn roster_version_moves_with_every_write(store: &Store) {
     store.create_account("bob", &creds(2)).await.unwrap();
     assert_eq!(store.roster_version("alice").await.unwrap(), 0);
     assert_eq!(store.roster_version("ghost").await.unwrap(), 0);
-    store.put_roster_item("alice", &item("bob@x")).await.unwrap();
+    store
+        .put_roster_item("alice", &item("bob@x"))
+        .await
+        .unwrap();
     let v1 = store.roster_version("alice").await.unwrap();
     assert!(v1 > 0);
     let mut changed = item("bob@x");
@@ -1280,7 +1292,11 @@ async fn roster_version_moves_with_every_write(store: &Store) {
     let v2 = store.roster_version("alice").await.unwrap();
     assert!(v2 > v1);
     assert!(!store.remove_roster_item("alice", "zoe@x").await.unwrap());
-    assert_eq!(store.roster_version("alice").await.unwrap(), v2, "nothing removed");
+    assert_eq!(
+        store.roster_version("alice").await.unwrap(),
+        v2,
+        "nothing removed"
+    );
     assert!(store.remove_roster_item("alice", "bob@x").await.unwrap());
     assert!(store.roster_version("alice").await.unwrap() > v2);
     assert_eq!(store.roster_version("bob").await.unwrap(), 0, "per account");

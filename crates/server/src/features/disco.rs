@@ -20,6 +20,8 @@ const SERVER_FEATURES: &[&str] = &[
     ns::CARBONS,
     ns::DELAY,
     "urn:xmpp:features:pre-approval",
+    ns::BLOCKING,
+    ns::LAST,
 ];
 
 fn info(
