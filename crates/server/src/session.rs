@@ -145,6 +145,16 @@ pub fn stream_language(declared: Option<&str>, default: Language) -> Language {
     }
 }
 
+/// Sends the result (or error) of an IQ request back to its sender.
+pub fn answer(session: &Session, request: &Element, result: IqResult) {
+    match result {
+        Ok(payload) => {
+            session.reply(result_for(request, payload));
+        }
+        Err(e) => reply_error(session, request, e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,15 +176,5 @@ mod tests {
         assert_eq!(stream_language(Some("EN"), Language::Fr), Language::En);
         assert_eq!(stream_language(None, Language::Fr), Language::Fr);
         assert_eq!(stream_language(Some("de"), Language::En), Language::En);
-    }
-}
-
-/// Sends the result (or error) of an IQ request back to its sender.
-pub fn answer(session: &Session, request: &Element, result: IqResult) {
-    match result {
-        Ok(payload) => {
-            session.reply(result_for(request, payload));
-        }
-        Err(e) => reply_error(session, request, e),
     }
 }
