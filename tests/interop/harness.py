@@ -101,7 +101,7 @@ class Server:
 
     def __init__(self, root: Path, *, limits: dict | None = None,
                  auth: dict | None = None, tls: dict | None = None,
-                 extra_toml: str = "", storage_url=_DEFAULT):
+                 extra_toml: str = "", storage_url=_DEFAULT, language: str | None = None):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.data_dir = self.root / "data"
@@ -112,6 +112,8 @@ class Server:
         self.auth = dict(auth or {})
         self.tls = dict(tls or {})
         self.extra_toml = extra_toml
+        # The deployment's language (`language = …`); None: the server's default.
+        self.language = language
         # None: no [storage] table at all (the server's default location)
         self.storage_url = f"sqlite://{self.db_path}?mode=rwc" if storage_url is Server._DEFAULT else storage_url
         self.proc: subprocess.Popen | None = None
@@ -132,6 +134,7 @@ class Server:
         lines = [
             f"domain = {_toml_value(self.domain)}",
             f"data_dir = {_toml_value(self.data_dir)}",
+            *([f"language = {_toml_value(self.language)}"] if self.language else []),
             "",
             "[listen]",
             f"c2s = {_toml_value(f'{self.host}:{self.c2s_port}')}",

@@ -109,10 +109,19 @@ async def test_import_users_log_in_with_vcard_full_name(sch):
     assert_refusal(refused, "forbidden")
     assert vcard_fn(refused) is None
 
-    # the directory's name wins over what the user stores in her card
+    # a card that changes her name is refused, with a text saying why (not silently changed)
     card = ("<vCard xmlns='vcard-temp'><FN>Lélé du 93</FN><NICKNAME>lele</NICKNAME>"
             "<N><FAMILY>X</FAMILY><GIVEN>Y</GIVEN></N></vCard>")
-    assert (await lea.query(None, card, "set"))["type"] == "result"
+    refused_card = await lea.query(None, card, "set")
+    texts = assert_refusal(refused_card, "not-allowed", rules=False)
+    assert "annuaire" in texts["fr"], texts
+    # the rest of the card is hers: with the directory's names (or none), it is kept
+    card = ("<vCard xmlns='vcard-temp'><FN>MARTIN Léa</FN><NICKNAME>lele</NICKNAME>"
+            "<N><FAMILY>MARTIN</FAMILY><GIVEN>Léa</GIVEN></N></vCard>")
+    kept = await lea.query(None, card, "set")
+    assert kept["type"] == "result", kept
+    assert (await lea.query(None, "<vCard xmlns='vcard-temp'><NICKNAME>lele</NICKNAME></vCard>",
+                            "set"))["type"] == "result"
     seen = await vcard(hugo, lea.bare)
     assert seen["type"] == "result", seen
     assert vcard_fn(seen) == "MARTIN Léa", seen

@@ -217,6 +217,8 @@ struct Conn<T> {
     framer: Framer,
     header_sent: bool,
     user: Option<String>,
+    /// The `xml:lang` of the client's last stream header.
+    lang: Option<String>,
     auth_failures: u32,
 }
 
@@ -238,6 +240,7 @@ impl<T: Transport> Conn<T> {
             },
             header_sent: false,
             user: None,
+            lang: None,
             auth_failures: 0,
         }
     }
@@ -291,6 +294,7 @@ impl<T: Transport> Conn<T> {
             _ => return Err(End::Error("bad-format", None)),
         };
         self.send_header(&header).await?;
+        self.lang = header.lang.clone();
         if header.framing {
             return Err(End::Error("invalid-namespace", None));
         }
@@ -317,9 +321,10 @@ impl<T: Transport> Conn<T> {
     async fn send_header(&mut self, client: &StreamHeader) -> Result<(), End> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let mut h = format!(
-            " id='{}' from='{}' version='1.0' xml:lang='en'",
+            " id='{}' from='{}' version='1.0' xml:lang='{}'",
             id,
-            escape(&self.server.domain)
+            escape(&self.server.domain),
+            self.server.config.language.code()
         );
         if let Some(from) = &client.from {
             h.push_str(&format!(" to='{}'", escape(from)));
@@ -513,10 +518,13 @@ impl<T: Transport> Conn<T> {
             return Err(End::Error("internal-server-error", None));
         };
         self.send_features(&format!(
-            "<bind xmlns='{}'/><session xmlns='{}'><optional/></session><sub xmlns='{}'/><sm xmlns='{}'/>",
+            "<bind xmlns='{}'/><session xmlns='{}'><optional/></session><sub xmlns='{}'/>\
+             <ver xmlns='{}'/><csi xmlns='{}'/><sm xmlns='{}'/>",
             ns::BIND,
             ns::SESSION,
             ns::PRE_APPROVAL,
+            ns::ROSTER_VER,
+            ns::CSI,
             stream_mgmt::NS
         ))
         .await?;
@@ -606,7 +614,9 @@ impl<T: Transport> Conn<T> {
             let mut b = Element::bare("bind", ns::BIND);
             b.append_child(xml::text_elem("jid", ns::BIND, full.to_string()));
             result.append_child(b);
-            let session = Session::new(user, full, handle);
+            let lang =
+                crate::session::stream_language(self.lang.as_deref(), self.server.config.language);
+            let session = Session::new(user, full, lang, handle);
             if let Err(e) = self.send_el(&result).await {
                 router::session_ended(&self.server, &session).await;
                 return Err(e);
@@ -653,7 +663,10 @@ impl<T: Transport> Conn<T> {
         )) else {
             return Err(End::Error("internal-server-error", None));
         };
-        let session = Session::new(user.to_string(), full, handle);
+        // The resumed session speaks the language of the stream that resumed it.
+        let lang =
+            crate::session::stream_language(self.lang.as_deref(), self.server.config.language);
+        let session = Session::new(user.to_string(), full, lang, handle);
         if let Err(too_high) = sm.ack(req.h) {
             // Its stanzas are not lost: the session ends as any other.
             let server = self.server.clone();
@@ -837,6 +850,8 @@ impl<T: Transport> Conn<T> {
         let park = tokio::time::sleep(PARK_AFTER);
         tokio::pin!(park);
         let mut parking = true;
+        // XEP-0352: `Some` while the client says it is inactive (one word while active).
+        let mut csi: Option<Box<Csi>> = None;
         loop {
             tokio::select! {
                 biased;
@@ -872,27 +887,27 @@ impl<T: Transport> Conn<T> {
                         let item = match item {
                             Outbound::Stop(s) => { stop = Some(End::Error(s.condition, s.text)); break; }
                             Outbound::Yield => { stop = Some(End::Yield); break; }
+                            Outbound::Stanza(el) if csi.is_some() && Csi::holdable(&el) => {
+                                if let Some(c) = csi.as_mut()
+                                    && c.hold(el)
+                                {
+                                    for el in c.take() {
+                                        emit(Outbound::Stanza(el), session, &mut out, &mut to_attr, sm.as_deref_mut());
+                                    }
+                                }
+                                continue;
+                            }
                             item => item,
                         };
-                        let text = match &item {
-                            Outbound::Stanza(el) => xml::to_string(el),
-                            Outbound::Shared(shared) => {
-                                let to = to_attr.get_or_insert_with(|| to_attribute(&session.jid.to_string()));
-                                shared.addressed_to(to)
-                            }
-                            _ => String::new(),
-                        };
-                        if text.is_empty() {
-                            warn!("could not serialise an outbound stanza");
-                            continue;
-                        }
-                        out.push(text);
-                        if let Some(sm) = sm.as_deref_mut() {
-                            sm.sent(item);
-                            if sm.request_due(false) {
-                                out.push(stream_mgmt::REQUEST.to_string());
+                        if let Some(c) = csi.as_mut()
+                            && is_message(&item)
+                        {
+                            // What waited goes first, in order, then the message.
+                            for el in c.take() {
+                                emit(Outbound::Stanza(el), session, &mut out, &mut to_attr, sm.as_deref_mut());
                             }
                         }
+                        emit(item, session, &mut out, &mut to_attr, sm.as_deref_mut());
                         if out.len() >= WRITE_BATCH
                             && let Err(end) = self.write_out(session, rx, &mut out).await
                         {
@@ -943,6 +958,26 @@ impl<T: Transport> Conn<T> {
                                 // Boxed: rare, and it may wait for durability.
                                 if let Err(end) = Box::pin(self.nonza(session, el, sm)).await {
                                     return end;
+                                }
+                            }
+                            StreamEvent::Element(el) if el.ns() == ns::CSI => {
+                                match el.name() {
+                                    "inactive" => {
+                                        csi.get_or_insert_with(Box::default);
+                                    }
+                                    "active" => {
+                                        // What waited goes out through the queue (no
+                                        // write here: this task's state stays small).
+                                        for el in csi.take().map(|mut c| c.take()).unwrap_or_default() {
+                                            session.reply(*el);
+                                        }
+                                    }
+                                    other => {
+                                        return End::Error(
+                                            "unsupported-stanza-type",
+                                            Some(format!("<{other}/> is not a client state")),
+                                        );
+                                    }
                                 }
                             }
                             StreamEvent::Element(el) => {
@@ -1042,6 +1077,93 @@ impl<T: Transport> Conn<T> {
     }
 }
 
+/// XEP-0352 client state indication, in the connection task: while the client says it
+/// is inactive (a phone in a pocket), presence updates of others (available or
+/// unavailable, not subscriptions, errors or a room's presence about the client itself)
+/// are held back, only the latest per sender (`from`), and written when the client
+/// becomes active again or before the next message (messages, IQs and everything else
+/// go at once). A room's fan-out (serialised once for all occupants) is not held.
+/// Nothing is kept while active; at most [`CSI_MAX_HELD`] senders are held, past which
+/// what waits is written.
+#[derive(Default)]
+struct Csi {
+    held: Vec<(String, Box<Element>)>,
+}
+
+/// Senders whose presence an inactive session holds back at most.
+const CSI_MAX_HELD: usize = 256;
+
+impl Csi {
+    /// Whether `el` is a presence update that may wait.
+    fn holdable(el: &Element) -> bool {
+        if el.name() != "presence" || !matches!(el.attr("type"), None | Some("unavailable")) {
+            return false;
+        }
+        // A room's presence about this very session (status 110) answers its own action.
+        let own = el.children().any(|x| {
+            x.children()
+                .any(|c| c.name() == "status" && c.attr("code") == Some("110"))
+        });
+        !own
+    }
+
+    /// Keeps `el`, replacing what its sender sent before; true when full.
+    fn hold(&mut self, el: Box<Element>) -> bool {
+        let from = el.attr("from").unwrap_or_default().to_string();
+        self.held.retain(|(f, _)| *f != from);
+        self.held.push((from, el));
+        self.held.len() >= CSI_MAX_HELD
+    }
+
+    /// What was held, oldest first; the buffer goes with it.
+    #[allow(clippy::vec_box)] // each goes back into a queue slot, which boxes it
+    fn take(&mut self) -> Vec<Box<Element>> {
+        std::mem::take(&mut self.held)
+            .into_iter()
+            .map(|(_, el)| el)
+            .collect()
+    }
+}
+
+/// Whether an outbound item is a message (held presences go out before it).
+fn is_message(item: &Outbound) -> bool {
+    match item {
+        Outbound::Stanza(el) => el.name() == "message",
+        Outbound::Shared(shared) => shared.text().starts_with("<message"),
+        _ => false,
+    }
+}
+
+/// Serialises `item` for `session` into `out` and, under stream management, counts it
+/// as sent (asking the client for an acknowledgement when one is due).
+fn emit(
+    item: Outbound,
+    session: &Session,
+    out: &mut Vec<String>,
+    to_attr: &mut Option<String>,
+    sm: Option<&mut StreamMgmt>,
+) {
+    let text = match &item {
+        Outbound::Stanza(el) => xml::to_string(el),
+        Outbound::Shared(shared) => {
+            let to = to_attr.get_or_insert_with(|| to_attribute(&session.jid.to_string()));
+            shared.addressed_to(to)
+        }
+        _ => String::new(),
+    };
+    if text.is_empty() {
+        warn!("could not serialise an outbound stanza");
+        return;
+    }
+    out.push(text);
+    if let Some(sm) = sm {
+        sm.sent(item);
+        if sm.request_due(false) {
+            out.push(stream_mgmt::REQUEST.to_string());
+        }
+    }
+}
+
 fn decode_sasl(text: &str) -> Result<Vec<u8>, ()> {
     let t = text.trim();
     // RFC 6120 §6.4.2: "=" stands for an empty initial response.
@@ -1054,6 +1176,33 @@ fn decode_sasl(text: &str) -> Result<Vec<u8>, ()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_inactive_client_gets_the_latest_presence_of_each_contact_before_a_message() {
+        let el = |x: &str| Box::new(x.parse::<Element>().unwrap());
+        let mut csi = Csi::default();
+        let p = |from: &str, show: &str| {
+            el(&format!(
+                "<presence xmlns='jabber:client' from='{from}'><show>{show}</show></presence>"
+            ))
+        };
+        assert!(Csi::holdable(&p("a@x/1", "away")));
+        assert!(!Csi::holdable(&el(
+            "<presence xmlns='jabber:client' type='subscribe' from='a@x'/>"
+        )));
+        assert!(!Csi::holdable(&el("<message xmlns='jabber:client'/>")));
+        assert!(!Csi::holdable(&el(
+            "<presence xmlns='jabber:client' from='r@c/n'><x xmlns='http://jabber.org/protocol/muc#user'><status code='110'/></x></presence>"
+        )));
+        csi.hold(p("a@x/1", "away"));
+        csi.hold(p("b@x/1", "dnd"));
+        csi.hold(p("a@x/1", "xa"));
+        let out: Vec<String> = csi.take().iter().map(|el| xml::to_string(el)).collect();
+        assert_eq!(out.len(), 2);
+        assert!(out[0].contains("b@x/1"), "{out:?}");
+        assert!(out[1].contains("xa"), "only the latest of a@x/1");
+        assert_eq!(csi.held.capacity(), 0, "nothing kept once flushed");
+    }
 
     type Tls = tokio_rustls::server::TlsStream<TcpStream>;
 

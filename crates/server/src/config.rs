@@ -20,6 +20,9 @@ pub struct Config {
     pub domain: String,
     /// Where the SQLite database and the generated TLS certificate live.
     pub data_dir: PathBuf,
+    /// The deployment's language: error texts for clients that declare none, rooms'
+    /// notices, the server's stream header (`fr` or `en`).
+    pub language: Language,
     pub listen: Listen,
     pub storage: Storage,
     pub tls: Tls,
@@ -171,6 +174,33 @@ pub struct Policy {
     pub plain_accounts_reach_directory: bool,
 }
 
+/// The languages the server's own texts exist in (see [`Config::language`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    #[default]
+    Fr,
+    En,
+}
+
+impl Language {
+    /// The `xml:lang` code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::Fr => "fr",
+            Language::En => "en",
+        }
+    }
+
+    /// Of a French text and its English translation, the one in this language.
+    pub fn pick<'a>(self, fr: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Language::Fr => fr,
+            Language::En => en,
+        }
+    }
+}
+
 /// See [`Policy::mode`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -241,6 +271,7 @@ impl Default for Config {
         Config {
             domain: "localhost".into(),
             data_dir: PathBuf::from("./data"),
+            language: Language::default(),
             listen: Listen::default(),
             storage: Storage::default(),
             tls: Tls::default(),

@@ -80,6 +80,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let tls = tls::load(&config)?;
     let server = Arc::new(Server::new(config, store, tls));
     server.policy.refresh().await;
+    server.blocking.load().await?;
     enforce::start(&server);
     features::muc::start(&server).await;
     let (listeners, addresses) = listener::Listeners::bind(server.clone()).await?;

@@ -143,10 +143,16 @@ pub async fn route(server: &Server, session: &Session, mut stanza: Element) {
     }
 }
 
-/// A session ended: unregister it, tell whoever saw it online, and leave its rooms.
+/// A session ended: unregister it, tell whoever saw it online, record the account's last
+/// logout when it was its last session, and leave its rooms.
 pub async fn session_ended(server: &Server, session: &Session) {
     if let Some(departed) = server.sessions.unregister(&session.user, session.id()) {
+        let status = departed.status.clone();
         features::presence::departed(server, session, departed).await;
+        if !server.sessions.is_online(&session.user) {
+            // XEP-0012: the account's last logout.
+            features::last::record(server, &session.user, status.as_deref()).await;
+        }
     }
     if !server.sessions.is_online(&session.user) {
         server.contacts.forget(&session.user);

@@ -12,7 +12,7 @@ use causerie_store::{AccountStore, Store};
 use crate::auth;
 use crate::config::Config;
 use crate::services::stats::Stats;
-use crate::services::{Archiver, Caps, Contacts, Gate, Policy, Rooms, Sessions, View};
+use crate::services::{Archiver, Blocklists, Caps, Contacts, Gate, Policy, Rooms, Sessions, View};
 
 /// Everything the connection tasks share.
 pub struct Server {
@@ -36,6 +36,10 @@ pub struct Server {
     pub(crate) archive: Archiver,
     /// Client capabilities learnt (XEP-0115), for PEP notifications.
     pub(crate) caps: Caps,
+    /// The blocklists (XEP-0191).
+    pub(crate) blocking: Blocklists,
+    /// When the server started (XEP-0012's uptime).
+    pub(crate) started: std::time::Instant,
 }
 
 impl Server {
@@ -58,6 +62,8 @@ impl Server {
             rooms: Rooms::default(),
             archive: Archiver::start(store.clone()),
             caps: Caps::new(config.pep.caps_cache_entries),
+            blocking: Blocklists::new(store.clone()),
+            started: std::time::Instant::now(),
             domain,
             store,
             tls,
@@ -101,6 +107,7 @@ impl Server {
             policy: &self.policy,
             contacts: &self.contacts,
             sessions: &self.sessions,
+            blocking: &self.blocking,
             domain: &self.domain,
         }
     }

@@ -13,6 +13,7 @@ use causerie_proto::Element;
 use causerie_proto::errors::{StanzaError, error_reply, may_reply_with_error};
 use jid::{BareJid, FullJid};
 
+use crate::config::Language;
 use crate::mailbox::{Inbox, Mailbox, mailbox};
 use crate::outbound::{Outbound, Shared, Stop};
 use crate::stanza::{IqResult, result_for};
@@ -88,15 +89,19 @@ pub struct Session {
     pub user: String,
     pub bare: BareJid,
     pub jid: FullJid,
+    /// The language of the client's stream (its `xml:lang`, else the server's): error
+    /// texts in it come last, where clients look.
+    pub lang: Language,
     handle: SessionHandle,
 }
 
 impl Session {
-    pub fn new(user: String, jid: FullJid, handle: SessionHandle) -> Session {
+    pub fn new(user: String, jid: FullJid, lang: Language, handle: SessionHandle) -> Session {
         Session {
             bare: jid.to_bare(),
             jid,
             user,
+            lang,
             handle,
         }
     }
@@ -124,9 +129,31 @@ impl Session {
 }
 
 /// Sends an error reply for `stanza` back to its sender, unless it is itself an error.
+/// Its texts are ordered for the session's language ([`for_language`]).
 pub fn reply_error(session: &Session, stanza: &Element, err: impl Into<StanzaError>) {
     if may_reply_with_error(stanza) {
-        session.reply(error_reply(stanza, &err.into()));
+        let err = for_language(err.into(), session.lang);
+        session.reply(error_reply(stanza, &err));
+    }
+}
+
+/// `err` with its texts in the language `lang` last (clients such as Converse show the
+/// last `<text>`), the others in their order before it.
+pub fn for_language(mut err: StanzaError, lang: Language) -> StanzaError {
+    err.texts.sort_by_key(|(l, _)| l == lang.code());
+    err
+}
+
+/// The language of a stream whose header declared `declared` (`fr-FR` is French), the
+/// server's `default` when it declared none or one the server has no texts in.
+pub fn stream_language(declared: Option<&str>, default: Language) -> Language {
+    let primary = declared
+        .and_then(|l| l.split(['-', '_']).next())
+        .map(str::to_ascii_lowercase);
+    match primary.as_deref() {
+        Some("fr") => Language::Fr,
+        Some("en") => Language::En,
+        _ => default,
     }
 }
 
@@ -137,5 +164,29 @@ pub fn answer(session: &Session, request: &Element, result: IqResult) {
             session.reply(result_for(request, payload));
         }
         Err(e) => reply_error(session, request, e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use causerie_proto::errors::Condition;
+
+    #[test]
+    fn the_streams_language_comes_last() {
+        let e = || {
+            StanzaError::new(Condition::Forbidden)
+                .with_text("fr", "Non.")
+                .with_text("en", "No.")
+        };
+        let langs = |e: StanzaError| e.texts.into_iter().map(|t| t.0).collect::<Vec<_>>();
+        assert_eq!(langs(for_language(e(), Language::Fr)), ["en", "fr"]);
+        assert_eq!(langs(for_language(e(), Language::En)), ["fr", "en"]);
+        let only_en = StanzaError::new(Condition::BadRequest).with_text("en", "bad");
+        assert_eq!(langs(for_language(only_en, Language::Fr)), ["en"]);
+        assert_eq!(stream_language(Some("fr-FR"), Language::En), Language::Fr);
+        assert_eq!(stream_language(Some("EN"), Language::Fr), Language::En);
+        assert_eq!(stream_language(None, Language::Fr), Language::Fr);
+        assert_eq!(stream_language(Some("de"), Language::En), Language::En);
     }
 }

@@ -9,10 +9,12 @@
 //! him in that phase — but the server's own error replies to the recipient's stanzas and
 //! presence ends stripped of everything (unavailable, unsubscribe, unsubscribed with no
 //! child). "Apart" is computed here from the snapshots with `causerie_ent::Directory`,
-//! independently of the server. The seed is printed; `GATE_FUZZ_SEED` replays one and
+//! independently of the server, and from the blocks (XEP-0191): each account blocks a few
+//! others at random when it logs in, before its initial presence, and nothing may cross
+//! between an account and one it blocked, either way. The seed is printed; `GATE_FUZZ_SEED` replays one and
 //! `GATE_FUZZ_STANZAS` sets the size of a phase.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -109,11 +111,19 @@ fn school(moved: bool) -> Snapshot {
     }
 }
 
+/// Who blocked whom: (blocker, blocked).
+type Blocks = HashSet<(String, String)>;
+
 /// Whether the rules keep `a` and `b` apart under `dir` (plain accounts reach each other
-/// only).
-fn apart(dir: &Directory, a: &str, b: &str) -> bool {
+/// only), or either blocked the other.
+fn apart(dir: &Directory, blocks: &Blocks, a: &str, b: &str) -> bool {
     if a == b {
         return false;
+    }
+    if blocks.contains(&(a.to_string(), b.to_string()))
+        || blocks.contains(&(b.to_string(), a.to_string()))
+    {
+        return true;
     }
     let plain = |x: &str| PLAIN.contains(&x);
     match (plain(a), plain(b)) {
@@ -170,7 +180,7 @@ impl Reader {
 const HEADER: &str = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' \
      xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>";
 
-async fn connect(addr: SocketAddr, login: &str, resource: &str) -> Client {
+async fn connect(addr: SocketAddr, login: &str, resource: &str, blocks: &[String]) -> Client {
     let tcp = TcpStream::connect(addr).await.expect("connect");
     let (half, mut writer) = tcp.into_split();
     let mut reader = Reader {
@@ -239,6 +249,17 @@ async fn connect(addr: SocketAddr, login: &str, resource: &str) -> Client {
         inbox,
         closed,
     };
+    if !blocks.is_empty() {
+        // Blocked before anything is said (the server handles a session's stanzas in order).
+        let items: String = blocks
+            .iter()
+            .map(|b| format!("<item jid='{b}@{DOMAIN}'/>"))
+            .collect();
+        c.send(&format!(
+            "<iq type='set' id='block'><block xmlns='urn:xmpp:blocking'>{items}</block></iq>"
+        ))
+        .await;
+    }
     // Initial presence, with a status only its subscribers the rules allow may read.
     c.send(&format!(
         "<presence><status>tk0x{login}xstatus</status></presence>"
@@ -493,6 +514,7 @@ fn random_stanza(
 fn violations(
     phase: u8,
     dir: &Directory,
+    blocks: &Blocks,
     c: &Client,
     received: &[Element],
     crossed: &mut usize,
@@ -510,7 +532,7 @@ fn violations(
             }
             // Phase 0: the initial presence's status, which may come back any time.
             let now = p == phase || p == 0;
-            if now && apart(dir, &sender, &c.login) {
+            if now && apart(dir, blocks, &sender, &c.login) {
                 out.push(format!(
                     "{} received words of {sender} (phase {p}): {text}",
                     c.login
@@ -527,7 +549,7 @@ fn violations(
         };
         if from.domain().as_str() != DOMAIN
             || sender == c.login
-            || !apart(dir, &sender, &c.login)
+            || !apart(dir, blocks, &sender, &c.login)
             || own_echo
         {
             continue;
@@ -608,10 +630,19 @@ async fn nothing_crosses_a_pair_the_rules_keep_apart() {
 
     let mut clients = Vec::new();
     let mut resources = HashMap::new();
+    let mut blocks = Blocks::new();
     for login in &logins {
         let resource = format!("r{}", rng.random_range(1000..9999));
         resources.insert(login.clone(), resource.clone());
-        clients.push(connect(addr, login, &resource).await);
+        let blocked: Vec<String> = logins
+            .iter()
+            .filter(|o| *o != login && rng.random_bool(0.08))
+            .cloned()
+            .collect();
+        for b in &blocked {
+            blocks.insert((login.clone(), b.clone()));
+        }
+        clients.push(connect(addr, login, &resource, &blocked).await);
     }
     barrier(&clients, "start").await;
 
@@ -676,7 +707,7 @@ async fn nothing_crosses_a_pair_the_rules_keep_apart() {
         let dir = &dirs[usize::from(phase - 1)];
         for (c, mark) in clients.iter().zip(&marks) {
             let received = c.inbox.lock().unwrap()[*mark..].to_vec();
-            problems.extend(violations(phase, dir, c, &received, &mut crossed));
+            problems.extend(violations(phase, dir, &blocks, c, &received, &mut crossed));
         }
     }
     assert!(

@@ -2,8 +2,8 @@
 //! queries on SQLite and PostgreSQL), connecting and migrating, the error type, and the
 //! re-exported per-area traits and types (accounts, roster, offline messages, vCards, the
 //! school directory with its rules and access settings, multi-user rooms with their members
-//! and archives; PEP nodes and items, private XML storage; administrators, console sessions,
-//! account locks, the audit log).
+//! and archives; PEP nodes and items, private XML storage; blocklists (XEP-0191) and last
+//! logouts (XEP-0012); administrators, console sessions, account locks, the audit log).
 //!
 //! Nothing is cached here: every call reads the database, so an account created by another
 //! process (the `causerie user add` CLI writing the SQLite file of a running server) is
@@ -13,8 +13,10 @@
 //! the caller; `contact` arguments are bare JID strings ("bob@example.org").
 
 pub mod accounts;
+pub mod activity;
 pub mod admin;
 pub mod audit;
+pub mod blocking;
 mod credentials;
 pub mod directory;
 pub mod offline;
@@ -33,10 +35,12 @@ use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Row, Transaction};
 
 pub use accounts::{AccountStore, Credentials, ScramCredential};
+pub use activity::{ActivityStore, LastLogout};
 pub use admin::{
     AdminGrant, AdminSession, AdminStore, AuditEntry, AuditQuery, GrantSource, GroupChange,
     ImportRecord, NewAudit,
 };
+pub use blocking::BlockStore;
 pub use directory::{Access, DirectoryStore, ImportReport};
 pub use offline::{OfflineMessage, OfflineStore, Waiting};
 pub use pep::{AccessModel, LastItem, PepItem, PepNode, PepQuota, PepStore, Published, SendLast};

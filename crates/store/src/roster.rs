@@ -128,6 +128,22 @@ pub trait RosterStore: Send + Sync {
     /// `user` asked `requester` himself (or pre-approved him): the refusal ends.
     /// true when there was one.
     async fn lift_refusal(&self, user: &str, requester: &str) -> Result<bool>;
+    /// The roster's version (RFC 6121 §2.6): 0 at first, bumped by every
+    /// [`RosterStore::put_roster_item`] and every [`RosterStore::remove_roster_item`] that
+    /// removed something, in the write's own transaction. 0 when `user` has no account.
+    async fn roster_version(&self, user: &str) -> Result<i64>;
+}
+
+/// Bumps the roster version of `account` inside a write transaction.
+async fn bump_version(tx: &mut sqlx::Transaction<'static, sqlx::Any>, account: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO roster_versions (account_id, version) VALUES ($1, 1) \
+         ON CONFLICT (account_id) DO UPDATE SET version = roster_versions.version + 1",
+    )
+    .bind(account)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Builds an item (without its groups) from a `roster_items` row.
@@ -258,20 +274,27 @@ impl RosterStore for Store {
                 .execute(&mut *tx)
                 .await?;
         }
+        bump_version(&mut tx, account).await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn remove_roster_item(&self, user: &str, contact: &str) -> Result<bool> {
-        let done = sqlx::query(
-            "DELETE FROM roster_items WHERE contact = $2 \
-             AND account_id = (SELECT id FROM accounts WHERE username = $1)",
-        )
-        .bind(user.to_owned())
-        .bind(contact.to_owned())
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() > 0)
+        let mut tx = self.begin_write().await?;
+        let Some(account) = account_id(&mut *tx, user).await? else {
+            return Ok(false);
+        };
+        let done = sqlx::query("DELETE FROM roster_items WHERE account_id = $1 AND contact = $2")
+            .bind(account)
+            .bind(contact.to_owned())
+            .execute(&mut *tx)
+            .await?;
+        let removed = done.rows_affected() > 0;
+        if removed {
+            bump_version(&mut tx, account).await?;
+        }
+        tx.commit().await?;
+        Ok(removed)
     }
 
     async fn users_with_contact(&self, contact: &str) -> Result<Vec<String>> {
@@ -382,5 +405,16 @@ impl RosterStore for Store {
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn roster_version(&self, user: &str) -> Result<i64> {
+        let v: Option<i64> = sqlx::query_scalar(
+            "SELECT v.version FROM roster_versions v JOIN accounts a ON a.id = v.account_id \
+             WHERE a.username = $1",
+        )
+        .bind(user.to_owned())
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(v.unwrap_or(0))
     }
 }

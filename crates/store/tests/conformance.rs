@@ -30,6 +30,7 @@ use causerie_store::{
     AccessModel, PepItem, PepNode, PepQuota, PepStore, PrivateEntry, PrivateStore, Published,
     SendLast,
 };
+use causerie_store::{ActivityStore, BlockStore, LastLogout};
 use sqlx::Connection;
 
 const POSTGRES_ENV: &str = "CAUSERIE_TEST_POSTGRES_URL";
@@ -271,6 +272,9 @@ conformance! {
         pep_last_items_of_many_owners,
         pep_and_private_go_with_the_account,
         private_storage_round_trips_per_account,
+        blocklists_block_unblock_and_cascade,
+        roster_version_moves_with_every_write,
+        last_logout_is_kept_per_account,
         unknown_user_reads_are_empty_and_writes_not_found,
         directory_import_creates_accounts_and_rows,
         directory_reimport_is_idempotent,
@@ -1655,6 +1659,115 @@ async fn private_storage_round_trips_per_account(store: &Store) {
         store.private_set("ghost", &[b], 1000).await,
         Err(StoreError::NotFound)
     ));
+}
+
+async fn blocklists_block_unblock_and_cascade(store: &Store) {
+    store.create_account("alice", &creds(1)).await.unwrap();
+    store.create_account("bob", &creds(2)).await.unwrap();
+    assert_eq!(
+        store.blocklist("alice").await.unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(store.blocklists().await.unwrap(), vec![]);
+    store
+        .block("alice", &strings(&["zoe@x", "bob@x", "spam.example"]))
+        .await
+        .unwrap();
+    // Blocking again what is there is no error.
+    store
+        .block("alice", &strings(&["bob@x", "hugo@x/phone"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.blocklist("alice").await.unwrap(),
+        strings(&["bob@x", "hugo@x/phone", "spam.example", "zoe@x"])
+    );
+    store.block("bob", &strings(&["alice@x"])).await.unwrap();
+    assert_eq!(
+        store.blocklists().await.unwrap(),
+        vec![
+            (
+                "alice".to_string(),
+                strings(&["bob@x", "hugo@x/phone", "spam.example", "zoe@x"])
+            ),
+            ("bob".to_string(), strings(&["alice@x"])),
+        ]
+    );
+    store
+        .unblock("alice", &strings(&["zoe@x", "nobody@x"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.blocklist("alice").await.unwrap(),
+        strings(&["bob@x", "hugo@x/phone", "spam.example"])
+    );
+    store.unblock_all("alice").await.unwrap();
+    assert_eq!(
+        store.blocklist("alice").await.unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(store.blocklist("bob").await.unwrap(), strings(&["alice@x"]));
+    assert!(is_not_found(store.block("ghost", &strings(&["a@x"])).await));
+    store.unblock("ghost", &strings(&["a@x"])).await.unwrap();
+    store.delete_account("bob").await.unwrap();
+    assert_eq!(store.blocklists().await.unwrap(), vec![]);
+}
+
+async fn roster_version_moves_with_every_write(store: &Store) {
+    store.create_account("alice", &creds(1)).await.unwrap();
+    store.create_account("bob", &creds(2)).await.unwrap();
+    assert_eq!(store.roster_version("alice").await.unwrap(), 0);
+    assert_eq!(store.roster_version("ghost").await.unwrap(), 0);
+    store
+        .put_roster_item("alice", &item("bob@x"))
+        .await
+        .unwrap();
+    let v1 = store.roster_version("alice").await.unwrap();
+    assert!(v1 > 0);
+    let mut changed = item("bob@x");
+    changed.name = Some("Bob".into());
+    store.put_roster_item("alice", &changed).await.unwrap();
+    let v2 = store.roster_version("alice").await.unwrap();
+    assert!(v2 > v1);
+    assert!(!store.remove_roster_item("alice", "zoe@x").await.unwrap());
+    assert_eq!(
+        store.roster_version("alice").await.unwrap(),
+        v2,
+        "nothing removed"
+    );
+    assert!(store.remove_roster_item("alice", "bob@x").await.unwrap());
+    assert!(store.roster_version("alice").await.unwrap() > v2);
+    assert_eq!(store.roster_version("bob").await.unwrap(), 0, "per account");
+    assert!(!store.remove_roster_item("ghost", "bob@x").await.unwrap());
+}
+
+async fn last_logout_is_kept_per_account(store: &Store) {
+    store.create_account("alice", &creds(1)).await.unwrap();
+    store.create_account("bob", &creds(2)).await.unwrap();
+    assert_eq!(store.last_logout("alice").await.unwrap(), None);
+    store
+        .set_last_logout("alice", 1_000, Some("En cours de maths"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.last_logout("alice").await.unwrap(),
+        Some(LastLogout {
+            at_ms: 1_000,
+            status: Some("En cours de maths".into())
+        })
+    );
+    store.set_last_logout("alice", 2_000, None).await.unwrap();
+    assert_eq!(
+        store.last_logout("alice").await.unwrap(),
+        Some(LastLogout {
+            at_ms: 2_000,
+            status: None
+        })
+    );
+    assert_eq!(store.last_logout("bob").await.unwrap(), None);
+    assert!(is_not_found(store.set_last_logout("ghost", 1, None).await));
+    store.delete_account("alice").await.unwrap();
+    assert_eq!(store.last_logout("alice").await.unwrap(), None);
 }
 
 async fn unknown_user_reads_are_empty_and_writes_not_found(store: &Store) {

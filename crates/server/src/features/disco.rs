@@ -24,6 +24,8 @@ const SERVER_FEATURES: &[&str] = &[
     ns::DELAY,
     "urn:xmpp:features:pre-approval",
     super::private::NS_PRIVATE,
+    ns::BLOCKING,
+    ns::LAST,
 ];
 
 fn info(

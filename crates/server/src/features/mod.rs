@@ -6,9 +6,11 @@
 //! (the router asked it: requests need the pair to be able to chat, answers must
 //! answer a request that was routed).
 
+pub mod blocking;
 pub mod caps;
 pub mod carbons;
 pub mod disco;
+pub mod last;
 pub mod message;
 pub mod muc;
 pub mod pep;
@@ -150,6 +152,11 @@ pub async fn iq(
         (None, ns::DISCO_INFO, "query") => disco::server_info(server, payload, set),
         (None, ns::DISCO_ITEMS, "query") => disco::server_items(server, payload, set),
         (None, ns::VERSION, "query") => version::handle(set),
+        (None, ns::LAST, "query") => last::server(server, set),
+        (Some(user), ns::LAST, "query") => last::account(server, session, user, set).await,
+        (Some(_), ns::BLOCKING, "blocklist" | "block" | "unblock") if own => {
+            blocking::handle(server, session, payload, set).await
+        }
         // RFC 3921 session establishment: a no-op kept for older clients.
         (_, ns::SESSION, "session") if set => Ok(None),
         (Some(user), ns::DISCO_INFO, "query") => {

@@ -378,7 +378,7 @@ async fn subscription(
                     item.ask = false;
                     item.refused = true;
                     contacts.put(user, &item).await?;
-                    roster_push::push(server, user, &item);
+                    roster_push::push(server, user, &item).await;
                 }
                 return Ok(());
             }
@@ -391,7 +391,7 @@ async fn subscription(
                 item.ask = true;
                 item.refused = false;
                 contacts.put(user, &item).await?;
-                roster_push::push(server, user, &item);
+                roster_push::push(server, user, &item).await;
             }
             inbound_subscribe(server, session, &contact, stanza, &pass).await
         }
@@ -411,7 +411,7 @@ async fn subscription(
                 };
                 item.approved = false;
                 contacts.put(user, &item).await?;
-                roster_push::push(server, user, &item);
+                roster_push::push(server, user, &item).await;
                 inbound_subscribed(server, &contact, user, stanza, &pass).await?;
                 send_presences(server, user, &pass);
             } else if matches!(item.subscription, Subscription::None | Subscription::To)
@@ -420,7 +420,7 @@ async fn subscription(
                 // Pre-approval (RFC 6121 §3.4).
                 item.approved = true;
                 contacts.put(user, &item).await?;
-                roster_push::push(server, user, &item);
+                roster_push::push(server, user, &item).await;
             }
             Ok(())
         }
@@ -434,7 +434,7 @@ async fn subscription(
                 item.ask = false;
                 if item != before {
                     contacts.put(user, &item).await?;
-                    roster_push::push(server, user, &item);
+                    roster_push::push(server, user, &item).await;
                 }
             }
             unsubscribe_effects(server, session, &contact_bare, &verdict).await
@@ -453,7 +453,7 @@ async fn subscription(
                 item.approved = false;
                 if item != before {
                     contacts.put(user, &item).await?;
-                    roster_push::push(server, user, &item);
+                    roster_push::push(server, user, &item).await;
                 }
             }
             unsubscribed_effects(server, user, &contact_bare, denial, was_sending, &verdict).await
@@ -504,7 +504,7 @@ async fn inbound_subscribe(
                 _ => Subscription::From,
             };
             server.contacts.put(contact, &item).await?;
-            roster_push::push(server, contact, &item);
+            roster_push::push(server, contact, &item).await;
             let reply = presence_el(Some("subscribed"), &contact_bare, &user_bare);
             inbound_subscribed(server, user, contact, reply, &own).await?;
             send_presences(server, contact, &own);
@@ -541,7 +541,7 @@ async fn inbound_subscribed(
         Subscription::From | Subscription::Both => Subscription::Both,
     };
     server.contacts.put(user, &item).await?;
-    roster_push::push(server, user, &item);
+    roster_push::push(server, user, &item).await;
     server.sessions.deliver_available(pass, &stanza, false);
     Ok(())
 }
@@ -576,7 +576,7 @@ pub async fn unsubscribe_effects(
         };
         if item != before {
             server.contacts.put(&contact, &item).await?;
-            roster_push::push(server, &contact, &item);
+            roster_push::push(server, &contact, &item).await;
         }
     }
     deliver(
@@ -650,7 +650,7 @@ async fn inbound_unsubscribed(
         };
         if item != before {
             server.contacts.put(user, &item).await?;
-            roster_push::push(server, user, &item);
+            roster_push::push(server, user, &item).await;
             server.sessions.deliver_available(pass, &stanza, false);
         }
     }
@@ -753,6 +753,63 @@ pub async fn rules_changed(
                 // The user was receiving the contact's presence.
                 send_unavailables(server, &contact, &Pass::server_notice(user));
             }
+        }
+    }
+}
+
+/// `user` blocked `other` (XEP-0191 §3.3): the presences they were receiving from each
+/// other end now with an unavailable that carries nothing else, as when the rules change
+/// (the gate stops every later one).
+pub async fn blocked(server: &Server, user: &str, other: &str) {
+    let item = match server.contacts.item(user, &bare_of(server, other)).await {
+        Ok(i) => i,
+        Err(e) => {
+            warn!(error = %e, "cannot read a roster item to end presences");
+            return;
+        }
+    };
+    let subscription = item.map(|i| i.subscription).unwrap_or_default();
+    if matches!(subscription, Subscription::To | Subscription::Both) {
+        // The blocker sees the blocked one offline.
+        send_unavailables(server, other, &Pass::server_notice(user));
+    }
+    if matches!(subscription, Subscription::From | Subscription::Both) {
+        send_unavailables(server, user, &Pass::server_notice(other));
+    }
+}
+
+/// `user` unblocked `other` (XEP-0191 §3.4): the presences their subscriptions call for
+/// go again, as the gate decides each.
+pub async fn unblocked(server: &Server, user: &str, other: &str) {
+    let item = match server.contacts.item(user, &bare_of(server, other)).await {
+        Ok(i) => i,
+        Err(e) => {
+            warn!(error = %e, "cannot read a roster item to restore presences");
+            return;
+        }
+    };
+    let subscription = item.map(|i| i.subscription).unwrap_or_default();
+    let gate = server.gate();
+    let class = Class::Broadcast { available: true };
+    let (user_bare, other_bare) = (bare_of(server, user), bare_of(server, other));
+    if matches!(subscription, Subscription::To | Subscription::Both) {
+        let from = Sender {
+            user: other,
+            full: &other_bare,
+            session: None,
+        };
+        if let Verdict::Deliver(pass) = gate.decide(&from, user, None, class).await {
+            send_presences(server, other, &pass);
+        }
+    }
+    if matches!(subscription, Subscription::From | Subscription::Both) {
+        let from = Sender {
+            user,
+            full: &user_bare,
+            session: None,
+        };
+        if let Verdict::Deliver(pass) = gate.decide(&from, other, None, class).await {
+            send_presences(server, user, &pass);
         }
     }
 }

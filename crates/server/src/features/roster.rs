@@ -1,6 +1,13 @@
 //! RFC 6121 §2: the roster — get, set (name and groups, the seed's
 //! categories), remove, and roster pushes to every interested resource.
 //!
+//! Roster versioning (RFC 6121 §2.6, advertised as the stream feature
+//! `urn:xmpp:features:rosterver`): the version is a counter per account that every roster
+//! write bumps (the store does it in the write's transaction). A get with `ver` equal to
+//! the current version is answered with an empty result, the changes coming as pushes
+//! from then on; any other `ver` gets the whole roster with the current version (the
+//! simple form §2.6.3 allows). A get without `ver` is answered as before, without one.
+//!
 //! Subscription states are never set by the client: they change through
 //! presence subscriptions (`features::presence`). Causerie adds one
 //! documented extension to an item, `<refused xmlns='urn:causerie:roster:0'/>`,
@@ -26,13 +33,36 @@ const MAX_GROUPS: usize = 64;
 
 pub async fn handle(server: &Server, session: &Session, payload: &Element, set: bool) -> IqResult {
     if !set {
-        server.sessions.set_interested(&session.user, session.id());
+        let asked = payload.attr("ver");
+        server
+            .sessions
+            .set_interested(&session.user, session.id(), asked.is_some());
+        // The version first: a write between the two reads then makes the client ask
+        // again next time, rather than miss the change.
+        let version = match asked {
+            Some(asked) => {
+                let v = server
+                    .contacts
+                    .version(&session.user)
+                    .await
+                    .map_err(internal)?;
+                if asked == v.to_string() {
+                    // RFC 6121 §2.6.3: up to date, the changes will come as pushes.
+                    return Ok(None);
+                }
+                Some(v)
+            }
+            None => None,
+        };
         let items = server
             .contacts
             .roster_for_client(&session.user)
             .await
             .map_err(internal)?;
         let mut q = Element::bare("query", ns::ROSTER);
+        if let Some(v) = version {
+            xml::set_attr(&mut q, "ver", v.to_string());
+        }
         for item in items.iter() {
             q.append_child(item_element(item));
         }
@@ -108,7 +138,7 @@ pub async fn handle(server: &Server, session: &Session, payload: &Element, set: 
         .put(&session.user, &stored)
         .await
         .map_err(internal)?;
-    push(server, &session.user, &stored);
+    push(server, &session.user, &stored).await;
     Ok(None)
 }
 
@@ -177,7 +207,7 @@ pub async fn remove(
     if let Some(name) = &item.name {
         xml::set_attr(&mut gone, "name", name.as_str());
     }
-    push_element(server, user, gone);
+    push_element(server, user, gone).await;
     if let Some(v) = &unsubscribe {
         presence::unsubscribe_effects(server, session, contact, v).await?;
     }
@@ -197,7 +227,7 @@ pub async fn remove(
                 ns::ROSTER,
                 &[("jid", &user_bare), ("subscription", "remove")],
             );
-            push_element(server, &contact_user, gone);
+            push_element(server, &contact_user, gone).await;
         }
     }
     Ok(true)

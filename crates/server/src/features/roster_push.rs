@@ -1,6 +1,10 @@
 //! Roster pushes (RFC 6121 §2.1.6): the `<item/>` of a roster item, and its push to every
-//! resource of the account that asked for its roster. A push is what the server itself
-//! says to an account about its own roster (`Pass::server_notice`). Causerie adds one
+//! resource of the account that has its roster: those that asked for it, and those that
+//! sent available presence (a client that keeps its roster between connections, as
+//! Converse does across a page reload, does not ask again; see `sessions::Interest`).
+//! When a session asked for the roster with a version (RFC 6121 §2.6), pushes carry the
+//! roster's version after the change. A push is what the server itself says to an account
+//! about its own roster (`Pass::server_notice`). Causerie adds one
 //! documented extension to an item, `<refused xmlns='urn:causerie:roster:0'/>`, present
 //! while the contact has refused our request (« Invitation refusée »).
 
@@ -9,6 +13,7 @@ use causerie_store::RosterItem;
 
 use crate::server::Server;
 use crate::services::Pass;
+use crate::services::sessions::Interest;
 
 /// The `<item/>` of a roster item.
 pub fn item_element(item: &RosterItem) -> Element {
@@ -39,15 +44,30 @@ pub fn item_element(item: &RosterItem) -> Element {
 }
 
 /// Sends a roster push (RFC 6121 §2.1.6) of `item` to `user`'s interested resources.
-pub fn push(server: &Server, user: &str, item: &RosterItem) {
-    push_element(server, user, item_element(item));
+pub async fn push(server: &Server, user: &str, item: &RosterItem) {
+    push_element(server, user, item_element(item)).await;
 }
 
-pub fn push_element(server: &Server, user: &str, item: Element) {
+/// Sends a roster push of `item` (an `<item/>`) to `user`'s interested resources.
+pub async fn push_element(server: &Server, user: &str, item: Element) {
+    if !server.sessions.is_online(user) {
+        return;
+    }
+    let ver = if server.sessions.wants_roster_ver(user) {
+        match server.contacts.version(user).await {
+            Ok(v) => Some(v.to_string()),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read a roster version for a push");
+                None
+            }
+        }
+    } else {
+        None
+    };
     let to = format!("{user}@{}", server.domain);
     server
         .sessions
-        .deliver_interested(&Pass::server_notice(user), |resource| {
+        .deliver_interested(&Pass::server_notice(user), Interest::Roster, |resource| {
             let mut iq = xml::elem("iq", ns::CLIENT, &[("type", "set")]);
             xml::set_attr(
                 &mut iq,
@@ -56,6 +76,9 @@ pub fn push_element(server: &Server, user: &str, item: Element) {
             );
             xml::set_attr(&mut iq, "to", format!("{to}/{resource}"));
             let mut q = Element::bare("query", ns::ROSTER);
+            if let Some(v) = &ver {
+                xml::set_attr(&mut q, "ver", v.as_str());
+            }
             q.append_child(item.clone());
             iq.append_child(q);
             iq

@@ -1,6 +1,9 @@
 //! XEP-0054 vcard-temp: an account's own card (set and get), and other
-//! accounts' cards (get). The directory will fill the full name with
-//! « NOM Prénom ».
+//! accounts' cards (get). For directory users the names are the school's: a card
+//! read carries the directory's FN (« NOM Prénom ») and N, and a card set that would
+//! change them is refused with `not-allowed` and a text saying why (the rest of the card,
+//! a photo for instance, is the user's own). A card that leaves FN and N out, or repeats
+//! the directory's, is accepted.
 
 use causerie_proto::errors::{Condition, StanzaError};
 use causerie_proto::{Element, ns, xml};
@@ -8,7 +11,7 @@ use causerie_store::VcardStore;
 
 use crate::server::Server;
 use crate::session::Session;
-use crate::stanza::{IqResult, internal};
+use crate::stanza::{IqResult, error, internal};
 
 pub async fn handle(
     server: &Server,
@@ -22,6 +25,9 @@ pub async fn handle(
         if !own {
             return Err(StanzaError::new(Condition::Forbidden)
                 .with_text("en", "you may only change your own vCard"));
+        }
+        if let Some(u) = server.directory().await.user(user) {
+            names_unchanged(payload, &u.display_name(), &u.last_name, &u.first_name)?;
         }
         let mut card = payload.clone();
         // Store it addressless and in canonical form.
@@ -67,4 +73,80 @@ fn with_directory_names(card: &mut Element, full: &str, family: &str, given: &st
         fresh.append_child(c);
     }
     *card = fresh;
+}
+
+/// Whether `card` leaves a directory user's names as the school has them (see the module
+/// docs); the error says what a pupil sees in his client.
+fn names_unchanged(
+    card: &Element,
+    full: &str,
+    family: &str,
+    given: &str,
+) -> Result<(), StanzaError> {
+    // Spaces and case aside (a card read back says « MARTIN Léa » and « Martin »).
+    let words = |s: &str| {
+        s.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    };
+    let same = |got: String, want: &str| {
+        let got = words(&got);
+        got.is_empty() || got == words(want)
+    };
+    let mut ok = true;
+    for c in card.children() {
+        if c.is("FN", ns::VCARD) {
+            ok &= same(c.text(), full);
+        } else if c.is("N", ns::VCARD) {
+            for part in c.children() {
+                ok &= match part.name() {
+                    "FAMILY" => same(part.text(), family),
+                    "GIVEN" => same(part.text(), given),
+                    _ => part.text().trim().is_empty(),
+                };
+            }
+        }
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(error(
+            Condition::NotAllowed,
+            "Ton nom est celui de l'annuaire de l'établissement : il ne peut pas être changé ici.",
+            "Your name is the one in the school's directory: it cannot be changed here.",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn card(inner: &str) -> Element {
+        format!("<vCard xmlns='vcard-temp'>{inner}</vCard>")
+            .parse()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_directory_users_names_stay_the_schools() {
+        let check = |inner: &str| names_unchanged(&card(inner), "MARTIN Léa", "MARTIN", "Léa");
+        assert!(check("").is_ok(), "no name at all");
+        assert!(check("<PHOTO><TYPE>image/png</TYPE><BINVAL>AA==</BINVAL></PHOTO>").is_ok());
+        assert!(
+            check("<FN>MARTIN Léa</FN><N><FAMILY>MARTIN</FAMILY><GIVEN>Léa</GIVEN></N>").is_ok()
+        );
+        assert!(
+            check("<FN> MARTIN  Léa </FN><N><GIVEN/></N>").is_ok(),
+            "spaces, empty parts"
+        );
+        assert!(check("<N><FAMILY>Martin</FAMILY></N>").is_ok(), "case");
+        let e = check("<FN>Lili</FN>").unwrap_err();
+        assert_eq!(e.condition, Condition::NotAllowed);
+        assert_eq!(e.texts.len(), 2);
+        assert!(check("<N><FAMILY>DUPONT</FAMILY></N>").is_err());
+        assert!(check("<N><GIVEN>Lili</GIVEN></N>").is_err());
+        assert!(check("<N><MIDDLE>Marie</MIDDLE></N>").is_err());
+    }
 }

@@ -177,6 +177,11 @@ impl Contacts {
         }
     }
 
+    /// `user`'s roster version (RFC 6121 §2.6), bumped by every write.
+    pub async fn version(&self, user: &str) -> Result<i64> {
+        self.store.roster_version(user).await
+    }
+
     /// `user`'s item for `contact` (a bare JID).
     pub async fn item(&self, user: &str, contact: &str) -> Result<Option<RosterItem>> {
         self.store.roster_item(user, contact).await

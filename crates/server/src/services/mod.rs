@@ -6,6 +6,7 @@
 //! - [`gate`]: the one decision of who may send what to whom, and the [`pass::Pass`] it
 //!   hands out.
 //! - [`sessions`]: the registry of bound sessions, which delivers only against a pass.
+//! - [`blocking`]: the blocklists (XEP-0191), in memory for the gate.
 //! - [`contacts`]: the only writer of rosters, requests and refusals, with its cache.
 //! - [`rooms`]: who is in which room right now; [`archive`]: the rooms' archive writer.
 //! - [`caps`]: the client capabilities (XEP-0115) learnt, for PEP notifications.
@@ -15,6 +16,7 @@
 //! the domain) when made.
 
 pub mod archive;
+pub mod blocking;
 pub mod caps;
 pub mod contacts;
 pub mod gate;
@@ -25,6 +27,7 @@ pub mod sessions;
 pub mod stats;
 
 pub use archive::Archiver;
+pub use blocking::Blocklists;
 pub use caps::Caps;
 pub use contacts::Contacts;
 pub use gate::{Class, Gate, Sender, Verdict};

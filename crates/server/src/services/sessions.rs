@@ -42,6 +42,10 @@ struct Entry {
     priority: i32,
     /// The session asked for the roster, so it gets roster pushes (RFC 6121 §2.1.6).
     interested: bool,
+    /// It asked for the roster with a version (RFC 6121 §2.6): pushes carry `ver`.
+    roster_ver: bool,
+    /// It asked for the blocklist, so it gets blocklist pushes (XEP-0191 §3.2).
+    blocklist: bool,
     /// Bare or full JIDs this session sent directed presence to.
     directed: HashSet<String>,
     /// XEP-0280 message carbons enabled.
@@ -86,7 +90,21 @@ pub struct Available {
 #[derive(Debug)]
 pub struct Departed {
     pub was_available: bool,
+    /// The status text of its last available presence.
+    pub status: Option<String>,
     pub directed: HashSet<String>,
+}
+
+/// Which sessions of an account a push is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interest {
+    /// Roster pushes (RFC 6121 §2.1.6): the sessions that asked for the roster, and those
+    /// that sent available presence — a client sends presence with a roster in hand, even
+    /// one it kept from an earlier connection and did not ask for again (Converse after
+    /// a page reload): without a push it would never see the change.
+    Roster,
+    /// Blocklist pushes (XEP-0191 §3.2): the sessions that asked for the blocklist.
+    Blocklist,
 }
 
 /// The registry itself (see the module docs).
@@ -154,6 +172,8 @@ impl Sessions {
             presence: None,
             priority: 0,
             interested: false,
+            roster_ver: false,
+            blocklist: false,
             directed: HashSet::new(),
             carbons: false,
             pending: VecDeque::new(),
@@ -188,8 +208,14 @@ impl Sessions {
         if list.is_empty() {
             map.remove(user);
         }
+        let status = entry
+            .presence
+            .as_ref()
+            .and_then(|p| p.get_child("status", causerie_proto::ns::CLIENT))
+            .map(|s| s.text());
         Some(Departed {
             was_available: entry.presence.is_some(),
+            status,
             directed: entry.directed,
         })
     }
@@ -241,15 +267,23 @@ impl Sessions {
         best.is_some_and(|h| h.send(stanza))
     }
 
-    /// Queues, for each session of `pass.to()` that asked for its roster (RFC 6121
-    /// §2.1.6), the stanza `make` builds for that session's resource.
-    pub fn deliver_interested(&self, pass: &Pass, make: impl Fn(&str) -> Element) {
+    /// Queues, for each session of `pass.to()` with that `interest` ([`Interest`]), the
+    /// stanza `make` builds for that session's resource.
+    pub fn deliver_interested(
+        &self,
+        pass: &Pass,
+        interest: Interest,
+        make: impl Fn(&str) -> Element,
+    ) {
         let handles: Vec<SessionHandle> = self
             .read()
             .get(pass.to())
             .map(|l| {
                 l.iter()
-                    .filter(|e| e.interested)
+                    .filter(|e| match interest {
+                        Interest::Roster => e.interested || e.presence.is_some(),
+                        Interest::Blocklist => e.blocklist,
+                    })
                     .map(|e| e.handle.clone())
                     .collect()
             })
@@ -375,9 +409,25 @@ impl Sessions {
         .unwrap_or(false)
     }
 
-    /// Marks the session as interested in roster pushes.
-    pub fn set_interested(&self, user: &str, id: u64) {
-        self.with_entry(user, id, |e| e.interested = true);
+    /// Marks the session as interested in roster pushes (`versioned`: it asked with a
+    /// version, so pushes carry one).
+    pub fn set_interested(&self, user: &str, id: u64, versioned: bool) {
+        self.with_entry(user, id, |e| {
+            e.interested = true;
+            e.roster_ver |= versioned;
+        });
+    }
+
+    /// Whether a session of `user` asked for its roster with a version.
+    pub fn wants_roster_ver(&self, user: &str) -> bool {
+        self.read()
+            .get(user)
+            .is_some_and(|l| l.iter().any(|e| e.roster_ver))
+    }
+
+    /// Marks the session as interested in blocklist pushes.
+    pub fn set_blocklist_interest(&self, user: &str, id: u64) {
+        self.with_entry(user, id, |e| e.blocklist = true);
     }
 
     /// Enables or disables message carbons (XEP-0280) for the session.

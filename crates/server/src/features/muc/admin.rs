@@ -22,8 +22,8 @@ use tracing::{info, warn};
 use super::invite::{admit, invitation};
 use super::notices::{Exit, affiliation_notice, exit_presence};
 use super::{
-    NS_MUC_ADMIN, NS_MUC_USER, bare_jid, bodies, deliver, display_name, error, name_of,
-    no_such_room, now_ms, owner, room_message, text, title,
+    NS_MUC_ADMIN, NS_MUC_USER, bare_jid, body, deliver, display_name, error, name_of, no_such_room,
+    now_ms, owner, room_message, text, title,
 };
 use crate::server::Server;
 use crate::services::Pass;
@@ -337,7 +337,8 @@ async fn remove(
         ));
         m.append_child(x);
         let t = title(&room);
-        bodies(
+        body(
+            server.config.language,
             &mut m,
             &format!("{actor_name} vous a retiré de la conversation {t}."),
             &format!("{actor_name} removed you from the conversation \"{t}\"."),
@@ -352,7 +353,8 @@ async fn remove(
     Ok(())
 }
 
-/// A member list (get).
+/// A member list (get). Items of an affiliation list carry affiliation, jid and nick
+/// only (XEP-0045 §9.5, §10.5): a role there reads, to clients, as a role change.
 fn list(server: &Server, live: &Live, members: &[RoomMember], items: &[&Element]) -> IqResult {
     let [it] = items else {
         return Err(error(
@@ -372,9 +374,6 @@ fn list(server: &Server, live: &Live, members: &[RoomMember], items: &[&Element]
                 );
                 if let Some(n) = &m.nick {
                     xml::set_attr(&mut item, "nick", n.clone());
-                }
-                if let Some(i) = live.by_user(&m.user) {
-                    xml::set_attr(&mut item, "role", live.occupants[i].role());
                 }
                 q.append_child(item);
             }

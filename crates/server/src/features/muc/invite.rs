@@ -28,7 +28,7 @@ use crate::services::Pass;
 
 use super::notices::affiliation_notice;
 use super::{
-    NS_CONFERENCE, NS_MUC_USER, bare_jid, bodies, deliver, error, name_of, no_such_room, now_ms,
+    NS_CONFERENCE, NS_MUC_USER, bare_jid, body, deliver, error, name_of, no_such_room, now_ms,
     owner, room_message, text, title,
 };
 use crate::server::Server;
@@ -323,7 +323,8 @@ pub fn invitation(
     x.append_child(inv);
     m.append_child(x);
     let t = title(room);
-    bodies(
+    body(
+        server.config.language,
         &mut m,
         &format!("{inviter_name} vous invite dans la conversation « {t} »."),
         &format!("{inviter_name} invites you to the conversation \"{t}\"."),
@@ -401,7 +402,8 @@ async fn decline_invitation(
         x.append_child(dec);
         m.append_child(x);
         let t = title(&r);
-        bodies(
+        body(
+            server.config.language,
             &mut m,
             &format!("{name} a refusé l'invitation dans la conversation « {t} »."),
             &format!("{name} declined the invitation to the conversation \"{t}\"."),

@@ -16,7 +16,7 @@ use causerie_store::{Affiliation, RoomStore};
 use tracing::{info, warn};
 
 use super::notices::{Exit, affiliation_notice, exit_presence};
-use super::{bodies, now_ms, owner, room_message};
+use super::{body, now_ms, owner, room_message};
 use crate::server::Server;
 use crate::services::View;
 use crate::services::gate::Gate;
@@ -111,7 +111,8 @@ async fn check_room(server: &Server, old: &View, view: &View, name: &str) {
 /// The notice to the room: « NOM Prénom n'a plus accès à cette conversation ».
 fn no_longer_allowed(server: &Server, room: &str, name: &str) -> Element {
     let mut m = room_message(server, room, Some("groupchat"));
-    bodies(
+    body(
+        server.config.language,
         &mut m,
         &format!("{name} n'a plus accès à cette conversation"),
         &format!("{name} no longer has access to this conversation"),

@@ -50,6 +50,7 @@ use causerie_proto::{Element, ns, xml};
 use causerie_store::{OfflineStore, Room, RoomStore};
 use tracing::{info, warn};
 
+use crate::config::Language;
 use crate::server::Server;
 use crate::services::Pass;
 use crate::session::{Session, answer};
@@ -236,13 +237,13 @@ pub async fn name_of(server: &Server, user: &str) -> String {
         .unwrap_or_else(|| user.to_string())
 }
 
-/// Appends a French body and its English translation.
-pub fn bodies(message: &mut Element, fr: &str, en: &str) {
-    for (lang, text) in [("fr", fr), ("en", en)] {
-        let mut body = xml::text_elem("body", ns::CLIENT, text);
-        xml::set_lang(&mut body, lang);
-        message.append_child(body);
-    }
+/// Appends the one `<body>` of a notice, in the room's language `lang` (the deployment's,
+/// `[language]`), given in French and English. One body only: clients pick none of
+/// several (Converse's notification code fails on two).
+pub fn body(lang: Language, message: &mut Element, fr: &str, en: &str) {
+    let mut body = xml::text_elem("body", ns::CLIENT, lang.pick(fr, en));
+    xml::set_lang(&mut body, lang.code());
+    message.append_child(body);
 }
 
 /// The not-found error for a room that does not exist (or that one may not see).
@@ -334,16 +335,18 @@ mod tests {
     }
 
     #[test]
-    fn bodies_in_two_languages() {
-        let mut m = Element::bare("message", ns::CLIENT);
-        bodies(&mut m, "Bonjour", "Hello");
-        let langs: Vec<_> = m
-            .children()
-            .map(|b| (xml::lang(b).unwrap_or(""), b.text()))
-            .collect();
-        assert_eq!(
-            langs,
-            vec![("fr", "Bonjour".to_string()), ("en", "Hello".to_string())]
-        );
+    fn one_body_in_the_rooms_language() {
+        for (lang, want) in [
+            (Language::Fr, ("fr", "Bonjour")),
+            (Language::En, ("en", "Hello")),
+        ] {
+            let mut m = Element::bare("message", ns::CLIENT);
+            body(lang, &mut m, "Bonjour", "Hello");
+            let bodies: Vec<_> = m
+                .children()
+                .map(|b| (xml::lang(b).unwrap_or("").to_string(), b.text()))
+                .collect();
+            assert_eq!(bodies, vec![(want.0.to_string(), want.1.to_string())]);
+        }
     }
 }

@@ -15,16 +15,17 @@ pub const LOCKED_EN: &str = "This room is locked from entry until its configurat
 pub const UNLOCKED_FR: &str = "Le salon de discussion est maintenant déverrouillé";
 pub const UNLOCKED_EN: &str = "This room is now unlocked";
 
-/// The `<item/>` of an occupant's presence.
-fn item(occ: &Occupant, affiliation: &str, role: &str) -> Element {
+/// The `<item/>` of an occupant's presence. Its `jid` is the occupant's session's full
+/// JID, or his bare JID once his last session left (never an empty attribute).
+fn item(server: &Server, occ: &Occupant, affiliation: &str, role: &str) -> Element {
+    let jid = match occ.jid() {
+        "" => bare_jid(server, &occ.user),
+        full => full.to_string(),
+    };
     xml::elem(
         "item",
         NS_MUC_USER,
-        &[
-            ("affiliation", affiliation),
-            ("role", role),
-            ("jid", occ.jid()),
-        ],
+        &[("affiliation", affiliation), ("role", role), ("jid", &jid)],
     )
 }
 
@@ -48,7 +49,7 @@ pub fn occupant_presence(
         p.append_child(xml::text_elem("status", ns::CLIENT, s.clone()));
     }
     let mut x = Element::bare("x", NS_MUC_USER);
-    x.append_child(item(occ, occ.affiliation.as_str(), occ.role()));
+    x.append_child(item(server, occ, occ.affiliation.as_str(), occ.role()));
     for c in codes {
         x.append_child(xml::elem(
             "status",
@@ -97,7 +98,7 @@ pub fn exit_presence(
         p.append_child(xml::text_elem("status", ns::CLIENT, s));
     }
     let mut x = Element::bare("x", NS_MUC_USER);
-    let mut it = item(occ, exit.affiliation, "none");
+    let mut it = item(server, occ, exit.affiliation, "none");
     if let Some((nick, jid)) = exit.actor {
         it.append_child(xml::elem(
             "actor",

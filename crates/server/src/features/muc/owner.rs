@@ -19,7 +19,7 @@ use tracing::info;
 
 use super::notices::{Exit, UNLOCKED_EN, UNLOCKED_FR, exit_presence};
 use super::{
-    NS_DATA, NS_MUC_OWNER, NS_ROOMCONFIG, bodies, error, no_such_room, now_ms, room_message,
+    NS_DATA, NS_MUC_OWNER, NS_ROOMCONFIG, body, error, no_such_room, now_ms, room_message,
     status_x, text,
 };
 use crate::server::Server;
@@ -376,7 +376,7 @@ async fn configure(server: &Server, lock: &mut RoomLock<'_>, change: Change) -> 
     let mut m = room_message(server, &live.room.name, Some("groupchat"));
     if was_locked {
         info!(room = %live.room.name, "room configured and unlocked");
-        bodies(&mut m, UNLOCKED_FR, UNLOCKED_EN);
+        body(server.config.language, &mut m, UNLOCKED_FR, UNLOCKED_EN);
     } else {
         m.append_child(status_x(&[104]));
     }

@@ -27,7 +27,7 @@ use tracing::{debug, info, warn};
 
 use super::notices::{Exit, LOCKED_EN, LOCKED_FR, exit_presence, occupant_presence};
 use super::{
-    MAX_ROOM_NAME_CHARS, NS_MUC, bodies, display_name, error, no_such_room, now_ms, occupant_jid,
+    MAX_ROOM_NAME_CHARS, NS_MUC, body, display_name, error, no_such_room, now_ms, occupant_jid,
     owner, room_jid, room_message, text,
 };
 use crate::server::Server;
@@ -279,7 +279,7 @@ async fn create(
         occupant_presence(server, &room.name, &occ, &codes, now),
     ));
     let mut locked = room_message(server, &room.name, Some("groupchat"));
-    bodies(&mut locked, LOCKED_FR, LOCKED_EN);
+    body(server.config.language, &mut locked, LOCKED_FR, LOCKED_EN);
     locked.append_child(super::status_x(&[201]));
     session.reply(to(session, locked));
     send_subject(server, &room, session);

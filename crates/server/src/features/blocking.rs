@@ -1,0 +1,125 @@
+//! XEP-0191 blocking command: an account's blocklist — get, block, unblock, unblock all —
+//! and the pushes of each change to the account's resources that asked for the list.
+//!
+//! The lists are the blocking service's (`services::blocking`, in memory for the gate,
+//! which alone decides what a block stops: see `services::gate`). This feature parses the
+//! commands (xmpp-parsers' types), answers them, pushes the change, and ends or restores
+//! the presences between the two accounts (`features::presence::blocked` and
+//! `unblocked`), as XEP-0191 §3.3 and §3.4 ask.
+
+use causerie_proto::errors::{Condition, StanzaError};
+use causerie_proto::parsers::blocking::{Block, BlocklistResult, Unblock};
+use causerie_proto::{Element, ns, xml};
+use jid::Jid;
+
+use super::presence;
+use crate::server::Server;
+use crate::services::Pass;
+use crate::services::sessions::Interest;
+use crate::session::Session;
+use crate::stanza::{IqResult, error, internal, local_user};
+
+/// Answers a blocking command of `session` about its own account.
+pub async fn handle(server: &Server, session: &Session, payload: &Element, set: bool) -> IqResult {
+    match (payload.name(), set) {
+        ("blocklist", false) => {
+            server
+                .sessions
+                .set_blocklist_interest(&session.user, session.id());
+            let items = server
+                .blocking
+                .list(&session.user)
+                .iter()
+                .filter_map(|j| Jid::new(j).ok())
+                .collect();
+            Ok(Some(BlocklistResult { items }.into()))
+        }
+        ("block", true) => {
+            let block = Block::try_from(payload.clone()).map_err(|_| malformed())?;
+            if block.items.is_empty() {
+                // XEP-0191 §3.3: a block names at least one JID.
+                return Err(error(
+                    Condition::BadRequest,
+                    "Indique au moins une adresse à bloquer.",
+                    "Name at least one address to block.",
+                ));
+            }
+            let jids: Vec<String> = block.items.iter().map(Jid::to_string).collect();
+            if jids.iter().any(|j| *j == session.bare.to_string()) {
+                return Err(error(
+                    Condition::NotAcceptable,
+                    "Tu ne peux pas te bloquer toi-même.",
+                    "You cannot block yourself.",
+                ));
+            }
+            let added = server
+                .blocking
+                .block(&session.user, &jids)
+                .await
+                .map_err(internal)?;
+            push(server, session, "block", &jids);
+            for other in accounts(server, &added) {
+                presence::blocked(server, &session.user, &other).await;
+            }
+            Ok(None)
+        }
+        ("unblock", true) => {
+            let unblock = Unblock::try_from(payload.clone()).map_err(|_| malformed())?;
+            let jids: Vec<String> = unblock.items.iter().map(Jid::to_string).collect();
+            let removed = server
+                .blocking
+                .unblock(&session.user, &jids)
+                .await
+                .map_err(internal)?;
+            push(server, session, "unblock", &jids);
+            for other in accounts(server, &removed) {
+                presence::unblocked(server, &session.user, &other).await;
+            }
+            Ok(None)
+        }
+        _ => Err(error(
+            Condition::BadRequest,
+            "Demande de blocage inconnue : <blocklist/> se lit, <block/> et <unblock/> s'envoient.",
+            "Unknown blocking request: get <blocklist/>, set <block/> or <unblock/>.",
+        )),
+    }
+}
+
+fn malformed() -> StanzaError {
+    error(
+        Condition::BadRequest,
+        "Adresse invalide dans la demande de blocage.",
+        "Invalid address in the blocking request.",
+    )
+}
+
+/// The local accounts that `jids` name by their bare JID (those whose presences a block
+/// ends or an unblock restores).
+fn accounts(server: &Server, jids: &[String]) -> Vec<String> {
+    jids.iter()
+        .filter_map(|j| local_user(&server.domain, j))
+        .collect()
+}
+
+/// Pushes a `block` or `unblock` of `jids` (none: unblock all) to every resource of the
+/// account that asked for its blocklist (XEP-0191 §3.3, §3.4).
+fn push(server: &Server, session: &Session, what: &str, jids: &[String]) {
+    let bare = session.bare.to_string();
+    server
+        .sessions
+        .deliver_interested(&Pass::own(session), Interest::Blocklist, |resource| {
+            let mut iq = xml::elem("iq", ns::CLIENT, &[("type", "set")]);
+            xml::set_attr(
+                &mut iq,
+                "id",
+                format!("push-{}", uuid::Uuid::new_v4().simple()),
+            );
+            xml::set_attr(&mut iq, "to", format!("{bare}/{resource}"));
+            let mut cmd = Element::bare(what, ns::BLOCKING);
+            for j in jids {
+                cmd.append_child(xml::elem("item", ns::BLOCKING, &[("jid", j)]));
+            }
+            iq.append_child(cmd);
+            iq
+        });
+}
