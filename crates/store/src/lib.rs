@@ -2,7 +2,7 @@
 //! queries on SQLite and PostgreSQL), connecting and migrating, the error type, and the
 //! re-exported per-area traits and types (accounts, roster, offline messages, vCards, the
 //! school directory with its rules and access settings, multi-user rooms with their members
-//! and archives; administrators, console sessions, account locks, the audit log).
+//! and archives, the accounts' one-to-one archive and its retention per structure; administrators, console sessions, account locks, the audit log).
 //!
 //! Nothing is cached here: every call reads the database, so an account created by another
 //! process (the `causerie user add` CLI writing the SQLite file of a running server) is
@@ -11,12 +11,14 @@
 //! `user` / `username` arguments are account localparts ("alice"), already normalised by
 //! the caller; `contact` arguments are bare JID strings ("bob@example.org").
 
+pub mod account_archive;
 pub mod accounts;
 pub mod admin;
 pub mod audit;
 mod credentials;
 pub mod directory;
 pub mod offline;
+mod paging;
 pub mod rooms;
 pub mod roster;
 pub mod vcard;
@@ -29,6 +31,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Row, Transaction};
 
+pub use account_archive::{AccountArchiveEntry, AccountArchiveStore, AccountMessage};
 pub use accounts::{AccountStore, Credentials, ScramCredential};
 pub use admin::{
     AdminGrant, AdminSession, AdminStore, AuditEntry, AuditQuery, GrantSource, GroupChange,
