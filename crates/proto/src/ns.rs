@@ -24,3 +24,13 @@ pub const CAUSERIE_ROSTER: &str = "urn:causerie:roster:0";
 pub const CARBONS: &str = "urn:xmpp:carbons:2";
 pub const FORWARD: &str = "urn:xmpp:forward:0";
 pub const HINTS: &str = "urn:xmpp:hints";
+/// XEP-0359 unique and stable stanza ids (`stanza-id`, `origin-id`).
+pub const SID: &str = "urn:xmpp:sid:0";
+/// XEP-0004 data forms.
+pub const DATA: &str = "jabber:x:data";
+/// XEP-0313 message archive management.
+pub const MAM: &str = "urn:xmpp:mam:2";
+/// XEP-0313's extended queries (`before-id`, `after-id`, `ids`, `flip-page`).
+pub const MAM_EXTENDED: &str = "urn:xmpp:mam:2#extended";
+/// XEP-0059 result set management.
+pub const RSM: &str = "http://jabber.org/protocol/rsm";

@@ -28,6 +28,7 @@ pub struct Config {
     pub policy: Policy,
     pub directory: DirectoryApi,
     pub muc: Muc,
+    pub archive: Archive,
     pub admin: Admin,
     pub log: Log,
 }
@@ -176,6 +177,19 @@ pub enum PolicyMode {
     Open,
 }
 
+/// The accounts' archive of one-to-one messages (XEP-0313 on accounts): how long it is
+/// kept where a structure set nothing (docs/config.md, "Archive").
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Archive {
+    /// Retention of the archive for structures that set none, and for accounts outside
+    /// the directory: `"school_year"` (what is older than the start of the current school
+    /// year is deleted) or a number of days (1 to 3650).
+    pub retention: causerie_ent::Retention,
+    /// The day the school year starts, `"MM-DD"`, at midnight in the server's time zone.
+    pub school_year_start: causerie_ent::YearStart,
+}
+
 /// Multi-user conversations (XEP-0045 rooms on `conference.DOMAIN`) and their limits.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -224,6 +238,7 @@ impl Default for Config {
             policy: Policy::default(),
             directory: DirectoryApi::default(),
             muc: Muc::default(),
+            archive: Archive::default(),
             admin: Admin::default(),
             log: Log::default(),
         }

@@ -80,6 +80,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     server.policy.refresh().await;
     enforce::start(&server);
     features::muc::start(&server).await;
+    features::mam::start(&server).await;
     let (listeners, addresses) = listener::Listeners::bind(server.clone()).await?;
     Ok(Running {
         server,

@@ -130,8 +130,9 @@ impl Server {
         change: crate::changes::Change,
     ) -> Result<crate::changes::Applied, crate::changes::ChangeError> {
         let dir = self.directory().await;
+        let moves = change.moves_generation();
         let applied = crate::changes::apply(&self.store, &dir, actor, change).await;
-        if applied.is_ok() {
+        if applied.is_ok() && moves {
             self.directory_changed().await;
         }
         applied

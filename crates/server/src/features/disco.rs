@@ -1,4 +1,5 @@
-//! XEP-0030 service discovery: what the server and its accounts are and do. The
+//! XEP-0030 service discovery: what the server and its accounts are and do (an account's
+//! bare JID advertises its archive, XEP-0313 with the extended queries). The
 //! server's items are its services: the directory search (`search.DOMAIN`) and the
 //! conversations (`conference.DOMAIN`, see `features::muc::disco`).
 
@@ -20,6 +21,19 @@ const SERVER_FEATURES: &[&str] = &[
     ns::CARBONS,
     ns::DELAY,
     "urn:xmpp:features:pre-approval",
+    // Accounts' archives (XEP-0313 at each account's bare JID) and stable ids (XEP-0359).
+    ns::MAM,
+    ns::SID,
+];
+
+/// Features of an account's bare JID: the server answers them on its behalf.
+const ACCOUNT_FEATURES: &[&str] = &[
+    ns::DISCO_INFO,
+    ns::DISCO_ITEMS,
+    ns::VCARD,
+    ns::MAM,
+    ns::MAM_EXTENDED,
+    ns::SID,
 ];
 
 fn info(
@@ -90,7 +104,7 @@ pub async fn account_info(server: &Server, user: &str, payload: &Element, set: b
     }
     Ok(Some(info(
         &[("account", "registered", None)],
-        &[ns::DISCO_INFO, ns::DISCO_ITEMS, ns::VCARD],
+        ACCOUNT_FEATURES,
         None,
     )))
 }

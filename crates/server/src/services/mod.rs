@@ -7,7 +7,9 @@
 //!   hands out.
 //! - [`sessions`]: the registry of bound sessions, which delivers only against a pass.
 //! - [`contacts`]: the only writer of rosters, requests and refusals, with its cache.
-//! - [`rooms`]: who is in which room right now; [`archive`]: the rooms' archive writer.
+//! - [`rooms`]: who is in which room right now; [`archive`]: the writer of the rooms' and
+//!   the accounts' archives (and their durability, [`archive::Archiver::durable`]);
+//!   [`retention`]: the accounts' archive purged past each structure's retention.
 //! - [`stats`]: the live view's counters.
 //!
 //! None of them imports the server or the features: they take what they need (the store,
@@ -18,11 +20,12 @@ pub mod contacts;
 pub mod gate;
 pub mod pass;
 pub mod policy;
+pub mod retention;
 pub mod rooms;
 pub mod sessions;
 pub mod stats;
 
-pub use archive::Archiver;
+pub use archive::{Archiver, Mark, NotDurable};
 pub use contacts::Contacts;
 pub use gate::{Class, Gate, Sender, Verdict};
 pub use pass::Pass;
