@@ -19,7 +19,8 @@
 //! rules let the sender reach. Preferences (`<prefs/>`): the school keeps every
 //! one-to-one conversation for its retention (docs/config.md, "Archive"), so the answer is
 //! always `default='always'`, and a change to anything else is refused with
-//! `not-allowed` and the reason.
+//! `not-allowed` and the reason. [`start`] purges the archives past their retention
+//! (`services::retention`) at start and every hour.
 
 use causerie_proto::errors::{Condition, StanzaError};
 use causerie_proto::{Element, ns, xml};
