@@ -22,9 +22,11 @@ use causerie_server::changes::{self, Actor, Applied, Change, ChangeError};
 use causerie_server::{Config, Server, auth, tls};
 use std::collections::HashMap;
 
-use causerie_ent::{Directory, Profile};
+use causerie_ent::{Directory, Profile, Retention};
 use causerie_proto::scram::{self, ScramHash, ScramKeys};
-use causerie_store::{Access, AccountStore, AdminStore, DirectoryStore, Store, StoreError};
+use causerie_store::{
+    Access, AccountArchiveStore, AccountStore, AdminStore, DirectoryStore, Store, StoreError,
+};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -66,6 +68,26 @@ enum Command {
     /// Administrators of the admin console (docs/admin-api.md).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// The accounts' one-to-one archives: retention per structure, purge.
+    #[command(subcommand)]
+    Archive(ArchiveCommand),
+}
+
+#[derive(Subcommand)]
+enum ArchiveCommand {
+    /// Show a structure's retention (its own, or the configured default).
+    Show { structure: String },
+    /// Set how long a structure keeps its users' archives: `school_year` or a number of
+    /// days (1 to 3650).
+    Retention {
+        structure: String,
+        retention: String,
+    },
+    /// Go back to the configured default (`[archive] retention`).
+    Reset { structure: String },
+    /// Delete now every archived message past its retention (the server does it every
+    /// hour).
+    Purge,
 }
 
 #[derive(Subcommand)]
@@ -212,6 +234,7 @@ async fn run(command: Command, config: Config) -> Result<()> {
             import(&config, &json, &file.display().to_string()).await
         }
         Command::Access(cmd) => access(cmd, &config).await,
+        Command::Archive(cmd) => archive(cmd, &config).await,
         Command::Rules(cmd) => rules(cmd, &config).await,
         Command::Admin(cmd) => admin(cmd, &config).await,
     }
@@ -472,6 +495,7 @@ async fn import(config: &Config, json: &str, source: &str) -> Result<()> {
 /// `cli`), then tells a running server, which enforces it. `what` names the change in
 /// errors.
 async fn change(config: &Config, change: Change, what: &str) -> Result<Applied> {
+    let moves = change.moves_generation();
     let store = open_store(config).await?;
     let dir = Directory::new(store.snapshot().await?, store.rules().await?);
     let applied = changes::apply(&store, &dir, &Actor::Cli, change).await;
@@ -481,7 +505,9 @@ async fn change(config: &Config, change: Change, what: &str) -> Result<Applied> 
         ChangeError::NotFound => anyhow::anyhow!("{what}: not found, nothing was changed"),
         other => anyhow::anyhow!("{what}: {other}"),
     })?;
-    signal(config).await;
+    if moves {
+        signal(config).await;
+    }
     Ok(applied)
 }
 
@@ -624,6 +650,59 @@ async fn access(cmd: AccessCommand, config: &Config) -> Result<()> {
         }
     }
     store.close().await;
+    Ok(())
+}
+
+async fn archive(cmd: ArchiveCommand, config: &Config) -> Result<()> {
+    let default = config.archive.retention;
+    match cmd {
+        ArchiveCommand::Show { structure } => {
+            let store = open_store(config).await?;
+            let own = store.retention(&structure).await?;
+            store.close().await;
+            match own {
+                Some(r) => println!("{structure}: {} (its own)", r.as_text()),
+                None => println!("{structure}: {} (the default)", default.as_text()),
+            }
+        }
+        ArchiveCommand::Retention {
+            structure,
+            retention,
+        } => {
+            let retention = Retention::parse(&retention).map_err(|e| anyhow::anyhow!(e))?;
+            change(
+                config,
+                Change::SetRetention {
+                    structure: structure.clone(),
+                    retention: Some(retention),
+                },
+                &format!("the archive retention of {structure}"),
+            )
+            .await?;
+            println!("archive retention of {structure}: {}", retention.as_text());
+        }
+        ArchiveCommand::Reset { structure } => {
+            change(
+                config,
+                Change::SetRetention {
+                    structure: structure.clone(),
+                    retention: None,
+                },
+                &format!("the archive retention of {structure}"),
+            )
+            .await?;
+            println!(
+                "archive retention of {structure}: the default ({})",
+                default.as_text()
+            );
+        }
+        ArchiveCommand::Purge => {
+            let store = open_store(config).await?;
+            let n = causerie_server::services::retention::purge_now(&store, &config.archive).await;
+            store.close().await;
+            println!("{} archived messages purged", n?);
+        }
+    }
     Ok(())
 }
 

@@ -9,12 +9,14 @@
 //! - [`directory`]: the indexed directory the server asks on every stanza
 //!   ([`Directory::may_reach`], [`Directory::search`]).
 //! - [`fold`]: case and accent folding for search.
+//! - [`retention`]: how long a structure keeps its users' one-to-one archives.
 
 pub mod access;
 pub mod directory;
 pub mod fold;
 pub mod model;
 pub mod policy;
+pub mod retention;
 pub mod rules;
 pub mod validate;
 
@@ -23,6 +25,7 @@ pub use directory::{Directory, SearchHit, SearchQuery};
 pub use fold::fold;
 pub use model::{Class, Group, Profile, Snapshot, Structure, User, display_name};
 pub use policy::{Decision, DenyReason, Why};
+pub use retention::{Retention, YearStart};
 pub use rules::{Rule, RuleError, Scope, default_rules, parse_rules, validate_rules};
 pub use validate::{
     ImportError, MAX_ID_LEN, MAX_NAME_CHARS, Refs, check_class, check_group, check_structure,

@@ -32,3 +32,13 @@ pub const BLOCKING_ERRORS: &str = "urn:xmpp:blocking:errors";
 pub const CSI: &str = "urn:xmpp:csi:0";
 /// XEP-0012 last activity.
 pub const LAST: &str = "jabber:iq:last";
+/// XEP-0359 unique and stable stanza ids (`stanza-id`, `origin-id`).
+pub const SID: &str = "urn:xmpp:sid:0";
+/// XEP-0004 data forms.
+pub const DATA: &str = "jabber:x:data";
+/// XEP-0313 message archive management.
+pub const MAM: &str = "urn:xmpp:mam:2";
+/// XEP-0313's extended queries (`before-id`, `after-id`, `ids`, `flip-page`).
+pub const MAM_EXTENDED: &str = "urn:xmpp:mam:2#extended";
+/// XEP-0059 result set management.
+pub const RSM: &str = "http://jabber.org/protocol/rsm";

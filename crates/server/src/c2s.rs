@@ -793,7 +793,13 @@ impl<T: Transport> Conn<T> {
                     return Err(not_enabled());
                 };
                 // The promise: what `<a/>` covers survives a crash.
-                if sm.inbound != sm.inbound_acked && !self.server.durable().await {
+                let since = sm.durable_since.take();
+                if sm.inbound != sm.inbound_acked
+                    && !self
+                        .server
+                        .durable(since.unwrap_or_else(|| self.server.archive.mark()))
+                        .await
+                {
                     return Err(End::Error(
                         "internal-server-error",
                         Some("the stanzas could not be stored; send them again".into()),
@@ -981,6 +987,13 @@ impl<T: Transport> Conn<T> {
                                 }
                             }
                             StreamEvent::Element(el) => {
+                                // The archive writer's position before the first stanza an
+                                // `<a/>` will cover (a loss after it withholds the `<a/>`).
+                                if let Some(sm) = sm.as_deref_mut()
+                                    && sm.durable_since.is_none()
+                                {
+                                    sm.durable_since = Some(self.server.archive.mark());
+                                }
                                 if let Err(end) = self.stanza(session, el).await {
                                     return end;
                                 }

@@ -1,5 +1,6 @@
 //! One way to change the school: a typed [`Change`] (a directory import, one user, class,
-//! group or structure, a structure's rules or chat access, an account lock, an
+//! group or structure, a structure's rules, chat access or archive retention, an account
+//! lock, an
 //! administrator's grant, a console group edit) and one [`apply`] that every door calls —
 //! the `causerie` command line, the ENT's directory sync API and the admin API.
 //!
@@ -20,11 +21,12 @@
 use std::collections::HashMap;
 
 use causerie_ent::{
-    Access, Class, Directory, Group, ImportError, Profile, Rule, Snapshot, Structure, User,
-    check_class, check_group, check_structure, check_user, validate, validate_rules,
+    Access, Class, Directory, Group, ImportError, Profile, Retention, Rule, Snapshot, Structure,
+    User, check_class, check_group, check_structure, check_user, validate, validate_rules,
 };
 use causerie_store::{
-    AdminStore, Credentials, DirectoryStore, GroupChange, ImportReport, NewAudit, Store, StoreError,
+    AccountArchiveStore, AdminStore, Credentials, DirectoryStore, GroupChange, ImportReport,
+    NewAudit, Store, StoreError,
 };
 use serde_json::{Value, json};
 
@@ -85,6 +87,13 @@ pub enum Change {
         structure: String,
         access: Access,
     },
+    /// How long a structure keeps its users' one-to-one archives (None: back to the
+    /// configured default, `[archive] retention`). Not a directory change: the generation
+    /// does not move (no stanza decision depends on it; the purge reads it each time).
+    SetRetention {
+        structure: String,
+        retention: Option<Retention>,
+    },
     /// An account locked or unlocked by an administrator; `structure` is the one the
     /// administrator acted for (audit).
     Lock {
@@ -112,6 +121,12 @@ pub enum Change {
 }
 
 impl Change {
+    /// Whether it moves the directory generation (then running servers load the new view
+    /// and enforce it).
+    pub fn moves_generation(&self) -> bool {
+        !matches!(self, Change::SetRetention { .. })
+    }
+
     /// Whether it concerns the directory as the ENT feeds it (what the sync API may do).
     fn is_directory_entry(&self) -> bool {
         matches!(
@@ -140,6 +155,8 @@ pub struct Applied {
     pub group: Option<(Option<Group>, Option<Group>)>,
     /// Grants that are new (a grant).
     pub granted: usize,
+    /// The structure's own retention before (a retention change; None: the default).
+    pub retention_before: Option<Retention>,
 }
 
 /// Why a change was refused; nothing was written.
@@ -336,6 +353,19 @@ pub async fn apply(
             Ok(Applied {
                 changed: before != access,
                 access_before: Some(before),
+                ..done
+            })
+        }
+        Change::SetRetention {
+            structure,
+            retention,
+        } => {
+            let before = store
+                .set_retention_audited(&structure, retention, actor.name())
+                .await?;
+            Ok(Applied {
+                changed: before != retention,
+                retention_before: before,
                 ..done
             })
         }

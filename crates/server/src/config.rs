@@ -32,6 +32,7 @@ pub struct Config {
     pub directory: DirectoryApi,
     pub muc: Muc,
     pub pep: Pep,
+    pub archive: Archive,
     pub admin: Admin,
     pub log: Log,
 }
@@ -210,6 +211,19 @@ pub enum PolicyMode {
     Open,
 }
 
+/// The accounts' archive of one-to-one messages (XEP-0313 on accounts): how long it is
+/// kept where a structure set nothing (docs/config.md, "Archive").
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Archive {
+    /// Retention of the archive for structures that set none, and for accounts outside
+    /// the directory: `"school_year"` (what is older than the start of the current school
+    /// year is deleted) or a number of days (1 to 3650).
+    pub retention: causerie_ent::Retention,
+    /// The day the school year starts, `"MM-DD"`, at midnight in the server's time zone.
+    pub school_year_start: causerie_ent::YearStart,
+}
+
 /// Multi-user conversations (XEP-0045 rooms on `conference.DOMAIN`) and their limits.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -281,6 +295,7 @@ impl Default for Config {
             directory: DirectoryApi::default(),
             muc: Muc::default(),
             pep: Pep::default(),
+            archive: Archive::default(),
             admin: Admin::default(),
             log: Log::default(),
         }

@@ -83,6 +83,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     server.blocking.load().await?;
     enforce::start(&server);
     features::muc::start(&server).await;
+    features::mam::start(&server).await;
     let (listeners, addresses) = listener::Listeners::bind(server.clone()).await?;
     Ok(Running {
         server,

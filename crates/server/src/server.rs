@@ -140,8 +140,9 @@ impl Server {
         change: crate::changes::Change,
     ) -> Result<crate::changes::Applied, crate::changes::ChangeError> {
         let dir = self.directory().await;
+        let moves = change.moves_generation();
         let applied = crate::changes::apply(&self.store, &dir, actor, change).await;
-        if applied.is_ok() {
+        if applied.is_ok() && moves {
             self.directory_changed().await;
         }
         applied
@@ -151,12 +152,18 @@ impl Server {
     /// `kill -9`): true when they are. A session answers a client's XEP-0198 `<r/>` with
     /// `<a h/>` only after this (the acknowledgement promise, ARCHITECTURE.md "Stream
     /// management"). Offline messages and roster writes are committed before their
-    /// stanza is handled; what is durable only through a writer that batches off the
-    /// stanza path is flushed here: the rooms' archive today.
-    /// The 1:1 archive's writer (XEP-0313 for accounts) adds its flush here when it is
-    /// merged: both awaited together, `flush_a && flush_b`.
-    pub(crate) async fn durable(&self) -> bool {
-        self.archive.flush().await
+    /// stanza is handled; messages delivered live are durable through the one archive
+    /// writer (rooms' and accounts' archives): this waits until it committed everything
+    /// queued so far, and says false when it lost a message since `since` (the writer's
+    /// mark taken before the first stanza this acknowledgement covers).
+    pub(crate) async fn durable(&self, since: crate::services::Mark) -> bool {
+        match self.archive.durable(since).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "stanzas not acknowledged: not durable");
+                false
+            }
+        }
     }
 
     /// The domain of the directory search service (XEP-0055).

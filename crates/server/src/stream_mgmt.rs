@@ -52,6 +52,8 @@ pub struct StreamMgmt {
     since_request: u32,
     /// Set when the client asked for resumption.
     pub resumption: Option<Arc<Resumption>>,
+    /// The archive writer's mark before the first stanza handled since the last `<a/>`.
+    pub durable_since: Option<crate::services::Mark>,
 }
 
 /// An `<a h/>` acknowledging more than was sent (XEP-0198 §5, `handled-count-too-high`).
@@ -71,6 +73,7 @@ impl StreamMgmt {
             unacked: VecDeque::new(),
             since_request: 0,
             resumption,
+            durable_since: None,
         })
     }
 

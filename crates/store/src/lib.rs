@@ -2,8 +2,9 @@
 //! queries on SQLite and PostgreSQL), connecting and migrating, the error type, and the
 //! re-exported per-area traits and types (accounts, roster, offline messages, vCards, the
 //! school directory with its rules and access settings, multi-user rooms with their members
-//! and archives; PEP nodes and items, private XML storage; blocklists (XEP-0191) and last
-//! logouts (XEP-0012); administrators, console sessions, account locks, the audit log).
+//! and archives, the accounts' one-to-one archive and its retention per structure; PEP nodes
+//! and items, private XML storage; blocklists (XEP-0191) and last logouts (XEP-0012);
+//! administrators, console sessions, account locks, the audit log).
 //!
 //! Nothing is cached here: every call reads the database, so an account created by another
 //! process (the `causerie user add` CLI writing the SQLite file of a running server) is
@@ -12,6 +13,7 @@
 //! `user` / `username` arguments are account localparts ("alice"), already normalised by
 //! the caller; `contact` arguments are bare JID strings ("bob@example.org").
 
+pub mod account_archive;
 pub mod accounts;
 pub mod activity;
 pub mod admin;
@@ -20,6 +22,7 @@ pub mod blocking;
 mod credentials;
 pub mod directory;
 pub mod offline;
+mod paging;
 pub mod pep;
 pub mod private;
 pub mod rooms;
@@ -34,6 +37,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Row, Transaction};
 
+pub use account_archive::{AccountArchiveEntry, AccountArchiveStore, AccountMessage};
 pub use accounts::{AccountStore, Credentials, ScramCredential};
 pub use activity::{ActivityStore, LastLogout};
 pub use admin::{

@@ -7,10 +7,10 @@
 //! The limits that must hold under concurrency (rooms per user, members per room) are
 //! checked inside the write transaction that would break them.
 
-use sqlx::any::{AnyArguments, AnyRow};
-use sqlx::query::{Query, QueryScalar};
+use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Row};
 
+use crate::paging::{self, Bind, Filter};
 use crate::{Backend, Result, Store, StoreError, get_flag};
 
 /// A member's standing in a room (XEP-0045 affiliations that Causerie uses).
@@ -134,13 +134,19 @@ pub struct ArchiveQuery {
     pub last_page: bool,
     /// Most messages returned (negative counts as 0).
     pub max: i64,
+    /// Only messages exchanged with this bare JID (accounts' archive only; a room's archive
+    /// ignores it).
+    pub with: Option<String>,
+    /// Only the messages with these stanza-ids (XEP-0313 `ids`, extended queries).
+    pub ids: Option<Vec<String>>,
 }
 
-/// One page of a room's archive.
+/// One page of an archive (a room's: [`ArchivedMessage`]; an account's:
+/// `AccountMessage`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ArchivePage {
+pub struct ArchivePage<M = ArchivedMessage> {
     /// Oldest first.
-    pub messages: Vec<ArchivedMessage>,
+    pub messages: Vec<M>,
     /// No more messages in the direction of the query (XEP-0313 `complete`).
     pub complete: bool,
     /// Messages matching the time bounds, in all pages.
@@ -271,48 +277,51 @@ async fn membership_count(tx: &mut sqlx::Transaction<'static, Any>, account: i64
     )
 }
 
-/// A value bound to an archive query.
-enum Bind {
-    Int(i64),
-}
-
-/// Builds the `WHERE` of an archive query: the room and the time bounds.
-fn time_bounds(room_id: i64, q: &ArchiveQuery) -> (String, Vec<Bind>) {
-    let mut sql = String::from("room_id = $1");
-    let mut binds = vec![Bind::Int(room_id)];
-    if let Some(start) = q.start_ms {
-        binds.push(Bind::Int(start));
-        sql.push_str(&format!(" AND stamp_ms >= ${}", binds.len()));
-    }
-    if let Some(end) = q.end_ms {
-        binds.push(Bind::Int(end));
-        sql.push_str(&format!(" AND stamp_ms <= ${}", binds.len()));
-    }
-    (sql, binds)
-}
-
-fn bind_all<'q>(
-    mut query: Query<'q, Any, AnyArguments>,
-    binds: &[Bind],
-) -> Query<'q, Any, AnyArguments> {
-    for b in binds {
-        match b {
-            Bind::Int(v) => query = query.bind(*v),
+/// Inserts room messages in the caller's transaction, in the order given, skipping those
+/// whose stanza-id is taken; returns how many were written.
+pub(crate) async fn insert_room_archive(
+    tx: &mut sqlx::Transaction<'static, Any>,
+    entries: &[ArchiveEntry],
+) -> Result<u64> {
+    // Rows per INSERT: 7 parameters each, well under both backends' limits.
+    const ROWS: usize = 64;
+    let mut written = 0;
+    for chunk in entries.chunks(ROWS) {
+        let mut sql = String::from(
+            "INSERT INTO room_archive (room_id, room, stanza_id, sender, nick, stanza, stamp_ms) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let b = i * 7;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7
+            ));
         }
-    }
-    query
-}
-
-fn bind_all_scalar<'q, O>(
-    mut query: QueryScalar<'q, Any, O, AnyArguments>,
-    binds: &[Bind],
-) -> QueryScalar<'q, Any, O, AnyArguments> {
-    for b in binds {
-        match b {
-            Bind::Int(v) => query = query.bind(*v),
+        sql.push_str(" ON CONFLICT (stanza_id) DO NOTHING");
+        // Only placeholders are formatted into the text; every value is bound.
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for e in chunk {
+            q = q
+                .bind(e.room_id)
+                .bind(e.room.clone())
+                .bind(e.message.stanza_id.clone())
+                .bind(e.message.sender.clone())
+                .bind(e.message.nick.clone())
+                .bind(e.message.stanza.clone())
+                .bind(e.message.stamp_ms);
         }
+        written += q.execute(&mut **tx).await?.rows_affected();
     }
-    query
+    Ok(written)
 }
 
 #[async_trait::async_trait]
@@ -577,142 +586,36 @@ impl RoomStore for Store {
     }
 
     async fn archive_messages(&self, entries: &[ArchiveEntry]) -> Result<u64> {
-        // Rows per INSERT: 7 parameters each, well under both backends' limits.
-        const ROWS: usize = 64;
         if entries.is_empty() {
             return Ok(0);
         }
         let mut tx = self.begin_write().await?;
-        let mut written = 0;
-        for chunk in entries.chunks(ROWS) {
-            let mut sql = String::from(
-                "INSERT INTO room_archive (room_id, room, stanza_id, sender, nick, stanza, stamp_ms) VALUES ",
-            );
-            for i in 0..chunk.len() {
-                let b = i * 7;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6,
-                    b + 7
-                ));
-            }
-            sql.push_str(" ON CONFLICT (stanza_id) DO NOTHING");
-            // Only placeholders are formatted into the text; every value is bound.
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for e in chunk {
-                q = q
-                    .bind(e.room_id)
-                    .bind(e.room.clone())
-                    .bind(e.message.stanza_id.clone())
-                    .bind(e.message.sender.clone())
-                    .bind(e.message.nick.clone())
-                    .bind(e.message.stanza.clone())
-                    .bind(e.message.stamp_ms);
-            }
-            written += q.execute(&mut *tx).await?.rows_affected();
-        }
+        let written = insert_room_archive(&mut tx, entries).await?;
         tx.commit().await?;
         Ok(written)
     }
 
     async fn archive_page(&self, room_id: i64, query: &ArchiveQuery) -> Result<ArchivePage> {
         let mut tx = self.begin_read().await?;
-        let position = |id: &str| {
-            sqlx::query_scalar::<_, i64>(
-                "SELECT id FROM room_archive WHERE room_id = $1 AND stanza_id = $2",
-            )
-            .bind(room_id)
-            .bind(id.to_owned())
+        let key = Filter::key("room_id", Bind::Int(room_id));
+        let query = ArchiveQuery {
+            with: None,
+            ..query.clone()
         };
-        let after = match &query.after_id {
-            Some(id) => Some(
-                position(id)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or(StoreError::NotFound)?,
-            ),
-            None => None,
-        };
-        let before = match &query.before_id {
-            Some(id) => Some(
-                position(id)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or(StoreError::NotFound)?,
-            ),
-            None => None,
-        };
-        let (bounds, binds) = time_bounds(room_id, query);
-        let count: i64 = bind_all_scalar(
-            sqlx::query_scalar(AssertSqlSafe(format!(
-                "SELECT COUNT(*) FROM room_archive WHERE {bounds}"
-            ))),
-            &binds,
+        let rows = paging::page(
+            &mut tx,
+            "room_archive",
+            "stanza_id, sender, nick, stanza, stamp_ms",
+            &key,
+            &query,
         )
-        .fetch_one(&mut *tx)
         .await?;
-        let max = query.max.max(0);
-        let backwards = before.is_some() || query.last_page;
-        let mut sql = format!(
-            "SELECT id, stanza_id, sender, nick, stanza, stamp_ms FROM room_archive WHERE {bounds}"
-        );
-        let mut binds = binds;
-        if let Some(b) = before {
-            binds.push(Bind::Int(b));
-            sql.push_str(&format!(" AND id < ${}", binds.len()));
-        }
-        if let Some(a) = after {
-            binds.push(Bind::Int(a));
-            sql.push_str(&format!(" AND id > ${}", binds.len()));
-        }
-        binds.push(Bind::Int(max + 1));
-        sql.push_str(&format!(
-            " ORDER BY id {} LIMIT ${}",
-            if backwards { "DESC" } else { "ASC" },
-            binds.len()
-        ));
-        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &binds)
-            .fetch_all(&mut *tx)
-            .await?;
-        let complete = i64::try_from(rows.len()).unwrap_or(i64::MAX) <= max;
-        let mut page: Vec<(i64, ArchivedMessage)> = rows
-            .iter()
-            .take(usize::try_from(max).unwrap_or(usize::MAX))
-            .map(|r| Ok((r.try_get::<i64, _>("id")?, read_archived(r)?)))
-            .collect::<Result<_>>()?;
-        if backwards {
-            page.reverse();
-        }
-        let first_index = match page.first() {
-            Some((first, _)) => {
-                let (bounds, mut binds) = time_bounds(room_id, query);
-                binds.push(Bind::Int(*first));
-                bind_all_scalar(
-                    sqlx::query_scalar(AssertSqlSafe(format!(
-                        "SELECT COUNT(*) FROM room_archive WHERE {bounds} AND id < ${}",
-                        binds.len()
-                    ))),
-                    &binds,
-                )
-                .fetch_one(&mut *tx)
-                .await?
-            }
-            None => 0,
-        };
         tx.commit().await?;
         Ok(ArchivePage {
-            messages: page.into_iter().map(|(_, m)| m).collect(),
-            complete,
-            count,
-            first_index,
+            messages: rows.rows.iter().map(read_archived).collect::<Result<_>>()?,
+            complete: rows.complete,
+            count: rows.count,
+            first_index: rows.first_index,
         })
     }
 
@@ -735,19 +638,5 @@ mod tests {
             assert_eq!(Affiliation::parse(a.as_str()), Some(a));
         }
         assert_eq!(Affiliation::parse("admin"), None);
-    }
-
-    #[test]
-    fn time_bounds_number_their_parameters() {
-        let q = ArchiveQuery {
-            start_ms: Some(1),
-            end_ms: Some(2),
-            ..ArchiveQuery::default()
-        };
-        let (sql, binds) = time_bounds(7, &q);
-        assert_eq!(sql, "room_id = $1 AND stamp_ms >= $2 AND stamp_ms <= $3");
-        assert_eq!(binds.len(), 3);
-        let (sql, _) = time_bounds(7, &ArchiveQuery::default());
-        assert_eq!(sql, "room_id = $1");
     }
 }

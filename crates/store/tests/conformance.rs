@@ -18,13 +18,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use std::collections::HashMap;
 
+use causerie_ent::Retention;
 use causerie_ent::{Class, Group, Profile, Rule, Scope, Snapshot, Structure, User};
 use causerie_store::{
-    Access, AccountStore, AddMember, AdminSession, AdminStore, Affiliation, ArchiveEntry,
-    ArchiveQuery, ArchivedMessage, AuditQuery, Backend, CreateRoom, Credentials, DirectoryStore,
-    GrantSource, GroupChange, ImportReport, NewAudit, OfflineMessage, OfflineStore, Room,
-    RoomStore, RosterItem, RosterStore, ScramCredential, Store, StoreError, Subscription,
-    VcardStore, Waiting,
+    Access, AccountArchiveEntry, AccountArchiveStore, AccountMessage, AccountStore, AddMember,
+    AdminSession, AdminStore, Affiliation, ArchiveEntry, ArchiveQuery, ArchivedMessage, AuditQuery,
+    Backend, CreateRoom, Credentials, DirectoryStore, GrantSource, GroupChange, ImportReport,
+    NewAudit, OfflineMessage, OfflineStore, Room, RoomStore, RosterItem, RosterStore,
+    ScramCredential, Store, StoreError, Subscription, VcardStore, Waiting,
 };
 use causerie_store::{
     AccessModel, PepItem, PepNode, PepQuota, PepStore, PrivateEntry, PrivateStore, Published,
@@ -197,7 +198,8 @@ where
 /// `&Store`; `two_stores` functions take it plus a second `Store` connected to the same
 /// database (as the `causerie user add` CLI and the running server are).
 macro_rules! conformance {
-    (single: [$($single:ident),* $(,)?], two_stores: [$($two:ident),* $(,)?] $(,)?) => {
+    (single: [$($single:ident),* $(,)?], two_stores: [$($two:ident),* $(,)?],
+     raw: [$($raw:ident),* $(,)?] $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -215,6 +217,13 @@ macro_rules! conformance {
                         other.close().await;
                     })
                     .await;
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $raw() {
+                    crate::on_sqlite(|store, url| async move { crate::$raw(&store, &url).await })
+                        .await;
                 }
             )*
         }
@@ -235,6 +244,15 @@ macro_rules! conformance {
                         let other = causerie_store::Store::connect(&url).await.expect("second store");
                         crate::$two(&store, &other).await;
                         other.close().await;
+                    })
+                    .await;
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $raw() {
+                    crate::on_postgres(stringify!($raw), |store, url| async move {
+                        crate::$raw(&store, &url).await
                     })
                     .await;
                 }
@@ -297,6 +315,9 @@ conformance! {
         rooms_deleted_room_keeps_its_archive_until_purged,
         rooms_locked_rooms_are_deleted_together,
         rooms_deleting_an_account_ends_its_memberships,
+        account_archive_pages_per_owner,
+        account_archive_batches_with_rooms_and_refuse_unknown_owners,
+        account_archive_retention_is_audited,
         admin_grants_from_import_and_by_hand,
         admin_super_admins,
         admin_sessions_and_login_failures,
@@ -310,6 +331,9 @@ conformance! {
         second_store_sees_account_at_once,
         concurrent_writers_on_two_stores,
         directory_changes_seen_by_second_store,
+    ],
+    raw: [
+        account_archive_purge_deletes_rows_per_structure,
     ],
 }
 
@@ -4368,4 +4392,339 @@ async fn incremental_changes_write_their_audit_row_with_them(store: &Store) {
     assert_eq!(rows[0].action, "directory.import");
     let after = rows[0].after.clone().unwrap();
     assert_eq!(after["users_updated"], 1, "{after}");
+}
+
+// ---------------------------------------------------------------------------------------
+// The accounts' archive (XEP-0313 on accounts) and its retention per structure
+// ---------------------------------------------------------------------------------------
+
+fn one_to_one(owner: &str, n: i64, with: &str, stamp_ms: i64) -> AccountArchiveEntry {
+    AccountArchiveEntry {
+        owner: owner.into(),
+        message: AccountMessage {
+            stanza_id: format!("m{n}"),
+            with: with.into(),
+            outgoing: n % 2 == 0,
+            stanza: format!("<message xmlns='jabber:client'><body>{n}</body></message>"),
+            stamp_ms,
+        },
+    }
+}
+
+fn ids_of(page: &causerie_store::ArchivePage<AccountMessage>) -> Vec<String> {
+    page.messages.iter().map(|m| m.stanza_id.clone()).collect()
+}
+
+async fn account_archive_pages_per_owner(store: &Store) {
+    for user in ["ana", "ben", "cloe"] {
+        store.create_account(user, &creds(1)).await.unwrap();
+    }
+    // ana: m1..m10, with ben (odd) and cloe (even), stamped 100..1000.
+    let mut entries: Vec<AccountArchiveEntry> = (1..=10)
+        .map(|n| {
+            let with = if n % 2 == 1 { "ben@x" } else { "cloe@x" };
+            one_to_one("ana", n, with, n * 100)
+        })
+        .collect();
+    // ben holds his own copy of the odd ones, same ids.
+    entries.extend(
+        (1..=10)
+            .step_by(2)
+            .map(|n| one_to_one("ben", n, "ana@x", n * 100)),
+    );
+    assert_eq!(store.write_archives(&[], &entries).await.unwrap(), 15);
+    // A taken id in the same archive is skipped.
+    assert_eq!(
+        store
+            .write_archives(&[], &[one_to_one("ana", 3, "ben@x", 1)])
+            .await
+            .unwrap(),
+        0
+    );
+    let q = |max: i64| ArchiveQuery {
+        max,
+        ..ArchiveQuery::default()
+    };
+    let p = store.account_archive_page("ana", &q(4)).await.unwrap();
+    assert_eq!(ids_of(&p), ["m1", "m2", "m3", "m4"]);
+    assert!(!p.complete);
+    assert_eq!((p.count, p.first_index), (10, 0));
+    assert_eq!(p.messages[0].with, "ben@x");
+    assert!(!p.messages[0].outgoing && p.messages[1].outgoing);
+    assert_eq!(p.messages[2].stamp_ms, 300);
+    // Forward after the last of the page, to the end.
+    let p = store
+        .account_archive_page(
+            "ana",
+            &ArchiveQuery {
+                after_id: Some("m8".into()),
+                ..q(4)
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids_of(&p), ["m9", "m10"]);
+    assert!(p.complete);
+    assert_eq!(p.first_index, 8);
+    // The last page, then back from its first.
+    let p = store
+        .account_archive_page(
+            "ana",
+            &ArchiveQuery {
+                last_page: true,
+                ..q(3)
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids_of(&p), ["m8", "m9", "m10"]);
+    let p = store
+        .account_archive_page(
+            "ana",
+            &ArchiveQuery {
+                before_id: Some("m2".into()),
+                ..q(3)
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids_of(&p), ["m1"]);
+    assert!(p.complete);
+    // With one party, within time bounds.
+    let p = store
+        .account_archive_page(
+            "ana",
+            &ArchiveQuery {
+                with: Some("cloe@x".into()),
+                start_ms: Some(300),
+                end_ms: Some(800),
+                ..q(10)
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids_of(&p), ["m4", "m6", "m8"]);
+    assert_eq!(p.count, 3);
+    // Given ids (extended), in archive order whatever the order asked.
+    let p = store
+        .account_archive_page(
+            "ana",
+            &ArchiveQuery {
+                ids: Some(vec!["m7".into(), "m2".into(), "nope".into()]),
+                ..q(10)
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids_of(&p), ["m2", "m7"]);
+    // Each owner reads only his own: ben's archive has his five, and an id of ana's
+    // archive that ben does not hold is unknown to him.
+    let p = store.account_archive_page("ben", &q(50)).await.unwrap();
+    assert_eq!(ids_of(&p), ["m1", "m3", "m5", "m7", "m9"]);
+    assert!(p.messages.iter().all(|m| m.with == "ana@x"));
+    assert!(matches!(
+        store
+            .account_archive_page(
+                "ben",
+                &ArchiveQuery {
+                    after_id: Some("m2".into()),
+                    ..q(5)
+                }
+            )
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    let p = store.account_archive_page("cloe", &q(50)).await.unwrap();
+    assert!(p.messages.is_empty() && p.complete && p.count == 0);
+    let p = store.account_archive_page("nobody", &q(50)).await.unwrap();
+    assert!(p.messages.is_empty());
+    // The archive goes with its account.
+    store.delete_account("ana").await.unwrap();
+    store.create_account("ana", &creds(1)).await.unwrap();
+    assert_eq!(
+        store
+            .account_archive_page("ana", &q(50))
+            .await
+            .unwrap()
+            .count,
+        0
+    );
+}
+
+async fn account_archive_batches_with_rooms_and_refuse_unknown_owners(store: &Store) {
+    store.create_account("ana", &creds(1)).await.unwrap();
+    let room = match store.create_room("salle", "ana", 1, 10).await.unwrap() {
+        CreateRoom::Created(r) => r,
+        other => panic!("{other:?}"),
+    };
+    let rooms = vec![ArchiveEntry {
+        room_id: room.id,
+        room: room.name.clone(),
+        message: ArchivedMessage {
+            stanza_id: "r1".into(),
+            sender: "ana".into(),
+            nick: "Ana".into(),
+            stanza: "<message/>".into(),
+            stamp_ms: 5,
+        },
+    }];
+    let accounts = vec![one_to_one("ana", 1, "ben@x", 5)];
+    assert_eq!(store.write_archives(&rooms, &accounts).await.unwrap(), 2);
+    let all = ArchiveQuery {
+        max: 10,
+        ..ArchiveQuery::default()
+    };
+    assert_eq!(store.archive_page(room.id, &all).await.unwrap().count, 1);
+    // An owner without an account fails the whole batch: nothing of it is written.
+    let err = store
+        .write_archives(
+            &[],
+            &[
+                one_to_one("ana", 2, "ben@x", 6),
+                one_to_one("ghost", 3, "ana@x", 6),
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert!(err.is_refused(), "{err:?}");
+    let p = store.account_archive_page("ana", &all).await.unwrap();
+    assert_eq!(ids_of(&p), ["m1"]);
+}
+
+async fn account_archive_retention_is_audited(store: &Store) {
+    store
+        .import_snapshot(&school(), &no_credentials(), None)
+        .await
+        .unwrap();
+    let generation = store.generation().await.unwrap();
+    assert!(matches!(
+        store
+            .set_retention_audited("nowhere", Some(Retention::Days(30)), "root")
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(audit_rows(store).await.is_empty());
+    assert_eq!(store.retention(COLLEGE).await.unwrap(), None);
+    let before = store
+        .set_retention_audited(COLLEGE, Some(Retention::Days(30)), "marc.roux")
+        .await
+        .unwrap();
+    assert_eq!(before, None);
+    assert_eq!(
+        store.retention(COLLEGE).await.unwrap(),
+        Some(Retention::Days(30))
+    );
+    store
+        .set_retention_audited(LYCEE, Some(Retention::SchoolYear), "root")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.retentions().await.unwrap(),
+        vec![
+            (COLLEGE.to_string(), Retention::Days(30)),
+            (LYCEE.to_string(), Retention::SchoolYear)
+        ]
+    );
+    let before = store
+        .set_retention_audited(COLLEGE, None, "root")
+        .await
+        .unwrap();
+    assert_eq!(before, Some(Retention::Days(30)));
+    assert_eq!(store.retention(COLLEGE).await.unwrap(), None);
+    // Not a directory change: the generation does not move.
+    assert_eq!(store.generation().await.unwrap(), generation);
+    let rows = audit_rows(store).await;
+    let seen: Vec<(&str, Option<&str>, String, String)> = rows
+        .iter()
+        .map(|e| {
+            (
+                e.action.as_str(),
+                e.structure.as_deref(),
+                e.before.as_ref().map(|v| v.to_string()).unwrap_or_default(),
+                e.after.as_ref().map(|v| v.to_string()).unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (
+                "structure.archive_retention",
+                Some(COLLEGE),
+                "30".into(),
+                "null".into()
+            ),
+            (
+                "structure.archive_retention",
+                Some(LYCEE),
+                "null".into(),
+                "\"school_year\"".into()
+            ),
+            (
+                "structure.archive_retention",
+                Some(COLLEGE),
+                "null".into(),
+                "30".into()
+            ),
+        ]
+    );
+}
+
+/// Rows of `owner` in the raw table, read without the store.
+async fn raw_archive_rows(url: &str, owner: &str) -> i64 {
+    let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM account_archive x JOIN accounts a ON a.id = x.owner_id \
+         WHERE a.username = $1",
+    )
+    .bind(owner.to_owned())
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    n
+}
+
+async fn account_archive_purge_deletes_rows_per_structure(store: &Store, url: &str) {
+    // lea (collège), marc (lycée), anne (both), and a plain account in no structure.
+    store
+        .import_snapshot(&school(), &no_credentials(), None)
+        .await
+        .unwrap();
+    store.create_account("plain", &creds(1)).await.unwrap();
+    let owners = ["lea.martin", "marc.roux", "anne.durand", "plain"];
+    let mut entries = Vec::new();
+    for owner in owners {
+        for (n, stamp) in [(1, 100), (2, 200), (3, 300), (4, 400)] {
+            entries.push(one_to_one(owner, n, "x@y", stamp));
+        }
+    }
+    store.write_archives(&[], &entries).await.unwrap();
+    for owner in owners {
+        assert_eq!(raw_archive_rows(url, owner).await, 4);
+    }
+    // Default: keep from 250 on; the lycée keeps from 150 on (a longer retention).
+    let deleted = store
+        .purge_account_archive(250, &[(LYCEE.to_string(), 150)])
+        .await
+        .unwrap();
+    // lea and plain follow the default (2 each); marc the lycée's (1); anne, in both,
+    // the shorter: the collège's default (2).
+    assert_eq!(deleted, 7);
+    assert_eq!(raw_archive_rows(url, "lea.martin").await, 2);
+    assert_eq!(raw_archive_rows(url, "plain").await, 2);
+    assert_eq!(raw_archive_rows(url, "marc.roux").await, 3);
+    assert_eq!(raw_archive_rows(url, "anne.durand").await, 2);
+    let all = ArchiveQuery {
+        max: 10,
+        ..ArchiveQuery::default()
+    };
+    let p = store.account_archive_page("marc.roux", &all).await.unwrap();
+    assert_eq!(ids_of(&p), ["m2", "m3", "m4"]);
+    // Without overrides, one cutoff for everyone; again: nothing more to delete.
+    assert_eq!(store.purge_account_archive(350, &[]).await.unwrap(), 5);
+    assert_eq!(store.purge_account_archive(350, &[]).await.unwrap(), 0);
+    for owner in owners {
+        assert_eq!(raw_archive_rows(url, owner).await, 1, "{owner}");
+    }
 }

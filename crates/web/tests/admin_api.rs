@@ -289,6 +289,20 @@ async fn every_route_answers_only_the_right_administrator() {
             OK,
         ),
         (
+            "PUT",
+            format!("/admin/api/structures/{A}/archive"),
+            json!({"retention": 30}).to_string(),
+            403,
+            OK,
+        ),
+        (
+            "DELETE",
+            format!("/admin/api/structures/{A}/archive"),
+            String::new(),
+            403,
+            OK,
+        ),
+        (
             "GET",
             format!("/admin/api/structures/{A}/groups"),
             String::new(),
@@ -788,6 +802,8 @@ async fn invalid_input_is_refused_and_changes_nothing() {
         (&c, "PUT", format!("/admin/api/structures/{A}/access"), r#"{"enabled": "yes", "profiles": []}"#.into(), "enabled"),
         (&c, "PUT", format!("/admin/api/structures/{A}/access"), r#"{"profiles": []}"#.into(), ""),
         (&c, "PUT", format!("/admin/api/structures/{A}/access"), "not json".into(), ""),
+        (&c, "PUT", format!("/admin/api/structures/{A}/archive"), r#"{"retention": 0}"#.into(), "retention"),
+        (&c, "PUT", format!("/admin/api/structures/{A}/archive"), r#"{"retention": "forever"}"#.into(), "retention"),
         (&c, "PUT", format!("/admin/api/structures/{A}/rules"), r#"{"rules": [{"from": [], "to": ["student"], "scope": "same_class"}]}"#.into(), "rules[0].from"),
         (&c, "PUT", format!("/admin/api/structures/{A}/rules"), r#"{"rules": [{"from": ["student"], "to": ["student"], "scope": "everywhere"}]}"#.into(), "rules[0].scope"),
         (&c, "PUT", format!("/admin/api/structures/{A}/rules"), r#"{"rules": [{"from": ["student"], "to": ["student"], "scope": "same_class", "extra": 1}]}"#.into(), "rules[0].extra"),
@@ -1695,5 +1711,69 @@ async fn an_unknown_login_is_answered_like_a_wrong_password() {
     let (a, c) = login_as(s, "admin.b", &password("admin.b")).await;
     assert_eq!(a.status, 200);
     assert!(c.cookie.is_some());
+    running.shutdown(std::time::Duration::from_secs(2)).await;
+}
+
+/// Issue 14: a structure's archive retention, set and reset through the change layer with
+/// its audit row; the structure shows its own and the default.
+#[tokio::test]
+async fn archive_retention_is_set_reset_and_audited() {
+    use causerie_store::AccountArchiveStore;
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(&dir).await;
+    let s = &running.server;
+    let c = login(s, "admin.a").await;
+    let generation = s.store().generation().await.unwrap();
+    let uri = format!("/admin/api/structures/{A}/archive");
+    let shown = call(s, &c, "GET", &format!("/admin/api/structures/{A}"), "").await;
+    assert_eq!(shown.json()["archive_retention"], json!(null));
+    assert_eq!(
+        shown.json()["archive_retention_default"],
+        json!("school_year")
+    );
+    let a = call(s, &c, "PUT", &uri, &json!({"retention": 45}).to_string()).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.json()["archive_retention"], json!(45));
+    assert_eq!(
+        s.store().retention(A).await.unwrap(),
+        Some(causerie_ent::Retention::Days(45))
+    );
+    let a = call(
+        s,
+        &c,
+        "PUT",
+        &uri,
+        &json!({"retention": "school_year"}).to_string(),
+    )
+    .await;
+    assert_eq!(a.json()["archive_retention"], json!("school_year"));
+    let a = call(s, &c, "DELETE", &uri, "").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.json()["archive_retention"], json!(null));
+    assert_eq!(s.store().retention(A).await.unwrap(), None);
+    // Not a directory change.
+    assert_eq!(s.store().generation().await.unwrap(), generation);
+    let audit = call(s, &c, "GET", "/admin/api/audit", "").await.json();
+    let rows: Vec<(String, String, String)> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "structure.archive_retention")
+        .map(|r| {
+            (
+                r["actor"].as_str().unwrap().to_string(),
+                r["before"].to_string(),
+                r["after"].to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("admin.a".into(), "\"school_year\"".into(), "null".into()),
+            ("admin.a".into(), "45".into(), "\"school_year\"".into()),
+            ("admin.a".into(), "null".into(), "45".into()),
+        ]
+    );
     running.shutdown(std::time::Duration::from_secs(2)).await;
 }

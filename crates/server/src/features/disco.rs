@@ -1,6 +1,7 @@
 //! XEP-0030 service discovery: what the server and its accounts are and do (an account
-//! is also a PEP service, XEP-0163, whose items are its nodes). The server's items are
-//! its services: the directory search (`search.DOMAIN`) and the
+//! is also a PEP service, XEP-0163, whose items are its nodes, and advertises its
+//! archive, XEP-0313 with the extended queries). The server's items are its services:
+//! the directory search (`search.DOMAIN`) and the
 //! conversations (`conference.DOMAIN`, see `features::muc::disco`).
 
 use causerie_proto::errors::{Condition, StanzaError};
@@ -26,6 +27,20 @@ const SERVER_FEATURES: &[&str] = &[
     super::private::NS_PRIVATE,
     ns::BLOCKING,
     ns::LAST,
+    // Accounts' archives (XEP-0313 at each account's bare JID) and stable ids (XEP-0359).
+    ns::MAM,
+    ns::SID,
+];
+
+/// Features of an account's bare JID (the server answers them on its behalf), besides
+/// its PEP service's (`pep::FEATURES`).
+const ACCOUNT_FEATURES: &[&str] = &[
+    ns::DISCO_INFO,
+    ns::DISCO_ITEMS,
+    ns::VCARD,
+    ns::MAM,
+    ns::MAM_EXTENDED,
+    ns::SID,
 ];
 
 fn info(
@@ -95,7 +110,7 @@ pub async fn account_info(server: &Server, user: &str, payload: &Element, set: b
     if !server.user_exists(user).await {
         return Err(StanzaError::new(Condition::ServiceUnavailable));
     }
-    let mut features = vec![ns::DISCO_INFO, ns::DISCO_ITEMS, ns::VCARD];
+    let mut features = ACCOUNT_FEATURES.to_vec();
     features.extend_from_slice(pep::FEATURES);
     Ok(Some(info(
         &[("account", "registered", None), ("pubsub", "pep", None)],

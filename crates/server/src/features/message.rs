@@ -5,25 +5,96 @@
 //!
 //! Whether a message may go at all is the gate's decision, taken by the router: here a
 //! message comes with its pass.
+//!
+//! The accounts' archive (XEP-0313, `features::mam`): a message of type chat or normal with
+//! a body, once delivered to a resource or stored offline, is archived for its sender and
+//! for its recipient (once for a message to oneself). It gets an XEP-0359
+//! `<stanza-id by='recipient@DOMAIN'/>` before delivery, so that the recipient's sessions,
+//! his carbons, his offline copy and both archives hold the same id; stanza-ids a client
+//! put in claiming to be by one of our accounts (or the domain, or its rooms) are removed
+//! from every message first, and `<origin-id/>` is kept. A place in the archive writer's
+//! queue is reserved before delivery: when the writer is too far behind, the message is
+//! refused (`resource-constraint`) rather than delivered without being archived. The
+//! hints `no-store` and `no-permanent-store` are not honoured: the school keeps each
+//! conversation for its retention (docs/config.md, "Archive").
 
 use causerie_proto::errors::{Condition, StanzaError};
 use causerie_proto::{Element, ns, xml};
-use causerie_store::{OfflineMessage, OfflineStore};
+use causerie_store::{AccountArchiveEntry, AccountMessage, OfflineMessage, OfflineStore};
 use jid::Jid;
 use tracing::{debug, warn};
 
 use super::carbons;
 use crate::server::Server;
+use crate::services::archive::Slot;
 use crate::services::gate::{self, Sender};
 use crate::services::sessions::Full;
 use crate::services::{Pass, Verdict};
 use crate::session::{Session, reply_error};
-use crate::stanza::Dest;
+use crate::stanza::{Dest, error};
+
+/// Whether a message goes into the accounts' archive when delivered (XEP-0313 §5.1.1:
+/// chat and normal messages with a body).
+fn archivable(stanza: &Element) -> bool {
+    matches!(stanza.attr("type"), None | Some("chat" | "normal"))
+        && stanza.get_child("body", ns::CLIENT).is_some()
+}
+
+/// Removes the stanza-ids a client put in claiming to be by this server: by one of its
+/// accounts, its domain or its rooms (XEP-0359 §3.1).
+fn strip_forged_ids(server: &Server, stanza: &mut Element) {
+    let ours = |by: &str| {
+        let domain = by.rsplit_once('@').map_or(by, |(_, d)| d);
+        let domain = domain.split('/').next().unwrap_or(domain).to_lowercase();
+        domain == server.domain || domain == server.muc_domain()
+    };
+    let forged = |c: &Element| c.is("stanza-id", ns::SID) && c.attr("by").is_none_or(ours);
+    if stanza.children().any(forged) {
+        let mut kept = Vec::new();
+        while let Some(c) = stanza.remove_child("stanza-id", ns::SID) {
+            if !forged(&c) {
+                kept.push(c);
+            }
+        }
+        for c in kept {
+            stanza.append_child(c);
+        }
+    }
+}
+
+/// A delivered message's entries in its sender's and its recipient's archives.
+fn archive_entries(
+    server: &Server,
+    sender: &str,
+    recipient: &str,
+    stanza_id: &str,
+    stanza: &Element,
+) -> Vec<AccountArchiveEntry> {
+    let text = xml::to_string(stanza);
+    let stamp_ms = chrono::Utc::now().timestamp_millis();
+    let entry = |owner: &str, with: &str, outgoing: bool| AccountArchiveEntry {
+        owner: owner.to_string(),
+        message: AccountMessage {
+            stanza_id: stanza_id.to_string(),
+            with: server.bare_jid(with),
+            outgoing,
+            stanza: text.clone(),
+            stamp_ms,
+        },
+    };
+    if sender == recipient {
+        return vec![entry(sender, sender, true)];
+    }
+    vec![
+        entry(sender, recipient, true),
+        entry(recipient, sender, false),
+    ]
+}
 
 pub async fn outbound(
     server: &Server,
     session: &Session,
-    stanza: Element,
+    mut stanza: Element,
     dest: Dest,
     verdict: Option<Verdict>,
 ) {
@@ -46,12 +117,36 @@ pub async fn outbound(
             return;
         }
     };
+    strip_forged_ids(server, &mut stanza);
+    // A place in the archive's queue first, and the id both archives will hold.
+    let mut archive = None;
+    if archivable(&stanza) {
+        let Some(slot) = server.archive.reserve() else {
+            reply_error(
+                session,
+                &stanza,
+                error(
+                    Condition::ResourceConstraint,
+                    "Le message n'a pas pu être enregistré ; réessaie.",
+                    "The message could not be stored; try again.",
+                ),
+            );
+            return;
+        };
+        let stanza_id = uuid::Uuid::new_v4().to_string();
+        stanza.append_child(xml::elem(
+            "stanza-id",
+            ns::SID,
+            &[("id", &stanza_id), ("by", &server.bare_jid(pass.to()))],
+        ));
+        archive = Some((slot, stanza_id));
+    }
     let to_other = dest.user() != Some(session.user.as_str());
     let carbons = carbons::eligible(&stanza) && to_other;
     if carbons {
         carbons::copy(server, &Pass::own(session), session.id(), "sent", &stanza);
     }
-    match dest {
+    let delivered = match dest {
         Dest::Full(_, resource) => {
             if carbons {
                 let except = server
@@ -64,59 +159,124 @@ pub async fn outbound(
                 .sessions
                 .deliver_full(&pass, &resource, stanza.clone())
             {
-                Full::Queued | Full::Overflow => {}
+                // Overflow: queued for a session that is being closed for not reading;
+                // the archive keeps what the server accepted for him.
+                Full::Queued | Full::Overflow => true,
                 // RFC 6121 §8.5.3.2.1: no such resource.
                 Full::NoSuchResource => match kind.as_str() {
-                    "chat" | "normal" => to_account(server, session, &pass, stanza, &kind).await,
-                    _ => {}
+                    "chat" | "normal" => {
+                        to_account(server, session, &pass, stanza.clone(), &kind).await
+                    }
+                    _ => false,
                 },
             }
         }
-        Dest::Bare(_) => to_account(server, session, &pass, stanza, &kind).await,
-        _ => {}
+        Dest::Bare(_) => to_account(server, session, &pass, stanza.clone(), &kind).await,
+        _ => false,
+    };
+    if let Some((slot, stanza_id)) = archive
+        && delivered
+    {
+        archived(server, slot, &session.user, pass.to(), &stanza_id, &stanza);
     }
 }
 
-/// Delivers to a local account's bare JID (RFC 6121 §8.5.2).
-async fn to_account(server: &Server, session: &Session, pass: &Pass, stanza: Element, kind: &str) {
+/// Queues a delivered message for its archives, in the place reserved for it.
+fn archived(
+    server: &Server,
+    slot: Slot<'_>,
+    sender: &str,
+    recipient: &str,
+    stanza_id: &str,
+    stanza: &Element,
+) {
+    slot.send(archive_entries(
+        server, sender, recipient, stanza_id, stanza,
+    ));
+}
+
+/// Delivers to a local account's bare JID (RFC 6121 §8.5.2); true when it was queued for
+/// a session or stored offline.
+async fn to_account(
+    server: &Server,
+    session: &Session,
+    pass: &Pass,
+    stanza: Element,
+    kind: &str,
+) -> bool {
     if kind == "error" {
         server.sessions.deliver_best(pass, stanza);
-        return;
+        return false;
     }
     if server.sessions.deliver_available(pass, &stanza, true) > 0 {
-        return;
+        return true;
     }
     if kind == "headline" {
-        return;
+        return false;
     }
     let user = pass.to();
     if !server.user_exists(user).await {
         reply_error(session, &stanza, Condition::ServiceUnavailable);
-        return;
+        return false;
     }
     // XEP-0160: keep messages with content; chat states alone are not worth keeping.
     if stanza.get_child("body", ns::CLIENT).is_none()
         && stanza.get_child("subject", ns::CLIENT).is_none()
     {
-        return;
+        return false;
     }
-    match keep_offline(server, user, &stanza).await {
-        Ok(true) => {}
-        Ok(false) => reply_error(
-            session,
-            &stanza,
-            StanzaError::new(Condition::ServiceUnavailable)
-                .with_text("en", "the recipient's offline storage is full")
-                .with_text(
-                    "fr",
-                    "La boîte de messages hors ligne du destinataire est pleine.",
-                ),
-        ),
+    match keep_offline_or_deliver(server, pass, &stanza).await {
+        Ok(Kept::Delivered | Kept::Stored) => true,
+        Ok(Kept::Full) => {
+            reply_error(
+                session,
+                &stanza,
+                StanzaError::new(Condition::ServiceUnavailable)
+                    .with_text("en", "the recipient's offline storage is full")
+                    .with_text(
+                        "fr",
+                        "La boîte de messages hors ligne du destinataire est pleine.",
+                    ),
+            );
+            false
+        }
         Err(e) => {
             warn!(error = %e, "cannot store an offline message");
             reply_error(session, &stanza, Condition::InternalServerError);
+            false
         }
     }
+}
+
+/// What became of a message for an account that had no available session.
+enum Kept {
+    /// A session of the account became available meanwhile: it has it.
+    Delivered,
+    /// In offline storage.
+    Stored,
+    /// The account's offline storage is full.
+    Full,
+}
+
+/// Keeps `stanza` in offline storage for `pass.to()`, which the caller found without an
+/// available session, unless one became available since (then it goes to it). This and a
+/// session's becoming available and reading its offline storage (`features::presence`)
+/// are serialised per account (`Sessions::arrival`): without it, a message committed just
+/// after the new session read its storage waited for the next login.
+async fn keep_offline_or_deliver(
+    server: &Server,
+    pass: &Pass,
+    stanza: &Element,
+) -> Result<Kept, causerie_store::StoreError> {
+    let _arrival = server.sessions.arrival(pass.to()).await;
+    if server.sessions.deliver_available(pass, stanza, true) > 0 {
+        return Ok(Kept::Delivered);
+    }
+    Ok(if keep_offline(server, pass.to(), stanza).await? {
+        Kept::Stored
+    } else {
+        Kept::Full
+    })
 }
 
 /// Commits `stanza` to `user`'s offline storage with an XEP-0203 delay stamp (unless it
@@ -171,9 +331,9 @@ pub async fn undelivered(server: &Server, session: &Session, mut stanza: Element
     {
         return;
     }
-    match keep_offline(server, &session.user, &stanza).await {
-        Ok(true) => {}
-        Ok(false) => {
+    match keep_offline_or_deliver(server, &Pass::own(session), &stanza).await {
+        Ok(Kept::Delivered | Kept::Stored) => {}
+        Ok(Kept::Full) => {
             warn!(user = %session.user, "offline storage full: an unacknowledged message is dropped")
         }
         Err(e) => warn!(error = %e, "cannot store an unacknowledged message offline"),

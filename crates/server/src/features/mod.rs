@@ -11,6 +11,7 @@ pub mod caps;
 pub mod carbons;
 pub mod disco;
 pub mod last;
+pub mod mam;
 pub mod message;
 pub mod muc;
 pub mod pep;
@@ -177,6 +178,11 @@ pub async fn iq(
         (Some(_), ns::CARBONS, "enable" | "disable") if own => {
             carbons::handle(server, session, payload, set)
         }
+        (Some(_), ns::MAM, "query") if own => mam::handle(server, session, payload, set).await,
+        (Some(_), ns::MAM, "prefs") if own => mam::prefs(payload, set),
+        // Another account's archive (the gate let the request through: the pair may reach
+        // each other, but an archive is its owner's alone).
+        (Some(_), ns::MAM, "query" | "prefs") => Err(mam::not_yours()),
         (Some(_), ns::ROSTER, "query") if own => {
             roster::handle(server, session, payload, set).await
         }

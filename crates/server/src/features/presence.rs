@@ -165,6 +165,13 @@ async fn broadcast(
 ) -> Result<()> {
     let user = &session.user;
     let was = server.sessions.is_available(user, session.id());
+    // Becoming available and reading what was kept offline, in one step for the messages
+    // being kept meanwhile (`Sessions::arrival`).
+    let arrival = if available && !was {
+        Some(server.sessions.arrival(user).await)
+    } else {
+        None
+    };
     let directed = if available {
         server.sessions.set_presence(
             user,
@@ -228,6 +235,7 @@ async fn broadcast(
             message::deliver_offline(server, session, waiting.messages).await;
         }
     }
+    drop(arrival);
     if available {
         // XEP-0163 §4.3.4: the last items of the nodes it wants, once its capabilities
         // are known (now, or when it answers the server's query: `features::caps`).

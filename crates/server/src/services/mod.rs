@@ -8,7 +8,9 @@
 //! - [`sessions`]: the registry of bound sessions, which delivers only against a pass.
 //! - [`blocking`]: the blocklists (XEP-0191), in memory for the gate.
 //! - [`contacts`]: the only writer of rosters, requests and refusals, with its cache.
-//! - [`rooms`]: who is in which room right now; [`archive`]: the rooms' archive writer.
+//! - [`rooms`]: who is in which room right now; [`archive`]: the writer of the rooms' and
+//!   the accounts' archives (and their durability, [`archive::Archiver::durable`]);
+//!   [`retention`]: the accounts' archive purged past each structure's retention.
 //! - [`caps`]: the client capabilities (XEP-0115) learnt, for PEP notifications.
 //! - [`stats`]: the live view's counters.
 //!
@@ -22,11 +24,12 @@ pub mod contacts;
 pub mod gate;
 pub mod pass;
 pub mod policy;
+pub mod retention;
 pub mod rooms;
 pub mod sessions;
 pub mod stats;
 
-pub use archive::Archiver;
+pub use archive::{Archiver, Mark, NotDurable};
 pub use blocking::Blocklists;
 pub use caps::Caps;
 pub use contacts::Contacts;

@@ -111,6 +111,22 @@ pub enum Interest {
 #[derive(Default, Debug)]
 pub struct Sessions {
     inner: RwLock<HashMap<String, Vec<Entry>>>,
+    arrivals: Arrivals,
+}
+
+/// Locks that serialise, per account, "no session is available: the message goes to
+/// offline storage" with "a session becomes available and reads its offline storage"
+/// ([`Sessions::arrival`]). Striped: a fixed number of locks, whichever accounts share
+/// one only wait for each other in that rare moment.
+#[derive(Debug)]
+struct Arrivals([tokio::sync::Mutex<()>; ARRIVAL_STRIPES]);
+
+const ARRIVAL_STRIPES: usize = 64;
+
+impl Default for Arrivals {
+    fn default() -> Self {
+        Arrivals(std::array::from_fn(|_| tokio::sync::Mutex::new(())))
+    }
 }
 
 /// Outcome of [`Sessions::register`].
@@ -133,6 +149,20 @@ pub enum Full {
 }
 
 impl Sessions {
+    /// Held while a message for `user` is kept offline because none of his sessions is
+    /// available, and while one of his sessions becomes available and reads what was kept
+    /// (`features::message`, `features::presence`): either the message is committed
+    /// before the session reads, or the session is available before the message looks.
+    /// Nothing else is awaited under it but those steps.
+    pub async fn arrival(&self, user: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        user.hash(&mut h);
+        self.arrivals.0[(h.finish() as usize) % ARRIVAL_STRIPES]
+            .lock()
+            .await
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Vec<Entry>>> {
         // A poisoned lock means a panic elsewhere while holding it; the map
         // itself is still consistent (every update is a single operation).

@@ -1,7 +1,7 @@
 //! The admin API at `/admin/api` (docs/admin-api.md): the JSON API behind the admin
 //! console, one file per area — [`auth`] (login, sessions, CSRF, the role check that
-//! hands out [`auth::StructureAdmin`] and [`auth::SuperAdmin`]), [`structures`] (access
-//! and rules), [`groups`], [`users`], [`live`], [`audit`] and [`admins`].
+//! hands out [`auth::StructureAdmin`] and [`auth::SuperAdmin`]), [`structures`] (access,
+//! rules and archive retention), [`groups`], [`users`], [`live`], [`audit`] and [`admins`].
 //!
 //! This module owns what they share: the error answer
 //! (`{"error": {"code", "message_fr", "message_en", "field"?}}`), body parsing that names
@@ -44,6 +44,10 @@ pub fn router() -> Router<AppState> {
         .route("/structures", get(structures::list))
         .route("/structures/{id}", get(structures::show))
         .route("/structures/{id}/access", put(structures::set_access))
+        .route(
+            "/structures/{id}/archive",
+            put(structures::set_retention).delete(structures::reset_retention),
+        )
         .route(
             "/structures/{id}/rules",
             put(structures::set_rules).delete(structures::reset_rules),

@@ -1,5 +1,6 @@
 //! Structures: the caller's list, one structure with its rules, chat access (on/off,
-//! profiles allowed) and the communication rules (replace, reset to the defaults).
+//! profiles allowed), the communication rules (replace, reset to the defaults) and the
+//! retention of its users' one-to-one archives (set, reset to the configured default).
 //!
 //! An access change closes at once the sessions of connected users it now refuses; a
 //! rules change applies from the next stanza (the directory cache is invalidated).
@@ -8,9 +9,10 @@ use std::collections::BTreeSet;
 
 use axum::Json;
 use axum::extract::{Path, State};
+use causerie_ent::Retention;
 use causerie_ent::{Directory, Profile, Rule, default_rules, validate_rules};
 use causerie_server::changes::{Actor, Change};
-use causerie_store::{Access, DirectoryStore};
+use causerie_store::{Access, AccountArchiveStore, DirectoryStore};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -44,6 +46,10 @@ async fn detail(server: &AppState, admin: &StructureAdmin) -> Result<Value, ApiE
     let mut v = summary(server, &dir, admin.id()).await?;
     v["rules"] = serde_json::to_value(dir.rules_for(admin.id())).unwrap_or_default();
     v["default_rules"] = serde_json::to_value(default_rules()).unwrap_or_default();
+    let own = server.store().retention(admin.id()).await?;
+    v["archive_retention"] = serde_json::to_value(own).unwrap_or_default();
+    v["archive_retention_default"] =
+        serde_json::to_value(server.config().archive.retention).unwrap_or_default();
     if let Some(o) = v.as_object_mut() {
         o.remove("users");
         o.remove("online");
@@ -185,5 +191,64 @@ pub async fn reset_rules(
         )
         .await?;
     tracing::info!(actor = %admin.actor(), structure = %admin.id(), "admin: rules reset");
+    Ok(Json(detail(&server, &admin).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetentionBody {
+    retention: serde_json::Value,
+}
+
+/// `PUT /admin/api/structures/{id}/archive`: `{"retention": "school_year"}` or
+/// `{"retention": DAYS}` (1 to 3650).
+pub async fn set_retention(
+    State(server): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let admin = caller.structure(&*server.directory().await, &id)?;
+    let b: RetentionBody = parse_body(&body)?;
+    let retention: Retention = serde_json::from_value(b.retention).map_err(|e| {
+        ApiError::invalid(
+            "retention",
+            format!(
+                "Durée de conservation impossible : « school_year » ou un nombre de jours (1 à {}).",
+                causerie_ent::retention::MAX_DAYS
+            ),
+            format!("Invalid retention: {e}"),
+        )
+    })?;
+    server
+        .apply(
+            &Actor::Admin(admin.actor().into()),
+            Change::SetRetention {
+                structure: admin.id().into(),
+                retention: Some(retention),
+            },
+        )
+        .await?;
+    tracing::info!(actor = %admin.actor(), structure = %admin.id(), "admin: archive retention changed");
+    Ok(Json(detail(&server, &admin).await?))
+}
+
+/// `DELETE /admin/api/structures/{id}/archive`: back to the configured default.
+pub async fn reset_retention(
+    State(server): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let admin = caller.structure(&*server.directory().await, &id)?;
+    server
+        .apply(
+            &Actor::Admin(admin.actor().into()),
+            Change::SetRetention {
+                structure: admin.id().into(),
+                retention: None,
+            },
+        )
+        .await?;
+    tracing::info!(actor = %admin.actor(), structure = %admin.id(), "admin: archive retention reset");
     Ok(Json(detail(&server, &admin).await?))
 }

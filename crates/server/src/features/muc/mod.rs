@@ -66,10 +66,10 @@ pub const NS_ROOMINFO: &str = "http://jabber.org/protocol/muc#roominfo";
 /// XEP-0249 direct invitations.
 pub const NS_CONFERENCE: &str = "jabber:x:conference";
 /// XEP-0359 stanza ids.
-pub const NS_SID: &str = "urn:xmpp:sid:0";
-pub const NS_DATA: &str = "jabber:x:data";
-pub const NS_MAM: &str = "urn:xmpp:mam:2";
-pub const NS_RSM: &str = "http://jabber.org/protocol/rsm";
+pub const NS_SID: &str = ns::SID;
+pub const NS_DATA: &str = ns::DATA;
+pub const NS_MAM: &str = ns::MAM;
+pub const NS_RSM: &str = ns::RSM;
 
 /// Longest room localpart, in characters.
 pub const MAX_ROOM_NAME_CHARS: usize = 64;

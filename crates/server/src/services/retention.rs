@@ -1,0 +1,103 @@
+//! The retention of the accounts' one-to-one archives (docs/config.md, "Archive"): each
+//! structure's cutoff, and the purge that deletes what is older for real.
+//!
+//! A retention (`causerie_ent::Retention`) becomes a cutoff, a time before which messages
+//! go: the school year's start (`[archive] school_year_start`, midnight in the server's
+//! time zone) for `school_year`, or `now - days`. The purge ([`purge`]) hands the store the
+//! default cutoff (`[archive] retention`, for accounts in no structure and structures that
+//! set nothing) and each structure's own; a user of several structures keeps his archive
+//! no longer than the shortest of theirs. The server runs it at start and every hour
+//! (`features::mam::start`); `causerie archive purge` runs the same now.
+
+use causerie_ent::{Retention, YearStart};
+use causerie_store::{AccountArchiveStore, Store, StoreError};
+use chrono::{DateTime, Local, NaiveDate, TimeZone};
+
+use crate::config::Archive;
+
+/// Milliseconds since the epoch before which a structure with `retention` deletes its
+/// users' messages, at `now`.
+pub fn cutoff_ms(retention: Retention, start: YearStart, now: DateTime<Local>) -> i64 {
+    match retention {
+        Retention::Days(days) => now
+            .timestamp_millis()
+            .saturating_sub(i64::from(days) * 86_400_000),
+        Retention::SchoolYear => {
+            let today = now.date_naive();
+            let (y, m, d) = start.current((
+                chrono::Datelike::year(&today),
+                chrono::Datelike::month(&today),
+                chrono::Datelike::day(&today),
+            ));
+            let midnight = NaiveDate::from_ymd_opt(y, m, d)
+                .and_then(|date| date.and_hms_opt(0, 0, 0))
+                .unwrap_or_default();
+            // A midnight a clock change skips or repeats: its earliest instant, else UTC.
+            Local.from_local_datetime(&midnight).earliest().map_or_else(
+                || midnight.and_utc().timestamp_millis(),
+                |t| t.timestamp_millis(),
+            )
+        }
+    }
+}
+
+/// Deletes every archived one-to-one message past its owner's retention, at `now`;
+/// returns how many.
+pub async fn purge(
+    store: &Store,
+    config: &Archive,
+    now: DateTime<Local>,
+) -> Result<u64, StoreError> {
+    let default = cutoff_ms(config.retention, config.school_year_start, now);
+    let overrides: Vec<(String, i64)> = store
+        .retentions()
+        .await?
+        .into_iter()
+        .map(|(s, r)| (s, cutoff_ms(r, config.school_year_start, now)))
+        .collect();
+    store.purge_account_archive(default, &overrides).await
+}
+
+/// [`purge`] at the present time.
+pub async fn purge_now(store: &Store, config: &Archive) -> Result<u64, StoreError> {
+    purge(store, config, Local::now()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cutoffs() {
+        let now = Local.with_ymd_and_hms(2026, 2, 10, 15, 0, 0).unwrap();
+        let start = YearStart::default();
+        assert_eq!(
+            cutoff_ms(Retention::SchoolYear, start, now),
+            Local
+                .with_ymd_and_hms(2025, 9, 1, 0, 0, 0)
+                .unwrap()
+                .timestamp_millis()
+        );
+        assert_eq!(
+            cutoff_ms(Retention::Days(2), start, now),
+            now.timestamp_millis() - 2 * 86_400_000
+        );
+        // On the first day of the school year, the past year goes.
+        let first = Local.with_ymd_and_hms(2026, 9, 1, 8, 0, 0).unwrap();
+        assert_eq!(
+            cutoff_ms(Retention::SchoolYear, start, first),
+            Local
+                .with_ymd_and_hms(2026, 9, 1, 0, 0, 0)
+                .unwrap()
+                .timestamp_millis()
+        );
+        let august = YearStart::parse("08-25").unwrap();
+        assert_eq!(
+            cutoff_ms(Retention::SchoolYear, august, first),
+            Local
+                .with_ymd_and_hms(2026, 8, 25, 0, 0, 0)
+                .unwrap()
+                .timestamp_millis()
+        );
+    }
+}

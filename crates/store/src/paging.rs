@@ -1,0 +1,229 @@
+//! XEP-0313 / XEP-0059 paging over an archive table, shared by the rooms' archive
+//! (`room_archive`, keyed by room) and the accounts' archive (`account_archive`, keyed by
+//! owner, optionally by the other party): time bounds, a page after or before a message,
+//! the last page, a list of ids, the total count and the page's index.
+//!
+//! Both tables have an `id` that grows with arrival and a unique `stanza_id` within the
+//! key; pages walk `id` through the key's index.
+
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::{Query, QueryScalar};
+use sqlx::{Any, AssertSqlSafe, Row, Transaction};
+
+use crate::rooms::ArchiveQuery;
+use crate::{Result, StoreError};
+
+/// A value bound to an archive query.
+#[derive(Debug, Clone)]
+pub(crate) enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+/// The `WHERE` of a query: text with `$n` placeholders and their values in order.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Filter {
+    pub sql: String,
+    pub binds: Vec<Bind>,
+}
+
+impl Filter {
+    /// Starts with `column = $1`.
+    pub fn key(column: &str, value: Bind) -> Filter {
+        Filter {
+            sql: format!("{column} = $1"),
+            binds: vec![value],
+        }
+    }
+
+    /// Adds ` AND {left} {op} $n`.
+    pub fn and(&mut self, left: &str, op: &str, value: Bind) {
+        self.binds.push(value);
+        self.sql
+            .push_str(&format!(" AND {left} {op} ${}", self.binds.len()));
+    }
+
+    /// Adds ` AND {column} IN ($n, …)` (nothing matches an empty list).
+    pub fn and_in(&mut self, column: &str, values: &[String]) {
+        if values.is_empty() {
+            self.sql.push_str(" AND 1 = 0");
+            return;
+        }
+        let mut list = Vec::with_capacity(values.len());
+        for v in values {
+            self.binds.push(Bind::Text(v.clone()));
+            list.push(format!("${}", self.binds.len()));
+        }
+        self.sql
+            .push_str(&format!(" AND {column} IN ({})", list.join(", ")));
+    }
+
+    /// The time bounds of `q` (`stamp_ms`) and its list of ids.
+    pub fn bounds(&mut self, q: &ArchiveQuery) {
+        if let Some(start) = q.start_ms {
+            self.and("stamp_ms", ">=", Bind::Int(start));
+        }
+        if let Some(end) = q.end_ms {
+            self.and("stamp_ms", "<=", Bind::Int(end));
+        }
+        if let Some(ids) = &q.ids {
+            self.and_in("stanza_id", ids);
+        }
+    }
+}
+
+pub(crate) fn bind_all<'q>(
+    mut query: Query<'q, Any, AnyArguments>,
+    binds: &[Bind],
+) -> Query<'q, Any, AnyArguments> {
+    for b in binds {
+        query = match b {
+            Bind::Int(v) => query.bind(*v),
+            Bind::Text(v) => query.bind(v.clone()),
+        };
+    }
+    query
+}
+
+pub(crate) fn bind_all_scalar<'q, O>(
+    mut query: QueryScalar<'q, Any, O, AnyArguments>,
+    binds: &[Bind],
+) -> QueryScalar<'q, Any, O, AnyArguments> {
+    for b in binds {
+        query = match b {
+            Bind::Int(v) => query.bind(*v),
+            Bind::Text(v) => query.bind(v.clone()),
+        };
+    }
+    query
+}
+
+/// One page's rows (oldest first) and what XEP-0059 says about it.
+pub(crate) struct Rows {
+    pub rows: Vec<AnyRow>,
+    pub complete: bool,
+    pub count: i64,
+    pub first_index: i64,
+}
+
+/// The `id` of message `stanza_id` under `key`; Err(NotFound) when there is none.
+async fn locate(
+    tx: &mut Transaction<'static, Any>,
+    table: &str,
+    key: &Filter,
+    stanza_id: Option<&str>,
+) -> Result<Option<i64>> {
+    let Some(stanza_id) = stanza_id else {
+        return Ok(None);
+    };
+    let mut f = key.clone();
+    f.and("stanza_id", "=", Bind::Text(stanza_id.to_owned()));
+    let found: Option<i64> = bind_all_scalar(
+        sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT id FROM {table} WHERE {}",
+            f.sql
+        ))),
+        &f.binds,
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    found.map(Some).ok_or(StoreError::NotFound)
+}
+
+/// Reads one page of `table` under `key` (the key's filter alone: the query's bounds are
+/// added here), selecting `columns` (besides `id`), in `tx` (one snapshot).
+/// Err(NotFound) when `after_id` or `before_id` is not a message under the key.
+pub(crate) async fn page(
+    tx: &mut Transaction<'static, Any>,
+    table: &str,
+    columns: &str,
+    key: &Filter,
+    q: &ArchiveQuery,
+) -> Result<Rows> {
+    let after = locate(tx, table, key, q.after_id.as_deref()).await?;
+    let before = locate(tx, table, key, q.before_id.as_deref()).await?;
+    let mut bounded = key.clone();
+    bounded.bounds(q);
+    let count: i64 = bind_all_scalar(
+        sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM {table} WHERE {}",
+            bounded.sql
+        ))),
+        &bounded.binds,
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    let max = q.max.max(0);
+    let backwards = before.is_some() || q.last_page;
+    let mut f = bounded.clone();
+    if let Some(b) = before {
+        f.and("id", "<", Bind::Int(b));
+    }
+    if let Some(a) = after {
+        f.and("id", ">", Bind::Int(a));
+    }
+    f.binds.push(Bind::Int(max + 1));
+    let sql = format!(
+        "SELECT id, {columns} FROM {table} WHERE {} ORDER BY id {} LIMIT ${}",
+        f.sql,
+        if backwards { "DESC" } else { "ASC" },
+        f.binds.len()
+    );
+    let mut rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &f.binds)
+        .fetch_all(&mut **tx)
+        .await?;
+    let complete = i64::try_from(rows.len()).unwrap_or(i64::MAX) <= max;
+    rows.truncate(usize::try_from(max).unwrap_or(usize::MAX));
+    if backwards {
+        rows.reverse();
+    }
+    let first_index = match rows.first() {
+        Some(first) => {
+            let mut f = bounded;
+            f.and("id", "<", Bind::Int(first.try_get::<i64, _>("id")?));
+            bind_all_scalar(
+                sqlx::query_scalar(AssertSqlSafe(format!(
+                    "SELECT COUNT(*) FROM {table} WHERE {}",
+                    f.sql
+                ))),
+                &f.binds,
+            )
+            .fetch_one(&mut **tx)
+            .await?
+        }
+        None => 0,
+    };
+    Ok(Rows {
+        rows,
+        complete,
+        count,
+        first_index,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_number_their_parameters() {
+        let q = ArchiveQuery {
+            start_ms: Some(1),
+            end_ms: Some(2),
+            ids: Some(vec!["a".into(), "b".into()]),
+            ..ArchiveQuery::default()
+        };
+        let mut f = Filter::key("room_id", Bind::Int(7));
+        f.bounds(&q);
+        assert_eq!(
+            f.sql,
+            "room_id = $1 AND stamp_ms >= $2 AND stamp_ms <= $3 AND stanza_id IN ($4, $5)"
+        );
+        assert_eq!(f.binds.len(), 5);
+        let mut f = Filter::key("room_id", Bind::Int(7));
+        f.bounds(&ArchiveQuery::default());
+        assert_eq!(f.sql, "room_id = $1");
+        f.and_in("x", &[]);
+        assert_eq!(f.sql, "room_id = $1 AND 1 = 0");
+    }
+}
