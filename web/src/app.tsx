@@ -3,7 +3,7 @@
 // context menus and dialogs they open.
 
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { t } from './i18n';
+import { say, t } from './i18n';
 import { useModel } from './hooks';
 import type { Show } from './model';
 import { Menu, type MenuItem, below } from './menu';
@@ -29,7 +29,7 @@ function Login() {
   const [password, setPassword] = useState('');
   const [missing, setMissing] = useState(false);
   const busy = model.status === 'connecting';
-  const error = missing ? t('loginMissing') : model.loginError;
+  const error = missing ? t('loginMissing') : model.loginError && say(model.loginError);
   const submit = (e: Event) => {
     e.preventDefault();
     if (!id.trim() || !password) {
@@ -127,7 +127,7 @@ function Notices() {
       .filter((n) => n.kind === kind)
       .map((n) => (
         <p key={n.id} class={`notice notice-${kind}`}>
-          <span>{n.text}</span>
+          <span>{say(n.say)}</span>
           <button type="button" class="dismiss" aria-label={t('dismiss')} title={t('dismiss')} onClick={() => model.dismiss(n.id)}>
             ×
           </button>
@@ -286,7 +286,7 @@ function Chat() {
           onAnswer={(yes) => {
             const name = dialog.name;
             closeDialog(yes ? 'root' : undefined);
-            if (yes) model.deleteCategory(name).catch((e) => model.notify(String(e.message ?? e), 'error'));
+            if (yes) model.deleteCategory(name).catch((e) => model.fail(e));
           }}
         />
       )}
@@ -311,7 +311,7 @@ function Chat() {
           onAnswer={(yes) => {
             const jid = dialog.jid;
             closeDialog();
-            if (yes) model.removeContact(jid).catch((e) => model.notify(String(e.message ?? e), 'error'));
+            if (yes) model.removeContact(jid).catch((e) => model.fail(e));
           }}
         />
       )}

@@ -4,8 +4,8 @@
 
 import type { ComponentChildren } from 'preact';
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { t } from './i18n';
-import { ActionError, type Model, type SearchHit } from './model';
+import { failure, t } from './i18n';
+import type { Model, SearchHit } from './model';
 import { uid } from './hooks';
 
 interface ModalProps {
@@ -88,7 +88,7 @@ function NameField({
 }
 
 function errorMessage(e: unknown): string {
-  return e instanceof ActionError || e instanceof Error ? e.message : String(e);
+  return failure(e);
 }
 
 /** « Créer une catégorie »: a name, then « OK ». */
@@ -105,7 +105,7 @@ export function CreateCategoryDialog({
   const submit = (e: Event) => {
     e.preventDefault();
     try {
-      onDone(model.createCategory(name));
+      onDone(model.createCategory(name, [t('allContacts'), t('otherContacts')]));
     } catch (err) {
       setError(errorMessage(err));
     }
@@ -320,7 +320,7 @@ export function StartRoomDialog({
     setBusy(true);
     setError(undefined);
     try {
-      onDone(await model.startRoom(name, invitee));
+      onDone(await model.rooms.start(name, invitee));
     } catch (err) {
       setError(errorMessage(err));
       setBusy(false);
@@ -387,7 +387,7 @@ export function InviteDialog({
       return;
     }
     try {
-      model.invite(room, selected);
+      model.rooms.invite(room, selected);
       onDone(selected);
     } catch (err) {
       setError(errorMessage(err));
@@ -458,7 +458,7 @@ export function MyRoomsDialog({ model, onDone }: { model: Model; onDone: (room?:
   const [error, setError] = useState<string>();
   useEffect(() => {
     model
-      .myRooms()
+      .rooms.mine()
       .then((list) => {
         setRooms(list.filter((r) => !['joined', 'joining'].includes(model.conversation(r.jid)?.state ?? '')));
         window.setTimeout(() => document.querySelector<HTMLElement>('.my-rooms .request-buttons button')?.focus(), 0);
@@ -485,7 +485,7 @@ export function MyRoomsDialog({ model, onDone }: { model: Model; onDone: (room?:
                   aria-describedby={`my-room-${i}`}
                   data-autofocus={i === 0 ? true : undefined}
                   onClick={() => {
-                    model.openRoom(r.jid, r.name);
+                    model.rooms.open(r.jid, r.name);
                     onDone(r.jid);
                   }}
                 >

@@ -6,6 +6,7 @@ import { App } from './app';
 import { ModelContext } from './hooks';
 import { lang } from './i18n';
 import { type ClientConfig, Model } from './model';
+import './shared/base.css';
 import './styles.css';
 
 async function clientConfig(): Promise<ClientConfig> {
@@ -30,7 +31,7 @@ if (new URLSearchParams(location.search).has('embedded')) {
 
 const root = document.getElementById('app')!;
 clientConfig().then((config) => {
-  const model = new Model(config);
+  const model = new Model({ ...config, lang });
   render(
     <ModelContext.Provider value={model}>
       <App />
