@@ -2,7 +2,7 @@
 // « NOM Prénom » and state menu, the left pane, the conversations), with the
 // context menus and dialogs they open.
 
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import { say, t } from './i18n';
 import { useModel } from './hooks';
 import type { Show } from './model';
@@ -14,9 +14,6 @@ import { LoginForm } from './login-form';
 
 export function App() {
   const model = useModel();
-  useEffect(() => {
-    document.title = model.myName ? `${t('appTitle')} — ${model.myName}` : t('appTitle');
-  }, [model.myName]);
   if (model.status === 'signed-out' || (model.status === 'connecting' && !model.bare)) {
     return <Login />;
   }

@@ -194,6 +194,16 @@ export function ContactTree({ onMenu, onActivate, current, setCurrent }: TreePro
     const hasChildren = node.kind !== 'contact' && node.children.length > 0;
     const open = hasChildren && !collapsed.has(node.key);
     const status = node.kind === 'contact' ? contactStatus(model, node.jid) : undefined;
+    const unread =
+      node.kind === 'contact'
+        ? model.unreadOf(node.jid)
+        : node.kind === 'category'
+          ? model.unreadIn(node.name)
+          : node.kind === 'others'
+            ? model.unreadIn(null)
+            : 0;
+    // The name: the label, a shown status, the unread count (visible, so part of the name).
+    const labelledBy = [`${id}-label`, status?.shown && `${id}-status`, unread > 0 && `${id}-unread`].filter(Boolean);
     return (
       <li
         key={node.key}
@@ -207,7 +217,7 @@ export function ContactTree({ onMenu, onActivate, current, setCurrent }: TreePro
         aria-posinset={pos}
         aria-expanded={hasChildren ? (open ? 'true' : 'false') : undefined}
         aria-selected={isCurrent ? 'true' : 'false'}
-        aria-labelledby={status?.shown ? `${id}-label ${id}-status` : `${id}-label`}
+        aria-labelledby={labelledBy.join(' ')}
         aria-describedby={status && !status.shown ? `${id}-status` : undefined}
         tabIndex={isCurrent ? 0 : -1}
         class={`row level-${level}`}
@@ -237,6 +247,16 @@ export function ContactTree({ onMenu, onActivate, current, setCurrent }: TreePro
           <span id={`${id}-status`} class={status.shown ? 'status' : 'sr-only'}>
             {status.text}
           </span>
+        )}
+        {unread > 0 && (
+          <>
+            <span class="badge" aria-hidden="true">
+              {unread}
+            </span>
+            <span id={`${id}-unread`} class="sr-only">
+              {t('unread', { n: unread })}
+            </span>
+          </>
         )}
         <button
           type="button"

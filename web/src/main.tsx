@@ -3,6 +3,7 @@
 
 import { render } from 'preact';
 import { App } from './app';
+import { watchAttention } from './attention';
 import { ModelContext } from './hooks';
 import { lang } from './i18n';
 import { type ClientConfig, Model } from './model';
@@ -32,6 +33,7 @@ if (new URLSearchParams(location.search).has('embedded')) {
 const root = document.getElementById('app')!;
 clientConfig().then((config) => {
   const model = new Model({ ...config, lang });
+  watchAttention(model);
   render(
     <ModelContext.Provider value={model}>
       <App />

@@ -74,6 +74,8 @@ export class Model {
   conversations: Conversation[] = [];
   activeConversation?: string;
   notices: Notice[] = [];
+  /** The user cannot see the window (see `setHidden`). */
+  hidden = false;
 
   readonly link: Link;
   storage?: AccountStorage;
@@ -145,6 +147,35 @@ export class Model {
     return this.roster
       .members(category)
       .sort((a, b) => byName(this.displayName(a.jid), this.displayName(b.jid)));
+  }
+
+  /** Unread messages of the 1:1 conversation with `jid`. */
+  unreadOf(jid: string): number {
+    const conv = this.conversation(bareJid(jid));
+    return conv?.kind === 'chat' ? conv.unread : 0;
+  }
+
+  /** Unread messages of a category's contacts (null: « Autres contacts »). */
+  unreadIn(category: string | null): number {
+    return this.roster.members(category).reduce((n, c) => n + this.unreadOf(c.jid), 0);
+  }
+
+  /** Unread messages of every conversation (1:1 and rooms). */
+  unreadTotal(): number {
+    return this.conversations.reduce((n, c) => n + c.unread, 0);
+  }
+
+  // ------------------------------------------------------------- attention
+  /**
+   * Whether the user cannot see the window: the page is hidden (another tab,
+   * minimised) or the portal reduced its floating window. Messages then count
+   * as unread even in the conversation shown; they stop when it is seen again.
+   */
+  setHidden(hidden: boolean): void {
+    if (this.hidden === hidden) return;
+    this.hidden = hidden;
+    if (!hidden && this.activeConversation) this.showConversation(this.activeConversation);
+    this.changed();
   }
 
   // -------------------------------------------------------------- notices
@@ -574,7 +605,7 @@ export class Model {
     // The same message may come twice: to this resource and as a carbon.
     if (conv.lines.some((l) => l.kind === 'in' && l.id === id)) return;
     this.addLine(conv, { id, kind: 'in', text: body, time: X.stampOf(stanza) ?? new Date() });
-    if (this.activeConversation !== from || document.hidden) conv.unread += 1;
+    if (this.activeConversation !== from || this.hidden) conv.unread += 1;
     this.changed();
   }
 

@@ -405,7 +405,7 @@ export class Rooms {
       }
       if (conv) {
         this.m.addLine(conv, { kind: 'event', say: { raw: body }, time });
-        if (this.m.activeConversation !== room) conv.unread += 1;
+        if (this.m.activeConversation !== room || this.m.hidden) conv.unread += 1;
       } else if (!removed) {
         this.m.notify({ raw: body });
       }
@@ -427,7 +427,7 @@ export class Rooms {
       text: body,
       time,
     });
-    if (!delayed && nick !== conv.nick && (this.m.activeConversation !== room || document.hidden)) {
+    if (!delayed && nick !== conv.nick && (this.m.activeConversation !== room || this.m.hidden)) {
       conv.unread += 1;
     }
     this.m.changed();
