@@ -171,11 +171,18 @@ export function launchBrowser() {
  * A browser context of its own for one user, signed in. Page errors are
  * collected in `page.errors` (each test checks there are none).
  */
-export async function signIn(browser, server, login, { password = 'demo', locale = 'fr-FR', axe = false } = {}) {
+export async function signIn(
+  browser,
+  server,
+  login,
+  { password = 'demo', locale = 'fr-FR', axe = false, permissions = [], init, viewport = { width: 1100, height: 700 } } = {},
+) {
   // axe: the pages' Content-Security-Policy would forbid injecting axe-core.
-  const context = await browser.newContext({ locale, bypassCSP: axe, viewport: { width: 1100, height: 700 } });
+  const context = await browser.newContext({ locale, bypassCSP: axe, viewport, permissions });
   context.setDefaultTimeout(TIMEOUT);
   context.setDefaultNavigationTimeout(TIMEOUT);
+  // init: a script run in every page before the client's (e.g. a spy on Notification).
+  if (init) await context.addInitScript(init);
   const page = await context.newPage();
   watch(page);
   await page.goto(server.url);

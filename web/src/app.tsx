@@ -8,7 +8,7 @@ import { useModel } from './hooks';
 import type { Show } from './model';
 import { Menu, type MenuItem, below } from './menu';
 import { Dot, LeftPane, type TreeNode } from './contacts';
-import { AddContactsDialog, ConfirmDialog, CreateCategoryDialog, StartRoomDialog } from './dialogs';
+import { AddContactsDialog, ConfirmDialog, CreateCategoryDialog, SettingsDialog, StartRoomDialog } from './dialogs';
 import { Conversations } from './conversations';
 import { LoginForm } from './login-form';
 
@@ -67,53 +67,69 @@ const SHOWS: Show[] = ['available', 'away', 'dnd'];
 function Header() {
   const model = useModel();
   const [menu, setMenu] = useState<{ x: number; y: number } | null>(null);
+  const [settings, setSettings] = useState(false);
   const button = useRef<HTMLButtonElement>(null);
+  const settingsButton = useRef<HTMLButtonElement>(null);
   const items: MenuItem[] = SHOWS.map((s) => ({
     label: t(s),
     checked: model.myShow === s,
     onSelect: () => model.setShow(s),
   }));
   return (
-    <header class="topbar">
-      <p class="me">
-        <Dot state={model.myShow} />
-        <span class="me-name">{model.myName || model.bare}</span>
-      </p>
-      <button
-        ref={button}
-        type="button"
-        class="state-button"
-        aria-haspopup="menu"
-        aria-expanded={menu ? 'true' : 'false'}
-        onClick={() => setMenu(menu ? null : below(button.current!))}
-        onKeyDown={(e) => {
-          if (e.key === 'ArrowDown') {
-            e.preventDefault();
-            setMenu(below(button.current!));
-          }
-        }}
-      >
-        <span class="sr-only">{t('stateLabel')}</span>
-        {t(model.myShow)} <span aria-hidden="true">▾</span>
-      </button>
-      {menu && (
-        <Menu
-          label={t('stateMenu')}
-          items={items}
-          radio
-          x={menu.x}
-          y={menu.y}
-          onClose={(restore) => {
-            setMenu(null);
-            if (restore) button.current?.focus();
+    <>
+      <header class="topbar">
+        <p class="me">
+          <Dot state={model.myShow} />
+          <span class="me-name">{model.myName || model.bare}</span>
+        </p>
+        <button
+          ref={button}
+          type="button"
+          class="state-button"
+          aria-haspopup="menu"
+          aria-expanded={menu ? 'true' : 'false'}
+          onClick={() => setMenu(menu ? null : below(button.current!))}
+          onKeyDown={(e) => {
+            if (e.key === 'ArrowDown') {
+              e.preventDefault();
+              setMenu(below(button.current!));
+            }
+          }}
+        >
+          <span class="sr-only">{t('stateLabel')}</span>
+          {t(model.myShow)} <span aria-hidden="true">▾</span>
+        </button>
+        {menu && (
+          <Menu
+            label={t('stateMenu')}
+            items={items}
+            radio
+            x={menu.x}
+            y={menu.y}
+            onClose={(restore) => {
+              setMenu(null);
+              if (restore) button.current?.focus();
+            }}
+          />
+        )}
+        <span class="spacer" />
+        <button ref={settingsButton} type="button" aria-haspopup="dialog" onClick={() => setSettings(true)}>
+          {t('settings')}
+        </button>
+        <button type="button" onClick={() => model.logout()}>
+          {t('logout')}
+        </button>
+      </header>
+      {settings && (
+        <SettingsDialog
+          model={model}
+          onDone={() => {
+            setSettings(false);
+            window.setTimeout(() => settingsButton.current?.focus(), 0);
           }}
         />
       )}
-      <span class="spacer" />
-      <button type="button" onClick={() => model.logout()}>
-        {t('logout')}
-      </button>
-    </header>
+    </>
   );
 }
 

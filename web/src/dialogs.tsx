@@ -7,6 +7,7 @@ import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/ho
 import { failure, t } from './i18n';
 import type { Model, SearchHit } from './model';
 import { uid } from './hooks';
+import { askNotificationPermission, notificationsSupported } from './attention';
 
 interface ModalProps {
   title: string;
@@ -504,6 +505,67 @@ export function MyRoomsDialog({ model, onDone }: { model: Model; onDone: (room?:
       <div class="buttons">
         <button type="button" data-autofocus={rooms?.length ? undefined : true} onClick={() => onDone()}>
           {t('cancel')}
+        </button>
+      </div>
+    </Modal>
+  );
+}
+
+/**
+ * « Réglages »: what happens for a new message while the window is hidden (a
+ * desktop notification, a sound). The browser's permission for notifications
+ * is asked here, when the box is ticked, never at load; the choice is kept
+ * for the account in this browser.
+ */
+export function SettingsDialog({ model, onDone }: { model: Model; onDone: () => void }) {
+  const [problem, setProblem] = useState<string | null>(null);
+  const ids = useMemo(() => ({ notify: uid('set-notify'), sound: uid('set-sound'), problem: uid('set-problem') }), []);
+  const toggleNotify = async (on: boolean) => {
+    setProblem(null);
+    if (!on) {
+      model.setPrefs({ notify: false });
+      return;
+    }
+    if (!notificationsSupported()) {
+      setProblem(t('settingsNotifyUnsupported'));
+      return;
+    }
+    if (await askNotificationPermission()) model.setPrefs({ notify: true });
+    else setProblem(t('settingsNotifyDenied'));
+  };
+  return (
+    <Modal title={t('settings')} onClose={onDone} class="settings">
+      <fieldset>
+        <legend>{t('settingsNewMessages')}</legend>
+        <div class="check">
+          <input
+            id={ids.notify}
+            type="checkbox"
+            data-autofocus
+            checked={!!model.prefs.notify}
+            aria-describedby={problem ? ids.problem : undefined}
+            onChange={(e) => void toggleNotify((e.target as HTMLInputElement).checked)}
+          />
+          <label for={ids.notify}>{t('settingsNotify')}</label>
+        </div>
+        {problem && (
+          <p id={ids.problem} class="error" role="alert">
+            {problem}
+          </p>
+        )}
+        <div class="check">
+          <input
+            id={ids.sound}
+            type="checkbox"
+            checked={!!model.prefs.sound}
+            onChange={(e) => model.setPrefs({ sound: (e.target as HTMLInputElement).checked })}
+          />
+          <label for={ids.sound}>{t('settingsSound')}</label>
+        </div>
+      </fieldset>
+      <div class="buttons">
+        <button type="button" class="primary" onClick={onDone}>
+          {t('close')}
         </button>
       </div>
     </Modal>

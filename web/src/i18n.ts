@@ -136,6 +136,16 @@ const fr = {
   myRoomsLoading: 'Chargement…',
   openRoom: 'Ouvrir',
 
+  settings: 'Réglages',
+  settingsNewMessages: 'Nouveaux messages quand la fenêtre du chat est cachée',
+  settingsNotify: 'Afficher une notification sur le bureau',
+  settingsSound: 'Jouer un son',
+  settingsNotifyDenied:
+    'Ton navigateur refuse les notifications de ce site. Tu peux les autoriser dans les réglages du navigateur.',
+  settingsNotifyUnsupported: 'Ce navigateur ne sait pas afficher de notifications.',
+  close: 'Fermer',
+  notifyRoom: '{name} dans « {room} »',
+
   rulesRefusal: "Les règles de ton établissement ne permettent pas cette action.",
   actionFailed: "L'action n'a pas abouti ({condition}).",
   dismiss: 'Fermer ce message',
@@ -269,6 +279,15 @@ const en: Catalogue = {
   myRoomsNone: 'You belong to no other conversation.',
   myRoomsLoading: 'Loading…',
   openRoom: 'Open',
+
+  settings: 'Settings',
+  settingsNewMessages: 'New messages while the chat window is hidden',
+  settingsNotify: 'Show a desktop notification',
+  settingsSound: 'Play a sound',
+  settingsNotifyDenied: 'Your browser refuses notifications from this site. You can allow them in the browser settings.',
+  settingsNotifyUnsupported: 'This browser cannot show notifications.',
+  close: 'Close',
+  notifyRoom: '{name} in “{room}”',
 
   rulesRefusal: "Your school's rules do not allow this.",
   actionFailed: 'The action failed ({condition}).',

@@ -38,12 +38,13 @@ import { NS, type SearchHit, type Show, bareJid, child, resourceOf } from '../xm
 import { ActionError, type Conversation, type Line, type Notice, describeError, newId, sayError } from './conversation';
 import { type Contact, type ContactState, Roster } from './roster';
 import { Rooms } from './rooms';
-import { AccountStorage } from './storage';
+import { AccountStorage, type Prefs } from './storage';
 
 export { bareJid, resourceOf } from '../xmpp/stanzas';
 export type { SearchHit, Show } from '../xmpp/stanzas';
 export type { Contact, ContactState } from './roster';
 export type { RoomInvite } from './rooms';
+export type { Prefs } from './storage';
 export * from './conversation';
 
 /** Lines of a 1:1 conversation kept in the browser, per contact. */
@@ -76,6 +77,8 @@ export class Model {
   notices: Notice[] = [];
   /** The user cannot see the window (see `setHidden`). */
   hidden = false;
+  /** The user's settings, kept per account in this browser. */
+  prefs: Prefs = {};
 
   readonly link: Link;
   storage?: AccountStorage;
@@ -84,6 +87,7 @@ export class Model {
   /** Categories being deleted on purpose: their emptying is not announced. */
   private deleting = new Set<string>();
   private listeners = new Set<() => void>();
+  private incoming = new Set<(conv: Conversation, line: Line) => void>();
 
   constructor(config: ClientConfig) {
     this.config = config;
@@ -113,6 +117,23 @@ export class Model {
 
   changed(): void {
     for (const l of this.listeners) l();
+  }
+
+  /** Hears of each new message from someone else that the user has not seen (counted unread). */
+  onIncoming(listener: (conv: Conversation, line: Line) => void): () => void {
+    this.incoming.add(listener);
+    return () => this.incoming.delete(listener);
+  }
+
+  /** A message counted unread: told to the `onIncoming` listeners. */
+  announce(conv: Conversation, line: Line): void {
+    for (const l of this.incoming) l(conv, line);
+  }
+
+  setPrefs(patch: Partial<Prefs>): void {
+    this.prefs = { ...this.prefs, ...patch };
+    this.storage?.savePrefs(this.prefs);
+    this.changed();
   }
 
   // ---------------------------------------------------------------- derived
@@ -246,6 +267,7 @@ export class Model {
     this.vcardAsked = new Set();
     this.deleting = new Set();
     this.storage = undefined;
+    this.prefs = {};
     this.changed();
   }
 
@@ -255,6 +277,7 @@ export class Model {
     this.storage = new AccountStorage(this.bare);
     this.status = 'online';
     this.roster.localCategories = this.storage.categories();
+    if (!reconnected) this.prefs = this.storage.prefs();
     this.link.on((s) => this.onRosterPush(s), NS.ROSTER, 'iq', 'set');
     this.link.on((s) => this.onPresence(s), null, 'presence', null);
     this.link.on((s) => this.onMessage(s), null, 'message', null);
@@ -605,7 +628,10 @@ export class Model {
     // The same message may come twice: to this resource and as a carbon.
     if (conv.lines.some((l) => l.kind === 'in' && l.id === id)) return;
     this.addLine(conv, { id, kind: 'in', text: body, time: X.stampOf(stanza) ?? new Date() });
-    if (this.activeConversation !== from || this.hidden) conv.unread += 1;
+    if (this.activeConversation !== from || this.hidden) {
+      conv.unread += 1;
+      this.announce(conv, conv.lines[conv.lines.length - 1]);
+    }
     this.changed();
   }
 

@@ -429,6 +429,7 @@ export class Rooms {
     });
     if (!delayed && nick !== conv.nick && (this.m.activeConversation !== room || this.m.hidden)) {
       conv.unread += 1;
+      this.m.announce(conv, conv.lines[conv.lines.length - 1]);
     }
     this.m.changed();
   }
