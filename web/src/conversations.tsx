@@ -10,8 +10,10 @@
 // Message text is only ever put into the page as text nodes (JSX children),
 // never as HTML: whatever a message contains is shown as typed.
 
+import { Fragment } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { SMILEYS, byName, formatTime, lang, say, t } from './i18n';
+import { dayKey, dayLabel } from './shared/i18n';
 import { useModel } from './hooks';
 import type { Conversation, Line } from './model';
 import { Dot, contactStatus } from './contacts';
@@ -135,6 +137,7 @@ function ConversationPanel({
   const isRoom = conv.kind === 'room';
   const name = isRoom ? model.rooms.title(conv) : model.displayName(conv.jid);
   const status = contactStatus(model, conv.jid);
+  const now = new Date();
   const logRef = useRef<HTMLDivElement>(null);
   const editorRef = useRef<HTMLTextAreaElement>(null);
   const inviteButton = useRef<HTMLButtonElement>(null);
@@ -206,8 +209,14 @@ function ConversationPanel({
                 </button>
               </p>
             ))}
-          {conv.lines.map((line) => (
-            <div key={line.id} class={`line line-${line.kind}`}>
+          {conv.lines.map((line, i) => (
+            <Fragment key={line.id}>
+            {(i === 0 || dayKey(conv.lines[i - 1].time) !== dayKey(line.time)) && (
+              <h3 class="day">
+                <time dateTime={dayKey(line.time)}>{dayLabel(line.time, now)}</time>
+              </h3>
+            )}
+            <div class={`line line-${line.kind}`}>
               {line.kind === 'in' || line.kind === 'out' ? (
                 <>
                   <span class="who">
@@ -229,6 +238,7 @@ function ConversationPanel({
                 </p>
               )}
             </div>
+            </Fragment>
           ))}
         </div>
         {isRoom && <Participants conv={conv} afterRemoval={() => inviteButton.current?.focus()} />}

@@ -50,3 +50,29 @@ const timeFormat = new Intl.DateTimeFormat(locale, { hour: '2-digit', minute: '2
 export function formatTime(d: Date): string {
   return timeFormat.format(d);
 }
+
+const sameDay = (a: Date, b: Date) =>
+  a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
+
+/**
+ * The day a conversation's messages were written, said as people say it:
+ * « Aujourd'hui », « Hier », « lundi 1er décembre » (with the year when it
+ * is not this year's); in English “Today”, “Yesterday”, “Monday 1 December”.
+ */
+export function dayLabel(d: Date, now: Date, language: Lang = lang): string {
+  if (sameDay(d, now)) return language === 'en' ? 'Today' : "Aujourd'hui";
+  const yesterday = new Date(now.getFullYear(), now.getMonth(), now.getDate() - 1);
+  if (sameDay(d, yesterday)) return language === 'en' ? 'Yesterday' : 'Hier';
+  const loc = language === 'en' ? 'en-GB' : 'fr-FR';
+  const weekday = new Intl.DateTimeFormat(loc, { weekday: 'long' }).format(d);
+  const month = new Intl.DateTimeFormat(loc, { month: 'long' }).format(d);
+  const day = language === 'fr' && d.getDate() === 1 ? '1er' : String(d.getDate());
+  const year = d.getFullYear() === now.getFullYear() ? '' : ` ${d.getFullYear()}`;
+  return `${weekday} ${day} ${month}${year}`;
+}
+
+/** A local day's key (`2026-12-01`), to tell when the day changes between two lines. */
+export function dayKey(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+}
