@@ -218,14 +218,14 @@ function Chat() {
         const c = model.contacts.get(node.jid);
         const subscribed = c?.subscription === 'both' || c?.subscription === 'to';
         const available = model.stateOf(node.jid) === 'available' && subscribed;
-        const online = model.stateOf(node.jid) !== 'offline' && subscribed;
         return [
           {
             label: t('startConversation'),
             disabled: !available,
             onSelect: () => setDialog({ kind: 'start-room', jid: node.jid }),
           },
-          { label: t('privateMessage'), disabled: !online, onSelect: () => startConversation(node.jid) },
+          // Offline too: the server keeps the messages until the contact's next login.
+          { label: t('privateMessage'), disabled: !subscribed, onSelect: () => startConversation(node.jid) },
           { label: t('deleteContact'), onSelect: () => setDialog({ kind: 'delete-contact', jid: node.jid }) },
         ];
       }
@@ -235,7 +235,7 @@ function Chat() {
   const onActivate = (node: TreeNode) => {
     if (node.kind !== 'contact') return;
     const c = model.contacts.get(node.jid);
-    if (model.stateOf(node.jid) !== 'offline' && (c?.subscription === 'both' || c?.subscription === 'to')) {
+    if (c?.subscription === 'both' || c?.subscription === 'to') {
       startConversation(node.jid);
     } else if (model.conversation(node.jid)) {
       model.showConversation(node.jid);

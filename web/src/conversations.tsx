@@ -188,6 +188,9 @@ function ConversationPanel({
           {t('closeConversation')}
         </button>
       </div>
+      {!isRoom && status.state === 'offline' && !status.shown && (
+        <p class="hint conv-offline">{t('offlineHint', { name })}</p>
+      )}
       <div class="conv-body">
         <div ref={logRef} class="log" role="log" aria-label={t('messages')} tabIndex={0}>
           {isRoom &&

@@ -136,6 +136,7 @@ const fr = {
   myRoomsLoading: 'Chargement…',
   openRoom: 'Ouvrir',
 
+  offlineHint: '{name} est hors ligne : tes messages lui seront remis à sa prochaine connexion.',
   settings: 'Réglages',
   settingsNewMessages: 'Nouveaux messages quand la fenêtre du chat est cachée',
   settingsNotify: 'Afficher une notification sur le bureau',
@@ -280,6 +281,7 @@ const en: Catalogue = {
   myRoomsLoading: 'Loading…',
   openRoom: 'Open',
 
+  offlineHint: '{name} is offline: your messages will be delivered at their next login.',
   settings: 'Settings',
   settingsNewMessages: 'New messages while the chat window is hidden',
   settingsNotify: 'Show a desktop notification',
