@@ -175,7 +175,7 @@ export async function signIn(
   browser,
   server,
   login,
-  { password = 'demo', locale = 'fr-FR', axe = false, permissions = [], init, viewport = { width: 1100, height: 700 } } = {},
+  { password = 'demo', locale = 'fr-FR', axe = false, permissions = [], init, viewport = { width: 1100, height: 700 }, clock = false } = {},
 ) {
   // axe: the pages' Content-Security-Policy would forbid injecting axe-core.
   const context = await browser.newContext({ locale, bypassCSP: axe, viewport, permissions });
@@ -185,6 +185,8 @@ export async function signIn(
   if (init) await context.addInitScript(init);
   const page = await context.newPage();
   watch(page);
+  // clock: Playwright's clock, flowing as usual until a test jumps it (page.clock.fastForward).
+  if (clock) await page.clock.install();
   await page.goto(server.url);
   await page.getByLabel('Identifiant').fill(login);
   await page.getByLabel('Mot de passe').fill(password);

@@ -519,7 +519,7 @@ export function MyRoomsDialog({ model, onDone }: { model: Model; onDone: (room?:
  */
 export function SettingsDialog({ model, onDone }: { model: Model; onDone: () => void }) {
   const [problem, setProblem] = useState<string | null>(null);
-  const ids = useMemo(() => ({ notify: uid('set-notify'), sound: uid('set-sound'), problem: uid('set-problem') }), []);
+  const ids = useMemo(() => ({ notify: uid('set-notify'), sound: uid('set-sound'), problem: uid('set-problem'), away: uid('set-away') }), []);
   const toggleNotify = async (on: boolean) => {
     setProblem(null);
     if (!on) {
@@ -563,6 +563,21 @@ export function SettingsDialog({ model, onDone }: { model: Model; onDone: () => 
           <label for={ids.sound}>{t('settingsSound')}</label>
         </div>
       </fieldset>
+      <div class="field">
+        <label for={ids.away}>{t('settingsAwayAfter')}</label>
+        <select
+          id={ids.away}
+          value={String(model.awayAfter())}
+          onChange={(e) => model.setPrefs({ awayAfter: Number((e.target as HTMLSelectElement).value) })}
+        >
+          {[5, 10, 15, 30].map((n) => (
+            <option key={n} value={String(n)}>
+              {t('settingsMinutes', { n })}
+            </option>
+          ))}
+          <option value="0">{t('settingsNever')}</option>
+        </select>
+      </div>
       <div class="buttons">
         <button type="button" class="primary" onClick={onDone}>
           {t('close')}

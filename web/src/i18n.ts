@@ -145,6 +145,9 @@ const fr = {
     'Ton navigateur refuse les notifications de ce site. Tu peux les autoriser dans les réglages du navigateur.',
   settingsNotifyUnsupported: 'Ce navigateur ne sait pas afficher de notifications.',
   close: 'Fermer',
+  settingsAwayAfter: 'Passer à « Absent » après un moment sans activité',
+  settingsMinutes: '{n} minutes',
+  settingsNever: 'Jamais',
   notifyRoom: '{name} dans « {room} »',
 
   rulesRefusal: "Les règles de ton établissement ne permettent pas cette action.",
@@ -289,6 +292,9 @@ const en: Catalogue = {
   settingsNotifyDenied: 'Your browser refuses notifications from this site. You can allow them in the browser settings.',
   settingsNotifyUnsupported: 'This browser cannot show notifications.',
   close: 'Close',
+  settingsAwayAfter: 'Switch to “Away” after a while without activity',
+  settingsMinutes: '{n} minutes',
+  settingsNever: 'Never',
   notifyRoom: '{name} in “{room}”',
 
   rulesRefusal: "Your school's rules do not allow this.",

@@ -4,6 +4,7 @@
 import { render } from 'preact';
 import { App } from './app';
 import { watchAttention } from './attention';
+import { watchIdle } from './idle';
 import { ModelContext } from './hooks';
 import { lang } from './i18n';
 import { type ClientConfig, Model } from './model';
@@ -34,6 +35,7 @@ const root = document.getElementById('app')!;
 clientConfig().then((config) => {
   const model = new Model({ ...config, lang });
   watchAttention(model);
+  watchIdle(model);
   render(
     <ModelContext.Provider value={model}>
       <App />

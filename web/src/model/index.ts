@@ -47,6 +47,9 @@ export type { RoomInvite } from './rooms';
 export type { Prefs } from './storage';
 export * from './conversation';
 
+/** Minutes without activity before « Absent », unless the user set another delay. */
+export const DEFAULT_AWAY_AFTER = 10;
+
 /** Lines of a 1:1 conversation kept in the browser, per contact. */
 const HISTORY_LINES = 200;
 
@@ -69,6 +72,8 @@ export class Model {
   bare = '';
   myName = '';
   myShow: Show = 'available';
+  /** « Absent » set by inactivity, not by the user. */
+  autoAway = false;
 
   roster = new Roster();
   readonly rooms: Rooms;
@@ -259,6 +264,7 @@ export class Model {
     this.loginError = undefined;
     this.jid = this.bare = this.myName = '';
     this.myShow = 'available';
+    this.autoAway = false;
     this.roster = new Roster();
     this.rooms.reset();
     this.conversations = [];
@@ -277,7 +283,13 @@ export class Model {
     this.storage = new AccountStorage(this.bare);
     this.status = 'online';
     this.roster.localCategories = this.storage.categories();
-    if (!reconnected) this.prefs = this.storage.prefs();
+    if (!reconnected) {
+      this.prefs = this.storage.prefs();
+      // The state chosen last time (« Absent » by inactivity is not a choice).
+      const show = this.prefs.show;
+      this.myShow = show === 'away' || show === 'dnd' ? show : 'available';
+      this.autoAway = false;
+    }
     this.link.on((s) => this.onRosterPush(s), NS.ROSTER, 'iq', 'set');
     this.link.on((s) => this.onPresence(s), null, 'presence', null);
     this.link.on((s) => this.onMessage(s), null, 'message', null);
@@ -328,10 +340,38 @@ export class Model {
   }
 
   // --------------------------------------------------------------- presence
+  /** The state chosen in the header: sent, and remembered for the next login. */
   setShow(show: Show): void {
     this.myShow = show;
+    this.autoAway = false;
+    this.setPrefs({ show });
     this.sendPresence();
     this.changed();
+  }
+
+  /**
+   * No activity for the configured delay: « Disponible » becomes « Absent »
+   * (not remembered); activity again brings « Disponible » back. A state
+   * chosen by hand (« Absent », « Ne pas déranger ») is left alone.
+   */
+  setIdle(idle: boolean): void {
+    if (idle && this.status === 'online' && this.myShow === 'available') {
+      this.autoAway = true;
+      this.myShow = 'away';
+    } else if (!idle && this.autoAway) {
+      this.autoAway = false;
+      this.myShow = 'available';
+    } else {
+      return;
+    }
+    this.sendPresence();
+    this.changed();
+  }
+
+  /** Minutes without activity before « Absent » (0: never). */
+  awayAfter(): number {
+    const n = this.prefs.awayAfter;
+    return typeof n === 'number' && n >= 0 ? n : DEFAULT_AWAY_AFTER;
   }
 
   private sendPresence(): void {
