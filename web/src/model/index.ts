@@ -258,7 +258,9 @@ export class Model {
     return `${scheme}//${location.host}${ws.startsWith('/') ? ws : `/${ws}`}`;
   }
 
+  /** « Se déconnecter »: nothing of the conversations stays in this browser (the settings do). */
   logout(): void {
+    this.storage?.forgetConversations();
     this.link.stop();
     this.status = 'signed-out';
     this.loginError = undefined;
