@@ -5,9 +5,12 @@
 // (a pretend ENT page) and embed.js (the script a portal adds; its name stays
 // fixed so that portals can link to it).
 //
+// `npm test` runs the unit tests (vitest, src/**/*.test.ts, in jsdom).
+//
 // `npm run dev` serves the sources with hot reload and forwards the XMPP and
 // configuration endpoints to a Causerie running on localhost:5280.
-import { defineConfig } from 'vite';
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
 
 const backend = process.env.CAUSERIE_HTTP ?? 'http://127.0.0.1:5280';
 
@@ -29,6 +32,12 @@ export default defineConfig({
         entryFileNames: (chunk) => (chunk.name === 'embed' ? 'embed.js' : 'assets/[name]-[hash].js'),
       },
     },
+  },
+  test: {
+    environment: 'jsdom',
+    // Strophe's browser build (its Node one wants xmldom and ws): the tests check what it sends.
+    alias: { 'strophe.js': fileURLToPath(new URL('node_modules/strophe.js/dist/strophe.esm.js', import.meta.url)) },
+    include: ['src/**/*.test.ts'],
   },
   server: {
     proxy: {

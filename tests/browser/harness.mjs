@@ -171,13 +171,22 @@ export function launchBrowser() {
  * A browser context of its own for one user, signed in. Page errors are
  * collected in `page.errors` (each test checks there are none).
  */
-export async function signIn(browser, server, login, { password = 'demo', locale = 'fr-FR', axe = false } = {}) {
+export async function signIn(
+  browser,
+  server,
+  login,
+  { password = 'demo', locale = 'fr-FR', axe = false, permissions = [], init, viewport = { width: 1100, height: 700 }, clock = false } = {},
+) {
   // axe: the pages' Content-Security-Policy would forbid injecting axe-core.
-  const context = await browser.newContext({ locale, bypassCSP: axe, viewport: { width: 1100, height: 700 } });
+  const context = await browser.newContext({ locale, bypassCSP: axe, viewport, permissions });
   context.setDefaultTimeout(TIMEOUT);
   context.setDefaultNavigationTimeout(TIMEOUT);
+  // init: a script run in every page before the client's (e.g. a spy on Notification).
+  if (init) await context.addInitScript(init);
   const page = await context.newPage();
   watch(page);
+  // clock: Playwright's clock, flowing as usual until a test jumps it (page.clock.fastForward).
+  if (clock) await page.clock.install();
   await page.goto(server.url);
   await page.getByLabel('Identifiant').fill(login);
   await page.getByLabel('Mot de passe').fill(password);
@@ -207,10 +216,11 @@ const escapeRe = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
  * The tree item of a contact or category, by its name. A contact's visible
- * « Invitation en attente » / « Invitation refusée » is part of its name.
+ * « Invitation en attente » / « Invitation refusée », and its unread count
+ * (« 2 non lu(s) »), are part of its name.
  */
 export function treeItem(page, name) {
-  const re = new RegExp(`^${escapeRe(name)}( Invitation (en attente|refusée))?$`);
+  const re = new RegExp(`^${escapeRe(name)}( Invitation (en attente|refusée))?( \\d+ non lu\\(s\\))?$`);
   return page.getByRole('tree').getByRole('treeitem', { name: re });
 }
 
@@ -307,4 +317,32 @@ export async function checkA11y(page, what) {
     (v) => `${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.map((n) => n.target.join(' ')).join('\n    ')}`,
   );
   if (problems.length > 0) throw new Error(`${what}:\n${problems.join('\n')}`);
+}
+
+/**
+ * Headless Chromium never hides a page (another tab in front, a minimised
+ * window: `document.visibilityState` stays 'visible'), so the suite emulates
+ * it in the page: the Page Visibility API's getters answer `hidden` and a
+ * `visibilitychange` is fired, as a browser does.
+ */
+export async function setPageHidden(page, hidden) {
+  await page.evaluate((h) => {
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (h ? 'hidden' : 'visible') });
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => h });
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, hidden);
+}
+
+/** The visible badge of a tree item (its unread count), or null. */
+export async function badgeOf(item) {
+  return item.evaluate((el) => el.querySelector('.badge')?.textContent ?? null);
+}
+
+/** Writes `text` to the contact `name` from the contact tree (Enter on an available contact). */
+export async function writeTo(page, name, text) {
+  await page.getByRole('treeitem', { name, exact: true }).focus();
+  await page.keyboard.press('Enter');
+  const editor = page.getByRole('tabpanel', { name }).getByRole('textbox', { name: 'Message' });
+  await editor.fill(text);
+  await editor.press('Enter');
 }

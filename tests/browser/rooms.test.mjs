@@ -341,13 +341,16 @@ describe('conversations with several people (rooms)', () => {
   );
 
   it(
-    'History: signing in again opens the conversation again, with its messages; « Mes conversations » after closing it',
+    'History: after signing in again (which forgot the open conversations in this browser) « Mes conversations » opens it again, with its messages, and after closing it',
     onFailure(async () => {
       await anne.getByRole('button', { name: 'Se déconnecter' }).click();
       await anne.getByRole('button', { name: 'Se connecter' }).waitFor();
       await anne.getByLabel('Identifiant').fill('anne.durand');
       await anne.getByLabel('Mot de passe').fill('demo');
       await anne.getByRole('button', { name: 'Se connecter' }).click();
+      await anne.getByRole('button', { name: 'Mes conversations' }).click();
+      const mine = anne.getByRole('dialog', { name: 'Mes conversations' });
+      await mine.getByRole('listitem').filter({ hasText: ROOM }).getByRole('button', { name: 'Ouvrir' }).click();
       await panel(anne).waitFor();
       await log(anne).getByText('Bienvenue Anne').waitFor();
       await eventually(async () => assert.deepEqual(await participantNames(anne), ['DURAND Anne', 'MARTIN Léa']));

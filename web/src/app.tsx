@@ -2,21 +2,18 @@
 // « NOM Prénom » and state menu, the left pane, the conversations), with the
 // context menus and dialogs they open.
 
-import { useEffect, useRef, useState } from 'preact/hooks';
-import { t } from './i18n';
+import { useRef, useState } from 'preact/hooks';
+import { say, t } from './i18n';
 import { useModel } from './hooks';
 import type { Show } from './model';
 import { Menu, type MenuItem, below } from './menu';
 import { Dot, LeftPane, type TreeNode } from './contacts';
-import { AddContactsDialog, ConfirmDialog, CreateCategoryDialog, StartRoomDialog } from './dialogs';
+import { AddContactsDialog, ConfirmDialog, CreateCategoryDialog, SettingsDialog, StartRoomDialog } from './dialogs';
 import { Conversations } from './conversations';
 import { LoginForm } from './login-form';
 
 export function App() {
   const model = useModel();
-  useEffect(() => {
-    document.title = model.myName ? `${t('appTitle')} — ${model.myName}` : t('appTitle');
-  }, [model.myName]);
   if (model.status === 'signed-out' || (model.status === 'connecting' && !model.bare)) {
     return <Login />;
   }
@@ -29,7 +26,7 @@ function Login() {
   const [password, setPassword] = useState('');
   const [missing, setMissing] = useState(false);
   const busy = model.status === 'connecting';
-  const error = missing ? t('loginMissing') : model.loginError;
+  const error = missing ? t('loginMissing') : model.loginError && say(model.loginError);
   const submit = (e: Event) => {
     e.preventDefault();
     if (!id.trim() || !password) {
@@ -70,53 +67,69 @@ const SHOWS: Show[] = ['available', 'away', 'dnd'];
 function Header() {
   const model = useModel();
   const [menu, setMenu] = useState<{ x: number; y: number } | null>(null);
+  const [settings, setSettings] = useState(false);
   const button = useRef<HTMLButtonElement>(null);
+  const settingsButton = useRef<HTMLButtonElement>(null);
   const items: MenuItem[] = SHOWS.map((s) => ({
     label: t(s),
     checked: model.myShow === s,
     onSelect: () => model.setShow(s),
   }));
   return (
-    <header class="topbar">
-      <p class="me">
-        <Dot state={model.myShow} />
-        <span class="me-name">{model.myName || model.bare}</span>
-      </p>
-      <button
-        ref={button}
-        type="button"
-        class="state-button"
-        aria-haspopup="menu"
-        aria-expanded={menu ? 'true' : 'false'}
-        onClick={() => setMenu(menu ? null : below(button.current!))}
-        onKeyDown={(e) => {
-          if (e.key === 'ArrowDown') {
-            e.preventDefault();
-            setMenu(below(button.current!));
-          }
-        }}
-      >
-        <span class="sr-only">{t('stateLabel')}</span>
-        {t(model.myShow)} <span aria-hidden="true">▾</span>
-      </button>
-      {menu && (
-        <Menu
-          label={t('stateMenu')}
-          items={items}
-          radio
-          x={menu.x}
-          y={menu.y}
-          onClose={(restore) => {
-            setMenu(null);
-            if (restore) button.current?.focus();
+    <>
+      <header class="topbar">
+        <p class="me">
+          <Dot state={model.myShow} />
+          <span class="me-name">{model.myName || model.bare}</span>
+        </p>
+        <button
+          ref={button}
+          type="button"
+          class="state-button"
+          aria-haspopup="menu"
+          aria-expanded={menu ? 'true' : 'false'}
+          onClick={() => setMenu(menu ? null : below(button.current!))}
+          onKeyDown={(e) => {
+            if (e.key === 'ArrowDown') {
+              e.preventDefault();
+              setMenu(below(button.current!));
+            }
+          }}
+        >
+          <span class="sr-only">{t('stateLabel')}</span>
+          {t(model.myShow)} <span aria-hidden="true">▾</span>
+        </button>
+        {menu && (
+          <Menu
+            label={t('stateMenu')}
+            items={items}
+            radio
+            x={menu.x}
+            y={menu.y}
+            onClose={(restore) => {
+              setMenu(null);
+              if (restore) button.current?.focus();
+            }}
+          />
+        )}
+        <span class="spacer" />
+        <button ref={settingsButton} type="button" aria-haspopup="dialog" onClick={() => setSettings(true)}>
+          {t('settings')}
+        </button>
+        <button type="button" onClick={() => model.logout()}>
+          {t('logout')}
+        </button>
+      </header>
+      {settings && (
+        <SettingsDialog
+          model={model}
+          onDone={() => {
+            setSettings(false);
+            window.setTimeout(() => settingsButton.current?.focus(), 0);
           }}
         />
       )}
-      <span class="spacer" />
-      <button type="button" onClick={() => model.logout()}>
-        {t('logout')}
-      </button>
-    </header>
+    </>
   );
 }
 
@@ -127,7 +140,7 @@ function Notices() {
       .filter((n) => n.kind === kind)
       .map((n) => (
         <p key={n.id} class={`notice notice-${kind}`}>
-          <span>{n.text}</span>
+          <span>{say(n.say)}</span>
           <button type="button" class="dismiss" aria-label={t('dismiss')} title={t('dismiss')} onClick={() => model.dismiss(n.id)}>
             ×
           </button>
@@ -205,14 +218,14 @@ function Chat() {
         const c = model.contacts.get(node.jid);
         const subscribed = c?.subscription === 'both' || c?.subscription === 'to';
         const available = model.stateOf(node.jid) === 'available' && subscribed;
-        const online = model.stateOf(node.jid) !== 'offline' && subscribed;
         return [
           {
             label: t('startConversation'),
             disabled: !available,
             onSelect: () => setDialog({ kind: 'start-room', jid: node.jid }),
           },
-          { label: t('privateMessage'), disabled: !online, onSelect: () => startConversation(node.jid) },
+          // Offline too: the server keeps the messages until the contact's next login.
+          { label: t('privateMessage'), disabled: !subscribed, onSelect: () => startConversation(node.jid) },
           { label: t('deleteContact'), onSelect: () => setDialog({ kind: 'delete-contact', jid: node.jid }) },
         ];
       }
@@ -222,7 +235,7 @@ function Chat() {
   const onActivate = (node: TreeNode) => {
     if (node.kind !== 'contact') return;
     const c = model.contacts.get(node.jid);
-    if (model.stateOf(node.jid) !== 'offline' && (c?.subscription === 'both' || c?.subscription === 'to')) {
+    if (c?.subscription === 'both' || c?.subscription === 'to') {
       startConversation(node.jid);
     } else if (model.conversation(node.jid)) {
       model.showConversation(node.jid);
@@ -286,7 +299,7 @@ function Chat() {
           onAnswer={(yes) => {
             const name = dialog.name;
             closeDialog(yes ? 'root' : undefined);
-            if (yes) model.deleteCategory(name).catch((e) => model.notify(String(e.message ?? e), 'error'));
+            if (yes) model.deleteCategory(name).catch((e) => model.fail(e));
           }}
         />
       )}
@@ -311,7 +324,7 @@ function Chat() {
           onAnswer={(yes) => {
             const jid = dialog.jid;
             closeDialog();
-            if (yes) model.removeContact(jid).catch((e) => model.notify(String(e.message ?? e), 'error'));
+            if (yes) model.removeContact(jid).catch((e) => model.fail(e));
           }}
         />
       )}

@@ -9,7 +9,7 @@
 // the « ⋯ » that appears on the row under the mouse.
 
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { t } from './i18n';
+import { say, t } from './i18n';
 import { useModel } from './hooks';
 import type { ContactState, Model } from './model';
 
@@ -194,6 +194,16 @@ export function ContactTree({ onMenu, onActivate, current, setCurrent }: TreePro
     const hasChildren = node.kind !== 'contact' && node.children.length > 0;
     const open = hasChildren && !collapsed.has(node.key);
     const status = node.kind === 'contact' ? contactStatus(model, node.jid) : undefined;
+    const unread =
+      node.kind === 'contact'
+        ? model.unreadOf(node.jid)
+        : node.kind === 'category'
+          ? model.unreadIn(node.name)
+          : node.kind === 'others'
+            ? model.unreadIn(null)
+            : 0;
+    // The name: the label, a shown status, the unread count (visible, so part of the name).
+    const labelledBy = [`${id}-label`, status?.shown && `${id}-status`, unread > 0 && `${id}-unread`].filter(Boolean);
     return (
       <li
         key={node.key}
@@ -207,7 +217,7 @@ export function ContactTree({ onMenu, onActivate, current, setCurrent }: TreePro
         aria-posinset={pos}
         aria-expanded={hasChildren ? (open ? 'true' : 'false') : undefined}
         aria-selected={isCurrent ? 'true' : 'false'}
-        aria-labelledby={status?.shown ? `${id}-label ${id}-status` : `${id}-label`}
+        aria-labelledby={labelledBy.join(' ')}
         aria-describedby={status && !status.shown ? `${id}-status` : undefined}
         tabIndex={isCurrent ? 0 : -1}
         class={`row level-${level}`}
@@ -237,6 +247,16 @@ export function ContactTree({ onMenu, onActivate, current, setCurrent }: TreePro
           <span id={`${id}-status`} class={status.shown ? 'status' : 'sr-only'}>
             {status.text}
           </span>
+        )}
+        {unread > 0 && (
+          <>
+            <span class="badge" aria-hidden="true">
+              {unread}
+            </span>
+            <span id={`${id}-unread`} class="sr-only">
+              {t('unread', { n: unread })}
+            </span>
+          </>
         )}
         <button
           type="button"
@@ -299,17 +319,17 @@ export function ContactTree({ onMenu, onActivate, current, setCurrent }: TreePro
 /** « Mes demandes »: contact requests and invitations to conversations, each with « Accepter » / « Refuser ». */
 export function Requests() {
   const model = useModel();
-  if (model.requests.length === 0 && model.roomInvites.length === 0) {
+  if (model.requests.length === 0 && model.rooms.invites.length === 0) {
     return <p class="empty">{t('requestsNone')}</p>;
   }
   return (
     <ul class="requests" aria-label={t('requestsList')}>
-      {model.roomInvites.map((inv, i) => {
+      {model.rooms.invites.map((inv, i) => {
         const textId = `invite-${i}-text`;
         return (
           <li key={inv.room} class="request">
             <span id={textId} class="request-name">
-              {inv.text}
+              {say(inv.say)}
             </span>
             <span class="request-kind">{t('roomInvitation')}</span>
             {inv.reason && <span class="request-reason">« {inv.reason} »</span>}
@@ -318,11 +338,11 @@ export function Requests() {
                 type="button"
                 class="primary"
                 aria-describedby={textId}
-                onClick={() => model.acceptRoomInvite(inv.room)}
+                onClick={() => model.rooms.accept(inv.room)}
               >
                 {t('accept')}
               </button>
-              <button type="button" aria-describedby={textId} onClick={() => model.refuseRoomInvite(inv.room)}>
+              <button type="button" aria-describedby={textId} onClick={() => model.rooms.refuse(inv.room)}>
                 {t('refuse')}
               </button>
             </span>
@@ -356,7 +376,7 @@ export function Requests() {
 export function LeftPane(props: TreeProps) {
   const model = useModel();
   const [tab, setTab] = useState<'contacts' | 'requests'>('contacts');
-  const n = model.requests.length + model.roomInvites.length;
+  const n = model.requests.length + model.rooms.invites.length;
   const tabs = [
     { id: 'contacts' as const, label: t('tabContacts') },
     { id: 'requests' as const, label: n > 0 ? t('tabRequestsCount', { n }) : t('tabRequests') },

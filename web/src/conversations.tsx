@@ -10,10 +10,12 @@
 // Message text is only ever put into the page as text nodes (JSX children),
 // never as HTML: whatever a message contains is shown as typed.
 
+import { Fragment } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { SMILEYS, lang, t } from './i18n';
+import { SMILEYS, byName, formatTime, lang, say, t } from './i18n';
+import { dayKey, dayLabel } from './shared/i18n';
 import { useModel } from './hooks';
-import { type Conversation, byName, formatTime } from './model';
+import type { Conversation, Line } from './model';
 import { Dot, contactStatus } from './contacts';
 import { Menu } from './menu';
 import { ConfirmDialog, InviteDialog, MyRoomsDialog } from './dialogs';
@@ -87,7 +89,7 @@ export function Conversations({ focusEditor }: { focusEditor: number }) {
                     onClick={() => model.showConversation(c.jid)}
                   >
                     {c.kind === 'chat' && <Dot state={contactStatus(model, c.jid).state} />}
-                    {c.kind === 'room' ? model.roomTitle(c) : model.displayName(c.jid)}
+                    {c.kind === 'room' ? model.rooms.title(c) : model.displayName(c.jid)}
                     {c.unread > 0 && (
                       <>
                         {' '}
@@ -120,6 +122,8 @@ export function Conversations({ focusEditor }: { focusEditor: number }) {
 
 const tabId = (i: number) => `conversation-tab-${i}`;
 
+const lineText = (line: Line) => line.text ?? (line.say ? say(line.say) : '');
+
 function ConversationPanel({
   conv,
   labelledBy,
@@ -131,8 +135,9 @@ function ConversationPanel({
 }) {
   const model = useModel();
   const isRoom = conv.kind === 'room';
-  const name = isRoom ? model.roomTitle(conv) : model.displayName(conv.jid);
+  const name = isRoom ? model.rooms.title(conv) : model.displayName(conv.jid);
   const status = contactStatus(model, conv.jid);
+  const now = new Date();
   const logRef = useRef<HTMLDivElement>(null);
   const editorRef = useRef<HTMLTextAreaElement>(null);
   const inviteButton = useRef<HTMLButtonElement>(null);
@@ -183,6 +188,9 @@ function ConversationPanel({
           {t('closeConversation')}
         </button>
       </div>
+      {!isRoom && status.state === 'offline' && !status.shown && (
+        <p class="hint conv-offline">{t('offlineHint', { name })}</p>
+      )}
       <div class="conv-body">
         <div ref={logRef} class="log" role="log" aria-label={t('messages')} tabIndex={0}>
           {isRoom &&
@@ -195,7 +203,7 @@ function ConversationPanel({
                   type="button"
                   aria-disabled={conv.loadingOlder ? 'true' : undefined}
                   onClick={() => {
-                    model.loadOlder(conv.jid).then(() => {
+                    model.rooms.loadOlder(conv.jid).then(() => {
                       if (conv.historyComplete) logRef.current?.focus();
                     });
                   }}
@@ -204,8 +212,14 @@ function ConversationPanel({
                 </button>
               </p>
             ))}
-          {conv.lines.map((line) => (
-            <div key={line.id} class={`line line-${line.kind}`}>
+          {conv.lines.map((line, i) => (
+            <Fragment key={line.id}>
+            {(i === 0 || dayKey(conv.lines[i - 1].time) !== dayKey(line.time)) && (
+              <h3 class="day">
+                <time dateTime={dayKey(line.time)}>{dayLabel(line.time, now)}</time>
+              </h3>
+            )}
+            <div class={`line line-${line.kind}`}>
               {line.kind === 'in' || line.kind === 'out' ? (
                 <>
                   <span class="who">
@@ -216,9 +230,9 @@ function ConversationPanel({
                 </>
               ) : (
                 <p class="event">
-                  {line.text}
+                  {lineText(line)}
                   {/* The room's join and leave lines say their time themselves. */}
-                  {!line.text.includes(formatTime(line.time)) && (
+                  {!lineText(line).includes(formatTime(line.time)) && (
                     <>
                       {' '}
                       <time dateTime={line.time.toISOString()}>{formatTime(line.time)}</time>
@@ -227,6 +241,7 @@ function ConversationPanel({
                 </p>
               )}
             </div>
+            </Fragment>
           ))}
         </div>
         {isRoom && <Participants conv={conv} afterRemoval={() => inviteButton.current?.focus()} />}
@@ -238,7 +253,7 @@ function ConversationPanel({
           room={conv.jid}
           onDone={(jid) => {
             setInviting(false);
-            if (jid) model.notify(t('inviteSent', { name: model.displayName(jid) }), 'info', true);
+            if (jid) model.notify({ key: 'inviteSent', params: { name: model.displayName(jid) } }, 'info', true);
             window.setTimeout(() => inviteButton.current?.focus(), 0);
           }}
         />
@@ -347,8 +362,8 @@ function Participants({ conv, afterRemoval }: { conv: Conversation; afterRemoval
               // The participant's button goes away with them: focus goes to « Inviter contact ».
               window.setTimeout(afterRemoval, 0);
               model
-                .removeParticipant(conv.jid, nick)
-                .catch((e) => model.notify(e instanceof Error ? e.message : String(e), 'error'));
+                .rooms.removeParticipant(conv.jid, nick)
+                .catch((e) => model.fail(e));
             } else if (from.isConnected) {
               window.setTimeout(() => from.focus(), 0);
             }
@@ -382,7 +397,7 @@ function Editor({
       model.sendMessage(conv.jid, text);
       el.value = '';
     } catch (e) {
-      model.notify(e instanceof Error ? e.message : String(e), 'error');
+      model.fail(e);
     }
     el.focus();
   };

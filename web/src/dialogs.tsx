@@ -4,9 +4,10 @@
 
 import type { ComponentChildren } from 'preact';
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { t } from './i18n';
-import { ActionError, type Model, type SearchHit } from './model';
+import { failure, t } from './i18n';
+import type { Model, SearchHit } from './model';
 import { uid } from './hooks';
+import { askNotificationPermission, notificationsSupported } from './attention';
 
 interface ModalProps {
   title: string;
@@ -88,7 +89,7 @@ function NameField({
 }
 
 function errorMessage(e: unknown): string {
-  return e instanceof ActionError || e instanceof Error ? e.message : String(e);
+  return failure(e);
 }
 
 /** « Créer une catégorie »: a name, then « OK ». */
@@ -105,7 +106,7 @@ export function CreateCategoryDialog({
   const submit = (e: Event) => {
     e.preventDefault();
     try {
-      onDone(model.createCategory(name));
+      onDone(model.createCategory(name, [t('allContacts'), t('otherContacts')]));
     } catch (err) {
       setError(errorMessage(err));
     }
@@ -320,7 +321,7 @@ export function StartRoomDialog({
     setBusy(true);
     setError(undefined);
     try {
-      onDone(await model.startRoom(name, invitee));
+      onDone(await model.rooms.start(name, invitee));
     } catch (err) {
       setError(errorMessage(err));
       setBusy(false);
@@ -387,7 +388,7 @@ export function InviteDialog({
       return;
     }
     try {
-      model.invite(room, selected);
+      model.rooms.invite(room, selected);
       onDone(selected);
     } catch (err) {
       setError(errorMessage(err));
@@ -458,7 +459,7 @@ export function MyRoomsDialog({ model, onDone }: { model: Model; onDone: (room?:
   const [error, setError] = useState<string>();
   useEffect(() => {
     model
-      .myRooms()
+      .rooms.mine()
       .then((list) => {
         setRooms(list.filter((r) => !['joined', 'joining'].includes(model.conversation(r.jid)?.state ?? '')));
         window.setTimeout(() => document.querySelector<HTMLElement>('.my-rooms .request-buttons button')?.focus(), 0);
@@ -485,7 +486,7 @@ export function MyRoomsDialog({ model, onDone }: { model: Model; onDone: (room?:
                   aria-describedby={`my-room-${i}`}
                   data-autofocus={i === 0 ? true : undefined}
                   onClick={() => {
-                    model.openRoom(r.jid, r.name);
+                    model.rooms.open(r.jid, r.name);
                     onDone(r.jid);
                   }}
                 >
@@ -504,6 +505,82 @@ export function MyRoomsDialog({ model, onDone }: { model: Model; onDone: (room?:
       <div class="buttons">
         <button type="button" data-autofocus={rooms?.length ? undefined : true} onClick={() => onDone()}>
           {t('cancel')}
+        </button>
+      </div>
+    </Modal>
+  );
+}
+
+/**
+ * « Réglages »: what happens for a new message while the window is hidden (a
+ * desktop notification, a sound). The browser's permission for notifications
+ * is asked here, when the box is ticked, never at load; the choice is kept
+ * for the account in this browser.
+ */
+export function SettingsDialog({ model, onDone }: { model: Model; onDone: () => void }) {
+  const [problem, setProblem] = useState<string | null>(null);
+  const ids = useMemo(() => ({ notify: uid('set-notify'), sound: uid('set-sound'), problem: uid('set-problem'), away: uid('set-away') }), []);
+  const toggleNotify = async (on: boolean) => {
+    setProblem(null);
+    if (!on) {
+      model.setPrefs({ notify: false });
+      return;
+    }
+    if (!notificationsSupported()) {
+      setProblem(t('settingsNotifyUnsupported'));
+      return;
+    }
+    if (await askNotificationPermission()) model.setPrefs({ notify: true });
+    else setProblem(t('settingsNotifyDenied'));
+  };
+  return (
+    <Modal title={t('settings')} onClose={onDone} class="settings">
+      <fieldset>
+        <legend>{t('settingsNewMessages')}</legend>
+        <div class="check">
+          <input
+            id={ids.notify}
+            type="checkbox"
+            data-autofocus
+            checked={!!model.prefs.notify}
+            aria-describedby={problem ? ids.problem : undefined}
+            onChange={(e) => void toggleNotify((e.target as HTMLInputElement).checked)}
+          />
+          <label for={ids.notify}>{t('settingsNotify')}</label>
+        </div>
+        {problem && (
+          <p id={ids.problem} class="error" role="alert">
+            {problem}
+          </p>
+        )}
+        <div class="check">
+          <input
+            id={ids.sound}
+            type="checkbox"
+            checked={!!model.prefs.sound}
+            onChange={(e) => model.setPrefs({ sound: (e.target as HTMLInputElement).checked })}
+          />
+          <label for={ids.sound}>{t('settingsSound')}</label>
+        </div>
+      </fieldset>
+      <div class="field">
+        <label for={ids.away}>{t('settingsAwayAfter')}</label>
+        <select
+          id={ids.away}
+          value={String(model.awayAfter())}
+          onChange={(e) => model.setPrefs({ awayAfter: Number((e.target as HTMLSelectElement).value) })}
+        >
+          {[5, 10, 15, 30].map((n) => (
+            <option key={n} value={String(n)}>
+              {t('settingsMinutes', { n })}
+            </option>
+          ))}
+          <option value="0">{t('settingsNever')}</option>
+        </select>
+      </div>
+      <div class="buttons">
+        <button type="button" class="primary" onClick={onDone}>
+          {t('close')}
         </button>
       </div>
     </Modal>

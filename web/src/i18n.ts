@@ -1,8 +1,12 @@
 // The client's texts: French first (the seed manual's labels, verbatim), and
 // an English catalogue with the same keys. The browser's preferred languages
-// choose; French is the default.
+// choose; French is the default (the helper shared with the admin console:
+// shared/i18n.ts).
 //
 // `{name}`-style placeholders are filled by `t(key, { name })`.
+
+import { sayError } from './model/conversation';
+import { byName, formatTime, lang, translator } from './shared/i18n';
 
 const fr = {
   appTitle: 'Chat',
@@ -131,6 +135,20 @@ const fr = {
   myRoomsNone: "Tu ne fais partie d'aucune autre conversation.",
   myRoomsLoading: 'Chargement…',
   openRoom: 'Ouvrir',
+
+  offlineHint: '{name} est hors ligne : tes messages lui seront remis à sa prochaine connexion.',
+  settings: 'Réglages',
+  settingsNewMessages: 'Nouveaux messages quand la fenêtre du chat est cachée',
+  settingsNotify: 'Afficher une notification sur le bureau',
+  settingsSound: 'Jouer un son',
+  settingsNotifyDenied:
+    'Ton navigateur refuse les notifications de ce site. Tu peux les autoriser dans les réglages du navigateur.',
+  settingsNotifyUnsupported: 'Ce navigateur ne sait pas afficher de notifications.',
+  close: 'Fermer',
+  settingsAwayAfter: 'Passer à « Absent » après un moment sans activité',
+  settingsMinutes: '{n} minutes',
+  settingsNever: 'Jamais',
+  notifyRoom: '{name} dans « {room} »',
 
   rulesRefusal: "Les règles de ton établissement ne permettent pas cette action.",
   actionFailed: "L'action n'a pas abouti ({condition}).",
@@ -266,6 +284,19 @@ const en: Catalogue = {
   myRoomsLoading: 'Loading…',
   openRoom: 'Open',
 
+  offlineHint: '{name} is offline: your messages will be delivered at their next login.',
+  settings: 'Settings',
+  settingsNewMessages: 'New messages while the chat window is hidden',
+  settingsNotify: 'Show a desktop notification',
+  settingsSound: 'Play a sound',
+  settingsNotifyDenied: 'Your browser refuses notifications from this site. You can allow them in the browser settings.',
+  settingsNotifyUnsupported: 'This browser cannot show notifications.',
+  close: 'Close',
+  settingsAwayAfter: 'Switch to “Away” after a while without activity',
+  settingsMinutes: '{n} minutes',
+  settingsNever: 'Never',
+  notifyRoom: '{name} in “{room}”',
+
   rulesRefusal: "Your school's rules do not allow this.",
   actionFailed: 'The action failed ({condition}).',
   dismiss: 'Dismiss this message',
@@ -295,26 +326,32 @@ export const SMILEYS: { char: string; fr: string; en: string }[] = [
   { char: '🎵', fr: 'musique', en: 'music' },
 ];
 
-export type Lang = 'fr' | 'en';
+const translated = translator<Key>({ fr, en });
+export const t = translated.t;
 
-/** The first of the browser's languages we have, French otherwise. */
-export function pickLang(languages: readonly string[]): Lang {
-  for (const l of languages) {
-    const base = l.toLowerCase().split('-')[0];
-    if (base === 'fr' || base === 'en') return base;
+/**
+ * What the model has to say, as data: a key of the catalogue with its
+ * parameters (a date is a time of day, a nested one is said first), or a
+ * text that came from the server in the user's language (`raw`). The model
+ * never builds a sentence itself; the screens `say()` it.
+ */
+export type Say =
+  | { key: Key; params?: Record<string, string | number | Date | Say> }
+  | { raw: string };
+
+export function say(s: Say): string {
+  if ('raw' in s) return s.raw;
+  const params: Record<string, string | number> = {};
+  for (const [k, v] of Object.entries(s.params ?? {})) {
+    params[k] = v instanceof Date ? formatTime(v) : typeof v === 'object' ? say(v) : v;
   }
-  return 'fr';
+  return t(s.key, params);
 }
 
-export const lang: Lang = pickLang(
-  typeof navigator === 'undefined' ? [] : navigator.languages ?? [navigator.language],
-);
-const catalogue: Catalogue = lang === 'en' ? en : fr;
-
-export function t(key: Key, params: Record<string, string | number> = {}): string {
-  return catalogue[key].replace(/\{(\w+)\}/g, (m, p: string) =>
-    p in params ? String(params[p]) : m,
-  );
+/** What to tell the user about a failed action. */
+export function failure(e: unknown): string {
+  return say(sayError(e, lang));
 }
 
+export { byName, formatTime, lang };
 export const catalogues = { fr, en };

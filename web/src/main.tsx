@@ -3,9 +3,12 @@
 
 import { render } from 'preact';
 import { App } from './app';
+import { watchAttention } from './attention';
+import { watchIdle } from './idle';
 import { ModelContext } from './hooks';
 import { lang } from './i18n';
 import { type ClientConfig, Model } from './model';
+import './shared/base.css';
 import './styles.css';
 
 async function clientConfig(): Promise<ClientConfig> {
@@ -30,7 +33,9 @@ if (new URLSearchParams(location.search).has('embedded')) {
 
 const root = document.getElementById('app')!;
 clientConfig().then((config) => {
-  const model = new Model(config);
+  const model = new Model({ ...config, lang });
+  watchAttention(model);
+  watchIdle(model);
   render(
     <ModelContext.Provider value={model}>
       <App />

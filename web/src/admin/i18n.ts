@@ -1,8 +1,12 @@
 // The console's texts: French first, an English catalogue with the same keys
 // (TypeScript refuses a missing one). The browser's preferred languages
-// choose, as in the chat client; French is the default.
+// choose, as in the chat client (the shared helper: ../shared/i18n.ts);
+// French is the default.
 
 import type { ApiError, Profile, Scope } from './api';
+import { lang, locale, translator } from '../shared/i18n';
+
+export { lang };
 
 const fr = {
   title: "Console d'administration du chat",
@@ -646,31 +650,9 @@ const en: Catalogue = {
 };
 
 export type Key = keyof typeof fr;
-export type Lang = 'fr' | 'en';
-
-/** The first of the browser's languages we have, French otherwise (as the chat client). */
-export function pickLang(languages: readonly string[]): Lang {
-  for (const l of languages) {
-    const base = l.toLowerCase().split('-')[0];
-    if (base === 'fr' || base === 'en') return base;
-  }
-  return 'fr';
-}
-
-export const lang: Lang = pickLang(
-  typeof navigator === 'undefined' ? [] : navigator.languages ?? [navigator.language],
-);
-const catalogue: Catalogue = lang === 'en' ? en : fr;
-
-export function t(key: Key, params: Record<string, string | number> = {}): string {
-  return catalogue[key].replace(/\{(\w+)\}/g, (m, p: string) => (p in params ? String(params[p]) : m));
-}
-
-/** A key built from data (`profile_student`); the raw value when the catalogue lacks it. */
-export function tk(prefix: string, value: string, params: Record<string, string | number> = {}): string {
-  const key = `${prefix}${value}`;
-  return key in catalogue ? t(key as Key, params) : value;
-}
+const { t: translate, tk: translateKey } = translator<Key>({ fr, en });
+export const t = translate;
+export const tk = translateKey;
 
 export const profileName = (p: Profile) => tk('profile_', p);
 export const profilesName = (p: Profile) => tk('profiles_', p);
@@ -688,7 +670,7 @@ export function errorText(e: unknown): string {
   return t('unexpected', { code: err.code ?? String(err.status) });
 }
 
-const dateFormat = new Intl.DateTimeFormat(lang === 'en' ? 'en-GB' : 'fr-FR', {
+const dateFormat = new Intl.DateTimeFormat(locale, {
   dateStyle: 'short',
   timeStyle: 'medium',
 });

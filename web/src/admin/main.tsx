@@ -4,6 +4,7 @@
 import { render } from 'preact';
 import { App } from './app';
 import { lang } from './i18n';
+import '../shared/base.css';
 import './admin.css';
 
 document.documentElement.lang = lang;

@@ -8,7 +8,16 @@
 // iframe of the client, from the origin this script came from), or brings it
 // back if it was reduced. « Réduire » hides it and keeps the conversation
 // going; « Fermer » closes it (and signs out). `window.Causerie.open()` /
-// `.close()` do the same from the portal's own code.
+// `.reduce()` / `.close()` do the same from the portal's own code.
+//
+// Unread messages: every `data-causerie-chat` element gets a badge with the
+// count of unread messages (hidden at 0), and the portal hears of it by
+// `window.Causerie.onUnread = (count) => …` and by a `causerie:unread` event
+// on `document` (`event.detail.count`). The client and this script talk by
+// postMessage, each checking the other's origin: the client sends
+// `{ source: 'causerie', type: 'unread', count }`; this script sends
+// `{ source: 'causerie-embed', type: 'visibility', visible }` when the
+// window is reduced or shown (a reduced window counts as not seen).
 //
 // It is a classic script (no modules) and styles its elements through the
 // CSSOM only, so that the portal's Content-Security-Policy needs no
@@ -23,6 +32,16 @@
   const text = english
     ? { title: 'Chat', reduce: 'Minimise', close: 'Close' }
     : { title: 'Chat', reduce: 'Réduire', close: 'Fermer' };
+  const unreadText = (n: number) =>
+    english ? `(${n} unread message${n > 1 ? 's' : ''})` : `(${n} message${n > 1 ? 's' : ''} non lu${n > 1 ? 's' : ''})`;
+  let unread = 0;
+  const api: {
+    open: typeof open;
+    reduce: typeof reduce;
+    close: typeof close;
+    unread: () => number;
+    onUnread?: (count: number) => void;
+  } = { open, reduce, close, unread: () => unread };
 
   let win: HTMLElement | null = null;
   let opener: HTMLElement | null = null;
@@ -83,7 +102,7 @@
     bar.append(title, button(text.reduce, reduce), button(text.close, close));
     const frame = document.createElement('iframe');
     frame.title = text.title;
-    frame.src = `${origin}/?embedded=1`;
+    frame.src = `${origin}/?embedded=1&portal=${encodeURIComponent(location.origin)}`;
     style(frame, { flex: '1', border: '0', width: '100%' });
     w.append(bar, frame);
     w.addEventListener('keydown', (e) => {
@@ -101,18 +120,83 @@
     win.hidden = false;
     win.style.display = 'flex';
     win.querySelector('iframe')?.focus();
+    tellVisible(true);
   }
+
+  function tellVisible(visible: boolean): void {
+    win?.querySelector('iframe')?.contentWindow?.postMessage({ source: 'causerie-embed', type: 'visibility', visible }, origin);
+  }
+
+  /** The count on every « Chat » entry: a visible number and a text for screen readers. */
+  function showUnread(count: number): void {
+    unread = count;
+    for (const trigger of Array.from(document.querySelectorAll<HTMLElement>('[data-causerie-chat]'))) {
+      let badge = trigger.querySelector<HTMLElement>('[data-causerie-badge]');
+      if (count <= 0) {
+        badge?.remove();
+        continue;
+      }
+      if (!badge) {
+        badge = document.createElement('span');
+        badge.dataset.causerieBadge = '';
+        const number = document.createElement('span');
+        number.setAttribute('aria-hidden', 'true');
+        style(number, {
+          display: 'inline-block',
+          minWidth: '1.4em',
+          marginLeft: '0.4em',
+          padding: '0 0.35em',
+          borderRadius: '0.7em',
+          background: '#c5221f',
+          color: '#fff',
+          fontSize: '0.8em',
+          fontWeight: '700',
+          lineHeight: '1.4em',
+          textAlign: 'center',
+        });
+        const said = document.createElement('span');
+        style(said, {
+          position: 'absolute',
+          width: '1px',
+          height: '1px',
+          overflow: 'hidden',
+          clip: 'rect(0, 0, 0, 0)',
+          whiteSpace: 'nowrap',
+        });
+        badge.append(number, said);
+        trigger.append(badge);
+      }
+      badge.children[0].textContent = String(count);
+      badge.children[1].textContent = ` ${unreadText(count)}`;
+    }
+    try {
+      api.onUnread?.(count);
+    } catch {
+      // The portal's callback is its own business.
+    }
+    document.dispatchEvent(new CustomEvent('causerie:unread', { detail: { count } }));
+  }
+
+  window.addEventListener('message', (e) => {
+    const frame = win?.querySelector('iframe');
+    if (!frame || e.source !== frame.contentWindow || e.origin !== origin) return;
+    const data = e.data as { source?: unknown; type?: unknown; count?: unknown } | null;
+    if (data?.source !== 'causerie' || data.type !== 'unread' || typeof data.count !== 'number') return;
+    showUnread(Math.max(0, Math.floor(data.count)));
+  });
 
   function reduce(): void {
     if (!win) return;
     win.hidden = true;
     win.style.display = 'none';
+    tellVisible(false);
     opener?.focus();
   }
 
   function close(): void {
     win?.remove();
     win = null;
+    showUnread(0);
     opener?.focus();
   }
 
@@ -123,5 +207,5 @@
     open(trigger);
   });
 
-  (window as unknown as { Causerie: object }).Causerie = { open, close, reduce };
+  (window as unknown as { Causerie: typeof api }).Causerie = api;
 })();

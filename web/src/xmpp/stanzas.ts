@@ -1,0 +1,388 @@
+// Stanzas: pure builders (plain DOM elements, which Strophe sends as they
+// are) and parsers (of the elements Strophe hands over). No connection, no
+// state, no UI text: unit-tested on their own (stanzas.test.ts).
+
+export const NS = {
+  CLIENT: 'jabber:client',
+  ROSTER: 'jabber:iq:roster',
+  CAUSERIE_ROSTER: 'urn:causerie:roster:0',
+  SEARCH: 'jabber:iq:search',
+  DATA: 'jabber:x:data',
+  VCARD: 'vcard-temp',
+  STANZAS: 'urn:ietf:params:xml:ns:xmpp-stanzas',
+  SASL: 'urn:ietf:params:xml:ns:xmpp-sasl',
+  DELAY: 'urn:xmpp:delay',
+  MUC: 'http://jabber.org/protocol/muc',
+  MUC_USER: 'http://jabber.org/protocol/muc#user',
+  MUC_ADMIN: 'http://jabber.org/protocol/muc#admin',
+  MUC_OWNER: 'http://jabber.org/protocol/muc#owner',
+  MUC_UNIQUE: 'http://jabber.org/protocol/muc#unique',
+  CONFERENCE: 'jabber:x:conference',
+  DISCO_INFO: 'http://jabber.org/protocol/disco#info',
+  DISCO_ITEMS: 'http://jabber.org/protocol/disco#items',
+  SID: 'urn:xmpp:sid:0',
+  CARBONS: 'urn:xmpp:carbons:2',
+  FORWARD: 'urn:xmpp:forward:0',
+  MAM: 'urn:xmpp:mam:2',
+  RSM: 'http://jabber.org/protocol/rsm',
+} as const;
+
+export type Show = 'available' | 'away' | 'dnd';
+export type Subscription = 'none' | 'to' | 'from' | 'both';
+
+// ------------------------------------------------------------------ JIDs
+export function bareJid(jid: string): string {
+  return jid.split('/')[0].toLowerCase();
+}
+
+export function resourceOf(jid: string): string {
+  const i = jid.indexOf('/');
+  return i < 0 ? '' : jid.slice(i + 1);
+}
+
+// -------------------------------------------------------------- building
+type Attrs = Record<string, string | undefined>;
+type Child = Element | string | null | undefined | false;
+
+let xmlDoc: XMLDocument | undefined;
+
+/**
+ * An element with its attributes (`xmlns` as a plain attribute, as Strophe's
+ * own builder does) and children (elements or text).
+ */
+export function el(name: string, attrs: Attrs = {}, ...kids: Child[]): Element {
+  xmlDoc ??= document.implementation.createDocument(NS.CLIENT, 'strophe', null);
+  const e = xmlDoc.createElement(name);
+  for (const [k, v] of Object.entries(attrs)) if (v !== undefined) e.setAttribute(k, v);
+  for (const k of kids) {
+    if (k === null || k === undefined || k === false || k === '') continue;
+    e.appendChild(typeof k === 'string' ? xmlDoc.createTextNode(k) : k);
+  }
+  return e;
+}
+
+export const iq = (type: 'get' | 'set' | 'result', attrs: Attrs, ...kids: Child[]) =>
+  el('iq', { type, ...attrs }, ...kids);
+
+export const iqResult = (id: string) => iq('result', { id });
+
+export const rosterGet = () => iq('get', {}, el('query', { xmlns: NS.ROSTER }));
+
+export function rosterSet(item: { jid: string; name?: string; groups: string[] }): Element {
+  return iq(
+    'set',
+    {},
+    el(
+      'query',
+      { xmlns: NS.ROSTER },
+      el('item', { jid: item.jid, name: item.name || undefined }, ...item.groups.map((g) => el('group', {}, g))),
+    ),
+  );
+}
+
+export const rosterRemove = (jid: string) =>
+  iq('set', {}, el('query', { xmlns: NS.ROSTER }, el('item', { jid, subscription: 'remove' })));
+
+export const carbonsEnable = () => iq('set', {}, el('enable', { xmlns: NS.CARBONS }));
+
+/** XEP-0055 on the directory's search service, the free-text field. */
+export function searchIq(service: string, text: string): Element {
+  return iq(
+    'set',
+    { to: service },
+    el(
+      'query',
+      { xmlns: NS.SEARCH },
+      el(
+        'x',
+        { xmlns: NS.DATA, type: 'submit' },
+        el('field', { var: 'FORM_TYPE', type: 'hidden' }, el('value', {}, NS.SEARCH)),
+        el('field', { var: 'search' }, el('value', {}, text)),
+      ),
+    ),
+  );
+}
+
+export const vcardGet = (jid: string) => iq('get', { to: jid }, el('vCard', { xmlns: NS.VCARD }));
+
+/** Our presence (to the server, or into a room with `to`). */
+export function presence(show: Show, opts: { to?: string; priority?: number } = {}): Element {
+  return el(
+    'presence',
+    { to: opts.to },
+    show !== 'available' && el('show', {}, show),
+    opts.priority !== undefined && el('priority', {}, String(opts.priority)),
+  );
+}
+
+export type PresenceType = 'subscribe' | 'subscribed' | 'unsubscribed' | 'unavailable';
+export const presenceOfType = (type: PresenceType, to?: string) => el('presence', { to, type });
+
+export const chatMessage = (to: string, id: string, body: string) =>
+  el('message', { to, type: 'chat', id }, el('body', {}, body));
+
+export const groupchatMessage = (room: string, id: string, body: string) =>
+  el('message', { to: room, type: 'groupchat', id }, el('body', {}, body));
+
+/** Joining a room as `nick`, asking for its last `history` messages. */
+export function joinRoom(room: string, nick: string, show: Show, history: number): Element {
+  return el(
+    'presence',
+    { to: `${room}/${nick}` },
+    el('x', { xmlns: NS.MUC }, el('history', { maxstanzas: String(history) })),
+    show !== 'available' && el('show', {}, show),
+  );
+}
+
+export const leaveRoom = (room: string, nick: string) => presenceOfType('unavailable', `${room}/${nick}`);
+
+/** XEP-0307: a unique room name from the service. */
+export const uniqueRoomName = (service: string) => iq('get', { to: service }, el('unique', { xmlns: NS.MUC_UNIQUE }));
+
+/** The room's configuration form with its name (the rest as the server's defaults). */
+export function roomConfig(room: string, title: string): Element {
+  return iq(
+    'set',
+    { to: room },
+    el(
+      'query',
+      { xmlns: NS.MUC_OWNER },
+      el(
+        'x',
+        { xmlns: NS.DATA, type: 'submit' },
+        el('field', { var: 'FORM_TYPE' }, el('value', {}, 'http://jabber.org/protocol/muc#roomconfig')),
+        el('field', { var: 'muc#roomconfig_roomname' }, el('value', {}, title)),
+      ),
+    ),
+  );
+}
+
+export const mediatedInvite = (room: string, id: string, to: string) =>
+  el('message', { to: room, id }, el('x', { xmlns: NS.MUC_USER }, el('invite', { to })));
+
+export const declineInvite = (room: string, to?: string) =>
+  el('message', { to: room }, el('x', { xmlns: NS.MUC_USER }, el('decline', { to })));
+
+/** Role `none` on a nickname: out of the room. */
+export const kick = (room: string, nick: string) =>
+  iq('set', { to: room }, el('query', { xmlns: NS.MUC_ADMIN }, el('item', { nick, role: 'none' })));
+
+export const discoItems = (to: string) => iq('get', { to }, el('query', { xmlns: NS.DISCO_ITEMS }));
+export const discoInfo = (to: string) => iq('get', { to }, el('query', { xmlns: NS.DISCO_INFO }));
+
+/** XEP-0313 paged by XEP-0059: the `max` messages before `before` (the last ones without it). */
+export function mamBefore(to: string, queryid: string, max: number, before?: string): Element {
+  return iq(
+    'set',
+    { to },
+    el(
+      'query',
+      { xmlns: NS.MAM, queryid },
+      el('set', { xmlns: NS.RSM }, el('max', {}, String(max)), el('before', {}, before ?? '')),
+    ),
+  );
+}
+
+// --------------------------------------------------------------- parsing
+export function child(e: Element | null | undefined, name: string, ns?: string): Element | undefined {
+  for (const c of Array.from(e?.children ?? [])) {
+    if (c.localName === name && (ns === undefined || c.namespaceURI === ns)) return c;
+  }
+  return undefined;
+}
+
+export function children(e: Element | null | undefined, name: string, ns?: string): Element[] {
+  return Array.from(e?.children ?? []).filter(
+    (c) => c.localName === name && (ns === undefined || c.namespaceURI === ns),
+  );
+}
+
+const langOf = (c: Element) => c.getAttribute('xml:lang') ?? c.getAttribute('lang') ?? '';
+
+/** The `<body/>` in `lang` (the server's notices come in French and English). */
+export function bodyOf(stanza: Element, lang: string): string | undefined {
+  const bodies = children(stanza, 'body');
+  const pick =
+    bodies.find((b) => langOf(b).startsWith(lang)) ??
+    bodies.find((b) => langOf(b) === '') ??
+    bodies.find((b) => langOf(b).startsWith('fr')) ??
+    bodies[0];
+  return pick?.textContent ?? undefined;
+}
+
+export function showOf(stanza: Element): Show {
+  const show = child(stanza, 'show')?.textContent?.trim();
+  return show === 'dnd' ? 'dnd' : show === 'away' || show === 'xa' ? 'away' : 'available';
+}
+
+export function priorityOf(stanza: Element): number {
+  return Number(child(stanza, 'priority')?.textContent ?? 0) || 0;
+}
+
+/** XEP-0203: when the stanza was first sent. */
+export function stampOf(stanza: Element | undefined): Date | undefined {
+  const stamp = child(stanza, 'delay', NS.DELAY)?.getAttribute('stamp');
+  const d = stamp ? new Date(stamp) : undefined;
+  return d && !Number.isNaN(d.getTime()) ? d : undefined;
+}
+
+export function statusCodes(x: Element | undefined): Set<number> {
+  return new Set(children(x, 'status', NS.MUC_USER).map((s) => Number(s.getAttribute('code'))));
+}
+
+/** The `<text/>` of a stanza or SASL error, in `lang` when there (French otherwise). */
+export function errorText(error: Element | undefined, lang: string): string | undefined {
+  if (!error) return undefined;
+  const texts = Array.from(error.children).filter((c) => c.localName === 'text');
+  const pick =
+    texts.find((c) => langOf(c).startsWith(lang)) ?? texts.find((c) => langOf(c).startsWith('fr')) ?? texts[0];
+  return pick?.textContent?.trim() || undefined;
+}
+
+/** The condition of a stanza error (`forbidden`, `policy-violation`, ...). */
+export function errorCondition(error: Element | undefined): string {
+  if (!error) return 'undefined-condition';
+  const c = Array.from(error.children).find((e) => e.namespaceURI === NS.STANZAS && e.localName !== 'text');
+  return c?.localName ?? 'undefined-condition';
+}
+
+/** An error stanza: the server's text (in `lang`) and its condition. */
+export function stanzaError(stanza: Element | null, lang: string): { text?: string; condition: string } {
+  const error = stanza ? child(stanza, 'error') : undefined;
+  return { text: errorText(error, lang), condition: errorCondition(error) };
+}
+
+/**
+ * A SASL failure: `bad-credentials` for a wrong password, else the server's
+ * reason (its texts are « French — English »).
+ */
+export function saslFailure(failure: Element, lang: string): { badCredentials: true } | { text: string } {
+  if (failure.namespaceURI !== NS.SASL) return { badCredentials: true };
+  if (child(failure, 'not-authorized') || child(failure, 'credentials-expired')) return { badCredentials: true };
+  const text = errorText(failure, lang);
+  if (!text) return { badCredentials: true };
+  const [fr, en] = text.split(' — ');
+  return { text: lang === 'en' && en ? en : fr };
+}
+
+export interface RosterItem {
+  jid: string;
+  name?: string;
+  groups: string[];
+  subscription: Subscription | 'remove';
+  ask: boolean;
+  refused: boolean;
+}
+
+/** A roster `<item/>`; undefined for anything else. */
+export function parseRosterItem(item: Element): RosterItem | undefined {
+  if (item.localName !== 'item') return undefined;
+  const jid = bareJid(item.getAttribute('jid') ?? '');
+  if (!jid) return undefined;
+  const sub = item.getAttribute('subscription') ?? 'none';
+  const groups = children(item, 'group')
+    .map((g) => g.textContent ?? '')
+    .filter((g) => g);
+  return {
+    jid,
+    name: item.getAttribute('name') || undefined,
+    groups: [...new Set(groups)],
+    subscription: (['none', 'to', 'from', 'both', 'remove'].includes(sub) ? sub : 'none') as RosterItem['subscription'],
+    ask: item.getAttribute('ask') === 'subscribe',
+    refused: !!child(item, 'refused', NS.CAUSERIE_ROSTER),
+  };
+}
+
+/** The items of a roster result or push. */
+export function parseRoster(stanza: Element): RosterItem[] {
+  const query = child(stanza, 'query', NS.ROSTER);
+  return Array.from(query?.children ?? [])
+    .map(parseRosterItem)
+    .filter((i): i is RosterItem => !!i);
+}
+
+export interface SearchHit {
+  jid: string;
+  name: string;
+  profile: string;
+  classes: string;
+}
+
+/** The rows of a XEP-0055 result (data form `<item/>`s), without `self`. */
+export function parseSearch(result: Element, self: string): SearchHit[] {
+  const x = child(child(result, 'query', NS.SEARCH) ?? result, 'x', NS.DATA);
+  const hits: SearchHit[] = [];
+  for (const item of children(x, 'item')) {
+    const value = (v: string) =>
+      child(
+        children(item, 'field').find((f) => f.getAttribute('var') === v),
+        'value',
+      )?.textContent ?? '';
+    const jid = bareJid(value('jid'));
+    if (jid && jid !== self) {
+      hits.push({ jid, name: value('name'), profile: value('profile'), classes: value('classes') });
+    }
+  }
+  return hits;
+}
+
+/** The full name (FN) of a vCard result. */
+export function parseVcardName(result: Element): string | undefined {
+  const card = child(result, 'vCard', NS.VCARD);
+  return (card && child(card, 'FN')?.textContent?.trim()) || undefined;
+}
+
+/** The unique room name of a XEP-0307 answer, as a bare JID on `service`. */
+export function parseUniqueRoom(result: Element, service: string): string | undefined {
+  const unique = child(result, 'unique', NS.MUC_UNIQUE)?.textContent?.trim().toLowerCase();
+  if (!unique) return undefined;
+  return unique.includes('@') ? bareJid(unique) : `${unique}@${service}`;
+}
+
+/** The items of a disco#items answer. */
+export function parseDiscoItems(result: Element): { jid: string; name: string }[] {
+  return children(child(result, 'query'), 'item').map((i) => ({
+    jid: bareJid(i.getAttribute('jid') ?? ''),
+    name: i.getAttribute('name') ?? '',
+  }));
+}
+
+/** The identity's name of a disco#info answer. */
+export function parseDiscoName(result: Element): string | undefined {
+  return child(child(result, 'query', NS.DISCO_INFO), 'identity')?.getAttribute('name') || undefined;
+}
+
+/** One `<result/>` of a MAM query (a room's archive): a groupchat message with a body. */
+export function parseArchived(
+  result: Element,
+  lang: string,
+): { id: string; nick: string; body: string; time?: Date } | undefined {
+  const id = result.getAttribute('id');
+  const forwarded = child(result, 'forwarded', NS.FORWARD);
+  const m = child(forwarded, 'message');
+  if (!id || !m || m.getAttribute('type') !== 'groupchat') return undefined;
+  const body = bodyOf(m, lang);
+  if (body === undefined) return undefined;
+  return { id, nick: resourceOf(m.getAttribute('from') ?? ''), body, time: stampOf(forwarded) };
+}
+
+/** Whether the `<fin/>` of a MAM answer says the archive has nothing older. */
+export const mamComplete = (result: Element) => child(result, 'fin', NS.MAM)?.getAttribute('complete') === 'true';
+
+/** XEP-0280: the forwarded message of a carbon, and which way it went. */
+export function parseCarbon(stanza: Element): { direction: 'sent' | 'received'; message: Element } | undefined {
+  const sent = child(stanza, 'sent', NS.CARBONS);
+  const received = child(stanza, 'received', NS.CARBONS);
+  const message = child(child(sent ?? received, 'forwarded', NS.FORWARD), 'message');
+  if (!message) return undefined;
+  return { direction: sent ? 'sent' : 'received', message };
+}
+
+/** The room's stanza-id of a groupchat message (XEP-0359, `by` the room). */
+export function roomStanzaId(stanza: Element, room: string): string | undefined {
+  return (
+    children(stanza, 'stanza-id', NS.SID)
+      .find((s) => bareJid(s.getAttribute('by') ?? '') === room)
+      ?.getAttribute('id') ?? undefined
+  );
+}
