@@ -2,12 +2,14 @@
 survives ``kill -9``.
 
 Senders with stream management send numbered messages, under load, to an
-offline account (durable through offline storage) and to their own room
-(durable through the rooms' archive), ask for acknowledgements and keep a
-ledger of what the server's ``<a h/>`` covered. The server is killed with
-SIGKILL at random moments and restarted on the same data directory; at the end
-every acknowledged message must be found: in the offline delivery at the
-recipient's login, or in the room's archive. 0 acknowledged stanzas lost.
+offline account (durable through offline storage), to an account that is
+online (durable through the accounts' archive: the recipient's XEP-0313
+archive) and to their own room (durable through the rooms' archive), ask for
+acknowledgements and keep a ledger of what the server's ``<a h/>`` covered.
+The server is killed with SIGKILL at random moments and restarted on the same
+data directory; at the end every acknowledged message must be found: in the
+offline delivery at the recipient's login, in the online recipient's archive,
+or in the room's archive. 0 acknowledged stanzas lost.
 
 Short by default (CI). The benchmark's long run:
 ``CAUSERIE_LEDGER_KILLS=40 CAUSERIE_LEDGER_SENDERS=8`` (and
@@ -35,9 +37,11 @@ NS_MUC = "http://jabber.org/protocol/muc"
 class Sender(threading.Thread):
     """One account: its own room, and messages to the offline recipient."""
 
-    def __init__(self, server, account, recipient: str, room: str, round_: int, ledger: set, sent: list):
+    def __init__(self, server, account, recipient: str, live: str, room: str, round_: int, ledger: set,
+                 sent: list):
         super().__init__(daemon=True)
         self.server, self.account, self.recipient, self.room = server, account, recipient, room
+        self.live = live
         self.round, self.ledger, self.sent_total = round_, ledger, sent
         self.stop = threading.Event()
         self.ready = threading.Event()
@@ -74,6 +78,8 @@ class Sender(threading.Thread):
                 order.append(("offline", f"{mid}-o"))
                 c.send(f"<message to='{self.room}' type='groupchat' id='{mid}-r'><body>{mid}-r</body></message>")
                 order.append(("room", f"{mid}-r"))
+                c.send(f"<message to='{self.live}' type='chat' id='{mid}-l'><body>{mid}-l</body></message>")
+                order.append(("live", f"{mid}-l"))
                 n += 1
                 self.sent_total.append(1)
             c.send(f"<r xmlns='{NS_SM}'/>")
@@ -88,16 +94,34 @@ class Sender(threading.Thread):
             c.send(f"<a xmlns='{NS_SM}' h='{s.h}'/>")
 
 
+def drain(client, stop: threading.Event) -> None:
+    """Reads (and forgets) what the online recipient gets, so that it stays online."""
+    while not stop.is_set():
+        try:
+            client.recv(0.5)
+        except RawTimeout:
+            continue
+        except Exception:  # noqa: BLE001 - the server was killed under it
+            return
+
+
 def test_acknowledged_stanzas_survive_kill_9(make_server):
     srv = make_server(limits={"max_offline_per_user": 1_000_000, "send_queue_len": 4000})
     recipient = srv.new_account("inbox")
+    live = srv.new_account("live")
     senders = [srv.new_account("snd") for _ in range(SENDERS)]
     rooms = {a.user: f"ledger-{a.user}@conference.{srv.domain}" for a in senders}
     ledger: set[tuple[str, str]] = set()
     sent: list[int] = []
     rng = random.Random(int(os.environ.get("CAUSERIE_LEDGER_SEED", "14")))
     for round_ in range(KILLS):
-        threads = [Sender(srv, a, recipient.jid, rooms[a.user], round_, ledger, sent) for a in senders]
+        # The online recipient: connected (and available) while the senders write to it.
+        reader = login_server(srv, live, "online", timeout=10)
+        reader.presence()
+        reading = threading.Event()
+        threading.Thread(target=drain, args=(reader, reading), daemon=True).start()
+        threads = [Sender(srv, a, recipient.jid, live.jid, rooms[a.user], round_, ledger, sent)
+                   for a in senders]
         for t in threads:
             t.start()
         for t in threads:
@@ -107,6 +131,8 @@ def test_acknowledged_stanzas_survive_kill_9(make_server):
         for t in threads:
             t.stop.set()
             t.join(15)
+        reading.set()
+        reader.abort()
         srv.start()
     # What survived.
     c = login_server(srv, recipient, "check")
@@ -124,10 +150,16 @@ def test_acknowledged_stanzas_survive_kill_9(make_server):
     c.close()
     with sqlite3.connect(f"file:{srv.db_path}?mode=ro", uri=True) as db:
         archived = {row[0] for row in db.execute("SELECT stanza FROM room_archive")}
+        live_archive = "\n".join(row[0] for row in db.execute(
+            "SELECT a.stanza FROM account_archive a JOIN accounts u ON u.id = a.owner_id "
+            "WHERE u.username = ?", (live.user,)))
     blob = "\n".join(archived)
     lost = sorted(mid for kind, mid in ledger
-                  if (kind == "offline" and mid not in offline) or (kind == "room" and f">{mid}<" not in blob))
-    print(f"\nledger: {len(sent) * 2} messages sent, {len(ledger)} acknowledged, {KILLS} kill -9, "
+                  if (kind == "offline" and mid not in offline) or (kind == "room" and f">{mid}<" not in blob)
+                  or (kind == "live" and f">{mid}<" not in live_archive))
+    kinds = {k: sum(1 for kind, _ in ledger if kind == k) for k in ("offline", "live", "room")}
+    assert kinds["live"], "no message to the online recipient was acknowledged: the 1:1 case measured nothing"
+    print(f"\nledger: {len(sent) * 3} messages sent, {len(ledger)} acknowledged ({kinds}), {KILLS} kill -9, "
           f"{len(lost)} acknowledged lost")
     assert ledger, "nothing was acknowledged: the test measured nothing"
     assert not lost, f"{len(lost)} acknowledged messages lost, e.g. {lost[:10]}"
