@@ -490,19 +490,6 @@ async fn inbound_subscribe(
     if let Some(mut item) = item {
         if matches!(item.subscription, Subscription::From | Subscription::Both) {
             let reply = presence_el(Some("subscribed"), &contact_bare, &user_bare);
-            let asking = server
-                .contacts
-                .item(user, &contact_bare)
-                .await?
-                .is_some_and(|mine| mine.ask);
-            if !asking {
-                // RFC 6121 §3.1.3: already subscribed, the contact's server auto-replies
-                // `subscribed`. The requester's roster says so already and stays as it is;
-                // the reply tells his client the request is answered (Converse asks again
-                // after every acceptance, and waits for it).
-                server.sessions.deliver_available(&own, &reply, false);
-                return Ok(());
-            }
             return inbound_subscribed(server, user, contact, reply, &own).await;
         }
         if item.approved {
