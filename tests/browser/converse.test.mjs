@@ -191,14 +191,22 @@ describe(`Converse.js ${converseInstalled() ? converseVersion() : '14'} against 
       await add.getByRole('textbox', { name: 'nom@exemple.org' }).fill('noah.robert@localhost');
       await add.getByRole('button', { name: 'Ajouter', exact: true }).click();
       await eventually(() => assert.ok(lea.errors.some((e) => e.includes("d'ajouter noah.robert@localhost comme contact"))));
-      assert.equal(await lea.locator('converse-roster').getByText('noah.robert', { exact: false }).count(), 0);
-      assert.equal(await rosterRow(lea, 'ROBERT Noah').count(), 0);
+      // Not among her contacts. (Since the server offers blocking, Converse opens a chat
+      // with someone outside the roster and may list it apart, as a chat, not a contact.)
+      const noahContact = lea
+        .locator('converse-roster li.current-xmpp-contact')
+        .filter({ hasText: /noah\.robert|ROBERT Noah/ });
+      assert.equal(await noahContact.count(), 0);
       // Nothing else went wrong in the page but Converse's own alert for Noah and
       // the TypeError the issue reports for the room's notices (Converse's
       // shouldNotifyOfGroupMessage; the page loads the unminified converse.js so
       // that stacks name it).
+      // Converse also leaves unhandled the refusals of what it asks about Noah once it
+      // opened a chat with him (his vCard and archive: `forbidden`, the school's rules),
+      // which surface as page errors named after Strophe's IQ callback ('…endIQ').
       const known = (e) =>
         e.startsWith("dialog: alert Désolé, une erreur est survenue en essayant d'ajouter noah.robert@localhost") ||
+        e === 'pageerror: endIQ' ||
         (e.startsWith('pageerror: ') && stacks.some((st) => st.includes(e.slice(11)) && st.includes('shouldNotifyOfGroupMessage')));
       assert.deepEqual(lea.errors.filter((e) => !known(e)), [], stacks.join('\n'));
       assert.equal(await hugo.exited, 0, hugo.lines.join('\n'));
