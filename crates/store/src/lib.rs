@@ -2,7 +2,7 @@
 //! queries on SQLite and PostgreSQL), connecting and migrating, the error type, and the
 //! re-exported per-area traits and types (accounts, roster, offline messages, vCards, the
 //! school directory with its rules and access settings, multi-user rooms with their members
-//! and archives; administrators, console sessions, account locks, the audit log).
+//! and archives; push registrations; administrators, console sessions, account locks, the audit log).
 //!
 //! Nothing is cached here: every call reads the database, so an account created by another
 //! process (the `causerie user add` CLI writing the SQLite file of a running server) is
@@ -17,6 +17,7 @@ pub mod audit;
 mod credentials;
 pub mod directory;
 pub mod offline;
+pub mod push;
 pub mod rooms;
 pub mod roster;
 pub mod vcard;
@@ -36,6 +37,7 @@ pub use admin::{
 };
 pub use directory::{Access, DirectoryStore, ImportReport};
 pub use offline::{OfflineMessage, OfflineStore, Waiting};
+pub use push::{PushRegistration, PushStore};
 pub use rooms::{
     AddMember, Affiliation, ArchiveEntry, ArchivePage, ArchiveQuery, ArchivedMessage, CreateRoom,
     Room, RoomMember, RoomStore,
