@@ -24,3 +24,11 @@ pub const CAUSERIE_ROSTER: &str = "urn:causerie:roster:0";
 pub const CARBONS: &str = "urn:xmpp:carbons:2";
 pub const FORWARD: &str = "urn:xmpp:forward:0";
 pub const HINTS: &str = "urn:xmpp:hints";
+/// XEP-0114: the namespace of an external component's stream and stanzas.
+pub const COMPONENT: &str = "jabber:component:accept";
+/// XEP-0357 push notifications.
+pub const PUSH: &str = "urn:xmpp:push:0";
+/// XEP-0060 publish-subscribe (the push notifications are publishes).
+pub const PUBSUB: &str = "http://jabber.org/protocol/pubsub";
+/// XEP-0004 data forms.
+pub const DATA_FORMS: &str = "jabber:x:data";
