@@ -12,7 +12,9 @@ use causerie_store::{AccountStore, Store};
 use crate::auth;
 use crate::config::Config;
 use crate::services::stats::Stats;
-use crate::services::{Archiver, Contacts, Gate, Policy, Rooms, Sessions, View};
+use crate::services::{
+    Archiver, Components, Contacts, Gate, Policy, Pushes, Rooms, Sessions, View,
+};
 
 /// Everything the connection tasks share.
 pub struct Server {
@@ -34,6 +36,10 @@ pub struct Server {
     pub(crate) rooms: Rooms,
     /// The writer of the rooms' archive.
     pub(crate) archive: Archiver,
+    /// The external components (XEP-0114) and the server's requests to them.
+    pub(crate) components: Components,
+    /// The pace of push notifications (XEP-0357).
+    pub(crate) pushes: Pushes,
 }
 
 impl Server {
@@ -55,6 +61,10 @@ impl Server {
             sessions: Sessions::default(),
             rooms: Rooms::default(),
             archive: Archiver::start(store.clone()),
+            components: Components::new(config.components.iter().map(|c| c.domain.as_str())),
+            pushes: Pushes::new(std::time::Duration::from_secs(
+                config.push.min_interval_secs,
+            )),
             domain,
             store,
             tls,
@@ -98,6 +108,7 @@ impl Server {
             policy: &self.policy,
             contacts: &self.contacts,
             sessions: &self.sessions,
+            components: &self.components,
             domain: &self.domain,
         }
     }

@@ -22,9 +22,9 @@ use causerie_ent::{Class, Group, Profile, Rule, Scope, Snapshot, Structure, User
 use causerie_store::{
     Access, AccountStore, AddMember, AdminSession, AdminStore, Affiliation, ArchiveEntry,
     ArchiveQuery, ArchivedMessage, AuditQuery, Backend, CreateRoom, Credentials, DirectoryStore,
-    GrantSource, GroupChange, ImportReport, NewAudit, OfflineMessage, OfflineStore, PushRegistration, PushStore, Room,
-    RoomStore, RosterItem, RosterStore, ScramCredential, Store, StoreError, Subscription,
-    VcardStore, Waiting,
+    GrantSource, GroupChange, ImportReport, NewAudit, OfflineMessage, OfflineStore,
+    PushRegistration, PushStore, Room, RoomStore, RosterItem, RosterStore, ScramCredential, Store,
+    StoreError, Subscription, VcardStore, Waiting,
 };
 use sqlx::Connection;
 
@@ -3838,29 +3838,86 @@ async fn push_enable_disable_and_bound(store: &Store) {
     store.create_account("pushb", &creds(2)).await.unwrap();
     assert_eq!(store.push_registrations("pusha").await.unwrap(), vec![]);
     let form = "<x xmlns='jabber:x:data' type='submit'/>";
-    assert!(store.push_enable("pusha", "push.example", "n1", Some(form), 2).await.unwrap());
-    assert!(store.push_enable("pusha", "push.example", "n2", None, 2).await.unwrap());
+    assert!(
+        store
+            .push_enable("pusha", "push.example", "n1", Some(form), 2)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .push_enable("pusha", "push.example", "n2", None, 2)
+            .await
+            .unwrap()
+    );
     // Past the bound: refused, nothing stored.
-    assert!(!store.push_enable("pusha", "push.example", "n3", None, 2).await.unwrap());
+    assert!(
+        !store
+            .push_enable("pusha", "push.example", "n3", None, 2)
+            .await
+            .unwrap()
+    );
     // Re-enabling the same pair replaces its options, whatever the bound.
-    assert!(store.push_enable("pusha", "push.example", "n1", None, 2).await.unwrap());
+    assert!(
+        store
+            .push_enable("pusha", "push.example", "n1", None, 2)
+            .await
+            .unwrap()
+    );
     assert_eq!(
         store.push_registrations("pusha").await.unwrap(),
-        vec![reg("push.example", "n1", None), reg("push.example", "n2", None)]
+        vec![
+            reg("push.example", "n1", None),
+            reg("push.example", "n2", None)
+        ]
     );
-    assert_eq!(store.push_registrations("pushb").await.unwrap(), vec![], "per account");
+    assert_eq!(
+        store.push_registrations("pushb").await.unwrap(),
+        vec![],
+        "per account"
+    );
     // One node, then every node of a JID.
-    assert_eq!(store.push_disable("pusha", "push.example", Some("n2")).await.unwrap(), 1);
-    assert!(store.push_enable("pusha", "push.example", "n3", Some(form), 2).await.unwrap());
-    assert!(store.push_enable("pusha", "other.example", "n1", None, 3).await.unwrap());
-    assert_eq!(store.push_disable("pusha", "push.example", None).await.unwrap(), 2);
+    assert_eq!(
+        store
+            .push_disable("pusha", "push.example", Some("n2"))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(
+        store
+            .push_enable("pusha", "push.example", "n3", Some(form), 2)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .push_enable("pusha", "other.example", "n1", None, 3)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .push_disable("pusha", "push.example", None)
+            .await
+            .unwrap(),
+        2
+    );
     assert_eq!(
         store.push_registrations("pusha").await.unwrap(),
         vec![reg("other.example", "n1", None)]
     );
-    assert_eq!(store.push_disable("pushb", "other.example", None).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .push_disable("pushb", "other.example", None)
+            .await
+            .unwrap(),
+        0
+    );
     assert!(matches!(
-        store.push_enable("nobody", "push.example", "n", None, 2).await,
+        store
+            .push_enable("nobody", "push.example", "n", None, 2)
+            .await,
         Err(StoreError::NotFound)
     ));
     assert_eq!(store.push_registrations("nobody").await.unwrap(), vec![]);
@@ -3868,7 +3925,12 @@ async fn push_enable_disable_and_bound(store: &Store) {
 
 async fn push_registrations_go_with_the_account(store: &Store) {
     store.create_account("pushgone", &creds(3)).await.unwrap();
-    assert!(store.push_enable("pushgone", "push.example", "n", None, 5).await.unwrap());
+    assert!(
+        store
+            .push_enable("pushgone", "push.example", "n", None, 5)
+            .await
+            .unwrap()
+    );
     store.delete_account("pushgone").await.unwrap();
     store.create_account("pushgone", &creds(3)).await.unwrap();
     assert_eq!(store.push_registrations("pushgone").await.unwrap(), vec![]);

@@ -90,7 +90,7 @@ pub async fn account_info(server: &Server, user: &str, payload: &Element, set: b
     }
     Ok(Some(info(
         &[("account", "registered", None)],
-        &[ns::DISCO_INFO, ns::DISCO_ITEMS, ns::VCARD],
+        &[ns::DISCO_INFO, ns::DISCO_ITEMS, ns::VCARD, ns::PUSH],
         None,
     )))
 }

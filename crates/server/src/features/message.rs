@@ -1,7 +1,8 @@
 //! RFC 6121 §8 message delivery between accounts and resources, and XEP-0160 offline
 //! storage: a message for an account with no available resource is committed to the
 //! store first, and delivered at the next login with an XEP-0203 delay stamp — after the
-//! gate decided it again with the rules of that moment.
+//! gate decided it again with the rules of that moment. A message kept offline is told
+//! to the account's push app servers (`features::push::notify`).
 //!
 //! Whether a message may go at all is the gate's decision, taken by the router: here a
 //! message comes with its pass.
@@ -118,7 +119,8 @@ async fn to_account(server: &Server, session: &Session, pass: &Pass, stanza: Ele
         .store_offline(user, &xml::to_string(&stored), now.timestamp_millis(), max)
         .await
     {
-        Ok(true) => {}
+        // Kept: the account's phones are told (XEP-0357).
+        Ok(true) => super::push::notify(server, user, &stanza),
         Ok(false) => reply_error(
             session,
             &stanza,

@@ -9,23 +9,30 @@
 //! - [`contacts`]: the only writer of rosters, requests and refusals, with its cache.
 //! - [`rooms`]: who is in which room right now; [`archive`]: the rooms' archive writer.
 //! - [`stats`]: the live view's counters.
+//! - [`components`]: the external components (XEP-0114) configured and connected, and
+//!   the server's requests awaiting their answers; [`push`]: the pace of push
+//!   notifications (XEP-0357), coalesced per account.
 //!
 //! None of them imports the server or the features: they take what they need (the store,
 //! the domain) when made.
 
 pub mod archive;
+pub mod components;
 pub mod contacts;
 pub mod gate;
 pub mod pass;
 pub mod policy;
+pub mod push;
 pub mod rooms;
 pub mod sessions;
 pub mod stats;
 
 pub use archive::Archiver;
+pub use components::Components;
 pub use contacts::Contacts;
 pub use gate::{Class, Gate, Sender, Verdict};
 pub use pass::Pass;
 pub use policy::{Policy, View};
+pub use push::Pushes;
 pub use rooms::Rooms;
 pub use sessions::Sessions;
