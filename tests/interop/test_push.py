@@ -17,7 +17,9 @@ configured component is refused (``not-allowed``, French and English); a wrong
 component secret is refused (``not-authorized``) and so is an unknown component
 domain (``host-unknown``); a component may not write to a pupil, nor a pupil to
 the component (``service-unavailable``); an app server that answers a
-notification with an error has that registration disabled.
+notification with an error, or does not answer in time, has that registration
+disabled; messages close together are coalesced into one notification; a new
+connection of the component replaces the old one (``conflict``).
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ class AppServer:
         x = slixmpp.ComponentXMPP(domain, secret, srv.host, srv.component_port)
         x.whitespace_keepalive = False
         self.x = x
-        # "result", or the condition of the error to answer publishes with.
+        # "result", the condition of the error to answer publishes with, or None: no answer.
         self.answer = "result"
         self.publishes: list[ET.Element] = []
         self.messages: list[ET.Element] = []
@@ -95,7 +97,7 @@ class AppServer:
 
     def _on_publish(self, iq) -> None:
         self.publishes.append(ET.fromstring(str(iq)))
-        if iq["type"] != "set":
+        if iq["type"] != "set" or self.answer is None:
             return
         reply = iq.reply()
         if self.answer != "result":
@@ -150,10 +152,10 @@ async def disable(c, jid: str = PUSH, node: str | None = NODE):
     return await c.query(None, f"<disable xmlns='{NS_PUSH}' jid='{jid}'{n}/>", itype="set")
 
 
-async def school_with_push(make_gate):
+async def school_with_push(make_gate, toml: str = PUSH_TOML):
     """A server with the push component configured, the phone's owner and his friend
     mutual contacts, and the app server connected."""
-    g = await make_gate(extra_toml=PUSH_TOML)
+    g = await make_gate(extra_toml=toml)
     phone, friend = await g.users(PHONE, FRIEND)
     await mutual(phone, friend)
     app = await AppServer(g.srv).connect()
@@ -356,4 +358,58 @@ async def test_an_app_server_error_disables_the_registration(make_gate):
         await asyncio.sleep(2)
         assert len(app.publishes) == 1, [publish_of(i)["xml"] for i in app.publishes]
     finally:
+        await app.close()
+
+
+async def test_an_app_server_that_does_not_answer_has_the_registration_disabled(make_gate):
+    g, phone, friend, app = await school_with_push(make_gate)
+    try:
+        app.answer = None
+        await phone_goes_away(g, phone, friend)
+        friend.send_message(phone.bare, "premier")
+        await app.wait_publishes(1)
+        await asyncio.sleep(3.5)  # answer_timeout_secs = 3
+        app.answer = "result"
+        friend.send_message(phone.bare, "second")
+        await barrier(friend)
+        await asyncio.sleep(2)
+        assert len(app.publishes) == 1, [publish_of(i)["xml"] for i in app.publishes]
+    finally:
+        await app.close()
+
+
+async def test_messages_close_together_are_coalesced(make_gate):
+    toml = PUSH_TOML.replace("min_interval_secs = 0", "min_interval_secs = 3")
+    g, phone, friend, app = await school_with_push(make_gate, toml)
+    try:
+        await phone_goes_away(g, phone, friend)
+        for i in range(5):
+            friend.send_message(phone.bare, f"message {i}")
+        await barrier(friend)
+        await app.wait_publishes(1)
+        await asyncio.sleep(1)
+        assert len(app.publishes) == 1, "the next ones wait for the interval"
+        (first, second) = await app.wait_publishes(2, timeout=8)
+        assert publish_of(second)["fields"]["message-count"] == ["5"], publish_of(second)["xml"]
+        await asyncio.sleep(4)
+        assert len(app.publishes) == 2, "five messages, two notifications"
+    finally:
+        await app.close()
+
+
+async def test_a_new_connection_of_the_component_replaces_the_old_one(make_gate):
+    g, phone, friend, app = await school_with_push(make_gate)
+    ended = asyncio.get_running_loop().create_future()
+    app.x.add_event_handler("stream_error", lambda e: ended.done() or ended.set_result(e))
+    newer = await AppServer(g.srv).connect()
+    try:
+        err = await asyncio.wait_for(ended, 8)
+        assert err["condition"] == "conflict", err
+        # The newer connection gets the notifications.
+        await phone_goes_away(g, phone, friend)
+        friend.send_message(phone.bare, "pour le nouveau")
+        await newer.wait_publishes(1)
+        assert app.publishes == []
+    finally:
+        await newer.close()
         await app.close()
