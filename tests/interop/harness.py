@@ -107,7 +107,8 @@ class Server:
         self.data_dir = self.root / "data"
         self.config_path = self.root / "causerie.toml"
         self.log_path = self.root / "server.log"
-        self.c2s_port, self.c2s_tls_port, self.http_port, self.https_port = free_ports(4)
+        (self.c2s_port, self.c2s_tls_port, self.http_port, self.https_port,
+         self.component_port) = free_ports(5)
         self.limits = dict(limits or {})
         self.auth = dict(auth or {})
         self.tls = dict(tls or {})
@@ -141,6 +142,8 @@ class Server:
             f"c2s_tls = {_toml_value(f'{self.host}:{self.c2s_tls_port}')}",
             f"http = {_toml_value(f'{self.host}:{self.http_port}')}",
             f"https = {_toml_value(f'{self.host}:{self.https_port}')}",
+            # Bound only when the config lists [[components]] (extra_toml).
+            f"component = {_toml_value(f'{self.host}:{self.component_port}')}",
         ]
         if self.storage_url is not None:
             lines += ["", "[storage]", f"url = {_toml_value(self.storage_url)}"]

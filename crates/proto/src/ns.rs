@@ -42,3 +42,11 @@ pub const MAM: &str = "urn:xmpp:mam:2";
 pub const MAM_EXTENDED: &str = "urn:xmpp:mam:2#extended";
 /// XEP-0059 result set management.
 pub const RSM: &str = "http://jabber.org/protocol/rsm";
+/// XEP-0114: the namespace of an external component's stream and stanzas.
+pub const COMPONENT: &str = "jabber:component:accept";
+/// XEP-0357 push notifications.
+pub const PUSH: &str = "urn:xmpp:push:0";
+/// XEP-0060 publish-subscribe (the push notifications are publishes).
+pub const PUBSUB: &str = "http://jabber.org/protocol/pubsub";
+/// XEP-0004 data forms.
+pub const DATA_FORMS: &str = "jabber:x:data";

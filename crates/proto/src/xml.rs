@@ -61,6 +61,25 @@ pub fn to_string(el: &Element) -> String {
     String::from_utf8(buf).unwrap_or_default()
 }
 
+/// A copy of `el` where every element in namespace `from` is in namespace `to` instead
+/// (attributes, text and other namespaces unchanged): a stanza crossing between a client
+/// stream (`jabber:client`) and a component stream (`jabber:component:accept`), whose
+/// stanzas differ only by their default namespace (XEP-0114).
+pub fn renamespace(el: &Element, from: &str, to: &str) -> Element {
+    let ns = el.ns();
+    let mut out = Element::bare(el.name(), if ns == from { to } else { ns.as_str() });
+    *out.attrs_mut() = el.attrs().clone();
+    for node in el.nodes() {
+        match node {
+            minidom::Node::Element(child) => {
+                out.append_child(renamespace(child, from, to));
+            }
+            minidom::Node::Text(text) => out.append_text(text.clone()),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,5 +101,26 @@ mod tests {
         let back: Element = s.parse().unwrap();
         assert_eq!(back.attr("to"), Some("c@d"));
         assert_eq!(lang(&back), Some("fr"));
+    }
+
+    #[test]
+    fn renamespace_changes_only_the_default_namespace() {
+        let el: Element = "<message xmlns='jabber:component:accept' from='a' to='b'><body>hi &amp; bye</body><x xmlns='jabber:x:data'><field var='v'/></x></message>"
+            .parse()
+            .unwrap();
+        let c = renamespace(&el, "jabber:component:accept", "jabber:client");
+        assert_eq!(c.ns(), "jabber:client");
+        assert_eq!(c.attr("from"), Some("a"));
+        let body = c.get_child("body", "jabber:client").unwrap();
+        assert_eq!(body.text(), "hi & bye");
+        assert!(
+            c.get_child("x", "jabber:x:data")
+                .unwrap()
+                .children()
+                .next()
+                .is_some()
+        );
+        let back = renamespace(&c, "jabber:client", "jabber:component:accept");
+        assert_eq!(back, el);
     }
 }

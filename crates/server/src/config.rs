@@ -35,6 +35,59 @@ pub struct Config {
     pub archive: Archive,
     pub admin: Admin,
     pub log: Log,
+    /// External components (XEP-0114) allowed to connect, each with its domain and secret.
+    pub components: Vec<Component>,
+    pub push: Push,
+}
+
+/// One external component (XEP-0114): a `[[components]]` entry.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Component {
+    /// The component's domain, e.g. `push.example.org`: stanzas to JIDs of that domain go
+    /// to its connection.
+    pub domain: String,
+    /// The shared secret of its handshake (at least 16 characters).
+    pub secret: String,
+}
+
+impl std::fmt::Debug for Component {
+    // The secret never reaches a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Component")
+            .field("domain", &self.domain)
+            .finish_non_exhaustive()
+    }
+}
+
+/// XEP-0357 push notifications sent to an app server (a configured component).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Push {
+    /// Push registrations (enabled app server and node pairs) one account may have.
+    pub max_registrations_per_account: i64,
+    /// Put the sender's bare JID in the notification (`last-message-sender`).
+    pub include_sender: bool,
+    /// Put the message's text in the notification (`last-message-body`).
+    pub include_body: bool,
+    /// Seconds between two notifications for one account: more messages in between are
+    /// coalesced into the next one.
+    pub min_interval_secs: u64,
+    /// Seconds the app server has to answer a notification; past it, the registration is
+    /// disabled.
+    pub answer_timeout_secs: u64,
+}
+
+impl Default for Push {
+    fn default() -> Self {
+        Push {
+            max_registrations_per_account: 5,
+            include_sender: false,
+            include_body: false,
+            min_interval_secs: 10,
+            answer_timeout_secs: 30,
+        }
+    }
 }
 
 /// The admin console and its API (`/admin` on the HTTP listener, docs/admin-api.md).
@@ -80,6 +133,10 @@ pub struct Listen {
     /// The HTTP listener sits behind a reverse proxy that terminates TLS, so
     /// WebSocket clients are on a confidential channel (PLAIN is offered).
     pub http_behind_tls_proxy: bool,
+    /// External components (XEP-0114, `[[components]]`); bound only when at least one is
+    /// configured; `false` disables it.
+    #[serde(deserialize_with = "listener")]
+    pub component: Option<SocketAddr>,
 }
 
 /// A listener: `"IP:PORT"`, or `false` to disable it.
@@ -298,6 +355,8 @@ impl Default for Config {
             archive: Archive::default(),
             admin: Admin::default(),
             log: Log::default(),
+            components: Vec::new(),
+            push: Push::default(),
         }
     }
 }
@@ -339,6 +398,7 @@ impl Default for Listen {
             http: Some(SocketAddr::from(([0, 0, 0, 0], 5280))),
             https: None,
             http_behind_tls_proxy: false,
+            component: Some(SocketAddr::from(([127, 0, 0, 1], 5347))),
         }
     }
 }
@@ -546,6 +606,60 @@ impl Config {
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(("log.format", "must be `text` or `json`".into()));
         }
+        let domain = self.domain.to_lowercase();
+        let mut seen = std::collections::HashSet::new();
+        for c in &self.components {
+            let d = c.domain.to_lowercase();
+            if jid::BareJid::new(&d)
+                .ok()
+                .filter(|j| j.node().is_none())
+                .is_none()
+            {
+                return Err((
+                    "components.domain",
+                    format!("`{}` is not a valid XMPP domain", c.domain),
+                ));
+            }
+            let taken = [
+                domain.clone(),
+                format!("conference.{domain}"),
+                format!("search.{domain}"),
+            ];
+            if taken.contains(&d) || !seen.insert(d.clone()) {
+                return Err((
+                    "components.domain",
+                    format!(
+                        "`{}` is already served (the server's own domain, its services, or another component)",
+                        c.domain
+                    ),
+                ));
+            }
+            if c.secret.chars().count() < 16 {
+                return Err((
+                    "components.secret",
+                    format!(
+                        "the secret of `{}` must be at least 16 characters",
+                        c.domain
+                    ),
+                ));
+            }
+        }
+        let p = &self.push;
+        if !(1..=100).contains(&p.max_registrations_per_account) {
+            return Err((
+                "push.max_registrations_per_account",
+                "must be between 1 and 100".into(),
+            ));
+        }
+        if p.min_interval_secs > 3600 {
+            return Err(("push.min_interval_secs", "must be at most 3600".into()));
+        }
+        if !(1..=300).contains(&p.answer_timeout_secs) {
+            return Err((
+                "push.answer_timeout_secs",
+                "must be between 1 and 300".into(),
+            ));
+        }
         if let Some(url) = &self.storage.url
             && !(url.starts_with("sqlite:")
                 || url.starts_with("postgres://")
@@ -641,6 +755,30 @@ mod tests {
             Config::parse("[muc]\nhistory = 3")
                 .unwrap_err()
                 .contains("history")
+        );
+    }
+
+    #[test]
+    fn components_are_checked_and_their_secret_never_logged() {
+        let ok = "[[components]]\ndomain = 'push.localhost'\nsecret = 'a-long-enough-secret'";
+        let c = Config::parse(ok).unwrap();
+        assert!(c.validate().is_ok());
+        assert_eq!(c.components[0].domain, "push.localhost");
+        assert!(!format!("{c:?}").contains("a-long-enough-secret"));
+        assert_eq!(c.listen.component.unwrap().to_string(), "127.0.0.1:5347");
+        let short = "[[components]]\ndomain = 'push.localhost'\nsecret = 'short'";
+        let c = Config::parse(short).unwrap();
+        assert_eq!(c.validate().unwrap_err().0, "components.secret");
+        let own =
+            "[[components]]\ndomain = 'conference.localhost'\nsecret = 'a-long-enough-secret'";
+        let c = Config::parse(own).unwrap();
+        assert_eq!(c.validate().unwrap_err().0, "components.domain");
+        let twice = format!("{ok}\n{ok}");
+        let c = Config::parse(&twice).unwrap();
+        assert_eq!(c.validate().unwrap_err().0, "components.domain");
+        assert!(
+            Config::parse("[[components]]\ndomain = 'x'").is_err(),
+            "secret required"
         );
     }
 

@@ -6,7 +6,7 @@
 //! The layers, lowest first: [`stanza`], [`outbound`], [`mailbox`] and [`session`] (the
 //! shared vocabulary); [`services`] (owned state, and the gate); [`server`] (what
 //! everything shares); [`features`] (one file per feature), [`router`] (the choke point)
-//! and [`c2s`] (client streams); [`changes`] (one way to change the school, for every
+//! and [`c2s`] (client streams), [`component`] (external components, XEP-0114); [`changes`] (one way to change the school, for every
 //! door); [`enforce`] (a new directory generation applied to what is open); [`listener`]. This file only wires them: [`start`] binds the configured
 //! listeners and returns a [`Running`] handle whose [`Running::shutdown`] stops
 //! accepting, closes every session with `<system-shutdown/>` and waits for them.
@@ -15,6 +15,7 @@ pub mod admin;
 pub mod auth;
 pub mod c2s;
 pub mod changes;
+pub mod component;
 pub mod config;
 pub mod detached;
 pub mod enforce;
@@ -64,7 +65,7 @@ pub enum StartError {
 /// The running server: its bound addresses and its shutdown.
 pub struct Running {
     pub server: Arc<Server>,
-    /// Bound address of each listener, by name (`c2s`, `c2s_tls`).
+    /// Bound address of each listener, by name (`c2s`, `c2s_tls`, `component`).
     pub addresses: Vec<(&'static str, SocketAddr)>,
     listeners: listener::Listeners,
 }
@@ -84,6 +85,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     enforce::start(&server);
     features::muc::start(&server).await;
     features::mam::start(&server).await;
+    features::push::start(&server);
     let (listeners, addresses) = listener::Listeners::bind(server.clone()).await?;
     Ok(Running {
         server,

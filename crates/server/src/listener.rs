@@ -1,6 +1,8 @@
 //! Accept loops: one task per listener, one task per connection, a global
 //! connection limit, and a clean shutdown that tells every stream to close
-//! and waits for the connection tasks (the mini-redis shape).
+//! and waits for the connection tasks (the mini-redis shape). The external components'
+//! listener (XEP-0114, `component`) is one more, bound only when components are
+//! configured; its connections count against the same limit.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,7 +13,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
-use crate::{Server, StartError, c2s};
+use crate::{Server, StartError, c2s, component};
 
 /// The accept tasks and what they need to stop.
 pub struct Listeners {
@@ -31,9 +33,11 @@ impl Listeners {
         let mut tasks = JoinSet::new();
         let mut addresses = Vec::new();
         let listen = server.config.listen.clone();
-        for (what, addr, direct_tls) in [
-            ("c2s", listen.c2s, false),
-            ("c2s_tls", listen.c2s_tls, true),
+        let components = listen.component.filter(|_| server.components.any());
+        for (what, addr, kind) in [
+            ("c2s", listen.c2s, Kind::C2s),
+            ("c2s_tls", listen.c2s_tls, Kind::C2sTls),
+            ("component", components, Kind::Component),
         ] {
             let Some(addr) = addr else { continue };
             let listener = TcpListener::bind(addr)
@@ -48,7 +52,7 @@ impl Listeners {
             tasks.spawn(accept_loop(
                 server.clone(),
                 listener,
-                direct_tls,
+                kind,
                 limit.clone(),
                 stop_rx.clone(),
             ));
@@ -69,14 +73,16 @@ impl Listeners {
         let _ = self.stop.send(true);
         while self.tasks.join_next().await.is_some() {}
         self.server.sessions.stop_all("system-shutdown");
+        self.server.components.stop_all("system-shutdown");
         // Every TCP connection holds a permit: all permits back means all
         // ended. Sessions on other transports (WebSocket) are counted by the
         // registry; both must be done before the store closes.
         let total = self.server.config.limits.max_connections as u32;
         let sessions = &self.server.sessions;
+        let components = &self.server.components;
         let all_closed = async {
             let _ = self.limit.acquire_many(total).await;
-            while sessions.count() > 0 {
+            while sessions.count() > 0 || components.count() > 0 {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         };
@@ -86,10 +92,21 @@ impl Listeners {
     }
 }
 
+/// What a listener serves.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    /// Clients, STARTTLS.
+    C2s,
+    /// Clients, direct TLS.
+    C2sTls,
+    /// External components (XEP-0114).
+    Component,
+}
+
 async fn accept_loop(
     server: Arc<Server>,
     listener: TcpListener,
-    direct_tls: bool,
+    kind: Kind,
     limit: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -112,7 +129,11 @@ async fn accept_loop(
         };
         let server = server.clone();
         tokio::spawn(async move {
-            c2s::serve(server, tcp, peer, direct_tls).await;
+            match kind {
+                Kind::C2s => c2s::serve(server, tcp, peer, false).await,
+                Kind::C2sTls => c2s::serve(server, tcp, peer, true).await,
+                Kind::Component => component::serve(server, tcp, peer).await,
+            }
             drop(permit);
         });
     }

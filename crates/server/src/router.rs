@@ -11,6 +11,12 @@
 //! 6. hands over to the feature that owns the stanza kind, with the gate's verdict:
 //!    `features::message`, `features::presence`, or the IQ table in `features::mod`.
 //!
+//! Anything an account addresses to an external component's domain (XEP-0114) is the
+//! gate's too (`Gate::to_component`: refused in this version), right after step 2. What a
+//! component sends comes in through [`route_component`], where the gate
+//! (`Gate::from_component`) lets through only requests to the server itself and answers
+//! to the server's own requests.
+//!
 //! Nothing is exempt from step 5: answers, errors, unavailable presence and
 //! unsubscriptions are decided like the rest (docs/directory.md, "Who can send what to
 //! whom").
@@ -22,7 +28,7 @@ use tracing::debug;
 
 use crate::features;
 use crate::server::Server;
-use crate::services::gate::{self, Class, Sender, Verdict};
+use crate::services::gate::{self, Class, ComponentTo, ComponentVerdict, Sender, Verdict};
 use crate::session::{Session, reply_error};
 use crate::stanza::{Dest, MucDest};
 
@@ -87,6 +93,16 @@ pub async fn route(server: &Server, session: &Session, mut stanza: Element) {
         // Normalised form (lowercased node and domain).
         xml::set_attr(&mut stanza, "to", j.to_string());
     }
+    if to
+        .as_ref()
+        .is_some_and(|j| server.components.owner(j.domain().as_str()).is_some())
+    {
+        if let Verdict::Refuse(err) = server.gate().to_component(gate::classify(&stanza)) {
+            debug!(from = %session.user, "refused by the gate: to a component");
+            reply_error(session, &stanza, err);
+        }
+        return;
+    }
     if let Some(muc) = classify_muc(server, to.as_ref()) {
         features::muc::route(server, session, stanza, muc).await;
         return;
@@ -140,6 +156,65 @@ pub async fn route(server: &Server, session: &Session, mut stanza: Element) {
     }
     if gone {
         features::muc::session_ended(server, session).await;
+    }
+}
+
+/// Routes one stanza from external component `component` (its `from` already checked to
+/// be of its domain, its namespace made `jabber:client`): the gate decides, then the
+/// server answers a request itself, or hands an answer to the request it answers.
+pub async fn route_component(server: &Server, component: &str, stanza: Element) {
+    let reply = |el: Element| {
+        if !server.components.send(component, el) {
+            debug!(component, "could not queue a reply for a component");
+        }
+    };
+    let to = match stanza.attr("to").map(Jid::new) {
+        None => None,
+        Some(Ok(j)) => Some(j),
+        Some(Err(e)) => {
+            if causerie_proto::errors::may_reply_with_error(&stanza) {
+                let mut bad = stanza.clone();
+                xml::remove_attr(&mut bad, "to");
+                let err = StanzaError::new(Condition::JidMalformed)
+                    .with_text("en", format!("invalid recipient address: {e}"));
+                reply(causerie_proto::errors::error_reply(&bad, &err));
+            }
+            return;
+        }
+    };
+    let account = to
+        .as_ref()
+        .filter(|j| j.domain().as_str() == server.domain && j.node().is_some())
+        .map(|j| j.to_string());
+    let dest = match (&to, &account) {
+        (None, _) => ComponentTo::Server,
+        (Some(_), Some(a)) => ComponentTo::Account(a),
+        (Some(j), None) if j.domain().as_str() == server.domain => ComponentTo::Server,
+        (Some(_), None) => ComponentTo::Elsewhere,
+    };
+    let from = stanza.attr("from").unwrap_or_default().to_lowercase();
+    let class = gate::classify(&stanza);
+    match server.gate().from_component(component, &from, dest, class) {
+        ComponentVerdict::Server => {
+            let mut request = stanza.clone();
+            if to.is_none() {
+                xml::set_attr(&mut request, "to", server.domain.clone());
+            }
+            match features::component_iq(server, &request) {
+                Ok(payload) => reply(crate::stanza::result_for(&request, payload)),
+                Err(err) => reply(causerie_proto::errors::error_reply(&request, &err)),
+            }
+        }
+        ComponentVerdict::Answer(awaited) => awaited.deliver(stanza),
+        ComponentVerdict::Refuse(err) => {
+            debug!(component, ?class, "refused by the gate: from a component");
+            if causerie_proto::errors::may_reply_with_error(&stanza) {
+                reply(causerie_proto::errors::error_reply(&stanza, &err));
+            }
+        }
+        ComponentVerdict::Drop => {
+            debug!(component, ?class, "dropped by the gate: from a component");
+        }
     }
 }
 

@@ -12,7 +12,9 @@ use causerie_store::{AccountStore, Store};
 use crate::auth;
 use crate::config::Config;
 use crate::services::stats::Stats;
-use crate::services::{Archiver, Blocklists, Caps, Contacts, Gate, Policy, Rooms, Sessions, View};
+use crate::services::{
+    Archiver, Blocklists, Caps, Components, Contacts, Gate, Policy, Pushes, Rooms, Sessions, View,
+};
 
 /// Everything the connection tasks share.
 pub struct Server {
@@ -40,6 +42,10 @@ pub struct Server {
     pub(crate) blocking: Blocklists,
     /// When the server started (XEP-0012's uptime).
     pub(crate) started: std::time::Instant,
+    /// The external components (XEP-0114) and the server's requests to them.
+    pub(crate) components: Components,
+    /// The pace of push notifications (XEP-0357).
+    pub(crate) pushes: Pushes,
 }
 
 impl Server {
@@ -64,6 +70,10 @@ impl Server {
             caps: Caps::new(config.pep.caps_cache_entries),
             blocking: Blocklists::new(store.clone()),
             started: std::time::Instant::now(),
+            components: Components::new(config.components.iter().map(|c| c.domain.as_str())),
+            pushes: Pushes::new(std::time::Duration::from_secs(
+                config.push.min_interval_secs,
+            )),
             domain,
             store,
             tls,
@@ -108,6 +118,7 @@ impl Server {
             contacts: &self.contacts,
             sessions: &self.sessions,
             blocking: &self.blocking,
+            components: &self.components,
             domain: &self.domain,
         }
     }

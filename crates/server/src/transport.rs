@@ -57,6 +57,9 @@ pub struct TcpTransport<S> {
     /// buffer on the stack of the poll instead, and only what arrived is kept.
     buf: Vec<u8>,
     tls: bool,
+    /// The stream's content namespace: `jabber:client`, or `jabber:component:accept` for
+    /// an external component's stream (XEP-0114, `component`).
+    content_ns: &'static str,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> TcpTransport<S> {
@@ -66,6 +69,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> TcpTransport<S> {
             io,
             buf: Vec::new(),
             tls,
+            content_ns: ns::CLIENT,
+        }
+    }
+
+    /// Wraps the plain stream of an external component (XEP-0114): its header declares
+    /// `jabber:component:accept`, and it never upgrades to TLS.
+    pub fn component(io: S) -> Self {
+        TcpTransport {
+            io,
+            buf: Vec::new(),
+            tls: false,
+            content_ns: ns::COMPONENT,
         }
     }
 
@@ -105,7 +120,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Transport for TcpTransport<S> {
     async fn write_header(&mut self, attrs: &str) -> io::Result<()> {
         let h = format!(
             "<?xml version='1.0'?><stream:stream xmlns='{}' xmlns:stream='{}'{attrs}>",
-            ns::CLIENT,
+            self.content_ns,
             ns::STREAM
         );
         self.write_all(h.as_bytes()).await
@@ -136,6 +151,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Transport for TcpTransport<S> {
     }
 
     fn can_starttls(&self) -> bool {
-        !self.tls
+        !self.tls && self.content_ns == ns::CLIENT
     }
 }

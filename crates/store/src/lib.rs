@@ -3,8 +3,8 @@
 //! re-exported per-area traits and types (accounts, roster, offline messages, vCards, the
 //! school directory with its rules and access settings, multi-user rooms with their members
 //! and archives, the accounts' one-to-one archive and its retention per structure; PEP nodes
-//! and items, private XML storage; blocklists (XEP-0191) and last logouts (XEP-0012);
-//! administrators, console sessions, account locks, the audit log).
+//! and items, private XML storage; blocklists (XEP-0191) and last logouts (XEP-0012); push
+//! registrations (XEP-0357); administrators, console sessions, account locks, the audit log).
 //!
 //! Nothing is cached here: every call reads the database, so an account created by another
 //! process (the `causerie user add` CLI writing the SQLite file of a running server) is
@@ -25,6 +25,7 @@ pub mod offline;
 mod paging;
 pub mod pep;
 pub mod private;
+pub mod push;
 pub mod rooms;
 pub mod roster;
 pub mod vcard;
@@ -49,6 +50,7 @@ pub use directory::{Access, DirectoryStore, ImportReport};
 pub use offline::{OfflineMessage, OfflineStore, Waiting};
 pub use pep::{AccessModel, LastItem, PepItem, PepNode, PepQuota, PepStore, Published, SendLast};
 pub use private::{PrivateEntry, PrivateStore};
+pub use push::{PushRegistration, PushStore};
 pub use rooms::{
     AddMember, Affiliation, ArchiveEntry, ArchivePage, ArchiveQuery, ArchivedMessage, CreateRoom,
     Room, RoomMember, RoomStore,

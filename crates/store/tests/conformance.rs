@@ -24,8 +24,8 @@ use causerie_store::{
     Access, AccountArchiveEntry, AccountArchiveStore, AccountMessage, AccountStore, AddMember,
     AdminSession, AdminStore, Affiliation, ArchiveEntry, ArchiveQuery, ArchivedMessage, AuditQuery,
     Backend, CreateRoom, Credentials, DirectoryStore, GrantSource, GroupChange, ImportReport,
-    NewAudit, OfflineMessage, OfflineStore, Room, RoomStore, RosterItem, RosterStore,
-    ScramCredential, Store, StoreError, Subscription, VcardStore, Waiting,
+    NewAudit, OfflineMessage, OfflineStore, PushRegistration, PushStore, Room, RoomStore,
+    RosterItem, RosterStore, ScramCredential, Store, StoreError, Subscription, VcardStore, Waiting,
 };
 use causerie_store::{
     AccessModel, PepItem, PepNode, PepQuota, PepStore, PrivateEntry, PrivateStore, Published,
@@ -293,6 +293,8 @@ conformance! {
         blocklists_block_unblock_and_cascade,
         roster_version_moves_with_every_write,
         last_logout_is_kept_per_account,
+        push_enable_disable_and_bound,
+        push_registrations_go_with_the_account,
         unknown_user_reads_are_empty_and_writes_not_found,
         directory_import_creates_accounts_and_rows,
         directory_reimport_is_idempotent,
@@ -4727,4 +4729,119 @@ async fn account_archive_purge_deletes_rows_per_structure(store: &Store, url: &s
     for owner in owners {
         assert_eq!(raw_archive_rows(url, owner).await, 1, "{owner}");
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Push registrations (XEP-0357)
+// ---------------------------------------------------------------------------------------
+
+fn reg(jid: &str, node: &str, options: Option<&str>) -> PushRegistration {
+    PushRegistration {
+        jid: jid.into(),
+        node: node.into(),
+        options: options.map(str::to_owned),
+    }
+}
+
+async fn push_enable_disable_and_bound(store: &Store) {
+    store.create_account("pusha", &creds(1)).await.unwrap();
+    store.create_account("pushb", &creds(2)).await.unwrap();
+    assert_eq!(store.push_registrations("pusha").await.unwrap(), vec![]);
+    let form = "<x xmlns='jabber:x:data' type='submit'/>";
+    assert!(
+        store
+            .push_enable("pusha", "push.example", "n1", Some(form), 2)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .push_enable("pusha", "push.example", "n2", None, 2)
+            .await
+            .unwrap()
+    );
+    // Past the bound: refused, nothing stored.
+    assert!(
+        !store
+            .push_enable("pusha", "push.example", "n3", None, 2)
+            .await
+            .unwrap()
+    );
+    // Re-enabling the same pair replaces its options, whatever the bound.
+    assert!(
+        store
+            .push_enable("pusha", "push.example", "n1", None, 2)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.push_registrations("pusha").await.unwrap(),
+        vec![
+            reg("push.example", "n1", None),
+            reg("push.example", "n2", None)
+        ]
+    );
+    assert_eq!(
+        store.push_registrations("pushb").await.unwrap(),
+        vec![],
+        "per account"
+    );
+    // One node, then every node of a JID.
+    assert_eq!(
+        store
+            .push_disable("pusha", "push.example", Some("n2"))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(
+        store
+            .push_enable("pusha", "push.example", "n3", Some(form), 2)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .push_enable("pusha", "other.example", "n1", None, 3)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .push_disable("pusha", "push.example", None)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store.push_registrations("pusha").await.unwrap(),
+        vec![reg("other.example", "n1", None)]
+    );
+    assert_eq!(
+        store
+            .push_disable("pushb", "other.example", None)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(matches!(
+        store
+            .push_enable("nobody", "push.example", "n", None, 2)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(store.push_registrations("nobody").await.unwrap(), vec![]);
+}
+
+async fn push_registrations_go_with_the_account(store: &Store) {
+    store.create_account("pushgone", &creds(3)).await.unwrap();
+    assert!(
+        store
+            .push_enable("pushgone", "push.example", "n", None, 5)
+            .await
+            .unwrap()
+    );
+    store.delete_account("pushgone").await.unwrap();
+    store.create_account("pushgone", &creds(3)).await.unwrap();
+    assert_eq!(store.push_registrations("pushgone").await.unwrap(), vec![]);
 }

@@ -41,6 +41,7 @@ const ACCOUNT_FEATURES: &[&str] = &[
     ns::MAM,
     ns::MAM_EXTENDED,
     ns::SID,
+    ns::PUSH,
 ];
 
 fn info(

@@ -1,7 +1,8 @@
 //! RFC 6121 §8 message delivery between accounts and resources, and XEP-0160 offline
 //! storage: a message for an account with no available resource is committed to the
 //! store first, and delivered at the next login with an XEP-0203 delay stamp — after the
-//! gate decided it again with the rules of that moment.
+//! gate decided it again with the rules of that moment. A message kept offline is told
+//! to the account's push app servers (`features::push::notify`).
 //!
 //! Whether a message may go at all is the gate's decision, taken by the router: here a
 //! message comes with its pass.
@@ -226,7 +227,12 @@ async fn to_account(
         return false;
     }
     match keep_offline_or_deliver(server, pass, &stanza).await {
-        Ok(Kept::Delivered | Kept::Stored) => true,
+        Ok(Kept::Delivered) => true,
+        Ok(Kept::Stored) => {
+            // Kept: the account's phones are told (XEP-0357).
+            super::push::notify(server, pass.to(), &stanza);
+            true
+        }
         Ok(Kept::Full) => {
             reply_error(
                 session,
@@ -332,7 +338,8 @@ pub async fn undelivered(server: &Server, session: &Session, mut stanza: Element
         return;
     }
     match keep_offline_or_deliver(server, &Pass::own(session), &stanza).await {
-        Ok(Kept::Delivered | Kept::Stored) => {}
+        Ok(Kept::Delivered) => {}
+        Ok(Kept::Stored) => super::push::notify(server, &session.user, &stanza),
         Ok(Kept::Full) => {
             warn!(user = %session.user, "offline storage full: an unacknowledged message is dropped")
         }

@@ -19,6 +19,7 @@ pub mod pep_events;
 pub mod ping;
 pub mod presence;
 pub mod private;
+pub mod push;
 pub mod roster;
 pub mod roster_push;
 pub mod search;
@@ -175,6 +176,9 @@ pub async fn iq(
         (Some(user), private::NS_PRIVATE, "query") => {
             private::handle(server, session, user, payload, set).await
         }
+        (Some(_), ns::PUSH, "enable" | "disable") if own => {
+            push::handle(server, session, payload, set).await
+        }
         (Some(_), ns::CARBONS, "enable" | "disable") if own => {
             carbons::handle(server, session, payload, set)
         }
@@ -195,4 +199,26 @@ pub async fn iq(
         _ => Err(StanzaError::new(Condition::ServiceUnavailable)),
     };
     answer(session, &stanza, result);
+}
+
+/// Answers an IQ request an external component (XEP-0114) sent to the server itself (the
+/// gate let only those through): discovery, ping and version; anything else gets
+/// `service-unavailable`.
+pub fn component_iq(server: &Server, stanza: &Element) -> crate::stanza::IqResult {
+    let set = stanza.attr("type") == Some("set");
+    let mut children = stanza.children();
+    let payload = match (children.next(), children.next()) {
+        (Some(p), None) => p,
+        _ => {
+            return Err(StanzaError::new(Condition::BadRequest)
+                .with_text("en", "an IQ request has exactly one child"));
+        }
+    };
+    match (payload.ns().as_str(), payload.name()) {
+        (ns::PING, "ping") => ping::handle(set),
+        (ns::DISCO_INFO, "query") => disco::server_info(server, payload, set),
+        (ns::DISCO_ITEMS, "query") => disco::server_items(server, payload, set),
+        (ns::VERSION, "query") => version::handle(set),
+        _ => Err(StanzaError::new(Condition::ServiceUnavailable)),
+    }
 }

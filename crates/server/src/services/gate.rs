@@ -45,6 +45,7 @@ use causerie_proto::errors::{Condition, StanzaError};
 use tracing::warn;
 
 use super::blocking::Blocklists;
+use super::components::{Awaited, Components};
 use super::contacts::Contacts;
 use super::pass::Pass;
 use super::policy::{Policy, View, not_a_contact, refusal};
@@ -214,7 +215,48 @@ pub struct Gate<'a> {
     pub(crate) contacts: &'a Contacts,
     pub(crate) sessions: &'a Sessions,
     pub(crate) blocking: &'a Blocklists,
+    pub(crate) components: &'a Components,
     pub(crate) domain: &'a str,
+}
+
+/// Where a component's stanza is going, for the gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ComponentTo<'a> {
+    /// The server itself (its domain).
+    Server,
+    /// An account (its bare or full JID, normalised).
+    Account(&'a str),
+    /// Anything else: a room, the search service, another component, another server.
+    Elsewhere,
+}
+
+/// The gate's answer for a component's stanza.
+#[derive(Debug)]
+pub enum ComponentVerdict {
+    /// A request for the server itself to answer.
+    Server,
+    /// The answer to one of the server's requests: hand it over.
+    Answer(Awaited),
+    /// Refused: this error goes back to the component.
+    Refuse(StanzaError),
+    /// Dropped without a word.
+    Drop,
+}
+
+fn component_refused() -> StanzaError {
+    error(
+        Condition::ServiceUnavailable,
+        "Ce service externe ne communique qu'avec le serveur, pas avec les comptes.",
+        "This external service talks with the server only, not with accounts.",
+    )
+}
+
+fn component_may_not_send() -> StanzaError {
+    error(
+        Condition::ServiceUnavailable,
+        "Un service externe ne peut écrire qu'au serveur lui-même.",
+        "An external service may only write to the server itself.",
+    )
 }
 
 impl Gate<'_> {
@@ -497,6 +539,69 @@ impl Gate<'_> {
                 Err(err)
             }
         }
+    }
+
+    /// A stanza of `class` from an account to a component (XEP-0114): refused in this
+    /// version (answers and errors, which nobody answers, are dropped).
+    pub fn to_component(&self, class: Class<'_>) -> Verdict {
+        match class {
+            Class::MessageError
+            | Class::PresenceError
+            | Class::IqAnswer { .. }
+            | Class::Broadcast { .. }
+            | Class::Directed { available: false }
+            | Class::Unsubscribe
+            | Class::Unsubscribed => Verdict::Drop,
+            _ => Verdict::Refuse(component_refused()),
+        }
+    }
+
+    /// A stanza of `class` from `from` on component `component` (its `from` was checked
+    /// to be in the component's domain) to `to`.
+    pub fn from_component(
+        &self,
+        component: &str,
+        from: &str,
+        to: ComponentTo<'_>,
+        class: Class<'_>,
+    ) -> ComponentVerdict {
+        let requester = match to {
+            ComponentTo::Server => Some(self.domain),
+            ComponentTo::Account(jid) => Some(jid),
+            ComponentTo::Elsewhere => None,
+        };
+        match (class, to) {
+            (Class::IqAnswer { id }, _) => {
+                match requester.and_then(|r| self.components.take_awaited(component, from, r, id)) {
+                    Some(awaited) => ComponentVerdict::Answer(awaited),
+                    None => ComponentVerdict::Drop,
+                }
+            }
+            (Class::IqRequest { .. }, ComponentTo::Server) => ComponentVerdict::Server,
+            (Class::MessageError | Class::PresenceError, _) => ComponentVerdict::Drop,
+            // A component's presence to the server (some announce themselves): ignored.
+            (
+                Class::Directed { .. } | Class::Broadcast { .. } | Class::Probe,
+                ComponentTo::Server,
+            ) => ComponentVerdict::Drop,
+            _ => ComponentVerdict::Refuse(component_may_not_send()),
+        }
+    }
+
+    /// Whether an account may have the server send its push notifications (XEP-0357) to
+    /// `domain`: only to a configured component (the school's app server); returns that
+    /// component.
+    pub fn push_target(&self, domain: &str) -> Result<String, StanzaError> {
+        self.components
+            .owner(domain)
+            .map(str::to_string)
+            .ok_or_else(|| {
+                error(
+                    Condition::NotAllowed,
+                    "Les notifications ne peuvent être envoyées qu'au service de notifications de l'établissement.",
+                    "Notifications may only be sent to the school's push service.",
+                )
+            })
     }
 
     /// A decline of an invitation by `decliner`, told to `inviter`: the pass, and whether

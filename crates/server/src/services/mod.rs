@@ -13,6 +13,9 @@
 //!   [`retention`]: the accounts' archive purged past each structure's retention.
 //! - [`caps`]: the client capabilities (XEP-0115) learnt, for PEP notifications.
 //! - [`stats`]: the live view's counters.
+//! - [`components`]: the external components (XEP-0114) configured and connected, and
+//!   the server's requests awaiting their answers; [`push`]: the pace of push
+//!   notifications (XEP-0357), coalesced per account.
 //!
 //! None of them imports the server or the features: they take what they need (the store,
 //! the domain) when made.
@@ -20,10 +23,12 @@
 pub mod archive;
 pub mod blocking;
 pub mod caps;
+pub mod components;
 pub mod contacts;
 pub mod gate;
 pub mod pass;
 pub mod policy;
+pub mod push;
 pub mod retention;
 pub mod rooms;
 pub mod sessions;
@@ -32,9 +37,11 @@ pub mod stats;
 pub use archive::{Archiver, Mark, NotDurable};
 pub use blocking::Blocklists;
 pub use caps::Caps;
+pub use components::Components;
 pub use contacts::Contacts;
 pub use gate::{Class, Gate, Sender, Verdict};
 pub use pass::Pass;
 pub use policy::{Policy, View};
+pub use push::Pushes;
 pub use rooms::Rooms;
 pub use sessions::Sessions;

@@ -277,7 +277,11 @@ pub async fn deliver(server: &Server, pass: &Pass, mut stanza: Element) -> Resul
         )
         .await
     {
-        Ok(true) => Ok(()),
+        Ok(true) => {
+            // An invitation kept offline wakes the invitee's phones (XEP-0357).
+            crate::features::push::notify(server, user, &stanza);
+            Ok(())
+        }
         Ok(false) => Err(error(
             Condition::ServiceUnavailable,
             "La boîte de messages hors ligne du destinataire est pleine.",
