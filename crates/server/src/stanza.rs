@@ -87,3 +87,11 @@ pub fn local_user(domain: &str, bare: &str) -> Option<String> {
     let (node, d) = bare.split_once('@')?;
     (d == domain && !node.is_empty() && !node.contains('/')).then(|| node.to_string())
 }
+
+/// XEP-0082 date-time of a millisecond timestamp (archives' and delays' stamps).
+pub fn stamp(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}

@@ -10,8 +10,31 @@ use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::{Query, QueryScalar};
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 
-use crate::rooms::ArchiveQuery;
 use crate::{Result, StoreError};
+
+/// A page request over an archive, a room's or an account's (XEP-0313 with XEP-0059 paging).
+///
+/// Without `before_id` nor `last_page`, the page starts after `after_id` (or at the oldest
+/// message) and goes forward; with `before_id` (the page ends before that message) or
+/// `last_page` (the most recent messages), it is the `max` messages just before. Either way
+/// the page is returned oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ArchiveQuery {
+    /// Only messages stamped at or after this time.
+    pub start_ms: Option<i64>,
+    /// Only messages stamped at or before this time.
+    pub end_ms: Option<i64>,
+    pub after_id: Option<String>,
+    pub before_id: Option<String>,
+    pub last_page: bool,
+    /// Most messages returned (negative counts as 0).
+    pub max: i64,
+    /// Only messages exchanged with this bare JID (accounts' archive only; a room's archive
+    /// ignores it).
+    pub with: Option<String>,
+    /// Only the messages with these stanza-ids (XEP-0313 `ids`, extended queries).
+    pub ids: Option<Vec<String>>,
+}
 
 /// A value bound to an archive query.
 #[derive(Debug, Clone)]

@@ -11,6 +11,8 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Row};
 
 use crate::paging::{self, Bind, Filter};
+// A page request is the paging's own vocabulary, shared with the accounts' archive.
+pub use crate::paging::ArchiveQuery;
 use crate::{Backend, Result, Store, StoreError, get_flag};
 
 /// A member's standing in a room (XEP-0045 affiliations that Causerie uses).
@@ -115,30 +117,6 @@ pub struct ArchiveEntry {
     /// The room's name (kept with the message after the room is destroyed).
     pub room: String,
     pub message: ArchivedMessage,
-}
-
-/// A page request over a room's archive (XEP-0313 with XEP-0059 paging).
-///
-/// Without `before_id` nor `last_page`, the page starts after `after_id` (or at the oldest
-/// message) and goes forward; with `before_id` (the page ends before that message) or
-/// `last_page` (the most recent messages), it is the `max` messages just before. Either way
-/// the page is returned oldest first.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ArchiveQuery {
-    /// Only messages stamped at or after this time.
-    pub start_ms: Option<i64>,
-    /// Only messages stamped at or before this time.
-    pub end_ms: Option<i64>,
-    pub after_id: Option<String>,
-    pub before_id: Option<String>,
-    pub last_page: bool,
-    /// Most messages returned (negative counts as 0).
-    pub max: i64,
-    /// Only messages exchanged with this bare JID (accounts' archive only; a room's archive
-    /// ignores it).
-    pub with: Option<String>,
-    /// Only the messages with these stanza-ids (XEP-0313 `ids`, extended queries).
-    pub ids: Option<Vec<String>>,
 }
 
 /// One page of an archive (a room's: [`ArchivedMessage`]; an account's:

@@ -226,7 +226,7 @@ pub fn result_message(
     forwarded.append_child(xml::elem(
         "delay",
         ns::DELAY,
-        &[("stamp", &super::muc::stamp(stamp_ms))],
+        &[("stamp", &crate::stanza::stamp(stamp_ms))],
     ));
     forwarded.append_child(inner);
     let mut result = xml::elem("result", ns::MAM, &[("id", stanza_id)]);

@@ -35,7 +35,7 @@ use crate::stanza::{IqResult, error, internal};
 pub const NS_PUBSUB: &str = "http://jabber.org/protocol/pubsub";
 pub const NS_OWNER: &str = "http://jabber.org/protocol/pubsub#owner";
 pub const NS_ERRORS: &str = "http://jabber.org/protocol/pubsub#errors";
-pub const NS_EVENT: &str = "http://jabber.org/protocol/pubsub#event";
+pub use super::pep_events::NS_EVENT;
 const NS_NODE_CONFIG: &str = "http://jabber.org/protocol/pubsub#node_config";
 #[cfg(test)]
 const NS_PUBLISH_OPTIONS: &str = "http://jabber.org/protocol/pubsub#publish-options";

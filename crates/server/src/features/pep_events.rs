@@ -14,13 +14,15 @@ use causerie_store::{AccessModel, PepNode, PepStore, SendLast, Subscription};
 use tracing::warn;
 
 use super::caps;
-use super::pep::NS_EVENT;
 use super::vcard4;
 use crate::server::Server;
 use crate::services::gate::{Class, Sender};
 use crate::services::{Pass, Verdict};
 use crate::session::Session;
 use crate::stanza::local_user;
+
+/// XEP-0060's event namespace (what PEP notifications carry).
+pub const NS_EVENT: &str = "http://jabber.org/protocol/pubsub#event";
 
 /// What happened on a node.
 #[derive(Debug, Clone, Copy)]

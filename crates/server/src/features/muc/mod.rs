@@ -197,13 +197,7 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// XEP-0082 date-time of a millisecond timestamp.
-pub fn stamp(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
-}
+pub use crate::stanza::stamp;
 
 /// An XEP-0203 delay stamp.
 pub fn delay(from: &str, ms: i64) -> Element {
