@@ -176,6 +176,11 @@ if [ "$IDLE_MAX_N" -gt 0 ] && has_server causerie && wanted idle_max_tls; then
 fi
 
 echo "load after: $(cat /proc/loadavg)" >>"$META"
+
+# The acknowledgement promise under kill -9, long (a full run only; CI runs it short).
+if [ "$QUICK" = 0 ] && [ -z "${CASES:-}" ] && has_server causerie; then
+  OUT="$OUT" bench/ledger.sh || log "the kill -9 ledger failed: see above"
+fi
 if [ "$QUICK" = 1 ] || [ -n "${CASES:-}" ]; then
   # A quick or focused run prints its tables; only a full run rewrites BENCHMARKS.md.
   python3 bench/report.py "$RESULTS" "$META"

@@ -134,13 +134,19 @@ def test_acknowledged_stanzas_survive_kill_9(make_server):
         reading.set()
         reader.abort()
         srv.start()
-    # What survived.
+    # What survived. The offline storage as committed (read before the recipient's login,
+    # which delivers and deletes it) ...
+    with sqlite3.connect(f"file:{srv.db_path}?mode=ro", uri=True) as db:
+        stored_offline = "\n".join(row[0] for row in db.execute(
+            "SELECT o.stanza FROM offline_messages o JOIN accounts u ON u.id = o.account_id "
+            "WHERE u.username = ?", (recipient.user,)))
+    # ... and, for a run short enough for one client to read it all, delivered at login.
+    want_offline = {mid for kind, mid in ledger if kind == "offline"}
+    offline: set[str] = set()
     c = login_server(srv, recipient, "check")
     c.presence()
-    offline: set[str] = set()
-    want_offline = {mid for kind, mid in ledger if kind == "offline"}
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not want_offline <= offline:
+    while len(want_offline) <= 1500 and time.monotonic() < deadline and not want_offline <= offline:
         try:
             el = c.recv(1.0)
         except RawTimeout:
@@ -155,7 +161,9 @@ def test_acknowledged_stanzas_survive_kill_9(make_server):
             "WHERE u.username = ?", (live.user,)))
     blob = "\n".join(archived)
     lost = sorted(mid for kind, mid in ledger
-                  if (kind == "offline" and mid not in offline) or (kind == "room" and f">{mid}<" not in blob)
+                  if (kind == "offline" and f">{mid}<" not in stored_offline)
+                  or (kind == "offline" and len(want_offline) <= 1500 and mid not in offline)
+                  or (kind == "room" and f">{mid}<" not in blob)
                   or (kind == "live" and f">{mid}<" not in live_archive))
     kinds = {k: sum(1 for kind, _ in ledger if kind == k) for k in ("offline", "live", "room")}
     assert kinds["live"], "no message to the online recipient was acknowledged: the 1:1 case measured nothing"
