@@ -302,18 +302,34 @@ pub async fn handle(server: &Server, session: &Session, payload: &Element, set: 
         Err(e) => return Err(internal(e)),
     };
     let bare = server.bare_jid(&session.user);
+    Ok(Some(reply_page(session, &bare, &query, &page, |m| {
+        (&m.stanza, &m.stanza_id, m.stamp_ms)
+    })))
+}
+
+/// Sends a page of an archive (`from`: the archive's JID, the account's or the room's) to
+/// `session` as result messages, in the query's order, and returns the `<fin/>` that ends
+/// it. `parts` gives a message's stored stanza, stanza-id and stamp.
+pub fn reply_page<M>(
+    session: &Session,
+    from: &str,
+    query: &Query,
+    page: &causerie_store::ArchivePage<M>,
+    parts: impl Fn(&M) -> (&str, &str, i64),
+) -> Element {
     let to = session.jid.to_string();
     let mut results: Vec<Element> = page
         .messages
         .iter()
         .filter_map(|m| {
-            let inner = m.stanza.parse::<Element>().ok()?;
+            let (stanza, stanza_id, stamp_ms) = parts(m);
+            let inner = stanza.parse::<Element>().ok()?;
             Some(result_message(
-                &bare,
+                from,
                 &to,
                 query.queryid.as_deref(),
-                &m.stanza_id,
-                m.stamp_ms,
+                stanza_id,
+                stamp_ms,
                 inner,
             ))
         })
@@ -328,8 +344,8 @@ pub async fn handle(server: &Server, session: &Session, payload: &Element, set: 
         .messages
         .first()
         .zip(page.messages.last())
-        .map(|(f, l)| (f.stanza_id.as_str(), l.stanza_id.as_str()));
-    Ok(Some(fin(page.complete, ends, page.first_index, page.count)))
+        .map(|(f, l)| (parts(f).1, parts(l).1));
+    fin(page.complete, ends, page.first_index, page.count)
 }
 
 /// Purges the accounts' archives past their retention at start, then every hour.

@@ -15,7 +15,7 @@ use causerie_proto::errors::Condition;
 use causerie_store::{RoomStore, StoreError};
 
 use super::{error, no_such_room, room_jid};
-use crate::features::mam::{Scope, fin, form, not_in_archive, parse_query, result_message};
+use crate::features::mam::{Scope, form, not_in_archive, parse_query, reply_page};
 use crate::server::Server;
 use crate::session::Session;
 use crate::stanza::{IqResult, internal};
@@ -66,32 +66,7 @@ pub async fn handle(
     };
     drop(lock);
     let from = room_jid(server, room);
-    let to = session.jid.to_string();
-    let mut results: Vec<Element> = page
-        .messages
-        .iter()
-        .filter_map(|m| {
-            let inner = m.stanza.parse::<Element>().ok()?;
-            Some(result_message(
-                &from,
-                &to,
-                query.queryid.as_deref(),
-                &m.stanza_id,
-                m.stamp_ms,
-                inner,
-            ))
-        })
-        .collect();
-    if query.flip {
-        results.reverse();
-    }
-    for r in results {
-        session.reply(r);
-    }
-    let ends = page
-        .messages
-        .first()
-        .zip(page.messages.last())
-        .map(|(f, l)| (f.stanza_id.as_str(), l.stanza_id.as_str()));
-    Ok(Some(fin(page.complete, ends, page.first_index, page.count)))
+    Ok(Some(reply_page(session, &from, &query, &page, |m| {
+        (&m.stanza, &m.stanza_id, m.stamp_ms)
+    })))
 }
