@@ -76,14 +76,22 @@ impl AccountStore for Store {
     }
 
     async fn credentials(&self, username: &str) -> Result<Option<Credentials>> {
-        let rows = sqlx::query(
-            "SELECT c.hash, c.salt, c.iterations, c.stored_key, c.server_key \
+        const SQL: &str = "SELECT c.hash, c.salt, c.iterations, c.stored_key, c.server_key \
              FROM accounts a JOIN scram_credentials c ON c.account_id = a.id \
-             WHERE a.username = $1",
-        )
-        .bind(username.to_owned())
-        .fetch_all(self.pool())
-        .await?;
+             WHERE a.username = $1";
+        if let Some(read) = self.reader().and_then(|r| {
+            r.read("credentials", |conn| {
+                crate::reader::rows_for(conn, SQL, username, |row| {
+                    crate::credentials::read_credential(row)
+                })
+            })
+        }) {
+            return crate::credentials::credentials_from(read?, username);
+        }
+        let rows = sqlx::query(SQL)
+            .bind(username.to_owned())
+            .fetch_all(self.pool())
+            .await?;
         credentials_from_rows(&rows, username)
     }
 

@@ -4,10 +4,10 @@
 //! Accounts and the directory import both write credentials, so they live here, below
 //! both: neither of those modules imports the other for them.
 
-use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Result, StoreError};
+use crate::reader::{Columns, SqlxRow};
+use crate::{Backend, Result, StoreError};
 
 /// SCRAM credential for one hash function (RFC 5802): never the password or SaltedPassword.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,15 +77,46 @@ pub(crate) fn credentials_from_rows(
     rows: &[AnyRow],
     username: &str,
 ) -> Result<Option<Credentials>> {
+    let rows: Vec<(String, ScramCredential)> = rows
+        .iter()
+        // No flag column here: the backend given does not matter.
+        .map(|row| read_credential(&SqlxRow(row, Backend::Sqlite)))
+        .collect::<Result<_>>()?;
+    credentials_from(rows, username)
+}
+
+/// One `scram_credentials` row (columns hash, salt, iterations, stored_key, server_key).
+pub(crate) fn read_credential(row: &impl Columns) -> Result<(String, ScramCredential)> {
+    let iterations = row.int("iterations")?;
+    let iterations = u32::try_from(iterations)
+        .ok()
+        .filter(|i| *i > 0)
+        .ok_or_else(|| StoreError::Corrupt(format!("SCRAM iteration count {iterations}")))?;
+    Ok((
+        row.text("hash")?,
+        ScramCredential {
+            salt: row.blob("salt")?,
+            iterations,
+            stored_key: row.blob("stored_key")?,
+            server_key: row.blob("server_key")?,
+        },
+    ))
+}
+
+/// Credentials from one account's rows read by [`read_credential`]: None without any row,
+/// Corrupt when the pair is incomplete.
+pub(crate) fn credentials_from(
+    rows: Vec<(String, ScramCredential)>,
+    username: &str,
+) -> Result<Option<Credentials>> {
     if rows.is_empty() {
         return Ok(None);
     }
     let (mut sha1, mut sha256) = (None, None);
-    for row in rows {
-        let hash: String = row.try_get("hash")?;
+    for (hash, credential) in rows {
         match hash.as_str() {
-            SHA1 => sha1 = Some(read_credential(row)?),
-            SHA256 => sha256 = Some(read_credential(row)?),
+            SHA1 => sha1 = Some(credential),
+            SHA256 => sha256 = Some(credential),
             other => {
                 return Err(StoreError::Corrupt(format!(
                     "unknown SCRAM hash {other:?} for account {username:?}"
@@ -99,18 +130,4 @@ pub(crate) fn credentials_from_rows(
             "account {username:?} lacks its SCRAM-SHA-1 or SCRAM-SHA-256 credential"
         ))),
     }
-}
-
-fn read_credential(row: &AnyRow) -> Result<ScramCredential> {
-    let iterations: i64 = row.try_get("iterations")?;
-    let iterations = u32::try_from(iterations)
-        .ok()
-        .filter(|i| *i > 0)
-        .ok_or_else(|| StoreError::Corrupt(format!("SCRAM iteration count {iterations}")))?;
-    Ok(ScramCredential {
-        salt: row.try_get("salt")?,
-        iterations,
-        stored_key: row.try_get("stored_key")?,
-        server_key: row.try_get("server_key")?,
-    })
 }

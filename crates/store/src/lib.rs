@@ -26,6 +26,7 @@ mod paging;
 pub mod pep;
 pub mod private;
 pub mod push;
+mod reader;
 pub mod rooms;
 pub mod roster;
 pub mod vcard;
@@ -129,6 +130,8 @@ static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Direct reads of the login's queries on a SQLite file (reader.rs); None otherwise.
+    reader: Option<std::sync::Arc<reader::Reader>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -164,6 +167,11 @@ impl Store {
         let options = sqlx::any::AnyConnectOptions::from_str(url)?;
         let mut pool_options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
         if backend == Backend::Sqlite {
+            // No ping before each acquire (sqlx's default): a SQLite connection is a file
+            // handle that cannot go stale, and the ping is one more round trip to the
+            // connection's worker thread (two thread wake-ups) before every query: a
+            // sixth of a login's CPU in the login profile (BENCHMARKS.md).
+            pool_options = pool_options.test_before_acquire(false);
             // sqlx's SQLite defaults already turn foreign keys on (5 s busy timeout); say it
             // explicitly on every new connection so the cascades never silently stop working.
             pool_options = pool_options.after_connect(|conn, _meta| {
@@ -180,7 +188,15 @@ impl Store {
             });
         }
         let pool = pool_options.connect_with(options).await?;
-        let store = Store { pool, backend };
+        let reader = match backend {
+            Backend::Sqlite => reader::Reader::for_url(url).map(std::sync::Arc::new),
+            Backend::Postgres => None,
+        };
+        let store = Store {
+            pool,
+            backend,
+            reader,
+        };
         match backend {
             Backend::Sqlite => {
                 // WAL is a property of the file: set once here, every later connection (and
@@ -240,6 +256,11 @@ impl Store {
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The direct SQLite reader (reader.rs), when this store has one.
+    pub(crate) fn reader(&self) -> Option<&reader::Reader> {
+        self.reader.as_deref()
     }
 }
 

@@ -3,6 +3,7 @@
 
 use sqlx::Row;
 
+use crate::reader::{Columns, SqlxRow};
 use crate::{Backend, Result, Store, StoreError};
 
 /// One stored message: `id` grows with arrival order and is never reused.
@@ -114,35 +115,31 @@ impl OfflineStore for Store {
     }
 
     async fn waiting(&self, user: &str) -> Result<Waiting> {
-        let rows = sqlx::query(
-            "SELECT CAST(0 AS BIGINT) AS kind, p.id AS id, p.contact AS contact, \
+        const SQL: &str = "SELECT CAST(0 AS BIGINT) AS kind, p.id AS id, p.contact AS contact, \
                     p.stanza AS stanza, CAST(0 AS BIGINT) AS stamp_ms \
              FROM pending_in p JOIN accounts a ON a.id = p.account_id WHERE a.username = $1 \
              UNION ALL \
              SELECT CAST(1 AS BIGINT), o.id, '', o.stanza, o.stamp_ms \
              FROM offline_messages o JOIN accounts a ON a.id = o.account_id \
              WHERE a.username = $1 \
-             ORDER BY kind, id",
-        )
-        .bind(user.to_owned())
-        .fetch_all(self.pool())
-        .await?;
-        let mut waiting = Waiting::default();
-        for row in &rows {
-            let kind: i64 = row.try_get("kind")?;
-            if kind == 0 {
-                waiting
-                    .pending_in
-                    .push((row.try_get("contact")?, row.try_get("stanza")?));
-            } else {
-                waiting.messages.push(OfflineMessage {
-                    id: row.try_get("id")?,
-                    stanza: row.try_get("stanza")?,
-                    stamp_ms: row.try_get("stamp_ms")?,
-                });
-            }
+             ORDER BY kind, id";
+        // On a SQLite file, read on this thread (reader.rs).
+        if let Some(read) = self.reader().and_then(|r| {
+            r.read("waiting", |conn| {
+                crate::reader::rows_for(conn, SQL, user, |row| waiting_row(row))
+            })
+        }) {
+            return Ok(waiting_from(read?));
         }
-        Ok(waiting)
+        let rows = sqlx::query(SQL)
+            .bind(user.to_owned())
+            .fetch_all(self.pool())
+            .await?;
+        let rows = rows
+            .iter()
+            .map(|row| waiting_row(&SqlxRow(row, self.backend())))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(waiting_from(rows))
     }
 
     async fn delete_offline(&self, user: &str, up_to_id: i64) -> Result<u64> {
@@ -156,4 +153,33 @@ impl OfflineStore for Store {
         .await?;
         Ok(done.rows_affected())
     }
+}
+
+/// One row of [`OfflineStore::waiting`]'s query: a request (contact, stanza) or a message.
+enum WaitingRow {
+    Request(String, String),
+    Message(OfflineMessage),
+}
+
+fn waiting_row(row: &impl Columns) -> Result<WaitingRow> {
+    Ok(if row.int("kind")? == 0 {
+        WaitingRow::Request(row.text("contact")?, row.text("stanza")?)
+    } else {
+        WaitingRow::Message(OfflineMessage {
+            id: row.int("id")?,
+            stanza: row.text("stanza")?,
+            stamp_ms: row.int("stamp_ms")?,
+        })
+    })
+}
+
+fn waiting_from(rows: Vec<WaitingRow>) -> Waiting {
+    let mut waiting = Waiting::default();
+    for row in rows {
+        match row {
+            WaitingRow::Request(contact, stanza) => waiting.pending_in.push((contact, stanza)),
+            WaitingRow::Message(m) => waiting.messages.push(m),
+        }
+    }
+    waiting
 }

@@ -9,7 +9,8 @@ use std::str::FromStr;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Backend, Result, Store, StoreError, account_id, get_flag};
+use crate::reader::{Columns, SqlxRow};
+use crate::{Backend, Result, Store, StoreError, account_id};
 
 /// Subscription state of a roster item (RFC 6121 §2.1.2.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -148,20 +149,47 @@ async fn bump_version(tx: &mut sqlx::Transaction<'static, sqlx::Any>, account: i
 
 /// Builds an item (without its groups) from a `roster_items` row.
 fn read_item(row: &AnyRow, backend: Backend) -> Result<(i64, RosterItem)> {
-    let id: i64 = row.try_get("id")?;
-    let subscription: String = row.try_get("subscription")?;
+    read_item_columns(&SqlxRow(row, backend))
+}
+
+fn read_item_columns(row: &impl Columns) -> Result<(i64, RosterItem)> {
+    let id = row.int("id")?;
+    let subscription = row.text("subscription")?;
     let subscription = Subscription::parse(&subscription)
         .ok_or_else(|| StoreError::Corrupt(format!("roster subscription {subscription:?}")))?;
     let item = RosterItem {
-        contact: row.try_get("contact")?,
-        name: row.try_get("name")?,
+        contact: row.text("contact")?,
+        name: row.opt_text("name")?,
         subscription,
-        ask: get_flag(row, "ask", backend)?,
-        approved: get_flag(row, "approved", backend)?,
-        refused: get_flag(row, "refused", backend)?,
+        ask: row.flag("ask")?,
+        approved: row.flag("approved")?,
+        refused: row.flag("refused")?,
         groups: Vec::new(),
     };
     Ok((id, item))
+}
+
+/// An item and the `group_name` of its row.
+fn item_in_group(row: &impl Columns) -> Result<(i64, RosterItem, Option<String>)> {
+    let (id, item) = read_item_columns(row)?;
+    Ok((id, item, row.opt_text("group_name")?))
+}
+
+/// A roster from its rows (an item per row, or several rows for an item in several
+/// groups, `group_name` NULL for an item without): items in byte-wise contact order,
+/// groups sorted.
+fn roster_from(rows: Vec<(i64, RosterItem, Option<String>)>) -> Vec<RosterItem> {
+    let mut items: BTreeMap<i64, RosterItem> = BTreeMap::new();
+    for (id, item, group) in rows {
+        items.entry(id).or_insert(item).groups.extend(group);
+    }
+    let mut items: Vec<RosterItem> = items.into_values().collect();
+    for item in &mut items {
+        item.groups.sort_unstable();
+    }
+    // Byte-wise order, the same on both backends (PostgreSQL collations vary).
+    items.sort_unstable_by(|a, b| a.contact.cmp(&b.contact));
+    items
 }
 
 /// The `roster_items` columns [`read_item`] reads, as a literal for `concat!`.
@@ -176,39 +204,32 @@ impl RosterStore for Store {
     async fn roster(&self, user: &str) -> Result<Vec<RosterItem>> {
         // One statement for the items and their groups (a row per item and
         // group, one with a NULL group for an item without): one consistent
-        // read, and one query instead of two — each query costs two thread
-        // hand-offs with sqlx's SQLite driver, and a login reads the roster
-        // twice (BENCHMARKS.md, F5).
-        let rows = sqlx::query(concat!(
+        // read, and one query instead of two (BENCHMARKS.md, F5); on a SQLite
+        // file, read on this thread (reader.rs).
+        const SQL: &str = concat!(
             "SELECT ",
             item_columns!(),
             ", g.name AS group_name \
              FROM roster_items r JOIN accounts a ON a.id = r.account_id \
              LEFT JOIN roster_groups g ON g.item_id = r.id \
              WHERE a.username = $1"
-        ))
-        .bind(user.to_owned())
-        .fetch_all(self.pool())
-        .await?;
-        let mut items: BTreeMap<i64, RosterItem> = BTreeMap::new();
-        for row in &rows {
-            let id: i64 = row.try_get("id")?;
-            let group: Option<String> = row.try_get("group_name")?;
-            let item = match items.entry(id) {
-                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::btree_map::Entry::Vacant(e) => {
-                    e.insert(read_item(row, self.backend())?.1)
-                }
-            };
-            item.groups.extend(group);
+        );
+        if let Some(read) = self.reader().and_then(|r| {
+            r.read("roster", |conn| {
+                crate::reader::rows_for(conn, SQL, user, |row| item_in_group(row))
+            })
+        }) {
+            return Ok(roster_from(read?));
         }
-        let mut items: Vec<RosterItem> = items.into_values().collect();
-        for item in &mut items {
-            item.groups.sort_unstable();
-        }
-        // Byte-wise order, the same on both backends (PostgreSQL collations vary).
-        items.sort_unstable_by(|a, b| a.contact.cmp(&b.contact));
-        Ok(items)
+        let rows = sqlx::query(SQL)
+            .bind(user.to_owned())
+            .fetch_all(self.pool())
+            .await?;
+        let rows = rows
+            .iter()
+            .map(|row| item_in_group(&SqlxRow(row, self.backend())))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(roster_from(rows))
     }
 
     async fn roster_item(&self, user: &str, contact: &str) -> Result<Option<RosterItem>> {
