@@ -8,7 +8,15 @@ import { useModel } from './hooks';
 import type { Show } from './model';
 import { Menu, type MenuItem, below } from './menu';
 import { Dot, LeftPane, type TreeNode } from './contacts';
-import { AddContactsDialog, ConfirmDialog, CreateCategoryDialog, SettingsDialog, StartRoomDialog } from './dialogs';
+import {
+  AddContactsDialog,
+  ConfirmDialog,
+  CreateCategoryDialog,
+  MoveContactDialog,
+  RenameCategoryDialog,
+  SettingsDialog,
+  StartRoomDialog,
+} from './dialogs';
 import { Conversations } from './conversations';
 import { LoginForm } from './login-form';
 
@@ -158,6 +166,8 @@ type Dialog =
   | { kind: 'create' }
   | { kind: 'add'; category: string | null }
   | { kind: 'delete-category'; name: string }
+  | { kind: 'rename-category'; name: string }
+  | { kind: 'move'; jid: string; from: string | null }
   | { kind: 'delete-contact'; jid: string }
   | { kind: 'start-room'; jid: string };
 
@@ -206,6 +216,7 @@ function Chat() {
       case 'category':
         return [
           { label: t('addContacts'), onSelect: () => setDialog({ kind: 'add', category: node.name }) },
+          { label: t('renameCategory'), onSelect: () => setDialog({ kind: 'rename-category', name: node.name }) },
           { label: t('deleteCategory'), onSelect: () => setDialog({ kind: 'delete-category', name: node.name }) },
           { label: t('createCategory'), onSelect: () => setDialog({ kind: 'create' }) },
         ];
@@ -226,10 +237,26 @@ function Chat() {
           },
           // Offline too: the server keeps the messages until the contact's next login.
           { label: t('privateMessage'), disabled: !subscribed, onSelect: () => startConversation(node.jid) },
+          {
+            label: node.category === null ? t('putInCategory') : t('moveContact'),
+            onSelect: () => setDialog({ kind: 'move', jid: node.jid, from: node.category }),
+          },
           { label: t('deleteContact'), onSelect: () => setDialog({ kind: 'delete-contact', jid: node.jid }) },
         ];
       }
     }
+  };
+
+  /** A contact moved (dialog or drop): said, and focused in its new place. */
+  const moved = (jid: string, to: string | null) => {
+    model.notify(
+      { key: 'contactMoved', params: { name: model.displayName(jid), to: to ?? t('otherContacts') } },
+      'info',
+      true,
+    );
+    const key = `contact\u0000${to ?? ''}\u0000${jid}`;
+    setCurrent(key);
+    focusTree(key);
   };
 
   const onActivate = (node: TreeNode) => {
@@ -255,6 +282,12 @@ function Chat() {
           current={current}
           setCurrent={setCurrent}
           onActivate={onActivate}
+          onMove={(jid, from, to) => {
+            model
+              .moveContact(jid, from, to)
+              .then(() => moved(jid, to))
+              .catch((e) => model.fail(e));
+          }}
           onMenu={(node, x, y, from) => {
             returnFocus.current = from;
             setMenu({ node, x, y, from });
@@ -290,6 +323,29 @@ function Chat() {
           onDone={(jid) =>
             closeDialog(jid ? `contact\u0000${dialog.category ?? ''}\u0000${jid}` : undefined)
           }
+        />
+      )}
+      {dialog?.kind === 'rename-category' && (
+        <RenameCategoryDialog
+          model={model}
+          name={dialog.name}
+          onDone={(name) => closeDialog(name ? `category\u0000${name}` : undefined)}
+        />
+      )}
+      {dialog?.kind === 'move' && (
+        <MoveContactDialog
+          model={model}
+          jid={dialog.jid}
+          from={dialog.from}
+          onDone={(to) => {
+            const jid = dialog.jid;
+            if (to === undefined) {
+              closeDialog();
+              return;
+            }
+            setDialog(null);
+            moved(jid, to);
+          }}
         />
       )}
       {dialog?.kind === 'delete-category' && (

@@ -6,7 +6,9 @@
 // contacts with their coloured light, and « Autres contacts » for contacts
 // without a category. Every node has a context menu, opened by a right-click,
 // the context-menu key, Shift+F10, the « Actions » button above the tree, or
-// the « ⋯ » that appears on the row under the mouse.
+// the « ⋯ » that appears on the row under the mouse. A contact can be dragged
+// onto a category (or « Autres contacts ») to move it there; its menu's
+// « Déplacer vers une autre catégorie » does the same from the keyboard.
 
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { say, t } from './i18n';
@@ -86,13 +88,20 @@ interface TreeProps {
   /** Open the context menu of `node`, at (x, y), given back focus to `from`. */
   onMenu: (node: TreeNode, x: number, y: number, from: HTMLElement) => void;
   onActivate: (node: TreeNode) => void;
+  /** A contact dropped on a category (`to`; null: « Autres contacts »). */
+  onMove: (jid: string, from: string | null, to: string | null) => void;
   current: string;
   setCurrent: (key: string) => void;
 }
 
-export function ContactTree({ onMenu, onActivate, current, setCurrent }: TreeProps) {
+/** The type of what a contact's row carries while dragged. */
+const DRAG_TYPE = 'application/x-causerie-contact';
+
+export function ContactTree({ onMenu, onActivate, onMove, current, setCurrent }: TreeProps) {
   const model = useModel();
   const [collapsed, setCollapsed] = useState<Set<string>>(new Set());
+  /** The row a dragged contact is over (a category or « Autres contacts »). */
+  const [dropKey, setDropKey] = useState<string | null>(null);
   const treeRef = useRef<HTMLUListElement>(null);
   const root = buildTree(model);
   const items = visible(root, collapsed);
@@ -204,6 +213,35 @@ export function ContactTree({ onMenu, onActivate, current, setCurrent }: TreePro
             : 0;
     // The name: the label, a shown status, the unread count (visible, so part of the name).
     const labelledBy = [`${id}-label`, status?.shown && `${id}-status`, unread > 0 && `${id}-unread`].filter(Boolean);
+    const dropTo = node.kind === 'category' ? node.name : node.kind === 'others' ? null : undefined;
+    const dropHandlers =
+      dropTo === undefined
+        ? {}
+        : {
+            onDragOver: (e: DragEvent) => {
+              if (!e.dataTransfer?.types.includes(DRAG_TYPE)) return;
+              e.preventDefault();
+              e.dataTransfer.dropEffect = 'move';
+              if (dropKey !== node.key) setDropKey(node.key);
+            },
+            onDragLeave: () => {
+              if (dropKey === node.key) setDropKey(null);
+            },
+            onDrop: (e: DragEvent) => {
+              setDropKey(null);
+              const raw = e.dataTransfer?.getData(DRAG_TYPE);
+              if (!raw) return;
+              e.preventDefault();
+              try {
+                const { jid, from } = JSON.parse(raw) as { jid?: unknown; from?: unknown };
+                if (typeof jid === 'string' && (typeof from === 'string' || from === null) && from !== dropTo) {
+                  onMove(jid, from, dropTo);
+                }
+              } catch {
+                // Not one of our rows.
+              }
+            },
+          };
     return (
       <li
         key={node.key}
@@ -220,7 +258,18 @@ export function ContactTree({ onMenu, onActivate, current, setCurrent }: TreePro
         aria-labelledby={labelledBy.join(' ')}
         aria-describedby={status && !status.shown ? `${id}-status` : undefined}
         tabIndex={isCurrent ? 0 : -1}
-        class={`row level-${level}`}
+        class={`row level-${level}${dropKey === node.key ? ' drop-target' : ''}`}
+        draggable={node.kind === 'contact' ? true : undefined}
+        onDragStart={
+          node.kind === 'contact'
+            ? (e: DragEvent) => {
+                e.dataTransfer?.setData(DRAG_TYPE, JSON.stringify({ jid: node.jid, from: node.category }));
+                if (e.dataTransfer) e.dataTransfer.effectAllowed = 'move';
+              }
+            : undefined
+        }
+        onDragEnd={() => setDropKey(null)}
+        {...dropHandlers}
         onFocus={() => {
           hadFocus.current = true;
           setCurrent(node.key);
@@ -309,8 +358,10 @@ export function ContactTree({ onMenu, onActivate, current, setCurrent }: TreePro
       >
         {items.map((n) => render(n))}
       </ul>
-      {model.contacts.size === 0 && model.localCategories.length === 0 && (
+      {model.contacts.size === 0 && model.savedCategories.length === 0 ? (
         <p class="empty">{t('noContacts')}</p>
+      ) : (
+        <p class="hint tree-hint">{t('dragHint')}</p>
       )}
     </div>
   );

@@ -193,8 +193,7 @@ function ConversationPanel({
       )}
       <div class="conv-body">
         <div ref={logRef} class="log" role="log" aria-label={t('messages')} tabIndex={0}>
-          {isRoom &&
-            conv.state === 'joined' &&
+          {(!isRoom || conv.state === 'joined') &&
             (conv.historyComplete ? (
               <p class="history-start">{t('historyStart')}</p>
             ) : (
@@ -203,7 +202,7 @@ function ConversationPanel({
                   type="button"
                   aria-disabled={conv.loadingOlder ? 'true' : undefined}
                   onClick={() => {
-                    model.rooms.loadOlder(conv.jid).then(() => {
+                    model.loadOlder(conv.jid).then(() => {
                       if (conv.historyComplete) logRef.current?.focus();
                     });
                   }}

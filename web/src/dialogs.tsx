@@ -1,5 +1,6 @@
 // Modal dialogs, on the native <dialog> element (showModal: the rest of the
 // page is inert, focus stays inside, Escape cancels): « Créer une
+// catégorie », « Renommer la catégorie », « Déplacer vers une autre
 // catégorie », « Ajouter contacts », and the « Oui » / « Non » confirmations.
 
 import type { ComponentChildren } from 'preact';
@@ -124,6 +125,141 @@ export function CreateCategoryDialog({
           </button>
         </div>
       </form>
+    </Modal>
+  );
+}
+
+/** « Renommer la catégorie »: the new name (the old one to start with), then « OK ». */
+export function RenameCategoryDialog({
+  model,
+  name: current,
+  onDone,
+}: {
+  model: Model;
+  name: string;
+  onDone: (renamed?: string) => void;
+}) {
+  const [name, setName] = useState(current);
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const ids = useMemo(() => ({ input: uid('cat-rename'), error: uid('cat-rename-error') }), []);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (busy) return;
+    setBusy(true);
+    try {
+      onDone(await model.renameCategory(current, name, [t('allContacts'), t('otherContacts')]));
+    } catch (err) {
+      setError(errorMessage(err));
+      setBusy(false);
+    }
+  };
+  return (
+    <Modal title={t('renameCategoryTitle', { name: current })} onClose={() => onDone()}>
+      <form onSubmit={submit} noValidate>
+        <NameField label={t('categoryNewName')} ids={ids} value={name} onInput={setName} error={error} />
+        <div class="buttons">
+          <button type="submit" class="primary" aria-disabled={busy ? 'true' : undefined}>
+            {t('ok')}
+          </button>
+          <button type="button" onClick={() => onDone()}>
+            {t('cancel')}
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+/**
+ * « Déplacer vers une autre catégorie » (also the keyboard's way to do what
+ * a drag and drop does): the categories to choose from, then « Déplacer ».
+ * `from`: the category the contact was chosen in (null: « Autres contacts »).
+ */
+export function MoveContactDialog({
+  model,
+  jid,
+  from,
+  onDone,
+}: {
+  model: Model;
+  jid: string;
+  from: string | null;
+  onDone: (to?: string | null) => void;
+}) {
+  const contact = model.contacts.get(jid);
+  const targets: { value: string; label: string; to: string | null }[] = model
+    .categories()
+    .filter((c) => c !== from && !contact?.groups.includes(c))
+    .map((c) => ({ value: `c:${c}`, label: c, to: c }));
+  if (from !== null) targets.push({ value: 'others', label: t('otherContacts'), to: null });
+  const [selected, setSelected] = useState<string>();
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const ids = useMemo(() => ({ hint: uid('move-hint'), error: uid('move-error') }), []);
+  const name = model.displayName(jid);
+  const move = async (e: Event) => {
+    e.preventDefault();
+    const target = targets.find((x) => x.value === selected);
+    if (!target) {
+      setError(t('moveChooseFirst'));
+      return;
+    }
+    setBusy(true);
+    setError(undefined);
+    try {
+      await model.moveContact(jid, from, target.to);
+      onDone(target.to);
+    } catch (err) {
+      setError(errorMessage(err));
+      setBusy(false);
+    }
+  };
+  return (
+    <Modal title={t('moveTitle', { name })} onClose={() => onDone()} describedBy={ids.hint}>
+      <p id={ids.hint}>{from === null ? t('moveFromOthers', { name }) : t('moveFrom', { name, from })}</p>
+      {targets.length === 0 ? (
+        <>
+          <p class="hint">{t('moveNowhere')}</p>
+          <div class="buttons">
+            <button type="button" class="primary" data-autofocus onClick={() => onDone()}>
+              {t('close')}
+            </button>
+          </div>
+        </>
+      ) : (
+        <form onSubmit={move} noValidate>
+          <fieldset class="results" aria-describedby={error ? ids.error : undefined}>
+            <legend>{t('moveTo')}</legend>
+            {targets.map((x, i) => (
+              <label key={x.value} class="result">
+                <input
+                  type="radio"
+                  name="move-to"
+                  value={x.value}
+                  checked={selected === x.value}
+                  data-autofocus={i === 0 ? true : undefined}
+                  onChange={() => setSelected(x.value)}
+                />
+                <span class="result-name">{x.label}</span>
+              </label>
+            ))}
+          </fieldset>
+          {error && (
+            <p id={ids.error} class="error" role="alert">
+              {error}
+            </p>
+          )}
+          <div class="buttons">
+            <button type="submit" class="primary" aria-disabled={busy ? 'true' : undefined}>
+              {t('moveButton')}
+            </button>
+            <button type="button" onClick={() => onDone()}>
+              {t('cancel')}
+            </button>
+          </div>
+        </form>
+      )}
     </Modal>
   );
 }
@@ -515,7 +651,7 @@ export function MyRoomsDialog({ model, onDone }: { model: Model; onDone: (room?:
  * « Réglages »: what happens for a new message while the window is hidden (a
  * desktop notification, a sound). The browser's permission for notifications
  * is asked here, when the box is ticked, never at load; the choice is kept
- * for the account in this browser.
+ * for the account on the server (private storage).
  */
 export function SettingsDialog({ model, onDone }: { model: Model; onDone: () => void }) {
   const [problem, setProblem] = useState<string | null>(null);

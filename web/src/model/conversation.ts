@@ -15,6 +15,8 @@ export interface Line {
   time: Date;
   /** In a room: the nickname (« NOM Prénom ») of who wrote it. */
   who?: string;
+  /** A 1:1 message: the id our archive keeps it under (XEP-0359 stanza-id), once known. */
+  sid?: string;
 }
 
 /** Someone in a room, by nickname (the directory's « NOM Prénom »). */
@@ -40,11 +42,15 @@ export interface Conversation {
   affiliation?: string;
   state?: RoomState;
   occupants?: Map<string, Occupant>;
-  /** The room's stanza-ids already shown (history comes again on every join). */
+  /**
+   * The messages already shown: a room's stanza-ids (history comes again on
+   * every join); a 1:1 conversation's stanza-ids (`s:ID`) and origin-ids
+   * (`o:ID` ours, `i:ID` theirs), live or from the archive.
+   */
   seen?: Set<string>;
   /** A room being made: its name, and whom to invite once it is unlocked. */
   creating?: { title: string; invite: string[] };
-  /** The room's archive has nothing older than what is shown. */
+  /** The archive (the room's, or ours for a 1:1) has nothing older than what is shown. */
   historyComplete?: boolean;
   loadingOlder?: boolean;
   /** While joining: how many messages of its history the room sent. */

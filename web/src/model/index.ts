@@ -3,7 +3,8 @@
 // - ../xmpp/stanzas.ts: pure stanza builders and parsers (unit-tested);
 // - roster.ts: contacts, presence, requests, categories (state);
 // - rooms.ts: conversations with several people (XEP-0045);
-// - storage.ts: what is kept in this browser;
+// - storage.ts: what is kept for the account on the server (XEP-0049
+//   private storage): categories, open rooms, settings; nothing in the browser;
 // - this file: the `Model` the screens read and act on, 1:1 conversations
 //   and notices. Every change calls `changed()`, which re-renders them.
 //
@@ -21,14 +22,18 @@
 //   `<refused xmlns='urn:causerie:roster:0'/>` (« Invitation refusée »).
 // - « Supprimer contact »: roster remove; the server removes us from the
 //   contact's roster too (the school's symmetric deletion).
-// - Categories are roster groups, so an empty category cannot be stored on
-//   the server: one created but still empty is kept in this browser
-//   (localStorage) until a contact is added to it.
+// - Categories are roster groups; their list (empty ones included, since a
+//   roster group cannot be empty) is kept in private storage. Moving a
+//   contact and renaming a category are roster sets of its groups.
 //
 // A message sent from another resource of the account comes back as a carbon
-// (XEP-0280). The server keeps no archive of 1:1 messages yet, so their
-// history is kept in this browser (per account and contact) until
-// « Se déconnecter »; rooms' history comes from the room.
+// (XEP-0280). The history of a 1:1 conversation is the server's archive
+// (XEP-0313 at our own bare JID, `with` the contact): its last page when the
+// conversation opens, « Messages précédents » for the pages before. A message
+// is known by its stanza-id (XEP-0359, `by` our bare JID: the id the archive
+// keeps it under) or its origin-id (which we put on what we send), so that
+// one shown live is not shown again from the archive. Rooms' history comes
+// from the room.
 
 import type { Say } from '../i18n';
 import { byName } from '../shared/i18n';
@@ -38,7 +43,7 @@ import { NS, type SearchHit, type Show, bareJid, child, resourceOf } from '../xm
 import { ActionError, type Conversation, type Line, type Notice, describeError, newId, sayError } from './conversation';
 import { type Contact, type ContactState, Roster } from './roster';
 import { Rooms } from './rooms';
-import { AccountStorage, type Prefs } from './storage';
+import { AccountData, type Prefs, forgetBrowser } from './storage';
 
 export { bareJid, resourceOf } from '../xmpp/stanzas';
 export type { SearchHit, Show } from '../xmpp/stanzas';
@@ -50,8 +55,8 @@ export * from './conversation';
 /** Minutes without activity before « Absent », unless the user set another delay. */
 export const DEFAULT_AWAY_AFTER = 10;
 
-/** Lines of a 1:1 conversation kept in the browser, per contact. */
-const HISTORY_LINES = 200;
+/** Messages of a 1:1 conversation's archive per page (the last page when it opens). */
+export const CHAT_HISTORY = 50;
 
 export type Status = 'signed-out' | 'connecting' | 'online' | 'reconnecting';
 
@@ -82,11 +87,14 @@ export class Model {
   notices: Notice[] = [];
   /** The user cannot see the window (see `setHidden`). */
   hidden = false;
-  /** The user's settings, kept per account in this browser. */
+  /** The user's settings, kept for the account on the server. */
   prefs: Prefs = {};
 
   readonly link: Link;
-  storage?: AccountStorage;
+  /** The account's client data on the server (private storage). */
+  storage?: AccountData;
+  /** The archived messages of a query of our own archive under way, by query id. */
+  private mamResults = new Map<string, Element[]>();
   private noticeCounter = 0;
   private vcardAsked = new Set<string>();
   /** Categories being deleted on purpose: their emptying is not announced. */
@@ -137,7 +145,7 @@ export class Model {
 
   setPrefs(patch: Partial<Prefs>): void {
     this.prefs = { ...this.prefs, ...patch };
-    this.storage?.savePrefs(this.prefs);
+    this.storage?.savePrefs(this.prefs).catch((e) => this.fail(e));
     this.changed();
   }
 
@@ -150,8 +158,9 @@ export class Model {
     return this.roster.requests;
   }
 
-  get localCategories(): string[] {
-    return this.roster.localCategories;
+  /** The categories kept on the server, empty ones included. */
+  get savedCategories(): string[] {
+    return this.roster.savedCategories;
   }
 
   displayName(jid: string): string {
@@ -258,9 +267,19 @@ export class Model {
     return `${scheme}//${location.host}${ws.startsWith('/') ? ws : `/${ws}`}`;
   }
 
-  /** « Se déconnecter »: nothing of the conversations stays in this browser (the settings do). */
+  /** « Se déconnecter »: nothing of the account stays in this browser. */
   logout(): void {
-    this.storage?.forgetConversations();
+    forgetBrowser();
+    if (this.link.connected) {
+      // Signing out forgets the open rooms (« Mes conversations » opens them again).
+      try {
+        const forget = X.privateSet(X.roomsElement([]));
+        forget.setAttribute('id', newId());
+        this.link.send(forget);
+      } catch {
+        // The connection is going away anyway.
+      }
+    }
     this.link.stop();
     this.status = 'signed-out';
     this.loginError = undefined;
@@ -275,6 +294,7 @@ export class Model {
     this.vcardAsked = new Set();
     this.deleting = new Set();
     this.storage = undefined;
+    this.mamResults = new Map();
     this.prefs = {};
     this.changed();
   }
@@ -282,40 +302,48 @@ export class Model {
   private online(jid: string, reconnected: boolean): void {
     this.jid = jid;
     this.bare = bareJid(jid);
-    this.storage = new AccountStorage(this.bare);
+    const storage = new AccountData((s) => this.iq(s));
+    this.storage = storage;
     this.status = 'online';
-    this.roster.localCategories = this.storage.categories();
-    if (!reconnected) {
-      this.prefs = this.storage.prefs();
-      // The state chosen last time (« Absent » by inactivity is not a choice).
-      const show = this.prefs.show;
-      this.myShow = show === 'away' || show === 'dnd' ? show : 'available';
-      this.autoAway = false;
-    }
+    // What earlier versions of the client kept in the browser goes.
+    forgetBrowser();
     this.link.on((s) => this.onRosterPush(s), NS.ROSTER, 'iq', 'set');
     this.link.on((s) => this.onPresence(s), null, 'presence', null);
     this.link.on((s) => this.onMessage(s), null, 'message', null);
     this.changed();
     // Carbons first, so that no message of the other resources is missed.
     this.iq(X.carbonsEnable()).catch(() => undefined);
-    const rejoin = () => {
-      if (!reconnected) this.rooms.load();
+    // The account's data first (the state chosen last time goes in the first presence).
+    const data = Promise.all([
+      storage.categories(),
+      reconnected ? Promise.resolve(undefined) : storage.prefs(),
+      reconnected ? Promise.resolve([]) : storage.rooms(),
+    ]).then(([categories, prefs, rooms]) => {
+      if (this.storage !== storage) return;
+      this.roster.savedCategories = categories;
+      if (prefs) {
+        this.prefs = prefs;
+        // The state chosen last time (« Absent » by inactivity is not a choice).
+        const show = prefs.show;
+        this.myShow = show === 'away' || show === 'dnd' ? show : 'available';
+        this.autoAway = false;
+      }
+      if (!reconnected) this.rooms.load(rooms);
+    });
+    const roster = this.iq(X.rosterGet()).then((result) => {
+      if (this.storage !== storage) return;
+      this.roster.contacts.clear();
+      for (const item of X.parseRoster(result)) this.applyItem(item);
+      for (const c of this.roster.contacts.values()) this.fetchName(c.jid);
+    });
+    void Promise.allSettled([data, roster]).then(() => {
+      if (this.storage !== storage) return;
+      this.sendPresence();
       this.rooms.rejoin();
+      // What was said while the connection was down (to another device).
+      if (reconnected) for (const c of this.conversations) if (c.kind === 'chat') void this.loadHistory(c, true);
       this.changed();
-    };
-    this.iq(X.rosterGet())
-      .then((result) => {
-        this.roster.contacts.clear();
-        for (const item of X.parseRoster(result)) this.applyItem(item);
-        this.sendPresence();
-        for (const c of this.roster.contacts.values()) this.fetchName(c.jid);
-        rejoin();
-        this.changed();
-      })
-      .catch(() => {
-        this.sendPresence();
-        rejoin();
-      });
+    });
     this.vcard(this.bare).then((fn) => {
       if (fn) {
         this.myName = fn;
@@ -434,16 +462,26 @@ export class Model {
     const from = stanza.getAttribute('from');
     if (from && bareJid(from) !== this.bare) return true;
     const before = this.roster.groupCounts();
-    for (const item of X.parseRoster(stanza)) this.applyItem(item);
+    const items = X.parseRoster(stanza);
+    for (const item of items) this.applyItem(item);
     this.send(X.iqResult(stanza.getAttribute('id') ?? ''));
     const after = this.roster.groupCounts();
+    const removal = items.some((i) => i.subscription === 'remove');
     for (const [group, n] of before) {
-      if (n > 0 && !after.has(group) && !this.roster.localCategories.includes(group)) {
-        if (this.deleting.has(group)) {
-          this.deleting.delete(group);
-        } else {
-          this.notify({ key: 'categoryRemoved', params: { name: group } });
+      if (n === 0 || after.has(group)) continue;
+      if (this.deleting.has(group)) {
+        // Deleted or renamed on purpose: nothing to say.
+        this.deleting.delete(group);
+      } else if (removal) {
+        // The seed: a category left empty by a contact's removal disappears, with a message.
+        if (this.roster.savedCategories.includes(group)) {
+          this.roster.savedCategories = this.roster.savedCategories.filter((c) => c !== group);
+          this.saveCategories();
         }
+        this.notify({ key: 'categoryRemoved', params: { name: group } });
+      } else if (!this.roster.savedCategories.includes(group)) {
+        // Emptied by another client, and not kept: gone.
+        this.notify({ key: 'categoryRemoved', params: { name: group } });
       }
     }
     this.changed();
@@ -451,40 +489,98 @@ export class Model {
   }
 
   private applyItem(item: X.RosterItem): void {
-    if (this.roster.apply(item)) this.storage?.saveCategories(this.roster.localCategories);
+    this.roster.apply(item);
     if (item.subscription !== 'remove') this.fetchName(item.jid);
   }
 
   // ------------------------------------------------------------- categories
+  /** Writes the list of categories to the server (private storage); says when it fails. */
+  private saveCategories(): void {
+    this.storage?.saveCategories(this.roster.savedCategories).catch((e) => this.fail(e));
+  }
+
   /**
-   * « Créer une catégorie »; throws an ActionError with the reason.
-   * `reserved`: the names of the tree's own lists, in the user's language.
+   * A category's name as typed, checked; throws an ActionError with the
+   * reason. `reserved`: the names of the tree's own lists, in the user's
+   * language; `renaming`: the category being renamed (its own name is free).
    */
-  createCategory(rawName: string, reserved: string[] = []): string {
+  private categoryName(rawName: string, reserved: string[], renaming?: string): string {
     const name = rawName.trim().replace(/\s+/g, ' ');
     if (!name) throw new ActionError({ key: 'categoryNameMissing' });
+    if (name.length > X.MAX_CATEGORY) throw new ActionError({ key: 'categoryTooLong', params: { n: X.MAX_CATEGORY } });
     if (reserved.some((r) => byName(r, name) === 0)) {
       throw new ActionError({ key: 'categoryReserved', params: { name } });
     }
-    if (this.categories().some((c) => byName(c, name) === 0)) {
+    if (this.categories().some((c) => c !== renaming && byName(c, name) === 0)) {
       throw new ActionError({ key: 'categoryExists', params: { name } });
     }
-    this.roster.localCategories = [...this.roster.localCategories, name];
-    this.storage?.saveCategories(this.roster.localCategories);
+    return name;
+  }
+
+  /** « Créer une catégorie »; throws an ActionError with the reason. */
+  createCategory(rawName: string, reserved: string[] = []): string {
+    const name = this.categoryName(rawName, reserved);
+    if (this.categories().length >= X.MAX_CATEGORIES) {
+      throw new ActionError({ key: 'categoryTooMany', params: { n: X.MAX_CATEGORIES } });
+    }
+    this.roster.savedCategories = [...this.roster.savedCategories, name];
+    this.saveCategories();
     this.changed();
     return name;
   }
 
   /** « Supprimer catégorie »: its contacts move to « Autres contacts ». */
   async deleteCategory(name: string): Promise<void> {
-    this.roster.localCategories = this.roster.localCategories.filter((c) => c !== name);
-    this.storage?.saveCategories(this.roster.localCategories);
+    this.roster.savedCategories = this.roster.savedCategories.filter((c) => c !== name);
+    this.saveCategories();
     const members = this.contactsIn(name);
     if (members.length > 0) this.deleting.add(name);
     this.changed();
     await Promise.all(
       members.map((c) => this.iq(X.rosterSet({ ...c, groups: c.groups.filter((g) => g !== name) }))),
     );
+  }
+
+  /**
+   * « Renommer la catégorie »: the new name in the list (same place) and on
+   * each of its contacts. Throws an ActionError with the reason; returns the name.
+   */
+  async renameCategory(from: string, rawName: string, reserved: string[] = []): Promise<string> {
+    const name = this.categoryName(rawName, reserved, from);
+    if (name === from) return name;
+    const saved = this.roster.savedCategories;
+    this.roster.savedCategories = saved.includes(from)
+      ? saved.map((c) => (c === from ? name : c))
+      : [...saved, name];
+    this.saveCategories();
+    const members = this.contactsIn(from);
+    if (members.length > 0) this.deleting.add(from);
+    this.changed();
+    await Promise.all(
+      members.map((c) => {
+        const groups = c.groups.map((g) => (g === from ? name : g));
+        return this.iq(X.rosterSet({ jid: c.jid, name: c.name, groups: [...new Set(groups)] }));
+      }),
+    );
+    return name;
+  }
+
+  /**
+   * « Déplacer vers… » (or a drop on a category): the contact leaves `from`
+   * (null: « Autres contacts », which is no category) for `to` (null: none).
+   * The category left keeps existing, even empty.
+   */
+  async moveContact(jid: string, from: string | null, to: string | null): Promise<void> {
+    const c = this.roster.contacts.get(bareJid(jid));
+    if (!c || from === to) return;
+    let groups = c.groups.filter((g) => g !== from);
+    if (to !== null && !groups.includes(to)) groups = [...groups, to];
+    const keep = [from, to].filter((g): g is string => g !== null && !this.roster.savedCategories.includes(g));
+    if (keep.length > 0) {
+      this.roster.savedCategories = [...this.roster.savedCategories, ...keep];
+      this.saveCategories();
+    }
+    await this.iq(X.rosterSet({ jid: c.jid, name: c.name, groups }));
   }
 
   // --------------------------------------------------------------- contacts
@@ -557,15 +653,15 @@ export class Model {
     return this.conversations.find((c) => c.jid === jid);
   }
 
-  /** Opens (or shows) the 1:1 conversation with `jid`, with its history kept in this browser. */
+  /** Opens (or shows) the 1:1 conversation with `jid`; its history comes from the server's archive. */
   openConversation(jid: string, activate = true): Conversation {
     const bare = bareJid(jid);
     let conv = this.conversation(bare);
     if (!conv) {
-      const lines: Line[] = (this.storage?.history(bare) ?? []).map((l) => ({ ...l, time: new Date(l.time) }));
-      conv = { jid: bare, kind: 'chat', lines, unread: 0, draft: '' };
+      conv = { jid: bare, kind: 'chat', lines: [], unread: 0, draft: '', seen: new Set() };
       this.conversations = [...this.conversations, conv];
       this.fetchName(bare);
+      void this.loadHistory(conv);
     }
     if (activate || !this.activeConversation) this.showConversation(bare);
     this.changed();
@@ -597,10 +693,9 @@ export class Model {
     if (conv) conv.draft = text;
   }
 
-  /** Adds a line; a 1:1 conversation's lines are also kept in this browser. */
+  /** Adds a line at the end of a conversation. */
   addLine(conv: Conversation, line: Omit<Line, 'id'> & { id?: string }): void {
     conv.lines = [...conv.lines, { ...line, id: line.id || newId() }];
-    if (conv.kind === 'chat') this.saveHistory(conv);
   }
 
   sendMessage(jid: string, text: string): void {
@@ -614,6 +709,7 @@ export class Model {
     const conv = this.openConversation(jid);
     const id = newId();
     this.send(X.chatMessage(jid, id, body));
+    conv.seen?.add(originKey(true, id));
     this.addLine(conv, { id, kind: 'out', text: body, time: new Date() });
     conv.draft = '';
     this.changed();
@@ -623,7 +719,9 @@ export class Model {
     const from = bareJid(stanza.getAttribute('from') ?? '');
     if (!from) return true;
     if (from === this.bare) {
-      this.onCarbon(stanza);
+      const archived = child(stanza, 'result', NS.MAM);
+      if (archived) this.mamResults.get(archived.getAttribute('queryid') ?? '')?.push(archived);
+      else this.onCarbon(stanza);
       return true;
     }
     if (this.rooms.isRoom(from)) {
@@ -665,11 +763,12 @@ export class Model {
     if (type !== 'chat' && type !== 'normal') return;
     const body = child(stanza, 'body')?.textContent;
     if (!body) return;
-    const id = stanza.getAttribute('id') || newId();
     const conv = this.openConversation(from, false);
-    // The same message may come twice: to this resource and as a carbon.
-    if (conv.lines.some((l) => l.kind === 'in' && l.id === id)) return;
-    this.addLine(conv, { id, kind: 'in', text: body, time: X.stampOf(stanza) ?? new Date() });
+    // The same message may come twice (to this resource and as a carbon), and from the archive.
+    const sid = X.stanzaIdBy(stanza, this.bare);
+    if (!this.firstSight(conv, false, sid, X.originIdOf(stanza))) return;
+    const id = sid ?? X.originIdOf(stanza) ?? newId();
+    this.addLine(conv, { id, sid, kind: 'in', text: body, time: X.stampOf(stanza) ?? new Date() });
     if (this.activeConversation !== from || this.hidden) {
       conv.unread += 1;
       this.announce(conv, conv.lines[conv.lines.length - 1]);
@@ -689,20 +788,82 @@ export class Model {
     const to = bareJid(inner.getAttribute('to') ?? '');
     const body = child(inner, 'body')?.textContent;
     if (!to || !body || this.rooms.isRoom(to) || inner.getAttribute('type') !== 'chat') return;
-    const id = inner.getAttribute('id') || newId();
     const conv = this.openConversation(to, false);
-    if (conv.lines.some((l) => l.kind === 'out' && l.id === id)) return;
-    this.addLine(conv, { id, kind: 'out', text: body, time: X.stampOf(inner) ?? new Date() });
+    // The server puts the id our archive keeps it under (the recipient's stanza-id) on the copy.
+    const sid = X.stanzaIdBy(inner, to);
+    const origin = X.originIdOf(inner);
+    if (!this.firstSight(conv, true, sid, origin)) return;
+    this.addLine(conv, { id: sid ?? origin ?? newId(), sid, kind: 'out', text: body, time: X.stampOf(inner) ?? new Date() });
     this.changed();
   }
 
-  private saveHistory(conv: Conversation): void {
-    this.storage?.saveHistory(
-      conv.jid,
-      conv.lines
-        .filter((l): l is Line & { kind: 'in' | 'out'; text: string } => (l.kind === 'in' || l.kind === 'out') && l.text !== undefined)
-        .slice(-HISTORY_LINES)
-        .map((l) => ({ id: l.id, kind: l.kind, text: l.text, time: l.time.toISOString() })),
-    );
+  /**
+   * Whether a 1:1 message is new to the conversation (not yet shown, live or
+   * from the archive), known by its archive's stanza-id or its origin-id;
+   * remembers it. A line shown before its stanza-id was known learns it.
+   */
+  private firstSight(conv: Conversation, out: boolean, sid?: string, origin?: string): boolean {
+    const seen = (conv.seen ??= new Set());
+    const known = (sid !== undefined && seen.has(`s:${sid}`)) || (origin !== undefined && seen.has(originKey(out, origin)));
+    if (sid !== undefined) {
+      seen.add(`s:${sid}`);
+      if (known && origin !== undefined) {
+        const line = conv.lines.find((l) => l.kind === (out ? 'out' : 'in') && l.id === origin && !l.sid);
+        if (line) line.sid = sid;
+      }
+    }
+    if (origin !== undefined) seen.add(originKey(out, origin));
+    return !known;
+  }
+
+  /**
+   * A page of the archive of the 1:1 conversation (XEP-0313 at our bare JID,
+   * `with` the contact, paged by XEP-0059): the last page when the
+   * conversation opens (`catchUp`: again after a reconnection, to add what
+   * was said meanwhile), or the page before the oldest message shown
+   * (« Messages précédents »).
+   */
+  async loadHistory(conv: Conversation, catchUp = false, older = false): Promise<void> {
+    if (conv.kind !== 'chat' || (older && conv.loadingOlder)) return;
+    const before = older ? conv.lines.find((l) => l.sid)?.sid : undefined;
+    const queryid = newId();
+    this.mamResults.set(queryid, []);
+    conv.loadingOlder = true;
+    this.changed();
+    try {
+      const result = await this.iq(X.mamBefore(undefined, queryid, CHAT_HISTORY, before, conv.jid));
+      const results = this.mamResults.get(queryid) ?? [];
+      const found: Line[] = [];
+      for (const r of results) {
+        const a = X.parseArchivedChat(r, this.bare, this.lang);
+        if (!a || a.peer !== conv.jid || !this.firstSight(conv, a.out, a.id, a.originId)) continue;
+        found.push({ id: a.id, sid: a.id, kind: a.out ? 'out' : 'in', text: a.body, time: a.time ?? new Date() });
+      }
+      if (catchUp) {
+        // Said meanwhile: in time order with what is shown.
+        conv.lines = [...conv.lines, ...found].sort((a, b) => a.time.getTime() - b.time.getTime());
+      } else {
+        // Older than anything shown (what came live since the query is not in it, or is known).
+        conv.lines = [...found, ...conv.lines];
+        conv.historyComplete = X.mamComplete(result) || results.length === 0;
+      }
+    } catch (e) {
+      if (older) this.addLine(conv, { kind: 'error', say: sayError(e, this.lang), time: new Date() });
+    } finally {
+      this.mamResults.delete(queryid);
+      conv.loadingOlder = false;
+      this.changed();
+    }
+  }
+
+  /** « Messages précédents »: the page of the archive before the oldest message shown. */
+  loadOlder(jid: string): Promise<void> {
+    const conv = this.conversation(jid);
+    if (!conv) return Promise.resolve();
+    if (conv.kind === 'room') return this.rooms.loadOlder(jid);
+    return this.loadHistory(conv, false, true);
   }
 }
+
+/** How a message is known by its origin-id: ours and theirs apart. */
+const originKey = (out: boolean, origin: string) => `${out ? 'o' : 'i'}:${origin}`;

@@ -6,8 +6,8 @@
 // invitation of the contact, which makes them a member. An invitation is
 // accepted by joining and refused by a decline. The creator is the room's
 // owner and removes someone by role `none` (status 307); the room tells
-// the removed person why. Rooms open in this browser are remembered
-// (storage.ts) and joined again at the next login; joining sends the room's
+// the removed person why. Rooms open in the client are remembered on the
+// server (storage.ts: private storage) and joined again at the next login; joining sends the room's
 // last messages (its history), « Messages précédents » pages through its
 // archive (XEP-0313).
 
@@ -434,9 +434,9 @@ export class Rooms {
     this.m.changed();
   }
 
-  /** The rooms open in this browser, joined again at the next login. */
-  load(): void {
-    for (const r of this.m.storage?.rooms() ?? []) {
+  /** The rooms open in the client at the last sign-out (private storage), joined again at login. */
+  load(rooms: { jid: string; title?: string }[]): void {
+    for (const r of rooms) {
       if (this.isRoom(r.jid)) this.conversation(r.jid, r.title).state = 'joining';
     }
     if (!this.m.activeConversation && this.m.conversations[0]) {
@@ -444,16 +444,18 @@ export class Rooms {
     }
   }
 
-  private save(): void {
-    this.m.storage?.saveRooms(
-      this.m.conversations
-        .filter((c) => c.kind === 'room' && (c.state === 'joined' || c.state === 'joining'))
-        .map((c) => ({ jid: c.jid, title: c.title })),
-    );
+  /** Keeps the list of the rooms one is in on the server (private storage). */
+  private save(except?: string): void {
+    this.m.storage
+      ?.saveRooms(
+        this.m.conversations
+          .filter((c) => c.kind === 'room' && c.jid !== except && (c.state === 'joined' || c.state === 'joining'))
+          .map((c) => ({ jid: c.jid, title: c.title })),
+      )
+      .catch(() => undefined);
   }
 
   private forget(room: string): void {
-    const storage = this.m.storage;
-    storage?.saveRooms(storage.rooms().filter((r) => r.jid !== room));
+    this.save(room);
   }
 }

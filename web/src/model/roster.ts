@@ -1,7 +1,8 @@
 // The roster's state: contacts (the seed's categories are roster groups),
 // their presence per resource, the names from vCards, the contact requests
-// received (« Mes demandes ») and the categories created here that have no
-// contact yet. Pure state and what is derived from it; the model feeds it.
+// received (« Mes demandes ») and the categories kept in private storage
+// (empty ones included). Pure state and what is derived from it; the model
+// feeds it.
 
 import { byName } from '../shared/i18n';
 import { type RosterItem, type Show, type Subscription, bareJid } from '../xmpp/stanzas';
@@ -27,8 +28,12 @@ export class Roster {
   presence = new Map<string, Map<string, { show: Show; priority: number }>>();
   /** Contact requests received, oldest first. */
   requests: string[] = [];
-  /** Categories created here that have no contact yet. */
-  localCategories: string[] = [];
+  /**
+   * The categories kept on the server (private storage), in their order:
+   * those created or renamed in the client, empty ones included. A category
+   * is also any roster group (a contact put in it by another client).
+   */
+  savedCategories: string[] = [];
 
   /** Whether we see the contact's state (our subscription to them). */
   subscribed(jid: string): boolean {
@@ -48,9 +53,9 @@ export class Roster {
     return best?.show ?? 'offline';
   }
 
-  /** Every category (roster groups and local ones), sorted. */
+  /** Every category (roster groups and saved ones), sorted. */
   categories(): string[] {
-    const names = new Set<string>(this.localCategories);
+    const names = new Set<string>(this.savedCategories);
     for (const c of this.contacts.values()) for (const g of c.groups) names.add(g);
     return [...names].sort(byName);
   }
@@ -78,15 +83,12 @@ export class Roster {
     this.presence.set(bare, resources);
   }
 
-  /**
-   * A roster item from the server (result or push). Returns whether local
-   * categories changed (one now holds a contact, so it lives on the server).
-   */
-  apply(item: RosterItem): boolean {
+  /** A roster item from the server (result or push). */
+  apply(item: RosterItem): void {
     if (item.subscription === 'remove') {
       this.contacts.delete(item.jid);
       this.presence.delete(item.jid);
-      return false;
+      return;
     }
     const contact: Contact = { ...item, subscription: item.subscription };
     this.contacts.set(item.jid, contact);
@@ -94,9 +96,5 @@ export class Roster {
     if (contact.subscription === 'both' || contact.subscription === 'from') {
       this.requests = this.requests.filter((r) => r !== item.jid);
     }
-    const local = this.localCategories.filter((c) => !contact.groups.includes(c));
-    if (local.length === this.localCategories.length) return false;
-    this.localCategories = local;
-    return true;
   }
 }

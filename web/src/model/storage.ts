@@ -1,39 +1,17 @@
-// What the client keeps in this browser (localStorage), per account:
-// - `categories`: categories created here that have no contact yet (a roster
-//   group cannot be empty on the server);
-// - `rooms`: the rooms open here, joined again at the next login;
-// - `history:PEER`: the last lines of each 1:1 conversation (the server keeps
-//   no archive of them yet);
-// - `prefs`: the user's settings (chosen state, inactivity delay,
-//   notifications), which hold nothing of the conversations.
-// « Se déconnecter » forgets all but the settings (`forgetConversations`).
-// Nothing here throws: private browsing or a full storage just keeps nothing.
+// What the client keeps for an account: on the server, never in the browser.
+// XEP-0049 private storage (`jabber:iq:private`), one element each:
+// - `<categories xmlns='urn:causerie:categories:0'>`: the categories, empty
+//   ones included (a roster group cannot be empty);
+// - `<rooms xmlns='urn:causerie:rooms:0'>`: the conversations with several
+//   people open in the client, joined again at the next login;
+// - `<prefs xmlns='urn:causerie:prefs:0'>`: the user's settings (chosen
+//   state, inactivity delay, notifications, sound).
+// The 1:1 history is the server's archive (XEP-0313), the rooms' their own.
+// So « Se déconnecter » leaves nothing of the account in this browser:
+// `forgetBrowser` also removes what earlier versions of the client kept in
+// `localStorage` (keys `causerie:…`).
 
-const PREFIX = 'causerie:';
-
-function read(key: string): unknown {
-  try {
-    const raw = localStorage.getItem(PREFIX + key);
-    return raw ? JSON.parse(raw) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function write(key: string, value: unknown): void {
-  try {
-    localStorage.setItem(PREFIX + key, JSON.stringify(value));
-  } catch {
-    // Not kept.
-  }
-}
-
-export interface StoredLine {
-  id: string;
-  kind: 'in' | 'out';
-  text: string;
-  time: string;
-}
+import * as X from '../xmpp/stanzas';
 
 export interface Prefs {
   /** The state chosen in the header, restored at login. */
@@ -46,78 +24,82 @@ export interface Prefs {
   sound?: boolean;
 }
 
-export class AccountStorage {
-  constructor(readonly account: string) {}
+export interface StoredRoom {
+  jid: string;
+  title?: string;
+}
 
-  private key(what: string): string {
-    return `${what}:${this.account}`;
-  }
+/** The settings read back from their attributes; anything odd is left out. */
+export function prefsOf(raw: Record<string, string>): Prefs {
+  const prefs: Prefs = {};
+  if (raw.show === 'available' || raw.show === 'away' || raw.show === 'dnd') prefs.show = raw.show;
+  const away = Number(raw.awayAfter);
+  if (raw.awayAfter !== undefined && Number.isInteger(away) && away >= 0 && away <= 24 * 60) prefs.awayAfter = away;
+  if (raw.notify === 'true' || raw.notify === 'false') prefs.notify = raw.notify === 'true';
+  if (raw.sound === 'true' || raw.sound === 'false') prefs.sound = raw.sound === 'true';
+  return prefs;
+}
 
-  categories(): string[] {
-    const list = read(this.key('categories'));
-    return Array.isArray(list) ? list.filter((c): c is string => typeof c === 'string') : [];
-  }
+/** The server's copy of an account's client data; `iq` sends an IQ and resolves with its result. */
+export class AccountData {
+  /** Writes go one after the other, so that the last one stays. */
+  private queue: Promise<unknown> = Promise.resolve();
 
-  saveCategories(list: string[]): void {
-    write(this.key('categories'), list);
-  }
+  constructor(private readonly iq: (stanza: Element) => Promise<Element>) {}
 
-  rooms(): { jid: string; title?: string }[] {
-    const list = read(this.key('rooms'));
-    if (!Array.isArray(list)) return [];
-    return list
-      .filter((r) => r && typeof r.jid === 'string')
-      .map((r) => ({ jid: r.jid as string, title: typeof r.title === 'string' ? r.title : undefined }));
-  }
-
-  saveRooms(list: { jid: string; title?: string }[]): void {
-    write(this.key('rooms'), list);
-  }
-
-  history(peer: string): StoredLine[] {
-    const list = read(`history:${this.account}:${peer}`);
-    if (!Array.isArray(list)) return [];
-    return list.filter(
-      (l): l is StoredLine =>
-        !!l &&
-        typeof l.id === 'string' &&
-        typeof l.text === 'string' &&
-        typeof l.time === 'string' &&
-        (l.kind === 'in' || l.kind === 'out'),
-    );
-  }
-
-  saveHistory(peer: string, lines: StoredLine[]): void {
-    write(`history:${this.account}:${peer}`, lines);
-  }
-
-  prefs(): Prefs {
-    const p = read(this.key('prefs'));
-    return p && typeof p === 'object' ? (p as Prefs) : {};
-  }
-
-  savePrefs(prefs: Prefs): void {
-    write(this.key('prefs'), prefs);
-  }
-
-  /** Everything of the account's conversations and contacts; only the settings stay. */
-  forgetConversations(): void {
+  private async get<T>(name: string, ns: string, parse: (r: Element) => T, empty: T): Promise<T> {
     try {
-      const doomed: string[] = [];
-      for (let i = 0; i < localStorage.length; i++) {
-        const k = localStorage.key(i);
-        if (
-          k &&
-          (k === PREFIX + this.key('categories') ||
-            k === PREFIX + this.key('rooms') ||
-            k.startsWith(`${PREFIX}history:${this.account}:`))
-        ) {
-          doomed.push(k);
-        }
-      }
-      for (const k of doomed) localStorage.removeItem(k);
+      return parse(await this.iq(X.privateGet(name, ns)));
     } catch {
-      // Nothing kept, nothing to forget.
+      return empty;
     }
+  }
+
+  categories(): Promise<string[]> {
+    return this.get('categories', X.NS.CATEGORIES, X.parseCategories, []);
+  }
+
+  rooms(): Promise<StoredRoom[]> {
+    return this.get('rooms', X.NS.ROOMS, X.parseRooms, []);
+  }
+
+  prefs(): Promise<Prefs> {
+    return this.get('prefs', X.NS.PREFS, (r) => prefsOf(X.parsePrefs(r)), {});
+  }
+
+  private write(payload: Element): Promise<void> {
+    const next = this.queue.then(() => this.iq(X.privateSet(payload)));
+    this.queue = next.catch(() => undefined);
+    return next.then(() => undefined);
+  }
+
+  saveCategories(list: string[]): Promise<void> {
+    return this.write(X.categoriesElement(list));
+  }
+
+  saveRooms(list: StoredRoom[]): Promise<void> {
+    return this.write(X.roomsElement(list));
+  }
+
+  savePrefs(prefs: Prefs): Promise<void> {
+    return this.write(X.prefsElement({ ...prefs }));
+  }
+}
+
+/**
+ * Removes what earlier versions of the client kept in this browser
+ * (`localStorage`, keys `causerie:…`: 1:1 history, categories, rooms,
+ * settings). Never throws.
+ */
+export function forgetBrowser(): void {
+  try {
+    const doomed: string[] = [];
+    for (let i = 0; i < localStorage.length; i++) {
+      const k = localStorage.key(i);
+      if (k?.startsWith('causerie:')) doomed.push(k);
+    }
+    for (const k of doomed) localStorage.removeItem(k);
+  } catch {
+    // No storage here: nothing to forget.
   }
 }

@@ -51,9 +51,10 @@ describe('builders (as Strophe puts them on the wire)', () => {
     expect(wire(X.presenceOfType('subscribe', 'a@b'))).toBe('<presence to="a@b" type="subscribe"/>');
   });
 
-  it('chat and groupchat messages, the text escaped', () => {
+  it('chat and groupchat messages, the text escaped; a chat message carries its origin-id', () => {
     expect(wire(X.chatMessage('a@b', 'id1', '<b>hi</b>'))).toBe(
-      '<message id="id1" to="a@b" type="chat"><body>&lt;b&gt;hi&lt;/b&gt;</body></message>',
+      '<message id="id1" to="a@b" type="chat"><body>&lt;b&gt;hi&lt;/b&gt;</body>' +
+        '<origin-id id="id1" xmlns="urn:xmpp:sid:0"/></message>',
     );
     expect(wire(X.groupchatMessage('r@c', 'id2', 'x'))).toBe(
       '<message id="id2" to="r@c" type="groupchat"><body>x</body></message>',
@@ -99,6 +100,35 @@ describe('builders (as Strophe puts them on the wire)', () => {
         '<set xmlns="http://jabber.org/protocol/rsm"><max>50</max><before>abc</before></set></query></iq>',
     );
     expect(wire(X.mamBefore('r@c', 'q1', 50))).toContain('<before/>');
+  });
+
+  it("MAM on one's own archive, with one contact", () => {
+    expect(wire(X.mamBefore(undefined, 'q2', 50, undefined, 'hugo@localhost'))).toBe(
+      '<iq type="set"><query queryid="q2" xmlns="urn:xmpp:mam:2">' +
+        '<x type="submit" xmlns="jabber:x:data"><field type="hidden" var="FORM_TYPE"><value>urn:xmpp:mam:2</value></field>' +
+        '<field var="with"><value>hugo@localhost</value></field></x>' +
+        '<set xmlns="http://jabber.org/protocol/rsm"><max>50</max><before/></set></query></iq>',
+    );
+    expect(wire(X.mamBefore(undefined, 'q3', 20, 's-9', 'a&b@x'))).toContain(
+      '<value>a&amp;b@x</value></field></x><set xmlns="http://jabber.org/protocol/rsm"><max>20</max><before>s-9</before></set>',
+    );
+  });
+
+  it('private storage: get, and set of the categories, rooms and settings (escaped)', () => {
+    expect(wire(X.privateGet('categories', X.NS.CATEGORIES))).toBe(
+      '<iq type="get"><query xmlns="jabber:iq:private"><categories xmlns="urn:causerie:categories:0"/></query></iq>',
+    );
+    expect(wire(X.privateSet(X.categoriesElement(['Classe', '<A&B>'])))).toBe(
+      '<iq type="set"><query xmlns="jabber:iq:private"><categories xmlns="urn:causerie:categories:0">' +
+        '<category name="Classe"/><category name="&lt;A&amp;B&gt;"/></categories></query></iq>',
+    );
+    expect(wire(X.privateSet(X.categoriesElement([])))).toContain('<categories xmlns="urn:causerie:categories:0"/>');
+    expect(wire(X.roomsElement([{ jid: 'r@c', title: 'Sortie "A"' }, { jid: 's@c' }]))).toBe(
+      '<rooms xmlns="urn:causerie:rooms:0"><room jid="r@c" title="Sortie &quot;A&quot;"/><room jid="s@c"/></rooms>',
+    );
+    expect(wire(X.prefsElement({ show: 'dnd', awayAfter: 0, notify: true, sound: undefined }))).toBe(
+      '<prefs awayAfter="0" notify="true" show="dnd" xmlns="urn:causerie:prefs:0"/>',
+    );
   });
 });
 
@@ -234,6 +264,95 @@ describe('parsers', () => {
     expect(X.parseArchived(chat, 'fr')).toBeUndefined();
     expect(X.mamComplete(parse(`<iq xmlns='jabber:client'><fin xmlns='urn:xmpp:mam:2' complete='true'/></iq>`))).toBe(true);
     expect(X.mamComplete(parse(`<iq xmlns='jabber:client'><fin xmlns='urn:xmpp:mam:2'/></iq>`))).toBe(false);
+  });
+
+  it("a message of one's own archive: in or out, with whom, its ids; others left out", () => {
+    const res = (inner: string, id = 's1') =>
+      parse(
+        `<result xmlns='urn:xmpp:mam:2' id='${id}' queryid='q'><forwarded xmlns='urn:xmpp:forward:0'>
+          <delay xmlns='urn:xmpp:delay' stamp='2026-12-01T08:00:00Z'/>${inner}</forwarded></result>`,
+      );
+    const incoming = res(
+      `<message xmlns='jabber:client' type='chat' id='m1' from='Hugo@localhost/pc' to='lea@localhost'>
+        <body>Salut &lt;b&gt;</body><stanza-id xmlns='urn:xmpp:sid:0' by='lea@localhost' id='s1'/>
+        <origin-id xmlns='urn:xmpp:sid:0' id='o1'/></message>`,
+    );
+    expect(X.parseArchivedChat(incoming, 'lea@localhost', 'fr')).toEqual({
+      id: 's1',
+      originId: 'o1',
+      out: false,
+      peer: 'hugo@localhost',
+      body: 'Salut <b>',
+      time: new Date('2026-12-01T08:00:00Z'),
+    });
+    const outgoing = res(
+      `<message xmlns='jabber:client' type='chat' id='m2' from='lea@localhost/web-1' to='hugo@localhost'><body>Oui</body></message>`,
+      's2',
+    );
+    expect(X.parseArchivedChat(outgoing, 'lea@localhost', 'fr')).toMatchObject({
+      id: 's2',
+      originId: 'm2',
+      out: true,
+      peer: 'hugo@localhost',
+      body: 'Oui',
+    });
+    // No body, a groupchat message, no id: nothing to show.
+    expect(
+      X.parseArchivedChat(res(`<message xmlns='jabber:client' type='chat' from='h@x'/>`), 'lea@localhost', 'fr'),
+    ).toBeUndefined();
+    expect(
+      X.parseArchivedChat(
+        res(`<message xmlns='jabber:client' type='groupchat' from='r@c/N'><body>x</body></message>`),
+        'lea@localhost',
+        'fr',
+      ),
+    ).toBeUndefined();
+    expect(
+      X.parseArchivedChat(
+        parse(`<result xmlns='urn:xmpp:mam:2'><forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' type='chat' from='h@x'><body>x</body></message></forwarded></result>`),
+        'lea@localhost',
+        'fr',
+      ),
+    ).toBeUndefined();
+  });
+
+  it('origin-id and stanza-id by our own address', () => {
+    const m = parse(
+      `<message xmlns='jabber:client' id='m1'><origin-id xmlns='urn:xmpp:sid:0' id='o1'/>
+        <stanza-id xmlns='urn:xmpp:sid:0' by='Lea@localhost' id='s1'/></message>`,
+    );
+    expect(X.originIdOf(m)).toBe('o1');
+    expect(X.originIdOf(parse(`<message xmlns='jabber:client' id='m2'/>`))).toBe('m2');
+    expect(X.originIdOf(parse(`<message xmlns='jabber:client'/>`))).toBeUndefined();
+    expect(X.stanzaIdBy(m, 'lea@localhost')).toBe('s1');
+    expect(X.stanzaIdBy(m, 'hugo@localhost')).toBeUndefined();
+  });
+
+  it('private storage: categories, rooms and settings read back, odd values left out', () => {
+    const q = (inner: string) =>
+      parse(`<iq xmlns='jabber:client' type='result'><query xmlns='jabber:iq:private'>${inner}</query></iq>`);
+    expect(
+      X.parseCategories(
+        q(`<categories xmlns='urn:causerie:categories:0'><category name=' Classe   A '/><category name=''/>
+          <category name='Classe A'/><category/><category name='${'x'.repeat(101)}'/><category name='Sport'/>
+          <other name='no'/></categories>`),
+      ),
+    ).toEqual(['Classe A', 'Sport']);
+    expect(X.parseCategories(q(`<categories xmlns='urn:causerie:categories:0'/>`))).toEqual([]);
+    const many = Array.from({ length: 80 }, (_, i) => `<category name='c${i}'/>`).join('');
+    expect(X.parseCategories(q(`<categories xmlns='urn:causerie:categories:0'>${many}</categories>`))).toHaveLength(
+      X.MAX_CATEGORIES,
+    );
+    // Another namespace is not ours.
+    expect(X.parseCategories(q(`<categories xmlns='urn:other'><category name='A'/></categories>`))).toEqual([]);
+    expect(
+      X.parseRooms(q(`<rooms xmlns='urn:causerie:rooms:0'><room jid='R@conference.x' title='Sortie'/><room/></rooms>`)),
+    ).toEqual([{ jid: 'r@conference.x', title: 'Sortie' }]);
+    expect(X.parsePrefs(q(`<prefs xmlns='urn:causerie:prefs:0' show='dnd' notify='true'/>`))).toEqual({
+      show: 'dnd',
+      notify: 'true',
+    });
+    expect(X.parsePrefs(q(''))).toEqual({});
   });
 
   it('carbons and the room stanza-id', () => {

@@ -25,6 +25,11 @@ export const NS = {
   FORWARD: 'urn:xmpp:forward:0',
   MAM: 'urn:xmpp:mam:2',
   RSM: 'http://jabber.org/protocol/rsm',
+  PRIVATE: 'jabber:iq:private',
+  /** The client's data in private storage (XEP-0049), one element each. */
+  CATEGORIES: 'urn:causerie:categories:0',
+  ROOMS: 'urn:causerie:rooms:0',
+  PREFS: 'urn:causerie:prefs:0',
 } as const;
 
 export type Show = 'available' | 'away' | 'dnd';
@@ -118,8 +123,9 @@ export function presence(show: Show, opts: { to?: string; priority?: number } = 
 export type PresenceType = 'subscribe' | 'subscribed' | 'unsubscribed' | 'unavailable';
 export const presenceOfType = (type: PresenceType, to?: string) => el('presence', { to, type });
 
+/** A 1:1 message; its id is also its XEP-0359 origin-id, which the archive keeps. */
 export const chatMessage = (to: string, id: string, body: string) =>
-  el('message', { to, type: 'chat', id }, el('body', {}, body));
+  el('message', { to, type: 'chat', id }, el('body', {}, body), el('origin-id', { xmlns: NS.SID, id }));
 
 export const groupchatMessage = (room: string, id: string, body: string) =>
   el('message', { to: room, type: 'groupchat', id }, el('body', {}, body));
@@ -170,18 +176,62 @@ export const kick = (room: string, nick: string) =>
 export const discoItems = (to: string) => iq('get', { to }, el('query', { xmlns: NS.DISCO_ITEMS }));
 export const discoInfo = (to: string) => iq('get', { to }, el('query', { xmlns: NS.DISCO_INFO }));
 
-/** XEP-0313 paged by XEP-0059: the `max` messages before `before` (the last ones without it). */
-export function mamBefore(to: string, queryid: string, max: number, before?: string): Element {
+/**
+ * XEP-0313 paged by XEP-0059: the `max` messages before `before` (the last
+ * ones without it). `to`: a room, or undefined for one's own archive, where
+ * `withJid` keeps the conversation with one contact.
+ */
+export function mamBefore(
+  to: string | undefined,
+  queryid: string,
+  max: number,
+  before?: string,
+  withJid?: string,
+): Element {
   return iq(
     'set',
     { to },
     el(
       'query',
       { xmlns: NS.MAM, queryid },
+      withJid !== undefined &&
+        el(
+          'x',
+          { xmlns: NS.DATA, type: 'submit' },
+          el('field', { var: 'FORM_TYPE', type: 'hidden' }, el('value', {}, NS.MAM)),
+          el('field', { var: 'with' }, el('value', {}, withJid)),
+        ),
       el('set', { xmlns: NS.RSM }, el('max', {}, String(max)), el('before', {}, before ?? '')),
     ),
   );
 }
+
+/** XEP-0049: reads one's element `name` in namespace `ns`. */
+export const privateGet = (name: string, ns: string) =>
+  iq('get', {}, el('query', { xmlns: NS.PRIVATE }, el(name, { xmlns: ns })));
+
+/** XEP-0049: stores one's element (replacing the one of the same name and namespace). */
+export const privateSet = (payload: Element) => iq('set', {}, el('query', { xmlns: NS.PRIVATE }, payload));
+
+/** The categories, in their order, empty ones included: `<categories><category name/>…`. */
+export const categoriesElement = (names: string[]) =>
+  el('categories', { xmlns: NS.CATEGORIES }, ...names.map((name) => el('category', { name })));
+
+/** The rooms open in the client, joined again at the next login. */
+export const roomsElement = (rooms: { jid: string; title?: string }[]) =>
+  el('rooms', { xmlns: NS.ROOMS }, ...rooms.map((r) => el('room', { jid: r.jid, title: r.title || undefined })));
+
+/** The user's settings, as attributes. */
+export const prefsElement = (prefs: Record<string, string | number | boolean | undefined>) =>
+  el(
+    'prefs',
+    Object.fromEntries([
+      ['xmlns', NS.PREFS],
+      ...Object.entries(prefs)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => [k, String(v)]),
+    ]),
+  );
 
 // --------------------------------------------------------------- parsing
 export function child(e: Element | null | undefined, name: string, ns?: string): Element | undefined {
@@ -366,6 +416,50 @@ export function parseArchived(
   return { id, nick: resourceOf(m.getAttribute('from') ?? ''), body, time: stampOf(forwarded) };
 }
 
+/** One message of one's own archive (a 1:1 conversation): who wrote it, with whom. */
+export interface ArchivedChat {
+  /** The archive's id: the stanza-id the recipient's copy carried. */
+  id: string;
+  /** The sender's XEP-0359 origin-id, or the message's id. */
+  originId?: string;
+  /** Written by us (from one of our resources). */
+  out: boolean;
+  /** The other party's bare JID. */
+  peer: string;
+  body: string;
+  time?: Date;
+}
+
+/** One `<result/>` of a query of one's own archive (`self`: our bare JID). */
+export function parseArchivedChat(result: Element, self: string, lang: string): ArchivedChat | undefined {
+  const id = result.getAttribute('id');
+  const forwarded = child(result, 'forwarded', NS.FORWARD);
+  const m = child(forwarded, 'message');
+  if (!id || !m) return undefined;
+  const type = m.getAttribute('type') ?? 'normal';
+  if (type !== 'chat' && type !== 'normal') return undefined;
+  const body = bodyOf(m, lang);
+  if (body === undefined) return undefined;
+  const from = bareJid(m.getAttribute('from') ?? '');
+  const to = bareJid(m.getAttribute('to') ?? '');
+  const out = from === self;
+  const peer = out ? to : from;
+  if (!peer) return undefined;
+  return {
+    id,
+    originId: originIdOf(m),
+    out,
+    peer,
+    body,
+    time: stampOf(forwarded),
+  };
+}
+
+/** The XEP-0359 origin-id of a message, else its id attribute. */
+export function originIdOf(m: Element): string | undefined {
+  return child(m, 'origin-id', NS.SID)?.getAttribute('id') || m.getAttribute('id') || undefined;
+}
+
 /** Whether the `<fin/>` of a MAM answer says the archive has nothing older. */
 export const mamComplete = (result: Element) => child(result, 'fin', NS.MAM)?.getAttribute('complete') === 'true';
 
@@ -378,11 +472,52 @@ export function parseCarbon(stanza: Element): { direction: 'sent' | 'received'; 
   return { direction: sent ? 'sent' : 'received', message };
 }
 
-/** The room's stanza-id of a groupchat message (XEP-0359, `by` the room). */
-export function roomStanzaId(stanza: Element, room: string): string | undefined {
+/**
+ * The stanza-id (XEP-0359) `by` an archive: a room's on a groupchat message,
+ * our own bare JID's on a 1:1 message (the id our archive holds it under).
+ */
+export function stanzaIdBy(stanza: Element, by: string): string | undefined {
   return (
     children(stanza, 'stanza-id', NS.SID)
-      .find((s) => bareJid(s.getAttribute('by') ?? '') === room)
+      .find((s) => bareJid(s.getAttribute('by') ?? '') === by)
       ?.getAttribute('id') ?? undefined
   );
+}
+
+export const roomStanzaId = stanzaIdBy;
+
+/** Longest category name kept (the server's limit for a roster group is longer). */
+export const MAX_CATEGORY = 100;
+/** Most categories kept. */
+export const MAX_CATEGORIES = 64;
+
+/** The categories of private storage: names, trimmed, without duplicates, bounded. */
+export function parseCategories(result: Element): string[] {
+  const list = child(child(result, 'query', NS.PRIVATE), 'categories', NS.CATEGORIES);
+  const names: string[] = [];
+  for (const c of children(list, 'category', NS.CATEGORIES)) {
+    const name = (c.getAttribute('name') ?? '').trim().replace(/\s+/g, ' ');
+    if (name && name.length <= MAX_CATEGORY && !names.includes(name)) names.push(name);
+    if (names.length >= MAX_CATEGORIES) break;
+  }
+  return names;
+}
+
+/** The rooms of private storage (any JID: the caller keeps its service's only). */
+export function parseRooms(result: Element): { jid: string; title?: string }[] {
+  const list = child(child(result, 'query', NS.PRIVATE), 'rooms', NS.ROOMS);
+  return children(list, 'room', NS.ROOMS)
+    .map((r) => ({ jid: bareJid(r.getAttribute('jid') ?? ''), title: r.getAttribute('title')?.slice(0, 200) || undefined }))
+    .filter((r) => r.jid !== '')
+    .slice(0, 100);
+}
+
+/** The settings' attributes of private storage, as strings (the caller checks them). */
+export function parsePrefs(result: Element): Record<string, string> {
+  const prefs = child(child(result, 'query', NS.PRIVATE), 'prefs', NS.PREFS);
+  const out: Record<string, string> = {};
+  for (const a of Array.from(prefs?.attributes ?? [])) {
+    if (a.name !== 'xmlns' && !a.name.includes(':')) out[a.name] = a.value;
+  }
+  return out;
 }
