@@ -61,6 +61,9 @@ pub struct Target {
     /// Resumes TLS sessions (tickets) instead of a full handshake at every login.
     #[arg(long)]
     pub tls_resume: bool,
+    /// Enables stream management with resumption (XEP-0198) after bind, as a phone does.
+    #[arg(long)]
+    pub sm: bool,
     /// Source addresses 127.0.0.1..=127.0.0.K, round robin: each gives about
     /// 28,000 ephemeral ports toward one server port.
     #[arg(long, default_value_t = 4)]
@@ -205,6 +208,10 @@ pub struct Session {
     pub fr: Framer,
     /// The bound full JID.
     pub jid: String,
+    /// The XEP-0198 resumption id, when stream management was enabled.
+    pub sm_id: Option<String>,
+    /// Stanzas read since stream management was enabled (its `h`).
+    pub handled: u64,
 }
 
 const NS_TLS: &str = "urn:ietf:params:xml:ns:xmpp-tls";
@@ -227,6 +234,11 @@ impl Session {
                     let el = self.fr.get(r).to_vec();
                     if xml::name(&el) == b"error" && xml::contains(&el, "xmpp-streams") {
                         bail!("stream error: {}", String::from_utf8_lossy(&el));
+                    }
+                    if self.sm_id.is_some()
+                        && matches!(xml::name(&el), b"message" | b"presence" | b"iq")
+                    {
+                        self.handled += 1;
                     }
                     return Ok(el);
                 }
@@ -304,9 +316,9 @@ async fn tls(target: &Target, stream: TcpStream) -> Result<Io> {
     Ok(Io::Tls(Box::new(s)))
 }
 
-/// Logs account `index` in: TLS, SASL, bind, roster get, initial presence; then a
-/// ping whose answer tells that the presence has been processed.
-pub async fn login(target: &Target, index: u64) -> Result<Session> {
+/// Connects as account `index`: TCP, TLS, SASL; the stream is authenticated, not yet
+/// restarted.
+async fn connect_auth(target: &Target, index: u64) -> Result<Session> {
     let stream = tcp(target, index).await?;
     let io = match target.tls {
         TlsMode::Direct => tls(target, stream).await?,
@@ -316,6 +328,8 @@ pub async fn login(target: &Target, index: u64) -> Result<Session> {
         io,
         fr: Framer::new(),
         jid: String::new(),
+        sm_id: None,
+        handled: 0,
     };
     let mut features = s.open_stream(&target.domain).await?;
     if target.tls == TlsMode::StartTls {
@@ -382,6 +396,13 @@ pub async fn login(target: &Target, index: u64) -> Result<Session> {
             scram.verify(&xml::text(&el).unwrap_or_default())?;
         }
     }
+    Ok(s)
+}
+
+/// Logs account `index` in: TLS, SASL, bind, [stream management], roster get, initial
+/// presence; then a ping whose answer tells that the presence has been processed.
+pub async fn login(target: &Target, index: u64) -> Result<Session> {
+    let mut s = connect_auth(target, index).await?;
     let features = s.open_stream(&target.domain).await?;
     s.send(
         b"<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>\
@@ -390,6 +411,15 @@ pub async fn login(target: &Target, index: u64) -> Result<Session> {
     .await?;
     let el = wait_iq(&mut s, "bind1").await?;
     s.jid = xml::child_text(&el, "jid").context("bind result without a JID")?;
+    if target.sm {
+        s.send(b"<enable xmlns='urn:xmpp:sm:3' resume='true'/>")
+            .await?;
+        let el = s.element().await?;
+        if xml::name(&el) != b"enabled" {
+            bail!("stream management refused: {}", String::from_utf8_lossy(&el));
+        }
+        s.sm_id = Some(xml::attr(&el, "id").context("<enabled/> without a resumption id")?);
+    }
     // RFC 3921 session establishment, for servers that still require it.
     if xml::contains(&features, "xmpp-session") && !xml::contains(&features, "<optional") {
         s.send(
@@ -404,6 +434,29 @@ pub async fn login(target: &Target, index: u64) -> Result<Session> {
     s.send(b"<presence/><iq type='get' id='ping1'><ping xmlns='urn:xmpp:ping'/></iq>")
         .await?;
     wait_reply(&mut s, "ping1").await?;
+    Ok(s)
+}
+
+/// Resumes account `index`'s detached session `previd` (XEP-0198) on a new
+/// connection: TCP, TLS (resumed from a ticket with `--tls-resume`), SASL, `<resume/>`
+/// acknowledging `h` stanzas, until `<resumed/>`. What the server then resends is left
+/// unread.
+pub async fn resume(target: &Target, index: u64, previd: &str, h: u64) -> Result<Session> {
+    let mut s = connect_auth(target, index).await?;
+    s.open_stream(&target.domain).await?;
+    s.send(
+        format!(
+            "<resume xmlns='urn:xmpp:sm:3' previd='{}' h='{h}'/>",
+            xml::escape(previd)
+        )
+        .as_bytes(),
+    )
+    .await?;
+    let el = s.element().await?;
+    if xml::name(&el) != b"resumed" {
+        bail!("resumption refused: {}", String::from_utf8_lossy(&el));
+    }
+    s.sm_id = Some(previd.to_owned());
     Ok(s)
 }
 

@@ -97,6 +97,17 @@ enum Cmd {
         #[arg(long, default_value_t = 50)]
         concurrency: u64,
     },
+    /// N sessions with stream management lose their connection and resume (XEP-0198).
+    Resume {
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        server: Server,
+        #[arg(long, default_value_t = 1000)]
+        n: u64,
+        #[arg(long, default_value_t = 50)]
+        concurrency: u64,
+    },
     /// N users log in within T seconds (arrivals spread evenly, open loop).
     Storm {
         #[command(flatten)]
@@ -216,6 +227,16 @@ async fn run(cmd: Cmd) -> Result<()> {
                 concurrency,
             };
             scenarios::run_chat(target, procs, o).await
+        }
+        Cmd::Resume {
+            target,
+            server,
+            n,
+            concurrency,
+        } => {
+            target.check()?;
+            let procs = Procs::parse(server.server_pid.as_deref())?;
+            scenarios::run_resume(target, procs, n, concurrency).await
         }
         Cmd::Storm {
             target,

@@ -18,7 +18,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Interval, MissedTickBehavior, sleep, sleep_until, timeout};
 
-use crate::client::{Session, Target, login};
+use crate::client::{Session, Target, login, resume};
 use crate::stats::{Errors, Latencies, Procs, r3, self_cpu_s, self_rss_kib, slab_kib};
 use crate::xml::{self, Event, Framer};
 
@@ -196,6 +196,96 @@ async fn collect(
     out
 }
 
+/// The resume scenario: N sessions log in with stream management (XEP-0198), then all
+/// lose their connection at once (dropped, no closing: a phone losing its network); each
+/// then reconnects and resumes (TLS from a ticket with `--tls-resume`, SASL, `<resume/>`)
+/// at a concurrency. Measured: the resumptions only (server CPU per resumption, rate,
+/// latency), against the same server's full logins in the login scenario.
+pub async fn run_resume(mut target: Target, procs: Procs, n: u64, concurrency: u64) -> Result<()> {
+    target.sm = true;
+    let target = Arc::new(target);
+    let detached: Arc<Mutex<Vec<(u64, String, u64)>>> = Arc::new(Mutex::new(Vec::new()));
+    let keep = detached.clone();
+    let sink: Sink = Arc::new(move |i, s: Session| {
+        if let Some(id) = s.sm_id.clone() {
+            keep.lock().expect("detached lock").push((i, id, s.handled));
+        }
+        drop(s);
+    });
+    let first = logins_closed(target.clone(), n, concurrency, sink).await;
+    // Let the server see every connection's end and detach the sessions.
+    sleep(Duration::from_secs(1)).await;
+    let todo = Arc::new(Mutex::new(std::mem::take(
+        &mut *detached.lock().expect("detached lock"),
+    )));
+    let resumable = todo.lock().expect("todo lock").len() as u64;
+    let held = Held::new();
+    let cpu0 = procs.cpu_s();
+    let gen0 = self_cpu_s();
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..concurrency.clamp(1, resumable.max(1)) {
+        let (target, todo, held) = (target.clone(), todo.clone(), held.clone());
+        workers.push(tokio::spawn(async move {
+            let (mut lat, mut errors, mut ok) = (Latencies::default(), Errors::default(), 0);
+            loop {
+                let Some((i, id, h)) = todo.lock().expect("todo lock").pop() else {
+                    break;
+                };
+                let t = Instant::now();
+                let limit = Duration::from_secs(target.login_timeout);
+                match timeout(limit, resume(&target, i, &id, h)).await {
+                    Ok(Ok(s)) => {
+                        lat.push_us(t.elapsed().as_micros() as u64);
+                        ok += 1;
+                        held.hold(s);
+                    }
+                    Ok(Err(e)) => errors.add(&e),
+                    Err(_) => errors.add_kind("resumption timed out"),
+                }
+            }
+            (ok, lat, errors, Instant::now())
+        }));
+    }
+    let mut r = collect(started, workers).await;
+    let cpu = procs.cpu_s().zip(cpu0).map(|(b, a)| b - a);
+    let gen_cpu = self_cpu_s() - gen0;
+    held.release().await;
+    let el = r.elapsed_s();
+    let per = |c: f64| c * 1e6 / r.ok.max(1) as f64;
+    let (p50, p99) = (r.lat.quantile_ms(0.5), r.lat.quantile_ms(0.99));
+    let mut m = base("resume", &target);
+    m.insert("n".into(), json!(n));
+    m.insert("concurrency".into(), json!(concurrency));
+    m.insert("logged_in".into(), json!(first.ok));
+    m.insert("resumable".into(), json!(resumable));
+    m.insert("ok".into(), json!(r.ok));
+    m.insert("errors".into(), json!(r.errors.total));
+    m.insert("error_kinds".into(), r.errors.json());
+    m.insert("elapsed_s".into(), json!(r3(el)));
+    m.insert("resumes_per_s".into(), json!(r3(r.ok as f64 / el.max(1e-9))));
+    m.insert("p50_ms".into(), json!(p50));
+    m.insert("p99_ms".into(), json!(p99));
+    m.insert("server_cpu_s".into(), opt(cpu));
+    m.insert("server_cpu_us_per_resume".into(), opt(cpu.map(per)));
+    m.insert("gen_cpu_us_per_resume".into(), json!(r3(per(gen_cpu))));
+    emit(
+        m,
+        format!(
+            "resume [{}]: {}/{} sessions resumed in {:.2}s; latency p50 {:.1} ms, p99 {:.1} ms; {} errors; server CPU {} µs/resume",
+            target.label,
+            r.ok,
+            resumable,
+            el,
+            p50,
+            p99,
+            r.errors.total,
+            cpu.map_or("?".into(), |c| format!("{:.0}", per(c)))
+        ),
+    );
+    Ok(())
+}
+
 fn hold_sink(held: &Arc<Held>) -> Sink {
     let held = held.clone();
     Arc::new(move |_, s| held.hold(s))
@@ -207,6 +297,8 @@ fn base(scenario: &str, t: &Target) -> serde_json::Map<String, serde_json::Value
     m.insert("server".into(), json!(t.label));
     m.insert("tls".into(), json!(format!("{:?}", t.tls).to_lowercase()));
     m.insert("mech".into(), json!(t.mech.name()));
+    m.insert("sm".into(), json!(t.sm));
+    m.insert("tls_resume".into(), json!(t.tls_resume));
     m
 }
 
