@@ -217,11 +217,10 @@ function Chat() {
       case 'contact': {
         const c = model.contacts.get(node.jid);
         const subscribed = c?.subscription === 'both' || c?.subscription === 'to';
-        const available = model.stateOf(node.jid) === 'available' && subscribed;
         return [
           {
             label: t('startConversation'),
-            disabled: !available,
+            disabled: !model.isActive(node.jid),
             onSelect: () => setDialog({ kind: 'start-room', jid: node.jid }),
           },
           // Offline too: the server keeps the messages until the contact's next login.
