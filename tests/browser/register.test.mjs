@@ -47,7 +47,8 @@ describe('the register by profile', () => {
 
   /** What the signed-in user reads: the empty contact tree, then « Mes demandes ». */
   async function reads(page, register) {
-    await page.getByText(register.contacts, { exact: true }).waitFor();
+    // From the first moment the chat window shows (never the other register first).
+    assert.equal(await page.getByRole('tabpanel', { name: 'Contacts' }).locator('.empty').textContent(), register.contacts);
     await page.getByRole('tab', { name: 'Mes demandes' }).click();
     await page.getByText(register.requests, { exact: true }).waitFor();
     await page.getByRole('tab', { name: 'Contacts' }).click();

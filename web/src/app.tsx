@@ -14,7 +14,12 @@ import { LoginForm } from './login-form';
 
 export function App() {
   const model = useModel();
-  if (model.status === 'signed-out' || (model.status === 'connecting' && !model.bare)) {
+  if (
+    model.status === 'signed-out' ||
+    (model.status === 'connecting' && !model.bare) ||
+    // Signed in, but the profile (« tu » or « vous ») is not known yet: one more round trip.
+    (model.status === 'online' && model.profile === undefined)
+  ) {
     return <Login />;
   }
   return <Chat />;
@@ -25,7 +30,7 @@ function Login() {
   const [id, setId] = useState('');
   const [password, setPassword] = useState('');
   const [missing, setMissing] = useState(false);
-  const busy = model.status === 'connecting';
+  const busy = model.status === 'connecting' || model.status === 'online';
   const error = missing ? t('loginMissing') : model.loginError && say(model.loginError);
   const submit = (e: Event) => {
     e.preventDefault();
