@@ -56,7 +56,7 @@ describe('accessibility (axe-core, WCAG 2.1 A and AA)', () => {
   it('has no violations on the main screens', async () => {
     const lea = await open();
     await lea.getByRole('button', { name: 'Se connecter' }).click();
-    await lea.getByRole('alert').getByText('Saisis ton identifiant et ton mot de passe.').waitFor();
+    await lea.getByRole('alert').getByText('Saisissez votre identifiant et votre mot de passe.').waitFor();
     await check(lea, 'login page with an error');
     await signIn(lea, 'lea.martin');
     await check(lea, 'empty chat window');

@@ -45,7 +45,7 @@ describe('login page', () => {
     // Empty fields are caught before asking the server.
     await page.getByRole('textbox', { name: 'Identifiant' }).fill('');
     await page.getByRole('button', { name: 'Se connecter' }).click();
-    await page.getByRole('alert').getByText('Saisis ton identifiant et ton mot de passe.').waitFor();
+    await page.getByRole('alert').getByText('Saisissez votre identifiant et votre mot de passe.').waitFor();
     assert.deepEqual(page.errors, []);
   });
 

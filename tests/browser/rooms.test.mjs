@@ -5,7 +5,7 @@
 // (Léa's contact through the « Chorale » group), each in a browser context of
 // their own: « Commencer conversation » and its name, the seed's event lines,
 // the invitation in « Mes demandes », participants with their lights,
-// « Inviter contact » showing only connected contacts, « Retirer de la
+// « Inviter contact » showing only active (« Disponible ») contacts, « Retirer de la
 // conversation » for the creator only (by the keyboard), a declined
 // invitation, an invitation the school's rules refuse, the history — from
 // one's invitation on — when the conversation is opened again after signing in
@@ -188,7 +188,7 @@ describe('conversations with several people (rooms)', () => {
   );
 
   it(
-    '« Inviter contact »: the tree of connected contacts only; the new participant joins and reads from his invitation on',
+    '« Inviter contact »: the tree of active (« Disponible ») contacts only, as « Commencer conversation »; the new participant joins and reads from his invitation on',
     onFailure(async () => {
       // Inès is Léa's contact (the « Chorale » group), but signed out: not offered.
       const ines = await open('ines.petit');
@@ -196,6 +196,36 @@ describe('conversations with several people (rooms)', () => {
       await ines.context().close();
       pages.splice(pages.indexOf(ines), 1);
       await eventually(async () => assert.equal(await treeItem(lea, 'PETIT Inès').getAttribute('data-state'), 'offline'));
+
+      // The seed's « contacts actifs », one rule for « Inviter contact » and « Commencer
+      // conversation »: « Disponible » (green) only. Anne « Absent », then « Ne pas
+      // déranger », is neither offered nor can be started a conversation with.
+      const setState = async (page, state) => {
+        await page.getByRole('banner').getByRole('button', { name: /^État : / }).click();
+        await page.getByRole('menu', { name: 'Changer mon état' }).getByRole('menuitemradio', { name: state }).click();
+      };
+      for (const [state, shown] of [
+        ['Absent', 'away'],
+        ['Ne pas déranger', 'dnd'],
+      ]) {
+        await setState(anne, state);
+        await eventually(async () => assert.equal(await treeItem(lea, 'DURAND Anne').getAttribute('data-state'), shown));
+        await panel(lea).getByRole('button', { name: 'Inviter contact' }).click();
+        const none = lea.getByRole('dialog', { name: 'Inviter contact' });
+        await none.getByText("Aucun de tes contacts disponibles n'est hors de la conversation.").waitFor();
+        assert.equal(await none.getByRole('radio').count(), 0);
+        await none.getByRole('button', { name: 'Annuler' }).click();
+        await none.waitFor({ state: 'detached' });
+        const menu = await rightClick(lea, 'DURAND Anne');
+        assert.equal(
+          await menu.getByRole('menuitem', { name: 'Commencer conversation' }).getAttribute('aria-disabled'),
+          'true',
+          `« Commencer conversation » with a contact « ${state} »`,
+        );
+        await lea.keyboard.press('Escape');
+      }
+      await setState(anne, 'Disponible');
+      await eventually(async () => assert.equal(await treeItem(lea, 'DURAND Anne').getAttribute('data-state'), 'available'));
 
       await panel(lea).getByRole('button', { name: 'Inviter contact' }).click();
       const dialog = lea.getByRole('dialog', { name: 'Inviter contact' });

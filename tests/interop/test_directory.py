@@ -556,6 +556,49 @@ async def test_probe_follows_rules(sch):
                           QUIET, "the presence of a pupil of another class", start=ml)
 
 
+def vcard_profile(reply) -> tuple[str | None, str | None]:
+    """What a card says of its owner's profile: vCard's ROLE, and Causerie's element."""
+    return (reply.xml.findtext("{vcard-temp}vCard/{vcard-temp}ROLE"),
+            reply.xml.findtext("{vcard-temp}vCard/{urn:causerie:directory:0}profile"))
+
+
+async def test_vcard_says_the_directory_profile(sch):
+    """A directory user's card says his profile (the web client's « tu » or « vous »):
+    ROLE with the directory's label, and its machine name in urn:causerie:directory:0;
+    both the directory's whatever a card set says."""
+    lea = await sch.login("lea.martin")
+    anne = await sch.login("anne.durand")
+    paul = await sch.login("paul.martin")
+    for client, profile in ((lea, ("Élève", "student")), (anne, ("Enseignant", "teacher")),
+                            (paul, ("Parent", "relative"))):
+        own = await vcard(client, client.bare)
+        assert own["type"] == "result", own
+        assert vcard_profile(own) == profile, own
+    # Another's card (as far as the rules let one read it) says it too.
+    seen = await vcard(anne, lea.bare)
+    assert vcard_profile(seen) == ("Élève", "student"), seen
+    assert vcard_profile(await vcard(lea, anne.bare)) == ("Enseignant", "teacher")
+
+    # Nobody claims a profile: a card set that says another is kept without it.
+    card = ("<vCard xmlns='vcard-temp'><NICKNAME>lele</NICKNAME><ROLE>Enseignant</ROLE>"
+            "<profile xmlns='urn:causerie:directory:0'>teacher</profile></vCard>")
+    assert (await lea.query(None, card, "set"))["type"] == "result"
+    for reader in (lea, anne):
+        card = await vcard(reader, lea.bare)
+        assert vcard_profile(card) == ("Élève", "student"), card
+        assert card.xml.findtext("{vcard-temp}vCard/{vcard-temp}NICKNAME") == "lele", card
+        assert len(card.xml.findall("{vcard-temp}vCard/{vcard-temp}ROLE")) == 1, card
+
+
+async def test_plain_account_card_has_no_profile(server, make_user, clients):
+    """An account outside the directory: no profile on its card (the client says « vous »)."""
+    acct = make_user("plain")
+    c = await clients.login(acct, "r")
+    own = await vcard(c, c.bare)
+    assert own["type"] == "result", own
+    assert vcard_profile(own) == (None, None), own
+
+
 async def test_vcard_lookup_follows_rules(sch):
     lea = await sch.login("lea.martin")
     ok = await vcard(lea, sch.jid("tom.girard"))

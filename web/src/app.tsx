@@ -22,7 +22,12 @@ import { LoginForm } from './login-form';
 
 export function App() {
   const model = useModel();
-  if (model.status === 'signed-out' || (model.status === 'connecting' && !model.bare)) {
+  if (
+    model.status === 'signed-out' ||
+    (model.status === 'connecting' && !model.bare) ||
+    // Signed in, but the profile (« tu » or « vous ») is not known yet: one more round trip.
+    (model.status === 'online' && model.profile === undefined)
+  ) {
     return <Login />;
   }
   return <Chat />;
@@ -33,7 +38,7 @@ function Login() {
   const [id, setId] = useState('');
   const [password, setPassword] = useState('');
   const [missing, setMissing] = useState(false);
-  const busy = model.status === 'connecting';
+  const busy = model.status === 'connecting' || model.status === 'online';
   const error = missing ? t('loginMissing') : model.loginError && say(model.loginError);
   const submit = (e: Event) => {
     e.preventDefault();
@@ -228,11 +233,10 @@ function Chat() {
       case 'contact': {
         const c = model.contacts.get(node.jid);
         const subscribed = c?.subscription === 'both' || c?.subscription === 'to';
-        const available = model.stateOf(node.jid) === 'available' && subscribed;
         return [
           {
             label: t('startConversation'),
-            disabled: !available,
+            disabled: !model.isActive(node.jid),
             onSelect: () => setDialog({ kind: 'start-room', jid: node.jid }),
           },
           // Offline too: the server keeps the messages until the contact's next login.

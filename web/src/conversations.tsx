@@ -8,7 +8,13 @@
 // « Retirer de la conversation » (a menu on the participant, then « Oui »).
 //
 // Message text is only ever put into the page as text nodes (JSX children),
-// never as HTML: whatever a message contains is shown as typed.
+// never as HTML: whatever a message contains is shown as typed. Its http(s)
+// and mailto addresses become links (linkify.ts), opened in a new tab.
+//
+// On a narrow screen (below 40rem) a room's participants are a drawer, opened
+// and closed by a « Participants (n) » button (aria-expanded); opening it
+// moves the focus into it, Escape or « Fermer » closes it and gives the focus
+// back to the button.
 
 import { Fragment } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
@@ -19,6 +25,7 @@ import type { Conversation, Line } from './model';
 import { Dot, contactStatus } from './contacts';
 import { Menu } from './menu';
 import { ConfirmDialog, InviteDialog, MyRoomsDialog } from './dialogs';
+import { linkify } from './linkify';
 
 export function Conversations({ focusEditor }: { focusEditor: number }) {
   const model = useModel();
@@ -124,6 +131,24 @@ const tabId = (i: number) => `conversation-tab-${i}`;
 
 const lineText = (line: Line) => line.text ?? (line.say ? say(line.say) : '');
 
+/** A message's text, its addresses as links (text nodes and <a> only, never HTML). */
+function MessageText({ text }: { text: string }) {
+  return (
+    <>
+      {linkify(text).map((piece, i) =>
+        'href' in piece ? (
+          <a key={i} href={piece.href} target="_blank" rel="noopener noreferrer">
+            {piece.text}
+            <span class="sr-only"> {t('newTab')}</span>
+          </a>
+        ) : (
+          piece.text
+        ),
+      )}
+    </>
+  );
+}
+
 function ConversationPanel({
   conv,
   labelledBy,
@@ -141,7 +166,15 @@ function ConversationPanel({
   const logRef = useRef<HTMLDivElement>(null);
   const editorRef = useRef<HTMLTextAreaElement>(null);
   const inviteButton = useRef<HTMLButtonElement>(null);
+  const drawerButton = useRef<HTMLButtonElement>(null);
   const [inviting, setInviting] = useState(false);
+  // The participants' drawer (narrow screens only: wider, the column is always shown).
+  const [drawer, setDrawer] = useState(false);
+  const closeDrawer = () => {
+    setDrawer(false);
+    drawerButton.current?.focus();
+  };
+  const participantsId = `participants-${conv.jid.split('@')[0]}`;
   const joined = !isRoom || conv.state === 'joined';
   // One may start typing while entering the room; not once out of it.
   const out = isRoom && (conv.state === 'left' || conv.state === 'removed');
@@ -172,6 +205,18 @@ function ConversationPanel({
           <span class="conv-state">
             <Dot state={status.state} /> {status.text}
           </span>
+        )}
+        {isRoom && (
+          <button
+            ref={drawerButton}
+            type="button"
+            class="participants-toggle"
+            aria-expanded={drawer ? 'true' : 'false'}
+            aria-controls={participantsId}
+            onClick={() => (drawer ? closeDrawer() : setDrawer(true))}
+          >
+            {t('participantsCount', { n: conv.occupants?.size ?? 0 })}
+          </button>
         )}
         {isRoom && (
           <button
@@ -225,7 +270,9 @@ function ConversationPanel({
                     {line.who ?? (line.kind === 'out' ? model.displayName(model.bare) : name)}
                   </span>{' '}
                   <time dateTime={line.time.toISOString()}>{formatTime(line.time)}</time>
-                  <p class="text">{line.text}</p>
+                  <p class="text">
+                    <MessageText text={line.text ?? ''} />
+                  </p>
                 </>
               ) : (
                 <p class="event">
@@ -243,7 +290,15 @@ function ConversationPanel({
             </Fragment>
           ))}
         </div>
-        {isRoom && <Participants conv={conv} afterRemoval={() => inviteButton.current?.focus()} />}
+        {isRoom && (
+          <Participants
+            conv={conv}
+            id={participantsId}
+            open={drawer}
+            onClose={closeDrawer}
+            afterRemoval={() => inviteButton.current?.focus()}
+          />
+        )}
       </div>
       <Editor conv={conv} editorRef={editorRef} disabled={out} />
       {inviting && (
@@ -267,20 +322,54 @@ function ConversationPanel({
  * right-click, the context-menu key or Shift+F10) with « Retirer de la
  * conversation », confirmed by « Renvoyer ce participant de la conversation ? ».
  */
-function Participants({ conv, afterRemoval }: { conv: Conversation; afterRemoval: () => void }) {
+function Participants({
+  conv,
+  id,
+  open: drawerOpen,
+  onClose,
+  afterRemoval,
+}: {
+  conv: Conversation;
+  id: string;
+  /** The drawer is open (narrow screens). */
+  open: boolean;
+  onClose: () => void;
+  afterRemoval: () => void;
+}) {
   const model = useModel();
+  const asideRef = useRef<HTMLElement>(null);
+  useEffect(() => {
+    if (drawerOpen) asideRef.current?.querySelector<HTMLElement>('.drawer-close')?.focus();
+  }, [drawerOpen]);
   const [menu, setMenu] = useState<{ nick: string; x: number; y: number; from: HTMLElement } | null>(null);
   const [confirm, setConfirm] = useState<{ nick: string; from: HTMLElement } | null>(null);
   const list = [...(conv.occupants?.values() ?? [])].sort((a, b) => byName(a.nick, b.nick));
   const owner = conv.affiliation === 'owner' && conv.state === 'joined';
-  const base = `participants-${conv.jid.split('@')[0]}`;
+  const base = id;
   const open = (nick: string, el: HTMLElement, x?: number, y?: number) => {
     const r = el.getBoundingClientRect();
     setMenu({ nick, x: x ?? r.left + 16, y: y ?? r.bottom, from: el });
   };
   return (
-    <aside class="participants" aria-labelledby={`${base}-heading`}>
-      <h3 id={`${base}-heading`}>{t('participantsCount', { n: list.length })}</h3>
+    <aside
+      ref={asideRef}
+      id={id}
+      class={`participants${drawerOpen ? ' open' : ''}`}
+      aria-labelledby={`${base}-heading`}
+      onKeyDown={(e) => {
+        // Escape closes the drawer, unless a menu or a dialog of its own takes it.
+        const target = e.target as Element;
+        if (e.key !== 'Escape' || !drawerOpen || target.closest('[role="menu"], dialog')) return;
+        e.preventDefault();
+        onClose();
+      }}
+    >
+      <div class="participants-head">
+        <h3 id={`${base}-heading`}>{t('participantsCount', { n: list.length })}</h3>
+        <button type="button" class="drawer-close" onClick={onClose}>
+          {t('close')}
+        </button>
+      </div>
       <ul aria-label={t('participants')}>
         {list.map((o, i) => {
           const me = o.nick === conv.nick;

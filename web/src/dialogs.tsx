@@ -5,8 +5,8 @@
 
 import type { ComponentChildren } from 'preact';
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { failure, t } from './i18n';
-import type { Model, SearchHit } from './model';
+import { lang, say, t } from './i18n';
+import { type Model, type SearchHit, sayError } from './model';
 import { uid } from './hooks';
 import { askNotificationPermission, notificationsSupported } from './attention';
 
@@ -90,7 +90,7 @@ function NameField({
 }
 
 function errorMessage(e: unknown): string {
-  return failure(e);
+  return say(sayError(e, lang));
 }
 
 /** « Créer une catégorie »: a name, then « OK ». */
@@ -499,14 +499,8 @@ export function InviteDialog({
   const [error, setError] = useState<string>();
   const conv = model.conversation(room);
   const present = new Set([...(conv?.occupants?.values() ?? [])].map((o) => o.jid));
-  const active = (jid: string) => {
-    const c = model.contacts.get(jid);
-    return (
-      (c?.subscription === 'both' || c?.subscription === 'to') &&
-      model.stateOf(jid) !== 'offline' &&
-      !present.has(jid)
-    );
-  };
+  // The seed's « contacts actifs » not already in the room.
+  const active = (jid: string) => model.isActive(jid) && !present.has(jid);
   const groups: { name: string; jids: string[] }[] = [];
   const placed = new Set<string>();
   for (const name of model.categories()) {

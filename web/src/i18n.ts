@@ -3,9 +3,15 @@
 // choose; French is the default (the helper shared with the admin console:
 // shared/i18n.ts).
 //
+// French has two registers: « tu » for pupils (`fr`, the seed's own voice) and
+// « vous » for adults (parents, teachers, staff, guests), whose texts differ
+// only where they speak to the user (`vous`, over `fr`). The user's profile
+// comes from the directory through the server (our own vCard); before the
+// login it is unknown, and the client says « vous » unless the portal passes
+// a hint (`?register=tu`, see docs/web-client.md).
+//
 // `{name}`-style placeholders are filled by `t(key, { name })`.
 
-import { sayError } from './model/conversation';
 import { byName, formatTime, lang, translator } from './shared/i18n';
 
 const fr = {
@@ -128,15 +134,16 @@ const fr = {
   roomDestroyed: "Cette conversation n'existe plus.",
   roomJoined: '{name} a rejoint la conversation | {time}.',
   roomLeft: '{name} a quitté la conversation : {time}',
-  roomInvitedBy: '{name} vous invite dans une conversation.',
+  roomInvitedBy: '{name} t’invite dans une conversation.',
   roomInvitation: 'Invitation à une conversation',
   participants: 'Participants',
   participantsCount: 'Participants ({n})',
+  newTab: '(nouvel onglet)',
   me: 'moi',
   creator: 'créateur',
   inviteContact: 'Inviter contact',
-  inviteHint: 'Choisis un de tes contacts connectés.',
-  inviteNone: "Aucun de tes contacts connectés n'est hors de la conversation.",
+  inviteHint: 'Choisis un de tes contacts disponibles (voyant vert).',
+  inviteNone: "Aucun de tes contacts disponibles n'est hors de la conversation.",
   inviteButton: 'Inviter',
   inviteChooseFirst: "Choisis d'abord un contact.",
   inviteSent: 'Invitation envoyée à {name}.',
@@ -173,6 +180,48 @@ const fr = {
 
 export type Key = keyof typeof fr;
 type Catalogue = Record<Key, string>;
+
+/**
+ * The « vous » forms of the texts that speak to the user; every other text
+ * is the same in both registers. (A unit test checks that no « tu » is left
+ * in « vous » and no « vous » in « tu ».)
+ */
+const vous: Partial<Catalogue> = {
+  categoryTooMany: 'Vous avez déjà {n} catégories : supprimez-en une avant d’en créer une autre.',
+  moveChooseFirst: "Choisissez d'abord une catégorie.",
+  dragHint:
+    'Pour ranger un contact, faites-le glisser sur une catégorie, ou ouvrez son menu et choisissez « Déplacer vers une autre catégorie ».',
+  loginIntro: "Connectez-vous avec l'identifiant et le mot de passe de votre ENT.",
+  loginMissing: 'Saisissez votre identifiant et votre mot de passe.',
+  loginUnreachable: 'Impossible de joindre le serveur de chat. Réessayez dans un instant.',
+  loginSecureContext:
+    "Cette page doit être ouverte en HTTPS pour que la connexion soit protégée. Contactez l'administrateur de l'ENT.",
+  noContacts:
+    "Vous n'avez pas encore de contact. Ouvrez le menu de « Tous mes contacts » et choisissez « Ajouter contacts ».",
+  categoryNameMissing: 'Donnez un nom à la catégorie.',
+  categoryReserved: '« {name} » est le nom d’une liste du chat ; choisissez un autre nom.',
+  searchHint: 'Recherchez une personne de votre établissement par son nom ou son prénom.',
+  alreadyContact: 'déjà dans vos contacts',
+  addChooseFirst: "Choisissez d'abord une personne dans les résultats.",
+  confirmDeleteContact:
+    'Supprimer {name} de vos contacts ? Vous disparaîtrez aussi de sa liste de contacts.',
+  requestsNone: "Vous n'avez aucune demande en attente.",
+  conversationsNone:
+    'Aucune conversation ouverte. Pour en commencer une, ouvrez le menu d’un contact disponible (voyant vert) et choisissez « Commencer conversation ».',
+  roomNameMissing: 'Donnez un nom à la conversation.',
+  roomLeftState: "Vous n'êtes plus dans cette conversation.",
+  roomNotIn: 'Vous ne faites plus partie de cette conversation.',
+  roomInvitedBy: '{name} vous invite dans une conversation.',
+  inviteHint: 'Choisissez un de vos contacts disponibles (voyant vert).',
+  inviteNone: "Aucun de vos contacts disponibles n'est hors de la conversation.",
+  inviteChooseFirst: "Choisissez d'abord un contact.",
+  myRoomsHint: 'Les conversations dont vous faites partie. Les ouvrir affiche leurs derniers messages.',
+  myRoomsNone: "Vous ne faites partie d'aucune autre conversation.",
+  offlineHint: '{name} est hors ligne : vos messages lui seront remis à sa prochaine connexion.',
+  settingsNotifyDenied:
+    'Votre navigateur refuse les notifications de ce site. Vous pouvez les autoriser dans les réglages du navigateur.',
+  rulesRefusal: 'Les règles de votre établissement ne permettent pas cette action.',
+};
 
 const en: Catalogue = {
   appTitle: 'Chat',
@@ -296,11 +345,12 @@ const en: Catalogue = {
   roomInvitation: 'Invitation to a conversation',
   participants: 'Participants',
   participantsCount: 'Participants ({n})',
+  newTab: '(new tab)',
   me: 'me',
   creator: 'creator',
   inviteContact: 'Invite contact',
-  inviteHint: 'Choose one of your contacts who are online.',
-  inviteNone: 'None of your online contacts is outside the conversation.',
+  inviteHint: 'Choose one of your available contacts (green light).',
+  inviteNone: 'None of your available contacts is outside the conversation.',
   inviteButton: 'Invite',
   inviteChooseFirst: 'First choose a contact.',
   inviteSent: 'Invitation sent to {name}.',
@@ -358,8 +408,45 @@ export const SMILEYS: { char: string; fr: string; en: string }[] = [
   { char: '🎵', fr: 'musique', en: 'music' },
 ];
 
-const translated = translator<Key>({ fr, en });
-export const t = translated.t;
+/** How the French texts speak to the user: « tu » to a pupil, « vous » to an adult. */
+export type Register = 'tu' | 'vous';
+
+/**
+ * The register for a directory profile (`student`, `relative`, …): « tu »
+ * for a pupil only; « vous » for everyone else, and for a profile unknown
+ * (before the login, an account outside the directory).
+ */
+export function registerOf(profile: string | undefined): Register {
+  return profile === 'student' ? 'tu' : 'vous';
+}
+
+/** A register asked for by the page's address (`?register=tu|vous`), from the portal. */
+export function registerHint(search: string): Register | undefined {
+  const r = new URLSearchParams(search).get('register');
+  return r === 'tu' || r === 'vous' ? r : undefined;
+}
+
+/** The French catalogue in a register. */
+export function frenchIn(register: Register): Catalogue {
+  return register === 'tu' ? fr : { ...fr, ...vous };
+}
+
+const translators = {
+  tu: translator<Key>({ fr: frenchIn('tu'), en }),
+  vous: translator<Key>({ fr: frenchIn('vous'), en }),
+};
+let register: Register = 'vous';
+
+/** Speak in `r` from now on (the screens re-render after the change). */
+export function setRegister(r: Register): void {
+  register = r;
+}
+
+export function currentRegister(): Register {
+  return register;
+}
+
+export const t = (key: Key, params?: Record<string, string | number>): string => translators[register].t(key, params);
 
 /**
  * What the model has to say, as data: a key of the catalogue with its
@@ -380,10 +467,5 @@ export function say(s: Say): string {
   return t(s.key, params);
 }
 
-/** What to tell the user about a failed action. */
-export function failure(e: unknown): string {
-  return say(sayError(e, lang));
-}
-
 export { byName, formatTime, lang };
-export const catalogues = { fr, en };
+export const catalogues = { fr, vous: frenchIn('vous'), en };

@@ -6,7 +6,7 @@ import { App } from './app';
 import { watchAttention } from './attention';
 import { watchIdle } from './idle';
 import { ModelContext } from './hooks';
-import { lang } from './i18n';
+import { lang, registerHint, registerOf, setRegister } from './i18n';
 import { type ClientConfig, Model } from './model';
 import './shared/base.css';
 import './styles.css';
@@ -34,6 +34,12 @@ if (new URLSearchParams(location.search).has('embedded')) {
 const root = document.getElementById('app')!;
 clientConfig().then((config) => {
   const model = new Model({ ...config, lang });
+  // « tu » or « vous »: the portal's hint until the directory's profile is known.
+  const hint = registerHint(location.search) ?? 'vous';
+  const speak = () => setRegister(model.profile === undefined ? hint : registerOf(model.profile ?? undefined));
+  speak();
+  // Before the screens hear of a change (they subscribe when rendered, after this).
+  model.subscribe(speak);
   watchAttention(model);
   watchIdle(model);
   render(

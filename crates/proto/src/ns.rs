@@ -21,6 +21,9 @@ pub const DELAY: &str = "urn:xmpp:delay";
 pub const MSGOFFLINE: &str = "msgoffline";
 /// Causerie's roster item extension: the contact refused our request.
 pub const CAUSERIE_ROSTER: &str = "urn:causerie:roster:0";
+/// Causerie's vCard extension: the directory's profile of the card's owner
+/// (`<profile xmlns='urn:causerie:directory:0'>student</profile>`).
+pub const CAUSERIE_DIRECTORY: &str = "urn:causerie:directory:0";
 pub const CARBONS: &str = "urn:xmpp:carbons:2";
 pub const FORWARD: &str = "urn:xmpp:forward:0";
 pub const HINTS: &str = "urn:xmpp:hints";

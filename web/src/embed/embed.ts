@@ -19,6 +19,11 @@
 // `{ source: 'causerie-embed', type: 'visibility', visible }` when the
 // window is reduced or shown (a reduced window counts as not seen).
 //
+// « tu » or « vous »: the portal knows who is signed in to it; a
+// `data-register="tu"` (a pupil) or `"vous"` on this script's tag is passed
+// to the client, which speaks so on its login page (once signed in, the
+// directory's profile decides). Anything else is ignored.
+//
 // It is a classic script (no modules) and styles its elements through the
 // CSSOM only, so that the portal's Content-Security-Policy needs no
 // 'unsafe-inline'.
@@ -26,6 +31,8 @@
 (() => {
   const script = document.currentScript as HTMLScriptElement | null;
   const origin = script?.src ? new URL(script.src, location.href).origin : location.origin;
+  const asked = script?.dataset.register;
+  const register = asked === 'tu' || asked === 'vous' ? `&register=${asked}` : '';
   const english = (document.documentElement.lang || navigator.language || 'fr')
     .toLowerCase()
     .startsWith('en');
@@ -102,7 +109,7 @@
     bar.append(title, button(text.reduce, reduce), button(text.close, close));
     const frame = document.createElement('iframe');
     frame.title = text.title;
-    frame.src = `${origin}/?embedded=1&portal=${encodeURIComponent(location.origin)}`;
+    frame.src = `${origin}/?embedded=1&portal=${encodeURIComponent(location.origin)}${register}`;
     style(frame, { flex: '1', border: '0', width: '100%' });
     w.append(bar, frame);
     w.addEventListener('keydown', (e) => {

@@ -42,7 +42,7 @@ import * as X from '../xmpp/stanzas';
 import { NS, type SearchHit, type Show, bareJid, child, resourceOf } from '../xmpp/stanzas';
 import { ActionError, type Conversation, type Line, type Notice, describeError, newId, sayError } from './conversation';
 import { type Contact, type ContactState, Roster } from './roster';
-import { Rooms } from './rooms';
+import { Rooms, type RoomsHost } from './rooms';
 import { AccountData, type Prefs, forgetBrowser } from './storage';
 
 export { bareJid, resourceOf } from '../xmpp/stanzas';
@@ -67,7 +67,7 @@ export interface ClientConfig {
   lang?: string;
 }
 
-export class Model {
+export class Model implements RoomsHost {
   status: Status = 'signed-out';
   loginError?: Say;
   config: ClientConfig;
@@ -76,6 +76,12 @@ export class Model {
   jid = '';
   bare = '';
   myName = '';
+  /**
+   * The user's profile in the school's directory (`student`, `relative`,
+   * `teacher`, `personnel`, `guest`), from the server (our own vCard):
+   * undefined until the card comes, null for an account outside the directory.
+   */
+  profile?: string | null;
   myShow: Show = 'available';
   /** « Absent » set by inactivity, not by the user. */
   autoAway = false;
@@ -171,6 +177,11 @@ export class Model {
 
   stateOf(jid: string): ContactState {
     return this.roster.stateOf(jid);
+  }
+
+  /** One of the seed's « contacts actifs » (see `Roster.isActive`). */
+  isActive(jid: string): boolean {
+    return this.roster.isActive(jid);
   }
 
   /** Every category (roster groups and local ones), sorted. */
@@ -284,6 +295,7 @@ export class Model {
     this.status = 'signed-out';
     this.loginError = undefined;
     this.jid = this.bare = this.myName = '';
+    this.profile = undefined;
     this.myShow = 'available';
     this.autoAway = false;
     this.roster = new Roster();
@@ -344,12 +356,17 @@ export class Model {
       if (reconnected) for (const c of this.conversations) if (c.kind === 'chat') void this.loadHistory(c, true);
       this.changed();
     });
-    this.vcard(this.bare).then((fn) => {
-      if (fn) {
-        this.myName = fn;
+    // Our own card: the directory's name, and profile (which the screens speak by).
+    this.iq(X.vcardGet(this.bare))
+      .then((card) => {
+        this.myName = X.parseVcardName(card) ?? this.myName;
+        this.profile = X.parseVcardProfile(card) ?? null;
         this.changed();
-      }
-    });
+      })
+      .catch(() => {
+        this.profile = null;
+        this.changed();
+      });
     if (reconnected) this.notify({ key: 'connectionBack' }, 'info', true);
   }
 

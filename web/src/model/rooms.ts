@@ -15,8 +15,37 @@ import type { Say } from '../i18n';
 import { byName } from '../shared/i18n';
 import * as X from '../xmpp/stanzas';
 import { NS, type Show, bareJid, child, resourceOf } from '../xmpp/stanzas';
-import { ActionError, type Conversation, type Line, type Occupant, describeError, newId, sayError } from './conversation';
-import type { Model } from './index';
+import type { Link } from '../xmpp/connection';
+import { ActionError, type Conversation, type Line, type Notice, type Occupant, describeError, newId, sayError } from './conversation';
+import type { AccountData } from './storage';
+
+/**
+ * What the rooms need of the model (index.ts's `Model` is one): its
+ * connection, its conversations and how it tells the screens. Declared here,
+ * so that this file does not import the model that imports it.
+ */
+export interface RoomsHost {
+  readonly config: { domain: string };
+  readonly lang: string;
+  readonly link: Pick<Link, 'connected' | 'send'>;
+  readonly bare: string;
+  readonly myName: string;
+  readonly myShow: Show;
+  readonly hidden: boolean;
+  activeConversation?: string;
+  readonly storage?: AccountData;
+  conversations: Conversation[];
+  conversation(jid: string): Conversation | undefined;
+  showConversation(jid: string): void;
+  addLine(conv: Conversation, line: Omit<Line, 'id'> & { id?: string }): void;
+  iq(stanza: Element): Promise<Element>;
+  send(stanza: Element): void;
+  changed(): void;
+  notify(say: Say, kind?: Notice['kind'], transient?: boolean): void;
+  announce(conv: Conversation, line: Line): void;
+  fetchName(jid: string): void;
+  displayName(jid: string): string;
+}
 
 /** Messages a room sends on joining (its history), and per page of its archive. */
 export const ROOM_HISTORY = 50;
@@ -37,7 +66,7 @@ export class Rooms {
   /** The archived messages of a room's MAM query under way, by query id. */
   private mamResults = new Map<string, Element[]>();
 
-  constructor(private readonly m: Model) {}
+  constructor(private readonly m: RoomsHost) {}
 
   reset(): void {
     this.invites = [];

@@ -41,6 +41,18 @@ export class Roster {
     return c?.subscription === 'both' || c?.subscription === 'to';
   }
 
+  /**
+   * The seed's « contacts actifs », one rule wherever the client offers
+   * someone a conversation with several people (« Commencer conversation »
+   * and « Inviter contact »): a contact who accepted our request (so that we
+   * see their state) and whose state is « Disponible » (the green light, as
+   * the seed asks for « Commencer conversation »). « Absent » (also set by
+   * inactivity), « Ne pas déranger » and « Hors ligne » are not active.
+   */
+  isActive(jid: string): boolean {
+    return this.subscribed(jid) && this.stateOf(jid) === 'available';
+  }
+
   stateOf(jid: string): ContactState {
     const resources = this.presence.get(bareJid(jid));
     if (!resources || resources.size === 0) return 'offline';

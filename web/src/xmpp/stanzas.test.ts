@@ -229,6 +229,17 @@ describe('parsers', () => {
       X.parseVcardName(parse(`<iq xmlns='jabber:client'><vCard xmlns='vcard-temp'><FN> MARTIN Léa </FN></vCard></iq>`)),
     ).toBe('MARTIN Léa');
     expect(X.parseVcardName(parse(`<iq xmlns='jabber:client'><vCard xmlns='vcard-temp'/></iq>`))).toBeUndefined();
+    const card = parse(
+      `<iq xmlns='jabber:client'><vCard xmlns='vcard-temp'><FN>DURAND Anne</FN><ROLE>Enseignant</ROLE>
+        <profile xmlns='urn:causerie:directory:0'> teacher </profile></vCard></iq>`,
+    );
+    expect(X.parseVcardProfile(card)).toBe('teacher');
+    // Only Causerie's element says it (not ROLE's label, nor a look-alike in another namespace).
+    expect(
+      X.parseVcardProfile(
+        parse(`<iq xmlns='jabber:client'><vCard xmlns='vcard-temp'><ROLE>Élève</ROLE><profile>student</profile></vCard></iq>`),
+      ),
+    ).toBeUndefined();
     const u = parse(`<iq xmlns='jabber:client'><unique xmlns='http://jabber.org/protocol/muc#unique'>ABC</unique></iq>`);
     expect(X.parseUniqueRoom(u, 'conference.localhost')).toBe('abc@conference.localhost');
     const items = parse(

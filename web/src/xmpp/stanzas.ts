@@ -6,6 +6,7 @@ export const NS = {
   CLIENT: 'jabber:client',
   ROSTER: 'jabber:iq:roster',
   CAUSERIE_ROSTER: 'urn:causerie:roster:0',
+  CAUSERIE_DIRECTORY: 'urn:causerie:directory:0',
   SEARCH: 'jabber:iq:search',
   DATA: 'jabber:x:data',
   VCARD: 'vcard-temp',
@@ -380,6 +381,16 @@ export function parseSearch(result: Element, self: string): SearchHit[] {
 export function parseVcardName(result: Element): string | undefined {
   const card = child(result, 'vCard', NS.VCARD);
   return (card && child(card, 'FN')?.textContent?.trim()) || undefined;
+}
+
+/**
+ * The directory's profile of a card's owner (`student`, `relative`,
+ * `teacher`, `personnel`, `guest`): Causerie's extension element, which the
+ * server puts on a directory user's card beside vCard's `ROLE` (its label).
+ */
+export function parseVcardProfile(result: Element): string | undefined {
+  const card = child(result, 'vCard', NS.VCARD);
+  return child(card, 'profile', NS.CAUSERIE_DIRECTORY)?.textContent?.trim() || undefined;
 }
 
 /** The unique room name of a XEP-0307 answer, as a bare JID on `service`. */

@@ -4,7 +4,16 @@
 //! change them is refused with `not-allowed` and a text saying why (the rest of the card,
 //! a photo for instance, is the user's own). A card that leaves FN and N out, or repeats
 //! the directory's, is accepted.
+//!
+//! The card of a directory user also says his profile, the directory's too: vCard's
+//! `ROLE` carries its French label (« Élève », « Parent », « Enseignant »…), which any
+//! client shows, and `<profile xmlns='urn:causerie:directory:0'>student</profile>` its
+//! machine-readable name (`student`, `relative`, `teacher`, `personnel`, `guest`), by
+//! which the web client speaks to a pupil with « tu » and to an adult with « vous ».
+//! Both are replaced by the directory's on every read and never stored from a card set
+//! (a client writing back the card it read keeps working; nobody can claim a profile).
 
+use causerie_ent::Profile;
 use causerie_proto::errors::{Condition, StanzaError};
 use causerie_proto::{Element, ns, xml};
 use causerie_store::VcardStore;
@@ -26,10 +35,12 @@ pub async fn handle(
             return Err(StanzaError::new(Condition::Forbidden)
                 .with_text("en", "you may only change your own vCard"));
         }
+        let mut card = payload.clone();
         if let Some(u) = server.directory().await.user(user) {
             names_unchanged(payload, &u.display_name(), &u.last_name, &u.first_name)?;
+            // The profile is the directory's, added on every read.
+            retain_children(&mut card, |c| !is_profile(c));
         }
-        let mut card = payload.clone();
         // Store it addressless and in canonical form.
         xml::remove_attr(&mut card, "xmlns");
         server
@@ -51,8 +62,36 @@ pub async fn handle(
     let dir = server.directory().await;
     if let Some(u) = dir.user(user) {
         with_directory_names(&mut card, &u.display_name(), &u.last_name, &u.first_name);
+        with_directory_profile(&mut card, u.profile);
     }
     Ok(Some(card))
+}
+
+/// `ROLE` and Causerie's `profile` element: what says a card owner's profile.
+fn is_profile(c: &Element) -> bool {
+    c.is("ROLE", ns::VCARD) || c.is("profile", ns::CAUSERIE_DIRECTORY)
+}
+
+/// Keeps the children of `card` that `keep` accepts, in order.
+fn retain_children(card: &mut Element, keep: impl Fn(&Element) -> bool) {
+    let kept: Vec<Element> = card.children().filter(|c| keep(c)).cloned().collect();
+    let mut fresh = Element::bare(card.name(), card.ns());
+    for c in kept {
+        fresh.append_child(c);
+    }
+    *card = fresh;
+}
+
+/// The directory is the source of truth for the profile too: `ROLE` with its French
+/// label, and its wire name in `urn:causerie:directory:0`, whatever the user stored.
+fn with_directory_profile(card: &mut Element, profile: Profile) {
+    retain_children(card, |c| !is_profile(c));
+    card.append_child(xml::text_elem("ROLE", ns::VCARD, profile.label_fr()));
+    card.append_child(xml::text_elem(
+        "profile",
+        ns::CAUSERIE_DIRECTORY,
+        profile.as_str(),
+    ));
 }
 
 /// The directory is the source of truth for names: FN is « NOM Prénom », N
@@ -148,5 +187,28 @@ mod tests {
         assert!(check("<N><FAMILY>DUPONT</FAMILY></N>").is_err());
         assert!(check("<N><GIVEN>Lili</GIVEN></N>").is_err());
         assert!(check("<N><MIDDLE>Marie</MIDDLE></N>").is_err());
+    }
+
+    #[test]
+    fn the_profile_is_the_directorys() {
+        let mut c = card(
+            "<NICKNAME>lele</NICKNAME><ROLE>Enseignant</ROLE>\
+             <profile xmlns='urn:causerie:directory:0'>teacher</profile>",
+        );
+        with_directory_profile(&mut c, Profile::Student);
+        let roles: Vec<String> = c
+            .children()
+            .filter(|c| c.is("ROLE", ns::VCARD))
+            .map(|c| c.text())
+            .collect();
+        assert_eq!(roles, ["Élève"]);
+        let profiles: Vec<String> = c
+            .children()
+            .filter(|c| c.is("profile", ns::CAUSERIE_DIRECTORY))
+            .map(|c| c.text())
+            .collect();
+        assert_eq!(profiles, ["student"]);
+        assert_eq!(c.get_child("NICKNAME", ns::VCARD).unwrap().text(), "lele");
+        assert!(c.is("vCard", ns::VCARD));
     }
 }
