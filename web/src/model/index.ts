@@ -4,6 +4,7 @@
 // - roster.ts: contacts, presence, requests, categories (state);
 // - rooms.ts: conversations with several people (XEP-0045);
 // - storage.ts: what is kept in this browser;
+// - upload.ts: sharing files (XEP-0363), when the server offers it;
 // - this file: the `Model` the screens read and act on, 1:1 conversations
 //   and notices. Every change calls `changed()`, which re-renders them.
 //
@@ -34,11 +35,13 @@ import type { Say } from '../i18n';
 import { byName } from '../shared/i18n';
 import { Link, type LoginFailure } from '../xmpp/connection';
 import * as X from '../xmpp/stanzas';
+import { fileMessage } from '../xmpp/upload';
 import { NS, type SearchHit, type Show, bareJid, child, resourceOf } from '../xmpp/stanzas';
 import { ActionError, type Conversation, type Line, type Notice, describeError, newId, sayError } from './conversation';
 import { type Contact, type ContactState, Roster } from './roster';
 import { Rooms } from './rooms';
 import { AccountStorage, type Prefs } from './storage';
+import { Upload } from './upload';
 
 export { bareJid, resourceOf } from '../xmpp/stanzas';
 export type { SearchHit, Show } from '../xmpp/stanzas';
@@ -60,6 +63,8 @@ export interface ClientConfig {
   websocket: string;
   /** The user's language (`fr`, `en`): which of the server's texts to pick. */
   lang?: string;
+  /** Where the server's shared files are (XEP-0363): only those are previewed. */
+  upload?: string;
 }
 
 export class Model {
@@ -77,6 +82,7 @@ export class Model {
 
   roster = new Roster();
   readonly rooms: Rooms;
+  readonly upload: Upload;
   conversations: Conversation[] = [];
   activeConversation?: string;
   notices: Notice[] = [];
@@ -98,6 +104,7 @@ export class Model {
     this.config = config;
     this.lang = config.lang ?? 'fr';
     this.rooms = new Rooms(this);
+    this.upload = new Upload(this);
     this.link = new Link(() => this.websocketUrl(), {
       online: (jid, reconnected) => this.online(jid, reconnected),
       lost: () => {
@@ -298,6 +305,7 @@ export class Model {
     this.changed();
     // Carbons first, so that no message of the other resources is missed.
     this.iq(X.carbonsEnable()).catch(() => undefined);
+    void this.upload.discover();
     const rejoin = () => {
       if (!reconnected) this.rooms.load();
       this.rooms.rejoin();
@@ -616,6 +624,24 @@ export class Model {
     this.send(X.chatMessage(jid, id, body));
     this.addLine(conv, { id, kind: 'out', text: body, time: new Date() });
     conv.draft = '';
+    this.changed();
+  }
+
+  /** Sends a file (XEP-0363) to conversation `jid`; rejects with an ActionError. */
+  sendFile(jid: string, file: File): Promise<void> {
+    return this.upload.send(jid, file);
+  }
+
+  /** A shared file's URL, sent in conversation `jid` (XEP-0066 too in 1:1). */
+  sendFileUrl(jid: string, url: string, id: string): void {
+    const existing = this.conversation(jid);
+    if (existing?.kind === 'room') {
+      this.rooms.sendMessage(existing, url);
+      return;
+    }
+    const conv = this.openConversation(jid);
+    this.send(fileMessage(jid, id, url));
+    this.addLine(conv, { id, kind: 'out', text: url, time: new Date() });
     this.changed();
   }
 
