@@ -8,6 +8,7 @@ where a client finds it:
 - ``account:`` an account's disco#info on its own bare JID (PEP, MAM, …);
 - ``conference:`` the rooms' service (``conference.DOMAIN``);
 - ``room:`` a room's disco#info (asked by its owner);
+- ``upload:`` the file sharing service's disco#info (``upload.DOMAIN``);
 - ``stream:`` a stream feature after authentication (``{namespace}name``).
 
 This test asks each of them on a running server and checks both ways:
@@ -31,7 +32,7 @@ from test_muc import create, login, new_room, service
 REPO = Path(__file__).resolve().parents[2]
 COMPLIANCE = REPO / "docs" / "compliance.md"
 NS_INFO = "http://jabber.org/protocol/disco#info"
-SCOPES = ("server", "account", "conference", "room", "stream")
+SCOPES = ("server", "account", "conference", "room", "upload", "stream")
 
 
 def table(path: Path = COMPLIANCE) -> list[dict]:
@@ -96,6 +97,7 @@ async def test_the_table_is_what_the_server_advertises(server, make_user, client
         "account": disco_features(await a.query(A.jid, f"<query xmlns='{NS_INFO}'/>")),
         "conference": disco_features(await a.query(service(server), f"<query xmlns='{NS_INFO}'/>")),
         "room": disco_features(await a.query(room, f"<query xmlns='{NS_INFO}'/>")),
+        "upload": disco_features(await a.query(f"upload.{server.domain}", f"<query xmlns='{NS_INFO}'/>")),
         "stream": stream_features(server, A),
     }
     rows = table()

@@ -1,6 +1,7 @@
 // The right pane: the open conversations as tabs (several at once), each
 // with its messages and events (a live log), and the editor: the smiley
-// picker at its top left, the text, « Envoyer ». Enter sends, Shift+Enter
+// picker at its top left (and the paperclip, upload.tsx, when the school
+// allows sharing files), the text, « Envoyer ». Enter sends, Shift+Enter
 // goes to a new line.
 //
 // A room (a conversation with several people) also has « Inviter contact »
@@ -26,6 +27,7 @@ import { Dot, contactStatus } from './contacts';
 import { Menu } from './menu';
 import { ConfirmDialog, InviteDialog, MyRoomsDialog } from './dialogs';
 import { linkify } from './linkify';
+import { AttachButton, MessageBody } from './upload';
 
 export function Conversations({ focusEditor }: { focusEditor: number }) {
   const model = useModel();
@@ -270,9 +272,9 @@ function ConversationPanel({
                     {line.who ?? (line.kind === 'out' ? model.displayName(model.bare) : name)}
                   </span>{' '}
                   <time dateTime={line.time.toISOString()}>{formatTime(line.time)}</time>
-                  <p class="text">
+                  <MessageBody text={line.text ?? ''}>
                     <MessageText text={line.text ?? ''} />
-                  </p>
+                  </MessageBody>
                 </>
               ) : (
                 <p class="event">
@@ -514,6 +516,7 @@ function Editor({
         >
           🙂
         </button>
+        <AttachButton jid={conv.jid} disabled={disabled} />
         {picker && (
           <SmileyPicker
             onPick={insert}

@@ -120,6 +120,15 @@ const fr = {
   send: 'Envoyer',
   editorHelp: 'Entrée envoie le message, Maj+Entrée va à la ligne.',
   smileys: 'Insérer un smiley',
+  attachFile: 'Joindre un fichier',
+  sendingFile: 'Envoi du fichier en cours…',
+  fileTooLarge: 'Fichier trop gros : {max} Mo au plus.',
+  fileTypeRefused: 'Seules les images (JPEG, PNG, WebP, GIF) et les PDF peuvent être envoyés.',
+  fileEmpty: 'Ce fichier est vide.',
+  fileSendFailed: "Le fichier n'a pas pu être envoyé. Réessaie dans un instant.",
+  fileSharingOff: "Le partage de fichiers n'est pas ouvert dans ton établissement.",
+  sharedImage: 'Image : {name}',
+  downloadFile: 'Télécharger {name}',
   smileyPicker: 'Smileys',
   notDelivered: 'Message non remis : {reason}',
 
@@ -187,6 +196,8 @@ type Catalogue = Record<Key, string>;
  * in « vous » and no « vous » in « tu ».)
  */
 const vous: Partial<Catalogue> = {
+  fileSendFailed: "Le fichier n'a pas pu être envoyé. Réessayez dans un instant.",
+  fileSharingOff: "Le partage de fichiers n'est pas ouvert dans votre établissement.",
   categoryTooMany: 'Vous avez déjà {n} catégories : supprimez-en une avant d’en créer une autre.',
   moveChooseFirst: "Choisissez d'abord une catégorie.",
   dragHint:
@@ -327,6 +338,15 @@ const en: Catalogue = {
   send: 'Send',
   editorHelp: 'Enter sends the message, Shift+Enter starts a new line.',
   smileys: 'Insert a smiley',
+  attachFile: 'Attach a file',
+  sendingFile: 'Sending the file…',
+  fileTooLarge: 'File too large: at most {max} MB.',
+  fileTypeRefused: 'Only images (JPEG, PNG, WebP, GIF) and PDFs can be sent.',
+  fileEmpty: 'This file is empty.',
+  fileSendFailed: 'The file could not be sent. Try again in a moment.',
+  fileSharingOff: 'File sharing is not open in your school.',
+  sharedImage: 'Image: {name}',
+  downloadFile: 'Download {name}',
   smileyPicker: 'Smileys',
   notDelivered: 'Message not delivered: {reason}',
 

@@ -20,6 +20,7 @@ async function clientConfig(): Promise<ClientConfig> {
     return {
       domain: typeof c.domain === 'string' && c.domain ? c.domain : fallback.domain,
       websocket: typeof c.websocket === 'string' && c.websocket ? c.websocket : fallback.websocket,
+      upload: typeof c.upload === 'string' && c.upload ? c.upload : undefined,
     };
   } catch {
     return fallback;

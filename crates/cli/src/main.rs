@@ -71,6 +71,30 @@ enum Command {
     /// The accounts' one-to-one archives: retention per structure, purge.
     #[command(subcommand)]
     Archive(ArchiveCommand),
+    /// File sharing (XEP-0363) per structure.
+    #[command(subcommand)]
+    Upload(UploadCommand),
+}
+
+#[derive(Subcommand)]
+enum UploadCommand {
+    /// Show what a structure allows (its own settings, or the default).
+    Show { structure: String },
+    /// Set a structure's file sharing; what is not given stays as it is now.
+    Set {
+        structure: String,
+        /// File sharing on or off.
+        #[arg(long, action = clap::ArgAction::Set)]
+        enabled: Option<bool>,
+        /// Largest file, in bytes (at most 104857600).
+        #[arg(long)]
+        max_bytes: Option<u64>,
+        /// Comma-separated MIME types allowed (e.g. image/png,application/pdf).
+        #[arg(long, value_delimiter = ',')]
+        types: Option<Vec<String>>,
+    },
+    /// Go back to the default (`[upload]`; off for a primary school).
+    Reset { structure: String },
 }
 
 #[derive(Subcommand)]
@@ -85,8 +109,8 @@ enum ArchiveCommand {
     },
     /// Go back to the configured default (`[archive] retention`).
     Reset { structure: String },
-    /// Delete now every archived message past its retention (the server does it every
-    /// hour).
+    /// Delete now every archived message, and every shared file, past its retention (the
+    /// server does it every hour).
     Purge,
 }
 
@@ -235,6 +259,7 @@ async fn run(command: Command, config: Config) -> Result<()> {
         }
         Command::Access(cmd) => access(cmd, &config).await,
         Command::Archive(cmd) => archive(cmd, &config).await,
+        Command::Upload(cmd) => upload(cmd, &config).await,
         Command::Rules(cmd) => rules(cmd, &config).await,
         Command::Admin(cmd) => admin(cmd, &config).await,
     }
@@ -699,8 +724,93 @@ async fn archive(cmd: ArchiveCommand, config: &Config) -> Result<()> {
         ArchiveCommand::Purge => {
             let store = open_store(config).await?;
             let n = causerie_server::services::retention::purge_now(&store, &config.archive).await;
+            let files =
+                causerie_server::services::retention::purge_uploads_now(&store, config).await;
             store.close().await;
             println!("{} archived messages purged", n?);
+            println!("{} shared files purged", files?);
+        }
+    }
+    Ok(())
+}
+
+/// A structure's file sharing now: (settings, its own?).
+async fn upload_now(
+    config: &Config,
+    structure: &str,
+) -> Result<(causerie_ent::UploadSettings, bool)> {
+    let store = open_store(config).await?;
+    let snapshot = store.snapshot().await?;
+    let Some(s) = snapshot.structures.iter().find(|s| s.id == structure) else {
+        store.close().await;
+        bail!("structure {structure} not found");
+    };
+    let now = causerie_server::features::upload::structure_settings(
+        &store,
+        &config.upload.default_settings(),
+        structure,
+        &s.name,
+    )
+    .await;
+    store.close().await;
+    Ok(now?)
+}
+
+async fn upload(cmd: UploadCommand, config: &Config) -> Result<()> {
+    let show = |structure: &str, s: &causerie_ent::UploadSettings, own: bool| {
+        println!(
+            "{structure}: file sharing {}, at most {} bytes, types {} ({})",
+            if s.enabled { "on" } else { "off" },
+            s.max_bytes,
+            s.types.join(","),
+            if own { "its own" } else { "the default" }
+        );
+    };
+    match cmd {
+        UploadCommand::Show { structure } => {
+            let (s, own) = upload_now(config, &structure).await?;
+            show(&structure, &s, own);
+        }
+        UploadCommand::Set {
+            structure,
+            enabled,
+            max_bytes,
+            types,
+        } => {
+            let (mut s, _) = upload_now(config, &structure).await?;
+            if let Some(e) = enabled {
+                s.enabled = e;
+            }
+            if let Some(m) = max_bytes {
+                s.max_bytes = m;
+            }
+            if let Some(t) = types {
+                s.types = t;
+            }
+            change(
+                config,
+                Change::SetUpload {
+                    structure: structure.clone(),
+                    settings: Some(s),
+                },
+                &format!("the file sharing of {structure}"),
+            )
+            .await?;
+            let (s, own) = upload_now(config, &structure).await?;
+            show(&structure, &s, own);
+        }
+        UploadCommand::Reset { structure } => {
+            change(
+                config,
+                Change::SetUpload {
+                    structure: structure.clone(),
+                    settings: None,
+                },
+                &format!("the file sharing of {structure}"),
+            )
+            .await?;
+            let (s, own) = upload_now(config, &structure).await?;
+            show(&structure, &s, own);
         }
     }
     Ok(())

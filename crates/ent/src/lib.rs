@@ -10,6 +10,7 @@
 //!   ([`Directory::may_reach`], [`Directory::search`]).
 //! - [`fold`]: case and accent folding for search.
 //! - [`retention`]: how long a structure keeps its users' one-to-one archives.
+//! - [`upload`]: file sharing (XEP-0363) as each structure allows it.
 
 pub mod access;
 pub mod directory;
@@ -18,6 +19,7 @@ pub mod model;
 pub mod policy;
 pub mod retention;
 pub mod rules;
+pub mod upload;
 pub mod validate;
 
 pub use access::{Access, Denied};
@@ -27,6 +29,7 @@ pub use model::{Class, Group, Profile, Snapshot, Structure, User, display_name};
 pub use policy::{Decision, DenyReason, Why};
 pub use retention::{Retention, YearStart};
 pub use rules::{Rule, RuleError, Scope, default_rules, parse_rules, validate_rules};
+pub use upload::UploadSettings;
 pub use validate::{
     ImportError, MAX_ID_LEN, MAX_NAME_CHARS, Refs, check_class, check_group, check_structure,
     check_user, is_valid_login, parse_snapshot, validate, validate_all,

@@ -1,5 +1,6 @@
 //! One way to change the school: a typed [`Change`] (a directory import, one user, class,
-//! group or structure, a structure's rules, chat access or archive retention, an account
+//! group or structure, a structure's rules, chat access, archive retention or file
+//! sharing, an account
 //! lock, an
 //! administrator's grant, a console group edit) and one [`apply`] that every door calls —
 //! the `causerie` command line, the ENT's directory sync API and the admin API.
@@ -22,11 +23,12 @@ use std::collections::HashMap;
 
 use causerie_ent::{
     Access, Class, Directory, Group, ImportError, Profile, Retention, Rule, Snapshot, Structure,
-    User, check_class, check_group, check_structure, check_user, validate, validate_rules,
+    UploadSettings, User, check_class, check_group, check_structure, check_user, validate,
+    validate_rules,
 };
 use causerie_store::{
     AccountArchiveStore, AdminStore, Credentials, DirectoryStore, GroupChange, ImportReport,
-    NewAudit, Store, StoreError,
+    NewAudit, Store, StoreError, UploadStore,
 };
 use serde_json::{Value, json};
 
@@ -94,6 +96,12 @@ pub enum Change {
         structure: String,
         retention: Option<Retention>,
     },
+    /// A structure's file sharing (XEP-0363; None: back to the default, `[upload]`, off
+    /// for a primary school). Not a directory change: each slot request reads it.
+    SetUpload {
+        structure: String,
+        settings: Option<UploadSettings>,
+    },
     /// An account locked or unlocked by an administrator; `structure` is the one the
     /// administrator acted for (audit).
     Lock {
@@ -124,7 +132,7 @@ impl Change {
     /// Whether it moves the directory generation (then running servers load the new view
     /// and enforce it).
     pub fn moves_generation(&self) -> bool {
-        !matches!(self, Change::SetRetention { .. })
+        !matches!(self, Change::SetRetention { .. } | Change::SetUpload { .. })
     }
 
     /// Whether it concerns the directory as the ENT feeds it (what the sync API may do).
@@ -157,6 +165,8 @@ pub struct Applied {
     pub granted: usize,
     /// The structure's own retention before (a retention change; None: the default).
     pub retention_before: Option<Retention>,
+    /// The structure's own file sharing before (None: the default).
+    pub upload_before: Option<UploadSettings>,
 }
 
 /// Why a change was refused; nothing was written.
@@ -366,6 +376,23 @@ pub async fn apply(
             Ok(Applied {
                 changed: before != retention,
                 retention_before: before,
+                ..done
+            })
+        }
+        Change::SetUpload {
+            structure,
+            settings,
+        } => {
+            let settings = settings
+                .map(UploadSettings::validated)
+                .transpose()
+                .map_err(|e| invalid(&structure, Some("upload"), e))?;
+            let before = store
+                .set_upload_settings_audited(&structure, settings.as_ref(), actor.name())
+                .await?;
+            Ok(Applied {
+                changed: before != settings,
+                upload_before: before,
                 ..done
             })
         }

@@ -38,6 +38,62 @@ pub struct Config {
     /// External components (XEP-0114) allowed to connect, each with its domain and secret.
     pub components: Vec<Component>,
     pub push: Push,
+    pub upload: Upload,
+}
+
+/// File sharing (XEP-0363 HTTP File Upload) on `upload.DOMAIN`, the files served by the
+/// HTTP listener (docs/config.md, "File sharing").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Upload {
+    /// The service is offered at all (each structure may still turn it off; a primary
+    /// school has it off until its administrator turns it on).
+    pub enabled: bool,
+    /// Where the files are kept; default `DATA_DIR/uploads`.
+    pub dir: Option<PathBuf>,
+    /// Largest file, in bytes, where a structure set nothing (and for accounts outside
+    /// the directory).
+    pub max_bytes: u64,
+    /// Allowed MIME types where a structure set nothing.
+    pub types: Vec<String>,
+    /// The start of the files' URLs (`https://chat.example.org`), as clients reach the
+    /// HTTP listener; default from `[listen]` and `domain`.
+    pub url_base: Option<String>,
+    /// Bytes of files one account keeps at most.
+    pub quota_bytes_per_account: u64,
+    /// Slots one account may ask for per hour.
+    pub slots_per_hour: u32,
+    /// Seconds a slot's PUT URL stays valid.
+    pub slot_validity_secs: u64,
+}
+
+impl Default for Upload {
+    fn default() -> Self {
+        Upload {
+            enabled: true,
+            dir: None,
+            max_bytes: 10_485_760,
+            types: causerie_ent::upload::DEFAULT_TYPES
+                .iter()
+                .map(|t| (*t).to_string())
+                .collect(),
+            url_base: None,
+            quota_bytes_per_account: 104_857_600,
+            slots_per_hour: 30,
+            slot_validity_secs: 300,
+        }
+    }
+}
+
+impl Upload {
+    /// What a structure that set nothing allows (before the primary school rule).
+    pub fn default_settings(&self) -> causerie_ent::UploadSettings {
+        causerie_ent::UploadSettings {
+            enabled: self.enabled,
+            max_bytes: self.max_bytes,
+            types: self.types.clone(),
+        }
+    }
 }
 
 /// One external component (XEP-0114): a `[[components]]` entry.
@@ -357,6 +413,7 @@ impl Default for Config {
             log: Log::default(),
             components: Vec::new(),
             push: Push::default(),
+            upload: Upload::default(),
         }
     }
 }
@@ -660,6 +717,40 @@ impl Config {
                 "must be between 1 and 300".into(),
             ));
         }
+        let u = &self.upload;
+        if let Err(e) = u.default_settings().validated() {
+            return Err(("upload", e));
+        }
+        if let Some(base) = &u.url_base {
+            let rest = base
+                .strip_prefix("https://")
+                .or_else(|| base.strip_prefix("http://"));
+            if rest.is_none_or(|r| r.is_empty() || r.contains(['?', '#', ' ', '"', '<', '>', '\\']))
+            {
+                return Err((
+                    "upload.url_base",
+                    "must be an http:// or https:// URL without query or fragment".into(),
+                ));
+            }
+        }
+        if u.quota_bytes_per_account < u.max_bytes {
+            return Err((
+                "upload.quota_bytes_per_account",
+                "must be at least upload.max_bytes".into(),
+            ));
+        }
+        if !(1..=10_000).contains(&u.slots_per_hour) {
+            return Err((
+                "upload.slots_per_hour",
+                "must be between 1 and 10000".into(),
+            ));
+        }
+        if !(1..=3600).contains(&u.slot_validity_secs) {
+            return Err((
+                "upload.slot_validity_secs",
+                "must be between 1 and 3600".into(),
+            ));
+        }
         if let Some(url) = &self.storage.url
             && !(url.starts_with("sqlite:")
                 || url.starts_with("postgres://")
@@ -671,6 +762,32 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// Where shared files are kept: `[upload] dir`, or `DATA_DIR/uploads`.
+    pub fn upload_dir(&self) -> PathBuf {
+        self.upload
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("uploads"))
+    }
+
+    /// The start of shared files' URLs, without a trailing `/`: `[upload] url_base`, else
+    /// `https://DOMAIN` behind a TLS proxy, `https://DOMAIN:PORT` with an HTTPS listener,
+    /// `http://DOMAIN:PORT` with the HTTP one.
+    pub fn upload_url_base(&self) -> String {
+        if let Some(base) = &self.upload.url_base {
+            return base.trim_end_matches('/').to_string();
+        }
+        let domain = self.domain.to_lowercase();
+        if self.listen.http_behind_tls_proxy {
+            return format!("https://{domain}");
+        }
+        match (self.listen.https, self.listen.http) {
+            (Some(a), _) => format!("https://{domain}:{}", a.port()),
+            (None, Some(a)) => format!("http://{domain}:{}", a.port()),
+            (None, None) => format!("https://{domain}"),
+        }
     }
 
     /// The database URL, defaulting to SQLite in the data directory.

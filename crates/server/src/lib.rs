@@ -50,6 +50,11 @@ pub enum StartError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error("file sharing: {path}: {source}")]
+    Upload {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("TLS: {0}")]
     Tls(#[from] tls::TlsError),
     #[error("database: {0}")]
@@ -79,7 +84,20 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     })?;
     let store = Store::connect(&config.storage_url()).await?;
     let tls = tls::load(&config)?;
-    let server = Arc::new(Server::new(config, store, tls));
+    let uploads = if config.upload.enabled {
+        let dir = config.upload_dir();
+        Some(
+            services::uploads::Uploads::open(
+                &config.data_dir,
+                dir.clone(),
+                config.upload_url_base(),
+            )
+            .map_err(|source| StartError::Upload { path: dir, source })?,
+        )
+    } else {
+        None
+    };
+    let server = Arc::new(Server::new(config, store, tls, uploads));
     server.policy.refresh().await;
     server.blocking.load().await?;
     enforce::start(&server);

@@ -56,6 +56,12 @@ pub fn classify(server: &Server, session: &Session, to: Option<&Jid>) -> Dest {
         if to.node().is_none() && to.domain().as_str() == server.search_domain() {
             return Dest::Search;
         }
+        if to.node().is_none()
+            && server.uploads.is_some()
+            && to.domain().as_str() == server.upload_domain()
+        {
+            return Dest::Upload;
+        }
         return Dest::Remote;
     }
     match (to.node(), to.resource()) {

@@ -46,11 +46,18 @@ pub struct Server {
     pub(crate) components: Components,
     /// The pace of push notifications (XEP-0357).
     pub(crate) pushes: Pushes,
+    /// Shared files (XEP-0363): None when `[upload] enabled` is false.
+    pub(crate) uploads: Option<crate::services::uploads::Uploads>,
 }
 
 impl Server {
     /// Makes the server's state (nothing is loaded or bound yet: `Server::start`).
-    pub(crate) fn new(config: Config, store: Store, tls: Arc<rustls::ServerConfig>) -> Server {
+    pub(crate) fn new(
+        config: Config,
+        store: Store,
+        tls: Arc<rustls::ServerConfig>,
+        uploads: Option<crate::services::uploads::Uploads>,
+    ) -> Server {
         let domain = config.domain.to_lowercase();
         Server {
             throttle: auth::Throttle::new(std::time::Duration::from_millis(
@@ -78,6 +85,7 @@ impl Server {
             store,
             tls,
             config,
+            uploads,
         }
     }
 
@@ -180,6 +188,16 @@ impl Server {
     /// The domain of the directory search service (XEP-0055).
     pub fn search_domain(&self) -> String {
         format!("search.{}", self.domain)
+    }
+
+    /// The domain of the file sharing service (XEP-0363).
+    pub fn upload_domain(&self) -> String {
+        format!("upload.{}", self.domain)
+    }
+
+    /// Shared files' key, directory and URLs (None: `[upload] enabled` is false).
+    pub fn uploads(&self) -> Option<&crate::services::uploads::Uploads> {
+        self.uploads.as_ref()
     }
 
     /// The domain of the multi-user conversation service (XEP-0045).

@@ -17,6 +17,8 @@ pub enum Dest {
     Full(String, String),
     /// The directory search service (XEP-0055) at `search.DOMAIN`.
     Search,
+    /// The file sharing service (XEP-0363) at `upload.DOMAIN`.
+    Upload,
     /// Another domain: no federation, so `remote-server-not-found`.
     Remote,
 }

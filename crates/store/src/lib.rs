@@ -4,7 +4,8 @@
 //! school directory with its rules and access settings, multi-user rooms with their members
 //! and archives, the accounts' one-to-one archive and its retention per structure; PEP nodes
 //! and items, private XML storage; blocklists (XEP-0191) and last logouts (XEP-0012); push
-//! registrations (XEP-0357); administrators, console sessions, account locks, the audit log).
+//! registrations (XEP-0357); shared files (XEP-0363) and each structure's file sharing;
+//! administrators, console sessions, account locks, the audit log).
 //!
 //! Nothing is cached here: every call reads the database, so an account created by another
 //! process (the `causerie user add` CLI writing the SQLite file of a running server) is
@@ -29,6 +30,7 @@ pub mod push;
 mod reader;
 pub mod rooms;
 pub mod roster;
+pub mod uploads;
 pub mod vcard;
 
 use std::str::FromStr;
@@ -57,6 +59,7 @@ pub use rooms::{
     Room, RoomMember, RoomStore,
 };
 pub use roster::{RosterItem, RosterStore, Subscription};
+pub use uploads::{NewUpload, SlotOutcome, Upload, UploadState, UploadStore};
 pub use vcard::VcardStore;
 
 /// Errors of every store operation.

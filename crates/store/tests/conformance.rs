@@ -32,6 +32,7 @@ use causerie_store::{
     SendLast,
 };
 use causerie_store::{ActivityStore, BlockStore, LastLogout};
+use causerie_store::{NewUpload, SlotOutcome, UploadState, UploadStore};
 use sqlx::Connection;
 
 const POSTGRES_ENV: &str = "CAUSERIE_TEST_POSTGRES_URL";
@@ -320,6 +321,9 @@ conformance! {
         account_archive_pages_per_owner,
         account_archive_batches_with_rooms_and_refuse_unknown_owners,
         account_archive_retention_is_audited,
+        uploads_slots_are_single_use_and_bounded,
+        uploads_settings_are_audited,
+        uploads_purge_per_structure,
         admin_grants_from_import_and_by_hand,
         admin_super_admins,
         admin_sessions_and_login_failures,
@@ -4729,6 +4733,249 @@ async fn account_archive_purge_deletes_rows_per_structure(store: &Store, url: &s
     for owner in owners {
         assert_eq!(raw_archive_rows(url, owner).await, 1, "{owner}");
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Shared files (XEP-0363)
+// ---------------------------------------------------------------------------------------
+
+fn slot(id: &str, owner: &str, size: i64, created_ms: i64) -> NewUpload {
+    NewUpload {
+        id: id.into(),
+        owner: owner.into(),
+        filename: "photo.png".into(),
+        size,
+        content_type: "image/png".into(),
+        created_ms,
+        expires_ms: created_ms + 300_000,
+    }
+}
+
+async fn uploads_slots_are_single_use_and_bounded(store: &Store) {
+    store.create_account("alice", &creds(1)).await.unwrap();
+    store.create_account("bob", &creds(2)).await.unwrap();
+    let now = 10_000_000;
+    assert!(matches!(
+        store
+            .create_upload_slot(&slot("nobody1", "nobody", 10, now), 10, 1000)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store
+            .create_upload_slot(&slot("a1", "alice", 600, now), 3, 1000)
+            .await
+            .unwrap(),
+        SlotOutcome::Created
+    );
+    let a1 = store.upload("a1").await.unwrap().unwrap();
+    assert_eq!(a1.owner.as_deref(), Some("alice"));
+    assert_eq!(a1.size, 600);
+    assert_eq!(a1.content_type, "image/png");
+    assert_eq!(a1.state, UploadState::Slot);
+    assert_eq!(store.upload("nope").await.unwrap(), None);
+    // The quota counts the open slot: 600 + 500 > 1000.
+    assert_eq!(
+        store
+            .create_upload_slot(&slot("a2", "alice", 500, now + 1), 3, 1000)
+            .await
+            .unwrap(),
+        SlotOutcome::OverQuota
+    );
+    assert_eq!(store.upload("a2").await.unwrap(), None);
+    // Another account has its own quota.
+    assert_eq!(
+        store
+            .create_upload_slot(&slot("b1", "bob", 900, now), 3, 1000)
+            .await
+            .unwrap(),
+        SlotOutcome::Created
+    );
+    // The rate: 3 per hour.
+    for (id, t) in [("a3", now + 2), ("a4", now + 3)] {
+        assert_eq!(
+            store
+                .create_upload_slot(&slot(id, "alice", 10, t), 3, 1000)
+                .await
+                .unwrap(),
+            SlotOutcome::Created
+        );
+    }
+    assert_eq!(
+        store
+            .create_upload_slot(&slot("a5", "alice", 10, now + 4), 3, 1000)
+            .await
+            .unwrap(),
+        SlotOutcome::RateLimited
+    );
+    // An hour later, again.
+    assert_eq!(
+        store
+            .create_upload_slot(&slot("a6", "alice", 10, now + 3_600_001), 3, 1000)
+            .await
+            .unwrap(),
+        SlotOutcome::Created
+    );
+    // Claimed once, before its deadline only.
+    assert_eq!(
+        store.claim_upload("a1", now + 400_000).await.unwrap(),
+        None,
+        "past its deadline"
+    );
+    let claimed = store.claim_upload("a1", now + 1000).await.unwrap().unwrap();
+    assert_eq!(claimed.state, UploadState::Receiving);
+    assert_eq!(store.claim_upload("a1", now + 1000).await.unwrap(), None);
+    store.finish_upload("a1", true).await.unwrap();
+    assert_eq!(
+        store.upload("a1").await.unwrap().unwrap().state,
+        UploadState::Stored
+    );
+    assert_eq!(store.claim_upload("a1", now + 1000).await.unwrap(), None);
+    // A failed transfer deletes the slot: it is not reusable.
+    store.claim_upload("a3", now + 1000).await.unwrap().unwrap();
+    store.finish_upload("a3", false).await.unwrap();
+    assert_eq!(store.upload("a3").await.unwrap(), None);
+    assert_eq!(store.claim_upload("a3", now + 1000).await.unwrap(), None);
+    // An account deleted leaves its files ownerless.
+    store.delete_account("bob").await.unwrap();
+    assert_eq!(store.upload("b1").await.unwrap().unwrap().owner, None);
+}
+
+async fn uploads_settings_are_audited(store: &Store) {
+    store
+        .import_snapshot(&school(), &no_credentials(), None)
+        .await
+        .unwrap();
+    let generation = store.generation().await.unwrap();
+    let s = causerie_ent::UploadSettings {
+        enabled: true,
+        max_bytes: 5_000_000,
+        types: strings(&["image/png", "application/pdf"]),
+    };
+    assert!(matches!(
+        store
+            .set_upload_settings_audited("nowhere", Some(&s), "root")
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(audit_rows(store).await.is_empty());
+    assert_eq!(store.upload_settings(COLLEGE).await.unwrap(), None);
+    assert_eq!(
+        store
+            .set_upload_settings_audited(COLLEGE, Some(&s), "marc.roux")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.upload_settings(COLLEGE).await.unwrap(),
+        Some(s.clone())
+    );
+    let off = causerie_ent::UploadSettings::new(false, 1000);
+    store
+        .set_upload_settings_audited(LYCEE, Some(&off), "root")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.all_upload_settings().await.unwrap(),
+        vec![(COLLEGE.to_string(), s.clone()), (LYCEE.to_string(), off)]
+    );
+    assert_eq!(
+        store
+            .set_upload_settings_audited(COLLEGE, None, "root")
+            .await
+            .unwrap(),
+        Some(s)
+    );
+    assert_eq!(store.upload_settings(COLLEGE).await.unwrap(), None);
+    assert_eq!(store.generation().await.unwrap(), generation);
+    let rows = audit_rows(store).await;
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r.action == "structure.upload"));
+    let first = rows
+        .iter()
+        .find(|r| r.actor == "marc.roux")
+        .expect("marc's change");
+    assert_eq!(first.structure.as_deref(), Some(COLLEGE));
+    assert_eq!(first.before, Some(serde_json::Value::Null));
+    assert_eq!(
+        first
+            .after
+            .as_ref()
+            .and_then(|a| a.get("max_bytes"))
+            .cloned(),
+        Some(serde_json::json!(5_000_000))
+    );
+}
+
+async fn uploads_purge_per_structure(store: &Store) {
+    // lea (collège), marc (lycée), anne (both), and a plain account in no structure.
+    store
+        .import_snapshot(&school(), &no_credentials(), None)
+        .await
+        .unwrap();
+    store.create_account("plain", &creds(1)).await.unwrap();
+    store.create_account("gone", &creds(2)).await.unwrap();
+    let owners = ["lea.martin", "marc.roux", "anne.durand", "plain"];
+    for owner in owners {
+        for stamp in [100, 200, 300, 400] {
+            let id = format!("{owner}-{stamp}");
+            store
+                .create_upload_slot(&slot(&id, owner, 1, stamp), 100, 1000)
+                .await
+                .unwrap();
+            store.claim_upload(&id, stamp).await.unwrap().unwrap();
+            store.finish_upload(&id, true).await.unwrap();
+        }
+    }
+    // A slot never filled, and a file whose owner was deleted.
+    store
+        .create_upload_slot(&slot("stale", "plain", 1, 1000), 100, 1000)
+        .await
+        .unwrap();
+    store
+        .create_upload_slot(&slot("orphan", "gone", 1, 1000), 100, 1000)
+        .await
+        .unwrap();
+    store.delete_account("gone").await.unwrap();
+    // Default: keep from 250 on; the lycée keeps from 150 on. Slots whose deadline is
+    // before 1000 + 300000 + 1 are stale.
+    let mut deleted = store
+        .purge_uploads(250, &[(LYCEE.to_string(), 150)], 301_001)
+        .await
+        .unwrap();
+    deleted.sort();
+    // lea and plain follow the default (2 each); marc the lycée's (1); anne, in both, the
+    // shorter: the collège's default (2).
+    let mut want: Vec<String> = [
+        "anne.durand-100",
+        "anne.durand-200",
+        "lea.martin-100",
+        "lea.martin-200",
+        "marc.roux-100",
+        "orphan",
+        "plain-100",
+        "plain-200",
+        "stale",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    want.sort();
+    assert_eq!(deleted, want);
+    for id in &want {
+        assert_eq!(store.upload(id).await.unwrap(), None, "{id}");
+    }
+    assert!(store.upload("marc.roux-200").await.unwrap().is_some());
+    assert!(store.upload("lea.martin-300").await.unwrap().is_some());
+    // Again: nothing more.
+    assert!(
+        store
+            .purge_uploads(250, &[(LYCEE.to_string(), 150)], 301_001)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 // ---------------------------------------------------------------------------------------

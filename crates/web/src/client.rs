@@ -49,7 +49,12 @@ pub async fn admin(headers: HeaderMap) -> Response {
 pub async fn client_json(State(server): State<Arc<Server>>) -> Response {
     (
         [(header::CACHE_CONTROL, "no-cache")],
-        Json(json!({ "domain": server.domain(), "websocket": "/xmpp-websocket" })),
+        Json(json!({
+            "domain": server.domain(),
+            "websocket": "/xmpp-websocket",
+            // Where shared files are (XEP-0363): the client previews images from there only.
+            "upload": server.uploads().map(|_| server.config().upload_url_base()),
+        })),
     )
         .into_response()
 }

@@ -1,6 +1,7 @@
 //! Causerie's HTTP side (axum): the web client, XMPP over WebSocket and
 //! host-meta, the health check and the ENT's incremental directory sync API.
-//! The admin API (`admin`, `/admin/api`) serves the admin console.
+//! The admin API (`admin`, `/admin/api`) serves the admin console; `upload` the files
+//! shared with XEP-0363 (`/upload/…`).
 //!
 //! [`router`] builds the whole application; [`serve`] runs it on a listener
 //! until a shutdown future completes, [`https::serve`] the same over TLS.
@@ -9,6 +10,7 @@ pub mod admin;
 pub mod client;
 pub mod directory_api;
 pub mod https;
+pub mod upload;
 pub mod websocket;
 
 use std::net::SocketAddr;
@@ -38,6 +40,13 @@ pub fn router(server: Arc<Server>) -> Router {
             )),
         )
         .nest("/admin/api", admin::router())
+        .route(
+            "/upload/{id}/{name}",
+            get(upload::get)
+                .put(upload::put)
+                .options(upload::preflight)
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .route("/", get(client::index))
         .route("/demo-portal", get(client::demo_portal))
         .route("/admin", get(client::admin))

@@ -303,6 +303,20 @@ async fn every_route_answers_only_the_right_administrator() {
             OK,
         ),
         (
+            "PUT",
+            format!("/admin/api/structures/{A}/upload"),
+            json!({"enabled": true, "max_bytes": 1000, "types": ["image/png"]}).to_string(),
+            403,
+            OK,
+        ),
+        (
+            "DELETE",
+            format!("/admin/api/structures/{A}/upload"),
+            String::new(),
+            403,
+            OK,
+        ),
+        (
             "GET",
             format!("/admin/api/structures/{A}/groups"),
             String::new(),
@@ -804,6 +818,9 @@ async fn invalid_input_is_refused_and_changes_nothing() {
         (&c, "PUT", format!("/admin/api/structures/{A}/access"), "not json".into(), ""),
         (&c, "PUT", format!("/admin/api/structures/{A}/archive"), r#"{"retention": 0}"#.into(), "retention"),
         (&c, "PUT", format!("/admin/api/structures/{A}/archive"), r#"{"retention": "forever"}"#.into(), "retention"),
+        (&c, "PUT", format!("/admin/api/structures/{A}/upload"), r#"{"enabled": true, "max_bytes": 0, "types": []}"#.into(), "upload"),
+        (&c, "PUT", format!("/admin/api/structures/{A}/upload"), r#"{"enabled": true, "max_bytes": 10, "types": ["text/html\r\nX: y"]}"#.into(), "upload"),
+        (&c, "PUT", format!("/admin/api/structures/{A}/upload"), r#"{"enabled": "yes", "max_bytes": 10, "types": []}"#.into(), "enabled"),
         (&c, "PUT", format!("/admin/api/structures/{A}/rules"), r#"{"rules": [{"from": [], "to": ["student"], "scope": "same_class"}]}"#.into(), "rules[0].from"),
         (&c, "PUT", format!("/admin/api/structures/{A}/rules"), r#"{"rules": [{"from": ["student"], "to": ["student"], "scope": "everywhere"}]}"#.into(), "rules[0].scope"),
         (&c, "PUT", format!("/admin/api/structures/{A}/rules"), r#"{"rules": [{"from": ["student"], "to": ["student"], "scope": "same_class", "extra": 1}]}"#.into(), "rules[0].extra"),
@@ -1775,5 +1792,63 @@ async fn archive_retention_is_set_reset_and_audited() {
             ("admin.a".into(), "null".into(), "45".into()),
         ]
     );
+    running.shutdown(std::time::Duration::from_secs(2)).await;
+}
+
+/// Issue 15: a structure's file sharing (XEP-0363), set and reset through the change layer
+/// with its audit row; the structure shows what applies and whether it is its own.
+#[tokio::test]
+async fn file_sharing_is_set_reset_and_audited() {
+    use causerie_store::UploadStore;
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(&dir).await;
+    let s = &running.server;
+    let c = login(s, "admin.a").await;
+    let generation = s.store().generation().await.unwrap();
+    let uri = format!("/admin/api/structures/{A}/upload");
+    let shown = call(s, &c, "GET", &format!("/admin/api/structures/{A}"), "").await;
+    // A collège: the configured default, on.
+    assert_eq!(shown.json()["upload"]["enabled"], json!(true));
+    assert_eq!(shown.json()["upload"]["max_bytes"], json!(10_485_760));
+    assert_eq!(shown.json()["upload_own"], json!(false));
+    let a = call(
+        s,
+        &c,
+        "PUT",
+        &uri,
+        &json!({"enabled": false, "max_bytes": 2000, "types": ["Image/PNG", "application/pdf"]})
+            .to_string(),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.json()["upload"]["enabled"], json!(false));
+    assert_eq!(
+        a.json()["upload"]["types"],
+        json!(["image/png", "application/pdf"])
+    );
+    assert_eq!(a.json()["upload_own"], json!(true));
+    assert_eq!(
+        s.store()
+            .upload_settings(A)
+            .await
+            .unwrap()
+            .map(|u| u.max_bytes),
+        Some(2000)
+    );
+    let a = call(s, &c, "DELETE", &uri, "").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.json()["upload_own"], json!(false));
+    assert_eq!(s.store().upload_settings(A).await.unwrap(), None);
+    // Not a directory change.
+    assert_eq!(s.store().generation().await.unwrap(), generation);
+    let audit = call(s, &c, "GET", "/admin/api/audit", "").await.json();
+    let rows: Vec<String> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "structure.upload")
+        .map(|r| r["actor"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(rows, vec!["admin.a".to_string(), "admin.a".to_string()]);
     running.shutdown(std::time::Duration::from_secs(2)).await;
 }

@@ -5,6 +5,7 @@
 // - rooms.ts: conversations with several people (XEP-0045);
 // - storage.ts: what is kept for the account on the server (XEP-0049
 //   private storage): categories, open rooms, settings; nothing in the browser;
+// - upload.ts: sharing files (XEP-0363), when the server offers it;
 // - this file: the `Model` the screens read and act on, 1:1 conversations
 //   and notices. Every change calls `changed()`, which re-renders them.
 //
@@ -39,11 +40,13 @@ import type { Say } from '../i18n';
 import { byName } from '../shared/i18n';
 import { Link, type LoginFailure } from '../xmpp/connection';
 import * as X from '../xmpp/stanzas';
+import { fileMessage } from '../xmpp/upload';
 import { NS, type SearchHit, type Show, bareJid, child, resourceOf } from '../xmpp/stanzas';
 import { ActionError, type Conversation, type Line, type Notice, describeError, newId, sayError } from './conversation';
 import { type Contact, type ContactState, Roster } from './roster';
 import { Rooms, type RoomsHost } from './rooms';
 import { AccountData, type Prefs, forgetBrowser } from './storage';
+import { Upload } from './upload';
 
 export { bareJid, resourceOf } from '../xmpp/stanzas';
 export type { SearchHit, Show } from '../xmpp/stanzas';
@@ -65,6 +68,8 @@ export interface ClientConfig {
   websocket: string;
   /** The user's language (`fr`, `en`): which of the server's texts to pick. */
   lang?: string;
+  /** Where the server's shared files are (XEP-0363): only those are previewed. */
+  upload?: string;
 }
 
 export class Model implements RoomsHost {
@@ -88,6 +93,7 @@ export class Model implements RoomsHost {
 
   roster = new Roster();
   readonly rooms: Rooms;
+  readonly upload: Upload;
   conversations: Conversation[] = [];
   activeConversation?: string;
   notices: Notice[] = [];
@@ -112,6 +118,7 @@ export class Model implements RoomsHost {
     this.config = config;
     this.lang = config.lang ?? 'fr';
     this.rooms = new Rooms(this);
+    this.upload = new Upload(this);
     this.link = new Link(() => this.websocketUrl(), {
       online: (jid, reconnected) => this.online(jid, reconnected),
       lost: () => {
@@ -325,6 +332,7 @@ export class Model implements RoomsHost {
     this.changed();
     // Carbons first, so that no message of the other resources is missed.
     this.iq(X.carbonsEnable()).catch(() => undefined);
+    void this.upload.discover();
     // The account's data first (the state chosen last time goes in the first presence).
     const data = Promise.all([
       storage.categories(),
@@ -729,6 +737,24 @@ export class Model implements RoomsHost {
     conv.seen?.add(originKey(true, id));
     this.addLine(conv, { id, kind: 'out', text: body, time: new Date() });
     conv.draft = '';
+    this.changed();
+  }
+
+  /** Sends a file (XEP-0363) to conversation `jid`; rejects with an ActionError. */
+  sendFile(jid: string, file: File): Promise<void> {
+    return this.upload.send(jid, file);
+  }
+
+  /** A shared file's URL, sent in conversation `jid` (XEP-0066 too in 1:1). */
+  sendFileUrl(jid: string, url: string, id: string): void {
+    const existing = this.conversation(jid);
+    if (existing?.kind === 'room') {
+      this.rooms.sendMessage(existing, url);
+      return;
+    }
+    const conv = this.openConversation(jid);
+    this.send(fileMessage(jid, id, url));
+    this.addLine(conv, { id, kind: 'out', text: url, time: new Date() });
     this.changed();
   }
 

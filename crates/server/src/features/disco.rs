@@ -2,7 +2,8 @@
 //! is also a PEP service, XEP-0163, whose items are its nodes, and advertises its
 //! archive, XEP-0313 with the extended queries). The server's items are its services:
 //! the directory search (`search.DOMAIN`) and the
-//! conversations (`conference.DOMAIN`, see `features::muc::disco`).
+//! conversations (`conference.DOMAIN`, see `features::muc::disco`), and file sharing
+//! (`upload.DOMAIN`, `features::upload`) for the users who may share files.
 
 use causerie_proto::errors::{Condition, StanzaError};
 use causerie_proto::{Element, ns, xml};
@@ -103,6 +104,29 @@ pub fn server_items(server: &Server, payload: &Element, set: bool) -> IqResult {
         &[("jid", &server.muc_domain()), ("name", "Conversations")],
     ));
     Ok(Some(q))
+}
+
+/// The server's items as account `session` sees them: file sharing only if he may share.
+pub async fn server_items_for(
+    server: &Server,
+    session: &Session,
+    payload: &Element,
+    set: bool,
+) -> IqResult {
+    let mut q = server_items(server, payload, set)?;
+    if let Some(q) = q.as_mut()
+        && super::upload::offered_to(server, &session.user).await
+    {
+        q.append_child(xml::elem(
+            "item",
+            ns::DISCO_ITEMS,
+            &[
+                ("jid", &server.upload_domain()),
+                ("name", "Partage de fichiers"),
+            ],
+        ));
+    }
+    Ok(q)
 }
 
 /// An account's bare JID: a registered account and its PEP service (XEP-0163 §6.1).

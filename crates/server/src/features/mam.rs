@@ -370,6 +370,20 @@ async fn purge(server: &Server) {
         ),
         Err(e) => warn!(error = %e, "cannot purge the accounts' archives"),
     }
+    // Shared files follow the same retention (their owner's structures).
+    let dir = server.config.upload_dir();
+    match retention::purge_uploads(
+        &server.store,
+        &server.config.archive,
+        &dir,
+        chrono::Local::now(),
+    )
+    .await
+    {
+        Ok(0) => {}
+        Ok(n) => info!(files = n, "purged shared files past their retention"),
+        Err(e) => warn!(error = %e, "cannot purge the shared files"),
+    }
 }
 
 /// `<prefs/>` (see the module docs): get answers `always`; a set is accepted only when it

@@ -107,7 +107,7 @@ pub async fn outbound(
             reply_error(session, &stanza, Condition::RemoteServerNotFound);
             return;
         }
-        (Dest::Search, _) => {
+        (Dest::Search | Dest::Upload, _) => {
             reply_error(session, &stanza, Condition::ServiceUnavailable);
             return;
         }

@@ -23,6 +23,7 @@ pub mod push;
 pub mod roster;
 pub mod roster_push;
 pub mod search;
+pub mod upload;
 pub mod vcard;
 pub mod vcard4;
 pub mod version;
@@ -119,7 +120,7 @@ pub async fn iq(
             }
             return;
         }
-        Dest::Domain | Dest::Bare(_) | Dest::Search => {}
+        Dest::Domain | Dest::Bare(_) | Dest::Search | Dest::Upload => {}
     }
     if !is_request {
         // Results and errors addressed to an account: nothing waits for them. To the
@@ -146,13 +147,25 @@ pub async fn iq(
         answer(session, &stanza, result);
         return;
     }
+    if dest == Dest::Upload {
+        let result = match (payload.ns().as_str(), payload.name()) {
+            (ns::DISCO_INFO, "query") => upload::info(server, session, payload, set).await,
+            (ns::DISCO_ITEMS, "query") if !set => Ok(Some(Element::bare("query", ns::DISCO_ITEMS))),
+            (upload::NS_UPLOAD, "request") => upload::request(server, session, payload, set).await,
+            _ => Err(StanzaError::new(Condition::ServiceUnavailable)),
+        };
+        answer(session, &stanza, result);
+        return;
+    }
     let result = match (dest.user(), payload.ns().as_str(), payload.name()) {
         (None, ns::PING, "ping") => ping::handle(set),
         (Some(user), ns::PING, "ping") if own || server.user_exists(user).await => {
             ping::handle(set)
         }
         (None, ns::DISCO_INFO, "query") => disco::server_info(server, payload, set),
-        (None, ns::DISCO_ITEMS, "query") => disco::server_items(server, payload, set),
+        (None, ns::DISCO_ITEMS, "query") => {
+            disco::server_items_for(server, session, payload, set).await
+        }
         (None, ns::VERSION, "query") => version::handle(set),
         (None, ns::LAST, "query") => last::server(server, set),
         (Some(user), ns::LAST, "query") => last::account(server, session, user, set).await,

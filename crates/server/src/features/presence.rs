@@ -312,7 +312,7 @@ fn directed(
     let (to, resource) = match dest {
         Dest::Bare(u) => (bare_of(server, u), None),
         Dest::Full(u, r) => (format!("{}/{r}", bare_of(server, u)), Some(r.as_str())),
-        Dest::Domain | Dest::Remote | Dest::Search => return,
+        Dest::Domain | Dest::Remote | Dest::Search | Dest::Upload => return,
     };
     let Some(verdict) = verdict else { return };
     let delivered_available = available && matches!(verdict, Verdict::Deliver(_));
@@ -357,7 +357,7 @@ async fn subscription(
             reply_error(session, &stanza, Condition::RemoteServerNotFound);
             return Ok(());
         }
-        Dest::Domain | Dest::Search => return Ok(()),
+        Dest::Domain | Dest::Search | Dest::Upload => return Ok(()),
     };
     let Some(verdict) = verdict else {
         return Ok(());

@@ -16,6 +16,7 @@
 //! - [`components`]: the external components (XEP-0114) configured and connected, and
 //!   the server's requests awaiting their answers; [`push`]: the pace of push
 //!   notifications (XEP-0357), coalesced per account.
+//! - [`uploads`]: shared files' signing key, directory and URLs (XEP-0363).
 //!
 //! None of them imports the server or the features: they take what they need (the store,
 //! the domain) when made.
@@ -33,6 +34,7 @@ pub mod retention;
 pub mod rooms;
 pub mod sessions;
 pub mod stats;
+pub mod uploads;
 
 pub use archive::{Archiver, Mark, NotDurable};
 pub use blocking::Blocklists;

@@ -8,9 +8,13 @@
 //! set nothing) and each structure's own; a user of several structures keeps his archive
 //! no longer than the shortest of theirs. The server runs it at start and every hour
 //! (`features::mam::start`); `causerie archive purge` runs the same now.
+//!
+//! Shared files (XEP-0363) follow the same retention, by their owner's structures
+//! ([`purge_uploads`]): their rows go, then their files on disk; so do slots never
+//! filled past their deadline and the files of deleted accounts.
 
 use causerie_ent::{Retention, YearStart};
-use causerie_store::{AccountArchiveStore, Store, StoreError};
+use causerie_store::{AccountArchiveStore, Store, StoreError, UploadStore};
 use chrono::{DateTime, Local, NaiveDate, TimeZone};
 
 use crate::config::Archive;
@@ -56,6 +60,37 @@ pub async fn purge(
         .map(|(s, r)| (s, cutoff_ms(r, config.school_year_start, now)))
         .collect();
     store.purge_account_archive(default, &overrides).await
+}
+
+/// Deletes every shared file past its owner's retention at `now` (rows, then the files
+/// in `dir`), slots never filled whose deadline passed, and deleted accounts' files;
+/// returns how many.
+pub async fn purge_uploads(
+    store: &Store,
+    config: &Archive,
+    dir: &std::path::Path,
+    now: DateTime<Local>,
+) -> Result<usize, StoreError> {
+    let default = cutoff_ms(config.retention, config.school_year_start, now);
+    let overrides: Vec<(String, i64)> = store
+        .retentions()
+        .await?
+        .into_iter()
+        .map(|(s, r)| (s, cutoff_ms(r, config.school_year_start, now)))
+        .collect();
+    let ids = store
+        .purge_uploads(default, &overrides, now.timestamp_millis())
+        .await?;
+    super::uploads::delete_files(dir, &ids);
+    Ok(ids.len())
+}
+
+/// [`purge_uploads`] at the present time, in the configured directory.
+pub async fn purge_uploads_now(
+    store: &Store,
+    config: &crate::config::Config,
+) -> Result<usize, StoreError> {
+    purge_uploads(store, &config.archive, &config.upload_dir(), Local::now()).await
 }
 
 /// [`purge`] at the present time.

@@ -1,7 +1,7 @@
 //! The admin API at `/admin/api` (docs/admin-api.md): the JSON API behind the admin
 //! console, one file per area — [`auth`] (login, sessions, CSRF, the role check that
 //! hands out [`auth::StructureAdmin`] and [`auth::SuperAdmin`]), [`structures`] (access,
-//! rules and archive retention), [`groups`], [`users`], [`live`], [`audit`] and [`admins`].
+//! rules, archive retention and file sharing), [`groups`], [`users`], [`live`], [`audit`] and [`admins`].
 //!
 //! This module owns what they share: the error answer
 //! (`{"error": {"code", "message_fr", "message_en", "field"?}}`), body parsing that names
@@ -47,6 +47,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/structures/{id}/archive",
             put(structures::set_retention).delete(structures::reset_retention),
+        )
+        .route(
+            "/structures/{id}/upload",
+            put(structures::set_upload).delete(structures::reset_upload),
         )
         .route(
             "/structures/{id}/rules",

@@ -1,6 +1,7 @@
 //! Structures: the caller's list, one structure with its rules, chat access (on/off,
 //! profiles allowed), the communication rules (replace, reset to the defaults) and the
-//! retention of its users' one-to-one archives (set, reset to the configured default).
+//! retention of its users' one-to-one archives (set, reset to the configured default), and
+//! its file sharing (XEP-0363: on or off, largest file, types; reset to the default).
 //!
 //! An access change closes at once the sessions of connected users it now refuses; a
 //! rules change applies from the next stanza (the directory cache is invalidated).
@@ -50,6 +51,16 @@ async fn detail(server: &AppState, admin: &StructureAdmin) -> Result<Value, ApiE
     v["archive_retention"] = serde_json::to_value(own).unwrap_or_default();
     v["archive_retention_default"] =
         serde_json::to_value(server.config().archive.retention).unwrap_or_default();
+    let name = v["name"].as_str().unwrap_or_default().to_string();
+    let (upload, own) = causerie_server::features::upload::structure_settings(
+        server.store(),
+        &server.config().upload.default_settings(),
+        admin.id(),
+        &name,
+    )
+    .await?;
+    v["upload"] = serde_json::to_value(upload).unwrap_or_default();
+    v["upload_own"] = json!(own);
     if let Some(o) = v.as_object_mut() {
         o.remove("users");
         o.remove("online");
@@ -250,5 +261,59 @@ pub async fn reset_retention(
         )
         .await?;
     tracing::info!(actor = %admin.actor(), structure = %admin.id(), "admin: archive retention reset");
+    Ok(Json(detail(&server, &admin).await?))
+}
+
+/// `PUT /admin/api/structures/{id}/upload`: `{"enabled": bool, "max_bytes": N, "types":
+/// ["image/png", …]}`, the structure's file sharing (XEP-0363).
+pub async fn set_upload(
+    State(server): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let admin = caller.structure(&*server.directory().await, &id)?;
+    let settings: causerie_ent::UploadSettings = parse_body(&body)?;
+    let settings = settings.validated().map_err(|e| {
+        ApiError::invalid(
+            "upload",
+            format!(
+                "Réglage impossible : une taille de 1 à {} octets et des types MIME (« image/png »).",
+                causerie_ent::upload::MAX_BYTES_LIMIT
+            ),
+            format!("Invalid file sharing settings: {e}"),
+        )
+    })?;
+    server
+        .apply(
+            &Actor::Admin(admin.actor().into()),
+            Change::SetUpload {
+                structure: admin.id().into(),
+                settings: Some(settings),
+            },
+        )
+        .await?;
+    tracing::info!(actor = %admin.actor(), structure = %admin.id(), "admin: file sharing changed");
+    Ok(Json(detail(&server, &admin).await?))
+}
+
+/// `DELETE /admin/api/structures/{id}/upload`: back to the default (`[upload]`, off for a
+/// primary school).
+pub async fn reset_upload(
+    State(server): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let admin = caller.structure(&*server.directory().await, &id)?;
+    server
+        .apply(
+            &Actor::Admin(admin.actor().into()),
+            Change::SetUpload {
+                structure: admin.id().into(),
+                settings: None,
+            },
+        )
+        .await?;
+    tracing::info!(actor = %admin.actor(), structure = %admin.id(), "admin: file sharing reset");
     Ok(Json(detail(&server, &admin).await?))
 }
