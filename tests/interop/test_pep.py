@@ -8,7 +8,10 @@ directory's names, XEP-0049 private storage: what a user observes.
   cannot retrieve;
 - a vCard4 that changes a pupil's name is refused with not-allowed and a text, and the
   name stays the school's;
-- private storage round-trips and is private.
+- private storage round-trips and is private;
+- XEP-0402 `#compat`: the node and XEP-0048's list in private storage are one list, both
+  ways (notifications for what changed only, extensions kept), within the node's limits;
+  lists stored before the mirror move to the node.
 """
 
 from __future__ import annotations
@@ -368,5 +371,195 @@ async def test_private_storage_is_bounded(make_server):
         assert "1000" in texts(r)["en"] and texts(r)["fr"]
         got = await c.query(None, f"<query xmlns='{NS_PRIVATE}'><big xmlns='urn:b'/></query>")
         assert "xxxx" not in str(got)
+    finally:
+        await c.disconnect()
+
+
+# ============================================ bookmarks: XEP-0402 #compat with XEP-0048
+
+NS_LEGACY = "storage:bookmarks"
+COMPAT = "urn:xmpp:bookmarks:1#compat"
+
+
+async def legacy_get(c):
+    """The XEP-0048 list as Gajim 1.7 reads it: {jid: (name, autojoin, nick, password)},
+    and the other children of <storage/>."""
+    r = await c.query(None, f"<query xmlns='{NS_PRIVATE}'><storage xmlns='{NS_LEGACY}'/></query>")
+    assert r["type"] == "result", r
+    st = r.xml.find(f"{{{NS_PRIVATE}}}query/{{{NS_LEGACY}}}storage")
+    confs = {}
+    for conf in st.findall(f"{{{NS_LEGACY}}}conference"):
+        confs[conf.get("jid")] = (conf.get("name"), conf.get("autojoin"),
+                                  conf.findtext(f"{{{NS_LEGACY}}}nick"), conf.findtext(f"{{{NS_LEGACY}}}password"))
+    others = [ch.tag for ch in st if ch.tag != f"{{{NS_LEGACY}}}conference"]
+    return confs, others
+
+
+async def legacy_set(c, inner: str):
+    return await c.query(None, f"<query xmlns='{NS_PRIVATE}'><storage xmlns='{NS_LEGACY}'>{inner}</storage></query>", "set")
+
+
+def legacy_conf(jid: str, name: str, autojoin: str = "true", nick: str | None = None) -> str:
+    n = f"<nick>{nick}</nick>" if nick else ""
+    return f"<conference jid='{jid}' name='{name}' autojoin='{autojoin}'>{n}</conference>"
+
+
+async def native(c) -> dict[str, tuple]:
+    """The XEP-0402 node as Converse reads it: {id: (name, autojoin, nick, extensions)}."""
+    r = await items(c, None, NS_BOOKMARKS)
+    if r["type"] == "error":
+        assert condition(r) == "item-not-found", r
+        return {}
+    out = {}
+    for it in r.xml.iter(f"{{{NS_PUBSUB}}}item"):
+        conf = it.find(f"{{{NS_BOOKMARKS}}}conference")
+        ext = conf.find(f"{{{NS_BOOKMARKS}}}extensions")
+        out[it.get("id")] = (conf.get("name"), conf.get("autojoin") in ("true", "1"),
+                             conf.findtext(f"{{{NS_BOOKMARKS}}}nick"),
+                             None if ext is None else [e.tag for e in ext])
+    return out
+
+
+async def with_bookmark_notify(c) -> None:
+    """A XEP-0402 client: its caps say urn:xmpp:bookmarks:1+notify (as Converse's)."""
+    c.xmpp.plugin["xep_0030"].add_feature(f"{NS_BOOKMARKS}+notify")
+    await c.xmpp.plugin["xep_0115"].update_caps(broadcast=False)
+    mark = c.mark()
+    c.send_presence()
+    await ping(c)
+    if c.matching(lambda st: st.xml.tag == "{jabber:client}iq" and st.xml.get("type") == "get"
+                  and st.xml.find(f"{{{NS_DISCO_INFO}}}query") is not None, mark):
+        await asyncio.sleep(0.3)
+        await ping(c)
+
+
+async def test_bookmarks_published_over_pep_are_read_from_private_storage_and_back(server, make_user, clients):
+    A = make_user("compat")
+    converse = await clients.login(A, "converse", plugins=PEP_PLUGINS)
+    await with_bookmark_notify(converse)
+    gajim = await clients.login(A, "gajim")
+    # The account says both are one list (what Converse and Gajim read).
+    info = await gajim.query(gajim.bare, f"<query xmlns='{NS_DISCO_INFO}'/>")
+    assert COMPAT in {f.get("var") for f in info.xml.iter(f"{{{NS_DISCO_INFO}}}feature")}
+    assert await legacy_get(gajim) == ({}, [])
+
+    # PEP -> private storage.
+    r = await publish(converse, NS_BOOKMARKS, "classe@conference.localhost",
+                      f"<conference xmlns='{NS_BOOKMARKS}' name='La classe' autojoin='true'><nick>Anna</nick>"
+                      f"<extensions><state xmlns='urn:example:client' minimized='true'/></extensions></conference>",
+                      BOOKMARK_OPTIONS)
+    assert r["type"] == "result", r
+    r = await publish(converse, NS_BOOKMARKS, "club@conference.localhost",
+                      f"<conference xmlns='{NS_BOOKMARKS}' name='Club'/>", BOOKMARK_OPTIONS)
+    assert r["type"] == "result", r
+    confs, _ = await legacy_get(gajim)
+    assert confs == {"classe@conference.localhost": ("La classe", "true", "Anna", None),
+                     "club@conference.localhost": ("Club", "false", None, None)}
+    r = await converse.query(None, f"<pubsub xmlns='{NS_PUBSUB}'><retract node='{NS_BOOKMARKS}' notify='true'>"
+                                   f"<item id='club@conference.localhost'/></retract></pubsub>", "set")
+    assert r["type"] == "result", r
+    assert set((await legacy_get(gajim))[0]) == {"classe@conference.localhost"}
+
+    # Private storage -> PEP: Gajim stores its whole list, with a URL bookmark; the
+    # XEP-0402 client is told of what changed, and only of that.
+    m = converse.mark()
+    r = await legacy_set(gajim, legacy_conf("classe@conference.localhost", "La classe", "true", "Anna")
+                         + legacy_conf("Sortie@Conference.localhost", "Sortie au musée", "1", "Anna M.")
+                         + "<url name='ENT' url='https://ent.example'/>")
+    assert r["type"] == "result", r
+    await converse.wait_for(is_event(converse.bare, NS_BOOKMARKS, "item", "sortie@conference.localhost"), start=m)
+    await converse.expect_none(is_event(converse.bare, NS_BOOKMARKS, "item", "classe@conference.localhost"),
+                               0.5, "an event for an unchanged bookmark", m)
+    assert await native(converse) == {
+        # The client's extensions are kept: XEP-0048 has no place for them.
+        "classe@conference.localhost": ("La classe", True, "Anna", ["{urn:example:client}state"]),
+        "sortie@conference.localhost": ("Sortie au musée", True, "Anna M.", None),
+    }
+    # A fresh XEP-0048 device reads the same list, its URL bookmark included.
+    gajim2 = await clients.login(A, "gajim-laptop")
+    confs, others = await legacy_get(gajim2)
+    assert set(confs) == {"classe@conference.localhost", "sortie@conference.localhost"}
+    assert others == [f"{{{NS_LEGACY}}}url"]
+    # Renaming one and dropping the other: one item event and one retraction.
+    m = converse.mark()
+    r = await legacy_set(gajim, legacy_conf("sortie@conference.localhost", "Sortie au Louvre", "false"))
+    assert r["type"] == "result", r
+    await converse.wait_for(is_event(converse.bare, NS_BOOKMARKS, "retract", "classe@conference.localhost"), start=m)
+    await converse.wait_for(is_event(converse.bare, NS_BOOKMARKS, "item", "sortie@conference.localhost"), start=m)
+    assert await native(converse) == {"sortie@conference.localhost": ("Sortie au Louvre", False, None, None)}
+    assert (await legacy_get(gajim2))[1] == [], "the URL bookmark went with the list that left it out"
+    # The list stays the account's own.
+    B = make_user("compatother")
+    other = await clients.login(B, "r")
+    r = await other.query(A.jid, f"<query xmlns='{NS_PRIVATE}'><storage xmlns='{NS_LEGACY}'/></query>")
+    assert condition(r) == "forbidden"
+    assert condition(await items(other, A.jid, NS_BOOKMARKS)) == "item-not-found"
+    assert await legacy_get(other) == ({}, [])
+
+
+async def test_bookmarks_in_private_storage_keep_the_nodes_limits_and_refuse_bad_lists(make_server):
+    from clients import Client
+    srv = make_server(extra_toml="[pep]\nmax_items_per_node = 3\nmax_item_bytes = 400\n")
+    acc = srv.new_account("compatlim")
+    c = await Client.login(srv, acc, "r")
+    try:
+        three = "".join(legacy_conf(f"salle{i}@conference.{srv.domain}", f"Salle {i}") for i in range(3))
+        r = await legacy_set(c, three)
+        assert r["type"] == "result", r
+        # A fourth is past the node's bound: refused with a text, nothing changed.
+        r = await legacy_set(c, three + legacy_conf(f"salle3@conference.{srv.domain}", "Salle 3")
+                             + "<url name='x' url='https://x.example'/>")
+        assert condition(r) == "not-acceptable"
+        assert "3" in texts(r)["en"] and texts(r)["fr"]
+        confs, others = await legacy_get(c)
+        assert len(confs) == 3 and others == []
+        assert len(await native(c)) == 3
+        # A bookmark past the item size, a room address that is not one, a bad autojoin,
+        # the same room twice: refused, with a text, nothing changed.
+        for inner, cond in (
+            (legacy_conf(f"long@conference.{srv.domain}", "N" * 500), "not-acceptable"),
+            (legacy_conf("a@b@c", "Bad"), "bad-request"),
+            (legacy_conf(f"x@conference.{srv.domain}", "X", "peut-être"), "bad-request"),
+            (legacy_conf(f"x@conference.{srv.domain}", "X") * 2, "bad-request"),
+        ):
+            r = await legacy_set(c, inner)
+            assert condition(r) == cond, (inner, r)
+            assert texts(r).get("fr") and texts(r).get("en"), r
+        assert len((await legacy_get(c))[0]) == 3
+    finally:
+        await c.disconnect()
+
+
+async def test_bookmarks_kept_in_private_storage_before_the_mirror_move_to_the_node(make_server):
+    import sqlite3
+    import time
+    from clients import Client
+    srv = make_server()
+    acc = srv.new_account("compatold")
+    srv.stop()
+    # What a Gajim 1.7 user stored before: XEP-0048 conferences in private storage.
+    old = (f"<storage xmlns='{NS_LEGACY}'>{legacy_conf('ancienne@conference.localhost', 'Ancienne', 'true', 'Léa')}"
+           "<url name='ENT' url='https://ent.example'/></storage>")
+    db = sqlite3.connect(srv.db_path)
+    db.execute("INSERT INTO private_xml (account_id, name, namespace, xml, bytes, updated_ms) "
+               "SELECT id, 'storage', ?, ?, ?, ? FROM accounts WHERE username = ?",
+               (NS_LEGACY, old, len(old.encode()), int(time.time() * 1000), acc.user))
+    db.commit()
+    assert db.total_changes == 1
+    db.close()
+    srv.start()
+    c = await Client.login(srv, acc, "converse")
+    try:
+        # A XEP-0402 client finds it; the XEP-0048 view is unchanged.
+        assert await native(c) == {"ancienne@conference.localhost": ("Ancienne", True, "Léa", None)}
+        confs, others = await legacy_get(c)
+        assert confs == {"ancienne@conference.localhost": ("Ancienne", "true", "Léa", None)}
+        assert others == [f"{{{NS_LEGACY}}}url"]
+        # Retracted over PEP, it is gone from both (it does not come back from the old copy).
+        r = await c.query(None, f"<pubsub xmlns='{NS_PUBSUB}'><retract node='{NS_BOOKMARKS}'>"
+                                f"<item id='ancienne@conference.localhost'/></retract></pubsub>", "set")
+        assert r["type"] == "result", r
+        assert await native(c) == {}
+        assert (await legacy_get(c))[0] == {}
     finally:
         await c.disconnect()

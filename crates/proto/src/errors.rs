@@ -121,6 +121,9 @@ pub struct StanzaError {
     pub texts: Vec<(String, String)>,
     /// An application-specific condition element, if any.
     pub app: Option<Box<Element>>,
+    /// The entity that returns the error (RFC 6120 §8.3.2 `by`), when it is not the
+    /// one the stanza was addressed to (a room answering for an occupant).
+    pub by: Option<String>,
 }
 
 impl StanzaError {
@@ -130,6 +133,7 @@ impl StanzaError {
             kind: condition.default_type(),
             texts: Vec::new(),
             app: None,
+            by: None,
         }
     }
 
@@ -139,15 +143,21 @@ impl StanzaError {
         self
     }
 
+    /// Names the entity that returns the error (the `by` attribute).
+    pub fn with_by(mut self, by: impl Into<String>) -> Self {
+        self.by = Some(by.into());
+        self
+    }
+
     pub fn with_type(mut self, kind: ErrorType) -> Self {
         self.kind = kind;
         self
     }
 
-    /// The `<error/>` element.
-    pub fn to_element(&self, by: Option<&str>) -> Element {
+    /// The `<error/>` element (with `by` when the error names who returns it).
+    pub fn to_element(&self) -> Element {
         let mut error = xml::elem("error", ns::CLIENT, &[("type", self.kind.as_str())]);
-        if let Some(by) = by {
+        if let Some(by) = &self.by {
             xml::set_attr(&mut error, "by", by);
         }
         error.append_child(Element::bare(self.condition.as_str(), ns::STANZAS));
@@ -189,7 +199,7 @@ pub fn error_reply(original: &Element, err: &StanzaError) -> Element {
             reply.append_child(child.clone());
         }
     }
-    reply.append_child(err.to_element(None));
+    reply.append_child(err.to_element());
     reply
 }
 
@@ -260,6 +270,7 @@ mod tests {
         let e = reply.get_child("error", ns::CLIENT).unwrap();
         assert_eq!(e.attr("type"), Some("cancel"));
         assert!(e.get_child("service-unavailable", ns::STANZAS).is_some());
+        assert_eq!(e.attr("by"), None);
         let texts: Vec<_> = e
             .children()
             .filter(|c| c.is("text", ns::STANZAS))
@@ -270,6 +281,19 @@ mod tests {
         // Round-trips through the parser.
         let back: Element = xml::to_string(&reply).parse().unwrap();
         assert!(back.get_child("error", ns::CLIENT).is_some());
+    }
+
+    #[test]
+    fn an_error_names_who_returns_it_when_asked() {
+        let orig: Element = "<iq xmlns='jabber:client' type='get' id='p' from='a@x/r' to='room@conference.x/Anna'><ping xmlns='urn:xmpp:ping'/></iq>"
+            .parse()
+            .unwrap();
+        let err = StanzaError::new(Condition::NotAcceptable).with_by("room@conference.x");
+        let reply = error_reply(&orig, &err);
+        assert_eq!(reply.attr("from"), Some("room@conference.x/Anna"));
+        let e = reply.get_child("error", ns::CLIENT).unwrap();
+        assert_eq!(e.attr("by"), Some("room@conference.x"));
+        assert!(e.get_child("not-acceptable", ns::STANZAS).is_some());
     }
 
     #[test]

@@ -43,6 +43,8 @@ const ACCOUNT_FEATURES: &[&str] = &[
     ns::MAM_EXTENDED,
     ns::SID,
     ns::PUSH,
+    // XEP-0402: its node and XEP-0048's list in private storage are one.
+    super::bookmarks::FEATURE_COMPAT,
 ];
 
 fn info(

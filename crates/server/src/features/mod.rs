@@ -7,6 +7,7 @@
 //! answer a request that was routed).
 
 pub mod blocking;
+pub mod bookmarks;
 pub mod caps;
 pub mod carbons;
 pub mod disco;

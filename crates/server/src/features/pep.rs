@@ -11,6 +11,10 @@
 //! model `open` (and `roster`, `authorize`) is refused with `not-acceptable` and a text:
 //! in a school, « everyone » is not a public (docs/directory.md).
 //!
+//! The bookmarks node (XEP-0402) is also XEP-0048's list in private storage
+//! (`features::bookmarks`, `#compat`): conferences left there from before are moved to the
+//! node when the owner first uses it.
+//!
 //! Requests are parsed with xmpp-parsers' `PubSub` and `pubsub::Owner`; answers and
 //! forms are built here (minidom), the shapes being small.
 
@@ -26,6 +30,7 @@ use causerie_store::{
 };
 use tracing::warn;
 
+use super::bookmarks;
 use super::pep_events::{self, Event};
 use super::vcard4;
 use crate::server::Server;
@@ -396,14 +401,14 @@ pub async fn visible_nodes(server: &Server, owner: &str, reader: &str) -> Vec<St
 
 // -- requests -----------------------------------------------------------------------------
 
-fn quota(server: &Server) -> PepQuota {
+pub(crate) fn quota(server: &Server) -> PepQuota {
     PepQuota {
         max_nodes: server.config.pep.max_nodes_per_user,
         max_bytes: server.config.pep.max_bytes_per_user,
     }
 }
 
-fn too_many_nodes(server: &Server) -> StanzaError {
+pub(crate) fn too_many_nodes(server: &Server) -> StanzaError {
     let n = server.config.pep.max_nodes_per_user;
     pubsub_error(
         Condition::NotAllowed,
@@ -527,6 +532,9 @@ async fn publish(
     options: Option<PublishOptions>,
 ) -> IqResult {
     let name = node_name(&publish.node.0)?.to_string();
+    if name == bookmarks::NODE {
+        bookmarks::migrate(server, &session.user).await;
+    }
     let mut items = publish.items.into_iter();
     let (Some(item), None) = (items.next(), items.next()) else {
         return Err(pubsub_error(
@@ -662,6 +670,9 @@ async fn retrieve(
     if session.user != owner && !server.user_exists(owner).await {
         return Err(not_found());
     }
+    if session.user == owner && name == bookmarks::NODE {
+        bookmarks::migrate(server, owner).await;
+    }
     let node = server.store.pep_node(owner, name).await.map_err(internal)?;
     let vcard = name == vcard4::NODE;
     let (node, virtual_card) = match node {
@@ -714,6 +725,9 @@ async fn retrieve(
 
 async fn retract(server: &Server, session: &Session, retract: Retract) -> IqResult {
     let name = node_name(&retract.node.0)?.to_string();
+    if name == bookmarks::NODE {
+        bookmarks::migrate(server, &session.user).await;
+    }
     let ids: Vec<String> = retract
         .items
         .iter()
@@ -821,6 +835,9 @@ pub async fn handle_owner(
         }
         (OwnerPayload::Delete { node, .. }, true) => {
             let name = node_name(&node.0)?.to_string();
+            if name == bookmarks::NODE {
+                bookmarks::migrate(server, user).await;
+            }
             let Some(n) = server.store.pep_node(user, &name).await.map_err(internal)? else {
                 return Err(not_found());
             };

@@ -9,13 +9,17 @@
 //! a text saying so. xmpp-parsers' `private::Query` only knows XEP-0048 bookmarks, so the
 //! query is read by hand.
 //!
-//! `urn:xmpp:bookmarks:1#compat` (XEP-0048 bookmarks in private storage mirrored to and
-//! from XEP-0402) is not done: `storage:bookmarks` is stored as any other element.
+//!
+//! `<storage xmlns='storage:bookmarks'/>` (XEP-0048) is XEP-0402's node seen the old way
+//! (`features::bookmarks`, `urn:xmpp:bookmarks:1#compat`): read from the node, and a
+//! stored list becomes the node's; only what else the element holds stays here, and
+//! counts against these limits.
 
 use causerie_proto::errors::Condition;
 use causerie_proto::{Element, ns, xml};
 use causerie_store::{PrivateEntry, PrivateStore};
 
+use super::bookmarks;
 use crate::server::Server;
 use crate::session::Session;
 use crate::stanza::{IqResult, error, internal};
@@ -67,6 +71,11 @@ pub async fn handle(
                 "A get asks for one element.",
             ));
         };
+        if bookmarks::is_legacy(wanted) {
+            let mut q = Element::bare("query", NS_PRIVATE);
+            q.append_child(bookmarks::legacy_get(server, user).await?);
+            return Ok(Some(q));
+        }
         let stored = server
             .store
             .private_get(user, wanted.name(), &wanted.ns())
@@ -81,20 +90,36 @@ pub async fn handle(
     }
     let max = server.config.pep.max_item_bytes;
     let mut entries = Vec::with_capacity(children.len());
+    let mut legacy = None;
     for c in children {
-        let text = xml::to_string(c);
-        if text.len() > max {
+        let entry = if bookmarks::is_legacy(c) {
+            if legacy.is_some() {
+                return Err(error(
+                    Condition::BadRequest,
+                    "Un seul élément <storage xmlns='storage:bookmarks'/> à la fois.",
+                    "One <storage xmlns='storage:bookmarks'/> element at a time.",
+                ));
+            }
+            // Its conferences go to the PEP node, checked against its limits now.
+            let set = bookmarks::legacy_parse(server, user, c).await?;
+            let rest = set.rest.clone();
+            legacy = Some(set);
+            rest
+        } else {
+            PrivateEntry {
+                name: c.name().to_string(),
+                namespace: c.ns(),
+                xml: xml::to_string(c),
+            }
+        };
+        if entry.xml.len() > max {
             return Err(error(
                 Condition::NotAcceptable,
                 format!("Un élément privé ne dépasse pas {max} octets."),
                 format!("A private element is at most {max} bytes."),
             ));
         }
-        entries.push(PrivateEntry {
-            name: c.name().to_string(),
-            namespace: c.ns(),
-            xml: text,
-        });
+        entries.push(entry);
     }
     let quota = server.config.pep.max_private_bytes_per_user;
     if server
@@ -103,6 +128,9 @@ pub async fn handle(
         .await
         .map_err(internal)?
     {
+        if let Some(set) = legacy {
+            bookmarks::legacy_apply(server, session, set).await?;
+        }
         Ok(None)
     } else {
         Err(error(

@@ -121,7 +121,7 @@ async fn iq(server: &Server, session: &Session, stanza: Element, dest: MucDest) 
             room,
             nick: Some(nick),
         } => match (pns.as_str(), name) {
-            // XEP-0410: a client checks that it is still in the room.
+            // XEP-0410: a client checks that it is still in the room (answered here).
             (ns::PING, "ping") if !set => presence::self_ping(server, session, room, nick).await,
             // Occupants are reached through the room only with groupchat messages.
             _ => Err(StanzaError::new(Condition::ServiceUnavailable)),

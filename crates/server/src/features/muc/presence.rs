@@ -562,20 +562,44 @@ fn send_subject(server: &Server, room: &Room, session: &Session) {
     session.reply(to(session, m));
 }
 
-/// XEP-0410: whether the session is still the occupant `nick` of the room.
+/// XEP-0410 with the service's optimisation (§3.3): a ping to an occupant JID, answered
+/// by the room itself, never relayed to an occupant's client.
+///
+/// - from a session that is not in the room (never joined, left, removed, or the server
+///   restarted since): `not-acceptable`, so that the client joins again; the same answer
+///   whether the room exists or not, so a ping tells an outsider nothing of the room;
+/// - from an occupant to his own nickname (nicknames compare without case, as the room
+///   keeps them unique): an empty result;
+/// - from an occupant to another's nickname: `service-unavailable`, as for any IQ to an
+///   occupant (the room relays nothing private between occupants, `super::message`);
+///   to a nickname nobody uses: `item-not-found`.
+///
+/// Errors carry `by` = the room (XEP-0410 §3.2), since they come from the occupant's JID.
 pub async fn self_ping(server: &Server, session: &Session, room: &str, nick: &str) -> IqResult {
     let lock = server.rooms.lock(room).await;
-    let here = lock.live.as_ref().is_some_and(|l| {
-        l.by_session(session.id())
-            .is_some_and(|i| l.occupants[i].nick == nick)
-    });
-    if here {
-        Ok(None)
-    } else {
-        Err(error(
+    let by = room_jid(server, room);
+    let live = lock.live.as_ref();
+    let Some((live, me)) = live.and_then(|l| l.by_session(session.id()).map(|i| (l, i))) else {
+        return Err(error(
             Condition::NotAcceptable,
-            "Tu n'es pas dans cette conversation.",
-            "You are not in this conversation.",
-        ))
+            "Tu n'es pas dans cette conversation : entre de nouveau.",
+            "You are not in this conversation: join it again.",
+        )
+        .with_by(by));
+    };
+    match live.by_nick(nick) {
+        Some(i) if i == me => Ok(None),
+        Some(_) => Err(error(
+            Condition::ServiceUnavailable,
+            "Dans une conversation, on ne s'adresse pas à un participant en privé : écris à toute la conversation.",
+            "In a conversation, participants are not reached privately: write to the whole conversation.",
+        )
+        .with_by(by)),
+        None => Err(error(
+            Condition::ItemNotFound,
+            "Personne n'a ce pseudo dans cette conversation.",
+            "Nobody has this nickname in this conversation.",
+        )
+        .with_by(by)),
     }
 }
