@@ -46,6 +46,13 @@ CHAT = [
     ("lost", "lost", "lower"),
     ("errors", "errors", "lower"),
 ]
+RESUME = [
+    ("resumes_per_s", "resumptions/s", "higher"),
+    ("p50_ms", "resumption p50 (ms)", "lower"),
+    ("p99_ms", "resumption p99 (ms)", "lower"),
+    ("server_cpu_us_per_resume", "server CPU per resumption (µs)", "lower"),
+    ("errors", "errors", "lower"),
+]
 STORM = [
     ("ok", "online", "higher"),
     ("all_online_s", "time until all online (s)", "lower"),
@@ -71,6 +78,8 @@ CASES = {
     "muc": ("Rooms of 30, closed loop (2 posts in flight per occupant), no TLS", MUC),
     "muc_rate": ("Rooms of 30 at a fixed offered rate, no TLS", MUC),
     "login_tls": ("Logins, STARTTLS + SCRAM-SHA-256", LOGIN),
+    "login_tls_sm": ("Logins, STARTTLS + SCRAM-SHA-256, stream management (XEP-0198) enabled", LOGIN),
+    "resume_tls": ("Resumptions (XEP-0198) after a lost connection: STARTTLS from a TLS ticket, SCRAM-SHA-256, <resume/>", RESUME),
     "idle_tls": ("Idle sessions, STARTTLS + SCRAM-SHA-256", IDLE),
     "chat_tls": ("1:1 messages, closed loop, STARTTLS", CHAT),
     "chat_rate_tls": ("1:1 messages at a fixed offered rate, STARTTLS", CHAT),
@@ -195,7 +204,8 @@ def render(results_path, meta_path, befores=()):
     for case in ("login_plain", "login_scram", "idle", "chat", "chat_rate", "storm", "muc", "muc_rate"):
         parts.append(table(runs, case, SERVERS, True))
     parts += ["### Causerie with TLS (STARTTLS, SCRAM-SHA-256)", ""]
-    for case in ("login_tls", "idle_tls", "chat_tls", "chat_rate_tls", "storm_tls", "idle_max_tls"):
+    for case in ("login_tls", "login_tls_sm", "resume_tls", "idle_tls", "chat_tls", "chat_rate_tls",
+                 "storm_tls", "idle_max_tls"):
         parts.append(table(runs, case, CAUSERIE_COLUMNS, False))
     parts.append(targets(runs))
     for before_path, title in befores:
@@ -209,6 +219,8 @@ BEFORE_AFTER = [
     ("login_scram", "server_cpu_us_per_login", "server CPU per login (µs), SCRAM-SHA-1"),
     ("login_tls", "logins_per_s", "logins/s, STARTTLS + SCRAM-SHA-256"),
     ("login_tls", "server_cpu_us_per_login", "server CPU per login (µs), STARTTLS + SCRAM-SHA-256"),
+    ("login_tls_sm", "server_cpu_us_per_login", "server CPU per login (µs), STARTTLS + SCRAM-SHA-256 + XEP-0198"),
+    ("resume_tls", "server_cpu_us_per_resume", "server CPU per XEP-0198 resumption (µs), TLS ticket"),
     ("idle", "server_kib_per_conn", "server RSS per idle connection (KiB)"),
     ("idle", "server_kib_per_extra_conn", "server RSS per extra idle connection (KiB)"),
     ("idle_tls", "server_kib_per_conn", "server RSS per idle connection, TLS (KiB)"),

@@ -143,6 +143,8 @@ SIDE=(
 # Causerie with STARTTLS and SCRAM-SHA-256, as its clients connect.
 TLS=(
   "login_tls|login --tls starttls --mech scram-sha-256 --n $LOGIN_N --concurrency $LOGIN_C"
+  "login_tls_sm|login --tls starttls --mech scram-sha-256 --sm --n $LOGIN_N --concurrency $LOGIN_C"
+  "resume_tls|resume --tls starttls --mech scram-sha-256 --tls-resume --n $LOGIN_N --concurrency $LOGIN_C"
   "idle_tls|idle --tls starttls --mech scram-sha-256 --n $IDLE_N --concurrency $LOGIN_C"
   "chat_tls|chat --tls starttls --mech scram-sha-256 --pairs $PAIRS --window $WINDOW --duration $DURATION"
   "chat_rate_tls|chat --tls starttls --mech scram-sha-256 --pairs $PAIRS --window 200 --rate $RATE --duration $DURATION"

@@ -1,4 +1,4 @@
-//! The scenarios: login, idle, chat, storm, muc. Each prints one JSON line on stdout
+//! The scenarios: login, resume, idle, chat, storm, muc. Each prints one JSON line on stdout
 //! and a human summary on stderr.
 //!
 //! Who talks to whom follows the accounts' indices: chat pairs are (2p, 2p + 1), a room is
