@@ -147,7 +147,8 @@ macro_rules! said {
 }
 
 /// The imperatives of « tu » the server's texts use (its pronouns and possessives are in
-/// [`speaks_tu`]). Words that are also nouns (« demande », « adresse ») are left out.
+/// [`speaks_tu`]). Those that are also nouns (« demande », « adresse ») are in
+/// `TU_IF_DETERMINER`.
 const TU_WORDS: &[&str] = &[
     "attends",
     "dis",
@@ -204,8 +205,8 @@ fn words(text: &str) -> Vec<(String, bool)> {
 
 /// Whether a French text addresses its reader with « tu »: a pronoun or possessive of
 /// « tu » (`tu`, `te`, `toi`, `ton`, `ta`, `tes`, `t'`), or an imperative of « tu » the
-/// server uses at the start of a sentence or clause (« Attends un peu. », « … : quitte-la
-/// »).
+/// server uses at the start of a sentence or clause (« Attends un peu. »,
+/// « … : quitte-la »).
 pub fn speaks_tu(text: &str) -> bool {
     let words = words(text);
     words.iter().enumerate().any(|(i, (w, clause_start))| {
