@@ -142,7 +142,8 @@ describe('admin console', () => {
       await lea.getByRole('textbox', { name: 'Identifiant' }).fill('lea.martin');
       await lea.getByLabel('Mot de passe').fill('demo');
       await lea.getByRole('button', { name: 'Se connecter' }).click();
-      await lea.getByRole('alert').getByText(/n'est pas ouvert au profil/).waitFor();
+      // The server's refusal speaks to a pupil with « tu ».
+      await lea.getByRole('alert').getByText(/n'est pas ouvert au profil « Élève » dans ton établissement/).waitFor();
       assert.equal(await lea.getByRole('tab', { name: 'Contacts' }).count(), 0);
       const anne = await signIn(browser, server, 'anne.durand');
 
@@ -165,7 +166,8 @@ describe('admin console', () => {
       await service.uncheck();
       await admin.getByRole('button', { name: 'Enregistrer' }).click();
       await announced(admin, 'Accès au service Chat enregistré.');
-      await anne.getByRole('alert').getByText("Le chat n'est pas activé dans ton établissement.").waitFor({ timeout: 15_000 });
+      // … and to a teacher with « vous ».
+      await anne.getByRole('alert').getByText("Le chat n'est pas activé dans votre établissement.").waitFor({ timeout: 15_000 });
       await service.check();
       await admin.getByRole('button', { name: 'Enregistrer' }).click();
       await announced(admin, 'Accès au service Chat enregistré.');

@@ -74,9 +74,12 @@ describe('conversations with several people (rooms)', () => {
     (await participants(page).getByRole('listitem').locator('.participant-button, .participant-name').allTextContents()).map(
       (s) => s.trim(),
     );
-  const acceptInvitation = async (page, inviter) => {
+  // The server's invitation speaks to a pupil with « tu », to an adult with « vous ».
+  const invites = (inviter, pupil, room = ROOM) =>
+    `${inviter} ${pupil ? "t'invite" : 'vous invite'} dans la conversation « ${room} ».`;
+  const acceptInvitation = async (page, inviter, pupil) => {
     await page.getByRole('tab', { name: /^Mes demandes \(\d+\)$/ }).click();
-    const request = page.getByRole('listitem').filter({ hasText: `${inviter} vous invite dans la conversation « ${ROOM} ».` });
+    const request = page.getByRole('listitem').filter({ hasText: invites(inviter, pupil) });
     await request.getByText('Invitation à une conversation').waitFor();
     await request.getByRole('button', { name: 'Accepter' }).click();
     await request.waitFor({ state: 'detached' });
@@ -122,8 +125,8 @@ describe('conversations with several people (rooms)', () => {
       assert.equal(await editor.evaluate((el) => el === document.activeElement), true, 'the editor has focus');
 
       // The invitation was sent by itself: Hugo is told, finds it in « Mes demandes » and accepts.
-      await hugo.getByRole('status').getByText(`MARTIN Léa vous invite dans la conversation « ${ROOM} ».`).waitFor();
-      await acceptInvitation(hugo, 'MARTIN Léa');
+      await hugo.getByRole('status').getByText(invites('MARTIN Léa', true)).waitFor();
+      await acceptInvitation(hugo, 'MARTIN Léa', true);
       await eventually(async () => assert.deepEqual(await participantNames(hugo), ['BERNARD Hugo', 'MARTIN Léa']));
       await log(lea).getByText(new RegExp(`^BERNARD Hugo a rejoint la conversation \\| ${TIME}\\.$`)).waitFor();
       await eventually(async () => assert.deepEqual(await participantNames(lea), ['BERNARD Hugo', 'MARTIN Léa']));
@@ -249,7 +252,7 @@ describe('conversations with several people (rooms)', () => {
 
       await anne.getByRole('tab', { name: 'Mes demandes (1)' }).click();
       await checkA11y(anne, '« Mes demandes » with an invitation to a conversation');
-      await acceptInvitation(anne, 'MARTIN Léa');
+      await acceptInvitation(anne, 'MARTIN Léa', false);
       for (const page of [lea, hugo]) {
         await log(page).getByText(new RegExp(`^DURAND Anne a rejoint la conversation \\| ${TIME}\\.$`)).waitFor();
         await eventually(async () =>
@@ -303,7 +306,8 @@ describe('conversations with several people (rooms)', () => {
         await log(page).getByText(new RegExp(`^BERNARD Hugo a quitté la conversation : ${TIME}$`)).waitFor();
         await eventually(async () => assert.deepEqual(await participantNames(page), ['DURAND Anne', 'MARTIN Léa']));
       }
-      const notice = `MARTIN Léa vous a retiré de la conversation ${ROOM}.`;
+      // Hugo is a pupil: the server says « tu » to him.
+      const notice = `MARTIN Léa t'a retiré de la conversation ${ROOM}.`;
       await hugo.getByRole('status').getByText(notice).waitFor();
       await log(hugo).getByText(notice).waitFor();
       assert.equal(await panel(hugo).getByRole('textbox', { name: 'Message' }).isDisabled(), true);
@@ -493,7 +497,7 @@ describe('conversations with several people (rooms)', () => {
       await lea.getByRole('tabpanel', { name }).getByRole('heading', { name: `Conversation « ${name} »` }).waitFor();
 
       await hugo.getByRole('tab', { name: 'Mes demandes (1)' }).click();
-      const request = hugo.getByRole('listitem').filter({ hasText: `MARTIN Léa vous invite dans la conversation « ${name} ».` });
+      const request = hugo.getByRole('listitem').filter({ hasText: invites('MARTIN Léa', true, name) });
       await request.getByRole('button', { name: 'Accepter' }).click();
       await hugo.getByRole('tab', { name, exact: true }).waitFor();
       for (const page of [lea, hugo]) {

@@ -7,6 +7,7 @@
 //! the directory (plain XMPP accounts) may, unless locked.
 
 use crate::model::{Profile, User};
+use crate::register::{Register, Text};
 
 /// Whether a structure may use the service, and which profiles of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,38 +50,44 @@ impl Denied {
         }
     }
 
-    /// The text shown to the user himself (pupils are addressed with « tu »).
-    pub fn text_fr(self) -> String {
+    /// The text shown to the user himself, in its three forms (« tu » for a pupil,
+    /// « vous » for an adult: [`crate::register`]).
+    pub fn text(self) -> Text<String> {
         match self {
-            Denied::Locked => "Ton compte a été bloqué par un administrateur.".into(),
-            Denied::Inactive => {
-                "Ton compte n'est plus actif dans l'annuaire de l'établissement.".into()
+            Denied::Locked => Text::new(
+                "Ton compte a été bloqué par un administrateur.",
+                "Votre compte a été bloqué par un administrateur.",
+                "Your account was locked by an administrator.",
+            )
+            .to_owned(),
+            Denied::Inactive => Text::new(
+                "Ton compte n'est plus actif dans l'annuaire de l'établissement.",
+                "Votre compte n'est plus actif dans l'annuaire de l'établissement.",
+                "Your account is no longer active in the school directory.",
+            )
+            .to_owned(),
+            Denied::Disabled => Text::new(
+                "Le chat n'est pas activé dans ton établissement.",
+                "Le chat n'est pas activé dans votre établissement.",
+                "Chat is not enabled in your school.",
+            )
+            .to_owned(),
+            Denied::ProfileNotAllowed(p) => {
+                let (fr, en) = (p.label_fr(), p.label_en());
+                crate::said!(
+                    tu: "Le chat n'est pas ouvert au profil « {fr} » dans ton établissement.",
+                    vous: "Le chat n'est pas ouvert au profil « {fr} » dans votre établissement.",
+                    en: "Chat is not open to the profile \"{en}\" in your school.",
+                )
             }
-            Denied::Disabled => "Le chat n'est pas activé dans ton établissement.".into(),
-            Denied::ProfileNotAllowed(p) => format!(
-                "Le chat n'est pas ouvert au profil « {} » dans ton établissement.",
-                p.label_fr()
-            ),
         }
     }
 
-    /// The same in English.
-    pub fn text_en(self) -> String {
-        match self {
-            Denied::Locked => "Your account was locked by an administrator.".into(),
-            Denied::Inactive => "Your account is no longer active in the school directory.".into(),
-            Denied::Disabled => "Chat is not enabled in your school.".into(),
-            Denied::ProfileNotAllowed(p) => format!(
-                "Chat is not open to the profile \"{}\" in your school.",
-                p.label_en()
-            ),
-        }
-    }
-
-    /// « French — English », for a SASL failure or a stream error text, which carry one
-    /// text.
-    pub fn text_both(self) -> String {
-        format!("{} — {}", self.text_fr(), self.text_en())
+    /// « French — English » for a reader in `register`, for a SASL failure or a stream
+    /// error text, which carry one text.
+    pub fn text_both(self, register: Register) -> String {
+        let t = self.text();
+        format!("{} — {}", t.fr(register), t.en())
     }
 }
 
@@ -190,8 +197,25 @@ mod tests {
     #[test]
     fn texts_name_the_reason_in_both_languages() {
         let t = Denied::ProfileNotAllowed(Profile::Student);
-        assert!(t.text_fr().contains("Élève") && t.text_en().contains("Student"));
+        assert!(t.text().tu.contains("Élève") && t.text().en.contains("Student"));
         assert_eq!(t.code(), "profile-not-allowed");
-        assert!(Denied::Locked.text_both().contains(" — "));
+        for d in [
+            Denied::Locked,
+            Denied::Inactive,
+            Denied::Disabled,
+            Denied::ProfileNotAllowed(Profile::Relative),
+        ] {
+            assert_eq!(d.text().check(), Ok(()), "{d:?}");
+        }
+        assert_eq!(
+            Denied::Locked.text_both(Register::Vous),
+            "Votre compte a été bloqué par un administrateur. — \
+             Your account was locked by an administrator."
+        );
+        assert!(
+            Denied::Locked
+                .text_both(Register::Tu)
+                .starts_with("Ton compte")
+        );
     }
 }

@@ -11,12 +11,15 @@
 //! - [`fold`]: case and accent folding for search.
 //! - [`retention`]: how long a structure keeps its users' one-to-one archives.
 //! - [`upload`]: file sharing (XEP-0363) as each structure allows it.
+//! - [`register`]: « tu » or « vous »: the server's texts in the reader's register
+//!   ([`Text`], [`Register`]).
 
 pub mod access;
 pub mod directory;
 pub mod fold;
 pub mod model;
 pub mod policy;
+pub mod register;
 pub mod retention;
 pub mod rules;
 pub mod upload;
@@ -27,6 +30,7 @@ pub use directory::{Directory, SearchHit, SearchQuery};
 pub use fold::fold;
 pub use model::{Class, Group, Profile, Snapshot, Structure, User, display_name};
 pub use policy::{Decision, DenyReason, Why};
+pub use register::{Register, Text};
 pub use retention::{Retention, YearStart};
 pub use rules::{Rule, RuleError, Scope, default_rules, parse_rules, validate_rules};
 pub use upload::UploadSettings;

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::Profile;
+use crate::register::Text;
 use crate::rules::{Rule, Scope};
 
 /// The outcome of [`crate::Directory::may_reach`].
@@ -65,35 +66,19 @@ impl DenyReason {
         }
     }
 
-    /// The text shown to a French-speaking user (the ENT's pupils are
-    /// addressed with « tu »).
-    pub fn text_fr(&self) -> &'static str {
+    /// The text shown to the user refused, in its three forms (« tu » for a pupil,
+    /// « vous » for an adult: [`crate::register`]).
+    pub fn text(&self) -> Text {
         match self {
-            DenyReason::NoRule => {
-                "Les règles de ton établissement ne permettent pas de communiquer avec cette personne."
-            }
-            DenyReason::Inactive => "Ce compte n'existe pas ou n'est plus actif.",
-        }
-    }
-
-    /// The same in English.
-    pub fn text_en(&self) -> &'static str {
-        match self {
-            DenyReason::NoRule => {
-                "Your school's communication rules do not allow you to contact this person."
-            }
-            DenyReason::Inactive => "This account does not exist or is no longer active.",
-        }
-    }
-
-    /// [`text_fr`](Self::text_fr) or [`text_en`](Self::text_en) for an
-    /// `xml:lang` value: French for `fr`, `fr-FR`…, English otherwise.
-    pub fn text(&self, lang: &str) -> &'static str {
-        let primary = lang.split(['-', '_']).next().unwrap_or("");
-        if primary.eq_ignore_ascii_case("fr") {
-            self.text_fr()
-        } else {
-            self.text_en()
+            DenyReason::NoRule => Text::new(
+                "Les règles de ton établissement ne permettent pas de communiquer avec cette personne.",
+                "Les règles de votre établissement ne permettent pas de communiquer avec cette personne.",
+                "Your school's communication rules do not allow you to contact this person.",
+            ),
+            DenyReason::Inactive => Text::same(
+                "Ce compte n'existe pas ou n'est plus actif.",
+                "This account does not exist or is no longer active.",
+            ),
         }
     }
 }
@@ -129,18 +114,30 @@ pub fn first_allowing_rule(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::register::Register;
     use crate::rules::default_rules;
 
     #[test]
     fn texts() {
+        for r in [DenyReason::NoRule, DenyReason::Inactive] {
+            assert_eq!(r.text().check(), Ok(()), "{r:?}");
+        }
+        let t = DenyReason::NoRule.text();
         assert!(
-            DenyReason::NoRule
-                .text_fr()
+            t.get("fr-FR", Register::Tu)
                 .starts_with("Les règles de ton établissement")
         );
-        assert!(DenyReason::NoRule.text("fr-FR").contains("règles"));
-        assert!(DenyReason::NoRule.text("en").contains("rules"));
-        assert!(DenyReason::Inactive.text("").contains("account"));
+        assert!(
+            t.get("fr", Register::Vous)
+                .starts_with("Les règles de votre établissement")
+        );
+        assert!(t.get("en", Register::Tu).contains("rules"));
+        assert!(
+            DenyReason::Inactive
+                .text()
+                .get("", Register::Tu)
+                .contains("account")
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::fold::fold;
+use crate::register::Text;
 
 /// Largest file a structure may allow (100 MiB).
 pub const MAX_BYTES_LIMIT: u64 = 100 * 1024 * 1024;
@@ -138,22 +139,29 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// The reason in French and in English.
-    pub fn texts(&self) -> (String, String) {
+    /// The reason, in its three forms ([`crate::register`]).
+    pub fn text(&self) -> Text<String> {
         match self {
-            Refusal::Disabled => (
-                "Le partage de fichiers n'est pas ouvert dans votre établissement.".into(),
-                "File sharing is not open in your school.".into(),
-            ),
-            Refusal::TooLarge { max } => (
-                format!("Fichier trop gros : {} au plus.", human_size(*max, true)),
-                format!("File too large: at most {}.", human_size(*max, false)),
-            ),
-            Refusal::Empty => ("Le fichier est vide.".into(), "The file is empty.".into()),
-            Refusal::TypeNotAllowed => (
-                "Ce type de fichier n'est pas autorisé.".into(),
-                "This type of file is not allowed.".into(),
-            ),
+            Refusal::Disabled => Text::new(
+                "Le partage de fichiers n'est pas ouvert dans ton établissement.",
+                "Le partage de fichiers n'est pas ouvert dans votre établissement.",
+                "File sharing is not open in your school.",
+            )
+            .to_owned(),
+            Refusal::TooLarge { max } => {
+                let (fr, en) = (human_size(*max, true), human_size(*max, false));
+                Text {
+                    tu: format!("Fichier trop gros : {fr} au plus."),
+                    vous: format!("Fichier trop gros : {fr} au plus."),
+                    en: format!("File too large: at most {en}."),
+                }
+            }
+            Refusal::Empty => Text::same("Le fichier est vide.", "The file is empty.").to_owned(),
+            Refusal::TypeNotAllowed => Text::same(
+                "Ce type de fichier n'est pas autorisé.",
+                "This type of file is not allowed.",
+            )
+            .to_owned(),
         }
     }
 }
@@ -406,5 +414,24 @@ mod tests {
         assert_eq!(human_size(10 * 1024 * 1024, true), "10 Mo");
         assert_eq!(human_size(2048, false), "2 KB");
         assert_eq!(human_size(5, true), "5 octets");
+    }
+
+    #[test]
+    fn refusals_speak_in_each_register() {
+        for r in [
+            Refusal::Disabled,
+            Refusal::TooLarge { max: 1024 },
+            Refusal::Empty,
+            Refusal::TypeNotAllowed,
+        ] {
+            assert_eq!(r.text().check(), Ok(()), "{r:?}");
+        }
+        assert!(Refusal::Disabled.text().tu.contains("ton établissement"));
+        assert!(
+            Refusal::Disabled
+                .text()
+                .vous
+                .contains("votre établissement")
+        );
     }
 }

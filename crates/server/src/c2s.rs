@@ -616,7 +616,8 @@ impl<T: Transport> Conn<T> {
             result.append_child(b);
             let lang =
                 crate::session::stream_language(self.lang.as_deref(), self.server.config.language);
-            let session = Session::new(user, full, lang, handle);
+            let register = self.server.register_of(&user).await;
+            let session = Session::new(user, full, lang, register, handle);
             if let Err(e) = self.send_el(&result).await {
                 router::session_ended(&self.server, &session).await;
                 return Err(e);
@@ -666,7 +667,8 @@ impl<T: Transport> Conn<T> {
         // The resumed session speaks the language of the stream that resumed it.
         let lang =
             crate::session::stream_language(self.lang.as_deref(), self.server.config.language);
-        let session = Session::new(user.to_string(), full, lang, handle);
+        let register = self.server.register_of(user).await;
+        let session = Session::new(user.to_string(), full, lang, register, handle);
         if let Err(too_high) = sm.ack(req.h) {
             // Its stanzas are not lost: the session ends as any other.
             let server = self.server.clone();

@@ -55,10 +55,12 @@ pub async fn apply(server: &Server, old: &View, new: &View) {
     let mut closed = 0;
     for user in server.sessions.users() {
         if let Err(denied) = new.access(&user) {
-            closed +=
-                server
-                    .sessions
-                    .close_user(&user, "policy-violation", Some(&denied.text_both()));
+            // His profile now, or before the change (a deactivated pupil is still one).
+            let profile = (new.dir.user(&user).or_else(|| old.dir.user(&user))).map(|u| u.profile);
+            let text = denied.text_both(causerie_ent::Register::of(profile));
+            closed += server
+                .sessions
+                .close_user(&user, "policy-violation", Some(&text));
             info!(user = %user, reason = denied.code(), "sessions closed by a directory change");
         }
     }

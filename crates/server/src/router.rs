@@ -208,13 +208,18 @@ pub async fn route_component(server: &Server, component: &str, stanza: Element) 
             }
             match features::component_iq(server, &request) {
                 Ok(payload) => reply(crate::stanza::result_for(&request, payload)),
-                Err(err) => reply(causerie_proto::errors::error_reply(&request, &err)),
+                Err(err) => {
+                    // A component is nobody's pupil: « vous » (`stanza::addressed`).
+                    let err = crate::stanza::for_register(err, causerie_ent::Register::Vous);
+                    reply(causerie_proto::errors::error_reply(&request, &err))
+                }
             }
         }
         ComponentVerdict::Answer(awaited) => awaited.deliver(stanza),
         ComponentVerdict::Refuse(err) => {
             debug!(component, ?class, "refused by the gate: from a component");
             if causerie_proto::errors::may_reply_with_error(&stanza) {
+                let err = crate::stanza::for_register(err, causerie_ent::Register::Vous);
                 reply(causerie_proto::errors::error_reply(&stanza, &err));
             }
         }

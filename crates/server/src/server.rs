@@ -137,6 +137,13 @@ impl Server {
         self.policy.view().await
     }
 
+    /// How French texts address `user`: « tu » for a pupil of the directory, « vous » for
+    /// everyone else (`causerie_ent::register`), from the directory in memory.
+    pub async fn register_of(&self, user: &str) -> causerie_ent::Register {
+        let view = self.view().await;
+        causerie_ent::Register::of(view.dir.user(user).map(|u| u.profile))
+    }
+
     /// The current directory (see [`Server::view`]).
     pub async fn directory(&self) -> Arc<Directory> {
         self.policy.view().await.dir.clone()
@@ -227,16 +234,18 @@ impl Server {
     /// Whether `user` may log in to chat: an account no administrator locked and, for a
     /// directory user, an active one whose structure has chat on for his profile
     /// (`causerie_ent::access`). The refusal is the text of the SASL failure, in French
-    /// then English.
+    /// (in the user's register) then English.
     pub async fn login_allowed(&self, user: &str) -> Result<(), String> {
         let view = self.policy.view().await;
         if self.policy.is_stale() {
             // Never loaded, or the store failed since: the lock and inactive lists may be
             // out of date, so nobody gets in on them.
             return Err(
-                "Erreur interne, réessaie plus tard. — Internal error, try again later.".into(),
+                "Erreur interne : il faut réessayer plus tard. — Internal error, try again later."
+                    .into(),
             );
         }
-        view.access(user).map_err(|d| d.text_both())
+        let register = causerie_ent::Register::of(view.dir.user(user).map(|u| u.profile));
+        view.access(user).map_err(|d| d.text_both(register))
     }
 }

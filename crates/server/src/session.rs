@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use causerie_ent::Register;
 use causerie_proto::Element;
 use causerie_proto::errors::{StanzaError, error_reply, may_reply_with_error};
 use jid::{BareJid, FullJid};
@@ -16,7 +17,7 @@ use jid::{BareJid, FullJid};
 use crate::config::Language;
 use crate::mailbox::{Inbox, Mailbox, mailbox};
 use crate::outbound::{Outbound, Shared, Stop};
-use crate::stanza::{IqResult, result_for};
+use crate::stanza::{IqResult, for_register, result_for};
 
 /// The sending side of one bound session's queue.
 #[derive(Clone, Debug)]
@@ -92,16 +93,26 @@ pub struct Session {
     /// The language of the client's stream (its `xml:lang`, else the server's): error
     /// texts in it come last, where clients look.
     pub lang: Language,
+    /// How French texts address this user: « tu » for a pupil, « vous » for everyone
+    /// else (his directory profile when the session was bound; `causerie_ent::register`).
+    pub register: Register,
     handle: SessionHandle,
 }
 
 impl Session {
-    pub fn new(user: String, jid: FullJid, lang: Language, handle: SessionHandle) -> Session {
+    pub fn new(
+        user: String,
+        jid: FullJid,
+        lang: Language,
+        register: Register,
+        handle: SessionHandle,
+    ) -> Session {
         Session {
             bare: jid.to_bare(),
             jid,
             user,
             lang,
+            register,
             handle,
         }
     }
@@ -129,10 +140,12 @@ impl Session {
 }
 
 /// Sends an error reply for `stanza` back to its sender, unless it is itself an error.
-/// Its texts are ordered for the session's language ([`for_language`]).
+/// Its French text is in the session's register ([`for_register`]), its texts ordered
+/// for the session's language ([`for_language`]).
 pub fn reply_error(session: &Session, stanza: &Element, err: impl Into<StanzaError>) {
     if may_reply_with_error(stanza) {
-        let err = for_language(err.into(), session.lang);
+        let err = for_register(err.into(), session.register);
+        let err = for_language(err, session.lang);
         session.reply(error_reply(stanza, &err));
     }
 }
@@ -188,5 +201,35 @@ mod tests {
         assert_eq!(stream_language(Some("EN"), Language::Fr), Language::En);
         assert_eq!(stream_language(None, Language::Fr), Language::Fr);
         assert_eq!(stream_language(Some("de"), Language::En), Language::En);
+    }
+
+    #[test]
+    fn an_addressed_error_speaks_in_the_readers_register() {
+        let e = || {
+            crate::stanza::addressed(
+                Condition::NotAcceptable,
+                causerie_ent::Text::new("Attends.", "Attendez.", "Wait."),
+            )
+        };
+        let texts = |e: StanzaError| e.texts;
+        let pair = |l: &str, t: &str| (l.to_string(), t.to_string());
+        assert_eq!(
+            texts(for_language(for_register(e(), Register::Tu), Language::Fr)),
+            [pair("en", "Wait."), pair("fr", "Attends.")]
+        );
+        assert_eq!(
+            texts(for_language(
+                for_register(e(), Register::Vous),
+                Language::En
+            )),
+            [pair("fr", "Attendez."), pair("en", "Wait.")]
+        );
+        // One form for both: a plain `fr` text from the start.
+        let same = crate::stanza::addressed(
+            Condition::NotAcceptable,
+            causerie_ent::Text::same("Non.", "No."),
+        );
+        assert_eq!(texts(same.clone()), [pair("fr", "Non."), pair("en", "No.")]);
+        assert_eq!(for_register(same.clone(), Register::Tu), same);
     }
 }

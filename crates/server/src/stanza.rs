@@ -2,6 +2,7 @@
 //! ([`Dest`], [`MucDest`]), what an IQ handler answers ([`IqResult`]) and the builders of
 //! answers. It imports nothing of the server.
 
+use causerie_ent::{Register, Text};
 use causerie_proto::errors::{Condition, StanzaError};
 use causerie_proto::{Element, ns, xml};
 use tracing::warn;
@@ -59,11 +60,52 @@ pub fn internal(e: impl std::fmt::Display) -> StanzaError {
     StanzaError::new(Condition::InternalServerError)
 }
 
-/// A stanza error with its French and English texts.
+/// A stanza error with its French and English texts, for a French text that addresses
+/// nobody in particular (« Ce compte n'existe pas. »). A text that speaks to the reader
+/// (« tu »/« vous », an imperative) is [`addressed`].
 pub fn error(condition: Condition, fr: impl Into<String>, en: impl Into<String>) -> StanzaError {
     StanzaError::new(condition)
         .with_text("fr", fr)
         .with_text("en", en)
+}
+
+/// The language tags of the French forms of an [`addressed`] error until it is sent
+/// (BCP 47 private use): `session::reply_error` keeps the reader's as `fr` and drops the
+/// other, so they never reach a client.
+pub const FR_TU: &str = "fr-x-tu";
+/// See [`FR_TU`].
+pub const FR_VOUS: &str = "fr-x-vous";
+
+/// A stanza error whose text speaks to its reader, in its three forms
+/// (`causerie_ent::register`): `addressed(Condition::NotAcceptable, said!(tu: "…", vous:
+/// "…", en: "…"))` or a `Text::new(…)` constant. The reply to the session that sent the
+/// stanza carries the French form of that session's register (`Session::register`, from
+/// the directory profile: « tu » for a pupil, « vous » for everyone else) and the English.
+pub fn addressed<S: AsRef<str>>(condition: Condition, text: Text<S>) -> StanzaError {
+    let (tu, vous, en) = (text.tu.as_ref(), text.vous.as_ref(), text.en.as_ref());
+    let e = StanzaError::new(condition);
+    let e = if tu == vous {
+        e.with_text("fr", tu)
+    } else {
+        e.with_text(FR_TU, tu).with_text(FR_VOUS, vous)
+    };
+    e.with_text("en", en)
+}
+
+/// `err` as read by someone in `register`: of the French forms of an [`addressed`]
+/// error, the one of `register` becomes the `fr` text and the other is dropped.
+pub fn for_register(mut err: StanzaError, register: Register) -> StanzaError {
+    let (keep, drop) = match register {
+        Register::Tu => (FR_TU, FR_VOUS),
+        Register::Vous => (FR_VOUS, FR_TU),
+    };
+    err.texts.retain(|(lang, _)| lang != drop);
+    for (lang, _) in &mut err.texts {
+        if lang == keep {
+            *lang = "fr".into();
+        }
+    }
+    err
 }
 
 /// The result of an IQ request: same id, addresses swapped.

@@ -7,6 +7,8 @@
 //! the presences between the two accounts (`features::presence::blocked` and
 //! `unblocked`), as XEP-0191 §3.3 and §3.4 ask.
 
+use crate::stanza::addressed;
+use causerie_ent::Text;
 use causerie_proto::errors::{Condition, StanzaError};
 use causerie_proto::parsers::blocking::{Block, BlocklistResult, Unblock};
 use causerie_proto::{Element, ns, xml};
@@ -38,18 +40,24 @@ pub async fn handle(server: &Server, session: &Session, payload: &Element, set: 
             let block = Block::try_from(payload.clone()).map_err(|_| malformed())?;
             if block.items.is_empty() {
                 // XEP-0191 §3.3: a block names at least one JID.
-                return Err(error(
+                return Err(addressed(
                     Condition::BadRequest,
-                    "Indique au moins une adresse à bloquer.",
-                    "Name at least one address to block.",
+                    Text::new(
+                        "Indique au moins une adresse à bloquer.",
+                        "Indiquez au moins une adresse à bloquer.",
+                        "Name at least one address to block.",
+                    ),
                 ));
             }
             let jids: Vec<String> = block.items.iter().map(Jid::to_string).collect();
             if jids.iter().any(|j| *j == session.bare.to_string()) {
-                return Err(error(
+                return Err(addressed(
                     Condition::NotAcceptable,
-                    "Tu ne peux pas te bloquer toi-même.",
-                    "You cannot block yourself.",
+                    Text::new(
+                        "Tu ne peux pas te bloquer toi-même.",
+                        "Vous ne pouvez pas vous bloquer vous-même.",
+                        "You cannot block yourself.",
+                    ),
                 ));
             }
             let added = server

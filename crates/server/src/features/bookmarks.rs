@@ -25,6 +25,8 @@
 //! first time either side is read or written (those the node already has stay the
 //! node's). Changes to one account's list are made one at a time.
 
+use crate::stanza::addressed;
+use causerie_ent::said;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::sync::LazyLock;
@@ -255,10 +257,9 @@ async fn keep_rest(server: &Server, user: &str, rest: &Element) -> Result<(), St
     let quota = server.config.pep.max_private_bytes_per_user;
     match server.store.private_set(user, &[entry], quota).await {
         Ok(true) => Ok(()),
-        Ok(false) => Err(error(
+        Ok(false) => Err(addressed(
             Condition::ResourceConstraint,
-            format!("Vos données privées dépasseraient {quota} octets."),
-            format!("Your private data would exceed {quota} bytes."),
+            said!(tu: "Tes données privées dépasseraient {quota} octets.", vous: "Vos données privées dépasseraient {quota} octets.", en: "Your private data would exceed {quota} bytes."),
         )),
         Err(e) => Err(internal(e)),
     }
@@ -384,12 +385,9 @@ pub async fn legacy_parse(
         .as_ref()
         .map_or(server.config.pep.max_items_per_node, PepNode::kept) as usize;
     if wanted.len() > bound {
-        return Err(error(
+        return Err(addressed(
             Condition::NotAcceptable,
-            format!(
-                "Vous gardez au plus {bound} marque-pages de conversations : rien n'a été enregistré."
-            ),
-            format!("You keep at most {bound} conference bookmarks: nothing was stored."),
+            said!(tu: "Tu gardes au plus {bound} marque-pages de conversations : rien n'a été enregistré.", vous: "Vous gardez au plus {bound} marque-pages de conversations : rien n'a été enregistré.", en: "You keep at most {bound} conference bookmarks: nothing was stored."),
         ));
     }
     if node.is_none() && !wanted.is_empty() {
@@ -476,14 +474,9 @@ pub async fn legacy_apply(
             Published::TooManyNodes => return Err(pep::too_many_nodes(server)),
             Published::OverQuota => {
                 let n = server.config.pep.max_bytes_per_user;
-                return Err(error(
+                return Err(addressed(
                     Condition::ResourceConstraint,
-                    format!(
-                        "Vos publications dépassent {n} octets en tout : les marque-pages à partir de {jid} n'ont pas été enregistrés."
-                    ),
-                    format!(
-                        "Your publications exceed {n} bytes in all: the bookmarks from {jid} on were not stored."
-                    ),
+                    said!(tu: "Tes publications dépassent {n} octets en tout : les marque-pages à partir de {jid} n'ont pas été enregistrés.", vous: "Vos publications dépassent {n} octets en tout : les marque-pages à partir de {jid} n'ont pas été enregistrés.", en: "Your publications exceed {n} bytes in all: the bookmarks from {jid} on were not stored."),
                 ));
             }
         }

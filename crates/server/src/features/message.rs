@@ -19,6 +19,8 @@
 //! hints `no-store` and `no-permanent-store` are not honoured: the school keeps each
 //! conversation for its retention (docs/config.md, "Archive").
 
+use crate::stanza::addressed;
+use causerie_ent::Text;
 use causerie_proto::errors::{Condition, StanzaError};
 use causerie_proto::{Element, ns, xml};
 use causerie_store::{AccountArchiveEntry, AccountMessage, OfflineMessage, OfflineStore};
@@ -32,7 +34,7 @@ use crate::services::gate::{self, Sender};
 use crate::services::sessions::Full;
 use crate::services::{Pass, Verdict};
 use crate::session::{Session, reply_error};
-use crate::stanza::{Dest, error};
+use crate::stanza::Dest;
 
 /// Whether a message goes into the accounts' archive when delivered (XEP-0313 §5.1.1:
 /// chat and normal messages with a body).
@@ -126,10 +128,13 @@ pub async fn outbound(
             reply_error(
                 session,
                 &stanza,
-                error(
+                addressed(
                     Condition::ResourceConstraint,
-                    "Le message n'a pas pu être enregistré ; réessaie.",
-                    "The message could not be stored; try again.",
+                    Text::new(
+                        "Le message n'a pas pu être enregistré ; réessaie.",
+                        "Le message n'a pas pu être enregistré ; réessayez.",
+                        "The message could not be stored; try again.",
+                    ),
                 ),
             );
             return;

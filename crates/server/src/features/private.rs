@@ -15,6 +15,8 @@
 //! stored list becomes the node's; only what else the element holds stays here, and
 //! counts against these limits.
 
+use crate::stanza::addressed;
+use causerie_ent::{Text, said};
 use causerie_proto::errors::Condition;
 use causerie_proto::{Element, ns, xml};
 use causerie_store::{PrivateEntry, PrivateStore};
@@ -49,10 +51,13 @@ pub async fn handle(
     }
     let children: Vec<&Element> = payload.children().collect();
     if children.is_empty() {
-        return Err(error(
+        return Err(addressed(
             Condition::NotAcceptable,
-            "Dites quel élément lire ou enregistrer (un enfant de <query/> dans son espace de noms).",
-            "Say which element to read or store (a child of <query/> in its namespace).",
+            Text::new(
+                "Dis quel élément lire ou enregistrer (un enfant de <query/> dans son espace de noms).",
+                "Dites quel élément lire ou enregistrer (un enfant de <query/> dans son espace de noms).",
+                "Say which element to read or store (a child of <query/> in its namespace).",
+            ),
         ));
     }
     if let Some(c) = children.iter().find(|c| reserved(&c.ns())) {
@@ -133,10 +138,9 @@ pub async fn handle(
         }
         Ok(None)
     } else {
-        Err(error(
+        Err(addressed(
             Condition::ResourceConstraint,
-            format!("Vos données privées dépasseraient {quota} octets : rien n'a été enregistré."),
-            format!("Your private data would exceed {quota} bytes: nothing was stored."),
+            said!(tu: "Tes données privées dépasseraient {quota} octets : rien n'a été enregistré.", vous: "Vos données privées dépasseraient {quota} octets : rien n'a été enregistré.", en: "Your private data would exceed {quota} bytes: nothing was stored."),
         ))
     }
 }

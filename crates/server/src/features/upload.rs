@@ -17,6 +17,8 @@
 //! messages, which the gate decides like any other: a pupil who may not write to someone
 //! cannot send him a file either.
 
+use crate::stanza::addressed;
+use causerie_ent::Text;
 use causerie_ent::upload::{self, Refusal, UploadSettings};
 use causerie_proto::errors::{Condition, ErrorType, StanzaError};
 use causerie_proto::{Element, ns, xml};
@@ -25,7 +27,7 @@ use causerie_store::{NewUpload, SlotOutcome, UploadStore};
 use crate::server::Server;
 use crate::services::uploads::Uploads;
 use crate::session::Session;
-use crate::stanza::{IqResult, error, internal};
+use crate::stanza::{IqResult, internal};
 
 /// The protocol's namespace.
 pub const NS_UPLOAD: &str = "urn:xmpp:http:upload:0";
@@ -112,19 +114,19 @@ pub async fn info(server: &Server, session: &Session, payload: &Element, set: bo
 }
 
 fn refusal(r: &Refusal) -> StanzaError {
-    let (fr, en) = r.texts();
+    let text = r.text();
     match r {
-        Refusal::Disabled => error(Condition::NotAllowed, fr, en),
+        Refusal::Disabled => addressed(Condition::NotAllowed, text),
         Refusal::TooLarge { max } => {
             let mut app = Element::bare("file-too-large", NS_UPLOAD);
             app.append_child(xml::text_elem("max-file-size", NS_UPLOAD, max.to_string()));
-            let mut e = error(Condition::NotAcceptable, fr, en).with_type(ErrorType::Modify);
+            let mut e = addressed(Condition::NotAcceptable, text).with_type(ErrorType::Modify);
             e.app = Some(Box::new(app));
             e
         }
-        Refusal::Empty => error(Condition::BadRequest, fr, en),
+        Refusal::Empty => addressed(Condition::BadRequest, text),
         Refusal::TypeNotAllowed => {
-            error(Condition::NotAcceptable, fr, en).with_type(ErrorType::Modify)
+            addressed(Condition::NotAcceptable, text).with_type(ErrorType::Modify)
         }
     }
 }
@@ -184,18 +186,24 @@ pub async fn request(server: &Server, session: &Session, payload: &Element, set:
     match outcome {
         SlotOutcome::Created => {}
         SlotOutcome::RateLimited => {
-            return Err(error(
+            return Err(addressed(
                 Condition::ResourceConstraint,
-                "Trop de fichiers envoyés en une heure : réessayez plus tard.",
-                "Too many files sent in an hour: try again later.",
+                Text::new(
+                    "Trop de fichiers envoyés en une heure : réessaie plus tard.",
+                    "Trop de fichiers envoyés en une heure : réessayez plus tard.",
+                    "Too many files sent in an hour: try again later.",
+                ),
             )
             .with_type(ErrorType::Wait));
         }
         SlotOutcome::OverQuota => {
-            return Err(error(
+            return Err(addressed(
                 Condition::ResourceConstraint,
-                "Votre espace pour les fichiers est plein.",
-                "Your space for files is full.",
+                Text::new(
+                    "Ton espace pour les fichiers est plein.",
+                    "Votre espace pour les fichiers est plein.",
+                    "Your space for files is full.",
+                ),
             )
             .with_type(ErrorType::Wait));
         }

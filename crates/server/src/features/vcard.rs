@@ -13,14 +13,16 @@
 //! Both are replaced by the directory's on every read and never stored from a card set
 //! (a client writing back the card it read keeps working; nobody can claim a profile).
 
+use crate::stanza::addressed;
 use causerie_ent::Profile;
+use causerie_ent::Text;
 use causerie_proto::errors::{Condition, StanzaError};
 use causerie_proto::{Element, ns, xml};
 use causerie_store::VcardStore;
 
 use crate::server::Server;
 use crate::session::Session;
-use crate::stanza::{IqResult, error, internal};
+use crate::stanza::{IqResult, internal};
 
 pub async fn handle(
     server: &Server,
@@ -150,10 +152,13 @@ fn names_unchanged(
     if ok {
         Ok(())
     } else {
-        Err(error(
+        Err(addressed(
             Condition::NotAllowed,
-            "Ton nom est celui de l'annuaire de l'établissement : il ne peut pas être changé ici.",
-            "Your name is the one in the school's directory: it cannot be changed here.",
+            Text::new(
+                "Ton nom est celui de l'annuaire de l'établissement : il ne peut pas être changé ici.",
+                "Votre nom est celui de l'annuaire de l'établissement : il ne peut pas être changé ici.",
+                "Your name is the one in the school's directory: it cannot be changed here.",
+            ),
         ))
     }
 }
@@ -183,7 +188,8 @@ mod tests {
         assert!(check("<N><FAMILY>Martin</FAMILY></N>").is_ok(), "case");
         let e = check("<FN>Lili</FN>").unwrap_err();
         assert_eq!(e.condition, Condition::NotAllowed);
-        assert_eq!(e.texts.len(), 2);
+        // French for a pupil and for an adult (one goes out: `session::reply_error`), English.
+        assert_eq!(e.texts.len(), 3);
         assert!(check("<N><FAMILY>DUPONT</FAMILY></N>").is_err());
         assert!(check("<N><GIVEN>Lili</GIVEN></N>").is_err());
         assert!(check("<N><MIDDLE>Marie</MIDDLE></N>").is_err());

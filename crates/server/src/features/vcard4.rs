@@ -12,6 +12,8 @@
 //! the avatar nodes (XEP-0398), so `urn:xmpp:pep-vcard-conversion:0` is not advertised.
 //! Written by hand: xmpp-parsers 0.23 has no vCard4 type.
 
+use crate::stanza::addressed;
+use causerie_ent::said;
 use causerie_proto::Element;
 use causerie_proto::errors::Condition;
 
@@ -66,14 +68,9 @@ pub async fn check_publish(
             .is_some_and(|s| !s.is_empty() && s.to_lowercase() != fold(school).to_lowercase())
     };
     if differs(&fn_text, &full) || differs(&surname, &family) || differs(&given_sent, &given) {
-        return Err(error(
+        return Err(addressed(
             Condition::NotAllowed,
-            format!(
-                "Votre nom est celui que l'établissement a enregistré ({full}) : il ne peut pas être changé ici. Les autres champs peuvent l'être."
-            ),
-            format!(
-                "Your name is the one the school recorded ({full}): it cannot be changed here. The other fields can."
-            ),
+            said!(tu: "Ton nom est celui que l'établissement a enregistré ({full}) : il ne peut pas être changé ici. Les autres champs peuvent l'être.", vous: "Votre nom est celui que l'établissement a enregistré ({full}) : il ne peut pas être changé ici. Les autres champs peuvent l'être.", en: "Your name is the one the school recorded ({full}): it cannot be changed here. The other fields can."),
         ));
     }
     Ok(with_names(payload, &full, &family, &given))

@@ -189,10 +189,13 @@ fn groupchat_to_account() -> StanzaError {
 
 /// XEP-0191 §3.6: what the blocker is told when he writes to someone he blocked.
 pub fn blocked_error() -> StanzaError {
-    let mut e = error(
+    let mut e = crate::stanza::addressed(
         Condition::NotAcceptable,
-        "Tu as bloqué cette personne : débloque-la pour lui écrire.",
-        "You blocked this person: unblock them to write to them.",
+        causerie_ent::Text::new(
+            "Tu as bloqué cette personne : débloque-la pour lui écrire.",
+            "Vous avez bloqué cette personne : débloquez-la pour lui écrire.",
+            "You blocked this person: unblock them to write to them.",
+        ),
     );
     e.app = Some(Box::new(Element::bare("blocked", NS_BLOCKING_ERRORS)));
     e
@@ -460,7 +463,7 @@ impl Gate<'_> {
     pub async fn room_post(&self, user: &str) -> Result<(), StanzaError> {
         let view = self.policy.view().await;
         view.access(user)
-            .map_err(|d| error(Condition::Forbidden, d.text_fr(), d.text_en()))
+            .map_err(|d| crate::stanza::addressed(Condition::Forbidden, d.text()))
     }
 
     /// Whether `candidate` may be a member of a room whose other members are `others`

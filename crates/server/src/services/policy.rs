@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use causerie_ent::{Access, Decision, Denied, DenyReason, Directory, Snapshot, User};
+use causerie_ent::{Access, Decision, Denied, DenyReason, Directory, Snapshot, Text, User};
 use causerie_proto::Element;
 use causerie_proto::errors::{Condition, StanzaError};
 use causerie_store::{AdminStore, DirectoryStore, Store};
@@ -174,9 +174,7 @@ impl View {
 
 /// The stanza error for a refusal by the rules.
 pub fn refusal(reason: &DenyReason) -> StanzaError {
-    let mut err = StanzaError::new(Condition::Forbidden)
-        .with_text("fr", reason.text_fr())
-        .with_text("en", reason.text_en());
+    let mut err = crate::stanza::addressed(Condition::Forbidden, reason.text());
     err.app = Some(Box::new(Element::bare("school-rules", NS_POLICY)));
     err
 }
@@ -184,15 +182,14 @@ pub fn refusal(reason: &DenyReason) -> StanzaError {
 /// The stanza error of a message (or request) to a directory user who is not a mutual
 /// contact (the seed: one writes only to contacts who accepted).
 pub fn not_a_contact() -> StanzaError {
-    let mut err = StanzaError::new(Condition::PolicyViolation)
-        .with_text(
-            "fr",
+    let mut err = crate::stanza::addressed(
+        Condition::PolicyViolation,
+        Text::new(
             "Tu ne peux écrire qu'aux contacts qui ont accepté ta demande de contact.",
-        )
-        .with_text(
-            "en",
+            "Vous ne pouvez écrire qu'aux contacts qui ont accepté votre demande de contact.",
             "You can only write to contacts who accepted your contact request.",
-        );
+        ),
+    );
     err.app = Some(Box::new(Element::bare("not-a-contact", NS_POLICY)));
     err
 }

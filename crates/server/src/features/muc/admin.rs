@@ -13,6 +13,8 @@
 //! Every item of a request is checked before any is applied. Members may read the lists
 //! (by affiliation `owner`/`member`, or by role `moderator`/`participant`).
 
+use crate::stanza::addressed;
+use causerie_ent::{Text, said};
 use causerie_proto::errors::{Condition, StanzaError};
 use causerie_proto::{Element, xml};
 use causerie_store::{Affiliation, RoomMember, RoomStore};
@@ -22,8 +24,8 @@ use tracing::{info, warn};
 use super::invite::{admit, invitation};
 use super::notices::{Exit, affiliation_notice, exit_presence};
 use super::{
-    NS_MUC_ADMIN, NS_MUC_USER, bare_jid, body, deliver, display_name, error, name_of, no_such_room,
-    now_ms, owner, room_message, text, title,
+    NS_MUC_ADMIN, NS_MUC_USER, bare_jid, body_to, deliver, display_name, error, name_of,
+    no_such_room, now_ms, owner, room_message, text, title,
 };
 use crate::server::Server;
 use crate::services::Pass;
@@ -110,7 +112,15 @@ pub async fn handle(
                 let (invitee, room) =
                     admit(server, &session.user, &mut lock, &jid, reason.as_deref()).await?;
                 let name = name_of(server, &session.user).await;
-                let m = invitation(server, &room, &session.user, &name, reason.as_deref());
+                let register = server.register_of(invitee.to()).await;
+                let m = invitation(
+                    server,
+                    &room,
+                    &session.user,
+                    &name,
+                    reason.as_deref(),
+                    register,
+                );
                 deliver(server, &invitee, m).await?;
             }
         }
@@ -187,10 +197,13 @@ fn plan(
     match (it.attr("role"), it.attr("affiliation")) {
         (Some("none"), None) => {
             let Some(nick) = it.attr("nick") else {
-                return Err(error(
+                return Err(addressed(
                     Condition::BadRequest,
-                    "Pour retirer un participant, donne son pseudo (nick).",
-                    "To remove a participant, give his nickname (nick).",
+                    Text::new(
+                        "Pour retirer un participant, donne son pseudo (nick).",
+                        "Pour retirer un participant, donnez son pseudo (nick).",
+                        "To remove a participant, give his nickname (nick).",
+                    ),
                 ));
             };
             if !is_owner {
@@ -241,10 +254,13 @@ fn plan(
                 ));
             }
             let Some(jid) = it.attr("jid") else {
-                return Err(error(
+                return Err(addressed(
                     Condition::BadRequest,
-                    "Pour ajouter un membre, donne son adresse (jid).",
-                    "To add a member, give his address (jid).",
+                    Text::new(
+                        "Pour ajouter un membre, donne son adresse (jid).",
+                        "Pour ajouter un membre, donnez son adresse (jid).",
+                        "To add a member, give his address (jid).",
+                    ),
                 ));
             };
             Ok(Action::Add {
@@ -337,11 +353,15 @@ async fn remove(
         ));
         m.append_child(x);
         let t = title(&room);
-        body(
+        body_to(
             server.config.language,
+            server.register_of(target).await,
             &mut m,
-            &format!("{actor_name} vous a retiré de la conversation {t}."),
-            &format!("{actor_name} removed you from the conversation \"{t}\"."),
+            &said!(
+                tu: "{actor_name} t'a retiré de la conversation {t}.",
+                vous: "{actor_name} vous a retiré de la conversation {t}.",
+                en: "{actor_name} removed you from the conversation \"{t}\".",
+            ),
         );
         if let Err(e) = deliver(server, &Pass::server_notice(target), m).await {
             warn!(error = ?e.condition, "cannot tell a removed participant");
@@ -394,10 +414,13 @@ fn list(server: &Server, live: &Live, members: &[RoomMember], items: &[&Element]
             }
         }
         _ => {
-            return Err(error(
+            return Err(addressed(
                 Condition::BadRequest,
-                "Liste inconnue : demande une affiliation (owner, member) ou un rôle (moderator, participant).",
-                "Unknown list: ask for an affiliation (owner, member) or a role (moderator, participant).",
+                Text::new(
+                    "Liste inconnue : demande une affiliation (owner, member) ou un rôle (moderator, participant).",
+                    "Liste inconnue : demandez une affiliation (owner, member) ou un rôle (moderator, participant).",
+                    "Unknown list: ask for an affiliation (owner, member) or a role (moderator, participant).",
+                ),
             ));
         }
     }

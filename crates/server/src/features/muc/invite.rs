@@ -18,6 +18,8 @@
 //! invited him is told (never an address the decliner names), with his reason only if he
 //! may still reach the inviter.
 
+use crate::stanza::addressed;
+use causerie_ent::{Text, said};
 use causerie_proto::errors::{Condition, StanzaError};
 use causerie_proto::{Element, xml};
 use causerie_store::{AddMember, Affiliation, Room, RoomStore};
@@ -28,8 +30,8 @@ use crate::services::Pass;
 
 use super::notices::affiliation_notice;
 use super::{
-    NS_CONFERENCE, NS_MUC_USER, bare_jid, body, deliver, error, name_of, no_such_room, now_ms,
-    owner, room_message, text, title,
+    NS_CONFERENCE, NS_MUC_USER, bare_jid, body, body_to, deliver, error, name_of, no_such_room,
+    now_ms, owner, room_message, text, title,
 };
 use crate::server::Server;
 use crate::services::rooms::RoomLock;
@@ -68,16 +70,23 @@ pub async fn mediated(
                     .get_child("reason", NS_MUC_USER)
                     .map(|r| r.text())
                     .filter(|r| !r.trim().is_empty());
-                let sent = match admit(server, &session.user, &mut lock, to, reason.as_deref())
-                    .await
-                {
-                    Ok((pass, room)) => {
-                        let name = name_of(server, &session.user).await;
-                        let m = invitation(server, &room, &session.user, &name, reason.as_deref());
-                        deliver(server, &pass, m).await
-                    }
-                    Err(e) => Err(e),
-                };
+                let sent =
+                    match admit(server, &session.user, &mut lock, to, reason.as_deref()).await {
+                        Ok((pass, room)) => {
+                            let name = name_of(server, &session.user).await;
+                            let register = server.register_of(pass.to()).await;
+                            let m = invitation(
+                                server,
+                                &room,
+                                &session.user,
+                                &name,
+                                reason.as_deref(),
+                                register,
+                            );
+                            deliver(server, &pass, m).await
+                        }
+                        Err(e) => Err(e),
+                    };
                 if let Err(e) = sent {
                     result = Err(e);
                     break;
@@ -226,10 +235,13 @@ pub async fn admit(
         ));
     }
     if invitee == inviter {
-        return Err(error(
+        return Err(addressed(
             Condition::BadRequest,
-            "Tu fais déjà partie de cette conversation.",
-            "You already belong to this conversation.",
+            Text::new(
+                "Tu fais déjà partie de cette conversation.",
+                "Vous faites déjà partie de cette conversation.",
+                "You already belong to this conversation.",
+            ),
         ));
     }
     if let Some(r) = reason {
@@ -238,10 +250,9 @@ pub async fn admit(
     }
     let per_minute = limits.max_invitations_per_minute;
     if !server.rooms.allow_invitation(inviter, per_minute) {
-        return Err(error(
+        return Err(addressed(
             Condition::ResourceConstraint,
-            format!("Trop d'invitations : {per_minute} par minute au plus. Attends un peu."),
-            format!("Too many invitations: at most {per_minute} a minute. Wait a little."),
+            said!(tu: "Trop d'invitations : {per_minute} par minute au plus. Attends un peu.", vous: "Trop d'invitations : {per_minute} par minute au plus. Attendez un peu.", en: "Too many invitations: at most {per_minute} a minute. Wait a little."),
         ));
     }
     if !server.user_exists(&invitee).await {
@@ -302,13 +313,15 @@ pub async fn admit(
     Ok((pass, room))
 }
 
-/// The invitation the invitee receives, from the room.
+/// The invitation the invitee receives, from the room (its text in the invitee's
+/// `register`).
 pub fn invitation(
     server: &Server,
     room: &Room,
     inviter: &str,
     inviter_name: &str,
     reason: Option<&str>,
+    register: causerie_ent::Register,
 ) -> Element {
     let mut m = room_message(server, &room.name, None);
     let mut x = Element::bare("x", NS_MUC_USER);
@@ -323,11 +336,15 @@ pub fn invitation(
     x.append_child(inv);
     m.append_child(x);
     let t = title(room);
-    body(
+    body_to(
         server.config.language,
+        register,
         &mut m,
-        &format!("{inviter_name} vous invite dans la conversation « {t} »."),
-        &format!("{inviter_name} invites you to the conversation \"{t}\"."),
+        &said!(
+            tu: "{inviter_name} t'invite dans la conversation « {t} ».",
+            vous: "{inviter_name} vous invite dans la conversation « {t} ».",
+            en: "{inviter_name} invites you to the conversation \"{t}\".",
+        ),
     );
     m
 }
@@ -347,18 +364,24 @@ async fn decline_invitation(
     };
     let r = live.room.clone();
     if live.by_user(user).is_some() {
-        return Err(error(
+        return Err(addressed(
             Condition::NotAcceptable,
-            "Tu es dans cette conversation : quitte-la plutôt que de refuser l'invitation.",
-            "You are in this conversation: leave it rather than decline the invitation.",
+            Text::new(
+                "Tu es dans cette conversation : quitte-la plutôt que de refuser l'invitation.",
+                "Vous êtes dans cette conversation : quittez-la plutôt que de refuser l'invitation.",
+                "You are in this conversation: leave it rather than decline the invitation.",
+            ),
         ));
     }
     let member = server.store.member(r.id, user).await.map_err(internal)?;
     let Some(member) = member.filter(|m| m.affiliation == Affiliation::Member) else {
-        return Err(error(
+        return Err(addressed(
             Condition::NotAcceptable,
-            "Tu n'as pas d'invitation à refuser pour cette conversation.",
-            "You have no invitation to decline for this conversation.",
+            Text::new(
+                "Tu n'as pas d'invitation à refuser pour cette conversation.",
+                "Vous n'avez pas d'invitation à refuser pour cette conversation.",
+                "You have no invitation to decline for this conversation.",
+            ),
         ));
     };
     let reason = d
@@ -373,10 +396,13 @@ async fn decline_invitation(
         .rooms
         .allow_invitation(user, limits.max_invitations_per_minute)
     {
-        return Err(error(
+        return Err(addressed(
             Condition::ResourceConstraint,
-            "Trop de réponses d'invitation d'un coup. Attends un peu.",
-            "Too many invitation answers at once. Wait a little.",
+            Text::new(
+                "Trop de réponses d'invitation d'un coup. Attends un peu.",
+                "Trop de réponses d'invitation d'un coup. Attendez un peu.",
+                "Too many invitation answers at once. Wait a little.",
+            ),
         ));
     }
     // Only the member who invited him is told: never whoever the decline names.

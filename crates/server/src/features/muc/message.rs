@@ -9,6 +9,8 @@
 //! Private messages between occupants are refused: the school's rules decide who may
 //! write to whom, and a room must not become a way around them.
 
+use crate::stanza::addressed;
+use causerie_ent::Text;
 use causerie_proto::errors::Condition;
 use causerie_proto::{Element, ns, xml};
 use causerie_store::{ArchiveEntry, ArchivedMessage, RoomStore};
@@ -38,10 +40,13 @@ pub async fn handle(server: &Server, session: &Session, stanza: Element, dest: M
         reply_error(
             session,
             &stanza,
-            error(
+            addressed(
                 Condition::NotAcceptable,
-                "Les messages privés ne sont pas possibles dans une conversation : écris à toute la conversation.",
-                "Private messages are not available in a conversation: write to the whole conversation.",
+                Text::new(
+                    "Les messages privés ne sont pas possibles dans une conversation : écris à toute la conversation.",
+                    "Les messages privés ne sont pas possibles dans une conversation : écrivez à toute la conversation.",
+                    "Private messages are not available in a conversation: write to the whole conversation.",
+                ),
             ),
         );
         return;
@@ -110,10 +115,13 @@ async fn groupchat(server: &Server, session: &Session, stanza: Element, room: &s
         reply_error(
             session,
             &stanza,
-            error(
+            addressed(
                 Condition::NotAcceptable,
-                "Entre dans la conversation avant d'y écrire.",
-                "Enter the conversation before writing to it.",
+                Text::new(
+                    "Entre dans la conversation avant d'y écrire.",
+                    "Entrez dans la conversation avant d'y écrire.",
+                    "Enter the conversation before writing to it.",
+                ),
             ),
         );
         return;
@@ -171,10 +179,13 @@ async fn groupchat(server: &Server, session: &Session, stanza: Element, room: &s
             reply_error(
                 session,
                 &stanza,
-                error(
+                addressed(
                     Condition::InternalServerError,
-                    "Le message n'a pas pu être enregistré ; réessaie.",
-                    "The message could not be stored; try again.",
+                    Text::new(
+                        "Le message n'a pas pu être enregistré ; réessaie.",
+                        "Le message n'a pas pu être enregistré ; réessayez.",
+                        "The message could not be stored; try again.",
+                    ),
                 ),
             );
             return;

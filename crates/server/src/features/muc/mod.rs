@@ -240,6 +240,17 @@ pub fn body(lang: Language, message: &mut Element, fr: &str, en: &str) {
     message.append_child(body);
 }
 
+/// [`body`] for a message to one reader: the French form of his register (a pupil is
+/// addressed with « tu », an adult with « vous »: `causerie_ent::register`).
+pub fn body_to<S: AsRef<str>>(
+    lang: Language,
+    register: causerie_ent::Register,
+    message: &mut Element,
+    text: &causerie_ent::Text<S>,
+) {
+    body(lang, message, text.fr(register), text.en());
+}
+
 /// The not-found error for a room that does not exist (or that one may not see).
 pub fn no_such_room() -> StanzaError {
     error(

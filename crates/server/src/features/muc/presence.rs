@@ -20,6 +20,8 @@
 //! case, over its occupants and the nicknames its members last used. Several sessions of
 //! one account share one occupant.
 
+use crate::stanza::addressed;
+use causerie_ent::{Text, said};
 use causerie_proto::errors::{Condition, StanzaError};
 use causerie_proto::{Element, ns, xml};
 use causerie_store::{Affiliation, ArchiveQuery, CreateRoom, Room, RoomMember, RoomStore};
@@ -43,10 +45,13 @@ pub async fn handle(server: &Server, session: &Session, stanza: Element, dest: M
             reply_error(
                 session,
                 &stanza,
-                error(
+                addressed(
                     Condition::JidMalformed,
-                    "Pour entrer dans une conversation, adresse ta présence à conversation@service/pseudo.",
-                    "To enter a conversation, send presence to room@service/nickname.",
+                    Text::new(
+                        "Pour entrer dans une conversation, adresse ta présence à conversation@service/pseudo.",
+                        "Pour entrer dans une conversation, adressez votre présence à conversation@service/pseudo.",
+                        "To enter a conversation, send presence to room@service/nickname.",
+                    ),
                 ),
             );
         }
@@ -244,12 +249,9 @@ async fn create(
             ));
         }
         CreateRoom::TooManyRooms => {
-            return Err(error(
+            return Err(addressed(
                 Condition::NotAllowed,
-                format!(
-                    "Tu fais déjà partie de {max} conversations, le maximum : quittes-en une d'abord."
-                ),
-                format!("You already belong to {max} conversations, the maximum: leave one first."),
+                said!(tu: "Tu fais déjà partie de {max} conversations, le maximum : quittes-en une d'abord.", vous: "Vous faites déjà partie de {max} conversations, le maximum : quittez-en une d'abord.", en: "You already belong to {max} conversations, the maximum: leave one first."),
             ));
         }
     };
@@ -580,20 +582,19 @@ pub async fn self_ping(server: &Server, session: &Session, room: &str, nick: &st
     let by = room_jid(server, room);
     let live = lock.live.as_ref();
     let Some((live, me)) = live.and_then(|l| l.by_session(session.id()).map(|i| (l, i))) else {
-        return Err(error(
+        return Err(addressed(
             Condition::NotAcceptable,
-            "Tu n'es pas dans cette conversation : entre de nouveau.",
-            "You are not in this conversation: join it again.",
+            Text::new(
+                "Tu n'es pas dans cette conversation : entre de nouveau.",
+                "Vous n'êtes pas dans cette conversation : entrez de nouveau.",
+                "You are not in this conversation: join it again.",
+            ),
         )
         .with_by(by));
     };
     match live.by_nick(nick) {
         Some(i) if i == me => Ok(None),
-        Some(_) => Err(error(
-            Condition::ServiceUnavailable,
-            "Dans une conversation, on ne s'adresse pas à un participant en privé : écris à toute la conversation.",
-            "In a conversation, participants are not reached privately: write to the whole conversation.",
-        )
+        Some(_) => Err(addressed(Condition::ServiceUnavailable, Text::new("Dans une conversation, on ne s'adresse pas à un participant en privé : écris à toute la conversation.", "Dans une conversation, on ne s'adresse pas à un participant en privé : écrivez à toute la conversation.", "In a conversation, participants are not reached privately: write to the whole conversation."))
         .with_by(by)),
         None => Err(error(
             Condition::ItemNotFound,
