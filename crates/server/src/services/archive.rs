@@ -7,7 +7,8 @@
 //! trip per post (two thread hand-offs with SQLite) and serialised each room's posts on
 //! it. Now a post is queued here, in the order of its fan-out, and the occupants get it
 //! at once; a 1:1 message takes a place in the queue before it is delivered
-//! ([`Archiver::reserve`]) and is queued once delivered ([`Slot::send`]). Whoever reads an
+//! ([`Archiver::reserve`], which waits for one while the queue is full: the sender is
+//! slowed down rather than refused) and is queued once delivered ([`Slot::send`]). Whoever reads an
 //! archive (a joiner's history, a XEP-0313 query) or deletes a room first calls
 //! [`Archiver::flush`], which returns once every message queued before it is written:
 //! readers never miss a message that was delivered before they asked.
@@ -16,9 +17,9 @@
 //! taken id) is written again message by message, so one bad row does not lose the
 //! others; a batch that fails for want of the database (timeout, connection) is tried
 //! again three times, a second apart, then dropped with an error in the log. Posting never
-//! waits for the writer: when it is [`QUEUE`] messages behind, [`Archiver::submit`] and
-//! [`Archiver::reserve`] refuse and the sender is told the message could not be stored
-//! (it is not delivered). A flush waits at most [`FLUSH_WAIT`]. Messages queued but not
+//! waits for the writer: when it is [`QUEUE`] messages behind, [`Archiver::submit`]
+//! refuses and [`Archiver::reserve`] waits up to [`RESERVE_WAIT`] then refuses; the sender
+//! is told the message could not be stored (it is not delivered). A flush waits at most [`FLUSH_WAIT`]. Messages queued but not
 //! yet written when the process is killed are lost (at most one batch); a clean shutdown
 //! flushes first (`Running::shutdown`).
 //!
@@ -43,6 +44,8 @@ use tracing::{error, warn};
 pub const QUEUE: usize = 8192;
 /// Most messages written in one transaction.
 const BATCH: usize = 512;
+/// Longest wait of [`Archiver::reserve`] for a place in a full queue.
+pub const RESERVE_WAIT: Duration = Duration::from_secs(5);
 /// Longest wait of [`Archiver::flush`] (a reader then reads without the last messages).
 pub const FLUSH_WAIT: Duration = Duration::from_secs(5);
 /// Longest wait of [`Archiver::durable`].
@@ -130,16 +133,30 @@ impl Archiver {
         }
     }
 
-    /// Reserves a place for a 1:1 message before it is delivered; None when the writer is
-    /// [`QUEUE`] messages behind or gone (the message is then refused, not delivered).
-    pub fn reserve(&self) -> Option<Slot<'_>> {
-        match self.tx.try_reserve() {
-            Ok(permit) => Some(Slot { permit }),
+    /// Reserves a place for a 1:1 message before it is delivered, waiting up to
+    /// [`RESERVE_WAIT`] while the writer is [`QUEUE`] messages behind (the sender's
+    /// stream is not read meanwhile: TCP slows the client down, as for any busy server);
+    /// None when no place came in that time or the writer is gone (the message is then
+    /// refused, not delivered).
+    pub async fn reserve(&self) -> Option<Slot<'_>> {
+        let permit = match self.tx.try_reserve() {
+            Ok(permit) => Ok(permit),
             Err(mpsc::error::TrySendError::Full(())) => {
+                match tokio::time::timeout(RESERVE_WAIT, self.tx.reserve()).await {
+                    Ok(Ok(permit)) => Ok(permit),
+                    Ok(Err(_)) => Err(true),
+                    Err(_) => Err(false),
+                }
+            }
+            Err(mpsc::error::TrySendError::Closed(())) => Err(true),
+        };
+        match permit {
+            Ok(permit) => Some(Slot { permit }),
+            Err(false) => {
                 warn!("the archive writer is behind: a message is refused");
                 None
             }
-            Err(mpsc::error::TrySendError::Closed(())) => {
+            Err(true) => {
                 error!("the archive writer has stopped: a message is refused");
                 None
             }
@@ -355,7 +372,7 @@ mod tests {
         };
         let mark = archiver.mark();
         for n in 0..700 {
-            let slot = archiver.reserve().unwrap();
+            let slot = archiver.reserve().await.unwrap();
             if n == 3 {
                 drop(slot); // not delivered: not archived
                 continue;

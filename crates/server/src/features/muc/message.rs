@@ -153,7 +153,8 @@ async fn groupchat(server: &Server, session: &Session, stanza: Element, room: &s
         return;
     }
     if has_body {
-        let stanza_id = uuid::Uuid::new_v4().to_string();
+        // Time-ordered, as 1:1 messages' (features/message.rs).
+        let stanza_id = uuid::Uuid::now_v7().to_string();
         out.append_child(xml::elem(
             "stanza-id",
             NS_SID,
