@@ -201,6 +201,8 @@ pub trait ReportStore: Send + Sync {
     ) -> Result<()>;
     /// A structure's designated safety staff (None: the default, its local administrators).
     async fn safety_staff(&self, structure: &str) -> Result<Option<Vec<String>>>;
+    /// Every structure's designated safety staff, sorted by structure.
+    async fn all_safety_staff(&self) -> Result<Vec<(String, Vec<String>)>>;
     /// Sets (or, with None, resets) a structure's safety staff with its audit row (action
     /// `structure.safety_staff`); returns the one before. Err(NotFound) when the
     /// structure does not exist.
@@ -702,8 +704,10 @@ impl ReportStore for Store {
                 action: "report.note".into(),
                 structure: Some(structure),
                 target: Some(id.to_string()),
+                // Not the note itself: the audit log is read by more people than the
+                // reports (a structure's administrators), and a note may name a pupil.
                 before: None,
-                after: Some(serde_json::json!({ "note": text })),
+                after: None,
             },
         )
         .await?;
@@ -718,6 +722,22 @@ impl ReportStore for Store {
                 .fetch_optional(self.pool())
                 .await?;
         Ok(logins.map(|l| l.split_whitespace().map(str::to_string).collect()))
+    }
+
+    async fn all_safety_staff(&self) -> Result<Vec<(String, Vec<String>)>> {
+        let rows =
+            sqlx::query("SELECT structure_id, logins FROM structure_safety ORDER BY structure_id")
+                .fetch_all(self.pool())
+                .await?;
+        rows.iter()
+            .map(|r| {
+                let logins: String = r.try_get("logins")?;
+                Ok((
+                    r.try_get("structure_id")?,
+                    logins.split_whitespace().map(str::to_string).collect(),
+                ))
+            })
+            .collect()
     }
 
     async fn set_safety_staff_audited(

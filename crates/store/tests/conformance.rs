@@ -5412,6 +5412,10 @@ async fn reports_status_notes_and_safety_staff_are_audited(store: &Store) {
         Some(strings(&["anne.durand"]))
     );
     assert_eq!(
+        store.all_safety_staff().await.unwrap(),
+        vec![(COLLEGE.to_string(), strings(&["anne.durand"]))]
+    );
+    assert_eq!(
         store
             .set_safety_staff_audited(COLLEGE, None, "root")
             .await
