@@ -1,0 +1,88 @@
+// « Signaler » (issue 16): Léa, a pupil, reports Hugo from his contact menu
+// after he wrote to her; the dialog (reason, details) passes axe and she is
+// told « Ton signalement a été transmis à ton établissement. ». The
+// collège's local administrator (its reader while no safety staff is named)
+// finds it under « Signalements » in the console with Hugo's message copied,
+// sets it « En cours » and adds a note; both screens pass axe. Then the
+// collège names its CPE as safety staff: she signs in to the console, sees
+// only « Signalements », and the report.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { befriend, checkA11y, launchBrowser, rightClick, signIn, startServer, writeTo } from './harness.mjs';
+import { COLLEGE, LOCAL_ADMIN, announced, cli, consoleSignIn, openConsole } from './admin-helpers.mjs';
+
+describe('reports', () => {
+  let server;
+  let browser;
+
+  before(async () => {
+    server = await startServer();
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it('a pupil reports a contact; the school staff read it in the console', async () => {
+    const lea = await signIn(browser, server, 'lea.martin', { axe: true });
+    const hugo = await signIn(browser, server, 'hugo.bernard');
+    await befriend(lea, hugo, { requesterName: 'MARTIN Léa', accepterName: 'BERNARD Hugo', search: 'Bernard' });
+    await writeTo(hugo, 'MARTIN Léa', 'Personne ne veut de toi <b>ici</b>.');
+    await lea.getByRole('tabpanel', { name: 'BERNARD Hugo' }).getByText('Personne ne veut de toi <b>ici</b>.').waitFor();
+
+    await (await rightClick(lea, 'BERNARD Hugo')).getByRole('menuitem', { name: 'Signaler' }).click();
+    const dialog = lea.getByRole('dialog', { name: 'Signaler BERNARD Hugo' });
+    await dialog.getByText('Ton signalement sera transmis à ton établissement').waitFor();
+    await dialog.getByRole('radio', { name: 'Harcèlement, insultes ou menaces' }).check();
+    await dialog.getByRole('textbox', { name: 'Précisions (facultatif)' }).fill('Il recommence tous les soirs.');
+    await checkA11y(lea, 'the report dialog');
+    await dialog.getByRole('button', { name: 'Envoyer le signalement' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await lea.getByRole('status').getByText('Ton signalement a été transmis à ton établissement.').waitFor();
+
+    // The collège's local administrator reads it.
+    const admin = await openConsole(browser, server, { axe: true });
+    await consoleSignIn(admin, LOCAL_ADMIN);
+    await admin.getByRole('navigation', { name: 'Menu de la console' }).getByRole('link', { name: 'Signalements' }).click();
+    await admin.getByRole('heading', { name: 'Signalements', level: 1 }).waitFor();
+    const table = admin.getByRole('table', { name: /Signalements de Collège Jean Moulin/ });
+    const row = table.getByRole('row').filter({ hasText: 'MARTIN Léa' });
+    await row.waitFor();
+    assert.match(await row.innerText(), /Nouveau[\s\S]*MARTIN Léa[\s\S]*BERNARD Hugo[\s\S]*Harcèlement ou insulte/);
+    await checkA11y(admin, 'the reports list');
+    await row.getByRole('link').click();
+    await admin.getByRole('heading', { name: /Signalement n° \d+/, level: 1 }).waitFor();
+    await admin.getByText('Il recommence tous les soirs.').waitFor();
+    // Hugo's message, copied as text (never markup).
+    const messages = admin.locator('.report-messages');
+    await messages.getByText('Personne ne veut de toi <b>ici</b>.').waitFor();
+    assert.equal(await messages.locator('b').count(), 0);
+
+    await admin.getByRole('combobox', { name: 'Statut du signalement' }).selectOption('in_progress');
+    await admin.getByRole('button', { name: 'Enregistrer le statut' }).click();
+    await announced(admin, 'Statut enregistré : En cours.');
+    await admin.getByRole('button', { name: 'Ajouter la note' }).click();
+    await admin.getByText('Écrivez la note avant de l’ajouter.').waitFor();
+    await admin.getByRole('textbox', { name: 'Ajouter une note' }).fill('Parents de Hugo convoqués.');
+    await admin.getByRole('button', { name: 'Ajouter la note' }).click();
+    await announced(admin, 'Note ajoutée.');
+    await admin.locator('.report-notes').getByText('Parents de Hugo convoqués.').waitFor();
+    await checkA11y(admin, 'a report');
+
+    // The collège names its CPE: she reads the reports, and nothing else.
+    cli(server, 'reports', 'staff', COLLEGE.id, 'claire.moreau');
+    const cpe = await openConsole(browser, server);
+    await cpe.getByRole('textbox', { name: 'Identifiant' }).fill('claire.moreau');
+    await cpe.getByLabel('Mot de passe').fill('demo');
+    await cpe.getByRole('button', { name: 'Se connecter' }).click();
+    await cpe.getByRole('heading', { name: 'Signalements', level: 1 }).waitFor();
+    const nav = cpe.getByRole('navigation', { name: 'Menu de la console' });
+    assert.deepEqual(await nav.getByRole('link').allInnerTexts(), ['Signalements']);
+    await cpe.getByRole('table', { name: /Signalements de Collège Jean Moulin/ }).getByText('En cours').waitFor();
+
+    for (const page of [lea, hugo, admin, cpe]) assert.deepEqual(page.errors, []);
+  });
+});
