@@ -1,15 +1,17 @@
 // « Signaler » (issue 16): Léa, a pupil, reports Hugo from his contact menu
 // after he wrote to her; the dialog (reason, details) passes axe and she is
-// told « Ton signalement a été transmis à ton établissement. ». The
-// collège's local administrator (its reader while no safety staff is named)
-// finds it under « Signalements » in the console with Hugo's message copied,
-// sets it « En cours » and adds a note; both screens pass axe. Then the
-// collège names its CPE as safety staff: she signs in to the console, sees
-// only « Signalements », and the report.
+// told « Ton signalement a été transmis à ton établissement. ». Then she
+// reports his next message from the message's own menu (« … » on each
+// received message, none on hers). The collège's local administrator (its
+// reader while no safety staff is named) finds both under « Signalements » in
+// the console, with Hugo's messages copied as text and the reported one
+// marked, sets one « En cours » and adds a note; the screens pass axe. Then
+// the collège names its CPE as safety staff: she signs in to the console,
+// sees only « Signalements », and the reports.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { befriend, checkA11y, launchBrowser, rightClick, signIn, startServer, writeTo } from './harness.mjs';
+import { befriend, checkA11y, eventually, launchBrowser, rightClick, signIn, startServer, writeTo } from './harness.mjs';
 import { COLLEGE, LOCAL_ADMIN, announced, cli, consoleSignIn, openConsole } from './admin-helpers.mjs';
 
 describe('reports', () => {
@@ -43,23 +45,53 @@ describe('reports', () => {
     await dialog.waitFor({ state: 'detached' });
     await lea.getByRole('status').getByText('Ton signalement a été transmis à ton établissement.').waitFor();
 
+    // A message of his, from the message's own menu.
+    await writeTo(hugo, 'MARTIN Léa', 'Demain tu vas voir.');
+    const panel = lea.getByRole('tabpanel', { name: 'BERNARD Hugo' });
+    await panel.getByText('Demain tu vas voir.').waitFor();
+    const actions = panel.getByRole('button', { name: /^Options du message de BERNARD Hugo de / });
+    assert.equal(await actions.count(), 2, 'one per received message, none on hers');
+    await actions.last().click();
+    await lea.getByRole('menu').getByRole('menuitem', { name: 'Signaler ce message' }).click();
+    const msgDialog = lea.getByRole('dialog', { name: 'Signaler le message de BERNARD Hugo' });
+    await msgDialog.getByRole('radio', { name: 'Harcèlement, insultes ou menaces' }).check();
+    await msgDialog.getByRole('button', { name: 'Envoyer le signalement' }).click();
+    await msgDialog.waitFor({ state: 'detached' });
+    await eventually(async () =>
+      assert.equal(await lea.getByRole('status').getByText('Ton signalement a été transmis à ton établissement.').count(), 2),
+    );
+    await checkA11y(lea, 'a conversation with the messages\' menu buttons');
+
     // The collège's local administrator reads it.
     const admin = await openConsole(browser, server, { axe: true });
     await consoleSignIn(admin, LOCAL_ADMIN);
     await admin.getByRole('navigation', { name: 'Menu de la console' }).getByRole('link', { name: 'Signalements' }).click();
     await admin.getByRole('heading', { name: 'Signalements', level: 1 }).waitFor();
     const table = admin.getByRole('table', { name: /Signalements de Collège Jean Moulin/ });
-    const row = table.getByRole('row').filter({ hasText: 'MARTIN Léa' });
-    await row.waitFor();
-    assert.match(await row.innerText(), /Nouveau[\s\S]*MARTIN Léa[\s\S]*BERNARD Hugo[\s\S]*Harcèlement ou insulte/);
+    const rows = table.getByRole('row').filter({ hasText: 'MARTIN Léa' });
+    await eventually(async () => assert.equal(await rows.count(), 2));
+    for (const row of await rows.all()) {
+      assert.match(await row.innerText(), /Nouveau[\s\S]*MARTIN Léa[\s\S]*BERNARD Hugo[\s\S]*Harcèlement ou insulte/);
+    }
     await checkA11y(admin, 'the reports list');
-    await row.getByRole('link').click();
+    // The older one: the contact, with the last messages exchanged.
+    await rows.nth(1).getByRole('link').click();
     await admin.getByRole('heading', { name: /Signalement n° \d+/, level: 1 }).waitFor();
     await admin.getByText('Il recommence tous les soirs.').waitFor();
     // Hugo's message, copied as text (never markup).
-    const messages = admin.locator('.report-messages');
+    let messages = admin.locator('.report-messages');
     await messages.getByText('Personne ne veut de toi <b>ici</b>.').waitFor();
     assert.equal(await messages.locator('b').count(), 0);
+    assert.equal(await messages.getByText('Message signalé').count(), 0);
+    await admin.getByRole('link', { name: 'Retour aux signalements' }).click();
+    // The newer one: the message, marked among its context.
+    await rows.first().getByRole('link').click();
+    await admin.getByRole('heading', { name: /Signalement n° \d+/, level: 1 }).waitFor();
+    messages = admin.locator('.report-messages');
+    const flagged = messages.getByRole('listitem').filter({ hasText: 'Message signalé' });
+    await flagged.waitFor();
+    assert.match(await flagged.innerText(), /Demain tu vas voir\./);
+    await messages.getByText('Personne ne veut de toi <b>ici</b>.').waitFor();
 
     await admin.getByRole('combobox', { name: 'Statut du signalement' }).selectOption('in_progress');
     await admin.getByRole('button', { name: 'Enregistrer le statut' }).click();

@@ -725,11 +725,18 @@ export function SettingsDialog({ model, onDone }: { model: Model; onDone: () => 
 export function ReportDialog({
   model,
   jid,
+  name,
+  message = false,
   stanzaIds = [],
   onDone,
 }: {
   model: Model;
+  /** The person reported, or the room whose message is reported. */
   jid: string;
+  /** Who is reported, as shown (default: the contact's name). */
+  name?: string;
+  /** A message is reported (else a person). */
+  message?: boolean;
   stanzaIds?: string[];
   onDone: (sent: boolean) => void;
 }) {
@@ -755,7 +762,11 @@ export function ReportDialog({
     }
   };
   return (
-    <Modal title={t('reportTitle', { name: model.displayName(jid) })} describedBy={ids.intro} onClose={() => onDone(false)}>
+    <Modal
+      title={t(message ? 'reportMessageTitle' : 'reportTitle', { name: name ?? model.displayName(jid) })}
+      describedBy={ids.intro}
+      onClose={() => onDone(false)}
+    >
       <form onSubmit={submit} noValidate>
         <p id={ids.intro}>{t('reportIntro')}</p>
         <fieldset class="report-reasons">

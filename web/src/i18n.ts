@@ -99,6 +99,9 @@ const fr = {
 
   report: 'Signaler',
   reportTitle: 'Signaler {name}',
+  reportMessageTitle: 'Signaler le message de {name}',
+  reportMessage: 'Signaler ce message',
+  messageActions: 'Options du message de {name} de {time}',
   reportIntro:
     "Ton signalement sera transmis à ton établissement, avec les derniers messages échangés. La personne signalée n'en saura rien.",
   reportReason: 'Motif',
@@ -336,6 +339,9 @@ const en: Catalogue = {
   confirmDeleteContact: 'Delete {name} from your contacts? You will also leave their contact list.',
   report: 'Report',
   reportTitle: 'Report {name}',
+  reportMessageTitle: 'Report the message from {name}',
+  reportMessage: 'Report this message',
+  messageActions: 'Options of the message from {name} at {time}',
   reportIntro: 'Your report will be sent to your school, with your latest messages. The person reported will not be told.',
   reportReason: 'Reason',
   reportAbuse: 'Harassment, insults or threats',
