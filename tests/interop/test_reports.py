@@ -236,3 +236,43 @@ async def test_an_adult_is_answered_with_vous(make_school):
     assert bodies_of(confirmations(anne, mark)[0])["fr"] == \
         "Votre signalement a été transmis à votre établissement."
     assert isinstance(r, Iq)
+
+
+async def test_a_message_of_a_room_is_reported_by_a_member_only(make_school):
+    from test_muc import PLUGINS, create, groupchat, invite_and_join, new_room, service
+
+    sch = make_school(snapshot=school_with_staff(), extra_toml=CONFIG)
+    lea = await sch.login("lea.martin", plugins=PLUGINS)
+    hugo = await sch.login("hugo.bernard", plugins=PLUGINS)
+    tom = await sch.login("tom.girard", plugins=PLUGINS)
+    room = new_room(sch.srv)
+    await create(lea, room, "MARTIN Léa")
+    await invite_and_join(lea, room, hugo, "BERNARD Hugo")
+    sids = []
+    for text in ("bonjour", "t'es nulle", "vraiment"):
+        mark = lea.mark()
+        hugo.send_message(room, text, mtype="groupchat")
+        got = await lea.wait_for(groupchat(room, text), start=mark)
+        sid = next(s for s in got.xml.findall(f"{{{NS_SID}}}stanza-id") if s.get("by") == room)
+        sids.append(sid.get("id"))
+    mark = lea.mark()
+    lea.send_message(room, "arrête", mtype="groupchat")
+    mine = await lea.wait_for(groupchat(room, "arrête"), start=mark)
+    my_sid = next(s for s in mine.xml.findall(f"{{{NS_SID}}}stanza-id") if s.get("by") == room).get("id")
+
+    # Tom is not a member: refused; Léa's own message: refused.
+    r = await tom.query(None, report_xml(room, [sids[1]]), "set")
+    assert stanza_error(r) == "not-acceptable", r
+    r = await lea.query(None, report_xml(room, [my_sid]), "set")
+    assert stanza_error(r) == "item-not-found", r
+    r = await lea.query(None, report_xml(room, [sids[1]], "dans le salon"), "set")
+    assert r["type"] == "result", r
+
+    api = Api(sch.srv)
+    await api.login("anne.durand", password("anne.durand"))
+    [rep] = await api.ok("GET", f"/structures/{S1}/reports")
+    assert rep["room"] == room.split("@")[0] and rep["reported"]["login"] == "hugo.bernard"
+    assert service(sch.srv) in room
+    detail = await api.ok("GET", f"/reports/{rep['id']}")
+    assert [(m["body"], m["reported"]) for m in detail["messages"]] == [
+        ("bonjour", False), ("t'es nulle", True), ("vraiment", False), ("arrête", False)]
