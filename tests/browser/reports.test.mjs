@@ -6,13 +6,14 @@
 // reader while no safety staff is named) finds both under « Signalements » in
 // the console, with Hugo's messages copied as text and the reported one
 // marked, sets one « En cours » and adds a note; the screens pass axe. Then
-// the collège names its CPE as safety staff: she signs in to the console,
+// the collège's administrator names its CPE as safety staff (« Équipe de vie
+// scolaire » in the structure's menu): she signs in to the console,
 // sees only « Signalements », and the reports.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { befriend, checkA11y, eventually, launchBrowser, rightClick, signIn, startServer, writeTo } from './harness.mjs';
-import { COLLEGE, LOCAL_ADMIN, announced, cli, consoleSignIn, openConsole } from './admin-helpers.mjs';
+import { COLLEGE, LOCAL_ADMIN, announced, consoleSignIn, openConsole, openSection } from './admin-helpers.mjs';
 
 describe('reports', () => {
   let server;
@@ -105,7 +106,20 @@ describe('reports', () => {
     await checkA11y(admin, 'a report');
 
     // The collège names its CPE: she reads the reports, and nothing else.
-    cli(server, 'reports', 'staff', COLLEGE.id, 'claire.moreau');
+    await openSection(admin, COLLEGE.name, 'Équipe de vie scolaire');
+    await admin.getByText(/Aucune équipe nommée : les administrateurs locaux lisent les signalements \(GIRARD Sylvie\)/).waitFor();
+    await admin.getByRole('button', { name: 'Enregistrer' }).click();
+    await admin.getByText('Cochez au moins une personne, ou revenez au choix par défaut.').waitFor();
+    await admin.getByRole('group', { name: /Équipe de vie scolaire/ }).getByRole('checkbox', { name: 'MOREAU Claire' }).check();
+    await admin.getByRole('button', { name: 'Enregistrer' }).click();
+    await announced(admin, 'Équipe de vie scolaire enregistrée.');
+    await admin.getByText('Les signalements sont lus par : MOREAU Claire.').waitFor();
+    await checkA11y(admin, 'who reads the reports');
+    // The administrator no longer reads them: after a reload, no « Signalements » for him.
+    await admin.reload();
+    const adminNav = admin.getByRole('navigation', { name: 'Menu de la console' });
+    await adminNav.getByRole('link', { name: 'Établissements' }).waitFor();
+    assert.equal(await adminNav.getByRole('link', { name: 'Signalements' }).count(), 0);
     const cpe = await openConsole(browser, server);
     await cpe.getByRole('textbox', { name: 'Identifiant' }).fill('claire.moreau');
     await cpe.getByLabel('Mot de passe').fill('demo');

@@ -51,6 +51,14 @@ export interface Report {
   updated: string;
 }
 
+export interface SafetyStaff {
+  structure: string;
+  /** Named by the structure's administrators; null: none named (its local administrators read). */
+  safety_staff: { login: string; name: string | null }[] | null;
+  readers: { login: string; name: string | null }[];
+  candidates: { login: string; name: string }[];
+}
+
 export interface ReportDetail extends Report {
   messages: { stanza_id: string; sender: ReportPerson; body: string; time: string; reported: boolean }[];
   notes: { author: string; author_name: string | null; text: string; time: string }[];
@@ -277,6 +285,11 @@ export const api = {
   setReportStatus: (id: number, status: ReportStatus) =>
     call<ReportDetail>('PUT', `/reports/${id}/status`, { status }),
   addReportNote: (id: number, text: string) => call<ReportDetail>('POST', `/reports/${id}/notes`, { text }),
+
+  safetyStaff: (structure: string) => call<SafetyStaff>('GET', `/structures/${enc(structure)}/safety-staff`),
+  setSafetyStaff: (structure: string, logins: string[]) =>
+    call<SafetyStaff>('PUT', `/structures/${enc(structure)}/safety-staff`, { logins }),
+  resetSafetyStaff: (structure: string) => call<SafetyStaff>('DELETE', `/structures/${enc(structure)}/safety-staff`),
 
   admins: () => call<Admin[]>('GET', '/admins'),
   grant: (login: string, structures: string[]) => call<unknown>('POST', '/admins', { login, structures }),

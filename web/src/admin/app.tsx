@@ -10,7 +10,7 @@ import { AccessScreen, RulesScreen } from './structure';
 import { GroupScreen, GroupsScreen } from './groups';
 import { UserScreen, UsersScreen } from './users';
 import { AdminsScreen, AuditScreen, LiveScreen } from './overview';
-import { ReportScreen, ReportsScreen } from './reports';
+import { ReportScreen, ReportsScreen, SafetyStaffScreen } from './reports';
 import { LoginForm } from '../login-form';
 
 export function App() {
@@ -180,6 +180,7 @@ function Shell({ session, onOut }: { session: Session; onOut: () => void }) {
                 ['rules', t('navRules')],
                 ['groups', t('navGroups')],
                 ['users', t('navUsers')],
+                ['safety', t('navSafety')],
               ] as const
             ).map(([s, label]) => (
               <li key={s}>
@@ -226,6 +227,8 @@ function Screen({
           return sub ? <GroupScreen sid={sid} gid={sub} /> : <GroupsScreen sid={sid} />;
         case 'users':
           return sub ? <UserScreen sid={sid} login={sub} /> : <UsersScreen sid={sid} />;
+        case 'safety':
+          return <SafetyStaffScreen sid={sid} />;
         default:
           return <AccessScreen sid={sid} />;
       }

@@ -368,6 +368,20 @@ const fr = {
   reason_abuse: 'Harcèlement ou insulte',
   reason_spam: 'Messages indésirables',
   reason_other: 'Autre',
+  navSafety: 'Équipe de vie scolaire',
+  safetyHeading: 'Équipe de vie scolaire',
+  safetyIntro:
+    "Les signalements des élèves et des familles de l'établissement sont lus par son équipe de vie scolaire (par exemple le CPE et la direction) si vous la nommez ici, sinon par ses administrateurs locaux.",
+  safetyDefault: "Aucune équipe nommée : les administrateurs locaux lisent les signalements ({names}).",
+  safetyNamed: 'Les signalements sont lus par : {names}.',
+  safetyNobody: 'personne pour le moment',
+  safetyChoose: 'Équipe de vie scolaire (enseignants et personnels de l’établissement)',
+  safetyNoCandidate: "L'établissement n'a ni enseignant ni personnel dans l'annuaire.",
+  safetySave: 'Enregistrer',
+  safetySaved: 'Équipe de vie scolaire enregistrée.',
+  safetyReset: 'Revenir au choix par défaut',
+  safetyResetDone: 'Les administrateurs locaux lisent de nouveau les signalements.',
+  safetyNone: 'Cochez au moins une personne, ou revenez au choix par défaut.',
 };
 
 type Catalogue = Record<keyof typeof fr, string>;
@@ -729,6 +743,20 @@ const en: Catalogue = {
   reason_abuse: 'Harassment or insult',
   reason_spam: 'Unwanted messages',
   reason_other: 'Other',
+  navSafety: 'Pastoral staff',
+  safetyHeading: 'Pastoral staff',
+  safetyIntro:
+    "Reports from the school's pupils and families are read by its pastoral staff (for instance the CPE and the head teacher) if you name them here, otherwise by its local administrators.",
+  safetyDefault: 'No staff named: the local administrators read the reports ({names}).',
+  safetyNamed: 'The reports are read by: {names}.',
+  safetyNobody: 'nobody yet',
+  safetyChoose: "Pastoral staff (the school's teachers and staff)",
+  safetyNoCandidate: 'The school has no teacher or staff in the directory.',
+  safetySave: 'Save',
+  safetySaved: 'Pastoral staff saved.',
+  safetyReset: 'Back to the default',
+  safetyResetDone: 'The local administrators read the reports again.',
+  safetyNone: 'Tick at least one person, or go back to the default.',
 };
 
 export type Key = keyof typeof fr;

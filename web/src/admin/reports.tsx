@@ -5,7 +5,15 @@
 // server. Everything from the data is inserted as text, never as markup.
 
 import { useState } from 'preact/hooks';
-import { REPORT_STATUSES, api, type ReportDetail, type ReportPerson, type ReportStatus, type Session } from './api';
+import {
+  REPORT_STATUSES,
+  api,
+  type ReportDetail,
+  type ReportPerson,
+  type ReportStatus,
+  type SafetyStaff,
+  type Session,
+} from './api';
 import { formatDate, t, tk } from './i18n';
 import { ErrorText, Loading, ScreenHeading, announce, go, href, structureName, useLoad, useUid } from './ui';
 
@@ -216,5 +224,97 @@ function ReportBody({ report, onChange }: { report: ReportDetail; onChange: (r: 
         </button>
       </form>
     </>
+  );
+}
+
+/**
+ * `#/s/SID/safety`: who reads the structure's reports — the safety staff its
+ * administrators name (teachers or staff of the structure), else its local
+ * administrators. « Enregistrer », « Revenir au choix par défaut ».
+ */
+export function SafetyStaffScreen({ sid }: { sid: string }) {
+  const { data, error, setData } = useLoad(() => api.safetyStaff(sid), [sid]);
+  return (
+    <>
+      <ScreenHeading>{t('safetyHeading')}</ScreenHeading>
+      <p>{t('safetyIntro')}</p>
+      <ErrorText error={error} />
+      {!data && !error && <Loading />}
+      {data && <SafetyForm key={JSON.stringify(data.safety_staff)} staff={data} onChange={setData} />}
+    </>
+  );
+}
+
+function SafetyForm({ staff, onChange }: { staff: SafetyStaff; onChange: (s: SafetyStaff) => void }) {
+  const [chosen, setChosen] = useState<string[]>((staff.safety_staff ?? []).map((p) => p.login));
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const errorId = useUid('safety-error');
+  const run = async (f: () => Promise<SafetyStaff>, said: string) => {
+    setBusy(true);
+    setError(null);
+    try {
+      const s = await f();
+      onChange(s);
+      announce(said);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const submit = (e: Event) => {
+    e.preventDefault();
+    if (chosen.length === 0) {
+      setError(new Error(t('safetyNone')));
+      return;
+    }
+    void run(() => api.setSafetyStaff(staff.structure, chosen), t('safetySaved'));
+  };
+  const names = (l: { login: string; name: string | null }[]) => l.map((p) => p.name ?? p.login).join(', ');
+  return (
+    <form class="panel" onSubmit={submit} noValidate>
+      <p>
+        {staff.safety_staff === null
+          ? t('safetyDefault', { names: names(staff.readers) || t('safetyNobody') })
+          : t('safetyNamed', { names: names(staff.readers) })}
+      </p>
+      <fieldset aria-describedby={error ? errorId : undefined}>
+        <legend>{t('safetyChoose')}</legend>
+        {staff.candidates.length === 0 && <p class="empty">{t('safetyNoCandidate')}</p>}
+        {staff.candidates.map((c) => {
+          const id = `safety-${c.login}`;
+          return (
+            <div class="check" key={c.login}>
+              <input
+                id={id}
+                type="checkbox"
+                checked={chosen.includes(c.login)}
+                onChange={(e) => {
+                  const on = (e.target as HTMLInputElement).checked;
+                  setChosen((l) => (on ? [...l.filter((x) => x !== c.login), c.login] : l.filter((x) => x !== c.login)));
+                }}
+              />
+              <label for={id}>{c.name}</label>
+            </div>
+          );
+        })}
+      </fieldset>
+      <ErrorText error={error} id={errorId} />
+      <div class="buttons">
+        <button type="submit" class="primary" disabled={busy}>
+          {t('safetySave')}
+        </button>
+        {staff.safety_staff !== null && (
+          <button
+            type="button"
+            disabled={busy}
+            onClick={() => void run(() => api.resetSafetyStaff(staff.structure), t('safetyResetDone'))}
+          >
+            {t('safetyReset')}
+          </button>
+        )}
+      </div>
+    </form>
   );
 }

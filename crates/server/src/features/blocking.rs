@@ -64,7 +64,7 @@ pub async fn handle(server: &Server, session: &Session, payload: &Element, set: 
                     .is_some_and(|u| u.profile == causerie_ent::Profile::Student);
                 let mut parsed = Vec::new();
                 for (jid, r) in &reports {
-                    parsed.push((jid, report::parse(server, r, pupil)?));
+                    parsed.push((jid, report::parse(&server.config().reports, r, pupil)?));
                 }
                 for (jid, p) in parsed {
                     report::submit(server, session, jid, &p).await?;

@@ -16,7 +16,7 @@ use causerie_proto::{Element, ns, xml};
 use causerie_store::{NewReport, ReportOutcome, ReportReason, ReportStore, ReportTarget};
 use jid::Jid;
 
-use crate::config::Language;
+use crate::config::{Language, Reports};
 use crate::server::Server;
 use crate::session::Session;
 use crate::stanza::{IqResult, error, internal};
@@ -56,9 +56,8 @@ async fn voice_of(server: &Server, user: &str) -> Voice {
 }
 
 /// Reads a `<report/>` element, within the configured bounds.
-pub fn parse(server: &Server, report: &Element, voice_pupil: bool) -> Result<Parsed, StanzaError> {
+pub fn parse(limits: &Reports, report: &Element, voice_pupil: bool) -> Result<Parsed, StanzaError> {
     let v = Voice { pupil: voice_pupil };
-    let limits = &server.config().reports;
     let reason = match report.attr("reason") {
         Some("urn:xmpp:reporting:abuse") => ReportReason::Abuse,
         Some("urn:xmpp:reporting:spam") => ReportReason::Spam,
@@ -132,7 +131,7 @@ pub async fn handle(server: &Server, session: &Session, payload: &Element, set: 
     if !set {
         return Err(StanzaError::new(Condition::BadRequest));
     }
-    let parsed = parse(server, payload, voice.pupil)?;
+    let parsed = parse(&server.config().reports, payload, voice.pupil)?;
     let jid = payload
         .attr("jid")
         .and_then(|j| Jid::new(j).ok())
@@ -308,4 +307,86 @@ fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(xml: &str) -> Element {
+        xml.parse().unwrap()
+    }
+
+    fn condition(e: StanzaError) -> Condition {
+        e.condition
+    }
+
+    #[test]
+    fn reasons_ids_and_text() {
+        let limits = Reports::default();
+        let r = report(
+            "<report xmlns='urn:xmpp:reporting:1' reason='urn:xmpp:reporting:spam'>\
+             <stanza-id xmlns='urn:xmpp:sid:0' by='a@b' id='s1'/>\
+             <stanza-id xmlns='urn:xmpp:sid:0' by='a@b' id='s1'/>\
+             <stanza-id xmlns='urn:xmpp:sid:0' by='a@b' id='s2'/>\
+             <text xml:lang='fr'>  Il insiste  </text><text>second</text></report>",
+        );
+        let p = parse(&limits, &r, true).unwrap();
+        assert_eq!(p.reason, ReportReason::Spam);
+        assert_eq!(p.stanza_ids, ["s1", "s2"]);
+        assert_eq!(p.text, "Il insiste");
+        for (reason, want) in [
+            ("urn:xmpp:reporting:abuse", ReportReason::Abuse),
+            ("urn:causerie:reporting:other", ReportReason::Other),
+        ] {
+            let r = report(&format!(
+                "<report xmlns='urn:xmpp:reporting:1' reason='{reason}'/>"
+            ));
+            assert_eq!(parse(&limits, &r, false).unwrap().reason, want);
+        }
+    }
+
+    #[test]
+    fn refusals() {
+        let limits = Reports {
+            max_messages: 2,
+            max_text_chars: 5,
+            ..Reports::default()
+        };
+        let bad = |xml: &str| condition(parse(&limits, &report(xml), true).unwrap_err());
+        assert_eq!(
+            bad("<report xmlns='urn:xmpp:reporting:1'/>"),
+            Condition::BadRequest
+        );
+        assert_eq!(
+            bad("<report xmlns='urn:xmpp:reporting:1' reason='spam'/>"),
+            Condition::BadRequest
+        );
+        let ids = (1..=3)
+            .map(|i| format!("<stanza-id xmlns='urn:xmpp:sid:0' id='s{i}'/>"))
+            .collect::<String>();
+        assert_eq!(
+            bad(&format!(
+                "<report xmlns='urn:xmpp:reporting:1' reason='urn:xmpp:reporting:spam'>{ids}</report>"
+            )),
+            Condition::NotAcceptable
+        );
+        assert_eq!(
+            bad(
+                "<report xmlns='urn:xmpp:reporting:1' reason='urn:xmpp:reporting:spam'>\
+                 <text>six ch</text></report>"
+            ),
+            Condition::NotAcceptable
+        );
+        for id in ["", "a b", &"x".repeat(129)] {
+            assert_eq!(
+                bad(&format!(
+                    "<report xmlns='urn:xmpp:reporting:1' reason='urn:xmpp:reporting:spam'>\
+                     <stanza-id xmlns='urn:xmpp:sid:0' id='{id}'/></report>"
+                )),
+                Condition::BadRequest,
+                "{id:?}"
+            );
+        }
+    }
 }
