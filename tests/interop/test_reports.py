@@ -237,6 +237,16 @@ async def test_an_adult_is_answered_with_vous(make_school):
         "Votre signalement a été transmis à votre établissement."
     assert isinstance(r, Iq)
 
+    # Refused attempts are paced too (each costs the server a write): 10 a minute, then
+    # resource-constraint, in « vous ».
+    stranger = sch.jid("emma.roux")
+    for _ in range(9):
+        r = await anne.query(None, report_xml(stranger), "set")
+        assert stanza_error(r) == "not-acceptable", r
+    r = await anne.query(None, report_xml(stranger), "set")
+    assert stanza_error(r) == "resource-constraint", r
+    assert "attendez une minute" in str(r)
+
 
 async def test_a_message_of_a_room_is_reported_by_a_member_only(make_school):
     from test_muc import PLUGINS, create, groupchat, invite_and_join, new_room, service

@@ -6,7 +6,8 @@
 //! The report is stored for the reporter's school (the structure he shares with the
 //! reported person, else his first) with its context copied from his own archive or the
 //! room's (`ReportStore::create_report` checks he had contact, that the messages are his
-//! to report, and the hourly limit). The reporter's session gets a confirmation (a
+//! to report, and the hourly limit; before that, `services::report_pace` paces the
+//! attempts, refused ones included). The reporter's session gets a confirmation (a
 //! headline from the server, « tu » for a pupil, « vous » for the others); the reported
 //! person is told nothing. docs/safety.md says who reads reports.
 
@@ -157,6 +158,20 @@ pub async fn submit(
     parsed: &Parsed,
 ) -> Result<i64, StanzaError> {
     let voice = voice_of(server, &session.user).await;
+    if !server
+        .report_pace
+        .allow(&session.user, std::time::Instant::now())
+    {
+        tracing::info!(reporter = %session.user, "report refused: too many attempts in a minute");
+        return Err(error(
+            Condition::ResourceConstraint,
+            voice.say(
+                "Tu as envoyé beaucoup de signalements d'un coup : attends une minute.",
+                "Vous avez envoyé beaucoup de signalements d'un coup : attendez une minute.",
+            ),
+            "Too many reports at once: wait a minute.",
+        ));
+    }
     let bare = jid.to_bare();
     let target = if bare.domain().as_str() == server.muc_domain() {
         let name = bare.node().map(|n| n.to_string()).ok_or_else(|| {
