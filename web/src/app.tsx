@@ -14,6 +14,7 @@ import {
   CreateCategoryDialog,
   MoveContactDialog,
   RenameCategoryDialog,
+  ReportDialog,
   SettingsDialog,
   StartRoomDialog,
 } from './dialogs';
@@ -174,6 +175,7 @@ type Dialog =
   | { kind: 'rename-category'; name: string }
   | { kind: 'move'; jid: string; from: string | null }
   | { kind: 'delete-contact'; jid: string }
+  | { kind: 'report'; jid: string }
   | { kind: 'start-room'; jid: string };
 
 function Chat() {
@@ -246,6 +248,7 @@ function Chat() {
             onSelect: () => setDialog({ kind: 'move', jid: node.jid, from: node.category }),
           },
           { label: t('deleteContact'), onSelect: () => setDialog({ kind: 'delete-contact', jid: node.jid }) },
+          { label: t('report'), onSelect: () => setDialog({ kind: 'report', jid: node.jid }) },
         ];
       }
     }
@@ -374,6 +377,16 @@ function Chat() {
             } else {
               closeDialog();
             }
+          }}
+        />
+      )}
+      {dialog?.kind === 'report' && (
+        <ReportDialog
+          model={model}
+          jid={dialog.jid}
+          onDone={(sent) => {
+            closeDialog();
+            if (sent) model.notify({ key: 'reportSent' }, 'info', true);
           }}
         />
       )}

@@ -24,8 +24,8 @@ import { dayKey, dayLabel } from './shared/i18n';
 import { useModel } from './hooks';
 import type { Conversation, Line } from './model';
 import { Dot, contactStatus } from './contacts';
-import { Menu } from './menu';
-import { ConfirmDialog, InviteDialog, MyRoomsDialog } from './dialogs';
+import { Menu, below } from './menu';
+import { ConfirmDialog, InviteDialog, MyRoomsDialog, ReportDialog } from './dialogs';
 import { linkify } from './linkify';
 import { AttachButton, MessageBody } from './upload';
 
@@ -170,6 +170,9 @@ function ConversationPanel({
   const inviteButton = useRef<HTMLButtonElement>(null);
   const drawerButton = useRef<HTMLButtonElement>(null);
   const [inviting, setInviting] = useState(false);
+  // A received message's menu (« Signaler ce message ») and the report dialog it opens.
+  const [lineMenu, setLineMenu] = useState<{ line: Line; x: number; y: number; from: HTMLElement } | null>(null);
+  const [reporting, setReporting] = useState<{ line: Line; from: HTMLElement } | null>(null);
   // The participants' drawer (narrow screens only: wider, the column is always shown).
   const [drawer, setDrawer] = useState(false);
   const closeDrawer = () => {
@@ -272,6 +275,24 @@ function ConversationPanel({
                     {line.who ?? (line.kind === 'out' ? model.displayName(model.bare) : name)}
                   </span>{' '}
                   <time dateTime={line.time.toISOString()}>{formatTime(line.time)}</time>
+                  {line.kind === 'in' && line.sid && (
+                    <>
+                      {' '}
+                      <button
+                        type="button"
+                        class="line-actions"
+                        aria-haspopup="menu"
+                        aria-label={t('messageActions', { name: line.who ?? name, time: formatTime(line.time) })}
+                        onClick={(e) => {
+                          const el = e.currentTarget as HTMLElement;
+                          const { x, y } = below(el);
+                          setLineMenu({ line, x, y, from: el });
+                        }}
+                      >
+                        …
+                      </button>
+                    </>
+                  )}
                   <MessageBody text={line.text ?? ''}>
                     <MessageText text={line.text ?? ''} />
                   </MessageBody>
@@ -303,6 +324,39 @@ function ConversationPanel({
         )}
       </div>
       <Editor conv={conv} editorRef={editorRef} disabled={out} />
+      {lineMenu && (
+        <Menu
+          label={t('messageActions', { name: lineMenu.line.who ?? name, time: formatTime(lineMenu.line.time) })}
+          items={[
+            {
+              label: t('reportMessage'),
+              onSelect: () => setReporting({ line: lineMenu.line, from: lineMenu.from }),
+            },
+          ]}
+          x={lineMenu.x}
+          y={lineMenu.y}
+          onClose={(restore) => {
+            const from = lineMenu.from;
+            setLineMenu(null);
+            if (restore) from.focus();
+          }}
+        />
+      )}
+      {reporting && (
+        <ReportDialog
+          model={model}
+          jid={conv.jid}
+          name={reporting.line.who ?? name}
+          message
+          stanzaIds={reporting.line.sid ? [reporting.line.sid] : []}
+          onDone={(sent) => {
+            const from = reporting.from;
+            setReporting(null);
+            if (sent) model.notify({ key: 'reportSent' }, 'info', true);
+            window.setTimeout(() => from.isConnected && from.focus(), 0);
+          }}
+        />
+      )}
       {inviting && (
         <InviteDialog
           model={model}

@@ -716,3 +716,91 @@ export function SettingsDialog({ model, onDone }: { model: Model; onDone: () => 
     </Modal>
   );
 }
+
+/**
+ * « Signaler »: why (harassment, unwanted messages, other) and optional
+ * details, then « Envoyer le signalement »; the report goes to the school's
+ * staff (docs/safety.md). `onDone(true)` once the server took it.
+ */
+export function ReportDialog({
+  model,
+  jid,
+  name,
+  message = false,
+  stanzaIds = [],
+  onDone,
+}: {
+  model: Model;
+  /** The person reported, or the room whose message is reported. */
+  jid: string;
+  /** Who is reported, as shown (default: the contact's name). */
+  name?: string;
+  /** A message is reported (else a person). */
+  message?: boolean;
+  stanzaIds?: string[];
+  onDone: (sent: boolean) => void;
+}) {
+  const [reason, setReason] = useState<'abuse' | 'spam' | 'other'>('abuse');
+  const [text, setText] = useState('');
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const ids = useMemo(
+    () => ({ intro: uid('report-intro'), text: uid('report-text'), error: uid('report-error'), legend: uid('report-legend') }),
+    [],
+  );
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (busy) return;
+    setBusy(true);
+    setError(undefined);
+    try {
+      await model.report(jid, reason, text, stanzaIds);
+      onDone(true);
+    } catch (err) {
+      setError(errorMessage(err));
+      setBusy(false);
+    }
+  };
+  return (
+    <Modal
+      title={t(message ? 'reportMessageTitle' : 'reportTitle', { name: name ?? model.displayName(jid) })}
+      describedBy={ids.intro}
+      onClose={() => onDone(false)}
+    >
+      <form onSubmit={submit} noValidate>
+        <p id={ids.intro}>{t('reportIntro')}</p>
+        <fieldset class="report-reasons">
+          <legend id={ids.legend}>{t('reportReason')}</legend>
+          {(['abuse', 'spam', 'other'] as const).map((r) => (
+            <label key={r} class="radio">
+              <input type="radio" name="report-reason" value={r} checked={reason === r} onChange={() => setReason(r)} />{' '}
+              {t(r === 'abuse' ? 'reportAbuse' : r === 'spam' ? 'reportSpam' : 'reportOther')}
+            </label>
+          ))}
+        </fieldset>
+        <label for={ids.text}>{t('reportDetails')}</label>
+        <textarea
+          id={ids.text}
+          rows={3}
+          maxLength={1000}
+          value={text}
+          aria-describedby={error ? ids.error : undefined}
+          onInput={(e) => setText((e.target as HTMLTextAreaElement).value)}
+        />
+        {error && (
+          <p id={ids.error} class="error" role="alert">
+            {error}
+          </p>
+        )}
+        <div class="buttons">
+          <button type="submit" class="primary" aria-disabled={busy ? 'true' : undefined}>
+            {t('reportSend')}
+          </button>
+          <button type="button" onClick={() => onDone(false)}>
+            {t('cancel')}
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}

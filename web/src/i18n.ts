@@ -97,6 +97,21 @@ const fr = {
   addContact: 'Ajouter le contact',
   addChooseFirst: "Choisis d'abord une personne dans les résultats.",
 
+  report: 'Signaler',
+  reportTitle: 'Signaler {name}',
+  reportMessageTitle: 'Signaler le message de {name}',
+  reportMessage: 'Signaler ce message',
+  messageActions: 'Options du message de {name} de {time}',
+  reportIntro:
+    "Ton signalement sera transmis à ton établissement, avec les derniers messages échangés. La personne signalée n'en saura rien.",
+  reportReason: 'Motif',
+  reportAbuse: 'Harcèlement, insultes ou menaces',
+  reportSpam: 'Messages indésirables',
+  reportOther: 'Autre',
+  reportDetails: 'Précisions (facultatif)',
+  reportSend: 'Envoyer le signalement',
+  reportSent: 'Ton signalement a été transmis à ton établissement.',
+
   confirmDeleteCategory:
     'Supprimer la catégorie « {name} » ? Ses contacts seront déplacés dans « Autres contacts ».',
   confirmDeleteContact:
@@ -196,6 +211,9 @@ type Catalogue = Record<Key, string>;
  * in « vous » and no « vous » in « tu ».)
  */
 const vous: Partial<Catalogue> = {
+  reportIntro:
+    "Votre signalement sera transmis à votre établissement, avec les derniers messages échangés. La personne signalée n'en saura rien.",
+  reportSent: 'Votre signalement a été transmis à votre établissement.',
   fileSendFailed: "Le fichier n'a pas pu être envoyé. Réessayez dans un instant.",
   fileSharingOff: "Le partage de fichiers n'est pas ouvert dans votre établissement.",
   categoryTooMany: 'Vous avez déjà {n} catégories : supprimez-en une avant d’en créer une autre.',
@@ -319,6 +337,19 @@ const en: Catalogue = {
 
   confirmDeleteCategory: 'Delete the category “{name}”? Its contacts will move to “Other contacts”.',
   confirmDeleteContact: 'Delete {name} from your contacts? You will also leave their contact list.',
+  report: 'Report',
+  reportTitle: 'Report {name}',
+  reportMessageTitle: 'Report the message from {name}',
+  reportMessage: 'Report this message',
+  messageActions: 'Options of the message from {name} at {time}',
+  reportIntro: 'Your report will be sent to your school, with your latest messages. The person reported will not be told.',
+  reportReason: 'Reason',
+  reportAbuse: 'Harassment, insults or threats',
+  reportSpam: 'Unwanted messages',
+  reportOther: 'Other',
+  reportDetails: 'Details (optional)',
+  reportSend: 'Send the report',
+  reportSent: 'Your report was sent to your school.',
   categoryRemoved: 'The category “{name}” has no contacts left: it was deleted.',
 
   requestsList: 'Requests received',

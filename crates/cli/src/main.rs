@@ -74,6 +74,33 @@ enum Command {
     /// File sharing (XEP-0363) per structure.
     #[command(subcommand)]
     Upload(UploadCommand),
+    /// Reports (« Signalements ») and each structure's safety staff (docs/admin-api.md).
+    #[command(subcommand)]
+    Reports(ReportsCommand),
+}
+
+#[derive(Subcommand)]
+enum ReportsCommand {
+    /// A structure's reports, newest first.
+    List {
+        structure: String,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// One report with its copied messages and notes.
+    Show { id: i64 },
+    /// Set a report's status: new, in_progress or closed.
+    Status { id: i64, status: String },
+    /// Add a note to a report (the author is `cli`).
+    Note { id: i64, text: String },
+    /// Name a structure's safety staff (teachers or staff of the structure), or go back to
+    /// the default (its local administrators) with `--reset`.
+    Staff {
+        structure: String,
+        logins: Vec<String>,
+        #[arg(long, conflicts_with = "logins")]
+        reset: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -260,6 +287,7 @@ async fn run(command: Command, config: Config) -> Result<()> {
         Command::Access(cmd) => access(cmd, &config).await,
         Command::Archive(cmd) => archive(cmd, &config).await,
         Command::Upload(cmd) => upload(cmd, &config).await,
+        Command::Reports(cmd) => reports(cmd, &config).await,
         Command::Rules(cmd) => rules(cmd, &config).await,
         Command::Admin(cmd) => admin(cmd, &config).await,
     }
@@ -675,6 +703,152 @@ async fn access(cmd: AccessCommand, config: &Config) -> Result<()> {
         }
     }
     store.close().await;
+    Ok(())
+}
+
+/// Writes a reader's access to reports in the audit log (actor `cli`).
+async fn audit_report_read(
+    store: &causerie_store::Store,
+    action: &str,
+    structure: &str,
+    target: Option<String>,
+) -> Result<()> {
+    store
+        .audit(&causerie_store::NewAudit {
+            actor: "cli".into(),
+            action: action.into(),
+            structure: Some(structure.into()),
+            target,
+            before: None,
+            after: None,
+        })
+        .await?;
+    Ok(())
+}
+
+fn stamp(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+async fn reports(cmd: ReportsCommand, config: &Config) -> Result<()> {
+    use causerie_store::{ReportStatus, ReportStore};
+    match cmd {
+        ReportsCommand::List { structure, limit } => {
+            let store = open_store(config).await?;
+            let list = store.reports(&structure, limit.clamp(1, 10_000)).await?;
+            audit_report_read(&store, "report.list", &structure, None).await?;
+            store.close().await;
+            for r in list {
+                println!(
+                    "{}\t{}\t{}\t{} -> {}{}\t{}",
+                    r.id,
+                    stamp(r.created_ms),
+                    r.status.as_str(),
+                    r.reporter,
+                    r.reported,
+                    r.room.map(|x| format!(" (room {x})")).unwrap_or_default(),
+                    r.reason.as_str()
+                );
+            }
+        }
+        ReportsCommand::Show { id } => {
+            let store = open_store(config).await?;
+            let d = store.report(id).await?;
+            if let Some(d) = &d {
+                audit_report_read(
+                    &store,
+                    "report.read",
+                    &d.report.structure,
+                    Some(id.to_string()),
+                )
+                .await?;
+            }
+            store.close().await;
+            let d = d.ok_or_else(|| anyhow::anyhow!("report {id}: not found"))?;
+            let r = &d.report;
+            println!("report {} of {} ({})", r.id, r.structure, r.status.as_str());
+            println!(
+                "made {} by {} about {}",
+                stamp(r.created_ms),
+                r.reporter,
+                r.reported
+            );
+            if let Some(room) = &r.room {
+                println!("in room {room}");
+            }
+            println!("reason: {}; text: {:?}", r.reason.as_str(), r.text);
+            println!("messages:");
+            for m in &d.messages {
+                let body = m
+                    .stanza
+                    .parse::<causerie_proto::Element>()
+                    .ok()
+                    .and_then(|e| e.children().find(|c| c.name() == "body").map(|b| b.text()))
+                    .unwrap_or_default();
+                println!(
+                    "{} {} {}: {:?}",
+                    if m.reported { "*" } else { " " },
+                    stamp(m.stamp_ms),
+                    m.sender,
+                    body
+                );
+            }
+            println!("notes:");
+            for n in &d.notes {
+                println!("  {} {}: {:?}", stamp(n.created_ms), n.author, n.text);
+            }
+        }
+        ReportsCommand::Status { id, status } => {
+            let status = ReportStatus::parse(&status).ok_or_else(|| {
+                anyhow::anyhow!("unknown status {status:?}: new, in_progress or closed")
+            })?;
+            let store = open_store(config).await?;
+            let done = store
+                .set_report_status_audited(id, status, "cli", chrono::Utc::now().timestamp_millis())
+                .await;
+            store.close().await;
+            let before = done.map_err(|e| anyhow::anyhow!("report {id}: {e}"))?;
+            println!("report {id}: {} -> {}", before.as_str(), status.as_str());
+        }
+        ReportsCommand::Note { id, text } => {
+            let text = text.trim();
+            if text.is_empty() || text.chars().count() > 2000 {
+                anyhow::bail!("a note has 1 to 2000 characters");
+            }
+            let store = open_store(config).await?;
+            let done = store
+                .add_report_note_audited(id, "cli", text, chrono::Utc::now().timestamp_millis())
+                .await;
+            store.close().await;
+            done.map_err(|e| anyhow::anyhow!("report {id}: {e}"))?;
+            println!("report {id}: note added");
+        }
+        ReportsCommand::Staff {
+            structure,
+            logins,
+            reset,
+        } => {
+            if !reset && logins.is_empty() {
+                anyhow::bail!("name at least one login, or --reset");
+            }
+            change(
+                config,
+                Change::SetSafetyStaff {
+                    structure: structure.clone(),
+                    logins: (!reset).then_some(logins.clone()),
+                },
+                &format!("the safety staff of {structure}"),
+            )
+            .await?;
+            if reset {
+                println!("safety staff of {structure}: its local administrators (the default)");
+            } else {
+                println!("safety staff of {structure}: {}", logins.join(" "));
+            }
+        }
+    }
     Ok(())
 }
 

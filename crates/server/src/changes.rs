@@ -1,7 +1,6 @@
 //! One way to change the school: a typed [`Change`] (a directory import, one user, class,
 //! group or structure, a structure's rules, chat access, archive retention or file
-//! sharing, an account
-//! lock, an
+//! sharing or safety staff, an account lock, an
 //! administrator's grant, a console group edit) and one [`apply`] that every door calls —
 //! the `causerie` command line, the ENT's directory sync API and the admin API.
 //!
@@ -28,7 +27,7 @@ use causerie_ent::{
 };
 use causerie_store::{
     AccountArchiveStore, AdminStore, Credentials, DirectoryStore, GroupChange, ImportReport,
-    NewAudit, Store, StoreError, UploadStore,
+    NewAudit, ReportStore, Store, StoreError, UploadStore,
 };
 use serde_json::{Value, json};
 
@@ -102,6 +101,13 @@ pub enum Change {
         structure: String,
         settings: Option<UploadSettings>,
     },
+    /// A structure's designated safety staff, who read its reports (None: back to the
+    /// default, its local administrators). Each login must be an adult of the structure
+    /// (teacher or personnel). Not a directory change.
+    SetSafetyStaff {
+        structure: String,
+        logins: Option<Vec<String>>,
+    },
     /// An account locked or unlocked by an administrator; `structure` is the one the
     /// administrator acted for (audit).
     Lock {
@@ -132,7 +138,10 @@ impl Change {
     /// Whether it moves the directory generation (then running servers load the new view
     /// and enforce it).
     pub fn moves_generation(&self) -> bool {
-        !matches!(self, Change::SetRetention { .. } | Change::SetUpload { .. })
+        !matches!(
+            self,
+            Change::SetRetention { .. } | Change::SetUpload { .. } | Change::SetSafetyStaff { .. }
+        )
     }
 
     /// Whether it concerns the directory as the ENT feeds it (what the sync API may do).
@@ -167,6 +176,8 @@ pub struct Applied {
     pub retention_before: Option<Retention>,
     /// The structure's own file sharing before (None: the default).
     pub upload_before: Option<UploadSettings>,
+    /// The structure's designated safety staff before (None: the default).
+    pub safety_before: Option<Vec<String>>,
 }
 
 /// Why a change was refused; nothing was written.
@@ -393,6 +404,46 @@ pub async fn apply(
             Ok(Applied {
                 changed: before != settings,
                 upload_before: before,
+                ..done
+            })
+        }
+        Change::SetSafetyStaff { structure, logins } => {
+            if dir.structure(&structure).is_none() {
+                return Err(ChangeError::NotFound);
+            }
+            let logins = logins.map(|mut l| {
+                l.sort();
+                l.dedup();
+                l
+            });
+            for login in logins.iter().flatten() {
+                let fits = dir.user(login).is_some_and(|u| {
+                    u.structures.contains(&structure)
+                        && matches!(u.profile, Profile::Teacher | Profile::Personnel)
+                });
+                if !fits {
+                    return Err(invalid(
+                        &structure,
+                        Some("safety_staff"),
+                        format!(
+                            "{login} is not a teacher or a member of staff of structure {structure}"
+                        ),
+                    ));
+                }
+            }
+            if logins.as_ref().is_some_and(|l| l.len() > 50) {
+                return Err(invalid(
+                    &structure,
+                    Some("safety_staff"),
+                    "at most 50 safety staff",
+                ));
+            }
+            let before = store
+                .set_safety_staff_audited(&structure, logins.as_deref(), actor.name())
+                .await?;
+            Ok(Applied {
+                changed: before != logins,
+                safety_before: before,
                 ..done
             })
         }

@@ -39,6 +39,34 @@ pub struct Config {
     pub components: Vec<Component>,
     pub push: Push,
     pub upload: Upload,
+    pub reports: Reports,
+}
+
+/// Reports (« Signaler », XEP-0377): what one carries and how often one may be made
+/// (docs/config.md, "Reports").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Reports {
+    /// Messages copied before and after each reported one (or the last ones with a person
+    /// reported without messages), from the reporter's archive or the room's.
+    pub context_messages: u32,
+    /// Reports one account may make per hour.
+    pub per_hour: u32,
+    /// Longest free text of a report, in characters.
+    pub max_text_chars: usize,
+    /// Messages one report may name.
+    pub max_messages: usize,
+}
+
+impl Default for Reports {
+    fn default() -> Self {
+        Reports {
+            context_messages: 10,
+            per_hour: 5,
+            max_text_chars: 1000,
+            max_messages: 10,
+        }
+    }
 }
 
 /// File sharing (XEP-0363 HTTP File Upload) on `upload.DOMAIN`, the files served by the
@@ -414,6 +442,7 @@ impl Default for Config {
             components: Vec::new(),
             push: Push::default(),
             upload: Upload::default(),
+            reports: Reports::default(),
         }
     }
 }
@@ -750,6 +779,22 @@ impl Config {
                 "upload.slot_validity_secs",
                 "must be between 1 and 3600".into(),
             ));
+        }
+        let r = &self.reports;
+        if r.context_messages > 50 {
+            return Err(("reports.context_messages", "must be at most 50".into()));
+        }
+        if !(1..=1000).contains(&r.per_hour) {
+            return Err(("reports.per_hour", "must be between 1 and 1000".into()));
+        }
+        if !(1..=10_000).contains(&r.max_text_chars) {
+            return Err((
+                "reports.max_text_chars",
+                "must be between 1 and 10000".into(),
+            ));
+        }
+        if !(1..=50).contains(&r.max_messages) {
+            return Err(("reports.max_messages", "must be between 1 and 50".into()));
         }
         if let Some(url) = &self.storage.url
             && !(url.starts_with("sqlite:")

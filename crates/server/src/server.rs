@@ -48,6 +48,8 @@ pub struct Server {
     pub(crate) pushes: Pushes,
     /// Shared files (XEP-0363): None when `[upload] enabled` is false.
     pub(crate) uploads: Option<crate::services::uploads::Uploads>,
+    /// Report attempts per account and minute (XEP-0377).
+    pub(crate) report_pace: crate::services::report_pace::ReportPace,
 }
 
 impl Server {
@@ -86,6 +88,7 @@ impl Server {
             tls,
             config,
             uploads,
+            report_pace: Default::default(),
         }
     }
 

@@ -5,6 +5,8 @@
 //! and archives, the accounts' one-to-one archive and its retention per structure; PEP nodes
 //! and items, private XML storage; blocklists (XEP-0191) and last logouts (XEP-0012); push
 //! registrations (XEP-0357); shared files (XEP-0363) and each structure's file sharing;
+//! reports (« Signaler », XEP-0377) with their copied messages and notes, and each
+//! structure's safety staff;
 //! administrators, console sessions, account locks, the audit log).
 //!
 //! Nothing is cached here: every call reads the database, so an account created by another
@@ -28,6 +30,7 @@ pub mod pep;
 pub mod private;
 pub mod push;
 mod reader;
+pub mod reports;
 pub mod rooms;
 pub mod roster;
 pub mod uploads;
@@ -54,6 +57,10 @@ pub use offline::{OfflineMessage, OfflineStore, Waiting};
 pub use pep::{AccessModel, LastItem, PepItem, PepNode, PepQuota, PepStore, Published, SendLast};
 pub use private::{PrivateEntry, PrivateStore};
 pub use push::{PushRegistration, PushStore};
+pub use reports::{
+    NewReport, Report, ReportDetail, ReportMessage, ReportNote, ReportOutcome, ReportReason,
+    ReportStatus, ReportStore, ReportTarget,
+};
 pub use rooms::{
     AddMember, Affiliation, ArchiveEntry, ArchivePage, ArchiveQuery, ArchivedMessage, CreateRoom,
     Room, RoomMember, RoomStore,

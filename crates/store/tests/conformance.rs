@@ -32,6 +32,9 @@ use causerie_store::{
     SendLast,
 };
 use causerie_store::{ActivityStore, BlockStore, LastLogout};
+use causerie_store::{
+    NewReport, ReportOutcome, ReportReason, ReportStatus, ReportStore, ReportTarget,
+};
 use causerie_store::{NewUpload, SlotOutcome, UploadState, UploadStore};
 use sqlx::Connection;
 
@@ -324,6 +327,10 @@ conformance! {
         uploads_slots_are_single_use_and_bounded,
         uploads_settings_are_audited,
         uploads_purge_per_structure,
+        reports_copy_context_from_the_reporters_archive_only,
+        reports_in_rooms_and_without_messages,
+        reports_are_limited_per_hour,
+        reports_status_notes_and_safety_staff_are_audited,
         admin_grants_from_import_and_by_hand,
         admin_super_admins,
         admin_sessions_and_login_failures,
@@ -5091,4 +5098,356 @@ async fn push_registrations_go_with_the_account(store: &Store) {
     store.delete_account("pushgone").await.unwrap();
     store.create_account("pushgone", &creds(3)).await.unwrap();
     assert_eq!(store.push_registrations("pushgone").await.unwrap(), vec![]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Reports (« Signaler », XEP-0377) and the safety staff
+// ---------------------------------------------------------------------------------------
+
+fn new_report(reporter: &str, target: ReportTarget, ids: &[&str], now_ms: i64) -> NewReport {
+    NewReport {
+        structure: COLLEGE.into(),
+        reporter: reporter.into(),
+        reporter_jid: format!("{reporter}@x"),
+        target,
+        reason: ReportReason::Abuse,
+        text: "Il m'insulte".into(),
+        stanza_ids: strings(ids),
+        now_ms,
+    }
+}
+
+fn person_target(login: &str) -> ReportTarget {
+    ReportTarget::Person {
+        jid: format!("{login}@x"),
+        login: Some(login.into()),
+    }
+}
+
+async fn reports_copy_context_from_the_reporters_archive_only(store: &Store) {
+    for user in ["ana", "ben", "cloe"] {
+        store.create_account(user, &creds(1)).await.unwrap();
+    }
+    // ana: m1..m30 with ben (odd) and cloe (even); ben has his own copies of the odd ones
+    // and a message m99 with cloe that ana never saw.
+    let mut entries: Vec<AccountArchiveEntry> = (1..=30)
+        .map(|n| {
+            let with = if n % 2 == 1 { "ben@x" } else { "cloe@x" };
+            one_to_one("ana", n, with, n * 100)
+        })
+        .collect();
+    entries.extend(
+        (1..=30)
+            .step_by(2)
+            .map(|n| one_to_one("ben", n, "ana@x", n * 100)),
+    );
+    entries.push(one_to_one("ben", 99, "cloe@x", 5000));
+    store.write_archives(&[], &entries).await.unwrap();
+    // m15 is with ben: 2 before and 2 after it in that conversation (not cloe's).
+    let out = store
+        .create_report(
+            &new_report("ana", person_target("ben"), &["m15"], 10_000),
+            2,
+            5,
+        )
+        .await
+        .unwrap();
+    let ReportOutcome::Created { id, reported } = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(reported, "ben@x");
+    let d = store.report(id).await.unwrap().unwrap();
+    let got: Vec<(&str, bool)> = d
+        .messages
+        .iter()
+        .map(|m| (m.stanza_id.as_str(), m.reported))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("m11", false),
+            ("m13", false),
+            ("m15", true),
+            ("m17", false),
+            ("m19", false)
+        ]
+    );
+    // Senders: ana's odd messages are incoming (from ben).
+    assert_eq!(d.messages[2].sender, "ben@x");
+    assert_eq!(d.report.reporter, "ana");
+    assert_eq!(d.report.room, None);
+    assert_eq!(d.report.status, ReportStatus::New);
+    assert_eq!(d.report.stanza_ids, strings(&["m15"]));
+    assert_eq!(d.report.text, "Il m'insulte");
+    assert!(d.notes.is_empty());
+    // The copies outlive the archive.
+    store.purge_account_archive(i64::MAX, &[]).await.unwrap();
+    assert_eq!(store.report(id).await.unwrap().unwrap().messages.len(), 5);
+    // Another person's message (ben's m99 with cloe), or one with someone else than the
+    // reported person (m2 is with cloe), cannot be reported: nothing is stored.
+    store.write_archives(&[], &entries).await.unwrap();
+    for (target, ids) in [
+        (person_target("cloe"), ["m99"]),
+        (person_target("ben"), ["m2"]),
+        (person_target("ben"), ["nope"]),
+    ] {
+        assert_eq!(
+            store
+                .create_report(&new_report("ana", target, &ids, 10_000), 2, 5)
+                .await
+                .unwrap(),
+            ReportOutcome::UnknownMessage
+        );
+    }
+    assert_eq!(store.reports(COLLEGE, 100).await.unwrap().len(), 1);
+    // An unknown reporter.
+    assert!(matches!(
+        store
+            .create_report(&new_report("zoe", person_target("ben"), &[], 1), 2, 5)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn reports_in_rooms_and_without_messages(store: &Store) {
+    for user in ["alice", "bob", "carol", "dan"] {
+        store.create_account(user, &creds(1)).await.unwrap();
+    }
+    let room = created(store, "histoire", "alice").await;
+    store
+        .add_member(room.id, "bob", Some("alice"), 5, 100, 100)
+        .await
+        .unwrap();
+    for n in 1..=6 {
+        let mut m = archived(n, n * 100);
+        if n == 4 {
+            m.sender = "bob".into();
+        }
+        store.archive_message(&room, &m).await.unwrap();
+    }
+    let in_room = || ReportTarget::Room {
+        name: "histoire".into(),
+    };
+    // bob reports alice's sid-3: the reported person is its sender.
+    let out = store
+        .create_report(&new_report("bob", in_room(), &["sid-3"], 1_000), 1, 5)
+        .await
+        .unwrap();
+    let ReportOutcome::Created { id, reported } = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(reported, "alice@x");
+    let d = store.report(id).await.unwrap().unwrap();
+    assert_eq!(d.report.room.as_deref(), Some("histoire"));
+    let got: Vec<&str> = d.messages.iter().map(|m| m.stanza_id.as_str()).collect();
+    assert_eq!(got, ["sid-2", "sid-3", "sid-4"]);
+    assert_eq!(d.messages[2].sender, "bob@x");
+    // His own message, messages of two senders, or a room he is not in: refused.
+    assert_eq!(
+        store
+            .create_report(&new_report("bob", in_room(), &["sid-4"], 1_000), 1, 5)
+            .await
+            .unwrap(),
+        ReportOutcome::UnknownMessage
+    );
+    assert_eq!(
+        store
+            .create_report(&new_report("alice", in_room(), &["sid-3"], 1_000), 1, 5)
+            .await
+            .unwrap(),
+        ReportOutcome::UnknownMessage
+    );
+    assert_eq!(
+        store
+            .create_report(&new_report("carol", in_room(), &["sid-3"], 1_000), 1, 5)
+            .await
+            .unwrap(),
+        ReportOutcome::NoContact
+    );
+    // A person without messages: a shared room is contact enough; a stranger is not.
+    let out = store
+        .create_report(&new_report("bob", person_target("alice"), &[], 1_000), 1, 5)
+        .await
+        .unwrap();
+    assert!(matches!(out, ReportOutcome::Created { .. }), "{out:?}");
+    assert_eq!(
+        store
+            .create_report(&new_report("carol", person_target("dan"), &[], 1_000), 1, 5)
+            .await
+            .unwrap(),
+        ReportOutcome::NoContact
+    );
+    // A contact request (pending) or a roster item is contact too.
+    store
+        .add_pending_in("carol", "dan@x", "<presence/>")
+        .await
+        .unwrap();
+    let out = store
+        .create_report(&new_report("carol", person_target("dan"), &[], 1_000), 1, 5)
+        .await
+        .unwrap();
+    assert!(matches!(out, ReportOutcome::Created { .. }), "{out:?}");
+    // Without messages, the last `context` messages with him are copied.
+    store
+        .write_archives(
+            &[],
+            &(1..=5)
+                .map(|n| one_to_one("dan", n, "carol@x", n))
+                .collect::<Vec<_>>(),
+        )
+        .await
+        .unwrap();
+    let out = store
+        .create_report(&new_report("dan", person_target("carol"), &[], 1_000), 2, 5)
+        .await
+        .unwrap();
+    let ReportOutcome::Created { id, .. } = out else {
+        panic!("{out:?}")
+    };
+    let d = store.report(id).await.unwrap().unwrap();
+    let got: Vec<&str> = d.messages.iter().map(|m| m.stanza_id.as_str()).collect();
+    assert_eq!(got, ["m4", "m5"]);
+    assert!(d.messages.iter().all(|m| !m.reported));
+    assert_eq!(store.reports(COLLEGE, 100).await.unwrap().len(), 4);
+    assert!(store.reports(LYCEE, 100).await.unwrap().is_empty());
+}
+
+async fn reports_are_limited_per_hour(store: &Store) {
+    for user in ["ana", "ben"] {
+        store.create_account(user, &creds(1)).await.unwrap();
+    }
+    store
+        .write_archives(&[], &[one_to_one("ana", 1, "ben@x", 1)])
+        .await
+        .unwrap();
+    let at = |now| new_report("ana", person_target("ben"), &[], now);
+    for now in [1_000, 2_000, 3_000] {
+        let out = store.create_report(&at(now), 10, 3).await.unwrap();
+        assert!(matches!(out, ReportOutcome::Created { .. }), "{out:?}");
+    }
+    assert_eq!(
+        store.create_report(&at(4_000), 10, 3).await.unwrap(),
+        ReportOutcome::RateLimited
+    );
+    // An hour after the first, one more.
+    let out = store.create_report(&at(3_601_001), 10, 3).await.unwrap();
+    assert!(matches!(out, ReportOutcome::Created { .. }), "{out:?}");
+    // Newest first, bounded.
+    let list = store.reports(COLLEGE, 2).await.unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0].created_ms, 3_601_001);
+}
+
+async fn reports_status_notes_and_safety_staff_are_audited(store: &Store) {
+    store
+        .import_snapshot(&school(), &no_credentials(), None)
+        .await
+        .unwrap();
+    store
+        .write_archives(&[], &[one_to_one("lea.martin", 1, "hugo.petit@x", 1)])
+        .await
+        .unwrap();
+    let ReportOutcome::Created { id, .. } = store
+        .create_report(
+            &new_report("lea.martin", person_target("hugo.petit"), &[], 1_000),
+            10,
+            5,
+        )
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        store
+            .set_report_status_audited(id, ReportStatus::InProgress, "cpe", 2_000)
+            .await
+            .unwrap(),
+        ReportStatus::New
+    );
+    store
+        .add_report_note_audited(id, "cpe", "Vu avec la famille", 3_000)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .set_report_status_audited(id + 100, ReportStatus::Closed, "cpe", 1)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.add_report_note_audited(id + 100, "cpe", "x", 1).await,
+        Err(StoreError::NotFound)
+    ));
+    let d = store.report(id).await.unwrap().unwrap();
+    assert_eq!(d.report.status, ReportStatus::InProgress);
+    assert_eq!(d.report.updated_ms, 3_000);
+    assert_eq!(d.notes.len(), 1);
+    assert_eq!(
+        (
+            d.notes[0].author.as_str(),
+            d.notes[0].text.as_str(),
+            d.notes[0].created_ms
+        ),
+        ("cpe", "Vu avec la famille", 3_000)
+    );
+    assert!(store.report(id + 100).await.unwrap().is_none());
+    // The safety staff: none set, then named, then reset.
+    assert_eq!(store.safety_staff(COLLEGE).await.unwrap(), None);
+    assert!(matches!(
+        store
+            .set_safety_staff_audited("nowhere", Some(&strings(&["x"])), "root")
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store
+            .set_safety_staff_audited(COLLEGE, Some(&strings(&["anne.durand"])), "root")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.safety_staff(COLLEGE).await.unwrap(),
+        Some(strings(&["anne.durand"]))
+    );
+    assert_eq!(
+        store.all_safety_staff().await.unwrap(),
+        vec![(COLLEGE.to_string(), strings(&["anne.durand"]))]
+    );
+    assert_eq!(
+        store
+            .set_safety_staff_audited(COLLEGE, None, "root")
+            .await
+            .unwrap(),
+        Some(strings(&["anne.durand"]))
+    );
+    assert_eq!(store.safety_staff(COLLEGE).await.unwrap(), None);
+    let actions: Vec<(String, Option<String>, Option<String>)> = audit_rows(store)
+        .await
+        .into_iter()
+        .map(|e| (e.action, e.structure, e.target))
+        .collect();
+    let college = Some(COLLEGE.to_string());
+    assert_eq!(
+        actions,
+        [
+            (
+                "structure.safety_staff".into(),
+                college.clone(),
+                college.clone()
+            ),
+            (
+                "structure.safety_staff".into(),
+                college.clone(),
+                college.clone()
+            ),
+            ("report.note".into(), college.clone(), Some(id.to_string())),
+            (
+                "report.status".into(),
+                college.clone(),
+                Some(id.to_string())
+            ),
+        ]
+    );
 }

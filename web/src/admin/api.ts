@@ -19,9 +19,49 @@ export interface Rule {
 export interface Session {
   login: string;
   name: string;
-  role: 'super' | 'local';
+  /** `safety`: a structure's safety staff only (reads its reports, administers nothing). */
+  role: 'super' | 'local' | 'safety';
   structures: { id: string; name: string }[];
+  /** The structures whose reports (« Signalements ») the caller reads. */
+  report_structures?: { id: string; name: string }[];
   csrf: string;
+}
+
+export type ReportStatus = 'new' | 'in_progress' | 'closed';
+export const REPORT_STATUSES: ReportStatus[] = ['new', 'in_progress', 'closed'];
+
+export interface ReportPerson {
+  jid: string;
+  login?: string;
+  name?: string;
+  profile?: Profile;
+}
+
+export interface Report {
+  id: number;
+  structure: string;
+  reporter: ReportPerson;
+  reported: ReportPerson;
+  room: string | null;
+  reason: 'abuse' | 'spam' | 'other';
+  text: string;
+  stanza_ids: string[];
+  status: ReportStatus;
+  created: string;
+  updated: string;
+}
+
+export interface SafetyStaff {
+  structure: string;
+  /** Named by the structure's administrators; null: none named (its local administrators read). */
+  safety_staff: { login: string; name: string | null }[] | null;
+  readers: { login: string; name: string | null }[];
+  candidates: { login: string; name: string }[];
+}
+
+export interface ReportDetail extends Report {
+  messages: { stanza_id: string; sender: ReportPerson; body: string; time: string; reported: boolean }[];
+  notes: { author: string; author_name: string | null; text: string; time: string }[];
 }
 
 export interface StructureSummary {
@@ -239,6 +279,17 @@ export const api = {
   },
   auditCsvUrl: (structure?: string) =>
     `${BASE}/audit.csv${structure ? `?structure=${enc(structure)}` : ''}`,
+
+  reports: (structure: string) => call<Report[]>('GET', `/structures/${enc(structure)}/reports`),
+  report: (id: number | string) => call<ReportDetail>('GET', `/reports/${enc(String(id))}`),
+  setReportStatus: (id: number, status: ReportStatus) =>
+    call<ReportDetail>('PUT', `/reports/${id}/status`, { status }),
+  addReportNote: (id: number, text: string) => call<ReportDetail>('POST', `/reports/${id}/notes`, { text }),
+
+  safetyStaff: (structure: string) => call<SafetyStaff>('GET', `/structures/${enc(structure)}/safety-staff`),
+  setSafetyStaff: (structure: string, logins: string[]) =>
+    call<SafetyStaff>('PUT', `/structures/${enc(structure)}/safety-staff`, { logins }),
+  resetSafetyStaff: (structure: string) => call<SafetyStaff>('DELETE', `/structures/${enc(structure)}/safety-staff`),
 
   admins: () => call<Admin[]>('GET', '/admins'),
   grant: (login: string, structures: string[]) => call<unknown>('POST', '/admins', { login, structures }),

@@ -10,6 +10,7 @@ import { AccessScreen, RulesScreen } from './structure';
 import { GroupScreen, GroupsScreen } from './groups';
 import { UserScreen, UsersScreen } from './users';
 import { AdminsScreen, AuditScreen, LiveScreen } from './overview';
+import { ReportScreen, ReportsScreen, SafetyStaffScreen } from './reports';
 import { LoginForm } from '../login-form';
 
 export function App() {
@@ -115,13 +116,19 @@ function loginError(err: unknown): string {
 function Shell({ session, onOut }: { session: Session; onOut: () => void }) {
   const route = useHash();
   const [top, sid, section, sub] = route;
-  const screen = top ?? 'structures';
+  const safetyOnly = session.role === 'safety';
+  const screen = top ?? (safetyOnly ? 'reports' : 'structures');
   for (const s of session.structures) structureNames.set(s.id, s.name);
-  const mainLinks: [string, string, boolean][] = [
-    [href(), t('navStructures'), screen === 'structures' || screen === 's'],
-    [href('live'), t('navLive'), screen === 'live'],
-    [href('audit'), t('navAudit'), screen === 'audit'],
-  ];
+  for (const s of session.report_structures ?? []) structureNames.set(s.id, s.name);
+  const mainLinks: [string, string, boolean][] = safetyOnly
+    ? []
+    : [
+        [href(), t('navStructures'), screen === 'structures' || screen === 's'],
+        [href('live'), t('navLive'), screen === 'live'],
+        [href('audit'), t('navAudit'), screen === 'audit'],
+      ];
+  if ((session.report_structures ?? []).length > 0)
+    mainLinks.push([href('reports'), t('navReports'), screen === 'reports']);
   if (session.role === 'super') mainLinks.push([href('admins'), t('navAdmins'), screen === 'admins']);
   return (
     <div class="console">
@@ -134,7 +141,8 @@ function Shell({ session, onOut }: { session: Session; onOut: () => void }) {
       <header class="topbar">
         <p class="brand">{t('title')}</p>
         <p class="who">
-          {t('signedInAs', { name: session.name || session.login, role: t(session.role === 'super' ? 'roleSuper' : 'roleLocal') })}
+          {t('signedInAs', { name: session.name || session.login, role: t(session.role === 'super' ? 'roleSuper' : session.role === 'safety' ? 'roleSafety' : 'roleLocal'),
+          })}
         </p>
         <button
           type="button"
@@ -172,6 +180,7 @@ function Shell({ session, onOut }: { session: Session; onOut: () => void }) {
                 ['rules', t('navRules')],
                 ['groups', t('navGroups')],
                 ['users', t('navUsers')],
+                ['safety', t('navSafety')],
               ] as const
             ).map(([s, label]) => (
               <li key={s}>
@@ -204,7 +213,9 @@ function Screen({
   section?: string;
   sub?: string;
 }) {
-  switch (route[0] ?? 'structures') {
+  switch (route[0] ?? (session.role === 'safety' ? 'reports' : 'structures')) {
+    case 'reports':
+      return section && sid ? <ReportScreen sid={sid} rid={section} /> : <ReportsScreen session={session} sid={sid} />;
     case 'structures':
       return <StructuresScreen />;
     case 's':
@@ -216,6 +227,8 @@ function Screen({
           return sub ? <GroupScreen sid={sid} gid={sub} /> : <GroupsScreen sid={sid} />;
         case 'users':
           return sub ? <UserScreen sid={sid} login={sub} /> : <UsersScreen sid={sid} />;
+        case 'safety':
+          return <SafetyStaffScreen sid={sid} />;
         default:
           return <AccessScreen sid={sid} />;
       }

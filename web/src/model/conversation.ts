@@ -15,7 +15,10 @@ export interface Line {
   time: Date;
   /** In a room: the nickname (« NOM Prénom ») of who wrote it. */
   who?: string;
-  /** A 1:1 message: the id our archive keeps it under (XEP-0359 stanza-id), once known. */
+  /**
+   * The id the archive keeps it under (XEP-0359 stanza-id), once known: ours for
+   * a 1:1 message, the room's for a room's (what « Signaler » names).
+   */
   sid?: string;
 }
 

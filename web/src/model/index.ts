@@ -631,6 +631,14 @@ export class Model implements RoomsHost {
     this.changed();
   }
 
+  /**
+   * « Signaler »: a report to the school's staff (XEP-0377 without blocking);
+   * the server confirms, the reported person is not told.
+   */
+  async report(jid: string, reason: X.ReportReason, text: string, stanzaIds: string[] = []): Promise<void> {
+    await this.iq(X.reportIq(jid, reason, text, stanzaIds));
+  }
+
   /** « Supprimer contact »: removed on both sides by the server. */
   async removeContact(jid: string): Promise<void> {
     await this.iq(X.rosterRemove(jid));

@@ -451,6 +451,7 @@ export class Rooms {
     }
     this.m.addLine(conv, {
       id: key ?? undefined,
+      sid: key ?? undefined,
       kind: nick === conv.nick ? 'out' : 'in',
       who: nick,
       text: body,

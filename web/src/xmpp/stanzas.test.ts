@@ -37,6 +37,16 @@ describe('builders (as Strophe puts them on the wire)', () => {
     );
   });
 
+  it('a report (XEP-0377 without blocking): reason, stanza-ids, the text trimmed and escaped', () => {
+    expect(wire(X.reportIq('hugo@localhost', 'abuse', '  Il dit <des> choses  ', ['s1']))).toBe(
+      '<iq type="set"><report jid="hugo@localhost" reason="urn:xmpp:reporting:abuse" xmlns="urn:xmpp:reporting:1">' +
+        '<stanza-id by="hugo@localhost" id="s1" xmlns="urn:xmpp:sid:0"/><text>Il dit &lt;des&gt; choses</text></report></iq>',
+    );
+    expect(wire(X.reportIq('a@b', 'other', ' '))).toBe(
+      '<iq type="set"><report jid="a@b" reason="urn:causerie:reporting:other" xmlns="urn:xmpp:reporting:1"/></iq>',
+    );
+  });
+
   it('roster remove', () => {
     expect(wire(X.rosterRemove('a@b'))).toBe(
       '<iq type="set"><query xmlns="jabber:iq:roster"><item jid="a@b" subscription="remove"/></query></iq>',

@@ -89,6 +89,32 @@ export function rosterSet(item: { jid: string; name?: string; groups: string[] }
 export const rosterRemove = (jid: string) =>
   iq('set', {}, el('query', { xmlns: NS.ROSTER }, el('item', { jid, subscription: 'remove' })));
 
+/** XEP-0377's reasons (and Causerie's « autre »). */
+export type ReportReason = 'abuse' | 'spam' | 'other';
+const REPORT_REASONS: Record<ReportReason, string> = {
+  abuse: 'urn:xmpp:reporting:abuse',
+  spam: 'urn:xmpp:reporting:spam',
+  other: 'urn:causerie:reporting:other',
+};
+
+/**
+ * A report without blocking (XEP-0377's payload on its own, docs/safety.md):
+ * the person (or room) reported, why, an optional text, the reported
+ * messages' stanza-ids.
+ */
+export function reportIq(jid: string, reason: ReportReason, text: string, stanzaIds: string[] = []): Element {
+  return iq(
+    'set',
+    {},
+    el(
+      'report',
+      { xmlns: 'urn:xmpp:reporting:1', jid, reason: REPORT_REASONS[reason] },
+      ...stanzaIds.map((id) => el('stanza-id', { xmlns: NS.SID, by: jid, id })),
+      text.trim() ? el('text', {}, text.trim()) : null,
+    ),
+  );
+}
+
 export const carbonsEnable = () => iq('set', {}, el('enable', { xmlns: NS.CARBONS }));
 
 /** XEP-0055 on the directory's search service, the free-text field. */

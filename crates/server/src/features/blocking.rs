@@ -5,7 +5,8 @@
 //! which alone decides what a block stops: see `services::gate`). This feature parses the
 //! commands (xmpp-parsers' types), answers them, pushes the change, and ends or restores
 //! the presences between the two accounts (`features::presence::blocked` and
-//! `unblocked`), as XEP-0191 §3.3 and §3.4 ask.
+//! `unblocked`), as XEP-0191 §3.3 and §3.4 ask. A block's items may carry XEP-0377
+//! reports: they are stored first (`features::report`).
 
 use crate::stanza::addressed;
 use causerie_ent::Text;
@@ -14,7 +15,7 @@ use causerie_proto::parsers::blocking::{Block, BlocklistResult, Unblock};
 use causerie_proto::{Element, ns, xml};
 use jid::Jid;
 
-use super::presence;
+use super::{presence, report};
 use crate::server::Server;
 use crate::services::Pass;
 use crate::services::sessions::Interest;
@@ -37,7 +38,8 @@ pub async fn handle(server: &Server, session: &Session, payload: &Element, set: 
             Ok(Some(BlocklistResult { items }.into()))
         }
         ("block", true) => {
-            let block = Block::try_from(payload.clone()).map_err(|_| malformed())?;
+            let (plain, reports) = split_reports(payload);
+            let block = Block::try_from(plain).map_err(|_| malformed())?;
             if block.items.is_empty() {
                 // XEP-0191 §3.3: a block names at least one JID.
                 return Err(addressed(
@@ -59,6 +61,22 @@ pub async fn handle(server: &Server, session: &Session, payload: &Element, set: 
                         "You cannot block yourself.",
                     ),
                 ));
+            }
+            // XEP-0377: the reports attached to items, stored first (a refused report
+            // refuses the whole command, nothing blocked).
+            if !reports.is_empty() {
+                let pupil = server
+                    .directory()
+                    .await
+                    .user(&session.user)
+                    .is_some_and(|u| u.profile == causerie_ent::Profile::Student);
+                let mut parsed = Vec::new();
+                for (jid, r) in &reports {
+                    parsed.push((jid, report::parse(&server.config().reports, r, pupil)?));
+                }
+                for (jid, p) in parsed {
+                    report::submit(server, session, jid, &p).await?;
+                }
             }
             let added = server
                 .blocking
@@ -91,6 +109,34 @@ pub async fn handle(server: &Server, session: &Session, payload: &Element, set: 
             "Unknown blocking request: get <blocklist/>, set <block/> or <unblock/>.",
         )),
     }
+}
+
+/// The block command without its items' XEP-0377 reports (xmpp-parsers' `Block` takes
+/// only bare items), and those reports with their item's JID.
+fn split_reports(payload: &Element) -> (Element, Vec<(Jid, Element)>) {
+    let mut plain = Element::bare("block", ns::BLOCKING);
+    let mut reports = Vec::new();
+    for item in payload.children() {
+        if !item.is("item", ns::BLOCKING) {
+            plain.append_child(item.clone());
+            continue;
+        }
+        let mut bare = Element::bare("item", ns::BLOCKING);
+        if let Some(jid) = item.attr("jid") {
+            xml::set_attr(&mut bare, "jid", jid);
+        }
+        for c in item.children() {
+            if c.is("report", report::NS_REPORTING) {
+                if let Some(jid) = item.attr("jid").and_then(|j| Jid::new(j).ok()) {
+                    reports.push((jid, c.clone()));
+                }
+            } else {
+                bare.append_child(c.clone());
+            }
+        }
+        plain.append_child(bare);
+    }
+    (plain, reports)
 }
 
 fn malformed() -> StanzaError {

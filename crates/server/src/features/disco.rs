@@ -27,6 +27,8 @@ const SERVER_FEATURES: &[&str] = &[
     "urn:xmpp:features:pre-approval",
     super::private::NS_PRIVATE,
     ns::BLOCKING,
+    // Reports (XEP-0377) in a block and on their own.
+    super::report::NS_REPORTING,
     ns::LAST,
     // Accounts' archives (XEP-0313 at each account's bare JID) and stable ids (XEP-0359).
     ns::MAM,

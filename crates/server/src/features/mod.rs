@@ -21,6 +21,7 @@ pub mod ping;
 pub mod presence;
 pub mod private;
 pub mod push;
+pub mod report;
 pub mod roster;
 pub mod roster_push;
 pub mod search;
@@ -172,6 +173,14 @@ pub async fn iq(
         (Some(user), ns::LAST, "query") => last::account(server, session, user, set).await,
         (Some(_), ns::BLOCKING, "blocklist" | "block" | "unblock") if own => {
             blocking::handle(server, session, payload, set).await
+        }
+        // A report without blocking (XEP-0377's payload on its own), to the server or
+        // to one's own account.
+        (None, report::NS_REPORTING, "report") => {
+            report::handle(server, session, payload, set).await
+        }
+        (Some(_), report::NS_REPORTING, "report") if own => {
+            report::handle(server, session, payload, set).await
         }
         // RFC 3921 session establishment: a no-op kept for older clients.
         (_, ns::SESSION, "session") if set => Ok(None),

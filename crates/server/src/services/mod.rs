@@ -17,6 +17,7 @@
 //!   the server's requests awaiting their answers; [`push`]: the pace of push
 //!   notifications (XEP-0357), coalesced per account.
 //! - [`uploads`]: shared files' signing key, directory and URLs (XEP-0363).
+//! - [`report_pace`]: the pace of report attempts (XEP-0377), per account.
 //!
 //! None of them imports the server or the features: they take what they need (the store,
 //! the domain) when made.
@@ -30,6 +31,7 @@ pub mod gate;
 pub mod pass;
 pub mod policy;
 pub mod push;
+pub mod report_pace;
 pub mod retention;
 pub mod rooms;
 pub mod sessions;

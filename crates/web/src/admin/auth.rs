@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use causerie_ent::{Directory, Group, User};
 use causerie_server::Server;
 use causerie_server::auth::Verified;
-use causerie_store::{AdminSession, AdminStore, DirectoryStore};
+use causerie_store::{AdminSession, AdminStore, DirectoryStore, ReportStore};
 use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -176,6 +176,9 @@ struct Role {
     is_super: bool,
     /// Existing structures (all of them for a super-administrator).
     structures: BTreeSet<String>,
+    /// Existing structures whose reports he reads: he is among their designated safety
+    /// staff, or administers them and they named none (all for a super-administrator).
+    safety: BTreeSet<String>,
 }
 
 async fn role_of(server: &Server, dir: &Directory, login: &str) -> Result<Option<Role>, ApiError> {
@@ -203,10 +206,32 @@ async fn role_of(server: &Server, dir: &Directory, login: &str) -> Result<Option
             .filter(|id| dir.structure(id).is_some())
             .collect()
     };
-    Ok((is_super || !structures.is_empty()).then_some(Role {
-        is_super,
-        structures,
-    }))
+    // The reports a structure's safety staff read: those named, else (none named) its
+    // local administrators; a super-administrator reads every structure's.
+    let named = server.store().all_safety_staff().await?;
+    let safety: BTreeSet<String> = if is_super {
+        structures.clone()
+    } else {
+        let mut readers: BTreeSet<String> = named
+            .iter()
+            .filter(|(id, logins)| dir.structure(id).is_some() && logins.iter().any(|l| l == login))
+            .map(|(id, _)| id.clone())
+            .collect();
+        readers.extend(
+            structures
+                .iter()
+                .filter(|id| !named.iter().any(|(n, _)| n == *id))
+                .cloned(),
+        );
+        readers
+    };
+    Ok(
+        (is_super || !structures.is_empty() || !safety.is_empty()).then_some(Role {
+            is_super,
+            structures,
+            safety,
+        }),
+    )
 }
 
 /// Refuses an account that may not use the console whatever its role: locked by an
@@ -243,6 +268,8 @@ impl Rank {
         match role {
             None => Rank::User,
             Some(r) if r.is_super => Rank::Super,
+            // Safety staff only: no administration right.
+            Some(r) if r.structures.is_empty() => Rank::User,
             Some(_) => Rank::Local,
         }
     }
@@ -263,6 +290,7 @@ pub struct Caller {
     pub login: String,
     is_super: bool,
     structures: BTreeSet<String>,
+    safety: BTreeSet<String>,
     csrf: String,
     token_hash: String,
 }
@@ -307,6 +335,7 @@ impl FromRequestParts<AppState> for Caller {
             login: session.login,
             is_super: role.is_super,
             structures: role.structures,
+            safety: role.safety,
             csrf: session.csrf,
             token_hash: hash,
         })
@@ -486,6 +515,27 @@ impl Caller {
         }
     }
 
+    /// The structures whose reports the caller reads (see `Role::safety`).
+    pub fn report_structures(&self) -> &BTreeSet<String> {
+        &self.safety
+    }
+
+    /// The right to read and handle the reports of structure `id`: `403 forbidden`
+    /// unless it is one of [`Caller::report_structures`]; `404` for a
+    /// super-administrator when it does not exist.
+    pub fn reports_of(&self, dir: &Directory, id: &str) -> Result<ReportReader, ApiError> {
+        if self.safety.contains(id) {
+            return Ok(ReportReader {
+                actor: self.login.clone(),
+                structure: id.to_string(),
+            });
+        }
+        if self.is_super && dir.structure(id).is_none() {
+            return Err(ApiError::not_found());
+        }
+        Err(ApiError::forbidden())
+    }
+
     /// The session's JSON (`GET /admin/api/session`).
     fn session_json(&self, dir: &Directory) -> Value {
         session_json(
@@ -493,8 +543,26 @@ impl Caller {
             &self.login,
             self.is_super,
             &self.structures,
+            &self.safety,
             &self.csrf,
         )
+    }
+}
+
+/// The right to read and handle one structure's reports: given by
+/// [`Caller::reports_of`] only.
+#[derive(Debug)]
+pub struct ReportReader {
+    actor: String,
+    structure: String,
+}
+
+impl ReportReader {
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+    pub fn structure(&self) -> &str {
+        &self.structure
     }
 }
 
@@ -503,22 +571,32 @@ fn session_json(
     login: &str,
     is_super: bool,
     structures: &BTreeSet<String>,
+    safety: &BTreeSet<String>,
     csrf: &str,
 ) -> Value {
     let name = dir
         .user(login)
         .map(User::display_name)
         .unwrap_or_else(|| login.to_string());
-    let structures: Vec<Value> = structures
-        .iter()
-        .filter_map(|id| dir.structure(id))
-        .map(|s| json!({"id": s.id, "name": s.name}))
-        .collect();
+    let list = |ids: &BTreeSet<String>| -> Vec<Value> {
+        ids.iter()
+            .filter_map(|id| dir.structure(id))
+            .map(|s| json!({"id": s.id, "name": s.name}))
+            .collect()
+    };
+    let role = if is_super {
+        "super"
+    } else if structures.is_empty() {
+        "safety"
+    } else {
+        "local"
+    };
     json!({
         "login": login,
         "name": name,
-        "role": if is_super { "super" } else { "local" },
-        "structures": structures,
+        "role": role,
+        "structures": list(structures),
+        "report_structures": list(safety),
         "csrf": csrf,
     })
 }
@@ -657,7 +735,14 @@ pub async fn login(
         })
         .await?;
     tracing::info!(login = %login, role = if role.is_super { "super" } else { "local" }, "admin logged in");
-    let body = session_json(&dir, &login, role.is_super, &role.structures, &csrf);
+    let body = session_json(
+        &dir,
+        &login,
+        role.is_super,
+        &role.structures,
+        &role.safety,
+        &csrf,
+    );
     let mut resp = axum::Json(body).into_response();
     resp.headers_mut().insert(
         header::SET_COOKIE,

@@ -1,7 +1,8 @@
 //! The admin API at `/admin/api` (docs/admin-api.md): the JSON API behind the admin
 //! console, one file per area — [`auth`] (login, sessions, CSRF, the role check that
 //! hands out [`auth::StructureAdmin`] and [`auth::SuperAdmin`]), [`structures`] (access,
-//! rules, archive retention and file sharing), [`groups`], [`users`], [`live`], [`audit`] and [`admins`].
+//! rules, archive retention and file sharing), [`groups`], [`users`], [`live`], [`audit`],
+//! [`admins`] and [`reports`] (« Signalements » and each structure's safety staff).
 //!
 //! This module owns what they share: the error answer
 //! (`{"error": {"code", "message_fr", "message_en", "field"?}}`), body parsing that names
@@ -17,6 +18,7 @@ pub mod audit;
 pub mod auth;
 pub mod groups;
 pub mod live;
+pub mod reports;
 pub mod structures;
 pub mod users;
 
@@ -67,6 +69,16 @@ pub fn router() -> Router<AppState> {
             delete(groups::remove_member),
         )
         .route("/groups/{gid}/reach", get(groups::reach))
+        .route("/structures/{id}/reports", get(reports::list))
+        .route(
+            "/structures/{id}/safety-staff",
+            get(reports::get_staff)
+                .put(reports::set_staff)
+                .delete(reports::reset_staff),
+        )
+        .route("/reports/{rid}", get(reports::show))
+        .route("/reports/{rid}/status", put(reports::set_status))
+        .route("/reports/{rid}/notes", post(reports::add_note))
         .route("/users", get(users::search))
         .route("/users/{login}", get(users::show))
         .route("/users/{login}/disconnect", post(users::disconnect))
