@@ -65,14 +65,9 @@ pub async fn handle(server: &Server, session: &Session, payload: &Element, set: 
             // XEP-0377: the reports attached to items, stored first (a refused report
             // refuses the whole command, nothing blocked).
             if !reports.is_empty() {
-                let pupil = server
-                    .directory()
-                    .await
-                    .user(&session.user)
-                    .is_some_and(|u| u.profile == causerie_ent::Profile::Student);
                 let mut parsed = Vec::new();
                 for (jid, r) in &reports {
-                    parsed.push((jid, report::parse(&server.config().reports, r, pupil)?));
+                    parsed.push((jid, report::parse(&server.config().reports, r)?));
                 }
                 for (jid, p) in parsed {
                     report::submit(server, session, jid, &p).await?;

@@ -11,7 +11,7 @@
 //! headline from the server, « tu » for a pupil, « vous » for the others); the reported
 //! person is told nothing. docs/safety.md says who reads reports.
 
-use causerie_ent::Profile;
+use causerie_ent::register::Text;
 use causerie_proto::errors::{Condition, StanzaError};
 use causerie_proto::{Element, ns, xml};
 use causerie_store::{NewReport, ReportOutcome, ReportReason, ReportStore, ReportTarget};
@@ -20,7 +20,7 @@ use jid::Jid;
 use crate::config::{Language, Reports};
 use crate::server::Server;
 use crate::session::Session;
-use crate::stanza::{IqResult, error, internal};
+use crate::stanza::{IqResult, addressed, error, internal};
 
 /// XEP-0377's namespace.
 pub const NS_REPORTING: &str = "urn:xmpp:reporting:1";
@@ -37,40 +37,20 @@ pub struct Parsed {
 }
 
 /// Words for a pupil (« tu ») or for an adult (« vous »).
-struct Voice {
-    pupil: bool,
-}
-
-impl Voice {
-    fn say(&self, tu: &str, vous: &str) -> String {
-        if self.pupil { tu } else { vous }.to_string()
-    }
-}
-
-async fn voice_of(server: &Server, user: &str) -> Voice {
-    let dir = server.directory().await;
-    Voice {
-        pupil: dir
-            .user(user)
-            .is_some_and(|u| u.profile == Profile::Student),
-    }
-}
-
 /// Reads a `<report/>` element, within the configured bounds.
-pub fn parse(limits: &Reports, report: &Element, voice_pupil: bool) -> Result<Parsed, StanzaError> {
-    let v = Voice { pupil: voice_pupil };
+pub fn parse(limits: &Reports, report: &Element) -> Result<Parsed, StanzaError> {
     let reason = match report.attr("reason") {
         Some("urn:xmpp:reporting:abuse") => ReportReason::Abuse,
         Some("urn:xmpp:reporting:spam") => ReportReason::Spam,
         Some(r) if r.starts_with("urn:") => ReportReason::Other,
         _ => {
-            return Err(error(
+            return Err(addressed(
                 Condition::BadRequest,
-                v.say(
+                Text::new(
                     "Indique la raison du signalement.",
                     "Indiquez la raison du signalement.",
+                    "Give the report's reason.",
                 ),
-                "Give the report's reason.",
             ));
         }
     };
@@ -128,22 +108,21 @@ pub fn parse(limits: &Reports, report: &Element, voice_pupil: bool) -> Result<Pa
 
 /// A report on its own (`<report jid='…'/>` in an IQ set): stored, confirmed.
 pub async fn handle(server: &Server, session: &Session, payload: &Element, set: bool) -> IqResult {
-    let voice = voice_of(server, &session.user).await;
     if !set {
         return Err(StanzaError::new(Condition::BadRequest));
     }
-    let parsed = parse(&server.config().reports, payload, voice.pupil)?;
+    let parsed = parse(&server.config().reports, payload)?;
     let jid = payload
         .attr("jid")
         .and_then(|j| Jid::new(j).ok())
         .ok_or_else(|| {
-            error(
+            addressed(
                 Condition::BadRequest,
-                voice.say(
+                Text::new(
                     "Indique qui tu signales (attribut jid).",
                     "Indiquez qui vous signalez (attribut jid).",
+                    "Say whom you report (jid attribute).",
                 ),
-                "Say whom you report (jid attribute).",
             )
         })?;
     submit(server, session, &jid, &parsed).await?;
@@ -157,19 +136,18 @@ pub async fn submit(
     jid: &Jid,
     parsed: &Parsed,
 ) -> Result<i64, StanzaError> {
-    let voice = voice_of(server, &session.user).await;
     if !server
         .report_pace
         .allow(&session.user, std::time::Instant::now())
     {
         tracing::info!(reporter = %session.user, "report refused: too many attempts in a minute");
-        return Err(error(
+        return Err(addressed(
             Condition::ResourceConstraint,
-            voice.say(
+            Text::new(
                 "Tu as envoyé beaucoup de signalements d'un coup : attends une minute.",
                 "Vous avez envoyé beaucoup de signalements d'un coup : attendez une minute.",
+                "Too many reports at once: wait a minute.",
             ),
-            "Too many reports at once: wait a minute.",
         ));
     }
     let bare = jid.to_bare();
@@ -184,13 +162,13 @@ pub async fn submit(
         ReportTarget::Room { name }
     } else {
         if bare == session.bare {
-            return Err(error(
+            return Err(addressed(
                 Condition::NotAcceptable,
-                voice.say(
+                Text::new(
                     "Tu ne peux pas te signaler toi-même.",
                     "Vous ne pouvez pas vous signaler vous-même.",
+                    "You cannot report yourself.",
                 ),
-                "You cannot report yourself.",
             ));
         }
         let login = (bare.domain().as_str() == server.domain)
@@ -222,13 +200,13 @@ pub async fn submit(
         .or_else(|| mine.first())
         .cloned()
     else {
-        return Err(error(
+        return Err(addressed(
             Condition::FeatureNotImplemented,
-            voice.say(
+            Text::new(
                 "Ton compte n'est rattaché à aucun établissement : personne ne recevrait ton signalement.",
                 "Votre compte n'est rattaché à aucun établissement : personne ne recevrait votre signalement.",
+                "Your account belongs to no school: nobody would receive your report.",
             ),
-            "Your account belongs to no school: nobody would receive your report.",
         ));
     };
     // The messages the reporter just received are in his archive before it is read.
@@ -252,46 +230,48 @@ pub async fn submit(
     match outcome {
         ReportOutcome::Created { id, .. } => {
             tracing::info!(report = id, reporter = %session.user, structure = %structure, "report stored");
-            confirm(server, session, &voice);
+            confirm(server, session);
             Ok(id)
         }
         ReportOutcome::RateLimited => {
             tracing::info!(reporter = %session.user, "report refused: hourly limit");
-            Err(error(
+            Err(addressed(
                 Condition::ResourceConstraint,
-                voice.say(
+                Text::new(
                     "Tu as fait beaucoup de signalements : réessaie dans une heure, ou parle à un adulte de ton établissement.",
                     "Vous avez fait beaucoup de signalements : réessayez dans une heure, ou contactez votre établissement.",
+                    "You made many reports: try again in an hour, or contact your school.",
                 ),
-                "You made many reports: try again in an hour, or contact your school.",
             ))
         }
-        ReportOutcome::UnknownMessage => Err(error(
+        ReportOutcome::UnknownMessage => Err(addressed(
             Condition::ItemNotFound,
-            voice.say(
+            Text::new(
                 "Ce message n'est pas dans tes conversations avec cette personne.",
                 "Ce message n'est pas dans vos conversations avec cette personne.",
+                "This message is not in your conversations with this person.",
             ),
-            "This message is not in your conversations with this person.",
         )),
-        ReportOutcome::NoContact => Err(error(
+        ReportOutcome::NoContact => Err(addressed(
             Condition::NotAcceptable,
-            voice.say(
+            Text::new(
                 "Tu ne peux signaler que quelqu'un avec qui tu as échangé.",
                 "Vous ne pouvez signaler que quelqu'un avec qui vous avez échangé.",
+                "You can only report someone you have been in contact with.",
             ),
-            "You can only report someone you have been in contact with.",
         )),
     }
 }
 
 /// The confirmation, to the reporting session only: a headline from the server.
-fn confirm(server: &Server, session: &Session, voice: &Voice) {
-    let fr = voice.say(
+fn confirm(server: &Server, session: &Session) {
+    const SENT: Text = Text::new(
         "Ton signalement a été transmis à ton établissement.",
         "Votre signalement a été transmis à votre établissement.",
+        "Your report was sent to your school.",
     );
-    let en = "Your report was sent to your school.";
+    let fr = SENT.fr(session.register).to_string();
+    let en = SENT.en;
     let mut m = xml::elem(
         "message",
         ns::CLIENT,
@@ -346,7 +326,7 @@ mod tests {
              <stanza-id xmlns='urn:xmpp:sid:0' by='a@b' id='s2'/>\
              <text xml:lang='fr'>  Il insiste  </text><text>second</text></report>",
         );
-        let p = parse(&limits, &r, true).unwrap();
+        let p = parse(&limits, &r).unwrap();
         assert_eq!(p.reason, ReportReason::Spam);
         assert_eq!(p.stanza_ids, ["s1", "s2"]);
         assert_eq!(p.text, "Il insiste");
@@ -357,7 +337,7 @@ mod tests {
             let r = report(&format!(
                 "<report xmlns='urn:xmpp:reporting:1' reason='{reason}'/>"
             ));
-            assert_eq!(parse(&limits, &r, false).unwrap().reason, want);
+            assert_eq!(parse(&limits, &r).unwrap().reason, want);
         }
     }
 
@@ -368,7 +348,7 @@ mod tests {
             max_text_chars: 5,
             ..Reports::default()
         };
-        let bad = |xml: &str| condition(parse(&limits, &report(xml), true).unwrap_err());
+        let bad = |xml: &str| condition(parse(&limits, &report(xml)).unwrap_err());
         assert_eq!(
             bad("<report xmlns='urn:xmpp:reporting:1'/>"),
             Condition::BadRequest
