@@ -416,7 +416,10 @@ pub async fn login(target: &Target, index: u64) -> Result<Session> {
             .await?;
         let el = s.element().await?;
         if xml::name(&el) != b"enabled" {
-            bail!("stream management refused: {}", String::from_utf8_lossy(&el));
+            bail!(
+                "stream management refused: {}",
+                String::from_utf8_lossy(&el)
+            );
         }
         s.sm_id = Some(xml::attr(&el, "id").context("<enabled/> without a resumption id")?);
     }

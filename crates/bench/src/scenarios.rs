@@ -263,7 +263,10 @@ pub async fn run_resume(mut target: Target, procs: Procs, n: u64, concurrency: u
     m.insert("errors".into(), json!(r.errors.total));
     m.insert("error_kinds".into(), r.errors.json());
     m.insert("elapsed_s".into(), json!(r3(el)));
-    m.insert("resumes_per_s".into(), json!(r3(r.ok as f64 / el.max(1e-9))));
+    m.insert(
+        "resumes_per_s".into(),
+        json!(r3(r.ok as f64 / el.max(1e-9))),
+    );
     m.insert("p50_ms".into(), json!(p50));
     m.insert("p99_ms".into(), json!(p99));
     m.insert("server_cpu_s".into(), opt(cpu));

@@ -245,6 +245,21 @@ pub struct Limits {
     pub max_depth: usize,
     /// Seconds a connection has to authenticate and bind a resource.
     pub handshake_timeout_secs: u64,
+    /// Seconds a connection has to authenticate (TLS and SASL, or a component's
+    /// handshake); at most `handshake_timeout_secs`. Authenticated sessions are not
+    /// concerned.
+    pub unauthenticated_timeout_secs: u64,
+    /// Unauthenticated connections one address may hold at once (an IPv6 address
+    /// counts by its /64), on every door together: c2s, direct TLS, HTTPS and
+    /// WebSocket, components. Generous: a school's pupils often share one public address.
+    pub unauthenticated_per_address: usize,
+    /// File descriptors kept free for connections that progress: below this many free
+    /// (`RLIMIT_NOFILE` minus the open ones), new unauthenticated connections are
+    /// refused; at most a quarter of the limit. 0: no reserve.
+    pub fd_reserve: u64,
+    /// Seconds between two log lines about the refusals from one address (the first
+    /// refusal is logged at once, then one summary per interval).
+    pub refusal_log_interval_secs: u64,
     /// Stanzas queued for a session that does not read; past it, the session is closed.
     pub send_queue_len: usize,
     /// Messages kept for an offline user; past it, senders get an error.
@@ -466,6 +481,10 @@ impl Default for Limits {
             max_stanza_bytes: 262_144,
             max_depth: 64,
             handshake_timeout_secs: 60,
+            unauthenticated_timeout_secs: 20,
+            unauthenticated_per_address: 2000,
+            fd_reserve: 1000,
+            refusal_log_interval_secs: 60,
             send_queue_len: 1000,
             max_offline_per_user: 1000,
             max_connections: 200_000,
@@ -567,6 +586,24 @@ impl Config {
         }
         if l.handshake_timeout_secs == 0 {
             return Err(("limits.handshake_timeout_secs", "must be at least 1".into()));
+        }
+        if l.unauthenticated_timeout_secs == 0 {
+            return Err((
+                "limits.unauthenticated_timeout_secs",
+                "must be at least 1".into(),
+            ));
+        }
+        if l.unauthenticated_per_address == 0 {
+            return Err((
+                "limits.unauthenticated_per_address",
+                "must be at least 1".into(),
+            ));
+        }
+        if !(1..=86_400).contains(&l.refusal_log_interval_secs) {
+            return Err((
+                "limits.refusal_log_interval_secs",
+                "must be between 1 and 86400".into(),
+            ));
         }
         if l.send_queue_len < 8 {
             return Err(("limits.send_queue_len", "must be at least 8".into()));

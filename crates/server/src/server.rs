@@ -24,6 +24,8 @@ pub struct Server {
     pub(crate) store: Store,
     pub(crate) tls: Arc<rustls::ServerConfig>,
     pub(crate) throttle: auth::Throttle,
+    /// The connections before authentication (per-address cap, descriptor reserve).
+    pub(crate) preauth: Arc<crate::preauth::PreAuth>,
     /// Counters of the administrator's live view (see `admin`).
     pub(crate) stats: Stats,
     /// The directory, rules and access as applied now.
@@ -63,6 +65,7 @@ impl Server {
             throttle: auth::Throttle::new(std::time::Duration::from_millis(
                 config.auth.failure_delay_ms,
             )),
+            preauth: Arc::new(crate::preauth::PreAuth::new(&config.limits)),
             stats: Stats::default(),
             policy: Policy::new(
                 store.clone(),
@@ -112,6 +115,11 @@ impl Server {
     /// The SASL failure throttle (the admin console's login shares it).
     pub fn throttle(&self) -> &auth::Throttle {
         &self.throttle
+    }
+
+    /// The connections before authentication: every door asks it before serving one.
+    pub fn preauth(&self) -> &Arc<crate::preauth::PreAuth> {
+        &self.preauth
     }
 
     /// The live view's counters.
