@@ -39,7 +39,93 @@ pub struct Config {
     pub components: Vec<Component>,
     pub push: Push,
     pub upload: Upload,
+    pub rates: Rates,
 }
+
+/// Per-account rate limits (docs/safety.md, « Limites »): pupils' (the directory's
+/// `student` profile) and everyone else's. Beyond one, the stanza is refused with
+/// `<resource-constraint/>` and a text saying when to try again; nothing is dropped.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Rates {
+    pub pupils: PupilRates,
+    pub adults: AdultRates,
+}
+
+/// One profile's rate limits, as the gate reads them; 0 means no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    pub messages_per_minute: u32,
+    pub recipients_per_minute: u32,
+    pub contact_requests_per_hour: u32,
+    pub rooms_per_day: u32,
+    pub invitations_per_room_per_hour: u32,
+}
+
+/// The same options for each profile's table, each with its own defaults.
+macro_rules! rate_table {
+    ($name:ident, $doc:literal, $m:expr, $r:expr, $c:expr, $d:expr, $i:expr) => {
+        #[doc = $doc]
+        #[derive(Debug, Clone, Copy, Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct $name {
+            /// Messages an account may send a minute, one-to-one and in rooms together
+            /// (all at once at most, then they come back evenly).
+            pub messages_per_minute: u32,
+            /// Distinct people an account may write to one-to-one within a minute.
+            pub recipients_per_minute: u32,
+            /// Contact requests an account may send an hour.
+            pub contact_requests_per_hour: u32,
+            /// Rooms an account may create a day.
+            pub rooms_per_day: u32,
+            /// Invitations an account may send to one room an hour.
+            pub invitations_per_room_per_hour: u32,
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name {
+                    messages_per_minute: $m,
+                    recipients_per_minute: $r,
+                    contact_requests_per_hour: $c,
+                    rooms_per_day: $d,
+                    invitations_per_room_per_hour: $i,
+                }
+            }
+        }
+
+        impl $name {
+            pub fn limits(&self) -> RateLimits {
+                RateLimits {
+                    messages_per_minute: self.messages_per_minute,
+                    recipients_per_minute: self.recipients_per_minute,
+                    contact_requests_per_hour: self.contact_requests_per_hour,
+                    rooms_per_day: self.rooms_per_day,
+                    invitations_per_room_per_hour: self.invitations_per_room_per_hour,
+                }
+            }
+        }
+    };
+}
+
+rate_table!(
+    PupilRates,
+    "Pupils' rate limits (the directory's `student` profile).",
+    30,
+    10,
+    20,
+    5,
+    40
+);
+rate_table!(
+    AdultRates,
+    "Everyone else's rate limits (teachers, staff, families, accounts outside the directory).",
+    120,
+    60,
+    100,
+    30,
+    200
+);
 
 /// File sharing (XEP-0363 HTTP File Upload) on `upload.DOMAIN`, the files served by the
 /// HTTP listener (docs/config.md, "File sharing").
@@ -429,6 +515,7 @@ impl Default for Config {
             components: Vec::new(),
             push: Push::default(),
             upload: Upload::default(),
+            rates: Rates::default(),
         }
     }
 }

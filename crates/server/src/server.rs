@@ -26,6 +26,8 @@ pub struct Server {
     pub(crate) throttle: auth::Throttle,
     /// The connections before authentication (per-address cap, descriptor reserve).
     pub(crate) preauth: Arc<crate::preauth::PreAuth>,
+    /// What each account sent lately, for the rate limits (the gate counts).
+    pub(crate) rates: crate::services::rates::Rates,
     /// Counters of the administrator's live view (see `admin`).
     pub(crate) stats: Stats,
     /// The directory, rules and access as applied now.
@@ -67,6 +69,7 @@ impl Server {
             )),
             preauth: Arc::new(crate::preauth::PreAuth::new(&config.limits)),
             stats: Stats::default(),
+            rates: Default::default(),
             policy: Policy::new(
                 store.clone(),
                 &config.data_dir,
@@ -136,6 +139,8 @@ impl Server {
             blocking: &self.blocking,
             components: &self.components,
             domain: &self.domain,
+            rates: &self.rates,
+            rate_limits: &self.config.rates,
         }
     }
 

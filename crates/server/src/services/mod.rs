@@ -17,6 +17,8 @@
 //!   the server's requests awaiting their answers; [`push`]: the pace of push
 //!   notifications (XEP-0357), coalesced per account.
 //! - [`uploads`]: shared files' signing key, directory and URLs (XEP-0363).
+//! - [`rates`]: what each account sent lately, against its profile's rate limits (the
+//!   gate counts).
 //!
 //! None of them imports the server or the features: they take what they need (the store,
 //! the domain) when made.
@@ -30,6 +32,7 @@ pub mod gate;
 pub mod pass;
 pub mod policy;
 pub mod push;
+pub mod rates;
 pub mod retention;
 pub mod rooms;
 pub mod sessions;

@@ -225,6 +225,7 @@ async fn create(
             ),
         ));
     }
+    server.gate().room_creation(&session.user).await?;
     let (nick, chosen) =
         assign_nick(server, None, &[], &session.user, requested.as_deref()).await?;
     let now = now_ms();
