@@ -215,8 +215,14 @@ fn run<T: Transport>(
                 None
             }
             Err(end) => {
-                // Its place among the unauthenticated is free while it closes.
-                conn.unauthenticated = None;
+                // Its place among the unauthenticated is free while it closes; one
+                // that stayed silent past the deadline is not waited for (its
+                // descriptor is given back at once).
+                let idle = conn.unauthenticated.take().is_some()
+                    && matches!(end, End::Error("connection-timeout", _));
+                if idle {
+                    conn.linger = false;
+                }
                 Box::pin(conn.close(end)).await;
                 None
             }
@@ -260,6 +266,8 @@ struct Conn<T> {
     auth_failures: u32,
     /// Until authenticated: the `preauth` ticket and the shorter deadline.
     unauthenticated: Option<Box<Unauthenticated>>,
+    /// Whether closing waits (`LINGER`) for the client to close its side.
+    linger: bool,
 }
 
 impl<T: Transport> Conn<T> {
@@ -289,6 +297,7 @@ impl<T: Transport> Conn<T> {
             lang: None,
             auth_failures: 0,
             unauthenticated,
+            linger: true,
         }
     }
 
@@ -1131,7 +1140,7 @@ impl<T: Transport> Conn<T> {
                 }
                 _ => self.io.write_footer().await,
             };
-            if written.is_err() || matches!(end, End::Closed) {
+            if written.is_err() || matches!(end, End::Closed) || !self.linger {
                 return;
             }
             // Our side is shut down: read what the client still sends until it closes

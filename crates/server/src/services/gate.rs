@@ -426,13 +426,24 @@ impl Gate<'_> {
             .map_err(|e| over_limit(Over::Messages, pupil, e))
     }
 
-    /// Whether `user` may create one more room today (his room creations a day).
+    /// Whether `user` may create one more room today (his room creations a day); spends
+    /// nothing: [`Gate::room_created`] counts the room once made, so that a creation
+    /// refused for another reason (the rooms one may belong to) costs nothing.
     pub async fn room_creation(&self, user: &str) -> Result<(), StanzaError> {
         let view = self.policy.view().await;
         let (pupil, limits) = self.limits_of(&view, user);
         self.rates
-            .spend(user, Kind::RoomCreation, "", limits.rooms_per_day)
+            .check(user, Kind::RoomCreation, "", limits.rooms_per_day)
             .map_err(|e| over_limit(Over::RoomCreations, pupil, e))
+    }
+
+    /// Counts a room `user` created (see [`Gate::room_creation`]).
+    pub async fn room_created(&self, user: &str) {
+        let view = self.policy.view().await;
+        let (_, limits) = self.limits_of(&view, user);
+        let _ = self
+            .rates
+            .spend(user, Kind::RoomCreation, "", limits.rooms_per_day);
     }
 
     /// Decides a stanza of `class` from `from` to account `to` (at `resource`, for a

@@ -71,7 +71,13 @@ impl Rates {
     /// Spends one of `user`'s `limit` per period of `kind` (in `scope`: a room for
     /// invitations, else empty). `limit` 0: no limit.
     pub fn spend(&self, user: &str, kind: Kind, scope: &str, limit: u32) -> Result<(), Exceeded> {
-        self.spend_at(user, kind, scope, limit, Instant::now())
+        self.spend_at(user, kind, scope, limit, Instant::now(), true)
+    }
+
+    /// Whether [`spend`](Self::spend) would succeed now, spending nothing (for what is
+    /// counted only once done, such as a room created).
+    pub fn check(&self, user: &str, kind: Kind, scope: &str, limit: u32) -> Result<(), Exceeded> {
+        self.spend_at(user, kind, scope, limit, Instant::now(), false)
     }
 
     fn spend_at(
@@ -81,6 +87,7 @@ impl Rates {
         scope: &str,
         limit: u32,
         now: Instant,
+        commit: bool,
     ) -> Result<(), Exceeded> {
         if limit == 0 {
             return Ok(());
@@ -103,7 +110,9 @@ impl Rates {
                 retry_after: ahead - tolerance,
             });
         }
-        b.tat.insert(key, tat + interval);
+        if commit {
+            b.tat.insert(key, tat + interval);
+        }
         Ok(())
     }
 
@@ -160,30 +169,55 @@ mod tests {
         let r = Rates::default();
         let t0 = Instant::now();
         for _ in 0..10 {
-            assert!(r.spend_at("a", Kind::Message, "", 10, t0).is_ok());
+            assert!(r.spend_at("a", Kind::Message, "", 10, t0, true).is_ok());
         }
-        let e = r.spend_at("a", Kind::Message, "", 10, t0).unwrap_err();
+        let e = r
+            .spend_at("a", Kind::Message, "", 10, t0, true)
+            .unwrap_err();
         assert_eq!(e.retry_after, Duration::from_secs(6));
         // others are not concerned
-        assert!(r.spend_at("b", Kind::Message, "", 10, t0).is_ok());
-        assert!(r.spend_at("a", Kind::ContactRequest, "", 10, t0).is_ok());
+        assert!(r.spend_at("b", Kind::Message, "", 10, t0, true).is_ok());
+        assert!(
+            r.spend_at("a", Kind::ContactRequest, "", 10, t0, true)
+                .is_ok()
+        );
         // one more every six seconds
         let t1 = t0 + Duration::from_secs(6);
-        assert!(r.spend_at("a", Kind::Message, "", 10, t1).is_ok());
-        assert!(r.spend_at("a", Kind::Message, "", 10, t1).is_err());
+        assert!(r.spend_at("a", Kind::Message, "", 10, t1, true).is_ok());
+        assert!(r.spend_at("a", Kind::Message, "", 10, t1, true).is_err());
         // zero: no limit
         for _ in 0..100 {
-            assert!(r.spend_at("c", Kind::Message, "", 0, t0).is_ok());
+            assert!(r.spend_at("c", Kind::Message, "", 0, t0, true).is_ok());
         }
+    }
+
+    #[test]
+    fn a_check_spends_nothing() {
+        let r = Rates::default();
+        let t0 = Instant::now();
+        for _ in 0..5 {
+            assert!(
+                r.spend_at("a", Kind::RoomCreation, "", 1, t0, false)
+                    .is_ok()
+            );
+        }
+        assert!(r.spend_at("a", Kind::RoomCreation, "", 1, t0, true).is_ok());
+        assert!(
+            r.spend_at("a", Kind::RoomCreation, "", 1, t0, false)
+                .is_err()
+        );
     }
 
     #[test]
     fn invitations_count_per_room() {
         let r = Rates::default();
         let t0 = Instant::now();
-        assert!(r.spend_at("a", Kind::Invitation, "r1", 1, t0).is_ok());
-        assert!(r.spend_at("a", Kind::Invitation, "r1", 1, t0).is_err());
-        assert!(r.spend_at("a", Kind::Invitation, "r2", 1, t0).is_ok());
+        assert!(r.spend_at("a", Kind::Invitation, "r1", 1, t0, true).is_ok());
+        assert!(
+            r.spend_at("a", Kind::Invitation, "r1", 1, t0, true)
+                .is_err()
+        );
+        assert!(r.spend_at("a", Kind::Invitation, "r2", 1, t0, true).is_ok());
     }
 
     #[test]

@@ -236,7 +236,10 @@ async fn create(
         .await
         .map_err(internal)?
     {
-        CreateRoom::Created(room) => room,
+        CreateRoom::Created(room) => {
+            server.gate().room_created(&session.user).await;
+            room
+        }
         CreateRoom::Exists => {
             return Err(error(
                 Condition::Conflict,
