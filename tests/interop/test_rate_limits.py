@@ -132,3 +132,42 @@ async def test_adults_recipients_contact_requests_rooms_and_invitations(make_ser
         await join(b, room, "bob")
     finally:
         await clients.close()
+
+
+async def test_messages_in_rooms_count_with_the_others(make_server):
+    """Posts in a conversation spend the same allowance as one-to-one messages; a post
+    beyond it is refused by the room (the occupants get nothing), a typing notification
+    is not a message."""
+    srv = make_server(extra_toml="[rates.adults]\nmessages_per_minute = 3\n")
+    A, B = srv.add_user("alice", "pw-a"), srv.add_user("bob", "pw-b")
+    clients = Clients(srv)
+    try:
+        a = await clients.login(A, "r", plugins=PLUGINS)
+        b = await clients.login(B, "r", plugins=PLUGINS)
+        room = new_room(srv)
+        await create(a, room)
+        mb = b.mark()
+        invite(a, room, b.bare)
+        await invited(b, room, mb)
+        await join(b, room, "bob")
+        ma, mb = a.mark(), b.mark()
+        a.send_message(b.bare, "en privé")
+        await b.wait_message(body="en privé", start=mb)
+        for i in range(3):
+            send(a, f"<message to='{room}' type='groupchat' id='post{i}'><body>post {i}</body></message>")
+        await b.wait_message(body="post 1", start=mb)
+        err = await a.wait_for(lambda st: isinstance(st, Message) and st["type"] == "error"
+                               and st["id"] == "post2", start=ma, what="the refused post")
+        cond, texts = refusal(err)
+        assert cond == "resource-constraint"
+        assert texts["fr"] == "Vous envoyez trop de messages, réessayez dans une minute.", texts
+        await b.expect_none(lambda st: isinstance(st, Message) and st["body"] == "post 2", QUIET,
+                            "the post beyond the limit")
+        mb = b.mark()
+        send(a, f"<message to='{room}' type='groupchat' id='typing'>"
+                f"<composing xmlns='{NS_CHATSTATES}'/></message>")
+        await b.wait_for(lambda st: isinstance(st, Message) and st["from"].bare == room
+                         and st.xml.find(f"{{{NS_CHATSTATES}}}composing") is not None,
+                         start=mb, what="the typing notification in the room")
+    finally:
+        await clients.close()
