@@ -846,6 +846,31 @@ mod tests {
     }
 
     #[test]
+    fn when_to_try_again_in_words() {
+        let at = |secs| again_in(std::time::Duration::from_secs(secs));
+        assert_eq!(at(0).0, "dans une minute");
+        assert_eq!(at(59).1, "in a minute");
+        assert_eq!(at(61).0, "dans 2 minutes");
+        assert_eq!(at(1799).1, "in 30 minutes");
+        assert_eq!(at(3599).0, "dans une heure");
+        assert_eq!(at(86_399).1, "in 24 hours");
+    }
+
+    #[test]
+    fn a_refusal_says_tu_to_a_pupil_and_vous_to_an_adult() {
+        let wait = Exceeded {
+            retry_after: std::time::Duration::from_secs(30),
+        };
+        let xml = |e: StanzaError| causerie_proto::xml::to_string(&e.to_element(None));
+        let pupil = xml(over_limit(Over::Messages, true, wait));
+        assert!(pupil.contains("Tu envoies trop de messages, réessaie dans une minute."));
+        assert!(pupil.contains("resource-constraint"), "{pupil}");
+        let adult = xml(over_limit(Over::Messages, false, wait));
+        assert!(adult.contains("Vous envoyez trop de messages, réessayez dans une minute."));
+        assert!(adult.contains("You are sending too many messages: try again in a minute."));
+    }
+
+    #[test]
     fn every_stanza_has_a_class_and_unknown_types_are_unknown() {
         let c = |x: &str| classify_owned(&el(x));
         fn classify_owned(e: &Element) -> String {
