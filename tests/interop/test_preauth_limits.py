@@ -48,17 +48,27 @@ def still_open(s: socket.socket) -> bool:
     return not readable or not closed_within(s, 0.01)
 
 
+def websocket_upgrade(host: str, port: int, source: str | None = None) -> tuple[int, socket.socket]:
+    """An XMPP WebSocket upgrade that sends nothing after it: (HTTP status, socket)."""
+    s = open_idle(host, port, source)
+    s.sendall(
+        f"GET /xmpp-websocket HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: xmpp\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        head += chunk
+    status_line = head.split(b"\r\n", 1)[0].decode()
+    return int(status_line.split()[1]), s
+
+
 def websocket_upgrade_status(host: str, port: int) -> int:
-    s = open_idle(host, port)
-    try:
-        s.sendall(
-            f"GET /xmpp-websocket HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
-            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-            "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: xmpp\r\n\r\n".encode())
-        status_line = s.recv(4096).split(b"\r\n", 1)[0].decode()
-        return int(status_line.split()[1])
-    finally:
-        s.close()
+    status, s = websocket_upgrade(host, port)
+    s.close()
+    return status
 
 
 def refusal_lines(srv) -> list[str]:
@@ -75,14 +85,19 @@ def test_cap_per_address_and_deadline_before_authentication(make_server):
     others: list[raw.RawClient] = []
     try:
         t0 = time.monotonic()
+        # An idle WebSocket from the other address: upgraded, then silent.
+        status, ws_idle = websocket_upgrade(srv.host, srv.http_port, OTHER_ADDRESS)
+        extra.append(ws_idle)
+        assert status == 101, status
         idle = [open_idle(srv.host, srv.c2s_port) for _ in range(50)]
         time.sleep(0.5)  # the server has accepted them all
         assert all(still_open(s) for s in idle), "a connection within the cap was closed"
 
         # Beyond the cap, on every door: closed at once.
-        extra = [open_idle(srv.host, srv.c2s_port) for _ in range(5)]
-        extra += [open_idle(srv.host, srv.c2s_tls_port) for _ in range(3)]
-        for s in extra:
+        refused = [open_idle(srv.host, srv.c2s_port) for _ in range(5)]
+        refused += [open_idle(srv.host, srv.c2s_tls_port) for _ in range(3)]
+        extra += refused
+        for s in refused:
             assert closed_within(s, 2), "a connection beyond the cap was served"
         assert websocket_upgrade_status(srv.host, srv.http_port) == 503
 
@@ -95,8 +110,9 @@ def test_cap_per_address_and_deadline_before_authentication(make_server):
             assert o.ping_server(5).get("type") == "result"
         assert time.monotonic() - t0 < 4, "too slow to check before the deadline"
 
-        # The deadline before authentication closes the idle connections...
-        for s in idle:
+        # The deadline before authentication closes the idle connections, the WebSocket
+        # too...
+        for s in idle + [ws_idle]:
             assert closed_within(s, 8 - (time.monotonic() - t0)), "idle unauthenticated connection kept"
         elapsed = time.monotonic() - t0
         assert 3 <= elapsed <= 8, f"idle connections closed after {elapsed:.1f}s (deadline 4s)"
