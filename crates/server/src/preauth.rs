@@ -188,15 +188,19 @@ impl PreAuth {
     }
 
     fn try_admit(&self, source: Source) -> Result<(), Refusal> {
-        if self.reserve > 0 && self.free_descriptors().is_some_and(|f| f < self.reserve) {
-            return Err(Refusal::Descriptors);
-        }
+        // The address's count first: a flood from one address, refused here, must not
+        // move the descriptors' estimate (nor cost a recount).
         let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        let n = counts.entry(source).or_insert(0);
-        if *n as usize >= self.per_address {
+        if counts
+            .get(&source)
+            .is_some_and(|n| *n as usize >= self.per_address)
+        {
             return Err(Refusal::PerAddress);
         }
-        *n += 1;
+        if self.reserve > 0 && !self.take_descriptor() {
+            return Err(Refusal::Descriptors);
+        }
+        *counts.entry(source).or_insert(0) += 1;
         Ok(())
     }
 
@@ -206,19 +210,29 @@ impl PreAuth {
         counts.get(&Source::of(ip)).copied().unwrap_or(0)
     }
 
-    /// Free descriptors (estimated), None where they cannot be counted.
-    fn free_descriptors(&self) -> Option<u64> {
+    /// Whether at least the reserve is free (estimated) besides one more connection's
+    /// descriptor, which is then counted; true where descriptors cannot be counted.
+    fn take_descriptor(&self) -> bool {
         let mut g = self.fds.lock().unwrap_or_else(|e| e.into_inner());
-        let limit = g.limit?;
+        let Some(limit) = g.limit else { return true };
         let now = Instant::now();
         if g.counted.is_none_or(|at| now.duration_since(at) >= RECOUNT) {
-            g.open = open_descriptors()?;
+            // The count includes this connection's descriptor, already accepted.
+            let Some(open) = open_descriptors() else {
+                return true;
+            };
+            g.open = open;
             g.counted = Some(now);
         } else {
             // This connection's descriptor, not counted yet.
             g.open += 1;
         }
-        Some(limit.saturating_sub(g.open))
+        if limit.saturating_sub(g.open) < self.reserve {
+            // Refused: its descriptor is closed at once.
+            g.open = g.open.saturating_sub(1);
+            return false;
+        }
+        true
     }
 
     fn refused(&self, source: Source, why: Refusal) {
