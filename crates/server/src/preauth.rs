@@ -2,9 +2,10 @@
 //! process keeps for the connections that progress.
 //!
 //! A connection that has not authenticated yet costs a file descriptor and a task
-//! and has proved nothing. Every door (c2s STARTTLS and direct TLS, the HTTPS TLS
-//! handshake, the WebSocket upgrade, the component port) asks [`PreAuth::admit`]
-//! before serving one, and holds the [`Ticket`] it gets until the peer has
+//! and has proved nothing. Every door (c2s STARTTLS and direct TLS, the WebSocket
+//! upgrade, the component port; the HTTP listener until a connection's first bytes and
+//! the HTTPS listener until its TLS handshake is done, with [`PreAuth::admit_http`])
+//! asks before serving one, and holds the [`Ticket`] it gets until the peer has
 //! authenticated (or the connection ends):
 //!
 //! - at most `limits.unauthenticated_per_address` tickets per source address (IPv4
@@ -13,7 +14,7 @@
 //! - no new ticket while the process's free file descriptors (`RLIMIT_NOFILE` minus
 //!   the open ones, from `/proc/self/fd`) are fewer than `limits.fd_reserve`: what
 //!   is left goes to the logins under way, the authenticated sessions and the admin
-//!   HTTP. Counting `/proc/self/fd` costs a directory read, so the count is taken at
+//!   HTTP (the HTTP and HTTPS listeners are not refused for it). Counting `/proc/self/fd` costs a directory read, so the count is taken at
 //!   most every [`RECOUNT`] and, in between, every ticket handed out counts as one
 //!   more descriptor (the estimate only errs on the careful side);
 //! - refusals are logged once per address and interval
@@ -176,8 +177,19 @@ impl PreAuth {
     /// Admits one more unauthenticated connection from `ip`, or says why not (and
     /// logs the refusal, once per address and interval).
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Ticket, Refusal> {
+        self.admit_with(ip, true)
+    }
+
+    /// [`admit`](Self::admit) for the HTTP and HTTPS listeners: the address's cap only,
+    /// not the descriptor reserve, which exists so that the admin console (served there)
+    /// keeps working.
+    pub fn admit_http(self: &Arc<Self>, ip: IpAddr) -> Result<Ticket, Refusal> {
+        self.admit_with(ip, false)
+    }
+
+    fn admit_with(self: &Arc<Self>, ip: IpAddr, reserve: bool) -> Result<Ticket, Refusal> {
         let source = Source::of(ip);
-        let outcome = self.try_admit(source);
+        let outcome = self.try_admit(source, reserve);
         if let Err(why) = outcome {
             self.refused(source, why);
         }
@@ -187,7 +199,7 @@ impl PreAuth {
         })
     }
 
-    fn try_admit(&self, source: Source) -> Result<(), Refusal> {
+    fn try_admit(&self, source: Source, reserve: bool) -> Result<(), Refusal> {
         // The address's count first: a flood from one address, refused here, must not
         // move the descriptors' estimate (nor cost a recount).
         let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
@@ -197,7 +209,7 @@ impl PreAuth {
         {
             return Err(Refusal::PerAddress);
         }
-        if self.reserve > 0 && !self.take_descriptor() {
+        if reserve && self.reserve > 0 && !self.take_descriptor() {
             return Err(Refusal::Descriptors);
         }
         *counts.entry(source).or_insert(0) += 1;

@@ -5,8 +5,9 @@
 //!
 //! axum serves any [`axum::serve::Listener`]; this one hands it connections
 //! whose TLS handshake is done. Handshakes run in their own tasks under the
-//! handshake deadline, so a client that opens a socket and says nothing does
-//! not hold up the others. Requests that came this way carry [`OverTls`], which
+//! deadline before authentication, each holding a place among its address's
+//! unauthenticated connections (`preauth`), so a client that opens a socket and
+//! says nothing does not hold up the others. Requests that came this way carry [`OverTls`], which
 //! the WebSocket endpoint reads (a confidential channel: PLAIN is offered, and
 //! host-meta advertises `wss`).
 
@@ -104,7 +105,7 @@ pub async fn serve(
                     continue;
                 }
             };
-            let Ok(ticket) = preauth.admit(peer.ip()) else {
+            let Ok(ticket) = preauth.admit_http(peer.ip()) else {
                 drop(socket);
                 continue;
             };
