@@ -94,6 +94,21 @@ level = "warn"
 
 [policy]
 mode = "${CAUSERIE_POLICY:-school}"
+
+# The load comes from one address and its accounts send as fast as they can: no cap on
+# connections not logged in yet per address, no per-account rates (issue 16).
+[limits]
+unauthenticated_per_address = 1000000
+[rates.pupils]
+messages_per_minute = 0
+recipients_per_minute = 0
+rooms_per_day = 0
+invitations_per_room_per_hour = 0
+[rates.adults]
+messages_per_minute = 0
+recipients_per_minute = 0
+rooms_per_day = 0
+invitations_per_room_per_hour = 0
 EOF
 }
 

@@ -1,7 +1,8 @@
 // Shared by the browser tests: start a real Causerie with the demo school on
 // free ports, drive Debian's Chromium with playwright-core, log users in.
 //
-// - `startServer()` writes a config into a fresh temp dir and runs
+// - `startServer({ extraToml })` writes a config (plus `extraToml`, e.g. a
+//   `[rates.pupils]` table) into a fresh temp dir and runs
 //   `target/debug/causerie --config FILE serve --demo` (CAUSERIE_BIN picks
 //   another binary), waits for /healthz, and returns { url, stop(), logTail() }.
 // - `launchBrowser()` starts /usr/bin/chromium headless (CHROMIUM picks
@@ -67,17 +68,17 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Starts a server; picks new ports when another process took one between
  *  choosing it and binding it (free ports are only free when looked at). */
-export async function startServer() {
+export async function startServer({ extraToml = '' } = {}) {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startServerOnce();
+      return await startServerOnce(extraToml);
     } catch (e) {
       if (attempt >= 3 || !String(e.message).includes('Address already in use')) throw e;
     }
   }
 }
 
-async function startServerOnce() {
+async function startServerOnce(extraToml) {
   if (!existsSync(BINARY)) {
     throw new Error(`server binary not found: ${BINARY} (run \`cargo build -p causerie\`)`);
   }
@@ -98,6 +99,7 @@ async function startServerOnce() {
       '[auth]',
       'failure_delay_ms = 50',
       '',
+      extraToml,
     ].join('\n'),
   );
   const logPath = join(root, 'server.log');

@@ -101,7 +101,8 @@ class Server:
 
     def __init__(self, root: Path, *, limits: dict | None = None,
                  auth: dict | None = None, tls: dict | None = None,
-                 extra_toml: str = "", storage_url=_DEFAULT, language: str | None = None):
+                 extra_toml: str = "", storage_url=_DEFAULT, language: str | None = None,
+                 nofile: int | None = None):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.data_dir = self.root / "data"
@@ -115,6 +116,8 @@ class Server:
         self.extra_toml = extra_toml
         # The deployment's language (`language = …`); None: the server's default.
         self.language = language
+        # The server process's RLIMIT_NOFILE (soft and hard); None: inherited.
+        self.nofile = nofile
         # None: no [storage] table at all (the server's default location)
         self.storage_url = f"sqlite://{self.db_path}?mode=rwc" if storage_url is Server._DEFAULT else storage_url
         self.proc: subprocess.Popen | None = None
@@ -169,7 +172,7 @@ class Server:
         self.proc = subprocess.Popen(
             [str(BINARY), "--config", str(self.config_path), "serve"],
             stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT,
-            cwd=self.root, env=env,
+            cwd=self.root, env=env, preexec_fn=self._limit_files if self.nofile else None,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -182,6 +185,10 @@ class Server:
             time.sleep(0.05)
         self.stop()
         raise ServerError(f"server did not listen on all its ports within {timeout}s:\n{self.log_text()}")
+
+    def _limit_files(self) -> None:
+        import resource
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
 
     def stop(self, timeout: float = 10) -> int | None:
         rc = None

@@ -112,8 +112,10 @@ def xml_escape(s: str) -> str:
 
 class RawClient:
     def __init__(self, host: str, port: int, domain: str, *, timeout: float = DEFAULT_TIMEOUT,
-                 rcvbuf: int | None = None):
+                 rcvbuf: int | None = None, source: str | None = None):
         self.host = host
+        # The local address to connect from (a loopback alias such as 127.0.0.2).
+        self.source = source
         self.port = port
         self.domain = domain
         self.timeout = timeout
@@ -139,6 +141,8 @@ class RawClient:
         if self.rcvbuf:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
         s.settimeout(self.timeout)
+        if self.source:
+            s.bind((self.source, 0))
         s.connect((self.host, self.port))
         self.sock = s
         if direct_tls:
@@ -398,9 +402,11 @@ class RawClient:
 
 
 def login(host: str, port: int, domain: str, user: str, password: str, resource: str | None = "raw",
-          *, direct_tls: bool = False, timeout: float = DEFAULT_TIMEOUT, rcvbuf: int | None = None) -> RawClient:
-    """Connect, (STARTTLS or direct TLS), SASL PLAIN, bind.  Raises on failure."""
-    c = RawClient(host, port, domain, timeout=timeout, rcvbuf=rcvbuf)
+          *, direct_tls: bool = False, timeout: float = DEFAULT_TIMEOUT, rcvbuf: int | None = None,
+          source: str | None = None) -> RawClient:
+    """Connect (from ``source`` if given), (STARTTLS or direct TLS), SASL PLAIN, bind.
+    Raises on failure."""
+    c = RawClient(host, port, domain, timeout=timeout, rcvbuf=rcvbuf, source=source)
     c.connect(direct_tls=direct_tls)
     feats = c.open_stream()
     if not direct_tls:

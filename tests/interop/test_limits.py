@@ -114,7 +114,9 @@ def test_handshake_timeout(make_server):
 
 # ------------------------------------------------------------- slow reader
 async def test_slow_reader_is_disconnected(make_server):
-    srv = make_server(limits={"send_queue_len": 50})
+    # The sender floods on purpose: no message rate here (test_rate_limits.py).
+    srv = make_server(limits={"send_queue_len": 50},
+                      extra_toml="[rates.adults]\nmessages_per_minute = 0\n")
     R, S, T = (srv.add_user(n, f"pw-{n}") for n in ("sink", "sender", "third"))
     sink = await asyncio.to_thread(raw.login_server, srv, R, "sink", rcvbuf=4096)
     s = await Client.login(srv, S, "s")

@@ -4,7 +4,10 @@
 //!
 //! TCP with STARTTLS (port 5222) and direct TLS (port 5223) share this code;
 //! the negotiation runs under the handshake deadline, after which the
-//! connection is closed with `<connection-timeout/>`. A bound session reads
+//! connection is closed with `<connection-timeout/>`. Before authentication, a shorter
+//! deadline applies (`limits.unauthenticated_timeout_secs`, TLS and SASL), and the
+//! connection holds a [`Ticket`] of `preauth` (the per-address cap), given back once
+//! authenticated. A bound session reads
 //! its socket and its bounded outbound queue in one `select!` loop.
 //!
 //! XEP-0198 stream management (`stream_mgmt` holds the state, `detached` the end of a
@@ -33,6 +36,7 @@ use crate::auth::{self, Exchange, MECHANISMS, Step};
 use crate::detached;
 use crate::mailbox::{Inbox, Next};
 use crate::outbound::{Outbound, to_attribute};
+use crate::preauth::Ticket;
 use crate::router;
 use crate::server::Server;
 use crate::services::sessions::{Registered, SessionMeta};
@@ -56,6 +60,23 @@ const CLAIM_WAIT: Duration = Duration::from_secs(5);
 /// After this long without bytes from the client, the session's parser gives
 /// its buffers back (`StreamParser::park`; about 5 KiB per idle session).
 const PARK_AFTER: Duration = Duration::from_secs(2);
+
+/// A connection not authenticated yet: its place in `preauth` and its deadline.
+/// Boxed in the connection, so that a bound session keeps one word for it.
+pub struct Unauthenticated {
+    _ticket: Ticket,
+    deadline: Instant,
+}
+
+impl Unauthenticated {
+    /// From now, with the server's deadline before authentication.
+    pub fn start(server: &Server, ticket: Ticket) -> Box<Unauthenticated> {
+        Box::new(Unauthenticated {
+            _ticket: ticket,
+            deadline: Instant::now() + server.preauth.timeout(),
+        })
+    }
+}
 
 /// Why a stream ends.
 #[derive(Debug)]
@@ -86,13 +107,20 @@ impl From<FramingError> for End {
 /// stream, the TLS stream and the handshake's result side by side (the
 /// compiler does not overlap them: 7 KiB a connection, BENCHMARKS.md M2),
 /// while only one of them is ever alive.
-pub async fn serve(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr, direct_tls: bool) {
+pub async fn serve(
+    server: Arc<Server>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    direct_tls: bool,
+    ticket: Ticket,
+) {
     let _ = tcp.set_nodelay(true);
     let deadline =
         Instant::now() + Duration::from_secs(server.config.limits.handshake_timeout_secs);
+    let pending = Unauthenticated::start(&server, ticket);
     let acceptor = tokio_rustls::TlsAcceptor::from(server.tls.clone());
-    let tcp = if direct_tls {
-        tcp
+    let (tcp, pending) = if direct_tls {
+        (tcp, Some(pending))
     } else {
         let plain = Box::pin(run(
             server.clone(),
@@ -100,21 +128,24 @@ pub async fn serve(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr, direct
             peer,
             false,
             deadline,
+            Some(pending),
         ))
         .await;
         match plain {
             // The client asked for STARTTLS.
-            Some(plain) => plain.into_inner(),
+            Some((plain, pending)) => (plain.into_inner(), pending),
             None => return,
         }
     };
-    let secured = match timeout_at(deadline, Box::pin(acceptor.accept(tcp))).await {
+    let tls_deadline = pending.as_ref().map_or(deadline, |p| p.deadline);
+    let secured = match timeout_at(tls_deadline, Box::pin(acceptor.accept(tcp))).await {
         Ok(Ok(tls)) => Box::pin(run(
             server,
             TcpTransport::new(tls, true),
             peer,
             true,
             deadline,
+            pending,
         )),
         Ok(Err(e)) => {
             debug!(%peer, error = %e, direct_tls, "TLS handshake failed");
@@ -129,20 +160,24 @@ pub async fn serve(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr, direct
 }
 
 /// Serves a client over another transport (WebSocket) to its end.
-/// `secure` says whether the transport is confidential (TLS, or a trusted proxy).
+/// `secure` says whether the transport is confidential (TLS, or a trusted proxy);
+/// `ticket` is the connection's place among the unauthenticated ones (`preauth`).
 pub async fn serve_transport<T: Transport>(
     server: Arc<Server>,
     transport: T,
     peer: SocketAddr,
     secure: bool,
+    ticket: Ticket,
 ) {
     let deadline =
         Instant::now() + Duration::from_secs(server.config.limits.handshake_timeout_secs);
+    let pending = Unauthenticated::start(&server, ticket);
     // Such transports cannot upgrade to TLS, so nothing comes back.
-    let _ = run(server, transport, peer, secure, deadline).await;
+    let _ = run(server, transport, peer, secure, deadline, Some(pending)).await;
 }
 
-/// Runs a stream; returns the transport back when the client asked for STARTTLS.
+/// Runs a stream; returns the transport back when the client asked for STARTTLS (with
+/// the connection's unauthenticated state).
 ///
 /// Not an `async fn` itself: an async fn keeps its arguments in its state for
 /// its whole life, even once moved, so the transport (1.2 KiB with TLS) would
@@ -153,10 +188,11 @@ fn run<T: Transport>(
     peer: SocketAddr,
     secure: bool,
     deadline: Instant,
-) -> impl std::future::Future<Output = Option<T>> + Send {
+    pending: Option<Box<Unauthenticated>>,
+) -> impl std::future::Future<Output = Option<(T, Option<Box<Unauthenticated>>)>> + Send {
     // The connection is the async block's capture, used in place (an async
     // fn's parameter would be copied into its body's state: twice the room).
-    let mut conn = Conn::new(server, io, peer, secure);
+    let mut conn = Conn::new(server, io, peer, secure, pending);
     async move {
         // Boxed: the negotiation's state (SASL, binding) is large and only lives
         // until the session is bound; inline, every idle session's task would
@@ -169,7 +205,7 @@ fn run<T: Transport>(
             )),
         };
         match outcome {
-            Ok(Negotiated::StartTls) => Some(conn.io),
+            Ok(Negotiated::StartTls) => Some((conn.io, conn.unauthenticated)),
             Ok(Negotiated::Bound(session, rx, mut sm)) => {
                 let end = conn.session_loop(&session, &rx, &mut sm).await;
                 // Boxed, like the negotiation: the ending's state (timers, the
@@ -179,6 +215,14 @@ fn run<T: Transport>(
                 None
             }
             Err(end) => {
+                // Its place among the unauthenticated is free while it closes; one
+                // that stayed silent past the deadline is not waited for (its
+                // descriptor is given back at once).
+                let idle = conn.unauthenticated.take().is_some()
+                    && matches!(end, End::Error("connection-timeout", _));
+                if idle {
+                    conn.linger = false;
+                }
                 Box::pin(conn.close(end)).await;
                 None
             }
@@ -220,10 +264,20 @@ struct Conn<T> {
     /// The `xml:lang` of the client's last stream header.
     lang: Option<String>,
     auth_failures: u32,
+    /// Until authenticated: the `preauth` ticket and the shorter deadline.
+    unauthenticated: Option<Box<Unauthenticated>>,
+    /// Whether closing waits (`LINGER`) for the client to close its side.
+    linger: bool,
 }
 
 impl<T: Transport> Conn<T> {
-    fn new(server: Arc<Server>, io: T, peer: SocketAddr, secure: bool) -> Self {
+    fn new(
+        server: Arc<Server>,
+        io: T,
+        peer: SocketAddr,
+        secure: bool,
+        unauthenticated: Option<Box<Unauthenticated>>,
+    ) -> Self {
         let limits = FramingLimits {
             max_stanza_bytes: server.config.limits.max_stanza_bytes,
             max_depth: server.config.limits.max_depth,
@@ -242,6 +296,8 @@ impl<T: Transport> Conn<T> {
             user: None,
             lang: None,
             auth_failures: 0,
+            unauthenticated,
+            linger: true,
         }
     }
 
@@ -256,7 +312,16 @@ impl<T: Transport> Conn<T> {
             if let Some(ev) = self.framer.pending.pop_front() {
                 return Ok(ev);
             }
-            let data = self.io.read().await.map_err(|_| End::Io)?;
+            let read = match self.unauthenticated.as_ref().map(|u| u.deadline) {
+                Some(deadline) => timeout_at(deadline, self.io.read()).await.map_err(|_| {
+                    End::Error(
+                        "connection-timeout",
+                        Some("authentication took too long".into()),
+                    )
+                })?,
+                None => self.io.read().await,
+            };
+            let data = read.map_err(|_| End::Io)?;
             if data.is_empty() {
                 return Err(End::Closed);
             }
@@ -465,6 +530,8 @@ impl<T: Transport> Conn<T> {
                         .await?;
                     info!(peer = %self.peer, user = %user, mechanism = %mechanism, "authenticated");
                     self.user = Some(user);
+                    // Authenticated: the place among the unauthenticated is given back.
+                    self.unauthenticated = None;
                     return Ok(Some(()));
                 }
                 Some(Step::Failure(e)) => {
@@ -1075,7 +1142,7 @@ impl<T: Transport> Conn<T> {
                 }
                 _ => self.io.write_footer().await,
             };
-            if written.is_err() || matches!(end, End::Closed) {
+            if written.is_err() || matches!(end, End::Closed) || !self.linger {
                 return;
             }
             // Our side is shut down: read what the client still sends until it closes
@@ -1221,13 +1288,20 @@ mod tests {
 
     type Tls = tokio_rustls::server::TlsStream<TcpStream>;
 
-    fn size_of_returned<A, B, C, D, Fut>(_f: impl FnOnce(A, B, C, D) -> Fut) -> usize {
+    fn size_of_returned<A, B, C, D, E, Fut>(_f: impl FnOnce(A, B, C, D, E) -> Fut) -> usize {
         std::mem::size_of::<Fut>()
     }
 
     fn size_of_run<T: Transport>() -> usize {
         fn probe<T: Transport, Fut>(
-            _f: impl FnOnce(Arc<Server>, T, SocketAddr, bool, Instant) -> Fut,
+            _f: impl FnOnce(
+                Arc<Server>,
+                T,
+                SocketAddr,
+                bool,
+                Instant,
+                Option<Box<Unauthenticated>>,
+            ) -> Fut,
         ) -> usize {
             std::mem::size_of::<Fut>()
         }

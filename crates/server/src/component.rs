@@ -3,7 +3,8 @@
 //! the component listener (`[listen] component`, loopback by default, bound only when
 //! `[[components]]` are configured).
 //!
-//! One task per connection, under the handshake deadline until authenticated:
+//! One task per connection, under the deadline before authentication
+//! (`limits.unauthenticated_timeout_secs`, holding its `preauth` ticket) until authenticated:
 //! 1. the component opens a stream `to` its domain; an unconfigured domain gets
 //!    `<host-unknown/>`; we answer with our header, its `id` and `from` = that domain;
 //! 2. it sends `<handshake>` = hex SHA-1 of the stream id followed by the shared secret;
@@ -75,14 +76,18 @@ struct Conn {
 }
 
 /// Serves one accepted component connection to its end.
-pub async fn serve(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr) {
+pub async fn serve(
+    server: Arc<Server>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    ticket: crate::preauth::Ticket,
+) {
     let _ = tcp.set_nodelay(true);
     let limits = FramingLimits {
         max_stanza_bytes: server.config.limits.max_stanza_bytes,
         max_depth: server.config.limits.max_depth,
     };
-    let deadline =
-        Instant::now() + Duration::from_secs(server.config.limits.handshake_timeout_secs);
+    let deadline = Instant::now() + server.preauth.timeout();
     let mut conn = Conn {
         server,
         io: TcpTransport::component(tcp),
@@ -99,6 +104,8 @@ pub async fn serve(server: Arc<Server>, tcp: TcpStream, peer: SocketAddr) {
             Some("the handshake took too long".into()),
         )),
     };
+    // Authenticated or not, its place among the unauthenticated is given back.
+    drop(ticket);
     let component = match authenticated {
         Ok(c) => c,
         Err(end) => {

@@ -40,6 +40,7 @@ pub struct Config {
     pub push: Push,
     pub upload: Upload,
     pub reports: Reports,
+    pub rates: Rates,
 }
 
 /// Reports (« Signaler », XEP-0377): what one carries and how often one may be made
@@ -68,6 +69,91 @@ impl Default for Reports {
         }
     }
 }
+
+/// Per-account rate limits (docs/safety.md, « Limites »): pupils' (the directory's
+/// `student` profile) and everyone else's. Beyond one, the stanza is refused with
+/// `<resource-constraint/>` and a text saying when to try again; nothing is dropped.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Rates {
+    pub pupils: PupilRates,
+    pub adults: AdultRates,
+}
+
+/// One profile's rate limits, as the gate reads them; 0 means no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    pub messages_per_minute: u32,
+    pub recipients_per_minute: u32,
+    pub contact_requests_per_hour: u32,
+    pub rooms_per_day: u32,
+    pub invitations_per_room_per_hour: u32,
+}
+
+/// The same options for each profile's table, each with its own defaults.
+macro_rules! rate_table {
+    ($name:ident, $doc:literal, $m:expr, $r:expr, $c:expr, $d:expr, $i:expr) => {
+        #[doc = $doc]
+        #[derive(Debug, Clone, Copy, Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct $name {
+            /// Messages an account may send a minute, one-to-one and in rooms together
+            /// (all at once at most, then they come back evenly).
+            pub messages_per_minute: u32,
+            /// Distinct people an account may write to one-to-one within a minute.
+            pub recipients_per_minute: u32,
+            /// Contact requests an account may send an hour.
+            pub contact_requests_per_hour: u32,
+            /// Rooms an account may create a day.
+            pub rooms_per_day: u32,
+            /// Invitations an account may send to one room an hour.
+            pub invitations_per_room_per_hour: u32,
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name {
+                    messages_per_minute: $m,
+                    recipients_per_minute: $r,
+                    contact_requests_per_hour: $c,
+                    rooms_per_day: $d,
+                    invitations_per_room_per_hour: $i,
+                }
+            }
+        }
+
+        impl $name {
+            pub fn limits(&self) -> RateLimits {
+                RateLimits {
+                    messages_per_minute: self.messages_per_minute,
+                    recipients_per_minute: self.recipients_per_minute,
+                    contact_requests_per_hour: self.contact_requests_per_hour,
+                    rooms_per_day: self.rooms_per_day,
+                    invitations_per_room_per_hour: self.invitations_per_room_per_hour,
+                }
+            }
+        }
+    };
+}
+
+rate_table!(
+    PupilRates,
+    "Pupils' rate limits (the directory's `student` profile).",
+    30,
+    10,
+    20,
+    5,
+    40
+);
+rate_table!(
+    AdultRates,
+    "Everyone else's rate limits (teachers, staff, families, accounts outside the directory).",
+    120,
+    60,
+    100,
+    30,
+    200
+);
 
 /// File sharing (XEP-0363 HTTP File Upload) on `upload.DOMAIN`, the files served by the
 /// HTTP listener (docs/config.md, "File sharing").
@@ -273,6 +359,21 @@ pub struct Limits {
     pub max_depth: usize,
     /// Seconds a connection has to authenticate and bind a resource.
     pub handshake_timeout_secs: u64,
+    /// Seconds a connection has to authenticate (TLS and SASL, or a component's
+    /// handshake); at most `handshake_timeout_secs`. Authenticated sessions are not
+    /// concerned.
+    pub unauthenticated_timeout_secs: u64,
+    /// Unauthenticated connections one address may hold at once (an IPv6 address
+    /// counts by its /64), on every door together: c2s, direct TLS, HTTPS and
+    /// WebSocket, components. Generous: a school's pupils often share one public address.
+    pub unauthenticated_per_address: usize,
+    /// File descriptors kept free for connections that progress: below this many free
+    /// (`RLIMIT_NOFILE` minus the open ones), new unauthenticated connections are
+    /// refused; at most a quarter of the limit. 0: no reserve.
+    pub fd_reserve: u64,
+    /// Seconds between two log lines about the refusals from one address (the first
+    /// refusal is logged at once, then one summary per interval).
+    pub refusal_log_interval_secs: u64,
     /// Stanzas queued for a session that does not read; past it, the session is closed.
     pub send_queue_len: usize,
     /// Messages kept for an offline user; past it, senders get an error.
@@ -443,6 +544,7 @@ impl Default for Config {
             push: Push::default(),
             upload: Upload::default(),
             reports: Reports::default(),
+            rates: Rates::default(),
         }
     }
 }
@@ -495,6 +597,10 @@ impl Default for Limits {
             max_stanza_bytes: 262_144,
             max_depth: 64,
             handshake_timeout_secs: 60,
+            unauthenticated_timeout_secs: 20,
+            unauthenticated_per_address: 2000,
+            fd_reserve: 1000,
+            refusal_log_interval_secs: 60,
             send_queue_len: 1000,
             max_offline_per_user: 1000,
             max_connections: 200_000,
@@ -596,6 +702,24 @@ impl Config {
         }
         if l.handshake_timeout_secs == 0 {
             return Err(("limits.handshake_timeout_secs", "must be at least 1".into()));
+        }
+        if l.unauthenticated_timeout_secs == 0 {
+            return Err((
+                "limits.unauthenticated_timeout_secs",
+                "must be at least 1".into(),
+            ));
+        }
+        if l.unauthenticated_per_address == 0 {
+            return Err((
+                "limits.unauthenticated_per_address",
+                "must be at least 1".into(),
+            ));
+        }
+        if !(1..=86_400).contains(&l.refusal_log_interval_secs) {
+            return Err((
+                "limits.refusal_log_interval_secs",
+                "must be between 1 and 86400".into(),
+            ));
         }
         if l.send_queue_len < 8 {
             return Err(("limits.send_queue_len", "must be at least 8".into()));

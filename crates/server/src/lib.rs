@@ -7,7 +7,7 @@
 //! shared vocabulary); [`services`] (owned state, and the gate); [`server`] (what
 //! everything shares); [`features`] (one file per feature), [`router`] (the choke point)
 //! and [`c2s`] (client streams), [`component`] (external components, XEP-0114); [`changes`] (one way to change the school, for every
-//! door); [`enforce`] (a new directory generation applied to what is open); [`listener`]. This file only wires them: [`start`] binds the configured
+//! door); [`enforce`] (a new directory generation applied to what is open); [`preauth`] (connections before authentication); [`listener`]. This file only wires them: [`start`] binds the configured
 //! listeners and returns a [`Running`] handle whose [`Running::shutdown`] stops
 //! accepting, closes every session with `<system-shutdown/>` and waits for them.
 
@@ -23,6 +23,7 @@ pub mod features;
 pub mod listener;
 pub mod mailbox;
 pub mod outbound;
+pub mod preauth;
 pub mod router;
 pub mod server;
 pub mod services;

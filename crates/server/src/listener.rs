@@ -3,6 +3,12 @@
 //! and waits for the connection tasks (the mini-redis shape). The external components'
 //! listener (XEP-0114, `component`) is one more, bound only when components are
 //! configured; its connections count against the same limit.
+//!
+//! Before serving a connection, each loop asks `preauth` for a ticket (the
+//! per-address cap of unauthenticated connections, the descriptor reserve); a refused
+//! connection is closed at once. A failed `accept` (out of descriptors) backs off,
+//! doubling from 5 ms to one second, and is logged once per interval; the same task
+//! that ends each interval of the refusals' log runs beside the accept loops.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,6 +19,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
+use crate::preauth::Backoff;
 use crate::{Server, StartError, c2s, component};
 
 /// The accept tasks and what they need to stop.
@@ -57,6 +64,18 @@ impl Listeners {
                 stop_rx.clone(),
             ));
         }
+        let interval = Duration::from_secs(server.config.limits.refusal_log_interval_secs);
+        let (preauth, mut stopping) = (server.preauth.clone(), stop_rx.clone());
+        tasks.spawn(async move {
+            let mut tick =
+                tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => preauth.flush_log(interval),
+                    _ = stopping.changed() => return,
+                }
+            }
+        });
         Ok((
             Listeners {
                 server,
@@ -110,6 +129,12 @@ async fn accept_loop(
     limit: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let what = match kind {
+        Kind::C2s => "c2s",
+        Kind::C2sTls => "c2s_tls",
+        Kind::Component => "component",
+    };
+    let mut backoff = Backoff::default();
     loop {
         let permit = tokio::select! {
             p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
@@ -117,22 +142,33 @@ async fn accept_loop(
         };
         let (tcp, peer) = tokio::select! {
             r = listener.accept() => match r {
-                Ok(x) => x,
+                Ok(x) => {
+                    backoff.reset();
+                    x
+                }
                 Err(e) => {
                     // Out of file descriptors and the like: back off, keep serving.
-                    warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
+                    server.preauth.accept_failed(what, &e);
+                    let pause = backoff.pause();
+                    tokio::select! {
+                        _ = tokio::time::sleep(pause) => continue,
+                        _ = stop.changed() => return,
+                    }
                 }
             },
             _ = stop.changed() => return,
         };
+        // Refused (logged by preauth): the socket is closed here, before any byte.
+        let Ok(ticket) = server.preauth.admit(peer.ip()) else {
+            drop(tcp);
+            continue;
+        };
         let server = server.clone();
         tokio::spawn(async move {
             match kind {
-                Kind::C2s => c2s::serve(server, tcp, peer, false).await,
-                Kind::C2sTls => c2s::serve(server, tcp, peer, true).await,
-                Kind::Component => component::serve(server, tcp, peer).await,
+                Kind::C2s => c2s::serve(server, tcp, peer, false, ticket).await,
+                Kind::C2sTls => c2s::serve(server, tcp, peer, true, ticket).await,
+                Kind::Component => component::serve(server, tcp, peer, ticket).await,
             }
             drop(permit);
         });

@@ -135,7 +135,13 @@ pub async fn route(server: &Server, session: &Session, mut stanza: Element) {
         Some(target) => {
             let v = server
                 .gate()
-                .decide(&Sender::of(session, &full), target, dest.resource(), class)
+                .decide_sent(
+                    &Sender::of(session, &full),
+                    target,
+                    dest.resource(),
+                    class,
+                    &stanza,
+                )
                 .await;
             match v {
                 Verdict::Refuse(err) => {

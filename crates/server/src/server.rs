@@ -24,6 +24,10 @@ pub struct Server {
     pub(crate) store: Store,
     pub(crate) tls: Arc<rustls::ServerConfig>,
     pub(crate) throttle: auth::Throttle,
+    /// The connections before authentication (per-address cap, descriptor reserve).
+    pub(crate) preauth: Arc<crate::preauth::PreAuth>,
+    /// What each account sent lately, for the rate limits (the gate counts).
+    pub(crate) rates: crate::services::rates::Rates,
     /// Counters of the administrator's live view (see `admin`).
     pub(crate) stats: Stats,
     /// The directory, rules and access as applied now.
@@ -65,7 +69,9 @@ impl Server {
             throttle: auth::Throttle::new(std::time::Duration::from_millis(
                 config.auth.failure_delay_ms,
             )),
+            preauth: Arc::new(crate::preauth::PreAuth::new(&config.limits)),
             stats: Stats::default(),
+            rates: Default::default(),
             policy: Policy::new(
                 store.clone(),
                 &config.data_dir,
@@ -117,6 +123,11 @@ impl Server {
         &self.throttle
     }
 
+    /// The connections before authentication: every door asks it before serving one.
+    pub fn preauth(&self) -> &Arc<crate::preauth::PreAuth> {
+        &self.preauth
+    }
+
     /// The live view's counters.
     pub fn stats(&self) -> &Stats {
         &self.stats
@@ -131,6 +142,8 @@ impl Server {
             blocking: &self.blocking,
             components: &self.components,
             domain: &self.domain,
+            rates: &self.rates,
+            rate_limits: &self.config.rates,
         }
     }
 

@@ -195,18 +195,14 @@ fn literal(default: &str) -> Option<toml::Value> {
 
 /// The configuration with one option set to `value`.
 fn with_option(key: &str, value: toml::Value) -> Config {
-    let mut table = toml::Table::new();
-    match key.split_once('.') {
-        Some((section, field)) => {
-            let mut inner = toml::Table::new();
-            inner.insert(field.into(), value);
-            table.insert(section.into(), toml::Value::Table(inner));
-        }
-        None => {
-            table.insert(key.into(), value);
-        }
+    // `a.b.c = v` is `{a = {b = {c = v}}}`: tables nest (`[rates.pupils]`).
+    let mut value = value;
+    for part in key.rsplit('.') {
+        let mut table = toml::Table::new();
+        table.insert(part.into(), value);
+        value = toml::Value::Table(table);
     }
-    Config::deserialize(toml::Value::Table(table))
+    Config::deserialize(value)
         .unwrap_or_else(|e| panic!("docs/config.md's default of {key} is not accepted: {e}"))
 }
 

@@ -5,15 +5,15 @@
 //!
 //! axum serves any [`axum::serve::Listener`]; this one hands it connections
 //! whose TLS handshake is done. Handshakes run in their own tasks under the
-//! handshake deadline, so a client that opens a socket and says nothing does
-//! not hold up the others. Requests that came this way carry [`OverTls`], which
+//! deadline before authentication, each holding a place among its address's
+//! unauthenticated connections (`preauth`), so a client that opens a socket and
+//! says nothing does not hold up the others. Requests that came this way carry [`OverTls`], which
 //! the WebSocket endpoint reads (a confidential channel: PLAIN is offered, and
 //! host-meta advertises `wss`).
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::connect_info::Connected;
 use axum::extract::{ConnectInfo, Request};
@@ -85,22 +85,35 @@ pub async fn serve(
     let mut config = (**server.tls()).clone();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let acceptor = TlsAcceptor::from(Arc::new(config));
-    let deadline = Duration::from_secs(server.config().limits.handshake_timeout_secs);
+    // The TLS handshake is before authentication: the shorter deadline, and a place
+    // among the unauthenticated connections (`preauth`), given back once done.
+    let preauth = server.preauth().clone();
+    let deadline = preauth.timeout();
     let (tx, ready) = mpsc::channel(64);
     let accepting = tokio::spawn(async move {
+        let mut backoff = causerie_server::preauth::Backoff::default();
         loop {
             let (socket, peer) = match tcp.accept().await {
-                Ok(s) => s,
+                Ok(s) => {
+                    backoff.reset();
+                    s
+                }
                 Err(e) => {
-                    // Out of file descriptors and the like: wait, do not spin.
-                    tracing::warn!(error = %e, "HTTPS accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    // Out of file descriptors and the like: back off, do not spin.
+                    preauth.accept_failed("https", &e);
+                    tokio::time::sleep(backoff.pause()).await;
                     continue;
                 }
             };
+            let Ok(ticket) = preauth.admit_http(peer.ip()) else {
+                drop(socket);
+                continue;
+            };
             let (acceptor, tx) = (acceptor.clone(), tx.clone());
             tokio::spawn(async move {
-                match tokio::time::timeout(deadline, acceptor.accept(socket)).await {
+                let handshake = tokio::time::timeout(deadline, acceptor.accept(socket)).await;
+                drop(ticket);
+                match handshake {
                     Ok(Ok(tls)) => {
                         let _ = tx.send((tls, peer)).await;
                     }

@@ -4,7 +4,10 @@
 //! shared with XEP-0363 (`/upload/…`).
 //!
 //! [`router`] builds the whole application; [`serve`] runs it on a listener
-//! until a shutdown future completes, [`https::serve`] the same over TLS.
+//! until a shutdown future completes, [`https::serve`] the same over TLS. Both hand
+//! axum only connections that have spoken (HTTP: a first byte; HTTPS: a finished TLS
+//! handshake) within the deadline before authentication, each counted meanwhile among
+//! its address's unauthenticated connections (`causerie_server::preauth`).
 
 pub mod admin;
 pub mod client;
@@ -63,9 +66,48 @@ pub async fn serve(
     addr: SocketAddr,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let listener = TcpListener::bind(addr).await?;
-    let local = listener.local_addr()?;
-    let app = router(server).into_make_service_with_connect_info::<SocketAddr>();
+    let tcp = TcpListener::bind(addr).await?;
+    let local = tcp.local_addr()?;
+    // A connection is unauthenticated until its first bytes: it holds a place among its
+    // address's (`preauth`), and one that says nothing is closed at the deadline.
+    let preauth = server.preauth().clone();
+    let deadline = preauth.timeout();
+    let (tx, ready) = tokio::sync::mpsc::channel(64);
+    let accepting = tokio::spawn(async move {
+        let mut backoff = causerie_server::preauth::Backoff::default();
+        loop {
+            let (socket, peer) = match tcp.accept().await {
+                Ok(s) => {
+                    backoff.reset();
+                    s
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, do not spin.
+                    preauth.accept_failed("http", &e);
+                    tokio::time::sleep(backoff.pause()).await;
+                    continue;
+                }
+            };
+            let Ok(ticket) = preauth.admit_http(peer.ip()) else {
+                drop(socket);
+                continue;
+            };
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                // `peek`, not `readable` (which may say so before any byte came).
+                let mut first = [0u8; 1];
+                let spoke = tokio::time::timeout(deadline, socket.peek(&mut first)).await;
+                drop(ticket);
+                if matches!(spoke, Ok(Ok(n)) if n > 0) {
+                    let _ = tx.send((socket, peer)).await;
+                }
+            });
+        }
+    });
+    let listener = PlainListener { ready, local };
+    let app = router(server)
+        .layer(axum::middleware::map_request(plain_peer))
+        .into_make_service_with_connect_info::<HttpPeer>();
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
@@ -73,6 +115,53 @@ pub async fn serve(
         {
             tracing::warn!(error = %e, "HTTP server stopped");
         }
+        accepting.abort();
     });
     Ok((local, task))
+}
+
+/// The HTTP listener's connections that have said something, for axum.
+struct PlainListener {
+    ready: tokio::sync::mpsc::Receiver<(tokio::net::TcpStream, SocketAddr)>,
+    local: SocketAddr,
+}
+
+impl axum::serve::Listener for PlainListener {
+    type Io = tokio::net::TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.ready.recv().await {
+            Some(conn) => conn,
+            // The accepting task ended (shutdown): nothing more comes.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.local)
+    }
+}
+
+/// The peer's address of a plain HTTP connection, as axum's connect info.
+#[derive(Debug, Clone, Copy)]
+struct HttpPeer(SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, PlainListener>>
+    for HttpPeer
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, PlainListener>) -> Self {
+        HttpPeer(*stream.remote_addr())
+    }
+}
+
+/// Gives handlers the peer's address as plain `ConnectInfo<SocketAddr>` (what they
+/// extract on either listener).
+async fn plain_peer(mut req: axum::extract::Request) -> axum::extract::Request {
+    use axum::extract::ConnectInfo;
+    if let Some(ConnectInfo(HttpPeer(peer))) = req.extensions().get::<ConnectInfo<HttpPeer>>() {
+        let peer = *peer;
+        req.extensions_mut().insert(ConnectInfo(peer));
+    }
+    req
 }

@@ -8,9 +8,13 @@
 //! way out, our header becomes `<open/>` and our footer `<close/>`, and
 //! `stream:`-prefixed elements declare their prefix, since every message
 //! must be a document on its own.
+//!
+//! An upgrade takes a place among the unauthenticated connections (`preauth`: the
+//! per-address cap and the descriptor reserve; refused with 503) and the stream has
+//! the shorter deadline before authentication, like the TCP doors.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::Extension;
@@ -31,6 +35,7 @@ pub async fn upgrade(
     State(server): State<Arc<Server>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     tls: Option<Extension<OverTls>>,
+    headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
     let ws = ws.protocols(["xmpp"]);
@@ -41,15 +46,45 @@ pub async fn upgrade(
         )
             .into_response();
     }
+    // One unauthenticated connection more from this address (`preauth`): refused
+    // before the upgrade when the address holds its share, or descriptors run short.
+    let Ok(ticket) = server
+        .preauth()
+        .admit(client_address(&server, peer, &headers))
+    else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "30")],
+            "too many connections\n",
+        )
+            .into_response();
+    };
     let max = server.config().limits.max_stanza_bytes + 1024;
     let secure =
         tls.is_some() || server.config().listen.http_behind_tls_proxy || peer.ip().is_loopback();
     ws.max_message_size(max)
         .on_upgrade(move |socket| async move {
             let transport = WsTransport::new(socket, limits(&server));
-            causerie_server::c2s::serve_transport(server, transport, peer, secure).await;
+            causerie_server::c2s::serve_transport(server, transport, peer, secure, ticket).await;
         })
         .into_response()
+}
+
+/// The client's address for the per-address count: behind the TLS proxy
+/// (`listen.http_behind_tls_proxy`, the proxy on loopback), the last address the proxy
+/// added to `X-Forwarded-For` (or its `X-Real-IP`); else the peer's.
+fn client_address(server: &Server, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    if !(server.config().listen.http_behind_tls_proxy && peer.ip().is_loopback()) {
+        return peer.ip();
+    }
+    let forwarded = headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .or_else(|| headers.get("x-real-ip").and_then(|v| v.to_str().ok()));
+    forwarded
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(peer.ip())
 }
 
 fn limits(server: &Server) -> FramingLimits {

@@ -38,18 +38,28 @@
 //!   `not-acceptable` with `<blocked xmlns='urn:xmpp:blocking:errors'/>` (§3.6), the rest
 //!   (broadcasts, unavailable, answers, errors) is dropped. An invitation to a room
 //!   between them is refused the same way.
+//! - rates (`services::rates`, docs/safety.md « Limites »): what an account sends from a
+//!   session is counted against its profile's limits (`[rates.pupils]` for pupils,
+//!   `[rates.adults]` for everyone else) once the rest allowed it: messages with a body
+//!   and distinct recipients a minute ([`Gate::decide_sent`], and [`Gate::room_message`]
+//!   for rooms), contact requests an hour, room creations a day
+//!   ([`Gate::room_creation`]), invitations to one room an hour ([`Gate::invite`]).
+//!   Beyond a limit the stanza is refused with `<resource-constraint/>` and a text
+//!   saying when to try again (« tu » to a pupil, « vous » to an adult): never dropped.
 
 use causerie_ent::{DenyReason, Profile};
 use causerie_proto::Element;
 use causerie_proto::errors::{Condition, StanzaError};
-use tracing::warn;
+use tracing::{debug, warn};
 
 use super::blocking::Blocklists;
 use super::components::{Awaited, Components};
 use super::contacts::Contacts;
 use super::pass::Pass;
 use super::policy::{Policy, View, not_a_contact, refusal};
+use super::rates::{Exceeded, Kind, Rates};
 use super::sessions::Sessions;
+use crate::config::{RateLimits, Rates as RateConfig};
 use crate::session::Session;
 use crate::stanza::error;
 
@@ -220,6 +230,79 @@ pub struct Gate<'a> {
     pub(crate) blocking: &'a Blocklists,
     pub(crate) components: &'a Components,
     pub(crate) domain: &'a str,
+    pub(crate) rates: &'a Rates,
+    pub(crate) rate_limits: &'a RateConfig,
+}
+
+/// What went over a limit, for the refusal's text.
+#[derive(Debug, Clone, Copy)]
+enum Over {
+    Messages,
+    Recipients,
+    ContactRequests,
+    RoomCreations,
+    Invitations,
+}
+
+/// When to try again, in words: (French, English).
+fn again_in(retry: std::time::Duration) -> (String, String) {
+    let minutes = retry.as_secs().max(1).div_ceil(60);
+    if minutes <= 1 {
+        ("dans une minute".into(), "in a minute".into())
+    } else if minutes < 60 {
+        (
+            format!("dans {minutes} minutes"),
+            format!("in {minutes} minutes"),
+        )
+    } else {
+        let h = minutes.div_ceil(60);
+        if h == 1 {
+            ("dans une heure".into(), "in an hour".into())
+        } else {
+            (format!("dans {h} heures"), format!("in {h} hours"))
+        }
+    }
+}
+
+/// The refusal of a stanza beyond a rate limit: `<resource-constraint/>` (type wait),
+/// in both registers (the reader's is kept when it is sent: `session::reply_error`).
+fn over_limit(over: Over, e: Exceeded) -> StanzaError {
+    let (fr_when, en_when) = again_in(e.retry_after);
+    let (tu, vous, en) = match over {
+        Over::Messages => (
+            "Tu envoies trop de messages",
+            "Vous envoyez trop de messages",
+            "You are sending too many messages",
+        ),
+        Over::Recipients => (
+            "Tu écris à trop de personnes à la fois",
+            "Vous écrivez à trop de personnes à la fois",
+            "You are writing to too many people at once",
+        ),
+        Over::ContactRequests => (
+            "Tu as envoyé trop de demandes de contact",
+            "Vous avez envoyé trop de demandes de contact",
+            "You have sent too many contact requests",
+        ),
+        Over::RoomCreations => (
+            "Tu as créé trop de conversations aujourd'hui",
+            "Vous avez créé trop de conversations aujourd'hui",
+            "You have created too many conversations today",
+        ),
+        Over::Invitations => (
+            "Tu as envoyé trop d'invitations dans cette conversation",
+            "Vous avez envoyé trop d'invitations dans cette conversation",
+            "You have sent too many invitations to this conversation",
+        ),
+    };
+    crate::stanza::addressed(
+        Condition::ResourceConstraint,
+        causerie_ent::register::Text {
+            tu: format!("{tu}, réessaie {fr_when}."),
+            vous: format!("{vous}, réessayez {fr_when}."),
+            en: format!("{en}: try again {en_when}."),
+        },
+    )
 }
 
 /// Where a component's stanza is going, for the gate.
@@ -263,6 +346,106 @@ fn component_may_not_send() -> StanzaError {
 }
 
 impl Gate<'_> {
+    /// Whether `user` is a pupil, and his profile's rate limits.
+    fn limits_of(&self, view: &View, user: &str) -> RateLimits {
+        let pupil = view
+            .user(user)
+            .is_some_and(|u| u.profile == Profile::Student);
+        if pupil {
+            self.rate_limits.pupils.limits()
+        } else {
+            self.rate_limits.adults.limits()
+        }
+    }
+
+    /// [`Gate::decide`] for a stanza a client sent from its session (the router), with
+    /// the sender's rate limits counted once the rest lets it go: a message with a body
+    /// spends one of the messages a minute and, to a new person, one of the distinct
+    /// recipients; a subscription request one of the contact requests an hour.
+    pub async fn decide_sent(
+        &self,
+        from: &Sender<'_>,
+        to: &str,
+        resource: Option<&str>,
+        class: Class<'_>,
+        stanza: &Element,
+    ) -> Verdict {
+        let verdict = self.decide(from, to, resource, class).await;
+        if to == from.user || !matches!(verdict, Verdict::Deliver(_)) {
+            return verdict;
+        }
+        let counted = match class {
+            Class::Chat => stanza.children().any(|c| c.name() == "body"),
+            Class::Subscribe => true,
+            _ => false,
+        };
+        if !counted {
+            return verdict;
+        }
+        let view = self.policy.view().await;
+        let limits = self.limits_of(&view, from.user);
+        let spent = if class == Class::Subscribe {
+            self.rates
+                .spend(
+                    from.user,
+                    Kind::ContactRequest,
+                    "",
+                    limits.contact_requests_per_hour,
+                )
+                .map_err(|e| over_limit(Over::ContactRequests, e))
+        } else {
+            self.rates
+                .recipient(from.user, to, limits.recipients_per_minute)
+                .map_err(|e| over_limit(Over::Recipients, e))
+                .and_then(|()| {
+                    self.rates
+                        .spend(from.user, Kind::Message, "", limits.messages_per_minute)
+                        .map_err(|e| over_limit(Over::Messages, e))
+                })
+        };
+        match spent {
+            Ok(()) => verdict,
+            Err(e) => {
+                debug!(user = from.user, ?class, "over a rate limit");
+                Verdict::Refuse(e)
+            }
+        }
+    }
+
+    /// Whether `user` may post a message in a room now: [`Gate::room_post`], then, for a
+    /// message with a body, one of his messages a minute.
+    pub async fn room_message(&self, user: &str, with_body: bool) -> Result<(), StanzaError> {
+        self.room_post(user).await?;
+        if !with_body {
+            return Ok(());
+        }
+        let view = self.policy.view().await;
+        let limits = self.limits_of(&view, user);
+        self.rates
+            .spend(user, Kind::Message, "", limits.messages_per_minute)
+            .map_err(|e| over_limit(Over::Messages, e))
+    }
+
+    /// Whether `user` may create one more room today (his room creations a day); spends
+    /// nothing: [`Gate::room_created`] counts the room once made, so that a creation
+    /// refused for another reason (the rooms one may belong to) costs nothing.
+    pub async fn room_creation(&self, user: &str) -> Result<(), StanzaError> {
+        let view = self.policy.view().await;
+        let limits = self.limits_of(&view, user);
+        self.rates
+            .check(user, Kind::RoomCreation, "", limits.rooms_per_day)
+            .map_err(|e| over_limit(Over::RoomCreations, e))
+    }
+
+    /// Counts a room `user` created (see [`Gate::room_creation`]).
+    pub async fn room_created(&self, user: &str) {
+        let view = self.policy.view().await;
+        let limits = self.limits_of(&view, user);
+        let _ = self
+            .rates
+            .spend(user, Kind::RoomCreation, "", limits.rooms_per_day);
+    }
+
     /// Decides a stanza of `class` from `from` to account `to` (at `resource`, for a
     /// full JID), with the rules in force now.
     pub async fn decide(
@@ -495,10 +678,12 @@ impl Gate<'_> {
 
     /// An invitation of `invitee` by `inviter` to a room of `members` (its owner
     /// `owner`): the pass to deliver it, or the error for the inviter.
+    /// Once allowed, it spends one of the inviter's invitations to `room` an hour.
     pub async fn invite(
         &self,
         inviter: &str,
         invitee: &str,
+        room: &str,
         members: &[&str],
         owner: Option<&str>,
     ) -> Result<Pass, StanzaError> {
@@ -517,7 +702,18 @@ impl Gate<'_> {
         let view = self.policy.view().await;
         view.reach(inviter, invitee).map_err(|r| refusal(&r))?;
         match Gate::room_admits(&view, invitee, members, owner) {
-            Ok(()) => Ok(Pass::new(invitee)),
+            Ok(()) => {
+                let limits = self.limits_of(&view, inviter);
+                self.rates
+                    .spend(
+                        inviter,
+                        Kind::Invitation,
+                        room,
+                        limits.invitations_per_room_per_hour,
+                    )
+                    .map_err(|e| over_limit(Over::Invitations, e))?;
+                Ok(Pass::new(invitee))
+            }
             Err(RoomRefusal::NoAccess) => Err(refusal(&DenyReason::Inactive)),
             Err(RoomRefusal::CannotReach(m)) => {
                 let name = |u: &str| {
@@ -647,6 +843,37 @@ mod tests {
 
     fn el(xml: &str) -> Element {
         xml.parse().unwrap()
+    }
+
+    #[test]
+    fn when_to_try_again_in_words() {
+        let at = |secs| again_in(std::time::Duration::from_secs(secs));
+        assert_eq!(at(0).0, "dans une minute");
+        assert_eq!(at(59).1, "in a minute");
+        assert_eq!(at(61).0, "dans 2 minutes");
+        assert_eq!(at(1799).1, "in 30 minutes");
+        assert_eq!(at(3599).0, "dans une heure");
+        assert_eq!(at(86_399).1, "in 24 hours");
+    }
+
+    #[test]
+    fn a_refusal_says_tu_to_a_pupil_and_vous_to_an_adult() {
+        let wait = Exceeded {
+            retry_after: std::time::Duration::from_secs(30),
+        };
+        use causerie_ent::register::Register;
+        let xml = |r| {
+            let e = crate::stanza::for_register(over_limit(Over::Messages, wait), r);
+            causerie_proto::xml::to_string(&e.to_element())
+        };
+        let pupil = xml(Register::Tu);
+        assert!(pupil.contains("Tu envoies trop de messages, réessaie dans une minute."));
+        assert!(!pupil.contains("Vous envoyez"), "{pupil}");
+        assert!(pupil.contains("resource-constraint"), "{pupil}");
+        let adult = xml(Register::Vous);
+        assert!(adult.contains("Vous envoyez trop de messages, réessayez dans une minute."));
+        assert!(!adult.contains("Tu envoies"), "{adult}");
+        assert!(adult.contains("You are sending too many messages: try again in a minute."));
     }
 
     #[test]

@@ -18,6 +18,8 @@
 //!   notifications (XEP-0357), coalesced per account.
 //! - [`uploads`]: shared files' signing key, directory and URLs (XEP-0363).
 //! - [`report_pace`]: the pace of report attempts (XEP-0377), per account.
+//! - [`rates`]: what each account sent lately, against its profile's rate limits (the
+//!   gate counts).
 //!
 //! None of them imports the server or the features: they take what they need (the store,
 //! the domain) when made.
@@ -31,6 +33,7 @@ pub mod gate;
 pub mod pass;
 pub mod policy;
 pub mod push;
+pub mod rates;
 pub mod report_pace;
 pub mod retention;
 pub mod rooms;

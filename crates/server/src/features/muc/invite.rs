@@ -270,7 +270,7 @@ pub async fn admit(
     let others: Vec<&str> = members.iter().map(|m| m.user.as_str()).collect();
     let pass = server
         .gate()
-        .invite(inviter, &invitee, &others, owner)
+        .invite(inviter, &invitee, &room.name, &others, owner)
         .await?;
     let max_members = i64::try_from(limits.max_occupants_per_room).unwrap_or(i64::MAX);
     let added = server

@@ -94,8 +94,10 @@ fn reflected(stanza: &Element, from: &str, room: &str) -> Element {
 }
 
 async fn groupchat(server: &Server, session: &Session, stanza: Element, room: &str) {
-    // An account that may no longer chat (deactivated, locked, access off) does not post.
-    if let Err(e) = server.gate().room_post(&session.user).await {
+    // An account that may no longer chat (deactivated, locked, access off) does not
+    // post, nor one over its messages a minute.
+    let with_body = stanza.children().any(|c| c.name() == "body");
+    if let Err(e) = server.gate().room_message(&session.user, with_body).await {
         reply_error(session, &stanza, e);
         return;
     }

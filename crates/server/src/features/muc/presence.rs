@@ -230,6 +230,7 @@ async fn create(
             ),
         ));
     }
+    server.gate().room_creation(&session.user).await?;
     let (nick, chosen) =
         assign_nick(server, None, &[], &session.user, requested.as_deref()).await?;
     let now = now_ms();
@@ -240,7 +241,10 @@ async fn create(
         .await
         .map_err(internal)?
     {
-        CreateRoom::Created(room) => room,
+        CreateRoom::Created(room) => {
+            server.gate().room_created(&session.user).await;
+            room
+        }
         CreateRoom::Exists => {
             return Err(error(
                 Condition::Conflict,
