@@ -20,6 +20,7 @@ pub mod account_archive;
 pub mod accounts;
 pub mod activity;
 pub mod admin;
+mod archive_writer;
 pub mod audit;
 pub mod blocking;
 mod credentials;
@@ -51,6 +52,7 @@ pub use admin::{
     AdminGrant, AdminSession, AdminStore, AuditEntry, AuditQuery, GrantSource, GroupChange,
     ImportRecord, NewAudit,
 };
+pub use archive_writer::ArchiveWriter;
 pub use blocking::BlockStore;
 pub use directory::{Access, DirectoryStore, ImportReport};
 pub use offline::{OfflineMessage, OfflineStore, Waiting};
@@ -86,13 +88,19 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("invalid data in database: {0}")]
     Corrupt(String),
+    /// The database refused a row (a constraint) written outside sqlx (archive_writer.rs).
+    #[error("refused by the database: {0}")]
+    Refused(String),
 }
 
 impl StoreError {
     /// The database answered and refused the statement (a constraint, a type), as
     /// opposed to not being reachable (pool timeout, connection lost, I/O).
     pub fn is_refused(&self) -> bool {
-        matches!(self, StoreError::Database(sqlx::Error::Database(_)))
+        matches!(
+            self,
+            StoreError::Database(sqlx::Error::Database(_)) | StoreError::Refused(_)
+        )
     }
 }
 

@@ -36,7 +36,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use causerie_store::{AccountArchiveEntry, AccountArchiveStore, ArchiveEntry, Store};
+use causerie_store::{
+    AccountArchiveEntry, AccountArchiveStore, ArchiveEntry, ArchiveWriter, Store,
+};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, warn};
 
@@ -113,7 +115,12 @@ impl Archiver {
     pub fn start(store: Store) -> Archiver {
         let (tx, rx) = mpsc::channel(QUEUE);
         let lost = Arc::new(AtomicU64::new(0));
-        tokio::spawn(run(store, rx, lost.clone()));
+        // On a SQLite file, batches go through a connection of the writer's own
+        // (causerie_store::ArchiveWriter, on a blocking thread); else through the pool.
+        let direct = store
+            .archive_writer()
+            .map(|w| Arc::new(std::sync::Mutex::new(w)));
+        tokio::spawn(run(store, direct, rx, lost.clone()));
         Archiver { tx, lost }
     }
 
@@ -200,7 +207,10 @@ impl Archiver {
     }
 }
 
-async fn run(store: Store, mut rx: mpsc::Receiver<Job>, lost: Arc<AtomicU64>) {
+/// The writer's own SQLite connection, when it has one.
+type Direct = Option<Arc<std::sync::Mutex<ArchiveWriter>>>;
+
+async fn run(store: Store, direct: Direct, mut rx: mpsc::Receiver<Job>, lost: Arc<AtomicU64>) {
     let mut rooms: Vec<ArchiveEntry> = Vec::new();
     let mut accounts: Vec<AccountArchiveEntry> = Vec::new();
     let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
@@ -219,10 +229,11 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>, lost: Arc<AtomicU64>) {
             }
             next = rx.try_recv().ok();
         }
-        let failed = write(&store, &rooms, &accounts).await;
+        let (failed, r, a) = write(&store, &direct, rooms, accounts).await;
         if failed > 0 {
             lost.fetch_add(failed, Ordering::AcqRel);
         }
+        (rooms, accounts) = (r, a);
         rooms.clear();
         rooms.shrink_to(BATCH);
         accounts.clear();
@@ -233,16 +244,61 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>, lost: Arc<AtomicU64>) {
     }
 }
 
-/// Writes a batch; returns how many of its messages could not be written.
-async fn write(store: &Store, rooms: &[ArchiveEntry], accounts: &[AccountArchiveEntry]) -> u64 {
+/// One attempt at a batch: on the writer's own connection (a blocking thread) when it has
+/// one, else through the store's pool. The batch is handed back with the outcome.
+async fn write_once(
+    store: &Store,
+    direct: &Direct,
+    rooms: Vec<ArchiveEntry>,
+    accounts: Vec<AccountArchiveEntry>,
+) -> (
+    causerie_store::Result<u64>,
+    Vec<ArchiveEntry>,
+    Vec<AccountArchiveEntry>,
+) {
+    let Some(writer) = direct.clone() else {
+        let r = store.write_archives(&rooms, &accounts).await;
+        return (r, rooms, accounts);
+    };
+    let joined = tokio::task::spawn_blocking(move || {
+        let r = writer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .write(&rooms, &accounts);
+        (r, rooms, accounts)
+    })
+    .await;
+    match joined {
+        Ok(done) => done,
+        // The blocking task panicked (it does not): the batch is gone with it.
+        Err(e) => (
+            Err(causerie_store::StoreError::Corrupt(format!(
+                "archive writer task: {e}"
+            ))),
+            Vec::new(),
+            Vec::new(),
+        ),
+    }
+}
+
+/// Writes a batch; returns how many of its messages could not be written, and the
+/// batch's vectors (to be reused).
+async fn write(
+    store: &Store,
+    direct: &Direct,
+    mut rooms: Vec<ArchiveEntry>,
+    mut accounts: Vec<AccountArchiveEntry>,
+) -> (u64, Vec<ArchiveEntry>, Vec<AccountArchiveEntry>) {
     let size = rooms.len() + accounts.len();
     if size == 0 {
-        return 0;
+        return (0, rooms, accounts);
     }
     let mut attempt = 1;
     let e = loop {
-        match store.write_archives(rooms, accounts).await {
-            Ok(_) => return 0,
+        let (r, back_rooms, back_accounts) = write_once(store, direct, rooms, accounts).await;
+        (rooms, accounts) = (back_rooms, back_accounts);
+        match r {
+            Ok(_) => return (0, rooms, accounts),
             // Refused by the database itself: one message is at fault, not the batch.
             Err(e) if e.is_refused() => break e,
             Err(e) if attempt < ATTEMPTS => {
@@ -252,25 +308,25 @@ async fn write(store: &Store, rooms: &[ArchiveEntry], accounts: &[AccountArchive
             }
             Err(e) => {
                 error!(error = %e, messages = size, "cannot archive a batch of messages; they are not archived");
-                return size as u64;
+                return (size as u64, rooms, accounts);
             }
         }
     };
     warn!(error = %e, messages = size, "a batch of messages was refused; writing them one by one");
     let mut failed = 0;
-    for entry in rooms {
+    for entry in &rooms {
         if let Err(e) = store.write_archives(std::slice::from_ref(entry), &[]).await {
             error!(error = %e, room = %entry.room, stanza_id = %entry.message.stanza_id, "cannot archive a room message");
             failed += 1;
         }
     }
-    for entry in accounts {
+    for entry in &accounts {
         if let Err(e) = store.write_archives(&[], std::slice::from_ref(entry)).await {
             error!(error = %e, owner = %entry.owner, stanza_id = %entry.message.stanza_id, "cannot archive a message");
             failed += 1;
         }
     }
-    failed
+    (failed, rooms, accounts)
 }
 
 #[cfg(test)]

@@ -45,6 +45,16 @@ pub const POLL_EVERY: Duration = Duration::from_secs(1);
 /// the directory, the rules or the access changed (written by the `causerie` command
 /// after each such change).
 pub const SIGNAL_FILE: &str = "directory.changed";
+/// The directory of [`SIGNAL_FILE`] under the data directory: a directory of its own, so
+/// that watching it is not woken by every write of the database next to it (the SQLite
+/// file and its WAL in the data directory: a wake-up per write was 15 % of the server's
+/// CPU under a 1:1 load with the archive on).
+pub const SIGNAL_DIR: &str = "signal";
+
+/// Where the signal file of `data_dir` is.
+pub fn signal_path(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join(SIGNAL_DIR).join(SIGNAL_FILE)
+}
 
 /// The name of the file, in the data directory, where a running server writes its process
 /// id and the directory generation it applies (after each load), so that the `causerie`
@@ -416,14 +426,18 @@ fn watch_signal(
             wake.notify_one();
         }
     };
+    let dir = data_dir.join(SIGNAL_DIR);
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        warn!(error = %e, dir = %dir.display(), "cannot create the signal directory");
+    }
     let watched = notify::recommended_watcher(handler).and_then(|mut w| {
-        w.watch(data_dir, notify::RecursiveMode::NonRecursive)
+        w.watch(&dir, notify::RecursiveMode::NonRecursive)
             .map(|()| w)
     });
     match watched {
         Ok(w) => Some(w),
         Err(e) => {
-            warn!(error = %e, dir = %data_dir.display(), "cannot watch the data directory; changes made by the causerie command apply within a second");
+            warn!(error = %e, dir = %dir.display(), "cannot watch the signal directory; changes made by the causerie command apply within a second");
             None
         }
     }
@@ -436,7 +450,11 @@ pub fn signal_change(data_dir: &Path) -> std::io::Result<()> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    std::fs::write(data_dir.join(SIGNAL_FILE), nanos.to_string())
+    let path = signal_path(data_dir);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, nanos.to_string())
 }
 
 /// Whether the server running on `data_dir` applies a change.
