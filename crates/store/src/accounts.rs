@@ -5,7 +5,7 @@
 //! An account normally has both credentials; a directory user imported without a password
 //! has none (it cannot log in with a password until it is given one).
 
-use crate::credentials::{credentials_from_rows, write_credentials};
+use crate::credentials::write_credentials;
 // The credential types are part of this module's API (`causerie_store::accounts::Credentials`).
 pub use crate::credentials::{Credentials, ScramCredential};
 use crate::directory::generation::bump_generation_if_directory_user;
@@ -79,20 +79,12 @@ impl AccountStore for Store {
         const SQL: &str = "SELECT c.hash, c.salt, c.iterations, c.stored_key, c.server_key \
              FROM accounts a JOIN scram_credentials c ON c.account_id = a.id \
              WHERE a.username = $1";
-        if let Some(read) = self.reader().and_then(|r| {
-            r.read("credentials", |conn| {
-                crate::reader::rows_for(conn, SQL, username, |row| {
-                    crate::credentials::read_credential(row)
-                })
+        let rows = self
+            .rows_by("credentials", SQL, username, |row| {
+                crate::credentials::read_credential(row)
             })
-        }) {
-            return crate::credentials::credentials_from(read?, username);
-        }
-        let rows = sqlx::query(SQL)
-            .bind(username.to_owned())
-            .fetch_all(self.pool())
             .await?;
-        credentials_from_rows(&rows, username)
+        crate::credentials::credentials_from(rows, username)
     }
 
     async fn account_exists(&self, username: &str) -> Result<bool> {

@@ -86,7 +86,7 @@ pub(crate) fn credentials_from_rows(
 }
 
 /// One `scram_credentials` row (columns hash, salt, iterations, stored_key, server_key).
-pub(crate) fn read_credential(row: &impl Columns) -> Result<(String, ScramCredential)> {
+pub(crate) fn read_credential(row: &(impl Columns + ?Sized)) -> Result<(String, ScramCredential)> {
     let iterations = row.int("iterations")?;
     let iterations = u32::try_from(iterations)
         .ok()

@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use crate::reader::{Columns, SqlxRow};
+use crate::reader::Columns;
 use crate::{Backend, Result, Store, StoreError};
 
 /// One stored message: `id` grows with arrival order and is never reused.
@@ -124,21 +124,9 @@ impl OfflineStore for Store {
              WHERE a.username = $1 \
              ORDER BY kind, id";
         // On a SQLite file, read on this thread (reader.rs).
-        if let Some(read) = self.reader().and_then(|r| {
-            r.read("waiting", |conn| {
-                crate::reader::rows_for(conn, SQL, user, |row| waiting_row(row))
-            })
-        }) {
-            return Ok(waiting_from(read?));
-        }
-        let rows = sqlx::query(SQL)
-            .bind(user.to_owned())
-            .fetch_all(self.pool())
+        let rows = self
+            .rows_by("waiting", SQL, user, |row| waiting_row(row))
             .await?;
-        let rows = rows
-            .iter()
-            .map(|row| waiting_row(&SqlxRow(row, self.backend())))
-            .collect::<Result<Vec<_>>>()?;
         Ok(waiting_from(rows))
     }
 
@@ -161,7 +149,7 @@ enum WaitingRow {
     Message(OfflineMessage),
 }
 
-fn waiting_row(row: &impl Columns) -> Result<WaitingRow> {
+fn waiting_row(row: &(impl Columns + ?Sized)) -> Result<WaitingRow> {
     Ok(if row.int("kind")? == 0 {
         WaitingRow::Request(row.text("contact")?, row.text("stanza")?)
     } else {

@@ -173,6 +173,33 @@ impl Columns for rusqlite::Row<'_> {
     }
 }
 
+impl crate::Store {
+    /// The rows of `sql` (one text parameter, `$1`) mapped by `map`: read on this thread on
+    /// a SQLite file ([`Reader`]), else (or when that cannot be done) through sqlx. The
+    /// shape of the login's three reads.
+    pub(crate) async fn rows_by<T>(
+        &self,
+        what: &'static str,
+        sql: &'static str,
+        param: &str,
+        map: impl Fn(&dyn Columns) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        if let Some(read) = self
+            .reader()
+            .and_then(|r| r.read(what, |conn| rows_for(conn, sql, param, |row| map(row))))
+        {
+            return read;
+        }
+        let rows = sqlx::query(sql)
+            .bind(param.to_owned())
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|row| map(&SqlxRow(row, self.backend())))
+            .collect()
+    }
+}
+
 /// Runs `sql` with one text parameter and maps every row with `map`: the shape of the
 /// three reads done here. The outer error is SQLite's (fall back to sqlx), the inner the
 /// mapping's (the same as through sqlx).

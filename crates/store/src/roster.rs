@@ -152,7 +152,7 @@ fn read_item(row: &AnyRow, backend: Backend) -> Result<(i64, RosterItem)> {
     read_item_columns(&SqlxRow(row, backend))
 }
 
-fn read_item_columns(row: &impl Columns) -> Result<(i64, RosterItem)> {
+fn read_item_columns(row: &(impl Columns + ?Sized)) -> Result<(i64, RosterItem)> {
     let id = row.int("id")?;
     let subscription = row.text("subscription")?;
     let subscription = Subscription::parse(&subscription)
@@ -170,7 +170,7 @@ fn read_item_columns(row: &impl Columns) -> Result<(i64, RosterItem)> {
 }
 
 /// An item and the `group_name` of its row.
-fn item_in_group(row: &impl Columns) -> Result<(i64, RosterItem, Option<String>)> {
+fn item_in_group(row: &(impl Columns + ?Sized)) -> Result<(i64, RosterItem, Option<String>)> {
     let (id, item) = read_item_columns(row)?;
     Ok((id, item, row.opt_text("group_name")?))
 }
@@ -214,21 +214,9 @@ impl RosterStore for Store {
              LEFT JOIN roster_groups g ON g.item_id = r.id \
              WHERE a.username = $1"
         );
-        if let Some(read) = self.reader().and_then(|r| {
-            r.read("roster", |conn| {
-                crate::reader::rows_for(conn, SQL, user, |row| item_in_group(row))
-            })
-        }) {
-            return Ok(roster_from(read?));
-        }
-        let rows = sqlx::query(SQL)
-            .bind(user.to_owned())
-            .fetch_all(self.pool())
+        let rows = self
+            .rows_by("roster", SQL, user, |row| item_in_group(row))
             .await?;
-        let rows = rows
-            .iter()
-            .map(|row| item_in_group(&SqlxRow(row, self.backend())))
-            .collect::<Result<Vec<_>>>()?;
         Ok(roster_from(rows))
     }
 
