@@ -39,8 +39,8 @@ use causerie_store::{
 use tokio::sync::{Mutex, MutexGuard};
 use tracing::warn;
 
-use super::pep;
 use super::pep_events::{self, Event};
+use super::pep_limits;
 use crate::server::Server;
 use crate::session::Session;
 use crate::stanza::{error, internal};
@@ -306,7 +306,7 @@ async fn migrate_locked(server: &Server, user: &str) -> Result<(), StanzaError> 
         let item = PepItem { id: jid, xml: text };
         match server
             .store
-            .pep_publish(user, &config, &item, pep::quota(server))
+            .pep_publish(user, &config, &item, pep_limits::quota(server))
             .await
             .map_err(internal)?
         {
@@ -393,7 +393,7 @@ pub async fn legacy_parse(
     if node.is_none() && !wanted.is_empty() {
         let nodes = server.store.pep_nodes(user).await.map_err(internal)?;
         if nodes.len() >= server.config.pep.max_nodes_per_user as usize {
-            return Err(pep::too_many_nodes(server));
+            return Err(pep_limits::too_many_nodes(server));
         }
     }
     Ok(LegacySet {
@@ -466,12 +466,12 @@ pub async fn legacy_apply(
         };
         match server
             .store
-            .pep_publish(user, &config, &item, pep::quota(server))
+            .pep_publish(user, &config, &item, pep_limits::quota(server))
             .await
             .map_err(internal)?
         {
             Published::Stored { .. } => {}
-            Published::TooManyNodes => return Err(pep::too_many_nodes(server)),
+            Published::TooManyNodes => return Err(pep_limits::too_many_nodes(server)),
             Published::OverQuota => {
                 let n = server.config.pep.max_bytes_per_user;
                 return Err(addressed(

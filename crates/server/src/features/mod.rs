@@ -17,6 +17,7 @@ pub mod message;
 pub mod muc;
 pub mod pep;
 pub mod pep_events;
+pub mod pep_limits;
 pub mod ping;
 pub mod presence;
 pub mod private;

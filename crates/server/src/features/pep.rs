@@ -25,13 +25,14 @@ use causerie_proto::parsers::pubsub::pubsub::{Item, Publish, PublishOptions, Ret
 use causerie_proto::parsers::pubsub::{Owner, PubSub};
 use causerie_proto::{Element, xml};
 use causerie_store::{
-    AccessModel, PepItem, PepNode, PepQuota, PepStore, Published, SendLast, StoreError,
-    Subscription,
+    AccessModel, PepItem, PepNode, PepStore, Published, SendLast, StoreError, Subscription,
 };
 use tracing::warn;
 
 use super::bookmarks;
 use super::pep_events::{self, Event};
+pub use super::pep_limits::NS_ERRORS;
+use super::pep_limits::{pubsub_error, quota, too_many_nodes};
 use super::vcard4;
 use crate::server::Server;
 use crate::session::Session;
@@ -39,7 +40,6 @@ use crate::stanza::{IqResult, error, internal};
 
 pub const NS_PUBSUB: &str = "http://jabber.org/protocol/pubsub";
 pub const NS_OWNER: &str = "http://jabber.org/protocol/pubsub#owner";
-pub const NS_ERRORS: &str = "http://jabber.org/protocol/pubsub#errors";
 pub use super::pep_events::NS_EVENT;
 const NS_NODE_CONFIG: &str = "http://jabber.org/protocol/pubsub#node_config";
 #[cfg(test)]
@@ -76,23 +76,6 @@ pub const FEATURES: &[&str] = &[
 const MAX_NAME_BYTES: usize = 1024;
 
 // -- errors -------------------------------------------------------------------------------
-
-/// An error with a pubsub#errors condition (`app`, with an optional `feature`).
-fn pubsub_error(
-    condition: Condition,
-    app: &str,
-    feature: Option<&str>,
-    fr: impl Into<String>,
-    en: impl Into<String>,
-) -> StanzaError {
-    let mut e = error(condition, fr, en);
-    let mut el = Element::bare(app, NS_ERRORS);
-    if let Some(f) = feature {
-        xml::set_attr(&mut el, "feature", f);
-    }
-    e.app = Some(Box::new(el));
-    e
-}
 
 fn not_found() -> StanzaError {
     error(
@@ -400,24 +383,6 @@ pub async fn visible_nodes(server: &Server, owner: &str, reader: &str) -> Vec<St
 }
 
 // -- requests -----------------------------------------------------------------------------
-
-pub(crate) fn quota(server: &Server) -> PepQuota {
-    PepQuota {
-        max_nodes: server.config.pep.max_nodes_per_user,
-        max_bytes: server.config.pep.max_bytes_per_user,
-    }
-}
-
-pub(crate) fn too_many_nodes(server: &Server) -> StanzaError {
-    let n = server.config.pep.max_nodes_per_user;
-    pubsub_error(
-        Condition::NotAllowed,
-        "max-nodes-exceeded",
-        None,
-        format!("Vous avez déjà {n} nœuds, le maximum : supprimez-en un d'abord."),
-        format!("You already have {n} nodes, the maximum: delete one first."),
-    )
-}
 
 /// A `<pubsub/>` request (namespace `http://jabber.org/protocol/pubsub`) to `owner`'s
 /// bare JID.
