@@ -358,54 +358,31 @@ impl Source {
     }
 }
 
-/// Whether the reporter (account `owner`) had contact with `jid` (account `login`).
+/// Whether the reporter (account `owner`) had contact with `jid` (account `login`): a
+/// message with him in his archive, a roster item, a request from him, or a room they
+/// are both members of. One statement.
 async fn had_contact(
     tx: &mut Transaction<'static, Any>,
     owner: i64,
     jid: &str,
     login: Option<&str>,
 ) -> Result<bool> {
-    let archived: Option<i64> = sqlx::query_scalar(
-        "SELECT id FROM account_archive WHERE owner_id = $1 AND with_jid = $2 LIMIT 1",
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT CAST(1 AS BIGINT) WHERE \
+           EXISTS (SELECT 1 FROM account_archive WHERE owner_id = $1 AND with_jid = $2) \
+           OR EXISTS (SELECT 1 FROM roster_items WHERE account_id = $1 AND contact = $2) \
+           OR EXISTS (SELECT 1 FROM pending_in WHERE account_id = $1 AND contact = $2) \
+           OR EXISTS (SELECT 1 FROM room_members m1 \
+                      JOIN room_members m2 ON m2.room_id = m1.room_id \
+                      JOIN accounts a ON a.id = m2.account_id \
+                      WHERE m1.account_id = $1 AND a.username = $3)",
     )
     .bind(owner)
     .bind(jid.to_owned())
+    .bind(login.map(str::to_owned))
     .fetch_optional(&mut **tx)
     .await?;
-    if archived.is_some() {
-        return Ok(true);
-    }
-    let roster: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM roster_items WHERE account_id = $1 AND contact = $2")
-            .bind(owner)
-            .bind(jid.to_owned())
-            .fetch_optional(&mut **tx)
-            .await?;
-    if roster.is_some() {
-        return Ok(true);
-    }
-    let asked: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM pending_in WHERE account_id = $1 AND contact = $2")
-            .bind(owner)
-            .bind(jid.to_owned())
-            .fetch_optional(&mut **tx)
-            .await?;
-    if asked.is_some() {
-        return Ok(true);
-    }
-    let Some(login) = login else {
-        return Ok(false);
-    };
-    let shared: Option<i64> = sqlx::query_scalar(
-        "SELECT m1.room_id FROM room_members m1 JOIN room_members m2 ON m2.room_id = m1.room_id \
-         WHERE m1.account_id = $1 \
-           AND m2.account_id = (SELECT id FROM accounts WHERE username = $2) LIMIT 1",
-    )
-    .bind(owner)
-    .bind(login.to_owned())
-    .fetch_optional(&mut **tx)
-    .await?;
-    Ok(shared.is_some())
+    Ok(found.is_some())
 }
 
 fn staff_json(s: Option<&[String]>) -> serde_json::Value {

@@ -80,7 +80,7 @@ const MAX_NAME_BYTES: usize = 1024;
 fn not_found() -> StanzaError {
     error(
         Condition::ItemNotFound,
-        "Ce nœud n'existe pas ou ne vous est pas visible.",
+        "Ce nœud n'existe pas ou n'est pas visible par ce compte.",
         "This node does not exist or is not visible to you.",
     )
 }
@@ -111,7 +111,7 @@ fn open_refused(value: &str) -> StanzaError {
     error(
         Condition::NotAcceptable,
         format!(
-            "Le modèle d'accès « {value} » n'est pas proposé : dans l'établissement, ce que vous publiez est visible de vos contacts (presence) ou de vous seul (whitelist)."
+            "Le modèle d'accès « {value} » n'est pas proposé : dans l'établissement, une publication est visible des contacts de son auteur (presence) ou de lui seul (whitelist)."
         ),
         format!(
             "The access model '{value}' is not offered: in the school, what you publish is visible to your contacts (presence) or to you alone (whitelist)."
@@ -437,7 +437,7 @@ pub async fn handle(
                     Condition::NotAcceptable,
                     "nodeid-required",
                     None,
-                    "Donnez un nom au nœud : un compte n'a pas de nœud sans nom.",
+                    "Un nœud doit avoir un nom : un compte n'a pas de nœud sans nom.",
                     "Name the node: an account has no unnamed (instant) node.",
                 ));
             };
@@ -570,7 +570,7 @@ async fn publish(
                     "precondition-not-met",
                     None,
                     format!(
-                        "Le nœud existe avec une autre valeur de {field} : changez sa configuration d'abord."
+                        "Le nœud existe avec une autre valeur de {field} : sa configuration est à changer d'abord."
                     ),
                     format!(
                         "The node exists with another value of {field}: change its configuration first."
@@ -602,7 +602,9 @@ async fn publish(
             let n = server.config.pep.max_bytes_per_user;
             return Err(error(
                 Condition::ResourceConstraint,
-                format!("Vos publications dépassent {n} octets en tout : retirez-en d'abord."),
+                format!(
+                    "Les publications de ce compte dépassent {n} octets en tout : il faut en retirer d'abord."
+                ),
                 format!("Your publications exceed {n} bytes in all: retract some first."),
             ));
         }

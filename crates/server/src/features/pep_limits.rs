@@ -43,7 +43,7 @@ pub(crate) fn too_many_nodes(server: &Server) -> StanzaError {
         Condition::NotAllowed,
         "max-nodes-exceeded",
         None,
-        format!("Vous avez déjà {n} nœuds, le maximum : supprimez-en un d'abord."),
+        format!("Ce compte a déjà {n} nœuds, le maximum : il faut en supprimer un d'abord."),
         format!("You already have {n} nodes, the maximum: delete one first."),
     )
 }

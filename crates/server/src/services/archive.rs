@@ -297,6 +297,15 @@ async fn write(
     let e = loop {
         let (r, back_rooms, back_accounts) = write_once(store, direct, rooms, accounts).await;
         (rooms, accounts) = (back_rooms, back_accounts);
+        if rooms.len() + accounts.len() != size {
+            // The batch went down with a failed blocking task: lost, and said so (a retry of
+            // what is left, nothing, would report it written).
+            error!(
+                messages = size,
+                "the archive writer's task failed; a batch is not archived"
+            );
+            return (size as u64, rooms, accounts);
+        }
         match r {
             Ok(_) => return (0, rooms, accounts),
             // Refused by the database itself: one message is at fault, not the batch.
