@@ -120,8 +120,15 @@ describe('the seed manual, in the web client', () => {
   it(
     'Ajouter un nouveau contact: search the directory, only classmates and groups; « Invitation en attente »',
     onFailure(async () => {
-      // The context-menu key opens the menu of the focused category.
-      await treeItem(lea, 'Ma classe (0)').focus();
+      // The context-menu key opens the menu of the focused category. The dialog closed just
+      // before gives the focus back to the tree on its next tick: focus the category once
+      // that has happened (else the menu opened is the one the focus went back to).
+      const classe = treeItem(lea, 'Ma classe (0)');
+      await eventually(async () => {
+        await classe.focus();
+        await lea.waitForTimeout(50);
+        assert.equal(await classe.evaluate((el) => el === document.activeElement), true);
+      });
       await lea.keyboard.press('ContextMenu');
       const menu = lea.getByRole('menu', { name: 'Actions : Ma classe (0)' });
       await menu.getByRole('menuitem', { name: 'Ajouter contacts' }).click();
