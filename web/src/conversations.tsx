@@ -275,7 +275,7 @@ function ConversationPanel({
                     {line.who ?? (line.kind === 'out' ? model.displayName(model.bare) : name)}
                   </span>{' '}
                   <time dateTime={line.time.toISOString()}>{formatTime(line.time)}</time>
-                  {line.kind === 'in' && line.sid && (
+                  {line.kind === 'in' && line.sid && !line.retracted && (
                     <>
                       {' '}
                       <button
@@ -293,9 +293,13 @@ function ConversationPanel({
                       </button>
                     </>
                   )}
-                  <MessageBody text={line.text ?? ''}>
-                    <MessageText text={line.text ?? ''} />
-                  </MessageBody>
+                  {line.retracted ? (
+                    <p class="retracted">{t('messageModerated')}</p>
+                  ) : (
+                    <MessageBody text={line.text ?? ''}>
+                      <MessageText text={line.text ?? ''} />
+                    </MessageBody>
+                  )}
                 </>
               ) : (
                 <p class="event">

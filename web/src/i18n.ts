@@ -101,6 +101,7 @@ const fr = {
   reportTitle: 'Signaler {name}',
   reportMessageTitle: 'Signaler le message de {name}',
   reportMessage: 'Signaler ce message',
+  messageModerated: 'Message supprimé par la modération',
   messageActions: 'Options du message de {name} de {time}',
   reportIntro:
     "Ton signalement sera transmis à ton établissement, avec les derniers messages échangés. La personne signalée n'en saura rien.",
@@ -341,6 +342,7 @@ const en: Catalogue = {
   reportTitle: 'Report {name}',
   reportMessageTitle: 'Report the message from {name}',
   reportMessage: 'Report this message',
+  messageModerated: 'Message deleted by the moderators',
   messageActions: 'Options of the message from {name} at {time}',
   reportIntro: 'Your report will be sent to your school, with your latest messages. The person reported will not be told.',
   reportReason: 'Reason',

@@ -25,6 +25,7 @@ pub mod audit;
 pub mod blocking;
 mod credentials;
 pub mod directory;
+pub mod moderation;
 pub mod offline;
 mod paging;
 pub mod pep;
@@ -55,6 +56,7 @@ pub use admin::{
 pub use archive_writer::ArchiveWriter;
 pub use blocking::BlockStore;
 pub use directory::{Access, DirectoryStore, ImportReport};
+pub use moderation::{Archived, ModerationStore};
 pub use offline::{OfflineMessage, OfflineStore, Waiting};
 pub use pep::{AccessModel, LastItem, PepItem, PepNode, PepQuota, PepStore, Published, SendLast};
 pub use private::{PrivateEntry, PrivateStore};

@@ -731,6 +731,22 @@ export class Model implements RoomsHost {
     conv.lines = [...conv.lines, { ...line, id: line.id || newId() }];
   }
 
+  /**
+   * The message known by stanza-id `sid` was deleted by the moderators: its
+   * line says so, its text is dropped.
+   */
+  retractLine(conv: Conversation, sid: string): void {
+    let hit = false;
+    conv.lines = conv.lines.map((l) => {
+      if (l.sid !== sid && l.id !== sid) return l;
+      if (l.kind !== 'in' && l.kind !== 'out') return l;
+      hit = true;
+      const { text: _gone, ...rest } = l;
+      return { ...rest, retracted: true };
+    });
+    if (hit) this.changed();
+  }
+
   sendMessage(jid: string, text: string): void {
     const body = text.replace(/^\s*\n|\s+$/g, '');
     if (!body.trim()) return;
@@ -777,6 +793,12 @@ export class Model implements RoomsHost {
     }
     if (this.rooms.isRoom(from)) {
       this.rooms.onMessage(stanza);
+      return true;
+    }
+    const moderated = X.moderatedRetraction(stanza);
+    if (moderated && from === this.bare.slice(this.bare.indexOf('@') + 1)) {
+      // Our server: the school's staff deleted a 1:1 message (both archives hold its stanza-id).
+      for (const conv of this.conversations) if (conv.kind === 'chat') this.retractLine(conv, moderated);
       return true;
     }
     const direct = child(stanza, 'x', NS.CONFERENCE);
@@ -888,7 +910,13 @@ export class Model implements RoomsHost {
       for (const r of results) {
         const a = X.parseArchivedChat(r, this.bare, this.lang);
         if (!a || a.peer !== conv.jid || !this.firstSight(conv, a.out, a.id, a.originId)) continue;
-        found.push({ id: a.id, sid: a.id, kind: a.out ? 'out' : 'in', text: a.body, time: a.time ?? new Date() });
+        found.push({
+          id: a.id,
+          sid: a.id,
+          kind: a.out ? 'out' : 'in',
+          ...(a.retracted ? { retracted: true } : { text: a.body }),
+          time: a.time ?? new Date(),
+        });
       }
       if (catchUp) {
         // Said meanwhile: in time order with what is shown.
