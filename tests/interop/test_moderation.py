@@ -225,12 +225,18 @@ async def test_staff_delete_a_one_to_one_message_from_both_archives(make_school)
         status, err, _ = await cpe.call("POST", f"/reports/{rep['id']}/actions", {"action": action})
         assert status == 400, (action, err)
 
+    # As XEP-0424 names a one-to-one message: by the id its sender gave it.
+    [got] = [m for m in lea.inbox if isinstance(m, Message) and m["body"] == "insulte 2"]
+    origin = got.xml.find(f"{{{NS_SID}}}origin-id")
+    sender_id = origin.get("id") if origin is not None else got["id"]
+    assert sender_id
+
     marks = {c: c.mark() for c in (lea, hugo)}
     done = await cpe.ok("POST", f"/reports/{rep['id']}/actions", {"action": "delete_messages"})
     assert done["done"]["count"] == 1, done
     # Both parties' clients get the retraction from the server.
     for c in (lea, hugo):
-        await c.wait_for(retraction_of(sch.srv.domain, ids[1]), start=marks[c], what="the retraction")
+        await c.wait_for(retraction_of(sch.srv.domain, sender_id), start=marks[c], what="the retraction")
     # Both archives: a tombstone where the message was, the others untouched.
     for c in (lea, hugo):
         rows, _, _ = await archive(c)

@@ -8,8 +8,9 @@
 //!   place with a tombstone (no body) and the offline copies waiting are deleted, with
 //!   the audit row (`message.moderated`), in one transaction; each party's available
 //!   resources get an XEP-0424 retraction from the server's domain
-//!   (`<retract id='STANZA-ID'><moderated by='DOMAIN'/></retract>`: the stanza-id both
-//!   archives share), so that clients hide it.
+//!   (`<retract id='ORIGIN-ID'><moderated by='DOMAIN'/></retract>`: as XEP-0424 names a
+//!   one-to-one message, by the id its sender gave it — its origin-id, else its id — which
+//!   both parties' clients know it by), so that clients hide it.
 //! - **Block the pair**: the reported person goes into the reporter's blocklist
 //!   (`features::blocking::block_for`): the gate then keeps them apart both ways.
 //! - **Remove from a room** (`features::muc::admin::remove`) and **close a room**
@@ -224,10 +225,20 @@ impl Server {
         }
         let now = muc::now_ms();
         let mut tombstones = Vec::new();
+        // XEP-0424: a one-to-one retraction names the message by the id its sender gave
+        // it (origin-id, else its id), which both parties' clients know it by.
+        let mut retract_id = None;
         for r in &rows {
             let Ok(original) = r.stanza.parse::<Element>() else {
                 continue;
             };
+            retract_id = retract_id.or_else(|| {
+                original
+                    .get_child("origin-id", ns::SID)
+                    .and_then(|o| o.attr("id"))
+                    .or(original.attr("id"))
+                    .map(str::to_string)
+            });
             if moderate::is_tombstone(&original) {
                 continue;
             }
@@ -260,7 +271,8 @@ impl Server {
                     ("id", &uuid::Uuid::new_v4().to_string()),
                 ],
             );
-            m.append_child(moderate::retract_element(stanza_id, &self.domain, None));
+            let id = retract_id.as_deref().unwrap_or(stanza_id);
+            m.append_child(moderate::retract_element(id, &self.domain, None));
             // The server tells an account what it did to the account's own archive.
             self.sessions
                 .deliver_available(&Pass::server_notice(owner), &m, false);

@@ -732,13 +732,14 @@ export class Model implements RoomsHost {
   }
 
   /**
-   * The message known by stanza-id `sid` was deleted by the moderators: its
-   * line says so, its text is dropped.
+   * The message known by `sid` (a room's stanza-id; a 1:1 message's
+   * origin-id, XEP-0424) was deleted by the moderators: its line says so, its
+   * text is dropped.
    */
   retractLine(conv: Conversation, sid: string): void {
     let hit = false;
     conv.lines = conv.lines.map((l) => {
-      if (l.sid !== sid && l.id !== sid) return l;
+      if (l.sid !== sid && l.id !== sid && l.origin !== sid) return l;
       if (l.kind !== 'in' && l.kind !== 'out') return l;
       hit = true;
       const { text: _gone, ...rest } = l;
@@ -841,7 +842,7 @@ export class Model implements RoomsHost {
     const sid = X.stanzaIdBy(stanza, this.bare);
     if (!this.firstSight(conv, false, sid, X.originIdOf(stanza))) return;
     const id = sid ?? X.originIdOf(stanza) ?? newId();
-    this.addLine(conv, { id, sid, kind: 'in', text: body, time: X.stampOf(stanza) ?? new Date() });
+    this.addLine(conv, { id, sid, origin: X.originIdOf(stanza), kind: 'in', text: body, time: X.stampOf(stanza) ?? new Date() });
     if (this.activeConversation !== from || this.hidden) {
       conv.unread += 1;
       this.announce(conv, conv.lines[conv.lines.length - 1]);
@@ -866,7 +867,7 @@ export class Model implements RoomsHost {
     const sid = X.stanzaIdBy(inner, to);
     const origin = X.originIdOf(inner);
     if (!this.firstSight(conv, true, sid, origin)) return;
-    this.addLine(conv, { id: sid ?? origin ?? newId(), sid, kind: 'out', text: body, time: X.stampOf(inner) ?? new Date() });
+    this.addLine(conv, { id: sid ?? origin ?? newId(), sid, origin, kind: 'out', text: body, time: X.stampOf(inner) ?? new Date() });
     this.changed();
   }
 
@@ -913,6 +914,7 @@ export class Model implements RoomsHost {
         found.push({
           id: a.id,
           sid: a.id,
+          origin: a.originId,
           kind: a.out ? 'out' : 'in',
           ...(a.retracted ? { retracted: true } : { text: a.body }),
           time: a.time ?? new Date(),

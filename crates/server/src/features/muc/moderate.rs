@@ -193,7 +193,8 @@ pub fn is_tombstone(stanza: &Element) -> bool {
     stanza.get_child("retracted", ns::RETRACT).is_some()
 }
 
-/// The tombstone of `original`: its envelope (`from`, `to`, `type`, `id`) and stanza-ids,
+/// The tombstone of `original`: its envelope (`from`, `to`, `type`, `id`), stanza-ids and
+/// origin-id,
 /// `<retracted stamp/>` with `<moderated by/>` (and the reason), nothing else.
 pub fn tombstone(original: &Element, by: &str, now: i64, reason: Option<&str>) -> Element {
     let mut out = Element::bare("message", ns::CLIENT);
@@ -208,7 +209,10 @@ pub fn tombstone(original: &Element, by: &str, now: i64, reason: Option<&str>) -
         retracted.append_child(xml::text_elem("reason", ns::RETRACT, r));
     }
     out.append_child(retracted);
-    for sid in original.children().filter(|c| c.is("stanza-id", NS_SID)) {
+    for sid in original
+        .children()
+        .filter(|c| c.is("stanza-id", NS_SID) || c.is("origin-id", NS_SID))
+    {
         out.append_child(sid.clone());
     }
     out
