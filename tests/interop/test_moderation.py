@@ -255,3 +255,30 @@ async def test_staff_delete_a_one_to_one_message_from_both_archives(make_school)
     hugo.send_message(lea.bare, "tu me bloques ?")
     await lea.expect_none(lambda s: isinstance(s, Message) and "bloques" in str(s), 0.6,
                           "a message from the blocked person", start=mark)
+
+
+async def test_the_staff_cannot_lock_an_administrator_from_a_report(make_school):
+    sch = make_school(snapshot=school_with_staff(), extra_toml=CONFIG)
+    anne, lea = await sch.login("anne.durand"), await sch.login("lea.martin")
+    await befriend(anne, lea)
+    await exchange(anne, lea, 1, "bonjour")
+    r = await lea.query(None, report_xml(anne.bare), "set")
+    assert r["type"] == "result", r
+
+    admin = Api(sch.srv)
+    await admin.login("anne.durand", password("anne.durand"))
+    await admin.ok("PUT", f"/structures/{S1}/safety-staff", {"logins": ["claire.cpe"]})
+    cpe = Api(sch.srv)
+    await cpe.login("claire.cpe", password("claire.cpe"))
+    [rep] = await cpe.ok("GET", f"/structures/{S1}/reports")
+    # The reported person is the collège's administrator: the role order refuses it.
+    status, err, _ = await cpe.call("POST", f"/reports/{rep['id']}/actions", {"action": "lock"})
+    assert status == 403, err
+    user = await admin.ok("GET", "/users/anne.durand")
+    assert user["locked"] is False, user
+    # Blocking the pair stays possible: it protects the pupil without touching the account.
+    done = await cpe.ok("POST", f"/reports/{rep['id']}/actions", {"action": "block"})
+    assert done["done"]["changed"] is True
+    # Nothing named by the report (reported without messages): nothing to delete.
+    status, err, _ = await cpe.call("POST", f"/reports/{rep['id']}/actions", {"action": "delete_messages"})
+    assert status == 400 and err["error"]["field"] == "stanza_ids", err
