@@ -7,12 +7,15 @@
 // modération »; a fresh sign-in shows the same from the archive; and the
 // database holds the text nowhere but in the report's own copy (both accounts'
 // archives keep a tombstone, no offline copy). The screens pass axe.
+// Then in a group conversation: its creator (Léa) deletes Hugo's message with
+// « Supprimer pour tout le monde » (XEP-0425) from the message's menu; Hugo has
+// no such item; both see « Message supprimé par la modération ».
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { befriend, checkA11y, cli, eventually, launchBrowser, signIn, startServer, writeTo } from './harness.mjs';
+import { befriend, checkA11y, cli, eventually, launchBrowser, rightClick, signIn, startServer, writeTo } from './harness.mjs';
 import { COLLEGE, announced, openConsole } from './admin-helpers.mjs';
 
 const TEXT = 'Demain à la sortie tu vas voir.';
@@ -121,5 +124,48 @@ describe('moderation', () => {
     assert.equal(count(server, `SELECT COUNT(*) FROM report_messages WHERE stanza LIKE ${like}`), 1);
 
     for (const page of [lea, hugo, cpe, lea2]) assert.deepEqual(page.errors, []);
+  });
+  it("a conversation's creator deletes a message for everyone from the web client", async () => {
+    const lea = await signIn(browser, server, 'lea.martin');
+    const hugo = await signIn(browser, server, 'hugo.bernard');
+    const ROOM = 'Sortie au musée';
+    const menu = await rightClick(lea, 'BERNARD Hugo');
+    await menu.getByRole('menuitem', { name: 'Commencer conversation' }).click();
+    const dialog = lea.getByRole('dialog', { name: 'Commencer conversation' });
+    await dialog.getByRole('textbox', { name: 'Nom de la conversation' }).fill(ROOM);
+    await dialog.getByRole('button', { name: 'OK' }).click();
+    const panel = lea.getByRole('tabpanel', { name: ROOM });
+    await panel.getByText('Le salon de discussion est maintenant déverrouillé').waitFor();
+    await hugo.getByRole('tab', { name: /^Mes demandes \(\d+\)$/ }).click();
+    await hugo.getByRole('button', { name: 'Accepter' }).click();
+    await hugo.getByRole('tab', { name: 'Contacts' }).click();
+    const hugoPanel = hugo.getByRole('tabpanel', { name: ROOM });
+    const editor = hugoPanel.getByRole('textbox', { name: 'Message' });
+    await editor.fill('Le musée c\'est nul.');
+    await editor.press('Enter');
+    await editor.fill('Je viendrai quand même.');
+    await editor.press('Enter');
+    await panel.getByText('Je viendrai quand même.').waitFor();
+
+    // Hugo (a participant) has no « Supprimer pour tout le monde ».
+    assert.equal(await hugoPanel.getByRole('button', { name: /^Options du message de BERNARD Hugo de / }).count(), 0);
+    // Léa (the creator): the message's menu, « Non » first, then « Oui ».
+    const options = panel.getByRole('button', { name: /^Options du message de BERNARD Hugo de / });
+    await options.first().click();
+    await lea.getByRole('menu').getByRole('menuitem', { name: 'Supprimer pour tout le monde' }).click();
+    const confirm = lea.getByRole('alertdialog', { name: 'Supprimer pour tout le monde' });
+    await confirm.getByRole('button', { name: 'Non' }).click();
+    await panel.getByText('Le musée c\'est nul.').waitFor();
+    await options.first().click();
+    await lea.getByRole('menu').getByRole('menuitem', { name: 'Supprimer pour tout le monde' }).click();
+    await lea.getByRole('alertdialog', { name: 'Supprimer pour tout le monde' }).getByRole('button', { name: 'Oui' }).click();
+    for (const p of [panel, hugoPanel]) {
+      await p.getByText(GONE).waitFor();
+      await eventually(async () => assert.equal(await p.getByText('Le musée c\'est nul.').count(), 0));
+      await p.getByText('Je viendrai quand même.').waitFor();
+    }
+    assert.equal(count(server, `SELECT COUNT(*) FROM room_archive WHERE stanza LIKE '%est nul.%'`), 0);
+    assert.equal(count(server, `SELECT COUNT(*) FROM room_archive WHERE stanza LIKE '%viendrai quand%'`), 1);
+    for (const page of [lea, hugo]) assert.deepEqual(page.errors, []);
   });
 });

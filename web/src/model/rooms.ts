@@ -196,6 +196,11 @@ export class Rooms {
     await this.m.iq(X.kick(room, nick));
   }
 
+  /** The creator deletes a message for everyone (XEP-0425); the room's retraction hides it. */
+  async deleteForEveryone(room: string, stanzaId: string): Promise<void> {
+    await this.m.iq(X.moderateIq(room, stanzaId));
+  }
+
   addInvite(invite: RoomInvite): void {
     if (this.m.conversation(invite.room)?.state === 'joined') return;
     const known = this.invites.some((i) => i.room === invite.room);

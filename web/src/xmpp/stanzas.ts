@@ -442,6 +442,15 @@ export function parseDiscoName(result: Element): string | undefined {
   return child(child(result, 'query', NS.DISCO_INFO), 'identity')?.getAttribute('name') || undefined;
 }
 
+/** XEP-0425: the room's owner deletes message `stanzaId` (the room's stanza-id) for everyone. */
+export function moderateIq(room: string, stanzaId: string): Element {
+  return el(
+    'iq',
+    { type: 'set', to: room },
+    el('moderate', { xmlns: NS.MODERATE, id: stanzaId }, el('retract', { xmlns: NS.RETRACT })),
+  );
+}
+
 /**
  * The id of the message a moderator's retraction deletes (XEP-0425: `<retract
  * id/>` with `<moderated/>`), from a room or from our server.
