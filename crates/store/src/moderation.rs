@@ -5,8 +5,11 @@
 //! row in the same transaction. A one-to-one message still waiting in an offline store
 //! (`offline_messages`) is deleted with it, so that it is never delivered afterwards.
 //!
-//! On SQLite the transaction turns `secure_delete` on for its connection, so that the
-//! replaced text is overwritten in the database file, not left in free space.
+//! On SQLite the transaction turns `secure_delete` on for its connection (it stays on for
+//! that pooled connection), so that the replaced text is overwritten in the database's
+//! pages, not left in their free space. The write-ahead log may still hold the page as it
+//! was until SQLite's next checkpoint copies it back and the log is reused: no query sees
+//! it, but the raw `-wal` file may, for a while.
 
 use sqlx::Row;
 
