@@ -22,6 +22,7 @@ pub mod enforce;
 pub mod features;
 pub mod listener;
 pub mod mailbox;
+pub mod moderation;
 pub mod outbound;
 pub mod preauth;
 pub mod router;

@@ -6,7 +6,7 @@
 //! and items, private XML storage; blocklists (XEP-0191) and last logouts (XEP-0012); push
 //! registrations (XEP-0357); shared files (XEP-0363) and each structure's file sharing;
 //! reports (« Signaler », XEP-0377) with their copied messages and notes, and each
-//! structure's safety staff;
+//! structure's safety staff; moderated messages' tombstones in the archives;
 //! administrators, console sessions, account locks, the audit log).
 //!
 //! Nothing is cached here: every call reads the database, so an account created by another
@@ -25,6 +25,7 @@ pub mod audit;
 pub mod blocking;
 mod credentials;
 pub mod directory;
+pub mod moderation;
 pub mod offline;
 mod paging;
 pub mod pep;
@@ -55,6 +56,7 @@ pub use admin::{
 pub use archive_writer::ArchiveWriter;
 pub use blocking::BlockStore;
 pub use directory::{Access, DirectoryStore, ImportReport};
+pub use moderation::{Archived, ModerationStore};
 pub use offline::{OfflineMessage, OfflineStore, Waiting};
 pub use pep::{AccessModel, LastItem, PepItem, PepNode, PepQuota, PepStore, Published, SendLast};
 pub use private::{PrivateEntry, PrivateStore};
