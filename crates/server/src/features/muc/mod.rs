@@ -43,6 +43,7 @@ pub mod moderate;
 pub mod notices;
 pub mod owner;
 pub mod presence;
+pub mod school_year;
 pub mod text;
 
 use std::sync::Arc;
