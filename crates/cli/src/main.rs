@@ -136,8 +136,9 @@ enum ArchiveCommand {
     },
     /// Go back to the configured default (`[archive] retention`).
     Reset { structure: String },
-    /// Delete now every archived message, and every shared file, past its retention (the
-    /// server does it every hour).
+    /// Delete now every archived message and shared file past its retention, closed
+    /// reports and audit rows past theirs, and the accounts of users who left the
+    /// directory past `[archive] departed_days` (the server does it every hour).
     Purge,
 }
 
@@ -898,11 +899,30 @@ async fn archive(cmd: ArchiveCommand, config: &Config) -> Result<()> {
         ArchiveCommand::Purge => {
             let store = open_store(config).await?;
             let n = causerie_server::services::retention::purge_now(&store, &config.archive).await;
+            // Departed users first: their shared files go with the files' purge.
+            let classes =
+                causerie_server::services::retention::purge_classes_now(&store, &config.archive)
+                    .await;
             let files =
                 causerie_server::services::retention::purge_uploads_now(&store, config).await;
             store.close().await;
+            let classes = classes?;
+            if !classes.departed.is_empty() {
+                signal(config).await;
+            }
             println!("{} archived messages purged", n?);
             println!("{} shared files purged", files?);
+            println!("{} closed reports purged", classes.reports);
+            println!("{} audit log rows purged", classes.audit_rows);
+            println!(
+                "{} departed users purged{}",
+                classes.departed.len(),
+                if classes.departed.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", classes.departed.join(", "))
+                }
+            );
         }
     }
     Ok(())

@@ -384,6 +384,23 @@ async fn purge(server: &Server) {
         Ok(n) => info!(files = n, "purged shared files past their retention"),
         Err(e) => warn!(error = %e, "cannot purge the shared files"),
     }
+    // Closed reports, the audit log, users who left the directory.
+    match retention::purge_classes_now(&server.store, &server.config.archive).await {
+        Ok(p) => {
+            if p.reports > 0 || p.audit_rows > 0 || !p.departed.is_empty() {
+                info!(
+                    reports = p.reports,
+                    audit_rows = p.audit_rows,
+                    departed = p.departed.len(),
+                    "purged data past its retention"
+                );
+            }
+            if !p.departed.is_empty() {
+                server.directory_changed().await;
+            }
+        }
+        Err(e) => warn!(error = %e, "cannot purge reports, audit log or departed users"),
+    }
 }
 
 /// `<prefs/>` (see the module docs): get answers `always`; a set is accepted only when it
