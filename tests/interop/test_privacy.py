@@ -3,7 +3,8 @@
 - a pupil's client cannot turn on OMEMO (its PEP nodes are refused with a text in « tu »
   and in English); an adult's can;
 - a pupil cannot set a photo (vCard PHOTO, XEP-0084 avatar, vCard4 photo) until his
-  structure allows it in the console; nor choose a nickname other than the school's name;
+  structure allows it in the console; nor choose a nickname other than the school's name
+  (PEP node, or a nickname attached to a contact request: replaced by the school's);
 - the structure's staff read a pupil's archives only under a grant asked with a typed
   reason, for a bounded time; the grant and each read are in the audit log; another
   structure's administrator, and a grant that ended, are refused;
@@ -142,6 +143,13 @@ async def test_directory_users_keep_the_schools_name_as_nickname(make_school):
     cond, texts = refusal(await publish(lea, nick, f"<nick xmlns='{nick}'>Lili</nick>"))
     assert cond == "not-allowed" and "annuaire" in texts["fr"] and texts["en"], texts
     assert (await publish(lea, nick, f"<nick xmlns='{nick}'>MARTIN Léa</nick>"))["type"] == "result"
+    # A nickname attached to a contact request (XEP-0172) arrives as her school name.
+    hugo = await sch.login("hugo.bernard")
+    mark = hugo.mark()
+    lea.xmpp.send_raw(f"<presence to='{hugo.bare}' type='subscribe'><nick xmlns='{nick}'>Lili</nick></presence>")
+    req = await hugo.wait_presence(frm=lea.bare, ptype="subscribe", start=mark)
+    nicks = [n.text for n in req.xml.findall(f"{{{nick}}}nick")]
+    assert nicks == ["MARTIN Léa"], nicks
     # And her vCard's name (already the school's).
     r = await lea.query(None, "<vCard xmlns='vcard-temp'><FN>Lili</FN></vCard>", "set")
     assert refusal(r)[0] == "not-allowed"

@@ -1,7 +1,8 @@
 //! The pupils' profile policy applied to what an account publishes about himself
 //! (`causerie_ent::profile_policy`, docs/safety.md « Photos et chiffrement »): PEP
 //! publications and node creations (`features::pep`) and vCard sets (`features::vcard`)
-//! ask [`check_node`] and [`photos_allowed`]. Refusals are `not-allowed` with the text in
+//! ask [`check_node`] and [`photos_allowed`]; the router asks [`school_nick`] for the
+//! XEP-0172 nickname a stanza carries. Refusals are `not-allowed` with the text in
 //! the reader's register and in English.
 
 use causerie_ent::profile_policy::{
@@ -9,8 +10,8 @@ use causerie_ent::profile_policy::{
     pupil_photos_allowed,
 };
 use causerie_ent::{Profile, User};
-use causerie_proto::Element;
 use causerie_proto::errors::{Condition, StanzaError};
+use causerie_proto::{Element, xml};
 use causerie_store::PrivacyStore;
 
 use crate::server::Server;
@@ -79,4 +80,20 @@ pub async fn check_node(
         }
     }
     Ok(())
+}
+
+/// Replaces the text of an XEP-0172 `<nick/>` child of `stanza` (a subscription request
+/// or a message that carries one) with `user`'s school name when he is a directory user:
+/// nobody is introduced to another under a name the school did not give. Stanzas without
+/// one (nearly all) cost a scan of their direct children.
+pub async fn school_nick(server: &Server, user: &str, stanza: &mut Element) {
+    if !stanza.children().any(|c| c.is("nick", NICK_NODE)) {
+        return;
+    }
+    let Some(name) = server.directory().await.user(user).map(User::display_name) else {
+        return;
+    };
+    for nick in stanza.children_mut().filter(|c| c.is("nick", NICK_NODE)) {
+        *nick = xml::text_elem("nick", NICK_NODE, name.clone());
+    }
 }
