@@ -33,14 +33,14 @@ pub fn is_avatar_node(node: &str) -> bool {
 /// Why a pupil's client cannot turn on OMEMO.
 pub const OMEMO_REFUSED: Text = Text::new(
     "Le chiffrement de bout en bout (OMEMO) n'est pas proposé aux élèves : ton établissement doit pouvoir lire un message signalé pour te protéger en cas de harcèlement. Tes messages restent chiffrés entre ton appareil et le serveur.",
-    "Le chiffrement de bout en bout (OMEMO) n'est pas proposé aux comptes des élèves : l'établissement doit pouvoir lire un message signalé pour agir en cas de harcèlement. Les messages restent chiffrés entre l'appareil et le serveur.",
+    "Le chiffrement de bout en bout (OMEMO) n'est pas proposé aux comptes des élèves : votre établissement doit pouvoir lire un message signalé pour protéger les élèves en cas de harcèlement. Vos messages restent chiffrés entre votre appareil et le serveur.",
     "End-to-end encryption (OMEMO) is not offered to pupils: the school must be able to read a reported message to act on harassment. Messages stay encrypted between the device and the server.",
 );
 
 /// Why a pupil cannot set a profile photo.
 pub const PHOTO_REFUSED: Text = Text::new(
     "Les photos de profil ne sont pas activées pour les élèves de ton établissement.",
-    "Les photos de profil ne sont pas activées pour les élèves de cet établissement.",
+    "Les photos de profil ne sont pas activées pour les élèves de votre établissement.",
     "Profile photos are turned off for pupils at this school.",
 );
 
