@@ -1,5 +1,6 @@
-// « Accès aux archives » and « Photos des élèves » (issue 16): Hugo writes to
-// Léa from the web client; the collège's local administrator (its archive
+// « Accès aux archives », « Mes données » and « Photos des élèves » (issue
+// 16): Hugo writes to Léa from the web client; Léa downloads her own data
+// from « Réglages » (a wrong password refused); the collège's local administrator (its archive
 // reader while no safety staff is named) asks in the console for access to
 // Léa's archives — without a reason it is refused in French — then with one:
 // the access is listed with its reason and end, and « Lire » shows Hugo's
@@ -8,6 +9,7 @@
 // default and can be allowed. The screens pass axe.
 
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { befriend, eventually, launchBrowser, signIn, startServer, writeTo } from './harness.mjs';
 import { COLLEGE, LOCAL_ADMIN, announced, checkA11y, consoleSignIn, openConsole, openSection } from './admin-helpers.mjs';
@@ -32,6 +34,26 @@ describe('archive access', () => {
     await befriend(lea, hugo, { requesterName: 'MARTIN Léa', accepterName: 'BERNARD Hugo', search: 'Bernard' });
     await writeTo(hugo, 'MARTIN Léa', 'Tu vas voir <b>demain</b>.');
     await lea.getByRole('tabpanel', { name: 'BERNARD Hugo' }).getByText('Tu vas voir <b>demain</b>.').waitFor();
+
+    // Léa downloads her own data from « Réglages » (« Mes données »), with her password.
+    await lea.getByRole('button', { name: 'Réglages' }).click();
+    const settings = lea.getByRole('dialog', { name: 'Réglages' });
+    const mine = settings.getByRole('group', { name: 'Mes données' });
+    await mine.getByText(/Télécharge tout ce que le serveur du chat garde de toi/).waitFor();
+    await mine.getByLabel('Mot de passe').fill('faux');
+    await mine.getByRole('button', { name: 'Télécharger mes données' }).click();
+    await mine.getByRole('alert').getByText('Mot de passe incorrect.').waitFor();
+    await mine.getByLabel('Mot de passe').fill('demo');
+    const [download] = await Promise.all([
+      lea.waitForEvent('download'),
+      mine.getByRole('button', { name: 'Télécharger mes données' }).click(),
+    ]);
+    assert.equal(download.suggestedFilename(), 'causerie-lea.martin.json');
+    const doc = JSON.parse(await readFile(await download.path(), 'utf8'));
+    assert.equal(doc.account.login, 'lea.martin');
+    assert.ok(doc.archive.some((m) => m.stanza.includes('Tu vas voir')), 'her conversation is in it');
+    await mine.getByText('Tes données ont été téléchargées.').waitFor();
+    await settings.getByRole('button', { name: 'Fermer' }).click();
 
     const admin = await openConsole(browser, server, { axe: true });
     await consoleSignIn(admin, LOCAL_ADMIN);
