@@ -134,6 +134,12 @@ async def test_pupils_photos_are_off_until_the_structure_allows_them(make_school
     log = await api.ok("GET", "/audit")
     actions = [e["action"] for e in (log["entries"] if isinstance(log, dict) else log)]
     assert actions.count("structure.pupil_photos") == 2, actions
+    # The command line: the lycée allows them; Emma may then publish.
+    assert "pupils' photos off (the default)" in sch.srv.cli("photos", "show", S2).stdout
+    assert sch.srv.cli("photos", "set", S2, "maybe", check=False).returncode != 0
+    sch.srv.cli("photos", "set", S2, "on")
+    assert "pupils' photos on (its own)" in sch.srv.cli("photos", "show", S2).stdout
+    assert (await publish(emma, *AVATAR_META, "abc"))["type"] == "result"
 
 
 async def test_directory_users_keep_the_schools_name_as_nickname(make_school):

@@ -77,6 +77,19 @@ enum Command {
     /// Reports (« Signalements ») and each structure's safety staff (docs/admin-api.md).
     #[command(subcommand)]
     Reports(ReportsCommand),
+    /// Whether a structure's pupils may have profile photos (off by default).
+    #[command(subcommand)]
+    Photos(PhotosCommand),
+}
+
+#[derive(Subcommand)]
+enum PhotosCommand {
+    /// Show whether a structure's pupils may have profile photos.
+    Show { structure: String },
+    /// Allow (`on`) or forbid (`off`) a structure's pupils' profile photos.
+    Set { structure: String, value: String },
+    /// Go back to the default (off).
+    Reset { structure: String },
 }
 
 #[derive(Subcommand)]
@@ -288,6 +301,7 @@ async fn run(command: Command, config: Config) -> Result<()> {
         Command::Access(cmd) => access(cmd, &config).await,
         Command::Archive(cmd) => archive(cmd, &config).await,
         Command::Upload(cmd) => upload(cmd, &config).await,
+        Command::Photos(cmd) => photos(cmd, &config).await,
         Command::Reports(cmd) => reports(cmd, &config).await,
         Command::Rules(cmd) => rules(cmd, &config).await,
         Command::Admin(cmd) => admin(cmd, &config).await,
@@ -948,6 +962,52 @@ async fn upload_now(
     .await;
     store.close().await;
     Ok(now?)
+}
+
+async fn photos(cmd: PhotosCommand, config: &Config) -> Result<()> {
+    use causerie_store::PrivacyStore;
+    let (structure, allowed) = match cmd {
+        PhotosCommand::Show { structure } => {
+            let store = open_store(config).await?;
+            let own = store.pupil_photos(&structure).await;
+            store.close().await;
+            match own? {
+                Some(on) => println!(
+                    "{structure}: pupils' photos {} (its own)",
+                    if on { "on" } else { "off" }
+                ),
+                None => println!("{structure}: pupils' photos off (the default)"),
+            }
+            return Ok(());
+        }
+        PhotosCommand::Set { structure, value } => {
+            let on = match value.as_str() {
+                "on" | "true" => true,
+                "off" | "false" => false,
+                other => bail!("`{other}` is not on or off"),
+            };
+            (structure, Some(on))
+        }
+        PhotosCommand::Reset { structure } => (structure, None),
+    };
+    change(
+        config,
+        Change::SetPupilPhotos {
+            structure: structure.clone(),
+            allowed,
+        },
+        &format!("the pupils' photos of {structure}"),
+    )
+    .await?;
+    println!(
+        "{structure}: pupils' photos {}",
+        match allowed {
+            Some(true) => "on",
+            Some(false) => "off",
+            None => "off (the default)",
+        }
+    );
+    Ok(())
 }
 
 async fn upload(cmd: UploadCommand, config: &Config) -> Result<()> {
