@@ -1,6 +1,6 @@
-//! Lawful archive access (docs/safety.md « Accès aux archives »): a structure's designated
-//! safety staff (else its local administrators; not a super-administrator as such, see
-//! [`Caller::archive_of`]) read another member's archives — his one-to-one conversations
+//! Lawful archive access (docs/safety.md « Accès aux archives »): a structure's report
+//! readers (its designated safety staff, else its CPE and direction, else its local
+//! administrators; not a super-administrator as such, see [`Caller::archive_of`]) read another member's archives — his one-to-one conversations
 //! and the rooms he belongs to — only under a grant they ask for with a typed reason, for
 //! a bounded time (`[archive] access_hours`, 24 hours by default, shorter on request).
 //!

@@ -236,11 +236,13 @@ struct Role {
     /// Existing structures (all of them for a super-administrator).
     structures: BTreeSet<String>,
     /// Existing structures whose reports he reads: he is among their designated safety
-    /// staff, or administers them and they named none (all for a super-administrator).
+    /// staff; or they named none and he holds a CPE or direction function there; or they
+    /// named none, nobody holds such a function there, and he administers them (all for
+    /// a super-administrator).
     safety: BTreeSet<String>,
     /// Existing structures whose members' archives he may read under a grant: the same
     /// as `safety` but without the super-administrator's rank (only the structure's own
-    /// staff: named safety staff, else its local administrators by grant).
+    /// staff).
     archive: BTreeSet<String>,
 }
 
@@ -270,7 +272,8 @@ async fn role_of(server: &Server, dir: &Directory, login: &str) -> Result<Option
             .collect()
     };
     // The reports a structure's safety staff read: those named, else (none named) its
-    // local administrators; a super-administrator reads every structure's.
+    // CPE and direction, else its local administrators; a super-administrator reads
+    // every structure's.
     let named = server.store().all_safety_staff().await?;
     let granted: BTreeSet<String> = if is_super {
         server
@@ -284,15 +287,26 @@ async fn role_of(server: &Server, dir: &Directory, login: &str) -> Result<Option
     } else {
         structures.clone()
     };
+    // The same readers, without the super-administrator's rank: they may also read the
+    // members' archives under a grant (archive_access.rs).
+    let unnamed = |id: &str| !named.iter().any(|(n, _)| n == id);
     let mut archive: BTreeSet<String> = named
         .iter()
         .filter(|(id, logins)| dir.structure(id).is_some() && logins.iter().any(|l| l == login))
         .map(|(id, _)| id.clone())
         .collect();
+    if let Some(me) = dir.user(login).filter(|u| u.has_safety_function()) {
+        archive.extend(
+            me.structures
+                .iter()
+                .filter(|id| dir.structure(id).is_some() && unnamed(id))
+                .cloned(),
+        );
+    }
     archive.extend(
         granted
             .iter()
-            .filter(|id| !named.iter().any(|(n, _)| n == *id))
+            .filter(|id| unnamed(id) && dir.safety_function_holders(id).is_empty())
             .cloned(),
     );
     let safety: BTreeSet<String> = if is_super {
@@ -614,9 +628,9 @@ impl Caller {
         Err(ApiError::forbidden())
     }
 
-    /// The right to read the archives of `id`'s members under a grant: its designated
-    /// safety staff, else (none named) its local administrators; not a super-administrator
-    /// as such. `403` otherwise (`404` for a structure that does not exist).
+    /// The right to read the archives of `id`'s members under a grant: its report readers
+    /// (designated safety staff, else its CPE and direction, else its local
+    /// administrators); not a super-administrator as such. `403` otherwise (`404` for a structure that does not exist).
     pub fn archive_of(&self, dir: &Directory, id: &str) -> Result<ArchiveReader, ApiError> {
         if dir.structure(id).is_none() {
             return Err(ApiError::not_found());
@@ -630,8 +644,8 @@ impl Caller {
         Err(ApiError::new(
             axum::http::StatusCode::FORBIDDEN,
             "forbidden",
-            "Seule l'équipe de vie scolaire désignée de l'établissement (à défaut ses administrateurs locaux) peut consulter les archives de ses membres.",
-            "Only the structure's designated safety staff (else its local administrators) may read its members' archives.",
+            "Seule l'équipe de vie scolaire de l'établissement (celle qui lit ses signalements) peut consulter les archives de ses membres.",
+            "Only the structure's safety staff (those who read its reports) may read its members' archives.",
         ))
     }
 
