@@ -101,6 +101,10 @@ const fr = {
   reportTitle: 'Signaler {name}',
   reportMessageTitle: 'Signaler le message de {name}',
   reportMessage: 'Signaler ce message',
+  messageModerated: 'Message supprimé par la modération',
+  deleteForEveryone: 'Supprimer pour tout le monde',
+  confirmDeleteForEveryone:
+    'Supprimer ce message de {name} pour tout le monde ? Il disparaît de la conversation et de son archive.',
   messageActions: 'Options du message de {name} de {time}',
   reportIntro:
     "Ton signalement sera transmis à ton établissement, avec les derniers messages échangés. La personne signalée n'en saura rien.",
@@ -354,6 +358,10 @@ const en: Catalogue = {
   reportTitle: 'Report {name}',
   reportMessageTitle: 'Report the message from {name}',
   reportMessage: 'Report this message',
+  messageModerated: 'Message deleted by the moderators',
+  deleteForEveryone: 'Delete for everyone',
+  confirmDeleteForEveryone:
+    'Delete this message from {name} for everyone? It disappears from the conversation and its archive.',
   messageActions: 'Options of the message from {name} at {time}',
   reportIntro: 'Your report will be sent to your school, with your latest messages. The person reported will not be told.',
   reportReason: 'Reason',

@@ -1,7 +1,7 @@
 //! One way to change the school: a typed [`Change`] (a directory import, one user, class,
 //! group or structure, a structure's rules, chat access, archive retention or file
 //! sharing or safety staff or pupils' photos, an account lock, an
-//! administrator's grant, a console group edit) and one [`apply`] that every door calls —
+//! administrator's grant, a console group edit, the staff's moderation of a report) and one [`apply`] that every door calls —
 //! the `causerie` command line, the ENT's directory sync API and the admin API.
 //!
 //! `apply` checks that the door may make the change ([`Actor`]), validates it with the
@@ -139,6 +139,43 @@ pub enum Change {
     },
     /// A console edit of an ENT group.
     EditGroup(GroupChange),
+    /// What a structure's safety staff (or its administrators) do about a report, in
+    /// `structure` (the audit rows' structure); `report` the report acted on. Only a
+    /// running server does these (they reach sessions and rooms): `Server::apply`; here
+    /// it is refused (the command line).
+    Moderate {
+        structure: String,
+        report: Option<i64>,
+        action: Moderation,
+    },
+}
+
+/// One of the staff's actions on a report (docs/safety.md « Signalements »), done by the
+/// running server (`moderation.rs`), each with its audit row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Moderation {
+    /// Deletes messages of room `room` for everyone (XEP-0425: tombstones in the archive,
+    /// the retraction to its occupants).
+    RoomMessages {
+        room: String,
+        stanza_ids: Vec<String>,
+    },
+    /// Deletes one-to-one messages between account `user` and `with` (a bare JID) from
+    /// both accounts' archives (tombstones) and offline stores, and tells both parties'
+    /// clients (a retraction).
+    DirectMessages {
+        user: String,
+        with: String,
+        stanza_ids: Vec<String>,
+    },
+    /// `blocked` (a bare JID) can no longer reach account `user`: put in `user`'s
+    /// blocklist (XEP-0191), as if he had blocked him himself.
+    BlockPair { user: String, blocked: String },
+    /// Account `user` is removed from room `room` (his membership ends, with the notice).
+    RemoveFromRoom { room: String, user: String },
+    /// Room `room` is closed: its occupants leave with the notice, it is destroyed, its
+    /// archive stays for its retention.
+    CloseRoom { room: String },
 }
 
 impl Change {
@@ -151,6 +188,7 @@ impl Change {
                 | Change::SetUpload { .. }
                 | Change::SetSafetyStaff { .. }
                 | Change::SetPupilPhotos { .. }
+                | Change::Moderate { .. }
         )
     }
 
@@ -172,6 +210,8 @@ impl Change {
 /// What a change did.
 #[derive(Debug, Clone, Default)]
 pub struct Applied {
+    /// How many things a moderation changed (messages deleted, people removed…).
+    pub moderated: usize,
     /// It changed something (an unlock of an unlocked account does not).
     pub changed: bool,
     /// What an import did.
@@ -207,6 +247,10 @@ pub enum ChangeError {
     /// It already exists (a group created twice).
     #[error("already exists")]
     AlreadyExists,
+    /// The change cannot be made as it stands (a moderation: the room is gone, the
+    /// message is not there…): why, in French and in English.
+    #[error("{en}")]
+    Refused { fr: String, en: String },
     /// The store refused or failed.
     #[error(transparent)]
     Store(StoreError),
@@ -542,5 +586,8 @@ pub async fn apply(
                 ..done
             })
         }
+        Change::Moderate { .. } => Err(ChangeError::NotAllowed(
+            "a door without the running server (moderation reaches sessions and rooms)",
+        )),
     }
 }

@@ -23,6 +23,7 @@ pub mod export;
 pub mod features;
 pub mod listener;
 pub mod mailbox;
+pub mod moderation;
 pub mod outbound;
 pub mod preauth;
 pub mod router;

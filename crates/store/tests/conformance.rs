@@ -32,11 +32,11 @@ use causerie_store::{
     SendLast,
 };
 use causerie_store::{ActivityStore, BlockStore, LastLogout};
+use causerie_store::{ModerationStore, NewUpload, SlotOutcome, UploadState, UploadStore};
 use causerie_store::{NewArchiveGrant, PrivacyStore};
 use causerie_store::{
     NewReport, ReportOutcome, ReportReason, ReportStatus, ReportStore, ReportTarget,
 };
-use causerie_store::{NewUpload, SlotOutcome, UploadState, UploadStore};
 use sqlx::Connection;
 
 const POSTGRES_ENV: &str = "CAUSERIE_TEST_POSTGRES_URL";
@@ -325,6 +325,8 @@ conformance! {
         account_archive_pages_per_owner,
         account_archive_batches_with_rooms_and_refuse_unknown_owners,
         account_archive_retention_is_audited,
+        moderation_replaces_room_messages_with_tombstones,
+        moderation_replaces_both_copies_and_drops_offline_ones,
         uploads_slots_are_single_use_and_bounded,
         uploads_settings_are_audited,
         uploads_purge_per_structure,
@@ -4414,6 +4416,219 @@ async fn incremental_changes_write_their_audit_row_with_them(store: &Store) {
     assert_eq!(rows[0].action, "directory.import");
     let after = rows[0].after.clone().unwrap();
     assert_eq!(after["users_updated"], 1, "{after}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Moderation: tombstones in the archives, with the audit row
+// ---------------------------------------------------------------------------------------
+
+fn moderation_audit(action: &str) -> NewAudit {
+    NewAudit {
+        actor: "cpe".into(),
+        action: action.into(),
+        structure: Some("S1".into()),
+        target: None,
+        before: None,
+        after: None,
+    }
+}
+
+async fn last_audit_action(store: &Store) -> Option<String> {
+    store
+        .audit_log(&AuditQuery {
+            limit: 1,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap()
+        .first()
+        .map(|r| r.action.clone())
+}
+
+async fn moderation_replaces_room_messages_with_tombstones(store: &Store) {
+    store.create_account("alice", &creds(1)).await.unwrap();
+    let room = created(store, "chimie", "alice").await;
+    for n in 1..=3 {
+        store
+            .archive_message(&room, &archived(n, n * 10))
+            .await
+            .unwrap();
+    }
+    let found = store
+        .room_archived("chimie", "sid-2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (found.owner.as_str(), found.with.as_str()),
+        ("chimie", "alice")
+    );
+    assert!(found.stanza.contains("m2"));
+    assert_eq!(
+        store.room_archived("physique", "sid-2").await.unwrap(),
+        None
+    );
+
+    let tomb = "<message xmlns='jabber:client' type='groupchat'><retracted/></message>";
+    store
+        .retract_room_message_audited(
+            "chimie",
+            "sid-2",
+            tomb,
+            &moderation_audit("room.message_moderated"),
+        )
+        .await
+        .unwrap();
+    let page = store
+        .archive_page(
+            room.id,
+            &ArchiveQuery {
+                max: 10,
+                ..ArchiveQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    let stanzas: Vec<&str> = page.messages.iter().map(|m| m.stanza.as_str()).collect();
+    assert_eq!(
+        ids(&page),
+        ["sid-1", "sid-2", "sid-3"],
+        "the row keeps its place"
+    );
+    assert_eq!(stanzas[1], tomb);
+    assert!(stanzas[0].contains("m1") && stanzas[2].contains("m3"));
+    assert_eq!(
+        last_audit_action(store).await.as_deref(),
+        Some("room.message_moderated")
+    );
+
+    // Another room's name, or an unknown id: nothing changes, no audit row.
+    for (r, id) in [("physique", "sid-1"), ("chimie", "nope")] {
+        let e = store
+            .retract_room_message_audited(r, id, tomb, &moderation_audit("other"))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::NotFound), "{e:?}");
+    }
+    assert_eq!(
+        last_audit_action(store).await.as_deref(),
+        Some("room.message_moderated")
+    );
+}
+
+async fn moderation_replaces_both_copies_and_drops_offline_ones(store: &Store) {
+    for user in ["ana", "ben", "cloe"] {
+        store.create_account(user, &creds(1)).await.unwrap();
+    }
+    let sid = "0190f5a2-7c1e-7d3a-9b2e-5f1c2d3e4f50";
+    let entry = |owner: &str, with: &str, outgoing: bool| AccountArchiveEntry {
+        owner: owner.into(),
+        message: AccountMessage {
+            stanza_id: sid.into(),
+            with: with.into(),
+            outgoing,
+            stanza: "<message xmlns='jabber:client'><body>méchant</body></message>".into(),
+            stamp_ms: 5,
+        },
+    };
+    store
+        .write_archives(
+            &[],
+            &[
+                entry("ana", "ben@x", true),
+                entry("ben", "ana@x", false),
+                one_to_one("ana", 7, "ben@x", 6),
+            ],
+        )
+        .await
+        .unwrap();
+    let offline = format!(
+        "<message xmlns='jabber:client'><body>méchant</body><stanza-id xmlns='urn:xmpp:sid:0' id='{sid}' by='ben@x'/></message>"
+    );
+    store.store_offline("ben", &offline, 5, 100).await.unwrap();
+    store
+        .store_offline(
+            "ben",
+            "<message xmlns='jabber:client'><body>autre</body></message>",
+            6,
+            100,
+        )
+        .await
+        .unwrap();
+    store.store_offline("cloe", &offline, 5, 100).await.unwrap();
+
+    let owners = vec!["ben".to_string(), "ana".to_string(), "cloe".to_string()];
+    let rows = store.account_archived(&owners, sid).await.unwrap();
+    assert_eq!(
+        rows.iter()
+            .map(|r| (r.owner.as_str(), r.with.as_str(), r.outgoing))
+            .collect::<Vec<_>>(),
+        [("ana", "ben@x", true), ("ben", "ana@x", false)]
+    );
+
+    let tomb = "<message xmlns='jabber:client'><retracted/></message>";
+    let done = store
+        .retract_account_message_audited(
+            sid,
+            &[("ana".into(), tomb.into()), ("ben".into(), tomb.into())],
+            &moderation_audit("message.moderated"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done, (2, 1), "two archive rows, ben's offline copy");
+    for owner in ["ana", "ben"] {
+        let rows = store
+            .account_archived(&[owner.to_string()], sid)
+            .await
+            .unwrap();
+        assert_eq!(rows[0].stanza, tomb);
+    }
+    let left: Vec<String> = store
+        .offline_messages("ben")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.stanza)
+        .collect();
+    assert_eq!(left.len(), 1);
+    assert!(left[0].contains("autre"));
+    // Cloe was not named: her offline copy (a forged one) stays.
+    assert_eq!(store.offline_messages("cloe").await.unwrap().len(), 1);
+    // The other message is untouched.
+    let page = store
+        .account_archive_page(
+            "ana",
+            &ArchiveQuery {
+                max: 10,
+                ..ArchiveQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        page.messages
+            .iter()
+            .any(|m| m.stanza.contains("<body>7</body>"))
+    );
+    assert_eq!(
+        last_audit_action(store).await.as_deref(),
+        Some("message.moderated")
+    );
+
+    // Nobody holds it: NotFound, no audit row.
+    let e = store
+        .retract_account_message_audited(
+            "other",
+            &[("ana".into(), tomb.into())],
+            &moderation_audit("x"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::NotFound), "{e:?}");
+    assert_eq!(
+        last_audit_action(store).await.as_deref(),
+        Some("message.moderated")
+    );
 }
 
 // ---------------------------------------------------------------------------------------

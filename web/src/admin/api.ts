@@ -31,6 +31,8 @@ export interface Session {
 
 export type ReportStatus = 'new' | 'in_progress' | 'closed';
 export const REPORT_STATUSES: ReportStatus[] = ['new', 'in_progress', 'closed'];
+/** What the staff may do from a report (the server checks each). */
+export type ReportAction = 'delete_messages' | 'block' | 'remove_from_room' | 'lock' | 'close_room';
 
 export interface ReportPerson {
   jid: string;
@@ -320,6 +322,12 @@ export const api = {
   setReportStatus: (id: number, status: ReportStatus) =>
     call<ReportDetail>('PUT', `/reports/${id}/status`, { status }),
   addReportNote: (id: number, text: string) => call<ReportDetail>('POST', `/reports/${id}/notes`, { text }),
+  reportAction: (id: number, action: ReportAction) =>
+    call<ReportDetail & { done: { action: ReportAction; changed: boolean; count: number } }>(
+      'POST',
+      `/reports/${id}/actions`,
+      { action },
+    ),
 
   safetyStaff: (structure: string) => call<SafetyStaff>('GET', `/structures/${enc(structure)}/safety-staff`),
   setSafetyStaff: (structure: string, logins: string[]) =>

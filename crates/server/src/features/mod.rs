@@ -26,6 +26,7 @@ pub mod push;
 pub mod report;
 pub mod roster;
 pub mod roster_push;
+pub mod roster_rules;
 pub mod search;
 pub mod upload;
 pub mod vcard;

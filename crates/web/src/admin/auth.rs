@@ -654,6 +654,45 @@ impl Caller {
         &self.archive
     }
 
+    /// The right to lock the account `login` reported in a report the caller handles
+    /// (`reader`): he must be a user of the report's structure and below the caller in
+    /// the role order — the school's safety staff act as its local administrators do
+    /// ([`may_act_on`]: never on an administrator); `403 forbidden` otherwise.
+    pub async fn reported_user(
+        &self,
+        server: &Server,
+        dir: &Directory,
+        reader: &ReportReader,
+        login: &str,
+    ) -> Result<UserAdmin, ApiError> {
+        let Some(u) = dir
+            .user(login)
+            .filter(|u| u.structures.iter().any(|s| s == reader.structure()))
+        else {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Cette personne n'est pas de votre établissement : adressez-vous au sien.",
+                "This person is not of your school: ask theirs.",
+            ));
+        };
+        let actor = if self.is_super {
+            Rank::Super
+        } else {
+            Rank::Local
+        };
+        let target = Rank::of(role_of(server, dir, &u.login).await?.as_ref());
+        if !may_act_on(actor, target) {
+            tracing::info!(actor = %self.login, user = %u.login, ?target, "admin: report action refused on an account of equal or higher role");
+            return Err(higher_role());
+        }
+        Ok(UserAdmin {
+            actor: self.login.clone(),
+            login: u.login.clone(),
+            structure: Some(reader.structure().to_string()),
+        })
+    }
+
     /// The session's JSON (`GET /admin/api/session`).
     fn session_json(&self, dir: &Directory) -> Value {
         session_json(

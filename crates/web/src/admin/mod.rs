@@ -95,6 +95,7 @@ pub fn router() -> Router<AppState> {
         .route("/reports/{rid}", get(reports::show))
         .route("/reports/{rid}/status", put(reports::set_status))
         .route("/reports/{rid}/notes", post(reports::add_note))
+        .route("/reports/{rid}/actions", post(reports::act))
         .route("/users", get(users::search))
         .route("/users/{login}", get(users::show))
         .route("/users/{login}/disconnect", post(users::disconnect))
@@ -235,6 +236,9 @@ impl From<ChangeError> for ApiError {
             ChangeError::NotFound => ApiError::not_found(),
             ChangeError::AlreadyExists => StoreError::AlreadyExists.into(),
             ChangeError::NotAllowed(_) => ApiError::forbidden(),
+            ChangeError::Refused { fr, en } => {
+                ApiError::new(StatusCode::CONFLICT, "refused", &fr, &en)
+            }
             ChangeError::Store(e) => e.into(),
         }
     }
