@@ -9,14 +9,15 @@
 //! Every grant is written with its audit row in one transaction
 //! ([`PrivacyStore::grant_archive_access`], action `archive.grant`); so is a departed
 //! user's purge (`account.purged`) and a structure's photo choice
-//! (`structure.pupil_photos`). Purges delete rows for real, in chunks.
+//! (`structure.pupil_photos`). Purges delete rows for real, in chunks, and on SQLite
+//! overwrite them in the file (`secure_delete`).
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::audit::{NewAudit, insert_audit};
 use crate::directory::rows::structure_exists;
-use crate::{Result, Store, StoreError, get_flag, now_ms};
+use crate::{Backend, Result, Store, StoreError, get_flag, now_ms};
 
 /// Rows deleted per statement of a purge.
 const PURGE_CHUNK: i64 = 5000;
@@ -118,15 +119,31 @@ fn read_grant(r: &AnyRow) -> Result<ArchiveGrant> {
 const GRANT_COLUMNS: &str =
     "id, structure_id, grantee, target, reason, created_ms, expires_ms FROM archive_grants";
 
+/// On SQLite, deleted content is overwritten in the file (`PRAGMA secure_delete`, for this
+/// connection; it stays on for it, as moderation's does): a copy of the file does not hold
+/// what was purged once the write-ahead log is checkpointed. Best effort: the rows are
+/// gone from every query either way.
+pub(crate) async fn secure_delete(conn: &mut sqlx::AnyConnection, backend: Backend) {
+    if backend == Backend::Sqlite
+        && let Err(e) = sqlx::query("PRAGMA secure_delete = ON")
+            .execute(&mut *conn)
+            .await
+    {
+        tracing::warn!(error = %e, "cannot turn secure_delete on");
+    }
+}
+
 /// Runs `sql` (a DELETE whose last parameter `$n` is the chunk size) until a chunk
 /// deletes fewer rows than the chunk; returns the total.
 async fn delete_in_chunks(store: &Store, sql: &'static str, before_ms: i64) -> Result<u64> {
+    let mut conn = store.pool().acquire().await?;
+    secure_delete(&mut conn, store.backend()).await;
     let mut total = 0;
     loop {
         let done = sqlx::query(sql)
             .bind(before_ms)
             .bind(PURGE_CHUNK)
-            .execute(store.pool())
+            .execute(&mut *conn)
             .await?
             .rows_affected();
         total += done;
@@ -247,6 +264,7 @@ impl PrivacyStore for Store {
 
     async fn purge_departed(&self, login: &str, before_ms: i64, actor: &str) -> Result<bool> {
         let mut tx = self.begin_write().await?;
+        secure_delete(&mut tx, self.backend()).await;
         let row = sqlx::query(
             "SELECT a.id, d.left_ms FROM directory_users d JOIN accounts a ON a.id = d.account_id \
              WHERE a.username = $1 AND d.left_ms IS NOT NULL AND d.left_ms < $2",
