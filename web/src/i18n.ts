@@ -199,6 +199,15 @@ const fr = {
   settingsAwayAfter: 'Passer à « Absent » après un moment sans activité',
   settingsMinutes: '{n} minutes',
   settingsNever: 'Jamais',
+  settingsData: 'Mes données',
+  settingsDataIntro:
+    'Télécharge tout ce que le serveur du chat garde de toi (tes contacts, ton profil, tes conversations) dans un fichier JSON. Pour confirmer, saisis ton mot de passe.',
+  settingsDataPassword: 'Mot de passe',
+  settingsDataDownload: 'Télécharger mes données',
+  settingsDataBusy: 'Préparation du fichier…',
+  settingsDataBad: 'Mot de passe incorrect.',
+  settingsDataFailed: "Le fichier n'a pas pu être préparé. Réessaie dans un instant.",
+  settingsDataDone: 'Tes données ont été téléchargées.',
   notifyRoom: '{name} dans « {room} »',
 
   rulesRefusal: "Les règles de ton établissement ne permettent pas cette action.",
@@ -215,6 +224,10 @@ type Catalogue = Record<Key, string>;
  * in « vous » and no « vous » in « tu ».)
  */
 const vous: Partial<Catalogue> = {
+  settingsDataIntro:
+    'Téléchargez tout ce que le serveur du chat garde de vous (vos contacts, votre profil, vos conversations) dans un fichier JSON. Pour confirmer, saisissez votre mot de passe.',
+  settingsDataFailed: "Le fichier n'a pas pu être préparé. Réessayez dans un instant.",
+  settingsDataDone: 'Vos données ont été téléchargées.',
   reportIntro:
     "Votre signalement sera transmis à votre établissement, avec les derniers messages échangés. La personne signalée n'en saura rien.",
   reportSent: 'Votre signalement a été transmis à votre établissement.',
@@ -436,6 +449,15 @@ const en: Catalogue = {
   settingsAwayAfter: 'Switch to “Away” after a while without activity',
   settingsMinutes: '{n} minutes',
   settingsNever: 'Never',
+  settingsData: 'My data',
+  settingsDataIntro:
+    'Download everything the chat server keeps about you (your contacts, your profile, your conversations) as a JSON file. To confirm, enter your password.',
+  settingsDataPassword: 'Password',
+  settingsDataDownload: 'Download my data',
+  settingsDataBusy: 'Preparing the file…',
+  settingsDataBad: 'Wrong password.',
+  settingsDataFailed: 'The file could not be prepared. Try again in a moment.',
+  settingsDataDone: 'Your data was downloaded.',
   notifyRoom: '{name} in “{room}”',
 
   rulesRefusal: "Your school's rules do not allow this.",

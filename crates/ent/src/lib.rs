@@ -11,6 +11,8 @@
 //! - [`fold`]: case and accent folding for search.
 //! - [`retention`]: how long a structure keeps its users' one-to-one archives.
 //! - [`upload`]: file sharing (XEP-0363) as each structure allows it.
+//! - [`profile_policy`]: what a pupil may publish about himself (no OMEMO, photos per
+//!   structure, the school's name).
 //! - [`register`]: « tu » or « vous »: the server's texts in the reader's register
 //!   ([`Text`], [`Register`]).
 
@@ -19,6 +21,7 @@ pub mod directory;
 pub mod fold;
 pub mod model;
 pub mod policy;
+pub mod profile_policy;
 pub mod register;
 pub mod retention;
 pub mod rules;

@@ -1,6 +1,6 @@
 //! One way to change the school: a typed [`Change`] (a directory import, one user, class,
 //! group or structure, a structure's rules, chat access, archive retention or file
-//! sharing or safety staff, an account lock, an
+//! sharing or safety staff or pupils' photos, an account lock, an
 //! administrator's grant, a console group edit, the staff's moderation of a report) and one [`apply`] that every door calls —
 //! the `causerie` command line, the ENT's directory sync API and the admin API.
 //!
@@ -27,7 +27,7 @@ use causerie_ent::{
 };
 use causerie_store::{
     AccountArchiveStore, AdminStore, Credentials, DirectoryStore, GroupChange, ImportReport,
-    NewAudit, ReportStore, Store, StoreError, UploadStore,
+    NewAudit, PrivacyStore, ReportStore, Store, StoreError, UploadStore,
 };
 use serde_json::{Value, json};
 
@@ -108,6 +108,13 @@ pub enum Change {
         structure: String,
         logins: Option<Vec<String>>,
     },
+    /// Whether a structure's pupils may have profile photos (vCard PHOTO, XEP-0084
+    /// avatars; None: back to the default, off). Not a directory change: each
+    /// publication reads it.
+    SetPupilPhotos {
+        structure: String,
+        allowed: Option<bool>,
+    },
     /// An account locked or unlocked by an administrator; `structure` is the one the
     /// administrator acted for (audit).
     Lock {
@@ -180,6 +187,7 @@ impl Change {
             Change::SetRetention { .. }
                 | Change::SetUpload { .. }
                 | Change::SetSafetyStaff { .. }
+                | Change::SetPupilPhotos { .. }
                 | Change::Moderate { .. }
         )
     }
@@ -220,6 +228,8 @@ pub struct Applied {
     pub upload_before: Option<UploadSettings>,
     /// The structure's designated safety staff before (None: the default).
     pub safety_before: Option<Vec<String>>,
+    /// The structure's own choice for its pupils' photos before (None: the default).
+    pub pupil_photos_before: Option<bool>,
 }
 
 /// Why a change was refused; nothing was written.
@@ -490,6 +500,16 @@ pub async fn apply(
             Ok(Applied {
                 changed: before != logins,
                 safety_before: before,
+                ..done
+            })
+        }
+        Change::SetPupilPhotos { structure, allowed } => {
+            let before = store
+                .set_pupil_photos_audited(&structure, allowed, actor.name())
+                .await?;
+            Ok(Applied {
+                changed: before != allowed,
+                pupil_photos_before: before,
                 ..done
             })
         }

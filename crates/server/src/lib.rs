@@ -19,6 +19,7 @@ pub mod component;
 pub mod config;
 pub mod detached;
 pub mod enforce;
+pub mod export;
 pub mod features;
 pub mod listener;
 pub mod mailbox;

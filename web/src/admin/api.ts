@@ -24,6 +24,8 @@ export interface Session {
   structures: { id: string; name: string }[];
   /** The structures whose reports (« Signalements ») the caller reads. */
   report_structures?: { id: string; name: string }[];
+  /** The structures whose members' archives the caller may read under a grant. */
+  archive_structures?: { id: string; name: string }[];
   csrf: string;
 }
 
@@ -66,6 +68,36 @@ export interface ReportDetail extends Report {
   notes: { author: string; author_name: string | null; text: string; time: string }[];
 }
 
+export interface ArchiveGrant {
+  id: number;
+  structure: string;
+  grantee: string;
+  grantee_name: string | null;
+  login: string;
+  name: string | null;
+  reason: string;
+  created: string;
+  expires: string;
+  active: boolean;
+  rooms?: { name: string; title: string }[];
+}
+
+export interface ArchiveMessage {
+  id: string;
+  from: string;
+  to?: string;
+  nick?: string;
+  body: string;
+  time: string;
+}
+
+export interface ArchivePage {
+  grant: number;
+  login: string;
+  messages: ArchiveMessage[];
+  complete: boolean;
+}
+
 export interface StructureSummary {
   id: string;
   name: string;
@@ -84,6 +116,9 @@ export interface Structure {
   custom_rules: boolean;
   rules: Rule[];
   default_rules: Rule[];
+  /** Whether its pupils may have profile photos, and whether it chose (else the default, off). */
+  pupil_photos?: boolean;
+  pupil_photos_own?: boolean;
 }
 
 export interface User {
@@ -298,6 +333,24 @@ export const api = {
   setSafetyStaff: (structure: string, logins: string[]) =>
     call<SafetyStaff>('PUT', `/structures/${enc(structure)}/safety-staff`, { logins }),
   resetSafetyStaff: (structure: string) => call<SafetyStaff>('DELETE', `/structures/${enc(structure)}/safety-staff`),
+
+  archiveGrants: (structure: string) =>
+    call<ArchiveGrant[]>('GET', `/structures/${enc(structure)}/archive-access`),
+  askArchiveGrant: (structure: string, login: string, reason: string, hours?: number) =>
+    call<ArchiveGrant>('POST', `/structures/${enc(structure)}/archive-access`, hours ? { login, reason, hours } : { login, reason }),
+  archiveGrant: (gid: string) => call<ArchiveGrant>('GET', `/archive-access/${enc(gid)}`),
+  archiveMessages: (gid: string, what: { with?: string; room?: string; before?: string }) => {
+    const p = new URLSearchParams({ limit: '50' });
+    if (what.with) p.set('with', what.with);
+    if (what.room) p.set('room', what.room);
+    if (what.before) p.set('before', what.before);
+    return call<ArchivePage>('GET', `/archive-access/${enc(gid)}/messages?${p}`);
+  },
+  setPupilPhotos: (id: string, allowed: boolean | null) =>
+    allowed === null
+      ? call<Structure>('DELETE', `/structures/${enc(id)}/pupil-photos`)
+      : call<Structure>('PUT', `/structures/${enc(id)}/pupil-photos`, { allowed }),
+  exportUrl: (login: string) => `${BASE}/users/${enc(login)}/export`,
 
   admins: () => call<Admin[]>('GET', '/admins'),
   grant: (login: string, structures: string[]) => call<unknown>('POST', '/admins', { login, structures }),

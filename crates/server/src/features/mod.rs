@@ -21,6 +21,7 @@ pub mod pep_limits;
 pub mod ping;
 pub mod presence;
 pub mod private;
+pub mod profile_policy;
 pub mod push;
 pub mod report;
 pub mod roster;

@@ -1,7 +1,8 @@
 //! Structures: the caller's list, one structure with its rules, chat access (on/off,
 //! profiles allowed), the communication rules (replace, reset to the defaults) and the
 //! retention of its users' one-to-one archives (set, reset to the configured default), and
-//! its file sharing (XEP-0363: on or off, largest file, types; reset to the default).
+//! its file sharing (XEP-0363: on or off, largest file, types; reset to the default), and
+//! whether its pupils may have profile photos (off by default).
 //!
 //! An access change closes at once the sessions of connected users it now refuses; a
 //! rules change applies from the next stanza (the directory cache is invalidated).
@@ -13,7 +14,7 @@ use axum::extract::{Path, State};
 use causerie_ent::Retention;
 use causerie_ent::{Directory, Profile, Rule, default_rules, validate_rules};
 use causerie_server::changes::{Actor, Change};
-use causerie_store::{Access, AccountArchiveStore, DirectoryStore};
+use causerie_store::{Access, AccountArchiveStore, DirectoryStore, PrivacyStore};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -61,6 +62,9 @@ async fn detail(server: &AppState, admin: &StructureAdmin) -> Result<Value, ApiE
     .await?;
     v["upload"] = serde_json::to_value(upload).unwrap_or_default();
     v["upload_own"] = json!(own);
+    let photos = server.store().pupil_photos(admin.id()).await?;
+    v["pupil_photos"] = json!(photos.unwrap_or(false));
+    v["pupil_photos_own"] = json!(photos.is_some());
     if let Some(o) = v.as_object_mut() {
         o.remove("users");
         o.remove("online");
@@ -315,5 +319,53 @@ pub async fn reset_upload(
         )
         .await?;
     tracing::info!(actor = %admin.actor(), structure = %admin.id(), "admin: file sharing reset");
+    Ok(Json(detail(&server, &admin).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PhotosBody {
+    allowed: bool,
+}
+
+/// `PUT /admin/api/structures/{id}/pupil-photos`: `{"allowed": true | false}`.
+pub async fn set_pupil_photos(
+    State(server): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let admin = caller.structure(&*server.directory().await, &id)?;
+    let b: PhotosBody = parse_body(&body)?;
+    server
+        .apply(
+            &Actor::Admin(admin.actor().into()),
+            Change::SetPupilPhotos {
+                structure: admin.id().into(),
+                allowed: Some(b.allowed),
+            },
+        )
+        .await?;
+    tracing::info!(actor = %admin.actor(), structure = %admin.id(), allowed = b.allowed, "admin: pupils' photos changed");
+    Ok(Json(detail(&server, &admin).await?))
+}
+
+/// `DELETE /admin/api/structures/{id}/pupil-photos`: back to the default (off).
+pub async fn reset_pupil_photos(
+    State(server): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let admin = caller.structure(&*server.directory().await, &id)?;
+    server
+        .apply(
+            &Actor::Admin(admin.actor().into()),
+            Change::SetPupilPhotos {
+                structure: admin.id().into(),
+                allowed: None,
+            },
+        )
+        .await?;
+    tracing::info!(actor = %admin.actor(), structure = %admin.id(), "admin: pupils' photos reset");
     Ok(Json(detail(&server, &admin).await?))
 }
