@@ -96,9 +96,11 @@ level = "warn"
 mode = "${CAUSERIE_POLICY:-school}"
 
 # The load comes from one address and its accounts send as fast as they can: no cap on
-# connections not logged in yet per address, no per-account rates (issue 16).
+# connections not logged in yet per address, no per-account rates (issue 16), unless
+# CAUSERIE_RATES=school keeps the school's default rates (bench/flood.sh).
 [limits]
 unauthenticated_per_address = 1000000
+$(if [ "${CAUSERIE_RATES:-off}" != school ]; then cat <<'RATES'
 [rates.pupils]
 messages_per_minute = 0
 recipients_per_minute = 0
@@ -109,6 +111,8 @@ messages_per_minute = 0
 recipients_per_minute = 0
 rooms_per_day = 0
 invitations_per_room_per_hour = 0
+RATES
+fi)
 EOF
 }
 
