@@ -8,43 +8,19 @@
 //! export from the console (`GET /admin/api/users/{login}/export`, admin/users.rs).
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use causerie_store::{AdminStore, NewAudit};
 use serde::Deserialize;
 
 use crate::admin::{ApiError, AppState, auth, parse_body};
+use crate::download::download;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ExportBody {
     login: String,
     password: String,
-}
-
-/// The export as a JSON download named after the login.
-pub(crate) fn download(login: &str, doc: &serde_json::Value) -> Response {
-    let body = serde_json::to_string_pretty(doc).unwrap_or_else(|_| "{}".into());
-    let mut resp = (
-        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
-        body,
-    )
-        .into_response();
-    let name: String = login
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-        .collect();
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"causerie-{name}.json\""))
-    {
-        resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-    }
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp.headers_mut().insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    resp
 }
 
 /// `POST /api/export`.

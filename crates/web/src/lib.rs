@@ -12,6 +12,7 @@
 pub mod admin;
 pub mod client;
 pub mod directory_api;
+mod download;
 pub mod export;
 pub mod https;
 pub mod upload;

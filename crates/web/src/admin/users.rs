@@ -282,5 +282,5 @@ pub async fn export(
         })
         .await?;
     tracing::info!(actor = %admin.actor(), user = %admin.login(), "admin: data export");
-    Ok(crate::export::download(admin.login(), &doc))
+    Ok(crate::download::download(admin.login(), &doc))
 }
