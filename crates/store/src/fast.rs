@@ -102,27 +102,36 @@ impl FastStore for Store {
     }
 
     async fn fast_tokens(&self, user: &str, agent: &str) -> Result<Vec<FastToken>> {
-        let rows = sqlx::query(
-            "SELECT t.key_hash, t.issued_ms, t.expires_ms, t.last_count FROM fast_tokens t \
-             JOIN accounts a ON a.id = t.account_id \
-             WHERE a.username = $1 AND t.agent = $2 AND t.expires_ms > $3 \
-             ORDER BY t.issued_ms DESC, t.key_hash DESC",
-        )
-        .bind(user.to_owned())
-        .bind(agent.to_owned())
-        .bind(now_ms())
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(FastToken {
-                    key_hash: row.try_get("key_hash")?,
-                    issued_ms: row.try_get("issued_ms")?,
-                    expires_ms: row.try_get("expires_ms")?,
-                    last_count: row.try_get("last_count")?,
-                })
-            })
-            .collect()
+        // All of the account's tokens (a few), on the login's fast path: read on this
+        // thread from a SQLite file (reader.rs), filtered here.
+        let now = now_ms();
+        let all = self
+            .rows_by(
+                "fast tokens",
+                "SELECT t.agent, t.key_hash, t.issued_ms, t.expires_ms, t.last_count \
+                 FROM fast_tokens t JOIN accounts a ON a.id = t.account_id \
+                 WHERE a.username = $1",
+                user,
+                |row| {
+                    Ok((
+                        row.text("agent")?,
+                        FastToken {
+                            key_hash: row.blob("key_hash")?,
+                            issued_ms: row.int("issued_ms")?,
+                            expires_ms: row.int("expires_ms")?,
+                            last_count: row.int("last_count")?,
+                        },
+                    ))
+                },
+            )
+            .await?;
+        let mut live: Vec<FastToken> = all
+            .into_iter()
+            .filter(|(a, t)| a == agent && t.expires_ms > now)
+            .map(|(_, t)| t)
+            .collect();
+        live.sort_by(|a, b| (b.issued_ms, &b.key_hash).cmp(&(a.issued_ms, &a.key_hash)));
+        Ok(live)
     }
 
     async fn fast_used(
