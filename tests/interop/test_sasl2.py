@@ -239,3 +239,22 @@ async def test_a_locked_account_cannot_use_its_token(make_school):
     c, out = token_login(sch.srv, lea, token, agent)
     c.close()
     assert out.ok, "the lock refused the login; the token itself was not spent"
+
+
+def test_the_cli_revokes_an_accounts_tokens(server, make_user):
+    alice = make_user("alice")
+    phone, laptop = new_agent(), new_agent()
+    t_phone = _token(server, alice, phone).token
+    t_laptop = _token(server, alice, laptop).token
+    out = server.cli("user", "revoke-tokens", alice.jid, "--agent", phone).stdout
+    assert "1 login token(s)" in out, out
+    c, o = token_login(server, alice, t_phone, phone)
+    c.close()
+    assert not o.ok
+    c, o = token_login(server, alice, t_laptop, laptop)
+    c.close()
+    assert o.ok, "another client's token stays"
+    server.cli("user", "revoke-tokens", alice.jid)
+    c, o = token_login(server, alice, t_laptop, laptop)
+    c.close()
+    assert not o.ok
