@@ -144,6 +144,8 @@ SIDE=(
 TLS=(
   "login_tls|login --tls starttls --mech scram-sha-256 --n $LOGIN_N --concurrency $LOGIN_C"
   "login_tls_sm|login --tls starttls --mech scram-sha-256 --sm --n $LOGIN_N --concurrency $LOGIN_C"
+  "login_tls_fast|login --tls starttls --mech scram-sha-256 --fast --n $LOGIN_N --concurrency $LOGIN_C"
+  "login_tls_fast_sm|login --tls starttls --mech scram-sha-256 --fast --sm --n $LOGIN_N --concurrency $LOGIN_C"
   "resume_tls|resume --tls starttls --mech scram-sha-256 --tls-resume --n $LOGIN_N --concurrency $LOGIN_C"
   "idle_tls|idle --tls starttls --mech scram-sha-256 --n $IDLE_N --concurrency $LOGIN_C"
   "chat_tls|chat --tls starttls --mech scram-sha-256 --pairs $PAIRS --window $WINDOW --duration $DURATION"

@@ -32,7 +32,7 @@ from test_muc import create, login, new_room, service
 REPO = Path(__file__).resolve().parents[2]
 COMPLIANCE = REPO / "docs" / "compliance.md"
 NS_INFO = "http://jabber.org/protocol/disco#info"
-SCOPES = ("server", "account", "conference", "room", "upload", "stream")
+SCOPES = ("server", "account", "conference", "room", "upload", "stream", "sasl")
 
 
 def table(path: Path = COMPLIANCE) -> list[dict]:
@@ -81,6 +81,20 @@ def stream_features(server, user) -> set[str]:
         return {child.tag for child in c.features}
 
 
+def sasl_features(server) -> set[str]:
+    """XEP-0388's ``<authentication/>`` feature before authentication (on TLS) and what it
+    offers inline (``{namespace}name`` each)."""
+    with raw.RawClient(server.host, server.c2s_port, server.domain) as c:
+        c.connect()
+        c.open_stream()
+        feats = c.starttls()
+        auth = feats.find("{urn:xmpp:sasl:2}authentication")
+        if auth is None:
+            return set()
+        inline = auth.find("{urn:xmpp:sasl:2}inline")
+        return {auth.tag} | ({child.tag for child in inline} if inline is not None else set())
+
+
 def test_the_table_reads():
     rows = table()
     assert len(rows) > 20, rows
@@ -99,6 +113,7 @@ async def test_the_table_is_what_the_server_advertises(server, make_user, client
         "room": disco_features(await a.query(room, f"<query xmlns='{NS_INFO}'/>")),
         "upload": disco_features(await a.query(f"upload.{server.domain}", f"<query xmlns='{NS_INFO}'/>")),
         "stream": stream_features(server, A),
+        "sasl": sasl_features(server),
     }
     rows = table()
     wrong = []

@@ -3,13 +3,16 @@
 //! itself, and a real client would pin the certificate), SASL, bind, roster get,
 //! initial presence.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
@@ -64,6 +67,11 @@ pub struct Target {
     /// Enables stream management with resumption (XEP-0198) after bind, as a phone does.
     #[arg(long)]
     pub sm: bool,
+    /// Logs in as a phone with XEP-0484 FAST does: XEP-0388 SASL2 with Bind 2 (and
+    /// stream management inline with `--sm`); an account's first login (SCRAM-SHA-256)
+    /// asks for a token, the next ones use it (HT-SHA-256-NONE, one round trip).
+    #[arg(long)]
+    pub fast: bool,
     /// Source addresses 127.0.0.1..=127.0.0.K, round robin: each gives about
     /// 28,000 ephemeral ports toward one server port.
     #[arg(long, default_value_t = 4)]
@@ -319,6 +327,13 @@ async fn tls(target: &Target, stream: TcpStream) -> Result<Io> {
 /// Connects as account `index`: TCP, TLS, SASL; the stream is authenticated, not yet
 /// restarted.
 async fn connect_auth(target: &Target, index: u64) -> Result<Session> {
+    let (mut s, features) = connect_tls(target, index).await?;
+    auth(target, index, &mut s, &features).await?;
+    Ok(s)
+}
+
+/// TCP and TLS (direct or STARTTLS): the session and the features offered on TLS.
+async fn connect_tls(target: &Target, index: u64) -> Result<(Session, Vec<u8>)> {
     let stream = tcp(target, index).await?;
     let io = match target.tls {
         TlsMode::Direct => tls(target, stream).await?,
@@ -348,12 +363,17 @@ async fn connect_auth(target: &Target, index: u64) -> Result<Session> {
         s.io = tls(target, stream).await?;
         features = s.open_stream(&target.domain).await?;
     }
+    Ok((s, features))
+}
+
+/// RFC 6120 SASL with the target's mechanism.
+async fn auth(target: &Target, index: u64, s: &mut Session, features: &[u8]) -> Result<()> {
     let mech = target.mech;
-    if !xml::contains(&features, &format!(">{}<", mech.name())) {
+    if !xml::contains(features, &format!(">{}<", mech.name())) {
         bail!(
             "the server does not offer {}: {}",
             mech.name(),
-            String::from_utf8_lossy(&features)
+            String::from_utf8_lossy(features)
         );
     }
     let user = target.user(index);
@@ -396,12 +416,119 @@ async fn connect_auth(target: &Target, index: u64) -> Result<Session> {
             scram.verify(&xml::text(&el).unwrap_or_default())?;
         }
     }
+    Ok(())
+}
+
+/// The FAST tokens of the accounts (`--fast`), by account index.
+fn tokens() -> &'static Mutex<HashMap<u64, String>> {
+    static TOKENS: OnceLock<Mutex<HashMap<u64, String>>> = OnceLock::new();
+    TOKENS.get_or_init(Default::default)
+}
+
+/// Whether account `index` holds a FAST token (`--fast`).
+pub fn has_token(index: u64) -> bool {
+    tokens().lock().expect("tokens").contains_key(&index)
+}
+
+const NS_SASL2: &str = "urn:xmpp:sasl:2";
+
+/// `--fast`: XEP-0388 SASL2 with Bind 2 in one `<authenticate/>`: with the account's
+/// XEP-0484 token (HT-SHA-256-NONE, one round trip) when it has one, else SCRAM-SHA-256
+/// asking for a token. Returns the bound session.
+async fn fast_auth(target: &Target, index: u64) -> Result<Session> {
+    let (mut s, features) = connect_tls(target, index).await?;
+    if !xml::contains(&features, NS_SASL2) {
+        bail!(
+            "the server offers no SASL2: {}",
+            String::from_utf8_lossy(&features)
+        );
+    }
+    let user = target.user(index);
+    let token = tokens().lock().expect("tokens").get(&index).cloned();
+    let sm = if target.sm {
+        "<enable xmlns='urn:xmpp:sm:3' resume='true'/>"
+    } else {
+        ""
+    };
+    let tail = format!(
+        "<user-agent id='bench-{index}'><software>causerie-bench</software></user-agent>\
+         <bind xmlns='urn:xmpp:bind:0'><tag>bench</tag>{sm}</bind>"
+    );
+    let mut scram = None;
+    match &token {
+        Some(token) => {
+            let proof = sasl::ht_proof(token, b"Initiator");
+            let initial = B64.encode([user.as_bytes(), b"\0", &proof].concat());
+            s.send(
+                format!(
+                    "<authenticate xmlns='{NS_SASL2}' mechanism='HT-SHA-256-NONE'>\
+                     <initial-response>{initial}</initial-response>{tail}</authenticate>"
+                )
+                .as_bytes(),
+            )
+            .await?;
+        }
+        None => {
+            let (sc, first) = Scram::start(Mech::ScramSha256, &user);
+            s.send(
+                format!(
+                    "<authenticate xmlns='{NS_SASL2}' mechanism='SCRAM-SHA-256'>\
+                     <initial-response>{first}</initial-response>{tail}\
+                     <request-token xmlns='urn:xmpp:fast:0' mechanism='HT-SHA-256-NONE'/>\
+                     </authenticate>"
+                )
+                .as_bytes(),
+            )
+            .await?;
+            let el = s.element().await?;
+            if xml::name(&el) != b"challenge" {
+                bail!("authentication failed: {}", String::from_utf8_lossy(&el));
+            }
+            let mut sc = sc;
+            let fin = sc.respond(&xml::text(&el).unwrap_or_default(), &target.password)?;
+            s.send(format!("<response xmlns='{NS_SASL2}'>{fin}</response>").as_bytes())
+                .await?;
+            scram = Some(sc);
+        }
+    }
+    let el = s.element().await?;
+    if xml::name(&el) != b"success" {
+        bail!("authentication failed: {}", String::from_utf8_lossy(&el));
+    }
+    let additional = xml::child_text(&el, "additional-data").unwrap_or_default();
+    match (&token, scram) {
+        (Some(token), _) => {
+            let answer = B64.decode(additional.trim()).context("additional-data")?;
+            if answer != sasl::ht_proof(token, b"Responder") {
+                bail!("the server's HT answer is wrong");
+            }
+        }
+        (None, Some(sc)) => {
+            sc.verify(&additional)?;
+            let i = xml::find_attr_of(&el, "token", "token").context("no FAST token issued")?;
+            tokens().lock().expect("tokens").insert(index, i);
+        }
+        (None, None) => unreachable!("SCRAM without a token"),
+    }
+    s.jid = xml::child_text(&el, "authorization-identifier").context("no JID in <success/>")?;
+    if target.sm {
+        s.sm_id = xml::find_attr_of(&el, "enabled", "id");
+    }
+    // The features after <success/>, on the same stream.
+    let f = s.element().await?;
+    if xml::name(&f) != b"features" {
+        bail!("expected features, got {}", String::from_utf8_lossy(&f));
+    }
     Ok(s)
 }
 
 /// Logs account `index` in: TLS, SASL, bind, [stream management], roster get, initial
 /// presence; then a ping whose answer tells that the presence has been processed.
 pub async fn login(target: &Target, index: u64) -> Result<Session> {
+    if target.fast {
+        let mut s = fast_auth(target, index).await?;
+        return finish_login(&mut s).await.map(|()| s);
+    }
     let mut s = connect_auth(target, index).await?;
     let features = s.open_stream(&target.domain).await?;
     s.send(
@@ -431,13 +558,20 @@ pub async fn login(target: &Target, index: u64) -> Result<Session> {
         .await?;
         wait_iq(&mut s, "sess1").await?;
     }
+    finish_login(&mut s).await?;
+    Ok(s)
+}
+
+/// Roster get, initial presence, then a ping whose answer tells that the presence has
+/// been processed.
+async fn finish_login(s: &mut Session) -> Result<()> {
     s.send(b"<iq type='get' id='roster1'><query xmlns='jabber:iq:roster'/></iq>")
         .await?;
-    wait_iq(&mut s, "roster1").await?;
+    wait_iq(s, "roster1").await?;
     s.send(b"<presence/><iq type='get' id='ping1'><ping xmlns='urn:xmpp:ping'/></iq>")
         .await?;
-    wait_reply(&mut s, "ping1").await?;
-    Ok(s)
+    wait_reply(s, "ping1").await?;
+    Ok(())
 }
 
 /// Resumes account `index`'s detached session `previd` (XEP-0198) on a new

@@ -195,6 +195,13 @@ impl Scram {
     }
 }
 
+/// XEP-0484's HT-SHA-256 proof: `HMAC-SHA-256(token, label)` (no channel binding).
+pub fn ht_proof(token: &str, label: &[u8]) -> Vec<u8> {
+    let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(token.as_bytes()).expect("any key");
+    m.update(label);
+    m.finalize().into_bytes().to_vec()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -300,6 +300,22 @@ pub fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// The value of attribute `attr` of the first descendant element named `child` (local
+/// name), e.g. the `token` of `<token/>` inside `<success/>`.
+pub fn find_attr_of(el: &[u8], child: &str, attr_name: &str) -> Option<String> {
+    let c = child.as_bytes();
+    let mut i = 0;
+    while let Some(lt) = memchr(b'<', &el[i..]) {
+        let s = i + lt;
+        let tag = &el[s..];
+        if tag.get(1) != Some(&b'/') && name(tag) == c {
+            return attr(tag, attr_name);
+        }
+        i = s + 1;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

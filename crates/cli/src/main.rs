@@ -228,6 +228,14 @@ enum UserCommand {
         #[arg(long, short = 'p')]
         password: String,
     },
+    /// Delete an account's XEP-0484 FAST login tokens: its apps then need the password
+    /// again (all of them, or the one client whose user-agent id is given).
+    RevokeTokens {
+        jid: String,
+        /// The client's user-agent id (XEP-0388); all clients without it.
+        #[arg(long)]
+        agent: Option<String>,
+    },
     /// Delete an account and all its data.
     Del { jid: String },
     /// List accounts.
@@ -417,6 +425,14 @@ async fn user(cmd: UserCommand, config: &Config) -> Result<()> {
                 Err(StoreError::NotFound) => bail!("no account {jid}"),
                 Err(e) => return Err(e.into()),
             }
+        }
+        UserCommand::RevokeTokens { jid, agent } => {
+            let user = localpart(&jid, config)?;
+            if !store.account_exists(&user).await? {
+                bail!("no account {jid}");
+            }
+            let n = causerie_store::FastStore::fast_revoke(&store, &user, agent.as_deref()).await?;
+            println!("{n} login token(s) of {user}@{} deleted", config.domain);
         }
         UserCommand::Del { jid } => {
             let user = localpart(&jid, config)?;

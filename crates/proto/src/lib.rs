@@ -4,6 +4,7 @@
 //! - [`framing`]: bytes (TCP) or frames (WebSocket) into stream events;
 //! - [`errors`]: stanza and stream errors (RFC 6120 §8.3, §4.9);
 //! - [`scram`]: SCRAM-SHA-1/-256 and PLAIN, server side;
+//! - [`ht`]: HT-SHA-256-NONE, the token mechanism of XEP-0484 FAST;
 //! - [`xml`]: attribute helpers over `minidom`;
 //! - [`ns`](mod@ns): namespaces.
 //!
@@ -11,6 +12,7 @@
 
 pub mod errors;
 pub mod framing;
+pub mod ht;
 pub mod ns;
 pub mod scram;
 pub mod xml;

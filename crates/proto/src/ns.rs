@@ -59,3 +59,9 @@ pub const RETRACT: &str = "urn:xmpp:message-retract:1";
 pub const MODERATE: &str = "urn:xmpp:message-moderate:1";
 /// XEP-0428 fallback indication.
 pub const FALLBACK: &str = "urn:xmpp:fallback:0";
+/// XEP-0388 Extensible SASL Profile.
+pub const SASL2: &str = "urn:xmpp:sasl:2";
+/// XEP-0386 Bind 2.
+pub const BIND2: &str = "urn:xmpp:bind:0";
+/// XEP-0484 Fast Authentication Streamlining Tokens.
+pub const FAST: &str = "urn:xmpp:fast:0";

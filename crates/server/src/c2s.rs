@@ -38,11 +38,15 @@ use crate::mailbox::{Inbox, Next};
 use crate::outbound::{Outbound, to_attribute};
 use crate::preauth::Ticket;
 use crate::router;
+use crate::sasl2;
 use crate::server::Server;
 use crate::services::sessions::{Registered, SessionMeta};
 use crate::session::{Session, SessionHandle};
 use crate::stream_mgmt::{self, Parked, Resumption, StreamMgmt};
 use crate::transport::{TcpTransport, Transport};
+use causerie_proto::ht;
+use causerie_proto::scram::SaslError;
+use causerie_store::FastStore as _;
 
 /// Failed SASL attempts allowed on one connection before it is closed.
 const MAX_AUTH_ATTEMPTS: u32 = 5;
@@ -238,6 +242,16 @@ fn run<T: Transport>(
             }
         }
     }
+}
+
+/// How an authentication ends.
+enum Authed {
+    /// RFC 6120 SASL: the stream restarts.
+    Restart,
+    /// XEP-0388 without Bind 2: the features come next, on the same stream.
+    Continue,
+    /// XEP-0388 with Bind 2: the session is bound.
+    Bound(Negotiated),
 }
 
 enum Negotiated {
@@ -444,21 +458,25 @@ impl<T: Transport> Conn<T> {
                     ));
                 }
                 match self.sasl().await? {
-                    Some(()) => {
+                    Some(Authed::Restart) => {
                         // RFC 6120 §6.4.6: the stream restarts after <success/>.
                         self.framer.parser.reset();
                         self.framer.pending.clear();
                         continue;
                     }
+                    // XEP-0388: no restart; the features follow the <success/>.
+                    Some(Authed::Continue) => return self.bind(true).await,
+                    Some(Authed::Bound(negotiated)) => return Ok(negotiated),
                     None => return Ok(Negotiated::StartTls),
                 }
             }
-            return self.bind().await;
+            return self.bind(true).await;
         }
     }
 
-    /// SASL negotiation; `Ok(None)` when the client chose STARTTLS instead.
-    async fn sasl(&mut self) -> Result<Option<()>, End> {
+    /// SASL negotiation (RFC 6120's or XEP-0388's); `Ok(None)` when the client chose
+    /// STARTTLS instead.
+    async fn sasl(&mut self) -> Result<Option<Authed>, End> {
         let mut features = String::new();
         if !self.secure && self.io.can_starttls() {
             features.push_str(&format!("<starttls xmlns='{}'/>", ns::TLS));
@@ -469,6 +487,7 @@ impl<T: Transport> Conn<T> {
             features.push_str(&format!("<mechanism>{m}</mechanism>"));
         }
         features.push_str("</mechanisms>");
+        features.push_str(&sasl2::feature(offered, self.fast_on()));
         self.send_features(&features).await?;
         loop {
             let el = self.next_element().await?;
@@ -476,6 +495,13 @@ impl<T: Transport> Conn<T> {
                 self.send(&format!("<proceed xmlns='{}'/>", ns::TLS))
                     .await?;
                 return Ok(None);
+            }
+            if el.is("authenticate", ns::SASL2) {
+                // Boxed: its state (binding, tokens) is only alive during a login.
+                match Box::pin(self.sasl2(&el, offered)).await? {
+                    Some(authed) => return Ok(Some(authed)),
+                    None => continue,
+                }
             }
             if !el.is("auth", ns::SASL) {
                 return Err(End::Error(
@@ -542,7 +568,7 @@ impl<T: Transport> Conn<T> {
                     self.user = Some(user);
                     // Authenticated: the place among the unauthenticated is given back.
                     self.unauthenticated = None;
-                    return Ok(Some(()));
+                    return Ok(Some(Authed::Restart));
                 }
                 Some(Step::Failure(e)) => {
                     let delay = self.server.throttle.failure(self.peer.ip());
@@ -589,22 +615,35 @@ impl<T: Transport> Conn<T> {
         }))
     }
 
-    /// Resource binding (RFC 6120 §7).
-    async fn bind(&mut self) -> Result<Negotiated, End> {
-        let Some(user) = self.user.clone() else {
-            return Err(End::Error("internal-server-error", None));
+    /// The features after authentication: resource binding unless already bound.
+    async fn bound_features(&mut self, bind: bool) -> Result<(), End> {
+        let bind = if bind {
+            format!(
+                "<bind xmlns='{}'/><session xmlns='{}'><optional/></session>",
+                ns::BIND,
+                ns::SESSION
+            )
+        } else {
+            String::new()
         };
         self.send_features(&format!(
-            "<bind xmlns='{}'/><session xmlns='{}'><optional/></session><sub xmlns='{}'/>\
-             <ver xmlns='{}'/><csi xmlns='{}'/><sm xmlns='{}'/>",
-            ns::BIND,
-            ns::SESSION,
+            "{bind}<sub xmlns='{}'/><ver xmlns='{}'/><csi xmlns='{}'/><sm xmlns='{}'/>",
             ns::PRE_APPROVAL,
             ns::ROSTER_VER,
             ns::CSI,
             stream_mgmt::NS
         ))
-        .await?;
+        .await
+    }
+
+    /// Resource binding (RFC 6120 §7), after sending the features when `features`.
+    async fn bind(&mut self, features: bool) -> Result<Negotiated, End> {
+        let Some(user) = self.user.clone() else {
+            return Err(End::Error("internal-server-error", None));
+        };
+        if features {
+            self.bound_features(true).await?;
+        }
         loop {
             let el = self.next_element().await?;
             if el.ns() == stream_mgmt::NS {
@@ -649,41 +688,12 @@ impl<T: Transport> Conn<T> {
                 self.send_el(&error_reply(&el, &err)).await?;
                 continue;
             };
-            let limits = &self.server.config.limits;
-            let (handle, rx) = SessionHandle::new(resource, limits.send_queue_len);
-            match self.server.sessions.register(
-                &user,
-                handle.clone(),
-                limits.max_resources_per_user,
-            ) {
-                Registered::TooMany => {
-                    let err = StanzaError::new(Condition::ResourceConstraint)
-                        .with_text("en", "too many resources bound for this account");
-                    self.send_el(&error_reply(&el, &err)).await?;
-                    continue;
-                }
-                Registered::Ok { replaced } => {
-                    if let Some(old) = replaced {
-                        // RFC 6120 §7.7.2.2: the newer session wins. Its binding waits
-                        // (a while at most) until the old one ended and re-routed what
-                        // it did not deliver, so that those messages are in offline
-                        // storage before this session's initial presence reads it.
-                        old.stop("conflict");
-                        if timeout(SETTLE_WAIT, old.settled()).await.is_err() {
-                            warn!(user = %user, "a replaced session took too long to end");
-                        }
-                    }
-                }
-            }
-            self.server.sessions.describe(
-                &user,
-                handle.id,
-                SessionMeta {
-                    transport: self.io.kind(),
-                    address: Some(self.peer),
-                    since: std::time::SystemTime::now(),
-                },
-            );
+            let Some((session, rx)) = self.attach(&user, full.clone()).await else {
+                let err = StanzaError::new(Condition::ResourceConstraint)
+                    .with_text("en", "too many resources bound for this account");
+                self.send_el(&error_reply(&el, &err)).await?;
+                continue;
+            };
             let mut result = xml::elem("iq", ns::CLIENT, &[("type", "result")]);
             if let Some(id) = el.attr("id") {
                 xml::set_attr(&mut result, "id", id);
@@ -691,10 +701,6 @@ impl<T: Transport> Conn<T> {
             let mut b = Element::bare("bind", ns::BIND);
             b.append_child(xml::text_elem("jid", ns::BIND, full.to_string()));
             result.append_child(b);
-            let lang =
-                crate::session::stream_language(self.lang.as_deref(), self.server.config.language);
-            let register = self.server.register_of(&user).await;
-            let session = Session::new(user, full, lang, register, handle);
             if let Err(e) = self.send_el(&result).await {
                 router::session_ended(&self.server, &session).await;
                 return Err(e);
@@ -702,6 +708,262 @@ impl<T: Transport> Conn<T> {
             info!(peer = %self.peer, jid = %session.jid, "session bound");
             return Ok(Negotiated::Bound(session, rx, None));
         }
+    }
+
+    /// Registers the session of `full` for `user` (the newer of two sessions of one
+    /// resource wins); `None` when the account has too many.
+    async fn attach(&mut self, user: &str, full: FullJid) -> Option<(Session, Inbox)> {
+        let limits = &self.server.config.limits;
+        let resource = full.resource().to_string();
+        let (handle, rx) = SessionHandle::new(resource, limits.send_queue_len);
+        match self
+            .server
+            .sessions
+            .register(user, handle.clone(), limits.max_resources_per_user)
+        {
+            Registered::TooMany => return None,
+            Registered::Ok { replaced } => {
+                if let Some(old) = replaced {
+                    // RFC 6120 §7.7.2.2: the newer session wins. Its binding waits
+                    // (a while at most) until the old one ended and re-routed what
+                    // it did not deliver, so that those messages are in offline
+                    // storage before this session's initial presence reads it.
+                    old.stop("conflict");
+                    if timeout(SETTLE_WAIT, old.settled()).await.is_err() {
+                        warn!(user = %user, "a replaced session took too long to end");
+                    }
+                }
+            }
+        }
+        self.server.sessions.describe(
+            user,
+            handle.id,
+            SessionMeta {
+                transport: self.io.kind(),
+                address: Some(self.peer),
+                since: std::time::SystemTime::now(),
+            },
+        );
+        let lang = self.language();
+        let register = self.server.register_of(user).await;
+        Some((
+            Session::new(user.to_string(), full, lang, register, handle),
+            rx,
+        ))
+    }
+
+    /// The language of this stream's texts.
+    fn language(&self) -> crate::config::Language {
+        crate::session::stream_language(self.lang.as_deref(), self.server.config.language)
+    }
+
+    /// Whether XEP-0484 FAST tokens are issued and accepted.
+    fn fast_on(&self) -> bool {
+        self.server.config.auth.fast_token_days > 0
+    }
+
+    /// Counts a failed authentication; too many end the stream.
+    fn failed_once(&mut self) -> Result<(), End> {
+        self.auth_failures += 1;
+        if self.auth_failures >= MAX_AUTH_ATTEMPTS {
+            return Err(End::Error(
+                "policy-violation",
+                Some("too many authentication failures".into()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// XEP-0388 `<authenticate/>`, with Bind 2 and FAST inline; `None` after a
+    /// `<failure/>` (the client may try again).
+    async fn sasl2(&mut self, el: &Element, offered: &[&str]) -> Result<Option<Authed>, End> {
+        let req = sasl2::parse(el);
+        let lang = self.language();
+        let token = self.fast_on() && req.mechanism == ht::HT_SHA_256_NONE;
+        let backend = |e: auth::AuthStoreError| {
+            warn!(error = %e, "authentication backend failed");
+            End::Error("internal-server-error", None)
+        };
+        if !token && !offered.contains(&req.mechanism.as_str()) {
+            let text = sasl2::invalid_mechanism_text(lang);
+            self.send(&sasl2::failure("invalid-mechanism", lang, text))
+                .await?;
+            self.failed_once()?;
+            return Ok(None);
+        }
+        let step = match &req.initial {
+            None => Some(Step::Failure(SaslError::Malformed("bad base64"))),
+            Some(initial) if token => {
+                let login = sasl2::token_login(
+                    &self.server.store,
+                    initial,
+                    req.agent.id.as_deref(),
+                    req.fast_count,
+                )
+                .await
+                .map_err(backend)?;
+                Some(match login {
+                    sasl2::TokenLogin::Valid { user, answer } => {
+                        Step::Success(user, Some(B64.encode(answer)))
+                    }
+                    sasl2::TokenLogin::Refused(e) => Step::Failure(e),
+                })
+            }
+            Some(initial) => {
+                let step = auth::start(
+                    &self.server.store,
+                    &req.mechanism,
+                    initial,
+                    self.server.config.auth.scram_iterations,
+                )
+                .await
+                .map_err(backend)?;
+                match step {
+                    Step::Challenge(msg, exchange) => self.challenge2(msg, exchange).await?,
+                    other => Some(other),
+                }
+                // SCRAM's server-final goes in base64 like the token's answer.
+                .map(|s| match s {
+                    Step::Success(user, data) => Step::Success(user, data.map(|d| B64.encode(d))),
+                    other => other,
+                })
+            }
+        };
+        let (user, additional) = match step {
+            None => {
+                self.send(&sasl2::failure("aborted", lang, "aborted"))
+                    .await?;
+                return Ok(None);
+            }
+            Some(Step::Failure(e)) => {
+                let delay = self.server.throttle.failure(self.peer.ip());
+                info!(peer = %self.peer, mechanism = %req.mechanism, reason = %e, "authentication failed");
+                tokio::time::sleep(delay).await;
+                let text = sasl2::failure_text(&e, token, lang);
+                self.send(&sasl2::failure(e.condition(), lang, &text))
+                    .await?;
+                self.failed_once()?;
+                return Ok(None);
+            }
+            Some(Step::Challenge(..)) => return Err(End::Error("internal-server-error", None)),
+            Some(Step::Success(user, additional)) => (user, additional),
+        };
+        self.server.throttle.success(self.peer.ip());
+        // Tokens included: a locked, deactivated or chat-less account does not get in.
+        if let Err(why) = self.server.login_allowed(&user).await {
+            info!(peer = %self.peer, user = %user, "login refused: no chat access");
+            self.send(&sasl2::failure("account-disabled", lang, &why))
+                .await?;
+            self.failed_once()?;
+            return Ok(None);
+        }
+        let agent = req.agent.id.as_deref();
+        let mut extra = String::new();
+        if token && req.fast_invalidate {
+            // XEP-0484 §5: the client logs out for good; its tokens go.
+            if let Some(agent) = agent {
+                self.server
+                    .store
+                    .fast_revoke(&user, Some(agent))
+                    .await
+                    .map_err(|e| backend(e.into()))?;
+            }
+        } else if let (Some(asked), Some(agent)) = (&req.request_token, agent)
+            && self.fast_on()
+            && asked == ht::HT_SHA_256_NONE
+        {
+            let days = self.server.config.auth.fast_token_days;
+            extra.push_str(
+                &sasl2::issue(&self.server.store, &user, agent, days)
+                    .await
+                    .map_err(backend)?,
+            );
+        }
+        info!(
+            peer = %self.peer, user = %user, mechanism = %req.mechanism,
+            software = req.agent.software.as_deref().unwrap_or(""),
+            agent = agent.unwrap_or(""), "authenticated (SASL2)"
+        );
+        self.user = Some(user.clone());
+        self.unauthenticated = None;
+        let data = additional
+            .map(|d| format!("<additional-data>{d}</additional-data>"))
+            .unwrap_or_default();
+        let bare = format!("{user}@{}", self.server.domain);
+        // XEP-0386: bound in the same round trip, when asked and possible.
+        let bound = match &req.bind {
+            Some(bind) => {
+                let resource = sasl2::resource_for(bind.tag.as_deref());
+                match FullJid::new(&format!("{bare}/{resource}")) {
+                    Ok(full) => self.attach(&user, full).await.map(|s| (s, bind)),
+                    Err(_) => None,
+                }
+            }
+            None => None,
+        };
+        let Some(((session, rx), bind)) = bound else {
+            self.send(&format!(
+                "<success xmlns='{}'>{data}<authorization-identifier>{}</authorization-identifier>{extra}</success>",
+                ns::SASL2,
+                escape(&bare)
+            ))
+            .await?;
+            return Ok(Some(Authed::Continue));
+        };
+        let mut inline = String::new();
+        let mut sm = None;
+        if let Some((resume, max)) = bind.sm {
+            let window = self.server.config.limits.resume_window_secs;
+            let resumption = (resume && window > 0).then(|| {
+                let asked = max.filter(|m| *m > 0);
+                Resumption::new(Duration::from_secs(asked.map_or(window, |m| m.min(window))))
+            });
+            if let Some(r) = &resumption {
+                self.server
+                    .sessions
+                    .set_resumption(&user, session.id(), r.clone());
+            }
+            inline.push_str(&stream_mgmt::enabled(resumption.as_deref()));
+            sm = Some(StreamMgmt::new(resumption));
+        }
+        if bind.carbons {
+            self.server.sessions.set_carbons(&user, session.id(), true);
+        }
+        let sent = self
+            .send(&format!(
+                "<success xmlns='{}'>{data}<authorization-identifier>{}</authorization-identifier>\
+                 <bound xmlns='{}'>{inline}</bound>{extra}</success>",
+                ns::SASL2,
+                escape(&session.jid.to_string()),
+                ns::BIND2
+            ))
+            .await;
+        let sent = match sent {
+            Ok(()) => self.bound_features(false).await,
+            e => e,
+        };
+        if let Err(e) = sent {
+            router::session_ended(&self.server, &session).await;
+            return Err(e);
+        }
+        info!(peer = %self.peer, jid = %session.jid, "session bound (Bind 2)");
+        Ok(Some(Authed::Bound(Negotiated::Bound(session, rx, sm))))
+    }
+
+    /// A SASL2 challenge and the client's response; `None` if aborted.
+    async fn challenge2(&mut self, msg: String, exchange: Exchange) -> Result<Option<Step>, End> {
+        self.send(&sasl2::challenge(&msg)).await?;
+        let el = self.next_element().await?;
+        if el.is("abort", ns::SASL2) {
+            return Ok(None);
+        }
+        if !el.is("response", ns::SASL2) {
+            return Err(End::Error("not-authorized", None));
+        }
+        Ok(Some(match sasl2::decode(&el.text()) {
+            Some(resp) => auth::respond(exchange, &resp),
+            None => Step::Failure(SaslError::Malformed("bad base64")),
+        }))
     }
 
     /// `<resume/>` (XEP-0198 §5) instead of binding: takes over the session of `user`

@@ -496,6 +496,9 @@ pub struct Auth {
     pub scram_iterations: u32,
     /// Accept SASL without TLS on loopback connections (benchmarks only).
     pub allow_plaintext_on_loopback: bool,
+    /// Days an XEP-0484 FAST token stays valid (a client's login without its password);
+    /// 0 turns FAST off (no token is issued or accepted). At most 365.
+    pub fast_token_days: u32,
 }
 
 /// The ENT's incremental directory sync API (`/api/v1/directory/...` on the HTTP listener).
@@ -755,6 +758,7 @@ impl Default for Auth {
             failure_delay_ms: 1000,
             scram_iterations: 4096,
             allow_plaintext_on_loopback: false,
+            fast_token_days: 30,
         }
     }
 }
@@ -881,6 +885,9 @@ impl Config {
                 "auth.scram_iterations",
                 "must be at least 4096 (RFC 7677)".into(),
             ));
+        }
+        if self.auth.fast_token_days > 365 {
+            return Err(("auth.fast_token_days", "must be at most 365".into()));
         }
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             return Err(("tls", "give both `cert` and `key`, or neither".into()));

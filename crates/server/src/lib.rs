@@ -27,6 +27,7 @@ pub mod moderation;
 pub mod outbound;
 pub mod preauth;
 pub mod router;
+pub mod sasl2;
 pub mod server;
 pub mod services;
 pub mod session;

@@ -28,12 +28,17 @@ pub struct Credentials {
 const SHA1: &str = "sha1";
 const SHA256: &str = "sha256";
 
-/// Inserts or replaces the credential rows of account `id`.
+/// Inserts or replaces the credential rows of account `id`, and deletes its XEP-0484
+/// FAST tokens: a new password ends the logins the former one gave (fast.rs).
 pub(crate) async fn write_credentials(
     tx: &mut sqlx::AnyConnection,
     id: i64,
     creds: &Credentials,
 ) -> Result<()> {
+    sqlx::query("DELETE FROM fast_tokens WHERE account_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     for (hash, cred) in [(SHA1, &creds.sha1), (SHA256, &creds.sha256)] {
         sqlx::query(
             "INSERT INTO scram_credentials \

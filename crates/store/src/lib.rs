@@ -27,6 +27,7 @@ pub mod audit;
 pub mod blocking;
 mod credentials;
 pub mod directory;
+pub mod fast;
 pub mod moderation;
 pub mod offline;
 mod paging;
@@ -59,6 +60,7 @@ pub use admin::{
 pub use archive_writer::ArchiveWriter;
 pub use blocking::BlockStore;
 pub use directory::{Access, DirectoryStore, ImportReport};
+pub use fast::{FastStore, FastToken};
 pub use moderation::{Archived, ModerationStore};
 pub use offline::{OfflineMessage, OfflineStore, Waiting};
 pub use pep::{AccessModel, LastItem, PepItem, PepNode, PepQuota, PepStore, Published, SendLast};

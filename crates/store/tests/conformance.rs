@@ -20,6 +20,7 @@ use std::collections::HashMap;
 
 use causerie_ent::Retention;
 use causerie_ent::{Class, Group, Profile, Rule, Scope, Snapshot, Structure, User};
+use causerie_store::FastStore;
 use causerie_store::{
     Access, AccountArchiveEntry, AccountArchiveStore, AccountMessage, AccountStore, AddMember,
     AdminSession, AdminStore, Affiliation, ArchiveEntry, ArchiveQuery, ArchivedMessage, AuditQuery,
@@ -344,6 +345,7 @@ conformance! {
         admin_imports_are_recorded,
         archive_grants_are_audited,
         pupil_photos_are_audited,
+        fast_tokens_issue_rotate_replay_and_revoke,
     ],
     two_stores: [
         second_store_sees_account_at_once,
@@ -6091,4 +6093,87 @@ async fn pupil_photos_are_audited(store: &Store) {
         .filter(|e| e.action == "structure.pupil_photos")
         .collect();
     assert_eq!(rows.len(), 2);
+}
+
+// ---------------------------------------------------------------------------------------
+// XEP-0484 FAST tokens
+// ---------------------------------------------------------------------------------------
+
+async fn fast_tokens_issue_rotate_replay_and_revoke(store: &Store) {
+    store.create_account("fasta", &creds(1)).await.unwrap();
+    store.create_account("fastb", &creds(2)).await.unwrap();
+    let far = i64::MAX / 2;
+    let hashes = |v: Vec<causerie_store::FastToken>| -> Vec<Vec<u8>> {
+        v.into_iter().map(|t| t.key_hash).collect()
+    };
+    assert!(matches!(
+        store.fast_issue("nobody", "ua", b"k0", far).await,
+        Err(StoreError::NotFound)
+    ));
+    store.fast_issue("fasta", "ua", b"k1", far).await.unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(3));
+    store.fast_issue("fasta", "ua", b"k2", far).await.unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(3));
+    // A third keeps the two newest.
+    store.fast_issue("fasta", "ua", b"k3", far).await.unwrap();
+    store
+        .fast_issue("fasta", "other", b"o1", far)
+        .await
+        .unwrap();
+    assert_eq!(
+        hashes(store.fast_tokens("fasta", "ua").await.unwrap()),
+        vec![b"k3".to_vec(), b"k2".to_vec()]
+    );
+    assert_eq!(store.fast_tokens("fastb", "ua").await.unwrap(), vec![]);
+    // count moves forward only.
+    assert!(
+        store
+            .fast_used("fasta", "ua", b"k2", Some(3))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .fast_used("fasta", "ua", b"k2", Some(3))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .fast_used("fasta", "ua", b"k2", Some(1))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .fast_used("fastb", "ua", b"k2", Some(9))
+            .await
+            .unwrap()
+    );
+    // Using the newer retires the older.
+    assert!(store.fast_used("fasta", "ua", b"k3", None).await.unwrap());
+    assert_eq!(
+        hashes(store.fast_tokens("fasta", "ua").await.unwrap()),
+        vec![b"k3".to_vec()]
+    );
+    // Expired tokens are not read.
+    store.fast_issue("fastb", "ua", b"old", 1).await.unwrap();
+    assert_eq!(store.fast_tokens("fastb", "ua").await.unwrap(), vec![]);
+    // A new password ends them all; revoking is per client or all.
+    store.set_credentials("fasta", &creds(3)).await.unwrap();
+    assert_eq!(store.fast_tokens("fasta", "ua").await.unwrap(), vec![]);
+    assert_eq!(store.fast_tokens("fasta", "other").await.unwrap(), vec![]);
+    store.fast_issue("fasta", "ua", b"k4", far).await.unwrap();
+    store
+        .fast_issue("fasta", "other", b"o2", far)
+        .await
+        .unwrap();
+    assert_eq!(store.fast_revoke("fasta", Some("other")).await.unwrap(), 1);
+    assert_eq!(store.fast_tokens("fasta", "ua").await.unwrap().len(), 1);
+    assert_eq!(store.fast_revoke("fasta", None).await.unwrap(), 1);
+    // And they go with the account.
+    store.fast_issue("fastb", "ua", b"b1", far).await.unwrap();
+    store.delete_account("fastb").await.unwrap();
+    store.create_account("fastb", &creds(2)).await.unwrap();
+    assert_eq!(store.fast_tokens("fastb", "ua").await.unwrap(), vec![]);
 }

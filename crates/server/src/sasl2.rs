@@ -1,0 +1,327 @@
+//! XEP-0388 Extensible SASL Profile (`urn:xmpp:sasl:2`) with its inline features, as
+//! the c2s negotiation drives them: XEP-0386 Bind 2 (a resource bound in the
+//! `<success/>`, stream management and carbons enabled with it) and XEP-0484 FAST
+//! (tokens issued on request, and the HT-SHA-256-NONE login with them).
+//!
+//! This module reads the client's `<authenticate/>`, writes the feature and the
+//! outcomes, and owns the token rules: a token belongs to one account and one client
+//! (the user-agent id), expires after `auth.fast_token_days`, is kept hashed
+//! (`causerie_store::fast`), is refused after a replay (`count` not above the last one),
+//! and logging in with the newer of a client's two tokens retires the older. The
+//! account's right to log in (lock, deactivation, chat turned off) is checked after
+//! every authentication by the caller, tokens included; a new password deletes them.
+//! The I/O (challenges, binding the session) stays in `c2s`.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use causerie_proto::errors::escape;
+use causerie_proto::ht;
+use causerie_proto::scram::SaslError;
+use causerie_proto::{Element, ns};
+use causerie_store::{FastStore, StoreError};
+
+use crate::auth::{AuthStoreError, localpart};
+use crate::config::Language;
+
+/// The client's XEP-0388 user-agent.
+#[derive(Debug, Clone, Default)]
+pub struct UserAgent {
+    /// The stable id of this client installation (a UUID, as the XEP recommends).
+    pub id: Option<String>,
+    pub software: Option<String>,
+    pub device: Option<String>,
+}
+
+/// XEP-0386 `<bind/>` inside `<authenticate/>`.
+#[derive(Debug, Clone, Default)]
+pub struct BindRequest {
+    /// The client's tag: the start of the resource.
+    pub tag: Option<String>,
+    /// `<enable xmlns='urn:xmpp:sm:3'/>` inline: (resume, max).
+    pub sm: Option<(bool, Option<u64>)>,
+    /// `<enable xmlns='urn:xmpp:carbons:2'/>` inline.
+    pub carbons: bool,
+}
+
+/// One `<authenticate/>`.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub mechanism: String,
+    /// The decoded `<initial-response/>` (empty without one); `None`: bad base64.
+    pub initial: Option<Vec<u8>>,
+    pub agent: UserAgent,
+    pub bind: Option<BindRequest>,
+    /// `<request-token mechanism=…/>`: the mechanism asked for.
+    pub request_token: Option<String>,
+    /// `<fast count=… invalidate=…/>` with a token login.
+    pub fast_count: Option<i64>,
+    pub fast_invalidate: bool,
+}
+
+/// Longest user-agent id, tag, software or device name kept.
+const MAX_FIELD: usize = 128;
+
+fn text_of(el: &Element, name: &str, ns: &str) -> Option<String> {
+    el.get_child(name, ns)
+        .map(|c| c.text().trim().chars().take(MAX_FIELD).collect::<String>())
+        .filter(|t| !t.is_empty())
+}
+
+/// Reads `<authenticate/>`.
+pub fn parse(el: &Element) -> Request {
+    let agent = el
+        .get_child("user-agent", ns::SASL2)
+        .map(|ua| UserAgent {
+            id: ua
+                .attr("id")
+                .map(|i| i.trim().to_string())
+                .filter(|i| !i.is_empty() && i.len() <= MAX_FIELD),
+            software: text_of(ua, "software", ns::SASL2),
+            device: text_of(ua, "device", ns::SASL2),
+        })
+        .unwrap_or_default();
+    let bind = el.get_child("bind", ns::BIND2).map(|b| BindRequest {
+        tag: text_of(b, "tag", ns::BIND2),
+        sm: b.get_child("enable", crate::stream_mgmt::NS).map(|e| {
+            let resume = matches!(e.attr("resume"), Some("true" | "1"));
+            let max = e.attr("max").and_then(|m| m.parse::<u64>().ok());
+            (resume, max)
+        }),
+        carbons: b.get_child("enable", ns::CARBONS).is_some(),
+    });
+    let fast = el.get_child("fast", ns::FAST);
+    Request {
+        mechanism: el.attr("mechanism").unwrap_or_default().to_string(),
+        initial: match el.get_child("initial-response", ns::SASL2) {
+            Some(r) => decode(&r.text()),
+            None => Some(Vec::new()),
+        },
+        agent,
+        bind,
+        request_token: el
+            .get_child("request-token", ns::FAST)
+            .map(|r| r.attr("mechanism").unwrap_or_default().to_string()),
+        fast_count: fast
+            .and_then(|f| f.attr("count"))
+            .and_then(|c| c.parse().ok()),
+        fast_invalidate: fast.is_some_and(|f| matches!(f.attr("invalidate"), Some("true" | "1"))),
+    }
+}
+
+/// Base64 of a SASL2 element (empty text: empty data); `None` when it is not base64.
+pub fn decode(text: &str) -> Option<Vec<u8>> {
+    let t = text.trim();
+    if t.is_empty() || t == "=" {
+        return Some(Vec::new());
+    }
+    B64.decode(t).ok()
+}
+
+/// The `<authentication/>` stream feature: the mechanisms, and what may come inline.
+pub fn feature(mechanisms: &[&str], fast: bool) -> String {
+    let mut f = format!("<authentication xmlns='{}'>", ns::SASL2);
+    for m in mechanisms {
+        f.push_str(&format!("<mechanism>{m}</mechanism>"));
+    }
+    f.push_str(&format!(
+        "<inline><bind xmlns='{}'><inline><feature var='{}'/><feature var='{}'/></inline></bind>",
+        ns::BIND2,
+        crate::stream_mgmt::NS,
+        ns::CARBONS
+    ));
+    if fast {
+        f.push_str(&format!(
+            "<fast xmlns='{}'><mechanism>{}</mechanism></fast>",
+            ns::FAST,
+            ht::HT_SHA_256_NONE
+        ));
+    }
+    f.push_str("</inline></authentication>");
+    f
+}
+
+/// A `<challenge/>`.
+pub fn challenge(data: &str) -> String {
+    format!(
+        "<challenge xmlns='{}'>{}</challenge>",
+        ns::SASL2,
+        B64.encode(data)
+    )
+}
+
+/// A `<failure/>`: the RFC 6120 condition and one text in the stream's language.
+pub fn failure(condition: &str, lang: Language, text: &str) -> String {
+    format!(
+        "<failure xmlns='{}'><{condition} xmlns='{}'/><text xml:lang='{}'>{}</text></failure>",
+        ns::SASL2,
+        ns::SASL,
+        lang.code(),
+        escape(text)
+    )
+}
+
+/// What a refusal says, in the stream's language.
+pub fn failure_text(e: &SaslError, token: bool, lang: Language) -> String {
+    let fr = lang == Language::Fr;
+    match e {
+        SaslError::NotAuthorized if token => if fr {
+            "Jeton de connexion refusé (expiré, révoqué ou déjà utilisé) : il faut se reconnecter avec le mot de passe."
+        } else {
+            "Login token refused (expired, revoked or replayed): log in with the password again."
+        }
+        .into(),
+        SaslError::NotAuthorized => if fr {
+            "Identifiant ou mot de passe incorrect."
+        } else {
+            "Wrong login or password."
+        }
+        .into(),
+        other if fr => format!("Demande d'authentification mal formée ({other})."),
+        other => format!("Malformed authentication request ({other})."),
+    }
+}
+
+/// The text of an unknown or not offered mechanism.
+pub fn invalid_mechanism_text(lang: Language) -> &'static str {
+    match lang {
+        Language::Fr => "Cette méthode d'authentification n'est pas proposée ici.",
+        _ => "This authentication mechanism is not offered here.",
+    }
+}
+
+/// The resource Bind 2 gives: the client's tag (when it is a valid resource start),
+/// a dot and a random part, so that each installation gets its own.
+pub fn resource_for(tag: Option<&str>) -> String {
+    let random = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    let tag: String = tag
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control() && *c != '/' && *c != '@')
+        .take(32)
+        .collect();
+    let tag = tag.trim();
+    if tag.is_empty() {
+        random.to_string()
+    } else {
+        format!("{tag}.{random}")
+    }
+}
+
+/// The outcome of a token login.
+pub enum TokenLogin {
+    /// This account's token: `answer` is the server's proof, for `<additional-data/>`.
+    Valid {
+        user: String,
+        answer: Vec<u8>,
+    },
+    Refused(SaslError),
+}
+
+/// A token login (HT-SHA-256-NONE): checks the proof against the live tokens of the
+/// client `agent` and the replay counter. Every refusal is one answer (unknown account,
+/// unknown client, expired or replayed token, wrong proof).
+pub async fn token_login(
+    store: &dyn FastStore,
+    initial: &[u8],
+    agent: Option<&str>,
+    count: Option<i64>,
+) -> Result<TokenLogin, AuthStoreError> {
+    let first = match ht::parse_initial(initial) {
+        Ok(f) => f,
+        Err(e) => return Ok(TokenLogin::Refused(e)),
+    };
+    let (Some(user), Some(agent)) = (localpart(&first.username), agent) else {
+        return Ok(TokenLogin::Refused(SaslError::NotAuthorized));
+    };
+    let tokens = store.fast_tokens(&user, agent).await?;
+    let Some(token) = tokens
+        .iter()
+        .find(|t| ht::verify(&t.key_hash, &first.proof))
+    else {
+        return Ok(TokenLogin::Refused(SaslError::NotAuthorized));
+    };
+    // The counter only moves forward; the older token goes once the newer is used. A
+    // login without either writes nothing.
+    let older = tokens.iter().any(|t| t.issued_ms < token.issued_ms);
+    if (count.is_some() || older)
+        && !store
+            .fast_used(&user, agent, &token.key_hash, count)
+            .await?
+    {
+        return Ok(TokenLogin::Refused(SaslError::NotAuthorized));
+    }
+    Ok(TokenLogin::Valid {
+        user,
+        answer: ht::responder(&token.key_hash, &[]),
+    })
+}
+
+/// Issues a token to `user`'s client `agent` for `days`: the `<token/>` element.
+pub async fn issue(
+    store: &dyn FastStore,
+    user: &str,
+    agent: &str,
+    days: u32,
+) -> Result<String, AuthStoreError> {
+    let token = ht::new_token();
+    let expires = chrono::Utc::now() + chrono::Duration::days(i64::from(days));
+    store
+        .fast_issue(
+            user,
+            agent,
+            &ht::token_key(&token),
+            expires.timestamp_millis(),
+        )
+        .await
+        .map_err(|e: StoreError| AuthStoreError::from(e))?;
+    Ok(format!(
+        "<token xmlns='{}' expiry='{}' token='{}'/>",
+        ns::FAST,
+        expires.format("%Y-%m-%dT%H:%M:%SZ"),
+        token
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authenticate_is_read() {
+        let el: Element = format!(
+            "<authenticate xmlns='{}' mechanism='HT-SHA-256-NONE'>\
+             <initial-response>YWxpY2U=</initial-response>\
+             <user-agent id='d4565fa7'><software>Conv</software><device>Phone</device></user-agent>\
+             <bind xmlns='{}'><tag>Conv</tag><enable xmlns='urn:xmpp:sm:3' resume='true'/></bind>\
+             <request-token xmlns='{}' mechanism='HT-SHA-256-NONE'/>\
+             <fast xmlns='{}' count='4' invalidate='true'/></authenticate>",
+            ns::SASL2,
+            ns::BIND2,
+            ns::FAST,
+            ns::FAST
+        )
+        .parse()
+        .unwrap();
+        let r = parse(&el);
+        assert_eq!(r.mechanism, "HT-SHA-256-NONE");
+        assert_eq!(r.initial.unwrap(), b"alice");
+        assert_eq!(r.agent.id.as_deref(), Some("d4565fa7"));
+        assert_eq!(r.agent.device.as_deref(), Some("Phone"));
+        let b = r.bind.unwrap();
+        assert_eq!(b.tag.as_deref(), Some("Conv"));
+        assert_eq!(b.sm, Some((true, None)));
+        assert!(!b.carbons);
+        assert_eq!(r.request_token.as_deref(), Some("HT-SHA-256-NONE"));
+        assert_eq!(r.fast_count, Some(4));
+        assert!(r.fast_invalidate);
+    }
+
+    #[test]
+    fn resources_start_with_the_tag() {
+        let r = resource_for(Some("Conversations"));
+        assert!(r.starts_with("Conversations."), "{r}");
+        assert_ne!(r, resource_for(Some("Conversations")));
+        assert_eq!(resource_for(Some("a/b@c")).split('.').next(), Some("abc"));
+        assert_eq!(resource_for(None).len(), 8);
+    }
+}
