@@ -35,8 +35,8 @@ pub fn refusal(server: &Server, room: &Room) -> Option<StanzaError> {
         addressed(
             Condition::NotAllowed,
             Text::new(
-                "Cette conversation date d'une année scolaire passée : elle est archivée et ne reçoit plus de messages. Crée une nouvelle conversation.",
-                "Cette conversation date d'une année scolaire passée : elle est archivée et ne reçoit plus de messages. Créez une nouvelle conversation.",
+                "Cette conversation date d'une année scolaire passée : elle est archivée et ne reçoit plus de messages. Crée une nouvelle conversation avec ta classe.",
+                "Cette conversation date d'une année scolaire passée : elle est archivée et ne reçoit plus de messages. Créez une nouvelle conversation avec votre classe.",
                 "This conversation is from a past school year: it is archived and takes no more messages. Start a new conversation.",
             ),
         )
