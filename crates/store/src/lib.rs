@@ -6,7 +6,7 @@
 //! and items, private XML storage; blocklists (XEP-0191) and last logouts (XEP-0012); push
 //! registrations (XEP-0357); shared files (XEP-0363) and each structure's file sharing;
 //! reports (« Signaler », XEP-0377) with their copied messages and notes, and each
-//! structure's safety staff;
+//! structure's safety staff; each structure's quiet hours and kill switch (safety.rs);
 //! administrators, console sessions, account locks, the audit log).
 //!
 //! Nothing is cached here: every call reads the database, so an account created by another
@@ -34,6 +34,7 @@ mod reader;
 pub mod reports;
 pub mod rooms;
 pub mod roster;
+pub mod safety;
 pub mod uploads;
 pub mod vcard;
 
@@ -68,6 +69,7 @@ pub use rooms::{
     Room, RoomMember, RoomStore,
 };
 pub use roster::{RosterItem, RosterStore, Subscription};
+pub use safety::SafetyStore;
 pub use uploads::{NewUpload, SlotOutcome, Upload, UploadState, UploadStore};
 pub use vcard::VcardStore;
 
