@@ -103,6 +103,25 @@ pub struct QuietWindow {
 }
 
 impl QuietWindow {
+    /// Parses `PROFILES@START-END` ("student@21:00-07:00", "student,relative@22:00-06:30"),
+    /// the command line's form; [`std::fmt::Display`] writes it back.
+    pub fn parse(s: &str) -> Result<QuietWindow, String> {
+        let bad = || format!("\"{s}\" is not a window: PROFILES@HH:MM-HH:MM (student@21:00-07:00)");
+        let (profiles, times) = s.trim().split_once('@').ok_or_else(bad)?;
+        let (start, end) = times.split_once('-').ok_or_else(bad)?;
+        let profiles = profiles
+            .split(',')
+            .map(|p| {
+                Profile::parse(p.trim()).ok_or_else(|| format!("unknown profile \"{}\"", p.trim()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(QuietWindow {
+            profiles,
+            start: TimeOfDay::parse(start).ok_or_else(bad)?,
+            end: TimeOfDay::parse(end).ok_or_else(bad)?,
+        })
+    }
+
     /// Whether the local time `t` is inside the window.
     pub fn contains(&self, t: TimeOfDay) -> bool {
         if self.start < self.end {
@@ -110,6 +129,13 @@ impl QuietWindow {
         } else {
             t >= self.start || t < self.end
         }
+    }
+}
+
+impl std::fmt::Display for QuietWindow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let profiles: Vec<&str> = self.profiles.iter().map(|p| p.as_str()).collect();
+        write!(f, "{}@{}-{}", profiles.join(","), self.start, self.end)
     }
 }
 
@@ -338,6 +364,30 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn windows_in_the_command_line_form() {
+        let w = QuietWindow::parse("student,relative@22:00-06:30").unwrap();
+        assert_eq!(w.profiles, vec![Profile::Student, Profile::Relative]);
+        assert_eq!(
+            (w.start, w.end),
+            (TimeOfDay::hm(22, 0), TimeOfDay::hm(6, 30))
+        );
+        assert_eq!(w.to_string(), "student,relative@22:00-06:30");
+        assert!(
+            QuietWindow::parse("pupil@21:00-07:00")
+                .unwrap_err()
+                .contains("pupil")
+        );
+        for bad in [
+            "student",
+            "student@21:00",
+            "student@21:00-7",
+            "@21:00-07:00",
+        ] {
+            assert!(QuietWindow::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod ping;
 pub mod presence;
 pub mod private;
 pub mod push;
+pub mod quiet;
 pub mod report;
 pub mod roster;
 pub mod roster_push;

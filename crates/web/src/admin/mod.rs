@@ -55,6 +55,11 @@ pub fn router() -> Router<AppState> {
             put(structures::set_upload).delete(structures::reset_upload),
         )
         .route(
+            "/structures/{id}/quiet-hours",
+            put(structures::set_quiet_hours).delete(structures::reset_quiet_hours),
+        )
+        .route("/structures/{id}/shutdown", put(structures::set_shutdown))
+        .route(
             "/structures/{id}/rules",
             put(structures::set_rules).delete(structures::reset_rules),
         )
