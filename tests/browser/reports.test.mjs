@@ -107,7 +107,7 @@ describe('reports', () => {
 
     // The collège names its CPE: she reads the reports, and nothing else.
     await openSection(admin, COLLEGE.name, 'Équipe de vie scolaire');
-    await admin.getByText(/Aucune équipe nommée : les administrateurs locaux lisent les signalements \(GIRARD Sylvie\)/).waitFor();
+    await admin.getByText(/Aucune équipe nommée : les signalements sont lus par défaut par GIRARD Sylvie/).waitFor();
     await admin.getByRole('button', { name: 'Enregistrer' }).click();
     await admin.getByText('Cochez au moins une personne, ou revenez au choix par défaut.').waitFor();
     await admin.getByRole('group', { name: /Équipe de vie scolaire/ }).getByRole('checkbox', { name: 'MOREAU Claire' }).check();

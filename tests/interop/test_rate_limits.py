@@ -12,7 +12,7 @@ from slixmpp.stanza import Message, Presence
 
 from clients import Clients
 from directory_fixture import error_of
-from gate_fixture import CONTACT_PAIR, make_gate, mutual  # noqa: F401  (pytest fixture)
+from gate_fixture import CONTACT_PAIR, S1, make_gate, mutual  # noqa: F401  (pytest fixture)
 from test_muc import PLUGINS, create, invite, invited, join, new_room, send
 
 NS_CHATSTATES = "http://jabber.org/protocol/chatstates"
@@ -58,6 +58,25 @@ async def test_a_pupil_over_the_message_rate(make_gate):
     ma = a.mark()
     b.send_message(a.bare, "réponse")
     await a.wait_message(body="réponse", start=ma)
+
+
+async def test_a_school_s_own_limit_replaces_the_profile_s(make_gate):
+    """`[rates.structures."ID".pupils]`: the collège lets its pupils send 5 messages a
+    minute where the platform allows 2; its adults keep the platform's."""
+    g = await make_gate(extra_toml=(
+        "[rates.pupils]\nmessages_per_minute = 2\n"
+        f"[rates.structures.\"{S1}\".pupils]\nmessages_per_minute = 5\n"))
+    a, b = await g.users(*CONTACT_PAIR)
+    await mutual(a, b)
+    ma, mb = a.mark(), b.mark()
+    sent = [a.send_message(b.bare, f"message {i}")["id"] for i in range(6)]
+    for i in range(5):
+        await b.wait_message(body=f"message {i}", start=mb)
+    err = await a.wait_for(error_with_id(sent[5]), start=ma, what="the refusal of the 6th message")
+    cond, texts = refusal(err)
+    assert cond == "resource-constraint", err
+    assert texts["fr"] == "Tu envoies trop de messages, réessaie dans une minute.", texts
+    assert not a.matching(lambda st: st["type"] == "error" and st["id"] in sent[:5], ma)
 
 
 async def test_adults_recipients_contact_requests_rooms_and_invitations(make_server):

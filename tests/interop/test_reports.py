@@ -173,6 +173,62 @@ async def test_a_pupil_reports_a_message_and_the_staff_read_it(make_school):
     assert len(await api.ok("GET", f"/structures/{S1}/reports")) == 1
 
 
+async def test_the_directory_s_cpe_and_direction_read_reports_by_default(make_school):
+    """With no safety staff named, the structure's teachers and staff whose directory
+    entry has the `cpe` or `direction` function read its reports, instead of its local
+    administrators; a school's own choice beats them; another school's CPE reads nothing."""
+    snap = school_with_staff()
+    for u in snap["users"]:
+        if u["login"] == "claire.cpe":
+            u["functions"] = ["cpe"]
+    snap["users"].append(_user("paul.proviseur", "Roux", "Paul", "personnel", [S2], functions=["direction"]))
+    # A pupil cannot hold the function: it is ignored for him.
+    for u in snap["users"]:
+        if u["login"] == "tom.girard":
+            u["functions"] = ["cpe"]
+    sch = make_school(snapshot=snap, extra_toml=CONFIG)
+    lea, hugo = await sch.login("lea.martin"), await sch.login("hugo.bernard")
+    await befriend(lea, hugo)
+    ids = await exchange(hugo, lea, 2, "message")
+    reply = await lea.query(None, report_xml(hugo.bare, [ids[0]]), "set")
+    assert reply["type"] == "result", reply
+
+    admin = Api(sch.srv)
+    await admin.login("anne.durand", password("anne.durand"))
+    staff = await admin.ok("GET", f"/structures/{S1}/safety-staff")
+    assert staff["safety_staff"] is None
+    assert [p["login"] for p in staff["readers"]] == ["claire.cpe"]
+    status, _, _ = await admin.call("GET", f"/structures/{S1}/reports")
+    assert status == 403
+
+    cpe = Api(sch.srv)
+    session = await cpe.login("claire.cpe", password("claire.cpe"))
+    assert session["role"] == "safety"
+    assert [s["id"] for s in session["report_structures"]] == [S1]
+    assert len(await cpe.ok("GET", f"/structures/{S1}/reports")) == 1
+
+    # The lycée's direction reads the lycée's reports only.
+    head = Api(sch.srv)
+    session = await head.login("paul.proviseur", password("paul.proviseur"))
+    assert [s["id"] for s in session["report_structures"]] == [S2]
+    status, _, _ = await head.call("GET", f"/structures/{S1}/reports")
+    assert status == 403
+    # The pupil with a « cpe » function reads nothing.
+    pupil = Api(sch.srv)
+    status, _, _ = await pupil.call("POST", "/login", {"login": "tom.girard", "password": password("tom.girard")})
+    assert status == 403
+
+    # The collège names someone else: the CPE no longer reads; back to the default, she does.
+    await admin.ok("PUT", f"/structures/{S1}/safety-staff", {"logins": ["anne.durand"]})
+    assert len(await admin.ok("GET", f"/structures/{S1}/reports")) == 1
+    status, _, _ = await cpe.call("GET", f"/structures/{S1}/reports")
+    assert status in (401, 403)
+    await admin.ok("DELETE", f"/structures/{S1}/safety-staff")
+    cpe = Api(sch.srv)
+    await cpe.login("claire.cpe", password("claire.cpe"))
+    assert len(await cpe.ok("GET", f"/structures/{S1}/reports")) == 1
+
+
 async def test_block_with_report_and_the_hourly_limit(make_school):
     sch = make_school(snapshot=school_with_staff(), extra_toml=CONFIG)
     lea, hugo = await sch.login("lea.martin"), await sch.login("hugo.bernard")

@@ -151,6 +151,11 @@ enum Cmd {
         /// that share a server (a room belongs to whoever created it first).
         #[arg(long, default_value = "bench")]
         room_prefix: String,
+        /// In each of the first FLOODERS rooms, the first occupant floods (room posts
+        /// and one-to-one messages, as fast as the server reads them) and is not
+        /// measured: what a flooding pupil does to his class.
+        #[arg(long, default_value_t = 0)]
+        flooders: u64,
     },
     /// Creates the benchmark accounts and rosters.
     #[command(subcommand)]
@@ -261,6 +266,7 @@ async fn run(cmd: Cmd) -> Result<()> {
             concurrency,
             service,
             room_prefix,
+            flooders,
         } => {
             target.check()?;
             if window == 0 || rooms == 0 || size == 0 || duration == 0 {
@@ -279,6 +285,7 @@ async fn run(cmd: Cmd) -> Result<()> {
                 concurrency,
                 service,
                 room_prefix,
+                flooders,
             };
             scenarios::run_muc(target, procs, o).await
         }

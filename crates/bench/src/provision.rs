@@ -413,6 +413,7 @@ impl School {
                 children: Vec::new(),
                 password: None,
                 admin_of: Vec::new(),
+                functions: Vec::new(),
             }
         };
         let pupils = (0..self.pupils)

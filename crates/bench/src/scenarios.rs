@@ -826,6 +826,11 @@ pub struct MucOpts {
     pub service: String,
     /// Rooms are ROOM_PREFIX{r}@SERVICE.
     pub room_prefix: String,
+    /// In each of the first FLOODERS rooms, the first occupant floods instead of posting
+    /// at the offered rate: room posts and one-to-one messages to his classmates, as fast
+    /// as the connection takes them. His messages are not measured; the others' latency
+    /// is (issue 16: a flooding pupil does not slow his class).
+    pub flooders: u64,
 }
 
 const NS_MUC: &str = "http://jabber.org/protocol/muc";
@@ -967,13 +972,25 @@ pub async fn run_muc(target: Target, procs: Procs, o: MucOpts) -> Result<()> {
             .map(|r| Duration::from_secs_f64(senders.max(1) as f64 / r.max(1) as f64)),
     });
     let mut tasks = Vec::new();
+    let mut floods = Vec::new();
     let mut idx = 0u64;
-    for (room, members) in rooms {
-        for m in members {
-            tasks.push(tokio::spawn(muc_side(m, room.clone(), idx, plan.clone())));
+    for (r, (room, members)) in rooms.into_iter().enumerate() {
+        let classmates: Vec<String> = members.iter().skip(1).map(|m| bare(&m.jid)).collect();
+        for (k, m) in members.into_iter().enumerate() {
+            if k == 0 && (r as u64) < o.flooders {
+                floods.push(tokio::spawn(flood_side(
+                    m,
+                    room.clone(),
+                    classmates.clone(),
+                    plan.clone(),
+                )));
+            } else {
+                tasks.push(tokio::spawn(muc_side(m, room.clone(), idx, plan.clone())));
+            }
             idx += 1;
         }
     }
+    let flooders = floods.len() as u64;
     sleep_until(plan.measure_from.into()).await;
     let cpu0 = procs.cpu_s();
     let gen0 = self_cpu_s();
@@ -996,9 +1013,24 @@ pub async fn run_muc(target: Target, procs: Procs, o: MucOpts) -> Result<()> {
         }
     }
     errors.merge(total.errors);
+    let mut flood = Flood::default();
+    for t in floods {
+        match t.await {
+            Ok(f) => {
+                flood.sent += f.sent;
+                flood.refused += f.refused;
+                flood.errors.merge(f.errors);
+            }
+            Err(e) => errors.add_kind(&format!("task failed: {e}")),
+        }
+    }
+    errors.merge(flood.errors);
     // A post the room refused (it comes back as an error, counted in errors and bounced)
     // reaches nobody: only accepted posts are expected at every occupant, as in chat.
-    let expected = total.sent.saturating_sub(total.bounced) * o.size;
+    // With flooders, each measured post reaches one occupant fewer per flooded room
+    // (the flooder reads nothing but his refusals).
+    let expected = (total.sent.saturating_sub(total.bounced) * o.size)
+        .saturating_sub(total.sent.saturating_sub(total.bounced) * flooders / rooms_ok.max(1));
     let lost = expected.saturating_sub(total.received);
     let d = o.duration as f64;
     let rate = total.in_window as f64 / d;
@@ -1015,6 +1047,13 @@ pub async fn run_muc(target: Target, procs: Procs, o: MucOpts) -> Result<()> {
     m.insert("occupants".into(), json!(o.size));
     m.insert("window".into(), json!(o.window));
     m.insert("offered_rate".into(), json!(o.rate));
+    m.insert("flooders".into(), json!(flooders));
+    m.insert("flood_sent".into(), json!(flood.sent));
+    m.insert("flood_refused".into(), json!(flood.refused));
+    m.insert(
+        "flood_sent_per_s".into(),
+        json!(r3(flood.sent as f64 / o.duration as f64)),
+    );
     m.insert(
         "offered_deliveries_per_s".into(),
         json!(o.rate.map(|r| r * o.size)),
@@ -1038,12 +1077,21 @@ pub async fn run_muc(target: Target, procs: Procs, o: MucOpts) -> Result<()> {
     emit(
         m,
         format!(
-            "muc [{}]: {} rooms of {}{}: {:.0} deliveries/s over {}s; latency p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms; {} lost, {} errors; server CPU {} µs/delivery",
+            "muc [{}]: {} rooms of {}{}{}: {:.0} deliveries/s over {}s; latency p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms; {} lost, {} errors; server CPU {} µs/delivery",
             target.label,
             rooms_ok,
             o.size,
             o.rate
                 .map_or(String::new(), |r| format!(", {r} posts/s offered")),
+            if flooders > 0 {
+                format!(
+                    ", {flooders} flooder(s) sending {:.0} msg/s ({} refused)",
+                    flood.sent as f64 / o.duration as f64,
+                    flood.refused
+                )
+            } else {
+                String::new()
+            },
             rate,
             o.duration,
             p50,
@@ -1055,6 +1103,115 @@ pub async fn run_muc(target: Target, procs: Procs, o: MucOpts) -> Result<()> {
         ),
     );
     Ok(())
+}
+
+/// What the flooders sent.
+#[derive(Default)]
+struct Flood {
+    sent: u64,
+    refused: u64,
+    errors: Errors,
+}
+
+/// A flooder: from the start to the end of the measure, writes room posts and
+/// one-to-one messages to his classmates in batches as fast as the server reads them,
+/// while reading (counting the refusals) whatever comes back. Its bodies carry no
+/// timestamp, so the measured occupants do not count them.
+async fn flood_side(s: Session, room: String, classmates: Vec<String>, plan: Arc<Plan>) -> Flood {
+    let Session { io, mut fr, .. } = s;
+    let (mut rd, mut wr) = tokio::io::split(io);
+    let room_attr = xml::escape(&room);
+    sleep_until(plan.base.into()).await;
+    let writer = async {
+        let mut sent = 0u64;
+        let mut out: Vec<u8> = Vec::with_capacity(8 * 1024);
+        let mut next = 0usize;
+        let mut errors = Errors::default();
+        while Instant::now() < plan.measure_to {
+            out.clear();
+            for _ in 0..32 {
+                if next.is_multiple_of(2) || classmates.is_empty() {
+                    out.extend_from_slice(
+                        format!("<message to='{room_attr}' type='groupchat'>").as_bytes(),
+                    );
+                } else {
+                    let c = &classmates[(next / 2) % classmates.len()];
+                    out.extend_from_slice(
+                        format!("<message to='{}' type='chat'>", xml::escape(c)).as_bytes(),
+                    );
+                }
+                out.extend_from_slice(b"<body>flood flood flood</body></message>");
+                next += 1;
+            }
+            let w = async {
+                wr.write_all(&out).await?;
+                wr.flush().await
+            };
+            if let Err(e) = w.await {
+                errors.add(&e.into());
+                break;
+            }
+            sent += 32;
+        }
+        (sent, errors, wr)
+    };
+    let reader = async {
+        let mut refused = 0u64;
+        let mut errors = Errors::default();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let r = tokio::select! {
+                r = rd.read(&mut buf) => r,
+                _ = sleep_until(plan.drain_until.into()) => break,
+            };
+            let n = match r {
+                Ok(0) => {
+                    errors.add_kind("server closed the flooder's connection");
+                    break;
+                }
+                Ok(n) => n,
+                Err(e) => {
+                    errors.add(&e.into());
+                    break;
+                }
+            };
+            if let Err(e) = fr.feed(&buf[..n]) {
+                errors.add(&e);
+                break;
+            }
+            loop {
+                match fr.next() {
+                    Ok(Some(Event::Element(r))) => {
+                        let el = fr.get(r);
+                        if xml::name(el) == b"message"
+                            && xml::attr(el, "type").as_deref() == Some("error")
+                        {
+                            refused += 1;
+                        }
+                    }
+                    Ok(Some(Event::Close)) => {
+                        errors.add_kind("server closed the flooder's stream");
+                        return (refused, errors);
+                    }
+                    Ok(Some(Event::Open(_))) => {}
+                    Ok(None) => break,
+                    Err(e) => {
+                        errors.add(&e);
+                        return (refused, errors);
+                    }
+                }
+            }
+        }
+        (refused, errors)
+    };
+    let ((sent, mut errors, mut wr), (refused, rerrors)) = tokio::join!(writer, reader);
+    errors.merge(rerrors);
+    let _ = wr.write_all(b"</stream:stream>").await;
+    Flood {
+        sent,
+        refused,
+        errors,
+    }
 }
 
 /// The sender index after the timestamp in a body: "TS IDX pad".

@@ -436,6 +436,15 @@ impl Directory {
             .unwrap_or_default()
     }
 
+    /// The structure's members who read its reports when it names no safety staff: its
+    /// teachers and staff with a CPE or direction function ([`User::has_safety_function`]).
+    pub fn safety_function_holders(&self, structure_id: &str) -> Vec<&User> {
+        self.structure_members(structure_id)
+            .into_iter()
+            .filter(|u| u.has_safety_function())
+            .collect()
+    }
+
     /// Known members of an ENT group, in directory order.
     pub fn group_members(&self, group_id: &str) -> Vec<&User> {
         self.group_index

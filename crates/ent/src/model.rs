@@ -101,12 +101,32 @@ pub struct User {
     /// ids of structures of the same snapshot. Each import replaces these grants.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub admin_of: Vec<String>,
+    /// The user's functions in his structures, as the ENT knows them (lowercase words:
+    /// `cpe`, `direction`, …; others are kept and shown, not interpreted). A teacher or
+    /// staff member with a [`SAFETY_FUNCTIONS`] function receives his structures'
+    /// reports until the school names its safety staff (docs/safety.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub functions: Vec<String>,
 }
+
+/// The functions whose holders read their structures' reports by default: the CPE
+/// (conseiller principal d'éducation) and the school's direction.
+pub const SAFETY_FUNCTIONS: [&str; 2] = ["cpe", "direction"];
 
 impl User {
     /// « NOM Prénom »: the last name in capitals, then the first name.
     pub fn display_name(&self) -> String {
         display_name(&self.last_name, &self.first_name)
+    }
+
+    /// Whether he reads his structures' reports when they name no safety staff: an
+    /// adult of the school (teacher or staff) with a CPE or direction function.
+    pub fn has_safety_function(&self) -> bool {
+        matches!(self.profile, Profile::Teacher | Profile::Personnel)
+            && self
+                .functions
+                .iter()
+                .any(|f| SAFETY_FUNCTIONS.contains(&f.as_str()))
     }
 }
 

@@ -63,6 +63,10 @@ pub const MAX_NAME_CHARS: usize = 200;
 /// The longest id accepted (a structure's, a class's or a group's), in bytes.
 pub const MAX_ID_LEN: usize = 128;
 
+/// Most functions one user may have, and the longest one (bytes).
+pub const MAX_FUNCTIONS: usize = 16;
+pub const MAX_FUNCTION_LEN: usize = 40;
+
 /// What an entry's references are checked against: the snapshot being imported, or the
 /// directory in force when one entry changes (the sync API). One entry is checked by the
 /// same code either way ([`check_user`], [`check_class`], [`check_group`],
@@ -190,6 +194,30 @@ fn user_fields(u: &User, refs: &impl Refs, err: &mut dyn FnMut(Option<String>, S
             err(
                 Some(format!("structures[{k}]")),
                 format!("unknown structure \"{st}\""),
+            );
+        }
+    }
+    if u.functions.len() > MAX_FUNCTIONS {
+        err(
+            Some("functions".into()),
+            format!("more than {MAX_FUNCTIONS} functions"),
+        );
+    }
+    for (k, f) in u.functions.iter().enumerate() {
+        let ok = !f.is_empty()
+            && f.len() <= MAX_FUNCTION_LEN
+            && f.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if !ok {
+            err(
+                Some(format!("functions[{k}]")),
+                format!(
+                    "function \"{}\" is not a lowercase word (a-z, 0-9, _ or -, at most {MAX_FUNCTION_LEN})",
+                    f.chars()
+                        .filter(|c| !c.is_control())
+                        .take(40)
+                        .collect::<String>()
+                ),
             );
         }
     }
@@ -941,6 +969,36 @@ mod tests {
         );
         let ok = parse_edited(|v| v["users"][2]["admin_of"] = json!(["0750002B"])).unwrap();
         assert_eq!(ok.users[2].admin_of, vec!["0750002B".to_string()]);
+    }
+
+    #[test]
+    fn functions_are_lowercase_words() {
+        refused(
+            |v| v["users"][2]["functions"] = json!(["cpe", "Direction"]),
+            "users[2] (anne.durand)",
+            Some("functions[1]"),
+            "function \"Direction\" is not a lowercase word (a-z, 0-9, _ or -, at most 40)",
+        );
+        refused(
+            |v| v["users"][2]["functions"] = json!(vec!["x"; MAX_FUNCTIONS + 1]),
+            "users[2] (anne.durand)",
+            Some("functions"),
+            "more than 16 functions",
+        );
+        let ok = parse_edited(|v| v["users"][2]["functions"] = json!(["cpe", "prof_principal"]))
+            .unwrap();
+        assert_eq!(
+            ok.users[2].functions,
+            vec!["cpe".to_string(), "prof_principal".into()]
+        );
+        // A teacher with the function reads reports; without, or as a pupil, not.
+        assert_eq!(ok.users[2].profile, crate::Profile::Teacher);
+        assert!(ok.users[2].has_safety_function());
+        let mut pupil = ok.users[2].clone();
+        pupil.profile = crate::Profile::Student;
+        assert!(!pupil.has_safety_function());
+        let plain = parse_edited(|_| {}).unwrap();
+        assert!(!plain.users[2].has_safety_function());
     }
 
     #[test]

@@ -104,6 +104,105 @@ impl Default for Reports {
 pub struct Rates {
     pub pupils: PupilRates,
     pub adults: AdultRates,
+    /// A structure's own limits, by its id (`[rates.structures."0750001A".pupils]`):
+    /// each option given replaces the profile's for that structure's members; an
+    /// account of several structures gets, option by option, the strictest of his
+    /// structures' limits (docs/safety.md, « Limites »).
+    pub structures: std::collections::BTreeMap<String, StructureRates>,
+}
+
+/// One structure's rate limits: for its pupils, its adults, or both; an option left out
+/// keeps the profile's.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StructureRates {
+    pub pupils: RateOverride,
+    pub adults: RateOverride,
+}
+
+/// The options of a `[rates.pupils]` table, each optional.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateOverride {
+    pub messages_per_minute: Option<u32>,
+    pub recipients_per_minute: Option<u32>,
+    pub contact_requests_per_hour: Option<u32>,
+    pub rooms_per_day: Option<u32>,
+    pub invitations_per_room_per_hour: Option<u32>,
+}
+
+impl RateOverride {
+    /// `base` with the options this one gives.
+    pub fn over(&self, base: RateLimits) -> RateLimits {
+        RateLimits {
+            messages_per_minute: self.messages_per_minute.unwrap_or(base.messages_per_minute),
+            recipients_per_minute: self
+                .recipients_per_minute
+                .unwrap_or(base.recipients_per_minute),
+            contact_requests_per_hour: self
+                .contact_requests_per_hour
+                .unwrap_or(base.contact_requests_per_hour),
+            rooms_per_day: self.rooms_per_day.unwrap_or(base.rooms_per_day),
+            invitations_per_room_per_hour: self
+                .invitations_per_room_per_hour
+                .unwrap_or(base.invitations_per_room_per_hour),
+        }
+    }
+}
+
+impl RateLimits {
+    /// Option by option, the stricter of two limits (0, no limit, is the loosest).
+    pub fn strictest(self, other: RateLimits) -> RateLimits {
+        fn min(a: u32, b: u32) -> u32 {
+            match (a, b) {
+                (0, x) | (x, 0) => x,
+                (a, b) => a.min(b),
+            }
+        }
+        RateLimits {
+            messages_per_minute: min(self.messages_per_minute, other.messages_per_minute),
+            recipients_per_minute: min(self.recipients_per_minute, other.recipients_per_minute),
+            contact_requests_per_hour: min(
+                self.contact_requests_per_hour,
+                other.contact_requests_per_hour,
+            ),
+            rooms_per_day: min(self.rooms_per_day, other.rooms_per_day),
+            invitations_per_room_per_hour: min(
+                self.invitations_per_room_per_hour,
+                other.invitations_per_room_per_hour,
+            ),
+        }
+    }
+}
+
+impl Rates {
+    /// The limits of an account of `profile`'s group (`pupil` or not) in `structures`:
+    /// the profile's, with each structure's own options over them, the strictest of his
+    /// structures' when he has several (the profile's alone when none has its own).
+    pub fn limits_for<'a>(
+        &self,
+        pupil: bool,
+        structures: impl IntoIterator<Item = &'a str>,
+    ) -> RateLimits {
+        let base = if pupil {
+            self.pupils.limits()
+        } else {
+            self.adults.limits()
+        };
+        if self.structures.is_empty() {
+            return base;
+        }
+        let mut out: Option<RateLimits> = None;
+        for id in structures {
+            let own = match self.structures.get(id) {
+                Some(s) if pupil => s.pupils.over(base),
+                Some(s) => s.adults.over(base),
+                None => base,
+            };
+            out = Some(out.map_or(own, |o| o.strictest(own)));
+        }
+        out.unwrap_or(base)
+    }
 }
 
 /// One profile's rate limits, as the gate reads them; 0 means no limit.
@@ -1018,6 +1117,37 @@ mod tests {
         assert_eq!(c.listen.c2s.unwrap().port(), 5222);
         assert!(c.validate().is_ok());
         assert!(c.storage_url().starts_with("sqlite://./data/causerie.db"));
+    }
+
+    #[test]
+    fn a_structure_s_own_rates_and_the_strictest_of_several() {
+        let c = Config::parse(
+            "[rates.pupils]\nmessages_per_minute = 30\n\
+             [rates.structures.A.pupils]\nmessages_per_minute = 10\nrooms_per_day = 0\n\
+             [rates.structures.B.pupils]\nmessages_per_minute = 60\n\
+             [rates.structures.B.adults]\nrecipients_per_minute = 5\n",
+        )
+        .unwrap();
+        let r = &c.rates;
+        // A's pupils: 10 a minute, no limit on rooms; the rest the profile's.
+        let a = r.limits_for(true, ["A"]);
+        assert_eq!((a.messages_per_minute, a.rooms_per_day), (10, 0));
+        assert_eq!(a.recipients_per_minute, 10);
+        // B raises its pupils' messages; its adults' recipients are narrower.
+        assert_eq!(r.limits_for(true, ["B"]).messages_per_minute, 60);
+        assert_eq!(r.limits_for(false, ["B"]).recipients_per_minute, 5);
+        assert_eq!(r.limits_for(false, ["B"]).messages_per_minute, 120);
+        // Another structure, or none: the profile's.
+        assert_eq!(r.limits_for(true, ["C"]), c.rates.pupils.limits());
+        assert_eq!(r.limits_for(true, []), c.rates.pupils.limits());
+        // Several: option by option the strictest, 0 (no limit) the loosest.
+        let ab = r.limits_for(true, ["A", "B"]);
+        assert_eq!((ab.messages_per_minute, ab.rooms_per_day), (10, 5));
+        let ac = r.limits_for(true, ["A", "C"]);
+        assert_eq!((ac.messages_per_minute, ac.rooms_per_day), (10, 5));
+        // An unknown option is named.
+        let err = Config::parse("[rates.structures.A.pupils]\nmessages = 3").unwrap_err();
+        assert!(err.contains("messages"), "{err}");
     }
 
     #[test]

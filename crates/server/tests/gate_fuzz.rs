@@ -48,6 +48,7 @@ fn user(login: &str, profile: Profile, structure: &str, classes: &[&str]) -> Use
         children: Vec::new(),
         password: None,
         admin_of: Vec::new(),
+        functions: Vec::new(),
     }
 }
 

@@ -1954,6 +1954,7 @@ fn person(login: &str, last: &str, first: &str, profile: Profile) -> User {
         children: Vec::new(),
         password: None,
         admin_of: Vec::new(),
+        functions: Vec::new(),
     }
 }
 
@@ -1988,6 +1989,7 @@ fn school() -> Snapshot {
     let anne = User {
         structures: strings(&[LYCEE, COLLEGE]),
         classes: strings(&["0750002B-2A", "0750001A-6A"]),
+        functions: strings(&["prof_principal", "cpe"]),
         ..person("anne.durand", "DURAND", "Anne", Profile::Teacher)
     };
     let marc = User {
@@ -2328,6 +2330,8 @@ async fn directory_import_removes_absent_classes_groups_structures(store: &Store
     anne.classes = strings(&["0750001A-6A", "0750001A-5A"]);
     let marc = user_mut(&mut next, "marc.roux");
     marc.structures = strings(&[COLLEGE]);
+    // A change of functions alone is an update too.
+    user_mut(&mut next, "paul.martin").functions = strings(&["direction"]);
     let got = store
         .import_snapshot(&next, &no_credentials(), None)
         .await
@@ -2337,7 +2341,7 @@ async fn directory_import_removes_absent_classes_groups_structures(store: &Store
     assert_eq!(got.groups, 2);
     assert_eq!(
         (got.users_created, got.users_updated, got.users_deactivated),
-        (0, 2, 0)
+        (0, 3, 0)
     );
     assert_eq!(store.snapshot().await.unwrap(), normalized(next.clone()));
 

@@ -31,6 +31,7 @@ fn person(login: &str, last: &str, first: &str, profile: Profile, s: &str) -> Us
         children: Vec::new(),
         password: None,
         admin_of: Vec::new(),
+        functions: Vec::new(),
     }
 }
 

@@ -53,7 +53,7 @@ export interface Report {
 
 export interface SafetyStaff {
   structure: string;
-  /** Named by the structure's administrators; null: none named (its local administrators read). */
+  /** Named by the structure's administrators; null: none named (its CPE and direction from the directory read, else its local administrators). */
   safety_staff: { login: string; name: string | null }[] | null;
   readers: { login: string; name: string | null }[];
   candidates: { login: string; name: string }[];

@@ -400,8 +400,8 @@ const fr = {
   navSafety: 'Équipe de vie scolaire',
   safetyHeading: 'Équipe de vie scolaire',
   safetyIntro:
-    "Les signalements des élèves et des familles de l'établissement sont lus par son équipe de vie scolaire (par exemple le CPE et la direction) si vous la nommez ici, sinon par ses administrateurs locaux.",
-  safetyDefault: "Aucune équipe nommée : les administrateurs locaux lisent les signalements ({names}).",
+    "Les signalements des élèves et des familles de l'établissement sont lus par son équipe de vie scolaire (par exemple le CPE et la direction) si vous la nommez ici ; sinon par ceux que l'annuaire de l'ENT désigne comme CPE ou direction, et à défaut par ses administrateurs locaux.",
+  safetyDefault: "Aucune équipe nommée : les signalements sont lus par défaut par {names}.",
   safetyNamed: 'Les signalements sont lus par : {names}.',
   safetyNobody: 'personne pour le moment',
   safetyChoose: 'Équipe de vie scolaire (enseignants et personnels de l’établissement)',
@@ -409,7 +409,7 @@ const fr = {
   safetySave: 'Enregistrer',
   safetySaved: 'Équipe de vie scolaire enregistrée.',
   safetyReset: 'Revenir au choix par défaut',
-  safetyResetDone: 'Les administrateurs locaux lisent de nouveau les signalements.',
+  safetyResetDone: 'Les signalements sont de nouveau lus par défaut (CPE et direction de l’annuaire, sinon administrateurs locaux).',
   safetyNone: 'Cochez au moins une personne, ou revenez au choix par défaut.',
 };
 
@@ -803,8 +803,8 @@ const en: Catalogue = {
   navSafety: 'Pastoral staff',
   safetyHeading: 'Pastoral staff',
   safetyIntro:
-    "Reports from the school's pupils and families are read by its pastoral staff (for instance the CPE and the head teacher) if you name them here, otherwise by its local administrators.",
-  safetyDefault: 'No staff named: the local administrators read the reports ({names}).',
+    "Reports from the school's pupils and families are read by its pastoral staff (for instance the CPE and the head teacher) if you name them here; otherwise by those the ENT's directory lists as CPE or direction, failing which by its local administrators.",
+  safetyDefault: 'No staff named: the reports are read by default by {names}.',
   safetyNamed: 'The reports are read by: {names}.',
   safetyNobody: 'nobody yet',
   safetyChoose: "Pastoral staff (the school's teachers and staff)",
@@ -812,7 +812,7 @@ const en: Catalogue = {
   safetySave: 'Save',
   safetySaved: 'Pastoral staff saved.',
   safetyReset: 'Back to the default',
-  safetyResetDone: 'The local administrators read the reports again.',
+  safetyResetDone: 'The reports are read by default again (CPE and direction from the directory, else local administrators).',
   safetyNone: 'Tick at least one person, or go back to the default.',
 };
 

@@ -364,15 +364,14 @@ fn component_may_not_send() -> StanzaError {
 }
 
 impl Gate<'_> {
-    /// Whether `user` is a pupil, and his profile's rate limits.
+    /// `user`'s rate limits: his profile's, with his structures' own (`[rates.structures]`).
     fn limits_of(&self, view: &View, user: &str) -> RateLimits {
-        let pupil = view
-            .user(user)
-            .is_some_and(|u| u.profile == Profile::Student);
-        if pupil {
-            self.rate_limits.pupils.limits()
-        } else {
-            self.rate_limits.adults.limits()
+        match view.user(user) {
+            Some(u) => self.rate_limits.limits_for(
+                u.profile == Profile::Student,
+                u.structures.iter().map(String::as_str),
+            ),
+            None => self.rate_limits.limits_for(false, []),
         }
     }
 

@@ -624,6 +624,7 @@ mod tests {
             children: Vec::new(),
             password: None,
             admin_of: Vec::new(),
+            functions: Vec::new(),
         }
     }
 

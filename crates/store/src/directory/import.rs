@@ -165,6 +165,7 @@ pub(super) async fn import_snapshot(
                 if old.last_name != user.last_name
                     || old.first_name != user.first_name
                     || old.profile != user.profile
+                    || old.functions != user.functions
                     || !old.active
                 {
                     upsert_user_row(&mut tx, account, user).await?;

@@ -29,6 +29,8 @@ pub(super) struct UserRow {
     pub(super) children: BTreeSet<String>,
     /// Structures he administers by the import (`admin_of`).
     pub(super) admin_of: BTreeSet<String>,
+    /// His functions, in the import's order.
+    pub(super) functions: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -70,7 +72,7 @@ pub(super) async fn load(conn: &mut AnyConnection, backend: Backend) -> Result<D
     }
     let mut logins: HashMap<i64, String> = HashMap::new();
     for row in sqlx::query(
-        "SELECT d.account_id, a.username, d.last_name, d.first_name, d.profile, d.active \
+        "SELECT d.account_id, a.username, d.last_name, d.first_name, d.profile, d.active, d.functions \
          FROM directory_users d JOIN accounts a ON a.id = d.account_id",
     )
     .fetch_all(&mut *conn)
@@ -79,6 +81,7 @@ pub(super) async fn load(conn: &mut AnyConnection, backend: Backend) -> Result<D
         let account: i64 = row.try_get("account_id")?;
         let login: String = row.try_get("username")?;
         let profile: String = row.try_get("profile")?;
+        let functions: String = row.try_get("functions")?;
         let user = UserRow {
             account,
             last_name: row.try_get("last_name")?,
@@ -89,6 +92,11 @@ pub(super) async fn load(conn: &mut AnyConnection, backend: Backend) -> Result<D
             classes: BTreeSet::new(),
             children: BTreeSet::new(),
             admin_of: BTreeSet::new(),
+            functions: functions
+                .split(',')
+                .filter(|f| !f.is_empty())
+                .map(str::to_owned)
+                .collect(),
         };
         logins.insert(account, login.clone());
         dir.users.insert(login, user);
@@ -199,6 +207,7 @@ fn to_snapshot(dir: Directory) -> Snapshot {
                     .collect(),
                 password: None,
                 admin_of: user.admin_of.into_iter().collect(),
+                functions: user.functions,
             })
             .collect(),
         groups: dir

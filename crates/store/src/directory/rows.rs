@@ -137,17 +137,18 @@ pub(crate) async fn upsert_user_row(
     user: &User,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO directory_users (account_id, last_name, first_name, profile, active) \
-         VALUES ($1, $2, $3, $4, $5) \
+        "INSERT INTO directory_users (account_id, last_name, first_name, profile, active, functions) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (account_id) DO UPDATE SET \
              last_name = excluded.last_name, first_name = excluded.first_name, \
-             profile = excluded.profile, active = excluded.active",
+             profile = excluded.profile, active = excluded.active, functions = excluded.functions",
     )
     .bind(account)
     .bind(user.last_name.clone())
     .bind(user.first_name.clone())
     .bind(user.profile.as_str())
     .bind(true)
+    .bind(user.functions.join(","))
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -177,7 +177,9 @@ struct Role {
     /// Existing structures (all of them for a super-administrator).
     structures: BTreeSet<String>,
     /// Existing structures whose reports he reads: he is among their designated safety
-    /// staff, or administers them and they named none (all for a super-administrator).
+    /// staff; or they named none and he holds a CPE or direction function there; or they
+    /// named none, nobody holds such a function there, and he administers them (all for
+    /// a super-administrator).
     safety: BTreeSet<String>,
 }
 
@@ -207,7 +209,8 @@ async fn role_of(server: &Server, dir: &Directory, login: &str) -> Result<Option
             .collect()
     };
     // The reports a structure's safety staff read: those named, else (none named) its
-    // local administrators; a super-administrator reads every structure's.
+    // CPE and direction, else its local administrators; a super-administrator reads
+    // every structure's.
     let named = server.store().all_safety_staff().await?;
     let safety: BTreeSet<String> = if is_super {
         structures.clone()
@@ -217,10 +220,19 @@ async fn role_of(server: &Server, dir: &Directory, login: &str) -> Result<Option
             .filter(|(id, logins)| dir.structure(id).is_some() && logins.iter().any(|l| l == login))
             .map(|(id, _)| id.clone())
             .collect();
+        let unnamed = |id: &str| !named.iter().any(|(n, _)| n == id);
+        if let Some(me) = dir.user(login).filter(|u| u.has_safety_function()) {
+            readers.extend(
+                me.structures
+                    .iter()
+                    .filter(|id| dir.structure(id).is_some() && unnamed(id))
+                    .cloned(),
+            );
+        }
         readers.extend(
             structures
                 .iter()
-                .filter(|id| !named.iter().any(|(n, _)| n == *id))
+                .filter(|id| unnamed(id) && dir.safety_function_holders(id).is_empty())
                 .cloned(),
         );
         readers

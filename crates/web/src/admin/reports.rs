@@ -279,11 +279,18 @@ async fn show_after(server: &AppState, dir: &Directory, id: i64) -> Result<Json<
 }
 
 /// The safety staff JSON of a structure: the named ones (null: none named) and who reads
-/// its reports now.
+/// its reports now (the named ones, else its CPE and direction, else its local
+/// administrators).
 async fn staff_json(server: &AppState, dir: &Directory, id: &str) -> Result<Value, ApiError> {
     let own = server.store().safety_staff(id).await?;
+    let holders: Vec<String> = dir
+        .safety_function_holders(id)
+        .iter()
+        .map(|u| u.login.clone())
+        .collect();
     let readers: Vec<String> = match &own {
         Some(l) => l.clone(),
+        None if !holders.is_empty() => holders,
         None => server
             .store()
             .admin_grants()
