@@ -14,7 +14,9 @@
 //   déranger » shows on his row;
 // - a room: « Ajouter un nouveau salon », the nickname set by the server to the
 //   school's name, « Inviter quelqu'un », Hugo among the participants, messages
-//   both ways;
+//   both ways; Léa, its creator, retracts Hugo's message with Converse's own
+//   « Retract » (XEP-0425 as Converse sends it): gone from her screen, and the
+//   room's archive holds a tombstone, not the text;
 // - a pupil of another class (ROBERT Noah, 6e B): « Ajouter un contact » is
 //   refused and he is not in the roster.
 //
@@ -22,7 +24,7 @@
 // `npm ci` there) or when .venv is (scripts/test makes it for the interop suite).
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -85,6 +87,16 @@ function classmate(server, jid, peer, texts) {
 /** A row of Converse's roster by the contact's name, and its state (data-status). */
 function rosterRow(page, name) {
   return page.locator('converse-roster li.list-item').filter({ has: page.getByRole('link', { name: new RegExp(`^${name} `) }) });
+}
+
+
+/** One number from the server's database (sqlite3). */
+function sqlCount(server, sql) {
+  const r = spawnSync('sqlite3', ['-cmd', '.timeout 5000', join(server.root, 'data', 'causerie.db'), sql], {
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`sqlite3 failed: ${r.stderr}`);
+  return Number(r.stdout.trim());
 }
 
 describe(`Converse.js ${converseInstalled() ? converseVersion() : '14'} against Causerie`, { skip }, () => {
@@ -184,6 +196,20 @@ describe(`Converse.js ${converseInstalled() ? converseVersion() : '14'} against 
       await hugo.step('room');
       await muc.getByText(roomReply).waitFor();
       await shot(lea, 'converse-room');
+
+      // XEP-0425 as Converse speaks it: Léa (the room's creator, a moderator) retracts
+      // Hugo's message from its actions; the server deletes its text from the archive.
+      const hugoMsg = muc.locator('.chat-msg').filter({ hasText: roomReply });
+      await hugoMsg.hover();
+      const toggle = hugoMsg.locator('converse-message-actions button.dropdown-toggle');
+      if (await toggle.count()) await toggle.first().click();
+      await hugoMsg.locator('.chat-msg__action-retract').click();
+      await lea.locator('form.confirm button[type=submit]').click();
+      await eventually(() =>
+        assert.equal(sqlCount(server, "SELECT COUNT(*) FROM room_archive WHERE stanza LIKE '%je lis ça%'"), 0),
+      );
+      assert.equal(sqlCount(server, "SELECT COUNT(*) FROM room_archive WHERE stanza LIKE '%urn:xmpp:message-retract:1%'"), 1);
+      await eventually(async () => assert.equal(await muc.getByText(roomReply).count(), 0));
 
       // a pupil of another class: refused, not in the roster
       await lea.locator('converse-roster').getByRole('button', { name: 'Menu' }).first().click();

@@ -120,13 +120,16 @@ describe('reports', () => {
     const adminNav = admin.getByRole('navigation', { name: 'Menu de la console' });
     await adminNav.getByRole('link', { name: 'Établissements' }).waitFor();
     assert.equal(await adminNav.getByRole('link', { name: 'Signalements' }).count(), 0);
+    // Nor, with them, access to the members' archives.
+    assert.equal(await adminNav.getByRole('link', { name: 'Accès aux archives' }).count(), 0);
     const cpe = await openConsole(browser, server);
     await cpe.getByRole('textbox', { name: 'Identifiant' }).fill('claire.moreau');
     await cpe.getByLabel('Mot de passe').fill('demo');
     await cpe.getByRole('button', { name: 'Se connecter' }).click();
     await cpe.getByRole('heading', { name: 'Signalements', level: 1 }).waitFor();
     const nav = cpe.getByRole('navigation', { name: 'Menu de la console' });
-    assert.deepEqual(await nav.getByRole('link').allInnerTexts(), ['Signalements']);
+    // The safety staff read the reports and, under a grant, the members' archives.
+    assert.deepEqual(await nav.getByRole('link').allInnerTexts(), ['Signalements', 'Accès aux archives']);
     await cpe.getByRole('table', { name: /Signalements de Collège Jean Moulin/ }).getByText('En cours').waitFor();
 
     for (const page of [lea, hugo, admin, cpe]) assert.deepEqual(page.errors, []);

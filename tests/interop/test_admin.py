@@ -85,6 +85,8 @@ async def wait_closed(client, timeout: float = 10) -> None:
 async def test_locking_an_account_closes_its_session_and_refuses_login(make_school):
     sch, api = await admin_of_school(make_school)
     lea = await sch.login("lea.martin")
+    hugo = await sch.login("hugo.bernard")
+    await befriend(lea, hugo)
     user = await api.ok("GET", "/users/lea.martin")
     assert user["locked"] is False and user["chat_allowed"] is True
     assert [s["resource"] for s in user["sessions"]] == ["r"]
@@ -103,7 +105,10 @@ async def test_locking_an_account_closes_its_session_and_refuses_login(make_scho
 
     await api.ok("POST", "/users/lea.martin/unlock")
     assert (await sasl_plain(sch.srv, "lea.martin")).ok
-    await sch.login("lea.martin", "again")
+    lea = await sch.login("lea.martin", "again")
+    # A lock is not the rules: their contact outlived it, on both sides.
+    assert (await lea.get_roster())[hugo.bare]["subscription"] == "both"
+    assert (await hugo.get_roster())[lea.bare]["subscription"] == "both"
 
     audit = await api.ok("GET", "/audit")
     assert [r["action"] for r in audit[:2]] == ["user.unlock", "user.lock"]

@@ -744,8 +744,16 @@ async def test_moved_pupil_follows_new_class_without_restart(sch):
 
     d = school()
     user_entry(d, "lea.martin")["classes"] = [C6B]
+    ml0, mh0 = lea.mark(), hugo.mark()
     import_ok(sch.srv, d)
     assert sch.srv.pid == pid and sch.srv.is_running()
+
+    # The rules no longer let them reach each other either way: their contact ends on
+    # both sides (the new school year), pushed to their clients, and gone from the rosters.
+    await lea.wait_roster_push(hugo.bare, lambda i: i["subscription"] == "remove", start=ml0)
+    await hugo.wait_roster_push(lea.bare, lambda i: i["subscription"] == "remove", start=mh0)
+    assert hugo.bare not in await lea.get_roster()
+    assert lea.bare not in await hugo.get_roster()
 
     # old class: refused from the next stanza on, even a former mutual contact
     ml, mh, mt, mi = lea.mark(), hugo.mark(), tom.mark(), ines.mark()

@@ -251,6 +251,7 @@ async def test_a_contact_with_notify_receives_events_and_the_last_item(server, m
 
 
 async def test_a_pupil_the_rules_keep_apart_receives_nothing_and_cannot_retrieve(make_gate):
+    # A tune (XEP-0118): a directory user's nickname (XEP-0172) is his school name only.
     g = await make_gate()
     noah = await g.login("noah.robert", presence=False, plugins=PEP_PLUGINS)
     jules = await g.login("jules.lambert", presence=False, plugins=PEP_PLUGINS)
@@ -258,18 +259,18 @@ async def test_a_pupil_the_rules_keep_apart_receives_nothing_and_cannot_retrieve
     await with_caps(jules)
     await befriend(noah, jules)
     mj = jules.mark()
-    assert (await publish(noah, NS_NICK, "n1", f"<nick xmlns='{NS_NICK}'>Noé</nick>"))["type"] == "result"
-    await jules.wait_for(is_event(noah.bare, NS_NICK, "item", "n1"), start=mj, what="classmate's nick")
+    assert (await publish(noah, NS_TUNE, "n1", f"<tune xmlns='{NS_TUNE}'><title>Noé</title></tune>"))["type"] == "result"
+    await jules.wait_for(is_event(noah.bare, NS_TUNE, "item", "n1"), start=mj, what="classmate's tune")
     # Jules moves to 6e A: the rules no longer let the two pupils reach each other.
     g.import_(moved(g.snapshot, "jules.lambert", C6A))
     await asyncio.sleep(0.5)
     mj = jules.mark()
-    assert (await publish(noah, NS_NICK, "n2", f"<nick xmlns='{NS_NICK}'>Noé 2</nick>"))["type"] == "result"
+    assert (await publish(noah, NS_TUNE, "n2", f"<tune xmlns='{NS_TUNE}'><title>Noé 2</title></tune>"))["type"] == "result"
     await ping(noah)
     await ping(jules)
-    assert not jules.matching(is_event(noah.bare, NS_NICK), mj), "a PEP event crossed the rules"
+    assert not jules.matching(is_event(noah.bare, NS_TUNE), mj), "a PEP event crossed the rules"
     assert "Noé 2" not in "".join(str(s) for s in jules.inbox[mj:])
-    r = await items(jules, noah.bare, NS_NICK)
+    r = await items(jules, noah.bare, NS_TUNE)
     assert condition(r) == "forbidden"
     assert "Noé" not in str(r)
     # A new device of jules gets no last item of noah's either.
@@ -278,7 +279,7 @@ async def test_a_pupil_the_rules_keep_apart_receives_nothing_and_cannot_retrieve
     await with_caps(j2)
     await ping(noah)
     await ping(j2)
-    assert not j2.matching(is_event(noah.bare, NS_NICK), m2)
+    assert not j2.matching(is_event(noah.bare, NS_TUNE), m2)
 
 
 # ====================================================================== vCard4

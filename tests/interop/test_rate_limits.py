@@ -60,6 +60,28 @@ async def test_a_pupil_over_the_message_rate(make_gate):
     await a.wait_message(body="réponse", start=ma)
 
 
+async def test_a_flood_is_slowed_down_and_every_message_answered(make_gate):
+    """A pupil's client that floods (300 messages at once, 3 allowed a minute) is read
+    more slowly by the server, but nothing is dropped: 3 messages arrive and each of the
+    297 others is refused with its own error, in order; then a classmate's message still
+    reaches him at once."""
+    g = await make_gate(extra_toml="[rates.pupils]\nmessages_per_minute = 3\n")
+    a, b = await g.users(*CONTACT_PAIR)
+    await mutual(a, b)
+    ma, mb = a.mark(), b.mark()
+    ids = [f"flood-{i}" for i in range(300)]
+    send(a, "".join(f"<message to='{b.bare}' type='chat' id='{i}'><body>{i}</body></message>" for i in ids))
+    for i in ids[:3]:
+        await b.wait_message(body=i, start=mb)
+    await a.wait_for(error_with_id(ids[-1]), start=ma, timeout=30, what="the refusal of the last message")
+    refused = [st["id"] for st in a.matching(lambda st: st["type"] == "error" and st["id"] in ids, ma)]
+    assert refused == ids[3:], f"{len(refused)} refusals, not the 297 in order"
+    assert not b.matching(lambda st: isinstance(st, Message) and st["body"] in ids[3:], mb)
+    ma = a.mark()
+    b.send_message(a.bare, "ça va ?")
+    await a.wait_message(body="ça va ?", start=ma)
+
+
 async def test_a_school_s_own_limit_replaces_the_profile_s(make_gate):
     """`[rates.structures."ID".pupils]`: the collège lets its pupils send 5 messages a
     minute where the platform allows 2; its adults keep the platform's."""

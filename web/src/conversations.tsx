@@ -173,6 +173,9 @@ function ConversationPanel({
   // A received message's menu (« Signaler ce message ») and the report dialog it opens.
   const [lineMenu, setLineMenu] = useState<{ line: Line; x: number; y: number; from: HTMLElement } | null>(null);
   const [reporting, setReporting] = useState<{ line: Line; from: HTMLElement } | null>(null);
+  // The room's creator: « Supprimer pour tout le monde » (XEP-0425), after « Oui ».
+  const [deleting, setDeleting] = useState<{ line: Line; from: HTMLElement } | null>(null);
+  const creator = isRoom && conv.affiliation === 'owner' && conv.state === 'joined';
   // The participants' drawer (narrow screens only: wider, the column is always shown).
   const [drawer, setDrawer] = useState(false);
   const closeDrawer = () => {
@@ -275,7 +278,7 @@ function ConversationPanel({
                     {line.who ?? (line.kind === 'out' ? model.displayName(model.bare) : name)}
                   </span>{' '}
                   <time dateTime={line.time.toISOString()}>{formatTime(line.time)}</time>
-                  {line.kind === 'in' && line.sid && (
+                  {line.sid && !line.retracted && (line.kind === 'in' || creator) && (
                     <>
                       {' '}
                       <button
@@ -293,9 +296,13 @@ function ConversationPanel({
                       </button>
                     </>
                   )}
-                  <MessageBody text={line.text ?? ''}>
-                    <MessageText text={line.text ?? ''} />
-                  </MessageBody>
+                  {line.retracted ? (
+                    <p class="retracted">{t('messageModerated')}</p>
+                  ) : (
+                    <MessageBody text={line.text ?? ''}>
+                      <MessageText text={line.text ?? ''} />
+                    </MessageBody>
+                  )}
                 </>
               ) : (
                 <p class="event">
@@ -328,10 +335,22 @@ function ConversationPanel({
         <Menu
           label={t('messageActions', { name: lineMenu.line.who ?? name, time: formatTime(lineMenu.line.time) })}
           items={[
-            {
-              label: t('reportMessage'),
-              onSelect: () => setReporting({ line: lineMenu.line, from: lineMenu.from }),
-            },
+            ...(lineMenu.line.kind === 'in'
+              ? [
+                  {
+                    label: t('reportMessage'),
+                    onSelect: () => setReporting({ line: lineMenu.line, from: lineMenu.from }),
+                  },
+                ]
+              : []),
+            ...(creator
+              ? [
+                  {
+                    label: t('deleteForEveryone'),
+                    onSelect: () => setDeleting({ line: lineMenu.line, from: lineMenu.from }),
+                  },
+                ]
+              : []),
           ]}
           x={lineMenu.x}
           y={lineMenu.y}
@@ -339,6 +358,23 @@ function ConversationPanel({
             const from = lineMenu.from;
             setLineMenu(null);
             if (restore) from.focus();
+          }}
+        />
+      )}
+      {deleting && (
+        <ConfirmDialog
+          title={t('deleteForEveryone')}
+          text={t('confirmDeleteForEveryone', { name: deleting.line.who ?? name })}
+          onAnswer={(yes) => {
+            const { line, from } = deleting;
+            setDeleting(null);
+            if (yes && line.sid) {
+              model.rooms.deleteForEveryone(conv.jid, line.sid).catch((e) => model.fail(e));
+              // The line's button goes away with its text: focus goes back to the editor.
+              window.setTimeout(() => editorRef.current?.focus(), 0);
+            } else if (from.isConnected) {
+              window.setTimeout(() => from.focus(), 0);
+            }
           }}
         />
       )}

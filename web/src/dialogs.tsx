@@ -708,12 +708,94 @@ export function SettingsDialog({ model, onDone }: { model: Model; onDone: () => 
           <option value="0">{t('settingsNever')}</option>
         </select>
       </div>
+      <MyData model={model} />
       <div class="buttons">
         <button type="button" class="primary" onClick={onDone}>
           {t('close')}
         </button>
       </div>
     </Modal>
+  );
+}
+
+/**
+ * « Mes données »: the user's own data as a JSON file (the server's access
+ * export, docs/safety.md), confirmed with his password; nothing is kept.
+ */
+function MyData({ model }: { model: Model }) {
+  const ids = useMemo(() => ({ password: uid('data-password'), problem: uid('data-problem') }), []);
+  const [password, setPassword] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState<string | null>(null);
+  const [done, setDone] = useState(false);
+  const download = async (e: Event) => {
+    e.preventDefault();
+    setProblem(null);
+    setDone(false);
+    if (!password) {
+      setProblem(t('settingsDataBad'));
+      return;
+    }
+    setBusy(true);
+    try {
+      const login = model.bare.split('@')[0];
+      const resp = await fetch('/api/export', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ login, password }),
+      });
+      if (resp.status === 401) {
+        setProblem(t('settingsDataBad'));
+        return;
+      }
+      if (!resp.ok) {
+        setProblem(t('settingsDataFailed'));
+        return;
+      }
+      const url = URL.createObjectURL(await resp.blob());
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = `causerie-${login}.json`;
+      document.body.append(a);
+      a.click();
+      a.remove();
+      window.setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      setPassword('');
+      setDone(true);
+    } catch {
+      setProblem(t('settingsDataFailed'));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form class="my-data" onSubmit={download}>
+      <fieldset>
+        <legend>{t('settingsData')}</legend>
+        <p>{t('settingsDataIntro')}</p>
+        <div class="field">
+          <label for={ids.password}>{t('settingsDataPassword')}</label>
+          <input
+            id={ids.password}
+            type="password"
+            autocomplete="current-password"
+            value={password}
+            aria-describedby={problem ? ids.problem : undefined}
+            aria-invalid={problem ? 'true' : undefined}
+            onInput={(e) => setPassword((e.target as HTMLInputElement).value)}
+          />
+        </div>
+        {problem && (
+          <p id={ids.problem} class="error" role="alert">
+            {problem}
+          </p>
+        )}
+        {done && <p role="status">{t('settingsDataDone')}</p>}
+        <button type="submit" disabled={busy}>
+          {busy ? t('settingsDataBusy') : t('settingsDataDownload')}
+        </button>
+      </fieldset>
+    </form>
   );
 }
 

@@ -101,6 +101,10 @@ const fr = {
   reportTitle: 'Signaler {name}',
   reportMessageTitle: 'Signaler le message de {name}',
   reportMessage: 'Signaler ce message',
+  messageModerated: 'Message supprimé par la modération',
+  deleteForEveryone: 'Supprimer pour tout le monde',
+  confirmDeleteForEveryone:
+    'Supprimer ce message de {name} pour tout le monde ? Il disparaît de la conversation et de son archive.',
   messageActions: 'Options du message de {name} de {time}',
   reportIntro:
     "Ton signalement sera transmis à ton établissement, avec les derniers messages échangés. La personne signalée n'en saura rien.",
@@ -202,6 +206,15 @@ const fr = {
   settingsAwayAfter: 'Passer à « Absent » après un moment sans activité',
   settingsMinutes: '{n} minutes',
   settingsNever: 'Jamais',
+  settingsData: 'Mes données',
+  settingsDataIntro:
+    'Télécharge tout ce que le serveur du chat garde de toi (tes contacts, ton profil, tes conversations) dans un fichier JSON. Pour confirmer, saisis ton mot de passe.',
+  settingsDataPassword: 'Mot de passe',
+  settingsDataDownload: 'Télécharger mes données',
+  settingsDataBusy: 'Préparation du fichier…',
+  settingsDataBad: 'Mot de passe incorrect.',
+  settingsDataFailed: "Le fichier n'a pas pu être préparé. Réessaie dans un instant.",
+  settingsDataDone: 'Tes données ont été téléchargées.',
   notifyRoom: '{name} dans « {room} »',
 
   rulesRefusal: "Les règles de ton établissement ne permettent pas cette action.",
@@ -218,6 +231,10 @@ type Catalogue = Record<Key, string>;
  * in « vous » and no « vous » in « tu ».)
  */
 const vous: Partial<Catalogue> = {
+  settingsDataIntro:
+    'Téléchargez tout ce que le serveur du chat garde de vous (vos contacts, votre profil, vos conversations) dans un fichier JSON. Pour confirmer, saisissez votre mot de passe.',
+  settingsDataFailed: "Le fichier n'a pas pu être préparé. Réessayez dans un instant.",
+  settingsDataDone: 'Vos données ont été téléchargées.',
   reportIntro:
     "Votre signalement sera transmis à votre établissement, avec les derniers messages échangés. La personne signalée n'en saura rien.",
   reportSent: 'Votre signalement a été transmis à votre établissement.',
@@ -354,6 +371,10 @@ const en: Catalogue = {
   reportTitle: 'Report {name}',
   reportMessageTitle: 'Report the message from {name}',
   reportMessage: 'Report this message',
+  messageModerated: 'Message deleted by the moderators',
+  deleteForEveryone: 'Delete for everyone',
+  confirmDeleteForEveryone:
+    'Delete this message from {name} for everyone? It disappears from the conversation and its archive.',
   messageActions: 'Options of the message from {name} at {time}',
   reportIntro: 'Your report will be sent to your school, with your latest messages. The person reported will not be told.',
   reportReason: 'Reason',
@@ -446,6 +467,15 @@ const en: Catalogue = {
   settingsAwayAfter: 'Switch to “Away” after a while without activity',
   settingsMinutes: '{n} minutes',
   settingsNever: 'Never',
+  settingsData: 'My data',
+  settingsDataIntro:
+    'Download everything the chat server keeps about you (your contacts, your profile, your conversations) as a JSON file. To confirm, enter your password.',
+  settingsDataPassword: 'Password',
+  settingsDataDownload: 'Download my data',
+  settingsDataBusy: 'Preparing the file…',
+  settingsDataBad: 'Wrong password.',
+  settingsDataFailed: 'The file could not be prepared. Try again in a moment.',
+  settingsDataDone: 'Your data was downloaded.',
   notifyRoom: '{name} in “{room}”',
 
   rulesRefusal: "Your school's rules do not allow this.",

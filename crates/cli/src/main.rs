@@ -86,6 +86,9 @@ enum Command {
     /// The kill switch (« Coupure ») per structure (docs/safety.md).
     #[command(subcommand)]
     Shutdown(ShutdownCommand),
+    /// Whether a structure's pupils may have profile photos (off by default).
+    #[command(subcommand)]
+    Photos(PhotosCommand),
 }
 
 #[derive(Subcommand)]
@@ -119,6 +122,16 @@ enum ShutdownCommand {
         #[arg(long)]
         message: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum PhotosCommand {
+    /// Show whether a structure's pupils may have profile photos.
+    Show { structure: String },
+    /// Allow (`on`) or forbid (`off`) a structure's pupils' profile photos.
+    Set { structure: String, value: String },
+    /// Go back to the default (off).
+    Reset { structure: String },
 }
 
 #[derive(Subcommand)]
@@ -178,8 +191,9 @@ enum ArchiveCommand {
     },
     /// Go back to the configured default (`[archive] retention`).
     Reset { structure: String },
-    /// Delete now every archived message, and every shared file, past its retention (the
-    /// server does it every hour).
+    /// Delete now every archived message and shared file past its retention, closed
+    /// reports and audit rows past theirs, and the accounts of users who left the
+    /// directory past `[archive] departed_days` (the server does it every hour).
     Purge,
 }
 
@@ -329,6 +343,7 @@ async fn run(command: Command, config: Config) -> Result<()> {
         Command::Access(cmd) => access(cmd, &config).await,
         Command::Archive(cmd) => archive(cmd, &config).await,
         Command::Upload(cmd) => upload(cmd, &config).await,
+        Command::Photos(cmd) => photos(cmd, &config).await,
         Command::Reports(cmd) => reports(cmd, &config).await,
         Command::Quiet(cmd) => quiet(cmd, &config).await,
         Command::Shutdown(cmd) => shutdown(cmd, &config).await,
@@ -942,11 +957,30 @@ async fn archive(cmd: ArchiveCommand, config: &Config) -> Result<()> {
         ArchiveCommand::Purge => {
             let store = open_store(config).await?;
             let n = causerie_server::services::retention::purge_now(&store, &config.archive).await;
+            // Departed users first: their shared files go with the files' purge.
+            let classes =
+                causerie_server::services::retention::purge_classes_now(&store, &config.archive)
+                    .await;
             let files =
                 causerie_server::services::retention::purge_uploads_now(&store, config).await;
             store.close().await;
+            let classes = classes?;
+            if !classes.departed.is_empty() {
+                signal(config).await;
+            }
             println!("{} archived messages purged", n?);
             println!("{} shared files purged", files?);
+            println!("{} closed reports purged", classes.reports);
+            println!("{} audit log rows purged", classes.audit_rows);
+            println!(
+                "{} departed users purged{}",
+                classes.departed.len(),
+                if classes.departed.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", classes.departed.join(", "))
+                }
+            );
         }
     }
     Ok(())
@@ -972,6 +1006,52 @@ async fn upload_now(
     .await;
     store.close().await;
     Ok(now?)
+}
+
+async fn photos(cmd: PhotosCommand, config: &Config) -> Result<()> {
+    use causerie_store::PrivacyStore;
+    let (structure, allowed) = match cmd {
+        PhotosCommand::Show { structure } => {
+            let store = open_store(config).await?;
+            let own = store.pupil_photos(&structure).await;
+            store.close().await;
+            match own? {
+                Some(on) => println!(
+                    "{structure}: pupils' photos {} (its own)",
+                    if on { "on" } else { "off" }
+                ),
+                None => println!("{structure}: pupils' photos off (the default)"),
+            }
+            return Ok(());
+        }
+        PhotosCommand::Set { structure, value } => {
+            let on = match value.as_str() {
+                "on" | "true" => true,
+                "off" | "false" => false,
+                other => bail!("`{other}` is not on or off"),
+            };
+            (structure, Some(on))
+        }
+        PhotosCommand::Reset { structure } => (structure, None),
+    };
+    change(
+        config,
+        Change::SetPupilPhotos {
+            structure: structure.clone(),
+            allowed,
+        },
+        &format!("the pupils' photos of {structure}"),
+    )
+    .await?;
+    println!(
+        "{structure}: pupils' photos {}",
+        match allowed {
+            Some(true) => "on",
+            Some(false) => "off",
+            None => "off (the default)",
+        }
+    );
+    Ok(())
 }
 
 async fn upload(cmd: UploadCommand, config: &Config) -> Result<()> {

@@ -13,6 +13,8 @@
 //! - [`upload`]: file sharing (XEP-0363) as each structure allows it.
 //! - [`quiet`]: quiet hours (« Heures calmes »): when a profile is not disturbed.
 //! - [`shutdown`]: the kill switch (« Coupure »): who may still send, in each mode.
+//! - [`profile_policy`]: what a pupil may publish about himself (no OMEMO, photos per
+//!   structure, the school's name).
 //! - [`register`]: « tu » or « vous »: the server's texts in the reader's register
 //!   ([`Text`], [`Register`]).
 
@@ -21,6 +23,7 @@ pub mod directory;
 pub mod fold;
 pub mod model;
 pub mod policy;
+pub mod profile_policy;
 pub mod quiet;
 pub mod register;
 pub mod retention;

@@ -53,3 +53,9 @@ pub const PUSH: &str = "urn:xmpp:push:0";
 pub const PUBSUB: &str = "http://jabber.org/protocol/pubsub";
 /// XEP-0004 data forms.
 pub const DATA_FORMS: &str = "jabber:x:data";
+/// XEP-0424 message retraction (the retraction and the archive's tombstone).
+pub const RETRACT: &str = "urn:xmpp:message-retract:1";
+/// XEP-0425 moderated retraction (a room's moderator, or the school's staff).
+pub const MODERATE: &str = "urn:xmpp:message-moderate:1";
+/// XEP-0428 fallback indication.
+pub const FALLBACK: &str = "urn:xmpp:fallback:0";

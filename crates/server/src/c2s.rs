@@ -182,6 +182,16 @@ pub async fn serve_transport<T: Transport>(
 /// Not an `async fn` itself: an async fn keeps its arguments in its state for
 /// its whole life, even once moved, so the transport (1.2 KiB with TLS) would
 /// be there twice, once in the connection and once as the spent argument.
+/// The pause before reading more from a client whose last read brought `refused` stanzas
+/// refused as over a limit: [`PACE_PER_REFUSAL`] each, at most [`PACE_MAX`].
+fn pace(refused: u32) -> Duration {
+    PACE_PER_REFUSAL.saturating_mul(refused).min(PACE_MAX)
+}
+
+/// See [`pace`]: at most 500 refusals a second for one connection that keeps flooding.
+const PACE_PER_REFUSAL: Duration = Duration::from_millis(2);
+const PACE_MAX: Duration = Duration::from_secs(1);
+
 fn run<T: Transport>(
     server: Arc<Server>,
     io: T,
@@ -1078,6 +1088,15 @@ impl<T: Transport> Conn<T> {
                     self.framer.pending = VecDeque::new();
                     if let Some(e) = self.framer.failed.take() {
                         return e.into();
+                    }
+                    // A client over its limits is read more slowly: each refusal it got
+                    // costs it a pause before the next read, so that a flood is refused at
+                    // the pace of the pauses (its socket fills, its sender waits) instead
+                    // of taking the server's time from everyone else. Each stanza is still
+                    // answered; nothing is dropped. Its queued replies go out after.
+                    let refused = session.take_refused();
+                    if refused > 0 {
+                        tokio::time::sleep(pace(refused)).await;
                     }
                 }
             }

@@ -1,7 +1,8 @@
 //! One way to change the school: a typed [`Change`] (a directory import, one user, class,
 //! group or structure, a structure's rules, chat access, archive retention or file
-//! sharing or safety staff, quiet hours, the kill switch, an account lock, an
-//! administrator's grant, a console group edit) and one [`apply`] that every door calls —
+//! sharing or safety staff or pupils' photos, quiet hours, the kill switch, an account
+//! lock, an administrator's grant, a console group edit, the staff's moderation of a
+//! report) and one [`apply`] that every door calls —
 //! the `causerie` command line, the ENT's directory sync API and the admin API.
 //!
 //! `apply` checks that the door may make the change ([`Actor`]), validates it with the
@@ -27,7 +28,7 @@ use causerie_ent::{
 };
 use causerie_store::{
     AccountArchiveStore, AdminStore, Credentials, DirectoryStore, GroupChange, ImportReport,
-    NewAudit, ReportStore, SafetyStore, Store, StoreError, UploadStore,
+    NewAudit, PrivacyStore, ReportStore, SafetyStore, Store, StoreError, UploadStore,
 };
 use serde_json::{Value, json};
 
@@ -120,6 +121,13 @@ pub enum Change {
         structure: String,
         shutdown: Shutdown,
     },
+    /// Whether a structure's pupils may have profile photos (vCard PHOTO, XEP-0084
+    /// avatars; None: back to the default, off). Not a directory change: each
+    /// publication reads it.
+    SetPupilPhotos {
+        structure: String,
+        allowed: Option<bool>,
+    },
     /// An account locked or unlocked by an administrator; `structure` is the one the
     /// administrator acted for (audit).
     Lock {
@@ -144,6 +152,43 @@ pub enum Change {
     },
     /// A console edit of an ENT group.
     EditGroup(GroupChange),
+    /// What a structure's safety staff (or its administrators) do about a report, in
+    /// `structure` (the audit rows' structure); `report` the report acted on. Only a
+    /// running server does these (they reach sessions and rooms): `Server::apply`; here
+    /// it is refused (the command line).
+    Moderate {
+        structure: String,
+        report: Option<i64>,
+        action: Moderation,
+    },
+}
+
+/// One of the staff's actions on a report (docs/safety.md « Signalements »), done by the
+/// running server (`moderation.rs`), each with its audit row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Moderation {
+    /// Deletes messages of room `room` for everyone (XEP-0425: tombstones in the archive,
+    /// the retraction to its occupants).
+    RoomMessages {
+        room: String,
+        stanza_ids: Vec<String>,
+    },
+    /// Deletes one-to-one messages between account `user` and `with` (a bare JID) from
+    /// both accounts' archives (tombstones) and offline stores, and tells both parties'
+    /// clients (a retraction).
+    DirectMessages {
+        user: String,
+        with: String,
+        stanza_ids: Vec<String>,
+    },
+    /// `blocked` (a bare JID) can no longer reach account `user`: put in `user`'s
+    /// blocklist (XEP-0191), as if he had blocked him himself.
+    BlockPair { user: String, blocked: String },
+    /// Account `user` is removed from room `room` (his membership ends, with the notice).
+    RemoveFromRoom { room: String, user: String },
+    /// Room `room` is closed: its occupants leave with the notice, it is destroyed, its
+    /// archive stays for its retention.
+    CloseRoom { room: String },
 }
 
 impl Change {
@@ -152,7 +197,11 @@ impl Change {
     pub fn moves_generation(&self) -> bool {
         !matches!(
             self,
-            Change::SetRetention { .. } | Change::SetUpload { .. } | Change::SetSafetyStaff { .. }
+            Change::SetRetention { .. }
+                | Change::SetUpload { .. }
+                | Change::SetSafetyStaff { .. }
+                | Change::SetPupilPhotos { .. }
+                | Change::Moderate { .. }
         )
     }
 
@@ -174,6 +223,8 @@ impl Change {
 /// What a change did.
 #[derive(Debug, Clone, Default)]
 pub struct Applied {
+    /// How many things a moderation changed (messages deleted, people removed…).
+    pub moderated: usize,
     /// It changed something (an unlock of an unlocked account does not).
     pub changed: bool,
     /// What an import did.
@@ -194,6 +245,8 @@ pub struct Applied {
     pub quiet_before: Option<QuietHours>,
     /// The structure's kill switch before.
     pub shutdown_before: Option<Shutdown>,
+    /// The structure's own choice for its pupils' photos before (None: the default).
+    pub pupil_photos_before: Option<bool>,
 }
 
 /// Why a change was refused; nothing was written.
@@ -211,6 +264,10 @@ pub enum ChangeError {
     /// It already exists (a group created twice).
     #[error("already exists")]
     AlreadyExists,
+    /// The change cannot be made as it stands (a moderation: the room is gone, the
+    /// message is not there…): why, in French and in English.
+    #[error("{en}")]
+    Refused { fr: String, en: String },
     /// The store refused or failed.
     #[error(transparent)]
     Store(StoreError),
@@ -493,6 +550,16 @@ pub async fn apply(
                 ..done
             })
         }
+        Change::SetPupilPhotos { structure, allowed } => {
+            let before = store
+                .set_pupil_photos_audited(&structure, allowed, actor.name())
+                .await?;
+            Ok(Applied {
+                changed: before != allowed,
+                pupil_photos_before: before,
+                ..done
+            })
+        }
         Change::Lock {
             login,
             locked,
@@ -566,5 +633,8 @@ pub async fn apply(
                 ..done
             })
         }
+        Change::Moderate { .. } => Err(ChangeError::NotAllowed(
+            "a door without the running server (moderation reaches sessions and rooms)",
+        )),
     }
 }

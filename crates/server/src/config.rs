@@ -580,7 +580,7 @@ pub enum PolicyMode {
 
 /// The accounts' archive of one-to-one messages (XEP-0313 on accounts): how long it is
 /// kept where a structure set nothing (docs/config.md, "Archive").
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Archive {
     /// Retention of the archive for structures that set none, and for accounts outside
@@ -589,6 +589,46 @@ pub struct Archive {
     pub retention: causerie_ent::Retention,
     /// The day the school year starts, `"MM-DD"`, at midnight in the server's time zone.
     pub school_year_start: causerie_ent::YearStart,
+    /// Days a closed report (with its copied messages and notes) is kept after its last
+    /// change; reports not closed are kept (1 to 3650).
+    pub reports_days: u32,
+    /// Days the audit log's rows are kept (30 to 3650).
+    pub audit_days: u32,
+    /// Days after a user leaves the directory before his account and everything that goes
+    /// with it are deleted (0: at the next hourly purge; at most 3650).
+    pub departed_days: u32,
+    /// Hours an archive access granted to a structure's safety staff lasts (1 to 72).
+    pub access_hours: u32,
+}
+
+impl Default for Archive {
+    fn default() -> Archive {
+        Archive {
+            retention: causerie_ent::Retention::default(),
+            school_year_start: causerie_ent::YearStart::default(),
+            reports_days: 365,
+            audit_days: 365,
+            departed_days: 92,
+            access_hours: 24,
+        }
+    }
+}
+
+impl Archive {
+    /// Checks the bounds of the numbers (docs/config.md, "Archive").
+    pub fn check(&self) -> Result<(), String> {
+        let within = |name: &str, v: u32, lo: u32, hi: u32| {
+            if (lo..=hi).contains(&v) {
+                Ok(())
+            } else {
+                Err(format!("[archive] {name} is {lo} to {hi}, not {v}"))
+            }
+        };
+        within("reports_days", self.reports_days, 1, 3650)?;
+        within("audit_days", self.audit_days, 30, 3650)?;
+        within("departed_days", self.departed_days, 0, 3650)?;
+        within("access_hours", self.access_hours, 1, 72)
+    }
 }
 
 /// Multi-user conversations (XEP-0045 rooms on `conference.DOMAIN`) and their limits.
@@ -824,6 +864,7 @@ impl Config {
         if !(50..=60_000).contains(&self.quiet_hours.tick_ms) {
             return Err(("quiet_hours.tick_ms", "must be between 50 and 60000".into()));
         }
+        self.archive.check().map_err(|e| ("archive", e))?;
         let l = &self.limits;
         if !(1024..=16 * 1024 * 1024).contains(&l.max_stanza_bytes) {
             return Err((

@@ -7,6 +7,8 @@
 //!   saying why, in French and English;
 //! - presences between two accounts the rules no longer let reach each other end, with an
 //!   unavailable presence stripped of any status (`features::presence::rules_changed`);
+//! - contacts the rules no longer allow either way end on both sides, with roster pushes
+//!   (`features::roster_rules`);
 //! - room memberships the rooms' policy no longer admits end (`features::muc::membership`);
 //! - the users whose structure's kill switch changed are told (`features::quiet`).
 //!
@@ -87,6 +89,7 @@ pub async fn apply(server: &Server, old: &View, new: &View) {
         "applying a directory change to presences and rooms"
     );
     features::presence::rules_changed(server, old, new, &affected).await;
+    features::roster_rules::enforce(server, old, new, &affected).await;
     features::muc::membership::enforce(server, old, new, &affected).await;
 }
 

@@ -1,6 +1,9 @@
 //! The routing choke point: every stanza a bound session sends goes through [`route`],
 //! which, in this order,
 //! 1. stamps `from` with the session's full JID (a client's `from` is never trusted),
+//!    and puts a directory user's school name in an XEP-0172 `<nick/>` he attaches (a
+//!    subscription request's, a message's: his name is the school's,
+//!    `features::profile_policy::school_nick`),
 //! 2. validates `to` (a malformed JID gets `jid-malformed`),
 //! 3. sends everything addressed to the conversation service (`conference.DOMAIN`,
 //!    [`MucDest`]) to `features::muc`, where the rooms' policy applies,
@@ -80,6 +83,7 @@ pub async fn route(server: &Server, session: &Session, mut stanza: Element) {
     }
     let full = session.jid.to_string();
     xml::set_attr(&mut stanza, "from", full.clone());
+    features::profile_policy::school_nick(server, &session.user, &mut stanza).await;
     let to = match stanza.attr("to") {
         None => None,
         Some(raw) => match Jid::new(raw) {

@@ -183,12 +183,21 @@ impl Server {
 
     /// Applies a change of the school made through this process (the sync API, the admin
     /// API): `changes::apply` against the directory in force, then the new generation is
-    /// loaded (and enforced) before this returns.
+    /// loaded (and enforced) before this returns. A moderation (`Change::Moderate`) is
+    /// done by this server itself (`moderation.rs`).
     pub async fn apply(
         &self,
         actor: &crate::changes::Actor,
         change: crate::changes::Change,
     ) -> Result<crate::changes::Applied, crate::changes::ChangeError> {
+        if let crate::changes::Change::Moderate {
+            structure,
+            report,
+            action,
+        } = change
+        {
+            return self.moderate(actor, &structure, report, action).await;
+        }
         let dir = self.directory().await;
         let moves = change.moves_generation();
         let applied = crate::changes::apply(&self.store, &dir, actor, change).await;

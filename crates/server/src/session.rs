@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use causerie_ent::Register;
 use causerie_proto::Element;
-use causerie_proto::errors::{StanzaError, error_reply, may_reply_with_error};
+use causerie_proto::errors::{Condition, StanzaError, error_reply, may_reply_with_error};
 use jid::{BareJid, FullJid};
 
 use crate::config::Language;
@@ -97,6 +97,10 @@ pub struct Session {
     /// else (his directory profile when the session was bound; `causerie_ent::register`).
     pub register: Register,
     handle: SessionHandle,
+    /// Stanzas refused with `resource-constraint` (a rate limit, an overload) since the
+    /// connection task last read it: the task then waits before reading more
+    /// ([`Session::take_refused`]; docs/safety.md, « Limites »).
+    refused: Arc<std::sync::atomic::AtomicU32>,
 }
 
 impl Session {
@@ -114,7 +118,14 @@ impl Session {
             lang,
             register,
             handle,
+            refused: Arc::new(std::sync::atomic::AtomicU32::new(0)),
         }
+    }
+
+    /// How many of its stanzas were refused as over a limit since the last call, and
+    /// back to zero.
+    pub fn take_refused(&self) -> u32 {
+        self.refused.swap(0, Ordering::Relaxed)
     }
 
     /// The session's id in the registry.
@@ -143,8 +154,12 @@ impl Session {
 /// Its French text is in the session's register ([`for_register`]), its texts ordered
 /// for the session's language ([`for_language`]).
 pub fn reply_error(session: &Session, stanza: &Element, err: impl Into<StanzaError>) {
+    let err = err.into();
+    if err.condition == Condition::ResourceConstraint {
+        session.refused.fetch_add(1, Ordering::Relaxed);
+    }
     if may_reply_with_error(stanza) {
-        let err = for_register(err.into(), session.register);
+        let err = for_register(err, session.register);
         let err = for_language(err, session.lang);
         session.reply(error_reply(stanza, &err));
     }

@@ -70,10 +70,17 @@ fn features_never_write_rosters_through_the_store() {
 
 #[test]
 fn passes_to_others_come_from_the_gate() {
-    let outside: Vec<_> = ["features", "router.rs", "c2s.rs", "enforce.rs", "admin.rs"]
-        .iter()
-        .flat_map(|p| uses("Pass::new(", p))
-        .collect();
+    let outside: Vec<_> = [
+        "features",
+        "router.rs",
+        "c2s.rs",
+        "enforce.rs",
+        "admin.rs",
+        "moderation.rs",
+    ]
+    .iter()
+    .flat_map(|p| uses("Pass::new(", p))
+    .collect();
     assert!(
         outside.is_empty(),
         "Pass::new outside the services: {outside:?}"
@@ -88,9 +95,10 @@ fn passes_to_others_come_from_the_gate() {
     assert_eq!(
         notices,
         [
-            "features/muc/admin.rs",   // « X vous a retiré de la conversation »
-            "features/presence.rs",    // presences ended by a rules change or a block
-            "features/quiet.rs",       // quiet hours began or ended, the kill switch changed
+            "features/blocking.rs", // a block by the school's staff, pushed to the account
+            "features/muc/admin.rs", // « X vous a retiré de la conversation »
+            "features/presence.rs", // presences ended by a rules change or a block
+            "features/quiet.rs",    // quiet hours began or ended, the kill switch changed
             "features/roster_push.rs", // roster pushes
         ]
         .map(|f| f.replace('/', std::path::MAIN_SEPARATOR_STR)),

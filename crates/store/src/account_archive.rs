@@ -183,10 +183,13 @@ async fn purge_where(store: &Store, cutoff: i64, owners: &str, binds: &[Bind]) -
          WHERE stamp_ms < $1 AND ({owners}) LIMIT ${})",
         all.len()
     );
+    // Overwritten in the SQLite file too (privacy.rs, `secure_delete`).
+    let mut conn = store.pool().acquire().await?;
+    crate::privacy::secure_delete(&mut conn, store.backend()).await;
     let mut total = 0;
     loop {
         let done = bind_all(sqlx::query(AssertSqlSafe(sql.clone())), &all)
-            .execute(store.pool())
+            .execute(&mut *conn)
             .await?
             .rows_affected();
         total += done;

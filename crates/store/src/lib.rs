@@ -6,7 +6,10 @@
 //! and items, private XML storage; blocklists (XEP-0191) and last logouts (XEP-0012); push
 //! registrations (XEP-0357); shared files (XEP-0363) and each structure's file sharing;
 //! reports (« Signaler », XEP-0377) with their copied messages and notes, and each
-//! structure's safety staff; each structure's quiet hours and kill switch (safety.rs);
+//! structure's safety staff; moderated messages' tombstones in the archives; lawful
+//! archive access grants, the purges per data class (closed reports, the audit log,
+//! departed users) and each structure's pupils' photos; each structure's quiet hours and
+//! kill switch (safety.rs);
 //! administrators, console sessions, account locks, the audit log).
 //!
 //! Nothing is cached here: every call reads the database, so an account created by another
@@ -25,9 +28,11 @@ pub mod audit;
 pub mod blocking;
 mod credentials;
 pub mod directory;
+pub mod moderation;
 pub mod offline;
 mod paging;
 pub mod pep;
+pub mod privacy;
 pub mod private;
 pub mod push;
 mod reader;
@@ -56,8 +61,10 @@ pub use admin::{
 pub use archive_writer::ArchiveWriter;
 pub use blocking::BlockStore;
 pub use directory::{Access, DirectoryStore, ImportReport};
+pub use moderation::{Archived, ModerationStore};
 pub use offline::{OfflineMessage, OfflineStore, Waiting};
 pub use pep::{AccessModel, LastItem, PepItem, PepNode, PepQuota, PepStore, Published, SendLast};
+pub use privacy::{ArchiveGrant, NewArchiveGrant, PrivacyStore, PrivateRow, UploadRow};
 pub use private::{PrivateEntry, PrivateStore};
 pub use push::{PushRegistration, PushStore};
 pub use reports::{

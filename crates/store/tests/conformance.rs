@@ -33,10 +33,11 @@ use causerie_store::{
     SendLast,
 };
 use causerie_store::{ActivityStore, BlockStore, LastLogout};
+use causerie_store::{ModerationStore, NewUpload, SlotOutcome, UploadState, UploadStore};
+use causerie_store::{NewArchiveGrant, PrivacyStore};
 use causerie_store::{
     NewReport, ReportOutcome, ReportReason, ReportStatus, ReportStore, ReportTarget,
 };
-use causerie_store::{NewUpload, SlotOutcome, UploadState, UploadStore};
 use sqlx::Connection;
 
 const POSTGRES_ENV: &str = "CAUSERIE_TEST_POSTGRES_URL";
@@ -325,6 +326,8 @@ conformance! {
         account_archive_pages_per_owner,
         account_archive_batches_with_rooms_and_refuse_unknown_owners,
         account_archive_retention_is_audited,
+        moderation_replaces_room_messages_with_tombstones,
+        moderation_replaces_both_copies_and_drops_offline_ones,
         uploads_slots_are_single_use_and_bounded,
         uploads_settings_are_audited,
         quiet_hours_and_kill_switch_are_audited_and_move_the_generation,
@@ -341,6 +344,8 @@ conformance! {
         admin_group_changes_are_audited_atomically,
         admin_audit_log_filters_and_pages,
         admin_imports_are_recorded,
+        archive_grants_are_audited,
+        pupil_photos_are_audited,
     ],
     two_stores: [
         second_store_sees_account_at_once,
@@ -349,6 +354,8 @@ conformance! {
     ],
     raw: [
         account_archive_purge_deletes_rows_per_structure,
+        closed_reports_and_old_audit_rows_are_purged,
+        departed_users_are_purged_with_their_data,
     ],
 }
 
@@ -4414,6 +4421,219 @@ async fn incremental_changes_write_their_audit_row_with_them(store: &Store) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Moderation: tombstones in the archives, with the audit row
+// ---------------------------------------------------------------------------------------
+
+fn moderation_audit(action: &str) -> NewAudit {
+    NewAudit {
+        actor: "cpe".into(),
+        action: action.into(),
+        structure: Some("S1".into()),
+        target: None,
+        before: None,
+        after: None,
+    }
+}
+
+async fn last_audit_action(store: &Store) -> Option<String> {
+    store
+        .audit_log(&AuditQuery {
+            limit: 1,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap()
+        .first()
+        .map(|r| r.action.clone())
+}
+
+async fn moderation_replaces_room_messages_with_tombstones(store: &Store) {
+    store.create_account("alice", &creds(1)).await.unwrap();
+    let room = created(store, "chimie", "alice").await;
+    for n in 1..=3 {
+        store
+            .archive_message(&room, &archived(n, n * 10))
+            .await
+            .unwrap();
+    }
+    let found = store
+        .room_archived("chimie", "sid-2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (found.owner.as_str(), found.with.as_str()),
+        ("chimie", "alice")
+    );
+    assert!(found.stanza.contains("m2"));
+    assert_eq!(
+        store.room_archived("physique", "sid-2").await.unwrap(),
+        None
+    );
+
+    let tomb = "<message xmlns='jabber:client' type='groupchat'><retracted/></message>";
+    store
+        .retract_room_message_audited(
+            "chimie",
+            "sid-2",
+            tomb,
+            &moderation_audit("room.message_moderated"),
+        )
+        .await
+        .unwrap();
+    let page = store
+        .archive_page(
+            room.id,
+            &ArchiveQuery {
+                max: 10,
+                ..ArchiveQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    let stanzas: Vec<&str> = page.messages.iter().map(|m| m.stanza.as_str()).collect();
+    assert_eq!(
+        ids(&page),
+        ["sid-1", "sid-2", "sid-3"],
+        "the row keeps its place"
+    );
+    assert_eq!(stanzas[1], tomb);
+    assert!(stanzas[0].contains("m1") && stanzas[2].contains("m3"));
+    assert_eq!(
+        last_audit_action(store).await.as_deref(),
+        Some("room.message_moderated")
+    );
+
+    // Another room's name, or an unknown id: nothing changes, no audit row.
+    for (r, id) in [("physique", "sid-1"), ("chimie", "nope")] {
+        let e = store
+            .retract_room_message_audited(r, id, tomb, &moderation_audit("other"))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::NotFound), "{e:?}");
+    }
+    assert_eq!(
+        last_audit_action(store).await.as_deref(),
+        Some("room.message_moderated")
+    );
+}
+
+async fn moderation_replaces_both_copies_and_drops_offline_ones(store: &Store) {
+    for user in ["ana", "ben", "cloe"] {
+        store.create_account(user, &creds(1)).await.unwrap();
+    }
+    let sid = "0190f5a2-7c1e-7d3a-9b2e-5f1c2d3e4f50";
+    let entry = |owner: &str, with: &str, outgoing: bool| AccountArchiveEntry {
+        owner: owner.into(),
+        message: AccountMessage {
+            stanza_id: sid.into(),
+            with: with.into(),
+            outgoing,
+            stanza: "<message xmlns='jabber:client'><body>méchant</body></message>".into(),
+            stamp_ms: 5,
+        },
+    };
+    store
+        .write_archives(
+            &[],
+            &[
+                entry("ana", "ben@x", true),
+                entry("ben", "ana@x", false),
+                one_to_one("ana", 7, "ben@x", 6),
+            ],
+        )
+        .await
+        .unwrap();
+    let offline = format!(
+        "<message xmlns='jabber:client'><body>méchant</body><stanza-id xmlns='urn:xmpp:sid:0' id='{sid}' by='ben@x'/></message>"
+    );
+    store.store_offline("ben", &offline, 5, 100).await.unwrap();
+    store
+        .store_offline(
+            "ben",
+            "<message xmlns='jabber:client'><body>autre</body></message>",
+            6,
+            100,
+        )
+        .await
+        .unwrap();
+    store.store_offline("cloe", &offline, 5, 100).await.unwrap();
+
+    let owners = vec!["ben".to_string(), "ana".to_string(), "cloe".to_string()];
+    let rows = store.account_archived(&owners, sid).await.unwrap();
+    assert_eq!(
+        rows.iter()
+            .map(|r| (r.owner.as_str(), r.with.as_str(), r.outgoing))
+            .collect::<Vec<_>>(),
+        [("ana", "ben@x", true), ("ben", "ana@x", false)]
+    );
+
+    let tomb = "<message xmlns='jabber:client'><retracted/></message>";
+    let done = store
+        .retract_account_message_audited(
+            sid,
+            &[("ana".into(), tomb.into()), ("ben".into(), tomb.into())],
+            &moderation_audit("message.moderated"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done, (2, 1), "two archive rows, ben's offline copy");
+    for owner in ["ana", "ben"] {
+        let rows = store
+            .account_archived(&[owner.to_string()], sid)
+            .await
+            .unwrap();
+        assert_eq!(rows[0].stanza, tomb);
+    }
+    let left: Vec<String> = store
+        .offline_messages("ben")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.stanza)
+        .collect();
+    assert_eq!(left.len(), 1);
+    assert!(left[0].contains("autre"));
+    // Cloe was not named: her offline copy (a forged one) stays.
+    assert_eq!(store.offline_messages("cloe").await.unwrap().len(), 1);
+    // The other message is untouched.
+    let page = store
+        .account_archive_page(
+            "ana",
+            &ArchiveQuery {
+                max: 10,
+                ..ArchiveQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        page.messages
+            .iter()
+            .any(|m| m.stanza.contains("<body>7</body>"))
+    );
+    assert_eq!(
+        last_audit_action(store).await.as_deref(),
+        Some("message.moderated")
+    );
+
+    // Nobody holds it: NotFound, no audit row.
+    let e = store
+        .retract_account_message_audited(
+            "other",
+            &[("ana".into(), tomb.into())],
+            &moderation_audit("x"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::NotFound), "{e:?}");
+    assert_eq!(
+        last_audit_action(store).await.as_deref(),
+        Some("message.moderated")
+    );
+}
+
+// ---------------------------------------------------------------------------------------
 // The accounts' archive (XEP-0313 on accounts) and its retention per structure
 // ---------------------------------------------------------------------------------------
 
@@ -4745,6 +4965,15 @@ async fn account_archive_purge_deletes_rows_per_structure(store: &Store, url: &s
     assert_eq!(store.purge_account_archive(350, &[]).await.unwrap(), 0);
     for owner in owners {
         assert_eq!(raw_archive_rows(url, owner).await, 1, "{owner}");
+    }
+    if url.starts_with("sqlite") {
+        // Overwritten in the file, not only gone from the queries: the bodies of the purged
+        // messages (1 to 3) are not in it any more, the kept one (4) is.
+        let has = |n: i64| format!("<body>{n}</body>");
+        assert!(sqlite_file_holds(url, &has(4)).await);
+        for n in 1..=3 {
+            assert!(!sqlite_file_holds(url, &has(n)).await, "message {n}");
+        }
     }
 }
 
@@ -5553,4 +5782,412 @@ async fn quiet_hours_and_kill_switch_are_audited_and_move_the_generation(store: 
     assert_eq!(shut.len(), 3);
     assert!(shut.iter().any(|r| r.after
         == Some(serde_json::json!({"mode": "read_only", "message": "Incident : reprise lundi."}))));
+}
+
+// ---------------------------------------------------------------------------------------
+// Privacy: archive access grants, purges per data class, departures, pupils' photos
+// ---------------------------------------------------------------------------------------
+
+/// Runs `sql` (one number) on a raw connection to the database, without the store; on
+/// PostgreSQL after a VACUUM of every table, so that the rows counted are the ones the
+/// files hold.
+async fn raw_count(url: &str, sql: &str) -> i64 {
+    let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
+    if url.starts_with("postgres") {
+        sqlx::query("VACUUM").execute(&mut conn).await.unwrap();
+    }
+    let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    n
+}
+
+/// Runs a statement on a raw connection (to age rows in a test).
+async fn raw_exec(url: &str, sql: &str) {
+    let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+}
+
+/// Whether the SQLite file (and its WAL) of `url` holds `needle` anywhere, after a
+/// checkpoint: what a copy of the file would reveal.
+async fn sqlite_file_holds(url: &str, needle: &str) -> bool {
+    let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let path = url
+        .trim_start_matches("sqlite://")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut found = false;
+    for p in [path.clone(), format!("{path}-wal")] {
+        if let Ok(bytes) = std::fs::read(&p) {
+            found |= bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+        }
+    }
+    found
+}
+
+async fn closed_reports_and_old_audit_rows_are_purged(store: &Store, url: &str) {
+    store
+        .import_snapshot(&school(), &no_credentials(), None)
+        .await
+        .unwrap();
+    store
+        .write_archives(&[], &[one_to_one("lea.martin", 1, "hugo.petit@x", 1)])
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let mut r = new_report("lea.martin", person_target("hugo.petit"), &[], 1_000);
+        r.text = "MARQUEUR-SIGNALEMENT-PURGE".into();
+        let ReportOutcome::Created { id, .. } = store.create_report(&r, 10, 50).await.unwrap()
+        else {
+            panic!("report refused")
+        };
+        ids.push(id);
+    }
+    // One closed long ago, one closed lately, one still open (never purged).
+    store
+        .set_report_status_audited(ids[0], ReportStatus::Closed, "cpe", 2_000)
+        .await
+        .unwrap();
+    store
+        .add_report_note_audited(ids[0], "cpe", "Note", 2_000)
+        .await
+        .unwrap();
+    store
+        .set_report_status_audited(ids[1], ReportStatus::Closed, "cpe", 9_000)
+        .await
+        .unwrap();
+    assert_eq!(raw_count(url, "SELECT COUNT(*) FROM reports").await, 3);
+    assert!(raw_count(url, "SELECT COUNT(*) FROM report_messages").await >= 3);
+    assert_eq!(store.purge_closed_reports(5_000).await.unwrap(), 1);
+    assert_eq!(store.purge_closed_reports(5_000).await.unwrap(), 0);
+    assert!(store.report(ids[0]).await.unwrap().is_none());
+    assert!(store.report(ids[1]).await.unwrap().is_some());
+    assert!(store.report(ids[2]).await.unwrap().is_some());
+    let gone = ids[0];
+    for table in [
+        "reports WHERE id",
+        "report_messages WHERE report_id",
+        "report_notes WHERE report_id",
+    ] {
+        assert_eq!(
+            raw_count(url, &format!("SELECT COUNT(*) FROM {table} = {gone}")).await,
+            0,
+            "{table}"
+        );
+    }
+    // Far in the future: the closed one goes, the open one stays.
+    assert_eq!(store.purge_closed_reports(i64::MAX).await.unwrap(), 1);
+    assert_eq!(raw_count(url, "SELECT COUNT(*) FROM reports").await, 1);
+
+    // The audit log: rows aged by hand, then purged by time.
+    let before = raw_count(url, "SELECT COUNT(*) FROM audit_log").await;
+    assert!(before >= 3, "status changes and notes were audited");
+    store
+        .audit(&NewAudit {
+            actor: "root".into(),
+            action: "test.old".into(),
+            structure: None,
+            target: Some("MARQUEUR-AUDIT-PURGE".into()),
+            before: None,
+            after: None,
+        })
+        .await
+        .unwrap();
+    raw_exec(
+        url,
+        "UPDATE audit_log SET at_ms = 1000 WHERE action = 'test.old'",
+    )
+    .await;
+    assert_eq!(store.purge_audit(5_000).await.unwrap(), 1);
+    assert_eq!(
+        raw_count(
+            url,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'test.old'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        raw_count(url, "SELECT COUNT(*) FROM audit_log").await,
+        before
+    );
+    if url.starts_with("sqlite") {
+        // Gone from the file itself, not only from the queries (secure_delete: no VACUUM
+        // needed; the log checkpointed).
+        assert!(!sqlite_file_holds(url, "MARQUEUR-AUDIT-PURGE").await);
+        // The one report left says it too; the purged ones do not.
+        assert!(sqlite_file_holds(url, "MARQUEUR-SIGNALEMENT-PURGE").await);
+        store
+            .set_report_status_audited(ids[2], ReportStatus::Closed, "cpe", 9_000)
+            .await
+            .unwrap();
+        assert_eq!(store.purge_closed_reports(i64::MAX).await.unwrap(), 1);
+        assert!(!sqlite_file_holds(url, "MARQUEUR-SIGNALEMENT-PURGE").await);
+    }
+}
+
+async fn departed_users_are_purged_with_their_data(store: &Store, url: &str) {
+    store
+        .import_snapshot(&school(), &no_credentials(), None)
+        .await
+        .unwrap();
+    store
+        .write_archives(
+            &[],
+            &[
+                one_to_one("hugo.petit", 1, "lea.martin@x", 1),
+                one_to_one("lea.martin", 1, "hugo.petit@x", 1),
+            ],
+        )
+        .await
+        .unwrap();
+    store
+        .set_vcard(
+            "hugo.petit",
+            "<vCard><NICKNAME>MARQUEUR-VCARD</NICKNAME></vCard>",
+        )
+        .await
+        .unwrap();
+    store
+        .put_roster_item("hugo.petit", &item("lea.martin@x"))
+        .await
+        .unwrap();
+    store
+        .store_offline("hugo.petit", &message("hugo.petit@x", "hors ligne"), 1, 100)
+        .await
+        .unwrap();
+    store
+        .pep_publish(
+            "hugo.petit",
+            &PepNode::new("urn:xmpp:avatar:metadata"),
+            &PepItem {
+                id: "a".into(),
+                xml: "<metadata xmlns='urn:xmpp:avatar:metadata'/>".into(),
+            },
+            PepQuota {
+                max_nodes: 10,
+                max_bytes: 100_000,
+            },
+        )
+        .await
+        .unwrap();
+    // Nobody has left yet.
+    let later = causerie_store_now_ms() + 60_000;
+    assert!(store.departed_before(later).await.unwrap().is_empty());
+    // Hugo leaves the directory.
+    store
+        .import_snapshot(
+            &without_user(school(), "hugo.petit"),
+            &no_credentials(),
+            None,
+        )
+        .await
+        .unwrap();
+    let left = raw_count(
+        url,
+        "SELECT COALESCE(MAX(d.left_ms), 0) FROM directory_users d JOIN accounts a \
+         ON a.id = d.account_id WHERE a.username = 'hugo.petit'",
+    )
+    .await;
+    assert!(left > 0, "the time he left is kept");
+    // Not yet past the delay: nothing goes.
+    assert!(store.departed_before(left).await.unwrap().is_empty());
+    assert!(
+        !store
+            .purge_departed("hugo.petit", left, "retention")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.departed_before(later).await.unwrap(),
+        strings(&["hugo.petit"])
+    );
+    let generation = store.generation().await.unwrap();
+    assert!(
+        store
+            .purge_departed("hugo.petit", later, "retention")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .purge_departed("hugo.petit", later, "retention")
+            .await
+            .unwrap()
+    );
+    assert!(store.generation().await.unwrap() > generation);
+    assert!(!store.account_exists("hugo.petit").await.unwrap());
+    for (what, sql) in [
+        (
+            "account",
+            "SELECT COUNT(*) FROM accounts WHERE username = 'hugo.petit'",
+        ),
+        (
+            "archive",
+            "SELECT COUNT(*) FROM account_archive WHERE with_jid = 'lea.martin@x'",
+        ),
+        ("vcard", "SELECT COUNT(*) FROM vcards"),
+        (
+            "roster",
+            "SELECT COUNT(*) FROM roster_items WHERE contact = 'lea.martin@x'",
+        ),
+        ("offline", "SELECT COUNT(*) FROM offline_messages"),
+        ("pep", "SELECT COUNT(*) FROM pep_items"),
+    ] {
+        assert_eq!(raw_count(url, sql).await, 0, "{what}");
+    }
+    // Lea's own copy of their conversation is hers, and stays.
+    assert_eq!(raw_archive_rows(url, "lea.martin").await, 1);
+    // The purge is in the audit log.
+    let log = store
+        .audit_log(&AuditQuery {
+            structures: None,
+            before_id: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert!(
+        log.iter()
+            .any(|e| e.action == "account.purged" && e.target.as_deref() == Some("hugo.petit"))
+    );
+    if url.starts_with("sqlite") {
+        assert!(!sqlite_file_holds(url, "MARQUEUR-VCARD").await);
+    }
+    // Someone who comes back is no longer leaving.
+    store
+        .import_snapshot(
+            &without_user(school(), "lea.martin"),
+            &no_credentials(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.departed_before(later + 60_000).await.unwrap(),
+        strings(&["lea.martin"])
+    );
+    store
+        .import_snapshot(&school(), &no_credentials(), None)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .departed_before(later + 60_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+fn causerie_store_now_ms() -> i64 {
+    i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
+}
+
+async fn archive_grants_are_audited(store: &Store) {
+    store
+        .import_snapshot(&school(), &no_credentials(), None)
+        .await
+        .unwrap();
+    let g = store
+        .grant_archive_access(&NewArchiveGrant {
+            structure: COLLEGE.into(),
+            grantee: "anne.durand".into(),
+            target: "lea.martin".into(),
+            reason: "Harcèlement signalé par la famille".into(),
+            expires_ms: 99_000,
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.archive_grant(g.id).await.unwrap(), Some(g.clone()));
+    assert_eq!(store.archive_grant(g.id + 1).await.unwrap(), None);
+    assert_eq!(
+        store.archive_grants(COLLEGE, 10).await.unwrap(),
+        vec![g.clone()]
+    );
+    assert!(store.archive_grants(LYCEE, 10).await.unwrap().is_empty());
+    let log = store
+        .audit_log(&AuditQuery {
+            structures: Some(strings(&[COLLEGE])),
+            before_id: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    let row = log
+        .iter()
+        .find(|e| e.action == "archive.grant")
+        .expect("the grant is audited");
+    assert_eq!(row.actor, "anne.durand");
+    assert_eq!(row.target.as_deref(), Some("lea.martin"));
+    let after = row.after.clone().unwrap();
+    assert_eq!(after["reason"], "Harcèlement signalé par la famille");
+    assert_eq!(after["grant"], g.id);
+    // Ended grants go with the closed reports' purge.
+    assert_eq!(store.purge_closed_reports(100_000).await.unwrap(), 0);
+    assert_eq!(store.archive_grant(g.id).await.unwrap(), None);
+}
+
+async fn pupil_photos_are_audited(store: &Store) {
+    store
+        .import_snapshot(&school(), &no_credentials(), None)
+        .await
+        .unwrap();
+    assert_eq!(store.pupil_photos(COLLEGE).await.unwrap(), None);
+    assert!(matches!(
+        store
+            .set_pupil_photos_audited("nowhere", Some(true), "root")
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store
+            .set_pupil_photos_audited(COLLEGE, Some(true), "root")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.pupil_photos(COLLEGE).await.unwrap(), Some(true));
+    assert_eq!(store.pupil_photos(LYCEE).await.unwrap(), None);
+    assert_eq!(
+        store
+            .set_pupil_photos_audited(COLLEGE, None, "root")
+            .await
+            .unwrap(),
+        Some(true)
+    );
+    assert_eq!(store.pupil_photos(COLLEGE).await.unwrap(), None);
+    let log = store
+        .audit_log(&AuditQuery {
+            structures: Some(strings(&[COLLEGE])),
+            before_id: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    let rows: Vec<_> = log
+        .iter()
+        .filter(|e| e.action == "structure.pupil_photos")
+        .collect();
+    assert_eq!(rows.len(), 2);
 }

@@ -216,6 +216,7 @@ impl From<ChangeError> for Fail {
                 "the directory API changes directory entries only".into(),
                 None,
             ),
+            ChangeError::Refused { en, .. } => Fail(StatusCode::CONFLICT, en, None),
             ChangeError::Store(e) => e.into(),
         }
     }

@@ -12,6 +12,7 @@
 pub mod admin;
 pub mod client;
 pub mod directory_api;
+pub mod export;
 pub mod https;
 pub mod upload;
 pub mod websocket;
@@ -43,6 +44,7 @@ pub fn router(server: Arc<Server>) -> Router {
             )),
         )
         .nest("/admin/api", admin::router())
+        .route("/api/export", axum::routing::post(export::export))
         .route(
             "/upload/{id}/{name}",
             get(upload::get)

@@ -24,11 +24,15 @@ export interface Session {
   structures: { id: string; name: string }[];
   /** The structures whose reports (« Signalements ») the caller reads. */
   report_structures?: { id: string; name: string }[];
+  /** The structures whose members' archives the caller may read under a grant. */
+  archive_structures?: { id: string; name: string }[];
   csrf: string;
 }
 
 export type ReportStatus = 'new' | 'in_progress' | 'closed';
 export const REPORT_STATUSES: ReportStatus[] = ['new', 'in_progress', 'closed'];
+/** What the staff may do from a report (the server checks each). */
+export type ReportAction = 'delete_messages' | 'block' | 'remove_from_room' | 'lock' | 'close_room';
 
 export interface ReportPerson {
   jid: string;
@@ -64,6 +68,36 @@ export interface ReportDetail extends Report {
   notes: { author: string; author_name: string | null; text: string; time: string }[];
 }
 
+export interface ArchiveGrant {
+  id: number;
+  structure: string;
+  grantee: string;
+  grantee_name: string | null;
+  login: string;
+  name: string | null;
+  reason: string;
+  created: string;
+  expires: string;
+  active: boolean;
+  rooms?: { name: string; title: string }[];
+}
+
+export interface ArchiveMessage {
+  id: string;
+  from: string;
+  to?: string;
+  nick?: string;
+  body: string;
+  time: string;
+}
+
+export interface ArchivePage {
+  grant: number;
+  login: string;
+  messages: ArchiveMessage[];
+  complete: boolean;
+}
+
 export interface StructureSummary {
   id: string;
   name: string;
@@ -86,6 +120,9 @@ export interface Structure {
   quiet_hours?: QuietHours | null;
   quiet_hours_own?: boolean;
   shutdown?: { mode: ShutdownMode; message?: string };
+  /** Whether its pupils may have profile photos, and whether it chose (else the default, off). */
+  pupil_photos?: boolean;
+  pupil_photos_own?: boolean;
 }
 
 export type ShutdownMode = 'normal' | 'staff_to_families' | 'read_only' | 'off';
@@ -306,11 +343,35 @@ export const api = {
   setReportStatus: (id: number, status: ReportStatus) =>
     call<ReportDetail>('PUT', `/reports/${id}/status`, { status }),
   addReportNote: (id: number, text: string) => call<ReportDetail>('POST', `/reports/${id}/notes`, { text }),
+  reportAction: (id: number, action: ReportAction) =>
+    call<ReportDetail & { done: { action: ReportAction; changed: boolean; count: number } }>(
+      'POST',
+      `/reports/${id}/actions`,
+      { action },
+    ),
 
   safetyStaff: (structure: string) => call<SafetyStaff>('GET', `/structures/${enc(structure)}/safety-staff`),
   setSafetyStaff: (structure: string, logins: string[]) =>
     call<SafetyStaff>('PUT', `/structures/${enc(structure)}/safety-staff`, { logins }),
   resetSafetyStaff: (structure: string) => call<SafetyStaff>('DELETE', `/structures/${enc(structure)}/safety-staff`),
+
+  archiveGrants: (structure: string) =>
+    call<ArchiveGrant[]>('GET', `/structures/${enc(structure)}/archive-access`),
+  askArchiveGrant: (structure: string, login: string, reason: string, hours?: number) =>
+    call<ArchiveGrant>('POST', `/structures/${enc(structure)}/archive-access`, hours ? { login, reason, hours } : { login, reason }),
+  archiveGrant: (gid: string) => call<ArchiveGrant>('GET', `/archive-access/${enc(gid)}`),
+  archiveMessages: (gid: string, what: { with?: string; room?: string; before?: string }) => {
+    const p = new URLSearchParams({ limit: '50' });
+    if (what.with) p.set('with', what.with);
+    if (what.room) p.set('room', what.room);
+    if (what.before) p.set('before', what.before);
+    return call<ArchivePage>('GET', `/archive-access/${enc(gid)}/messages?${p}`);
+  },
+  setPupilPhotos: (id: string, allowed: boolean | null) =>
+    allowed === null
+      ? call<Structure>('DELETE', `/structures/${enc(id)}/pupil-photos`)
+      : call<Structure>('PUT', `/structures/${enc(id)}/pupil-photos`, { allowed }),
+  exportUrl: (login: string) => `${BASE}/users/${enc(login)}/export`,
 
   admins: () => call<Admin[]>('GET', '/admins'),
   grant: (login: string, structures: string[]) => call<unknown>('POST', '/admins', { login, structures }),

@@ -12,6 +12,7 @@ import { GroupScreen, GroupsScreen } from './groups';
 import { UserScreen, UsersScreen } from './users';
 import { AdminsScreen, AuditScreen, LiveScreen } from './overview';
 import { ReportScreen, ReportsScreen, SafetyStaffScreen } from './reports';
+import { ArchiveScreen, ArchivesScreen } from './archives';
 import { LoginForm } from '../login-form';
 
 export function App() {
@@ -121,6 +122,7 @@ function Shell({ session, onOut }: { session: Session; onOut: () => void }) {
   const screen = top ?? (safetyOnly ? 'reports' : 'structures');
   for (const s of session.structures) structureNames.set(s.id, s.name);
   for (const s of session.report_structures ?? []) structureNames.set(s.id, s.name);
+  for (const s of session.archive_structures ?? []) structureNames.set(s.id, s.name);
   const mainLinks: [string, string, boolean][] = safetyOnly
     ? []
     : [
@@ -130,6 +132,8 @@ function Shell({ session, onOut }: { session: Session; onOut: () => void }) {
       ];
   if ((session.report_structures ?? []).length > 0)
     mainLinks.push([href('reports'), t('navReports'), screen === 'reports']);
+  if ((session.archive_structures ?? []).length > 0)
+    mainLinks.push([href('archives'), t('navArchives'), screen === 'archives']);
   if (session.role === 'super') mainLinks.push([href('admins'), t('navAdmins'), screen === 'admins']);
   return (
     <div class="console">
@@ -218,6 +222,8 @@ function Screen({
   switch (route[0] ?? (session.role === 'safety' ? 'reports' : 'structures')) {
     case 'reports':
       return section && sid ? <ReportScreen sid={sid} rid={section} /> : <ReportsScreen session={session} sid={sid} />;
+    case 'archives':
+      return section && sid ? <ArchiveScreen sid={sid} gid={section} /> : <ArchivesScreen session={session} sid={sid} />;
     case 'structures':
       return <StructuresScreen />;
     case 's':

@@ -1,13 +1,17 @@
 // « Signalements »: the reports of the structures whose reports the caller
 // reads (the server decides which: their safety staff, else their local
 // administrators), one report with the messages copied when it was made and
-// the staff's notes, its status and a new note. Every read is audited by the
-// server. Everything from the data is inserted as text, never as markup.
+// the staff's notes, its status and a new note, and the staff's actions
+// (delete the reported messages, block the pair, remove from the room, lock
+// the account, close the room), each after a confirmation. Every read and
+// action is audited by the server. Everything from the data is inserted as
+// text, never as markup.
 
 import { useState } from 'preact/hooks';
 import {
   REPORT_STATUSES,
   api,
+  type ReportAction,
   type ReportDetail,
   type ReportPerson,
   type ReportStatus,
@@ -15,7 +19,7 @@ import {
   type Session,
 } from './api';
 import { formatDate, t, tk } from './i18n';
-import { ErrorText, Loading, ScreenHeading, announce, go, href, structureName, useLoad, useUid } from './ui';
+import { Confirm, ErrorText, Loading, ScreenHeading, announce, go, href, structureName, useLoad, useUid } from './ui';
 
 const personName = (p: ReportPerson) => p.name ?? p.jid;
 
@@ -177,6 +181,8 @@ function ReportBody({ report, onChange }: { report: ReportDetail; onChange: (r: 
         </ol>
       )}
 
+      <ReportActions report={report} onChange={onChange} />
+
       <h2>{t('colStatus')}</h2>
       <form onSubmit={saveStatus} class="inline-form">
         <label for={statusId}>{t('reportStatusLabel')}</label>{' '}
@@ -223,6 +229,48 @@ function ReportBody({ report, onChange }: { report: ReportDetail; onChange: (r: 
           {t('reportNoteAdd')}
         </button>
       </form>
+    </>
+  );
+}
+
+/** The staff's actions on a report: which apply depends on it (a room or not). */
+function ReportActions({ report, onChange }: { report: ReportDetail; onChange: (r: ReportDetail) => void }) {
+  const [asking, setAsking] = useState<ReportAction | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const actions: ReportAction[] = [
+    ...(report.stanza_ids.length > 0 ? (['delete_messages'] as const) : []),
+    'block',
+    ...(report.room ? (['remove_from_room'] as const) : []),
+    ...(report.reported.login ? (['lock'] as const) : []),
+    ...(report.room ? (['close_room'] as const) : []),
+  ];
+  const who = personName(report.reported);
+  return (
+    <>
+      <h2>{t('reportActions')}</h2>
+      <p class="hint">{t('reportActionsIntro')}</p>
+      <div class="buttons">
+        {actions.map((a) => (
+          <button key={a} type="button" onClick={() => setAsking(a)}>
+            {tk('action_', a)}
+          </button>
+        ))}
+      </div>
+      <ErrorText error={error} />
+      {asking && (
+        <Confirm
+          title={tk('action_', asking)}
+          text={tk('actionConfirm_', asking, { name: who, room: report.room ?? '' })}
+          onClose={() => setAsking(null)}
+          onYes={async () => {
+            setError(null);
+            const r = await api.reportAction(report.id, asking);
+            setAsking(null);
+            onChange(r);
+            announce(tk('actionDone_', asking, { n: r.done.count }));
+          }}
+        />
+      )}
     </>
   );
 }

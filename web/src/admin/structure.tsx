@@ -28,7 +28,39 @@ export function AccessScreen({ sid }: { sid: string }) {
       <ErrorText error={error} />
       {!data && !error && <Loading />}
       {data && <AccessForm structure={data} />}
+      {data && <PupilPhotos structure={data} />}
     </>
+  );
+}
+
+/** Whether the structure's pupils may have profile photos (off by default). */
+function PupilPhotos({ structure }: { structure: Structure }) {
+  const [on, setOn] = useState(!!structure.pupil_photos);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const set = async (allowed: boolean | null) => {
+    setBusy(true);
+    setError(null);
+    try {
+      const s = await api.setPupilPhotos(structure.id, allowed);
+      setOn(!!s.pupil_photos);
+      announce(t('pupilPhotosSaved'));
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <section class="panel">
+      <h2>{t('pupilPhotosHeading')}</h2>
+      <p>{t('pupilPhotosIntro')}</p>
+      <p>{t(on ? 'pupilPhotosOn' : 'pupilPhotosOff')}</p>
+      <ErrorText error={error} />
+      <button type="button" disabled={busy} onClick={() => void set(on ? null : true)}>
+        {t(on ? 'pupilPhotosForbid' : 'pupilPhotosAllow')}
+      </button>
+    </section>
   );
 }
 

@@ -219,6 +219,9 @@ export function UserScreen({ sid, login }: { sid: string; login: string }) {
             >
               {t('whoCanReach')}
             </button>
+            <a class="button" href={api.exportUrl(u.login)} download={`causerie-${u.login}.json`}>
+              {t('userExport')}
+            </a>
           </div>
           <ErrorText error={actionError} />
           {locking && (

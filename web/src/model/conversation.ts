@@ -20,6 +20,10 @@ export interface Line {
    * a 1:1 message, the room's for a room's (what « Signaler » names).
    */
   sid?: string;
+  /** A 1:1 message's XEP-0359 origin-id (or id): what a retraction names it by (XEP-0424). */
+  origin?: string;
+  /** Deleted by the school's moderators (XEP-0425): shown as such, its text gone. */
+  retracted?: boolean;
 }
 
 /** Someone in a room, by nickname (the directory's « NOM Prénom »). */

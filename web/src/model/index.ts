@@ -735,6 +735,23 @@ export class Model implements RoomsHost {
     conv.lines = [...conv.lines, { ...line, id: line.id || newId() }];
   }
 
+  /**
+   * The message known by `sid` (a room's stanza-id; a 1:1 message's
+   * origin-id, XEP-0424) was deleted by the moderators: its line says so, its
+   * text is dropped.
+   */
+  retractLine(conv: Conversation, sid: string): void {
+    let hit = false;
+    conv.lines = conv.lines.map((l) => {
+      if (l.sid !== sid && l.id !== sid && l.origin !== sid) return l;
+      if (l.kind !== 'in' && l.kind !== 'out') return l;
+      hit = true;
+      const { text: _gone, ...rest } = l;
+      return { ...rest, retracted: true };
+    });
+    if (hit) this.changed();
+  }
+
   sendMessage(jid: string, text: string): void {
     const body = text.replace(/^\s*\n|\s+$/g, '');
     if (!body.trim()) return;
@@ -781,6 +798,12 @@ export class Model implements RoomsHost {
     }
     if (this.rooms.isRoom(from)) {
       this.rooms.onMessage(stanza);
+      return true;
+    }
+    const moderated = X.moderatedRetraction(stanza);
+    if (moderated && from === this.bare.slice(this.bare.indexOf('@') + 1)) {
+      // Our server: the school's staff deleted a 1:1 message (both archives hold its stanza-id).
+      for (const conv of this.conversations) if (conv.kind === 'chat') this.retractLine(conv, moderated);
       return true;
     }
     if (from === this.config.domain) {
@@ -849,7 +872,7 @@ export class Model implements RoomsHost {
     const sid = X.stanzaIdBy(stanza, this.bare);
     if (!this.firstSight(conv, false, sid, X.originIdOf(stanza))) return;
     const id = sid ?? X.originIdOf(stanza) ?? newId();
-    this.addLine(conv, { id, sid, kind: 'in', text: body, time: X.stampOf(stanza) ?? new Date() });
+    this.addLine(conv, { id, sid, origin: X.originIdOf(stanza), kind: 'in', text: body, time: X.stampOf(stanza) ?? new Date() });
     if (this.activeConversation !== from || this.hidden) {
       conv.unread += 1;
       this.announce(conv, conv.lines[conv.lines.length - 1]);
@@ -874,7 +897,7 @@ export class Model implements RoomsHost {
     const sid = X.stanzaIdBy(inner, to);
     const origin = X.originIdOf(inner);
     if (!this.firstSight(conv, true, sid, origin)) return;
-    this.addLine(conv, { id: sid ?? origin ?? newId(), sid, kind: 'out', text: body, time: X.stampOf(inner) ?? new Date() });
+    this.addLine(conv, { id: sid ?? origin ?? newId(), sid, origin, kind: 'out', text: body, time: X.stampOf(inner) ?? new Date() });
     this.changed();
   }
 
@@ -918,7 +941,14 @@ export class Model implements RoomsHost {
       for (const r of results) {
         const a = X.parseArchivedChat(r, this.bare, this.lang);
         if (!a || a.peer !== conv.jid || !this.firstSight(conv, a.out, a.id, a.originId)) continue;
-        found.push({ id: a.id, sid: a.id, kind: a.out ? 'out' : 'in', text: a.body, time: a.time ?? new Date() });
+        found.push({
+          id: a.id,
+          sid: a.id,
+          origin: a.originId,
+          kind: a.out ? 'out' : 'in',
+          ...(a.retracted ? { retracted: true } : { text: a.body }),
+          time: a.time ?? new Date(),
+        });
       }
       if (catchUp) {
         // Said meanwhile: in time order with what is shown.

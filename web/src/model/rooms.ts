@@ -38,6 +38,7 @@ export interface RoomsHost {
   conversation(jid: string): Conversation | undefined;
   showConversation(jid: string): void;
   addLine(conv: Conversation, line: Omit<Line, 'id'> & { id?: string }): void;
+  retractLine(conv: Conversation, sid: string): void;
   iq(stanza: Element): Promise<Element>;
   send(stanza: Element): void;
   changed(): void;
@@ -195,6 +196,11 @@ export class Rooms {
     await this.m.iq(X.kick(room, nick));
   }
 
+  /** The creator deletes a message for everyone (XEP-0425); the room's retraction hides it. */
+  async deleteForEveryone(room: string, stanzaId: string): Promise<void> {
+    await this.m.iq(X.moderateIq(room, stanzaId));
+  }
+
   addInvite(invite: RoomInvite): void {
     if (this.m.conversation(invite.room)?.state === 'joined') return;
     const known = this.invites.some((i) => i.room === invite.room);
@@ -347,9 +353,10 @@ export class Rooms {
         conv.seen?.add(a.id);
         older.push({
           id: a.id,
+          sid: a.id,
           kind: a.nick === conv.nick ? 'out' : 'in',
           who: a.nick,
-          text: a.body,
+          ...(a.retracted ? { retracted: true } : { text: a.body }),
           time: a.time ?? new Date(),
         });
       }
@@ -384,9 +391,17 @@ export class Rooms {
       }
       return;
     }
+    const retracted = X.moderatedRetraction(stanza);
+    if (retracted && !nick && type === 'groupchat') {
+      // XEP-0425: a message deleted by the moderators, for everyone.
+      const conv = this.m.conversation(room);
+      if (conv) this.m.retractLine(conv, retracted);
+      return;
+    }
     const x = child(stanza, 'x', NS.MUC_USER);
     const invite = child(x, 'invite', NS.MUC_USER);
-    const body = X.bodyOf(stanza, this.m.lang);
+    const tombstone = X.isTombstone(stanza);
+    const body = tombstone ? '' : X.bodyOf(stanza, this.m.lang);
     if (invite && type !== 'error') {
       const inviter = bareJid(invite.getAttribute('from') ?? '');
       this.addInvite({
@@ -454,10 +469,10 @@ export class Rooms {
       sid: key ?? undefined,
       kind: nick === conv.nick ? 'out' : 'in',
       who: nick,
-      text: body,
+      ...(tombstone ? { retracted: true } : { text: body }),
       time,
     });
-    if (!delayed && nick !== conv.nick && (this.m.activeConversation !== room || this.m.hidden)) {
+    if (!tombstone && !delayed && nick !== conv.nick && (this.m.activeConversation !== room || this.m.hidden)) {
       conv.unread += 1;
       this.m.announce(conv, conv.lines[conv.lines.length - 1]);
     }

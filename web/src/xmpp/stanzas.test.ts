@@ -287,6 +287,37 @@ describe('parsers', () => {
     expect(X.mamComplete(parse(`<iq xmlns='jabber:client'><fin xmlns='urn:xmpp:mam:2'/></iq>`))).toBe(false);
   });
 
+  it('moderation: the retraction names the message, the tombstone has no text', () => {
+    const live = parse(
+      `<message xmlns='jabber:client' type='groupchat' from='r@c' id='x'>
+        <retract xmlns='urn:xmpp:message-retract:1' id='s9'><moderated xmlns='urn:xmpp:message-moderate:1' by='r@c'/></retract>
+        <body>Un message a été supprimé par la modération.</body></message>`,
+    );
+    expect(X.moderatedRetraction(live)).toBe('s9');
+    // A retraction by the sender himself (XEP-0424 alone) is not a moderation.
+    const own = parse(
+      `<message xmlns='jabber:client'><retract xmlns='urn:xmpp:message-retract:1' id='s9'/></message>`,
+    );
+    expect(X.moderatedRetraction(own)).toBeUndefined();
+    const tomb = (type: string) =>
+      parse(
+        `<result xmlns='urn:xmpp:mam:2' id='s9'><forwarded xmlns='urn:xmpp:forward:0'>
+          <delay xmlns='urn:xmpp:delay' stamp='2026-12-01T08:00:00Z'/>
+          <message xmlns='jabber:client' type='${type}' from='hugo@localhost/pc' to='lea@localhost'>
+            <retracted xmlns='urn:xmpp:message-retract:1' stamp='2026-12-02T08:00:00Z'>
+              <moderated xmlns='urn:xmpp:message-moderate:1' by='localhost'/></retracted>
+          </message></forwarded></result>`,
+      );
+    expect(X.parseArchivedChat(tomb('chat'), 'lea@localhost', 'fr')).toMatchObject({
+      id: 's9',
+      out: false,
+      peer: 'hugo@localhost',
+      body: '',
+      retracted: true,
+    });
+    expect(X.parseArchived(tomb('groupchat'), 'fr')).toMatchObject({ id: 's9', body: '', retracted: true });
+  });
+
   it("a message of one's own archive: in or out, with whom, its ids; others left out", () => {
     const res = (inner: string, id = 's1') =>
       parse(

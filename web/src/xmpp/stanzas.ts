@@ -25,6 +25,9 @@ export const NS = {
   CARBONS: 'urn:xmpp:carbons:2',
   FORWARD: 'urn:xmpp:forward:0',
   MAM: 'urn:xmpp:mam:2',
+  /** XEP-0424 retraction (and the archive's tombstone); XEP-0425 moderation. */
+  RETRACT: 'urn:xmpp:message-retract:1',
+  MODERATE: 'urn:xmpp:message-moderate:1',
   RSM: 'http://jabber.org/protocol/rsm',
   PRIVATE: 'jabber:iq:private',
   /** The client's data in private storage (XEP-0049), one element each. */
@@ -472,18 +475,47 @@ export function parseDiscoName(result: Element): string | undefined {
   return child(child(result, 'query', NS.DISCO_INFO), 'identity')?.getAttribute('name') || undefined;
 }
 
-/** One `<result/>` of a MAM query (a room's archive): a groupchat message with a body. */
+/** XEP-0425: the room's owner deletes message `stanzaId` (the room's stanza-id) for everyone. */
+export function moderateIq(room: string, stanzaId: string): Element {
+  return el(
+    'iq',
+    { type: 'set', to: room },
+    el('moderate', { xmlns: NS.MODERATE, id: stanzaId }, el('retract', { xmlns: NS.RETRACT })),
+  );
+}
+
+/**
+ * The id of the message a moderator's retraction deletes (XEP-0425: `<retract
+ * id/>` with `<moderated/>`), from a room or from our server.
+ */
+export function moderatedRetraction(stanza: Element): string | undefined {
+  const retract = child(stanza, 'retract', NS.RETRACT);
+  if (!retract || !child(retract, 'moderated', NS.MODERATE)) return undefined;
+  return retract.getAttribute('id') || undefined;
+}
+
+/** Whether an archived message is a tombstone: deleted by the moderators (no text left). */
+export function isTombstone(m: Element): boolean {
+  return !!child(m, 'retracted', NS.RETRACT);
+}
+
+/**
+ * One `<result/>` of a MAM query (a room's archive): a groupchat message with
+ * a body, or the tombstone of one the moderators deleted (`retracted`, no body).
+ */
 export function parseArchived(
   result: Element,
   lang: string,
-): { id: string; nick: string; body: string; time?: Date } | undefined {
+): { id: string; nick: string; body: string; time?: Date; retracted?: boolean } | undefined {
   const id = result.getAttribute('id');
   const forwarded = child(result, 'forwarded', NS.FORWARD);
   const m = child(forwarded, 'message');
   if (!id || !m || m.getAttribute('type') !== 'groupchat') return undefined;
+  const nick = resourceOf(m.getAttribute('from') ?? '');
+  if (isTombstone(m)) return { id, nick, body: '', time: stampOf(forwarded), retracted: true };
   const body = bodyOf(m, lang);
   if (body === undefined) return undefined;
-  return { id, nick: resourceOf(m.getAttribute('from') ?? ''), body, time: stampOf(forwarded) };
+  return { id, nick, body, time: stampOf(forwarded) };
 }
 
 /** One message of one's own archive (a 1:1 conversation): who wrote it, with whom. */
@@ -498,6 +530,8 @@ export interface ArchivedChat {
   peer: string;
   body: string;
   time?: Date;
+  /** Deleted by the school's moderators: a tombstone, no text. */
+  retracted?: boolean;
 }
 
 /** One `<result/>` of a query of one's own archive (`self`: our bare JID). */
@@ -508,7 +542,8 @@ export function parseArchivedChat(result: Element, self: string, lang: string): 
   if (!id || !m) return undefined;
   const type = m.getAttribute('type') ?? 'normal';
   if (type !== 'chat' && type !== 'normal') return undefined;
-  const body = bodyOf(m, lang);
+  const retracted = isTombstone(m);
+  const body = retracted ? '' : bodyOf(m, lang);
   if (body === undefined) return undefined;
   const from = bareJid(m.getAttribute('from') ?? '');
   const to = bareJid(m.getAttribute('to') ?? '');
@@ -522,6 +557,7 @@ export function parseArchivedChat(result: Element, self: string, lang: string): 
     peer,
     body,
     time: stampOf(forwarded),
+    ...(retracted ? { retracted } : {}),
   };
 }
 

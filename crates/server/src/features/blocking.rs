@@ -6,7 +6,8 @@
 //! commands (xmpp-parsers' types), answers them, pushes the change, and ends or restores
 //! the presences between the two accounts (`features::presence::blocked` and
 //! `unblocked`), as XEP-0191 §3.3 and §3.4 ask. A block's items may carry XEP-0377
-//! reports: they are stored first (`features::report`).
+//! reports: they are stored first (`features::report`). The school's staff may also block
+//! a pair from a report ([`block_for`]).
 
 use crate::stanza::addressed;
 use causerie_ent::Text;
@@ -78,7 +79,7 @@ pub async fn handle(server: &Server, session: &Session, payload: &Element, set: 
                 .block(&session.user, &jids)
                 .await
                 .map_err(internal)?;
-            push(server, session, "block", &jids);
+            push(server, &session.user, &Pass::own(session), "block", &jids);
             for other in accounts(server, &added) {
                 presence::blocked(server, &session.user, &other).await;
             }
@@ -92,7 +93,7 @@ pub async fn handle(server: &Server, session: &Session, payload: &Element, set: 
                 .unblock(&session.user, &jids)
                 .await
                 .map_err(internal)?;
-            push(server, session, "unblock", &jids);
+            push(server, &session.user, &Pass::own(session), "unblock", &jids);
             for other in accounts(server, &removed) {
                 presence::unblocked(server, &session.user, &other).await;
             }
@@ -104,6 +105,20 @@ pub async fn handle(server: &Server, session: &Session, payload: &Element, set: 
             "Unknown blocking request: get <blocklist/>, set <block/> or <unblock/>.",
         )),
     }
+}
+
+/// The school's staff block `blocked` (a bare JID) in `user`'s list, acting on a report
+/// (`Server::moderate`): as if he had blocked him himself — his resources get the push,
+/// the presences between them end. Returns whether the JID was not blocked yet.
+pub async fn block_for(server: &Server, user: &str, blocked: &str) -> Result<bool, StanzaError> {
+    let jids = vec![blocked.to_string()];
+    let added = server.blocking.block(user, &jids).await.map_err(internal)?;
+    // The server speaks: the change of the account's own list, told to its resources.
+    push(server, user, &Pass::server_notice(user), "block", &jids);
+    for other in accounts(server, &added) {
+        presence::blocked(server, user, &other).await;
+    }
+    Ok(!added.is_empty())
 }
 
 /// The block command without its items' XEP-0377 reports (xmpp-parsers' `Block` takes
@@ -152,11 +167,11 @@ fn accounts(server: &Server, jids: &[String]) -> Vec<String> {
 
 /// Pushes a `block` or `unblock` of `jids` (none: unblock all) to every resource of the
 /// account that asked for its blocklist (XEP-0191 §3.3, §3.4).
-fn push(server: &Server, session: &Session, what: &str, jids: &[String]) {
-    let bare = session.bare.to_string();
+fn push(server: &Server, user: &str, pass: &Pass, what: &str, jids: &[String]) {
+    let bare = server.bare_jid(user);
     server
         .sessions
-        .deliver_interested(&Pass::own(session), Interest::Blocklist, |resource| {
+        .deliver_interested(pass, Interest::Blocklist, |resource| {
             let mut iq = xml::elem("iq", ns::CLIENT, &[("type", "set")]);
             xml::set_attr(
                 &mut iq,

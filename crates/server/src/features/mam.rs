@@ -20,7 +20,8 @@
 //! one-to-one conversation for its retention (docs/config.md, "Archive"), so the answer is
 //! always `default='always'`, and a change to anything else is refused with
 //! `not-allowed` and the reason. [`start`] purges the archives past their retention
-//! (`services::retention`) at start and every hour.
+//! (`services::retention`) at start and every hour, and with them the other data classes
+//! (closed reports, the audit log, departed users' accounts) and the shared files.
 
 use causerie_proto::errors::{Condition, StanzaError};
 use causerie_proto::{Element, ns, xml};
@@ -369,6 +370,24 @@ async fn purge(server: &Server) {
             "purged accounts' archives past their retention"
         ),
         Err(e) => warn!(error = %e, "cannot purge the accounts' archives"),
+    }
+    // Closed reports, the audit log, users who left the directory (before the files: a
+    // departed user's files go with them).
+    match retention::purge_classes_now(&server.store, &server.config.archive).await {
+        Ok(p) => {
+            if p.reports > 0 || p.audit_rows > 0 || !p.departed.is_empty() {
+                info!(
+                    reports = p.reports,
+                    audit_rows = p.audit_rows,
+                    departed = p.departed.len(),
+                    "purged data past its retention"
+                );
+            }
+            if !p.departed.is_empty() {
+                server.directory_changed().await;
+            }
+        }
+        Err(e) => warn!(error = %e, "cannot purge reports, audit log or departed users"),
     }
     // Shared files follow the same retention (their owner's structures).
     let dir = server.config.upload_dir();

@@ -33,6 +33,7 @@ use super::bookmarks;
 use super::pep_events::{self, Event};
 pub use super::pep_limits::NS_ERRORS;
 use super::pep_limits::{pubsub_error, quota, too_many_nodes};
+use super::profile_policy;
 use super::vcard4;
 use crate::server::Server;
 use crate::session::Session;
@@ -442,6 +443,7 @@ pub async fn handle(
                 ));
             };
             let mut node = PepNode::new(node_name(&name.0)?);
+            profile_policy::check_node(server, &session.user, &node.node, None).await?;
             if let Some(form) = configure.and_then(|c| c.form) {
                 parse_options(&form, server.config.pep.max_items_per_node, |f| {
                     unknown_option(f)
@@ -520,6 +522,7 @@ async fn publish(
             "The published item is empty: it needs a payload.",
         ));
     };
+    profile_policy::check_node(server, &session.user, &name, Some(&payload)).await?;
     let id = match id {
         Some(id) if id.0.is_empty() || id.0.len() > MAX_NAME_BYTES => {
             return Err(bad(

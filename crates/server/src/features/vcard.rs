@@ -12,6 +12,10 @@
 //! which the web client speaks to a pupil with « tu » and to an adult with « vous ».
 //! Both are replaced by the directory's on every read and never stored from a card set
 //! (a client writing back the card it read keeps working; nobody can claim a profile).
+//!
+//! A pupil's `PHOTO` follows his structures' choice (`features::profile_policy`): off by
+//! default, a card set with a photo is refused with a text, and a photo stored before is
+//! left out of the card read.
 
 use crate::stanza::addressed;
 use causerie_ent::Profile;
@@ -20,6 +24,7 @@ use causerie_proto::errors::{Condition, StanzaError};
 use causerie_proto::{Element, ns, xml};
 use causerie_store::VcardStore;
 
+use super::profile_policy;
 use crate::server::Server;
 use crate::session::Session;
 use crate::stanza::{IqResult, internal};
@@ -40,6 +45,9 @@ pub async fn handle(
         let mut card = payload.clone();
         if let Some(u) = server.directory().await.user(user) {
             names_unchanged(payload, &u.display_name(), &u.last_name, &u.first_name)?;
+            if has_photo(payload) && !profile_policy::photos_allowed(server, u).await? {
+                return Err(profile_policy::photo_refused());
+            }
             // The profile is the directory's, added on every read.
             retain_children(&mut card, |c| !is_profile(c));
         }
@@ -65,8 +73,19 @@ pub async fn handle(
     if let Some(u) = dir.user(user) {
         with_directory_names(&mut card, &u.display_name(), &u.last_name, &u.first_name);
         with_directory_profile(&mut card, u.profile);
+        // A photo stored before its structure turned photos off is not shown.
+        if has_photo(&card) && !profile_policy::photos_allowed(server, u).await? {
+            retain_children(&mut card, |c| !c.is("PHOTO", ns::VCARD));
+        }
     }
     Ok(Some(card))
+}
+
+/// Whether a card carries a photo (`PHOTO` with anything in it).
+fn has_photo(card: &Element) -> bool {
+    card.children().any(|c| {
+        c.is("PHOTO", ns::VCARD) && (c.children().next().is_some() || !c.text().trim().is_empty())
+    })
 }
 
 /// `ROLE` and Causerie's `profile` element: what says a card owner's profile.

@@ -12,9 +12,16 @@
 //! Shared files (XEP-0363) follow the same retention, by their owner's structures
 //! ([`purge_uploads`]): their rows go, then their files on disk; so do slots never
 //! filled past their deadline and the files of deleted accounts.
+//!
+//! The other data classes ([`purge_classes`], docs/safety.md « Durées de conservation »):
+//! closed reports `[archive] reports_days` after their last change (and archive access
+//! grants once ended that long), the audit log's rows after `[archive] audit_days`, and
+//! the accounts of users who left the directory `[archive] departed_days` after they left
+//! (their archive, offline messages, PEP, vCard, roster, private storage, memberships;
+//! their shared files then go with the next [`purge_uploads`]).
 
 use causerie_ent::{Retention, YearStart};
-use causerie_store::{AccountArchiveStore, Store, StoreError, UploadStore};
+use causerie_store::{AccountArchiveStore, PrivacyStore, Store, StoreError, UploadStore};
 use chrono::{DateTime, Local, NaiveDate, TimeZone};
 
 use crate::config::Archive;
@@ -91,6 +98,50 @@ pub async fn purge_uploads_now(
     config: &crate::config::Config,
 ) -> Result<usize, StoreError> {
     purge_uploads(store, &config.archive, &config.upload_dir(), Local::now()).await
+}
+
+/// What [`purge_classes`] deleted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Closed reports.
+    pub reports: u64,
+    /// Rows of the audit log.
+    pub audit_rows: u64,
+    /// Accounts of users who left the directory.
+    pub departed: Vec<String>,
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Deletes, at `now` (milliseconds), the closed reports, the audit log's rows and the
+/// departed users' accounts past their retention (see the module docs).
+pub async fn purge_classes(
+    store: &Store,
+    config: &Archive,
+    now_ms: i64,
+) -> Result<Purged, StoreError> {
+    let days = |d: u32| now_ms.saturating_sub(i64::from(d) * DAY_MS);
+    let reports = store
+        .purge_closed_reports(days(config.reports_days))
+        .await?;
+    let audit_rows = store.purge_audit(days(config.audit_days)).await?;
+    let before = days(config.departed_days);
+    let mut departed = Vec::new();
+    for login in store.departed_before(before).await? {
+        if store.purge_departed(&login, before, "retention").await? {
+            departed.push(login);
+        }
+    }
+    Ok(Purged {
+        reports,
+        audit_rows,
+        departed,
+    })
+}
+
+/// [`purge_classes`] at the present time.
+pub async fn purge_classes_now(store: &Store, config: &Archive) -> Result<Purged, StoreError> {
+    purge_classes(store, config, Local::now().timestamp_millis()).await
 }
 
 /// [`purge`] at the present time.

@@ -141,7 +141,8 @@ pub(crate) async fn upsert_user_row(
          VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (account_id) DO UPDATE SET \
              last_name = excluded.last_name, first_name = excluded.first_name, \
-             profile = excluded.profile, active = excluded.active, functions = excluded.functions",
+             profile = excluded.profile, active = excluded.active, functions = excluded.functions, \
+             left_ms = NULL",
     )
     .bind(account)
     .bind(user.last_name.clone())
@@ -230,12 +231,20 @@ pub(crate) async fn set_group_members(
     Ok(())
 }
 
+/// Marks a directory user active or not; a user who leaves gets the time he left
+/// (`left_ms`, kept if he had left already), one who comes back loses it.
 pub(crate) async fn set_active(conn: &mut AnyConnection, account: i64, active: bool) -> Result<()> {
-    sqlx::query("UPDATE directory_users SET active = $2 WHERE account_id = $1")
-        .bind(account)
-        .bind(active)
-        .execute(&mut *conn)
-        .await?;
+    let sql = if active {
+        "UPDATE directory_users SET active = $2, left_ms = NULL WHERE account_id = $1"
+    } else {
+        "UPDATE directory_users SET active = $2, left_ms = COALESCE(left_ms, $3) \
+         WHERE account_id = $1"
+    };
+    let mut q = sqlx::query(sql).bind(account).bind(active);
+    if !active {
+        q = q.bind(crate::now_ms());
+    }
+    q.execute(&mut *conn).await?;
     Ok(())
 }
 

@@ -149,7 +149,66 @@ fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 
 /// Refuses a request whose `Origin` is not this server: the `Host` it was sent to or,
 /// behind a TLS-terminating proxy (`trust_forwarded`), the `X-Forwarded-Host` it names.
-fn check_origin(headers: &HeaderMap, trust_forwarded: bool) -> Result<(), ApiError> {
+/// A user's own password check outside the console (his data export): the console's
+/// lockout per login (5 failures in 15 minutes, shared with the console's login) and
+/// per-address slowdown, then the server's one password check; a locked account or a
+/// departed directory user is refused as at the console. Ok(the login, normalised).
+pub(crate) async fn check_user_password(
+    server: &AppState,
+    raw: &str,
+    password: &str,
+    ip: Option<std::net::IpAddr>,
+) -> Result<String, ApiError> {
+    let raw = raw.trim();
+    if raw.is_empty() || raw.len() > 1023 || password.is_empty() || password.len() > 1024 {
+        return Err(bad_credentials());
+    }
+    let login = causerie_server::auth::localpart(raw).unwrap_or_else(|| raw.to_lowercase());
+    let now = now_ms();
+    let failures = server
+        .store()
+        .admin_failures_since(&login, now - LOCKOUT_WINDOW_MS)
+        .await?;
+    if failures.len() >= LOCKOUT_FAILURES {
+        let until = failures[0] + LOCKOUT_WINDOW_MS;
+        let retry = u64::try_from((until - now).max(1000) / 1000).unwrap_or(1);
+        return Err(ApiError {
+            retry_after_s: Some(retry),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "locked-out",
+                "Trop d'échecs : cet identifiant est bloqué pendant 15 minutes.",
+                "Too many failures: this login is locked for 15 minutes.",
+            )
+        });
+    }
+    let verified = causerie_server::auth::verify_password(
+        server.store(),
+        &login,
+        password,
+        server.config().auth.scram_iterations,
+    )
+    .await
+    .map_err(|e| {
+        tracing::warn!(error = %e, "data export: cannot read credentials");
+        ApiError::internal()
+    })?;
+    if verified != Verified::Valid {
+        server
+            .store()
+            .record_admin_failure(&login, now, now - LOCKOUT_WINDOW_MS)
+            .await?;
+        if let Some(ip) = ip {
+            tokio::time::sleep(server.throttle().console_failure(ip)).await;
+        }
+        return Err(bad_credentials());
+    }
+    server.store().clear_admin_failures(&login).await?;
+    check_account(server, &login).await?;
+    Ok(login)
+}
+
+pub(crate) fn check_origin(headers: &HeaderMap, trust_forwarded: bool) -> Result<(), ApiError> {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return Ok(());
     };
@@ -181,6 +240,10 @@ struct Role {
     /// named none, nobody holds such a function there, and he administers them (all for
     /// a super-administrator).
     safety: BTreeSet<String>,
+    /// Existing structures whose members' archives he may read under a grant: the same
+    /// as `safety` but without the super-administrator's rank (only the structure's own
+    /// staff).
+    archive: BTreeSet<String>,
 }
 
 async fn role_of(server: &Server, dir: &Directory, login: &str) -> Result<Option<Role>, ApiError> {
@@ -212,36 +275,51 @@ async fn role_of(server: &Server, dir: &Directory, login: &str) -> Result<Option
     // CPE and direction, else its local administrators; a super-administrator reads
     // every structure's.
     let named = server.store().all_safety_staff().await?;
+    let granted: BTreeSet<String> = if is_super {
+        server
+            .store()
+            .admin_grants_of(login)
+            .await?
+            .into_iter()
+            .map(|g| g.structure)
+            .filter(|id| dir.structure(id).is_some())
+            .collect()
+    } else {
+        structures.clone()
+    };
+    // The same readers, without the super-administrator's rank: they may also read the
+    // members' archives under a grant (archive_access.rs).
+    let unnamed = |id: &str| !named.iter().any(|(n, _)| n == id);
+    let mut archive: BTreeSet<String> = named
+        .iter()
+        .filter(|(id, logins)| dir.structure(id).is_some() && logins.iter().any(|l| l == login))
+        .map(|(id, _)| id.clone())
+        .collect();
+    if let Some(me) = dir.user(login).filter(|u| u.has_safety_function()) {
+        archive.extend(
+            me.structures
+                .iter()
+                .filter(|id| dir.structure(id).is_some() && unnamed(id))
+                .cloned(),
+        );
+    }
+    archive.extend(
+        granted
+            .iter()
+            .filter(|id| unnamed(id) && dir.safety_function_holders(id).is_empty())
+            .cloned(),
+    );
     let safety: BTreeSet<String> = if is_super {
         structures.clone()
     } else {
-        let mut readers: BTreeSet<String> = named
-            .iter()
-            .filter(|(id, logins)| dir.structure(id).is_some() && logins.iter().any(|l| l == login))
-            .map(|(id, _)| id.clone())
-            .collect();
-        let unnamed = |id: &str| !named.iter().any(|(n, _)| n == id);
-        if let Some(me) = dir.user(login).filter(|u| u.has_safety_function()) {
-            readers.extend(
-                me.structures
-                    .iter()
-                    .filter(|id| dir.structure(id).is_some() && unnamed(id))
-                    .cloned(),
-            );
-        }
-        readers.extend(
-            structures
-                .iter()
-                .filter(|id| unnamed(id) && dir.safety_function_holders(id).is_empty())
-                .cloned(),
-        );
-        readers
+        archive.clone()
     };
     Ok(
         (is_super || !structures.is_empty() || !safety.is_empty()).then_some(Role {
             is_super,
             structures,
             safety,
+            archive,
         }),
     )
 }
@@ -303,6 +381,7 @@ pub struct Caller {
     is_super: bool,
     structures: BTreeSet<String>,
     safety: BTreeSet<String>,
+    archive: BTreeSet<String>,
     csrf: String,
     token_hash: String,
 }
@@ -348,6 +427,7 @@ impl FromRequestParts<AppState> for Caller {
             is_super: role.is_super,
             structures: role.structures,
             safety: role.safety,
+            archive: role.archive,
             csrf: session.csrf,
             token_hash: hash,
         })
@@ -548,6 +628,71 @@ impl Caller {
         Err(ApiError::forbidden())
     }
 
+    /// The right to read the archives of `id`'s members under a grant: its report readers
+    /// (designated safety staff, else its CPE and direction, else its local
+    /// administrators); not a super-administrator as such. `403` otherwise (`404` for a structure that does not exist).
+    pub fn archive_of(&self, dir: &Directory, id: &str) -> Result<ArchiveReader, ApiError> {
+        if dir.structure(id).is_none() {
+            return Err(ApiError::not_found());
+        }
+        if self.archive.contains(id) {
+            return Ok(ArchiveReader {
+                actor: self.login.clone(),
+                structure: id.to_string(),
+            });
+        }
+        Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "forbidden",
+            "Seule l'équipe de vie scolaire de l'établissement (celle qui lit ses signalements) peut consulter les archives de ses membres.",
+            "Only the structure's safety staff (those who read its reports) may read its members' archives.",
+        ))
+    }
+
+    /// The structures whose members' archives the caller may read under a grant.
+    pub fn archive_structures(&self) -> &BTreeSet<String> {
+        &self.archive
+    }
+
+    /// The right to lock the account `login` reported in a report the caller handles
+    /// (`reader`): he must be a user of the report's structure and below the caller in
+    /// the role order — the school's safety staff act as its local administrators do
+    /// ([`may_act_on`]: never on an administrator); `403 forbidden` otherwise.
+    pub async fn reported_user(
+        &self,
+        server: &Server,
+        dir: &Directory,
+        reader: &ReportReader,
+        login: &str,
+    ) -> Result<UserAdmin, ApiError> {
+        let Some(u) = dir
+            .user(login)
+            .filter(|u| u.structures.iter().any(|s| s == reader.structure()))
+        else {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Cette personne n'est pas de votre établissement : adressez-vous au sien.",
+                "This person is not of your school: ask theirs.",
+            ));
+        };
+        let actor = if self.is_super {
+            Rank::Super
+        } else {
+            Rank::Local
+        };
+        let target = Rank::of(role_of(server, dir, &u.login).await?.as_ref());
+        if !may_act_on(actor, target) {
+            tracing::info!(actor = %self.login, user = %u.login, ?target, "admin: report action refused on an account of equal or higher role");
+            return Err(higher_role());
+        }
+        Ok(UserAdmin {
+            actor: self.login.clone(),
+            login: u.login.clone(),
+            structure: Some(reader.structure().to_string()),
+        })
+    }
+
     /// The session's JSON (`GET /admin/api/session`).
     fn session_json(&self, dir: &Directory) -> Value {
         session_json(
@@ -556,6 +701,7 @@ impl Caller {
             self.is_super,
             &self.structures,
             &self.safety,
+            &self.archive,
             &self.csrf,
         )
     }
@@ -578,12 +724,30 @@ impl ReportReader {
     }
 }
 
+/// The right to ask for and use archive access grants in one structure: given by
+/// [`Caller::archive_of`] only.
+#[derive(Debug)]
+pub struct ArchiveReader {
+    actor: String,
+    structure: String,
+}
+
+impl ArchiveReader {
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+    pub fn structure(&self) -> &str {
+        &self.structure
+    }
+}
+
 fn session_json(
     dir: &Directory,
     login: &str,
     is_super: bool,
     structures: &BTreeSet<String>,
     safety: &BTreeSet<String>,
+    archive: &BTreeSet<String>,
     csrf: &str,
 ) -> Value {
     let name = dir
@@ -609,6 +773,7 @@ fn session_json(
         "role": role,
         "structures": list(structures),
         "report_structures": list(safety),
+        "archive_structures": list(archive),
         "csrf": csrf,
     })
 }
@@ -753,6 +918,7 @@ pub async fn login(
         role.is_super,
         &role.structures,
         &role.safety,
+        &role.archive,
         &csrf,
     );
     let mut resp = axum::Json(body).into_response();

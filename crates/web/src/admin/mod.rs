@@ -2,7 +2,9 @@
 //! console, one file per area — [`auth`] (login, sessions, CSRF, the role check that
 //! hands out [`auth::StructureAdmin`] and [`auth::SuperAdmin`]), [`structures`] (access,
 //! rules, archive retention and file sharing), [`groups`], [`users`], [`live`], [`audit`],
-//! [`admins`] and [`reports`] (« Signalements » and each structure's safety staff).
+//! [`admins`], [`reports`] (« Signalements » and each structure's safety staff),
+//! [`archive_access`] (lawful, audited reading of a member's archives) and the access
+//! export of a user's data ([`users`]).
 //!
 //! This module owns what they share: the error answer
 //! (`{"error": {"code", "message_fr", "message_en", "field"?}}`), body parsing that names
@@ -14,6 +16,7 @@
 //! or a lock refuses are closed, room memberships the rooms' policy no longer admits end).
 
 pub mod admins;
+pub mod archive_access;
 pub mod audit;
 pub mod auth;
 pub mod groups;
@@ -60,6 +63,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/structures/{id}/shutdown", put(structures::set_shutdown))
         .route(
+            "/structures/{id}/pupil-photos",
+            put(structures::set_pupil_photos).delete(structures::reset_pupil_photos),
+        )
+        .route(
             "/structures/{id}/rules",
             put(structures::set_rules).delete(structures::reset_rules),
         )
@@ -81,15 +88,26 @@ pub fn router() -> Router<AppState> {
                 .put(reports::set_staff)
                 .delete(reports::reset_staff),
         )
+        .route(
+            "/structures/{id}/archive-access",
+            get(archive_access::list).post(archive_access::grant),
+        )
+        .route("/archive-access/{gid}", get(archive_access::show))
+        .route(
+            "/archive-access/{gid}/messages",
+            get(archive_access::messages),
+        )
         .route("/reports/{rid}", get(reports::show))
         .route("/reports/{rid}/status", put(reports::set_status))
         .route("/reports/{rid}/notes", post(reports::add_note))
+        .route("/reports/{rid}/actions", post(reports::act))
         .route("/users", get(users::search))
         .route("/users/{login}", get(users::show))
         .route("/users/{login}/disconnect", post(users::disconnect))
         .route("/users/{login}/lock", post(users::lock))
         .route("/users/{login}/unlock", post(users::unlock))
         .route("/users/{login}/reach", get(users::reach))
+        .route("/users/{login}/export", get(users::export))
         .route("/live", get(live::live))
         .route("/audit", get(audit::list))
         .route("/audit.csv", get(audit::csv))
@@ -223,6 +241,9 @@ impl From<ChangeError> for ApiError {
             ChangeError::NotFound => ApiError::not_found(),
             ChangeError::AlreadyExists => StoreError::AlreadyExists.into(),
             ChangeError::NotAllowed(_) => ApiError::forbidden(),
+            ChangeError::Refused { fr, en } => {
+                ApiError::new(StatusCode::CONFLICT, "refused", &fr, &en)
+            }
             ChangeError::Store(e) => e.into(),
         }
     }

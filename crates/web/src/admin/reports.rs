@@ -7,12 +7,18 @@
 //! structure's staff get `403` for its list and `404` for one of its reports. Every read
 //! is written to the audit log (`report.list`, `report.read`), as every change is
 //! (`report.status`, `report.note`, `structure.safety_staff`).
+//!
+//! The staff act from a report ([`act`], `POST /admin/api/reports/{rid}/actions`): delete
+//! the reported messages (a room's: XEP-0425 moderation; one-to-one: both archives), block
+//! the pair, remove the reported person from the room, lock his account, close the room.
+//! Each is a `Change` applied by the server (`Change::Moderate`, `Change::Lock`) with its
+//! audit row, and is noted on the report (« Action : … »). The copied messages stay.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use causerie_ent::{Directory, Profile};
 use causerie_proto::Element;
-use causerie_server::changes::{Actor, Change};
+use causerie_server::changes::{Actor, Change, Moderation};
 use causerie_store::{
     AdminStore, NewAudit, Report, ReportDetail, ReportStatus, ReportStore, StoreError,
 };
@@ -239,6 +245,179 @@ pub async fn add_note(
         .await?;
     tracing::info!(actor = %reader.actor(), report = d.report.id, "admin: report note added");
     show_after(&server, &dir, d.report.id).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActionBody {
+    action: String,
+    /// delete_messages: which of the report's messages (default: the reported ones).
+    #[serde(default)]
+    stanza_ids: Option<Vec<String>>,
+}
+
+fn refused(field: &str, fr: &str, en: &str) -> ApiError {
+    ApiError::invalid(field, fr, en)
+}
+
+/// `POST /admin/api/reports/{rid}/actions`: `{"action": "delete_messages" | "block" |
+/// "remove_from_room" | "lock" | "close_room", "stanza_ids": [...]?}` (see the module
+/// docs). Answers the report with `done`: what the action changed.
+pub async fn act(
+    State(server): State<AppState>,
+    Path(rid): Path<String>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let dir = server.directory().await;
+    let (reader, d) = readable(&server, &caller, &dir, &rid).await?;
+    let b: ActionBody = parse_body(&body)?;
+    let r = &d.report;
+    let domain = server.domain().to_string();
+    let reported_login = r
+        .reported
+        .strip_suffix(&domain)
+        .and_then(|l| l.strip_suffix('@'))
+        .filter(|l| !l.is_empty() && !l.contains('/'))
+        .map(str::to_string);
+    let local_reported = || {
+        reported_login.clone().ok_or_else(|| {
+            refused(
+                "action",
+                "La personne signalée n'a pas de compte ici.",
+                "The reported person has no account here.",
+            )
+        })
+    };
+    let the_room = || {
+        r.room.clone().ok_or_else(|| {
+            refused(
+                "action",
+                "Ce signalement ne concerne pas une conversation de groupe.",
+                "This report is not about a group conversation.",
+            )
+        })
+    };
+    let actor = Actor::Admin(reader.actor().into());
+    let moderate = |action: Moderation| Change::Moderate {
+        structure: reader.structure().into(),
+        report: Some(r.id),
+        action,
+    };
+    let (applied, note_fr) = match b.action.as_str() {
+        "delete_messages" => {
+            let ids = match b.stanza_ids {
+                Some(ids) => ids,
+                None => r.stanza_ids.clone(),
+            };
+            if ids.is_empty() {
+                return Err(refused(
+                    "stanza_ids",
+                    "Aucun message n'est désigné.",
+                    "No message is named.",
+                ));
+            }
+            // Only the report's own messages (reported or copied as context).
+            if let Some(bad) = ids
+                .iter()
+                .find(|id| !d.messages.iter().any(|m| &m.stanza_id == *id))
+            {
+                return Err(ApiError::invalid(
+                    "stanza_ids",
+                    format!("Le message « {bad} » ne fait pas partie de ce signalement."),
+                    format!("Message \"{bad}\" is not part of this report."),
+                ));
+            }
+            let action = match &r.room {
+                Some(room) => Moderation::RoomMessages {
+                    room: room.clone(),
+                    stanza_ids: ids,
+                },
+                None => Moderation::DirectMessages {
+                    user: r.reporter.clone(),
+                    with: r.reported.clone(),
+                    stanza_ids: ids,
+                },
+            };
+            let a = server.apply(&actor, moderate(action)).await?;
+            let n = a.moderated;
+            (
+                a,
+                format!("Action : messages supprimés pour tout le monde ({n})."),
+            )
+        }
+        "block" => {
+            let a = server
+                .apply(
+                    &actor,
+                    moderate(Moderation::BlockPair {
+                        user: r.reporter.clone(),
+                        blocked: r.reported.clone(),
+                    }),
+                )
+                .await?;
+            (
+                a,
+                "Action : la personne signalée ne peut plus joindre l'auteur du signalement."
+                    .to_string(),
+            )
+        }
+        "remove_from_room" => {
+            let room = the_room()?;
+            let user = local_reported()?;
+            let a = server
+                .apply(&actor, moderate(Moderation::RemoveFromRoom { room, user }))
+                .await?;
+            (
+                a,
+                "Action : la personne signalée a été retirée de la conversation.".to_string(),
+            )
+        }
+        "close_room" => {
+            let room = the_room()?;
+            let a = server
+                .apply(&actor, moderate(Moderation::CloseRoom { room }))
+                .await?;
+            (a, "Action : la conversation a été fermée.".to_string())
+        }
+        "lock" => {
+            let login = local_reported()?;
+            let target = caller.reported_user(&server, &dir, &reader, &login).await?;
+            let a = server
+                .apply(
+                    &Actor::Admin(target.actor().into()),
+                    Change::Lock {
+                        login: target.login().into(),
+                        locked: true,
+                        structure: target.structure().map(Into::into),
+                    },
+                )
+                .await?;
+            (
+                a,
+                "Action : le compte de la personne signalée a été bloqué.".to_string(),
+            )
+        }
+        _ => {
+            return Err(refused(
+                "action",
+                "Action inconnue : « delete_messages », « block », « remove_from_room », « lock » ou « close_room ».",
+                "Unknown action: delete_messages, block, remove_from_room, lock or close_room.",
+            ));
+        }
+    };
+    server
+        .store()
+        .add_report_note_audited(r.id, reader.actor(), &note_fr, now_ms())
+        .await?;
+    tracing::info!(actor = %reader.actor(), report = r.id, action = %b.action, "admin: report action");
+    let Json(mut v) = show_after(&server, &dir, r.id).await?;
+    v["done"] = json!({
+        "action": b.action,
+        "changed": applied.changed,
+        "count": applied.moderated,
+    });
+    Ok(Json(v))
 }
 
 /// A note: trimmed, 1 to [`MAX_NOTE_CHARS`] characters; line breaks and tabs kept, other

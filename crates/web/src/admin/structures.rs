@@ -1,8 +1,9 @@
 //! Structures: the caller's list, one structure with its rules, chat access (on/off,
 //! profiles allowed), the communication rules (replace, reset to the defaults) and the
 //! retention of its users' one-to-one archives (set, reset to the configured default), and
-//! its file sharing (XEP-0363: on or off, largest file, types; reset to the default), its
-//! quiet hours (set, reset to the default) and its kill switch (docs/safety.md).
+//! its file sharing (XEP-0363: on or off, largest file, types; reset to the default),
+//! whether its pupils may have profile photos (off by default), its quiet hours (set,
+//! reset to the default) and its kill switch (docs/safety.md).
 //!
 //! An access change closes at once the sessions of connected users it now refuses; a
 //! rules change applies from the next stanza (the directory cache is invalidated).
@@ -14,7 +15,7 @@ use axum::extract::{Path, State};
 use causerie_ent::Retention;
 use causerie_ent::{Directory, Profile, Rule, default_rules, validate_rules};
 use causerie_server::changes::{Actor, Change};
-use causerie_store::{Access, AccountArchiveStore, DirectoryStore};
+use causerie_store::{Access, AccountArchiveStore, DirectoryStore, PrivacyStore};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -66,6 +67,9 @@ async fn detail(server: &AppState, admin: &StructureAdmin) -> Result<Value, ApiE
     v["quiet_hours"] = serde_json::to_value(view.quiet_hours_of(admin.id())).unwrap_or_default();
     v["quiet_hours_own"] = json!(view.quiet_hours_set(admin.id()).is_some());
     v["shutdown"] = serde_json::to_value(view.shutdown_setting(admin.id())).unwrap_or_default();
+    let photos = server.store().pupil_photos(admin.id()).await?;
+    v["pupil_photos"] = json!(photos.unwrap_or(false));
+    v["pupil_photos_own"] = json!(photos.is_some());
     if let Some(o) = v.as_object_mut() {
         o.remove("users");
         o.remove("online");
@@ -405,5 +409,53 @@ pub async fn set_shutdown(
         )
         .await?;
     tracing::warn!(actor = %admin.actor(), structure = %admin.id(), mode = mode.as_str(), "admin: kill switch set");
+    Ok(Json(detail(&server, &admin).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PhotosBody {
+    allowed: bool,
+}
+
+/// `PUT /admin/api/structures/{id}/pupil-photos`: `{"allowed": true | false}`.
+pub async fn set_pupil_photos(
+    State(server): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let admin = caller.structure(&*server.directory().await, &id)?;
+    let b: PhotosBody = parse_body(&body)?;
+    server
+        .apply(
+            &Actor::Admin(admin.actor().into()),
+            Change::SetPupilPhotos {
+                structure: admin.id().into(),
+                allowed: Some(b.allowed),
+            },
+        )
+        .await?;
+    tracing::info!(actor = %admin.actor(), structure = %admin.id(), allowed = b.allowed, "admin: pupils' photos changed");
+    Ok(Json(detail(&server, &admin).await?))
+}
+
+/// `DELETE /admin/api/structures/{id}/pupil-photos`: back to the default (off).
+pub async fn reset_pupil_photos(
+    State(server): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let admin = caller.structure(&*server.directory().await, &id)?;
+    server
+        .apply(
+            &Actor::Admin(admin.actor().into()),
+            Change::SetPupilPhotos {
+                structure: admin.id().into(),
+                allowed: None,
+            },
+        )
+        .await?;
+    tracing::info!(actor = %admin.actor(), structure = %admin.id(), "admin: pupils' photos reset");
     Ok(Json(detail(&server, &admin).await?))
 }

@@ -257,3 +257,30 @@ pub async fn reach(
     }
     Ok(Json(json!({"total": total, "users": users})))
 }
+
+/// `GET /admin/api/users/{login}/export`: the user's access export (GDPR article 15), for
+/// an administrator of his structure who hands it to him on request; audited
+/// (`user.export`).
+pub async fn export(
+    State(server): State<AppState>,
+    Path(login): Path<String>,
+    caller: Caller,
+) -> Result<axum::response::Response, ApiError> {
+    let admin: UserAdmin = caller
+        .user(&server, &*server.directory().await, &login)
+        .await?;
+    let doc = causerie_server::export::export(&server, admin.login()).await?;
+    server
+        .store()
+        .audit(&NewAudit {
+            actor: admin.actor().into(),
+            action: "user.export".into(),
+            structure: admin.structure().map(Into::into),
+            target: Some(admin.login().into()),
+            before: None,
+            after: None,
+        })
+        .await?;
+    tracing::info!(actor = %admin.actor(), user = %admin.login(), "admin: data export");
+    Ok(crate::export::download(admin.login(), &doc))
+}

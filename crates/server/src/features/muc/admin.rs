@@ -281,8 +281,9 @@ fn plan(
     }
 }
 
-/// Ends `target`'s membership and presence in the room (see the module docs).
-async fn remove(
+/// Ends `target`'s membership and presence in the room (see the module docs); also the
+/// school's staff acting on a report (`Server::moderate`).
+pub(crate) async fn remove(
     server: &Server,
     lock: &mut RoomLock<'_>,
     actor: &str,

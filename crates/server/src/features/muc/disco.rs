@@ -4,10 +4,10 @@
 //!   rooms the asker is a member of (rooms are hidden from everyone else), with their
 //!   names.
 //! - A room's info (members only; `item-not-found` for others): its name, its features
-//!   (members-only, persistent, hidden, non-anonymous, archived with MAM and stanza-ids)
-//!   and the `muc#roominfo` form (name, description, subject, occupants count). With the
-//!   node `x-roomuser-item`, the nickname the asker would get (XEP-0045 §7.2.3: the
-//!   directory's « NOM Prénom » for directory users).
+//!   (members-only, persistent, hidden, non-anonymous, archived with MAM and stanza-ids,
+//!   moderated retraction: XEP-0424/0425) and the `muc#roominfo` form (name, description,
+//!   subject, occupants count). With the node `x-roomuser-item`, the nickname the asker
+//!   would get (XEP-0045 §7.2.3: the directory's « NOM Prénom » for directory users).
 //! - A room's items: its occupants (members only).
 
 use causerie_proto::errors::{Condition, StanzaError};
@@ -40,6 +40,8 @@ const ROOM_FEATURES: &[&str] = &[
     "http://jabber.org/protocol/muc#self-ping-optimization",
     NS_MAM,
     NS_SID,
+    ns::RETRACT,
+    ns::MODERATE,
 ];
 
 fn identity(name: &str) -> Element {

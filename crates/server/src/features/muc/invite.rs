@@ -234,6 +234,9 @@ pub async fn admit(
             "Only members of a conversation may invite to it.",
         ));
     }
+    if let Some(e) = super::school_year::refusal(server, &room) {
+        return Err(e);
+    }
     if invitee == inviter {
         return Err(addressed(
             Condition::BadRequest,

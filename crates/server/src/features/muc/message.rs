@@ -128,6 +128,13 @@ async fn groupchat(server: &Server, session: &Session, stanza: Element, room: &s
         );
         return;
     };
+    let has_subject = stanza.get_child("subject", ns::CLIENT).is_some();
+    if (with_body || has_subject)
+        && let Some(e) = super::school_year::refusal(server, &live.room)
+    {
+        reply_error(session, &stanza, e);
+        return;
+    }
     let nick = live.occupants[idx].nick.clone();
     let from = occupant_jid(server, room, &nick);
     let by = room_jid(server, room);

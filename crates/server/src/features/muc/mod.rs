@@ -14,6 +14,8 @@
 //!   and declines (told to the inviter only).
 //! - [`membership`]: a new directory generation applied to the rooms: members the
 //!   rooms' policy no longer admits lose their membership, with a notice.
+//! - [`moderate`]: XEP-0425 moderated retraction (the owner, or the school's staff from
+//!   the console): the archive keeps a tombstone, the occupants get the retraction.
 //! - [`admin`]: removing a participant (the owner only: role `none`, status 307, end of the
 //!   membership) and member lists.
 //! - [`disco`]: the service, the rooms one is a member of, room info (`muc#roominfo`),
@@ -37,9 +39,11 @@ pub mod invite;
 pub mod mam;
 pub mod membership;
 pub mod message;
+pub mod moderate;
 pub mod notices;
 pub mod owner;
 pub mod presence;
+pub mod school_year;
 pub mod text;
 
 use std::sync::Arc;
@@ -115,6 +119,9 @@ async fn iq(server: &Server, session: &Session, stanza: Element, dest: MucDest) 
             (NS_MUC_OWNER, "query") => owner::handle(server, session, room, payload, set).await,
             (NS_MUC_ADMIN, "query") => admin::handle(server, session, room, payload, set).await,
             (NS_MAM, "query") => mam::handle(server, session, room, payload, set).await,
+            (ns::MODERATE, "moderate") => {
+                moderate::handle(server, session, room, payload, set).await
+            }
             _ => Err(StanzaError::new(Condition::ServiceUnavailable)),
         },
         MucDest::Room {
