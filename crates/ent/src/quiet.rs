@@ -306,11 +306,13 @@ pub fn ended_notice() -> Text {
 
 /// The status shown with the « Ne pas déranger » presence of someone in quiet hours.
 pub fn status(until: &str) -> Text<String> {
-    crate::said!(
-        tu: "Ne pas déranger : heures calmes jusqu'à {until}",
-        vous: "Ne pas déranger : heures calmes jusqu'à {until}",
-        en: "Do not disturb: quiet hours until {until}",
-    )
+    // Addresses nobody: the same French in both registers (like `Text::same`).
+    let fr = format!("Ne pas déranger : heures calmes jusqu'à {until}");
+    Text {
+        tu: fr.clone(),
+        vous: fr,
+        en: format!("Do not disturb: quiet hours until {until}"),
+    }
 }
 
 #[cfg(test)]
