@@ -95,6 +95,10 @@ level = "warn"
 [policy]
 mode = "${CAUSERIE_POLICY:-school}"
 
+# The load runs at any hour: no quiet hours holding the pupils' messages.
+[quiet_hours]
+default = false
+
 # The load comes from one address and its accounts send as fast as they can: no cap on
 # connections not logged in yet per address, no per-account rates (issue 16), unless
 # CAUSERIE_RATES=school keeps the school's default rates (bench/flood.sh).

@@ -99,6 +99,8 @@ async function startServerOnce(extraToml) {
       '[auth]',
       'failure_delay_ms = 50',
       '',
+      // Tests run at any hour: no default quiet hours unless a test sets its own.
+      ...(extraToml.includes('[quiet_hours]') ? [] : ['[quiet_hours]', 'default = false', '']),
       extraToml,
     ].join('\n'),
   );

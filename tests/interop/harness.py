@@ -154,6 +154,10 @@ class Server:
             if values:
                 lines += ["", f"[{table}]"]
                 lines += [f"{k} = {_toml_value(v)}" for k, v in values.items()]
+        if "[quiet_hours]" not in (self.extra_toml or ""):
+            # Tests run at any hour: no default quiet hours (21:00–07:00 for pupils) unless
+            # a test sets its own (test_quiet.py).
+            lines += ["", "[quiet_hours]", "default = false"]
         if self.extra_toml:
             lines += ["", self.extra_toml]
         self.config_path.write_text("\n".join(lines) + "\n")

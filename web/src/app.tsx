@@ -78,6 +78,30 @@ function Login() {
 
 const SHOWS: Show[] = ['available', 'away', 'dnd'];
 
+/**
+ * Quiet hours and the kill switch (docs/safety.md « Heures calmes », « Coupure »), as
+ * the server told them: one banner each, with the school's own text.
+ */
+function SafetyBanners() {
+  const model = useModel();
+  const shutdown = model.shutdown;
+  return (
+    <>
+      {shutdown && (
+        <div class="banner banner-shutdown" role="status" data-mode={shutdown.mode}>
+          <p>{t(shutdown.mode === 'read_only' ? 'shutdownReadOnly' : 'shutdownStaffToFamilies')}</p>
+          {shutdown.text && <p>{t('shutdownSchoolText', { text: shutdown.text })}</p>}
+        </div>
+      )}
+      {model.quiet && (
+        <p class="banner banner-quiet" role="status">
+          {t('quietBanner', { until: model.quiet.until })}
+        </p>
+      )}
+    </>
+  );
+}
+
 function Header() {
   const model = useModel();
   const [menu, setMenu] = useState<{ x: number; y: number } | null>(null);
@@ -284,6 +308,7 @@ function Chat() {
           {t('connectionLost')}
         </p>
       )}
+      <SafetyBanners />
       <div class="panes">
         <LeftPane
           current={current}

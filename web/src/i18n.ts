@@ -188,6 +188,13 @@ const fr = {
   openRoom: 'Ouvrir',
 
   offlineHint: '{name} est hors ligne : tes messages lui seront remis à sa prochaine connexion.',
+  quietBanner:
+    'Ne pas déranger : heures calmes jusqu’à {until}. Les messages reçus d’ici là te seront remis à {until}.',
+  quietHeld: '{name} est en heures calmes jusqu’à {until} : ton message lui sera remis à ce moment-là.',
+  shutdownReadOnly: 'Messagerie en lecture seule : ton établissement a suspendu l’envoi de messages.',
+  shutdownStaffToFamilies:
+    'Messagerie restreinte par ton établissement : seuls les enseignants et le personnel peuvent écrire.',
+  shutdownSchoolText: 'Message de l’établissement : « {text} »',
   settings: 'Réglages',
   settingsNewMessages: 'Nouveaux messages quand la fenêtre du chat est cachée',
   settingsNotify: 'Afficher une notification sur le bureau',
@@ -264,6 +271,12 @@ const vous: Partial<Catalogue> = {
   myRoomsHint: 'Les conversations dont vous faites partie. Les ouvrir affiche leurs derniers messages.',
   myRoomsNone: "Vous ne faites partie d'aucune autre conversation.",
   offlineHint: '{name} est hors ligne : vos messages lui seront remis à sa prochaine connexion.',
+  quietBanner:
+    'Ne pas déranger : heures calmes jusqu’à {until}. Les messages reçus d’ici là vous seront remis à {until}.',
+  quietHeld: '{name} est en heures calmes jusqu’à {until} : votre message lui sera remis à ce moment-là.',
+  shutdownReadOnly: 'Messagerie en lecture seule : votre établissement a suspendu l’envoi de messages.',
+  shutdownStaffToFamilies:
+    'Messagerie restreinte par votre établissement : seuls les enseignants et le personnel peuvent écrire.',
   settingsNotifyDenied:
     'Votre navigateur refuse les notifications de ce site. Vous pouvez les autoriser dans les réglages du navigateur.',
   rulesRefusal: 'Les règles de votre établissement ne permettent pas cette action.',
@@ -439,6 +452,11 @@ const en: Catalogue = {
   openRoom: 'Open',
 
   offlineHint: '{name} is offline: your messages will be delivered at their next login.',
+  quietBanner: 'Do not disturb: quiet hours until {until}. Messages received until then will be delivered at {until}.',
+  quietHeld: '{name} is in quiet hours until {until}: your message will be delivered then.',
+  shutdownReadOnly: 'Chat is read-only: your school has suspended sending messages.',
+  shutdownStaffToFamilies: 'Chat restricted by your school: only teachers and staff can write.',
+  shutdownSchoolText: 'Message from the school: "{text}"',
   settings: 'Settings',
   settingsNewMessages: 'New messages while the chat window is hidden',
   settingsNotify: 'Show a desktop notification',

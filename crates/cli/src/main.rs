@@ -22,10 +22,13 @@ use causerie_server::changes::{self, Actor, Applied, Change, ChangeError};
 use causerie_server::{Config, Server, auth, tls};
 use std::collections::HashMap;
 
-use causerie_ent::{Directory, Profile, Retention};
+use causerie_ent::{
+    Directory, Profile, QuietHours, QuietWindow, Retention, Shutdown, ShutdownMode,
+};
 use causerie_proto::scram::{self, ScramHash, ScramKeys};
 use causerie_store::{
-    Access, AccountArchiveStore, AccountStore, AdminStore, DirectoryStore, Store, StoreError,
+    Access, AccountArchiveStore, AccountStore, AdminStore, DirectoryStore, SafetyStore, Store,
+    StoreError,
 };
 use clap::{Parser, Subcommand};
 
@@ -77,9 +80,48 @@ enum Command {
     /// Reports (« Signalements ») and each structure's safety staff (docs/admin-api.md).
     #[command(subcommand)]
     Reports(ReportsCommand),
+    /// Quiet hours (« Heures calmes ») per structure (docs/safety.md).
+    #[command(subcommand)]
+    Quiet(QuietCommand),
+    /// The kill switch (« Coupure ») per structure (docs/safety.md).
+    #[command(subcommand)]
+    Shutdown(ShutdownCommand),
     /// Whether a structure's pupils may have profile photos (off by default).
     #[command(subcommand)]
     Photos(PhotosCommand),
+}
+
+#[derive(Subcommand)]
+enum QuietCommand {
+    /// Show a structure's quiet hours (its own, or the default).
+    Show { structure: String },
+    /// Set a structure's quiet hours: its time zone and its windows, each
+    /// PROFILES@START-END (`--window student@21:00-07:00 --window relative@22:00-06:00`);
+    /// no window: no quiet hours at all.
+    Set {
+        structure: String,
+        /// An IANA time zone (default: `[quiet_hours] time_zone`).
+        #[arg(long)]
+        time_zone: Option<String>,
+        #[arg(long = "window")]
+        windows: Vec<String>,
+    },
+    /// Go back to the default (`[quiet_hours]`).
+    Reset { structure: String },
+}
+
+#[derive(Subcommand)]
+enum ShutdownCommand {
+    /// Show a structure's kill switch.
+    Show { structure: String },
+    /// Set a structure's kill switch: normal, staff_to_families, read_only or off, with
+    /// the school's text shown to its users.
+    Set {
+        structure: String,
+        mode: String,
+        #[arg(long)]
+        message: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -311,6 +353,8 @@ async fn run(command: Command, config: Config) -> Result<()> {
         Command::Upload(cmd) => upload(cmd, &config).await,
         Command::Photos(cmd) => photos(cmd, &config).await,
         Command::Reports(cmd) => reports(cmd, &config).await,
+        Command::Quiet(cmd) => quiet(cmd, &config).await,
+        Command::Shutdown(cmd) => shutdown(cmd, &config).await,
         Command::Rules(cmd) => rules(cmd, &config).await,
         Command::Admin(cmd) => admin(cmd, &config).await,
     }
@@ -1082,6 +1126,136 @@ async fn upload(cmd: UploadCommand, config: &Config) -> Result<()> {
             let (s, own) = upload_now(config, &structure).await?;
             show(&structure, &s, own);
         }
+    }
+    Ok(())
+}
+
+/// A structure's quiet hours now: (setting in force, its own?); Err when the structure
+/// does not exist.
+async fn quiet_now(config: &Config, structure: &str) -> Result<(Option<QuietHours>, bool)> {
+    let store = open_store(config).await?;
+    let known = store
+        .snapshot()
+        .await?
+        .structures
+        .iter()
+        .any(|s| s.id == structure);
+    let own = store.quiet_hours(structure).await;
+    store.close().await;
+    if !known {
+        bail!("structure {structure} not found");
+    }
+    Ok(match own? {
+        Some(q) => (Some(q), true),
+        None => (
+            config.quiet_hours.default.then(|| {
+                let mut q = QuietHours::school_default();
+                q.time_zone = config.quiet_hours.time_zone.clone();
+                q
+            }),
+            false,
+        ),
+    })
+}
+
+async fn quiet(cmd: QuietCommand, config: &Config) -> Result<()> {
+    let show = |structure: &str, q: &Option<QuietHours>, own: bool| {
+        let whose = if own { "its own" } else { "the default" };
+        match q {
+            Some(q) if !q.windows.is_empty() => {
+                let windows: Vec<String> = q.windows.iter().map(|w| w.to_string()).collect();
+                println!(
+                    "{structure}: quiet hours {} ({}, {whose})",
+                    windows.join(" "),
+                    q.time_zone
+                );
+            }
+            _ => println!("{structure}: no quiet hours ({whose})"),
+        }
+    };
+    let structure = match &cmd {
+        QuietCommand::Show { structure }
+        | QuietCommand::Set { structure, .. }
+        | QuietCommand::Reset { structure } => structure.clone(),
+    };
+    let what = format!("the quiet hours of {structure}");
+    match cmd {
+        QuietCommand::Show { .. } => {}
+        QuietCommand::Set {
+            time_zone, windows, ..
+        } => {
+            let windows = windows
+                .iter()
+                .map(|w| QuietWindow::parse(w))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| anyhow::anyhow!("{what} is refused, nothing was changed: {e}"))?;
+            let quiet = QuietHours {
+                time_zone: time_zone.unwrap_or_else(|| config.quiet_hours.time_zone.clone()),
+                windows,
+            };
+            change(
+                config,
+                Change::SetQuietHours {
+                    structure: structure.clone(),
+                    quiet: Some(quiet),
+                },
+                &what,
+            )
+            .await?;
+        }
+        QuietCommand::Reset { .. } => {
+            change(
+                config,
+                Change::SetQuietHours {
+                    structure: structure.clone(),
+                    quiet: None,
+                },
+                &what,
+            )
+            .await?;
+        }
+    }
+    let (q, own) = quiet_now(config, &structure).await?;
+    show(&structure, &q, own);
+    Ok(())
+}
+
+async fn shutdown(cmd: ShutdownCommand, config: &Config) -> Result<()> {
+    let structure = match &cmd {
+        ShutdownCommand::Show { structure } | ShutdownCommand::Set { structure, .. } => {
+            structure.clone()
+        }
+    };
+    if let ShutdownCommand::Set { mode, message, .. } = cmd {
+        let Some(mode) = ShutdownMode::parse(&mode) else {
+            bail!("unknown mode {mode:?}: normal, staff_to_families, read_only or off");
+        };
+        change(
+            config,
+            Change::SetShutdown {
+                structure: structure.clone(),
+                shutdown: Shutdown { mode, message },
+            },
+            &format!("the kill switch of {structure}"),
+        )
+        .await?;
+    }
+    let store = open_store(config).await?;
+    let known = store
+        .snapshot()
+        .await?
+        .structures
+        .iter()
+        .any(|s| s.id == structure);
+    let s = store.shutdown(&structure).await;
+    store.close().await;
+    if !known {
+        bail!("structure {structure} not found");
+    }
+    let s = s?;
+    match &s.message {
+        Some(m) => println!("{structure}: kill switch {} « {m} »", s.mode.as_str()),
+        None => println!("{structure}: kill switch {}", s.mode.as_str()),
     }
     Ok(())
 }

@@ -37,6 +37,9 @@ pub enum Denied {
     Disabled,
     /// The chat is on in one of his structures, but for other profiles.
     ProfileNotAllowed(Profile),
+    /// One of his structures turned its kill switch to `off` (`crate::shutdown`); the
+    /// school's own text goes with it (the server has it).
+    Shutdown,
 }
 
 impl Denied {
@@ -47,6 +50,7 @@ impl Denied {
             Denied::Inactive => "user-inactive",
             Denied::Disabled => "structure-disabled",
             Denied::ProfileNotAllowed(_) => "profile-not-allowed",
+            Denied::Shutdown => "structure-shutdown",
         }
     }
 
@@ -72,6 +76,7 @@ impl Denied {
                 "Chat is not enabled in your school.",
             )
             .to_owned(),
+            Denied::Shutdown => crate::shutdown::mode_text(crate::shutdown::Mode::Off).to_owned(),
             Denied::ProfileNotAllowed(p) => {
                 let (fr, en) = (p.label_fr(), p.label_en());
                 crate::said!(
@@ -205,6 +210,7 @@ mod tests {
             Denied::Inactive,
             Denied::Disabled,
             Denied::ProfileNotAllowed(Profile::Relative),
+            Denied::Shutdown,
         ] {
             assert_eq!(d.text().check(), Ok(()), "{d:?}");
         }

@@ -11,6 +11,8 @@
 //! - [`fold`]: case and accent folding for search.
 //! - [`retention`]: how long a structure keeps its users' one-to-one archives.
 //! - [`upload`]: file sharing (XEP-0363) as each structure allows it.
+//! - [`quiet`]: quiet hours (« Heures calmes »): when a profile is not disturbed.
+//! - [`shutdown`]: the kill switch (« Coupure »): who may still send, in each mode.
 //! - [`profile_policy`]: what a pupil may publish about himself (no OMEMO, photos per
 //!   structure, the school's name).
 //! - [`register`]: « tu » or « vous »: the server's texts in the reader's register
@@ -22,9 +24,11 @@ pub mod fold;
 pub mod model;
 pub mod policy;
 pub mod profile_policy;
+pub mod quiet;
 pub mod register;
 pub mod retention;
 pub mod rules;
+pub mod shutdown;
 pub mod upload;
 pub mod validate;
 
@@ -33,9 +37,11 @@ pub use directory::{Directory, SearchHit, SearchQuery};
 pub use fold::fold;
 pub use model::{Class, Group, Profile, Snapshot, Structure, User, display_name};
 pub use policy::{Decision, DenyReason, Why};
+pub use quiet::{Quiet, QuietHours, QuietWindow, TimeOfDay};
 pub use register::{Register, Text};
 pub use retention::{Retention, YearStart};
 pub use rules::{Rule, RuleError, Scope, default_rules, parse_rules, validate_rules};
+pub use shutdown::{Mode as ShutdownMode, Shutdown};
 pub use upload::UploadSettings;
 pub use validate::{
     ImportError, MAX_ID_LEN, MAX_NAME_CHARS, Refs, check_class, check_group, check_structure,

@@ -165,6 +165,7 @@ const TU_WORDS: &[&str] = &[
     "saisis",
     "connecte",
     "contacte",
+    "crée",
 ];
 
 /// The words of « vous »: pronouns, possessives, imperatives not in -ez (and any verb in

@@ -1060,11 +1060,19 @@ impl<T: Transport> Conn<T> {
             self.close(end).await;
             detached::after(&self.server, session, rx, sm, lost).await;
         } else {
-            // The session ends first (its stanzas re-routed, its queue settled), then the
-            // stream closes, which may linger on a client that keeps writing: a new
-            // session replacing this one waits for the former, not for the latter.
+            // The stream error (or footer) is written at once: the client learns that its
+            // session is over when the server decides it, not after the session's end,
+            // which may wait (for a room's lock held by a directory change's enforcement
+            // while it tells the room's other occupants, for the store). Then the session
+            // ends (its stanzas re-routed, its queue settled), then the stream lingers on a
+            // client that keeps writing: a new session replacing this one waits for the
+            // former, not for the latter. Nothing the client sends after the error is read
+            // as a stanza.
+            let written = self.write_end(&end).await;
             detached::after(&self.server, session, rx, sm, lost).await;
-            self.close(end).await;
+            if written {
+                self.linger().await;
+            }
         }
     }
 
@@ -1408,33 +1416,43 @@ impl<T: Transport> Conn<T> {
 
     /// Ends the stream: a stream error when there is one, then the closing tag.
     async fn close(&mut self, end: End) {
-        let _ = timeout(CLOSE_TIMEOUT, async {
-            if matches!(end, End::Io | End::Lost | End::Yield) {
-                return;
-            }
+        if self.write_end(&end).await {
+            self.linger().await;
+        }
+    }
+
+    /// Writes the end of the stream (a stream error, else the footer; the header first
+    /// when it was never sent), within [`CLOSE_TIMEOUT`]; whether it was written and the
+    /// connection may linger ([`Conn::linger`]).
+    async fn write_end(&mut self, end: &End) -> bool {
+        if matches!(end, End::Io | End::Lost | End::Yield) {
+            return false;
+        }
+        let written = timeout(CLOSE_TIMEOUT, async {
             if !self.header_sent {
                 let h = format!(" from='{}' version='1.0'", escape(&self.server.domain));
                 let _ = self.io.write_header(&h).await;
             }
-            let written = match &end {
+            match end {
                 End::Error(cond, text) => {
                     debug!(peer = %self.peer, condition = cond, "stream error");
                     self.io.write_error(cond, text.as_deref()).await
                 }
                 _ => self.io.write_footer().await,
-            };
-            if written.is_err() || matches!(end, End::Closed) || !self.linger {
-                return;
             }
-            // Our side is shut down: read what the client still sends until it closes
-            // its side (or a short while), so that the kernel does not answer that data
-            // with a reset, which would destroy the stream error before the client read
-            // it (a client still writing when an administrator or a directory change
-            // closes its session).
-            let _ = timeout(LINGER, async {
-                while matches!(self.io.read().await, Ok(d) if !d.is_empty()) {}
-            })
-            .await;
+        })
+        .await;
+        matches!(written, Ok(Ok(_))) && !matches!(end, End::Closed) && self.linger
+    }
+
+    /// After the end of the stream was written: our side is shut down; reads what the
+    /// client still sends until it closes its side (or [`LINGER`]), so that the kernel
+    /// does not answer that data with a reset, which would destroy the stream error before
+    /// the client read it (a client still writing when an administrator or a directory
+    /// change closes its session).
+    async fn linger(&mut self) {
+        let _ = timeout(LINGER, async {
+            while matches!(self.io.read().await, Ok(d) if !d.is_empty()) {}
         })
         .await;
     }

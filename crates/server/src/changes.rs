@@ -1,7 +1,8 @@
 //! One way to change the school: a typed [`Change`] (a directory import, one user, class,
 //! group or structure, a structure's rules, chat access, archive retention or file
-//! sharing or safety staff or pupils' photos, an account lock, an
-//! administrator's grant, a console group edit, the staff's moderation of a report) and one [`apply`] that every door calls —
+//! sharing or safety staff or pupils' photos, quiet hours, the kill switch, an account
+//! lock, an administrator's grant, a console group edit, the staff's moderation of a
+//! report) and one [`apply`] that every door calls —
 //! the `causerie` command line, the ENT's directory sync API and the admin API.
 //!
 //! `apply` checks that the door may make the change ([`Actor`]), validates it with the
@@ -21,13 +22,13 @@
 use std::collections::HashMap;
 
 use causerie_ent::{
-    Access, Class, Directory, Group, ImportError, Profile, Retention, Rule, Snapshot, Structure,
-    UploadSettings, User, check_class, check_group, check_structure, check_user, validate,
-    validate_rules,
+    Access, Class, Directory, Group, ImportError, Profile, QuietHours, Retention, Rule, Shutdown,
+    Snapshot, Structure, UploadSettings, User, check_class, check_group, check_structure,
+    check_user, validate, validate_rules,
 };
 use causerie_store::{
     AccountArchiveStore, AdminStore, Credentials, DirectoryStore, GroupChange, ImportReport,
-    NewAudit, PrivacyStore, ReportStore, Store, StoreError, UploadStore,
+    NewAudit, PrivacyStore, ReportStore, SafetyStore, Store, StoreError, UploadStore,
 };
 use serde_json::{Value, json};
 
@@ -107,6 +108,18 @@ pub enum Change {
     SetSafetyStaff {
         structure: String,
         logins: Option<Vec<String>>,
+    },
+    /// A structure's quiet hours (None: back to the default, `[quiet_hours]`). Moves the
+    /// generation: every node holds messages with the new windows at once.
+    SetQuietHours {
+        structure: String,
+        quiet: Option<QuietHours>,
+    },
+    /// A structure's kill switch (docs/safety.md « Coupure »). Moves the generation:
+    /// every node refuses (or, `off`, closes the sessions) within a second.
+    SetShutdown {
+        structure: String,
+        shutdown: Shutdown,
     },
     /// Whether a structure's pupils may have profile photos (vCard PHOTO, XEP-0084
     /// avatars; None: back to the default, off). Not a directory change: each
@@ -228,6 +241,10 @@ pub struct Applied {
     pub upload_before: Option<UploadSettings>,
     /// The structure's designated safety staff before (None: the default).
     pub safety_before: Option<Vec<String>>,
+    /// The structure's own quiet hours before (None: the default).
+    pub quiet_before: Option<QuietHours>,
+    /// The structure's kill switch before.
+    pub shutdown_before: Option<Shutdown>,
     /// The structure's own choice for its pupils' photos before (None: the default).
     pub pupil_photos_before: Option<bool>,
 }
@@ -500,6 +517,36 @@ pub async fn apply(
             Ok(Applied {
                 changed: before != logins,
                 safety_before: before,
+                ..done
+            })
+        }
+        Change::SetQuietHours { structure, quiet } => {
+            let quiet = quiet
+                .map(QuietHours::validated)
+                .transpose()
+                .map_err(|e| invalid(&structure, Some("quiet_hours"), e))?;
+            let before = store
+                .set_quiet_hours_audited(&structure, quiet.as_ref(), actor.name())
+                .await?;
+            Ok(Applied {
+                changed: before != quiet,
+                quiet_before: before,
+                ..done
+            })
+        }
+        Change::SetShutdown {
+            structure,
+            shutdown,
+        } => {
+            let shutdown = shutdown
+                .validated()
+                .map_err(|e| invalid(&structure, Some("shutdown"), e))?;
+            let before = store
+                .set_shutdown_audited(&structure, &shutdown, actor.name())
+                .await?;
+            Ok(Applied {
+                changed: before != shutdown,
+                shutdown_before: Some(before),
                 ..done
             })
         }

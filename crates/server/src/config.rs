@@ -41,6 +41,32 @@ pub struct Config {
     pub upload: Upload,
     pub reports: Reports,
     pub rates: Rates,
+    pub quiet_hours: QuietHoursConfig,
+}
+
+/// Quiet hours (docs/safety.md, « Heures calmes »): what applies to a structure whose
+/// administrator set none, and how often the server looks at the clock.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuietHoursConfig {
+    /// Whether a structure that set no quiet hours has the default ones: pupils,
+    /// 21:00–07:00 in `time_zone`. `false`: none until a structure sets its own.
+    pub default: bool,
+    /// The time zone of the default quiet hours (an IANA name).
+    pub time_zone: String,
+    /// How often, in milliseconds, the server checks whether quiet hours began or ended
+    /// (held messages are delivered at most this late after the end).
+    pub tick_ms: u64,
+}
+
+impl Default for QuietHoursConfig {
+    fn default() -> Self {
+        QuietHoursConfig {
+            default: true,
+            time_zone: "Europe/Paris".into(),
+            tick_ms: 1000,
+        }
+    }
 }
 
 /// Reports (« Signaler », XEP-0377): what one carries and how often one may be made
@@ -687,6 +713,7 @@ impl Default for Config {
             upload: Upload::default(),
             reports: Reports::default(),
             rates: Rates::default(),
+            quiet_hours: QuietHoursConfig::default(),
         }
     }
 }
@@ -832,6 +859,14 @@ impl Config {
                 "domain",
                 format!("`{}` is not a valid XMPP domain", self.domain),
             ));
+        }
+        let mut q = causerie_ent::QuietHours::school_default();
+        q.time_zone = self.quiet_hours.time_zone.clone();
+        if let Err(e) = q.validated() {
+            return Err(("quiet_hours.time_zone", e));
+        }
+        if !(50..=60_000).contains(&self.quiet_hours.tick_ms) {
+            return Err(("quiet_hours.tick_ms", "must be between 50 and 60000".into()));
         }
         self.archive.check().map_err(|e| ("archive", e))?;
         let l = &self.limits;

@@ -9,7 +9,8 @@
 //!   unavailable presence stripped of any status (`features::presence::rules_changed`);
 //! - contacts the rules no longer allow either way end on both sides, with roster pushes
 //!   (`features::roster_rules`);
-//! - room memberships the rooms' policy no longer admits end (`features::muc::membership`).
+//! - room memberships the rooms' policy no longer admits end (`features::muc::membership`);
+//! - the users whose structure's kill switch changed are told (`features::quiet`).
 //!
 //! So the `causerie` command (which writes the database of a running server), the sync
 //! API, the admin console and, later, another node's change all take effect the same way.
@@ -59,7 +60,7 @@ pub async fn apply(server: &Server, old: &View, new: &View) {
         if let Err(denied) = new.access(&user) {
             // His profile now, or before the change (a deactivated pupil is still one).
             let profile = (new.dir.user(&user).or_else(|| old.dir.user(&user))).map(|u| u.profile);
-            let text = denied.text_both(causerie_ent::Register::of(profile));
+            let text = new.denied_both(&user, denied, causerie_ent::Register::of(profile));
             closed += server
                 .sessions
                 .close_user(&user, "policy-violation", Some(&text));
@@ -73,6 +74,8 @@ pub async fn apply(server: &Server, old: &View, new: &View) {
             "sessions closed after a directory change"
         );
     }
+    // A kill switch that changed is told to its users' sessions.
+    features::quiet::on_view_change(server, old, new);
     if old.generation < 0 {
         return;
     }

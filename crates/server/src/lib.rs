@@ -108,6 +108,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     features::muc::start(&server).await;
     features::mam::start(&server).await;
     features::push::start(&server);
+    features::quiet::start(&server);
     let (listeners, addresses) = listener::Listeners::bind(server.clone()).await?;
     Ok(Running {
         server,

@@ -54,6 +54,8 @@ pub struct Server {
     pub(crate) uploads: Option<crate::services::uploads::Uploads>,
     /// Report attempts per account and minute (XEP-0377).
     pub(crate) report_pace: crate::services::report_pace::ReportPace,
+    /// Quiet hours: senders told, the windows' phases (`features::quiet`).
+    pub(crate) quiet: crate::services::quiet::QuietHold,
 }
 
 impl Server {
@@ -77,7 +79,12 @@ impl Server {
                 &config.data_dir,
                 config.policy.mode,
                 config.policy.plain_accounts_reach_directory,
-            ),
+            )
+            .with_quiet_default(config.quiet_hours.default.then(|| {
+                let mut q = causerie_ent::QuietHours::school_default();
+                q.time_zone = config.quiet_hours.time_zone.clone();
+                q
+            })),
             contacts: Contacts::new(store.clone(), &domain),
             sessions: Sessions::default(),
             rooms: Rooms::default(),
@@ -95,6 +102,7 @@ impl Server {
             config,
             uploads,
             report_pace: Default::default(),
+            quiet: Default::default(),
         }
     }
 
@@ -271,6 +279,7 @@ impl Server {
             );
         }
         let register = causerie_ent::Register::of(view.dir.user(user).map(|u| u.profile));
-        view.access(user).map_err(|d| d.text_both(register))
+        view.access(user)
+            .map_err(|d| view.denied_both(user, d, register))
     }
 }

@@ -98,6 +98,7 @@ fn passes_to_others_come_from_the_gate() {
             "features/blocking.rs", // a block by the school's staff, pushed to the account
             "features/muc/admin.rs", // « X vous a retiré de la conversation »
             "features/presence.rs", // presences ended by a rules change or a block
+            "features/quiet.rs",    // quiet hours began or ended, the kill switch changed
             "features/roster_push.rs", // roster pushes
         ]
         .map(|f| f.replace('/', std::path::MAIN_SEPARATOR_STR)),

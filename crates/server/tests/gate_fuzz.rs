@@ -590,6 +590,8 @@ async fn nothing_crosses_a_pair_the_rules_keep_apart() {
         data_dir: tmp.path().to_path_buf(),
         ..Config::default()
     };
+    // Tests run at any hour: no default quiet hours holding the pupils' messages.
+    config.quiet_hours.default = false;
     config.listen.c2s = Some("127.0.0.1:0".parse().unwrap());
     config.listen.c2s_tls = None;
     config.listen.http = None;

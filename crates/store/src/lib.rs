@@ -8,7 +8,8 @@
 //! reports (« Signaler », XEP-0377) with their copied messages and notes, and each
 //! structure's safety staff; moderated messages' tombstones in the archives; lawful
 //! archive access grants, the purges per data class (closed reports, the audit log,
-//! departed users) and each structure's pupils' photos;
+//! departed users) and each structure's pupils' photos; each structure's quiet hours and
+//! kill switch (safety.rs);
 //! administrators, console sessions, account locks, the audit log).
 //!
 //! Nothing is cached here: every call reads the database, so an account created by another
@@ -39,6 +40,7 @@ mod reader;
 pub mod reports;
 pub mod rooms;
 pub mod roster;
+pub mod safety;
 pub mod uploads;
 pub mod vcard;
 
@@ -76,6 +78,7 @@ pub use rooms::{
     Room, RoomMember, RoomStore,
 };
 pub use roster::{RosterItem, RosterStore, Subscription};
+pub use safety::SafetyStore;
 pub use uploads::{NewUpload, SlotOutcome, Upload, UploadState, UploadStore};
 pub use vcard::VcardStore;
 

@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use causerie_ent::Retention;
 use causerie_ent::{Class, Group, Profile, Rule, Scope, Snapshot, Structure, User};
 use causerie_store::FastStore;
+use causerie_store::SafetyStore;
 use causerie_store::{
     Access, AccountArchiveEntry, AccountArchiveStore, AccountMessage, AccountStore, AddMember,
     AdminSession, AdminStore, Affiliation, ArchiveEntry, ArchiveQuery, ArchivedMessage, AuditQuery,
@@ -330,6 +331,7 @@ conformance! {
         moderation_replaces_both_copies_and_drops_offline_ones,
         uploads_slots_are_single_use_and_bounded,
         uploads_settings_are_audited,
+        quiet_hours_and_kill_switch_are_audited_and_move_the_generation,
         uploads_purge_per_structure,
         reports_copy_context_from_the_reporters_archive_only,
         reports_in_rooms_and_without_messages,
@@ -5685,6 +5687,103 @@ async fn reports_status_notes_and_safety_staff_are_audited(store: &Store) {
             ),
         ]
     );
+}
+
+async fn quiet_hours_and_kill_switch_are_audited_and_move_the_generation(store: &Store) {
+    use causerie_ent::{QuietHours, Shutdown, ShutdownMode};
+    store
+        .import_snapshot(&school(), &no_credentials(), None)
+        .await
+        .unwrap();
+    let g0 = store.generation().await.unwrap();
+    let mut q = QuietHours::school_default();
+    q.time_zone = "UTC".into();
+    assert!(matches!(
+        store
+            .set_quiet_hours_audited("nowhere", Some(&q), "root")
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(audit_rows(store).await.is_empty());
+    assert_eq!(store.quiet_hours(COLLEGE).await.unwrap(), None);
+    assert_eq!(
+        store
+            .set_quiet_hours_audited(COLLEGE, Some(&q), "marc.roux")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.quiet_hours(COLLEGE).await.unwrap(), Some(q.clone()));
+    let g1 = store.generation().await.unwrap();
+    assert!(g1 > g0, "a quiet hours change moves the generation");
+    let all = store.all_quiet_hours().await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[COLLEGE], q);
+    assert_eq!(
+        store
+            .set_quiet_hours_audited(COLLEGE, None, "root")
+            .await
+            .unwrap(),
+        Some(q)
+    );
+    assert!(store.all_quiet_hours().await.unwrap().is_empty());
+
+    assert_eq!(store.shutdown(LYCEE).await.unwrap(), Shutdown::default());
+    let ro = Shutdown {
+        mode: ShutdownMode::ReadOnly,
+        message: Some("Incident : reprise lundi.".into()),
+    };
+    assert!(matches!(
+        store.set_shutdown_audited("nowhere", &ro, "root").await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store
+            .set_shutdown_audited(LYCEE, &ro, "root")
+            .await
+            .unwrap(),
+        Shutdown::default()
+    );
+    assert_eq!(store.shutdown(LYCEE).await.unwrap(), ro);
+    let off = Shutdown {
+        mode: ShutdownMode::Off,
+        message: None,
+    };
+    assert_eq!(
+        store
+            .set_shutdown_audited(COLLEGE, &off, "root")
+            .await
+            .unwrap(),
+        Shutdown::default()
+    );
+    let all = store.all_shutdowns().await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[COLLEGE], off);
+    let g2 = store.generation().await.unwrap();
+    assert!(g2 > g1);
+    // Back to normal: no row left.
+    assert_eq!(
+        store
+            .set_shutdown_audited(LYCEE, &Shutdown::default(), "root")
+            .await
+            .unwrap(),
+        ro
+    );
+    assert_eq!(store.all_shutdowns().await.unwrap().len(), 1);
+    let rows = audit_rows(store).await;
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.action == "structure.quiet_hours")
+            .count(),
+        2
+    );
+    let shut: Vec<_> = rows
+        .iter()
+        .filter(|r| r.action == "structure.shutdown")
+        .collect();
+    assert_eq!(shut.len(), 3);
+    assert!(shut.iter().any(|r| r.after
+        == Some(serde_json::json!({"mode": "read_only", "message": "Incident : reprise lundi."}))));
 }
 
 // ---------------------------------------------------------------------------------------

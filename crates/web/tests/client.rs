@@ -12,6 +12,8 @@ async fn start(dir: &tempfile::TempDir) -> causerie_server::Running {
         data_dir: dir.path().to_path_buf(),
         ..Config::default()
     };
+    // Tests run at any hour: no default quiet hours holding the pupils' messages.
+    config.quiet_hours.default = false;
     config.listen.c2s = Some("127.0.0.1:0".parse().unwrap());
     config.listen.c2s_tls = Some("127.0.0.1:0".parse().unwrap());
     Server::start(config).await.unwrap()

@@ -116,9 +116,26 @@ export interface Structure {
   custom_rules: boolean;
   rules: Rule[];
   default_rules: Rule[];
+  /** The quiet hours in force (its own or the default), null for none. */
+  quiet_hours?: QuietHours | null;
+  quiet_hours_own?: boolean;
+  shutdown?: { mode: ShutdownMode; message?: string };
   /** Whether its pupils may have profile photos, and whether it chose (else the default, off). */
   pupil_photos?: boolean;
   pupil_photos_own?: boolean;
+}
+
+export type ShutdownMode = 'normal' | 'staff_to_families' | 'read_only' | 'off';
+
+export interface QuietWindow {
+  profiles: Profile[];
+  start: string;
+  end: string;
+}
+
+export interface QuietHours {
+  time_zone: string;
+  windows: QuietWindow[];
 }
 
 export interface User {
@@ -285,6 +302,10 @@ export const api = {
     call<Structure>('PUT', `/structures/${enc(id)}/access`, { enabled, profiles }),
   setRules: (id: string, rules: Rule[]) => call<Structure>('PUT', `/structures/${enc(id)}/rules`, { rules }),
   resetRules: (id: string) => call<Structure>('DELETE', `/structures/${enc(id)}/rules`),
+  setShutdown: (id: string, mode: ShutdownMode, message?: string) =>
+    call<Structure>('PUT', `/structures/${enc(id)}/shutdown`, { mode, message }),
+  setQuietHours: (id: string, quiet: QuietHours) => call<Structure>('PUT', `/structures/${enc(id)}/quiet-hours`, quiet),
+  resetQuietHours: (id: string) => call<Structure>('DELETE', `/structures/${enc(id)}/quiet-hours`),
 
   groups: (structure: string) => call<Group[]>('GET', `/structures/${enc(structure)}/groups`),
   createGroup: (structure: string, name: string, members: string[] = []) =>

@@ -6,6 +6,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, type Session, whenExpired } from './api';
 import { errorText, t } from './i18n';
 import { Announcer, ErrorText, Loading, ScreenHeading, href, structureName, structureNames, useHash, useLoad } from './ui';
+import { QuietScreen } from './quiet';
 import { AccessScreen, RulesScreen } from './structure';
 import { GroupScreen, GroupsScreen } from './groups';
 import { UserScreen, UsersScreen } from './users';
@@ -185,6 +186,7 @@ function Shell({ session, onOut }: { session: Session; onOut: () => void }) {
                 ['groups', t('navGroups')],
                 ['users', t('navUsers')],
                 ['safety', t('navSafety')],
+                ['quiet', t('navQuiet')],
               ] as const
             ).map(([s, label]) => (
               <li key={s}>
@@ -235,6 +237,8 @@ function Screen({
           return sub ? <UserScreen sid={sid} login={sub} /> : <UsersScreen sid={sid} />;
         case 'safety':
           return <SafetyStaffScreen sid={sid} />;
+        case 'quiet':
+          return <QuietScreen sid={sid} />;
         default:
           return <AccessScreen sid={sid} />;
       }

@@ -97,6 +97,10 @@ export class Model implements RoomsHost {
   conversations: Conversation[] = [];
   activeConversation?: string;
   notices: Notice[] = [];
+  /** The user's quiet hours, while they are on (« Heures calmes »): until when (local time). */
+  quiet?: { until: string };
+  /** His structure's kill switch, when not normal (« Coupure »): its mode and the school's text. */
+  shutdown?: { mode: string; text?: string };
   /** The user cannot see the window (see `setHidden`). */
   hidden = false;
   /** The user's settings, kept for the account on the server. */
@@ -802,6 +806,10 @@ export class Model implements RoomsHost {
       for (const conv of this.conversations) if (conv.kind === 'chat') this.retractLine(conv, moderated);
       return true;
     }
+    if (from === this.config.domain) {
+      this.onServerNotice(stanza);
+      return true;
+    }
     const direct = child(stanza, 'x', NS.CONFERENCE);
     if (direct && stanza.getAttribute('type') !== 'error') {
       // A direct invitation (XEP-0249), from another client.
@@ -818,6 +826,28 @@ export class Model implements RoomsHost {
     }
     this.onChatMessage(stanza);
     return true;
+  }
+
+  /** What the server itself says: quiet hours and the kill switch (docs/safety.md). */
+  private onServerNotice(stanza: Element): void {
+    const n = X.parseSafetyNotice(stanza);
+    if (!n) return;
+    if (n.kind === 'shutdown') {
+      this.shutdown = n.mode === 'normal' ? undefined : { mode: n.mode, text: n.text };
+    } else if (n.state === 'on') {
+      this.quiet = { until: n.until ?? '' };
+    } else if (n.state === 'off') {
+      this.quiet = undefined;
+    } else if (n.jid) {
+      // Our message to someone in quiet hours: kept, delivered when they end.
+      const conv = this.openConversation(n.jid, false);
+      this.addLine(conv, {
+        kind: 'event',
+        say: { key: 'quietHeld', params: { name: this.displayName(n.jid), until: n.until ?? '' } },
+        time: new Date(),
+      });
+    }
+    this.changed();
   }
 
   /** A 1:1 message (or its error) from a contact. */

@@ -430,3 +430,22 @@ describe('parsers', () => {
     expect([...X.statusCodes(x)]).toEqual([110, 201]);
   });
 });
+
+describe('safety notices (quiet hours, kill switch)', () => {
+  it('reads the server’s notices and nothing else', () => {
+    const held = parse(
+      "<message xmlns='jabber:client' type='headline' from='localhost'><body>x</body>" +
+        "<quiet xmlns='urn:causerie:quiet:0' state='held' jid='Lea.Martin@localhost' until='2026-01-01T06:00:00.000Z' until-local='07:00'/></message>",
+    );
+    expect(X.parseSafetyNotice(held)).toEqual({ kind: 'quiet', state: 'held', jid: 'lea.martin@localhost', until: '07:00' });
+    const on = parse("<message xmlns='jabber:client'><quiet xmlns='urn:causerie:quiet:0' state='on' until-local='07:00'/></message>");
+    expect(X.parseSafetyNotice(on)).toEqual({ kind: 'quiet', state: 'on', jid: undefined, until: '07:00' });
+    const bad = parse("<message xmlns='jabber:client'><quiet xmlns='urn:causerie:quiet:0' state='maybe'/></message>");
+    expect(X.parseSafetyNotice(bad)).toBeUndefined();
+    const shut = parse(
+      "<message xmlns='jabber:client'><shutdown xmlns='urn:causerie:policy:0' mode='read_only'> Reprise lundi. </shutdown></message>",
+    );
+    expect(X.parseSafetyNotice(shut)).toEqual({ kind: 'shutdown', mode: 'read_only', text: 'Reprise lundi.' });
+    expect(X.parseSafetyNotice(parse("<message xmlns='jabber:client'><body>hi</body></message>"))).toBeUndefined();
+  });
+});

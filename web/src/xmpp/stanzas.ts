@@ -34,7 +34,40 @@ export const NS = {
   CATEGORIES: 'urn:causerie:categories:0',
   ROOMS: 'urn:causerie:rooms:0',
   PREFS: 'urn:causerie:prefs:0',
+  /** Quiet hours' notices from the server (docs/safety.md « Heures calmes »). */
+  QUIET: 'urn:causerie:quiet:0',
+  /** The school's policy: the kill switch's notices and refusals (« Coupure »). */
+  POLICY: 'urn:causerie:policy:0',
 } as const;
+
+/** A notice of the server about quiet hours or the kill switch (a headline from the domain). */
+export type SafetyNotice =
+  | { kind: 'quiet'; state: 'on' | 'off' | 'held'; jid?: string; until?: string }
+  | { kind: 'shutdown'; mode: string; text?: string };
+
+/** Reads a server's safety notice (`from`: our domain), if the message is one. */
+export function parseSafetyNotice(stanza: Element): SafetyNotice | undefined {
+  const quiet = child(stanza, 'quiet', NS.QUIET);
+  if (quiet) {
+    const state = quiet.getAttribute('state');
+    if (state !== 'on' && state !== 'off' && state !== 'held') return undefined;
+    return {
+      kind: 'quiet',
+      state,
+      jid: quiet.getAttribute('jid') ? bareJid(quiet.getAttribute('jid') ?? '') : undefined,
+      until: quiet.getAttribute('until-local') ?? undefined,
+    };
+  }
+  const shutdown = child(stanza, 'shutdown', NS.POLICY);
+  if (shutdown) {
+    return {
+      kind: 'shutdown',
+      mode: shutdown.getAttribute('mode') ?? 'normal',
+      text: shutdown.textContent?.trim() || undefined,
+    };
+  }
+  return undefined;
+}
 
 export type Show = 'available' | 'away' | 'dnd';
 export type Subscription = 'none' | 'to' | 'from' | 'both';

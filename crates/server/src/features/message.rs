@@ -149,6 +149,23 @@ pub async fn outbound(
         ));
         archive = Some((slot, stanza_id));
     }
+    // Quiet hours: kept in the recipient's offline storage until they end, the sender
+    // told (features::quiet).
+    if super::quiet::holdable(&session.user, pass.to(), &stanza)
+        && let Some(quiet) = super::quiet::quiet_now(server, pass.to()).await
+    {
+        if carbons::eligible(&stanza) {
+            carbons::copy(server, &Pass::own(session), session.id(), "sent", &stanza);
+        }
+        let kept = hold(server, session, &pass, &stanza).await;
+        if kept {
+            super::quiet::tell_sender(server, session, pass.to(), &quiet).await;
+            if let Some((slot, stanza_id)) = archive {
+                archived(server, slot, &session.user, pass.to(), &stanza_id, &stanza);
+            }
+        }
+        return;
+    }
     let to_other = dest.user() != Some(session.user.as_str());
     let carbons = carbons::eligible(&stanza) && to_other;
     if carbons {
@@ -256,6 +273,33 @@ async fn to_account(
         Err(e) => {
             warn!(error = %e, "cannot store an offline message");
             reply_error(session, &stanza, Condition::InternalServerError);
+            false
+        }
+    }
+}
+
+/// Keeps a message for `pass.to()`, who is in quiet hours, in his offline storage (as if
+/// he had no available session); false (the sender got the error) when it could not be.
+async fn hold(server: &Server, session: &Session, pass: &Pass, stanza: &Element) -> bool {
+    let _arrival = server.sessions.arrival(pass.to()).await;
+    match keep_offline(server, pass.to(), stanza).await {
+        Ok(true) => true,
+        Ok(false) => {
+            reply_error(
+                session,
+                stanza,
+                StanzaError::new(Condition::ServiceUnavailable)
+                    .with_text("en", "the recipient's offline storage is full")
+                    .with_text(
+                        "fr",
+                        "La boîte de messages hors ligne du destinataire est pleine.",
+                    ),
+            );
+            false
+        }
+        Err(e) => {
+            warn!(error = %e, "cannot keep a message during quiet hours");
+            reply_error(session, stanza, Condition::InternalServerError);
             false
         }
     }
@@ -375,24 +419,43 @@ pub async fn still_deliverable(server: &Server, session: &Session, stanza: &Elem
     if domain != server.domain {
         return false;
     }
-    let Some(sender) = from.node().map(|n| n.to_string()) else {
+    if from.node().is_none() {
         return true; // the server itself
-    };
+    }
+    matches!(
+        decided_again(server, &session.user, stanza).await,
+        Some(Verdict::Deliver(_))
+    )
+}
+
+/// The gate's decision now for a kept `stanza` to `user` from another of our accounts
+/// (its `from`); None when it is not from one of our accounts (a room, the server, an
+/// invitation: see [`still_deliverable`]).
+pub async fn decided_again(server: &Server, user: &str, stanza: &Element) -> Option<Verdict> {
+    if super::muc::invite::invitation_room(server, stanza).is_some() {
+        return None;
+    }
+    let from = stanza.attr("from").and_then(|f| Jid::new(f).ok())?;
+    if from.domain().as_str() != server.domain {
+        return None;
+    }
+    let sender = from.node()?.to_string();
     let full = from.to_string();
-    let verdict = server
-        .gate()
-        .decide(
-            &Sender {
-                user: &sender,
-                full: &full,
-                session: None,
-            },
-            &session.user,
-            None,
-            gate::classify(stanza),
-        )
-        .await;
-    matches!(verdict, Verdict::Deliver(_))
+    Some(
+        server
+            .gate()
+            .decide(
+                &Sender {
+                    user: &sender,
+                    full: &full,
+                    session: None,
+                },
+                user,
+                None,
+                gate::classify(stanza),
+            )
+            .await,
+    )
 }
 
 /// Delivers stored messages (read with the subscription requests at the initial

@@ -23,6 +23,7 @@ pub mod presence;
 pub mod private;
 pub mod profile_policy;
 pub mod push;
+pub mod quiet;
 pub mod report;
 pub mod roster;
 pub mod roster_push;

@@ -231,7 +231,9 @@ async fn broadcast(
                 session.reply(p);
             }
         }
-        if parse_priority(&stanza) >= 0 {
+        // In quiet hours, what waits stays there until they end (features::quiet).
+        let quiet = super::quiet::on_login(server, session).await;
+        if parse_priority(&stanza) >= 0 && !quiet {
             message::deliver_offline(server, session, waiting.messages).await;
         }
     }

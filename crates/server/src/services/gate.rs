@@ -46,6 +46,12 @@
 //!   ([`Gate::room_creation`]), invitations to one room an hour ([`Gate::invite`]).
 //!   Beyond a limit the stanza is refused with `<resource-constraint/>` and a text
 //!   saying when to try again (« tu » to a pupil, « vous » to an adult): never dropped.
+//! - the kill switch (docs/safety.md « Coupure »): under `read_only` or
+//!   `staff_to_families`, what a user of the structure sends from a session — a message
+//!   with a body, a contact request ([`Gate::decide_sent`]), a room post with a body
+//!   ([`Gate::room_message`]), an invitation ([`Gate::invite`]) — is refused with
+//!   `<forbidden/>`, `<shutdown xmlns='urn:causerie:policy:0'/>` and the school's text
+//!   ([`View::may_send`]); under `off` his account may not chat at all (`View::access`).
 
 use causerie_ent::{DenyReason, Profile};
 use causerie_proto::Element;
@@ -329,6 +335,18 @@ pub enum ComponentVerdict {
     Drop,
 }
 
+/// The refusal of what a user sent under his structure's kill switch (`read_only`,
+/// `staff_to_families`): `<forbidden/>` with the text and the school's own, and
+/// `<shutdown xmlns='urn:causerie:policy:0'/>`.
+pub fn shutdown_refusal(text: causerie_ent::Text<String>) -> StanzaError {
+    let mut err = crate::stanza::addressed(Condition::Forbidden, text);
+    err.app = Some(Box::new(Element::bare(
+        "shutdown",
+        super::policy::NS_POLICY,
+    )));
+    err
+}
+
 fn component_refused() -> StanzaError {
     error(
         Condition::ServiceUnavailable,
@@ -382,6 +400,10 @@ impl Gate<'_> {
             return verdict;
         }
         let view = self.policy.view().await;
+        if let Err(text) = view.may_send(from.user, Some(to)) {
+            debug!(user = from.user, ?class, "refused by the kill switch");
+            return Verdict::Refuse(shutdown_refusal(text));
+        }
         let limits = self.limits_of(&view, from.user);
         let spent = if class == Class::Subscribe {
             self.rates
@@ -419,6 +441,7 @@ impl Gate<'_> {
             return Ok(());
         }
         let view = self.policy.view().await;
+        view.may_send(user, None).map_err(shutdown_refusal)?;
         let limits = self.limits_of(&view, user);
         self.rates
             .spend(user, Kind::Message, "", limits.messages_per_minute)
@@ -645,7 +668,7 @@ impl Gate<'_> {
     pub async fn room_post(&self, user: &str) -> Result<(), StanzaError> {
         let view = self.policy.view().await;
         view.access(user)
-            .map_err(|d| crate::stanza::addressed(Condition::Forbidden, d.text()))
+            .map_err(|d| crate::stanza::addressed(Condition::Forbidden, view.denied_text(user, d)))
     }
 
     /// Whether `candidate` may be a member of a room whose other members are `others`
@@ -700,6 +723,8 @@ impl Gate<'_> {
         }
         let view = self.policy.view().await;
         view.reach(inviter, invitee).map_err(|r| refusal(&r))?;
+        view.may_send(inviter, Some(invitee))
+            .map_err(shutdown_refusal)?;
         match Gate::room_admits(&view, invitee, members, owner) {
             Ok(()) => {
                 let limits = self.limits_of(&view, inviter);

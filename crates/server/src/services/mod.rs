@@ -18,6 +18,7 @@
 //!   notifications (XEP-0357), coalesced per account.
 //! - [`uploads`]: shared files' signing key, directory and URLs (XEP-0363).
 //! - [`report_pace`]: the pace of report attempts (XEP-0377), per account.
+//! - [`quiet`]: quiet hours remembered: senders already told, the windows' last phases.
 //! - [`rates`]: what each account sent lately, against its profile's rate limits (the
 //!   gate counts).
 //!
@@ -33,6 +34,7 @@ pub mod gate;
 pub mod pass;
 pub mod policy;
 pub mod push;
+pub mod quiet;
 pub mod rates;
 pub mod report_pace;
 pub mod retention;

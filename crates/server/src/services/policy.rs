@@ -25,10 +25,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use causerie_ent::{Access, Decision, Denied, DenyReason, Directory, Snapshot, Text, User};
+use causerie_ent::shutdown::{self, Refusal};
+use causerie_ent::{
+    Access, Decision, Denied, DenyReason, Directory, Profile, Quiet, QuietHours, Register,
+    Shutdown, ShutdownMode, Snapshot, Text, User,
+};
 use causerie_proto::Element;
 use causerie_proto::errors::{Condition, StanzaError};
-use causerie_store::{AdminStore, DirectoryStore, Store};
+use causerie_store::{AdminStore, DirectoryStore, SafetyStore, Store};
 use tokio::sync::{Notify, watch};
 use tracing::{info, warn};
 
@@ -70,6 +74,11 @@ pub struct View {
     inactive: HashSet<String>,
     locked: HashSet<String>,
     access: HashMap<String, Access>,
+    /// Each structure's own quiet hours; `quiet_default` for the others.
+    quiet: HashMap<String, QuietHours>,
+    quiet_default: Option<Arc<QuietHours>>,
+    /// Each structure's kill switch that is not normal.
+    shutdown: HashMap<String, Shutdown>,
     mode: PolicyMode,
     plain_reach: bool,
 }
@@ -82,9 +91,85 @@ impl View {
             inactive: HashSet::new(),
             locked: HashSet::new(),
             access: HashMap::new(),
+            quiet: HashMap::new(),
+            quiet_default: None,
+            shutdown: HashMap::new(),
             mode,
             plain_reach,
         }
+    }
+
+    /// A structure's quiet hours in force: its own, else the deployment's default (None:
+    /// none).
+    pub fn quiet_hours_of(&self, structure: &str) -> Option<&QuietHours> {
+        self.quiet.get(structure).or(self.quiet_default.as_deref())
+    }
+
+    /// Whether a structure set its own quiet hours.
+    pub fn quiet_hours_set(&self, structure: &str) -> Option<&QuietHours> {
+        self.quiet.get(structure)
+    }
+
+    /// Whether `user` (an active directory user) is in quiet hours at `now_ms`, and until
+    /// when: in any of his structures' windows for his profile (the latest end).
+    pub fn quiet_until(&self, user: &str, now_ms: i64) -> Option<Quiet> {
+        if self.quiet.is_empty() && self.quiet_default.is_none() {
+            return None;
+        }
+        let u = self.dir.user(user)?;
+        causerie_ent::quiet::combine(
+            u.structures
+                .iter()
+                .filter_map(|s| self.quiet_hours_of(s))
+                .filter_map(|q| q.quiet_at(u.profile, now_ms)),
+        )
+    }
+
+    /// A structure's kill switch (normal when never set).
+    pub fn shutdown_setting(&self, structure: &str) -> Shutdown {
+        self.shutdown.get(structure).cloned().unwrap_or_default()
+    }
+
+    /// The strictest kill switch among `user`'s structures, when one is not normal.
+    pub fn shutdown_of(&self, user: &str) -> Option<&Shutdown> {
+        if self.shutdown.is_empty() {
+            return None;
+        }
+        let u = self.dir.user(user)?;
+        shutdown::strictest(u.structures.iter().filter_map(|s| self.shutdown.get(s)))
+    }
+
+    /// Whether `from` may send something (a message with content, a room post, an
+    /// invitation, a contact request) to `to` (an account; None for a room) under his
+    /// structures' kill switch; Err: the refusal with the school's text, in `from`'s
+    /// forms.
+    pub fn may_send(&self, from: &str, to: Option<&str>) -> Result<(), Text<String>> {
+        let Some(s) = self.shutdown_of(from) else {
+            return Ok(());
+        };
+        let profile = self.dir.user(from).map_or(Profile::Guest, |u| u.profile);
+        // Outside the directory: as a guest (not family, not staff).
+        let recipient = to.map(|t| self.dir.user(t).map_or(Profile::Guest, |u| u.profile));
+        shutdown::may_send(Some(s), profile, recipient)
+            .map_err(|r: Refusal| r.with_message(s.message.as_deref()))
+    }
+
+    /// The text of a refusal of `user`'s access, in its three forms: for the kill
+    /// switch, with the school's own text.
+    pub fn denied_text(&self, user: &str, denied: Denied) -> Text<String> {
+        match denied {
+            Denied::Shutdown => shutdown::with_school_text(
+                shutdown::mode_text(ShutdownMode::Off),
+                self.shutdown_of(user).and_then(|s| s.message.as_deref()),
+            ),
+            other => other.text(),
+        }
+    }
+
+    /// [`View::denied_text`] as « French — English » for a reader in `register`.
+    pub fn denied_both(&self, user: &str, denied: Denied, register: Register) -> String {
+        let t = self.denied_text(user, denied);
+        format!("{} — {}", t.fr(register), t.en())
     }
 
     /// Whether `user` is a directory user, active or not.
@@ -149,16 +234,28 @@ impl View {
         let inactive = user.is_none() && self.inactive.contains(login);
         let locked = !self.locked.is_empty() && self.locked.contains(login);
         causerie_ent::access::decide(user, inactive, locked, |s| self.access.get(s)).is_ok()
+            && !self.is_shut(login)
     }
 
-    /// Whether `user` may use the chat (`causerie_ent::access::decide`).
+    /// Whether one of `user`'s structures turned its kill switch off.
+    fn is_shut(&self, user: &str) -> bool {
+        self.shutdown_of(user)
+            .is_some_and(|s| s.mode == ShutdownMode::Off)
+    }
+
+    /// Whether `user` may use the chat (`causerie_ent::access::decide`, then his
+    /// structures' kill switch).
     pub fn access(&self, user: &str) -> Result<(), Denied> {
         causerie_ent::access::decide(
             self.dir.user(user),
             self.inactive.contains(user),
             self.locked.contains(user),
             |s| self.access.get(s),
-        )
+        )?;
+        if self.is_shut(user) {
+            return Err(Denied::Shutdown);
+        }
+        Ok(())
     }
 
     /// A structure's chat access as set, None when never set (on for everyone).
@@ -224,6 +321,8 @@ pub struct Policy {
     /// (the poller then reads the generation every second only).
     _watcher: Option<notify::RecommendedWatcher>,
     published: watch::Sender<Arc<View>>,
+    /// The quiet hours of structures that set none (`[quiet_hours]`).
+    quiet_default: Option<Arc<QuietHours>>,
 }
 
 impl Policy {
@@ -246,7 +345,14 @@ impl Policy {
             wake,
             _watcher: watcher,
             published,
+            quiet_default: None,
         }
+    }
+
+    /// The quiet hours of structures that set none (None: none), from the next load on.
+    pub fn with_quiet_default(mut self, quiet: Option<QuietHours>) -> Policy {
+        self.quiet_default = quiet.map(Arc::new);
+        self
     }
 
     fn current(&self) -> Arc<View> {
@@ -392,12 +498,17 @@ impl Policy {
         let inactive = self.store.inactive_users().await?;
         let locked = self.store.locked_accounts().await?;
         let access = self.store.all_access().await?;
+        let quiet = self.store.all_quiet_hours().await?;
+        let shutdown = self.store.all_shutdowns().await?;
         Ok(View {
             generation,
             dir: Arc::new(Directory::new(snapshot, rules)),
             inactive: inactive.into_iter().collect(),
             locked: locked.into_iter().collect(),
             access,
+            quiet,
+            quiet_default: self.quiet_default.clone(),
+            shutdown,
             mode,
             plain_reach,
         })

@@ -58,6 +58,11 @@ pub fn router() -> Router<AppState> {
             put(structures::set_upload).delete(structures::reset_upload),
         )
         .route(
+            "/structures/{id}/quiet-hours",
+            put(structures::set_quiet_hours).delete(structures::reset_quiet_hours),
+        )
+        .route("/structures/{id}/shutdown", put(structures::set_shutdown))
+        .route(
             "/structures/{id}/pupil-photos",
             put(structures::set_pupil_photos).delete(structures::reset_pupil_photos),
         )

@@ -1,8 +1,9 @@
 //! Structures: the caller's list, one structure with its rules, chat access (on/off,
 //! profiles allowed), the communication rules (replace, reset to the defaults) and the
 //! retention of its users' one-to-one archives (set, reset to the configured default), and
-//! its file sharing (XEP-0363: on or off, largest file, types; reset to the default), and
-//! whether its pupils may have profile photos (off by default).
+//! its file sharing (XEP-0363: on or off, largest file, types; reset to the default),
+//! whether its pupils may have profile photos (off by default), its quiet hours (set,
+//! reset to the default) and its kill switch (docs/safety.md).
 //!
 //! An access change closes at once the sessions of connected users it now refuses; a
 //! rules change applies from the next stanza (the directory cache is invalidated).
@@ -62,6 +63,10 @@ async fn detail(server: &AppState, admin: &StructureAdmin) -> Result<Value, ApiE
     .await?;
     v["upload"] = serde_json::to_value(upload).unwrap_or_default();
     v["upload_own"] = json!(own);
+    let view = server.view().await;
+    v["quiet_hours"] = serde_json::to_value(view.quiet_hours_of(admin.id())).unwrap_or_default();
+    v["quiet_hours_own"] = json!(view.quiet_hours_set(admin.id()).is_some());
+    v["shutdown"] = serde_json::to_value(view.shutdown_setting(admin.id())).unwrap_or_default();
     let photos = server.store().pupil_photos(admin.id()).await?;
     v["pupil_photos"] = json!(photos.unwrap_or(false));
     v["pupil_photos_own"] = json!(photos.is_some());
@@ -319,6 +324,91 @@ pub async fn reset_upload(
         )
         .await?;
     tracing::info!(actor = %admin.actor(), structure = %admin.id(), "admin: file sharing reset");
+    Ok(Json(detail(&server, &admin).await?))
+}
+
+/// `PUT /admin/api/structures/{id}/quiet-hours`: `{"time_zone": "Europe/Paris",
+/// "windows": [{"profiles": ["student"], "start": "21:00", "end": "07:00"}]}` (no window:
+/// no quiet hours).
+pub async fn set_quiet_hours(
+    State(server): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let admin = caller.structure(&*server.directory().await, &id)?;
+    let quiet: causerie_ent::QuietHours = parse_body(&body)?;
+    let quiet = quiet.validated().map_err(|e| {
+        ApiError::invalid(
+            "quiet_hours",
+            "Heures calmes impossibles : un fuseau horaire connu (Europe/Paris), des profils et des heures de début et de fin différentes.".to_string(),
+            format!("Invalid quiet hours: {e}"),
+        )
+    })?;
+    server
+        .apply(
+            &Actor::Admin(admin.actor().into()),
+            Change::SetQuietHours {
+                structure: admin.id().into(),
+                quiet: Some(quiet),
+            },
+        )
+        .await?;
+    tracing::info!(actor = %admin.actor(), structure = %admin.id(), "admin: quiet hours changed");
+    Ok(Json(detail(&server, &admin).await?))
+}
+
+/// `DELETE /admin/api/structures/{id}/quiet-hours`: back to the default (`[quiet_hours]`).
+pub async fn reset_quiet_hours(
+    State(server): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let admin = caller.structure(&*server.directory().await, &id)?;
+    server
+        .apply(
+            &Actor::Admin(admin.actor().into()),
+            Change::SetQuietHours {
+                structure: admin.id().into(),
+                quiet: None,
+            },
+        )
+        .await?;
+    tracing::info!(actor = %admin.actor(), structure = %admin.id(), "admin: quiet hours reset");
+    Ok(Json(detail(&server, &admin).await?))
+}
+
+/// `PUT /admin/api/structures/{id}/shutdown`: `{"mode": "read_only", "message": "…"}`,
+/// the structure's kill switch (`normal`, `staff_to_families`, `read_only`, `off`).
+pub async fn set_shutdown(
+    State(server): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let admin = caller.structure(&*server.directory().await, &id)?;
+    let shutdown: causerie_ent::Shutdown = parse_body(&body)?;
+    let shutdown = shutdown.validated().map_err(|e| {
+        ApiError::invalid(
+            "message",
+            format!(
+                "Texte impossible : au plus {} caractères, sans caractère de contrôle.",
+                causerie_ent::shutdown::MAX_MESSAGE_CHARS
+            ),
+            format!("Invalid kill switch: {e}"),
+        )
+    })?;
+    let mode = shutdown.mode;
+    server
+        .apply(
+            &Actor::Admin(admin.actor().into()),
+            Change::SetShutdown {
+                structure: admin.id().into(),
+                shutdown,
+            },
+        )
+        .await?;
+    tracing::warn!(actor = %admin.actor(), structure = %admin.id(), mode = mode.as_str(), "admin: kill switch set");
     Ok(Json(detail(&server, &admin).await?))
 }
 
