@@ -264,7 +264,7 @@ async def test_another_nodes_change_is_found_by_the_running_server(make_school, 
     subprocess.run([str(BINARY), "--config", str(cfg), "shutdown", "set", S1, "read_only",
                     "--message", SCHOOL_TEXT], check=True, capture_output=True, timeout=30)
     t0 = time.monotonic()
-    err = await refused_within(lea, hugo.bare, 1.5, t0)
+    err = await refused_within(lea, hugo.bare, 1.0, t0)
     assert_kill_switch_refusal(err, fr="tu peux lire, pas écrire", en="read, not write")
 
 

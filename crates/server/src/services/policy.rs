@@ -43,7 +43,7 @@ pub const NS_POLICY: &str = "urn:causerie:policy:0";
 
 /// How often the store's directory generation is read when nothing signalled a change
 /// (another node, or a tool that does not touch the signal file).
-pub const POLL_EVERY: Duration = Duration::from_secs(1);
+pub const POLL_EVERY: Duration = Duration::from_millis(400);
 
 /// The name of the file, in the data directory, whose modification tells the server that
 /// the directory, the rules or the access changed (written by the `causerie` command
