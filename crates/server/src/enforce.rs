@@ -89,7 +89,9 @@ pub async fn apply(server: &Server, old: &View, new: &View) {
         "applying a directory change to presences and rooms"
     );
     features::presence::rules_changed(server, old, new, &affected).await;
-    features::roster_rules::enforce(server, old, new, &affected).await;
+    // Contacts end for what changed in people's records (a class, a school, a group, a
+    // child), not for an edit of the rules, which the gate applies while it lasts.
+    features::roster_rules::enforce(server, old, new, &moved_users(old, new)).await;
     features::muc::membership::enforce(server, old, new, &affected).await;
 }
 
@@ -97,6 +99,31 @@ pub async fn apply(server: &Server, old: &View, new: &View) {
 /// differ between the two views, and every user of a structure whose rules changed; with
 /// the parents of the users who changed (a parent reaches his children's teachers).
 pub fn affected_users(old: &View, new: &View) -> HashSet<String> {
+    let mut affected = moved_users(old, new);
+    let mut structures: HashSet<&str> = HashSet::new();
+    for v in [old, new] {
+        structures.extend(v.dir.structures().iter().map(|s| s.id.as_str()));
+    }
+    for s in structures {
+        if old.dir.rules_for(s) != new.dir.rules_for(s) {
+            for v in [old, new] {
+                affected.extend(
+                    v.dir
+                        .structure_members(s)
+                        .into_iter()
+                        .map(|u| u.login.clone()),
+                );
+            }
+        }
+    }
+    affected
+}
+
+/// The accounts whose directory record, relations (groups, parents), access or lock
+/// differ between the two views, with the parents of each (a parent reaches his
+/// children's teachers): [`affected_users`] without the members of structures whose
+/// rules alone changed.
+pub fn moved_users(old: &View, new: &View) -> HashSet<String> {
     let mut logins: HashSet<&str> = HashSet::new();
     for v in [old, new] {
         logins.extend(v.dir.users().iter().map(|u| u.login.as_str()));
@@ -111,22 +138,6 @@ pub fn affected_users(old: &View, new: &View) -> HashSet<String> {
             affected.insert(login.to_string());
             for v in [old, new] {
                 affected.extend(v.dir.parents_of(login).into_iter().map(|p| p.login.clone()));
-            }
-        }
-    }
-    let mut structures: HashSet<&str> = HashSet::new();
-    for v in [old, new] {
-        structures.extend(v.dir.structures().iter().map(|s| s.id.as_str()));
-    }
-    for s in structures {
-        if old.dir.rules_for(s) != new.dir.rules_for(s) {
-            for v in [old, new] {
-                affected.extend(
-                    v.dir
-                        .structure_members(s)
-                        .into_iter()
-                        .map(|u| u.login.clone()),
-                );
             }
         }
     }

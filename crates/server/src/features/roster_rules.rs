@@ -1,12 +1,15 @@
-//! Contacts the school's rules end (issue 16, « L'année scolaire »): when a directory
-//! change (a pupil moved to another class at the new school year, a pupil or a teacher
-//! who left, a rule edited) means two directory users who could reach each other no
-//! longer can, in either direction, their contact ends on both sides: each one's roster
+//! Contacts the school's rules end (issue 16, « L'année scolaire »): when a change of
+//! people's directory records (a pupil moved to another class at the new school year,
+//! into another school, out of a group; `enforce::moved_users`) means two directory users
+//! who could reach each other no longer can, in either direction, their contact ends on
+//! both sides: each one's roster
 //! item and any pending request go, with a roster push (`subscription='remove'`) to every
 //! resource that has a roster, as when one of them deletes the other (the seed: « la
 //! suppression se fait des deux côtés »). A contact the rules still allow one way stays,
 //! and so do the contacts of an account that may not chat for another reason (locked,
-//! left the directory, chat off for his structure): those are not the rules' doing.
+//! left the directory, chat off for his structure): those are not the rules' doing. An
+//! edit of a structure's rules by its administrators ends no contact either: the gate
+//! refuses what they forbid while they forbid it, and an edit undone restores everything.
 //!
 //! Runs after [`super::presence::rules_changed`] (which ends the presences while the
 //! items still say who was receiving whose), on every node, from the directory
