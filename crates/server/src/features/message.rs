@@ -30,7 +30,6 @@ use tracing::{debug, warn};
 use super::carbons;
 use crate::server::Server;
 use crate::services::archive::Slot;
-use crate::services::gate::{self, Sender};
 use crate::services::sessions::Full;
 use crate::services::{Pass, Verdict};
 use crate::session::{Session, reply_error};
@@ -423,38 +422,8 @@ pub async fn still_deliverable(server: &Server, session: &Session, stanza: &Elem
         return true; // the server itself
     }
     matches!(
-        decided_again(server, &session.user, stanza).await,
+        super::kept::decided_again(server, &session.user, stanza).await,
         Some(Verdict::Deliver(_))
-    )
-}
-
-/// The gate's decision now for a kept `stanza` to `user` from another of our accounts
-/// (its `from`); None when it is not from one of our accounts (a room, the server, an
-/// invitation: see [`still_deliverable`]).
-pub async fn decided_again(server: &Server, user: &str, stanza: &Element) -> Option<Verdict> {
-    if super::muc::invite::invitation_room(server, stanza).is_some() {
-        return None;
-    }
-    let from = stanza.attr("from").and_then(|f| Jid::new(f).ok())?;
-    if from.domain().as_str() != server.domain {
-        return None;
-    }
-    let sender = from.node()?.to_string();
-    let full = from.to_string();
-    Some(
-        server
-            .gate()
-            .decide(
-                &Sender {
-                    user: &sender,
-                    full: &full,
-                    session: None,
-                },
-                user,
-                None,
-                gate::classify(stanza),
-            )
-            .await,
     )
 }
 

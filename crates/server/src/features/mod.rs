@@ -11,6 +11,7 @@ pub mod bookmarks;
 pub mod caps;
 pub mod carbons;
 pub mod disco;
+pub mod kept;
 pub mod last;
 pub mod mam;
 pub mod message;

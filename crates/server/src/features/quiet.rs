@@ -242,7 +242,7 @@ pub async fn release(server: &Server, user: &str) -> usize {
             done = Some(m.id);
             continue;
         };
-        match super::message::decided_again(server, user, &el).await {
+        match super::kept::decided_again(server, user, &el).await {
             Some(Verdict::Deliver(pass)) => {
                 if server.sessions.deliver_available(&pass, &el, true) == 0 {
                     break;
