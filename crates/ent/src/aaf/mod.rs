@@ -576,7 +576,12 @@ impl Mapper {
         if code.is_empty() || structure.trim().is_empty() {
             return Err(malformed());
         }
-        let sid = self.structure_of(attr, structure.trim())?;
+        let sid =
+            self.structure_of(attr, structure.trim())
+                .map_err(|_| Reason::UnknownStructure {
+                    attr,
+                    value: value.to_string(),
+                })?;
         Ok((sid, code.to_string()))
     }
 
@@ -609,10 +614,10 @@ impl Mapper {
         let id = req.id.clone().unwrap_or_default();
         let last = req.first("sn").unwrap_or("").to_string();
         let first = req.first("givenName").unwrap_or("").to_string();
-        let label = if last.is_empty() && first.is_empty() {
-            format!("{} {id}", category.noun())
-        } else {
-            format!("{} {id} ({} {})", category.noun(), last, first)
+        let names = format!("{last} {first}");
+        let label = match names.trim() {
+            "" => format!("{} {id}", category.noun()),
+            names => format!("{} {id} ({names})", category.noun()),
         };
         if last.is_empty() {
             self.skip(file, &label, Reason::MissingName("sn"));

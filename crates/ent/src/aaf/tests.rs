@@ -463,6 +463,10 @@ fn references_to_unknown_structures_or_malformed_values_are_dropped() {
         attr: "ENTEleveClasses",
         value: "6B".into()
     }));
+    assert!(r.contains(&&Reason::UnknownStructure {
+        attr: "ENTEleveClasses",
+        value: "59999$6C".into()
+    }));
 }
 
 #[test]
