@@ -348,6 +348,8 @@ struct Mapper {
     entries: Vec<(usize, Category, Request)>,
     report: Report,
     structures: Vec<Structure>,
+    /// The ids of `structures`, for the checks' lookups.
+    structure_ids: HashSet<String>,
     /// Every way the feed names a structure (identifier, jointure, UAI) → its id.
     structure_ref: HashMap<String, String>,
     classes: BTreeMap<String, Class>,
@@ -358,7 +360,7 @@ struct Mapper {
 
 impl Refs for Mapper {
     fn has_structure(&self, id: &str) -> bool {
-        self.structures.iter().any(|s| s.id == id)
+        self.structure_ids.contains(id)
     }
 
     fn class_of(&self, id: &str) -> Option<(&str, &str)> {
@@ -388,6 +390,7 @@ impl Mapper {
             entries: feed.entries,
             report: feed.report,
             structures: Vec::new(),
+            structure_ids: HashSet::new(),
             structure_ref: HashMap::new(),
             classes: BTreeMap::new(),
             profiles: HashMap::new(),
@@ -522,7 +525,7 @@ impl Mapper {
             self.skip(file, &label, Reason::MissingName("ENTStructureNomCourant"));
             return;
         }
-        if self.structures.iter().any(|s| s.id == sid) {
+        if self.structure_ids.contains(&sid) {
             self.skip(file, &label, Reason::DuplicateId);
             return;
         }
@@ -534,6 +537,7 @@ impl Mapper {
             self.skip(file, &label, Reason::Refused(e.to_string()));
             return;
         }
+        self.structure_ids.insert(sid.clone());
         self.structures.push(s);
         for alias in [Some(id.as_str()), Some(jointure.as_str()), uai, Some(&sid)]
             .into_iter()
