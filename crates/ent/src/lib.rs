@@ -1,6 +1,8 @@
 //! The school directory and its communication rules, as pure functions: no
 //! I/O, no async runtime, no database.
 //!
+//! - [`aaf`]: the académie's directory feed (AAF exports) mapped onto a [`Snapshot`],
+//!   with a report of what was skipped and why.
 //! - [`access`]: whether an account may use the chat at all ([`access::decide`]).
 //! - [`model`]: structures, classes, users, groups, the import snapshot.
 //! - [`validate`]: parsing and validating an import ([`parse_snapshot`]).
@@ -18,6 +20,7 @@
 //! - [`register`]: « tu » or « vous »: the server's texts in the reader's register
 //!   ([`Text`], [`Register`]).
 
+pub mod aaf;
 pub mod access;
 pub mod directory;
 pub mod fold;
