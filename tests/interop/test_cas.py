@@ -189,8 +189,16 @@ def test_a_pupil_signed_into_the_portal_chats_without_a_chat_password(make_schoo
     out = bearer(c, third, authzid=f"hugo.bernard@{srv.domain}")
     assert local(out.tag) == "failure", tostring(out)
     c.close()
-    # Without the cookie, no token.
+    # Without the cookie, no token; nor for a page of another site.
     assert requests.post(chat_url(srv, "/sso/token"), timeout=10).status_code == 401
+    assert s.post(chat_url(srv, "/sso/token"), headers={"Origin": "https://evil.test"},
+                  timeout=10).status_code == 403
+
+    # « Mes données » without a chat password: the portal's session stands for it.
+    r = s.post(chat_url(srv, "/sso/export"), timeout=10)
+    assert r.status_code == 200, r.text
+    assert "lea.martin" in r.text and r.headers["content-disposition"].startswith("attachment")
+    assert requests.post(chat_url(srv, "/sso/export"), timeout=10).status_code == 401
 
 
 def test_the_portals_single_log_out_ends_that_browsers_chat(make_school, cas):

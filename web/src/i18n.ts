@@ -217,6 +217,8 @@ const fr = {
   settingsData: 'Mes données',
   settingsDataIntro:
     'Télécharge tout ce que le serveur du chat garde de toi (tes contacts, ton profil, tes conversations) dans un fichier JSON. Pour confirmer, saisis ton mot de passe.',
+  settingsDataIntroPortal:
+    'Télécharge tout ce que le serveur du chat garde de toi (tes contacts, ton profil, tes conversations) dans un fichier JSON.',
   settingsDataPassword: 'Mot de passe',
   settingsDataDownload: 'Télécharger mes données',
   settingsDataBusy: 'Préparation du fichier…',
@@ -239,6 +241,8 @@ type Catalogue = Record<Key, string>;
  * in « vous » and no « vous » in « tu ».)
  */
 const vous: Partial<Catalogue> = {
+  settingsDataIntroPortal:
+    'Téléchargez tout ce que le serveur du chat garde de vous (vos contacts, votre profil, vos conversations) dans un fichier JSON.',
   settingsDataIntro:
     'Téléchargez tout ce que le serveur du chat garde de vous (vos contacts, votre profil, vos conversations) dans un fichier JSON. Pour confirmer, saisissez votre mot de passe.',
   settingsDataFailed: "Le fichier n'a pas pu être préparé. Réessayez dans un instant.",
@@ -492,6 +496,8 @@ const en: Catalogue = {
   settingsData: 'My data',
   settingsDataIntro:
     'Download everything the chat server keeps about you (your contacts, your profile, your conversations) as a JSON file. To confirm, enter your password.',
+  settingsDataIntroPortal:
+    'Download everything the chat server keeps about you (your contacts, your profile, your conversations) as a JSON file.',
   settingsDataPassword: 'Password',
   settingsDataDownload: 'Download my data',
   settingsDataBusy: 'Preparing the file…',

@@ -13,6 +13,7 @@
 //! - `POST /sso/token` gives the signed-in browser a single-use login token for XMPP
 //!   (SASL OAUTHBEARER, crates/server/src/sso.rs); never a password.
 //! - `POST /sso/logout` ends the browser's session (« Se déconnecter »).
+//! - `POST /sso/export` is the user's own data export (export.rs) for that session.
 //!
 //! Cookies and tokens are kept as their SHA-256 only (`causerie_server::sso::digest`).
 
@@ -52,6 +53,7 @@ pub fn router() -> Router<Arc<Server>> {
         .route("/sso/cas", get(callback).post(single_logout))
         .route("/sso/token", post(token))
         .route("/sso/logout", post(logout))
+        .route("/sso/export", post(crate::export::export_portal))
 }
 
 #[derive(Deserialize)]
@@ -207,6 +209,12 @@ async fn token(State(server): State<Arc<Server>>, headers: HeaderMap) -> Respons
     if !cas.enabled() {
         return StatusCode::NOT_FOUND.into_response();
     }
+    // Only this site's pages ask (the cookie is SameSite=Lax already).
+    if let Err(e) =
+        crate::admin::auth::check_origin(&headers, server.config().listen.http_behind_tls_proxy)
+    {
+        return e.into_response();
+    }
     let no_store = [(header::CACHE_CONTROL, "no-store")];
     let Some(session) = session_of(&headers) else {
         return (
@@ -269,6 +277,11 @@ async fn logout(State(server): State<Arc<Server>>, headers: HeaderMap) -> Respon
     if !server.config().cas.enabled() {
         return StatusCode::NOT_FOUND.into_response();
     }
+    if let Err(e) =
+        crate::admin::auth::check_origin(&headers, server.config().listen.http_behind_tls_proxy)
+    {
+        return e.into_response();
+    }
     if let Some(session) = session_of(&headers) {
         match server.store().sso_close(&session).await {
             Ok(Some(user)) => info!(user = %user, "signed out of the chat (portal session)"),
@@ -292,7 +305,7 @@ async fn logout(State(server): State<Arc<Server>>, headers: HeaderMap) -> Respon
 }
 
 /// The digest of the browser session's cookie, if it sent one.
-fn session_of(headers: &HeaderMap) -> Option<Vec<u8>> {
+pub(crate) fn session_of(headers: &HeaderMap) -> Option<Vec<u8>> {
     headers
         .get_all(header::COOKIE)
         .iter()
