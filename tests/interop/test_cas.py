@@ -10,6 +10,7 @@ XMPP side by a raw client (slixmpp has no OAUTHBEARER)."""
 from __future__ import annotations
 
 import base64
+import html
 import re
 import subprocess
 import sys
@@ -73,9 +74,11 @@ def chat_url(srv, path: str) -> str:
     return f"http://{srv.host}:{srv.http_port}{path}"
 
 
-def portal_sign_in(srv, login: str, *, next_path: str = "/") -> tuple[requests.Session, str]:
+def portal_sign_in(srv, login: str, *, next_path: str = "/",
+                   follow: bool = True) -> tuple[requests.Session, str]:
     """A browser opens the chat's /sso/login, signs into the CAS server with its
-    form, and comes back: the session and the URL it ended on."""
+    form, and comes back: the session and the URL it ended on (``follow=False``: the
+    URL the CAS server sends it back to, with the ticket, not followed)."""
     s = requests.Session()
     r = s.get(chat_url(srv, f"/sso/login?next={requests.utils.quote(next_path, safe='')}"),
               allow_redirects=False, timeout=10)
@@ -83,10 +86,11 @@ def portal_sign_in(srv, login: str, *, next_path: str = "/") -> tuple[requests.S
     to_cas = r.headers["location"]
     page = s.get(to_cas, timeout=10)
     assert page.status_code == 200 and "login_form" in page.text, page.text[:500]
-    form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
+    form = {k: html.unescape(v) for k, v in
+            re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text)}
     form.update(username=login, password=CAS_PASSWORD)
-    back = s.post(page.url, data=form, timeout=15)
-    return s, back.url
+    back = s.post(page.url, data=form, timeout=15, allow_redirects=follow)
+    return s, (back.url if follow else back.headers["location"])
 
 
 def sso_token(s: requests.Session, srv) -> requests.Response:
@@ -267,6 +271,13 @@ def test_refusals_go_back_to_the_client_with_their_reason(make_school, cas):
     r = requests.get(chat_url(srv, "/sso/cas?ticket=ST-made-up&next=/"), allow_redirects=False,
                      timeout=15)
     assert r.headers["location"] == "/#sso-error=cas-failed"
+    # A ticket taken to another browser (a link sent to a victim: login CSRF) signs no one in.
+    _, with_ticket = portal_sign_in(srv, "hugo.bernard", follow=False)
+    assert "ticket=ST-" in with_ticket and "state=" in with_ticket, with_ticket
+    victim = requests.Session()
+    r = victim.get(with_ticket, allow_redirects=False, timeout=15)
+    assert r.headers["location"] == "/#sso-error=cas-failed"
+    assert sso_token(victim, srv).status_code == 401
     # A return path elsewhere is not followed.
     r = requests.get(chat_url(srv, "/sso/login?next=https://evil.test/"), allow_redirects=False,
                      timeout=10)

@@ -3,7 +3,8 @@
 //!
 //! - `GET /sso/login?next=PATH` sends the browser to the CAS server's `/login` for this
 //!   service; a browser already signed into the portal comes straight back with a ticket.
-//! - `GET /sso/cas?ticket=ST-…&next=PATH` validates the ticket with the CAS server
+//! - `GET /sso/cas?ticket=ST-…&next=PATH&state=S` checks that `S` is the one this browser
+//!   was given at `/sso/login` (cookie `causerie_sso_state`: no login CSRF), validates the ticket with the CAS server
 //!   (`/p3/serviceValidate`, or `/serviceValidate` for protocol 2), maps the CAS user (or
 //!   the configured attribute) to a directory account, opens a browser session (cookie
 //!   `causerie_sso`, HttpOnly, path `/sso`) and goes back to `PATH`. A refusal goes back
@@ -41,6 +42,8 @@ use crate::https::OverTls;
 
 /// The browser session's cookie.
 const COOKIE: &str = "causerie_sso";
+/// The cookie of a sign-in under way: its `state` comes back in the service URL.
+const STATE_COOKIE: &str = "causerie_sso_state";
 /// How long the CAS server may take to validate a ticket.
 const VALIDATE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest `next` path kept.
@@ -72,24 +75,40 @@ async fn login(
     let Some(base) = &cas.server_url else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    // The browser that comes back with the ticket must be the one that left (no login
+    // CSRF: someone else's ticket in a link does not sign this browser in as him).
+    let state = secret();
     let service = service(
         &server,
         &headers,
         tls.is_some(),
         &safe_next(q.next.as_deref()),
+        &state,
     );
-    Redirect::to(&format!(
-        "{}/login?service={}",
-        base.trim_end_matches('/'),
-        encode(&service)
-    ))
-    .into_response()
+    let secure = tls.is_some() || server.config().listen.http_behind_tls_proxy;
+    let cookie = cookie::Cookie::build((STATE_COOKIE, state))
+        .path("/sso")
+        .http_only(true)
+        .secure(secure)
+        .same_site(cookie::SameSite::Lax)
+        .max_age(cookie::time::Duration::minutes(15))
+        .build();
+    (
+        [(header::SET_COOKIE, cookie.to_string())],
+        Redirect::to(&format!(
+            "{}/login?service={}",
+            base.trim_end_matches('/'),
+            encode(&service)
+        )),
+    )
+        .into_response()
 }
 
 #[derive(Deserialize)]
 pub struct CallbackQuery {
     ticket: Option<String>,
     next: Option<String>,
+    state: Option<String>,
 }
 
 /// GET /sso/cas: back from the CAS server with a ticket.
@@ -108,7 +127,12 @@ async fn callback(
     let Some(ticket) = q.ticket.filter(|t| !t.is_empty() && t.len() <= 256) else {
         return refuse("cas-failed");
     };
-    let service = service(&server, &headers, tls.is_some(), &next);
+    let state = q.state.unwrap_or_default();
+    if state.is_empty() || cookie_of(&headers, STATE_COOKIE).as_deref() != Some(state.as_str()) {
+        info!("a CAS ticket came back to another browser than the one sent: ignored");
+        return refuse("cas-failed");
+    }
+    let service = service(&server, &headers, tls.is_some(), &next, &state);
     let (cas_user, attributes) = match validate(cas, &service, &ticket).await {
         Ok(Validation::Success { user, attributes }) => (user, attributes),
         Ok(Validation::Failure { code, message }) => {
@@ -306,14 +330,19 @@ async fn logout(State(server): State<Arc<Server>>, headers: HeaderMap) -> Respon
 
 /// The digest of the browser session's cookie, if it sent one.
 pub(crate) fn session_of(headers: &HeaderMap) -> Option<Vec<u8>> {
+    cookie_of(headers, COOKIE).map(|v| digest(&v))
+}
+
+/// The value of cookie `name`, if the browser sent it (not empty).
+fn cookie_of(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|h| h.to_str().ok())
         .flat_map(cookie::Cookie::split_parse)
         .filter_map(Result::ok)
-        .find(|c| c.name() == COOKIE && !c.value().is_empty())
-        .map(|c| digest(c.value()))
+        .find(|c| c.name() == name && !c.value().is_empty())
+        .map(|c| c.value().to_string())
 }
 
 /// The text a chat session ended by the portal's log-out closes with.
@@ -341,7 +370,13 @@ fn safe_next(next: Option<&str>) -> String {
 
 /// This service's URL as the CAS server knows it, for `next`: the same at `/login` and at
 /// validation, or the ticket is refused.
-fn service(server: &Server, headers: &HeaderMap, over_tls: bool, next: &str) -> String {
+fn service(
+    server: &Server,
+    headers: &HeaderMap,
+    over_tls: bool,
+    next: &str,
+    state: &str,
+) -> String {
     let base = match &server.config().cas.service_url {
         Some(u) => u.clone(),
         None => {
@@ -362,7 +397,7 @@ fn service(server: &Server, headers: &HeaderMap, over_tls: bool, next: &str) -> 
             format!("{scheme}://{host}/sso/cas")
         }
     };
-    format!("{base}?next={}", encode(next))
+    format!("{base}?next={}&state={}", encode(next), encode(state))
 }
 
 fn encode(s: &str) -> String {
