@@ -11,6 +11,9 @@ use sqlx::Row;
 
 use crate::{Backend, Result, Store, StoreError, account_id, now_ms};
 
+/// Live login tokens kept per browser session (the newest).
+pub const TOKENS_PER_SESSION: i64 = 4;
+
 /// A login token taken: whose, and of which session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SsoLogin {
@@ -123,6 +126,17 @@ impl SsoStore for Store {
         .bind(token_hash.to_vec())
         .bind(session.to_vec())
         .bind(expires_ms.min(end))
+        .execute(&mut *tx)
+        .await?;
+        // A browser needs one token at a time; a few in flight at most (a page asking in a
+        // loop does not fill the table).
+        sqlx::query(
+            "DELETE FROM sso_login_tokens WHERE session = $1 AND token_hash NOT IN \
+             (SELECT token_hash FROM sso_login_tokens WHERE session = $1 \
+              ORDER BY expires_ms DESC, token_hash DESC LIMIT $2)",
+        )
+        .bind(session.to_vec())
+        .bind(TOKENS_PER_SESSION)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -6336,6 +6336,24 @@ async fn sso_tokens_are_single_use_and_sessions_end_by_ticket(store: &Store) {
     assert_eq!(store.sso_token_take(b"k3").await.unwrap(), None);
     assert!(!store.sso_token_issue(b"s2", b"k4", later).await.unwrap());
 
+    // A page asking in a loop keeps the newest few tokens only.
+    for i in 0..10u8 {
+        assert!(
+            store
+                .sso_token_issue(b"s1", &[b'x', i], later + i64::from(i))
+                .await
+                .unwrap()
+        );
+    }
+    for i in 0..6u8 {
+        assert_eq!(
+            store.sso_token_take(&[b'x', i]).await.unwrap(),
+            None,
+            "token {i}"
+        );
+    }
+    assert!(store.sso_token_take(&[b'x', 9]).await.unwrap().is_some());
+
     // Single log-out names the ticket: only that session ends.
     assert!(store.sso_token_issue(b"s1", b"k5", later).await.unwrap());
     assert_eq!(store.sso_close_ticket(b"ST-1").await.unwrap(), vec![login]);
