@@ -14,6 +14,7 @@ import {
   TIMEOUT,
   befriend,
   eventually,
+  freePort,
   launchBrowser,
   light,
   shot,
@@ -60,17 +61,6 @@ function startCas(port) {
     proc.stdout.on('data', read);
     proc.stderr.on('data', read);
     proc.on('exit', (code) => reject(new Error(`the CAS server exited (${code}):\n${log}`)));
-  });
-}
-
-async function freePort() {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
   });
 }
 

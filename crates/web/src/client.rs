@@ -143,14 +143,7 @@ fn page(path: &str, headers: &HeaderMap, frame_origin: Option<&str>) -> Response
 /// Same origin only; the WebSocket of this host too (`'self'` covers it in
 /// current browsers, the explicit sources help older ones).
 fn content_security_policy(headers: &HeaderMap, frame_origin: Option<&str>) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
-        });
+    let host = crate::request_host(headers);
     let ws = host
         .map(|h| format!(" ws://{h} wss://{h}"))
         .unwrap_or_default();

@@ -27,6 +27,19 @@ use axum::routing::get;
 use causerie_server::Server;
 use tokio::net::TcpListener;
 
+/// The `Host` the client reached us by, when it is a plain host name or address with
+/// an optional port (anything else is ignored: it ends up in URLs and headers).
+pub(crate) fn request_host(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        })
+}
+
 /// The HTTP application.
 pub fn router(server: Arc<Server>) -> Router {
     Router::new()

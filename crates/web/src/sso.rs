@@ -380,15 +380,7 @@ fn service(
     let base = match &server.config().cas.service_url {
         Some(u) => u.clone(),
         None => {
-            let host = headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .filter(|h| {
-                    !h.is_empty()
-                        && h.chars()
-                            .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
-                })
-                .unwrap_or(server.domain());
+            let host = crate::request_host(headers).unwrap_or(server.domain());
             let scheme = if over_tls || server.config().listen.http_behind_tls_proxy {
                 "https"
             } else {
