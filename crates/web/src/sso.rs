@@ -292,7 +292,7 @@ async fn logout(State(server): State<Arc<Server>>, headers: HeaderMap) -> Respon
 }
 
 /// The digest of the browser session's cookie, if it sent one.
-fn session_of(headers: &HeaderMap) -> Option<Vec<u8>> {
+pub(crate) fn session_of(headers: &HeaderMap) -> Option<Vec<u8>> {
     headers
         .get_all(header::COOKIE)
         .iter()
