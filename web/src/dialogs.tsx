@@ -9,6 +9,7 @@ import { lang, say, t } from './i18n';
 import { type Model, type SearchHit, sayError } from './model';
 import { uid } from './hooks';
 import { askNotificationPermission, notificationsSupported } from './attention';
+import { AppPasswords } from './app-passwords';
 
 interface ModalProps {
   title: string;
@@ -709,6 +710,7 @@ export function SettingsDialog({ model, onDone }: { model: Model; onDone: () => 
         </select>
       </div>
       <MyData model={model} />
+      <AppPasswords model={model} />
       <div class="buttons">
         <button type="button" class="primary" onClick={onDone}>
           {t('close')}

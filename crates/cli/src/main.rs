@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use causerie_server::changes::{self, Actor, Applied, Change, ChangeError};
-use causerie_server::{Config, Server, auth, tls};
+use causerie_server::{Config, Server, app_passwords, auth, tls};
 use std::collections::HashMap;
 
 use causerie_ent::{
@@ -91,6 +91,9 @@ enum Command {
     /// Whether a structure's pupils may have profile photos (off by default).
     #[command(subcommand)]
     Photos(PhotosCommand),
+    /// Who may have app passwords per structure (adults on, pupils off by default).
+    #[command(subcommand)]
+    AppPasswords(AppPasswordsCommand),
 }
 
 #[derive(Subcommand)]
@@ -124,6 +127,38 @@ enum ShutdownCommand {
         #[arg(long)]
         message: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum AppPasswordCommand {
+    /// Create an app password: the server makes the secret and prints it once.
+    Add {
+        jid: String,
+        /// What it is for (« Téléphone de Léa »).
+        #[arg(long)]
+        label: String,
+    },
+    /// List an account's app passwords (never their secrets).
+    List { jid: String },
+    /// Revoke an app password by its id (`list` shows it). A running server refuses it
+    /// from then on; the sessions already logged in with it stay until they end.
+    Revoke { jid: String, id: i64 },
+}
+
+#[derive(Subcommand)]
+enum AppPasswordsCommand {
+    /// Show who may have app passwords in a structure.
+    Show { structure: String },
+    /// Allow (`on`) or forbid (`off`) app passwords to a structure's pupils and adults.
+    Set {
+        structure: String,
+        #[arg(long)]
+        pupils: String,
+        #[arg(long)]
+        adults: String,
+    },
+    /// Go back to the default (adults on, pupils off).
+    Reset { structure: String },
 }
 
 #[derive(Subcommand)]
@@ -297,6 +332,9 @@ enum UserCommand {
         #[arg(long)]
         agent: Option<String>,
     },
+    /// An account's app passwords, for standard XMPP apps (docs/web-client.md).
+    #[command(subcommand)]
+    AppPassword(AppPasswordCommand),
     /// Delete an account and all its data.
     Del { jid: String },
     /// List accounts.
@@ -377,6 +415,7 @@ async fn run(command: Command, config: Config) -> Result<()> {
         Command::Archive(cmd) => archive(cmd, &config).await,
         Command::Upload(cmd) => upload(cmd, &config).await,
         Command::Photos(cmd) => photos(cmd, &config).await,
+        Command::AppPasswords(cmd) => app_password_policy(cmd, &config).await,
         Command::Reports(cmd) => reports(cmd, &config).await,
         Command::Quiet(cmd) => quiet(cmd, &config).await,
         Command::Shutdown(cmd) => shutdown(cmd, &config).await,
@@ -487,8 +526,10 @@ async fn user(cmd: UserCommand, config: &Config) -> Result<()> {
         }
         UserCommand::Passwd { jid, password } => {
             let user = localpart(&jid, config)?;
-            let creds =
-                auth::credentials_for(&password, iterations).context("unusable password")?;
+            // With his app passwords' salt when he has some: they keep working.
+            let creds = app_passwords::password_credentials(&store, &user, &password, iterations)
+                .await
+                .context("unusable password")?;
             match store.set_credentials(&user, &creds).await {
                 Ok(()) => println!("password changed for {user}@{}", config.domain),
                 Err(StoreError::NotFound) => bail!("no account {jid}"),
@@ -502,6 +543,10 @@ async fn user(cmd: UserCommand, config: &Config) -> Result<()> {
             }
             let n = causerie_store::FastStore::fast_revoke(&store, &user, agent.as_deref()).await?;
             println!("{n} login token(s) of {user}@{} deleted", config.domain);
+        }
+        UserCommand::AppPassword(cmd) => {
+            store.close().await;
+            return app_password(cmd, config).await;
         }
         UserCommand::Del { jid } => {
             let user = localpart(&jid, config)?;
@@ -595,8 +640,14 @@ async fn import_snapshot(
                 continue;
             }
         }
-        let creds = auth::credentials_for(password, config.auth.scram_iterations)
-            .with_context(|| format!("unusable password for user {}", u.login))?;
+        let creds = app_passwords::password_credentials(
+            &store,
+            &u.login,
+            password,
+            config.auth.scram_iterations,
+        )
+        .await
+        .with_context(|| format!("unusable password for user {}", u.login))?;
         credentials.insert(u.login.clone(), creds);
     }
     let dir = Directory::new(store.snapshot().await?, store.rules().await?);
@@ -1057,6 +1108,134 @@ async fn upload_now(
     .await;
     store.close().await;
     Ok(now?)
+}
+
+async fn app_password(cmd: AppPasswordCommand, config: &Config) -> Result<()> {
+    use causerie_store::AppPasswordStore;
+    let when = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_default()
+    };
+    match cmd {
+        AppPasswordCommand::Add { jid, label } => {
+            let user = localpart(&jid, config)?;
+            let store = open_store(config).await?;
+            let made = app_passwords::new_secret(&store, &user, config.auth.scram_iterations).await;
+            store.close().await;
+            let (secret, keys) = made?;
+            let applied = change(
+                config,
+                Change::AddAppPassword {
+                    login: user.clone(),
+                    label,
+                    keys: Box::new(keys),
+                },
+                &format!("an app password for {user}"),
+            )
+            .await?;
+            let id = applied.app_password.map(|a| a.id).unwrap_or_default();
+            println!("app password {id} of {user}@{}: {secret}", config.domain);
+            println!("(shown once: the server keeps only its SCRAM keys)");
+        }
+        AppPasswordCommand::List { jid } => {
+            let user = localpart(&jid, config)?;
+            let store = open_store(config).await?;
+            let exists = store.account_exists(&user).await;
+            let list = store.app_passwords(&user).await;
+            store.close().await;
+            if !exists? {
+                bail!("no account {jid}");
+            }
+            for a in list? {
+                println!(
+                    "{}\t{}\tcreated {} by {}\tlast used {}",
+                    a.id,
+                    a.label,
+                    when(a.created_ms),
+                    a.created_by.as_deref().unwrap_or(&user),
+                    a.last_used_ms.map(when).unwrap_or_else(|| "never".into())
+                );
+            }
+        }
+        AppPasswordCommand::Revoke { jid, id } => {
+            let user = localpart(&jid, config)?;
+            let applied = change(
+                config,
+                Change::RevokeAppPassword {
+                    login: user.clone(),
+                    id,
+                },
+                &format!("app password {id} of {user}"),
+            )
+            .await?;
+            let label = applied.app_password.map(|a| a.label).unwrap_or_default();
+            println!(
+                "app password {id} ({label}) of {user}@{} revoked",
+                config.domain
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn app_password_policy(cmd: AppPasswordsCommand, config: &Config) -> Result<()> {
+    use causerie_ent::app_passwords::Policy;
+    use causerie_store::AppPasswordStore;
+    let on_off = |b: bool| if b { "on" } else { "off" };
+    let flag = |v: &str| match v {
+        "on" | "true" => Ok(true),
+        "off" | "false" => Ok(false),
+        other => Err(anyhow::anyhow!("`{other}` is not on or off")),
+    };
+    let (structure, policy) = match cmd {
+        AppPasswordsCommand::Show { structure } => {
+            let store = open_store(config).await?;
+            let own = store.app_password_policy(&structure).await;
+            store.close().await;
+            let own = own?;
+            let p = own.unwrap_or_default();
+            println!(
+                "{structure}: app passwords for pupils {}, for adults {} ({})",
+                on_off(p.pupils),
+                on_off(p.adults),
+                if own.is_some() {
+                    "its own"
+                } else {
+                    "the default"
+                }
+            );
+            return Ok(());
+        }
+        AppPasswordsCommand::Set {
+            structure,
+            pupils,
+            adults,
+        } => (
+            structure,
+            Some(Policy {
+                pupils: flag(&pupils)?,
+                adults: flag(&adults)?,
+            }),
+        ),
+        AppPasswordsCommand::Reset { structure } => (structure, None),
+    };
+    change(
+        config,
+        Change::SetAppPasswords {
+            structure: structure.clone(),
+            policy,
+        },
+        &format!("the app passwords of {structure}"),
+    )
+    .await?;
+    let p = policy.unwrap_or_default();
+    println!(
+        "{structure}: app passwords for pupils {}, for adults {}",
+        on_off(p.pupils),
+        on_off(p.adults)
+    );
+    Ok(())
 }
 
 async fn photos(cmd: PhotosCommand, config: &Config) -> Result<()> {

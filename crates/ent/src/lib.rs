@@ -3,6 +3,8 @@
 //!
 //! - [`aaf`]: the académie's directory feed (AAF exports) mapped onto a [`Snapshot`],
 //!   with a report of what was skipped and why.
+//! - [`app_passwords`]: who may have app passwords (« Mots de passe d'application »),
+//!   per structure and profile.
 //! - [`access`]: whether an account may use the chat at all ([`access::decide`]).
 //! - [`model`]: structures, classes, users, groups, the import snapshot.
 //! - [`validate`]: parsing and validating an import ([`parse_snapshot`]).
@@ -22,6 +24,7 @@
 
 pub mod aaf;
 pub mod access;
+pub mod app_passwords;
 pub mod directory;
 pub mod fold;
 pub mod model;

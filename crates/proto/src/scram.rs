@@ -296,6 +296,9 @@ fn unescape_saslname(s: &str) -> Result<String, SaslError> {
 pub struct ScramServer {
     hash: ScramHash,
     keys: ScramKeys,
+    /// More keys the proof may match, of the same salt and iteration count as `keys`
+    /// (an account's app passwords): the client derived its proof with the salt sent.
+    others: Vec<ScramKeys>,
     /// `false` for an unknown user: the exchange runs to its end with fake
     /// keys, so that a client cannot tell unknown users from wrong passwords.
     known: bool,
@@ -313,6 +316,33 @@ impl ScramServer {
         keys: Option<ScramKeys>,
         default_iterations: u32,
     ) -> (ScramServer, String) {
+        Self::with_candidates(
+            hash,
+            client_first,
+            keys.into_iter().collect(),
+            default_iterations,
+        )
+    }
+
+    /// Answers the client's first message for an account with several credentials (its
+    /// password and its app passwords): the salt and iteration count sent are the first
+    /// candidate's, and only the candidates that share them can match the proof (the
+    /// others are left out here). No candidate: an unknown user, as [`Self::new`] with
+    /// `None`. [`Self::finish_which`] tells which candidate matched.
+    pub fn with_candidates(
+        hash: ScramHash,
+        client_first: ClientFirst,
+        mut candidates: Vec<ScramKeys>,
+        default_iterations: u32,
+    ) -> (ScramServer, String) {
+        let keys = (!candidates.is_empty()).then(|| candidates.remove(0));
+        let others: Vec<ScramKeys> = match &keys {
+            Some(k) => candidates
+                .into_iter()
+                .filter(|c| c.salt == k.salt && c.iterations == k.iterations)
+                .collect(),
+            None => Vec::new(),
+        };
         let mut rnd = [0u8; 18];
         rand::rng().fill_bytes(&mut rnd);
         let nonce = format!("{}{}", client_first.nonce, B64.encode(rnd));
@@ -330,6 +360,7 @@ impl ScramServer {
             ScramServer {
                 hash,
                 keys,
+                others,
                 known,
                 client_first,
                 server_first,
@@ -347,6 +378,13 @@ impl ScramServer {
     /// Checks `client-final-message`; on success returns `server-final-message`
     /// (`v=…`), to send in `<success/>`.
     pub fn finish(&self, msg: &[u8]) -> Result<String, SaslError> {
+        self.finish_which(msg).map(|(v, _)| v)
+    }
+
+    /// [`Self::finish`], with the index of the candidate the proof matched (0: the first
+    /// of [`Self::with_candidates`], or the keys of [`Self::new`]). Every candidate is
+    /// checked, whichever matches.
+    pub fn finish_which(&self, msg: &[u8]) -> Result<(String, usize), SaslError> {
         let text = std::str::from_utf8(msg).map_err(|_| SaslError::Malformed("not UTF-8"))?;
         let (without_proof, proof) = text
             .rsplit_once(",p=")
@@ -379,25 +417,32 @@ impl ScramServer {
             "{},{},{}",
             self.client_first.bare, self.server_first, without_proof
         );
-        let client_signature = self
-            .hash
-            .hmac(&self.keys.stored_key, auth_message.as_bytes());
-        if proof.len() != client_signature.len() {
-            return Err(SaslError::NotAuthorized);
+        let mut matched: Option<usize> = None;
+        for (i, keys) in std::iter::once(&self.keys).chain(&self.others).enumerate() {
+            let client_signature = self.hash.hmac(&keys.stored_key, auth_message.as_bytes());
+            if proof.len() != client_signature.len() {
+                continue;
+            }
+            let client_key: Vec<u8> = proof
+                .iter()
+                .zip(&client_signature)
+                .map(|(a, b)| a ^ b)
+                .collect();
+            let ok = bool::from(self.hash.hash(&client_key).ct_eq(&keys.stored_key));
+            if ok && matched.is_none() {
+                matched = Some(i);
+            }
         }
-        let client_key: Vec<u8> = proof
-            .iter()
-            .zip(&client_signature)
-            .map(|(a, b)| a ^ b)
-            .collect();
-        let ok = bool::from(self.hash.hash(&client_key).ct_eq(&self.keys.stored_key));
-        if !ok || !self.known {
+        let Some(i) = matched.filter(|_| self.known) else {
             return Err(SaslError::NotAuthorized);
-        }
-        let server_signature = self
-            .hash
-            .hmac(&self.keys.server_key, auth_message.as_bytes());
-        Ok(format!("v={}", B64.encode(server_signature)))
+        };
+        let keys = if i == 0 {
+            &self.keys
+        } else {
+            &self.others[i - 1]
+        };
+        let server_signature = self.hash.hmac(&keys.server_key, auth_message.as_bytes());
+        Ok((format!("v={}", B64.encode(server_signature)), i))
     }
 }
 
@@ -485,6 +530,66 @@ mod tests {
             server.finish(final_msg.as_bytes()).unwrap_err(),
             SaslError::NotAuthorized
         );
+    }
+
+    /// A proof made with any of the candidates (same salt) logs in, and says which; the
+    /// server's signature is that candidate's.
+    #[test]
+    fn any_candidate_of_the_same_salt_matches() {
+        use hmac::Mac as _;
+        let salt = b"sel-du-compte-16".to_vec();
+        let hash = ScramHash::Sha256;
+        let keys: Vec<ScramKeys> = ["main", "app-one", "app-two"]
+            .iter()
+            .map(|p| derive_keys_with_salt(hash, p, &salt, 4096).unwrap())
+            .collect();
+        let other_salt =
+            derive_keys_with_salt(hash, "elsewhere", b"autre-sel-16-oct", 4096).unwrap();
+        let proof_for = |password: &str, server: &ScramServer| {
+            let salted = hash.salted_password(password.as_bytes(), &salt, 4096);
+            let client_key = hash.hmac(&salted, b"Client Key");
+            let stored = hash.hash(&client_key);
+            let without = format!("c=biws,r={}", server.nonce);
+            let auth = format!(
+                "{},{},{}",
+                server.client_first.bare, server.server_first, without
+            );
+            let sig = hash.hmac(&stored, auth.as_bytes());
+            let proof: Vec<u8> = client_key.iter().zip(&sig).map(|(a, b)| a ^ b).collect();
+            let mut m =
+                <Hmac<Sha256> as KeyInit>::new_from_slice(&hash.hmac(&salted, b"Server Key"))
+                    .unwrap();
+            m.update(auth.as_bytes());
+            (
+                format!("{without},p={}", B64.encode(proof)),
+                format!("v={}", B64.encode(m.finalize().into_bytes())),
+            )
+        };
+        let mut all = keys.clone();
+        all.push(other_salt);
+        for (password, want) in [
+            ("main", Some(0)),
+            ("app-two", Some(2)),
+            ("app-one", Some(1)),
+            ("elsewhere", None),
+            ("nope", None),
+        ] {
+            let cf = parse_client_first(b"n,,n=lea,r=abc").unwrap();
+            let (server, first) = ScramServer::with_candidates(hash, cf, all.clone(), 4096);
+            assert!(first.contains(&format!("s={}", B64.encode(&salt))));
+            let (msg, v) = proof_for(password, &server);
+            match want {
+                Some(i) => assert_eq!(
+                    server.finish_which(msg.as_bytes()).unwrap(),
+                    (v, i),
+                    "{password}"
+                ),
+                None => assert_eq!(
+                    server.finish_which(msg.as_bytes()).unwrap_err(),
+                    SaslError::NotAuthorized
+                ),
+            }
+        }
     }
 
     #[test]

@@ -12,6 +12,12 @@
 //! password; it reads the same stored keys ([`stored_keys`]) and, for an
 //! unknown account, runs its exchange to the end on fake keys of the same
 //! iteration count.
+//!
+//! A SASL login (SCRAM and PLAIN, not the console's) also accepts the account's app
+//! passwords (`crate::app_passwords`): they share the password's salt and iteration
+//! count, so PLAIN derives once and compares with each, and SCRAM checks the proof
+//! against each StoredKey ([`login_keys`]). A success says which app password matched,
+//! for the caller's policy check and session tag.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -19,7 +25,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use causerie_proto::scram::{self, ClientFirst, SaslError, ScramHash, ScramKeys, ScramServer};
-use causerie_store::{AccountStore, Credentials, ScramCredential, StoreError};
+use causerie_store::{AccountStore, AppPasswordStore, Credentials, ScramCredential, StoreError};
+
+/// What a SASL login reads: the account's credentials and its app passwords' keys.
+pub trait LoginStore: AccountStore + AppPasswordStore {}
+impl<T: AccountStore + AppPasswordStore + ?Sized> LoginStore for T {}
 
 /// Derives the stored credentials for a new password.
 pub fn credentials_for(password: &str, iterations: u32) -> Result<Credentials, SaslError> {
@@ -59,6 +69,29 @@ pub async fn stored_keys(
     Ok(accounts.credentials(user).await?.map(|c| keys_of(&c, hash)))
 }
 
+/// The keys a SASL login of `user` with `hash` may match: the password's first (None),
+/// then each app password's (its id) of the same salt and iteration count; without a
+/// password, the app passwords' that share the first one's. Empty for an unknown account
+/// or one without any credential.
+pub async fn login_keys(
+    store: &dyn LoginStore,
+    user: &str,
+    hash: ScramHash,
+) -> Result<Vec<(Option<i64>, ScramKeys)>, AuthStoreError> {
+    let mut keys: Vec<(Option<i64>, ScramKeys)> = Vec::new();
+    if let Some(c) = store.credentials(user).await? {
+        keys.push((None, keys_of(&c, hash)));
+    }
+    for (id, c) in store.app_password_keys(user).await? {
+        keys.push((Some(id), keys_of(&c, hash)));
+    }
+    if let Some((_, first)) = keys.first() {
+        let (salt, iterations) = (first.salt.clone(), first.iterations);
+        keys.retain(|(_, k)| k.salt == salt && k.iterations == iterations);
+    }
+    Ok(keys)
+}
+
 /// What [`verify_password`] found. An unknown account, an account without
 /// credentials and a wrong password are one answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +128,59 @@ pub async fn verify_password(
     })
 }
 
+/// Whether `password` is account `user`'s password or one of its app passwords (PLAIN):
+/// Some(None) for the password, Some(Some(id)) for app password `id`, None otherwise.
+/// One derivation (they share a salt), on fake keys for an account without any.
+pub async fn verify_login(
+    store: &dyn LoginStore,
+    user: &str,
+    password: &str,
+    iterations: u32,
+) -> Result<Option<Option<i64>>, AuthStoreError> {
+    let keys = login_keys(store, user, ScramHash::Sha256).await?;
+    let (user, password) = (user.to_owned(), password.to_owned());
+    Ok(tokio::task::spawn_blocking(move || {
+        let stored: Vec<ScramKeys> = keys.iter().map(|(_, k)| k.clone()).collect();
+        check_login(&stored, &user, &password, iterations).map(|i| keys[i].0)
+    })
+    .await
+    .unwrap_or(None))
+}
+
+/// The index of the candidate `password` derives to (all of one salt and count), the
+/// same derivation without any (fake keys).
+fn check_login(
+    candidates: &[ScramKeys],
+    user: &str,
+    password: &str,
+    iterations: u32,
+) -> Option<usize> {
+    use subtle::ConstantTimeEq;
+    let fake;
+    let first = match candidates.first() {
+        Some(k) => k,
+        None => {
+            fake = scram::fake_keys(ScramHash::Sha256, user, iterations);
+            &fake
+        }
+    };
+    #[cfg(test)]
+    tests::DERIVED.with(|d| d.set(Some(first.iterations)));
+    let derived =
+        scram::derive_keys_with_salt(ScramHash::Sha256, password, &first.salt, first.iterations)
+            .ok()?;
+    let mut found = None;
+    for (i, k) in candidates.iter().enumerate() {
+        let ok = bool::from(
+            derived.stored_key.ct_eq(&k.stored_key) & derived.server_key.ct_eq(&k.server_key),
+        );
+        if ok && found.is_none() {
+            found = Some(i);
+        }
+    }
+    found
+}
+
 /// The check itself, the same work with or without `stored` keys.
 fn check_password(stored: Option<&ScramKeys>, user: &str, password: &str, iterations: u32) -> bool {
     let fake;
@@ -123,8 +209,9 @@ pub const MECHANISMS: [&str; 3] = ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"];
 
 /// One SASL exchange in progress.
 pub enum Exchange {
-    /// SCRAM waiting for the client's final message.
-    Scram(Box<ScramServer>),
+    /// SCRAM waiting for the client's final message, with what each of its candidate
+    /// keys is (None: the password; an app password's id).
+    Scram(Box<ScramServer>, Vec<Option<i64>>),
 }
 
 /// What the c2s layer does next.
@@ -132,8 +219,8 @@ pub enum Step {
     /// Send `<challenge/>` with this payload and wait for `<response/>`.
     Challenge(String, Exchange),
     /// Authenticated as this localpart; send `<success/>` with the optional
-    /// additional data.
-    Success(String, Option<String>),
+    /// additional data. The third field: the app password it logged in with.
+    Success(String, Option<String>, Option<i64>),
     /// Send `<failure/>` with this condition.
     Failure(SaslError),
 }
@@ -145,7 +232,7 @@ pub struct AuthStoreError(#[from] StoreError);
 
 /// Starts an exchange for `mechanism` with the initial response.
 pub async fn start(
-    accounts: &dyn AccountStore,
+    accounts: &dyn LoginStore,
     mechanism: &str,
     initial: &[u8],
     iterations: u32,
@@ -161,19 +248,21 @@ pub async fn start(
         Err(e) => return Ok(Step::Failure(e)),
     };
     let keys = match localpart(&first.username) {
-        Some(user) => stored_keys(accounts, &user, hash).await?,
-        None => None,
+        Some(user) => login_keys(accounts, &user, hash).await?,
+        None => Vec::new(),
     };
-    let (server, msg) = ScramServer::new(hash, first, keys, iterations);
-    Ok(Step::Challenge(msg, Exchange::Scram(Box::new(server))))
+    let ids = keys.iter().map(|(id, _)| *id).collect();
+    let keys = keys.into_iter().map(|(_, k)| k).collect();
+    let (server, msg) = ScramServer::with_candidates(hash, first, keys, iterations);
+    Ok(Step::Challenge(msg, Exchange::Scram(Box::new(server), ids)))
 }
 
 /// Continues an exchange with the client's `<response/>`.
 pub fn respond(exchange: Exchange, response: &[u8]) -> Step {
     match exchange {
-        Exchange::Scram(server) => match server.finish(response) {
-            Ok(final_msg) => match localpart(server.username()) {
-                Some(user) => Step::Success(user, Some(final_msg)),
+        Exchange::Scram(server, ids) => match server.finish_which(response) {
+            Ok((final_msg, i)) => match localpart(server.username()) {
+                Some(user) => Step::Success(user, Some(final_msg), ids.get(i).copied().flatten()),
                 None => Step::Failure(SaslError::NotAuthorized),
             },
             Err(e) => Step::Failure(e),
@@ -182,7 +271,7 @@ pub fn respond(exchange: Exchange, response: &[u8]) -> Step {
 }
 
 async fn plain(
-    accounts: &dyn AccountStore,
+    accounts: &dyn LoginStore,
     initial: &[u8],
     iterations: u32,
 ) -> Result<Step, AuthStoreError> {
@@ -196,9 +285,9 @@ async fn plain(
         return Ok(Step::Failure(SaslError::NotAuthorized));
     };
     Ok(
-        match verify_password(accounts, &user, &creds.password, iterations).await? {
-            Verified::Valid => Step::Success(user, None),
-            Verified::Invalid => Step::Failure(SaslError::NotAuthorized),
+        match verify_login(accounts, &user, &creds.password, iterations).await? {
+            Some(app) => Step::Success(user, None, app),
+            None => Step::Failure(SaslError::NotAuthorized),
         },
     )
 }
@@ -376,7 +465,9 @@ mod tests {
             let store = store.clone();
             async move { start(&store, "PLAIN", msg, 4096).await.unwrap() }
         };
-        assert!(matches!(plain(b"\0Alice\0s3cret").await, Step::Success(u, None) if u == "alice"));
+        assert!(
+            matches!(plain(b"\0Alice\0s3cret").await, Step::Success(u, None, None) if u == "alice")
+        );
         for refused in [
             &b"\0alice\0wrong"[..],
             b"\0nobody\0s3cret",
@@ -423,6 +514,58 @@ mod tests {
                 .unwrap(),
             Verified::Invalid
         );
+        store.close().await;
+    }
+
+    /// PLAIN takes the password or any app password, and says which.
+    #[tokio::test]
+    async fn plain_takes_app_passwords_and_says_which() {
+        use causerie_store::AppPasswordStore;
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/a.db?mode=rwc", dir.path().display());
+        let store = causerie_store::Store::connect(&url).await.unwrap();
+        store
+            .create_account("alice", &credentials_for("s3cret", 4096).unwrap())
+            .await
+            .unwrap();
+        let (secret, keys) = crate::app_passwords::new_secret(&store, "alice", 4096)
+            .await
+            .unwrap();
+        let app = store
+            .app_password_add("alice", "phone", &keys, None)
+            .await
+            .unwrap();
+        let plain = |msg: Vec<u8>| {
+            let store = store.clone();
+            async move { start(&store, "PLAIN", &msg, 4096).await.unwrap() }
+        };
+        let with = |p: &str| format!("\0alice\0{p}").into_bytes();
+        assert!(
+            matches!(plain(with(&secret)).await, Step::Success(u, None, Some(id)) if u == "alice" && id == app.id)
+        );
+        assert!(matches!(
+            plain(with("s3cret")).await,
+            Step::Success(_, None, None)
+        ));
+        assert!(matches!(
+            plain(with("nope")).await,
+            Step::Failure(SaslError::NotAuthorized)
+        ));
+        // Not at the console's check.
+        assert_eq!(
+            verify_password(&store, "alice", &secret, 4096)
+                .await
+                .unwrap(),
+            Verified::Invalid
+        );
+        store
+            .app_password_revoke("alice", app.id, "alice")
+            .await
+            .unwrap();
+        assert!(matches!(
+            plain(with(&secret)).await,
+            Step::Failure(SaslError::NotAuthorized)
+        ));
         store.close().await;
     }
 

@@ -296,6 +296,9 @@ struct Conn<T> {
     /// Logged in with a portal login token: its browser session's tag (`sso::tag`),
     /// given to the session's registry entry at binding.
     sso: Option<Box<str>>,
+    /// Logged in with this app password (`crate::app_passwords`): its tag is given to
+    /// the session's registry entry at binding, so that revoking it ends the session.
+    app_password: Option<i64>,
 }
 
 impl<T: Transport> Conn<T> {
@@ -327,6 +330,7 @@ impl<T: Transport> Conn<T> {
             unauthenticated,
             linger: true,
             sso: None,
+            app_password: None,
         }
     }
 
@@ -536,7 +540,7 @@ impl<T: Transport> Conn<T> {
                         })? {
                         Ok(login) => {
                             self.sso = Some(sso::tag(&login.session).into());
-                            Step::Success(login.user, None)
+                            Step::Success(login.user, None, None)
                         }
                         Err(e) => Step::Failure(e),
                     }
@@ -574,9 +578,16 @@ impl<T: Transport> Conn<T> {
                     ))
                     .await?;
                 }
-                Some(Step::Success(user, additional)) => {
+                Some(Step::Success(user, additional, app)) => {
                     self.server.throttle.success(self.peer.ip());
-                    if let Err(why) = self.server.login_allowed(&user).await {
+                    let allowed = match self.server.login_allowed(&user).await {
+                        Ok(()) => match app {
+                            Some(id) => self.server.app_password_login(&user, id).await,
+                            None => Ok(()),
+                        },
+                        refused => refused,
+                    };
+                    if let Err(why) = allowed {
                         info!(peer = %self.peer, user = %user, "login refused: no chat access");
                         self.sso = None;
                         self.send(&format!(
@@ -594,8 +605,9 @@ impl<T: Transport> Conn<T> {
                     let data = additional.map(|d| B64.encode(d)).unwrap_or_default();
                     self.send(&format!("<success xmlns='{}'>{data}</success>", ns::SASL))
                         .await?;
-                    info!(peer = %self.peer, user = %user, mechanism = %mechanism, "authenticated");
+                    info!(peer = %self.peer, user = %user, mechanism = %mechanism, app_password = ?app, "authenticated");
                     self.user = Some(user);
+                    self.app_password = app;
                     // Authenticated: the place among the unauthenticated is given back.
                     self.unauthenticated = None;
                     return Ok(Some(Authed::Restart));
@@ -777,6 +789,12 @@ impl<T: Transport> Conn<T> {
         if let Some(tag) = self.sso.take() {
             self.server.sessions.tag_sso(user, handle.id, &tag);
         }
+        if let Some(id) = self.app_password {
+            // Revoking it ends this session (`Server::end_app_password`).
+            self.server
+                .sessions
+                .tag_sso(user, handle.id, &crate::app_passwords::tag(id));
+        }
         let lang = self.language();
         let register = self.server.register_of(user).await;
         Some((
@@ -837,7 +855,7 @@ impl<T: Transport> Conn<T> {
                 .map_err(backend)?;
                 Some(match login {
                     sasl2::TokenLogin::Valid { user, answer } => {
-                        Step::Success(user, Some(B64.encode(answer)))
+                        Step::Success(user, Some(B64.encode(answer)), None)
                     }
                     sasl2::TokenLogin::Refused(e) => Step::Failure(e),
                 })
@@ -857,12 +875,14 @@ impl<T: Transport> Conn<T> {
                 }
                 // SCRAM's server-final goes in base64 like the token's answer.
                 .map(|s| match s {
-                    Step::Success(user, data) => Step::Success(user, data.map(|d| B64.encode(d))),
+                    Step::Success(user, data, app) => {
+                        Step::Success(user, data.map(|d| B64.encode(d)), app)
+                    }
                     other => other,
                 })
             }
         };
-        let (user, additional) = match step {
+        let (user, additional, app) = match step {
             None => {
                 self.send(&sasl2::failure("aborted", lang, "aborted"))
                     .await?;
@@ -879,11 +899,19 @@ impl<T: Transport> Conn<T> {
                 return Ok(None);
             }
             Some(Step::Challenge(..)) => return Err(End::Error("internal-server-error", None)),
-            Some(Step::Success(user, additional)) => (user, additional),
+            Some(Step::Success(user, additional, app)) => (user, additional, app),
         };
         self.server.throttle.success(self.peer.ip());
-        // Tokens included: a locked, deactivated or chat-less account does not get in.
-        if let Err(why) = self.server.login_allowed(&user).await {
+        // Tokens included: a locked, deactivated or chat-less account does not get in;
+        // nor an app password that the user's structures do not allow.
+        let allowed = match self.server.login_allowed(&user).await {
+            Ok(()) => match app {
+                Some(id) => self.server.app_password_login(&user, id).await,
+                None => Ok(()),
+            },
+            refused => refused,
+        };
+        if let Err(why) = allowed {
             info!(peer = %self.peer, user = %user, "login refused: no chat access");
             self.send(&sasl2::failure("account-disabled", lang, &why))
                 .await?;
@@ -903,6 +931,8 @@ impl<T: Transport> Conn<T> {
             }
         } else if let (Some(asked), Some(agent)) = (&req.request_token, agent)
             && self.fast_on()
+            // Not to an app password's login: its revocation must leave nothing behind.
+            && app.is_none()
             && asked == ht::HT_SHA_256_NONE
         {
             let days = self.server.config.auth.fast_token_days;
@@ -918,6 +948,7 @@ impl<T: Transport> Conn<T> {
             agent = agent.unwrap_or(""), "authenticated (SASL2)"
         );
         self.user = Some(user.clone());
+        self.app_password = app;
         self.unauthenticated = None;
         let data = additional
             .map(|d| format!("<additional-data>{d}</additional-data>"))

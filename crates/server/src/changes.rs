@@ -2,8 +2,9 @@
 //! group or structure, a structure's rules, chat access, archive retention or file
 //! sharing or safety staff or pupils' photos, quiet hours, the kill switch, an account
 //! lock, an administrator's grant, a console group edit, the staff's moderation of a
-//! report) and one [`apply`] that every door calls —
-//! the `causerie` command line, the ENT's directory sync API and the admin API.
+//! report, a structure's choice for app passwords, an app password added or revoked) and
+//! one [`apply`] that every door calls — the `causerie` command line, the ENT's directory
+//! sync API, the admin API, and for his own app passwords the user himself (web client).
 //!
 //! `apply` checks that the door may make the change ([`Actor`]), validates it with the
 //! same code whatever the door (a user put through the sync API is checked by the
@@ -21,14 +22,16 @@
 
 use std::collections::HashMap;
 
+use causerie_ent::app_passwords::{self, Policy as AppPasswordPolicy};
 use causerie_ent::{
     Access, Class, Directory, Group, ImportError, Profile, QuietHours, Retention, Rule, Shutdown,
     Snapshot, Structure, UploadSettings, User, check_class, check_group, check_structure,
     check_user, validate, validate_rules,
 };
 use causerie_store::{
-    AccountArchiveStore, AdminStore, Credentials, DirectoryStore, GroupChange, ImportReport,
-    NewAudit, PrivacyStore, ReportStore, SafetyStore, Store, StoreError, UploadStore,
+    AccountArchiveStore, AccountStore, AdminStore, AppPassword, AppPasswordStore, Credentials,
+    DirectoryStore, GroupChange, ImportReport, NewAudit, PrivacyStore, ReportStore, SafetyStore,
+    Store, StoreError, UploadStore,
 };
 use serde_json::{Value, json};
 
@@ -45,6 +48,8 @@ pub enum Actor {
     /// An administrator of the console, by login (the admin API checked his role for the
     /// change before asking).
     Admin(String),
+    /// A user himself, by login (the web client): only his own app passwords.
+    User(String),
 }
 
 impl Actor {
@@ -53,7 +58,7 @@ impl Actor {
         match self {
             Actor::Cli => "cli",
             Actor::SyncApi => "api",
-            Actor::Admin(login) => login,
+            Actor::Admin(login) | Actor::User(login) => login,
         }
     }
 }
@@ -128,6 +133,26 @@ pub enum Change {
         structure: String,
         allowed: Option<bool>,
     },
+    /// Who may have app passwords in a structure (None: back to the default, adults yes,
+    /// pupils no). Not a directory change: each login and creation reads it.
+    SetAppPasswords {
+        structure: String,
+        policy: Option<AppPasswordPolicy>,
+    },
+    /// An app password for account `login` (`keys`: its secret's SCRAM keys, made by
+    /// `crate::app_passwords::new_secret`). Refused when one of his structures does not
+    /// allow it or he has as many as allowed.
+    AddAppPassword {
+        login: String,
+        label: String,
+        keys: Box<Credentials>,
+    },
+    /// Account `login`'s app password `id` revoked (a running server ends the sessions
+    /// logged in with it).
+    RevokeAppPassword {
+        login: String,
+        id: i64,
+    },
     /// An account locked or unlocked by an administrator; `structure` is the one the
     /// administrator acted for (audit).
     Lock {
@@ -201,6 +226,9 @@ impl Change {
                 | Change::SetUpload { .. }
                 | Change::SetSafetyStaff { .. }
                 | Change::SetPupilPhotos { .. }
+                | Change::SetAppPasswords { .. }
+                | Change::AddAppPassword { .. }
+                | Change::RevokeAppPassword { .. }
                 | Change::Moderate { .. }
         )
     }
@@ -247,6 +275,10 @@ pub struct Applied {
     pub shutdown_before: Option<Shutdown>,
     /// The structure's own choice for its pupils' photos before (None: the default).
     pub pupil_photos_before: Option<bool>,
+    /// The structure's own choice for app passwords before (None: the default).
+    pub app_passwords_before: Option<AppPasswordPolicy>,
+    /// The app password added or revoked.
+    pub app_password: Option<AppPassword>,
 }
 
 /// Why a change was refused; nothing was written.
@@ -291,6 +323,15 @@ fn invalid(entry: &str, field: Option<&str>, reason: impl Into<String>) -> Chang
     })
 }
 
+/// A refusal in the reader's register (the « vous » form to an administrator is the
+/// door's business: it shows `en` or the form it wants).
+fn refused(text: &causerie_ent::register::Text, register: causerie_ent::Register) -> ChangeError {
+    ChangeError::Refused {
+        fr: text.fr(register).to_string(),
+        en: text.en().to_string(),
+    }
+}
+
 /// A user as the audit log shows him: no password.
 fn user_json(u: &User) -> Value {
     let mut v = serde_json::to_value(u).unwrap_or(Value::Null);
@@ -311,6 +352,17 @@ pub async fn apply(
 ) -> Result<Applied, ChangeError> {
     if *actor == Actor::SyncApi && !change.is_directory_entry() {
         return Err(ChangeError::NotAllowed("the directory sync API"));
+    }
+    if let Actor::User(me) = actor {
+        let own = match &change {
+            Change::AddAppPassword { login, .. } | Change::RevokeAppPassword { login, .. } => {
+                login == me
+            }
+            _ => false,
+        };
+        if !own {
+            return Err(ChangeError::NotAllowed("a user"));
+        }
     }
     let audit = |action: &str, structure: Option<&str>, target: Option<&str>| NewAudit {
         actor: actor.name().to_string(),
@@ -557,6 +609,81 @@ pub async fn apply(
             Ok(Applied {
                 changed: before != allowed,
                 pupil_photos_before: before,
+                ..done
+            })
+        }
+        Change::SetAppPasswords { structure, policy } => {
+            let before = store
+                .set_app_password_policy_audited(&structure, policy, actor.name())
+                .await?;
+            Ok(Applied {
+                changed: before != policy,
+                app_passwords_before: before,
+                ..done
+            })
+        }
+        Change::AddAppPassword { login, label, keys } => {
+            let label = label.trim();
+            if label.is_empty() || label.chars().count() > app_passwords::MAX_LABEL {
+                return Err(invalid(
+                    &login,
+                    Some("label"),
+                    format!(
+                        "a label of 1 to {} characters is needed",
+                        app_passwords::MAX_LABEL
+                    ),
+                ));
+            }
+            if !store.account_exists(&login).await? {
+                return Err(ChangeError::NotFound);
+            }
+            // The user himself reads the refusal in his register; another door, about him.
+            let himself = matches!(actor, Actor::User(_));
+            let register = causerie_ent::Register::of(dir.user(&login).map(|u| u.profile));
+            if !crate::app_passwords::allowed(store, dir, &login).await? {
+                return Err(if himself {
+                    refused(&app_passwords::REFUSED, register)
+                } else {
+                    ChangeError::Refused {
+                        fr: "Les mots de passe d'application ne sont pas autorisés pour ce compte \
+                             dans son établissement."
+                            .into(),
+                        en: "App passwords are not allowed for this account at its school.".into(),
+                    }
+                });
+            }
+            let created_by = match actor {
+                Actor::User(_) => None,
+                other => Some(other.name()),
+            };
+            match store
+                .app_password_add(&login, label, &keys, created_by)
+                .await
+            {
+                Ok(added) => Ok(Applied {
+                    app_password: Some(added),
+                    ..done
+                }),
+                Err(StoreError::Invalid(_)) if himself => {
+                    Err(refused(&app_passwords::TOO_MANY, register))
+                }
+                Err(StoreError::Invalid(_)) => Err(ChangeError::Refused {
+                    fr: format!(
+                        "Ce compte a déjà {} mots de passe d'application.",
+                        app_passwords::PER_ACCOUNT
+                    ),
+                    en: format!(
+                        "This account already has {} app passwords.",
+                        app_passwords::PER_ACCOUNT
+                    ),
+                }),
+                Err(e) => Err(e.into()),
+            }
+        }
+        Change::RevokeAppPassword { login, id } => {
+            let gone = store.app_password_revoke(&login, id, actor.name()).await?;
+            Ok(Applied {
+                app_password: Some(gone),
                 ..done
             })
         }

@@ -200,9 +200,17 @@ impl Server {
         }
         let dir = self.directory().await;
         let moves = change.moves_generation();
+        let revoked = match &change {
+            crate::changes::Change::RevokeAppPassword { login, id } => Some((login.clone(), *id)),
+            _ => None,
+        };
         let applied = crate::changes::apply(&self.store, &dir, actor, change).await;
         if applied.is_ok() && moves {
             self.directory_changed().await;
+        }
+        if let (Ok(_), Some((login, id))) = (&applied, revoked) {
+            let ended = self.end_app_password(&login, id);
+            tracing::info!(user = %login, id, ended, "app password revoked");
         }
         applied
     }

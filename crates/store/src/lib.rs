@@ -10,7 +10,8 @@
 //! archive access grants, the purges per data class (closed reports, the audit log,
 //! departed users) and each structure's pupils' photos; each structure's quiet hours and
 //! kill switch (safety.rs); single sign-on sessions with the portal and their login
-//! tokens (sso.rs);
+//! tokens (sso.rs); app passwords and each structure's choice of who may have them
+//! (app_passwords.rs);
 //! administrators, console sessions, account locks, the audit log).
 //!
 //! Nothing is cached here: every call reads the database, so an account created by another
@@ -24,6 +25,7 @@ pub mod account_archive;
 pub mod accounts;
 pub mod activity;
 pub mod admin;
+pub mod app_passwords;
 mod archive_writer;
 pub mod audit;
 pub mod blocking;
@@ -61,6 +63,7 @@ pub use admin::{
     AdminGrant, AdminSession, AdminStore, AuditEntry, AuditQuery, GrantSource, GroupChange,
     ImportRecord, NewAudit,
 };
+pub use app_passwords::{AppPassword, AppPasswordStore};
 pub use archive_writer::ArchiveWriter;
 pub use blocking::BlockStore;
 pub use directory::{Access, DirectoryStore, ImportReport};

@@ -20,6 +20,7 @@ use std::collections::HashMap;
 
 use causerie_ent::Retention;
 use causerie_ent::{Class, Group, Profile, Rule, Scope, Snapshot, Structure, User};
+use causerie_store::AppPasswordStore;
 use causerie_store::FastStore;
 use causerie_store::SafetyStore;
 use causerie_store::{
@@ -349,6 +350,8 @@ conformance! {
         pupil_photos_are_audited,
         fast_tokens_issue_rotate_replay_and_revoke,
         sso_tokens_are_single_use_and_sessions_end_by_ticket,
+        app_passwords_are_kept_as_keys_listed_and_revoked,
+        app_password_policy_is_per_structure_and_audited,
     ],
     two_stores: [
         second_store_sees_account_at_once,
@@ -6193,6 +6196,172 @@ async fn pupil_photos_are_audited(store: &Store) {
         .filter(|e| e.action == "structure.pupil_photos")
         .collect();
     assert_eq!(rows.len(), 2);
+}
+
+// ---------------------------------------------------------------------------------------
+// App passwords
+// ---------------------------------------------------------------------------------------
+
+async fn app_passwords_are_kept_as_keys_listed_and_revoked(store: &Store) {
+    store.create_account("lea", &creds(1)).await.unwrap();
+    store.create_account("bob", &creds(2)).await.unwrap();
+    assert!(store.app_passwords("lea").await.unwrap().is_empty());
+    assert!(matches!(
+        store.app_password_add("nobody", "x", &creds(3), None).await,
+        Err(StoreError::NotFound)
+    ));
+    let phone = store
+        .app_password_add("lea", "Téléphone de Léa", &creds(3), None)
+        .await
+        .unwrap();
+    let laptop = store
+        .app_password_add("lea", "Ordinateur", &creds(4), Some("root"))
+        .await
+        .unwrap();
+    assert_eq!(phone.label, "Téléphone de Léa");
+    assert_eq!(phone.created_by, None);
+    assert_eq!(laptop.created_by.as_deref(), Some("root"));
+    assert!(laptop.id > phone.id);
+    let listed = store.app_passwords("lea").await.unwrap();
+    assert_eq!(listed, vec![phone.clone(), laptop.clone()]);
+    assert!(store.app_passwords("bob").await.unwrap().is_empty());
+    // The keys, as given, by id; the account's own credentials unchanged.
+    assert_eq!(
+        store.app_password_keys("lea").await.unwrap(),
+        vec![(phone.id, creds(3)), (laptop.id, creds(4))]
+    );
+    assert_eq!(store.credentials("lea").await.unwrap(), Some(creds(1)));
+    // Last use.
+    store.app_password_used(phone.id).await.unwrap();
+    let used = store.app_passwords("lea").await.unwrap()[0].last_used_ms;
+    assert!(used.is_some_and(|t| t >= phone.created_ms));
+    // A new password of the account leaves them.
+    store.set_credentials("lea", &creds(5)).await.unwrap();
+    assert_eq!(store.app_password_keys("lea").await.unwrap().len(), 2);
+    // Another account's id is not found.
+    assert!(matches!(
+        store.app_password_revoke("bob", phone.id, "bob").await,
+        Err(StoreError::NotFound)
+    ));
+    let gone = store
+        .app_password_revoke("lea", phone.id, "lea")
+        .await
+        .unwrap();
+    assert_eq!(gone.label, "Téléphone de Léa");
+    assert_eq!(
+        store.app_password_keys("lea").await.unwrap(),
+        vec![(laptop.id, creds(4))]
+    );
+    assert!(matches!(
+        store.app_password_revoke("lea", phone.id, "lea").await,
+        Err(StoreError::NotFound)
+    ));
+    // At most PER_ACCOUNT.
+    for i in 1..causerie_store::app_passwords::PER_ACCOUNT {
+        store
+            .app_password_add("lea", &format!("n{i}"), &creds(6), None)
+            .await
+            .unwrap();
+    }
+    assert!(matches!(
+        store
+            .app_password_add("lea", "one too many", &creds(6), None)
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+    // Each addition and revocation is audited, with its actor.
+    let log = store
+        .audit_log(&AuditQuery {
+            structures: None,
+            before_id: None,
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    let actors: Vec<(&str, &str)> = log
+        .iter()
+        .filter(|e| {
+            e.action.starts_with("account.app_password") && e.target.as_deref() == Some("lea")
+        })
+        .map(|e| (e.action.as_str(), e.actor.as_str()))
+        .rev()
+        .take(3)
+        .collect();
+    assert_eq!(
+        actors,
+        vec![
+            ("account.app_password_added", "lea"),
+            ("account.app_password_added", "root"),
+            ("account.app_password_revoked", "lea"),
+        ]
+    );
+    // The account's deletion takes them.
+    store.delete_account("lea").await.unwrap();
+    assert!(store.app_password_keys("lea").await.unwrap().is_empty());
+}
+
+async fn app_password_policy_is_per_structure_and_audited(store: &Store) {
+    use causerie_ent::app_passwords::Policy;
+    store
+        .import_snapshot(&school(), &no_credentials(), None)
+        .await
+        .unwrap();
+    assert_eq!(store.app_password_policy(COLLEGE).await.unwrap(), None);
+    let open = Policy {
+        pupils: true,
+        adults: true,
+    };
+    assert!(matches!(
+        store
+            .set_app_password_policy_audited("nowhere", Some(open), "root")
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store
+            .set_app_password_policy_audited(COLLEGE, Some(open), "root")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.app_password_policy(COLLEGE).await.unwrap(),
+        Some(open)
+    );
+    assert_eq!(store.app_password_policy(LYCEE).await.unwrap(), None);
+    let closed = Policy {
+        pupils: false,
+        adults: false,
+    };
+    assert_eq!(
+        store
+            .set_app_password_policy_audited(COLLEGE, Some(closed), "root")
+            .await
+            .unwrap(),
+        Some(open)
+    );
+    assert_eq!(
+        store
+            .set_app_password_policy_audited(COLLEGE, None, "root")
+            .await
+            .unwrap(),
+        Some(closed)
+    );
+    assert_eq!(store.app_password_policy(COLLEGE).await.unwrap(), None);
+    let log = store
+        .audit_log(&AuditQuery {
+            structures: Some(strings(&[COLLEGE])),
+            before_id: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        log.iter()
+            .filter(|e| e.action == "structure.app_passwords")
+            .count(),
+        3
+    );
 }
 
 // ---------------------------------------------------------------------------------------

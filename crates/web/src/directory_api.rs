@@ -17,8 +17,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::put;
 use axum::{Json, Router};
 use causerie_ent::{Class, Group, Structure, User};
+use causerie_server::Server;
 use causerie_server::changes::{Actor, Change, ChangeError};
-use causerie_server::{Server, auth};
 use causerie_store::StoreError;
 use serde::Serialize;
 use subtle::ConstantTimeEq;
@@ -239,8 +239,16 @@ async fn put_user(
     let user: User = parse(&body)?;
     same_id(&login, &user.login, "login")?;
     let credentials = match &user.password {
+        // With the user's app passwords' salt when he has some: they keep working.
         Some(p) => Some(Box::new(
-            auth::credentials_for(p, server.config().auth.scram_iterations).map_err(|_| {
+            causerie_server::app_passwords::password_credentials(
+                server.store(),
+                &user.login,
+                p,
+                server.config().auth.scram_iterations,
+            )
+            .await
+            .map_err(|_| {
                 invalid(
                     "password",
                     "the password has characters that cannot be used",

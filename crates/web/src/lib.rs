@@ -1,7 +1,8 @@
 //! Causerie's HTTP side (axum): the web client, XMPP over WebSocket and
 //! host-meta, the health check and the ENT's incremental directory sync API.
 //! The admin API (`admin`, `/admin/api`) serves the admin console; `upload` the files
-//! shared with XEP-0363 (`/upload/…`); `sso` the portal's single sign-on (CAS, `/sso/…`).
+//! shared with XEP-0363 (`/upload/…`); `sso` the portal's single sign-on (CAS, `/sso/…`);
+//! `app_passwords` a user's own app passwords (`/api/app-passwords/…`, `/sso/app-passwords/…`).
 //!
 //! [`router`] builds the whole application; [`serve`] runs it on a listener
 //! until a shutdown future completes, [`https::serve`] the same over TLS. Both hand
@@ -10,6 +11,7 @@
 //! its address's unauthenticated connections (`causerie_server::preauth`).
 
 pub mod admin;
+pub mod app_passwords;
 pub mod client;
 pub mod directory_api;
 mod download;
@@ -60,6 +62,7 @@ pub fn router(server: Arc<Server>) -> Router {
         )
         .nest("/admin/api", admin::router())
         .merge(sso::router())
+        .merge(app_passwords::router())
         .route("/api/export", axum::routing::post(export::export))
         .route(
             "/upload/{id}/{name}",

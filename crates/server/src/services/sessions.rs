@@ -56,7 +56,8 @@ struct Entry {
     meta: Option<SessionMeta>,
     /// XEP-0198 resumption, when the session enabled it (its id and window).
     resumption: Option<Arc<Resumption>>,
-    /// The portal's browser session it logged in from (single sign-on, `crate::sso::tag`).
+    /// The portal's browser session it logged in from (single sign-on, `crate::sso::tag`),
+    /// or the app password it logged in with (`crate::app_passwords::tag`).
     sso: Option<Box<str>>,
 }
 

@@ -16,6 +16,7 @@
 //! or a lock refuses are closed, room memberships the rooms' policy no longer admits end).
 
 pub mod admins;
+pub mod app_passwords;
 pub mod archive_access;
 pub mod audit;
 pub mod auth;
@@ -67,6 +68,10 @@ pub fn router() -> Router<AppState> {
             put(structures::set_pupil_photos).delete(structures::reset_pupil_photos),
         )
         .route(
+            "/structures/{id}/app-passwords",
+            put(app_passwords::set_policy).delete(app_passwords::reset_policy),
+        )
+        .route(
             "/structures/{id}/rules",
             put(structures::set_rules).delete(structures::reset_rules),
         )
@@ -108,6 +113,14 @@ pub fn router() -> Router<AppState> {
         .route("/users/{login}/unlock", post(users::unlock))
         .route("/users/{login}/reach", get(users::reach))
         .route("/users/{login}/export", get(users::export))
+        .route(
+            "/users/{login}/app-passwords",
+            get(app_passwords::list).post(app_passwords::create),
+        )
+        .route(
+            "/users/{login}/app-passwords/{id}",
+            delete(app_passwords::revoke),
+        )
         .route("/live", get(live::live))
         .route("/audit", get(audit::list))
         .route("/audit.csv", get(audit::csv))

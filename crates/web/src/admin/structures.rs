@@ -44,7 +44,7 @@ async fn summary(server: &AppState, dir: &Directory, id: &str) -> Result<Value, 
     }))
 }
 
-async fn detail(server: &AppState, admin: &StructureAdmin) -> Result<Value, ApiError> {
+pub(crate) async fn detail(server: &AppState, admin: &StructureAdmin) -> Result<Value, ApiError> {
     let dir = server.directory().await;
     let mut v = summary(server, &dir, admin.id()).await?;
     v["rules"] = serde_json::to_value(dir.rules_for(admin.id())).unwrap_or_default();
@@ -70,6 +70,10 @@ async fn detail(server: &AppState, admin: &StructureAdmin) -> Result<Value, ApiE
     let photos = server.store().pupil_photos(admin.id()).await?;
     v["pupil_photos"] = json!(photos.unwrap_or(false));
     v["pupil_photos_own"] = json!(photos.is_some());
+    let app =
+        causerie_store::AppPasswordStore::app_password_policy(server.store(), admin.id()).await?;
+    v["app_passwords"] = json!(app.unwrap_or_default());
+    v["app_passwords_own"] = json!(app.is_some());
     if let Some(o) = v.as_object_mut() {
         o.remove("users");
         o.remove("online");
