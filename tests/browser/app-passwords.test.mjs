@@ -10,13 +10,14 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REPO, checkA11y, eventually, launchBrowser, signIn, startServer } from './harness.mjs';
+import { COLLEGE, LOCAL_ADMIN, announced, consoleSignIn, openConsole, openSection } from './admin-helpers.mjs';
 
 const PYTHON = join(REPO, '.venv/bin/python');
 
 /** The app (app_login.py) as a child process: its printed lines and its exit code. */
-function app(server, password, mech) {
+function app(server, password, mech, jid = 'paul.martin@localhost') {
   const out = [];
-  const proc = spawn(PYTHON, [join(REPO, 'tests/browser/app_login.py'), String(server.c2sPort), 'paul.martin@localhost', password, mech], {
+  const proc = spawn(PYTHON, [join(REPO, 'tests/browser/app_login.py'), String(server.c2sPort), jid, password, mech], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   proc.stdout.on('data', (d) => out.push(String(d)));
@@ -93,5 +94,42 @@ describe('app passwords', () => {
     assert.match(again.out.join(''), /refused not-authorized/);
     await box.getByText("Aucun mot de passe d'application pour l'instant.").waitFor();
     assert.deepEqual(paul.errors, []);
+  });
+
+  it('the school makes one for a teacher in the console, and deletes it', async () => {
+    const admin = await openConsole(browser, server);
+    await consoleSignIn(admin, LOCAL_ADMIN);
+    await openSection(admin, COLLEGE.name, 'Utilisateurs');
+    await admin.getByRole('searchbox', { name: 'Rechercher un utilisateur' }).fill('Durand');
+    await admin.getByRole('button', { name: 'Rechercher' }).click();
+    await admin.getByRole('link', { name: 'DURAND Anne' }).click();
+    const section = admin.getByRole('region', { name: "Mots de passe d'application" });
+    await section.getByLabel(/Nom du nouveau mot de passe/).fill('Ordinateur de la salle des profs');
+    await section.getByRole('button', { name: 'Créer un mot de passe' }).click();
+    await announced(admin, 'Mot de passe « Ordinateur de la salle des profs » créé.');
+    const secret = (await section.getByTestId('app-password-secret').textContent()).trim();
+    assert.ok(secret.length >= 16, secret);
+    await section.getByText('anne.durand@localhost').waitFor();
+    const desk = app(server, secret, 'SCRAM-SHA-256', 'anne.durand@localhost');
+    try {
+      await desk.said('logged in');
+      await section.getByRole('button', { name: 'Masquer' }).click();
+      assert.equal(await section.getByText(secret).count(), 0, 'shown once');
+      await section.getByRole('button', { name: 'Supprimer « Ordinateur de la salle des profs »' }).click();
+      await admin.getByRole('alertdialog', { name: 'Supprimer' }).getByRole('button', { name: 'Oui' }).click();
+      await announced(admin, 'Mot de passe « Ordinateur de la salle des profs » supprimé.');
+      await desk.said('disconnected');
+    } finally {
+      desk.proc.kill();
+    }
+    // A pupil may not have one by default: the card says so and offers none.
+    await openSection(admin, COLLEGE.name, 'Utilisateurs');
+    await admin.getByRole('searchbox', { name: 'Rechercher un utilisateur' }).fill('Léa');
+    await admin.getByRole('button', { name: 'Rechercher' }).click();
+    await admin.getByRole('link', { name: 'MARTIN Léa' }).click();
+    await admin.getByText("Les mots de passe d'application ne sont pas permis pour MARTIN Léa dans son établissement.").waitFor();
+    assert.equal(await admin.getByRole('button', { name: 'Créer un mot de passe' }).count(), 0);
+    assert.deepEqual(admin.errors, []);
+    await admin.context().close();
   });
 });

@@ -53,7 +53,7 @@ pub fn generate() -> String {
 
 /// The tag of the sessions logged in with app password `id`.
 pub fn tag(id: i64) -> String {
-    format!("app-password:{id}")
+    format!("{}{id}", crate::services::sessions::APP_PASSWORD_TAG)
 }
 
 /// The salt and iteration count per hash that `user`'s credentials share: his

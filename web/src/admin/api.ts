@@ -29,6 +29,23 @@ export interface Session {
   csrf: string;
 }
 
+/** One of an account's app passwords (never its secret). */
+export interface AppPassword {
+  id: number;
+  label: string;
+  created_ms: number;
+  /** The administrator who made it; null: the user himself. */
+  created_by: string | null;
+  last_used_ms: number | null;
+}
+
+/** An app password just made: its secret, once, and where to use it. */
+export interface NewAppPassword extends AppPassword {
+  secret: string;
+  jid: string;
+  server: string;
+}
+
 export type ReportStatus = 'new' | 'in_progress' | 'closed';
 export const REPORT_STATUSES: ReportStatus[] = ['new', 'in_progress', 'closed'];
 /** What the staff may do from a report (the server checks each). */
@@ -327,6 +344,12 @@ export const api = {
   lock: (login: string) => call<UserCard>('POST', `/users/${enc(login)}/lock`),
   unlock: (login: string) => call<UserCard>('POST', `/users/${enc(login)}/unlock`),
   userReach: (login: string, limit = 200) => call<Reach>('GET', `/users/${enc(login)}/reach?limit=${limit}`),
+  appPasswords: (login: string) =>
+    call<{ allowed: boolean; max: number; items: AppPassword[] }>('GET', `/users/${enc(login)}/app-passwords`),
+  createAppPassword: (login: string, label: string) =>
+    call<NewAppPassword>('POST', `/users/${enc(login)}/app-passwords`, { label }),
+  revokeAppPassword: (login: string, id: number) =>
+    call<{ allowed: boolean; max: number; items: AppPassword[] }>('DELETE', `/users/${enc(login)}/app-passwords/${id}`),
 
   live: () => call<Live>('GET', '/live'),
   audit: (structure?: string, before?: string | number, limit = 50) => {

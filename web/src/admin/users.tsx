@@ -1,9 +1,11 @@
 // Users: a directory search, then a user's card (profile, classes, groups,
 // chat allowed or why not, sessions, locked), with « Déconnecter »,
-// « Verrouiller » / « Déverrouiller » and « Qui peut-il joindre ? ».
+// « Verrouiller » / « Déverrouiller » and « Qui peut-il joindre ? », and his
+// app passwords (app-passwords.tsx).
 
 import { useState } from 'preact/hooks';
 import { type Reach, type User, type UserCard, api } from './api';
+import { AppPasswords } from './app-passwords';
 import { formatDate, profileName, t, tk } from './i18n';
 import { Confirm, ErrorText, Loading, ScreenHeading, announce, href, invalid, structureName, useLoad, useUid } from './ui';
 
@@ -239,6 +241,7 @@ export function UserScreen({ sid, login }: { sid: string; login: string }) {
           )}
           <ErrorText error={reachError} />
           {reach && <ReachTable user={u} reach={reach} />}
+          <AppPasswords login={u.login} name={u.name} />
         </>
       )}
     </>

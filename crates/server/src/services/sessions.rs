@@ -61,6 +61,10 @@ struct Entry {
     sso: Option<Box<str>>,
 }
 
+/// What the tag of a session opened with an app password starts with
+/// (`crate::app_passwords::tag`); a portal session's tag is hex digits (`crate::sso::tag`).
+pub const APP_PASSWORD_TAG: &str = "app-password:";
+
 /// How a session is connected, as the administrator sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct SessionMeta {
@@ -617,7 +621,10 @@ impl Sessions {
                         transport: e.meta.map_or("tcp", |m| m.transport),
                         since: e.meta.map_or(std::time::UNIX_EPOCH, |m| m.since),
                         address: e.meta.and_then(|m| m.address),
-                        portal: e.sso.is_some(),
+                        portal: e
+                            .sso
+                            .as_deref()
+                            .is_some_and(|t| !t.starts_with(APP_PASSWORD_TAG)),
                     })
                     .collect()
             })
