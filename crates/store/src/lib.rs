@@ -26,6 +26,7 @@ pub mod admin;
 mod archive_writer;
 pub mod audit;
 pub mod blocking;
+pub mod collectivites;
 mod credentials;
 pub mod directory;
 pub mod fast;
@@ -61,6 +62,7 @@ pub use admin::{
 };
 pub use archive_writer::ArchiveWriter;
 pub use blocking::BlockStore;
+pub use collectivites::CollectiviteStore;
 pub use directory::{Access, DirectoryStore, ImportReport};
 pub use fast::{FastStore, FastToken};
 pub use moderation::{Archived, ModerationStore};
