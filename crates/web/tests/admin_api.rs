@@ -92,6 +92,7 @@ fn school() -> Snapshot {
                 members: vec!["marc.roux".into()],
             },
         ],
+        collectivites: None,
     }
 }
 
