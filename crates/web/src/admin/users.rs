@@ -23,6 +23,7 @@ pub async fn search(
     Query(params): Query<HashMap<String, String>>,
     caller: Caller,
 ) -> Result<Json<Vec<Value>>, ApiError> {
+    caller.user_data()?;
     let dir = server.directory().await;
     let max = limit(params.get("limit").map(String::as_str), 50, 500)?;
     let structure = match params.get("structure").filter(|s| !s.is_empty()) {
