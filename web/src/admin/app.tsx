@@ -138,8 +138,7 @@ function Shell({ session, onOut }: { session: Session; onOut: () => void }) {
         ];
   if ((session.collectivites ?? []).length > 0)
     mainLinks.push([href('collectivites'), t('navCollectivites'), screen === 'collectivites' || screen === 'c']);
-  // A structure he sets the access of through a collectivité only: its access, nothing else.
-  const ownStructure = (id: string) => session.role === 'super' || session.structures.some((s) => s.id === id);
+  const ownStructure = (id: string) => !accessOnlyStructure(session, id);
   if ((session.report_structures ?? []).length > 0)
     mainLinks.push([href('reports'), t('navReports'), screen === 'reports']);
   if ((session.archive_structures ?? []).length > 0)
@@ -254,7 +253,7 @@ function Screen({
     case 's':
       if (!sid) return <StructuresScreen />;
       // Through a collectivité only: the access screen, whatever the address says.
-      if (session.role !== 'super' && !session.structures.some((s) => s.id === sid)) return <AccessScreen sid={sid} />;
+      if (accessOnlyStructure(session, sid)) return <AccessScreen sid={sid} />;
       switch (section ?? 'access') {
         case 'rules':
           return <RulesScreen sid={sid} />;
@@ -278,6 +277,15 @@ function Screen({
     default:
       return <StructuresScreen />;
   }
+}
+
+/** A structure the caller sets the access of through a collectivité only: its access, nothing else. */
+function accessOnlyStructure(session: Session, id: string): boolean {
+  return (
+    session.role !== 'super' &&
+    !session.structures.some((s) => s.id === id) &&
+    (session.access_structures ?? []).some((s) => s.id === id)
+  );
 }
 
 /** The structure picker: the caller's structures only (the server decides which). */
