@@ -20,6 +20,7 @@ import {
 } from './dialogs';
 import { Conversations } from './conversations';
 import { LoginForm } from './login-form';
+import { portalSignInUrl } from './portal-sign-in';
 
 export function App() {
   const model = useModel();
@@ -52,12 +53,22 @@ function Login() {
       document.getElementById('login-password')?.focus();
     });
   };
+  const sso = model.config.sso;
+  const lead = sso && (
+    <div class="login-portal">
+      <button type="button" class="primary" onClick={() => location.assign(portalSignInUrl(sso))}>
+        {t('loginPortal')}
+      </button>
+      <p>{t('loginPortalOr')}</p>
+    </div>
+  );
   return (
     <main class="login">
       <LoginForm
+        lead={lead}
         labels={{
           heading: t('loginHeading'),
-          intro: t('loginIntro'),
+          intro: t(sso ? 'loginPortalIntro' : 'loginIntro'),
           id: t('loginId'),
           password: t('loginPassword'),
           submit: t('loginSubmit'),

@@ -23,7 +23,8 @@ export function watchAttention(model: Model): void {
   };
 
   const pageHidden = () => document.visibilityState === 'hidden';
-  let reduced = false;
+  // A window the portal loaded hidden with its page (embed.js's `data-preload`) starts reduced.
+  let reduced = new URLSearchParams(location.search).get('reduced') === '1' && window.parent !== window;
   const visibility = () => model.setHidden(pageHidden() || reduced);
   document.addEventListener('visibilitychange', visibility);
   visibility();
@@ -31,8 +32,15 @@ export function watchAttention(model: Model): void {
   const params = new URLSearchParams(location.search);
   const portal = params.has('embedded') && window.parent !== window ? portalOrigin(params.get('portal')) : undefined;
   let sent = 0;
+  let wasOnline = false;
   const bridge = () => {
     if (!portal) return;
+    // Signed out (« Se déconnecter », or the portal's session ended): the portal hears it.
+    if (model.status === 'online') wasOnline = true;
+    else if (model.status === 'signed-out' && wasOnline) {
+      wasOnline = false;
+      window.parent.postMessage({ source: EMBED.fromClient, type: 'signed-out' }, portal);
+    }
     const count = model.status === 'signed-out' ? 0 : model.unreadTotal();
     if (count === sent) return;
     sent = count;
@@ -42,7 +50,13 @@ export function watchAttention(model: Model): void {
     window.addEventListener('message', (e) => {
       if (e.source !== window.parent || e.origin !== portal) return;
       const data = e.data as { source?: unknown; type?: unknown; visible?: unknown } | null;
-      if (data?.source !== EMBED.fromPortal || data.type !== 'visibility') return;
+      if (data?.source !== EMBED.fromPortal) return;
+      if (data.type === 'sign-out') {
+        // The portal signs out (`Causerie.signOut()`): so does the chat.
+        if (model.status !== 'signed-out') model.logout();
+        return;
+      }
+      if (data.type !== 'visibility') return;
       reduced = data.visible === false;
       visibility();
     });

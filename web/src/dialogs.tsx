@@ -728,22 +728,26 @@ function MyData({ model }: { model: Model }) {
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState<string | null>(null);
   const [done, setDone] = useState(false);
+  const portal = model.viaPortal;
   const download = async (e: Event) => {
     e.preventDefault();
     setProblem(null);
     setDone(false);
-    if (!password) {
+    if (!portal && !password) {
       setProblem(t('settingsDataBad'));
       return;
     }
     setBusy(true);
     try {
       const login = model.bare.split('@')[0];
-      const resp = await fetch('/api/export', {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ login, password }),
-      });
+      // Signed in through the portal, there is no chat password: the portal's session stands for it.
+      const resp = portal
+        ? await fetch('/sso/export', { method: 'POST', credentials: 'same-origin' })
+        : await fetch('/api/export', {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json' },
+            body: JSON.stringify({ login, password }),
+          });
       if (resp.status === 401) {
         setProblem(t('settingsDataBad'));
         return;
@@ -772,19 +776,21 @@ function MyData({ model }: { model: Model }) {
     <form class="my-data" onSubmit={download}>
       <fieldset>
         <legend>{t('settingsData')}</legend>
-        <p>{t('settingsDataIntro')}</p>
-        <div class="field">
-          <label for={ids.password}>{t('settingsDataPassword')}</label>
-          <input
-            id={ids.password}
-            type="password"
-            autocomplete="current-password"
-            value={password}
-            aria-describedby={problem ? ids.problem : undefined}
-            aria-invalid={problem ? 'true' : undefined}
-            onInput={(e) => setPassword((e.target as HTMLInputElement).value)}
-          />
-        </div>
+        <p>{t(portal ? 'settingsDataIntroPortal' : 'settingsDataIntro')}</p>
+        {!portal && (
+          <div class="field">
+            <label for={ids.password}>{t('settingsDataPassword')}</label>
+            <input
+              id={ids.password}
+              type="password"
+              autocomplete="current-password"
+              value={password}
+              aria-describedby={problem ? ids.problem : undefined}
+              aria-invalid={problem ? 'true' : undefined}
+              onInput={(e) => setPassword((e.target as HTMLInputElement).value)}
+            />
+          </div>
+        )}
         {problem && (
           <p id={ids.problem} class="error" role="alert">
             {problem}

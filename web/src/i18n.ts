@@ -21,6 +21,14 @@ const fr = {
   loginId: 'Identifiant',
   loginPassword: 'Mot de passe',
   loginSubmit: 'Se connecter',
+  loginPortal: "Se connecter avec l'ENT",
+  loginPortalIntro: "Connecte-toi avec ton compte de l'ENT.",
+  loginPortalOr: 'ou avec un identifiant et un mot de passe du chat :',
+  ssoEnded: "Ta session de l'ENT est terminée. Reconnecte-toi à l'ENT pour retrouver le chat.",
+  ssoUnknownUser: "Ton compte de l'ENT n'a pas de compte de chat. Adresse-toi à ton établissement.",
+  ssoNoAccess: "Le chat n'est pas ouvert pour ton compte.",
+  ssoCasFailed: "La connexion avec l'ENT a échoué. Réessaie.",
+  ssoUnreachable: "Le service de connexion de l'ENT ne répond pas. Réessaie dans un instant.",
   loginConnecting: 'Connexion en cours…',
   loginMissing: 'Saisis ton identifiant et ton mot de passe.',
   loginBadCredentials: 'Identifiant ou mot de passe incorrect.',
@@ -209,6 +217,8 @@ const fr = {
   settingsData: 'Mes données',
   settingsDataIntro:
     'Télécharge tout ce que le serveur du chat garde de toi (tes contacts, ton profil, tes conversations) dans un fichier JSON. Pour confirmer, saisis ton mot de passe.',
+  settingsDataIntroPortal:
+    'Télécharge tout ce que le serveur du chat garde de toi (tes contacts, ton profil, tes conversations) dans un fichier JSON.',
   settingsDataPassword: 'Mot de passe',
   settingsDataDownload: 'Télécharger mes données',
   settingsDataBusy: 'Préparation du fichier…',
@@ -231,6 +241,8 @@ type Catalogue = Record<Key, string>;
  * in « vous » and no « vous » in « tu ».)
  */
 const vous: Partial<Catalogue> = {
+  settingsDataIntroPortal:
+    'Téléchargez tout ce que le serveur du chat garde de vous (vos contacts, votre profil, vos conversations) dans un fichier JSON.',
   settingsDataIntro:
     'Téléchargez tout ce que le serveur du chat garde de vous (vos contacts, votre profil, vos conversations) dans un fichier JSON. Pour confirmer, saisissez votre mot de passe.',
   settingsDataFailed: "Le fichier n'a pas pu être préparé. Réessayez dans un instant.",
@@ -245,6 +257,12 @@ const vous: Partial<Catalogue> = {
   dragHint:
     'Pour ranger un contact, faites-le glisser sur une catégorie, ou ouvrez son menu et choisissez « Déplacer vers une autre catégorie ».',
   loginIntro: "Connectez-vous avec l'identifiant et le mot de passe de votre ENT.",
+  loginPortalIntro: "Connectez-vous avec votre compte de l'ENT.",
+  ssoEnded: "Votre session de l'ENT est terminée. Reconnectez-vous à l'ENT pour retrouver le chat.",
+  ssoUnknownUser: "Votre compte de l'ENT n'a pas de compte de chat. Adressez-vous à votre établissement.",
+  ssoNoAccess: "Le chat n'est pas ouvert pour votre compte.",
+  ssoCasFailed: "La connexion avec l'ENT a échoué. Réessayez.",
+  ssoUnreachable: "Le service de connexion de l'ENT ne répond pas. Réessayez dans un instant.",
   loginMissing: 'Saisissez votre identifiant et votre mot de passe.',
   loginUnreachable: 'Impossible de joindre le serveur de chat. Réessayez dans un instant.',
   loginSecureContext:
@@ -288,6 +306,14 @@ const en: Catalogue = {
   loginIntro: 'Sign in with the username and password of your school portal.',
   loginId: 'Username',
   loginPassword: 'Password',
+  loginPortal: 'Sign in with the school portal',
+  loginPortalIntro: 'Sign in with your school portal account.',
+  loginPortalOr: 'or with a chat username and password:',
+  ssoEnded: 'Your school portal session has ended. Sign in to the portal again to get back to the chat.',
+  ssoUnknownUser: 'Your school portal account has no chat account. Ask your school.',
+  ssoNoAccess: 'The chat is not open for your account.',
+  ssoCasFailed: 'Signing in with the school portal failed. Try again.',
+  ssoUnreachable: "The school portal's sign-in service does not answer. Try again in a moment.",
   loginSubmit: 'Sign in',
   loginConnecting: 'Signing in…',
   loginMissing: 'Enter your username and your password.',
@@ -470,6 +496,8 @@ const en: Catalogue = {
   settingsData: 'My data',
   settingsDataIntro:
     'Download everything the chat server keeps about you (your contacts, your profile, your conversations) as a JSON file. To confirm, enter your password.',
+  settingsDataIntroPortal:
+    'Download everything the chat server keeps about you (your contacts, your profile, your conversations) as a JSON file.',
   settingsDataPassword: 'Password',
   settingsDataDownload: 'Download my data',
   settingsDataBusy: 'Preparing the file…',

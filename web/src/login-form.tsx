@@ -2,7 +2,7 @@
 // fields, labels wired to inputs, error announced by a live region and tied to
 // the fields (aria-describedby), the same keyboard behaviour. Each caller keeps
 // its own state, catalogue and what happens on submit.
-import type { JSX } from 'preact';
+import type { ComponentChildren, JSX } from 'preact';
 
 export interface LoginLabels {
   heading: string;
@@ -26,6 +26,8 @@ export interface LoginFormProps {
   message?: string | null;
   busy: boolean;
   onSubmit: (e: Event) => void;
+  /** Shown before the fields (the chat: « Se connecter avec l'ENT »). */
+  lead?: ComponentChildren;
 }
 
 export function LoginForm(p: LoginFormProps): JSX.Element {
@@ -35,6 +37,7 @@ export function LoginForm(p: LoginFormProps): JSX.Element {
     <form class="login-box" onSubmit={p.onSubmit} noValidate>
       <h1>{p.labels.heading}</h1>
       <p>{p.labels.intro}</p>
+      {p.lead}
       <div class="field">
         <label for="login-id">{p.labels.id}</label>
         <input

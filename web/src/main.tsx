@@ -1,5 +1,6 @@
-// Entry point: read the server's client configuration (XMPP domain and
-// WebSocket path), then show the login page.
+// Entry point: read the server's client configuration (XMPP domain, WebSocket
+// path, the portal's single sign-on), then show the login page, or sign in
+// through the portal.
 
 import { render } from 'preact';
 import { App } from './app';
@@ -8,6 +9,7 @@ import { watchIdle } from './idle';
 import { ModelContext } from './hooks';
 import { lang, registerHint, registerOf, setRegister } from './i18n';
 import { type ClientConfig, Model } from './model';
+import { startWithPortal } from './portal-sign-in';
 import './shared/base.css';
 import './styles.css';
 
@@ -21,6 +23,7 @@ async function clientConfig(): Promise<ClientConfig> {
       domain: typeof c.domain === 'string' && c.domain ? c.domain : fallback.domain,
       websocket: typeof c.websocket === 'string' && c.websocket ? c.websocket : fallback.websocket,
       upload: typeof c.upload === 'string' && c.upload ? c.upload : undefined,
+      sso: typeof c.sso === 'string' && c.sso.startsWith('/') ? c.sso : undefined,
     };
   } catch {
     return fallback;
@@ -43,6 +46,7 @@ clientConfig().then((config) => {
   model.subscribe(speak);
   watchAttention(model);
   watchIdle(model);
+  startWithPortal(model);
   render(
     <ModelContext.Provider value={model}>
       <App />

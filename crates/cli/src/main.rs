@@ -34,6 +34,8 @@ use causerie_store::{
 };
 use clap::{Parser, Subcommand};
 
+mod aaf;
+
 #[derive(Parser)]
 #[command(
     name = "causerie",
@@ -243,6 +245,23 @@ enum DirectoryCommand {
         /// The snapshot file.
         file: PathBuf,
     },
+    /// Map the académie's directory feed (AAF exports: the *.xml files of DIR, full
+    /// « Complet » exports) onto a snapshot (docs/aaf-import.md), print what was skipped
+    /// and why, then apply it as `directory import` does.
+    ImportAaf {
+        /// The directory holding the feed's files (…_EtabEducNat_0000.xml,
+        /// …_Eleve_0000.xml, …_PersRelEleve_0000.xml, …_PersEducNat_0000.xml).
+        dir: PathBuf,
+        /// Map and report only; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Write the whole report (every skipped entry and dropped reference) to FILE.
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
+        /// Write the mapped snapshot (the JSON of `directory import`) to FILE.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -354,6 +373,12 @@ async fn run(command: Command, config: Config) -> Result<()> {
                 .with_context(|| format!("cannot read {}", file.display()))?;
             import(&config, &json, &file.display().to_string()).await
         }
+        Command::Directory(DirectoryCommand::ImportAaf {
+            dir,
+            dry_run,
+            report,
+            json,
+        }) => aaf::import_aaf(&config, &dir, dry_run, report.as_deref(), json.as_deref()).await,
         Command::Access(cmd) => access(cmd, &config).await,
         Command::Collectivite(cmd) => collectivite::run(cmd, &config).await,
         Command::Archive(cmd) => archive(cmd, &config).await,
@@ -548,6 +573,16 @@ async fn import(config: &Config, json: &str, source: &str) -> Result<()> {
             bail!("{source} is refused, nothing was changed: {e}");
         }
     };
+    import_snapshot(config, snapshot, source).await
+}
+
+/// Applies a parsed directory snapshot through the change layer (validated there, with
+/// its audit row), records the import for the console, and tells a running server.
+async fn import_snapshot(
+    config: &Config,
+    snapshot: causerie_ent::Snapshot,
+    source: &str,
+) -> Result<()> {
     let store = open_store(config).await?;
     let mut credentials = HashMap::new();
     for u in &snapshot.users {

@@ -1,6 +1,8 @@
 //! The school directory and its communication rules, as pure functions: no
 //! I/O, no async runtime, no database.
 //!
+//! - [`aaf`]: the académie's directory feed (AAF exports) mapped onto a [`Snapshot`],
+//!   with a report of what was skipped and why.
 //! - [`access`]: whether an account may use the chat at all ([`access::decide`]).
 //! - [`collectivite`]: régions, départements, communes above their schools, and a
 //!   structure's effective chat access under them ([`collectivite::effective`]).
@@ -20,6 +22,7 @@
 //! - [`register`]: « tu » or « vous »: the server's texts in the reader's register
 //!   ([`Text`], [`Register`]).
 
+pub mod aaf;
 pub mod access;
 pub mod collectivite;
 pub mod directory;

@@ -42,6 +42,7 @@ use crate::sasl2;
 use crate::server::Server;
 use crate::services::sessions::{Registered, SessionMeta};
 use crate::session::{Session, SessionHandle};
+use crate::sso;
 use crate::stream_mgmt::{self, Parked, Resumption, StreamMgmt};
 use crate::transport::{TcpTransport, Transport};
 use causerie_proto::ht;
@@ -292,6 +293,9 @@ struct Conn<T> {
     unauthenticated: Option<Box<Unauthenticated>>,
     /// Whether closing waits (`LINGER`) for the client to close its side.
     linger: bool,
+    /// Logged in with a portal login token: its browser session's tag (`sso::tag`),
+    /// given to the session's registry entry at binding.
+    sso: Option<Box<str>>,
 }
 
 impl<T: Transport> Conn<T> {
@@ -322,6 +326,7 @@ impl<T: Transport> Conn<T> {
             auth_failures: 0,
             unauthenticated,
             linger: true,
+            sso: None,
         }
     }
 
@@ -431,6 +436,12 @@ impl<T: Transport> Conn<T> {
         }
     }
 
+    /// Whether OAUTHBEARER (the portal's single sign-on tokens) is offered: with `[cas]`
+    /// configured, on a confidential transport.
+    fn bearer_on(&self) -> bool {
+        self.server.config.cas.enabled() && (self.secure || self.plaintext_allowed())
+    }
+
     fn plaintext_allowed(&self) -> bool {
         self.server.config.auth.allow_plaintext_on_loopback && self.peer.ip().is_loopback()
     }
@@ -486,6 +497,10 @@ impl<T: Transport> Conn<T> {
         for m in offered {
             features.push_str(&format!("<mechanism>{m}</mechanism>"));
         }
+        let bearer = self.bearer_on();
+        if bearer {
+            features.push_str(&format!("<mechanism>{}</mechanism>", sso::MECHANISM));
+        }
         features.push_str("</mechanisms>");
         features.push_str(&sasl2::feature(offered, self.fast_on()));
         self.send_features(&features).await?;
@@ -512,6 +527,20 @@ impl<T: Transport> Conn<T> {
             let mechanism = el.attr("mechanism").unwrap_or_default().to_string();
             let step = match decode_sasl(&el.text()) {
                 Err(()) => Step::Failure(causerie_proto::scram::SaslError::Malformed("bad base64")),
+                Ok(initial) if bearer && mechanism == sso::MECHANISM => {
+                    match sso::login(&self.server.store, &self.server.domain, &initial)
+                        .await
+                        .map_err(|e| {
+                            warn!(error = %e, "authentication backend failed");
+                            End::Error("internal-server-error", None)
+                        })? {
+                        Ok(login) => {
+                            self.sso = Some(sso::tag(&login.session).into());
+                            Step::Success(login.user, None)
+                        }
+                        Err(e) => Step::Failure(e),
+                    }
+                }
                 Ok(_) if !offered.contains(&mechanism.as_str()) => {
                     self.send(&format!(
                         "<failure xmlns='{}'><invalid-mechanism/></failure>",
@@ -549,6 +578,7 @@ impl<T: Transport> Conn<T> {
                     self.server.throttle.success(self.peer.ip());
                     if let Err(why) = self.server.login_allowed(&user).await {
                         info!(peer = %self.peer, user = %user, "login refused: no chat access");
+                        self.sso = None;
                         self.send(&format!(
                             "<failure xmlns='{}'><account-disabled/><text xml:lang='fr'>{}</text></failure>",
                             ns::SASL,
@@ -744,6 +774,9 @@ impl<T: Transport> Conn<T> {
                 since: std::time::SystemTime::now(),
             },
         );
+        if let Some(tag) = self.sso.take() {
+            self.server.sessions.tag_sso(user, handle.id, &tag);
+        }
         let lang = self.language();
         let register = self.server.register_of(user).await;
         Some((

@@ -42,6 +42,7 @@ pub struct Config {
     pub reports: Reports,
     pub rates: Rates,
     pub quiet_hours: QuietHoursConfig,
+    pub cas: Cas,
 }
 
 /// Quiet hours (docs/safety.md, « Heures calmes »): what applies to a structure whose
@@ -527,6 +528,87 @@ pub struct Auth {
     pub fast_token_days: u32,
 }
 
+/// Single sign-on with the portal's CAS server (docs/portal-integration.md): the web
+/// client logs in through it, then over XMPP with a single-use token (SASL OAUTHBEARER),
+/// never a password. Off while `server_url` is unset.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cas {
+    /// The CAS server's base URL (`https://cas.ent.example/cas`): `/login`, `/logout` and
+    /// `/p3/serviceValidate` (or `/serviceValidate`) are below it.
+    pub server_url: Option<String>,
+    /// The chat's callback as the CAS server knows the service
+    /// (`https://chat.example.org/sso/cas`); without it, derived from each request's
+    /// `Host` (and `listen.http_behind_tls_proxy` for the scheme).
+    pub service_url: Option<String>,
+    /// The CAS protocol version: 3 (`/p3/serviceValidate`, with attributes) or 2.
+    pub protocol: u8,
+    /// The attribute whose value is the user's login in the directory (e.g.
+    /// `ENTPersonLogin`, `uid`); empty: the CAS user id itself.
+    pub user_attribute: String,
+    /// A PEM file of extra certificate authorities to trust for the CAS server (a private
+    /// CA); the system's are always trusted.
+    pub ca_file: Option<PathBuf>,
+    /// How long a browser stays signed in through the portal, in hours (a single log-out
+    /// from the portal ends it sooner).
+    pub session_hours: u32,
+    /// Seconds a login token stays valid (the web client uses it at once).
+    pub token_secs: u32,
+}
+
+impl Default for Cas {
+    fn default() -> Self {
+        Cas {
+            server_url: None,
+            service_url: None,
+            protocol: 3,
+            user_attribute: String::new(),
+            ca_file: None,
+            session_hours: 12,
+            token_secs: 60,
+        }
+    }
+}
+
+impl Cas {
+    /// Whether single sign-on is configured.
+    pub fn enabled(&self) -> bool {
+        self.server_url.is_some()
+    }
+
+    fn check(&self) -> Result<(), (&'static str, String)> {
+        let url_ok = |u: &str| {
+            (u.starts_with("https://") || u.starts_with("http://")) && !u.contains(['?', '#', ' '])
+        };
+        if let Some(u) = &self.server_url
+            && !url_ok(u)
+        {
+            return Err((
+                "cas.server_url",
+                "must be an http(s) URL without a query or fragment".into(),
+            ));
+        }
+        if let Some(u) = &self.service_url
+            && !url_ok(u)
+        {
+            return Err((
+                "cas.service_url",
+                "must be an http(s) URL without a query or fragment".into(),
+            ));
+        }
+        if self.protocol != 2 && self.protocol != 3 {
+            return Err(("cas.protocol", "must be 2 or 3".into()));
+        }
+        if !(1..=24 * 31).contains(&self.session_hours) {
+            return Err(("cas.session_hours", "must be between 1 and 744".into()));
+        }
+        if !(5..=600).contains(&self.token_secs) {
+            return Err(("cas.token_secs", "must be between 5 and 600".into()));
+        }
+        Ok(())
+    }
+}
+
 /// The ENT's incremental directory sync API (`/api/v1/directory/...` on the HTTP listener).
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -714,6 +796,7 @@ impl Default for Config {
             reports: Reports::default(),
             rates: Rates::default(),
             quiet_hours: QuietHoursConfig::default(),
+            cas: Cas::default(),
         }
     }
 }
@@ -924,6 +1007,7 @@ impl Config {
         if self.auth.fast_token_days > 365 {
             return Err(("auth.fast_token_days", "must be at most 365".into()));
         }
+        self.cas.check()?;
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             return Err(("tls", "give both `cert` and `key`, or neither".into()));
         }

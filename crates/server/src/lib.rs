@@ -31,6 +31,7 @@ pub mod sasl2;
 pub mod server;
 pub mod services;
 pub mod session;
+pub mod sso;
 pub mod stanza;
 pub mod stream_mgmt;
 pub mod tls;

@@ -9,7 +9,8 @@
 //! structure's safety staff; moderated messages' tombstones in the archives; lawful
 //! archive access grants, the purges per data class (closed reports, the audit log,
 //! departed users) and each structure's pupils' photos; each structure's quiet hours and
-//! kill switch (safety.rs);
+//! kill switch (safety.rs); single sign-on sessions with the portal and their login
+//! tokens (sso.rs);
 //! administrators, console sessions, account locks, the audit log).
 //!
 //! Nothing is cached here: every call reads the database, so an account created by another
@@ -42,6 +43,7 @@ pub mod reports;
 pub mod rooms;
 pub mod roster;
 pub mod safety;
+pub mod sso;
 pub mod uploads;
 pub mod vcard;
 
@@ -81,6 +83,7 @@ pub use rooms::{
 };
 pub use roster::{RosterItem, RosterStore, Subscription};
 pub use safety::SafetyStore;
+pub use sso::{SsoLogin, SsoStore};
 pub use uploads::{NewUpload, SlotOutcome, Upload, UploadState, UploadStore};
 pub use vcard::VcardStore;
 

@@ -352,6 +352,7 @@ conformance! {
         archive_grants_are_audited,
         pupil_photos_are_audited,
         fast_tokens_issue_rotate_replay_and_revoke,
+        sso_tokens_are_single_use_and_sessions_end_by_ticket,
     ],
     two_stores: [
         second_store_sees_account_at_once,
@@ -6529,4 +6530,96 @@ async fn fast_tokens_issue_rotate_replay_and_revoke(store: &Store) {
     store.delete_account("fastb").await.unwrap();
     store.create_account("fastb", &creds(2)).await.unwrap();
     assert_eq!(store.fast_tokens("fastb", "ua").await.unwrap(), vec![]);
+}
+
+async fn sso_tokens_are_single_use_and_sessions_end_by_ticket(store: &Store) {
+    use causerie_store::{SsoLogin, SsoStore};
+    store.create_account("ssoa", &creds(1)).await.unwrap();
+    store.create_account("ssob", &creds(2)).await.unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let later = now + 3_600_000;
+    assert!(matches!(
+        store.sso_open("nobody", b"s0", b"t0", later).await,
+        Err(StoreError::NotFound)
+    ));
+    store.sso_open("ssoa", b"s1", b"ST-1", later).await.unwrap();
+    store.sso_open("ssoa", b"s2", b"ST-2", later).await.unwrap();
+    store
+        .sso_open("ssob", b"s3", b"ST-1b", later)
+        .await
+        .unwrap();
+    // An expired session is no session, and it is gone at the next opening.
+    store
+        .sso_open("ssob", b"old", b"ST-0", now - 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.sso_session(b"s1").await.unwrap().as_deref(),
+        Some("ssoa")
+    );
+    assert_eq!(store.sso_session(b"old").await.unwrap(), None);
+    assert_eq!(store.sso_session(b"nope").await.unwrap(), None);
+    assert!(!store.sso_token_issue(b"old", b"k0", later).await.unwrap());
+
+    // A token logs in once.
+    assert!(store.sso_token_issue(b"s1", b"k1", later).await.unwrap());
+    let login = SsoLogin {
+        user: "ssoa".into(),
+        session: b"s1".to_vec(),
+    };
+    assert_eq!(
+        store.sso_token_take(b"k1").await.unwrap(),
+        Some(login.clone())
+    );
+    assert_eq!(store.sso_token_take(b"k1").await.unwrap(), None);
+    assert_eq!(store.sso_token_take(b"unknown").await.unwrap(), None);
+    // An expired token is refused, and spent.
+    assert!(store.sso_token_issue(b"s1", b"k2", now - 1).await.unwrap());
+    assert_eq!(store.sso_token_take(b"k2").await.unwrap(), None);
+
+    // The browser signs out: its tokens go with its session.
+    assert!(store.sso_token_issue(b"s2", b"k3", later).await.unwrap());
+    assert_eq!(
+        store.sso_close(b"s2").await.unwrap().as_deref(),
+        Some("ssoa")
+    );
+    assert_eq!(store.sso_close(b"s2").await.unwrap(), None);
+    assert_eq!(store.sso_token_take(b"k3").await.unwrap(), None);
+    assert!(!store.sso_token_issue(b"s2", b"k4", later).await.unwrap());
+
+    // A page asking in a loop keeps the newest few tokens only.
+    for i in 0..10u8 {
+        assert!(
+            store
+                .sso_token_issue(b"s1", &[b'x', i], later + i64::from(i))
+                .await
+                .unwrap()
+        );
+    }
+    for i in 0..6u8 {
+        assert_eq!(
+            store.sso_token_take(&[b'x', i]).await.unwrap(),
+            None,
+            "token {i}"
+        );
+    }
+    assert!(store.sso_token_take(&[b'x', 9]).await.unwrap().is_some());
+
+    // Single log-out names the ticket: only that session ends.
+    assert!(store.sso_token_issue(b"s1", b"k5", later).await.unwrap());
+    assert_eq!(store.sso_close_ticket(b"ST-1").await.unwrap(), vec![login]);
+    assert_eq!(store.sso_close_ticket(b"ST-1").await.unwrap(), vec![]);
+    assert_eq!(store.sso_session(b"s1").await.unwrap(), None);
+    assert_eq!(store.sso_token_take(b"k5").await.unwrap(), None);
+    assert_eq!(
+        store.sso_session(b"s3").await.unwrap().as_deref(),
+        Some("ssob")
+    );
+
+    // An account's deletion ends its sessions.
+    store.delete_account("ssob").await.unwrap();
+    assert_eq!(store.sso_session(b"s3").await.unwrap(), None);
 }

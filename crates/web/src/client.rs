@@ -35,9 +35,18 @@ pub async fn index(headers: HeaderMap) -> Response {
     file("index.html", &headers)
 }
 
-/// GET /demo-portal: the demo portal page.
-pub async fn demo_portal(headers: HeaderMap) -> Response {
-    file("demo-portal.html", &headers)
+/// GET /demo-portal: the demo portal page. Its chat window goes through the portal's
+/// CAS server when single sign-on is configured: that origin may be framed too.
+pub async fn demo_portal(State(server): State<Arc<Server>>, headers: HeaderMap) -> Response {
+    let cas = server
+        .config()
+        .cas
+        .server_url
+        .as_deref()
+        .and_then(|u| url::Url::parse(u).ok())
+        .map(|u| u.origin().ascii_serialization())
+        .filter(|o| o != "null");
+    page("demo-portal.html", &headers, cas.as_deref())
 }
 
 /// GET /admin: the admin console.
@@ -54,6 +63,8 @@ pub async fn client_json(State(server): State<Arc<Server>>) -> Response {
             "websocket": "/xmpp-websocket",
             // Where shared files are (XEP-0363): the client previews images from there only.
             "upload": server.uploads().map(|_| server.config().upload_url_base()),
+            // The portal's single sign-on (CAS), where the client starts it (sso.rs).
+            "sso": server.config().cas.enabled().then_some("/sso/login"),
         })),
     )
         .into_response()
@@ -78,6 +89,11 @@ pub async fn asset(method: Method, uri: Uri, headers: HeaderMap) -> Response {
 }
 
 fn file(path: &str, headers: &HeaderMap) -> Response {
+    page(path, headers, None)
+}
+
+/// A file; an HTML page may also frame `frame_origin`.
+fn page(path: &str, headers: &HeaderMap, frame_origin: Option<&str>) -> Response {
     let Some(f) = Dist::get(path) else {
         return (StatusCode::NOT_FOUND, "not found\n").into_response();
     };
@@ -111,7 +127,7 @@ fn file(path: &str, headers: &HeaderMap) -> Response {
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    if html && let Ok(v) = HeaderValue::from_str(&content_security_policy(headers)) {
+    if html && let Ok(v) = HeaderValue::from_str(&content_security_policy(headers, frame_origin)) {
         out.insert(header::CONTENT_SECURITY_POLICY, v);
     }
     let unchanged = headers
@@ -126,21 +142,15 @@ fn file(path: &str, headers: &HeaderMap) -> Response {
 
 /// Same origin only; the WebSocket of this host too (`'self'` covers it in
 /// current browsers, the explicit sources help older ones).
-fn content_security_policy(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
-        });
+fn content_security_policy(headers: &HeaderMap, frame_origin: Option<&str>) -> String {
+    let host = crate::request_host(headers);
     let ws = host
         .map(|h| format!(" ws://{h} wss://{h}"))
         .unwrap_or_default();
+    let frames = frame_origin.map(|o| format!(" {o}")).unwrap_or_default();
     format!(
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-         connect-src 'self'{ws}; frame-src 'self'; object-src 'none'; base-uri 'none'; \
+         connect-src 'self'{ws}; frame-src 'self'{frames}; object-src 'none'; base-uri 'none'; \
          form-action 'self'"
     )
 }

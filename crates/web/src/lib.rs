@@ -1,7 +1,7 @@
 //! Causerie's HTTP side (axum): the web client, XMPP over WebSocket and
 //! host-meta, the health check and the ENT's incremental directory sync API.
 //! The admin API (`admin`, `/admin/api`) serves the admin console; `upload` the files
-//! shared with XEP-0363 (`/upload/…`).
+//! shared with XEP-0363 (`/upload/…`); `sso` the portal's single sign-on (CAS, `/sso/…`).
 //!
 //! [`router`] builds the whole application; [`serve`] runs it on a listener
 //! until a shutdown future completes, [`https::serve`] the same over TLS. Both hand
@@ -15,6 +15,7 @@ pub mod directory_api;
 mod download;
 pub mod export;
 pub mod https;
+pub mod sso;
 pub mod upload;
 pub mod websocket;
 
@@ -25,6 +26,19 @@ use axum::Router;
 use axum::routing::get;
 use causerie_server::Server;
 use tokio::net::TcpListener;
+
+/// The `Host` the client reached us by, when it is a plain host name or address with
+/// an optional port (anything else is ignored: it ends up in URLs and headers).
+pub(crate) fn request_host(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        })
+}
 
 /// The HTTP application.
 pub fn router(server: Arc<Server>) -> Router {
@@ -45,6 +59,7 @@ pub fn router(server: Arc<Server>) -> Router {
             )),
         )
         .nest("/admin/api", admin::router())
+        .merge(sso::router())
         .route("/api/export", axum::routing::post(export::export))
         .route(
             "/upload/{id}/{name}",

@@ -297,14 +297,7 @@ pub async fn host_meta_json(
 /// The WebSocket URL as the client reached us (Host header), `wss` over the
 /// HTTPS listener or behind a TLS proxy.
 fn websocket_url(server: &Server, headers: &HeaderMap, over_tls: bool) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
-        })
+    let host = crate::request_host(headers)
         .map(str::to_string)
         .unwrap_or_else(|| server.domain().to_string());
     let scheme = if over_tls || server.config().listen.http_behind_tls_proxy {

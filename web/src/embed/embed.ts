@@ -24,6 +24,15 @@
 // to the client, which speaks so on its login page (once signed in, the
 // directory's profile decides). Anything else is ignored.
 //
+// The portal's single sign-on (docs/portal-integration.md): inside the window the
+// client signs in with the portal's session, no second login screen. A
+// `data-preload` on this script's tag loads the window hidden with the page, so
+// that the badge counts unread messages before the user opens it. The portal's
+// log-out: `window.Causerie.signOut()` signs the chat out and closes the window
+// (the CAS server's single log-out does it too, from the server's side); when
+// the chat signs out by itself, the portal hears `causerie:signed-out` on
+// `document`.
+//
 // It is a classic script (no modules) and styles its elements through the
 // CSSOM only, so that the portal's Content-Security-Policy needs no
 // 'unsafe-inline'.
@@ -46,9 +55,10 @@
     open: typeof open;
     reduce: typeof reduce;
     close: typeof close;
+    signOut: typeof signOut;
     unread: () => number;
     onUnread?: (count: number) => void;
-  } = { open, reduce, close, unread: () => unread };
+  } = { open, reduce, close, signOut, unread: () => unread };
 
   let win: HTMLElement | null = null;
   let opener: HTMLElement | null = null;
@@ -72,7 +82,8 @@
     return b;
   }
 
-  function build(): HTMLElement {
+  /** The window; `preloaded`: loaded hidden with the page (the client starts reduced). */
+  function build(preloaded = false): HTMLElement {
     const w = document.createElement('section');
     w.setAttribute('role', 'dialog');
     w.setAttribute('aria-modal', 'false');
@@ -109,7 +120,8 @@
     bar.append(title, button(text.reduce, reduce), button(text.close, close));
     const frame = document.createElement('iframe');
     frame.title = text.title;
-    frame.src = `${origin}/?embedded=1&portal=${encodeURIComponent(location.origin)}${register}`;
+    const reduced = preloaded ? '&reduced=1' : '';
+    frame.src = `${origin}/?embedded=1&portal=${encodeURIComponent(location.origin)}${register}${reduced}`;
     style(frame, { flex: '1', border: '0', width: '100%' });
     w.append(bar, frame);
     w.addEventListener('keydown', (e) => {
@@ -188,9 +200,23 @@
     const frame = win?.querySelector('iframe');
     if (!frame || e.source !== frame.contentWindow || e.origin !== origin) return;
     const data = e.data as { source?: unknown; type?: unknown; count?: unknown } | null;
-    if (data?.source !== 'causerie' || data.type !== 'unread' || typeof data.count !== 'number') return;
+    if (data?.source !== 'causerie') return;
+    if (data.type === 'signed-out') {
+      showUnread(0);
+      document.dispatchEvent(new CustomEvent('causerie:signed-out'));
+      return;
+    }
+    if (data.type !== 'unread' || typeof data.count !== 'number') return;
     showUnread(Math.max(0, Math.floor(data.count)));
   });
+
+  /** The portal signs out: the chat in the window too, then the window goes. */
+  function signOut(): void {
+    const frame = win?.querySelector('iframe');
+    frame?.contentWindow?.postMessage({ source: 'causerie-embed', type: 'sign-out' }, origin);
+    // The client needs a moment to say goodbye before its page goes.
+    window.setTimeout(close, 300);
+  }
 
   function reduce(): void {
     if (!win) return;
@@ -208,11 +234,36 @@
   }
 
   document.addEventListener('click', (e) => {
+    // The portal's own « Se déconnecter » may carry `data-causerie-sign-out`: the chat
+    // signs out first, then the link is followed.
+    const leaving = (e.target as Element | null)?.closest?.<HTMLElement>('[data-causerie-sign-out]');
+    if (leaving) {
+      signOut();
+      const href = leaving.getAttribute('href');
+      if (href) {
+        e.preventDefault();
+        window.setTimeout(() => location.assign(href), 400);
+      }
+      return;
+    }
     const trigger = (e.target as Element | null)?.closest?.<HTMLElement>('[data-causerie-chat]');
     if (!trigger) return;
     e.preventDefault();
     open(trigger);
   });
+
+  if (script?.dataset.preload !== undefined) {
+    // Loaded with the page, hidden: the badge counts from the start.
+    const load = () => {
+      if (win) return;
+      win = build(true);
+      win.hidden = true;
+      win.style.display = 'none';
+      document.body.append(win);
+    };
+    if (document.body) load();
+    else document.addEventListener('DOMContentLoaded', load);
+  }
 
   (window as unknown as { Causerie: typeof api }).Causerie = api;
 })();

@@ -70,6 +70,8 @@ export interface ClientConfig {
   lang?: string;
   /** Where the server's shared files are (XEP-0363): only those are previewed. */
   upload?: string;
+  /** The portal's single sign-on (CAS) is configured: where it starts. */
+  sso?: string;
 }
 
 export class Model implements RoomsHost {
@@ -131,7 +133,8 @@ export class Model implements RoomsHost {
         this.changed();
       },
       refused: (failure) => {
-        // The password changed, or the account was closed, meanwhile.
+        // The password changed, or the account was closed, meanwhile; or the portal's
+        // session ended (its single log-out).
         this.logout();
         this.loginError = this.loginFailure(failure);
         this.changed();
@@ -268,7 +271,7 @@ export class Model implements RoomsHost {
     this.status = 'connecting';
     this.loginError = undefined;
     this.changed();
-    return this.link.start(jid, password).catch((failure: LoginFailure) => {
+    return this.link.start({ jid, password }).catch((failure: LoginFailure) => {
       this.status = 'signed-out';
       this.loginError = this.loginFailure(failure);
       this.changed();
@@ -276,8 +279,53 @@ export class Model implements RoomsHost {
     });
   }
 
+  /**
+   * Signs in through the portal's single sign-on, with the session this browser has (no
+   * password); rejects with the LoginFailure when there is none (the caller then sends the
+   * browser to the portal's sign-in, `portalSignIn`) or the server refuses.
+   */
+  loginWithPortal(): Promise<void> {
+    this.status = 'connecting';
+    this.loginError = undefined;
+    this.changed();
+    return this.link.start({ portal: true }).catch((failure: LoginFailure) => {
+      this.status = 'signed-out';
+      // No session yet is not an error to show: the sign-in page offers the portal.
+      const quiet = failure.kind === 'portal' && failure.reason === 'signed-out';
+      this.loginError = quiet ? undefined : this.loginFailure(failure);
+      this.changed();
+      throw failure;
+    });
+  }
+
+  /** Whether the current sign-in came through the portal. */
+  get viaPortal(): boolean {
+    return this.link.viaPortal;
+  }
+
+  /** What a refused portal sign-in (`#sso-error=CODE` on the way back) says. */
+  static portalError(code: string): Say {
+    switch (code) {
+      case 'unknown-user':
+        return { key: 'ssoUnknownUser' };
+      case 'no-access':
+        return { key: 'ssoNoAccess' };
+      case 'cas-unreachable':
+        return { key: 'ssoUnreachable' };
+      default:
+        return { key: 'ssoCasFailed' };
+    }
+  }
+
+  /** Shows a refused portal sign-in's reason on the sign-in page. */
+  showPortalError(code: string): void {
+    this.loginError = Model.portalError(code);
+    this.changed();
+  }
+
   private loginFailure(failure: LoginFailure): Say {
     if (failure.kind === 'unreachable') return { key: 'loginUnreachable' };
+    if (failure.kind === 'portal') return { key: failure.reason === 'no-access' ? 'ssoNoAccess' : 'ssoEnded' };
     const why = failure.failure ? X.saslFailure(failure.failure, this.lang) : { badCredentials: true as const };
     return 'text' in why ? { raw: why.text } : { key: 'loginBadCredentials' };
   }
@@ -292,6 +340,10 @@ export class Model implements RoomsHost {
   /** « Se déconnecter »: nothing of the account stays in this browser. */
   logout(): void {
     forgetBrowser();
+    if (this.link.viaPortal) {
+      // The browser's portal session for the chat ends too (the portal's own stays).
+      void fetch('/sso/logout', { method: 'POST', credentials: 'same-origin', keepalive: true }).catch(() => {});
+    }
     if (this.link.connected) {
       // Signing out forgets the open rooms (« Mes conversations » opens them again).
       try {

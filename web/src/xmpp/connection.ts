@@ -10,8 +10,41 @@ Strophe.setLogLevel(Strophe.LogLevel.WARN);
 
 type StropheConnection = InstanceType<typeof Strophe.Connection>;
 
-/** Why signing in failed: the server is unreachable, or it refused (with its SASL failure). */
-export type LoginFailure = { kind: 'unreachable' } | { kind: 'auth'; failure?: Element };
+/**
+ * Why signing in failed: the server is unreachable, or it refused (with its SASL failure), or
+ * the portal's single sign-on gave no token (`signed-out`: no portal session in this browser,
+ * or it ended; `no-access`: the chat is not open for the account).
+ */
+export type LoginFailure =
+  | { kind: 'unreachable' }
+  | { kind: 'auth'; failure?: Element }
+  | { kind: 'portal'; reason: 'signed-out' | 'no-access' };
+
+/**
+ * How to sign in: a JID and its password, or the portal's single sign-on (the server gives
+ * this browser a single-use token for each login, `POST /sso/token`; docs/portal-integration.md).
+ */
+export type Credentials = { jid: string; password: string } | { portal: true };
+
+/** A login token of the portal's single sign-on, or why there is none. */
+async function portalToken(): Promise<{ jid: string; token: string } | LoginFailure> {
+  let r: Response;
+  try {
+    r = await fetch('/sso/token', { method: 'POST', credentials: 'same-origin', cache: 'no-store' });
+  } catch {
+    return { kind: 'unreachable' };
+  }
+  if (r.status === 401) return { kind: 'portal', reason: 'signed-out' };
+  if (r.status === 403) return { kind: 'portal', reason: 'no-access' };
+  if (!r.ok) return { kind: 'unreachable' };
+  try {
+    const got = (await r.json()) as { jid?: unknown; token?: unknown };
+    if (typeof got.jid === 'string' && typeof got.token === 'string') return { jid: got.jid, token: got.token };
+  } catch {
+    // Fall through.
+  }
+  return { kind: 'unreachable' };
+}
 
 /** An IQ answered by an error (`stanza`), or not answered at all (`stanza` null), or no connection. */
 export class IqError extends Error {
@@ -36,6 +69,8 @@ export class Link {
   private conn?: StropheConnection;
   private jid = '';
   private password = '';
+  /** Signed in through the portal: each connection takes a new token. */
+  private portal = false;
   private wanted = false;
   private timer?: number;
   private delay = 1000;
@@ -49,10 +84,22 @@ export class Link {
     return !!this.conn;
   }
 
+  /** Whether this sign-in came through the portal's single sign-on. */
+  get viaPortal(): boolean {
+    return this.portal;
+  }
+
   /** Signs in; resolves when online, rejects with a LoginFailure. */
-  start(jid: string, password: string): Promise<void> {
-    this.jid = jid;
-    this.password = password;
+  start(credentials: Credentials): Promise<void> {
+    if ('portal' in credentials) {
+      this.portal = true;
+      this.jid = '';
+      this.password = '';
+    } else {
+      this.portal = false;
+      this.jid = credentials.jid;
+      this.password = credentials.password;
+    }
     this.wanted = true;
     return new Promise((resolve, reject) => {
       this.connect((failure) => {
@@ -110,11 +157,39 @@ export class Link {
   }
 
   private connect(done: ((failure?: LoginFailure) => void) | undefined, reconnecting: boolean): void {
-    const conn = new Strophe.Connection(this.url(), {});
+    if (!this.portal) {
+      this.open(this.jid, this.password, {}, done, reconnecting);
+      return;
+    }
+    // A placeholder while the token comes: a sign-out meanwhile (`stop`) or a newer
+    // attempt replaces it, and this one then gives up.
+    const pending = new Strophe.Connection(this.url(), {});
+    this.conn = pending;
+    void portalToken().then((got) => {
+      if (this.conn !== pending) return;
+      if ('kind' in got) {
+        // Unreachable while coming back: `pending` stays, so that the next try is scheduled.
+        if (!(reconnecting && got.kind === 'unreachable')) this.conn = undefined;
+        done?.(got);
+        return;
+      }
+      this.conn = undefined;
+      this.open(got.jid, got.token, { mechanisms: [Strophe.SASLOAuthBearer] }, done, reconnecting);
+    });
+  }
+
+  private open(
+    jid: string,
+    secret: string,
+    options: ConstructorParameters<typeof Strophe.Connection>[1],
+    done: ((failure?: LoginFailure) => void) | undefined,
+    reconnecting: boolean,
+  ): void {
+    const conn = new Strophe.Connection(this.url(), options);
     this.conn = conn;
     let online = false;
     const resource = `web-${Math.random().toString(36).slice(2, 8)}`;
-    conn.connect(`${this.jid.split('/')[0]}/${resource}`, this.password, (status, _condition, elem) => {
+    conn.connect(`${jid.split('/')[0]}/${resource}`, secret, (status, _condition, elem) => {
       if (this.conn !== conn) return;
       switch (status) {
         case Strophe.Status.CONNECTED:
@@ -161,7 +236,7 @@ export class Link {
       if (!this.wanted) return;
       this.connect((failure) => {
         if (!failure) return;
-        if (failure.kind === 'auth') {
+        if (failure.kind === 'auth' || failure.kind === 'portal') {
           this.stop();
           this.events.refused(failure);
         } else if (this.conn) {

@@ -56,6 +56,8 @@ struct Entry {
     meta: Option<SessionMeta>,
     /// XEP-0198 resumption, when the session enabled it (its id and window).
     resumption: Option<Arc<Resumption>>,
+    /// The portal's browser session it logged in from (single sign-on, `crate::sso::tag`).
+    sso: Option<Box<str>>,
 }
 
 /// How a session is connected, as the administrator sees it.
@@ -75,6 +77,8 @@ pub struct SessionInfo {
     pub transport: &'static str,
     pub since: std::time::SystemTime,
     pub address: Option<std::net::SocketAddr>,
+    /// Logged in through the portal's single sign-on.
+    pub portal: bool,
 }
 
 /// A bound session that has sent available presence, as features see it.
@@ -209,6 +213,7 @@ impl Sessions {
             pending: VecDeque::new(),
             meta: None,
             resumption: None,
+            sso: None,
         });
         Registered::Ok { replaced }
     }
@@ -355,6 +360,36 @@ impl Sessions {
                 Some(t) => h.stop_with_text(condition, t),
                 None => h.stop(condition),
             }
+        }
+        handles.len()
+    }
+
+    /// Marks session `id` of `user` as logged in from the portal's browser session `tag`.
+    pub fn tag_sso(&self, user: &str, id: u64, tag: &str) {
+        self.with_entry(user, id, |e| e.sso = Some(tag.into()));
+    }
+
+    /// Closes the sessions of `user` tagged `tag` ([`Self::tag_sso`]) with `condition`
+    /// and a text; returns how many.
+    pub fn close_tagged(
+        &self,
+        user: &str,
+        tag: &str,
+        condition: &'static str,
+        text: &str,
+    ) -> usize {
+        let handles: Vec<SessionHandle> = self
+            .read()
+            .get(user)
+            .map(|l| {
+                l.iter()
+                    .filter(|e| e.sso.as_deref() == Some(tag))
+                    .map(|e| e.handle.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for h in &handles {
+            h.stop_with_text(condition, text);
         }
         handles.len()
     }
@@ -581,6 +616,7 @@ impl Sessions {
                         transport: e.meta.map_or("tcp", |m| m.transport),
                         since: e.meta.map_or(std::time::UNIX_EPOCH, |m| m.since),
                         address: e.meta.and_then(|m| m.address),
+                        portal: e.sso.is_some(),
                     })
                     .collect()
             })
