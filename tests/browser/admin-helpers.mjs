@@ -35,7 +35,8 @@ export function cli(server, ...args) {
   return r.stdout;
 }
 
-export function extendSchool(server) {
+/** `edit(school)`, when given, changes the snapshot before the import (e.g. collectivités). */
+export function extendSchool(server, edit) {
   const school = JSON.parse(readFileSync(join(REPO, 'crates/cli/src/demo-school.json'), 'utf8'));
   school.structures.push({ id: LYCEE.id, name: LYCEE.name });
   school.classes.push({ id: `${LYCEE.id}-2A`, structure: LYCEE.id, name: '2nde A' });
@@ -68,6 +69,7 @@ export function extendSchool(server) {
       password: 'demo',
     },
   );
+  if (edit) edit(school);
   const file = join(server.root, 'school.json');
   writeFileSync(file, JSON.stringify(school, null, 2));
   cli(server, 'directory', 'import', file);

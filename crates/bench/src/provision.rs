@@ -427,6 +427,7 @@ impl School {
             classes,
             users: pupils.chain(teachers).collect(),
             groups: Vec::new(),
+            collectivites: None,
         }
     }
 }

@@ -10,6 +10,8 @@
 /// across the runtime's threads). Measured (BENCHMARKS.md, F6): less CPU per
 /// login and per message, and less memory per idle connection than glibc;
 /// mimalloc, also tried, was as fast but held 1.5 KiB more per TLS connection.
+mod collectivite;
+
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
@@ -67,6 +69,10 @@ enum Command {
     /// Chat access per structure (S1, S2).
     #[command(subcommand)]
     Access(AccessCommand),
+    /// Collectivités (région, département, commune): their chat access above their
+    /// structures', and their administrators.
+    #[command(subcommand)]
+    Collectivite(collectivite::CollectiviteCommand),
     /// The communication rules of a structure (S3).
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -412,6 +418,7 @@ async fn run(command: Command, config: Config) -> Result<()> {
             json,
         }) => aaf::import_aaf(&config, &dir, dry_run, report.as_deref(), json.as_deref()).await,
         Command::Access(cmd) => access(cmd, &config).await,
+        Command::Collectivite(cmd) => collectivite::run(cmd, &config).await,
         Command::Archive(cmd) => archive(cmd, &config).await,
         Command::Upload(cmd) => upload(cmd, &config).await,
         Command::Photos(cmd) => photos(cmd, &config).await,
@@ -861,6 +868,27 @@ async fn access(cmd: AccessCommand, config: &Config) -> Result<()> {
                 if a.enabled { "on" } else { "off" },
                 names.join(",")
             );
+            // Its collectivités narrow it: say what is in force.
+            let settings =
+                causerie_store::CollectiviteStore::all_collectivite_access(&store).await?;
+            let above: Vec<Access> = store
+                .snapshot()
+                .await?
+                .collectivites()
+                .iter()
+                .filter(|c| c.structures.contains(&structure))
+                .filter_map(|c| settings.get(&c.id).cloned())
+                .collect();
+            if !above.is_empty()
+                && let Some(e) = causerie_ent::collectivite::effective(Some(&a), &above)
+            {
+                let names: Vec<_> = e.profiles.iter().map(|p| p.as_str()).collect();
+                println!(
+                    "{structure}: effective under its collectivités: chat {}, profiles: {}",
+                    if e.enabled { "on" } else { "off" },
+                    names.join(",")
+                );
+            }
         }
     }
     store.close().await;
@@ -1579,6 +1607,11 @@ async fn admin(cmd: AdminCommand, config: &Config) -> Result<()> {
             }
             for g in store.admin_grants().await? {
                 println!("{}\t{}\t({})", g.login, g.structure, g.source.as_str());
+            }
+            for (login, id) in
+                causerie_store::CollectiviteStore::collectivite_grants(&store).await?
+            {
+                println!("{login}\tcollectivite {id}\t(grant)");
             }
         }
     }

@@ -19,6 +19,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::collectivite::Collectivite;
 use crate::fold::fold;
 use crate::model::{Class, Group, Profile, Snapshot, Structure, User};
 use crate::policy::{Decision, DenyReason, Sides, Why, first_allowing_rule};
@@ -363,6 +364,23 @@ impl Directory {
 
     pub fn group(&self, id: &str) -> Option<&Group> {
         self.group_index.get(id).map(|&i| &self.snapshot.groups[i])
+    }
+
+    /// The collectivités, in directory order (few: a scan is enough).
+    pub fn collectivites(&self) -> &[Collectivite] {
+        self.snapshot.collectivites()
+    }
+
+    pub fn collectivite(&self, id: &str) -> Option<&Collectivite> {
+        self.collectivites().iter().find(|c| c.id == id)
+    }
+
+    /// The collectivités that cover structure `id`.
+    pub fn collectivites_of(&self, structure: &str) -> Vec<&Collectivite> {
+        self.collectivites()
+            .iter()
+            .filter(|c| c.structures.iter().any(|s| s == structure))
+            .collect()
     }
 
     fn users_at(&self, idx: &[usize]) -> Vec<&User> {

@@ -6,6 +6,8 @@
 //! - [`app_passwords`]: who may have app passwords (« Mots de passe d'application »),
 //!   per structure and profile.
 //! - [`access`]: whether an account may use the chat at all ([`access::decide`]).
+//! - [`collectivite`]: régions, départements, communes above their schools, and a
+//!   structure's effective chat access under them ([`collectivite::effective`]).
 //! - [`model`]: structures, classes, users, groups, the import snapshot.
 //! - [`validate`]: parsing and validating an import ([`parse_snapshot`]).
 //! - [`rules`]: communication rules, their defaults and JSON form.
@@ -25,6 +27,7 @@
 pub mod aaf;
 pub mod access;
 pub mod app_passwords;
+pub mod collectivite;
 pub mod directory;
 pub mod fold;
 pub mod model;
@@ -39,6 +42,7 @@ pub mod upload;
 pub mod validate;
 
 pub use access::{Access, Denied};
+pub use collectivite::{Collectivite, Kind as CollectiviteKind};
 pub use directory::{Directory, SearchHit, SearchQuery};
 pub use fold::fold;
 pub use model::{Class, Group, Profile, Snapshot, Structure, User, display_name};
@@ -50,6 +54,6 @@ pub use rules::{Rule, RuleError, Scope, default_rules, parse_rules, validate_rul
 pub use shutdown::{Mode as ShutdownMode, Shutdown};
 pub use upload::UploadSettings;
 pub use validate::{
-    ImportError, MAX_ID_LEN, MAX_NAME_CHARS, Refs, check_class, check_group, check_structure,
-    check_user, is_valid_login, parse_snapshot, validate, validate_all,
+    ImportError, MAX_ID_LEN, MAX_NAME_CHARS, Refs, check_class, check_collectivite, check_group,
+    check_structure, check_user, is_valid_login, parse_snapshot, validate, validate_all,
 };

@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::collectivite::Collectivite;
+
 /// A user's profile (one per user).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -158,6 +160,18 @@ pub struct Snapshot {
     pub users: Vec<User>,
     #[serde(default)]
     pub groups: Vec<Group>,
+    /// The collectivités and the structures each covers (`crate::collectivite`). None
+    /// when the document has no `collectivites` list: an import then leaves the stored
+    /// ones as they are; a list (even empty) replaces them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collectivites: Option<Vec<Collectivite>>,
+}
+
+impl Snapshot {
+    /// The collectivités it carries (none when it has no list).
+    pub fn collectivites(&self) -> &[Collectivite] {
+        self.collectivites.as_deref().unwrap_or(&[])
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! [`parse_snapshot`] reports JSON and type errors (with serde_json's line and
 //! column) and then calls [`validate`], which checks the references and names
 //! listed in `docs/directory.md`. Errors come in document order: structures,
-//! classes, users, groups, each in file order, each entry's fields in the order
+//! classes, users, groups, collectivités, each in file order, each entry's fields in the order
 //! they are listed there; [`validate`] returns the first, [`validate_all`]
 //! every one.
 
@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_path_to_error::Segment;
 
+use crate::collectivite::Collectivite;
 use crate::model::{Class, Group, Profile, Snapshot, Structure, User};
 
 /// Why an import was refused: the entry and field at fault, and what is wrong.
@@ -122,6 +123,37 @@ pub fn check_structure(s: &Structure) -> Result<(), ImportError> {
         id_field(&s.id, "structure", err);
         name_field("name", &s.name, err);
     })
+}
+
+/// Checks one collectivité as an import would (its id, name and the structures it
+/// covers), against `refs`.
+pub fn check_collectivite(c: &Collectivite, refs: &impl Refs) -> Result<(), ImportError> {
+    first(&format!("collectivites ({})", c.id), |err| {
+        id_field(&c.id, "collectivite", err);
+        collectivite_fields(c, refs, err);
+    })
+}
+
+/// A collectivité's name and covered structures: each known, none twice.
+fn collectivite_fields(
+    c: &Collectivite,
+    refs: &impl Refs,
+    err: &mut dyn FnMut(Option<String>, String),
+) {
+    name_field("name", &c.name, err);
+    for (k, st) in c.structures.iter().enumerate() {
+        if !refs.has_structure(st) {
+            err(
+                Some(format!("structures[{k}]")),
+                format!("unknown structure \"{st}\""),
+            );
+        } else if c.structures[..k].contains(st) {
+            err(
+                Some(format!("structures[{k}]")),
+                format!("structure \"{st}\" listed twice"),
+            );
+        }
+    }
 }
 
 /// The first error `check` reports, for `entry`.
@@ -429,6 +461,8 @@ fn explain_variant(message: &str) -> Option<String> {
         "profile"
     } else if rest.contains("`same_class`") {
         "scope"
+    } else if rest.contains("`departement`") {
+        "kind"
     } else {
         return None;
     };
@@ -502,6 +536,8 @@ fn entry_keys(json: &str, section: &str, index: usize) -> Option<String> {
         users: Vec<Key>,
         #[serde(default)]
         groups: Vec<Key>,
+        #[serde(default)]
+        collectivites: Vec<Key>,
     }
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -520,6 +556,7 @@ fn entry_keys(json: &str, section: &str, index: usize) -> Option<String> {
         "classes" => keys.classes,
         "users" => keys.users,
         "groups" => keys.groups,
+        "collectivites" => keys.collectivites,
         _ => return None,
     };
     match list.into_iter().nth(index)? {
@@ -547,6 +584,7 @@ struct Checker<'a> {
     classes: HashMap<&'a str, usize>,
     users: HashMap<&'a str, usize>,
     groups: HashMap<&'a str, usize>,
+    collectivites: HashMap<&'a str, usize>,
 }
 
 fn first_index<'a>(ids: impl Iterator<Item = &'a str>) -> HashMap<&'a str, usize> {
@@ -567,6 +605,7 @@ impl<'a> Checker<'a> {
             classes: first_index(s.classes.iter().map(|x| x.id.as_str())),
             users: first_index(s.users.iter().map(|x| x.login.as_str())),
             groups: first_index(s.groups.iter().map(|x| x.id.as_str())),
+            collectivites: first_index(s.collectivites().iter().map(|x| x.id.as_str())),
         }
     }
 
@@ -614,6 +653,18 @@ impl<'a> Checker<'a> {
         }
         for (i, g) in s.groups.iter().enumerate() {
             self.group(i, g);
+            if self.done() {
+                return self.errors;
+            }
+        }
+        for (i, c) in s.collectivites().iter().enumerate() {
+            let entry = label("collectivites", i, Some(&c.id));
+            self.id(&entry, "collectivite", &c.id, i, |c| &c.collectivites);
+            let mut found = Vec::new();
+            collectivite_fields(c, &self, &mut |f, r| found.push((f, r)));
+            for (f, r) in found {
+                self.err(&entry, f, r);
+            }
             if self.done() {
                 return self.errors;
             }
@@ -1082,6 +1133,73 @@ mod tests {
         assert_eq!(all[2].field.as_deref(), Some("members[0]"));
         // The member "invite_1" no longer exists once its login changed.
         assert_eq!(all[3].field.as_deref(), Some("members[2]"));
+    }
+
+    #[test]
+    fn collectivites_name_known_structures_once_with_a_known_kind() {
+        let with = |list: Value| move |v: &mut Value| v["collectivites"] = list;
+        let ok = parse_edited(with(json!([
+            { "id": "reg-idf", "name": "Région Île-de-France", "kind": "region",
+              "structures": ["0750002B"] },
+            { "id": "dep-75", "name": "Paris", "kind": "departement",
+              "structures": ["0750001A", "0750002B"] },
+            { "id": "com-1", "name": "Commune", "kind": "commune" }
+        ])))
+        .unwrap();
+        assert_eq!(ok.collectivites().len(), 3);
+        assert_eq!(
+            ok.collectivites()[1].kind,
+            crate::CollectiviteKind::Departement
+        );
+        assert_eq!(
+            parse_edited(|_| {}).unwrap().collectivites,
+            None,
+            "no list: None"
+        );
+        refused(
+            with(json!([{ "id": "x", "name": "X", "kind": "canton" }])),
+            "collectivites[0] (x)",
+            Some("kind"),
+            "unknown kind \"canton\" (allowed: region, departement, commune)",
+        );
+        refused(
+            with(json!([{ "id": "x", "name": "X", "kind": "commune",
+                          "structures": ["0750001A", "nowhere"] }])),
+            "collectivites[0] (x)",
+            Some("structures[1]"),
+            "unknown structure \"nowhere\"",
+        );
+        refused(
+            with(json!([{ "id": "x", "name": "X", "kind": "commune",
+                          "structures": ["0750001A", "0750001A"] }])),
+            "collectivites[0] (x)",
+            Some("structures[1]"),
+            "listed twice",
+        );
+        refused(
+            with(json!([
+                { "id": "x", "name": "X", "kind": "commune" },
+                { "id": "x", "name": "Y", "kind": "region" }
+            ])),
+            "collectivites[1] (x)",
+            Some("id"),
+            "duplicate collectivite id \"x\" (first used at index 0)",
+        );
+        refused(
+            with(json!([{ "id": "x", "name": " ", "kind": "commune" }])),
+            "collectivites[0] (x)",
+            Some("name"),
+            "empty name",
+        );
+        // One collectivité (the sync API) is checked the same way.
+        let snapshot = parse_edited(|_| {}).unwrap();
+        let dir = crate::Directory::new(snapshot, std::collections::HashMap::new());
+        let mut c = ok.collectivites()[1].clone();
+        assert_eq!(check_collectivite(&c, &dir), Ok(()));
+        c.structures.push("nowhere".into());
+        let e = check_collectivite(&c, &dir).unwrap_err();
+        assert_eq!(e.entry, "collectivites (dep-75)");
+        assert_eq!(e.field.as_deref(), Some("structures[2]"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! One way to change the school: a typed [`Change`] (a directory import, one user, class,
-//! group or structure, a structure's rules, chat access, archive retention or file
+//! group, structure or collectivité, a structure's rules, chat access (a structure's or a
+//! collectivité's), a collectivité administrator's grant, archive retention or file
 //! sharing or safety staff or pupils' photos, quiet hours, the kill switch, an account
 //! lock, an administrator's grant, a console group edit, the staff's moderation of a
 //! report, a structure's choice for app passwords, an app password added or revoked) and
@@ -24,14 +25,14 @@ use std::collections::HashMap;
 
 use causerie_ent::app_passwords::{self, Policy as AppPasswordPolicy};
 use causerie_ent::{
-    Access, Class, Directory, Group, ImportError, Profile, QuietHours, Retention, Rule, Shutdown,
-    Snapshot, Structure, UploadSettings, User, check_class, check_group, check_structure,
-    check_user, validate, validate_rules,
+    Access, Class, Collectivite, Directory, Group, ImportError, Profile, QuietHours, Retention,
+    Rule, Shutdown, Snapshot, Structure, UploadSettings, User, check_class, check_collectivite,
+    check_group, check_structure, check_user, validate, validate_rules,
 };
 use causerie_store::{
-    AccountArchiveStore, AccountStore, AdminStore, AppPassword, AppPasswordStore, Credentials,
-    DirectoryStore, GroupChange, ImportReport, NewAudit, PrivacyStore, ReportStore, SafetyStore,
-    Store, StoreError, UploadStore,
+    AccountArchiveStore, AccountStore, AdminStore, AppPassword, AppPasswordStore,
+    CollectiviteStore, Credentials, DirectoryStore, GroupChange, ImportReport, NewAudit,
+    PrivacyStore, ReportStore, SafetyStore, Store, StoreError, UploadStore,
 };
 use serde_json::{Value, json};
 
@@ -93,6 +94,29 @@ pub enum Change {
     SetAccess {
         structure: String,
         access: Access,
+    },
+    /// One collectivité (région, département, commune) and the structures it covers,
+    /// created or replaced.
+    PutCollectivite(Collectivite),
+    /// One collectivité leaves the directory (its access setting and administrators'
+    /// grants stay, for when it comes back).
+    DeleteCollectivite(String),
+    /// A collectivité's chat access: it narrows the access of every structure it covers
+    /// (`causerie_ent::collectivite::effective`).
+    SetCollectiviteAccess {
+        collectivite: String,
+        access: Access,
+    },
+    /// `login` administers collectivité `collectivite` (its access and its structures'
+    /// access, nothing of their users). Not a directory change.
+    GrantCollectivite {
+        login: String,
+        collectivite: String,
+    },
+    /// `login` no longer administers collectivité `collectivite`.
+    RevokeCollectivite {
+        login: String,
+        collectivite: String,
     },
     /// How long a structure keeps its users' one-to-one archives (None: back to the
     /// configured default, `[archive] retention`). Not a directory change: the generation
@@ -230,6 +254,8 @@ impl Change {
                 | Change::AddAppPassword { .. }
                 | Change::RevokeAppPassword { .. }
                 | Change::Moderate { .. }
+                | Change::GrantCollectivite { .. }
+                | Change::RevokeCollectivite { .. }
         )
     }
 
@@ -244,6 +270,8 @@ impl Change {
                 | Change::DeleteClass(_)
                 | Change::PutGroup(_)
                 | Change::DeleteGroup(_)
+                | Change::PutCollectivite(_)
+                | Change::DeleteCollectivite(_)
         )
     }
 }
@@ -257,7 +285,7 @@ pub struct Applied {
     pub changed: bool,
     /// What an import did.
     pub import: Option<ImportReport>,
-    /// The structure's access before (an access change).
+    /// The structure's (or the collectivité's) access before (an access change).
     pub access_before: Option<Access>,
     /// The group before and after (a group edit).
     pub group: Option<(Option<Group>, Option<Group>)>,
@@ -329,6 +357,18 @@ fn refused(text: &causerie_ent::register::Text, register: causerie_ent::Register
     ChangeError::Refused {
         fr: text.fr(register).to_string(),
         en: text.en().to_string(),
+    }
+}
+
+/// An access setting in the canonical order of profiles, without repeats, whatever the
+/// order given.
+fn canonical(access: Access) -> Access {
+    Access {
+        enabled: access.enabled,
+        profiles: Profile::ALL
+            .into_iter()
+            .filter(|p| access.profiles.contains(p))
+            .collect(),
     }
 }
 
@@ -484,15 +524,72 @@ pub async fn apply(
                 .await?;
             Ok(done)
         }
+        Change::PutCollectivite(c) => {
+            check_collectivite(&c, dir).map_err(ChangeError::Invalid)?;
+            let mut row = audit("directory.collectivite", None, Some(&c.id));
+            row.before = dir
+                .collectivite(&c.id)
+                .and_then(|x| serde_json::to_value(x).ok());
+            row.after = serde_json::to_value(&c).ok();
+            store.put_collectivite(&c, Some(&row)).await?;
+            Ok(done)
+        }
+        Change::DeleteCollectivite(id) => {
+            let mut row = audit("directory.collectivite_deleted", None, Some(&id));
+            row.before = dir
+                .collectivite(&id)
+                .and_then(|x| serde_json::to_value(x).ok());
+            store.delete_collectivite(&id, Some(&row)).await?;
+            Ok(done)
+        }
+        Change::SetCollectiviteAccess {
+            collectivite,
+            access,
+        } => {
+            let access = canonical(access);
+            let before = store
+                .set_collectivite_access_audited(&collectivite, &access, actor.name())
+                .await?;
+            Ok(Applied {
+                changed: before != access,
+                access_before: Some(before),
+                ..done
+            })
+        }
+        Change::GrantCollectivite {
+            login,
+            collectivite,
+        } => {
+            if dir.collectivite(&collectivite).is_none() {
+                return Err(invalid(
+                    "admins",
+                    Some("collectivite"),
+                    format!("unknown collectivite \"{collectivite}\""),
+                ));
+            }
+            let changed = store
+                .grant_collectivite_audited(&login, &collectivite, actor.name())
+                .await?;
+            Ok(Applied {
+                changed,
+                granted: usize::from(changed),
+                ..done
+            })
+        }
+        Change::RevokeCollectivite {
+            login,
+            collectivite,
+        } => {
+            if !store
+                .revoke_collectivite_audited(&login, &collectivite, actor.name())
+                .await?
+            {
+                return Err(ChangeError::NotFound);
+            }
+            Ok(done)
+        }
         Change::SetAccess { structure, access } => {
-            // Kept in the canonical order whatever the order given, without repeats.
-            let access = Access {
-                enabled: access.enabled,
-                profiles: Profile::ALL
-                    .into_iter()
-                    .filter(|p| access.profiles.contains(p))
-                    .collect(),
-            };
+            let access = canonical(access);
             let before = store
                 .set_access_audited(&structure, &access, actor.name())
                 .await?;

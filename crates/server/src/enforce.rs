@@ -3,7 +3,8 @@
 //! by this process), and each new view the directory service loads is applied here to
 //! what is already open —
 //! - sessions of accounts that may no longer chat (locked, deactivated, chat turned off
-//!   for their structure or profile) are closed with a `<policy-violation/>` stream error
+//!   for their structure or profile, by the structure or by a collectivité covering it)
+//!   are closed with a `<policy-violation/>` stream error
 //!   saying why, in French and English;
 //! - presences between two accounts the rules no longer let reach each other end, with an
 //!   unavailable presence stripped of any status (`features::presence::rules_changed`);

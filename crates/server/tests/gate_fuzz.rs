@@ -109,6 +109,7 @@ fn school(moved: bool) -> Snapshot {
             structure: Some("S1".into()),
             members,
         }],
+        collectivites: None,
     }
 }
 

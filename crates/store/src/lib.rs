@@ -29,6 +29,7 @@ pub mod app_passwords;
 mod archive_writer;
 pub mod audit;
 pub mod blocking;
+pub mod collectivites;
 mod credentials;
 pub mod directory;
 pub mod fast;
@@ -66,6 +67,7 @@ pub use admin::{
 pub use app_passwords::{AppPassword, AppPasswordStore};
 pub use archive_writer::ArchiveWriter;
 pub use blocking::BlockStore;
+pub use collectivites::CollectiviteStore;
 pub use directory::{Access, DirectoryStore, ImportReport};
 pub use fast::{FastStore, FastToken};
 pub use moderation::{Archived, ModerationStore};

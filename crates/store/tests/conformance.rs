@@ -20,7 +20,9 @@ use std::collections::HashMap;
 
 use causerie_ent::Retention;
 use causerie_ent::{Class, Group, Profile, Rule, Scope, Snapshot, Structure, User};
+use causerie_ent::{Collectivite, CollectiviteKind};
 use causerie_store::AppPasswordStore;
+use causerie_store::CollectiviteStore;
 use causerie_store::FastStore;
 use causerie_store::SafetyStore;
 use causerie_store::{
@@ -312,6 +314,8 @@ conformance! {
         directory_import_credentials,
         directory_rules_set_get_reset,
         directory_access_set_get,
+        collectivites_import_sync_and_read_back,
+        collectivite_access_and_grants_are_audited,
         directory_rules_and_access_survive_reimport,
         directory_every_change_bumps_generation,
         directory_incremental_changes,
@@ -2029,6 +2033,7 @@ fn school() -> Snapshot {
                 &["lea.martin", "anne.durand"],
             ),
         ],
+        collectivites: None,
     }
 }
 
@@ -2083,6 +2088,7 @@ fn report(created: usize, updated: usize, deactivated: usize) -> ImportReport {
         users_updated: updated,
         users_deactivated: deactivated,
         groups: s.groups.len(),
+        collectivites: 0,
     }
 }
 
@@ -2523,6 +2529,254 @@ async fn directory_access_set_get(store: &Store) {
 
     assert!(is_not_found(store.set_access("nowhere", &closed).await));
     assert_eq!(store.access("nowhere").await.unwrap(), default);
+}
+
+fn collectivite(id: &str, kind: CollectiviteKind, structures: &[&str]) -> Collectivite {
+    Collectivite {
+        id: id.into(),
+        name: format!("Collectivité {id}"),
+        kind,
+        structures: strings(structures),
+    }
+}
+
+async fn collectivites_import_sync_and_read_back(store: &Store) {
+    let region = collectivite("reg-idf", CollectiviteKind::Region, &[LYCEE]);
+    let dep = collectivite("dep-75", CollectiviteKind::Departement, &[LYCEE, COLLEGE]);
+    let mut s = school();
+    s.collectivites = Some(vec![region.clone(), dep.clone()]);
+    let r = store
+        .import_snapshot(&s, &no_credentials(), None)
+        .await
+        .unwrap();
+    assert_eq!(r.collectivites, 2);
+    // Sorted by id, structures sorted.
+    let mut dep_sorted = dep.clone();
+    dep_sorted.structures.sort();
+    assert_eq!(
+        store.collectivites().await.unwrap(),
+        vec![dep_sorted.clone(), region.clone()]
+    );
+    assert_eq!(
+        store.snapshot().await.unwrap().collectivites,
+        Some(vec![dep_sorted.clone(), region.clone()])
+    );
+    // The same list again changes nothing; no list leaves them as they are.
+    let r = store
+        .import_snapshot(&s, &no_credentials(), None)
+        .await
+        .unwrap();
+    assert_eq!(r.collectivites, 0);
+    let r = store
+        .import_snapshot(&school(), &no_credentials(), None)
+        .await
+        .unwrap();
+    assert_eq!(r.collectivites, 0);
+    assert_eq!(store.collectivites().await.unwrap().len(), 2);
+    // A list replaces them: the région goes, the département covers the collège only.
+    let narrower = collectivite("dep-75", CollectiviteKind::Departement, &[COLLEGE]);
+    s.collectivites = Some(vec![narrower.clone()]);
+    let r = store
+        .import_snapshot(&s, &no_credentials(), None)
+        .await
+        .unwrap();
+    assert_eq!(r.collectivites, 2);
+    assert_eq!(store.collectivites().await.unwrap(), vec![narrower.clone()]);
+    // A structure the import removes leaves the collectivités that covered it.
+    let mut without_college = school();
+    without_college.structures.retain(|x| x.id != COLLEGE);
+    without_college.classes.retain(|c| c.structure != COLLEGE);
+    without_college
+        .groups
+        .retain(|g| g.structure.as_deref() != Some(COLLEGE));
+    for u in &mut without_college.users {
+        u.structures.retain(|x| x != COLLEGE);
+        u.classes.retain(|c| !c.starts_with("0750001A"));
+    }
+    store
+        .import_snapshot(&without_college, &no_credentials(), None)
+        .await
+        .unwrap();
+    assert!(
+        store.collectivites().await.unwrap()[0]
+            .structures
+            .is_empty()
+    );
+    store
+        .import_snapshot(&school(), &no_credentials(), None)
+        .await
+        .unwrap();
+    // A duplicate id refuses the whole snapshot, nothing changed.
+    s.collectivites = Some(vec![narrower.clone(), narrower.clone()]);
+    assert!(is_invalid(
+        store.import_snapshot(&s, &no_credentials(), None).await
+    ));
+
+    // The sync API's entries: each moves the generation and writes its audit row.
+    let g = store.generation().await.unwrap();
+    let row = NewAudit {
+        actor: "api".into(),
+        action: "directory.collectivite".into(),
+        target: Some("com-1".into()),
+        ..NewAudit::default()
+    };
+    let commune = collectivite("com-1", CollectiviteKind::Commune, &[COLLEGE]);
+    store.put_collectivite(&commune, Some(&row)).await.unwrap();
+    assert!(store.generation().await.unwrap() > g);
+    assert_eq!(
+        store.collectivites().await.unwrap(),
+        vec![
+            commune.clone(),
+            collectivite("dep-75", CollectiviteKind::Departement, &[])
+        ]
+    );
+    let bad = collectivite("com-2", CollectiviteKind::Commune, &[COLLEGE, "nowhere"]);
+    assert!(is_invalid(store.put_collectivite(&bad, Some(&row)).await));
+    assert_eq!(store.collectivites().await.unwrap().len(), 2);
+    store
+        .delete_collectivite("com-1", Some(&row))
+        .await
+        .unwrap();
+    assert!(is_not_found(store.delete_collectivite("com-1", None).await));
+    assert_eq!(store.collectivites().await.unwrap().len(), 1);
+    let rows = store
+        .audit_log(&AuditQuery {
+            structures: None,
+            before_id: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.iter()
+            .filter(|e| e.action == "directory.collectivite")
+            .count(),
+        2,
+        "the put and the delete, not the refused put"
+    );
+}
+
+async fn collectivite_access_and_grants_are_audited(store: &Store) {
+    let mut s = school();
+    s.collectivites = Some(vec![collectivite(
+        "dep-75",
+        CollectiviteKind::Departement,
+        &[LYCEE, COLLEGE],
+    )]);
+    store
+        .import_snapshot(&s, &no_credentials(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.collectivite_access("dep-75").await.unwrap(),
+        Access::default()
+    );
+    let off = Access {
+        enabled: false,
+        profiles: vec![Profile::Teacher],
+    };
+    let g = store.generation().await.unwrap();
+    let before = store
+        .set_collectivite_access_audited("dep-75", &off, "root")
+        .await
+        .unwrap();
+    assert_eq!(before, Access::default());
+    assert!(store.generation().await.unwrap() > g);
+    assert_eq!(store.collectivite_access("dep-75").await.unwrap(), off);
+    assert_eq!(
+        store.all_collectivite_access().await.unwrap(),
+        HashMap::from([("dep-75".to_string(), off.clone())])
+    );
+    assert!(is_not_found(
+        store
+            .set_collectivite_access_audited("nowhere", &off, "root")
+            .await
+    ));
+    // The setting outlives an export that lacks the collectivité once.
+    let mut gone = school();
+    gone.collectivites = Some(vec![]);
+    store
+        .import_snapshot(&gone, &no_credentials(), None)
+        .await
+        .unwrap();
+    assert!(store.collectivites().await.unwrap().is_empty());
+    store
+        .import_snapshot(&s, &no_credentials(), None)
+        .await
+        .unwrap();
+    assert_eq!(store.collectivite_access("dep-75").await.unwrap(), off);
+
+    // Grants.
+    store.create_account("elu", &creds(1)).await.unwrap();
+    assert!(
+        store
+            .grant_collectivite_audited("elu", "dep-75", "root")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .grant_collectivite_audited("elu", "dep-75", "root")
+            .await
+            .unwrap()
+    );
+    assert!(is_invalid(
+        store
+            .grant_collectivite_audited("nobody", "dep-75", "root")
+            .await
+    ));
+    assert!(is_invalid(
+        store
+            .grant_collectivite_audited("elu", "nowhere", "root")
+            .await
+    ));
+    assert_eq!(
+        store.collectivite_grants_of("elu").await.unwrap(),
+        vec!["dep-75".to_string()]
+    );
+    assert_eq!(
+        store.collectivite_grants().await.unwrap(),
+        vec![("elu".to_string(), "dep-75".to_string())]
+    );
+    assert!(
+        store
+            .revoke_collectivite_audited("elu", "dep-75", "root")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .revoke_collectivite_audited("elu", "dep-75", "root")
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .collectivite_grants_of("elu")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let actions: Vec<String> = store
+        .audit_log(&AuditQuery {
+            structures: None,
+            before_id: None,
+            limit: 10,
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .filter(|a| a != "directory.import")
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            "admin.collectivite_revoke",
+            "admin.collectivite_grant",
+            "collectivite.access"
+        ]
+    );
 }
 
 async fn directory_rules_and_access_survive_reimport(store: &Store) {

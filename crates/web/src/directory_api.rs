@@ -1,5 +1,5 @@
 //! The ENT's incremental directory sync: `PUT`/`DELETE` one user, class,
-//! group or structure at a time (`docs/directory-api.md`), guarded by the
+//! group, structure or collectivité at a time (`docs/directory-api.md`), guarded by the
 //! bearer token of `[directory] api_token`.
 //!
 //! Bodies use the import format (`docs/directory.md`). Every call is a change of the
@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::put;
 use axum::{Json, Router};
-use causerie_ent::{Class, Group, Structure, User};
+use causerie_ent::{Class, Collectivite, Group, Structure, User};
 use causerie_server::Server;
 use causerie_server::changes::{Actor, Change, ChangeError};
 use causerie_store::StoreError;
@@ -32,6 +32,10 @@ pub fn router() -> Router<AppState> {
         .route("/classes/{id}", put(put_class).delete(delete_class))
         .route("/groups/{id}", put(put_group).delete(delete_group))
         .route("/structures/{id}", put(put_structure))
+        .route(
+            "/collectivites/{id}",
+            put(put_collectivite).delete(delete_collectivite),
+        )
 }
 
 #[derive(Serialize)]
@@ -110,7 +114,10 @@ pub async fn record(
         .to_string();
     let resp = next.run(req).await;
     let status = resp.status();
-    if !matches!(kind.as_str(), "users" | "classes" | "groups" | "structures") {
+    if !matches!(
+        kind.as_str(),
+        "users" | "classes" | "groups" | "structures" | "collectivites"
+    ) {
         return resp;
     }
     let ok = status.is_success();
@@ -274,7 +281,7 @@ async fn delete_user(
     Ok(status)
 }
 
-/// A class, group or structure: an entry with an id.
+/// A class, group, structure or collectivité: an entry with an id.
 trait Entry: serde::de::DeserializeOwned {
     fn id(&self) -> &str;
 }
@@ -286,6 +293,12 @@ impl Entry for Class {
 }
 
 impl Entry for Group {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Entry for Collectivite {
     fn id(&self) -> &str {
         &self.id
     }
@@ -356,4 +369,27 @@ async fn delete_group(
 ) -> Result<StatusCode, Fail> {
     authorize(&server, &headers)?;
     apply(&server, Change::DeleteGroup(id)).await
+}
+
+async fn put_collectivite(
+    State(server): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, Fail> {
+    let c: Collectivite = accept(&server, &headers, &id, &body)?;
+    let status = apply(&server, Change::PutCollectivite(c)).await?;
+    tracing::info!(collectivite = %id, "directory API: collectivite updated");
+    Ok(status)
+}
+
+async fn delete_collectivite(
+    State(server): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, Fail> {
+    authorize(&server, &headers)?;
+    let status = apply(&server, Change::DeleteCollectivite(id.clone())).await?;
+    tracing::info!(collectivite = %id, "directory API: collectivite removed");
+    Ok(status)
 }

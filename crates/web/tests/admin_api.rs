@@ -92,6 +92,7 @@ fn school() -> Snapshot {
                 members: vec!["marc.roux".into()],
             },
         ],
+        collectivites: None,
     }
 }
 
@@ -1853,5 +1854,219 @@ async fn file_sharing_is_set_reset_and_audited() {
         .map(|r| r["actor"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(rows, vec!["admin.a".to_string(), "admin.a".to_string()]);
+    running.shutdown(std::time::Duration::from_secs(2)).await;
+}
+
+/// A collectivité administrator (issue 18): granted by the super-administrator, he sees
+/// the structures his collectivité covers and sets their chat access and its own, and
+/// nothing of their users (403/404 on every user route); the school's own administrator
+/// cannot widen what the collectivité turned off.
+#[tokio::test]
+async fn a_collectivite_administrator_sets_access_and_sees_no_users() {
+    use causerie_server::changes::{Actor, Change};
+    use causerie_store::AccountStore;
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(&dir).await;
+    let s = &running.server;
+    s.apply(
+        &Actor::Cli,
+        Change::PutCollectivite(causerie_ent::Collectivite {
+            id: "dep-75".into(),
+            name: "Département de Paris".into(),
+            kind: causerie_ent::CollectiviteKind::Departement,
+            structures: vec![A.into()],
+        }),
+    )
+    .await
+    .unwrap();
+    s.store()
+        .create_account(
+            "elu",
+            &causerie_server::auth::credentials_for(&password("elu"), 4096).unwrap(),
+        )
+        .await
+        .unwrap();
+    // Before the grant he is nobody's administrator.
+    let (a, _) = login_as(s, "elu", &password("elu")).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.body);
+    // Only the super-administrator grants the role.
+    let admin_a = login(s, "admin.a").await;
+    let grant = json!({"login": "elu"}).to_string();
+    let uri = "/admin/api/collectivites/dep-75/admins";
+    assert_eq!(call(s, &admin_a, "POST", uri, &grant).await.status, 403);
+    let root = login(s, "root").await;
+    let a = call(s, &root, "POST", uri, &grant).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.json()[0]["login"], "elu");
+    let a = call(s, &root, "GET", "/admin/api/admins", "").await;
+    assert!(
+        a.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["login"] == "elu" && x["role"] == "collectivite"),
+        "{}",
+        a.body
+    );
+
+    let elu = login(s, "elu").await;
+    let session = call(s, &elu, "GET", "/admin/api/session", "").await.json();
+    assert_eq!(session["role"], "collectivite");
+    assert_eq!(session["collectivites"][0]["id"], "dep-75");
+    assert_eq!(session["access_structures"][0]["id"], A);
+    assert_eq!(session["structures"], json!([]));
+    let list = call(s, &elu, "GET", "/admin/api/structures", "").await;
+    assert_eq!(list.status, 200);
+    let list = list.json();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["id"], A);
+    assert_eq!(list[0]["access_only"], true);
+    assert!(list[0].get("users").is_none() && list[0].get("online").is_none());
+    assert_eq!(
+        call(s, &elu, "GET", &format!("/admin/api/structures/{A}"), "")
+            .await
+            .status,
+        200
+    );
+    // He sets the school's chat access…
+    let off = json!({"enabled": false, "profiles": []}).to_string();
+    let a = call(
+        s,
+        &elu,
+        "PUT",
+        &format!("/admin/api/structures/{A}/access"),
+        &off,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.json()["access_only"], true);
+    assert!(!s.store().access(A).await.unwrap().enabled);
+    // …not another's, and nothing else of his structures.
+    let routes: Vec<(&str, String, u16)> = vec![
+        ("GET", format!("/admin/api/structures/{B}"), 403),
+        ("PUT", format!("/admin/api/structures/{B}/access"), 403),
+        ("PUT", format!("/admin/api/structures/{A}/rules"), 403),
+        ("DELETE", format!("/admin/api/structures/{A}/rules"), 403),
+        ("GET", format!("/admin/api/structures/{A}/groups"), 403),
+        ("GET", format!("/admin/api/structures/{A}/reports"), 403),
+        (
+            "GET",
+            format!("/admin/api/structures/{A}/safety-staff"),
+            403,
+        ),
+        (
+            "GET",
+            format!("/admin/api/structures/{A}/archive-access"),
+            403,
+        ),
+        ("PUT", format!("/admin/api/structures/{A}/shutdown"), 403),
+        ("GET", "/admin/api/users".into(), 403),
+        ("GET", format!("/admin/api/users?structure={A}"), 403),
+        ("GET", "/admin/api/users/lea.martin".into(), 404),
+        ("GET", "/admin/api/users/lea.martin/reach".into(), 404),
+        ("POST", "/admin/api/users/lea.martin/lock".into(), 404),
+        ("GET", "/admin/api/users/lea.martin/export".into(), 404),
+        ("GET", "/admin/api/groups/chorale/reach".into(), 403),
+        ("GET", "/admin/api/live".into(), 403),
+        ("GET", "/admin/api/audit".into(), 403),
+        ("GET", "/admin/api/audit.csv".into(), 403),
+        ("GET", "/admin/api/admins".into(), 403),
+        ("POST", uri.into(), 403),
+        ("GET", "/admin/api/collectivites/nowhere".into(), 404),
+    ];
+    for (method, uri, want) in &routes {
+        let a = call(s, &elu, method, uri, &off).await;
+        assert_eq!(a.status.as_u16(), *want, "{method} {uri}: {}", a.body);
+        for login in A_LOGINS {
+            assert!(!a.body.contains(login), "{method} {uri} names {login}");
+        }
+    }
+    // The collectivité's own access: off beats the school's on.
+    let a = call(s, &elu, "GET", "/admin/api/collectivites", "").await;
+    assert_eq!(a.json()[0]["id"], "dep-75", "{}", a.body);
+    let a = call(
+        s,
+        &elu,
+        "PUT",
+        "/admin/api/collectivites/dep-75/access",
+        &json!({"enabled": false, "profiles": ["teacher"]}).to_string(),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.json()["access"]["enabled"], false);
+    let on = json!({"enabled": true, "profiles": ["student", "relative", "teacher", "personnel", "guest"]}).to_string();
+    let a = call(
+        s,
+        &admin_a,
+        "PUT",
+        &format!("/admin/api/structures/{A}/access"),
+        &on,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let v = a.json();
+    assert_eq!(v["enabled"], true, "the school's own setting");
+    assert_eq!(v["effective"]["enabled"], false, "cannot widen: {v}");
+    assert_eq!(v["collectivites"][0]["access"]["enabled"], false);
+    assert_eq!(
+        s.view().await.access("lea.martin"),
+        Err(causerie_ent::Denied::Disabled)
+    );
+    // The school's administrator cannot touch the collectivité.
+    assert_eq!(
+        call(
+            s,
+            &admin_a,
+            "PUT",
+            "/admin/api/collectivites/dep-75/access",
+            &on
+        )
+        .await
+        .status,
+        403
+    );
+    let a = call(s, &admin_a, "GET", "/admin/api/collectivites", "").await;
+    assert_eq!(a.json(), json!([]));
+    // Audited under his name.
+    let rows = s
+        .store()
+        .audit_log(&AuditQuery {
+            structures: None,
+            before_id: None,
+            limit: 50,
+        })
+        .await
+        .unwrap();
+    assert!(
+        rows.iter()
+            .any(|r| r.actor == "elu" && r.action == "structure.access")
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.actor == "elu" && r.action == "collectivite.access")
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.actor == "root" && r.action == "admin.collectivite_grant")
+    );
+    // Revoked: the console is closed to him from the next request.
+    assert_eq!(
+        call(
+            s,
+            &root,
+            "DELETE",
+            "/admin/api/collectivites/dep-75/admins/elu",
+            ""
+        )
+        .await
+        .status,
+        204
+    );
+    assert_eq!(
+        call(s, &elu, "GET", "/admin/api/structures", "")
+            .await
+            .status,
+        403
+    );
     running.shutdown(std::time::Duration::from_secs(2)).await;
 }

@@ -53,6 +53,8 @@ const STRUCTURE: &str = r#"{"id":"0750001A","name":"Collège Jean Moulin"}"#;
 const CLASS: &str = r#"{"id":"0750001A-6A","structure":"0750001A","name":"6e A"}"#;
 const USER: &str = r#"{"login":"lea.martin","last_name":"Martin","first_name":"Léa","profile":"student","structures":["0750001A"],"classes":["0750001A-6A"],"password":"demo"}"#;
 
+const COLLECTIVITE: &str = r#"{"id":"dep-75","name":"Département de Paris","kind":"departement","structures":["0750001A"]}"#;
+
 #[tokio::test]
 async fn every_route_needs_the_token() {
     let dir = tempfile::tempdir().unwrap();
@@ -70,6 +72,12 @@ async fn every_route_needs_the_token() {
             r#"{"id":"chorale","name":"Chorale","members":[]}"#,
         ),
         ("DELETE", "/api/v1/directory/groups/chorale", ""),
+        (
+            "PUT",
+            "/api/v1/directory/collectivites/dep-75",
+            COLLECTIVITE,
+        ),
+        ("DELETE", "/api/v1/directory/collectivites/dep-75", ""),
     ];
     for (method, uri, body) in routes {
         assert_eq!(
@@ -226,5 +234,102 @@ async fn trailing_bytes_after_the_json_body_are_refused() {
     )
     .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    running.shutdown(std::time::Duration::from_secs(2)).await;
+}
+
+/// A collectivité round trip: put, read back (store and the server's view), refused with
+/// the field at fault, its access narrowing its structure's, deleted, audited as `api`.
+#[tokio::test]
+async fn a_collectivite_round_trip() {
+    use causerie_store::{AdminStore, AuditQuery, CollectiviteStore};
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(&dir).await;
+    let s = &running.server;
+    let t = Some(TOKEN);
+    let uri = "/api/v1/directory/collectivites/dep-75";
+    // Its structure must exist first.
+    let (status, body) = call(s, "PUT", uri, t, COLLECTIVITE).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("\"field\":\"structures[0]\""), "{body}");
+    assert!(body.contains("unknown structure"), "{body}");
+    let structure = "/api/v1/directory/structures/0750001A";
+    assert_eq!(
+        call(s, "PUT", structure, t, STRUCTURE).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        call(s, "PUT", uri, t, COLLECTIVITE).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let stored = s.store().collectivites().await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].name, "Département de Paris");
+    assert_eq!(stored[0].structures, vec!["0750001A".to_string()]);
+    let view = s.view().await;
+    assert_eq!(
+        view.dir.collectivites_of("0750001A")[0].kind,
+        causerie_ent::CollectiviteKind::Departement
+    );
+    // Its access (set by an administrator) narrows the structure's effective access.
+    let off = causerie_ent::Access {
+        enabled: false,
+        profiles: vec![],
+    };
+    s.apply(
+        &causerie_server::changes::Actor::Cli,
+        causerie_server::changes::Change::SetCollectiviteAccess {
+            collectivite: "dep-75".into(),
+            access: off,
+        },
+    )
+    .await
+    .unwrap();
+    let view = s.view().await;
+    assert!(
+        view.access_setting("0750001A").is_none(),
+        "the school set nothing"
+    );
+    assert!(!view.effective_access("0750001A").unwrap().enabled);
+    // A bad kind names the field; URL and body must agree.
+    let bad = COLLECTIVITE.replace("departement", "canton");
+    let (status, body) = call(s, "PUT", uri, t, &bad).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("\"field\":\"kind\""), "{body}");
+    let (status, body) = call(
+        s,
+        "PUT",
+        "/api/v1/directory/collectivites/reg-11",
+        t,
+        COLLECTIVITE,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("\"field\":\"id\""), "{body}");
+    // Deleted, then not found.
+    assert_eq!(
+        call(s, "DELETE", uri, t, "").await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(call(s, "DELETE", uri, t, "").await.0, StatusCode::NOT_FOUND);
+    assert!(s.store().collectivites().await.unwrap().is_empty());
+    assert!(s.view().await.effective_access("0750001A").is_none());
+    let rows = s
+        .store()
+        .audit_log(&AuditQuery {
+            structures: None,
+            before_id: None,
+            limit: 20,
+        })
+        .await
+        .unwrap();
+    let api: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.actor == "api" && r.action.starts_with("directory.collectivite"))
+        .map(|r| r.action.as_str())
+        .collect();
+    assert_eq!(
+        api,
+        vec!["directory.collectivite_deleted", "directory.collectivite"]
+    );
     running.shutdown(std::time::Duration::from_secs(2)).await;
 }

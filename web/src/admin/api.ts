@@ -19,13 +19,21 @@ export interface Rule {
 export interface Session {
   login: string;
   name: string;
-  /** `safety`: a structure's safety staff only (reads its reports, administers nothing). */
-  role: 'super' | 'local' | 'safety';
+  /**
+   * `safety`: a structure's safety staff only (reads its reports, administers nothing);
+   * `collectivite`: a collectivité's administrator only (sets the chat access of the
+   * collectivité and of its structures, sees none of their users).
+   */
+  role: 'super' | 'local' | 'safety' | 'collectivite';
   structures: { id: string; name: string }[];
   /** The structures whose reports (« Signalements ») the caller reads. */
   report_structures?: { id: string; name: string }[];
   /** The structures whose members' archives the caller may read under a grant. */
   archive_structures?: { id: string; name: string }[];
+  /** The collectivités the caller administers (every one for the super-administrator). */
+  collectivites?: { id: string; name: string; kind: CollectiviteKind }[];
+  /** The structures whose chat access the caller may set (his own and his collectivités'). */
+  access_structures?: { id: string; name: string }[];
   csrf: string;
 }
 
@@ -44,6 +52,29 @@ export interface NewAppPassword extends AppPassword {
   secret: string;
   jid: string;
   server: string;
+}
+
+export type CollectiviteKind = 'region' | 'departement' | 'commune';
+
+export interface Access {
+  enabled: boolean;
+  profiles: Profile[];
+}
+
+/** A collectivité that covers a structure, with its access. */
+export interface Above {
+  id: string;
+  name: string;
+  kind: CollectiviteKind;
+  access: Access;
+}
+
+export interface Collectivite {
+  id: string;
+  name: string;
+  kind: CollectiviteKind;
+  access: Access;
+  structures: { id: string; name: string; access: Access; effective: Access }[];
 }
 
 export type ReportStatus = 'new' | 'in_progress' | 'closed';
@@ -120,9 +151,13 @@ export interface StructureSummary {
   name: string;
   enabled: boolean;
   profiles: Profile[];
-  users: number;
-  online: number;
-  custom_rules: boolean;
+  /** Absent for a structure the caller sets the access of through a collectivité only. */
+  users?: number;
+  online?: number;
+  custom_rules?: boolean;
+  access_only?: boolean;
+  effective: Access;
+  collectivites: Above[];
 }
 
 export interface Structure {
@@ -130,6 +165,11 @@ export interface Structure {
   name: string;
   enabled: boolean;
   profiles: Profile[];
+  /** Its own setting narrowed by its collectivités'. */
+  effective: Access;
+  collectivites: Above[];
+  /** Seen through a collectivité only: the access, nothing else. */
+  access_only?: boolean;
   custom_rules: boolean;
   rules: Rule[];
   default_rules: Rule[];
@@ -218,8 +258,9 @@ export interface AuditRow {
 export interface Admin {
   login: string;
   name: string;
-  role: 'super' | 'local';
+  role: 'super' | 'local' | 'collectivite';
   structures: string[];
+  collectivites?: string[];
   source: 'config' | 'grant' | 'import' | string;
 }
 
@@ -395,6 +436,17 @@ export const api = {
       ? call<Structure>('DELETE', `/structures/${enc(id)}/pupil-photos`)
       : call<Structure>('PUT', `/structures/${enc(id)}/pupil-photos`, { allowed }),
   exportUrl: (login: string) => `${BASE}/users/${enc(login)}/export`,
+
+  collectivites: () => call<Collectivite[]>('GET', '/collectivites'),
+  collectivite: (id: string) => call<Collectivite>('GET', `/collectivites/${enc(id)}`),
+  setCollectiviteAccess: (id: string, enabled: boolean, profiles: Profile[]) =>
+    call<Collectivite>('PUT', `/collectivites/${enc(id)}/access`, { enabled, profiles }),
+  collectiviteAdmins: (id: string) =>
+    call<{ login: string; name: string }[]>('GET', `/collectivites/${enc(id)}/admins`),
+  grantCollectivite: (id: string, login: string) =>
+    call<{ login: string; name: string }[]>('POST', `/collectivites/${enc(id)}/admins`, { login }),
+  revokeCollectivite: (id: string, login: string) =>
+    call<unknown>('DELETE', `/collectivites/${enc(id)}/admins/${enc(login)}`),
 
   admins: () => call<Admin[]>('GET', '/admins'),
   grant: (login: string, structures: string[]) => call<unknown>('POST', '/admins', { login, structures }),

@@ -13,6 +13,7 @@ import { UserScreen, UsersScreen } from './users';
 import { AdminsScreen, AuditScreen, LiveScreen } from './overview';
 import { ReportScreen, ReportsScreen, SafetyStaffScreen } from './reports';
 import { ArchiveScreen, ArchivesScreen } from './archives';
+import { CollectiviteScreen, CollectivitesScreen, accessText } from './collectivites';
 import { LoginForm } from '../login-form';
 
 export function App() {
@@ -119,17 +120,25 @@ function Shell({ session, onOut }: { session: Session; onOut: () => void }) {
   const route = useHash();
   const [top, sid, section, sub] = route;
   const safetyOnly = session.role === 'safety';
+  // A collectivité administrator sets access only: no user lists, live view or audit.
+  const accessOnly = session.role === 'collectivite';
   const screen = top ?? (safetyOnly ? 'reports' : 'structures');
   for (const s of session.structures) structureNames.set(s.id, s.name);
+  for (const s of session.access_structures ?? []) structureNames.set(s.id, s.name);
   for (const s of session.report_structures ?? []) structureNames.set(s.id, s.name);
   for (const s of session.archive_structures ?? []) structureNames.set(s.id, s.name);
   const mainLinks: [string, string, boolean][] = safetyOnly
     ? []
-    : [
-        [href(), t('navStructures'), screen === 'structures' || screen === 's'],
-        [href('live'), t('navLive'), screen === 'live'],
-        [href('audit'), t('navAudit'), screen === 'audit'],
-      ];
+    : accessOnly
+      ? [[href(), t('navStructures'), screen === 'structures' || screen === 's']]
+      : [
+          [href(), t('navStructures'), screen === 'structures' || screen === 's'],
+          [href('live'), t('navLive'), screen === 'live'],
+          [href('audit'), t('navAudit'), screen === 'audit'],
+        ];
+  if ((session.collectivites ?? []).length > 0)
+    mainLinks.push([href('collectivites'), t('navCollectivites'), screen === 'collectivites' || screen === 'c']);
+  const ownStructure = (id: string) => !accessOnlyStructure(session, id);
   if ((session.report_structures ?? []).length > 0)
     mainLinks.push([href('reports'), t('navReports'), screen === 'reports']);
   if ((session.archive_structures ?? []).length > 0)
@@ -146,7 +155,17 @@ function Shell({ session, onOut }: { session: Session; onOut: () => void }) {
       <header class="topbar">
         <p class="brand">{t('title')}</p>
         <p class="who">
-          {t('signedInAs', { name: session.name || session.login, role: t(session.role === 'super' ? 'roleSuper' : session.role === 'safety' ? 'roleSafety' : 'roleLocal'),
+          {t('signedInAs', {
+            name: session.name || session.login,
+            role: t(
+              session.role === 'super'
+                ? 'roleSuper'
+                : session.role === 'safety'
+                  ? 'roleSafety'
+                  : session.role === 'collectivite'
+                    ? 'roleCollectivite'
+                    : 'roleLocal',
+            ),
           })}
         </p>
         <button
@@ -179,15 +198,16 @@ function Shell({ session, onOut }: { session: Session; onOut: () => void }) {
         <nav class="subnav" aria-label={t('navStructure')}>
           <p class="current-structure">{t('currentStructure', { name: structureName(sid) })}</p>
           <ul>
-            {(
-              [
-                ['access', t('navAccess')],
-                ['rules', t('navRules')],
-                ['groups', t('navGroups')],
-                ['users', t('navUsers')],
-                ['safety', t('navSafety')],
-                ['quiet', t('navQuiet')],
-              ] as const
+            {(ownStructure(sid)
+              ? ([
+                  ['access', t('navAccess')],
+                  ['rules', t('navRules')],
+                  ['groups', t('navGroups')],
+                  ['users', t('navUsers')],
+                  ['safety', t('navSafety')],
+                  ['quiet', t('navQuiet')],
+                ] as const)
+              : ([['access', t('navAccess')]] as const)
             ).map(([s, label]) => (
               <li key={s}>
                 <a href={href('s', sid, s)} aria-current={(section ?? 'access') === s ? 'page' : undefined}>
@@ -226,8 +246,14 @@ function Screen({
       return section && sid ? <ArchiveScreen sid={sid} gid={section} /> : <ArchivesScreen session={session} sid={sid} />;
     case 'structures':
       return <StructuresScreen />;
+    case 'collectivites':
+      return <CollectivitesScreen />;
+    case 'c':
+      return sid ? <CollectiviteScreen cid={sid} session={session} /> : <CollectivitesScreen />;
     case 's':
       if (!sid) return <StructuresScreen />;
+      // Through a collectivité only: the access screen, whatever the address says.
+      if (accessOnlyStructure(session, sid)) return <AccessScreen sid={sid} />;
       switch (section ?? 'access') {
         case 'rules':
           return <RulesScreen sid={sid} />;
@@ -253,9 +279,20 @@ function Screen({
   }
 }
 
+/** A structure the caller sets the access of through a collectivité only: its access, nothing else. */
+function accessOnlyStructure(session: Session, id: string): boolean {
+  return (
+    session.role !== 'super' &&
+    !session.structures.some((s) => s.id === id) &&
+    (session.access_structures ?? []).some((s) => s.id === id)
+  );
+}
+
 /** The structure picker: the caller's structures only (the server decides which). */
 function StructuresScreen() {
   const { data, error } = useLoad(() => api.structures(), []);
+  // User figures only where the caller administers a structure itself.
+  const figures = !!data && data.some((s) => !s.access_only);
   return (
     <>
       <ScreenHeading>{t('structuresHeading')}</ScreenHeading>
@@ -271,9 +308,9 @@ function StructuresScreen() {
               <th scope="col">{t('colStructure')}</th>
               <th scope="col">{t('colUai')}</th>
               <th scope="col">{t('colChat')}</th>
-              <th scope="col">{t('colUsers')}</th>
-              <th scope="col">{t('colOnline')}</th>
-              <th scope="col">{t('colRulesKind')}</th>
+              {figures && <th scope="col">{t('colUsers')}</th>}
+              {figures && <th scope="col">{t('colOnline')}</th>}
+              {figures && <th scope="col">{t('colRulesKind')}</th>}
             </tr>
           </thead>
           <tbody>
@@ -283,10 +320,10 @@ function StructuresScreen() {
                   <a href={href('s', s.id, 'access')}>{s.name}</a>
                 </th>
                 <td>{s.id}</td>
-                <td>{t(s.enabled ? 'chatOn' : 'chatOff')}</td>
-                <td class="num">{s.users}</td>
-                <td class="num">{s.online}</td>
-                <td>{t(s.custom_rules ? 'rulesCustom' : 'rulesDefault')}</td>
+                <td>{accessText(s.effective ?? { enabled: s.enabled, profiles: s.profiles })}</td>
+                {figures && <td class="num">{s.access_only ? '—' : s.users}</td>}
+                {figures && <td class="num">{s.access_only ? '—' : s.online}</td>}
+                {figures && <td>{s.access_only ? '—' : t(s.custom_rules ? 'rulesCustom' : 'rulesDefault')}</td>}
               </tr>
             ))}
           </tbody>

@@ -329,9 +329,14 @@ export function AdminsScreen({ session }: { session: Session }) {
               <tr key={`${a.login} ${a.source}`}>
                 <th scope="row">{a.name || a.login}</th>
                 <td>{a.login}</td>
-                <td>{t(a.role === 'super' ? 'roleSuper' : 'roleLocal')}</td>
+                <td>{t(a.role === 'super' ? 'roleSuper' : a.role === 'collectivite' ? 'roleCollectivite' : 'roleLocal')}</td>
                 <td>
                   <ul class="plain">
+                    {(a.collectivites ?? []).map((c) => (
+                      <li key={c}>
+                        <a href={`#/c/${encodeURIComponent(c)}`}>{c}</a>
+                      </li>
+                    ))}
                     {a.structures.map((s) => (
                       <li key={s}>
                         {name(s)}{' '}

@@ -1,9 +1,9 @@
-// A structure's « Accès au service Chat » (on/off, the profiles allowed) and
-// its communication rules: a readable table, a dialog to add or change a
+// A structure's « Accès au service Chat » (on/off, the profiles allowed, and
+// what is in force under its collectivités) and its communication rules: a readable table, a dialog to add or change a
 // rule, deletion and « Rétablir les règles par défaut » after a confirmation.
 
 import { useState } from 'preact/hooks';
-import { PROFILES, type Profile, type Rule, SCOPES, type Scope, type Structure, api } from './api';
+import { type Access, PROFILES, type Profile, type Rule, SCOPES, type Scope, type Structure, api } from './api';
 import { profileName, profilesName, scopeName, t, tk } from './i18n';
 import {
   Confirm,
@@ -27,9 +27,59 @@ export function AccessScreen({ sid }: { sid: string }) {
       <p>{t('accessIntro')}</p>
       <ErrorText error={error} />
       {!data && !error && <Loading />}
-      {data && <AccessForm structure={data} />}
-      {data && <PupilPhotos structure={data} />}
+      {data?.access_only && <p class="hint">{t('accessOnlyNote')}</p>}
+      {data && <StructureAccess structure={data} />}
+      {data && !data.access_only && <PupilPhotos structure={data} />}
     </>
+  );
+}
+
+/** The structure's own setting, and what is in force under its collectivités. */
+function StructureAccess({ structure }: { structure: Structure }) {
+  const [s, setS] = useState(structure);
+  return (
+    <>
+      <AccessForm
+        initial={s}
+        label={t('accessEnabled')}
+        saved={t('accessSaved')}
+        save={async (enabled, profiles) => {
+          const next = await api.setAccess(s.id, enabled, profiles);
+          setS(next);
+          return next;
+        }}
+      />
+      {s.collectivites && s.collectivites.length > 0 && <Effective structure={s} />}
+    </>
+  );
+}
+
+/** « Réglage en vigueur »: the intersection of the structure's and its collectivités'. */
+function Effective({ structure }: { structure: Structure }) {
+  const e = structure.effective;
+  const names = (ps: Profile[]) => ps.map(profilesName).join(', ');
+  return (
+    <section class="panel" aria-labelledby="effective-heading">
+      <h2 id="effective-heading">{t('effectiveHeading')}</h2>
+      <p class={e.enabled ? '' : 'error'} id="effective-access">
+        {!e.enabled
+          ? t('effectiveOff')
+          : e.profiles.length === 0
+            ? t('effectiveNobody')
+            : t('effectiveOn', { profiles: names(e.profiles) })}
+      </p>
+      <p>
+        {t('limitedBy', {
+          list: structure.collectivites
+            .map((c) =>
+              c.access.enabled
+                ? t('collectiviteOn', { name: c.name, kind: tk('kind_', c.kind), profiles: names(c.access.profiles) })
+                : t('collectiviteOff', { name: c.name, kind: tk('kind_', c.kind) }),
+            )
+            .join(' ; '),
+        })}
+      </p>
+    </section>
   );
 }
 
@@ -64,9 +114,20 @@ function PupilPhotos({ structure }: { structure: Structure }) {
   );
 }
 
-function AccessForm({ structure }: { structure: Structure }) {
-  const [enabled, setEnabled] = useState(structure.enabled);
-  const [profiles, setProfiles] = useState<Profile[]>(structure.profiles);
+/** On/off and the profiles allowed, for a structure or a collectivité (`save`). */
+export function AccessForm({
+  initial,
+  label,
+  saved,
+  save,
+}: {
+  initial: Access;
+  label: string;
+  saved: string;
+  save: (enabled: boolean, profiles: Profile[]) => Promise<Access>;
+}) {
+  const [enabled, setEnabled] = useState(initial.enabled);
+  const [profiles, setProfiles] = useState<Profile[]>(initial.profiles);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const ids = { enabled: useUid('enabled-error'), profiles: useUid('profiles-error'), form: useUid('access-error') };
@@ -76,10 +137,10 @@ function AccessForm({ structure }: { structure: Structure }) {
     setBusy(true);
     setError(null);
     try {
-      const s = await api.setAccess(structure.id, enabled, PROFILES.filter((p) => profiles.includes(p)));
+      const s = await save(enabled, PROFILES.filter((p) => profiles.includes(p)));
       setEnabled(s.enabled);
       setProfiles(s.profiles);
-      announce(t('accessSaved'));
+      announce(saved);
     } catch (err) {
       setError(err);
     } finally {
@@ -99,7 +160,7 @@ function AccessForm({ structure }: { structure: Structure }) {
           {...invalid(enabledError, ids.enabled)}
           onChange={(e) => setEnabled((e.target as HTMLInputElement).checked)}
         />
-        <label for="access-enabled">{t('accessEnabled')}</label>
+        <label for="access-enabled">{label}</label>
       </div>
       <ErrorText error={enabledError} id={ids.enabled} />
       <fieldset {...invalid(profilesError, ids.profiles)} disabled={!enabled}>

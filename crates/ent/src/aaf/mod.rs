@@ -500,6 +500,9 @@ impl Mapper {
                 classes,
                 users: kept.into_iter().map(|p| p.user).collect(),
                 groups,
+                // The feed names no collectivité: the import leaves the stored ones as
+                // they are.
+                collectivites: None,
             },
             report: self.report,
         }

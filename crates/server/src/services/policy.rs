@@ -32,7 +32,7 @@ use causerie_ent::{
 };
 use causerie_proto::Element;
 use causerie_proto::errors::{Condition, StanzaError};
-use causerie_store::{AdminStore, DirectoryStore, SafetyStore, Store};
+use causerie_store::{AdminStore, CollectiviteStore, DirectoryStore, SafetyStore, Store};
 use tokio::sync::{Notify, watch};
 use tracing::{info, warn};
 
@@ -73,7 +73,14 @@ pub struct View {
     pub dir: Arc<Directory>,
     inactive: HashSet<String>,
     locked: HashSet<String>,
+    /// Each structure's own chat access, as set.
     access: HashMap<String, Access>,
+    /// Each collectivité's chat access, as set.
+    collectivite_access: HashMap<String, Access>,
+    /// Each structure's effective access (`causerie_ent::collectivite::effective`: its
+    /// own narrowed by its collectivités'), for those where any level set one: what the
+    /// access decision reads.
+    effective: HashMap<String, Access>,
     /// Each structure's own quiet hours; `quiet_default` for the others.
     quiet: HashMap<String, QuietHours>,
     quiet_default: Option<Arc<QuietHours>>,
@@ -91,6 +98,8 @@ impl View {
             inactive: HashSet::new(),
             locked: HashSet::new(),
             access: HashMap::new(),
+            collectivite_access: HashMap::new(),
+            effective: HashMap::new(),
             quiet: HashMap::new(),
             quiet_default: None,
             shutdown: HashMap::new(),
@@ -233,7 +242,7 @@ impl View {
     fn may_chat(&self, login: &str, user: Option<&User>) -> bool {
         let inactive = user.is_none() && self.inactive.contains(login);
         let locked = !self.locked.is_empty() && self.locked.contains(login);
-        causerie_ent::access::decide(user, inactive, locked, |s| self.access.get(s)).is_ok()
+        causerie_ent::access::decide(user, inactive, locked, |s| self.effective.get(s)).is_ok()
             && !self.is_shut(login)
     }
 
@@ -243,14 +252,15 @@ impl View {
             .is_some_and(|s| s.mode == ShutdownMode::Off)
     }
 
-    /// Whether `user` may use the chat (`causerie_ent::access::decide`, then his
-    /// structures' kill switch).
+    /// Whether `user` may use the chat (`causerie_ent::access::decide` on his structures'
+    /// effective access, narrowed by their collectivités', then his structures' kill
+    /// switch).
     pub fn access(&self, user: &str) -> Result<(), Denied> {
         causerie_ent::access::decide(
             self.dir.user(user),
             self.inactive.contains(user),
             self.locked.contains(user),
-            |s| self.access.get(s),
+            |s| self.effective.get(s),
         )?;
         if self.is_shut(user) {
             return Err(Denied::Shutdown);
@@ -258,9 +268,20 @@ impl View {
         Ok(())
     }
 
-    /// A structure's chat access as set, None when never set (on for everyone).
+    /// A structure's own chat access as set, None when never set (on for everyone).
     pub fn access_setting(&self, structure: &str) -> Option<&Access> {
         self.access.get(structure)
+    }
+
+    /// A collectivité's chat access as set, None when never set (on for everyone).
+    pub fn collectivite_access(&self, collectivite: &str) -> Option<&Access> {
+        self.collectivite_access.get(collectivite)
+    }
+
+    /// A structure's effective chat access: its own narrowed by the collectivités that
+    /// cover it; None when no level set one (on for everyone).
+    pub fn effective_access(&self, structure: &str) -> Option<&Access> {
+        self.effective.get(structure)
     }
 
     /// Whether an administrator locked `user`'s account.
@@ -498,14 +519,19 @@ impl Policy {
         let inactive = self.store.inactive_users().await?;
         let locked = self.store.locked_accounts().await?;
         let access = self.store.all_access().await?;
+        let collectivite_access = self.store.all_collectivite_access().await?;
         let quiet = self.store.all_quiet_hours().await?;
         let shutdown = self.store.all_shutdowns().await?;
+        let dir = Directory::new(snapshot, rules);
+        let effective = effective_access(&dir, &access, &collectivite_access);
         Ok(View {
             generation,
-            dir: Arc::new(Directory::new(snapshot, rules)),
+            dir: Arc::new(dir),
             inactive: inactive.into_iter().collect(),
             locked: locked.into_iter().collect(),
             access,
+            collectivite_access,
+            effective,
             quiet,
             quiet_default: self.quiet_default.clone(),
             shutdown,
@@ -513,6 +539,29 @@ impl Policy {
             plain_reach,
         })
     }
+}
+
+/// Each structure's effective access where any level set one (see [`View::effective_access`]).
+fn effective_access(
+    dir: &Directory,
+    own: &HashMap<String, Access>,
+    collectivites: &HashMap<String, Access>,
+) -> HashMap<String, Access> {
+    let mut ids: HashSet<&str> = own.keys().map(String::as_str).collect();
+    for c in dir.collectivites() {
+        if collectivites.contains_key(&c.id) {
+            ids.extend(c.structures.iter().map(String::as_str));
+        }
+    }
+    ids.into_iter()
+        .filter_map(|s| {
+            let above = dir
+                .collectivites_of(s)
+                .into_iter()
+                .filter_map(|c| collectivites.get(&c.id));
+            causerie_ent::collectivite::effective(own.get(s), above).map(|a| (s.to_string(), a))
+        })
+        .collect()
 }
 
 /// A watcher of `data_dir` that announces a change (and wakes the poller) whenever the
@@ -661,6 +710,7 @@ mod tests {
                 .collect(),
             users,
             groups: Vec::new(),
+            collectivites: None,
         }
     }
 

@@ -50,7 +50,11 @@ fn check_unique(snapshot: &Snapshot) -> Result<()> {
     dup("structure", snapshot.structures.iter().map(|s| &s.id))?;
     dup("class", snapshot.classes.iter().map(|c| &c.id))?;
     dup("user", snapshot.users.iter().map(|u| &u.login))?;
-    dup("group", snapshot.groups.iter().map(|g| &g.id))
+    dup("group", snapshot.groups.iter().map(|g| &g.id))?;
+    dup(
+        "collectivite",
+        snapshot.collectivites().iter().map(|c| &c.id),
+    )
 }
 
 pub(super) async fn import_snapshot(
@@ -246,7 +250,14 @@ pub(super) async fn import_snapshot(
         set_group_members(&mut tx, &g.id, &member_ids).await?;
     }
 
-    // 5. Local administrators named by the import replace the previous import's.
+    // 5. Collectivités, when the snapshot has a list (its structures are written): it
+    //    replaces the stored ones.
+    if let Some(list) = &snapshot.collectivites {
+        report.collectivites =
+            crate::collectivites::replace_all(&mut tx, &cur.collectivites, list).await?;
+    }
+
+    // 6. Local administrators named by the import replace the previous import's.
     sqlx::query("DELETE FROM admin_grants WHERE source = 'import'")
         .execute(&mut *tx)
         .await?;
@@ -274,6 +285,11 @@ pub(super) async fn import_snapshot(
                 "users_updated": report.users_updated,
                 "users_deactivated": report.users_deactivated,
             }));
+            if snapshot.collectivites.is_some()
+                && let Some(o) = a.after.as_mut().and_then(|v| v.as_object_mut())
+            {
+                o.insert("collectivites_changed".into(), report.collectivites.into());
+            }
         }
         insert_audit(&mut tx, &a).await?;
     }

@@ -48,6 +48,8 @@ pub(super) struct Directory {
     pub(super) classes: BTreeMap<String, ClassRow>,
     pub(super) users: BTreeMap<String, UserRow>,
     pub(super) groups: BTreeMap<String, GroupRow>,
+    /// Sorted by id, each one's structures sorted.
+    pub(super) collectivites: Vec<causerie_ent::Collectivite>,
 }
 
 /// Reads every directory table through `conn` (a transaction, for a consistent picture).
@@ -163,6 +165,7 @@ pub(super) async fn load(conn: &mut AnyConnection, backend: Backend) -> Result<D
             group.members.insert(login.clone());
         }
     }
+    dir.collectivites = crate::collectivites::load(&mut *conn).await?;
     Ok(dir)
 }
 
@@ -224,6 +227,9 @@ fn to_snapshot(dir: Directory) -> Snapshot {
                     .collect(),
             })
             .collect(),
+        // None when there are none: a snapshot read back equals the one imported
+        // without a list.
+        collectivites: (!dir.collectivites.is_empty()).then_some(dir.collectivites),
     }
 }
 

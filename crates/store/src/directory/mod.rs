@@ -55,6 +55,9 @@ pub struct ImportReport {
     pub users_updated: usize,
     pub users_deactivated: usize,
     pub groups: usize,
+    /// Collectivités written or removed (the snapshot's list differed from the stored
+    /// one); 0 when the snapshot had no list.
+    pub collectivites: usize,
 }
 
 /// Whether a structure may use the service (the type lives with the access decision).

@@ -1,6 +1,7 @@
 //! Administrators (super-administrator only): who administers what and from where
 //! (`config`, `grant`, `import`), granting local administration of structures and
-//! revoking a grant.
+//! revoking a grant; collectivité administrators are listed here too (granted in
+//! `collectivites.rs`).
 
 use std::collections::BTreeMap;
 
@@ -9,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use causerie_ent::User;
 use causerie_server::changes::{Actor, Change};
-use causerie_store::{AccountStore, AdminStore, GrantSource};
+use causerie_store::{AccountStore, AdminStore, CollectiviteStore, GrantSource};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -50,6 +51,16 @@ pub async fn list(
         out.push(
             json!({"login": login, "name": name(&login), "role": "local",
             "structures": structures, "source": source.as_str()}),
+        );
+    }
+    let mut by_login: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (login, id) in server.store().collectivite_grants().await? {
+        by_login.entry(login).or_default().push(id);
+    }
+    for (login, collectivites) in by_login {
+        out.push(
+            json!({"login": login, "name": name(&login), "role": "collectivite",
+            "structures": [], "collectivites": collectivites, "source": "grant"}),
         );
     }
     Ok(Json(out))

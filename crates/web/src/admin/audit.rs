@@ -70,6 +70,7 @@ pub async fn list(
     Query(params): Query<HashMap<String, String>>,
     caller: Caller,
 ) -> Result<Json<Vec<Value>>, ApiError> {
+    caller.user_data()?;
     let rows = rows(&server, &caller, &params, 100, 1000).await?;
     Ok(Json(rows.iter().map(row_json).collect()))
 }
@@ -117,6 +118,7 @@ pub async fn csv(
     Query(params): Query<HashMap<String, String>>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
+    caller.user_data()?;
     let rows = rows(&server, &caller, &params, 10_000, 100_000).await?;
     Ok((
         [

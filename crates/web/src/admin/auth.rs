@@ -5,7 +5,7 @@
 //!
 //! [`Caller`] is the extractor every route but login takes: a live session of an
 //! administrator. Handlers then ask it for a narrower handle — [`StructureAdmin`],
-//! [`GroupAdmin`], [`UserAdmin`] or [`SuperAdmin`] — which only the checks in this file
+//! [`AccessAdmin`], [`CollectiviteAdmin`], [`GroupAdmin`], [`UserAdmin`] or [`SuperAdmin`] — which only the checks in this file
 //! construct (their fields are private), and which the code that changes anything
 //! requires. A route that skipped the check would not compile.
 
@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use causerie_ent::{Directory, Group, User};
 use causerie_server::Server;
 use causerie_server::auth::Verified;
-use causerie_store::{AdminSession, AdminStore, DirectoryStore, ReportStore};
+use causerie_store::{AdminSession, AdminStore, CollectiviteStore, DirectoryStore, ReportStore};
 use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -244,6 +244,11 @@ struct Role {
     /// as `safety` but without the super-administrator's rank (only the structure's own
     /// staff).
     archive: BTreeSet<String>,
+    /// Existing collectivités he administers (all of them for a super-administrator).
+    collectivites: BTreeSet<String>,
+    /// The structures those collectivités cover: he sets their chat access, and sees
+    /// nothing else of them (no users, reports, archives or audit).
+    covered: BTreeSet<String>,
 }
 
 async fn role_of(server: &Server, dir: &Directory, login: &str) -> Result<Option<Role>, ApiError> {
@@ -314,13 +319,34 @@ async fn role_of(server: &Server, dir: &Directory, login: &str) -> Result<Option
     } else {
         archive.clone()
     };
+    let collectivites: BTreeSet<String> = if is_super {
+        dir.collectivites().iter().map(|c| c.id.clone()).collect()
+    } else {
+        server
+            .store()
+            .collectivite_grants_of(login)
+            .await?
+            .into_iter()
+            .filter(|id| dir.collectivite(id).is_some())
+            .collect()
+    };
+    let covered: BTreeSet<String> = collectivites
+        .iter()
+        .filter_map(|id| dir.collectivite(id))
+        .flat_map(|c| c.structures.iter())
+        .filter(|id| dir.structure(id).is_some())
+        .cloned()
+        .collect();
     Ok(
-        (is_super || !structures.is_empty() || !safety.is_empty()).then_some(Role {
-            is_super,
-            structures,
-            safety,
-            archive,
-        }),
+        (is_super || !structures.is_empty() || !safety.is_empty() || !collectivites.is_empty())
+            .then_some(Role {
+                is_super,
+                structures,
+                safety,
+                archive,
+                collectivites,
+                covered,
+            }),
     )
 }
 
@@ -359,7 +385,7 @@ impl Rank {
             None => Rank::User,
             Some(r) if r.is_super => Rank::Super,
             // Safety staff only: no administration right.
-            Some(r) if r.structures.is_empty() => Rank::User,
+            Some(r) if r.structures.is_empty() && r.collectivites.is_empty() => Rank::User,
             Some(_) => Rank::Local,
         }
     }
@@ -382,6 +408,8 @@ pub struct Caller {
     structures: BTreeSet<String>,
     safety: BTreeSet<String>,
     archive: BTreeSet<String>,
+    collectivites: BTreeSet<String>,
+    covered: BTreeSet<String>,
     csrf: String,
     token_hash: String,
 }
@@ -428,6 +456,8 @@ impl FromRequestParts<AppState> for Caller {
             structures: role.structures,
             safety: role.safety,
             archive: role.archive,
+            collectivites: role.collectivites,
+            covered: role.covered,
             csrf: session.csrf,
             token_hash: hash,
         })
@@ -443,6 +473,47 @@ pub struct StructureAdmin {
 }
 
 impl StructureAdmin {
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// The right to set one structure's chat access (and to see its name and access, nothing
+/// of its users): given by [`Caller::structure_access`] only — to its local
+/// administrators and to the administrators of a collectivité that covers it.
+#[derive(Debug)]
+pub struct AccessAdmin {
+    actor: String,
+    id: String,
+    /// He administers the structure itself (not only through a collectivité).
+    local: bool,
+}
+
+impl AccessAdmin {
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+    /// Whether he is the structure's own administrator (then he sees all of it).
+    pub fn is_local(&self) -> bool {
+        self.local
+    }
+}
+
+/// The right to see and set one collectivité's chat access: given by
+/// [`Caller::collectivite`] only.
+#[derive(Debug)]
+pub struct CollectiviteAdmin {
+    actor: String,
+    id: String,
+}
+
+impl CollectiviteAdmin {
     pub fn actor(&self) -> &str {
         &self.actor
     }
@@ -527,6 +598,65 @@ impl Caller {
             return Err(ApiError::not_found());
         }
         Err(ApiError::forbidden())
+    }
+
+    /// The collectivités the caller administers (every one for a super-administrator).
+    pub fn collectivites(&self) -> &BTreeSet<String> {
+        &self.collectivites
+    }
+
+    /// The structures whose chat access the caller may set: those he administers and
+    /// those his collectivités cover.
+    pub fn access_structures(&self) -> BTreeSet<String> {
+        self.structures.union(&self.covered).cloned().collect()
+    }
+
+    /// The right to set structure `id`'s chat access: its local administrators', and the
+    /// administrators' of a collectivité covering it. `403` otherwise; `404` for a
+    /// super-administrator when it does not exist.
+    pub fn structure_access(&self, dir: &Directory, id: &str) -> Result<AccessAdmin, ApiError> {
+        let local = self.structures.contains(id);
+        if local || self.covered.contains(id) {
+            return Ok(AccessAdmin {
+                actor: self.login.clone(),
+                id: id.to_string(),
+                local,
+            });
+        }
+        if self.is_super && dir.structure(id).is_none() {
+            return Err(ApiError::not_found());
+        }
+        Err(ApiError::forbidden())
+    }
+
+    /// The right to see and set collectivité `id`'s access: `404` when it does not
+    /// exist, `403` when the caller does not administer it.
+    pub fn collectivite(&self, dir: &Directory, id: &str) -> Result<CollectiviteAdmin, ApiError> {
+        if dir.collectivite(id).is_none() {
+            return Err(ApiError::not_found());
+        }
+        if self.is_super || self.collectivites.contains(id) {
+            return Ok(CollectiviteAdmin {
+                actor: self.login.clone(),
+                id: id.to_string(),
+            });
+        }
+        Err(ApiError::forbidden())
+    }
+
+    /// `403` for an administrator who only administers collectivités: he sees their
+    /// structures' access, never their users' data (user lists, the live view's
+    /// figures, the audit log, reports, archives).
+    pub fn user_data(&self) -> Result<(), ApiError> {
+        if self.is_super || !self.structures.is_empty() || !self.safety.is_empty() {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Un administrateur de collectivité règle l'accès au chat de ses établissements ; il ne voit pas les données de leurs utilisateurs.",
+            "A collectivité administrator sets the chat access of its structures; he does not see their users' data.",
+        ))
     }
 
     pub fn superadmin(&self) -> Result<SuperAdmin, ApiError> {
@@ -695,15 +825,15 @@ impl Caller {
 
     /// The session's JSON (`GET /admin/api/session`).
     fn session_json(&self, dir: &Directory) -> Value {
-        session_json(
-            dir,
-            &self.login,
-            self.is_super,
-            &self.structures,
-            &self.safety,
-            &self.archive,
-            &self.csrf,
-        )
+        let role = Role {
+            is_super: self.is_super,
+            structures: self.structures.clone(),
+            safety: self.safety.clone(),
+            archive: self.archive.clone(),
+            collectivites: self.collectivites.clone(),
+            covered: self.covered.clone(),
+        };
+        session_json(dir, &self.login, &role, &self.csrf)
     }
 }
 
@@ -741,15 +871,16 @@ impl ArchiveReader {
     }
 }
 
-fn session_json(
-    dir: &Directory,
-    login: &str,
-    is_super: bool,
-    structures: &BTreeSet<String>,
-    safety: &BTreeSet<String>,
-    archive: &BTreeSet<String>,
-    csrf: &str,
-) -> Value {
+fn session_json(dir: &Directory, login: &str, role: &Role, csrf: &str) -> Value {
+    let (is_super, structures, safety, archive, collectivites) = (
+        role.is_super,
+        &role.structures,
+        &role.safety,
+        &role.archive,
+        &role.collectivites,
+    );
+    let access_structures: BTreeSet<String> =
+        role.structures.union(&role.covered).cloned().collect();
     let name = dir
         .user(login)
         .map(User::display_name)
@@ -762,11 +893,18 @@ fn session_json(
     };
     let role = if is_super {
         "super"
-    } else if structures.is_empty() {
-        "safety"
-    } else {
+    } else if !structures.is_empty() {
         "local"
+    } else if !collectivites.is_empty() {
+        "collectivite"
+    } else {
+        "safety"
     };
+    let collectivites: Vec<Value> = collectivites
+        .iter()
+        .filter_map(|id| dir.collectivite(id))
+        .map(|c| json!({"id": c.id, "name": c.name, "kind": c.kind.as_str()}))
+        .collect();
     json!({
         "login": login,
         "name": name,
@@ -774,6 +912,8 @@ fn session_json(
         "structures": list(structures),
         "report_structures": list(safety),
         "archive_structures": list(archive),
+        "collectivites": collectivites,
+        "access_structures": list(&access_structures),
         "csrf": csrf,
     })
 }
@@ -911,16 +1051,15 @@ pub async fn login(
             expires_ms: now + max_ms,
         })
         .await?;
-    tracing::info!(login = %login, role = if role.is_super { "super" } else { "local" }, "admin logged in");
-    let body = session_json(
-        &dir,
-        &login,
-        role.is_super,
-        &role.structures,
-        &role.safety,
-        &role.archive,
-        &csrf,
-    );
+    let rank = if role.is_super {
+        "super"
+    } else if role.structures.is_empty() && !role.collectivites.is_empty() {
+        "collectivite"
+    } else {
+        "local"
+    };
+    tracing::info!(login = %login, role = rank, "admin logged in");
+    let body = session_json(&dir, &login, &role, &csrf);
     let mut resp = axum::Json(body).into_response();
     resp.headers_mut().insert(
         header::SET_COOKIE,

@@ -13,6 +13,7 @@ use super::{ApiError, AppState, rfc3339_ms};
 
 /// `GET /admin/api/live`.
 pub async fn live(State(server): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.user_data()?;
     let dir = server.directory().await;
     let mut online_users = 0usize;
     let mut sessions = 0usize;

@@ -1,7 +1,8 @@
 //! The admin API at `/admin/api` (docs/admin-api.md): the JSON API behind the admin
 //! console, one file per area — [`auth`] (login, sessions, CSRF, the role check that
 //! hands out [`auth::StructureAdmin`] and [`auth::SuperAdmin`]), [`structures`] (access,
-//! rules, archive retention and file sharing), [`groups`], [`users`], [`live`], [`audit`],
+//! rules, archive retention and file sharing), [`collectivites`] (their access above
+//! their structures', their administrators), [`groups`], [`users`], [`live`], [`audit`],
 //! [`admins`], [`reports`] (« Signalements » and each structure's safety staff),
 //! [`archive_access`] (lawful, audited reading of a member's archives) and the access
 //! export of a user's data ([`users`]).
@@ -20,6 +21,7 @@ pub mod app_passwords;
 pub mod archive_access;
 pub mod audit;
 pub mod auth;
+pub mod collectivites;
 pub mod groups;
 pub mod live;
 pub mod reports;
@@ -50,6 +52,17 @@ pub fn router() -> Router<AppState> {
         .route("/structures", get(structures::list))
         .route("/structures/{id}", get(structures::show))
         .route("/structures/{id}/access", put(structures::set_access))
+        .route("/collectivites", get(collectivites::list))
+        .route("/collectivites/{id}", get(collectivites::show))
+        .route("/collectivites/{id}/access", put(collectivites::set_access))
+        .route(
+            "/collectivites/{id}/admins",
+            get(collectivites::admins).post(collectivites::grant),
+        )
+        .route(
+            "/collectivites/{id}/admins/{login}",
+            delete(collectivites::revoke),
+        )
         .route(
             "/structures/{id}/archive",
             put(structures::set_retention).delete(structures::reset_retention),

@@ -7,6 +7,11 @@
 //!
 //! An access change closes at once the sessions of connected users it now refuses; a
 //! rules change applies from the next stanza (the directory cache is invalidated).
+//!
+//! A structure's access is also narrowed by the collectivités that cover it: each entry
+//! says its `effective` access and those collectivités. Their administrators see the
+//! structures they cover in the list and set their access (`AccessAdmin`); for them an
+//! entry has no user figures and `show` only the access (`access_only`).
 
 use std::collections::BTreeSet;
 
@@ -19,7 +24,7 @@ use causerie_store::{Access, AccountArchiveStore, DirectoryStore, PrivacyStore};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::auth::{Caller, StructureAdmin};
+use super::auth::{AccessAdmin, Caller, StructureAdmin};
 use super::{ApiError, AppState, parse_body};
 
 /// The list entry of a structure.
@@ -33,7 +38,7 @@ async fn summary(server: &AppState, dir: &Directory, id: &str) -> Result<Value, 
         .iter()
         .filter(|u| server.is_online(&u.login))
         .count();
-    Ok(json!({
+    let mut v = json!({
         "id": s.id,
         "name": s.name,
         "enabled": access.enabled,
@@ -41,7 +46,63 @@ async fn summary(server: &AppState, dir: &Directory, id: &str) -> Result<Value, 
         "users": members.len(),
         "online": online,
         "custom_rules": dir.has_custom_rules(id),
-    }))
+    });
+    above(server, dir, id, &mut v).await;
+    Ok(v)
+}
+
+/// Adds a structure's `effective` access and the `collectivites` that cover it (with
+/// their access) to its JSON.
+async fn above(server: &AppState, dir: &Directory, id: &str, v: &mut Value) {
+    let view = server.view().await;
+    let effective = view.effective_access(id).cloned().unwrap_or_default();
+    v["effective"] = access_json(&effective);
+    v["collectivites"] = dir
+        .collectivites_of(id)
+        .into_iter()
+        .map(|c| {
+            let a = view.collectivite_access(&c.id).cloned().unwrap_or_default();
+            let mut j = json!({"id": c.id, "name": c.name, "kind": c.kind.as_str()});
+            j["access"] = access_json(&a);
+            j
+        })
+        .collect();
+}
+
+pub(crate) fn access_json(a: &Access) -> Value {
+    json!({
+        "enabled": a.enabled,
+        "profiles": a.profiles.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+    })
+}
+
+/// What a collectivité administrator sees of a structure he does not administer
+/// himself: its name and access, nothing of its users.
+async fn access_only(server: &AppState, dir: &Directory, id: &str) -> Result<Value, ApiError> {
+    let mut v = summary(server, dir, id).await?;
+    if let Some(o) = v.as_object_mut() {
+        o.remove("users");
+        o.remove("online");
+        o.remove("custom_rules");
+    }
+    v["access_only"] = json!(true);
+    Ok(v)
+}
+
+/// The structure as `admin` may see it after an access change.
+async fn after_access(
+    server: &AppState,
+    admin: &AccessAdmin,
+    caller: &Caller,
+) -> Result<Value, ApiError> {
+    let dir = server.directory().await;
+    if admin.is_local() {
+        let full = caller.structure(&dir, admin.id())?;
+        drop(dir);
+        detail(server, &full).await
+    } else {
+        access_only(server, &dir, admin.id()).await
+    }
 }
 
 pub(crate) async fn detail(server: &AppState, admin: &StructureAdmin) -> Result<Value, ApiError> {
@@ -88,8 +149,12 @@ pub async fn list(
 ) -> Result<Json<Vec<Value>>, ApiError> {
     let dir = server.directory().await;
     let mut out = Vec::new();
-    for id in caller.structures() {
-        out.push(summary(&server, &dir, id).await?);
+    for id in caller.access_structures() {
+        if caller.structures().contains(&id) {
+            out.push(summary(&server, &dir, &id).await?);
+        } else {
+            out.push(access_only(&server, &dir, &id).await?);
+        }
     }
     Ok(Json(out))
 }
@@ -100,8 +165,8 @@ pub async fn show(
     Path(id): Path<String>,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    let admin = caller.structure(&*server.directory().await, &id)?;
-    Ok(Json(detail(&server, &admin).await?))
+    let admin = caller.structure_access(&*server.directory().await, &id)?;
+    Ok(Json(after_access(&server, &admin, &caller).await?))
 }
 
 #[derive(Deserialize)]
@@ -111,15 +176,10 @@ struct AccessBody {
     profiles: Vec<Profile>,
 }
 
-/// `PUT /admin/api/structures/{id}/access`.
-pub async fn set_access(
-    State(server): State<AppState>,
-    Path(id): Path<String>,
-    caller: Caller,
-    body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let admin = caller.structure(&*server.directory().await, &id)?;
-    let b: AccessBody = parse_body(&body)?;
+/// An access body (`{"enabled", "profiles"}`): a profile listed twice is refused; the
+/// profiles are kept in the canonical order whatever the order given.
+pub(crate) fn parse_access(body: &[u8]) -> Result<Access, ApiError> {
+    let b: AccessBody = parse_body(body)?;
     let mut seen = BTreeSet::new();
     for (i, p) in b.profiles.iter().enumerate() {
         if !seen.insert(*p) {
@@ -130,15 +190,26 @@ pub async fn set_access(
             ));
         }
     }
-    // Kept in the canonical order whatever the order given.
     let profiles: Vec<Profile> = Profile::ALL
         .into_iter()
         .filter(|p| seen.contains(p))
         .collect();
-    let access = Access {
+    Ok(Access {
         enabled: b.enabled,
         profiles,
-    };
+    })
+}
+
+/// `PUT /admin/api/structures/{id}/access`: by its local administrators, or the
+/// administrators of a collectivité that covers it.
+pub async fn set_access(
+    State(server): State<AppState>,
+    Path(id): Path<String>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let admin = caller.structure_access(&*server.directory().await, &id)?;
+    let access = parse_access(&body)?;
     server
         .apply(
             &Actor::Admin(admin.actor().into()),
@@ -149,7 +220,7 @@ pub async fn set_access(
         )
         .await?;
     tracing::info!(actor = %admin.actor(), structure = %admin.id(), "admin: chat access changed");
-    Ok(Json(detail(&server, &admin).await?))
+    Ok(Json(after_access(&server, &admin, &caller).await?))
 }
 
 #[derive(Deserialize)]

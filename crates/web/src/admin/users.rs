@@ -23,6 +23,7 @@ pub async fn search(
     Query(params): Query<HashMap<String, String>>,
     caller: Caller,
 ) -> Result<Json<Vec<Value>>, ApiError> {
+    caller.user_data()?;
     let dir = server.directory().await;
     let max = limit(params.get("limit").map(String::as_str), 50, 500)?;
     let structure = match params.get("structure").filter(|s| !s.is_empty()) {
@@ -71,9 +72,10 @@ async fn detail(server: &AppState, caller: &Caller, login: &str) -> Result<Value
     // The one access decision (the login's and the enforcement's), on the structures'
     // access in force and the lock as stored now.
     let view = server.view().await;
-    let refused = causerie_ent::access::decide(Some(u), false, locked, |s| view.access_setting(s))
-        .err()
-        .map(|d| d.code());
+    let refused =
+        causerie_ent::access::decide(Some(u), false, locked, |s| view.effective_access(s))
+            .err()
+            .map(|d| d.code());
     let mut v = user_json(&dir, u);
     let groups: Vec<Value> = dir
         .groups_of(login)
