@@ -43,6 +43,9 @@ class Outcome:
     text_lang: str | None = None
     features: ET.Element | None = None
     scram_verified: bool | None = None
+    # XEP-0198 inline: the <resumed/> or <failed/> inside <success/>.
+    resumed: ET.Element | None = None
+    sm_failed: ET.Element | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -77,7 +80,8 @@ def _b64(b: bytes) -> str:
 def authenticate(c: RawClient, mechanism: str, initial: bytes, *, agent: str | None = None,
                  software: str = "Causerie tests", tag: str | None = None, bind: bool = False,
                  sm: bool = False, request_token: bool = False, count: int | None = None,
-                 invalidate: bool = False, scram: "Scram | None" = None) -> Outcome:
+                 invalidate: bool = False, scram: "Scram | None" = None,
+                 resume: "tuple[str, int] | None" = None) -> Outcome:
     inner = f"<initial-response>{_b64(initial)}</initial-response>"
     if agent is not None:
         inner += (f"<user-agent id='{xml_escape(agent)}'><software>{xml_escape(software)}</software>"
@@ -86,6 +90,8 @@ def authenticate(c: RawClient, mechanism: str, initial: bytes, *, agent: str | N
         t = f"<tag>{xml_escape(tag)}</tag>" if tag else ""
         e = f"<enable xmlns='{NS_SM}' resume='true'/>" if sm else ""
         inner += f"<bind xmlns='{NS_BIND2}'>{t}{e}</bind>"
+    if resume is not None:
+        inner += f"<resume xmlns='{NS_SM}' previd='{xml_escape(resume[0])}' h='{resume[1]}'/>"
     if request_token:
         inner += f"<request-token xmlns='{NS_FAST}' mechanism='{HT}'/>"
     if count is not None or invalidate:
@@ -113,10 +119,14 @@ def authenticate(c: RawClient, mechanism: str, initial: bytes, *, agent: str | N
                   bound=el.find(q("bound", NS_BIND2)),
                   token=None if tok is None else tok.get("token"),
                   expiry=None if tok is None else tok.get("expiry"))
+    out.resumed = el.find(f"{{{NS_SM}}}resumed")
+    out.sm_failed = el.find(f"{{{NS_SM}}}failed")
     if scram is not None:
         out.scram_verified = additional == scram.server_final
-    # No stream restart: the features come on the same stream.
-    out.features = c.wait_for(lambda e: local(e.tag) == "features", what="features after <success/>")
+    # No stream restart: the features come on the same stream, unless a session was
+    # resumed (XEP-0198's SASL2 integration: no features then).
+    out.features = None if out.resumed is not None else c.wait_for(
+        lambda e: local(e.tag) == "features", what="features after <success/>")
     if out.bound is not None and out.authzid:
         c.jid = out.authzid
     return out

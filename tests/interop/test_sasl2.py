@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from raw import IQ, MESSAGE, NS_SASL
+from raw import IQ, MESSAGE, NS_SASL, tostring
 from sasl2_client import (HT, NS_BIND2, NS_FAST, NS_SASL2, NS_SM, Scram, authenticate, connect,
                           ht_proof, mechanisms, new_agent, q, scram_login, token_login)
 from test_directory import make_school  # noqa: F401  (pytest fixture)
@@ -67,6 +67,57 @@ def test_scram_login_binds_in_one_round_trip_and_chats(server, make_user):
         b.close()
     finally:
         c.close()
+
+
+def test_a_phone_resumes_its_session_inside_sasl2(server, make_user):
+    """XEP-0198's SASL2 integration: a phone back from a tunnel logs in and takes its
+    session over in one round trip, and gets what came meanwhile."""
+    alice, bob = make_user("alice"), make_user("bob")
+    c, out = scram_login(server, alice, agent=new_agent(), bind=True, tag="Phone", sm=True)
+    assert out.ok
+    inline = out.features  # the features after Bind 2
+    smid = out.bound.find(f"{{{NS_SM}}}enabled").get("id")
+    full = out.authzid
+    c.presence()
+    assert c.ping_server().get("type") == "result"
+    # The network goes: no goodbye.
+    c.abort()
+    from raw import login
+    b = login(server.host, server.c2s_port, server.domain, bob.user, bob.password, "pc")
+    b.message(full, "pendant le tunnel")
+    time.sleep(0.3)
+    # Back: the feature says resumption may come inline.
+    c2, feats = connect(server)
+    auth_feature = feats.find(q("authentication"))
+    assert auth_feature.find(f"{q('inline')}/{{{NS_SM}}}sm") is not None, tostring(feats)
+    s = Scram(alice.user, alice.password)
+    out2 = authenticate(c2, "SCRAM-SHA-256", s.first(), scram=s, resume=(smid, 0),
+                        bind=True, tag="Other")
+    try:
+        assert out2.ok and out2.resumed is not None, out2.el
+        assert out2.resumed.get("previd") == smid
+        # The same session: its full JID, no new binding, no stream features.
+        assert out2.authzid == full and out2.bound is None and out2.features is None
+        m = c2.wait_for(lambda e: e.tag == MESSAGE and e.findtext("{jabber:client}body") == "pendant le tunnel",
+                        what="the message sent while away")
+        assert m.get("to") == full
+        assert c2.ping_server().get("type") == "result"
+    finally:
+        c2.close()
+        b.close()
+    assert inline is not None
+    # An unknown session: <failed/> inside <success/>, and Bind 2 goes on.
+    c3, feats = connect(server)
+    s = Scram(alice.user, alice.password)
+    out3 = authenticate(c3, "SCRAM-SHA-256", s.first(), scram=s, resume=("no-such-id", 0),
+                        bind=True, tag="Tab")
+    try:
+        assert out3.ok and out3.resumed is None and out3.sm_failed is not None, out3.el
+        assert out3.sm_failed.find("{urn:ietf:params:xml:ns:xmpp-stanzas}item-not-found") is not None
+        assert out3.bound is not None and out3.authzid.startswith(f"{alice.jid}/Tab.")
+        assert c3.ping_server().get("type") == "result"
+    finally:
+        c3.close()
 
 
 def test_sasl2_without_bind2_continues_on_the_same_stream(server, make_user):

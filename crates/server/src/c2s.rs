@@ -245,6 +245,13 @@ fn run<T: Transport>(
     }
 }
 
+/// What a `<resume/>` came to: the session taken over and its `<resumed/>`, or the
+/// `<failed/>` to send.
+enum Resumed {
+    Done(Negotiated, String),
+    Failed(String),
+}
+
 /// How an authentication ends.
 enum Authed {
     /// RFC 6120 SASL: the stream restarts.
@@ -506,7 +513,11 @@ impl<T: Transport> Conn<T> {
             features.push_str(&format!("<mechanism>{}</mechanism>", sso::MECHANISM));
         }
         features.push_str("</mechanisms>");
-        features.push_str(&sasl2::feature(offered, self.fast_on()));
+        features.push_str(&sasl2::feature(
+            offered,
+            self.fast_on(),
+            self.server.config.limits.resume_window_secs > 0,
+        ));
         self.send_features(&features).await?;
         loop {
             let el = self.next_element().await?;
@@ -954,6 +965,29 @@ impl<T: Transport> Conn<T> {
             .map(|d| format!("<additional-data>{d}</additional-data>"))
             .unwrap_or_default();
         let bare = format!("{user}@{}", self.server.domain);
+        // XEP-0198 inline: resumption comes first; done, it replaces binding, and no
+        // stream features follow. Failed, its <failed/> goes in the <success/> and the
+        // login goes on (Bind 2 when asked).
+        if let Some(resume) = req.resume.clone() {
+            match Box::pin(self.take_over(&user, resume)).await? {
+                Resumed::Done(negotiated, resumed) => {
+                    let full = match &negotiated {
+                        Negotiated::Bound(session, ..) => session.jid.to_string(),
+                        _ => bare.clone(),
+                    };
+                    // A failed write shows in the session loop (the session waits again).
+                    let _ = self
+                        .send(&format!(
+                            "<success xmlns='{}'>{data}<authorization-identifier>{}</authorization-identifier>{resumed}{extra}</success>",
+                            ns::SASL2,
+                            escape(&full)
+                        ))
+                        .await;
+                    return Ok(Some(Authed::Bound(negotiated)));
+                }
+                Resumed::Failed(failed) => extra.push_str(&failed),
+            }
+        }
         // XEP-0386: bound in the same round trip, when asked and possible.
         let bound = match &req.bind {
             Some(bind) => {
@@ -1033,9 +1067,24 @@ impl<T: Transport> Conn<T> {
     /// `<resume/>` (XEP-0198 §5) instead of binding: takes over the session of `user`
     /// with that id, live or detached; `None` (after `<failed/>`) when there is none.
     async fn resume(&mut self, user: &str, el: Element) -> Result<Option<Negotiated>, End> {
+        match self.take_over(user, el).await? {
+            Resumed::Done(negotiated, resumed) => {
+                // A failed write shows in the session loop (then the session waits again).
+                let _ = self.send(&resumed).await;
+                Ok(Some(negotiated))
+            }
+            Resumed::Failed(failed) => {
+                self.send(&failed).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// The work of a `<resume/>`, top-level or inline in SASL2: the session taken over
+    /// and the `<resumed/>` to say so, or the `<failed/>` to send.
+    async fn take_over(&mut self, user: &str, el: Element) -> Result<Resumed, End> {
         let Some(xmpp_parsers::sm::Nonza::Resume(req)) = stream_mgmt::parse(el) else {
-            self.send(&stream_mgmt::failed("bad-request", None)).await?;
-            return Ok(None);
+            return Ok(Resumed::Failed(stream_mgmt::failed("bad-request", None)));
         };
         let previd = req.previd.0;
         // Only among this account's sessions: another account's id is unknown here.
@@ -1057,9 +1106,7 @@ impl<T: Transport> Conn<T> {
         };
         let Some((handle, Parked { inbox, mut sm })) = parked else {
             debug!(peer = %self.peer, "resumption of an unknown or expired session");
-            self.send(&stream_mgmt::failed("item-not-found", None))
-                .await?;
-            return Ok(None);
+            return Ok(Resumed::Failed(stream_mgmt::failed("item-not-found", None)));
         };
         let Ok(full) = FullJid::new(&format!(
             "{user}@{}/{}",
@@ -1076,8 +1123,7 @@ impl<T: Transport> Conn<T> {
             // Its stanzas are not lost: the session ends as any other.
             let server = self.server.clone();
             tokio::spawn(async move { detached::end(&server, &session, inbox, sm).await });
-            self.send(&stream_mgmt::failed_too_high(too_high)).await?;
-            return Ok(None);
+            return Ok(Resumed::Failed(stream_mgmt::failed_too_high(too_high)));
         }
         self.server.sessions.describe(
             user,
@@ -1088,10 +1134,12 @@ impl<T: Transport> Conn<T> {
                 since: std::time::SystemTime::now(),
             },
         );
-        // A failed write shows in the session loop (then the session waits again).
-        let _ = self.send(&stream_mgmt::resumed(&previd, sm.inbound)).await;
+        let resumed = stream_mgmt::resumed(&previd, sm.inbound);
         info!(peer = %self.peer, jid = %session.jid, "session resumed");
-        Ok(Some(Negotiated::Bound(session, inbox, Some(sm))))
+        Ok(Resumed::Done(
+            Negotiated::Bound(session, inbox, Some(sm)),
+            resumed,
+        ))
     }
 
     /// The session loop ended: hands the session over to a connection resuming it,

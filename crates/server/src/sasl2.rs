@@ -56,6 +56,8 @@ pub struct Request {
     /// `<fast count=… invalidate=…/>` with a token login.
     pub fast_count: Option<i64>,
     pub fast_invalidate: bool,
+    /// XEP-0198 `<resume/>` inline (its SASL2 integration): the session to take over.
+    pub resume: Option<Element>,
 }
 
 /// Longest user-agent id, tag, software or device name kept.
@@ -105,6 +107,7 @@ pub fn parse(el: &Element) -> Request {
             .and_then(|f| f.attr("count"))
             .and_then(|c| c.parse().ok()),
         fast_invalidate: fast.is_some_and(|f| matches!(f.attr("invalidate"), Some("true" | "1"))),
+        resume: el.get_child("resume", crate::stream_mgmt::NS).cloned(),
     }
 }
 
@@ -117,14 +120,20 @@ pub fn decode(text: &str) -> Option<Vec<u8>> {
     B64.decode(t).ok()
 }
 
-/// The `<authentication/>` stream feature: the mechanisms, and what may come inline.
-pub fn feature(mechanisms: &[&str], fast: bool) -> String {
+/// The `<authentication/>` stream feature: the mechanisms, and what may come inline
+/// (Bind 2, stream resumption when `resume`, FAST when `fast`).
+pub fn feature(mechanisms: &[&str], fast: bool, resume: bool) -> String {
     let mut f = format!("<authentication xmlns='{}'>", ns::SASL2);
     for m in mechanisms {
         f.push_str(&format!("<mechanism>{m}</mechanism>"));
     }
+    f.push_str("<inline>");
+    if resume {
+        // XEP-0198's SASL2 integration: `<resume/>` inside `<authenticate/>`.
+        f.push_str(&format!("<sm xmlns='{}'/>", crate::stream_mgmt::NS));
+    }
     f.push_str(&format!(
-        "<inline><bind xmlns='{}'><inline><feature var='{}'/><feature var='{}'/></inline></bind>",
+        "<bind xmlns='{}'><inline><feature var='{}'/><feature var='{}'/></inline></bind>",
         ns::BIND2,
         crate::stream_mgmt::NS,
         ns::CARBONS
