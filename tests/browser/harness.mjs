@@ -85,6 +85,8 @@ async function startServerOnce(extraToml) {
   const root = mkdtempSync(join(tmpdir(), 'causerie-browser-'));
   const [c2s, c2sTls, http] = [await freePort(), await freePort(), await freePort()];
   const config = join(root, 'causerie.toml');
+  // `extraToml` may depend on the ports chosen (e.g. a URL of this server).
+  const extra = typeof extraToml === 'function' ? extraToml({ url: `http://localhost:${http}`, http }) : extraToml;
   writeFileSync(
     config,
     [
@@ -100,8 +102,8 @@ async function startServerOnce(extraToml) {
       'failure_delay_ms = 50',
       '',
       // Tests run at any hour: no default quiet hours unless a test sets its own.
-      ...(extraToml.includes('[quiet_hours]') ? [] : ['[quiet_hours]', 'default = false', '']),
-      extraToml,
+      ...(extra.includes('[quiet_hours]') ? [] : ['[quiet_hours]', 'default = false', '']),
+      extra,
     ].join('\n'),
   );
   const logPath = join(root, 'server.log');

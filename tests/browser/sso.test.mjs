@@ -88,7 +88,9 @@ describe('one login with the portal (CAS)', () => {
 
   before(async () => {
     cas = await startCas(await freePort());
-    server = await startServer({ extraToml: `[cas]\nserver_url = "${cas.url}"\n` });
+    server = await startServer({
+      extraToml: ({ url }) => `[cas]\nserver_url = "${cas.url}"\nservice_url = "${url}/sso/cas"\n`,
+    });
     browser = await launchBrowser();
   });
 

@@ -101,11 +101,18 @@ async def test_the_school_makes_them_and_each_structure_chooses_who_may(make_sch
     assert "pour toi" in ans["error"]["message_fr"], ans
     status, ans, _ = await api.call("POST", "/users/lea.martin/app-passwords", {"label": "x"})
     assert status == 409, ans
-    # An adult, by the school: the secret answered once, audited as the administrator.
+    # An adult, by the school: the secret answered once, audited as the administrator;
+    # Paul, connected, is told at once (a credential made behind his back shows).
+    paul = await sch.login("paul.martin", "web")
     status, made, _ = await api.call("POST", "/users/paul.martin/app-passwords",
                                      {"label": "Ordinateur de Paul"})
     assert status == 201, made
     assert made["created_by"] == "anne.durand"
+    told = await paul.wait_message(frm=srv.domain)
+    assert told["type"] == "headline"
+    assert ("Un mot de passe d'application « Ordinateur de Paul » vient d'être créé pour votre "
+            "compte (par l'administrateur anne.durand)") in told["body"], told
+    await paul.disconnect()
     app = Account("paul.martin", made["secret"], srv.domain)
     c = await sch.login_account(app, "pc", mech="PLAIN")
     await c.disconnect()
@@ -117,8 +124,11 @@ async def test_the_school_makes_them_and_each_structure_chooses_who_may(make_sch
     shown = await api.ok("GET", f"/structures/{S1}")
     assert shown["app_passwords"] == {"pupils": False, "adults": True}
     assert shown["app_passwords_own"] is False
+    live = await sch.login_account(app, "pc-live", mech="PLAIN")
     shown = await api.ok("PUT", f"/structures/{S1}/app-passwords", {"pupils": False, "adults": False})
     assert shown["app_passwords"] == {"pupils": False, "adults": False}
+    # … and the session opened with it ends at once.
+    await wait_closed(live)
     for mech in ("SCRAM-SHA-256", "PLAIN"):
         with pytest.raises(LoginFailed) as ei:
             await Client.login(srv, app, "pc", mech=mech)

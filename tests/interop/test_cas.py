@@ -22,9 +22,8 @@ import pytest
 import requests
 
 import harness
-from directory_fixture import S1, access, school, user_entry
+from directory_fixture import S1, access, import_ok, school, user_entry
 from raw import NS_SASL, RawClient, local, tostring
-from test_directory import make_school  # noqa: F401  (pytest fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 CAS_PASSWORD = "portal-Secret-1"
@@ -68,6 +67,23 @@ def cas(tmp_path_factory):
 def cas_toml(cas: str, **extra: str) -> str:
     lines = ["[cas]", f"server_url = '{cas}'"] + [f"{k} = '{v}'" for k, v in extra.items()]
     return "\n".join(lines) + "\n"
+
+
+class CasSchool:
+    def __init__(self, srv):
+        self.srv = srv
+
+
+def cas_school(make_server, cas: str, snapshot: dict | None = None, **extra: str) -> CasSchool:
+    """A server of the test school whose [cas] names its own callback (`service_url`
+    is required: never derived from a request's Host)."""
+    srv = make_server(auth={"failure_delay_ms": 50}, start=False)
+    srv.extra_toml = cas_toml(
+        cas, service_url=f"http://127.0.0.1:{srv.http_port}/sso/cas", **extra)
+    srv.write_config()
+    srv.start()
+    import_ok(srv, snapshot if snapshot is not None else school())
+    return CasSchool(srv)
 
 
 def chat_url(srv, path: str) -> str:
@@ -131,9 +147,8 @@ def without_password(snapshot: dict, *logins: str) -> dict:
     return snapshot
 
 
-def test_a_pupil_signed_into_the_portal_chats_without_a_chat_password(make_school, cas):
-    sch = make_school(extra_toml=cas_toml(cas),
-                      snapshot=without_password(school(), "lea.martin"))
+def test_a_pupil_signed_into_the_portal_chats_without_a_chat_password(make_server, cas):
+    sch = cas_school(make_server, cas, snapshot=without_password(school(), "lea.martin"))
     srv = sch.srv
     s, landed = portal_sign_in(srv, "lea.martin", next_path="/?embedded=1")
     # Back on the web client, where it asked to go, with the session's cookie (HttpOnly,
@@ -205,8 +220,8 @@ def test_a_pupil_signed_into_the_portal_chats_without_a_chat_password(make_schoo
     assert requests.post(chat_url(srv, "/sso/export"), timeout=10).status_code == 401
 
 
-def test_the_portals_single_log_out_ends_that_browsers_chat(make_school, cas):
-    sch = make_school(extra_toml=cas_toml(cas))
+def test_the_portals_single_log_out_ends_that_browsers_chat(make_server, cas):
+    sch = cas_school(make_server, cas)
     srv = sch.srv
     s, _ = portal_sign_in(srv, "lea.martin")
     lea = token_login(srv, sso_token(s, srv).json()["token"], resource="ent")
@@ -234,8 +249,8 @@ def test_the_portals_single_log_out_ends_that_browsers_chat(make_school, cas):
             c.close()
 
 
-def test_signing_out_of_the_chat_ends_the_browsers_session(make_school, cas):
-    sch = make_school(extra_toml=cas_toml(cas))
+def test_signing_out_of_the_chat_ends_the_browsers_session(make_server, cas):
+    sch = cas_school(make_server, cas)
     srv = sch.srv
     s, _ = portal_sign_in(srv, "hugo.bernard")
     token = sso_token(s, srv).json()["token"]
@@ -248,8 +263,8 @@ def test_signing_out_of_the_chat_ends_the_browsers_session(make_school, cas):
     c.close()
 
 
-def test_the_cas_user_is_mapped_by_the_configured_attribute(make_school, cas):
-    sch = make_school(extra_toml=cas_toml(cas, user_attribute="ENTPersonLogin"))
+def test_the_cas_user_is_mapped_by_the_configured_attribute(make_server, cas):
+    sch = cas_school(make_server, cas, user_attribute="ENTPersonLogin")
     srv = sch.srv
     # CAS id F0042XYZ, released attribute ENTPersonLogin=hugo.bernard.
     s, _ = portal_sign_in(srv, "F0042XYZ")
@@ -260,8 +275,8 @@ def test_the_cas_user_is_mapped_by_the_configured_attribute(make_school, cas):
     assert sso_token(s, srv).status_code == 401
 
 
-def test_refusals_go_back_to_the_client_with_their_reason(make_school, cas):
-    sch = make_school(extra_toml=cas_toml(cas))
+def test_refusals_go_back_to_the_client_with_their_reason(make_server, cas):
+    sch = cas_school(make_server, cas)
     srv = sch.srv
     # Known to the portal, not to the school's directory.
     s, landed = portal_sign_in(srv, "stranger", next_path="/?embedded=1")
@@ -278,11 +293,22 @@ def test_refusals_go_back_to_the_client_with_their_reason(make_school, cas):
     r = victim.get(with_ticket, allow_redirects=False, timeout=15)
     assert r.headers["location"] == "/#sso-error=cas-failed"
     assert sso_token(victim, srv).status_code == 401
-    # A return path elsewhere is not followed.
-    r = requests.get(chat_url(srv, "/sso/login?next=https://evil.test/"), allow_redirects=False,
-                     timeout=10)
+    # A return path elsewhere is not followed (a tab would be dropped by the browser,
+    # leaving `//evil.test`).
+    for elsewhere in ("https://evil.test/", "/%09/evil.test", "//evil.test"):
+        r = requests.get(chat_url(srv, f"/sso/login?next={elsewhere}"), allow_redirects=False,
+                         timeout=10)
+        service = parse_qs(urlparse(r.headers["location"]).query)["service"][0]
+        assert service.startswith(f"http://127.0.0.1:{srv.http_port}/sso/cas?"), service
+        assert parse_qs(urlparse(service).query)["next"] == ["/"], elsewhere
+        r = requests.get(chat_url(srv, f"/sso/cas?next={elsewhere}"), allow_redirects=False,
+                         timeout=10)
+        assert r.headers["location"] == "/#sso-error=cas-failed", elsewhere
+    # Whatever Host a request names, the service is the configured one.
+    r = requests.get(chat_url(srv, "/sso/login"), headers={"Host": "evil.test"},
+                     allow_redirects=False, timeout=10)
     service = parse_qs(urlparse(r.headers["location"]).query)["service"][0]
-    assert parse_qs(urlparse(service).query)["next"] == ["/"]
+    assert service.startswith(f"http://127.0.0.1:{srv.http_port}/sso/cas?"), service
     # The school turns the chat off: the portal's sign-in says so, and a browser signed in
     # before gets no more tokens.
     s, _ = portal_sign_in(srv, "ines.petit")
@@ -294,16 +320,28 @@ def test_refusals_go_back_to_the_client_with_their_reason(make_school, cas):
     assert landed.endswith("/#sso-error=no-access"), landed
 
 
-def test_oauthbearer_is_offered_only_with_cas_and_never_without_tls(make_school, server, cas):
+def test_oauthbearer_is_offered_only_with_cas_and_never_without_tls(make_server, server, cas):
     # The shared server has no [cas]: no OAUTHBEARER, and /sso is not there.
     c, feats = xmpp_features(server)
     assert "OAUTHBEARER" not in RawClient.mechanisms(feats)
     c.close()
     assert requests.post(chat_url(server, "/sso/token"), timeout=10).status_code == 404
-    sch = make_school(extra_toml=cas_toml(cas))
+    sch = cas_school(make_server, cas)
     c = RawClient(sch.srv.host, sch.srv.c2s_port, sch.srv.domain)
     c.connect()
     before_tls = c.open_stream()
     assert "OAUTHBEARER" not in RawClient.mechanisms(before_tls)
     assert "OAUTHBEARER" in RawClient.mechanisms(c.starttls())
     c.close()
+
+
+@pytest.mark.parametrize("cas_section,field", [
+    ("[cas]\nserver_url = 'https://cas.ent.test/cas'\n", "cas.service_url"),
+    ("[cas]\nserver_url = 'http://cas.ent.test/cas'\nservice_url = 'https://chat.test/sso/cas'\n",
+     "cas.server_url"),
+])
+def test_a_cas_configuration_that_could_be_abused_is_refused(make_server, cas_section, field):
+    srv = make_server(start=False, extra_toml=cas_section)
+    srv.write_config()
+    cp = srv.check()
+    assert cp.returncode != 0 and field in (cp.stdout + cp.stderr), (cp.stdout, cp.stderr)

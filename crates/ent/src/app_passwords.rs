@@ -68,6 +68,53 @@ pub const REFUSED: Text = Text::new(
     "App passwords are not allowed for you at your school.",
 );
 
+/// What a user is told when an app password was made for his account (by himself in
+/// another window, by an administrator, or by anyone holding his session): `{label}` and
+/// `{who}` are filled by [`made_notice`].
+pub const MADE: Text = Text::new(
+    "Un mot de passe d'application « {label} » vient d'être créé pour ton compte ({who}). Si ce n'est pas toi qui l'as demandé, supprime-le dans « Réglages » et préviens ton établissement.",
+    "Un mot de passe d'application « {label} » vient d'être créé pour votre compte ({who}). Si vous ne l'avez pas demandé, supprimez-le dans « Réglages » et prévenez votre établissement.",
+    "An app password « {label} » was just made for your account ({who}). If you did not ask for it, delete it in « Settings » and tell your school.",
+);
+
+/// Who made an app password, for [`made_notice`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MadeBy<'a> {
+    /// An administrator of the console, by login.
+    Admin(&'a str),
+    /// The server's operator (the command line).
+    Operator,
+    /// A session in the user's name (the web client, or the portal's session).
+    Session,
+}
+
+/// [`MADE`] for `label`, made by `by`.
+pub fn made_notice(label: &str, by: MadeBy<'_>) -> Text<String> {
+    let (tu_who, vous_who, en_who) = match by {
+        MadeBy::Admin(admin) => (
+            format!("par l'administrateur {admin}"),
+            format!("par l'administrateur {admin}"),
+            format!("by the administrator {admin}"),
+        ),
+        MadeBy::Operator => (
+            "par l'exploitant du serveur".to_string(),
+            "par l'exploitant du serveur".to_string(),
+            "by the server's operator".to_string(),
+        ),
+        MadeBy::Session => (
+            "depuis une session à ton nom".to_string(),
+            "depuis une session à votre nom".to_string(),
+            "from a session in your name".to_string(),
+        ),
+    };
+    let fill = |t: &str, who: &str| t.replace("{label}", label).replace("{who}", who);
+    Text {
+        tu: fill(MADE.tu, &tu_who),
+        vous: fill(MADE.vous, &vous_who),
+        en: fill(MADE.en, &en_who),
+    }
+}
+
 /// Why a user may not create one more.
 pub const TOO_MANY: Text = Text::new(
     "Tu as déjà 10 mots de passe d'application : supprime-en un d'abord.",
@@ -104,8 +151,20 @@ mod tests {
 
     #[test]
     fn texts_speak_in_their_register() {
-        for t in [REFUSED, TOO_MANY] {
+        for t in [REFUSED, TOO_MANY, MADE] {
             t.check().unwrap();
+        }
+        for by in [
+            MadeBy::Admin("admin.college"),
+            MadeBy::Operator,
+            MadeBy::Session,
+        ] {
+            let t = made_notice("Téléphone", by);
+            t.check().unwrap();
+            assert!(
+                t.tu.contains("« Téléphone »") && !t.en.contains('{'),
+                "{t:?}"
+            );
         }
         assert!(TOO_MANY.en().contains(&PER_ACCOUNT.to_string()));
     }

@@ -9,6 +9,12 @@ use minidom::Element;
 
 /// The CAS namespace.
 pub const NS: &str = "http://www.yale.edu/tp/cas";
+/// Deepest nesting read: a CAS answer is 4 levels deep, a log-out request 2. minidom
+/// builds (and frees) a tree recursively, so a hostile document nested 50,000 deep would
+/// overflow a task's stack: such a document is refused before it is built.
+pub const MAX_DEPTH: usize = 16;
+/// Longest document read (a CAS answer with its attributes is a few KiB).
+pub const MAX_BYTES: usize = 256 * 1024;
 const SAMLP: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
 
 /// What `serviceValidate` said of a ticket.
@@ -30,9 +36,35 @@ pub enum Validation {
 #[error("not a CAS service response: {0}")]
 pub struct NotCas(pub &'static str);
 
+/// Parses `doc` into a tree when it is well-formed, at most [`MAX_BYTES`] long and
+/// [`MAX_DEPTH`] deep (checked with rxml's event parser first, which keeps no tree).
+fn parse_bounded(doc: &str) -> Result<Element, NotCas> {
+    if doc.len() > MAX_BYTES {
+        return Err(NotCas("too long"));
+    }
+    let mut parser = rxml::Parser::default();
+    let mut buf = doc.as_bytes();
+    let mut depth = 0usize;
+    loop {
+        match rxml::Parse::parse(&mut parser, &mut buf, true) {
+            Ok(Some(rxml::Event::StartElement(..))) => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(NotCas("nested too deep"));
+                }
+            }
+            Ok(Some(rxml::Event::EndElement(..))) => depth = depth.saturating_sub(1),
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(_) => return Err(NotCas("not XML")),
+        }
+    }
+    doc.parse().map_err(|_| NotCas("not XML"))
+}
+
 /// Parses the body of a `serviceValidate` answer.
 pub fn parse_validation(body: &str) -> Result<Validation, NotCas> {
-    let root: Element = body.trim().parse().map_err(|_| NotCas("not XML"))?;
+    let root: Element = parse_bounded(body.trim())?;
     if !root.is("serviceResponse", NS) {
         return Err(NotCas("no cas:serviceResponse"));
     }
@@ -71,8 +103,10 @@ pub fn parse_validation(body: &str) -> Result<Validation, NotCas> {
 /// The service ticket a single log-out request names (its `SessionIndex`).
 pub fn logout_ticket(request: &str) -> Option<String> {
     let text = request.trim();
-    let parsed = text
-        .parse::<Element>()
+    if text.len() > MAX_BYTES {
+        return None;
+    }
+    let parsed = parse_bounded(text)
         .ok()
         .filter(|root| root.is("LogoutRequest", SAMLP))
         .and_then(|root| {
@@ -171,5 +205,31 @@ mod tests {
         ] {
             assert_eq!(logout_ticket(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn deep_or_huge_documents_are_refused_without_building_a_tree() {
+        // 50,000 levels: built by minidom, freeing it would overflow a 2 MiB stack.
+        let deep = format!(
+            "{}{}",
+            "<a xmlns='x'>".repeat(50_000),
+            "</a>".repeat(50_000)
+        );
+        assert_eq!(logout_ticket(&deep), None);
+        assert!(parse_validation(&deep).is_err());
+        let answer_in_deep = format!(
+            "<cas:serviceResponse xmlns:cas='{NS}'><cas:authenticationSuccess><cas:user>u</cas:user><cas:attributes>{}{}</cas:attributes></cas:authenticationSuccess></cas:serviceResponse>",
+            "<cas:x>".repeat(MAX_DEPTH),
+            "</cas:x>".repeat(MAX_DEPTH)
+        );
+        assert_eq!(
+            parse_validation(&answer_in_deep),
+            Err(NotCas("nested too deep"))
+        );
+        let huge = format!(
+            "<samlp:LogoutRequest xmlns:samlp='{SAMLP}'><samlp:SessionIndex>ST-1</samlp:SessionIndex>{}</samlp:LogoutRequest>",
+            " ".repeat(MAX_BYTES)
+        );
+        assert_eq!(logout_ticket(&huge), None);
     }
 }

@@ -1134,6 +1134,16 @@ impl<T: Transport> Conn<T> {
                 since: std::time::SystemTime::now(),
             },
         );
+        // The session now lives on this login's credential: revoking that one (an app
+        // password, the portal's session) ends it, not revoking the one it was bound with.
+        let tag = match (self.sso.take(), self.app_password) {
+            (Some(portal), _) => Some(portal.to_string()),
+            (None, Some(id)) => Some(crate::app_passwords::tag(id)),
+            (None, None) => None,
+        };
+        self.server
+            .sessions
+            .retag(user, session.id(), tag.as_deref());
         let resumed = stream_mgmt::resumed(&previd, sm.inbound);
         info!(peer = %self.peer, jid = %session.jid, "session resumed");
         Ok(Resumed::Done(

@@ -538,8 +538,8 @@ pub struct Cas {
     /// `/p3/serviceValidate` (or `/serviceValidate`) are below it.
     pub server_url: Option<String>,
     /// The chat's callback as the CAS server knows the service
-    /// (`https://chat.example.org/sso/cas`); without it, derived from each request's
-    /// `Host` (and `listen.http_behind_tls_proxy` for the scheme).
+    /// (`https://chat.example.org/sso/cas`); required with `server_url` (never derived
+    /// from a request's `Host`).
     pub service_url: Option<String>,
     /// The CAS protocol version: 3 (`/p3/serviceValidate`, with attributes) or 2.
     pub protocol: u8,
@@ -594,6 +594,29 @@ impl Cas {
             return Err((
                 "cas.service_url",
                 "must be an http(s) URL without a query or fragment".into(),
+            ));
+        }
+        if self.server_url.is_some() && self.service_url.is_none() {
+            return Err((
+                "cas.service_url",
+                "is required with cas.server_url: the chat's callback as the CAS server knows \
+                 it (e.g. https://chat.example.org/sso/cas)"
+                    .into(),
+            ));
+        }
+        // A validation answer read over plain HTTP could be forged by anyone on the path.
+        if let Some(u) = &self.server_url
+            && u.starts_with("http://")
+            && !["http://127.0.0.1", "http://localhost", "http://[::1]"]
+                .iter()
+                .any(|l| {
+                    u.strip_prefix(l)
+                        .is_some_and(|r| r.is_empty() || r.starts_with([':', '/']))
+                })
+        {
+            return Err((
+                "cas.server_url",
+                "must be https:// (plain http only on this machine's loopback)".into(),
             ));
         }
         if self.protocol != 2 && self.protocol != 3 {

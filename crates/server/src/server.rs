@@ -204,6 +204,13 @@ impl Server {
             crate::changes::Change::RevokeAppPassword { login, id } => Some((login.clone(), *id)),
             _ => None,
         };
+        let app_policy = matches!(change, crate::changes::Change::SetAppPasswords { .. });
+        let made = match &change {
+            crate::changes::Change::AddAppPassword { login, label, .. } => {
+                Some((login.clone(), label.clone()))
+            }
+            _ => None,
+        };
         let applied = crate::changes::apply(&self.store, &dir, actor, change).await;
         if applied.is_ok() && moves {
             self.directory_changed().await;
@@ -211,6 +218,19 @@ impl Server {
         if let (Ok(_), Some((login, id))) = (&applied, revoked) {
             let ended = self.end_app_password(&login, id);
             tracing::info!(user = %login, id, ended, "app password revoked");
+        }
+        if applied.is_ok() && app_policy {
+            let ended = self.end_app_passwords_refused().await;
+            tracing::info!(ended, "app passwords' policy changed");
+        }
+        if let (Ok(_), Some((login, label))) = (&applied, made) {
+            use causerie_ent::app_passwords::MadeBy;
+            let by = match actor {
+                crate::changes::Actor::Admin(admin) => MadeBy::Admin(admin),
+                crate::changes::Actor::Cli | crate::changes::Actor::SyncApi => MadeBy::Operator,
+                crate::changes::Actor::User(_) => MadeBy::Session,
+            };
+            self.tell_app_password_made(&login, &label, by).await;
         }
         applied
     }

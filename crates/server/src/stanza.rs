@@ -7,6 +7,39 @@ use causerie_proto::errors::{Condition, StanzaError};
 use causerie_proto::{Element, ns, xml};
 use tracing::warn;
 
+/// A headline from the server (`from` its domain) to `to` with `text`: French in
+/// `register` and English, the deployment's language first without xml:lang
+/// (`french_first`), the other with it; then `payload`, if any.
+pub fn server_headline(
+    domain: &str,
+    to: &str,
+    text: &Text<String>,
+    register: Register,
+    french_first: bool,
+    payload: Option<Element>,
+) -> Element {
+    let mut m = xml::elem(
+        "message",
+        ns::CLIENT,
+        &[("type", "headline"), ("from", domain), ("to", to)],
+    );
+    let fr = text.fr(register).to_string();
+    let en = text.en.clone();
+    let (first, other) = if french_first {
+        (fr, ("en", en))
+    } else {
+        (en, ("fr", fr))
+    };
+    m.append_child(xml::text_elem("body", ns::CLIENT, first));
+    let mut body = xml::text_elem("body", ns::CLIENT, other.1);
+    xml::set_lang(&mut body, other.0);
+    m.append_child(body);
+    if let Some(p) = payload {
+        m.append_child(p);
+    }
+    m
+}
+
 /// Where a stanza is going.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Dest {

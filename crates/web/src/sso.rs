@@ -53,7 +53,13 @@ const MAX_NEXT: usize = 1024;
 pub fn router() -> Router<Arc<Server>> {
     Router::new()
         .route("/sso/login", get(login))
-        .route("/sso/cas", get(callback).post(single_logout))
+        .route(
+            "/sso/cas",
+            get(callback)
+                .post(single_logout)
+                // A log-out request is a few hundred bytes.
+                .layer(axum::extract::DefaultBodyLimit::max(16 * 1024)),
+        )
         .route("/sso/token", post(token))
         .route("/sso/logout", post(logout))
         .route("/sso/export", post(crate::export::export_portal))
@@ -67,7 +73,6 @@ pub struct LoginQuery {
 /// GET /sso/login: to the CAS server.
 async fn login(
     State(server): State<Arc<Server>>,
-    headers: HeaderMap,
     tls: Option<Extension<OverTls>>,
     Query(q): Query<LoginQuery>,
 ) -> Response {
@@ -78,13 +83,7 @@ async fn login(
     // The browser that comes back with the ticket must be the one that left (no login
     // CSRF: someone else's ticket in a link does not sign this browser in as him).
     let state = secret();
-    let service = service(
-        &server,
-        &headers,
-        tls.is_some(),
-        &safe_next(q.next.as_deref()),
-        &state,
-    );
+    let service = service(cas, &safe_next(q.next.as_deref()), &state);
     let secure = tls.is_some() || server.config().listen.http_behind_tls_proxy;
     let cookie = cookie::Cookie::build((STATE_COOKIE, state))
         .path("/sso")
@@ -132,7 +131,7 @@ async fn callback(
         info!("a CAS ticket came back to another browser than the one sent: ignored");
         return refuse("cas-failed");
     }
-    let service = service(&server, &headers, tls.is_some(), &next, &state);
+    let service = service(cas, &next, &state);
     let (cas_user, attributes) = match validate(cas, &service, &ticket).await {
         Ok(Validation::Success { user, attributes }) => (user, attributes),
         Ok(Validation::Failure { code, message }) => {
@@ -188,11 +187,18 @@ async fn callback(
         .same_site(cookie::SameSite::Lax)
         .max_age(cookie::time::Duration::hours(hours))
         .build();
+    // The sign-in's state has served.
+    let spent = cookie::Cookie::build((STATE_COOKIE, ""))
+        .path("/sso")
+        .http_only(true)
+        .max_age(cookie::time::Duration::ZERO)
+        .build();
     (
-        [
+        axum::response::AppendHeaders([
             (header::SET_COOKIE, cookie.to_string()),
+            (header::SET_COOKIE, spent.to_string()),
             (header::CACHE_CONTROL, "no-store".to_string()),
-        ],
+        ]),
         Redirect::to(&next),
     )
         .into_response()
@@ -308,7 +314,12 @@ async fn logout(State(server): State<Arc<Server>>, headers: HeaderMap) -> Respon
     }
     if let Some(session) = session_of(&headers) {
         match server.store().sso_close(&session).await {
-            Ok(Some(user)) => info!(user = %user, "signed out of the chat (portal session)"),
+            Ok(Some(user)) => {
+                // Its other tabs too: every chat session this browser opened.
+                let text = signed_out_text(server.config().language);
+                let closed = server.end_sso(&user, &session, text);
+                info!(user = %user, sessions = closed, "signed out of the chat (portal session)");
+            }
             Ok(None) => {}
             Err(e) => {
                 warn!(error = %e, "could not end a portal session");
@@ -353,14 +364,24 @@ fn signed_out_text(lang: Language) -> &'static str {
     }
 }
 
-/// A path of this site to go back to: absolute, not protocol-relative, no fragment.
+/// A path of this site to go back to: absolute, printable ASCII only (a browser drops a
+/// tab or a newline from a URL, so `/<TAB>/evil.example` would leave the site), no
+/// backslash or fragment, and still on this site once resolved.
 fn safe_next(next: Option<&str>) -> String {
+    const BASE: &str = "https://causerie.invalid/";
+    let stays = |n: &str| {
+        url::Url::parse(BASE)
+            .and_then(|b| b.join(n))
+            .is_ok_and(|u| u.host_str() == Some("causerie.invalid") && u.port().is_none())
+    };
     match next {
         Some(n)
             if n.starts_with('/')
                 && !n.starts_with("//")
-                && !n.contains(['\\', '#', '\r', '\n'])
-                && n.len() <= MAX_NEXT =>
+                && n.bytes().all(|b| b.is_ascii_graphic())
+                && !n.contains(['\\', '#'])
+                && n.len() <= MAX_NEXT
+                && stays(n) =>
         {
             n.to_string()
         }
@@ -370,25 +391,10 @@ fn safe_next(next: Option<&str>) -> String {
 
 /// This service's URL as the CAS server knows it, for `next`: the same at `/login` and at
 /// validation, or the ticket is refused.
-fn service(
-    server: &Server,
-    headers: &HeaderMap,
-    over_tls: bool,
-    next: &str,
-    state: &str,
-) -> String {
-    let base = match &server.config().cas.service_url {
-        Some(u) => u.clone(),
-        None => {
-            let host = crate::request_host(headers).unwrap_or(server.domain());
-            let scheme = if over_tls || server.config().listen.http_behind_tls_proxy {
-                "https"
-            } else {
-                "http"
-            };
-            format!("{scheme}://{host}/sso/cas")
-        }
-    };
+fn service(cas: &Cas, next: &str, state: &str) -> String {
+    // Never from the request's Host: a CAS server that accepts another site's service
+    // URL would otherwise hand that site tickets this server takes (config.rs requires it).
+    let base = cas.service_url.as_deref().unwrap_or_default();
     format!("{base}?next={}&state={}", encode(next), encode(state))
 }
 
@@ -418,7 +424,16 @@ async fn validate(cas: &Cas, service: &str, ticket: &str) -> Result<Validation, 
     if !response.status().is_success() {
         return Err(format!("HTTP {}", response.status()));
     }
-    let body = response.text().await.map_err(|e| e.to_string())?;
+    // Read at most what a CAS answer can be.
+    let mut response = response;
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > cas::MAX_BYTES {
+            return Err("the CAS answer is too long".into());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let body = String::from_utf8(body).map_err(|_| "the CAS answer is not UTF-8".to_string())?;
     cas::parse_validation(&body).map_err(|e| e.to_string())
 }
 
@@ -475,6 +490,10 @@ mod tests {
             Some("/\\evil.test"),
             Some("/#x"),
             Some("/\r\nSet-Cookie: a=b"),
+            Some("/\t/evil.example"),
+            Some("/ /evil.example"),
+            Some("/\u{7f}/evil.example"),
+            Some("/é"),
         ] {
             assert_eq!(safe_next(bad), "/", "{bad:?}");
         }

@@ -73,27 +73,14 @@ fn headline(
     main: Language,
     payload: Element,
 ) -> Element {
-    let mut m = xml::elem(
-        "message",
-        ns::CLIENT,
-        &[
-            ("type", "headline"),
-            ("from", server.domain.as_str()),
-            ("to", to),
-        ],
-    );
-    let fr = text.fr(register).to_string();
-    let en = text.en.clone();
-    let (first, other) = match main {
-        Language::Fr => (fr, ("en", en)),
-        Language::En => (en, ("fr", fr)),
-    };
-    m.append_child(xml::text_elem("body", ns::CLIENT, first));
-    let mut body = xml::text_elem("body", ns::CLIENT, other.1);
-    xml::set_lang(&mut body, other.0);
-    m.append_child(body);
-    m.append_child(payload);
-    m
+    crate::stanza::server_headline(
+        &server.domain,
+        to,
+        text,
+        register,
+        main == Language::Fr,
+        Some(payload),
+    )
 }
 
 fn quiet_payload(state: &str, jid: Option<&str>, quiet: Option<&Quiet>) -> Element {

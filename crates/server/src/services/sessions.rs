@@ -374,6 +374,49 @@ impl Sessions {
         self.with_entry(user, id, |e| e.sso = Some(tag.into()));
     }
 
+    /// The credential session `id` of `user` now holds (a resumption by another login):
+    /// its tag, or none for a password login.
+    pub fn retag(&self, user: &str, id: u64, tag: Option<&str>) {
+        self.with_entry(user, id, |e| e.sso = tag.map(Into::into));
+    }
+
+    /// Users with a session whose tag starts with `prefix`.
+    pub fn users_tagged(&self, prefix: &str) -> Vec<String> {
+        self.read()
+            .iter()
+            .filter(|(_, l)| {
+                l.iter()
+                    .any(|e| e.sso.as_deref().is_some_and(|t| t.starts_with(prefix)))
+            })
+            .map(|(u, _)| u.clone())
+            .collect()
+    }
+
+    /// Closes the sessions of `user` whose tag starts with `prefix`, with `condition`
+    /// and a text; returns how many.
+    pub fn close_tag_prefix(
+        &self,
+        user: &str,
+        prefix: &str,
+        condition: &'static str,
+        text: &str,
+    ) -> usize {
+        let handles: Vec<SessionHandle> = self
+            .read()
+            .get(user)
+            .map(|l| {
+                l.iter()
+                    .filter(|e| e.sso.as_deref().is_some_and(|t| t.starts_with(prefix)))
+                    .map(|e| e.handle.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for h in &handles {
+            h.stop_with_text(condition, text);
+        }
+        handles.len()
+    }
+
     /// Closes the sessions of `user` tagged `tag` ([`Self::tag_sso`]) with `condition`
     /// and a text; returns how many.
     pub fn close_tagged(
