@@ -43,7 +43,7 @@ export function AppPasswords({ login, name }: { login: string; name: string }) {
       <ErrorText error={error} />
       {data && !data.allowed && <p>{t('appPasswordsNotAllowed', { name })}</p>}
       {made && (
-        <div class="card" role="status">
+        <div class="card">
           <p>{t('appPasswordsShowOnce', { label: made.label })}</p>
           <dl>
             <dt>{t('appPasswordsAddress')}</dt>
