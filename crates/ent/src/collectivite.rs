@@ -9,61 +9,10 @@
 //! covering it allow it). A level that never set anything allows everything
 //! ([`Access::default`]).
 
-use serde::{Deserialize, Serialize};
-
 use crate::access::Access;
 use crate::model::Profile;
 
-/// What kind of local authority a collectivité is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    /// A région (lycées).
-    Region,
-    /// A département (collèges).
-    Departement,
-    /// A commune (écoles).
-    Commune,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Region, Kind::Departement, Kind::Commune];
-
-    /// The wire/database name (`region`, `departement`, `commune`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Region => "region",
-            Kind::Departement => "departement",
-            Kind::Commune => "commune",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
-    /// The French label (Région, Département, Commune).
-    pub fn label_fr(self) -> &'static str {
-        match self {
-            Kind::Region => "Région",
-            Kind::Departement => "Département",
-            Kind::Commune => "Commune",
-        }
-    }
-}
-
-/// A collectivité of the directory: its id, name, kind and the structures it covers (a
-/// structure may be covered by several: its commune, its département and its région).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Collectivite {
-    pub id: String,
-    pub name: String,
-    pub kind: Kind,
-    /// Ids of the structures it covers.
-    #[serde(default)]
-    pub structures: Vec<String>,
-}
+pub use crate::model::{Collectivite, CollectiviteKind as Kind};
 
 /// A structure's effective chat access: its own setting (`own`, None when never set)
 /// narrowed by the setting of each collectivité covering it (`above`, those that set

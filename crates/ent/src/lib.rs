@@ -42,10 +42,10 @@ pub mod upload;
 pub mod validate;
 
 pub use access::{Access, Denied};
-pub use collectivite::{Collectivite, Kind as CollectiviteKind};
 pub use directory::{Directory, SearchHit, SearchQuery};
 pub use fold::fold;
 pub use model::{Class, Group, Profile, Snapshot, Structure, User, display_name};
+pub use model::{Collectivite, CollectiviteKind};
 pub use policy::{Decision, DenyReason, Why};
 pub use quiet::{Quiet, QuietHours, QuietWindow, TimeOfDay};
 pub use register::{Register, Text};

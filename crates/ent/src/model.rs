@@ -6,8 +6,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::collectivite::Collectivite;
-
 /// A user's profile (one per user).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -196,4 +194,59 @@ mod tests {
         }
         assert_eq!(Profile::parse("pupil"), None);
     }
+}
+
+/// What kind of local authority a collectivité is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CollectiviteKind {
+    /// A région (lycées).
+    Region,
+    /// A département (collèges).
+    Departement,
+    /// A commune (écoles).
+    Commune,
+}
+
+impl CollectiviteKind {
+    pub const ALL: [CollectiviteKind; 3] = [
+        CollectiviteKind::Region,
+        CollectiviteKind::Departement,
+        CollectiviteKind::Commune,
+    ];
+
+    /// The wire/database name (`region`, `departement`, `commune`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CollectiviteKind::Region => "region",
+            CollectiviteKind::Departement => "departement",
+            CollectiviteKind::Commune => "commune",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CollectiviteKind> {
+        CollectiviteKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The French label (Région, Département, Commune).
+    pub fn label_fr(self) -> &'static str {
+        match self {
+            CollectiviteKind::Region => "Région",
+            CollectiviteKind::Departement => "Département",
+            CollectiviteKind::Commune => "Commune",
+        }
+    }
+}
+
+/// A collectivité of the directory: its id, name, kind and the structures it covers (a
+/// structure may be covered by several: its commune, its département and its région).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Collectivite {
+    pub id: String,
+    pub name: String,
+    pub kind: CollectiviteKind,
+    /// Ids of the structures it covers.
+    #[serde(default)]
+    pub structures: Vec<String>,
 }

@@ -17,9 +17,9 @@
 //!   not keep it) is left out of the login and must be made again.
 //! - Whether a user may have them is each of his structures' choice
 //!   (`causerie_ent::app_passwords`), checked at creation and at every login
-//!   ([`Server::app_password_login`]), which records the last use.
+//!   (`crate::app_password_sessions`), which records the last use.
 //! - The sessions logged in with one are tagged with it ([`tag`]): revoking it through
-//!   this process ends them ([`Server::end_app_password`]). A revocation by the CLI
+//!   this process ends them (`crate::app_password_sessions`). A revocation by the CLI
 //!   (another process) stops new logins only.
 //! - No XEP-0484 FAST token is issued to a login with an app password (c2s), so that
 //!   revoking it leaves nothing behind.
@@ -33,7 +33,6 @@ use causerie_store::{
 use rand::Rng;
 
 use crate::auth;
-use crate::server::Server;
 
 /// The secret's alphabet: lowercase letters and digits without l, o, 0, 1.
 const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
@@ -158,82 +157,6 @@ pub fn refused_text(register: Register) -> String {
         app_passwords::REFUSED.fr(register),
         app_passwords::REFUSED.en()
     )
-}
-
-impl Server {
-    /// Tells `user`'s online sessions that an app password `label` was made for his
-    /// account (and by whom), so that a
-    /// credential made behind his back does not go unnoticed. It is also in his list.
-    pub(crate) async fn tell_app_password_made(
-        &self,
-        user: &str,
-        label: &str,
-        by: app_passwords::MadeBy<'_>,
-    ) {
-        let register = self.register_of(user).await;
-        let text = causerie_ent::app_passwords::made_notice(label, by);
-        let m = crate::stanza::server_headline(
-            &self.domain,
-            &self.bare_jid(user),
-            &text,
-            register,
-            self.config.language == crate::config::Language::Fr,
-            None,
-        );
-        self.sessions.deliver_available(
-            &crate::services::pass::Pass::server_notice(user),
-            &m,
-            false,
-        );
-    }
-
-    /// After SASL matched `user`'s app password `id`: refused (with the text) when one
-    /// of his structures does not allow app passwords; otherwise its use is recorded.
-    pub(crate) async fn app_password_login(&self, user: &str, id: i64) -> Result<(), String> {
-        let dir = self.directory().await;
-        match allowed(&self.store, &dir, user).await {
-            Ok(true) => {}
-            Ok(false) => return Err(refused_text(self.register_of(user).await)),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the app passwords' policy");
-                return Err(
-                    "Erreur interne : il faut réessayer plus tard. — Internal error, try again later."
-                        .into(),
-                );
-            }
-        }
-        if let Err(e) = self.store.app_password_used(id).await {
-            tracing::warn!(error = %e, "cannot record an app password's use");
-        }
-        Ok(())
-    }
-
-    /// Ends the sessions of `user` logged in with app password `id`; returns how many.
-    /// A structure's choice changed: the online users it now refuses app passwords lose
-    /// the sessions they opened with one (their password's stay); returns how many.
-    pub(crate) async fn end_app_passwords_refused(&self) -> usize {
-        let dir = self.directory().await;
-        let mut ended = 0;
-        let tag = crate::services::sessions::APP_PASSWORD_TAG;
-        for user in self.sessions.users_tagged(tag) {
-            if matches!(allowed(&self.store, &dir, &user).await, Ok(false)) {
-                let text = refused_text(self.register_of(&user).await);
-                ended += self
-                    .sessions
-                    .close_tag_prefix(&user, tag, "not-authorized", &text);
-            }
-        }
-        ended
-    }
-
-    pub fn end_app_password(&self, user: &str, id: i64) -> usize {
-        self.sessions.close_tagged(
-            user,
-            &tag(id),
-            "not-authorized",
-            "Mot de passe d'application supprimé. — App password revoked.",
-        )
-    }
 }
 
 #[cfg(test)]

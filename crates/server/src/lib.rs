@@ -12,6 +12,7 @@
 //! accepting, closes every session with `<system-shutdown/>` and waits for them.
 
 pub mod admin;
+pub mod app_password_sessions;
 pub mod app_passwords;
 pub mod auth;
 pub mod c2s;

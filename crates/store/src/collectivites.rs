@@ -17,11 +17,11 @@ use serde_json::{Value, json};
 use sqlx::{AnyConnection, Row};
 
 use crate::audit::{NewAudit, insert_audit};
-use crate::directory::Access;
 use crate::directory::generation::bump_generation;
 use crate::directory::rows::structure_exists;
 use crate::directory::settings::{profiles_from_text, profiles_to_text};
 use crate::{Backend, Result, Store, StoreError, account_id, get_flag};
+use causerie_ent::Access;
 
 #[async_trait::async_trait]
 pub trait CollectiviteStore: Send + Sync {

@@ -24,10 +24,11 @@ use axum::routing::post;
 use axum::{Json, Router};
 use causerie_server::app_passwords::{self, new_secret};
 use causerie_server::changes::{Actor, Change};
-use causerie_store::{AppPassword, AppPasswordStore, SsoStore};
+use causerie_store::{AppPasswordStore, SsoStore};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::admin::app_passwords::item_json;
 use crate::admin::{ApiError, AppState, auth, parse_body};
 
 /// The routes of both doors.
@@ -50,17 +51,6 @@ struct Body {
     password: Option<String>,
     label: Option<String>,
     id: Option<i64>,
-}
-
-/// One app password as the web client and the console show it.
-pub(crate) fn item_json(a: &AppPassword) -> Value {
-    json!({
-        "id": a.id,
-        "label": a.label,
-        "created_ms": a.created_ms,
-        "created_by": a.created_by,
-        "last_used_ms": a.last_used_ms,
-    })
 }
 
 fn signed_out() -> ApiError {
@@ -93,7 +83,7 @@ async fn who(
     if !server.config().cas.enabled() {
         return Err(ApiError::not_found());
     }
-    let session = crate::sso::session_of(headers).ok_or_else(signed_out)?;
+    let session = crate::portal_session::session_of(headers).ok_or_else(signed_out)?;
     let user = server
         .store()
         .sso_session(&session)

@@ -56,7 +56,7 @@ pub async fn export_portal(
             "Your school portal session has ended.",
         )
     };
-    let session = crate::sso::session_of(&headers).ok_or_else(signed_out)?;
+    let session = crate::portal_session::session_of(&headers).ok_or_else(signed_out)?;
     let login = server
         .store()
         .sso_session(&session)

@@ -17,6 +17,7 @@ pub mod directory_api;
 mod download;
 pub mod export;
 pub mod https;
+mod portal_session;
 pub mod sso;
 pub mod upload;
 pub mod websocket;
@@ -62,6 +63,7 @@ pub fn router(server: Arc<Server>) -> Router {
         )
         .nest("/admin/api", admin::router())
         .merge(sso::router())
+        .route("/sso/export", axum::routing::post(export::export_portal))
         .merge(app_passwords::router())
         .route("/api/export", axum::routing::post(export::export))
         .route(

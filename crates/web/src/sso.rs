@@ -40,8 +40,7 @@ use tracing::{info, warn};
 
 use crate::https::OverTls;
 
-/// The browser session's cookie.
-const COOKIE: &str = "causerie_sso";
+use crate::portal_session::{COOKIE, cookie_of, session_of};
 /// The cookie of a sign-in under way: its `state` comes back in the service URL.
 const STATE_COOKIE: &str = "causerie_sso_state";
 /// How long the CAS server may take to validate a ticket.
@@ -62,7 +61,6 @@ pub fn router() -> Router<Arc<Server>> {
         )
         .route("/sso/token", post(token))
         .route("/sso/logout", post(logout))
-        .route("/sso/export", post(crate::export::export_portal))
 }
 
 #[derive(Deserialize)]
@@ -337,23 +335,6 @@ async fn logout(State(server): State<Arc<Server>>, headers: HeaderMap) -> Respon
         [(header::SET_COOKIE, gone.to_string())],
     )
         .into_response()
-}
-
-/// The digest of the browser session's cookie, if it sent one.
-pub(crate) fn session_of(headers: &HeaderMap) -> Option<Vec<u8>> {
-    cookie_of(headers, COOKIE).map(|v| digest(&v))
-}
-
-/// The value of cookie `name`, if the browser sent it (not empty).
-fn cookie_of(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|h| h.to_str().ok())
-        .flat_map(cookie::Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == name && !c.value().is_empty())
-        .map(|c| c.value().to_string())
 }
 
 /// The text a chat session ended by the portal's log-out closes with.

@@ -11,13 +11,23 @@ use axum::response::{IntoResponse, Response};
 use causerie_ent::app_passwords::Policy;
 use causerie_server::app_passwords::{allowed, new_secret};
 use causerie_server::changes::{Actor, Change};
-use causerie_store::AppPasswordStore;
+use causerie_store::{AppPassword, AppPasswordStore};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::auth::Caller;
 use super::{ApiError, AppState, parse_body};
-use crate::app_passwords::item_json;
+
+/// One app password as the web client and the console show it.
+pub(crate) fn item_json(a: &AppPassword) -> Value {
+    json!({
+        "id": a.id,
+        "label": a.label,
+        "created_ms": a.created_ms,
+        "created_by": a.created_by,
+        "last_used_ms": a.last_used_ms,
+    })
+}
 
 async fn list_of(server: &AppState, login: &str) -> Result<Value, ApiError> {
     let dir = server.directory().await;
