@@ -593,6 +593,23 @@ async fn nothing_crosses_a_pair_the_rules_keep_apart() {
     };
     // Tests run at any hour: no default quiet hours holding the pupils' messages.
     config.quiet_hours.default = false;
+    // No rate limits: they only refuse more (tested on their own), and with them a seed
+    // whose stanzas fall on few senders let too few allowed ones through to show the
+    // property is not vacuous.
+    for limits in [
+        &mut config.rates.pupils.messages_per_minute,
+        &mut config.rates.pupils.recipients_per_minute,
+        &mut config.rates.pupils.contact_requests_per_hour,
+        &mut config.rates.pupils.rooms_per_day,
+        &mut config.rates.pupils.invitations_per_room_per_hour,
+        &mut config.rates.adults.messages_per_minute,
+        &mut config.rates.adults.recipients_per_minute,
+        &mut config.rates.adults.contact_requests_per_hour,
+        &mut config.rates.adults.rooms_per_day,
+        &mut config.rates.adults.invitations_per_room_per_hour,
+    ] {
+        *limits = 0;
+    }
     config.listen.c2s = Some("127.0.0.1:0".parse().unwrap());
     config.listen.c2s_tls = None;
     config.listen.http = None;
