@@ -64,8 +64,9 @@ def cas(tmp_path_factory):
     proc.wait(10)
 
 
-def cas_toml(cas: str, **extra: str) -> str:
-    lines = ["[cas]", f"server_url = '{cas}'"] + [f"{k} = '{v}'" for k, v in extra.items()]
+def cas_toml(cas: str, **extra) -> str:
+    lines = ["[cas]", f"server_url = '{cas}'"] + [
+        f"{k} = {v}" if isinstance(v, int) else f"{k} = '{v}'" for k, v in extra.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -74,7 +75,7 @@ class CasSchool:
         self.srv = srv
 
 
-def cas_school(make_server, cas: str, snapshot: dict | None = None, **extra: str) -> CasSchool:
+def cas_school(make_server, cas: str, snapshot: dict | None = None, **extra) -> CasSchool:
     """A server of the test school whose [cas] names its own callback (`service_url`
     is required: never derived from a request's Host)."""
     srv = make_server(auth={"failure_delay_ms": 50}, start=False)
@@ -247,6 +248,17 @@ def test_the_portals_single_log_out_ends_that_browsers_chat(make_server, cas):
     finally:
         for c in (lea, lea2, phone):
             c.close()
+
+
+def test_cas_protocol_2_signs_in_too(make_server, cas):
+    # /serviceValidate (CAS 2.0): the user id, no attributes.
+    sch = cas_school(make_server, cas, protocol=2)
+    srv = sch.srv
+    s, landed = portal_sign_in(srv, "hugo.bernard")
+    assert landed == chat_url(srv, "/"), landed
+    got = sso_token(s, srv).json()
+    assert got["jid"] == f"hugo.bernard@{srv.domain}"
+    token_login(srv, got["token"]).close()
 
 
 def test_signing_out_of_the_chat_ends_the_browsers_session(make_server, cas):
