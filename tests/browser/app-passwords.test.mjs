@@ -129,6 +129,19 @@ describe('app passwords', () => {
     await admin.getByRole('link', { name: 'MARTIN Léa' }).click();
     await admin.getByText("Les mots de passe d'application ne sont pas permis pour MARTIN Léa dans son établissement.").waitFor();
     assert.equal(await admin.getByRole('button', { name: 'Créer un mot de passe' }).count(), 0);
+    // The school allows them to its pupils: now it can make one for Léa.
+    await openSection(admin, COLLEGE.name, 'Accès au service Chat');
+    const policy = admin.getByRole('region', { name: "Mots de passe d'application" });
+    assert.equal(await policy.getByLabel('Les élèves').isChecked(), false);
+    assert.equal(await policy.getByLabel(/Les adultes/).isChecked(), true);
+    await policy.getByLabel('Les élèves').check();
+    await policy.getByRole('button', { name: 'Enregistrer' }).click();
+    await announced(admin, "Mots de passe d'application : réglage enregistré.");
+    await openSection(admin, COLLEGE.name, 'Utilisateurs');
+    await admin.getByRole('searchbox', { name: 'Rechercher un utilisateur' }).fill('Léa');
+    await admin.getByRole('button', { name: 'Rechercher' }).click();
+    await admin.getByRole('link', { name: 'MARTIN Léa' }).click();
+    await admin.getByRole('button', { name: 'Créer un mot de passe' }).waitFor();
     assert.deepEqual(admin.errors, []);
     await admin.context().close();
   });

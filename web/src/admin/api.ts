@@ -180,6 +180,10 @@ export interface Structure {
   /** Whether its pupils may have profile photos, and whether it chose (else the default, off). */
   pupil_photos?: boolean;
   pupil_photos_own?: boolean;
+  /** Who may have app passwords for standard XMPP apps (default: adults yes, pupils no). */
+  app_passwords?: { pupils: boolean; adults: boolean };
+  /** The structure chose it (false: the default). */
+  app_passwords_own?: boolean;
 }
 
 export type ShutdownMode = 'normal' | 'staff_to_families' | 'read_only' | 'off';
@@ -431,6 +435,10 @@ export const api = {
     if (what.before) p.set('before', what.before);
     return call<ArchivePage>('GET', `/archive-access/${enc(gid)}/messages?${p}`);
   },
+  setAppPasswordsPolicy: (id: string, policy: { pupils: boolean; adults: boolean } | null) =>
+    policy === null
+      ? call<Structure>('DELETE', `/structures/${enc(id)}/app-passwords`)
+      : call<Structure>('PUT', `/structures/${enc(id)}/app-passwords`, policy),
   setPupilPhotos: (id: string, allowed: boolean | null) =>
     allowed === null
       ? call<Structure>('DELETE', `/structures/${enc(id)}/pupil-photos`)

@@ -418,6 +418,12 @@ const fr = {
   pupilPhotosSaved: 'Réglage des photos enregistré.',
   userExport: 'Télécharger ses données (export RGPD)',
   appPasswordsHeading: "Mots de passe d'application",
+  appPasswordsPolicyIntro:
+    "Qui peut avoir des mots de passe pour une application de messagerie standard (téléphone, ordinateur). Retirer ce droit déconnecte aussi les applications qui en utilisent un.",
+  appPasswordsPolicyPupils: 'Les élèves',
+  appPasswordsPolicyAdults: 'Les adultes (parents, enseignants, personnel)',
+  appPasswordsPolicySave: 'Enregistrer',
+  appPasswordsPolicySaved: "Mots de passe d'application : réglage enregistré.",
   appPasswordsIntro:
     "Pour une application de messagerie standard (sur téléphone ou ordinateur) : un mot de passe propre à cette application, créé par le serveur et montré une seule fois, à remettre à l'utilisateur.",
   appPasswordsNotAllowed: "Les mots de passe d'application ne sont pas permis pour {name} dans son établissement.",
@@ -953,6 +959,12 @@ const en: Catalogue = {
   pupilPhotosSaved: 'Photo setting saved.',
   userExport: 'Download their data (GDPR export)',
   appPasswordsHeading: 'App passwords',
+  appPasswordsPolicyIntro:
+    'Who may have passwords for a standard messaging app (phone, computer). Taking the right away also disconnects the apps that use one.',
+  appPasswordsPolicyPupils: 'Pupils',
+  appPasswordsPolicyAdults: 'Adults (parents, teachers, staff)',
+  appPasswordsPolicySave: 'Save',
+  appPasswordsPolicySaved: 'App passwords: setting saved.',
   appPasswordsIntro:
     'For a standard messaging app (on a phone or a computer): a password of its own for that app, made by the server and shown once, to hand to the user.',
   appPasswordsNotAllowed: "App passwords are not allowed for {name} in their school.",

@@ -30,6 +30,7 @@ export function AccessScreen({ sid }: { sid: string }) {
       {data?.access_only && <p class="hint">{t('accessOnlyNote')}</p>}
       {data && <StructureAccess structure={data} />}
       {data && !data.access_only && <PupilPhotos structure={data} />}
+      {data && !data.access_only && <AppPasswordsPolicy structure={data} />}
     </>
   );
 }
@@ -110,6 +111,65 @@ function PupilPhotos({ structure }: { structure: Structure }) {
       <button type="button" disabled={busy} onClick={() => void set(on ? null : true)}>
         {t(on ? 'pupilPhotosForbid' : 'pupilPhotosAllow')}
       </button>
+    </section>
+  );
+}
+
+/**
+ * Who may have app passwords for standard XMPP apps (« Mots de passe d'application »):
+ * pupils and adults separately; a refusal also ends the sessions opened with one.
+ */
+function AppPasswordsPolicy({ structure }: { structure: Structure }) {
+  const initial = structure.app_passwords ?? { pupils: false, adults: true };
+  const [pupils, setPupils] = useState(initial.pupils);
+  const [adults, setAdults] = useState(initial.adults);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const pupilsId = useUid('app-passwords-pupils');
+  const adultsId = useUid('app-passwords-adults');
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const s = await api.setAppPasswordsPolicy(structure.id, { pupils, adults });
+      setPupils(!!s.app_passwords?.pupils);
+      setAdults(!!s.app_passwords?.adults);
+      announce(t('appPasswordsPolicySaved'));
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <section class="panel" aria-labelledby="app-passwords-policy">
+      <h2 id="app-passwords-policy">{t('appPasswordsHeading')}</h2>
+      <p>{t('appPasswordsPolicyIntro')}</p>
+      <form onSubmit={save} noValidate>
+        <div class="check">
+          <input
+            id={pupilsId}
+            type="checkbox"
+            checked={pupils}
+            onChange={(e) => setPupils((e.target as HTMLInputElement).checked)}
+          />
+          <label for={pupilsId}>{t('appPasswordsPolicyPupils')}</label>
+        </div>
+        <div class="check">
+          <input
+            id={adultsId}
+            type="checkbox"
+            checked={adults}
+            onChange={(e) => setAdults((e.target as HTMLInputElement).checked)}
+          />
+          <label for={adultsId}>{t('appPasswordsPolicyAdults')}</label>
+        </div>
+        <ErrorText error={error} />
+        <button type="submit" disabled={busy}>
+          {t('appPasswordsPolicySave')}
+        </button>
+      </form>
     </section>
   );
 }
