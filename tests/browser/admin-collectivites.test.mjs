@@ -138,7 +138,10 @@ describe('admin console: collectivités', () => {
       await admin.getByText('Le service Chat est désactivé pour cet établissement.').waitFor();
       await admin.getByText(`${DEPARTEMENT.name} (Département) : désactivé`).waitFor();
       const refused = await chatLogin('hugo.bernard');
-      await refused.getByRole('alert').getByText("Le chat n'est pas activé dans ton établissement.").waitFor();
+      await refused
+        .getByRole('alert')
+        .getByText("Le chat n'est pas activé pour ton établissement par sa collectivité (région, département ou commune).")
+        .waitFor();
       // The lycée, under another collectivité, is untouched.
       const tom = await chatLogin('tom.lycee');
       await tom.getByRole('tab', { name: 'Contacts' }).waitFor();

@@ -135,7 +135,7 @@ describe('app passwords', () => {
     assert.equal(await policy.getByLabel('Les élèves').isChecked(), false);
     assert.equal(await policy.getByLabel(/Les adultes/).isChecked(), true);
     await policy.getByLabel('Les élèves').check();
-    await policy.getByRole('button', { name: 'Enregistrer' }).click();
+    await policy.getByRole('button', { name: 'Appliquer' }).click();
     await announced(admin, "Mots de passe d'application : réglage enregistré.");
     await openSection(admin, COLLEGE.name, 'Utilisateurs');
     await admin.getByRole('searchbox', { name: 'Rechercher un utilisateur' }).fill('Léa');

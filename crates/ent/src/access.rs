@@ -35,6 +35,9 @@ pub enum Denied {
     Inactive,
     /// None of the user's structures has the chat on.
     Disabled,
+    /// His structures would have it on for him, but a collectivité above them (région,
+    /// département, commune) does not (`crate::collectivite`).
+    DisabledByCollectivite,
     /// The chat is on in one of his structures, but for other profiles.
     ProfileNotAllowed(Profile),
     /// One of his structures turned its kill switch to `off` (`crate::shutdown`); the
@@ -49,6 +52,7 @@ impl Denied {
             Denied::Locked => "account-locked",
             Denied::Inactive => "user-inactive",
             Denied::Disabled => "structure-disabled",
+            Denied::DisabledByCollectivite => "collectivite-disabled",
             Denied::ProfileNotAllowed(_) => "profile-not-allowed",
             Denied::Shutdown => "structure-shutdown",
         }
@@ -74,6 +78,12 @@ impl Denied {
                 "Le chat n'est pas activé dans ton établissement.",
                 "Le chat n'est pas activé dans votre établissement.",
                 "Chat is not enabled in your school.",
+            )
+            .to_owned(),
+            Denied::DisabledByCollectivite => Text::new(
+                "Le chat n'est pas activé pour ton établissement par sa collectivité (région, département ou commune).",
+                "Le chat n'est pas activé pour votre établissement par sa collectivité (région, département ou commune).",
+                "Chat is not enabled for your school by its local authority (région, département or commune).",
             )
             .to_owned(),
             Denied::Shutdown => crate::shutdown::mode_text(crate::shutdown::Mode::Off).to_owned(),

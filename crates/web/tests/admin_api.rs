@@ -2010,7 +2010,7 @@ async fn a_collectivite_administrator_sets_access_and_sees_no_users() {
     assert_eq!(v["collectivites"][0]["access"]["enabled"], false);
     assert_eq!(
         s.view().await.access("lea.martin"),
-        Err(causerie_ent::Denied::Disabled)
+        Err(causerie_ent::Denied::DisabledByCollectivite)
     );
     // The school's administrator cannot touch the collectivité.
     assert_eq!(

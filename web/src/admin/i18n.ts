@@ -233,6 +233,7 @@ const fr = {
   userChatAllowed: 'Autorisé',
   userChatRefused: 'Refusé : {why}',
   'why_structure-disabled': 'le service Chat est désactivé pour l’établissement',
+  'why_collectivite-disabled': 'le service Chat est désactivé par une collectivité (région, département ou commune) au-dessus de l’établissement',
   'why_profile-not-allowed': 'son profil n’a pas accès au service Chat',
   'why_account-locked': 'son compte est verrouillé',
   why_inactive: 'son compte n’est plus actif dans l’annuaire',
@@ -422,7 +423,7 @@ const fr = {
     "Qui peut avoir des mots de passe pour une application de messagerie standard (téléphone, ordinateur). Retirer ce droit déconnecte aussi les applications qui en utilisent un.",
   appPasswordsPolicyPupils: 'Les élèves',
   appPasswordsPolicyAdults: 'Les adultes (parents, enseignants, personnel)',
-  appPasswordsPolicySave: 'Enregistrer',
+  appPasswordsPolicySave: 'Appliquer',
   appPasswordsPolicySaved: "Mots de passe d'application : réglage enregistré.",
   appPasswordsIntro:
     "Pour une application de messagerie standard (sur téléphone ou ordinateur) : un mot de passe propre à cette application, créé par le serveur et montré une seule fois, à remettre à l'utilisateur.",
@@ -775,6 +776,7 @@ const en: Catalogue = {
   userChatAllowed: 'Allowed',
   userChatRefused: 'Refused: {why}',
   'why_structure-disabled': 'the chat service is off for the school',
+  'why_collectivite-disabled': 'the chat service is off by a collectivité (région, département or commune) above the school',
   'why_profile-not-allowed': 'their profile may not use the chat service',
   'why_account-locked': 'their account is locked',
   why_inactive: 'their account is no longer active in the directory',
@@ -963,7 +965,7 @@ const en: Catalogue = {
     'Who may have passwords for a standard messaging app (phone, computer). Taking the right away also disconnects the apps that use one.',
   appPasswordsPolicyPupils: 'Pupils',
   appPasswordsPolicyAdults: 'Adults (parents, teachers, staff)',
-  appPasswordsPolicySave: 'Save',
+  appPasswordsPolicySave: 'Apply',
   appPasswordsPolicySaved: 'App passwords: setting saved.',
   appPasswordsIntro:
     'For a standard messaging app (on a phone or a computer): a password of its own for that app, made by the server and shown once, to hand to the user.',

@@ -254,18 +254,41 @@ impl View {
 
     /// Whether `user` may use the chat (`causerie_ent::access::decide` on his structures'
     /// effective access, narrowed by their collectivités', then his structures' kill
-    /// switch).
+    /// switch); `DisabledByCollectivite` when his structures' own settings alone would
+    /// have let him in.
     pub fn access(&self, user: &str) -> Result<(), Denied> {
-        causerie_ent::access::decide(
+        self.decide(
             self.dir.user(user),
             self.inactive.contains(user),
             self.locked.contains(user),
-            |s| self.effective.get(s),
         )?;
         if self.is_shut(user) {
             return Err(Denied::Shutdown);
         }
         Ok(())
+    }
+
+    /// `causerie_ent::access::decide` on the structures' access in force for a directory
+    /// `record` (None: a plain account), without the kill switch; refused by the access in
+    /// force (chat off) while the structures' own settings would let him in, it is
+    /// `DisabledByCollectivite`: a collectivité above them decided.
+    pub fn decide(
+        &self,
+        record: Option<&User>,
+        inactive: bool,
+        locked: bool,
+    ) -> Result<(), Denied> {
+        let Err(denied) =
+            causerie_ent::access::decide(record, inactive, locked, |s| self.effective.get(s))
+        else {
+            return Ok(());
+        };
+        let own = causerie_ent::access::decide(record, inactive, locked, |s| self.access.get(s));
+        Err(match (denied, own) {
+            // (A profile left out stays said as such: the profile is the reason.)
+            (Denied::Disabled, Ok(())) => Denied::DisabledByCollectivite,
+            _ => denied,
+        })
     }
 
     /// A structure's own chat access as set, None when never set (on for everyone).

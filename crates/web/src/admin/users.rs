@@ -72,10 +72,7 @@ async fn detail(server: &AppState, caller: &Caller, login: &str) -> Result<Value
     // The one access decision (the login's and the enforcement's), on the structures'
     // access in force and the lock as stored now.
     let view = server.view().await;
-    let refused =
-        causerie_ent::access::decide(Some(u), false, locked, |s| view.effective_access(s))
-            .err()
-            .map(|d| d.code());
+    let refused = view.decide(Some(u), false, locked).err().map(|d| d.code());
     let mut v = user_json(&dir, u);
     let groups: Vec<Value> = dir
         .groups_of(login)
