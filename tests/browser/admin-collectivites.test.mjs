@@ -85,11 +85,14 @@ describe('admin console: collectivités', () => {
       const elu = await consoleSignIn(await openConsole(browser, server, { axe: true }), ELU);
       await elu.getByText('(administrateur de collectivité)').waitFor();
       const menu = elu.getByRole('navigation', { name: 'Menu de la console' });
+      await menu.getByRole('link', { name: 'Collectivités' }).waitFor();
       assert.deepEqual(await menu.getByRole('link').allInnerTexts(), ['Établissements', 'Collectivités']);
       const table = elu.getByRole('table', { name: 'Établissements que vous administrez' });
       await table.getByRole('link', { name: COLLEGE.name }).click();
       // The school's menu is its access only.
       const sub = elu.getByRole('navigation', { name: 'Rubriques de l’établissement' });
+      // (allInnerTexts does not wait: the menu is there first.)
+      await sub.getByRole('link', { name: 'Accès au service Chat' }).waitFor();
       assert.deepEqual(await sub.getByRole('link').allInnerTexts(), ['Accès au service Chat']);
       await elu.getByRole('heading', { name: 'Accès au service Chat', level: 1 }).waitFor();
       await elu.getByText('vous ne voyez pas ses utilisateurs').waitFor();
