@@ -186,7 +186,7 @@ def test_a_pupil_signed_into_the_portal_chats_without_a_chat_password(make_serve
                           what="lea's message")
         assert m.get("from", "").startswith(f"lea.martin@{srv.domain}/")
         hugo.close()
-        # The console shows the session as one from the portal.
+        # The operator's log says how she signed in.
         assert "signed in through the portal (CAS)" in srv.log_text()
     finally:
         lea.close()

@@ -798,13 +798,13 @@ impl<T: Transport> Conn<T> {
             },
         );
         if let Some(tag) = self.sso.take() {
-            self.server.sessions.tag_sso(user, handle.id, &tag);
+            self.server.sessions.tag_credential(user, handle.id, &tag);
         }
         if let Some(id) = self.app_password {
             // Revoking it ends this session (`Server::end_app_password`).
             self.server
                 .sessions
-                .tag_sso(user, handle.id, &crate::app_passwords::tag(id));
+                .tag_credential(user, handle.id, &crate::app_passwords::tag(id));
         }
         let lang = self.language();
         let register = self.server.register_of(user).await;

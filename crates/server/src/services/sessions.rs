@@ -58,7 +58,7 @@ struct Entry {
     resumption: Option<Arc<Resumption>>,
     /// The portal's browser session it logged in from (single sign-on, `crate::sso::tag`),
     /// or the app password it logged in with (`crate::app_passwords::tag`).
-    sso: Option<Box<str>>,
+    credential: Option<Box<str>>,
 }
 
 /// What the tag of a session opened with an app password starts with
@@ -82,8 +82,6 @@ pub struct SessionInfo {
     pub transport: &'static str,
     pub since: std::time::SystemTime,
     pub address: Option<std::net::SocketAddr>,
-    /// Logged in through the portal's single sign-on.
-    pub portal: bool,
 }
 
 /// A bound session that has sent available presence, as features see it.
@@ -218,7 +216,7 @@ impl Sessions {
             pending: VecDeque::new(),
             meta: None,
             resumption: None,
-            sso: None,
+            credential: None,
         });
         Registered::Ok { replaced }
     }
@@ -370,14 +368,14 @@ impl Sessions {
     }
 
     /// Marks session `id` of `user` as logged in from the portal's browser session `tag`.
-    pub fn tag_sso(&self, user: &str, id: u64, tag: &str) {
-        self.with_entry(user, id, |e| e.sso = Some(tag.into()));
+    pub fn tag_credential(&self, user: &str, id: u64, tag: &str) {
+        self.with_entry(user, id, |e| e.credential = Some(tag.into()));
     }
 
     /// The credential session `id` of `user` now holds (a resumption by another login):
     /// its tag, or none for a password login.
     pub fn retag(&self, user: &str, id: u64, tag: Option<&str>) {
-        self.with_entry(user, id, |e| e.sso = tag.map(Into::into));
+        self.with_entry(user, id, |e| e.credential = tag.map(Into::into));
     }
 
     /// Users with a session whose tag starts with `prefix`.
@@ -385,8 +383,11 @@ impl Sessions {
         self.read()
             .iter()
             .filter(|(_, l)| {
-                l.iter()
-                    .any(|e| e.sso.as_deref().is_some_and(|t| t.starts_with(prefix)))
+                l.iter().any(|e| {
+                    e.credential
+                        .as_deref()
+                        .is_some_and(|t| t.starts_with(prefix))
+                })
             })
             .map(|(u, _)| u.clone())
             .collect()
@@ -406,7 +407,11 @@ impl Sessions {
             .get(user)
             .map(|l| {
                 l.iter()
-                    .filter(|e| e.sso.as_deref().is_some_and(|t| t.starts_with(prefix)))
+                    .filter(|e| {
+                        e.credential
+                            .as_deref()
+                            .is_some_and(|t| t.starts_with(prefix))
+                    })
                     .map(|e| e.handle.clone())
                     .collect()
             })
@@ -417,7 +422,7 @@ impl Sessions {
         handles.len()
     }
 
-    /// Closes the sessions of `user` tagged `tag` ([`Self::tag_sso`]) with `condition`
+    /// Closes the sessions of `user` tagged `tag` ([`Self::tag_credential`]) with `condition`
     /// and a text; returns how many.
     pub fn close_tagged(
         &self,
@@ -431,7 +436,7 @@ impl Sessions {
             .get(user)
             .map(|l| {
                 l.iter()
-                    .filter(|e| e.sso.as_deref() == Some(tag))
+                    .filter(|e| e.credential.as_deref() == Some(tag))
                     .map(|e| e.handle.clone())
                     .collect()
             })
@@ -664,10 +669,6 @@ impl Sessions {
                         transport: e.meta.map_or("tcp", |m| m.transport),
                         since: e.meta.map_or(std::time::UNIX_EPOCH, |m| m.since),
                         address: e.meta.and_then(|m| m.address),
-                        portal: e
-                            .sso
-                            .as_deref()
-                            .is_some_and(|t| !t.starts_with(APP_PASSWORD_TAG)),
                     })
                     .collect()
             })
