@@ -43,6 +43,7 @@ pub struct Config {
     pub rates: Rates,
     pub quiet_hours: QuietHoursConfig,
     pub cas: Cas,
+    pub cluster: Cluster,
 }
 
 /// Quiet hours (docs/safety.md, « Heures calmes »): what applies to a structure whose
@@ -632,6 +633,93 @@ impl Cas {
     }
 }
 
+/// Several nodes serving one domain (docs/operations.md): on with `nats_url`. Every node
+/// of a cluster uses the same PostgreSQL database (`storage.url`) and the same NATS
+/// server (or NATS cluster), through which they learn where each session is and hand
+/// each other stanzas, rooms and the caches' invalidations.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cluster {
+    /// The NATS server (`nats://127.0.0.1:4222`, or several separated by commas); unset:
+    /// one node alone.
+    pub nats_url: Option<String>,
+    /// This node's name, unique in the cluster (shown in logs and the console); default:
+    /// the machine's host name.
+    pub node: Option<String>,
+    /// The cluster's name: the prefix of its NATS subjects and buckets, so that several
+    /// deployments may share one NATS server.
+    pub name: String,
+    /// Milliseconds between two heartbeats of this node.
+    pub heartbeat_ms: u64,
+    /// Milliseconds without a heartbeat after which the other nodes hold a node for dead:
+    /// its sessions are forgotten and its rooms taken over.
+    pub dead_after_ms: u64,
+}
+
+impl Default for Cluster {
+    fn default() -> Self {
+        Cluster {
+            nats_url: None,
+            node: None,
+            name: "causerie".into(),
+            heartbeat_ms: 500,
+            dead_after_ms: 3000,
+        }
+    }
+}
+
+impl Cluster {
+    /// Whether this node is one of several.
+    pub fn enabled(&self) -> bool {
+        self.nats_url.is_some()
+    }
+
+    fn check(&self, storage_url: Option<&str>) -> Result<(), (&'static str, String)> {
+        let name_ok = |n: &str| {
+            !n.is_empty()
+                && n.len() <= 64
+                && n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        };
+        if !name_ok(&self.name) {
+            return Err((
+                "cluster.name",
+                "must be 1 to 64 letters, digits, '-' or '_'".into(),
+            ));
+        }
+        if let Some(n) = &self.node
+            && !name_ok(n)
+        {
+            return Err((
+                "cluster.node",
+                "must be 1 to 64 letters, digits, '-' or '_'".into(),
+            ));
+        }
+        if !(50..=10_000).contains(&self.heartbeat_ms) {
+            return Err((
+                "cluster.heartbeat_ms",
+                "must be between 50 and 10000".into(),
+            ));
+        }
+        if self.dead_after_ms < 3 * self.heartbeat_ms || self.dead_after_ms > 120_000 {
+            return Err((
+                "cluster.dead_after_ms",
+                "must be at least 3 heartbeats and at most 120000".into(),
+            ));
+        }
+        if self.enabled()
+            && !storage_url
+                .is_some_and(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
+        {
+            return Err((
+                "cluster.nats_url",
+                "needs storage.url on PostgreSQL: the nodes share one database".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The ENT's incremental directory sync API (`/api/v1/directory/...` on the HTTP listener).
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -820,6 +908,7 @@ impl Default for Config {
             rates: Rates::default(),
             quiet_hours: QuietHoursConfig::default(),
             cas: Cas::default(),
+            cluster: Cluster::default(),
         }
     }
 }
@@ -1031,6 +1120,7 @@ impl Config {
             return Err(("auth.fast_token_days", "must be at most 365".into()));
         }
         self.cas.check()?;
+        self.cluster.check(self.storage.url.as_deref())?;
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             return Err(("tls", "give both `cert` and `key`, or neither".into()));
         }

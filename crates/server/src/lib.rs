@@ -7,7 +7,7 @@
 //! shared vocabulary); [`services`] (owned state, and the gate); [`server`] (what
 //! everything shares); [`features`] (one file per feature), [`router`] (the choke point)
 //! and [`c2s`] (client streams), [`component`] (external components, XEP-0114); [`changes`] (one way to change the school, for every
-//! door); [`enforce`] (a new directory generation applied to what is open); [`preauth`] (connections before authentication); [`listener`]. This file only wires them: [`start`] binds the configured
+//! door); [`cluster`] (this node's link to the others, through NATS, with several nodes); [`enforce`] (a new directory generation applied to what is open); [`preauth`] (connections before authentication); [`listener`]. This file only wires them: [`start`] binds the configured
 //! listeners and returns a [`Running`] handle whose [`Running::shutdown`] stops
 //! accepting, closes every session with `<system-shutdown/>` and waits for them.
 
@@ -17,6 +17,7 @@ pub mod app_passwords;
 pub mod auth;
 pub mod c2s;
 pub mod changes;
+pub mod cluster;
 pub mod component;
 pub mod config;
 pub mod detached;
@@ -66,6 +67,8 @@ pub enum StartError {
     Tls(#[from] tls::TlsError),
     #[error("database: {0}")]
     Store(#[from] causerie_store::StoreError),
+    #[error("cluster: {0}")]
+    Cluster(#[from] cluster::ClusterError),
     #[error("cannot listen on {addr} ({what}): {source}")]
     Bind {
         what: &'static str,
@@ -80,6 +83,8 @@ pub struct Running {
     /// Bound address of each listener, by name (`c2s`, `c2s_tls`, `component`).
     pub addresses: Vec<(&'static str, SocketAddr)>,
     listeners: listener::Listeners,
+    /// This node's place among several (`[cluster]`).
+    membership: Option<cluster::Membership>,
 }
 
 /// Opens the store (creating the data directory), loads TLS and the directory, starts the
@@ -112,11 +117,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     features::mam::start(&server).await;
     features::push::start(&server);
     features::quiet::start(&server);
+    let membership = cluster::join(&server).await?;
     let (listeners, addresses) = listener::Listeners::bind(server.clone()).await?;
     Ok(Running {
         server,
         addresses,
         listeners,
+        membership,
     })
 }
 
@@ -140,6 +147,9 @@ impl Running {
     /// the connection tasks to end.
     pub async fn shutdown(self, grace: Duration) {
         self.listeners.shutdown(grace).await;
+        if let Some(m) = self.membership {
+            m.leave().await;
+        }
         self.server.policy.forget_loaded();
         self.server.archive.flush().await;
         self.server.store.close().await;

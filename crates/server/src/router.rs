@@ -250,7 +250,8 @@ pub async fn session_ended(server: &Server, session: &Session) {
             features::last::record(server, &session.user, status.as_deref()).await;
         }
     }
-    if !server.sessions.is_online(&session.user) {
+    if !server.sessions.is_online_here(&session.user) {
+        // The cache is this node's: kept while the user has a session here.
         server.contacts.forget(&session.user);
     }
     features::muc::session_ended(server, session).await;

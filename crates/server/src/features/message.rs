@@ -314,6 +314,26 @@ enum Kept {
     Full,
 }
 
+/// A message another node's gate let through for `user`, as the only copy for a session
+/// of that node which had gone by the time it arrived (`crate::cluster`): kept offline
+/// (or delivered to a session that became available meanwhile), as one for an account
+/// without a session is.
+pub async fn relayed_undelivered(server: &Server, user: &str, stanza: Element) {
+    if !matches!(stanza.attr("type"), None | Some("chat" | "normal"))
+        || (stanza.get_child("body", ns::CLIENT).is_none()
+            && stanza.get_child("subject", ns::CLIENT).is_none())
+    {
+        return;
+    }
+    let pass = Pass::relayed(user);
+    match keep_offline_or_deliver(server, &pass, &stanza).await {
+        Ok(Kept::Stored) => super::push::notify(server, user, &stanza),
+        Ok(Kept::Delivered) => {}
+        Ok(Kept::Full) => warn!(%user, "offline storage full: a relayed message not kept"),
+        Err(e) => warn!(error = %e, "cannot keep a relayed message offline"),
+    }
+}
+
 /// Keeps `stanza` in offline storage for `pass.to()`, which the caller found without an
 /// available session, unless one became available since (then it goes to it). This and a
 /// session's becoming available and reading its offline storage (`features::presence`)

@@ -135,10 +135,16 @@ fn presences_to(server: &Server, from_user: &str, session: &Session) {
 
 /// Sends unavailable presence (with no status) from each available resource of
 /// `from_user` to the available resources of the account of `pass` (a subscription
-/// through which it received them just ended).
-fn send_unavailables(server: &Server, from_user: &str, pass: &Pass) {
+/// through which it received them just ended). `here`: only from the resources on this
+/// node (what every node does for its own when the rules change).
+fn send_unavailables(server: &Server, from_user: &str, pass: &Pass, here: bool) {
     let to_bare = bare_of(server, pass.to());
-    for a in server.sessions.available(from_user) {
+    let from_sessions = if here {
+        server.sessions.available_here(from_user)
+    } else {
+        server.sessions.available(from_user)
+    };
+    for a in from_sessions {
         let from = format!("{}/{}", bare_of(server, from_user), a.resource);
         server.sessions.deliver_available(
             pass,
@@ -585,7 +591,7 @@ pub async fn unsubscribe_effects(
     if was_sending && matches!(verdict, Verdict::Deliver(_)) {
         // The user was receiving the contact's presence: it ends. (Without reach, it
         // ended when the rules changed: nothing of the contact's goes now.)
-        send_unavailables(server, &contact, &Pass::own(session));
+        send_unavailables(server, &contact, &Pass::own(session), false);
     }
     Ok(())
 }
@@ -620,7 +626,7 @@ pub async fn unsubscribed_effects(
     };
     inbound_unsubscribed(server, &contact, canceller, notice, pass).await?;
     if was_sending && matches!(verdict, Verdict::Deliver(_)) {
-        send_unavailables(server, canceller, pass);
+        send_unavailables(server, canceller, pass, false);
     }
     Ok(())
 }
@@ -697,7 +703,7 @@ pub async fn rules_changed(
 ) {
     // Directed presences sent to those the sender may no longer reach.
     for user in server.sessions.users() {
-        for s in server.sessions.available(&user) {
+        for s in server.sessions.available_here(&user) {
             let directed = server.sessions.take_directed(&user, s.id);
             for to in directed {
                 let other = Jid::new(&to)
@@ -744,11 +750,11 @@ pub async fn rules_changed(
             tracing::debug!(%user, %contact, "the rules no longer let them see each other's presence");
             if matches!(item.subscription, Subscription::From | Subscription::Both) {
                 // The contact was receiving the user's presence.
-                send_unavailables(server, user, &Pass::server_notice(&contact));
+                send_unavailables(server, user, &Pass::server_notice(&contact), true);
             }
             if matches!(item.subscription, Subscription::To | Subscription::Both) {
                 // The user was receiving the contact's presence.
-                send_unavailables(server, &contact, &Pass::server_notice(user));
+                send_unavailables(server, &contact, &Pass::server_notice(user), true);
             }
         }
     }
@@ -768,10 +774,10 @@ pub async fn blocked(server: &Server, user: &str, other: &str) {
     let subscription = item.map(|i| i.subscription).unwrap_or_default();
     if matches!(subscription, Subscription::To | Subscription::Both) {
         // The blocker sees the blocked one offline.
-        send_unavailables(server, other, &Pass::server_notice(user));
+        send_unavailables(server, other, &Pass::server_notice(user), false);
     }
     if matches!(subscription, Subscription::From | Subscription::Both) {
-        send_unavailables(server, user, &Pass::server_notice(other));
+        send_unavailables(server, user, &Pass::server_notice(other), false);
     }
 }
 

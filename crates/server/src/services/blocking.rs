@@ -12,12 +12,17 @@
 //! Entries are normalised JIDs (bare, full, or a domain). A stanza from `from` (a full
 //! JID) is blocked by a list holding its full JID, its bare JID or its domain (XEP-0191
 //! §3.5, after XEP-0016's order of matching).
+//!
+//! With several nodes, each write is told to the other nodes ([`Remote`]'s
+//! [`Invalidation::Blocklist`]), which read that list again ([`Blocklists::reload`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use causerie_store::{BlockStore, Store};
+
+use super::remote::{Invalidation, Outgoing, Remote};
 
 type Result<T> = causerie_store::Result<T>;
 
@@ -27,6 +32,8 @@ pub struct Blocklists {
     mem: Lists,
     /// Serialises writers, so the memory follows the store's order.
     writing: tokio::sync::Mutex<()>,
+    /// The other nodes, told of each write.
+    remote: std::sync::OnceLock<Arc<Remote>>,
 }
 
 /// The lists in memory.
@@ -44,7 +51,30 @@ impl Blocklists {
             store,
             mem: Lists::default(),
             writing: tokio::sync::Mutex::new(()),
+            remote: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Tells the other nodes of each write from now on (several nodes, at start).
+    pub fn join_cluster(&self, remote: Arc<Remote>) {
+        let _ = self.remote.set(remote);
+    }
+
+    fn told(&self, user: &str) {
+        if let Some(r) = self.remote.get() {
+            r.send(Outgoing::Invalidate(Invalidation::Blocklist(
+                user.to_string(),
+            )));
+        }
+    }
+
+    /// Reads `user`'s list again (another node changed it).
+    pub async fn reload(&self, user: &str) -> Result<()> {
+        let _w = self.writing.lock().await;
+        let mut list = self.store.blocklist(user).await?;
+        list.sort_unstable();
+        self.mem.set(user, list);
+        Ok(())
     }
 
     /// Loads every list from the store (at start).
@@ -88,6 +118,7 @@ impl Blocklists {
         let mut list: Vec<String> = before.iter().cloned().chain(added.clone()).collect();
         list.sort_unstable();
         self.mem.set(user, list);
+        self.told(user);
         Ok(added)
     }
 
@@ -118,6 +149,7 @@ impl Blocklists {
             .cloned()
             .collect();
         self.mem.set(user, list);
+        self.told(user);
         Ok(removed)
     }
 }

@@ -15,7 +15,8 @@
 //! [`Contacts::remove`], which drop the user's entry after the write. A load that raced
 //! with a write is not kept (the write counter changed meanwhile), so a stale set is never
 //! stored. Entries go when the user's last session ends ([`Contacts::forget`]). The cache
-//! is per process: a deployment of several nodes must broadcast the drops.
+//! is per process: with several nodes each write is told to the others
+//! ([`Invalidation::Roster`]), which drop their entry too ([`Contacts::forget`]).
 //!
 //! Contacts are kept as 64-bit keyed hashes of their localparts (sorted, 8 bytes each),
 //! not strings: a few hundred bytes per chatting user. The keys of the hasher are random
@@ -38,6 +39,8 @@ use std::time::{Duration, Instant};
 
 use causerie_store::{RosterItem, RosterStore, Store, Subscription};
 
+use super::remote::{Invalidation, Outgoing, Remote};
+
 type Result<T> = causerie_store::Result<T>;
 
 /// See the module docs.
@@ -46,6 +49,8 @@ pub struct Contacts {
     /// The served domain (contacts of this server are `localpart@domain`).
     domain: String,
     cache: Cache,
+    /// The other nodes, told of each write.
+    remote: std::sync::OnceLock<Arc<Remote>>,
 }
 
 /// What the service keeps in memory (see the module docs).
@@ -126,6 +131,7 @@ impl Contacts {
             store,
             domain: domain.to_string(),
             cache: Cache::default(),
+            remote: std::sync::OnceLock::new(),
         }
     }
 
@@ -190,14 +196,14 @@ impl Contacts {
     /// Writes a roster item (see the module docs).
     pub async fn put(&self, user: &str, item: &RosterItem) -> Result<()> {
         let r = self.store.put_roster_item(user, item).await;
-        self.cache.forget(user);
+        self.wrote(user);
         r
     }
 
     /// Removes a roster item; true when there was one.
     pub async fn remove(&self, user: &str, contact: &str) -> Result<bool> {
         let r = self.store.remove_roster_item(user, contact).await;
-        self.cache.forget(user);
+        self.wrote(user);
         r
     }
 
@@ -242,9 +248,23 @@ impl Contacts {
             || self.store.has_pending_in(b, &a_bare).await?)
     }
 
-    /// Drops what is kept of `user`'s roster (his last session ended).
+    /// Drops what is kept of `user`'s roster (his last session here ended, or another
+    /// node wrote it).
     pub fn forget(&self, user: &str) {
         self.cache.forget(user);
+    }
+
+    /// Tells the other nodes of each write from now on (several nodes, at start).
+    pub fn join_cluster(&self, remote: Arc<Remote>) {
+        let _ = self.remote.set(remote);
+    }
+
+    /// `user`'s roster was written: this node's cache and the others' drop it.
+    fn wrote(&self, user: &str) {
+        self.cache.forget(user);
+        if let Some(r) = self.remote.get() {
+            r.send(Outgoing::Invalidate(Invalidation::Roster(user.to_string())));
+        }
     }
 
     fn bare(&self, user: &str) -> String {

@@ -5,7 +5,9 @@
 //!   when the directory generation moves, atomically for stanzas.
 //! - [`gate`]: the one decision of who may send what to whom, and the [`pass::Pass`] it
 //!   hands out.
-//! - [`sessions`]: the registry of bound sessions, which delivers only against a pass.
+//! - [`sessions`]: the registry of bound sessions, which delivers only against a pass;
+//!   [`remote`]: the other nodes' sessions as this node knows them, and the outbox of
+//!   what it tells them (several nodes, `crate::cluster`).
 //! - [`blocking`]: the blocklists (XEP-0191), in memory for the gate.
 //! - [`contacts`]: the only writer of rosters, requests and refusals, with its cache.
 //! - [`rooms`]: who is in which room right now; [`archive`]: the writer of the rooms' and
@@ -36,6 +38,7 @@ pub mod policy;
 pub mod push;
 pub mod quiet;
 pub mod rates;
+pub mod remote;
 pub mod report_pace;
 pub mod retention;
 pub mod rooms;

@@ -34,6 +34,12 @@ impl Pass {
         }
     }
 
+    /// A stanza another node's gate let through for `to` (`crate::cluster`): the
+    /// decision was made there, where the sender is.
+    pub(crate) fn relayed(to: &str) -> Pass {
+        Pass { to: to.to_string() }
+    }
+
     /// The account this pass lets stanzas reach.
     pub fn to(&self) -> &str {
         &self.to

@@ -8,6 +8,13 @@
 //! nodes means another implementation of the same calls, not a rewrite. Each session owns
 //! a bounded queue; a session that does not read its queue is closed rather than allowed
 //! to grow without bound.
+//!
+//! With several nodes (`crate::cluster`), the registry also holds the other nodes'
+//! sessions as this node knows them ([`Remote`]): finding an account's sessions looks at
+//! both, delivering to a remote one goes through the outbox to its node, and every change
+//! of a local session's visible state (bound, presence, what it asked pushes for, ended)
+//! is told to the other nodes ([`Sessions::publish`]). Session ids of remote sessions
+//! have their top bit set ([`Remote::is_remote_id`]).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, RwLock};
@@ -16,6 +23,7 @@ use std::time::{Duration, Instant};
 use causerie_proto::Element;
 
 use super::pass::Pass;
+use super::remote::{Remote, RemoteSession, SessionState};
 use crate::session::SessionHandle;
 use crate::stream_mgmt::Resumption;
 
@@ -119,6 +127,8 @@ pub enum Interest {
 pub struct Sessions {
     inner: RwLock<HashMap<String, Vec<Entry>>>,
     arrivals: Arrivals,
+    /// The other nodes' sessions, with several nodes.
+    remote: std::sync::OnceLock<Arc<Remote>>,
 }
 
 /// Locks that serialise, per account, "no session is available: the message goes to
@@ -187,6 +197,132 @@ impl Sessions {
             .map(f)
     }
 
+    // -- several nodes ------------------------------------------------------------------
+
+    /// Makes this registry one node's of several (once, at start).
+    pub fn join_cluster(&self, remote: Arc<Remote>) {
+        let _ = self.remote.set(remote);
+    }
+
+    /// The other nodes' sessions, with several nodes.
+    pub fn remote(&self) -> Option<&Arc<Remote>> {
+        self.remote.get()
+    }
+
+    /// Tells the other nodes what session `id` of `user` looks like now (or that it
+    /// ended, `resource` given): nothing with one node.
+    fn publish(&self, user: &str, id: u64, ended: Option<&str>) {
+        let Some(remote) = self.remote.get() else {
+            return;
+        };
+        let (resource, state) = match ended {
+            Some(r) => (r.to_string(), None),
+            None => {
+                let found = self.read().get(user).and_then(|l| {
+                    l.iter().find(|e| e.handle.id == id).map(|e| {
+                        (
+                            e.handle.resource.clone(),
+                            SessionState {
+                                presence: e.presence.as_ref().map(causerie_proto::xml::to_string),
+                                priority: e.priority,
+                                interested: e.interested,
+                                roster_ver: e.roster_ver,
+                                blocklist: e.blocklist,
+                                carbons: e.carbons,
+                            },
+                        )
+                    })
+                });
+                let Some((r, st)) = found else { return };
+                (r, Some(st))
+            }
+        };
+        remote.send(super::remote::Outgoing::Session {
+            user: user.to_string(),
+            resource,
+            state,
+        });
+    }
+
+    /// The remote sessions of `user` that `keep` selects (none with one node).
+    fn remote_select(
+        &self,
+        user: &str,
+        keep: impl Fn(&RemoteSession) -> bool,
+    ) -> Vec<RemoteSession> {
+        match self.remote.get() {
+            Some(r) => r.select(user, keep),
+            None => Vec::new(),
+        }
+    }
+
+    fn remote_any(&self, user: &str, keep: impl Fn(&RemoteSession) -> bool) -> bool {
+        self.remote.get().is_some_and(|r| r.any(user, keep))
+    }
+
+    /// Delivers a stanza relayed by another node for `user/resource`, its gate having
+    /// decided (`crate::cluster`); an IQ answer (`answer`) only if the session awaits it
+    /// from its sender.
+    pub fn deliver_relayed(
+        &self,
+        user: &str,
+        resource: &str,
+        stanza: Element,
+        answer: bool,
+    ) -> Full {
+        if answer {
+            let from = stanza.attr("from").unwrap_or_default().to_string();
+            let id = stanza.attr("id").unwrap_or_default().to_string();
+            if !self.take_answer_at(user, resource, &from, &id, Instant::now()) {
+                return Full::Queued;
+            }
+        }
+        let handle = self
+            .read()
+            .get(user)
+            .and_then(|l| l.iter().find(|e| e.handle.resource == resource))
+            .map(|e| e.handle.clone());
+        match handle {
+            Some(h) if h.send(stanza) => Full::Queued,
+            Some(_) => Full::Overflow,
+            None => Full::NoSuchResource,
+        }
+    }
+
+    /// Closes the local session `user/resource` (asked by another node).
+    pub fn stop_relayed(
+        &self,
+        user: &str,
+        resource: &str,
+        condition: &'static str,
+        text: Option<&str>,
+    ) {
+        let handle = self
+            .read()
+            .get(user)
+            .and_then(|l| l.iter().find(|e| e.handle.resource == resource))
+            .map(|e| e.handle.clone());
+        if let Some(h) = handle {
+            match text {
+                Some(t) => h.stop_with_text(condition, t),
+                None => h.stop(condition),
+            }
+        }
+    }
+
+    /// Tells the other nodes again what every local session looks like (after the
+    /// connection to them was lost and found again).
+    pub fn publish_all(&self) {
+        let all: Vec<(String, u64)> = self
+            .read()
+            .iter()
+            .flat_map(|(u, l)| l.iter().map(move |e| (u.clone(), e.handle.id)))
+            .collect();
+        for (user, id) in all {
+            self.publish(&user, id, None);
+        }
+    }
+
     // -- binding ------------------------------------------------------------------------
 
     /// Binds `handle` for `user`, replacing a session of the same resource.
@@ -201,9 +337,21 @@ impl Sessions {
             .iter()
             .position(|e| e.handle.resource == handle.resource)
             .map(|i| list.remove(i).handle);
-        if replaced.is_none() && list.len() >= max {
+        let elsewhere = self.remote_select(user, |_| true);
+        let remote_count = elsewhere
+            .iter()
+            .filter(|s| s.resource != handle.resource)
+            .count();
+        if replaced.is_none() && list.len() + remote_count >= max {
             return Registered::TooMany;
         }
+        // The same resource on another node: the newer binding wins (RFC 6120 §7.7.2.2).
+        if let Some(remote) = self.remote.get() {
+            for s in elsewhere.iter().filter(|s| s.resource == handle.resource) {
+                remote.stop(user, s, "conflict", None);
+            }
+        }
+        let id = handle.id;
         list.push(Entry {
             handle,
             presence: None,
@@ -218,6 +366,9 @@ impl Sessions {
             resumption: None,
             credential: None,
         });
+        drop(map);
+        // A replaced session had the same resource: the new state overwrites its key.
+        self.publish(user, id, None);
         Registered::Ok { replaced }
     }
 
@@ -243,8 +394,15 @@ impl Sessions {
         let list = map.get_mut(user)?;
         let i = list.iter().position(|e| e.handle.id == id)?;
         let entry = list.remove(i);
+        let still_bound = list
+            .iter()
+            .any(|e| e.handle.resource == entry.handle.resource);
         if list.is_empty() {
             map.remove(user);
+        }
+        drop(map);
+        if !still_bound {
+            self.publish(user, id, Some(&entry.handle.resource));
         }
         let status = entry
             .presence
@@ -268,9 +426,23 @@ impl Sessions {
             .and_then(|l| l.iter().find(|e| e.handle.resource == resource))
             .map(|e| e.handle.clone());
         match handle {
-            Some(h) if h.send(stanza) => Full::Queued,
-            Some(_) => Full::Overflow,
-            None => Full::NoSuchResource,
+            Some(h) => {
+                if h.send(stanza) {
+                    Full::Queued
+                } else {
+                    Full::Overflow
+                }
+            }
+            None => {
+                let remote = self.remote_select(pass.to(), |s| s.resource == resource);
+                match (self.remote.get(), remote.first()) {
+                    (Some(r), Some(s)) => {
+                        r.deliver(pass.to(), s, &stanza, false);
+                        Full::Queued
+                    }
+                    _ => Full::NoSuchResource,
+                }
+            }
         }
     }
 
@@ -290,7 +462,17 @@ impl Sessions {
         for h in &handles {
             h.send(stanza.clone());
         }
-        handles.len()
+        let remote = self.remote_select(pass.to(), |s| {
+            s.presence.is_some() && (!nonnegative || s.state.priority >= 0)
+        });
+        if let Some(r) = self.remote.get() {
+            // The only copy: if its session is gone, a message goes offline there.
+            let only = handles.is_empty() && remote.len() == 1;
+            for s in &remote {
+                r.deliver(pass.to(), s, stanza, only);
+            }
+        }
+        handles.len() + remote.len()
     }
 
     /// Queues `stanza` for the available session of `pass.to()` with the highest
@@ -302,7 +484,22 @@ impl Sessions {
                 .max_by_key(|e| e.priority)
                 .map(|e| e.handle.clone())
         });
-        best.is_some_and(|h| h.send(stanza))
+        let remote = self
+            .remote_select(pass.to(), |s| s.presence.is_some() && s.state.priority >= 0)
+            .into_iter()
+            .max_by_key(|s| s.state.priority);
+        let local_priority = best.as_ref().and_then(|h| {
+            self.read()
+                .get(pass.to())
+                .and_then(|l| l.iter().find(|e| e.handle.id == h.id).map(|e| e.priority))
+        });
+        match (remote, self.remote.get()) {
+            (Some(s), Some(r)) if local_priority.is_none_or(|p| s.state.priority > p) => {
+                r.deliver(pass.to(), &s, &stanza, true);
+                true
+            }
+            _ => best.is_some_and(|h| h.send(stanza)),
+        }
     }
 
     /// Queues, for each session of `pass.to()` with that `interest` ([`Interest`]), the
@@ -329,6 +526,14 @@ impl Sessions {
         for h in handles {
             h.send(make(&h.resource));
         }
+        if let Some(r) = self.remote.get() {
+            for s in self.remote_select(pass.to(), |s| match interest {
+                Interest::Roster => s.state.interested || s.presence.is_some(),
+                Interest::Blocklist => s.state.blocklist,
+            }) {
+                r.deliver(pass.to(), &s, &make(&s.resource), false);
+            }
+        }
     }
 
     /// Queues, for each session of `pass.to()` with carbons enabled (XEP-0280) except
@@ -347,6 +552,11 @@ impl Sessions {
         for h in handles {
             h.send(make(&h.resource));
         }
+        if let Some(r) = self.remote.get() {
+            for s in self.remote_select(pass.to(), |s| s.state.carbons && s.id != except) {
+                r.deliver(pass.to(), &s, &make(&s.resource), false);
+            }
+        }
     }
 
     // -- closing ------------------------------------------------------------------------
@@ -364,7 +574,13 @@ impl Sessions {
                 None => h.stop(condition),
             }
         }
-        handles.len()
+        let remote = self.remote_select(user, |_| true);
+        if let Some(r) = self.remote.get() {
+            for s in &remote {
+                r.stop(user, s, condition, text);
+            }
+        }
+        handles.len() + remote.len()
     }
 
     /// Marks session `id` of `user` as logged in from the portal's browser session `tag`.
@@ -460,6 +676,11 @@ impl Sessions {
 
     /// Whether `user` has a bound session.
     pub fn is_online(&self, user: &str) -> bool {
+        self.read().get(user).is_some_and(|l| !l.is_empty()) || self.remote_any(user, |_| true)
+    }
+
+    /// Whether `user` has a bound session on this node.
+    pub fn is_online_here(&self, user: &str) -> bool {
         self.read().get(user).is_some_and(|l| !l.is_empty())
     }
 
@@ -468,19 +689,25 @@ impl Sessions {
         self.read()
             .get(user)
             .is_some_and(|l| l.iter().any(|e| e.handle.resource == resource))
+            || self.remote_any(user, |s| s.resource == resource)
     }
 
     /// The id of the session bound to `user/resource`.
     pub fn session_id(&self, user: &str, resource: &str) -> Option<u64> {
-        self.read()
-            .get(user)?
-            .iter()
-            .find(|e| e.handle.resource == resource)
-            .map(|e| e.handle.id)
+        let local = self
+            .read()
+            .get(user)
+            .and_then(|l| l.iter().find(|e| e.handle.resource == resource))
+            .map(|e| e.handle.id);
+        local.or_else(|| {
+            self.remote_select(user, |s| s.resource == resource)
+                .first()
+                .map(|s| s.id)
+        })
     }
 
-    /// The sessions of `user` that sent available presence.
-    pub fn available(&self, user: &str) -> Vec<Available> {
+    /// The sessions of `user` on this node that sent available presence.
+    pub fn available_here(&self, user: &str) -> Vec<Available> {
         self.read()
             .get(user)
             .map(|l| {
@@ -498,8 +725,29 @@ impl Sessions {
             .unwrap_or_default()
     }
 
+    /// The sessions of `user` that sent available presence, on every node.
+    pub fn available(&self, user: &str) -> Vec<Available> {
+        let mut all = self.available_here(user);
+        all.extend(
+            self.remote_select(user, |s| s.presence.is_some())
+                .into_iter()
+                .filter_map(|s| {
+                    Some(Available {
+                        id: s.id,
+                        presence: s.presence?,
+                        resource: s.resource,
+                        priority: s.state.priority,
+                    })
+                }),
+        );
+        all
+    }
+
     /// Whether the session `id` is available.
     pub fn is_available(&self, user: &str, id: u64) -> bool {
+        if Remote::is_remote_id(id) {
+            return self.remote_any(user, |s| s.id == id && s.presence.is_some());
+        }
         self.read()
             .get(user)
             .and_then(|l| l.iter().find(|e| e.handle.id == id))
@@ -515,25 +763,33 @@ impl Sessions {
         presence: Option<Element>,
         priority: i32,
     ) -> bool {
-        self.with_entry(user, id, |e| {
-            let was = e.presence.is_some();
-            e.presence = presence;
-            e.priority = priority;
-            if e.presence.is_none() {
-                e.directed.clear();
-            }
-            was
-        })
-        .unwrap_or(false)
+        let was = self
+            .with_entry(user, id, |e| {
+                let was = e.presence.is_some();
+                e.presence = presence;
+                e.priority = priority;
+                if e.presence.is_none() {
+                    e.directed.clear();
+                }
+                was
+            })
+            .unwrap_or(false);
+        self.publish(user, id, None);
+        was
     }
 
     /// Marks the session as interested in roster pushes (`versioned`: it asked with a
     /// version, so pushes carry one).
     pub fn set_interested(&self, user: &str, id: u64, versioned: bool) {
-        self.with_entry(user, id, |e| {
+        let changed = self.with_entry(user, id, |e| {
+            let before = (e.interested, e.roster_ver);
             e.interested = true;
             e.roster_ver |= versioned;
+            before != (e.interested, e.roster_ver)
         });
+        if changed == Some(true) {
+            self.publish(user, id, None);
+        }
     }
 
     /// Whether a session of `user` asked for its roster with a version.
@@ -541,16 +797,24 @@ impl Sessions {
         self.read()
             .get(user)
             .is_some_and(|l| l.iter().any(|e| e.roster_ver))
+            || self.remote_any(user, |s| s.state.roster_ver)
     }
 
     /// Marks the session as interested in blocklist pushes.
     pub fn set_blocklist_interest(&self, user: &str, id: u64) {
-        self.with_entry(user, id, |e| e.blocklist = true);
+        if self.with_entry(user, id, |e| !std::mem::replace(&mut e.blocklist, true)) == Some(true) {
+            self.publish(user, id, None);
+        }
     }
 
     /// Enables or disables message carbons (XEP-0280) for the session.
     pub fn set_carbons(&self, user: &str, id: u64, enabled: bool) {
-        self.with_entry(user, id, |e| e.carbons = enabled);
+        if self.with_entry(user, id, |e| {
+            std::mem::replace(&mut e.carbons, enabled) != enabled
+        }) == Some(true)
+        {
+            self.publish(user, id, None);
+        }
     }
 
     /// Whether some session of `user` other than `except` has carbons enabled.
@@ -558,6 +822,7 @@ impl Sessions {
         self.read()
             .get(user)
             .is_some_and(|l| l.iter().any(|e| e.carbons && e.handle.id != except))
+            || self.remote_any(user, |s| s.state.carbons && s.id != except)
     }
 
     /// Remembers (or forgets, for unavailable) a directed presence that was delivered.
@@ -616,6 +881,16 @@ impl Sessions {
     /// Whether an answer from `peer` with `iq_id` answers a request the session bound to
     /// `user/resource` is waiting for; the request is then no longer waiting.
     pub fn take_answer(&self, user: &str, resource: &str, peer: &str, iq_id: &str) -> bool {
+        // A session of another node: its node checks, when the answer reaches it
+        // (`deliver_relayed`).
+        if !self
+            .read()
+            .get(user)
+            .is_some_and(|l| l.iter().any(|e| e.handle.resource == resource))
+            && self.remote_any(user, |s| s.resource == resource)
+        {
+            return true;
+        }
         self.take_answer_at(user, resource, peer, iq_id, Instant::now())
     }
 

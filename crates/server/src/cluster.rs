@@ -1,0 +1,659 @@
+//! Several nodes serving one domain (`[cluster]`, docs/operations.md): this node's link to
+//! the others through NATS, never a protocol of our own.
+//!
+//! - **Who is alive**: each node puts its incarnation (its name and a random suffix, new
+//!   at each start) in the key-value bucket `NAME_nodes` every `heartbeat_ms`; every node
+//!   watches the bucket and holds a node dead after `dead_after_ms` without a heartbeat,
+//!   or at once when it deletes its key (a clean stop).
+//! - **Where each session is**: each node keeps its sessions' visible state in the bucket
+//!   `NAME_sessions` (key `INCARNATION.USER.RESOURCE`, base64url), from the registry's
+//!   outbox (`services::remote`); every node watches it into its [`Remote`] view. Both
+//!   buckets are in memory: if NATS restarts, each node puts its sessions again.
+//! - **Stanzas to a session of another node**: published on `NAME.node.INCARNATION`
+//!   (core NATS), after the sending node's gate decided; the receiving node delivers it
+//!   (`Sessions::deliver_relayed`), or keeps a message offline if the session is gone.
+//!   What a client sent is acknowledged (XEP-0198) once it is in the archive, which every
+//!   node shares: a message lost with a dying node is found again in the archive.
+//! - **Caches**: roster and blocklist writes are broadcast on `NAME.invalidate`; the
+//!   directory's generation is read from the database by every node (`services::policy`).
+//! - **A node dies**: the others forget its sessions at once; the first live node in
+//!   name order (the janitor) deletes their keys and tells their contacts they are gone.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, kv};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, info, warn};
+
+use crate::config::Cluster as ClusterConfig;
+use crate::server::Server;
+use crate::services::remote::{Envelope, Invalidation, Outgoing, Remote, RemoteSession, What};
+use crate::services::sessions::{Departed, Full};
+
+/// Why this node could not join its cluster.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("cannot connect to NATS at {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("NATS JetStream key-value bucket {bucket}: {reason}")]
+    Bucket { bucket: String, reason: String },
+    #[error("NATS subscription {subject}: {reason}")]
+    Subscribe { subject: String, reason: String },
+}
+
+/// This node's membership, as `Running` keeps it for the end.
+pub struct Membership {
+    incarnation: Arc<str>,
+    client: async_nats::Client,
+    nodes: kv::Store,
+    flush: mpsc::UnboundedSender<oneshot::Sender<()>>,
+}
+
+/// What a node says of itself in the nodes' bucket.
+#[derive(Debug, Serialize, Deserialize)]
+struct Heartbeat {
+    name: String,
+    started_ms: i64,
+}
+
+/// An invalidation, with the node it comes from.
+#[derive(Debug, Serialize, Deserialize)]
+struct Broadcast {
+    from: String,
+    what: Invalidation,
+}
+
+fn session_key(node: &str, user: &str, resource: &str) -> String {
+    format!("{node}.{}.{}", B64.encode(user), B64.encode(resource))
+}
+
+fn parse_session_key(key: &str) -> Option<(String, String, String)> {
+    let mut parts = key.splitn(3, '.');
+    let node = parts.next()?.to_string();
+    let user = String::from_utf8(B64.decode(parts.next()?).ok()?).ok()?;
+    let resource = String::from_utf8(B64.decode(parts.next()?).ok()?).ok()?;
+    Some((node, user, resource))
+}
+
+/// A key of each bucket that is no node's and no session's.
+const MARKER: &str = "cluster";
+
+async fn put_or_fail(
+    store: &kv::Store,
+    key: &str,
+    value: Bytes,
+    prefix: &str,
+    bucket: &str,
+) -> Result<(), ClusterError> {
+    store
+        .put(key, value)
+        .await
+        .map(|_| ())
+        .map_err(|e| ClusterError::Bucket {
+            bucket: format!("{prefix}_{bucket}"),
+            reason: e.to_string(),
+        })
+}
+
+/// Watches `store` from its current values on, again whenever the watch ends.
+async fn watching(store: &kv::Store, mut each: impl FnMut(kv::Entry)) {
+    loop {
+        match store.watch_with_history(">").await {
+            Ok(mut watch) => {
+                while let Some(entry) = watch.next().await {
+                    match entry {
+                        Ok(e) if e.key != MARKER => each(e),
+                        Ok(_) => {}
+                        Err(e) => warn!(error = %e, "a cluster watch failed"),
+                    }
+                }
+                warn!("a cluster watch ended: watching again");
+            }
+            Err(e) => warn!(error = %e, "cannot watch a cluster bucket"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The stream error conditions another node may ask a session to close with.
+fn condition(name: &str) -> &'static str {
+    match name {
+        "conflict" => "conflict",
+        "not-authorized" => "not-authorized",
+        "system-shutdown" => "system-shutdown",
+        "reset" => "reset",
+        _ => "policy-violation",
+    }
+}
+
+async fn bucket(
+    js: &jetstream::Context,
+    name: String,
+    max_age: Duration,
+) -> Result<kv::Store, ClusterError> {
+    if let Ok(store) = js.get_key_value(name.clone()).await {
+        return Ok(store);
+    }
+    let config = kv::Config {
+        bucket: name.clone(),
+        history: 1,
+        max_age,
+        storage: jetstream::stream::StorageType::Memory,
+        ..Default::default()
+    };
+    match js.create_key_value(config).await {
+        Ok(store) => Ok(store),
+        // Another node made it meanwhile.
+        Err(first) => js
+            .get_key_value(name.clone())
+            .await
+            .map_err(|_| ClusterError::Bucket {
+                bucket: name,
+                reason: first.to_string(),
+            }),
+    }
+}
+
+/// Joins the cluster `server`'s configuration names: connects to NATS, makes the buckets,
+/// starts the tasks, and hands the registry, the contacts and the blocklists the view of
+/// the other nodes. `None` with one node alone.
+pub async fn join(server: &Arc<Server>) -> Result<Option<Membership>, ClusterError> {
+    let config: &ClusterConfig = &server.config.cluster;
+    let Some(url) = config.nats_url.clone() else {
+        return Ok(None);
+    };
+    let name = config
+        .node
+        .clone()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|n| {
+            n.trim()
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .collect::<String>()
+        })
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "node".into());
+    let incarnation: Arc<str> = format!("{name}-{:08x}", rand::random::<u32>()).into();
+    let prefix = config.name.clone();
+    let heartbeat = Duration::from_millis(config.heartbeat_ms);
+    let dead_after = Duration::from_millis(config.dead_after_ms);
+
+    let for_events = Arc::downgrade(server);
+    let client = async_nats::ConnectOptions::new()
+        .name(incarnation.to_string())
+        .connection_timeout(Duration::from_secs(5))
+        .event_callback(move |event| {
+            let server = for_events.clone();
+            async move {
+                match event {
+                    async_nats::Event::Connected => {
+                        info!("connected to NATS: this node's sessions told to the others");
+                        if let Some(s) = server.upgrade() {
+                            s.sessions.publish_all();
+                        }
+                    }
+                    async_nats::Event::Disconnected => {
+                        warn!("NATS connection lost: other nodes unreachable until it is back")
+                    }
+                    other => debug!(event = %other, "NATS"),
+                }
+            }
+        })
+        .connect(url.as_str())
+        .await
+        .map_err(|e| ClusterError::Connect {
+            url: url.clone(),
+            reason: e.to_string(),
+        })?;
+    let js = jetstream::new(client.clone());
+    let nodes = bucket(&js, format!("{prefix}_nodes"), dead_after * 20).await?;
+    let sessions_kv = bucket(&js, format!("{prefix}_sessions"), Duration::ZERO).await?;
+
+    let (remote, outbox) = Remote::new(&incarnation);
+    let remote = Arc::new(remote);
+    server.sessions.join_cluster(remote.clone());
+    server.contacts.join_cluster(remote.clone());
+    server.blocking.join_cluster(remote.clone());
+
+    let subscribe = |subject: String| {
+        let client = client.clone();
+        async move {
+            client
+                .subscribe(subject.clone())
+                .await
+                .map_err(|e| ClusterError::Subscribe {
+                    subject,
+                    reason: e.to_string(),
+                })
+        }
+    };
+    let inbox = subscribe(format!("{prefix}.node.{incarnation}")).await?;
+    let invalidations = subscribe(format!("{prefix}.invalidate")).await?;
+    let liveness = Arc::new(Liveness::default());
+    let (flush, flushes) = mpsc::unbounded_channel();
+    tokio::spawn(publish(
+        client.clone(),
+        sessions_kv.clone(),
+        prefix.clone(),
+        incarnation.clone(),
+        outbox,
+        flushes,
+    ));
+    tokio::spawn(receive(server.clone(), inbox));
+    tokio::spawn(invalidated(
+        server.clone(),
+        invalidations,
+        incarnation.to_string(),
+    ));
+    // A watch with history ends at once on an empty bucket (async-nats): neither is.
+    put_or_fail(&sessions_kv, MARKER, Bytes::new(), &prefix, "sessions").await?;
+    put_or_fail(&nodes, MARKER, Bytes::new(), &prefix, "nodes").await?;
+    tokio::spawn(watch_session_keys(
+        remote.clone(),
+        liveness.clone(),
+        sessions_kv.clone(),
+    ));
+    tokio::spawn(watch_node_keys(liveness.clone(), nodes.clone()));
+    let started_ms = chrono::Utc::now().timestamp_millis();
+    let beat = Heartbeat {
+        name: name.clone(),
+        started_ms,
+    };
+    let beat = Bytes::from(serde_json::to_vec(&beat).unwrap_or_default());
+    nodes
+        .put(incarnation.as_ref(), beat.clone())
+        .await
+        .map_err(|e| ClusterError::Bucket {
+            bucket: format!("{prefix}_nodes"),
+            reason: e.to_string(),
+        })?;
+    tokio::spawn(beating(nodes.clone(), incarnation.clone(), beat, heartbeat));
+    tokio::spawn(checking(
+        Arc::downgrade(server),
+        remote,
+        liveness,
+        sessions_kv,
+        incarnation.clone(),
+        heartbeat,
+        dead_after,
+    ));
+    info!(node = %incarnation, nats = %url, "joined the cluster");
+    Ok(Some(Membership {
+        incarnation,
+        client,
+        nodes,
+        flush,
+    }))
+}
+
+impl Membership {
+    /// This node's incarnation.
+    pub fn node(&self) -> &str {
+        &self.incarnation
+    }
+
+    /// Leaves the cluster at the end: waits until what the outbox holds (the sessions
+    /// just closed, their last stanzas) is out, then deletes this node's heartbeat, so
+    /// that the others take over at once rather than after `dead_after_ms`.
+    pub async fn leave(self) {
+        let (done, wait) = oneshot::channel();
+        if self.flush.send(done).is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), wait).await;
+        }
+        if let Err(e) = self.nodes.delete(self.incarnation.as_ref()).await {
+            warn!(error = %e, "cannot delete this node's heartbeat");
+        }
+        let _ = self.client.flush().await;
+        info!(node = %self.incarnation, "left the cluster");
+    }
+}
+
+/// What this node knows of each other node's life.
+#[derive(Debug, Clone, Copy)]
+enum Seen {
+    /// Its last heartbeat.
+    Beat(Instant),
+    /// Named by a session key, not heard yet (since then).
+    Named(Instant),
+    /// It deleted its heartbeat: it left.
+    Left,
+}
+
+/// When each other node was last heard of.
+#[derive(Default)]
+struct Liveness {
+    seen: std::sync::Mutex<HashMap<Arc<str>, Seen>>,
+}
+
+impl Liveness {
+    fn heard(&self, node: &str) {
+        self.lock().insert(node.into(), Seen::Beat(Instant::now()));
+    }
+
+    /// A node named by a session key: if it never beats, it is dead after the delay,
+    /// counted from now.
+    fn named(&self, node: &str) {
+        self.lock()
+            .entry(node.into())
+            .or_insert_with(|| Seen::Named(Instant::now()));
+    }
+
+    fn gone(&self, node: &str) {
+        self.lock().insert(node.into(), Seen::Left);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Seen>> {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Drains the outbox: session states to the bucket (the latest per key, in parallel),
+/// stanzas and invalidations to their subjects.
+async fn publish(
+    client: async_nats::Client,
+    sessions: kv::Store,
+    prefix: String,
+    node: Arc<str>,
+    mut outbox: mpsc::UnboundedReceiver<Outgoing>,
+    mut flushes: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
+) {
+    loop {
+        let first = tokio::select! {
+            item = outbox.recv() => match item { Some(i) => i, None => return },
+            Some(done) = flushes.recv() => {
+                let _ = client.flush().await;
+                let _ = done.send(());
+                continue;
+            }
+        };
+        let mut states: HashMap<String, Option<Bytes>> = HashMap::new();
+        let mut next = Some(first);
+        let mut taken = 0;
+        while let Some(item) = next.take() {
+            match item {
+                Outgoing::Session {
+                    user,
+                    resource,
+                    state,
+                } => {
+                    let value =
+                        state.map(|s| Bytes::from(serde_json::to_vec(&s).unwrap_or_default()));
+                    states.insert(session_key(&node, &user, &resource), value);
+                }
+                Outgoing::Deliver { node: to, envelope } => {
+                    let body = Bytes::from(serde_json::to_vec(&envelope).unwrap_or_default());
+                    if let Err(e) = client.publish(format!("{prefix}.node.{to}"), body).await {
+                        warn!(error = %e, node = %to, "cannot relay a stanza to another node");
+                    }
+                }
+                Outgoing::Invalidate(what) => {
+                    let b = Broadcast {
+                        from: node.to_string(),
+                        what,
+                    };
+                    let body = Bytes::from(serde_json::to_vec(&b).unwrap_or_default());
+                    if let Err(e) = client.publish(format!("{prefix}.invalidate"), body).await {
+                        warn!(error = %e, "cannot tell the other nodes of a cache change");
+                    }
+                }
+            }
+            taken += 1;
+            if taken < 4096 {
+                next = outbox.try_recv().ok();
+            }
+        }
+        let writes = states.into_iter().map(|(key, value)| {
+            let sessions = sessions.clone();
+            async move {
+                let r = match value {
+                    Some(v) => sessions
+                        .put(&key, v)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string()),
+                    None => sessions.delete(&key).await.map_err(|e| e.to_string()),
+                };
+                if let Err(e) = r {
+                    warn!(error = %e, "cannot tell the other nodes of a session");
+                }
+            }
+        });
+        futures_util::future::join_all(writes).await;
+    }
+}
+
+/// Delivers what other nodes relay to this node's sessions.
+async fn receive(server: Arc<Server>, mut inbox: async_nats::Subscriber) {
+    while let Some(msg) = inbox.next().await {
+        let Ok(envelope) = serde_json::from_slice::<Envelope>(&msg.payload) else {
+            warn!("an unreadable relay from another node, dropped");
+            continue;
+        };
+        match envelope.what {
+            What::Stanza {
+                xml,
+                fallback,
+                answer,
+            } => {
+                let Ok(stanza) = xml.parse::<causerie_proto::Element>() else {
+                    warn!("an unreadable stanza relayed by another node, dropped");
+                    continue;
+                };
+                let keep = (fallback && stanza.name() == "message").then(|| stanza.clone());
+                let r = server.sessions.deliver_relayed(
+                    &envelope.user,
+                    &envelope.resource,
+                    stanza,
+                    answer,
+                );
+                if r == Full::NoSuchResource
+                    && let Some(message) = keep
+                {
+                    crate::features::message::relayed_undelivered(&server, &envelope.user, message)
+                        .await;
+                }
+            }
+            What::Stop { condition: c, text } => server.sessions.stop_relayed(
+                &envelope.user,
+                &envelope.resource,
+                condition(&c),
+                text.as_deref(),
+            ),
+        }
+    }
+}
+
+/// Applies the other nodes' cache invalidations.
+async fn invalidated(server: Arc<Server>, mut sub: async_nats::Subscriber, me: String) {
+    while let Some(msg) = sub.next().await {
+        let Ok(b) = serde_json::from_slice::<Broadcast>(&msg.payload) else {
+            continue;
+        };
+        if b.from == me {
+            continue;
+        }
+        match b.what {
+            Invalidation::Roster(user) => server.contacts.forget(&user),
+            Invalidation::Blocklist(user) => {
+                if let Err(e) = server.blocking.reload(&user).await {
+                    warn!(error = %e, "cannot read a blocklist another node changed");
+                }
+            }
+        }
+    }
+}
+
+async fn watch_session_keys(remote: Arc<Remote>, liveness: Arc<Liveness>, store: kv::Store) {
+    watching(&store, |entry| {
+        let Some((node, user, resource)) = parse_session_key(&entry.key) else {
+            return;
+        };
+        match entry.operation {
+            kv::Operation::Put => {
+                if let Ok(state) = serde_json::from_slice(&entry.value) {
+                    liveness.named(&node);
+                    remote.apply(&node, &user, &resource, Some(state));
+                }
+            }
+            kv::Operation::Delete | kv::Operation::Purge => {
+                remote.apply(&node, &user, &resource, None)
+            }
+        }
+    })
+    .await
+}
+
+async fn watch_node_keys(liveness: Arc<Liveness>, store: kv::Store) {
+    watching(&store, |entry| match entry.operation {
+        kv::Operation::Put => liveness.heard(&entry.key),
+        kv::Operation::Delete | kv::Operation::Purge => liveness.gone(&entry.key),
+    })
+    .await
+}
+
+async fn beating(nodes: kv::Store, me: Arc<str>, beat: Bytes, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        if let Err(e) = nodes.put(me.as_ref(), beat.clone()).await {
+            warn!(error = %e, "cannot send this node's heartbeat");
+        }
+    }
+}
+
+/// Holds nodes alive or dead from their heartbeats, and, when this node is the janitor,
+/// cleans up after a dead one.
+async fn checking(
+    server: std::sync::Weak<Server>,
+    remote: Arc<Remote>,
+    liveness: Arc<Liveness>,
+    sessions_kv: kv::Store,
+    me: Arc<str>,
+    every: Duration,
+    dead_after: Duration,
+) {
+    let mut alive: HashSet<Arc<str>> = HashSet::new();
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let Some(server) = server.upgrade() else {
+            return;
+        };
+        let mut died = Vec::new();
+        {
+            let mut seen = liveness.lock();
+            seen.retain(|node, state| {
+                if **node == *me {
+                    return false;
+                }
+                match *state {
+                    Seen::Beat(at) if at.elapsed() < dead_after => {
+                        if alive.insert(node.clone()) {
+                            info!(node = %node, "a node joined");
+                            remote.set_alive(node, true);
+                        }
+                        true
+                    }
+                    // Not heard yet: routable only once heard.
+                    Seen::Named(at) if at.elapsed() < dead_after => true,
+                    _ => {
+                        died.push(node.clone());
+                        false
+                    }
+                }
+            });
+        }
+        let janitor = alive
+            .iter()
+            .filter(|n| !died.contains(n))
+            .chain(std::iter::once(&me))
+            .min()
+            .is_some_and(|n| *n == me);
+        for node in died {
+            if alive.remove(&node) {
+                warn!(node = %node, "a node is gone");
+            }
+            let gone = remote.set_alive(&node, false);
+            if janitor {
+                clean_up(&server, &sessions_kv, &node, gone).await;
+            }
+        }
+    }
+}
+
+/// The janitor's work after `node` died: its sessions' keys deleted, their contacts told
+/// they left (as the node itself would have), their last activity recorded.
+async fn clean_up(
+    server: &Server,
+    sessions_kv: &kv::Store,
+    node: &str,
+    gone: Vec<(String, RemoteSession)>,
+) {
+    if !gone.is_empty() {
+        info!(node, sessions = gone.len(), "cleaning up after a gone node");
+    }
+    for (user, s) in gone {
+        if let Err(e) = sessions_kv
+            .delete(session_key(node, &user, &s.resource))
+            .await
+        {
+            debug!(error = %e, "cannot delete a gone node's session");
+        }
+        let Ok(jid) = jid::FullJid::new(&format!("{user}@{}/{}", server.domain, s.resource)) else {
+            continue;
+        };
+        let status = s
+            .presence
+            .as_ref()
+            .and_then(|p| p.get_child("status", causerie_proto::ns::CLIENT))
+            .map(|st| st.text());
+        let departed = Departed {
+            was_available: s.presence.is_some(),
+            status: status.clone(),
+            directed: HashSet::new(),
+        };
+        let (handle, _inbox) = crate::session::SessionHandle::new(s.resource.clone(), 1);
+        let session = crate::session::Session::new(
+            user.clone(),
+            jid,
+            server.config.language,
+            causerie_ent::Register::Vous,
+            handle,
+        );
+        crate::features::presence::departed(server, &session, departed).await;
+        if !server.sessions.is_online(&user) {
+            crate::features::last::record(server, &user, status.as_deref()).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_keys_round_trip_any_resource() {
+        let key = session_key("node1-0a0b0c0d", "lea.martin", "Gajim.ä/b c");
+        assert!(
+            key.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        );
+        assert_eq!(
+            parse_session_key(&key),
+            Some((
+                "node1-0a0b0c0d".into(),
+                "lea.martin".into(),
+                "Gajim.ä/b c".into()
+            ))
+        );
+        assert_eq!(parse_session_key("x.%%.y"), None);
+    }
+}

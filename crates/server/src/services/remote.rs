@@ -1,0 +1,345 @@
+//! The other nodes' sessions, as this node knows them, and the outbox of what this node
+//! tells the other nodes (several nodes, `crate::cluster`, docs/operations.md).
+//!
+//! [`Sessions`](super::Sessions) stays the one registry the router asks: with a cluster it
+//! holds a [`Remote`] beside its own map, and every call that finds or delivers to an
+//! account's sessions also looks here. What it finds here it does not write to: it puts
+//! an [`Outgoing::Deliver`] in the outbox, which `crate::cluster` publishes on NATS to the
+//! node holding the session, whose registry then delivers it as its own (after the gate
+//! of the sending node decided: the decision travels with the stanza, never a
+//! way around it).
+//!
+//! What this node's sessions look like to the others ([`SessionState`]: presence,
+//! priority, what each asked pushes for) goes into the outbox as [`Outgoing::Session`]
+//! at each change; `crate::cluster` keeps it in a NATS key-value bucket whose watch feeds
+//! every other node's [`Remote::apply`]. A remote session counts only while its node is
+//! alive ([`Remote::set_alive`]): a dead node's sessions are forgotten at once, so that
+//! nothing is sent into the void and its users show as gone.
+//!
+//! The outbox is an unbounded channel on purpose: each item is the consequence of a
+//! stanza or a session change already accepted, and dropping one would lose a message or
+//! leave a stale session in the other nodes' view; it drains at NATS's pace (tens of
+//! thousands of items a second on loopback), far above what sessions produce.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, RwLock};
+
+use causerie_proto::Element;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+/// What the other nodes know of one session of this node.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionState {
+    /// Its last available presence (serialised), none while unavailable.
+    pub presence: Option<String>,
+    pub priority: i32,
+    /// It gets roster pushes (`Interest::Roster`, with `presence`).
+    pub interested: bool,
+    pub roster_ver: bool,
+    /// It gets blocklist pushes.
+    pub blocklist: bool,
+    /// XEP-0280 carbons enabled.
+    pub carbons: bool,
+}
+
+/// A session of another node.
+#[derive(Debug, Clone)]
+pub struct RemoteSession {
+    pub node: Arc<str>,
+    pub resource: String,
+    /// Stands for the session in calls that name sessions by id: never one of this
+    /// node's (the top bit is set), stable while the session lives.
+    pub id: u64,
+    pub presence: Option<Element>,
+    pub state: SessionState,
+}
+
+/// What this node sends to one session of another node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub user: String,
+    pub resource: String,
+    pub what: What,
+}
+
+/// See [`Envelope`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum What {
+    /// A stanza the gate of this node let through (serialised). `fallback`: it was the
+    /// only copy, so if the session is gone a message goes to offline storage there.
+    /// `answer`: an IQ answer, delivered only if the session awaits it.
+    Stanza {
+        xml: String,
+        fallback: bool,
+        answer: bool,
+    },
+    /// Close the session with a stream error (a resource conflict, an account closed).
+    Stop {
+        condition: String,
+        text: Option<String>,
+    },
+}
+
+/// What every node must drop from its caches (a write on this node).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Invalidation {
+    /// The account's roster changed: forget its mutual contacts.
+    Roster(String),
+    /// The account's blocklist changed: read it again.
+    Blocklist(String),
+}
+
+/// An item of the outbox.
+#[derive(Debug)]
+pub enum Outgoing {
+    /// A session of this node changed (`None`: it ended).
+    Session {
+        user: String,
+        resource: String,
+        state: Option<SessionState>,
+    },
+    /// To a session of another node.
+    Deliver { node: Arc<str>, envelope: Envelope },
+    /// To every other node.
+    Invalidate(Invalidation),
+}
+
+/// See the module docs.
+#[derive(Debug)]
+pub struct Remote {
+    /// This node's incarnation (its name and start).
+    pub node: Arc<str>,
+    sessions: RwLock<HashMap<String, Vec<RemoteSession>>>,
+    alive: RwLock<HashSet<Arc<str>>>,
+    out: mpsc::UnboundedSender<Outgoing>,
+}
+
+impl Remote {
+    /// A view for node `node`, and the receiving end of its outbox.
+    pub fn new(node: &str) -> (Remote, mpsc::UnboundedReceiver<Outgoing>) {
+        let (out, rx) = mpsc::unbounded_channel();
+        (
+            Remote {
+                node: node.into(),
+                sessions: RwLock::default(),
+                alive: RwLock::default(),
+                out,
+            },
+            rx,
+        )
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Vec<RemoteSession>>> {
+        self.sessions.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Vec<RemoteSession>>> {
+        self.sessions.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Puts an item in the outbox (nothing when the cluster task is gone: shutting down).
+    pub fn send(&self, item: Outgoing) {
+        let _ = self.out.send(item);
+    }
+
+    /// The id standing for session `resource` of node `node`.
+    pub fn id_of(node: &str, resource: &str) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        node.hash(&mut h);
+        resource.hash(&mut h);
+        h.finish() | (1 << 63)
+    }
+
+    /// Whether `id` stands for a remote session.
+    pub fn is_remote_id(id: u64) -> bool {
+        id & (1 << 63) != 0
+    }
+
+    // -- fed by the cluster -------------------------------------------------------------
+
+    /// A session of node `node` changed (`None`: it ended).
+    pub fn apply(&self, node: &str, user: &str, resource: &str, state: Option<SessionState>) {
+        if node == &*self.node {
+            return;
+        }
+        let mut map = self.write();
+        match state {
+            None => {
+                if let Some(list) = map.get_mut(user) {
+                    list.retain(|s| !(&*s.node == node && s.resource == resource));
+                    if list.is_empty() {
+                        map.remove(user);
+                    }
+                }
+            }
+            Some(state) => {
+                let presence = state.presence.as_deref().and_then(|x| x.parse().ok());
+                let list = map.entry(user.to_string()).or_default();
+                match list
+                    .iter_mut()
+                    .find(|s| &*s.node == node && s.resource == resource)
+                {
+                    Some(s) => {
+                        s.presence = presence;
+                        s.state = state;
+                    }
+                    None => list.push(RemoteSession {
+                        node: node.into(),
+                        resource: resource.to_string(),
+                        id: Self::id_of(node, resource),
+                        presence,
+                        state,
+                    }),
+                }
+            }
+        }
+    }
+
+    /// Node `node` is alive (`true`) or dead; a dead node's sessions are forgotten and
+    /// returned (user, session).
+    pub fn set_alive(&self, node: &str, alive: bool) -> Vec<(String, RemoteSession)> {
+        let mut set = self.alive.write().unwrap_or_else(|e| e.into_inner());
+        if alive {
+            set.insert(node.into());
+            return Vec::new();
+        }
+        set.remove(node);
+        drop(set);
+        let mut gone = Vec::new();
+        let mut map = self.write();
+        map.retain(|user, list| {
+            list.retain(|s| {
+                if &*s.node == node {
+                    gone.push((user.clone(), s.clone()));
+                    false
+                } else {
+                    true
+                }
+            });
+            !list.is_empty()
+        });
+        gone
+    }
+
+    /// The nodes held alive, this one excepted.
+    pub fn alive_nodes(&self) -> Vec<Arc<str>> {
+        let mut v: Vec<Arc<str>> = self
+            .alive
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn is_alive(&self, node: &str) -> bool {
+        self.alive
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(node)
+    }
+
+    // -- asked by the registry ----------------------------------------------------------
+
+    /// The sessions of `user` on live nodes that `keep` selects.
+    pub fn select(&self, user: &str, keep: impl Fn(&RemoteSession) -> bool) -> Vec<RemoteSession> {
+        let Some(list) = self.read().get(user).cloned() else {
+            return Vec::new();
+        };
+        list.into_iter()
+            .filter(|s| keep(s) && self.is_alive(&s.node))
+            .collect()
+    }
+
+    /// Whether `user` has a session on a live node (that `keep` selects).
+    pub fn any(&self, user: &str, keep: impl Fn(&RemoteSession) -> bool) -> bool {
+        self.read()
+            .get(user)
+            .is_some_and(|l| l.iter().any(|s| keep(s) && self.is_alive(&s.node)))
+    }
+
+    /// Queues `stanza` for the remote session `s` of `user`.
+    pub fn deliver(&self, user: &str, s: &RemoteSession, stanza: &Element, fallback: bool) {
+        let answer =
+            stanza.name() == "iq" && matches!(stanza.attr("type"), Some("result") | Some("error"));
+        self.send(Outgoing::Deliver {
+            node: s.node.clone(),
+            envelope: Envelope {
+                user: user.to_string(),
+                resource: s.resource.clone(),
+                what: What::Stanza {
+                    xml: causerie_proto::xml::to_string(stanza),
+                    fallback,
+                    answer,
+                },
+            },
+        });
+    }
+
+    /// Asks the remote session `s` of `user` to close.
+    pub fn stop(&self, user: &str, s: &RemoteSession, condition: &str, text: Option<&str>) {
+        self.send(Outgoing::Deliver {
+            node: s.node.clone(),
+            envelope: Envelope {
+                user: user.to_string(),
+                resource: s.resource.clone(),
+                what: What::Stop {
+                    condition: condition.to_string(),
+                    text: text.map(str::to_string),
+                },
+            },
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn available(priority: i32) -> SessionState {
+        SessionState {
+            presence: Some("<presence xmlns='jabber:client'/>".into()),
+            priority,
+            ..SessionState::default()
+        }
+    }
+
+    #[test]
+    fn a_remote_session_counts_only_while_its_node_lives() {
+        let (r, _rx) = Remote::new("a-1");
+        r.apply("b-1", "lea", "phone", Some(available(5)));
+        assert!(!r.any("lea", |_| true), "node b-1 not heard yet");
+        r.set_alive("b-1", true);
+        let found = r.select("lea", |s| s.presence.is_some());
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].state.priority, 5);
+        assert!(Remote::is_remote_id(found[0].id));
+        let gone = r.set_alive("b-1", false);
+        assert_eq!(gone.len(), 1);
+        assert!(!r.any("lea", |_| true));
+        r.set_alive("b-1", true);
+        assert!(!r.any("lea", |_| true), "forgotten, not merely hidden");
+    }
+
+    #[test]
+    fn updates_replace_and_removals_remove() {
+        let (r, _rx) = Remote::new("a-1");
+        r.set_alive("b-1", true);
+        r.apply("b-1", "lea", "phone", Some(SessionState::default()));
+        assert!(r.select("lea", |s| s.presence.is_some()).is_empty());
+        r.apply("b-1", "lea", "phone", Some(available(0)));
+        assert_eq!(r.select("lea", |s| s.presence.is_some()).len(), 1);
+        r.apply("a-1", "lea", "pc", Some(available(0)));
+        assert_eq!(
+            r.select("lea", |_| true).len(),
+            1,
+            "its own node is not remote"
+        );
+        r.apply("b-1", "lea", "phone", None);
+        assert!(!r.any("lea", |_| true));
+    }
+}
