@@ -275,3 +275,52 @@ async def test_a_killed_node_its_clients_come_back_and_nothing_acknowledged_is_l
     # full JID that lived there is not routed into the void.
     assert re.search(r"cleaning up after a gone node", cluster.nodes[0].log_text()
                      + cluster.nodes[2].log_text())
+
+
+async def test_a_room_with_occupants_on_three_nodes_survives_its_node(cluster):
+    """A room lives on one node; people on the two others join it, post and read each
+    other. Its node killed, a survivor takes the room over from the database: the
+    occupants' XEP-0410 self-ping says they are no longer in it, they join again, and
+    the conversation goes on."""
+    from test_muc import create, groupchat, invite_and_join, join, new_room, send
+    from test_muc_selfping import PLUGINS as PING_PLUGINS, self_ping
+    from slixmpp.plugins.xep_0410 import PingStatus
+
+    plugins = tuple(dict.fromkeys(MAM_PLUGINS + PING_PLUGINS))
+    accts = [plain(cluster, p) for p in ("anna", "bea", "carl")]
+    a = await cluster.login(0, accts[0], plugins=plugins)
+    b = await cluster.login(1, accts[1], plugins=plugins)
+    c = await cluster.login(2, accts[2], plugins=plugins)
+    room = new_room(cluster.nodes[0])
+    await create(a, room, "Anna", title="Trois nœuds")
+    await invite_and_join(a, room, b, "Bea")
+    await invite_and_join(a, room, c, "Carl")
+
+    for sender, text in ((a, "depuis n1"), (b, "depuis n2"), (c, "depuis n3")):
+        send(sender, f"<message to='{room}' type='groupchat'><body>{text}</body></message>")
+        for reader in (a, b, c):
+            await reader.wait_for(groupchat(room, text), what=f"{text!r} at {reader.full}")
+    assert await self_ping(c, f"{room}/Carl") == PingStatus.JOINED
+
+    # The room's node (the first to see it: n1) dies.
+    cluster.nodes[0].kill()
+    deadline = time.monotonic() + DEAD_AFTER_MS / 1000 + 8
+    status = None
+    while time.monotonic() < deadline:
+        status = await self_ping(c, f"{room}/Carl")
+        if status == PingStatus.DISCONNECTED:
+            break
+        await asyncio.sleep(0.3)
+    assert status == PingStatus.DISCONNECTED, status
+    await join(c, room, "Carl")
+    await join(b, room, "Bea")
+    send(b, f"<message to='{room}' type='groupchat'><body>après la panne</body></message>")
+    await c.wait_for(groupchat(room, "après la panne"), what="a post after the take-over")
+    # The owner comes back on another node and finds her room and its history.
+    a2 = await cluster.login(1, accts[0], "r2", plugins=plugins)
+    m = a2.mark()
+    await join(a2, room, "Anna")
+    await a2.wait_for(groupchat(room, "depuis n3", live=False), start=m, what="history")
+    send(a2, f"<message to='{room}' type='groupchat'><body>me revoilà</body></message>")
+    await b.wait_for(groupchat(room, "me revoilà"))
+    await c.wait_for(groupchat(room, "me revoilà"))

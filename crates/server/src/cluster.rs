@@ -16,8 +16,19 @@
 //!   node shares: a message lost with a dying node is found again in the archive.
 //! - **Caches**: roster and blocklist writes are broadcast on `NAME.invalidate`; the
 //!   directory's generation is read from the database by every node (`services::policy`).
-//! - **A node dies**: the others forget its sessions at once; the first live node in
-//!   name order (the janitor) deletes their keys and tells their contacts they are gone.
+//! - **Rooms**: each room lives on one node, named in the bucket `NAME_rooms` (key: the
+//!   room, base64url; value: the node). The first node a stanza for a room reaches
+//!   claims it (a key-value `create`, which one node only wins), or takes it over from a
+//!   dead node (an `update` at the revision it read). Stanzas for it from sessions of
+//!   other nodes come whole ([`What::Muc`]); here a stand-in [`Session`] per remote
+//!   session (its queue relayed back to the sender's node) enters the room as the
+//!   session would, so the rooms' code runs unchanged. A room is loaded from the
+//!   database by whichever node holds it: when its node dies, the next stanza for it
+//!   makes another node take it over, and its occupants elsewhere, no longer in it
+//!   there, are told so by their XEP-0410 self-ping and join again.
+//! - **A node dies**: the others forget its sessions at once, and the stand-ins of its
+//!   sessions leave their rooms; the first live node in name order (the janitor)
+//!   deletes their keys and tells its users' contacts they are gone.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -33,9 +44,12 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use crate::config::Cluster as ClusterConfig;
+use crate::mailbox::{Inbox, Next};
+use crate::outbound::{Outbound, to_attribute};
 use crate::server::Server;
 use crate::services::remote::{Envelope, Invalidation, Outgoing, Remote, RemoteSession, What};
 use crate::services::sessions::{Departed, Full};
+use crate::session::{Session, SessionHandle};
 
 /// Why this node could not join its cluster.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +67,8 @@ pub struct Membership {
     incarnation: Arc<str>,
     client: async_nats::Client,
     nodes: kv::Store,
+    rooms: kv::Store,
+    remote: Arc<Remote>,
     flush: mpsc::UnboundedSender<oneshot::Sender<()>>,
 }
 
@@ -216,6 +232,7 @@ pub async fn join(server: &Arc<Server>) -> Result<Option<Membership>, ClusterErr
     let js = jetstream::new(client.clone());
     let nodes = bucket(&js, format!("{prefix}_nodes"), dead_after * 20).await?;
     let sessions_kv = bucket(&js, format!("{prefix}_sessions"), Duration::ZERO).await?;
+    let rooms_kv = bucket(&js, format!("{prefix}_rooms"), Duration::ZERO).await?;
 
     let (remote, outbox) = Remote::new(&incarnation);
     let remote = Arc::new(remote);
@@ -239,23 +256,31 @@ pub async fn join(server: &Arc<Server>) -> Result<Option<Membership>, ClusterErr
     let invalidations = subscribe(format!("{prefix}.invalidate")).await?;
     let liveness = Arc::new(Liveness::default());
     let (flush, flushes) = mpsc::unbounded_channel();
+    let standins = Arc::new(StandIns::default());
     tokio::spawn(publish(
-        client.clone(),
-        sessions_kv.clone(),
-        prefix.clone(),
-        incarnation.clone(),
+        Publisher {
+            client: client.clone(),
+            sessions: sessions_kv.clone(),
+            rooms: rooms_kv.clone(),
+            remote: remote.clone(),
+            prefix: prefix.clone(),
+            node: incarnation.clone(),
+        },
         outbox,
         flushes,
     ));
-    tokio::spawn(receive(server.clone(), inbox));
+    tokio::spawn(receive(server.clone(), standins.clone(), inbox));
     tokio::spawn(invalidated(
         server.clone(),
+        standins.clone(),
         invalidations,
         incarnation.to_string(),
     ));
     // A watch with history ends at once on an empty bucket (async-nats): neither is.
     put_or_fail(&sessions_kv, MARKER, Bytes::new(), &prefix, "sessions").await?;
     put_or_fail(&nodes, MARKER, Bytes::new(), &prefix, "nodes").await?;
+    put_or_fail(&rooms_kv, MARKER, Bytes::new(), &prefix, "rooms").await?;
+    tokio::spawn(watch_room_keys(remote.clone(), rooms_kv.clone()));
     tokio::spawn(watch_session_keys(
         remote.clone(),
         liveness.clone(),
@@ -278,8 +303,9 @@ pub async fn join(server: &Arc<Server>) -> Result<Option<Membership>, ClusterErr
     tokio::spawn(beating(nodes.clone(), incarnation.clone(), beat, heartbeat));
     tokio::spawn(checking(
         Arc::downgrade(server),
-        remote,
+        remote.clone(),
         liveness,
+        standins,
         sessions_kv,
         incarnation.clone(),
         heartbeat,
@@ -290,6 +316,8 @@ pub async fn join(server: &Arc<Server>) -> Result<Option<Membership>, ClusterErr
         incarnation,
         client,
         nodes,
+        rooms: rooms_kv,
+        remote,
         flush,
     }))
 }
@@ -307,6 +335,10 @@ impl Membership {
         let (done, wait) = oneshot::channel();
         if self.flush.send(done).is_ok() {
             let _ = tokio::time::timeout(Duration::from_secs(5), wait).await;
+        }
+        // Its rooms go to whichever node their next stanza reaches.
+        for room in self.remote.rooms_of(&self.incarnation) {
+            let _ = self.rooms.delete(B64.encode(&room)).await;
         }
         if let Err(e) = self.nodes.delete(self.incarnation.as_ref()).await {
             warn!(error = %e, "cannot delete this node's heartbeat");
@@ -355,16 +387,62 @@ impl Liveness {
     }
 }
 
-/// Drains the outbox: session states to the bucket (the latest per key, in parallel),
-/// stanzas and invalidations to their subjects.
-async fn publish(
+/// What the outbox's task publishes with.
+struct Publisher {
     client: async_nats::Client,
     sessions: kv::Store,
+    rooms: kv::Store,
+    remote: Arc<Remote>,
     prefix: String,
     node: Arc<str>,
+}
+
+/// Claims `room` for this node unless a live node holds it (see the module docs); the
+/// holder.
+async fn claim(rooms: kv::Store, remote: Arc<Remote>, me: Arc<str>, room: String) -> Arc<str> {
+    let key = B64.encode(&room);
+    let mine = Bytes::from(me.to_string());
+    for _ in 0..8 {
+        match rooms.entry(key.clone()).await {
+            Ok(Some(e)) if e.operation == kv::Operation::Put => {
+                let owner: Arc<str> = String::from_utf8_lossy(&e.value).into();
+                if owner == me || remote.is_alive(&owner) {
+                    return owner;
+                }
+                if rooms.update(&key, mine.clone(), e.revision).await.is_ok() {
+                    info!(%room, from = %owner, "took a room over from a gone node");
+                    return me;
+                }
+            }
+            Ok(_) => {
+                if rooms.create(&key, mine.clone()).await.is_ok() {
+                    return me;
+                }
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot read a room's holder");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    me
+}
+
+/// Drains the outbox: session states to the bucket (the latest per key, in parallel),
+/// stanzas and invalidations to their subjects, room claims to theirs.
+async fn publish(
+    p: Publisher,
     mut outbox: mpsc::UnboundedReceiver<Outgoing>,
     mut flushes: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
 ) {
+    let Publisher {
+        client,
+        sessions,
+        rooms,
+        remote,
+        prefix,
+        node,
+    } = p;
     loop {
         let first = tokio::select! {
             item = outbox.recv() => match item { Some(i) => i, None => return },
@@ -404,6 +482,12 @@ async fn publish(
                         warn!(error = %e, "cannot tell the other nodes of a cache change");
                     }
                 }
+                Outgoing::Claim { room, reply } => {
+                    let (rooms, remote, me) = (rooms.clone(), remote.clone(), node.clone());
+                    tokio::spawn(async move {
+                        let _ = reply.send(claim(rooms, remote, me, room).await);
+                    });
+                }
             }
             taken += 1;
             if taken < 4096 {
@@ -430,8 +514,146 @@ async fn publish(
     }
 }
 
-/// Delivers what other nodes relay to this node's sessions.
-async fn receive(server: Arc<Server>, mut inbox: async_nats::Subscriber) {
+/// The stand-ins of other nodes' sessions in this node's rooms, by node and session id.
+#[derive(Default)]
+struct StandIns {
+    map: std::sync::Mutex<HashMap<(Arc<str>, u64), mpsc::UnboundedSender<ForRoom>>>,
+}
+
+/// What a stand-in's task does, in order.
+enum ForRoom {
+    /// A stanza for a room (a direct invitation with its invitee).
+    Stanza(causerie_proto::Element, Option<String>),
+    /// The session ended or left every room.
+    End,
+}
+
+impl StandIns {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(Arc<str>, u64), mpsc::UnboundedSender<ForRoom>>> {
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Hands `item` to the stand-in of session `id` of `node`, made for `envelope`'s
+    /// sender if it has none yet.
+    fn handle(
+        &self,
+        server: &Arc<Server>,
+        node: Arc<str>,
+        id: u64,
+        make: impl FnOnce() -> Option<Session>,
+        item: ForRoom,
+    ) {
+        let mut map = self.lock();
+        let item = match map.get(&(node.clone(), id)) {
+            Some(tx) => match tx.send(item) {
+                Ok(()) => return,
+                Err(back) => back.0,
+            },
+            None => item,
+        };
+        let ForRoom::Stanza(..) = item else {
+            return;
+        };
+        let Some(session) = make() else {
+            return;
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _ = tx.send(item);
+        map.insert((node.clone(), id), tx);
+        tokio::spawn(stand_in(server.clone(), session, rx));
+    }
+
+    /// Ends the stand-in of session `id` of `node`, or of every session of `node`.
+    fn end(&self, node: &str, id: Option<u64>) {
+        let mut map = self.lock();
+        map.retain(|(n, i), tx| {
+            let ends = &**n == node && id.is_none_or(|id| id == *i);
+            if ends {
+                let _ = tx.send(ForRoom::End);
+            }
+            !ends
+        });
+    }
+}
+
+/// One stand-in's life: the stanzas its session sent to this node's rooms, in order, then
+/// its departure from them.
+async fn stand_in(server: Arc<Server>, session: Session, mut rx: mpsc::UnboundedReceiver<ForRoom>) {
+    while let Some(item) = rx.recv().await {
+        match item {
+            ForRoom::Stanza(stanza, invitee) => {
+                let to = stanza.attr("to").and_then(|t| jid::Jid::new(t).ok());
+                match invitee {
+                    Some(invitee) => {
+                        if let Some(room) =
+                            crate::features::muc::invite::direct_room(&server, &stanza)
+                        {
+                            crate::features::muc::invite::direct(
+                                &server, &session, stanza, &invitee, &room,
+                            )
+                            .await;
+                        }
+                    }
+                    None => {
+                        if let Some(dest) = crate::router::classify_muc(&server, to.as_ref()) {
+                            crate::features::muc::route(&server, &session, stanza, dest).await;
+                        }
+                    }
+                }
+            }
+            ForRoom::End => {
+                crate::features::muc::session_ended(&server, &session).await;
+                return;
+            }
+        }
+    }
+}
+
+/// Relays what a stand-in's rooms send it to its session on `node`.
+async fn relay_back(
+    remote: Arc<Remote>,
+    node: Arc<str>,
+    user: String,
+    resource: String,
+    jid: String,
+    inbox: Inbox,
+) {
+    let to = to_attribute(&jid);
+    let mut buf = std::collections::VecDeque::new();
+    loop {
+        match inbox.next(&mut buf).await {
+            Next::Items => {
+                for item in buf.drain(..) {
+                    let xml = match item {
+                        Outbound::Stanza(el) => causerie_proto::xml::to_string(&el),
+                        Outbound::Shared(shared) => shared.addressed_to(&to),
+                        Outbound::Stop(_) | Outbound::Yield => continue,
+                    };
+                    remote.send(Outgoing::Deliver {
+                        node: node.clone(),
+                        envelope: Envelope {
+                            user: user.clone(),
+                            resource: resource.clone(),
+                            what: What::Stanza {
+                                xml,
+                                fallback: false,
+                                answer: false,
+                            },
+                        },
+                    });
+                }
+            }
+            Next::Overflow => continue,
+            Next::Closed => return,
+        }
+    }
+}
+
+/// Delivers what other nodes relay to this node's sessions, and hands what they send to
+/// this node's rooms to the stand-ins.
+async fn receive(server: Arc<Server>, standins: Arc<StandIns>, mut inbox: async_nats::Subscriber) {
     while let Some(msg) = inbox.next().await {
         let Ok(envelope) = serde_json::from_slice::<Envelope>(&msg.payload) else {
             warn!("an unreadable relay from another node, dropped");
@@ -467,12 +689,65 @@ async fn receive(server: Arc<Server>, mut inbox: async_nats::Subscriber) {
                 condition(&c),
                 text.as_deref(),
             ),
+            What::Muc {
+                node,
+                session: id,
+                lang,
+                tu,
+                xml,
+                invitee,
+            } => {
+                let Ok(stanza) = xml.parse::<causerie_proto::Element>() else {
+                    warn!("an unreadable room stanza relayed by another node, dropped");
+                    continue;
+                };
+                let node: Arc<str> = node.into();
+                let (user, resource) = (envelope.user.clone(), envelope.resource.clone());
+                let make = || {
+                    let jid =
+                        jid::FullJid::new(&format!("{user}@{}/{resource}", server.domain)).ok()?;
+                    let (handle, inbox) =
+                        SessionHandle::new(resource.clone(), server.config.limits.send_queue_len);
+                    let lang = if lang == "en" {
+                        crate::config::Language::En
+                    } else {
+                        crate::config::Language::Fr
+                    };
+                    let register = if tu {
+                        causerie_ent::Register::Tu
+                    } else {
+                        causerie_ent::Register::Vous
+                    };
+                    let remote = server.sessions.remote()?.clone();
+                    tokio::spawn(relay_back(
+                        remote,
+                        node.clone(),
+                        user.clone(),
+                        resource.clone(),
+                        jid.to_string(),
+                        inbox,
+                    ));
+                    Some(Session::new(user.clone(), jid, lang, register, handle))
+                };
+                standins.handle(
+                    &server,
+                    node.clone(),
+                    id,
+                    make,
+                    ForRoom::Stanza(stanza, invitee),
+                );
+            }
         }
     }
 }
 
 /// Applies the other nodes' cache invalidations.
-async fn invalidated(server: Arc<Server>, mut sub: async_nats::Subscriber, me: String) {
+async fn invalidated(
+    server: Arc<Server>,
+    standins: Arc<StandIns>,
+    mut sub: async_nats::Subscriber,
+    me: String,
+) {
     while let Some(msg) = sub.next().await {
         let Ok(b) = serde_json::from_slice::<Broadcast>(&msg.payload) else {
             continue;
@@ -487,6 +762,7 @@ async fn invalidated(server: Arc<Server>, mut sub: async_nats::Subscriber, me: S
                     warn!(error = %e, "cannot read a blocklist another node changed");
                 }
             }
+            Invalidation::Session { node, id } => standins.end(&node, Some(id)),
         }
     }
 }
@@ -506,6 +782,25 @@ async fn watch_session_keys(remote: Arc<Remote>, liveness: Arc<Liveness>, store:
             kv::Operation::Delete | kv::Operation::Purge => {
                 remote.apply(&node, &user, &resource, None)
             }
+        }
+    })
+    .await
+}
+
+async fn watch_room_keys(remote: Arc<Remote>, store: kv::Store) {
+    watching(&store, |entry| {
+        let Some(room) = B64
+            .decode(&entry.key)
+            .ok()
+            .and_then(|r| String::from_utf8(r).ok())
+        else {
+            return;
+        };
+        match entry.operation {
+            kv::Operation::Put => {
+                remote.note_room(&room, Some(&String::from_utf8_lossy(&entry.value)))
+            }
+            kv::Operation::Delete | kv::Operation::Purge => remote.note_room(&room, None),
         }
     })
     .await
@@ -535,6 +830,7 @@ async fn checking(
     server: std::sync::Weak<Server>,
     remote: Arc<Remote>,
     liveness: Arc<Liveness>,
+    standins: Arc<StandIns>,
     sessions_kv: kv::Store,
     me: Arc<str>,
     every: Duration,
@@ -582,6 +878,14 @@ async fn checking(
                 warn!(node = %node, "a node is gone");
             }
             let gone = remote.set_alive(&node, false);
+            // Its sessions leave this node's rooms; its rooms are nobody's.
+            standins.end(&node, None);
+            let rooms = remote.rooms_of(&node);
+            for room in &rooms {
+                remote.note_room(room, None);
+            }
+            // Their keys stay: the next claim of each takes it over at the revision it
+            // read, which no janitor's delete could race with.
             if janitor {
                 clean_up(&server, &sessions_kv, &node, gone).await;
             }

@@ -6,7 +6,9 @@
 //!    `features::profile_policy::school_nick`),
 //! 2. validates `to` (a malformed JID gets `jid-malformed`),
 //! 3. sends everything addressed to the conversation service (`conference.DOMAIN`,
-//!    [`MucDest`]) to `features::muc`, where the rooms' policy applies,
+//!    [`MucDest`]) to `features::muc`, where the rooms' policy applies (with several
+//!    nodes, what is for a room another node holds goes to that node, whose
+//!    `features::muc` decides: `services::remote`),
 //! 4. classifies the destination ([`Dest`]) and the stanza (`services::gate::classify`);
 //!    a direct invitation to one of our rooms (XEP-0249) goes to the rooms' invitations;
 //! 5. asks the gate about anything for an account (`Gate::decide`): refused stanzas get
@@ -114,6 +116,16 @@ pub async fn route(server: &Server, session: &Session, mut stanza: Element) {
         return;
     }
     if let Some(muc) = classify_muc(server, to.as_ref()) {
+        // With several nodes, a room lives on one: its stanzas go there.
+        if let MucDest::Room { room, .. } = &muc
+            && let Some(remote) = server.sessions.remote()
+        {
+            let owner = remote.room_owner(room).await;
+            if owner != remote.node {
+                remote.forward_muc(&owner, session, &stanza, None);
+                return;
+            }
+        }
         features::muc::route(server, session, stanza, muc).await;
         return;
     }
@@ -132,6 +144,13 @@ pub async fn route(server: &Server, session: &Session, mut stanza: Element) {
         && let Some(room) = features::muc::invite::direct_room(server, &stanza)
     {
         let invitee = invitee.to_string();
+        if let Some(remote) = server.sessions.remote() {
+            let owner = remote.room_owner(&room).await;
+            if owner != remote.node {
+                remote.forward_muc(&owner, session, &stanza, Some(&invitee));
+                return;
+            }
+        }
         features::muc::invite::direct(server, session, stanza, &invitee, &room).await;
         return;
     }
@@ -172,6 +191,9 @@ pub async fn route(server: &Server, session: &Session, mut stanza: Element) {
     }
     if gone {
         features::muc::session_ended(server, session).await;
+        if let Some(remote) = server.sessions.remote() {
+            remote.session_left_rooms(session);
+        }
     }
 }
 
@@ -255,4 +277,7 @@ pub async fn session_ended(server: &Server, session: &Session) {
         server.contacts.forget(&session.user);
     }
     features::muc::session_ended(server, session).await;
+    if let Some(remote) = server.sessions.remote() {
+        remote.session_left_rooms(session);
+    }
 }

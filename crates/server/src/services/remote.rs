@@ -16,6 +16,13 @@
 //! alive ([`Remote::set_alive`]): a dead node's sessions are forgotten at once, so that
 //! nothing is sent into the void and its users show as gone.
 //!
+//! Rooms live on one node each ([`Remote::room_owner`]): the first node a stanza for a
+//! room reaches claims it in a NATS key-value bucket (`crate::cluster`), unless a live
+//! node holds it; a stanza for a room of another node goes there whole
+//! ([`What::Muc`]), with what the room needs of its sender's session, and the room's
+//! node answers through a stand-in session (`crate::cluster`) whose queue comes back to
+//! the sender's node.
+//!
 //! The outbox is an unbounded channel on purpose: each item is the consequence of a
 //! stanza or a session change already accepted, and dropping one would lose a message or
 //! leave a stale session in the other nodes' view; it drains at NATS's pace (tens of
@@ -80,6 +87,18 @@ pub enum What {
         condition: String,
         text: Option<String>,
     },
+    /// A stanza the session sent to a room this node holds (its `from` stamped, the
+    /// sending node's router having run up to the rooms): `session` is its id on the
+    /// sending node (`node`), `tu` its register, `lang` its stream's language; `invitee`: a
+    /// direct invitation (XEP-0249) to that account.
+    Muc {
+        node: String,
+        session: u64,
+        lang: String,
+        tu: bool,
+        xml: String,
+        invitee: Option<String>,
+    },
 }
 
 /// What every node must drop from its caches (a write on this node).
@@ -89,6 +108,9 @@ pub enum Invalidation {
     Roster(String),
     /// The account's blocklist changed: read it again.
     Blocklist(String),
+    /// Session `id` of node `node` ended (or left every room): its stand-ins leave the
+    /// rooms they are in.
+    Session { node: String, id: u64 },
 }
 
 /// An item of the outbox.
@@ -104,6 +126,12 @@ pub enum Outgoing {
     Deliver { node: Arc<str>, envelope: Envelope },
     /// To every other node.
     Invalidate(Invalidation),
+    /// Claim room `room` for this node unless a live node holds it; the holder is
+    /// answered.
+    Claim {
+        room: String,
+        reply: tokio::sync::oneshot::Sender<Arc<str>>,
+    },
 }
 
 /// See the module docs.
@@ -113,6 +141,8 @@ pub struct Remote {
     pub node: Arc<str>,
     sessions: RwLock<HashMap<String, Vec<RemoteSession>>>,
     alive: RwLock<HashSet<Arc<str>>>,
+    /// Which node holds each room claimed so far.
+    rooms: RwLock<HashMap<String, Arc<str>>>,
     out: mpsc::UnboundedSender<Outgoing>,
 }
 
@@ -125,6 +155,7 @@ impl Remote {
                 node: node.into(),
                 sessions: RwLock::default(),
                 alive: RwLock::default(),
+                rooms: RwLock::default(),
                 out,
             },
             rx,
@@ -236,7 +267,90 @@ impl Remote {
         v
     }
 
-    fn is_alive(&self, node: &str) -> bool {
+    /// Node `owner` holds `room` now (`None`: nobody).
+    pub fn note_room(&self, room: &str, owner: Option<&str>) {
+        let mut rooms = self.rooms.write().unwrap_or_else(|e| e.into_inner());
+        match owner {
+            Some(o) => rooms.insert(room.to_string(), o.into()),
+            None => rooms.remove(room),
+        };
+    }
+
+    /// The rooms node `node` holds.
+    pub fn rooms_of(&self, node: &str) -> Vec<String> {
+        self.rooms
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|(_, o)| &***o == node)
+            .map(|(r, _)| r.clone())
+            .collect()
+    }
+
+    /// The node holding `room`, claiming it for this one when no live node does; this
+    /// node when NATS does not answer (the room then lives here until it does).
+    pub async fn room_owner(&self, room: &str) -> Arc<str> {
+        let known = self
+            .rooms
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(room)
+            .cloned();
+        if let Some(owner) = known
+            && (owner == self.node || self.is_alive(&owner))
+        {
+            return owner;
+        }
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.send(Outgoing::Claim {
+            room: room.to_string(),
+            reply,
+        });
+        match tokio::time::timeout(std::time::Duration::from_secs(3), answer).await {
+            Ok(Ok(owner)) => {
+                self.note_room(room, Some(&owner));
+                owner
+            }
+            _ => self.node.clone(),
+        }
+    }
+
+    /// Sends what `session` addressed to a room of node `node` there.
+    pub fn forward_muc(
+        &self,
+        node: &Arc<str>,
+        session: &crate::session::Session,
+        stanza: &Element,
+        invitee: Option<&str>,
+    ) {
+        self.send(Outgoing::Deliver {
+            node: node.clone(),
+            envelope: Envelope {
+                user: session.user.clone(),
+                resource: session.resource().to_string(),
+                what: What::Muc {
+                    node: self.node.to_string(),
+                    session: session.id(),
+                    lang: session.lang.code().to_string(),
+                    tu: session.register == causerie_ent::Register::Tu,
+                    xml: causerie_proto::xml::to_string(stanza),
+                    invitee: invitee.map(str::to_string),
+                },
+            },
+        });
+    }
+
+    /// `session` ended, or left every room: the other nodes' stand-ins for it leave
+    /// theirs.
+    pub fn session_left_rooms(&self, session: &crate::session::Session) {
+        self.send(Outgoing::Invalidate(Invalidation::Session {
+            node: self.node.to_string(),
+            id: session.id(),
+        }));
+    }
+
+    /// Whether node `node` is held alive.
+    pub fn is_alive(&self, node: &str) -> bool {
         self.alive
             .read()
             .unwrap_or_else(|e| e.into_inner())

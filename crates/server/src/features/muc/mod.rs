@@ -150,13 +150,18 @@ pub async fn session_ended(server: &Server, session: &Session) {
     }
 }
 
-/// At start: removes rooms left locked (their creator is gone), purges the archive past
+/// At start: removes rooms left locked (their creator is gone; one node alone), purges the archive past
 /// the retention limit, then keeps purging it every hour.
 pub async fn start(server: &Arc<Server>) {
-    match server.store.delete_locked_rooms().await {
-        Ok(gone) if !gone.is_empty() => info!(rooms = gone.len(), "removed unconfigured rooms"),
-        Ok(_) => {}
-        Err(e) => warn!(error = %e, "cannot remove unconfigured rooms"),
+    // With several nodes, a room locked right now may be another node's, being made.
+    if !server.config.cluster.enabled() {
+        match server.store.delete_locked_rooms().await {
+            Ok(gone) if !gone.is_empty() => {
+                info!(rooms = gone.len(), "removed unconfigured rooms")
+            }
+            Ok(_) => {}
+            Err(e) => warn!(error = %e, "cannot remove unconfigured rooms"),
+        }
     }
     purge(server).await;
     let weak = Arc::downgrade(server);
