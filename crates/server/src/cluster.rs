@@ -98,6 +98,79 @@ fn parse_session_key(key: &str) -> Option<(String, String, String)> {
     Some((node, user, resource))
 }
 
+/// The addresses of `url` (several, separated by commas) and the options with the
+/// credentials the first of them carries (`nats://USER:PASSWORD@HOST` or
+/// `nats://TOKEN@HOST`): the client takes them from its options only.
+fn connect_options(url: &str) -> (Vec<String>, async_nats::ConnectOptions) {
+    let addresses: Vec<String> = url
+        .split(',')
+        .map(|a| a.trim().to_string())
+        .filter(|a| !a.is_empty())
+        .collect();
+    let mut options = async_nats::ConnectOptions::new();
+    if let Some(addr) = addresses
+        .iter()
+        .find_map(|a| a.parse::<async_nats::ServerAddr>().ok())
+    {
+        match (addr.username(), addr.password()) {
+            (Some(u), Some(p)) => options = options.user_and_password(u.into(), p.into()),
+            (Some(t), None) if !t.is_empty() => options = options.token(t.into()),
+            _ => {}
+        }
+    }
+    (addresses, options)
+}
+
+/// After each (re)connection to NATS: the buckets made again if NATS lost them (a NATS
+/// restart loses in-memory buckets), then this node's sessions and rooms put again.
+async fn reconnecting(
+    server: std::sync::Weak<Server>,
+    js: jetstream::Context,
+    prefix: String,
+    me: Arc<str>,
+    dead_after: Duration,
+    mut on_reconnect: mpsc::UnboundedReceiver<()>,
+) {
+    let mut first = true;
+    while on_reconnect.recv().await.is_some() {
+        if std::mem::take(&mut first) {
+            info!("connected to NATS");
+            continue;
+        }
+        let Some(server) = server.upgrade() else {
+            return;
+        };
+        info!("connected to NATS again: this node's sessions and rooms told to the others");
+        let made = async {
+            let nodes = bucket(&js, format!("{prefix}_nodes"), dead_after * 20).await?;
+            let sessions = bucket(&js, format!("{prefix}_sessions"), Duration::ZERO).await?;
+            let rooms = bucket(&js, format!("{prefix}_rooms"), Duration::ZERO).await?;
+            for (b, name) in [
+                (&nodes, "nodes"),
+                (&sessions, "sessions"),
+                (&rooms, "rooms"),
+            ] {
+                put_or_fail(b, MARKER, Bytes::new(), &prefix, name).await?;
+            }
+            Ok::<_, ClusterError>(rooms)
+        }
+        .await;
+        match made {
+            Ok(rooms) => {
+                if let Some(remote) = server.sessions.remote() {
+                    for room in remote.rooms_of(&me) {
+                        let _ = rooms
+                            .create(B64.encode(&room), Bytes::from(me.to_string()))
+                            .await;
+                    }
+                }
+                server.sessions.publish_all();
+            }
+            Err(e) => warn!(error = %e, "cannot make the cluster's buckets again"),
+        }
+    }
+}
+
 /// A key of each bucket that is no node's and no session's.
 const MARKER: &str = "cluster";
 
@@ -202,19 +275,17 @@ pub async fn join(server: &Arc<Server>) -> Result<Option<Membership>, ClusterErr
     let heartbeat = Duration::from_millis(config.heartbeat_ms);
     let dead_after = Duration::from_millis(config.dead_after_ms);
 
-    let for_events = Arc::downgrade(server);
-    let client = async_nats::ConnectOptions::new()
+    let (reconnected, on_reconnect) = mpsc::unbounded_channel::<()>();
+    let (addresses, options) = connect_options(&url);
+    let client = options
         .name(incarnation.to_string())
         .connection_timeout(Duration::from_secs(5))
         .event_callback(move |event| {
-            let server = for_events.clone();
+            let reconnected = reconnected.clone();
             async move {
                 match event {
                     async_nats::Event::Connected => {
-                        info!("connected to NATS: this node's sessions told to the others");
-                        if let Some(s) = server.upgrade() {
-                            s.sessions.publish_all();
-                        }
+                        let _ = reconnected.send(());
                     }
                     async_nats::Event::Disconnected => {
                         warn!("NATS connection lost: other nodes unreachable until it is back")
@@ -223,7 +294,7 @@ pub async fn join(server: &Arc<Server>) -> Result<Option<Membership>, ClusterErr
                 }
             }
         })
-        .connect(url.as_str())
+        .connect(addresses)
         .await
         .map_err(|e| ClusterError::Connect {
             url: url.clone(),
@@ -252,6 +323,14 @@ pub async fn join(server: &Arc<Server>) -> Result<Option<Membership>, ClusterErr
                 })
         }
     };
+    tokio::spawn(reconnecting(
+        Arc::downgrade(server),
+        js.clone(),
+        prefix.clone(),
+        incarnation.clone(),
+        dead_after,
+        on_reconnect,
+    ));
     let inbox = subscribe(format!("{prefix}.node.{incarnation}")).await?;
     let invalidations = subscribe(format!("{prefix}.invalidate")).await?;
     let liveness = Arc::new(Liveness::default());
@@ -308,8 +387,7 @@ pub async fn join(server: &Arc<Server>) -> Result<Option<Membership>, ClusterErr
         standins,
         sessions_kv,
         incarnation.clone(),
-        heartbeat,
-        dead_after,
+        (heartbeat, dead_after),
     ));
     info!(node = %incarnation, nats = %url, "joined the cluster");
     Ok(Some(Membership {
@@ -517,8 +595,11 @@ async fn publish(
 /// The stand-ins of other nodes' sessions in this node's rooms, by node and session id.
 #[derive(Default)]
 struct StandIns {
-    map: std::sync::Mutex<HashMap<(Arc<str>, u64), mpsc::UnboundedSender<ForRoom>>>,
+    map: std::sync::Mutex<StandInMap>,
 }
+
+/// Each stand-in's queue, by the node and id of the session it stands for.
+type StandInMap = HashMap<(Arc<str>, u64), mpsc::UnboundedSender<ForRoom>>;
 
 /// What a stand-in's task does, in order.
 enum ForRoom {
@@ -529,9 +610,7 @@ enum ForRoom {
 }
 
 impl StandIns {
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<(Arc<str>, u64), mpsc::UnboundedSender<ForRoom>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, StandInMap> {
         self.map.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -833,8 +912,7 @@ async fn checking(
     standins: Arc<StandIns>,
     sessions_kv: kv::Store,
     me: Arc<str>,
-    every: Duration,
-    dead_after: Duration,
+    (every, dead_after): (Duration, Duration),
 ) {
     let mut alive: HashSet<Arc<str>> = HashSet::new();
     let mut tick = tokio::time::interval(every);
