@@ -21,8 +21,11 @@ import urllib.parse
 
 import pytest
 
+import threading
+
 import harness
 from clients import Client, befriend
+from raw import RawTimeout, StreamClosed, login_server, xml_escape
 from directory_fixture import S1, access, account, import_ok, school
 from test_mam import MAM_PLUGINS, archive
 
@@ -32,6 +35,7 @@ REQUIRED = os.environ.get("CAUSERIE_REQUIRE_POSTGRES") == "1"
 # A directory change on every node within a second (the issue), and a margin for a
 # loaded two-core machine.
 LIVE = 1.0
+NS_MUC = "http://jabber.org/protocol/muc"
 HEARTBEAT_MS = 200
 DEAD_AFTER_MS = 1200
 
@@ -66,7 +70,8 @@ def _psql(sql: str) -> None:
 class Cluster:
     """Three nodes of one domain on one fresh database."""
 
-    def __init__(self, root, n: int = 3, nats_url: str = NATS_URL):
+    def __init__(self, root, n: int = 3, nats_url: str = NATS_URL, extra: str = "",
+                 limits: dict | None = None):
         _need("PostgreSQL", _reachable(PG_URL, 5432))
         _need("NATS", _reachable(nats_url, 4222))
         self.db = f"causerie_cluster_{secrets.token_hex(4)}"
@@ -74,12 +79,12 @@ class Cluster:
         self.name = f"t{secrets.token_hex(4)}"
         self.nodes: list[harness.Server] = []
         for i in range(n):
-            extra = (f"[cluster]\nnats_url = \"{nats_url}\"\nnode = \"n{i + 1}\"\n"
+            toml = (f"[cluster]\nnats_url = \"{nats_url}\"\nnode = \"n{i + 1}\"\n"
                      f"name = \"{self.name}\"\nheartbeat_ms = {HEARTBEAT_MS}\n"
-                     f"dead_after_ms = {DEAD_AFTER_MS}\n")
+                     f"dead_after_ms = {DEAD_AFTER_MS}\n{extra}")
             self.nodes.append(harness.SERVER_CLASS(
                 root / f"node{i + 1}", storage_url=_admin_url(self.db),
-                auth={"failure_delay_ms": 50}, extra_toml=extra))
+                auth={"failure_delay_ms": 50}, limits=limits, extra_toml=toml))
         self.clients: list[Client] = []
 
     def start(self) -> "Cluster":
@@ -138,6 +143,13 @@ async def cluster(tmp_path, request):
     finally:
         await c.close()
         c.stop()
+
+
+def query(cluster: Cluster, sql: str) -> list[str]:
+    """Rows of `sql` on the cluster's database (one column)."""
+    out = subprocess.run(["psql", "-At", "-v", "ON_ERROR_STOP=1", _admin_url(cluster.db), "-c", sql],
+                         check=True, capture_output=True, text=True, timeout=60)
+    return out.stdout.splitlines()
 
 
 def plain(cluster: Cluster, prefix: str):
@@ -376,3 +388,211 @@ async def test_nats_restarting_loses_nothing_the_nodes_can_tell_again(tmp_path, 
         await c.close()
         c.stop()
         nats.kill()
+
+
+STORM_SENDERS = int(os.environ.get("CAUSERIE_CLUSTER_SENDERS", "6"))
+STORM_ACCOUNTS = int(os.environ.get("CAUSERIE_CLUSTER_STORM", "30"))
+STORM_SECS = float(os.environ.get("CAUSERIE_CLUSTER_SECS", "4"))
+
+
+class LoadBalancer:
+    """What a TCP load balancer does: a live node, round robin."""
+
+    def __init__(self, cluster: Cluster):
+        self.cluster = cluster
+        self.n = 0
+        self.lock = threading.Lock()
+
+    def pick(self) -> harness.Server:
+        with self.lock:
+            live = [n for n in self.cluster.nodes if n.is_running()]
+            self.n += 1
+            return live[self.n % len(live)]
+
+
+class LedgerSender(threading.Thread):
+    """One account with stream management: its own room, messages to an offline and to
+    an online account; what the server's <a h/> covered goes in the ledger. Connected
+    through the load balancer: when its node dies, it logs in again on another."""
+
+    def __init__(self, lb: LoadBalancer, account, offline: str, live: str, room: str, ledger: set):
+        super().__init__(daemon=True)
+        self.lb, self.account, self.offline, self.live, self.room = lb, account, offline, live, room
+        self.ledger = ledger
+        self.stop = threading.Event()
+        self.logins = 0
+        self.n = 0
+        self.node = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.session()
+            except (OSError, AssertionError, RawTimeout, StreamClosed) as e:
+                self.error = e
+                time.sleep(0.05)
+
+    def session(self) -> None:
+        from sm_client import NS_SM, enable, sm
+        node = self.lb.pick()
+        c = login_server(node, self.account, "ledger", timeout=10)
+        self.node, self.logins = node, self.logins + 1
+        try:
+            s = enable(c, resume=False)
+            order: list = []
+            me = f"{self.room}/{self.account.user}"
+            # A join sent while the room's dead node is not yet known dead goes nowhere:
+            # like a client, try again (each attempt counts in the SM order).
+            pres = None
+            for _ in range(6):
+                c.send(f"<presence to='{xml_escape(me)}'><x xmlns='{NS_MUC}'/></presence>")
+                order.append(None)
+                try:
+                    pres = c.wait_for(lambda e: e.get("from") == me, 2, "room self-presence")
+                    break
+                except RawTimeout:
+                    continue
+            if pres is None:
+                raise AssertionError(f"cannot join {self.room}")
+            if pres.get("type") == "error":
+                raise AssertionError(f"cannot join {self.room}")
+            if pres.find(f"{{{NS_MUC}#user}}x/{{{NS_MUC}#user}}status[@code='201']") is not None:
+                c.send(f"<iq type='set' id='cfg' to='{self.room}'><query xmlns='{NS_MUC}#owner'>"
+                       "<x xmlns='jabber:x:data' type='submit'/></query></iq>")
+                order.append(None)
+                c.wait_for(lambda e: e.get("id") == "cfg", 10, "room configured")
+            acked = 0
+            while not self.stop.is_set():
+                for _ in range(2):
+                    mid = f"{self.account.user}-{self.logins}-{self.n}"
+                    self.n += 1
+                    for kind, to, mtype in (("offline", self.offline, "chat"), ("room", self.room, "groupchat"),
+                                            ("live", self.live, "chat")):
+                        c.send(f"<message to='{to}' type='{mtype}' id='{mid}-{kind[0]}'>"
+                               f"<body>{mid}-{kind[0]}</body></message>")
+                        order.append((kind, f"{mid}-{kind[0]}"))
+                c.send(f"<r xmlns='{NS_SM}'/>")
+                a = c.wait_for(lambda e: e.tag == sm("a"), 10, "<a/>")
+                h = int(a.get("h"))
+                assert h <= len(order), f"acknowledged {h} of {len(order)}"
+                for item in order[acked:h]:
+                    if item is not None:
+                        self.ledger.add(item)
+                acked = h
+                c.send(f"<a xmlns='{NS_SM}' h='{s.h}'/>")
+        finally:
+            c.abort()
+
+
+class Storm(threading.Thread):
+    """Logins and logouts through the load balancer, as at 8:00."""
+
+    def __init__(self, lb: LoadBalancer, accounts: list):
+        super().__init__(daemon=True)
+        self.lb, self.accounts = lb, accounts
+        self.stop = threading.Event()
+        self.ok = 0
+        self.failed = 0
+
+    def run(self) -> None:
+        i = 0
+        while not self.stop.is_set():
+            acct = self.accounts[i % len(self.accounts)]
+            i += 1
+            try:
+                c = login_server(self.lb.pick(), acct, f"s{i}", timeout=10)
+                c.presence()
+                c.close()
+                self.ok += 1
+            except (OSError, AssertionError, RawTimeout, StreamClosed):
+                self.failed += 1
+
+
+def _drain(client, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            client.recv(0.5)
+        except RawTimeout:
+            continue
+        except Exception:  # noqa: BLE001 - closed under it
+            return
+
+
+async def test_kill_9_in_a_login_storm_and_chat_load(tmp_path, request):
+    """A node killed with SIGKILL while logins pour in and senders with stream management
+    write to an offline account, to an online one and to their rooms, through a load
+    balancer: every client ends connected to a surviving node, every stanza a node
+    acknowledged is found (offline storage, the recipient's archive, the room's archive),
+    and the rooms of the dead node are back on the survivors, written to after the kill."""
+    c = Cluster(tmp_path, limits={"max_offline_per_user": 1_000_000, "send_queue_len": 4000},
+                extra="\n[rates.adults]\nmessages_per_minute = 0\nrecipients_per_minute = 0\n")
+    from conftest import _remember
+    for n in c.nodes:
+        _remember(request.node.nodeid, n)
+    stop_reading = threading.Event()
+    threads: list[threading.Thread] = []
+    try:
+        c.start()
+        domain = c.nodes[0].domain
+        offline = c.nodes[0].new_account("inbox")
+        live = c.nodes[0].new_account("live")
+        senders = [c.nodes[0].new_account("snd") for _ in range(STORM_SENDERS)]
+        crowd = [c.nodes[0].new_account("eleve") for _ in range(STORM_ACCOUNTS)]
+        # The online recipient on the node that stays.
+        reader = await asyncio.to_thread(login_server, c.nodes[0], live, "online", timeout=10)
+        reader.presence()
+        threading.Thread(target=_drain, args=(reader, stop_reading), daemon=True).start()
+        lb = LoadBalancer(c)
+        ledger: set = set()
+        ledgers = [LedgerSender(lb, a, offline.jid, live.jid, f"ledger-{a.user}@conference.{domain}", ledger)
+                   for a in senders]
+        storm = Storm(lb, crowd)
+        threads = [*ledgers, storm]
+        for t in threads:
+            t.start()
+        await asyncio.sleep(STORM_SECS / 2)
+        victim = c.nodes[1]
+        on_victim = [s for s in ledgers if s.node is victim]
+        victim.kill()
+        killed_at = len(ledger)
+        await asyncio.sleep(STORM_SECS / 2 + DEAD_AFTER_MS / 1000)
+        for t in threads:
+            t.stop.set()
+        for t in threads:
+            await asyncio.to_thread(t.join, 20)
+        stop_reading.set()
+        reader.abort()
+
+        # Every sender logged in again on a survivor; the storm went on.
+        assert on_victim, "no sender was on the killed node: the test measured nothing"
+        for s in on_victim:
+            assert s.logins >= 2 and s.node is not victim, f"{s.account.user} not back ({s.logins} logins)"
+        assert storm.ok > len(crowd), f"login storm: {storm.ok} logins"
+        # Every account can log in on a survivor at the end.
+        for acct in crowd + senders:
+            await asyncio.to_thread(lambda a=acct: login_server(lb.pick(), a, "end", timeout=10).close())
+
+        assert len(ledger) > killed_at, "nothing acknowledged after the kill"
+        stored_offline = "\n".join(query(c, (
+            "SELECT o.stanza FROM offline_messages o JOIN accounts u ON u.id = o.account_id "
+            f"WHERE u.username = '{offline.user}'")))
+        room_archive = "\n".join(query(c, "SELECT stanza FROM room_archive"))
+        live_archive = "\n".join(query(c, (
+            "SELECT a.stanza FROM account_archive a JOIN accounts u ON u.id = a.owner_id "
+            f"WHERE u.username = '{live.user}'")))
+        where = {"offline": stored_offline, "room": room_archive, "live": live_archive}
+        lost = sorted(mid for kind, mid in ledger if f">{mid}<" not in where[kind])
+        kinds = {k: sum(1 for kind, _ in ledger if kind == k) for k in where}
+        # The victim's senders' rooms took posts after the kill, on a survivor.
+        after = [s for s in on_victim if f">{s.account.user}-{s.logins}-" in room_archive]
+        print(f"\ncluster ledger: {len(ledger)} acknowledged ({kinds}), {storm.ok} logins in the storm "
+              f"({storm.failed} cut by the kill), {len(on_victim)} senders moved, {len(lost)} lost")
+        assert after, ("no room of the dead node took a post after the kill: "
+                       + "; ".join(f"{s.account.user}: {s.logins} logins, {s.error!r}" for s in on_victim))
+        assert not lost, f"{len(lost)} acknowledged messages lost, e.g. {lost[:10]}"
+    finally:
+        for t in threads:
+            getattr(t, "stop", threading.Event()).set()
+        stop_reading.set()
+        c.stop()
