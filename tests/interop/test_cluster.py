@@ -313,6 +313,15 @@ async def test_a_room_with_occupants_on_three_nodes_survives_its_node(cluster):
         for reader in (a, b, c):
             await reader.wait_for(groupchat(room, text), what=f"{text!r} at {reader.full}")
     assert await self_ping(c, f"{room}/Carl") == PingStatus.JOINED
+    # The posts are in the room's archive (committed: what a kill -9 keeps; without
+    # stream management nothing promised it earlier).
+    deadline = time.monotonic() + 10
+    while True:
+        got, _, reply = await archive(b, to=room)
+        if {"depuis n1", "depuis n2", "depuis n3"} <= {g["body"] for g in got}:
+            break
+        assert time.monotonic() < deadline, f"not archived: {got} {reply}"
+        await asyncio.sleep(0.1)
 
     # The room's node (the first to see it: n1) dies.
     cluster.nodes[0].kill()
@@ -509,6 +518,20 @@ class Storm(threading.Thread):
                 self.failed += 1
 
 
+def make_room(node, account, room: str) -> None:
+    """Creates and configures `room` as `account`, from `node` (which then holds it)."""
+    c = login_server(node, account, "maker", timeout=10)
+    try:
+        me = f"{room}/{account.user}"
+        c.send(f"<presence to='{xml_escape(me)}'><x xmlns='{NS_MUC}'/></presence>")
+        c.wait_for(lambda e: e.get("from") == me, 10, "room self-presence")
+        c.send(f"<iq type='set' id='cfg' to='{room}'><query xmlns='{NS_MUC}#owner'>"
+               "<x xmlns='jabber:x:data' type='submit'/></query></iq>")
+        c.wait_for(lambda e: e.get("id") == "cfg", 10, "room configured")
+    finally:
+        c.close()
+
+
 def _drain(client, stop: threading.Event) -> None:
     while not stop.is_set():
         try:
@@ -543,10 +566,15 @@ async def test_kill_9_in_a_login_storm_and_chat_load(tmp_path, request):
         reader = await asyncio.to_thread(login_server, c.nodes[0], live, "online", timeout=10)
         reader.presence()
         threading.Thread(target=_drain, args=(reader, stop_reading), daemon=True).start()
+        rooms = {a.user: f"ledger-{a.user}@conference.{domain}" for a in senders}
+        # Each sender's room is made from another node than the one the balancer gives
+        # him first: his posts cross nodes, and are acknowledged only once the room's
+        # node committed them.
+        for i, a in enumerate(senders):
+            await asyncio.to_thread(make_room, c.nodes[i % len(c.nodes)], a, rooms[a.user])
         lb = LoadBalancer(c)
         ledger: set = set()
-        ledgers = [LedgerSender(lb, a, offline.jid, live.jid, f"ledger-{a.user}@conference.{domain}", ledger)
-                   for a in senders]
+        ledgers = [LedgerSender(lb, a, offline.jid, live.jid, rooms[a.user], ledger) for a in senders]
         storm = Storm(lb, crowd)
         threads = [*ledgers, storm]
         for t in threads:
@@ -596,3 +624,48 @@ async def test_kill_9_in_a_login_storm_and_chat_load(tmp_path, request):
             getattr(t, "stop", threading.Event()).set()
         stop_reading.set()
         c.stop()
+
+
+async def test_revoking_an_app_password_on_one_node_ends_its_session_on_another(cluster):
+    """A session logged in with an app password on one node ends when the password is
+    revoked through another node's web door; the account's other sessions stay."""
+    from harness import Account
+    from test_app_passwords import own
+    import_ok(cluster.nodes[0], school())
+    status, made = await own(cluster.nodes[0], "paul.martin", "create", label="Téléphone")
+    assert status == 201, made
+    app = Account("paul.martin", made["secret"], cluster.nodes[0].domain)
+    by_app = await cluster.login(2, app, "phone", mech="SCRAM-SHA-256")
+    by_pw = await cluster.login(1, account("paul.martin"), "desk")
+    status, _ = await own(cluster.nodes[0], "paul.martin", "revoke", id=made["id"])
+    assert status == 204
+    deadline = time.monotonic() + 5
+    while by_app.connected and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert not by_app.connected, "the app password's session on another node stayed open"
+    assert by_pw.connected
+
+
+async def test_pep_events_reach_a_contact_on_another_node(cluster):
+    """A contact on another node whose client says `+notify` (XEP-0115, its capabilities
+    learnt by its own node) gets the publisher's events, and the last item on another
+    device of his on a third node."""
+    from test_pep import NS_TUNE, PEP_PLUGINS, is_event, publish, tune, with_caps
+    a_acct, b_acct = plain(cluster, "tuner"), plain(cluster, "listener")
+    a = await cluster.login(0, a_acct, "desk", presence=False, plugins=PEP_PLUGINS)
+    b = await cluster.login(1, b_acct, "phone", presence=False, plugins=PEP_PLUGINS)
+    # Capabilities of his own (another hash than the publisher's): only his node asks.
+    b.xmpp.plugin["xep_0030"].add_feature("urn:example:listener")
+    for x in (a, b):
+        await with_caps(x)
+    await befriend(a, b)
+    mb = b.mark()
+    r = await publish(a, NS_TUNE, "t1", tune("Gymnopédie"))
+    assert r["type"] == "result", r
+    ev = await b.wait_for(is_event(a.bare, NS_TUNE, "item", "t1"), start=mb, what="the tune event")
+    assert "Gymnopédie" in str(ev)
+    b2 = await cluster.login(2, b_acct, "tablet", presence=False, plugins=PEP_PLUGINS)
+    m2 = b2.mark()
+    b2.xmpp.plugin["xep_0030"].add_feature("urn:example:listener")
+    await with_caps(b2)
+    await b2.wait_for(is_event(a.bare, NS_TUNE, "item", "t1"), start=m2, what="last item on presence")

@@ -45,6 +45,11 @@ pub struct Target {
     /// c2s port (the direct-TLS port with `--tls direct`).
     #[arg(long, default_value_t = 5222)]
     pub port: u16,
+    /// Several c2s ports (comma-separated), one per node of a cluster: account `i` of a
+    /// run connects to the `(i mod K)`-th, so the two accounts of a chat pair are always
+    /// on two different nodes. Replaces `--port`.
+    #[arg(long, value_delimiter = ',')]
+    pub ports: Vec<u16>,
     /// XMPP domain of the accounts.
     #[arg(long, default_value = "localhost")]
     pub domain: String,
@@ -291,7 +296,11 @@ impl Session {
 }
 
 async fn tcp(target: &Target, index: u64) -> Result<TcpStream> {
-    let addr = SocketAddr::new(target.host, target.port);
+    let port = match target.ports.len() {
+        0 => target.port,
+        k => target.ports[(index % k as u64) as usize],
+    };
+    let addr = SocketAddr::new(target.host, port);
     let socket = match target.host {
         IpAddr::V4(_) => {
             let s = TcpSocket::new_v4()?;

@@ -61,6 +61,17 @@ impl Server {
     /// A structure's choice changed: the online users it now refuses app passwords lose
     /// the sessions they opened with one (their password's stay); returns how many.
     pub(crate) async fn end_app_passwords_refused(&self) -> usize {
+        if let Some(r) = self.sessions.remote() {
+            r.send(crate::services::remote::Outgoing::Invalidate(
+                crate::services::remote::Invalidation::AppPasswordsPolicy,
+            ));
+        }
+        self.end_app_passwords_refused_here().await
+    }
+
+    /// [`Self::end_app_passwords_refused`] for this node's sessions only (another node
+    /// asked, `crate::cluster`).
+    pub(crate) async fn end_app_passwords_refused_here(&self) -> usize {
         let dir = self.directory().await;
         let mut ended = 0;
         let tag = crate::services::sessions::APP_PASSWORD_TAG;

@@ -1268,7 +1268,7 @@ impl<T: Transport> Conn<T> {
                 if sm.inbound != sm.inbound_acked
                     && !self
                         .server
-                        .durable(since.unwrap_or_else(|| self.server.archive.mark()))
+                        .durable(since.unwrap_or_else(|| self.server.mark()))
                         .await
                 {
                     return Err(End::Error(
@@ -1463,7 +1463,7 @@ impl<T: Transport> Conn<T> {
                                 if let Some(sm) = sm.as_deref_mut()
                                     && sm.durable_since.is_none()
                                 {
-                                    sm.durable_since = Some(self.server.archive.mark());
+                                    sm.durable_since = Some(self.server.mark());
                                 }
                                 if let Err(end) = self.stanza(session, el).await {
                                     return end;

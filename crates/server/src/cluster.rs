@@ -14,8 +14,9 @@
 //!   (`Sessions::deliver_relayed`), or keeps a message offline if the session is gone.
 //!   What a client sent is acknowledged (XEP-0198) once it is in the archive, which every
 //!   node shares: a message lost with a dying node is found again in the archive.
-//! - **Caches**: roster and blocklist writes are broadcast on `NAME.invalidate`; the
-//!   directory's generation is read from the database by every node (`services::policy`).
+//! - **Caches**: roster and blocklist writes, capabilities learnt, portal sign-outs and
+//!   app-password revocations are broadcast on `NAME.invalidate`; the directory's
+//!   generation is read from the database by every node (`services::policy`).
 //! - **Rooms**: each room lives on one node, named in the bucket `NAME_rooms` (key: the
 //!   room, base64url; value: the node). The first node a stanza for a room reaches
 //!   claims it (a key-value `create`, which one node only wins), or takes it over from a
@@ -310,6 +311,7 @@ pub async fn join(server: &Arc<Server>) -> Result<Option<Membership>, ClusterErr
     server.sessions.join_cluster(remote.clone());
     server.contacts.join_cluster(remote.clone());
     server.blocking.join_cluster(remote.clone());
+    server.caps.join_cluster(remote.clone());
 
     let subscribe = |subject: String| {
         let client = client.clone();
@@ -603,8 +605,9 @@ type StandInMap = HashMap<(Arc<str>, u64), mpsc::UnboundedSender<ForRoom>>;
 
 /// What a stand-in's task does, in order.
 enum ForRoom {
-    /// A stanza for a room (a direct invitation with its invitee).
-    Stanza(causerie_proto::Element, Option<String>),
+    /// A stanza for a room (a direct invitation with its invitee), and whom to tell once
+    /// what it did is durable: the sending node and its sequence number.
+    Stanza(causerie_proto::Element, Option<String>, (Arc<str>, u64)),
     /// The session ended or left every room.
     End,
 }
@@ -632,10 +635,14 @@ impl StandIns {
             },
             None => item,
         };
-        let ForRoom::Stanza(..) = item else {
+        let ForRoom::Stanza(_, _, (origin, seq)) = &item else {
             return;
         };
         let Some(session) = make() else {
+            // Nothing was done: nothing to wait for.
+            if let Some(remote) = server.sessions.remote() {
+                done(remote, origin.clone(), *seq, true);
+            }
             return;
         };
         let (tx, rx) = mpsc::unbounded_channel();
@@ -662,7 +669,8 @@ impl StandIns {
 async fn stand_in(server: Arc<Server>, session: Session, mut rx: mpsc::UnboundedReceiver<ForRoom>) {
     while let Some(item) = rx.recv().await {
         match item {
-            ForRoom::Stanza(stanza, invitee) => {
+            ForRoom::Stanza(stanza, invitee, (origin, seq)) => {
+                let mark = server.archive.mark();
                 let to = stanza.attr("to").and_then(|t| jid::Jid::new(t).ok());
                 match invitee {
                     Some(invitee) => {
@@ -681,6 +689,15 @@ async fn stand_in(server: Arc<Server>, session: Session, mut rx: mpsc::Unbounded
                         }
                     }
                 }
+                // Its sender's node acknowledges it (XEP-0198) once it is committed here;
+                // waited for beside the next stanzas, not before them.
+                let server = server.clone();
+                tokio::spawn(async move {
+                    let durable = server.archive.durable(mark).await.is_ok();
+                    if let Some(remote) = server.sessions.remote() {
+                        done(remote, origin, seq, durable);
+                    }
+                });
             }
             ForRoom::End => {
                 crate::features::muc::session_ended(&server, &session).await;
@@ -688,6 +705,18 @@ async fn stand_in(server: Arc<Server>, session: Session, mut rx: mpsc::Unbounded
             }
         }
     }
+}
+
+/// Tells node `origin` that its room stanza `seq` was handled here, durably or not.
+fn done(remote: &Remote, origin: Arc<str>, seq: u64, durable: bool) {
+    remote.send(Outgoing::Deliver {
+        node: origin,
+        envelope: Envelope {
+            user: String::new(),
+            resource: String::new(),
+            what: What::MucDone { seq, durable },
+        },
+    });
 }
 
 /// Relays what a stand-in's rooms send it to its session on `node`.
@@ -768,8 +797,14 @@ async fn receive(server: Arc<Server>, standins: Arc<StandIns>, mut inbox: async_
                 condition(&c),
                 text.as_deref(),
             ),
+            What::MucDone { seq, durable } => {
+                if let Some(remote) = server.sessions.remote() {
+                    remote.forward_done(seq, durable);
+                }
+            }
             What::Muc {
                 node,
+                seq,
                 session: id,
                 lang,
                 tu,
@@ -813,7 +848,7 @@ async fn receive(server: Arc<Server>, standins: Arc<StandIns>, mut inbox: async_
                     node.clone(),
                     id,
                     make,
-                    ForRoom::Stanza(stanza, invitee),
+                    ForRoom::Stanza(stanza, invitee, (node.clone(), seq)),
                 );
             }
         }
@@ -842,6 +877,20 @@ async fn invalidated(
                 }
             }
             Invalidation::Session { node, id } => standins.end(&node, Some(id)),
+            Invalidation::CloseTagged {
+                user,
+                tag,
+                condition: c,
+                text,
+            } => {
+                server
+                    .sessions
+                    .close_tagged_here(&user, &tag, condition(&c), &text);
+            }
+            Invalidation::AppPasswordsPolicy => {
+                server.end_app_passwords_refused_here().await;
+            }
+            Invalidation::Caps { key, features } => server.caps.learn_here(key, features),
         }
     }
 }
@@ -956,8 +1005,11 @@ async fn checking(
                 warn!(node = %node, "a node is gone");
             }
             let gone = remote.set_alive(&node, false);
-            // Its sessions leave this node's rooms; its rooms are nobody's.
+            // Its sessions leave this node's rooms; its rooms are nobody's; what this
+            // node's sessions sent to them and was not committed there is lost (not
+            // acknowledged to them).
             standins.end(&node, None);
+            remote.forwards_lost_to(&node);
             let rooms = remote.rooms_of(&node);
             for room in &rooms {
                 remote.note_room(room, None);

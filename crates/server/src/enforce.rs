@@ -62,9 +62,10 @@ pub async fn apply(server: &Server, old: &View, new: &View) {
             // His profile now, or before the change (a deactivated pupil is still one).
             let profile = (new.dir.user(&user).or_else(|| old.dir.user(&user))).map(|u| u.profile);
             let text = new.denied_both(&user, denied, causerie_ent::Register::of(profile));
+            // Every node applies the change to its own sessions.
             closed += server
                 .sessions
-                .close_user(&user, "policy-violation", Some(&text));
+                .close_user_here(&user, "policy-violation", Some(&text));
             info!(user = %user, reason = denied.code(), "sessions closed by a directory change");
         }
     }

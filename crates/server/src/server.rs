@@ -245,12 +245,31 @@ impl Server {
     /// mark taken before the first stanza this acknowledgement covers).
     pub(crate) async fn durable(&self, since: crate::services::Mark) -> bool {
         match self.archive.durable(since).await {
-            Ok(()) => true,
+            Ok(()) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "stanzas not acknowledged: not durable");
-                false
+                return false;
             }
         }
+        // With several nodes, what went to other nodes' rooms is in their archives.
+        if let Some(remote) = self.sessions.remote()
+            && !remote
+                .forwards_durable(since.forwards_lost, crate::services::archive::DURABLE_WAIT)
+                .await
+        {
+            tracing::warn!("stanzas not acknowledged: a room's node did not commit them");
+            return false;
+        }
+        true
+    }
+
+    /// A point in the durability of what was handled so far, for [`Server::durable`].
+    pub(crate) fn mark(&self) -> crate::services::Mark {
+        let mut mark = self.archive.mark();
+        if let Some(remote) = self.sessions.remote() {
+            mark.forwards_lost = remote.forwards_lost();
+        }
+        mark
     }
 
     /// The domain of the directory search service (XEP-0055).

@@ -72,6 +72,9 @@ enum Job {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Mark {
     lost: u64,
+    /// Stanzas for other nodes' rooms known lost at the mark (`Remote::forwards_lost`;
+    /// set by `Server::mark`).
+    pub(crate) forwards_lost: u64,
 }
 
 /// Why [`Archiver::durable`] cannot promise that what was queued is committed.
@@ -192,6 +195,7 @@ impl Archiver {
     pub fn mark(&self) -> Mark {
         Mark {
             lost: self.lost.load(Ordering::Acquire),
+            forwards_lost: 0,
         }
     }
 

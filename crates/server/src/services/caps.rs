@@ -42,6 +42,8 @@ struct Inner {
 pub struct Caps {
     capacity: usize,
     inner: Mutex<Inner>,
+    /// The other nodes, told of what this one learns (several nodes).
+    remote: std::sync::OnceLock<Arc<super::remote::Remote>>,
 }
 
 impl Caps {
@@ -49,7 +51,15 @@ impl Caps {
         Caps {
             capacity: capacity.max(1),
             inner: Mutex::new(Inner::default()),
+            remote: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Tells the other nodes what this one learns from now on (several nodes, at start):
+    /// a session of another node is notified by the node of the publisher, which must
+    /// know its capabilities too.
+    pub fn join_cluster(&self, remote: Arc<super::remote::Remote>) {
+        let _ = self.remote.set(remote);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -62,8 +72,22 @@ impl Caps {
         self.lock().known.get(key).cloned()
     }
 
-    /// Remembers the features of `key`, forgetting the oldest past the capacity.
+    /// Remembers the features of `key`, forgetting the oldest past the capacity; the
+    /// other nodes learn it too.
     pub fn learn(&self, key: String, features: Vec<String>) {
+        if let Some(r) = self.remote.get() {
+            r.send(super::remote::Outgoing::Invalidate(
+                super::remote::Invalidation::Caps {
+                    key: key.clone(),
+                    features: features.clone(),
+                },
+            ));
+        }
+        self.learn_here(key, features);
+    }
+
+    /// [`Self::learn`] on this node only (another node learnt it).
+    pub fn learn_here(&self, key: String, features: Vec<String>) {
         let mut inner = self.lock();
         if inner.known.insert(key.clone(), features.into()).is_none() {
             inner.order.push_back(key);

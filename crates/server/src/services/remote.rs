@@ -93,15 +93,21 @@ pub enum What {
     /// direct invitation (XEP-0249) to that account.
     Muc {
         node: String,
+        /// Answered with [`What::MucDone`] once what it did is durable on the room's node.
+        seq: u64,
         session: u64,
         lang: String,
         tu: bool,
         xml: String,
         invitee: Option<String>,
     },
+    /// The room's node handled [`What::Muc`] `seq` of this node, and what it did is
+    /// committed (`durable`) or could not be.
+    MucDone { seq: u64, durable: bool },
 }
 
-/// What every node must drop from its caches (a write on this node).
+/// What every node must change in what it keeps or has open (a write, a sign-out, a
+/// capability learnt on this node).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Invalidation {
     /// The account's roster changed: forget its mutual contacts.
@@ -111,6 +117,19 @@ pub enum Invalidation {
     /// Session `id` of node `node` ended (or left every room): its stand-ins leave the
     /// rooms they are in.
     Session { node: String, id: u64 },
+    /// Close `user`'s sessions opened with credential `tag` (a portal sign-out, an app
+    /// password revoked).
+    CloseTagged {
+        user: String,
+        tag: String,
+        condition: String,
+        text: String,
+    },
+    /// A structure's app passwords' choice changed: each node ends the sessions opened
+    /// with one that it now refuses.
+    AppPasswordsPolicy,
+    /// Capabilities (XEP-0115) learnt: the `+notify` nodes of `key`.
+    Caps { key: String, features: Vec<String> },
 }
 
 /// An item of the outbox.
@@ -143,7 +162,19 @@ pub struct Remote {
     alive: RwLock<HashSet<Arc<str>>>,
     /// Which node holds each room claimed so far.
     rooms: RwLock<HashMap<String, Arc<str>>>,
+    /// Stanzas sent to other nodes' rooms whose durability is not known yet.
+    forwards: std::sync::Mutex<Forwards>,
+    forwards_lost: std::sync::atomic::AtomicU64,
+    forwards_settled: tokio::sync::Notify,
     out: mpsc::UnboundedSender<Outgoing>,
+}
+
+/// See [`Remote::forwards_durable`].
+#[derive(Debug, Default)]
+struct Forwards {
+    next: u64,
+    /// By sequence number, the node each went to.
+    outstanding: std::collections::BTreeMap<u64, Arc<str>>,
 }
 
 impl Remote {
@@ -156,6 +187,9 @@ impl Remote {
                 sessions: RwLock::default(),
                 alive: RwLock::default(),
                 rooms: RwLock::default(),
+                forwards: std::sync::Mutex::default(),
+                forwards_lost: std::sync::atomic::AtomicU64::new(0),
+                forwards_settled: tokio::sync::Notify::new(),
                 out,
             },
             rx,
@@ -315,7 +349,9 @@ impl Remote {
         }
     }
 
-    /// Sends what `session` addressed to a room of node `node` there.
+    /// Sends what `session` addressed to a room of node `node` there. Until that node
+    /// says it is durable, an acknowledgement (XEP-0198) that covers it waits
+    /// ([`Remote::forwards_durable`]).
     pub fn forward_muc(
         &self,
         node: &Arc<str>,
@@ -323,6 +359,13 @@ impl Remote {
         stanza: &Element,
         invitee: Option<&str>,
     ) {
+        let seq = {
+            let mut f = self.forwards.lock().unwrap_or_else(|e| e.into_inner());
+            f.next += 1;
+            let seq = f.next;
+            f.outstanding.insert(seq, node.clone());
+            seq
+        };
         self.send(Outgoing::Deliver {
             node: node.clone(),
             envelope: Envelope {
@@ -330,6 +373,7 @@ impl Remote {
                 resource: session.resource().to_string(),
                 what: What::Muc {
                     node: self.node.to_string(),
+                    seq,
                     session: session.id(),
                     lang: session.lang.code().to_string(),
                     tu: session.register == causerie_ent::Register::Tu,
@@ -338,6 +382,67 @@ impl Remote {
                 },
             },
         });
+    }
+
+    /// The room's node answered forward `seq` (see [`Remote::forward_muc`]).
+    pub fn forward_done(&self, seq: u64, durable: bool) {
+        let known = self
+            .forwards
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .outstanding
+            .remove(&seq)
+            .is_some();
+        if known && !durable {
+            self.forwards_lost
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        }
+        self.forwards_settled.notify_waiters();
+    }
+
+    /// Node `node` died: what was sent to its rooms and not answered is lost.
+    pub fn forwards_lost_to(&self, node: &str) {
+        let mut f = self.forwards.lock().unwrap_or_else(|e| e.into_inner());
+        let before = f.outstanding.len();
+        f.outstanding.retain(|_, n| &**n != node);
+        let lost = (before - f.outstanding.len()) as u64;
+        drop(f);
+        if lost > 0 {
+            self.forwards_lost
+                .fetch_add(lost, std::sync::atomic::Ordering::AcqRel);
+        }
+        self.forwards_settled.notify_waiters();
+    }
+
+    /// How many forwards were lost so far (for a durability mark).
+    pub fn forwards_lost(&self) -> u64 {
+        self.forwards_lost
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Whether every stanza sent to another node's rooms before this call is durable
+    /// there, and none was lost since the mark that saw `lost_at_mark` lost; waits for
+    /// their answers at most `wait`.
+    pub async fn forwards_durable(&self, lost_at_mark: u64, wait: std::time::Duration) -> bool {
+        let upto = self.forwards.lock().unwrap_or_else(|e| e.into_inner()).next;
+        let settled = async {
+            loop {
+                let notified = self.forwards_settled.notified();
+                let pending = self
+                    .forwards
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .outstanding
+                    .range(..=upto)
+                    .next()
+                    .is_some();
+                if !pending {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(wait, settled).await.is_ok() && self.forwards_lost() == lost_at_mark
     }
 
     /// `session` ended, or left every room: the other nodes' stand-ins for it leave

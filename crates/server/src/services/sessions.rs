@@ -561,8 +561,27 @@ impl Sessions {
 
     // -- closing ------------------------------------------------------------------------
 
-    /// Asks every session of `user` to close with `condition` and `text`; how many.
+    /// Asks every session of `user`, on every node, to close with `condition` and
+    /// `text`; how many.
     pub fn close_user(&self, user: &str, condition: &'static str, text: Option<&str>) -> usize {
+        let here = self.close_user_here(user, condition, text);
+        let remote = self.remote_select(user, |_| true);
+        if let Some(r) = self.remote.get() {
+            for s in &remote {
+                r.stop(user, s, condition, text);
+            }
+        }
+        here + remote.len()
+    }
+
+    /// [`Self::close_user`] for this node's sessions only (what every node does itself
+    /// after a directory change, `crate::enforce`).
+    pub fn close_user_here(
+        &self,
+        user: &str,
+        condition: &'static str,
+        text: Option<&str>,
+    ) -> usize {
         let handles: Vec<SessionHandle> = self
             .read()
             .get(user)
@@ -574,13 +593,7 @@ impl Sessions {
                 None => h.stop(condition),
             }
         }
-        let remote = self.remote_select(user, |_| true);
-        if let Some(r) = self.remote.get() {
-            for s in &remote {
-                r.stop(user, s, condition, text);
-            }
-        }
-        handles.len() + remote.len()
+        handles.len()
     }
 
     /// Marks session `id` of `user` as logged in from the portal's browser session `tag`.
@@ -639,8 +652,29 @@ impl Sessions {
     }
 
     /// Closes the sessions of `user` tagged `tag` ([`Self::tag_credential`]) with `condition`
-    /// and a text; returns how many.
+    /// and a text, on every node; returns how many on this one.
     pub fn close_tagged(
+        &self,
+        user: &str,
+        tag: &str,
+        condition: &'static str,
+        text: &str,
+    ) -> usize {
+        if let Some(r) = self.remote.get() {
+            r.send(super::remote::Outgoing::Invalidate(
+                super::remote::Invalidation::CloseTagged {
+                    user: user.to_string(),
+                    tag: tag.to_string(),
+                    condition: condition.to_string(),
+                    text: text.to_string(),
+                },
+            ));
+        }
+        self.close_tagged_here(user, tag, condition, text)
+    }
+
+    /// [`Self::close_tagged`] on this node only (asked by another node).
+    pub fn close_tagged_here(
         &self,
         user: &str,
         tag: &str,

@@ -7,7 +7,8 @@
 //!
 //! Members are checked in the order they came (the owner first): each must be admitted
 //! alongside those kept before him, so when two members may no longer talk, the later one
-//! goes. Only rooms of the users the change concerns are read (`enforce::affected_users`).
+//! goes. Only rooms of the users the change concerns are read (`enforce::affected_users`),
+//! and, with several nodes, only by the node holding each room.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -33,6 +34,13 @@ pub async fn enforce(server: &Server, old: &View, new: &View, affected: &HashSet
         }
     }
     for room in rooms {
+        // With several nodes every node sees the change: the room's node checks it (one
+        // node, claiming a room nobody holds), so its notices go once.
+        if let Some(remote) = server.sessions.remote()
+            && remote.room_owner(&room).await != remote.node
+        {
+            continue;
+        }
         check_room(server, old, new, &room).await;
     }
 }
