@@ -77,21 +77,33 @@ class Cluster:
         self.db = f"causerie_cluster_{secrets.token_hex(4)}"
         _psql(f"CREATE DATABASE {self.db}")
         self.name = f"t{secrets.token_hex(4)}"
-        self.nodes: list[harness.Server] = []
-        for i in range(n):
-            toml = (f"[cluster]\nnats_url = \"{nats_url}\"\nnode = \"n{i + 1}\"\n"
-                     f"name = \"{self.name}\"\nheartbeat_ms = {HEARTBEAT_MS}\n"
-                     f"dead_after_ms = {DEAD_AFTER_MS}\n{extra}")
-            self.nodes.append(harness.SERVER_CLASS(
-                root / f"node{i + 1}", storage_url=_admin_url(self.db),
-                auth={"failure_delay_ms": 50}, limits=limits, extra_toml=toml))
+        self.root, self.nats_url, self.extra, self.limits = root, nats_url, extra, limits
+        self.on_node = None  # called with a node made again on other ports
+        self.nodes: list[harness.Server] = [self._node(i) for i in range(n)]
         self.clients: list[Client] = []
 
+    def _node(self, i: int, attempt: int = 0) -> harness.Server:
+        toml = (f"[cluster]\nnats_url = \"{self.nats_url}\"\nnode = \"n{i + 1}\"\n"
+                f"name = \"{self.name}\"\nheartbeat_ms = {HEARTBEAT_MS}\n"
+                f"dead_after_ms = {DEAD_AFTER_MS}\n{self.extra}")
+        return harness.SERVER_CLASS(
+            self.root / f"node{i + 1}" / f"a{attempt}", storage_url=_admin_url(self.db),
+            auth={"failure_delay_ms": 50}, limits=self.limits, extra_toml=toml)
+
     def start(self) -> "Cluster":
-        # The first node makes the schema; the others find it.
-        self.nodes[0].start()
-        for node in self.nodes[1:]:
-            node.start()
+        # The first node makes the schema; the others find it. A port picked free may be
+        # taken meanwhile (by another node's outgoing connection): then other ports.
+        for i in range(len(self.nodes)):
+            for attempt in range(1, 4):
+                try:
+                    self.nodes[i].start()
+                    break
+                except harness.ServerError as e:
+                    if "Address already in use" not in str(e) or attempt == 3:
+                        raise
+                    self.nodes[i] = self._node(i, attempt)
+                    if self.on_node:
+                        self.on_node(self.nodes[i])
         self.wait_joined()
         return self
 
@@ -137,6 +149,7 @@ async def cluster(tmp_path, request):
     from conftest import _remember
     for n in c.nodes:
         _remember(request.node.nodeid, n)
+    c.on_node = lambda n: _remember(request.node.nodeid, n)
     try:
         c.start()
         yield c
@@ -370,6 +383,7 @@ async def test_nats_restarting_loses_nothing_the_nodes_can_tell_again(tmp_path, 
     from conftest import _remember
     for n in c.nodes:
         _remember(request.node.nodeid, n)
+    c.on_node = lambda n: _remember(request.node.nodeid, n)
     try:
         c.start()
         alice_acct, bob_acct = plain(c, "alice"), plain(c, "bob")
@@ -553,6 +567,7 @@ async def test_kill_9_in_a_login_storm_and_chat_load(tmp_path, request):
     from conftest import _remember
     for n in c.nodes:
         _remember(request.node.nodeid, n)
+    c.on_node = lambda n: _remember(request.node.nodeid, n)
     stop_reading = threading.Event()
     threads: list[threading.Thread] = []
     try:
@@ -669,3 +684,34 @@ async def test_pep_events_reach_a_contact_on_another_node(cluster):
     b2.xmpp.plugin["xep_0030"].add_feature("urn:example:listener")
     await with_caps(b2)
     await b2.wait_for(is_event(a.bare, NS_TUNE, "item", "t1"), start=m2, what="last item on presence")
+
+
+async def test_a_drained_node_sends_its_clients_away_and_hands_its_rooms_over(cluster):
+    """A node stopped for an upgrade (SIGTERM): its clients are told to reconnect
+    (`system-shutdown`) and do so on another node; the occupants on other nodes of the
+    rooms it held are told they are out (status 332) and join again, the room now held
+    by another node; the other nodes know at once, not after the heartbeat delay."""
+    from test_muc import codes, create, groupchat, invite_and_join, join, new_room, send
+    from test_muc import PLUGINS as MUC_PLUGINS
+    a_acct, b_acct = plain(cluster, "anna"), plain(cluster, "bea")
+    a = await cluster.login(0, a_acct, plugins=MUC_PLUGINS)
+    b = await cluster.login(1, b_acct, plugins=MUC_PLUGINS)
+    room = new_room(cluster.nodes[0])
+    await create(a, room, "Anna", title="Vidange")
+    await invite_and_join(a, room, b, "Bea")
+    mb = b.mark()
+    t0 = time.monotonic()
+    await asyncio.to_thread(cluster.nodes[0].stop)
+    assert "system-shutdown" in a.stream_errors, a.stream_errors
+    out = await b.wait_for(lambda st: st.name == "presence" and str(st["from"]) == f"{room}/Bea"
+                           and st["type"] == "unavailable", start=mb, what="out of the room")
+    assert 332 in codes(out), out
+    assert "left the cluster" in cluster.nodes[0].log_text()
+    while "a node is gone" not in cluster.nodes[1].log_text():
+        assert time.monotonic() - t0 < 5, "the others did not see it go"
+        await asyncio.sleep(0.02)
+    await join(b, room, "Bea")
+    a2 = await cluster.login(2, a_acct, "r2", plugins=MUC_PLUGINS)
+    await join(a2, room, "Anna")
+    send(a2, f"<message to='{room}' type='groupchat'><body>sur un autre nœud</body></message>")
+    await b.wait_for(groupchat(room, "sur un autre nœud"))

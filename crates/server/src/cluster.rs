@@ -408,10 +408,13 @@ impl Membership {
         &self.incarnation
     }
 
-    /// Leaves the cluster at the end: waits until what the outbox holds (the sessions
-    /// just closed, their last stanzas) is out, then deletes this node's heartbeat, so
-    /// that the others take over at once rather than after `dead_after_ms`.
-    pub async fn leave(self) {
+    /// Leaves the cluster at the end: the other nodes' occupants of its rooms told they
+    /// are out (status 332), then waits until what the outbox holds (the sessions just
+    /// closed, their last stanzas) is out, then deletes this node's heartbeat and its
+    /// rooms' claims, so that the others take over at once rather than after
+    /// `dead_after_ms`.
+    pub async fn leave(self, server: &Server) {
+        crate::features::muc::node_leaving(server).await;
         let (done, wait) = oneshot::channel();
         if self.flush.send(done).is_ok() {
             let _ = tokio::time::timeout(Duration::from_secs(5), wait).await;

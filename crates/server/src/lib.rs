@@ -148,7 +148,7 @@ impl Running {
     pub async fn shutdown(self, grace: Duration) {
         self.listeners.shutdown(grace).await;
         if let Some(m) = self.membership {
-            m.leave().await;
+            m.leave(&self.server).await;
         }
         self.server.policy.forget_loaded();
         self.server.archive.flush().await;

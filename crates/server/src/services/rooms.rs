@@ -271,6 +271,11 @@ impl Rooms {
     pub fn loaded(&self) -> usize {
         guard(&self.slots).len()
     }
+
+    /// The names of the rooms loaded in memory.
+    pub fn names(&self) -> Vec<String> {
+        guard(&self.slots).keys().cloned().collect()
+    }
 }
 
 /// The lock of one room, held for one operation. When it is released and nobody is in

@@ -150,6 +150,33 @@ pub async fn session_ended(server: &Server, session: &Session) {
     }
 }
 
+/// This node stops, one of several (`crate::cluster`): every occupant still in a room it
+/// holds (other nodes' sessions: its own have ended) is told he is out of it with status
+/// 332 (XEP-0045 §10.10, the service shutting down), so that his client joins again and
+/// the room comes back on another node.
+pub async fn node_leaving(server: &Server) {
+    let at = now_ms();
+    for name in server.rooms.names() {
+        let mut lock = server.rooms.lock(&name).await;
+        let Some(live) = lock.live.as_mut() else {
+            continue;
+        };
+        for occ in std::mem::take(&mut live.occupants) {
+            let exit = notices::Exit {
+                affiliation: occ.affiliation.as_str(),
+                codes: &[332],
+                ..Default::default()
+            };
+            occ.send(&notices::exit_presence(
+                server, &name, &occ, &exit, true, at,
+            ));
+            for s in &occ.sessions {
+                server.rooms.note_left(s.id(), &name);
+            }
+        }
+    }
+}
+
 /// At start: removes rooms left locked (their creator is gone; one node alone), purges the archive past
 /// the retention limit, then keeps purging it every hour.
 pub async fn start(server: &Arc<Server>) {
