@@ -16,7 +16,8 @@
 //!   node shares: a message lost with a dying node is found again in the archive.
 //! - **Caches**: roster and blocklist writes, capabilities learnt, portal sign-outs and
 //!   app-password revocations are broadcast on `NAME.invalidate`; the directory's
-//!   generation is read from the database by every node (`services::policy`).
+//!   generation is read from the database by every node (`services::policy`), at once
+//!   when another node says it loaded a newer one.
 //! - **Rooms**: each room lives on one node, named in the bucket `NAME_rooms` (key: the
 //!   room, base64url; value: the node). The first node a stanza for a room reaches
 //!   claims it (a key-value `create`, which one node only wins), or takes it over from a
@@ -172,6 +173,13 @@ async fn reconnecting(
     }
 }
 
+/// A stand-in's queue, in sessions' queues (`limits.send_queue_len`): it only hands its
+/// stanzas to the outbox, so it falls behind only when this node is starved.
+const STAND_IN_QUEUE: usize = 16;
+
+/// Most envelopes in one NATS message to a node (well under NATS's 1 MiB payload).
+const RELAY_BATCH: usize = 64;
+
 /// A key of each bucket that is no node's and no session's.
 const MARKER: &str = "cluster";
 
@@ -290,6 +298,9 @@ pub async fn join(server: &Arc<Server>) -> Result<Option<Membership>, ClusterErr
                     }
                     async_nats::Event::Disconnected => {
                         warn!("NATS connection lost: other nodes unreachable until it is back")
+                    }
+                    async_nats::Event::SlowConsumer(_) => {
+                        warn!("NATS: this node reads too slowly, stanzas from other nodes dropped")
                     }
                     other => debug!(event = %other, "NATS"),
                 }
@@ -536,6 +547,10 @@ async fn publish(
             }
         };
         let mut states: HashMap<String, Option<Bytes>> = HashMap::new();
+        // What goes to each node in this batch, in order: one NATS message per node and
+        // up to RELAY_BATCH envelopes, not one per stanza (a room's post to occupants on
+        // another node is as many envelopes).
+        let mut deliveries: HashMap<Arc<str>, Vec<Envelope>> = HashMap::new();
         let mut next = Some(first);
         let mut taken = 0;
         while let Some(item) = next.take() {
@@ -550,10 +565,7 @@ async fn publish(
                     states.insert(session_key(&node, &user, &resource), value);
                 }
                 Outgoing::Deliver { node: to, envelope } => {
-                    let body = Bytes::from(serde_json::to_vec(&envelope).unwrap_or_default());
-                    if let Err(e) = client.publish(format!("{prefix}.node.{to}"), body).await {
-                        warn!(error = %e, node = %to, "cannot relay a stanza to another node");
-                    }
+                    deliveries.entry(to).or_default().push(envelope);
                 }
                 Outgoing::Invalidate(what) => {
                     let b = Broadcast {
@@ -575,6 +587,14 @@ async fn publish(
             taken += 1;
             if taken < 4096 {
                 next = outbox.try_recv().ok();
+            }
+        }
+        for (to, envelopes) in deliveries {
+            for chunk in envelopes.chunks(RELAY_BATCH) {
+                let body = Bytes::from(serde_json::to_vec(chunk).unwrap_or_default());
+                if let Err(e) = client.publish(format!("{prefix}.node.{to}"), body).await {
+                    warn!(error = %e, node = %to, "cannot relay stanzas to another node");
+                }
             }
         }
         let writes = states.into_iter().map(|(key, value)| {
@@ -733,30 +753,52 @@ async fn relay_back(
 ) {
     let to = to_attribute(&jid);
     let mut buf = std::collections::VecDeque::new();
+    let relay = |buf: &mut std::collections::VecDeque<Outbound>| {
+        for item in buf.drain(..) {
+            let xml = match item {
+                Outbound::Stanza(el) => causerie_proto::xml::to_string(&el),
+                Outbound::Shared(shared) => shared.addressed_to(&to),
+                Outbound::Stop(_) | Outbound::Yield => continue,
+            };
+            remote.send(Outgoing::Deliver {
+                node: node.clone(),
+                envelope: Envelope {
+                    user: user.clone(),
+                    resource: resource.clone(),
+                    what: What::Stanza {
+                        xml,
+                        fallback: false,
+                        answer: false,
+                    },
+                },
+            });
+        }
+    };
     loop {
         match inbox.next(&mut buf).await {
-            Next::Items => {
-                for item in buf.drain(..) {
-                    let xml = match item {
-                        Outbound::Stanza(el) => causerie_proto::xml::to_string(&el),
-                        Outbound::Shared(shared) => shared.addressed_to(&to),
-                        Outbound::Stop(_) | Outbound::Yield => continue,
-                    };
-                    remote.send(Outgoing::Deliver {
-                        node: node.clone(),
-                        envelope: Envelope {
-                            user: user.clone(),
-                            resource: resource.clone(),
-                            what: What::Stanza {
-                                xml,
-                                fallback: false,
-                                answer: false,
-                            },
+            Next::Items => relay(&mut buf),
+            Next::Overflow => {
+                // This task fell that far behind its rooms (its queue is STAND_IN_QUEUE
+                // times a session's): what a server does with a session that cannot keep
+                // up, it does here: what was queued goes, and the session is closed.
+                inbox.take_now(&mut buf);
+                relay(&mut buf);
+                warn!(%user, "a room's stand-in fell behind: its session is closed");
+                remote.send(Outgoing::Deliver {
+                    node: node.clone(),
+                    envelope: Envelope {
+                        user: user.clone(),
+                        resource: resource.clone(),
+                        what: What::Stop {
+                            condition: "policy-violation".into(),
+                            text: Some(
+                                "Trop de messages en attente. — Too many stanzas waiting.".into(),
+                            ),
                         },
-                    });
-                }
+                    },
+                });
+                return;
             }
-            Next::Overflow => continue,
             Next::Closed => return,
         }
     }
@@ -766,94 +808,101 @@ async fn relay_back(
 /// this node's rooms to the stand-ins.
 async fn receive(server: Arc<Server>, standins: Arc<StandIns>, mut inbox: async_nats::Subscriber) {
     while let Some(msg) = inbox.next().await {
-        let Ok(envelope) = serde_json::from_slice::<Envelope>(&msg.payload) else {
+        let Ok(envelopes) = serde_json::from_slice::<Vec<Envelope>>(&msg.payload) else {
             warn!("an unreadable relay from another node, dropped");
             continue;
         };
-        match envelope.what {
-            What::Stanza {
-                xml,
-                fallback,
-                answer,
-            } => {
-                let Ok(stanza) = xml.parse::<causerie_proto::Element>() else {
-                    warn!("an unreadable stanza relayed by another node, dropped");
-                    continue;
-                };
-                let keep = (fallback && stanza.name() == "message").then(|| stanza.clone());
-                let r = server.sessions.deliver_relayed(
-                    &envelope.user,
-                    &envelope.resource,
-                    stanza,
-                    answer,
+        for envelope in envelopes {
+            relayed(&server, &standins, envelope).await;
+        }
+    }
+}
+
+/// One envelope another node sent this one.
+async fn relayed(server: &Arc<Server>, standins: &StandIns, envelope: Envelope) {
+    match envelope.what {
+        What::Stanza {
+            xml,
+            fallback,
+            answer,
+        } => {
+            let Ok(stanza) = xml.parse::<causerie_proto::Element>() else {
+                warn!("an unreadable stanza relayed by another node, dropped");
+                return;
+            };
+            let keep = (fallback && stanza.name() == "message").then(|| stanza.clone());
+            let r =
+                server
+                    .sessions
+                    .deliver_relayed(&envelope.user, &envelope.resource, stanza, answer);
+            if r == Full::NoSuchResource
+                && let Some(message) = keep
+            {
+                crate::features::message::relayed_undelivered(server, &envelope.user, message)
+                    .await;
+            }
+        }
+        What::Stop { condition: c, text } => server.sessions.stop_relayed(
+            &envelope.user,
+            &envelope.resource,
+            condition(&c),
+            text.as_deref(),
+        ),
+        What::MucDone { seq, durable } => {
+            if let Some(remote) = server.sessions.remote() {
+                remote.forward_done(seq, durable);
+            }
+        }
+        What::Muc {
+            node,
+            seq,
+            session: id,
+            lang,
+            tu,
+            xml,
+            invitee,
+        } => {
+            let Ok(stanza) = xml.parse::<causerie_proto::Element>() else {
+                warn!("an unreadable room stanza relayed by another node, dropped");
+                return;
+            };
+            let node: Arc<str> = node.into();
+            let (user, resource) = (envelope.user.clone(), envelope.resource.clone());
+            let make = || {
+                let jid =
+                    jid::FullJid::new(&format!("{user}@{}/{resource}", server.domain)).ok()?;
+                let (handle, inbox) = SessionHandle::new(
+                    resource.clone(),
+                    server.config.limits.send_queue_len * STAND_IN_QUEUE,
                 );
-                if r == Full::NoSuchResource
-                    && let Some(message) = keep
-                {
-                    crate::features::message::relayed_undelivered(&server, &envelope.user, message)
-                        .await;
-                }
-            }
-            What::Stop { condition: c, text } => server.sessions.stop_relayed(
-                &envelope.user,
-                &envelope.resource,
-                condition(&c),
-                text.as_deref(),
-            ),
-            What::MucDone { seq, durable } => {
-                if let Some(remote) = server.sessions.remote() {
-                    remote.forward_done(seq, durable);
-                }
-            }
-            What::Muc {
-                node,
-                seq,
-                session: id,
-                lang,
-                tu,
-                xml,
-                invitee,
-            } => {
-                let Ok(stanza) = xml.parse::<causerie_proto::Element>() else {
-                    warn!("an unreadable room stanza relayed by another node, dropped");
-                    continue;
+                let lang = if lang == "en" {
+                    crate::config::Language::En
+                } else {
+                    crate::config::Language::Fr
                 };
-                let node: Arc<str> = node.into();
-                let (user, resource) = (envelope.user.clone(), envelope.resource.clone());
-                let make = || {
-                    let jid =
-                        jid::FullJid::new(&format!("{user}@{}/{resource}", server.domain)).ok()?;
-                    let (handle, inbox) =
-                        SessionHandle::new(resource.clone(), server.config.limits.send_queue_len);
-                    let lang = if lang == "en" {
-                        crate::config::Language::En
-                    } else {
-                        crate::config::Language::Fr
-                    };
-                    let register = if tu {
-                        causerie_ent::Register::Tu
-                    } else {
-                        causerie_ent::Register::Vous
-                    };
-                    let remote = server.sessions.remote()?.clone();
-                    tokio::spawn(relay_back(
-                        remote,
-                        node.clone(),
-                        user.clone(),
-                        resource.clone(),
-                        jid.to_string(),
-                        inbox,
-                    ));
-                    Some(Session::new(user.clone(), jid, lang, register, handle))
+                let register = if tu {
+                    causerie_ent::Register::Tu
+                } else {
+                    causerie_ent::Register::Vous
                 };
-                standins.handle(
-                    &server,
+                let remote = server.sessions.remote()?.clone();
+                tokio::spawn(relay_back(
+                    remote,
                     node.clone(),
-                    id,
-                    make,
-                    ForRoom::Stanza(stanza, invitee, (node.clone(), seq)),
-                );
-            }
+                    user.clone(),
+                    resource.clone(),
+                    jid.to_string(),
+                    inbox,
+                ));
+                Some(Session::new(user.clone(), jid, lang, register, handle))
+            };
+            standins.handle(
+                server,
+                node.clone(),
+                id,
+                make,
+                ForRoom::Stanza(stanza, invitee, (node.clone(), seq)),
+            );
         }
     }
 }
@@ -894,6 +943,11 @@ async fn invalidated(
                 server.end_app_passwords_refused_here().await;
             }
             Invalidation::Caps { key, features } => server.caps.learn_here(key, features),
+            Invalidation::Generation(n) => {
+                if server.policy.subscribe().borrow().generation < n {
+                    server.policy.poll_signal().notify_one();
+                }
+            }
         }
     }
 }

@@ -14,7 +14,9 @@
 //! - the users whose structure's kill switch changed are told (`features::quiet`).
 //!
 //! So the `causerie` command (which writes the database of a running server), the sync
-//! API, the admin console and, later, another node's change all take effect the same way.
+//! API, the admin console and another node's change all take effect the same way; with
+//! several nodes, the node that loads a new generation first tells the others, which read
+//! it at once rather than at their next poll.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -48,6 +50,14 @@ pub fn start(server: &Arc<Server>) {
         while changes.changed().await.is_ok() {
             let view = changes.borrow_and_update().clone();
             let Some(server) = weak.upgrade() else { break };
+            // With several nodes, the others read it at once too.
+            if let Some(remote) = server.sessions.remote()
+                && view.generation > previous.generation
+            {
+                remote.send(crate::services::remote::Outgoing::Invalidate(
+                    crate::services::remote::Invalidation::Generation(view.generation),
+                ));
+            }
             apply(&server, &previous, &view).await;
             previous = view;
         }

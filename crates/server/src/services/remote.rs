@@ -130,6 +130,9 @@ pub enum Invalidation {
     AppPasswordsPolicy,
     /// Capabilities (XEP-0115) learnt: the `+notify` nodes of `key`.
     Caps { key: String, features: Vec<String> },
+    /// A node loaded directory generation `n`: the others read it now rather than at
+    /// their next poll.
+    Generation(i64),
 }
 
 /// An item of the outbox.
