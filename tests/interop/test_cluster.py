@@ -715,3 +715,60 @@ async def test_a_drained_node_sends_its_clients_away_and_hands_its_rooms_over(cl
     await join(a2, room, "Anna")
     send(a2, f"<message to='{room}' type='groupchat'><body>sur un autre nœud</body></message>")
     await b.wait_for(groupchat(room, "sur un autre nœud"))
+
+
+async def test_staff_moderate_a_room_held_by_another_node(tmp_path, request):
+    """The staff's actions on a room reported (« Signalements ») go through the console on
+    one node while the room lives on another: the retraction and the closing reach its
+    occupants, wherever they are connected."""
+    from slixmpp import Message
+    from test_admin import Api
+    from test_moderation import ROOM_PLUGINS, retraction_of, room_sid
+    from test_muc import create, groupchat, invite_and_join, new_room
+    from test_reports import CONFIG, report_xml, school_with_staff
+    from directory_fixture import password
+    c = Cluster(tmp_path, extra=CONFIG)
+    from conftest import _remember
+    for n in c.nodes:
+        _remember(request.node.nodeid, n)
+    c.on_node = lambda n: _remember(request.node.nodeid, n)
+    try:
+        c.start()
+        import_ok(c.nodes[0], school_with_staff())
+        lea = await c.login(1, account("lea.martin"), plugins=ROOM_PLUGINS)
+        hugo = await c.login(2, account("hugo.bernard"), plugins=ROOM_PLUGINS)
+        tom = await c.login(2, account("tom.girard"), plugins=ROOM_PLUGINS)
+        room = new_room(c.nodes[1])
+        await create(lea, room, "MARTIN Léa")          # held by the second node
+        await invite_and_join(lea, room, hugo, "BERNARD Hugo")
+        await invite_and_join(lea, room, tom, "GIRARD Tom")
+        mark = tom.mark()
+        hugo.send_message(room, "je vais te frapper", mtype="groupchat")
+        bad = room_sid(await tom.wait_for(groupchat(room, "je vais te frapper"), start=mark), room)
+        r = await tom.query(None, report_xml(room, [bad], "menace"), "set")
+        assert r["type"] == "result", r
+
+        # The console on the first node.
+        api = Api(c.nodes[0])
+        await api.login("anne.durand", password("anne.durand"))
+        await api.ok("PUT", f"/structures/{S1}/safety-staff", {"logins": ["claire.cpe"]})
+        cpe = Api(c.nodes[0])
+        await cpe.login("claire.cpe", password("claire.cpe"))
+        [rep] = await cpe.ok("GET", f"/structures/{S1}/reports")
+        marks = {x: x.mark() for x in (lea, hugo, tom)}
+        done = await cpe.ok("POST", f"/reports/{rep['id']}/actions", {"action": "delete_messages"})
+        assert done["done"]["count"] == 1, done["done"]
+        for x in (lea, hugo, tom):
+            await x.wait_for(retraction_of(room, bad), start=marks[x], what="the retraction")
+        lmark, tmark = lea.mark(), tom.mark()
+        await cpe.ok("POST", f"/reports/{rep['id']}/actions", {"action": "close_room"})
+        for x, m in ((lea, lmark), (tom, tmark)):
+            await x.wait_for(lambda s: s.xml.tag == "{jabber:client}presence" and s["from"].bare == room
+                             and "Conversation fermée par" in str(s), start=m, what="the room closed")
+        # Nobody posts in it any more.
+        mark = lea.mark()
+        hugo.send_message(room, "encore là ?", mtype="groupchat")
+        await lea.expect_none(lambda s: isinstance(s, Message) and s["body"] == "encore là ?", duration=1.0)
+    finally:
+        await c.close()
+        c.stop()

@@ -213,8 +213,9 @@ pub enum Change {
 }
 
 /// One of the staff's actions on a report (docs/safety.md « Signalements »), done by the
-/// running server (`moderation.rs`), each with its audit row.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// running server (`moderation.rs`), each with its audit row. Serialisable: with several
+/// nodes, one on a room goes to the node holding the room.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Moderation {
     /// Deletes messages of room `room` for everyone (XEP-0425: tombstones in the archive,
     /// the retraction to its occupants).

@@ -848,6 +848,28 @@ async fn relayed(server: &Arc<Server>, standins: &StandIns, envelope: Envelope) 
             condition(&c),
             text.as_deref(),
         ),
+        What::Request {
+            node,
+            seq,
+            kind,
+            body,
+        } => {
+            let server = server.clone();
+            tokio::spawn(async move {
+                let answer = match kind.as_str() {
+                    crate::moderation::MODERATE => server.moderate_for_node(&body).await,
+                    _ => String::new(),
+                };
+                if let Some(remote) = server.sessions.remote() {
+                    remote.reply(&node, seq, answer);
+                }
+            });
+        }
+        What::Reply { seq, body } => {
+            if let Some(remote) = server.sessions.remote() {
+                remote.answered(seq, body);
+            }
+        }
         What::MucDone { seq, durable } => {
             if let Some(remote) = server.sessions.remote() {
                 remote.forward_done(seq, durable);

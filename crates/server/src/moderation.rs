@@ -63,6 +63,19 @@ fn no_room() -> ChangeError {
     )
 }
 
+/// What a request to do a room's moderation on its node is called
+/// (`services::remote::What::Request`).
+pub(crate) const MODERATE: &str = "moderate";
+
+/// A moderation of a room, sent to the node holding it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct RoomModeration {
+    admin: String,
+    structure: String,
+    report: Option<i64>,
+    action: Moderation,
+}
+
 impl Server {
     /// Does a moderation (see the module docs) for `actor`, in `structure`.
     pub(crate) async fn moderate(
@@ -83,6 +96,12 @@ impl Server {
             before: None,
             after: Some(after),
         };
+        if let Some(done) = self
+            .moderate_where_held(actor, structure, report, &action)
+            .await
+        {
+            return done;
+        }
         let moderated = match action {
             Moderation::RoomMessages { room, stanza_ids } => {
                 let mut lock = self.rooms.lock(&room).await;
@@ -185,6 +204,72 @@ impl Server {
             moderated,
             ..Applied::default()
         })
+    }
+
+    /// With several nodes, a moderation of a room another node holds is done there (its
+    /// occupants are there), with its audit row: the answer, or `None` to do it here.
+    async fn moderate_where_held(
+        &self,
+        actor: &Actor,
+        structure: &str,
+        report: Option<i64>,
+        action: &Moderation,
+    ) -> Option<Result<Applied, ChangeError>> {
+        let room = match action {
+            Moderation::RoomMessages { room, .. }
+            | Moderation::RemoveFromRoom { room, .. }
+            | Moderation::CloseRoom { room } => room,
+            _ => return None,
+        };
+        let remote = self.sessions.remote()?;
+        let Actor::Admin(admin) = actor else {
+            return None;
+        };
+        let owner = remote.room_owner(room).await;
+        if owner == remote.node {
+            return None;
+        }
+        let body = serde_json::to_string(&RoomModeration {
+            admin: admin.clone(),
+            structure: structure.to_string(),
+            report,
+            action: action.clone(),
+        })
+        .ok()?;
+        let answer = remote
+            .request(&owner, MODERATE, body, std::time::Duration::from_secs(15))
+            .await
+            .and_then(|a| serde_json::from_str::<Result<usize, (String, String)>>(&a).ok());
+        Some(match answer {
+            Some(Ok(moderated)) => Ok(Applied {
+                changed: moderated > 0,
+                moderated,
+                ..Applied::default()
+            }),
+            Some(Err((fr, en))) => Err(ChangeError::Refused { fr, en }),
+            None => Err(refused(
+                "Le serveur qui tient cette conversation ne répond pas : il faut réessayer.",
+                "The node holding this conversation does not answer: try again.",
+            )),
+        })
+    }
+
+    /// Does a moderation of a room this node holds, asked by another node
+    /// ([`Self::moderate_where_held`]): the answer to send back.
+    pub(crate) async fn moderate_for_node(&self, body: &str) -> String {
+        let result: Result<usize, (String, String)> =
+            match serde_json::from_str::<RoomModeration>(body) {
+                Err(_) => Err(("Demande illisible.".into(), "Unreadable request.".into())),
+                Ok(m) => self
+                    .moderate(&Actor::Admin(m.admin), &m.structure, m.report, m.action)
+                    .await
+                    .map(|a| a.moderated)
+                    .map_err(|e| match e {
+                        ChangeError::Refused { fr, en } => (fr, en),
+                        other => (other.to_string(), other.to_string()),
+                    }),
+            };
+        serde_json::to_string(&result).unwrap_or_default()
     }
 
     /// Deletes the one-to-one message `stanza_id` between `user` and `with` from both

@@ -104,6 +104,16 @@ pub enum What {
     /// The room's node handled [`What::Muc`] `seq` of this node, and what it did is
     /// committed (`durable`) or could not be.
     MucDone { seq: u64, durable: bool },
+    /// A request for the node that holds something (a room): `kind` says what `body`
+    /// asks; answered with [`What::Reply`] to `node`.
+    Request {
+        node: String,
+        seq: u64,
+        kind: String,
+        body: String,
+    },
+    /// The answer to this node's request `seq`.
+    Reply { seq: u64, body: String },
 }
 
 /// What every node must change in what it keeps or has open (a write, a sign-out, a
@@ -169,6 +179,8 @@ pub struct Remote {
     forwards: std::sync::Mutex<Forwards>,
     forwards_lost: std::sync::atomic::AtomicU64,
     forwards_settled: tokio::sync::Notify,
+    /// Requests to other nodes awaiting their answers, by sequence number.
+    requests: std::sync::Mutex<(u64, HashMap<u64, tokio::sync::oneshot::Sender<String>>)>,
     out: mpsc::UnboundedSender<Outgoing>,
 }
 
@@ -193,6 +205,7 @@ impl Remote {
                 forwards: std::sync::Mutex::default(),
                 forwards_lost: std::sync::atomic::AtomicU64::new(0),
                 forwards_settled: tokio::sync::Notify::new(),
+                requests: std::sync::Mutex::default(),
                 out,
             },
             rx,
@@ -446,6 +459,73 @@ impl Remote {
             }
         };
         tokio::time::timeout(wait, settled).await.is_ok() && self.forwards_lost() == lost_at_mark
+    }
+
+    /// Asks node `node` to do `kind` with `body` (see [`What::Request`]); its answer,
+    /// or none within `wait` (the node is gone or overloaded).
+    pub async fn request(
+        &self,
+        node: &Arc<str>,
+        kind: &str,
+        body: String,
+        wait: std::time::Duration,
+    ) -> Option<String> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let seq = {
+            let mut r = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+            r.0 += 1;
+            let seq = r.0;
+            r.1.insert(seq, tx);
+            seq
+        };
+        self.send(Outgoing::Deliver {
+            node: node.clone(),
+            envelope: Envelope {
+                user: String::new(),
+                resource: String::new(),
+                what: What::Request {
+                    node: self.node.to_string(),
+                    seq,
+                    kind: kind.to_string(),
+                    body,
+                },
+            },
+        });
+        let answer = tokio::time::timeout(wait, rx)
+            .await
+            .ok()
+            .and_then(Result::ok);
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .1
+            .remove(&seq);
+        answer
+    }
+
+    /// Another node answered this node's request `seq`.
+    pub fn answered(&self, seq: u64, body: String) {
+        let waiting = self
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .1
+            .remove(&seq);
+        if let Some(tx) = waiting {
+            let _ = tx.send(body);
+        }
+    }
+
+    /// Answers request `seq` of node `node`.
+    pub fn reply(&self, node: &str, seq: u64, body: String) {
+        self.send(Outgoing::Deliver {
+            node: node.into(),
+            envelope: Envelope {
+                user: String::new(),
+                resource: String::new(),
+                what: What::Reply { seq, body },
+            },
+        });
     }
 
     /// `session` ended, or left every room: the other nodes' stand-ins for it leave
