@@ -414,11 +414,6 @@ pub async fn join(server: &Arc<Server>) -> Result<Option<Membership>, ClusterErr
 }
 
 impl Membership {
-    /// This node's incarnation.
-    pub fn node(&self) -> &str {
-        &self.incarnation
-    }
-
     /// Leaves the cluster at the end: the other nodes' occupants of its rooms told they
     /// are out (status 332), then waits until what the outbox holds (the sessions just
     /// closed, their last stanzas) is out, then deletes this node's heartbeat and its
@@ -792,7 +787,9 @@ async fn relay_back(
                         what: What::Stop {
                             condition: "policy-violation".into(),
                             text: Some(
-                                "Trop de messages en attente. — Too many stanzas waiting.".into(),
+                                "Trop de messages en attente : il faut se reconnecter. \
+                                 — Too many stanzas waiting: connect again."
+                                    .into(),
                             ),
                         },
                     },

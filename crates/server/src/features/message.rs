@@ -42,6 +42,13 @@ fn archivable(stanza: &Element) -> bool {
         && stanza.get_child("body", ns::CLIENT).is_some()
 }
 
+/// Whether a message is worth keeping offline (XEP-0160): one with content; chat states
+/// alone are not.
+fn worth_keeping(stanza: &Element) -> bool {
+    stanza.get_child("body", ns::CLIENT).is_some()
+        || stanza.get_child("subject", ns::CLIENT).is_some()
+}
+
 /// Removes the stanza-ids a client put in claiming to be by this server: by one of its
 /// accounts, its domain or its rooms (XEP-0359 §3.1).
 fn strip_forged_ids(server: &Server, stanza: &mut Element) {
@@ -243,10 +250,7 @@ async fn to_account(
         reply_error(session, &stanza, Condition::ServiceUnavailable);
         return false;
     }
-    // XEP-0160: keep messages with content; chat states alone are not worth keeping.
-    if stanza.get_child("body", ns::CLIENT).is_none()
-        && stanza.get_child("subject", ns::CLIENT).is_none()
-    {
+    if !worth_keeping(&stanza) {
         return false;
     }
     match keep_offline_or_deliver(server, pass, &stanza).await {
@@ -319,10 +323,7 @@ enum Kept {
 /// (or delivered to a session that became available meanwhile), as one for an account
 /// without a session is.
 pub async fn relayed_undelivered(server: &Server, user: &str, stanza: Element) {
-    if !matches!(stanza.attr("type"), None | Some("chat" | "normal"))
-        || (stanza.get_child("body", ns::CLIENT).is_none()
-            && stanza.get_child("subject", ns::CLIENT).is_none())
-    {
+    if !matches!(stanza.attr("type"), None | Some("chat" | "normal")) || !worth_keeping(&stanza) {
         return;
     }
     let pass = Pass::relayed(user);

@@ -304,19 +304,6 @@ impl Remote {
         gone
     }
 
-    /// The nodes held alive, this one excepted.
-    pub fn alive_nodes(&self) -> Vec<Arc<str>> {
-        let mut v: Vec<Arc<str>> = self
-            .alive
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .cloned()
-            .collect();
-        v.sort();
-        v
-    }
-
     /// Node `owner` holds `room` now (`None`: nobody).
     pub fn note_room(&self, room: &str, owner: Option<&str>) {
         let mut rooms = self.rooms.write().unwrap_or_else(|e| e.into_inner());

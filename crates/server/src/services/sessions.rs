@@ -260,6 +260,14 @@ impl Sessions {
         self.remote.get().is_some_and(|r| r.any(user, keep))
     }
 
+    /// The handle of the local session `user/resource`.
+    fn handle_of(&self, user: &str, resource: &str) -> Option<SessionHandle> {
+        self.read()
+            .get(user)
+            .and_then(|l| l.iter().find(|e| e.handle.resource == resource))
+            .map(|e| e.handle.clone())
+    }
+
     /// Delivers a stanza relayed by another node for `user/resource`, its gate having
     /// decided (`crate::cluster`); an IQ answer (`answer`) only if the session awaits it
     /// from its sender.
@@ -277,12 +285,7 @@ impl Sessions {
                 return Full::Queued;
             }
         }
-        let handle = self
-            .read()
-            .get(user)
-            .and_then(|l| l.iter().find(|e| e.handle.resource == resource))
-            .map(|e| e.handle.clone());
-        match handle {
+        match self.handle_of(user, resource) {
             Some(h) if h.send(stanza) => Full::Queued,
             Some(_) => Full::Overflow,
             None => Full::NoSuchResource,
@@ -297,12 +300,7 @@ impl Sessions {
         condition: &'static str,
         text: Option<&str>,
     ) {
-        let handle = self
-            .read()
-            .get(user)
-            .and_then(|l| l.iter().find(|e| e.handle.resource == resource))
-            .map(|e| e.handle.clone());
-        if let Some(h) = handle {
+        if let Some(h) = self.handle_of(user, resource) {
             match text {
                 Some(t) => h.stop_with_text(condition, t),
                 None => h.stop(condition),
@@ -394,16 +392,12 @@ impl Sessions {
         let list = map.get_mut(user)?;
         let i = list.iter().position(|e| e.handle.id == id)?;
         let entry = list.remove(i);
-        let still_bound = list
-            .iter()
-            .any(|e| e.handle.resource == entry.handle.resource);
         if list.is_empty() {
             map.remove(user);
         }
         drop(map);
-        if !still_bound {
-            self.publish(user, id, Some(&entry.handle.resource));
-        }
+        // `register` replaced any other session of this resource: the key is this one's.
+        self.publish(user, id, Some(&entry.handle.resource));
         let status = entry
             .presence
             .as_ref()
@@ -420,12 +414,7 @@ impl Sessions {
 
     /// Queues `stanza` for the session bound to `pass.to()/resource`.
     pub fn deliver_full(&self, pass: &Pass, resource: &str, stanza: Element) -> Full {
-        let handle = self
-            .read()
-            .get(pass.to())
-            .and_then(|l| l.iter().find(|e| e.handle.resource == resource))
-            .map(|e| e.handle.clone());
-        match handle {
+        match self.handle_of(pass.to(), resource) {
             Some(h) => {
                 if h.send(stanza) {
                     Full::Queued
@@ -482,23 +471,18 @@ impl Sessions {
             l.iter()
                 .filter(|e| e.presence.is_some() && e.priority >= 0)
                 .max_by_key(|e| e.priority)
-                .map(|e| e.handle.clone())
+                .map(|e| (e.handle.clone(), e.priority))
         });
         let remote = self
             .remote_select(pass.to(), |s| s.presence.is_some() && s.state.priority >= 0)
             .into_iter()
             .max_by_key(|s| s.state.priority);
-        let local_priority = best.as_ref().and_then(|h| {
-            self.read()
-                .get(pass.to())
-                .and_then(|l| l.iter().find(|e| e.handle.id == h.id).map(|e| e.priority))
-        });
         match (remote, self.remote.get()) {
-            (Some(s), Some(r)) if local_priority.is_none_or(|p| s.state.priority > p) => {
+            (Some(s), Some(r)) if best.as_ref().is_none_or(|(_, p)| s.state.priority > *p) => {
                 r.deliver(pass.to(), &s, &stanza, true);
                 true
             }
-            _ => best.is_some_and(|h| h.send(stanza)),
+            _ => best.is_some_and(|(h, _)| h.send(stanza)),
         }
     }
 
