@@ -56,7 +56,7 @@ pub fn load(config: &Config) -> Result<Arc<ServerConfig>, TlsError> {
         path: key_path.clone(),
         reason: e.to_string(),
     })?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(provider());
     let mut server = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
@@ -70,6 +70,22 @@ pub fn load(config: &Config) -> Result<Arc<ServerConfig>, TlsError> {
     server.ticketer = rustls::crypto::ring::Ticketer::new()?;
     server.send_tls13_tickets = 1;
     Ok(Arc::new(server))
+}
+
+/// ring's suites and key exchanges, without TLS 1.3's `TLS_AES_256_GCM_SHA384`.
+///
+/// Its key schedule and transcript hash are SHA-384, which no CPU instruction computes:
+/// in the login profile it was a tenth of the handshake's CPU, where SHA-256 runs on the
+/// SHA extensions. Every TLS 1.3 client implements `TLS_AES_128_GCM_SHA256` (RFC 8446
+/// §9.1), so none is refused; a client that prefers ChaCha20 (no AES instructions, as on
+/// older phones) still gets it, the client's order is kept. TLS 1.2's suites are kept as
+/// they are.
+fn provider() -> rustls::crypto::CryptoProvider {
+    let mut provider = rustls::crypto::ring::default_provider();
+    provider
+        .cipher_suites
+        .retain(|s| s.suite() != rustls::CipherSuite::TLS13_AES_256_GCM_SHA384);
+    provider
 }
 
 /// The certificates of a PEM file, in order.
@@ -169,5 +185,79 @@ mod tests {
         config.tls.key = Some(key);
         let err = load(&config).unwrap_err().to_string();
         assert!(err.contains("c.pem"), "{err}");
+    }
+
+    /// The TLS 1.3 suite a client offering `suites` (in its order of preference) gets.
+    fn negotiated(suites: &[rustls::CipherSuite]) -> rustls::CipherSuite {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: dir.path().to_path_buf(),
+            domain: "localhost".into(),
+            ..Config::default()
+        };
+        let server_config = load(&config).unwrap();
+        let (cert, _, _) = cert_paths(&config);
+        let mut roots = rustls::RootCertStore::empty();
+        for c in read_certs(&cert).unwrap() {
+            roots.add(c).unwrap();
+        }
+        let mut client_provider = rustls::crypto::ring::default_provider();
+        client_provider.cipher_suites = suites
+            .iter()
+            .map(|want| {
+                *rustls::crypto::ring::ALL_CIPHER_SUITES
+                    .iter()
+                    .find(|s| s.suite() == *want)
+                    .unwrap()
+            })
+            .collect();
+        let client_config = rustls::ClientConfig::builder_with_provider(Arc::new(client_provider))
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let mut client =
+            rustls::ClientConnection::new(Arc::new(client_config), "localhost".try_into().unwrap())
+                .unwrap();
+        let mut server = rustls::ServerConnection::new(server_config).unwrap();
+        // The handshake in memory: each side's bytes handed to the other.
+        for _ in 0..10 {
+            let mut wire = Vec::new();
+            client.write_tls(&mut wire).unwrap();
+            server.read_tls(&mut wire.as_slice()).unwrap();
+            server.process_new_packets().unwrap();
+            let mut wire = Vec::new();
+            server.write_tls(&mut wire).unwrap();
+            client.read_tls(&mut wire.as_slice()).unwrap();
+            client.process_new_packets().unwrap();
+            if !client.is_handshaking() && !server.is_handshaking() {
+                break;
+            }
+        }
+        assert!(!server.is_handshaking(), "handshake did not finish");
+        server.negotiated_cipher_suite().unwrap().suite()
+    }
+
+    #[test]
+    fn tls13_suites_keep_to_sha256_and_the_client_s_order() {
+        use rustls::CipherSuite::*;
+        // A client preferring AES-256 (as OpenSSL does) gets AES-128 with SHA-256.
+        assert_eq!(
+            negotiated(&[
+                TLS13_AES_256_GCM_SHA384,
+                TLS13_AES_128_GCM_SHA256,
+                TLS13_CHACHA20_POLY1305_SHA256
+            ]),
+            TLS13_AES_128_GCM_SHA256
+        );
+        // A client preferring ChaCha20 (no AES instructions) keeps it.
+        assert_eq!(
+            negotiated(&[
+                TLS13_CHACHA20_POLY1305_SHA256,
+                TLS13_AES_256_GCM_SHA384,
+                TLS13_AES_128_GCM_SHA256
+            ]),
+            TLS13_CHACHA20_POLY1305_SHA256
+        );
     }
 }

@@ -155,7 +155,7 @@ async fn insert_accounts(
                 b + 6
             ));
         }
-        sql.push_str(" ON CONFLICT (owner_id, stanza_id) DO NOTHING");
+        sql.push_str(" ON CONFLICT (stanza_id, owner_id) DO NOTHING");
         // Only placeholders are formatted into the text; every value is bound.
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for e in chunk {

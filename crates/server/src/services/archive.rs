@@ -44,8 +44,13 @@ use tracing::{error, warn};
 
 /// Messages queued at most; past that, posts are refused (the writer is stuck).
 pub const QUEUE: usize = 8192;
-/// Most messages written in one transaction.
-const BATCH: usize = 512;
+/// Most entries (a room's message, or one account's copy of a 1:1 message) written in
+/// one transaction. A commit writes every page the batch touched to the WAL, and the
+/// owners' index pages are scattered: under load (the writer behind, batches full) the
+/// commit was half the writer's time at 512 entries; at 4,096 the same pages carry
+/// eight times the messages (BENCHMARKS.md, "The 1:1 archive"). At a school's usual
+/// pace a batch holds what came while the previous one was written: a few entries.
+const BATCH: usize = 4096;
 /// Longest wait of [`Archiver::reserve`] for a place in a full queue.
 pub const RESERVE_WAIT: Duration = Duration::from_secs(5);
 /// Longest wait of [`Archiver::flush`] (a reader then reads without the last messages).
