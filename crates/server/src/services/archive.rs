@@ -48,7 +48,7 @@ pub const QUEUE: usize = 8192;
 /// one transaction. A commit writes every page the batch touched to the WAL, and the
 /// owners' index pages are scattered: under load (the writer behind, batches full) the
 /// commit was half the writer's time at 512 entries; at 4,096 the same pages carry
-/// eight times the messages (BENCHMARKS.md, "The 1:1 archive"). At a school's usual
+/// eight times the messages (BENCHMARKS.md, "Issue 14 again"). At a school's usual
 /// pace a batch holds what came while the previous one was written: a few entries.
 const BATCH: usize = 4096;
 /// Longest wait of [`Archiver::reserve`] for a place in a full queue.
