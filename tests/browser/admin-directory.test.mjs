@@ -156,6 +156,8 @@ describe('admin console: groups and users', () => {
       assert.equal(c.Compte, 'Actif');
       const sessions = admin.getByRole('table', { name: 'Appareils connectés' });
       await sessions.getByRole('cell', { name: 'navigateur (WebSocket)' }).waitFor();
+      // « Logiciel »: what a SASL2 client named (XEP-0388); the web client names nothing.
+      await sessions.getByRole('columnheader', { name: 'Logiciel' }).waitFor();
 
       // « Déconnecter »: the chat loses its connection (and comes back by itself).
       await admin.getByRole('button', { name: 'Déconnecter', exact: true }).click();

@@ -14,6 +14,8 @@ from slixmpp import Message
 
 from clients import befriend
 from directory_fixture import S1, assert_refusal, is_error_from, password, sasl_plain, school
+from harness import Account
+from sasl2_client import new_agent, scram_login
 from test_directory import make_school  # noqa: F401  (pytest fixture)
 
 ALL_PROFILES = ["student", "relative", "teacher", "personnel", "guest"]
@@ -80,6 +82,26 @@ async def admin_of_school(make_school):
 
 async def wait_closed(client, timeout: float = 10) -> None:
     await asyncio.wait_for(client.disconnected.wait(), timeout)
+
+
+async def test_the_card_names_the_software_and_device_a_phone_logged_in_with(make_school):
+    """« Appareils connectés »: a phone's SASL2 login names its software and device
+    (XEP-0388 `<user-agent/>`), which the card's « Logiciel » shows; a login that named
+    none (RFC 6120 SASL) shows nothing there."""
+    sch, api = await admin_of_school(make_school)
+    lea = await sch.login("lea.martin")
+    phone, out = scram_login(sch.srv, Account("lea.martin", password("lea.martin")),
+                             agent=new_agent(), software="Conversations <2.17>", bind=True,
+                             tag="Phone")
+    try:
+        assert out.ok, out.el
+        user = await api.ok("GET", "/users/lea.martin")
+        agents = {s["resource"]: s["agent"] for s in user["sessions"]}
+        phone_resource = out.authzid.split("/", 1)[1]
+        assert agents == {"r": None, phone_resource: "Conversations <2.17> · pytest"}, agents
+    finally:
+        phone.close()
+        await lea.disconnect()
 
 
 async def test_locking_an_account_closes_its_session_and_refuses_login(make_school):

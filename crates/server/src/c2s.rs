@@ -306,6 +306,9 @@ struct Conn<T> {
     /// Logged in with this app password (`crate::app_passwords`): its tag is given to
     /// the session's registry entry at binding, so that revoking it ends the session.
     app_password: Option<i64>,
+    /// The client's software and device from its SASL2 `<user-agent/>`
+    /// (`sasl2::UserAgent::label`), for the administrator's list of sessions.
+    agent: Option<Arc<str>>,
 }
 
 impl<T: Transport> Conn<T> {
@@ -338,6 +341,7 @@ impl<T: Transport> Conn<T> {
             linger: true,
             sso: None,
             app_password: None,
+            agent: None,
         }
     }
 
@@ -793,6 +797,7 @@ impl<T: Transport> Conn<T> {
             handle.id,
             SessionMeta {
                 transport: self.io.kind(),
+                agent: self.agent.clone(),
                 address: Some(self.peer),
                 since: std::time::SystemTime::now(),
             },
@@ -960,6 +965,7 @@ impl<T: Transport> Conn<T> {
         );
         self.user = Some(user.clone());
         self.app_password = app;
+        self.agent = req.agent.label().map(Arc::from);
         self.unauthenticated = None;
         let data = additional
             .map(|d| format!("<additional-data>{d}</additional-data>"))
@@ -1130,6 +1136,7 @@ impl<T: Transport> Conn<T> {
             session.id(),
             SessionMeta {
                 transport: self.io.kind(),
+                agent: self.agent.clone(),
                 address: Some(self.peer),
                 since: std::time::SystemTime::now(),
             },

@@ -32,6 +32,18 @@ pub struct UserAgent {
     pub device: Option<String>,
 }
 
+impl UserAgent {
+    /// What the administrator is shown of this client: « software · device », either
+    /// alone, or None when the client named neither.
+    pub fn label(&self) -> Option<String> {
+        match (&self.software, &self.device) {
+            (Some(s), Some(d)) => Some(format!("{s} · {d}")),
+            (Some(one), None) | (None, Some(one)) => Some(one.clone()),
+            (None, None) => None,
+        }
+    }
+}
+
 /// XEP-0386 `<bind/>` inside `<authenticate/>`.
 #[derive(Debug, Clone, Default)]
 pub struct BindRequest {
@@ -294,6 +306,27 @@ pub async fn issue(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_console_shows_what_the_client_named() {
+        let agent = |software: Option<&str>, device: Option<&str>| UserAgent {
+            id: Some("d4565fa7".into()),
+            software: software.map(str::to_owned),
+            device: device.map(str::to_owned),
+        };
+        assert_eq!(
+            agent(Some("Conversations"), Some("Pixel 7"))
+                .label()
+                .as_deref(),
+            Some("Conversations · Pixel 7")
+        );
+        assert_eq!(agent(Some("Gajim"), None).label().as_deref(), Some("Gajim"));
+        assert_eq!(
+            agent(None, Some("Pixel 7")).label().as_deref(),
+            Some("Pixel 7")
+        );
+        assert_eq!(agent(None, None).label(), None, "an id alone names nothing");
+    }
 
     #[test]
     fn authenticate_is_read() {

@@ -214,7 +214,7 @@ export interface UserCard extends User {
   chat_allowed: boolean;
   chat_refused_because: string | null;
   locked: boolean;
-  sessions: { resource: string; transport: string; since: string; address?: string }[];
+  sessions: { resource: string; transport: string; since: string; address?: string; agent?: string | null }[];
 }
 
 export interface Group {

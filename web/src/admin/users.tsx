@@ -160,6 +160,7 @@ export function UserScreen({ sid, login }: { sid: string; login: string }) {
                 <tr>
                   <th scope="col">{t('colResource')}</th>
                   <th scope="col">{t('colTransport')}</th>
+                  <th scope="col">{t('colAgent')}</th>
                   <th scope="col">{t('colSince')}</th>
                   <th scope="col">{t('colAddress')}</th>
                 </tr>
@@ -169,6 +170,7 @@ export function UserScreen({ sid, login }: { sid: string; login: string }) {
                   <tr key={s.resource}>
                     <th scope="row">{s.resource}</th>
                     <td>{tk('transport_', s.transport)}</td>
+                    <td>{s.agent ?? ''}</td>
                     <td>{formatDate(s.since)}</td>
                     <td>{s.address ?? ''}</td>
                   </tr>

@@ -74,10 +74,13 @@ struct Entry {
 pub const APP_PASSWORD_TAG: &str = "app-password:";
 
 /// How a session is connected, as the administrator sees it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct SessionMeta {
     /// `tcp` or `websocket`.
     pub transport: &'static str,
+    /// The client's software and device, as its XEP-0388 `<user-agent/>` named them
+    /// (`crate::sasl2::UserAgent::label`); None for a login that did not say.
+    pub agent: Option<Arc<str>>,
     pub address: Option<std::net::SocketAddr>,
     pub since: std::time::SystemTime,
 }
@@ -90,6 +93,8 @@ pub struct SessionInfo {
     pub transport: &'static str,
     pub since: std::time::SystemTime,
     pub address: Option<std::net::SocketAddr>,
+    /// See [`SessionMeta::agent`].
+    pub agent: Option<String>,
 }
 
 /// A bound session that has sent available presence, as features see it.
@@ -959,9 +964,14 @@ impl Sessions {
                 l.iter()
                     .map(|e| SessionInfo {
                         resource: e.handle.resource.clone(),
-                        transport: e.meta.map_or("tcp", |m| m.transport),
-                        since: e.meta.map_or(std::time::UNIX_EPOCH, |m| m.since),
-                        address: e.meta.and_then(|m| m.address),
+                        transport: e.meta.as_ref().map_or("tcp", |m| m.transport),
+                        since: e.meta.as_ref().map_or(std::time::UNIX_EPOCH, |m| m.since),
+                        address: e.meta.as_ref().and_then(|m| m.address),
+                        agent: e
+                            .meta
+                            .as_ref()
+                            .and_then(|m| m.agent.as_deref())
+                            .map(str::to_owned),
                     })
                     .collect()
             })

@@ -96,6 +96,7 @@ async fn detail(server: &AppState, caller: &Caller, login: &str) -> Result<Value
                 "transport": s.transport,
                 "since": rfc3339(s.since),
                 "address": s.address.map(|a| a.ip().to_string()),
+                "agent": s.agent,
             })
         })
         .collect();
