@@ -722,11 +722,9 @@ async def test_staff_moderate_a_room_held_by_another_node(tmp_path, request):
     one node while the room lives on another: the retraction and the closing reach its
     occupants, wherever they are connected."""
     from slixmpp import Message
-    from test_admin import Api
-    from test_moderation import ROOM_PLUGINS, retraction_of, room_sid
-    from test_muc import create, groupchat, invite_and_join, new_room
-    from test_reports import CONFIG, report_xml, school_with_staff
-    from directory_fixture import password
+    from test_moderation import ROOM_PLUGINS, retraction_of, staff_consoles, threat_reported
+    from test_muc import new_room
+    from test_reports import CONFIG, school_with_staff
     c = Cluster(tmp_path, extra=CONFIG)
     from conftest import _remember
     for n in c.nodes:
@@ -739,21 +737,10 @@ async def test_staff_moderate_a_room_held_by_another_node(tmp_path, request):
         hugo = await c.login(2, account("hugo.bernard"), plugins=ROOM_PLUGINS)
         tom = await c.login(2, account("tom.girard"), plugins=ROOM_PLUGINS)
         room = new_room(c.nodes[1])
-        await create(lea, room, "MARTIN Léa")          # held by the second node
-        await invite_and_join(lea, room, hugo, "BERNARD Hugo")
-        await invite_and_join(lea, room, tom, "GIRARD Tom")
-        mark = tom.mark()
-        hugo.send_message(room, "je vais te frapper", mtype="groupchat")
-        bad = room_sid(await tom.wait_for(groupchat(room, "je vais te frapper"), start=mark), room)
-        r = await tom.query(None, report_xml(room, [bad], "menace"), "set")
-        assert r["type"] == "result", r
+        bad = await threat_reported(lea, hugo, tom, room)   # the room held by the second node
 
         # The console on the first node.
-        api = Api(c.nodes[0])
-        await api.login("anne.durand", password("anne.durand"))
-        await api.ok("PUT", f"/structures/{S1}/safety-staff", {"logins": ["claire.cpe"]})
-        cpe = Api(c.nodes[0])
-        await cpe.login("claire.cpe", password("claire.cpe"))
+        _, cpe = await staff_consoles(c.nodes[0])
         [rep] = await cpe.ok("GET", f"/structures/{S1}/reports")
         marks = {x: x.mark() for x in (lea, hugo, tom)}
         done = await cpe.ok("POST", f"/reports/{rep['id']}/actions", {"action": "delete_messages"})
@@ -768,7 +755,8 @@ async def test_staff_moderate_a_room_held_by_another_node(tmp_path, request):
         # Nobody posts in it any more.
         mark = lea.mark()
         hugo.send_message(room, "encore là ?", mtype="groupchat")
-        await lea.expect_none(lambda s: isinstance(s, Message) and s["body"] == "encore là ?", duration=1.0)
+        await lea.expect_none(lambda s: isinstance(s, Message) and s["body"] == "encore là ?", duration=1.0,
+                              start=mark)
     finally:
         await c.close()
         c.stop()

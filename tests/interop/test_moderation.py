@@ -124,12 +124,9 @@ async def test_the_owner_deletes_a_room_message_for_everyone(make_school):
     assert row["actor"] == "lea.martin" and "nulle" not in str(row), row
 
 
-async def test_staff_act_on_a_room_report(make_school):
-    sch = make_school(snapshot=school_with_staff(), extra_toml=CONFIG)
-    lea = await sch.login("lea.martin", plugins=ROOM_PLUGINS)
-    hugo = await sch.login("hugo.bernard", plugins=ROOM_PLUGINS)
-    tom = await sch.login("tom.girard", plugins=ROOM_PLUGINS)
-    room = new_room(sch.srv)
+async def threat_reported(lea, hugo, tom, room: str) -> str:
+    """Léa's room `room` with Hugo and Tom; Hugo threatens, Tom reports it (« menace »):
+    the threat's stanza-id."""
     await create(lea, room, "MARTIN Léa")
     await invite_and_join(lea, room, hugo, "BERNARD Hugo")
     await invite_and_join(lea, room, tom, "GIRARD Tom")
@@ -138,12 +135,29 @@ async def test_staff_act_on_a_room_report(make_school):
     bad = room_sid(await tom.wait_for(groupchat(room, "je vais te frapper"), start=mark), room)
     r = await tom.query(None, report_xml(room, [bad], "menace"), "set")
     assert r["type"] == "result", r
+    return bad
 
-    api = Api(sch.srv)
+
+async def staff_consoles(srv) -> tuple[Api, Api]:
+    """The consoles on `srv` of the collège's administrator (anne.durand) and of
+    claire.cpe, whom she names its safety staff."""
+    api = Api(srv)
     await api.login("anne.durand", password("anne.durand"))
     await api.ok("PUT", f"/structures/{S1}/safety-staff", {"logins": ["claire.cpe"]})
-    cpe = Api(sch.srv)
+    cpe = Api(srv)
     await cpe.login("claire.cpe", password("claire.cpe"))
+    return api, cpe
+
+
+async def test_staff_act_on_a_room_report(make_school):
+    sch = make_school(snapshot=school_with_staff(), extra_toml=CONFIG)
+    lea = await sch.login("lea.martin", plugins=ROOM_PLUGINS)
+    hugo = await sch.login("hugo.bernard", plugins=ROOM_PLUGINS)
+    tom = await sch.login("tom.girard", plugins=ROOM_PLUGINS)
+    room = new_room(sch.srv)
+    bad = await threat_reported(lea, hugo, tom, room)
+
+    api, cpe = await staff_consoles(sch.srv)
     [rep] = await cpe.ok("GET", f"/structures/{S1}/reports")
 
     # Another school's administrator: the report is not found, nothing happens.

@@ -88,6 +88,23 @@ impl Server {
         if !matches!(actor, Actor::Admin(_)) {
             return Err(ChangeError::NotAllowed("this door"));
         }
+        if let Some(done) = self
+            .moderate_where_held(actor, structure, report, &action)
+            .await
+        {
+            return done;
+        }
+        self.moderate_here(actor, structure, report, action).await
+    }
+
+    /// Does a moderation on this node (the room's, when it is about a room).
+    async fn moderate_here(
+        &self,
+        actor: &Actor,
+        structure: &str,
+        report: Option<i64>,
+        action: Moderation,
+    ) -> Result<Applied, ChangeError> {
         let audit = |action: &str, target: String, after: serde_json::Value| NewAudit {
             actor: actor.name().to_string(),
             action: action.to_string(),
@@ -96,12 +113,6 @@ impl Server {
             before: None,
             after: Some(after),
         };
-        if let Some(done) = self
-            .moderate_where_held(actor, structure, report, &action)
-            .await
-        {
-            return done;
-        }
         let moderated = match action {
             Moderation::RoomMessages { room, stanza_ids } => {
                 let mut lock = self.rooms.lock(&room).await;
@@ -255,13 +266,15 @@ impl Server {
     }
 
     /// Does a moderation of a room this node holds, asked by another node
-    /// ([`Self::moderate_where_held`]): the answer to send back.
+    /// ([`Self::moderate_where_held`]): the answer to send back. Done here even if this
+    /// node's view of the room's holder has moved meanwhile: asked again elsewhere, two
+    /// nodes with different views would pass the request back and forth.
     pub(crate) async fn moderate_for_node(&self, body: &str) -> String {
         let result: Result<usize, (String, String)> =
             match serde_json::from_str::<RoomModeration>(body) {
                 Err(_) => Err(("Demande illisible.".into(), "Unreadable request.".into())),
                 Ok(m) => self
-                    .moderate(&Actor::Admin(m.admin), &m.structure, m.report, m.action)
+                    .moderate_here(&Actor::Admin(m.admin), &m.structure, m.report, m.action)
                     .await
                     .map(|a| a.moderated)
                     .map_err(|e| match e {

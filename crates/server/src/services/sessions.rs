@@ -962,16 +962,15 @@ impl Sessions {
             .get(user)
             .map(|l| {
                 l.iter()
-                    .map(|e| SessionInfo {
-                        resource: e.handle.resource.clone(),
-                        transport: e.meta.as_ref().map_or("tcp", |m| m.transport),
-                        since: e.meta.as_ref().map_or(std::time::UNIX_EPOCH, |m| m.since),
-                        address: e.meta.as_ref().and_then(|m| m.address),
-                        agent: e
-                            .meta
-                            .as_ref()
-                            .and_then(|m| m.agent.as_deref())
-                            .map(str::to_owned),
+                    .map(|e| {
+                        let meta = e.meta.as_ref();
+                        SessionInfo {
+                            resource: e.handle.resource.clone(),
+                            transport: meta.map_or("tcp", |m| m.transport),
+                            since: meta.map_or(std::time::UNIX_EPOCH, |m| m.since),
+                            address: meta.and_then(|m| m.address),
+                            agent: meta.and_then(|m| m.agent.as_deref()).map(str::to_owned),
+                        }
                     })
                     .collect()
             })
