@@ -292,6 +292,8 @@ struct Conn<T> {
     secure: bool,
     framer: Framer,
     header_sent: bool,
+    /// Our stream header's attributes while it waits to go out with the features.
+    header: Option<Box<str>>,
     user: Option<String>,
     /// The `xml:lang` of the client's last stream header.
     lang: Option<String>,
@@ -334,6 +336,7 @@ impl<T: Transport> Conn<T> {
                 failed: None,
             },
             header_sent: false,
+            header: None,
             user: None,
             lang: None,
             auth_failures: 0,
@@ -384,6 +387,7 @@ impl<T: Transport> Conn<T> {
 
     /// Sends one complete top-level element given as XML text.
     async fn send(&mut self, data: &str) -> Result<(), End> {
+        self.flush_header().await?;
         self.io.write_elements(&[data]).await.map_err(|_| End::Io)
     }
 
@@ -392,8 +396,22 @@ impl<T: Transport> Conn<T> {
         self.send(&s).await
     }
 
+    /// The features; with our stream header in the same write when it waits
+    /// ([`Conn::send_header`]).
     async fn send_features(&mut self, inner: &str) -> Result<(), End> {
-        self.io.write_features(inner).await.map_err(|_| End::Io)
+        match self.header.take() {
+            Some(h) => self.io.write_opening(&h, inner).await,
+            None => self.io.write_features(inner).await,
+        }
+        .map_err(|_| End::Io)
+    }
+
+    /// Writes our stream header if it still waits for the features.
+    async fn flush_header(&mut self) -> Result<(), End> {
+        match self.header.take() {
+            Some(h) => self.io.write_header(&h).await.map_err(|_| End::Io),
+            None => Ok(()),
+        }
     }
 
     /// Waits for the client's stream header and answers with ours.
@@ -438,8 +456,11 @@ impl<T: Transport> Conn<T> {
         if let Some(from) = &client.from {
             h.push_str(&format!(" to='{}'", escape(from)));
         }
+        // Written with the features that follow (or before whatever else is written
+        // first: a stream error).
         self.header_sent = true;
-        self.io.write_header(&h).await.map_err(|_| End::Io)
+        self.header = Some(h.into());
+        Ok(())
     }
 
     /// The SASL mechanisms offered: PLAIN only on a confidential transport.
@@ -1558,7 +1579,9 @@ impl<T: Transport> Conn<T> {
             return false;
         }
         let written = timeout(CLOSE_TIMEOUT, async {
-            if !self.header_sent {
+            if let Some(h) = self.header.take() {
+                let _ = self.io.write_header(&h).await;
+            } else if !self.header_sent {
                 let h = format!(" from='{}' version='1.0'", escape(&self.server.domain));
                 let _ = self.io.write_header(&h).await;
             }

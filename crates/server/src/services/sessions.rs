@@ -702,6 +702,14 @@ impl Sessions {
         self.read().get(user).is_some_and(|l| !l.is_empty()) || self.remote_any(user, |_| true)
     }
 
+    /// Whether `user` has an available resource (on any node).
+    pub fn has_available(&self, user: &str) -> bool {
+        self.read()
+            .get(user)
+            .is_some_and(|l| l.iter().any(|e| e.presence.is_some()))
+            || self.remote_any(user, |s| s.presence.is_some())
+    }
+
     /// Whether `user` has a bound session on this node.
     pub fn is_online_here(&self, user: &str) -> bool {
         self.read().get(user).is_some_and(|l| !l.is_empty())
