@@ -150,9 +150,10 @@ class RawClient:
         self._reset_parser()
         return self
 
-    def _wrap_tls(self) -> None:
+    def _wrap_tls(self, ctx: ssl.SSLContext | None = None) -> None:
         assert self.sock is not None
-        self.sock = make_client_ssl_context().wrap_socket(self.sock, server_hostname=self.domain)
+        ctx = ctx or make_client_ssl_context()
+        self.sock = ctx.wrap_socket(self.sock, server_hostname=self.domain)
         self.sock.settimeout(self.timeout)
         self.tls = True
         self.peer_cert_der = self.sock.getpeercert(binary_form=True)

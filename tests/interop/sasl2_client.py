@@ -133,16 +133,19 @@ def authenticate(c: RawClient, mechanism: str, initial: bytes, *, agent: str | N
 
 
 class Scram:
-    """SCRAM-SHA-256 client side (RFC 5802 / 7677)."""
+    """SCRAM-SHA-256 client side (RFC 5802 / 7677); with ``gs2`` and ``cb`` the GS2
+    header and the channel-binding data of SCRAM-SHA-256-PLUS (``p=tls-exporter,,`` and
+    the connection's exporter) or another flag (``y,,``)."""
 
-    def __init__(self, user: str, password: str):
+    def __init__(self, user: str, password: str, gs2: bytes = b"n,,", cb: bytes = b""):
         self.user, self.password = user, password
+        self.gs2, self.cb = gs2, cb
         self.nonce = base64.b64encode(secrets.token_bytes(18)).decode()
         self.bare = f"n={user},r={self.nonce}"
         self.server_final: bytes | None = None
 
     def first(self) -> bytes:
-        return f"n,,{self.bare}".encode()
+        return self.gs2 + self.bare.encode()
 
     def final(self, server_first: bytes) -> bytes:
         attrs = dict(kv.split("=", 1) for kv in server_first.decode().split(","))
@@ -150,7 +153,7 @@ class Scram:
         salted = hashlib.pbkdf2_hmac("sha256", self.password.encode(), base64.b64decode(attrs["s"]), int(attrs["i"]))
         client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
         stored = hashlib.sha256(client_key).digest()
-        without_proof = f"c={_b64(b'n,,')},r={attrs['r']}"
+        without_proof = f"c={_b64(self.gs2 + self.cb)},r={attrs['r']}"
         auth_msg = f"{self.bare},{server_first.decode()},{without_proof}".encode()
         sig = hmac.new(stored, auth_msg, hashlib.sha256).digest()
         proof = bytes(a ^ b for a, b in zip(client_key, sig))

@@ -82,17 +82,18 @@ def stream_features(server, user) -> set[str]:
 
 
 def sasl_features(server) -> set[str]:
-    """XEP-0388's ``<authentication/>`` feature before authentication (on TLS) and what it
-    offers inline (``{namespace}name`` each)."""
+    """XEP-0388's ``<authentication/>`` feature before authentication (on TLS), what it
+    offers inline, and XEP-0440's channel-binding types (``{namespace}name`` each)."""
     with raw.RawClient(server.host, server.c2s_port, server.domain) as c:
         c.connect()
         c.open_stream()
         feats = c.starttls()
+        cb = {f.tag for f in feats if f.tag == "{urn:xmpp:sasl-cb:0}sasl-channel-binding"}
         auth = feats.find("{urn:xmpp:sasl:2}authentication")
         if auth is None:
-            return set()
+            return cb
         inline = auth.find("{urn:xmpp:sasl:2}inline")
-        return {auth.tag} | ({child.tag for child in inline} if inline is not None else set())
+        return cb | {auth.tag} | ({child.tag for child in inline} if inline is not None else set())
 
 
 def test_the_table_reads():

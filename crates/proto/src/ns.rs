@@ -61,6 +61,8 @@ pub const MODERATE: &str = "urn:xmpp:message-moderate:1";
 pub const FALLBACK: &str = "urn:xmpp:fallback:0";
 /// XEP-0388 Extensible SASL Profile.
 pub const SASL2: &str = "urn:xmpp:sasl:2";
+/// XEP-0440: the channel-binding types a server offers, in the stream features.
+pub const SASL_CB: &str = "urn:xmpp:sasl-cb:0";
 /// XEP-0386 Bind 2.
 pub const BIND2: &str = "urn:xmpp:bind:0";
 /// XEP-0484 Fast Authentication Streamlining Tokens.

@@ -1,5 +1,6 @@
-//! SASL for XMPP: SCRAM-SHA-1 and SCRAM-SHA-256 (RFC 5802, RFC 7677) and PLAIN
-//! (RFC 4616), server side, without I/O.
+//! SASL for XMPP: SCRAM-SHA-1 and SCRAM-SHA-256 (RFC 5802, RFC 7677), their `-PLUS`
+//! variants with the channel binding the caller offers (RFC 5056; the connection's data
+//! comes from the transport), and PLAIN (RFC 4616), server side, without I/O.
 //!
 //! The server stores, per hash function, the salt, the iteration count,
 //! StoredKey and ServerKey ([`ScramKeys`]); never the password nor the
@@ -96,16 +97,27 @@ pub enum SaslError {
     /// A password or username that SASLprep refuses: `malformed-request`.
     #[error("invalid username or password characters")]
     InvalidCharacters,
-    /// Channel binding was asked for but not offered: `malformed-request`.
+    /// Channel binding of a type this server does not offer on this connection:
+    /// `malformed-request`.
     #[error("channel binding not supported")]
     ChannelBindingUnsupported,
+    /// The client says it could bind the channel but believes this server cannot,
+    /// while the server offered channel binding: someone removed the `-PLUS`
+    /// mechanisms on the way (RFC 5802 §6): `not-authorized`.
+    #[error("channel binding was offered but the client did not see it")]
+    BindingDowngrade,
+    /// The channel the client bound is not this connection's TLS channel: `not-authorized`.
+    #[error("the channel binding does not match this connection")]
+    BindingMismatch,
 }
 
 impl SaslError {
     /// The `<failure/>` child condition.
     pub fn condition(&self) -> &'static str {
         match self {
-            SaslError::NotAuthorized => "not-authorized",
+            SaslError::NotAuthorized | SaslError::BindingDowngrade | SaslError::BindingMismatch => {
+                "not-authorized"
+            }
             _ => "malformed-request",
         }
     }
@@ -201,6 +213,25 @@ pub fn parse_plain(msg: &[u8]) -> Result<PlainCredentials, SaslError> {
     })
 }
 
+/// The client's channel-binding flag (RFC 5802 §7, `gs2-cbind-flag`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CbindFlag {
+    /// `n`: the client does not bind the channel.
+    No,
+    /// `y`: the client could bind but believes the server cannot.
+    Unused,
+    /// `p=<type>`: the client binds the channel with this type (`tls-exporter`, …).
+    Bound(String),
+}
+
+/// The channel binding a server offers on a connection: its type (RFC 5056 name) and
+/// the connection's data for that type.
+#[derive(Debug, Clone, Copy)]
+pub struct ChannelBinding<'a> {
+    pub kind: &'a str,
+    pub data: &'a [u8],
+}
+
 /// The client's first SCRAM message, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientFirst {
@@ -208,9 +239,46 @@ pub struct ClientFirst {
     pub username: String,
     /// The authorization identity from the GS2 header (`a=`), if any.
     pub authzid: Option<String>,
+    /// The channel-binding flag.
+    pub cbind: CbindFlag,
     nonce: String,
     gs2_header: String,
+    /// The channel-binding data the client's final message must carry after the GS2
+    /// header (empty without binding); set by [`ClientFirst::check_binding`].
+    cb_data: Vec<u8>,
     bare: String,
+}
+
+impl ClientFirst {
+    /// Checks the client's flag against the mechanism it chose (`plus`: a `-PLUS` one)
+    /// and the binding this server offered on the connection (`offered`), as RFC 5802
+    /// §6 says, and keeps the data its final message must have bound:
+    /// - a `-PLUS` mechanism needs `p=` with the offered type;
+    /// - `p=` with a mechanism without `-PLUS` is malformed;
+    /// - `y` while binding was offered is a downgrade: the client did not see the
+    ///   `-PLUS` mechanisms, someone took them out;
+    /// - `n`, or `y` without an offer, binds nothing.
+    pub fn check_binding(
+        &mut self,
+        plus: bool,
+        offered: Option<ChannelBinding<'_>>,
+    ) -> Result<(), SaslError> {
+        match (&self.cbind, plus, offered) {
+            (CbindFlag::Bound(kind), true, Some(o)) if *kind == o.kind => {
+                self.cb_data = o.data.to_vec();
+                Ok(())
+            }
+            (CbindFlag::Bound(_), true, _) => Err(SaslError::ChannelBindingUnsupported),
+            (_, true, _) => Err(SaslError::Malformed(
+                "a -PLUS mechanism without channel binding",
+            )),
+            (CbindFlag::Bound(_), false, _) => Err(SaslError::Malformed(
+                "channel binding with a mechanism without -PLUS",
+            )),
+            (CbindFlag::Unused, false, Some(_)) => Err(SaslError::BindingDowngrade),
+            (CbindFlag::No | CbindFlag::Unused, false, _) => Ok(()),
+        }
+    }
 }
 
 /// Parses `client-first-message` (RFC 5802 §7).
@@ -227,13 +295,24 @@ pub fn parse_client_first(msg: &[u8]) -> Result<ClientFirst, SaslError> {
     let bare = it
         .next()
         .ok_or(SaslError::Malformed("missing client-first-bare"))?;
-    match cbind {
-        // "y": the client could bind but thinks we cannot; we offer no -PLUS
-        // mechanism, so that is the truth and we accept it (RFC 5802 §6).
-        "n" | "y" => {}
-        c if c.starts_with("p=") => return Err(SaslError::ChannelBindingUnsupported),
-        _ => return Err(SaslError::Malformed("bad channel binding flag")),
-    }
+    // Whether "y" and "p=" are acceptable depends on the mechanism and on what was
+    // offered on the connection: ClientFirst::check_binding.
+    let flag = match cbind {
+        "n" => CbindFlag::No,
+        "y" => CbindFlag::Unused,
+        c => match c.strip_prefix("p=") {
+            // cb-name = 1*(ALPHA / DIGIT / "." / "-")
+            Some(name)
+                if !name.is_empty()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-') =>
+            {
+                CbindFlag::Bound(name.to_string())
+            }
+            _ => return Err(SaslError::Malformed("bad channel binding flag")),
+        },
+    };
     let authzid = match authz {
         "" => None,
         a => Some(unescape_saslname(
@@ -268,8 +347,10 @@ pub fn parse_client_first(msg: &[u8]) -> Result<ClientFirst, SaslError> {
     Ok(ClientFirst {
         username,
         authzid,
+        cbind: flag,
         nonce,
         gs2_header,
+        cb_data: Vec::new(),
         bare: bare.to_string(),
     })
 }
@@ -402,10 +483,16 @@ impl ScramServer {
         let channel = B64
             .decode(channel.ok_or(SaslError::Malformed("missing channel binding"))?)
             .map_err(|_| SaslError::Malformed("bad base64 in channel binding"))?;
-        if channel != self.client_first.gs2_header.as_bytes() {
+        let header = self.client_first.gs2_header.as_bytes();
+        if channel.get(..header.len()) != Some(header) {
             return Err(SaslError::Malformed(
                 "channel binding does not match GS2 header",
             ));
+        }
+        // The bound data, compared in constant time: it is this TLS channel's.
+        let data = &channel[header.len()..];
+        if !bool::from(data.ct_eq(&self.client_first.cb_data)) {
+            return Err(SaslError::BindingMismatch);
         }
         if nonce != Some(self.nonce.as_str()) {
             return Err(SaslError::Malformed("nonce mismatch"));
@@ -520,6 +607,92 @@ mod tests {
         assert_eq!(result.unwrap_err(), SaslError::NotAuthorized);
     }
 
+    /// RFC 5802 §6: what each flag may do with each mechanism, with and without an
+    /// offer of channel binding on the connection.
+    #[test]
+    fn the_binding_flag_must_fit_the_mechanism_and_the_offer() {
+        let data = [7u8; 32];
+        let offer = Some(ChannelBinding {
+            kind: "tls-exporter",
+            data: &data,
+        });
+        let check = |first: &str, plus: bool, offered: Option<ChannelBinding<'_>>| {
+            let mut cf = parse_client_first(first.as_bytes()).unwrap();
+            cf.check_binding(plus, offered).map(|()| cf.cb_data)
+        };
+        assert_eq!(
+            check("p=tls-exporter,,n=a,r=b", true, offer),
+            Ok(data.to_vec())
+        );
+        assert_eq!(
+            check("p=tls-server-end-point,,n=a,r=b", true, offer),
+            Err(SaslError::ChannelBindingUnsupported)
+        );
+        assert_eq!(
+            check("p=tls-exporter,,n=a,r=b", true, None),
+            Err(SaslError::ChannelBindingUnsupported)
+        );
+        assert!(matches!(
+            check("n,,n=a,r=b", true, offer),
+            Err(SaslError::Malformed(_))
+        ));
+        assert!(matches!(
+            check("y,,n=a,r=b", true, offer),
+            Err(SaslError::Malformed(_))
+        ));
+        assert!(matches!(
+            check("p=tls-exporter,,n=a,r=b", false, offer),
+            Err(SaslError::Malformed(_))
+        ));
+        // A downgrade: the client could bind, did not see that this server can.
+        assert_eq!(
+            check("y,,n=a,r=b", false, offer),
+            Err(SaslError::BindingDowngrade)
+        );
+        assert_eq!(SaslError::BindingDowngrade.condition(), "not-authorized");
+        assert_eq!(check("y,,n=a,r=b", false, None), Ok(vec![]));
+        assert_eq!(check("n,,n=a,r=b", false, offer), Ok(vec![]));
+        assert_eq!(check("n,,n=a,r=b", false, None), Ok(vec![]));
+    }
+
+    /// SCRAM-SHA-256-PLUS: the proof covers the GS2 header and the channel's data; the
+    /// same proof over another channel's data is refused.
+    #[test]
+    fn a_bound_exchange_needs_this_channel_s_data() {
+        let hash = ScramHash::Sha256;
+        let salt = b"sel-du-compte-16".to_vec();
+        let keys = derive_keys_with_salt(hash, "pencil", &salt, 4096).unwrap();
+        let ours = [1u8; 32];
+        let theirs = [2u8; 32];
+        let run = |bound: &[u8]| {
+            let mut cf = parse_client_first(b"p=tls-exporter,,n=user,r=abc").unwrap();
+            cf.check_binding(
+                true,
+                Some(ChannelBinding {
+                    kind: "tls-exporter",
+                    data: &ours,
+                }),
+            )
+            .unwrap();
+            let (server, _) = ScramServer::new(hash, cf, Some(keys.clone()), 4096);
+            let mut cbind = b"p=tls-exporter,,".to_vec();
+            cbind.extend_from_slice(bound);
+            let without = format!("c={},r={}", B64.encode(&cbind), server.nonce);
+            let auth = format!(
+                "{},{},{}",
+                server.client_first.bare, server.server_first, without
+            );
+            let salted = hash.salted_password(b"pencil", &salt, 4096);
+            let client_key = hash.hmac(&salted, b"Client Key");
+            let sig = hash.hmac(&hash.hash(&client_key), auth.as_bytes());
+            let proof: Vec<u8> = client_key.iter().zip(&sig).map(|(a, b)| a ^ b).collect();
+            server.finish(format!("{without},p={}", B64.encode(proof)).as_bytes())
+        };
+        assert!(run(&ours).is_ok());
+        assert_eq!(run(&theirs).unwrap_err(), SaslError::BindingMismatch);
+        assert_eq!(run(b"").unwrap_err(), SaslError::BindingMismatch);
+    }
+
     #[test]
     fn unknown_user_fails_only_at_the_end() {
         let cf = parse_client_first(b"n,,n=ghost,r=abc").unwrap();
@@ -607,9 +780,18 @@ mod tests {
             assert!(parse_client_first(bad).is_err(), "{bad:?}");
         }
         assert_eq!(
-            parse_client_first(b"p=tls-exporter,,n=a,r=b").unwrap_err(),
-            SaslError::ChannelBindingUnsupported
+            parse_client_first(b"p=tls-exporter,,n=a,r=b")
+                .unwrap()
+                .cbind,
+            CbindFlag::Bound("tls-exporter".into())
         );
+        for bad in [
+            &b"p=,,n=a,r=b"[..],
+            b"p=tls exporter,,n=a,r=b",
+            b"x,,n=a,r=b",
+        ] {
+            assert!(parse_client_first(bad).is_err(), "{bad:?}");
+        }
         let cf = parse_client_first(b"n,a=x=2Cy,n=us=3Der,r=nonce").unwrap();
         assert_eq!(cf.username, "us=er");
         assert_eq!(cf.authzid.as_deref(), Some("x,y"));

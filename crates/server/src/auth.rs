@@ -24,7 +24,9 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use causerie_proto::scram::{self, ClientFirst, SaslError, ScramHash, ScramKeys, ScramServer};
+use causerie_proto::scram::{
+    self, ChannelBinding, ClientFirst, SaslError, ScramHash, ScramKeys, ScramServer,
+};
 use causerie_store::{AccountStore, AppPasswordStore, Credentials, ScramCredential, StoreError};
 
 /// What a SASL login reads: the account's credentials and its app passwords' keys.
@@ -207,6 +209,21 @@ pub fn localpart(username: &str) -> Option<String> {
 /// transports that are not confidential).
 pub const MECHANISMS: [&str; 3] = ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"];
 
+/// The mechanisms offered on a TLS connection that can bind its channel
+/// ([`CHANNEL_BINDING`]): the `-PLUS` variants first.
+pub const MECHANISMS_PLUS: [&str; 5] = [
+    "SCRAM-SHA-256-PLUS",
+    "SCRAM-SHA-1-PLUS",
+    "SCRAM-SHA-256",
+    "SCRAM-SHA-1",
+    "PLAIN",
+];
+
+/// The channel-binding type offered: `tls-exporter` (RFC 9266), on TLS 1.3 connections.
+/// Not `tls-unique` (undefined in TLS 1.3, RFC 9266 §1) nor `tls-server-end-point`
+/// (RFC 5929: binds the certificate only, not the connection).
+pub const CHANNEL_BINDING: &str = "tls-exporter";
+
 /// One SASL exchange in progress.
 pub enum Exchange {
     /// SCRAM waiting for the client's final message, with what each of its candidate
@@ -230,23 +247,34 @@ pub enum Step {
 #[error("account store: {0}")]
 pub struct AuthStoreError(#[from] StoreError);
 
-/// Starts an exchange for `mechanism` with the initial response.
+/// Starts an exchange for `mechanism` with the initial response; `binding`: the
+/// channel binding offered on this connection (its `tls-exporter` data), if any.
 pub async fn start(
     accounts: &dyn LoginStore,
     mechanism: &str,
     initial: &[u8],
     iterations: u32,
+    binding: Option<&[u8]>,
 ) -> Result<Step, AuthStoreError> {
-    let hash = match mechanism {
-        "SCRAM-SHA-256" => ScramHash::Sha256,
-        "SCRAM-SHA-1" => ScramHash::Sha1,
+    let (hash, plus) = match mechanism {
+        "SCRAM-SHA-256" => (ScramHash::Sha256, false),
+        "SCRAM-SHA-1" => (ScramHash::Sha1, false),
+        "SCRAM-SHA-256-PLUS" => (ScramHash::Sha256, true),
+        "SCRAM-SHA-1-PLUS" => (ScramHash::Sha1, true),
         "PLAIN" => return plain(accounts, initial, iterations).await,
         _ => return Ok(Step::Failure(SaslError::Malformed("invalid-mechanism"))),
     };
-    let first: ClientFirst = match scram::parse_client_first(initial) {
+    let mut first: ClientFirst = match scram::parse_client_first(initial) {
         Ok(f) => f,
         Err(e) => return Ok(Step::Failure(e)),
     };
+    let offered = binding.map(|data| ChannelBinding {
+        kind: CHANNEL_BINDING,
+        data,
+    });
+    if let Err(e) = first.check_binding(plus, offered) {
+        return Ok(Step::Failure(e));
+    }
     let keys = match localpart(&first.username) {
         Some(user) => login_keys(accounts, &user, hash).await?,
         None => Vec::new(),
@@ -463,7 +491,7 @@ mod tests {
             .unwrap();
         let plain = |msg: &'static [u8]| {
             let store = store.clone();
-            async move { start(&store, "PLAIN", msg, 4096).await.unwrap() }
+            async move { start(&store, "PLAIN", msg, 4096, None).await.unwrap() }
         };
         assert!(
             matches!(plain(b"\0Alice\0s3cret").await, Step::Success(u, None, None) if u == "alice")
@@ -537,7 +565,7 @@ mod tests {
             .unwrap();
         let plain = |msg: Vec<u8>| {
             let store = store.clone();
-            async move { start(&store, "PLAIN", &msg, 4096).await.unwrap() }
+            async move { start(&store, "PLAIN", &msg, 4096, None).await.unwrap() }
         };
         let with = |p: &str| format!("\0alice\0{p}").into_bytes();
         assert!(

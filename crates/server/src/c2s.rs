@@ -32,7 +32,7 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout, timeout_at};
 use tracing::{debug, info, warn};
 
-use crate::auth::{self, Exchange, MECHANISMS, Step};
+use crate::auth::{self, Exchange, MECHANISMS, MECHANISMS_PLUS, Step};
 use crate::detached;
 use crate::mailbox::{Inbox, Next};
 use crate::outbound::{Outbound, to_attribute};
@@ -463,9 +463,12 @@ impl<T: Transport> Conn<T> {
         Ok(())
     }
 
-    /// The SASL mechanisms offered: PLAIN only on a confidential transport.
+    /// The SASL mechanisms offered: PLAIN only on a confidential transport; SCRAM's
+    /// `-PLUS` ones where this server's TLS can bind the channel (`tls-exporter`).
     fn mechanisms(&self) -> &'static [&'static str] {
-        if self.secure || self.plaintext_allowed() {
+        if self.io.tls_exporter().is_some() {
+            &MECHANISMS_PLUS
+        } else if self.secure || self.plaintext_allowed() {
             &MECHANISMS
         } else {
             &MECHANISMS[..2]
@@ -538,6 +541,14 @@ impl<T: Transport> Conn<T> {
             features.push_str(&format!("<mechanism>{}</mechanism>", sso::MECHANISM));
         }
         features.push_str("</mechanisms>");
+        if offered.contains(&"SCRAM-SHA-256-PLUS") {
+            // XEP-0440: which type the -PLUS mechanisms bind with.
+            features.push_str(&format!(
+                "<sasl-channel-binding xmlns='{}'><channel-binding type='{}'/></sasl-channel-binding>",
+                ns::SASL_CB,
+                auth::CHANNEL_BINDING
+            ));
+        }
         features.push_str(&sasl2::feature(
             offered,
             self.fast_on(),
@@ -594,6 +605,7 @@ impl<T: Transport> Conn<T> {
                     &mechanism,
                     &initial,
                     self.server.config.auth.scram_iterations,
+                    self.io.tls_exporter().as_ref().map(|d| &d[..]),
                 )
                 .await
                 .map_err(|e| {
@@ -903,6 +915,7 @@ impl<T: Transport> Conn<T> {
                     &req.mechanism,
                     initial,
                     self.server.config.auth.scram_iterations,
+                    self.io.tls_exporter().as_ref().map(|d| &d[..]),
                 )
                 .await
                 .map_err(backend)?;

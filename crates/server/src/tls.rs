@@ -260,4 +260,60 @@ mod tests {
             TLS13_CHACHA20_POLY1305_SHA256
         );
     }
+
+    /// The `tls-exporter` data the server binds SCRAM's `-PLUS` logins to is the one a
+    /// TLS 1.3 client computes (RFC 9266: label `EXPORTER-Channel-Binding`, empty
+    /// context, 32 bytes), different on each connection; a TLS 1.2 connection has none
+    /// (it would be safe only with the extended master secret), so it is offered no
+    /// `-PLUS`. The interop suite checks the same value against a client of its own.
+    #[tokio::test]
+    async fn the_channel_binding_is_the_client_s_tls_exporter_on_tls13_only() {
+        use crate::transport::Channel;
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: dir.path().to_path_buf(),
+            domain: "localhost".into(),
+            ..Config::default()
+        };
+        let acceptor = tokio_rustls::TlsAcceptor::from(load(&config).unwrap());
+        let (cert, _, _) = cert_paths(&config);
+        let mut roots = rustls::RootCertStore::empty();
+        for c in read_certs(&cert).unwrap() {
+            roots.add(c).unwrap();
+        }
+        let connect = |version: &'static rustls::SupportedProtocolVersion| {
+            let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_protocol_versions(&[version])
+            .unwrap()
+            .with_root_certificates(roots.clone())
+            .with_no_client_auth();
+            let (a, b) = tokio::io::duplex(64 * 1024);
+            let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+            let acceptor = acceptor.clone();
+            async move {
+                let (client, server) = tokio::join!(
+                    connector.connect("localhost".try_into().unwrap(), a),
+                    acceptor.accept(b)
+                );
+                (client.unwrap(), server.unwrap())
+            }
+        };
+        let (client, server) = connect(&rustls::version::TLS13).await;
+        let theirs = client
+            .get_ref()
+            .1
+            .export_keying_material([0u8; 32], b"EXPORTER-Channel-Binding", Some(&[]))
+            .unwrap();
+        assert_eq!(server.tls_exporter(), Some(theirs));
+        let (_, again) = connect(&rustls::version::TLS13).await;
+        assert_ne!(
+            again.tls_exporter(),
+            Some(theirs),
+            "each connection its own"
+        );
+        let (_, old) = connect(&rustls::version::TLS12).await;
+        assert_eq!(old.tls_exporter(), None);
+    }
 }

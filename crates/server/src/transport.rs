@@ -56,9 +56,38 @@ pub trait Transport: Send {
     fn write_footer(&mut self) -> impl Future<Output = io::Result<()>> + Send;
     /// Whether the transport can do STARTTLS (only plain TCP).
     fn can_starttls(&self) -> bool;
+    /// This connection's `tls-exporter` channel-binding data ([`Channel::tls_exporter`]),
+    /// when it ends in this server's TLS.
+    fn tls_exporter(&self) -> Option<[u8; 32]> {
+        None
+    }
     /// The transport's name for the administrator: `tcp` or `websocket`.
     fn kind(&self) -> &'static str {
         "tcp"
+    }
+}
+
+/// What a byte stream tells of the TLS channel it is, for SCRAM's `-PLUS` mechanisms.
+pub trait Channel {
+    /// The channel's `tls-exporter` data (RFC 9266): 32 bytes of the TLS exporter with
+    /// the label `EXPORTER-Channel-Binding` and an empty context; TLS 1.3 only (RFC 9266
+    /// §4.2: in TLS 1.2 it is safe only with the extended master secret). `None` on a
+    /// stream that is not TLS.
+    fn tls_exporter(&self) -> Option<[u8; 32]> {
+        None
+    }
+}
+
+impl Channel for tokio::net::TcpStream {}
+
+impl<IO> Channel for tokio_rustls::server::TlsStream<IO> {
+    fn tls_exporter(&self) -> Option<[u8; 32]> {
+        let (_, tls) = self.get_ref();
+        if tls.protocol_version() != Some(rustls::ProtocolVersion::TLSv1_3) {
+            return None;
+        }
+        tls.export_keying_material([0u8; 32], b"EXPORTER-Channel-Binding", Some(&[]))
+            .ok()
     }
 }
 
@@ -118,7 +147,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> TcpTransport<S> {
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin + Send> Transport for TcpTransport<S> {
+impl<S: AsyncRead + AsyncWrite + Channel + Unpin + Send> Transport for TcpTransport<S> {
     async fn read(&mut self) -> io::Result<&[u8]> {
         // Cancel-safe: a pending poll takes nothing from the socket, and the
         // bytes of a ready one are stored before the future completes.
@@ -180,6 +209,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Transport for TcpTransport<S> {
     fn can_starttls(&self) -> bool {
         !self.tls && self.content_ns == ns::CLIENT
     }
+
+    fn tls_exporter(&self) -> Option<[u8; 32]> {
+        self.io.tls_exporter()
+    }
 }
 
 #[cfg(test)]
@@ -199,6 +232,8 @@ mod tests {
             Poll::Ready(Ok(()))
         }
     }
+
+    impl Channel for Writes {}
 
     impl AsyncWrite for Writes {
         fn poll_write(

@@ -1,0 +1,151 @@
+"""SCRAM's -PLUS mechanisms with tls-exporter channel binding (RFC 5802 §6, RFC 9266,
+XEP-0440): a client that binds its login to its TLS connection cannot be relayed by
+someone in the middle who holds another TLS connection to the server.
+
+Python's ssl module has no TLS exporter, so the client computes RFC 9266's value
+itself from the TLS 1.3 exporter secret that OpenSSL writes to a key log file
+(RFC 8446 §7.5): an implementation independent of the server's (rustls).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import xml.etree.ElementTree as ET
+
+from raw import NS_SASL, RawClient, local, make_client_ssl_context, tostring
+from sasl2_client import Scram, authenticate, mechanisms
+
+NS_SASL_CB = "urn:xmpp:sasl-cb:0"
+
+
+def hkdf_expand_label(secret: bytes, label: bytes, context: bytes, length: int) -> bytes:
+    """RFC 8446 §7.1 with SHA-256 (the server's TLS 1.3 suites all use it)."""
+    full = b"tls13 " + label
+    info = length.to_bytes(2, "big") + bytes([len(full)]) + full + bytes([len(context)]) + context
+    out, block, i = b"", b"", 1
+    while len(out) < length:
+        block = hmac.new(secret, block + info + bytes([i]), hashlib.sha256).digest()
+        out += block
+        i += 1
+    return out[:length]
+
+
+def tls_exporter(exporter_secret: bytes) -> bytes:
+    """RFC 9266: the TLS exporter with label EXPORTER-Channel-Binding, an empty
+    context, 32 bytes (RFC 8446 §7.5)."""
+    empty = hashlib.sha256(b"").digest()
+    derived = hkdf_expand_label(exporter_secret, b"EXPORTER-Channel-Binding", empty, 32)
+    return hkdf_expand_label(derived, b"exporter", empty, 32)
+
+
+def connect_bound(server, tmp_path, name: str = "keys") -> tuple[RawClient, ET.Element, bytes]:
+    """STARTTLS with a key log; the features on TLS and the connection's exporter."""
+    c = RawClient(server.host, server.c2s_port, server.domain)
+    c.connect()
+    c.open_stream()
+    c.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+    assert local(c.recv().tag) == "proceed"
+    log = tmp_path / f"{name}.log"
+    ctx = make_client_ssl_context()
+    ctx.keylog_filename = str(log)
+    c._wrap_tls(ctx)
+    assert c.sock.version() == "TLSv1.3"
+    feats = c.open_stream()
+    secrets = [line.split() for line in log.read_text().splitlines() if line.startswith("EXPORTER_SECRET ")]
+    assert len(secrets) == 1, log.read_text()
+    return c, feats, tls_exporter(bytes.fromhex(secrets[0][2]))
+
+
+def sasl_scram(c: RawClient, mechanism: str, scram: Scram) -> tuple[ET.Element, bool]:
+    """An RFC 6120 SASL SCRAM exchange: the last element, and whether the server's
+    signature was the expected one."""
+    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+    c.send(f"<auth xmlns='{NS_SASL}' mechanism='{mechanism}'>{b64(scram.first())}</auth>")
+    el = c.wait_for(lambda e: e.tag.startswith(f"{{{NS_SASL}}}"), what="SASL answer")
+    if local(el.tag) != "challenge":
+        return el, False
+    c.send(f"<response xmlns='{NS_SASL}'>{b64(scram.final(base64.b64decode(el.text or '')))}</response>")
+    el = c.wait_for(lambda e: e.tag.startswith(f"{{{NS_SASL}}}"), what="SASL answer")
+    return el, local(el.tag) == "success" and base64.b64decode(el.text or "") == scram.server_final
+
+
+def failure_condition(el: ET.Element) -> str | None:
+    assert local(el.tag) == "failure", tostring(el)
+    return next((local(x.tag) for x in el if local(x.tag) != "text"), None)
+
+
+def test_a_tls_1_3_stream_offers_plus_mechanisms_bound_with_tls_exporter(server, tmp_path):
+    c, feats, _ = connect_bound(server, tmp_path)
+    with c:
+        offered = RawClient.mechanisms(feats)
+        assert "SCRAM-SHA-256-PLUS" in offered and "SCRAM-SHA-1-PLUS" in offered, offered
+        assert "SCRAM-SHA-256" in offered, "clients that cannot bind still log in"
+        cb = feats.find(f"{{{NS_SASL_CB}}}sasl-channel-binding")
+        assert cb is not None, tostring(feats)
+        assert [t.get("type") for t in cb] == ["tls-exporter"]
+        # SASL2 offers the same mechanisms.
+        assert "SCRAM-SHA-256-PLUS" in mechanisms(feats)
+
+
+def test_a_login_bound_to_its_own_connection_succeeds(server, make_user, tmp_path):
+    user = make_user()
+    c, _, exporter = connect_bound(server, tmp_path)
+    with c:
+        s = Scram(user.user, user.password, gs2=b"p=tls-exporter,,", cb=exporter)
+        el, verified = sasl_scram(c, "SCRAM-SHA-256-PLUS", s)
+        assert local(el.tag) == "success", tostring(el)
+        assert verified, "the server's signature covers the bound channel"
+        c.open_stream()
+        assert c.bind("bound").startswith(f"{user.user}@")
+
+
+def test_a_login_bound_to_another_connection_is_refused(server, make_user, tmp_path):
+    """What a relay in the middle would send: the proof of a client whose TLS ends at the
+    relay, bound to that other connection."""
+    user = make_user()
+    other, _, other_exporter = connect_bound(server, tmp_path, "other")
+    other.close()
+    c, _, exporter = connect_bound(server, tmp_path)
+    with c:
+        assert other_exporter != exporter
+        s = Scram(user.user, user.password, gs2=b"p=tls-exporter,,", cb=other_exporter)
+        el, _ = sasl_scram(c, "SCRAM-SHA-256-PLUS", s)
+        assert failure_condition(el) == "not-authorized"
+
+
+def test_a_client_that_did_not_see_the_plus_mechanisms_is_refused(server, make_user, tmp_path):
+    """RFC 5802 §6: the flag 'y' says the client can bind but believes the server
+    cannot; the server offered binding, so someone removed it on the way."""
+    user = make_user()
+    c, _, _ = connect_bound(server, tmp_path)
+    with c:
+        el, _ = sasl_scram(c, "SCRAM-SHA-256", Scram(user.user, user.password, gs2=b"y,,"))
+        assert failure_condition(el) == "not-authorized"
+        # 'n' (no binding) still logs in on the same stream.
+        el, verified = sasl_scram(c, "SCRAM-SHA-256", Scram(user.user, user.password))
+        assert local(el.tag) == "success" and verified, tostring(el)
+
+
+def test_a_plus_mechanism_needs_the_offered_binding_type(server, make_user, tmp_path):
+    user = make_user()
+    c, _, exporter = connect_bound(server, tmp_path)
+    with c:
+        s = Scram(user.user, user.password, gs2=b"p=tls-server-end-point,,", cb=exporter)
+        el, _ = sasl_scram(c, "SCRAM-SHA-256-PLUS", s)
+        assert failure_condition(el) == "malformed-request"
+        s = Scram(user.user, user.password, gs2=b"n,,")
+        el, _ = sasl_scram(c, "SCRAM-SHA-256-PLUS", s)
+        assert failure_condition(el) == "malformed-request"
+
+
+def test_sasl2_logs_in_with_a_bound_scram(server, make_user, tmp_path):
+    user = make_user()
+    c, _, exporter = connect_bound(server, tmp_path)
+    with c:
+        s = Scram(user.user, user.password, gs2=b"p=tls-exporter,,", cb=exporter)
+        out = authenticate(c, "SCRAM-SHA-256-PLUS", s.first(), scram=s, bind=True)
+        assert out.ok, tostring(out.el)
+        assert out.scram_verified
+        assert out.bound is not None
