@@ -79,7 +79,7 @@ def _b64(b: bytes) -> str:
 
 def authenticate(c: RawClient, mechanism: str, initial: bytes, *, agent: str | None = None,
                  software: str = "Causerie tests", tag: str | None = None, bind: bool = False,
-                 sm: bool = False, request_token: bool = False, count: int | None = None,
+                 sm: bool = False, request_token: bool | str = False, count: int | None = None,
                  invalidate: bool = False, scram: "Scram | None" = None,
                  resume: "tuple[str, int] | None" = None) -> Outcome:
     inner = f"<initial-response>{_b64(initial)}</initial-response>"
@@ -93,7 +93,9 @@ def authenticate(c: RawClient, mechanism: str, initial: bytes, *, agent: str | N
     if resume is not None:
         inner += f"<resume xmlns='{NS_SM}' previd='{xml_escape(resume[0])}' h='{resume[1]}'/>"
     if request_token:
-        inner += f"<request-token xmlns='{NS_FAST}' mechanism='{HT}'/>"
+        # True: HT-SHA-256-NONE; a string names the mechanism (HT-SHA-256-EXPR).
+        mech = request_token if isinstance(request_token, str) else HT
+        inner += f"<request-token xmlns='{NS_FAST}' mechanism='{mech}'/>"
     if count is not None or invalidate:
         attrs = (f" count='{count}'" if count is not None else "") + (" invalidate='true'" if invalidate else "")
         inner += f"<fast xmlns='{NS_FAST}'{attrs}/>"

@@ -1,6 +1,7 @@
-"""SCRAM's -PLUS mechanisms with tls-exporter channel binding (RFC 5802 §6, RFC 9266,
-XEP-0440): a client that binds its login to its TLS connection cannot be relayed by
-someone in the middle who holds another TLS connection to the server.
+"""SCRAM's -PLUS mechanisms and FAST's HT-SHA-256-EXPR with tls-exporter channel binding
+(RFC 5802 §6, RFC 9266, XEP-0440, XEP-0484): a client that binds its login to its TLS
+connection cannot be relayed by someone in the middle who holds another TLS connection
+to the server.
 
 Python's ssl module has no TLS exporter, so the client computes RFC 9266's value
 itself from the TLS 1.3 exporter secret that OpenSSL writes to a key log file
@@ -15,7 +16,7 @@ import hmac
 import xml.etree.ElementTree as ET
 
 from raw import NS_SASL, RawClient, local, make_client_ssl_context, tostring
-from sasl2_client import Scram, authenticate, mechanisms
+from sasl2_client import Scram, authenticate, ht_proof, mechanisms, new_agent
 
 NS_SASL_CB = "urn:xmpp:sasl-cb:0"
 
@@ -148,4 +149,32 @@ def test_sasl2_logs_in_with_a_bound_scram(server, make_user, tmp_path):
         out = authenticate(c, "SCRAM-SHA-256-PLUS", s.first(), scram=s, bind=True)
         assert out.ok, tostring(out.el)
         assert out.scram_verified
+        assert out.bound is not None
+
+
+def test_a_fast_token_bound_to_the_channel_logs_in_on_its_own_connection_only(server, make_user, tmp_path):
+    """XEP-0484 with HT-SHA-256-EXPR: the token's proof and the server's answer cover the
+    connection's exporter (draft-ietf-kitten-sasl-ht: HMAC(token, "Initiator" || cb))."""
+    user = make_user()
+    agent = new_agent()
+    c, _, exporter = connect_bound(server, tmp_path, "first")
+    with c:
+        s = Scram(user.user, user.password, gs2=b"p=tls-exporter,,", cb=exporter)
+        out = authenticate(c, "SCRAM-SHA-256-PLUS", s.first(), scram=s, agent=agent,
+                           request_token="HT-SHA-256-EXPR")
+        assert out.ok and out.token, tostring(out.el)
+        token = out.token
+    # Another connection's exporter: refused, whatever else is right.
+    other, _, other_exporter = connect_bound(server, tmp_path, "other")
+    other.close()
+    c, _, exporter = connect_bound(server, tmp_path, "second")
+    with c:
+        wrong = user.user.encode() + b"\0" + ht_proof(token, b"Initiator" + other_exporter)
+        out = authenticate(c, "HT-SHA-256-EXPR", wrong, agent=agent)
+        assert not out.ok and out.condition == "not-authorized", tostring(out.el)
+        # This connection's: logged in, and the server proves it holds the token too.
+        right = user.user.encode() + b"\0" + ht_proof(token, b"Initiator" + exporter)
+        out = authenticate(c, "HT-SHA-256-EXPR", right, agent=agent, bind=True)
+        assert out.ok, tostring(out.el)
+        assert out.additional == ht_proof(token, b"Responder" + exporter)
         assert out.bound is not None

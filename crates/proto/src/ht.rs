@@ -4,7 +4,8 @@
 //! One round trip: the client sends `authcid NUL HMAC(token, "Initiator" || cb-data)`,
 //! the server answers (in SASL2's `<additional-data/>`) with
 //! `HMAC(token, "Responder" || cb-data)`. With `-NONE` the channel-binding data is
-//! empty; the `-ENDP`/`-UNIQ`/`-EXPR` variants are not offered (see ARCHITECTURE.md).
+//! empty; with `-EXPR` it is the connection's `tls-exporter` data (RFC 9266), which the
+//! caller gives. `-ENDP` and `-UNIQ` are not offered (see ARCHITECTURE.md).
 //!
 //! Tokens are stored hashed: a token is [`TOKEN_BYTES`] random bytes written in
 //! base64url, longer than SHA-256's 64-byte block, and HMAC (RFC 2104 §2) first
@@ -22,8 +23,11 @@ use subtle::ConstantTimeEq;
 
 use crate::scram::SaslError;
 
-/// The one HT mechanism offered.
+/// The HT mechanism without channel binding.
 pub const HT_SHA_256_NONE: &str = "HT-SHA-256-NONE";
+/// The HT mechanism bound to the connection's `tls-exporter` data (RFC 9266), offered
+/// where SCRAM's `-PLUS` mechanisms are.
+pub const HT_SHA_256_EXPR: &str = "HT-SHA-256-EXPR";
 
 /// Random bytes in a token: 88 characters once encoded, more than the 64-byte block.
 pub const TOKEN_BYTES: usize = 66;
@@ -85,9 +89,10 @@ pub fn responder(key: &[u8], cb: &[u8]) -> Vec<u8> {
     hmac(key, b"Responder", cb)
 }
 
-/// Whether `proof` is the initiator's proof for `key`, in constant time.
-pub fn verify(key: &[u8], proof: &[u8]) -> bool {
-    bool::from(initiator(key, &[]).ct_eq(proof))
+/// Whether `proof` is the initiator's proof for `key` over the channel-binding data
+/// `cb` (empty for `-NONE`), in constant time.
+pub fn verify(key: &[u8], proof: &[u8], cb: &[u8]) -> bool {
+    bool::from(initiator(key, cb).ct_eq(proof))
 }
 
 #[cfg(test)]
@@ -104,7 +109,12 @@ mod tests {
         assert_ne!(key, token.as_bytes());
         let with_token = initiator(token.as_bytes(), &[]);
         assert_eq!(initiator(&key, &[]), with_token);
-        assert!(verify(&key, &with_token));
+        assert!(verify(&key, &with_token, &[]));
+        // -EXPR: the proof covers the channel; another channel's proof fails.
+        let bound = initiator(token.as_bytes(), &[7; 32]);
+        assert!(verify(&key, &bound, &[7; 32]));
+        assert!(!verify(&key, &bound, &[8; 32]));
+        assert!(!verify(&key, &bound, &[]));
         assert_eq!(responder(&key, b""), responder(token.as_bytes(), b""));
         assert_ne!(responder(&key, b""), with_token, "two labels, two values");
         // A short token would not reduce: its digest is another key.
@@ -113,7 +123,7 @@ mod tests {
             initiator(&token_key(short), &[]),
             initiator(short.as_bytes(), &[])
         );
-        assert!(!verify(&token_key(&new_token()), &with_token));
+        assert!(!verify(&token_key(&new_token()), &with_token, &[]));
     }
 
     /// RFC 4231 test case 2 through the same HMAC: the label is the start of the message.

@@ -879,7 +879,14 @@ impl<T: Transport> Conn<T> {
     async fn sasl2(&mut self, el: &Element, offered: &[&str]) -> Result<Option<Authed>, End> {
         let req = sasl2::parse(el);
         let lang = self.language();
-        let token = self.fast_on() && req.mechanism == ht::HT_SHA_256_NONE;
+        // The channel's data for -EXPR (and SCRAM's -PLUS); -EXPR only where there is one.
+        let exporter = self.io.tls_exporter();
+        let token_cb: Option<&[u8]> = match req.mechanism.as_str() {
+            ht::HT_SHA_256_NONE => Some(&[]),
+            ht::HT_SHA_256_EXPR => exporter.as_ref().map(|d| &d[..]),
+            _ => None,
+        };
+        let token = self.fast_on() && token_cb.is_some();
         let backend = |e: auth::AuthStoreError| {
             warn!(error = %e, "authentication backend failed");
             End::Error("internal-server-error", None)
@@ -899,6 +906,7 @@ impl<T: Transport> Conn<T> {
                     initial,
                     req.agent.id.as_deref(),
                     req.fast_count,
+                    token_cb.unwrap_or_default(),
                 )
                 .await
                 .map_err(backend)?;
@@ -915,7 +923,7 @@ impl<T: Transport> Conn<T> {
                     &req.mechanism,
                     initial,
                     self.server.config.auth.scram_iterations,
-                    self.io.tls_exporter().as_ref().map(|d| &d[..]),
+                    exporter.as_ref().map(|d| &d[..]),
                 )
                 .await
                 .map_err(backend)?;
@@ -983,7 +991,8 @@ impl<T: Transport> Conn<T> {
             && self.fast_on()
             // Not to an app password's login: its revocation must leave nothing behind.
             && app.is_none()
-            && asked == ht::HT_SHA_256_NONE
+            && (asked == ht::HT_SHA_256_NONE
+                || (asked == ht::HT_SHA_256_EXPR && self.io.tls_exporter().is_some()))
         {
             let days = self.server.config.auth.fast_token_days;
             extra.push_str(
