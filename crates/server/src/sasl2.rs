@@ -203,6 +203,12 @@ pub fn failure_text(e: &SaslError, token: bool, lang: Language) -> String {
             "Wrong login or password."
         }
         .into(),
+        SaslError::BindingDowngrade | SaslError::BindingMismatch => if fr {
+            "La connexion chiffrée n'est pas celle que le client a authentifiée (un intermédiaire ?) : connexion refusée."
+        } else {
+            "The encrypted connection is not the one the client authenticated (a party in the middle?): login refused."
+        }
+        .into(),
         other if fr => format!("Demande d'authentification mal formée ({other})."),
         other => format!("Malformed authentication request ({other})."),
     }
@@ -364,6 +370,18 @@ mod tests {
         assert_eq!(r.request_token.as_deref(), Some("HT-SHA-256-NONE"));
         assert_eq!(r.fast_count, Some(4));
         assert!(r.fast_invalidate);
+    }
+
+    /// A channel-binding refusal says what happened, not « malformed ».
+    #[test]
+    fn a_binding_refusal_says_the_connection_is_not_the_client_s() {
+        for e in [SaslError::BindingMismatch, SaslError::BindingDowngrade] {
+            assert_eq!(e.condition(), "not-authorized");
+            let fr = failure_text(&e, false, Language::Fr);
+            assert!(fr.contains("connexion chiffrée"), "{fr}");
+            let en = failure_text(&e, false, Language::En);
+            assert!(en.contains("encrypted connection"), "{en}");
+        }
     }
 
     #[test]
