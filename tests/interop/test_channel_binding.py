@@ -1,7 +1,7 @@
-"""SCRAM's -PLUS mechanisms and FAST's HT-SHA-256-EXPR with tls-exporter channel binding
-(RFC 5802 §6, RFC 9266, XEP-0440, XEP-0484): a client that binds its login to its TLS
-connection cannot be relayed by someone in the middle who holds another TLS connection
-to the server.
+"""SCRAM's -PLUS mechanisms with tls-exporter channel binding (RFC 5802 §6, RFC 9266,
+XEP-0440): a client that binds its login to its TLS connection cannot be relayed by
+someone in the middle who holds another TLS connection to the server, and one whose
+-PLUS offer was stripped (flag `y`) is refused on every door.
 
 Python's ssl module has no TLS exporter, so the client computes RFC 9266's value
 itself from the TLS 1.3 exporter secret that OpenSSL writes to a key log file
@@ -16,7 +16,7 @@ import hmac
 import xml.etree.ElementTree as ET
 
 from raw import NS_SASL, RawClient, local, make_client_ssl_context, tostring
-from sasl2_client import Scram, authenticate, ht_proof, mechanisms, new_agent
+from sasl2_client import Scram, authenticate, mechanisms, new_agent
 
 NS_SASL_CB = "urn:xmpp:sasl-cb:0"
 
@@ -53,6 +53,8 @@ def connect_bound(server, tmp_path, name: str = "keys") -> tuple[RawClient, ET.E
     ctx.keylog_filename = str(log)
     c._wrap_tls(ctx)
     assert c.sock.version() == "TLSv1.3"
+    # The derivation below is SHA-256's: the server offers no SHA-384 suite (tls.rs).
+    assert c.sock.cipher()[0] != "TLS_AES_256_GCM_SHA384"
     feats = c.open_stream()
     secrets = [line.split() for line in log.read_text().splitlines() if line.startswith("EXPORTER_SECRET ")]
     assert len(secrets) == 1, log.read_text()
@@ -152,29 +154,57 @@ def test_sasl2_logs_in_with_a_bound_scram(server, make_user, tmp_path):
         assert out.bound is not None
 
 
-def test_a_fast_token_bound_to_the_channel_logs_in_on_its_own_connection_only(server, make_user, tmp_path):
-    """XEP-0484 with HT-SHA-256-EXPR: the token's proof and the server's answer cover the
-    connection's exporter (draft-ietf-kitten-sasl-ht: HMAC(token, "Initiator" || cb))."""
+def test_fast_offers_no_bound_token_mechanism(server, make_user, tmp_path):
+    """XEP-0484 binds a token to the mechanism it was issued for; the token store does not
+    record one, so no bound HT mechanism is offered, and asking for one is refused."""
     user = make_user()
-    agent = new_agent()
-    c, _, exporter = connect_bound(server, tmp_path, "first")
+    c, feats, _ = connect_bound(server, tmp_path)
     with c:
-        s = Scram(user.user, user.password, gs2=b"p=tls-exporter,,", cb=exporter)
-        out = authenticate(c, "SCRAM-SHA-256-PLUS", s.first(), scram=s, agent=agent,
-                           request_token="HT-SHA-256-EXPR")
-        assert out.ok and out.token, tostring(out.el)
-        token = out.token
-    # Another connection's exporter: refused, whatever else is right.
-    other, _, other_exporter = connect_bound(server, tmp_path, "other")
-    other.close()
-    c, _, exporter = connect_bound(server, tmp_path, "second")
+        fast = feats.find("{urn:xmpp:sasl:2}authentication/{urn:xmpp:sasl:2}inline/{urn:xmpp:fast:0}fast")
+        assert fast is not None and [m.text for m in fast] == ["HT-SHA-256-NONE"]
+        out = authenticate(c, "HT-SHA-256-EXPR", user.user.encode() + b"\0" + b"x" * 32, agent=new_agent())
+        assert not out.ok and out.condition == "invalid-mechanism", tostring(out.el)
+
+
+def test_tls_1_2_binds_too_and_refuses_a_stripped_login(server, make_user, tmp_path):
+    """A relay that strips -PLUS from a client's features could log in through a door
+    without binding: TLS 1.2 is not such a door (the server requires the extended master
+    secret there and binds with its exporter), so it offers -PLUS and refuses `y`."""
+    import ssl
+    user = make_user()
+    c = RawClient(server.host, server.c2s_port, server.domain)
+    c.connect()
+    c.open_stream()
+    c.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+    assert local(c.recv().tag) == "proceed"
+    ctx = make_client_ssl_context()
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    c._wrap_tls(ctx)
     with c:
-        wrong = user.user.encode() + b"\0" + ht_proof(token, b"Initiator" + other_exporter)
-        out = authenticate(c, "HT-SHA-256-EXPR", wrong, agent=agent)
-        assert not out.ok and out.condition == "not-authorized", tostring(out.el)
-        # This connection's: logged in, and the server proves it holds the token too.
-        right = user.user.encode() + b"\0" + ht_proof(token, b"Initiator" + exporter)
-        out = authenticate(c, "HT-SHA-256-EXPR", right, agent=agent, bind=True)
-        assert out.ok, tostring(out.el)
-        assert out.additional == ht_proof(token, b"Responder" + exporter)
-        assert out.bound is not None
+        assert c.sock.version() == "TLSv1.2"
+        feats = c.open_stream()
+        assert "SCRAM-SHA-256-PLUS" in RawClient.mechanisms(feats)
+        el, _ = sasl_scram(c, "SCRAM-SHA-256", Scram(user.user, user.password, gs2=b"y,,"))
+        assert failure_condition(el) == "not-authorized"
+        el, verified = sasl_scram(c, "SCRAM-SHA-256", Scram(user.user, user.password))
+        assert local(el.tag) == "success" and verified, tostring(el)
+
+
+async def test_websocket_refuses_a_stripped_login(server, make_user):
+    """WebSocket streams offer no -PLUS (TLS ends before the server, or in its HTTP
+    listener), so they are the other door a relay could use: `y` is refused there too;
+    browsers' clients send `n`."""
+    import websockets
+    from test_websocket import SASL, WsClient, ws_url
+    user = make_user()
+    async with websockets.connect(ws_url(server), subprotocols=["xmpp"]) as ws:
+        c = WsClient(ws)
+        features = await c.open(server.domain)
+        mechs = [m.text for m in features.iter(f"{{{SASL}}}mechanism")]
+        assert "SCRAM-SHA-256-PLUS" not in mechs, mechs
+        s = Scram(user.user, user.password, gs2=b"y,,")
+        first = base64.b64encode(s.first()).decode()
+        await ws.send(f"<auth xmlns='{SASL}' mechanism='SCRAM-SHA-256'>{first}</auth>")
+        el = await c.recv()
+        assert local(el.tag) == "failure" and el.find(f"{{{SASL}}}not-authorized") is not None, \
+            ET.tostring(el)

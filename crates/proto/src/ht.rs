@@ -4,8 +4,9 @@
 //! One round trip: the client sends `authcid NUL HMAC(token, "Initiator" || cb-data)`,
 //! the server answers (in SASL2's `<additional-data/>`) with
 //! `HMAC(token, "Responder" || cb-data)`. With `-NONE` the channel-binding data is
-//! empty; with `-EXPR` it is the connection's `tls-exporter` data (RFC 9266), which the
-//! caller gives. `-ENDP` and `-UNIQ` are not offered (see ARCHITECTURE.md).
+//! empty. The bound variants (`-EXPR`, `-ENDP`, `-UNIQ`) are not offered: XEP-0484 binds a
+//! token to the mechanism it was issued for, which the token store does not record (see
+//! ARCHITECTURE.md); [`verify`] and [`responder`] already take the channel's data.
 //!
 //! Tokens are stored hashed: a token is [`TOKEN_BYTES`] random bytes written in
 //! base64url, longer than SHA-256's 64-byte block, and HMAC (RFC 2104 §2) first
@@ -23,11 +24,8 @@ use subtle::ConstantTimeEq;
 
 use crate::scram::SaslError;
 
-/// The HT mechanism without channel binding.
+/// The HT mechanism offered (without channel binding).
 pub const HT_SHA_256_NONE: &str = "HT-SHA-256-NONE";
-/// The HT mechanism bound to the connection's `tls-exporter` data (RFC 9266), offered
-/// where SCRAM's `-PLUS` mechanisms are.
-pub const HT_SHA_256_EXPR: &str = "HT-SHA-256-EXPR";
 
 /// Random bytes in a token: 88 characters once encoded, more than the 64-byte block.
 pub const TOKEN_BYTES: usize = 66;

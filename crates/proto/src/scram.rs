@@ -250,19 +250,24 @@ pub struct ClientFirst {
 }
 
 impl ClientFirst {
-    /// Checks the client's flag against the mechanism it chose (`plus`: a `-PLUS` one)
-    /// and the binding this server offered on the connection (`offered`), as RFC 5802
-    /// §6 says, and keeps the data its final message must have bound:
+    /// Checks the client's flag against the mechanism it chose (`plus`: a `-PLUS` one),
+    /// the binding offered on this connection (`offered`) and whether this server binds
+    /// channels for such a client at all (`supported`: on every TLS connection it ends,
+    /// and where TLS ends before it, a relay could have come through one of those), as
+    /// RFC 5802 §6 says, and keeps the data its final message must have bound:
     /// - a `-PLUS` mechanism needs `p=` with the offered type;
     /// - `p=` with a mechanism without `-PLUS` is malformed;
-    /// - `y` while binding was offered is a downgrade: the client did not see the
-    ///   `-PLUS` mechanisms, someone took them out;
-    /// - `n`, or `y` without an offer, binds nothing.
+    /// - `y` where the server supports binding is a downgrade: the client did not see
+    ///   the `-PLUS` mechanisms, someone took them out (or relays it through a door
+    ///   where they are not offered);
+    /// - `n`, or `y` where the server supports no binding, binds nothing.
     pub fn check_binding(
         &mut self,
         plus: bool,
         offered: Option<ChannelBinding<'_>>,
+        supported: bool,
     ) -> Result<(), SaslError> {
+        let supported = supported || offered.is_some();
         match (&self.cbind, plus, offered) {
             (CbindFlag::Bound(kind), true, Some(o)) if *kind == o.kind => {
                 self.cb_data = o.data.to_vec();
@@ -275,7 +280,7 @@ impl ClientFirst {
             (CbindFlag::Bound(_), false, _) => Err(SaslError::Malformed(
                 "channel binding with a mechanism without -PLUS",
             )),
-            (CbindFlag::Unused, false, Some(_)) => Err(SaslError::BindingDowngrade),
+            (CbindFlag::Unused, false, _) if supported => Err(SaslError::BindingDowngrade),
             (CbindFlag::No | CbindFlag::Unused, false, _) => Ok(()),
         }
     }
@@ -618,7 +623,7 @@ mod tests {
         });
         let check = |first: &str, plus: bool, offered: Option<ChannelBinding<'_>>| {
             let mut cf = parse_client_first(first.as_bytes()).unwrap();
-            cf.check_binding(plus, offered).map(|()| cf.cb_data)
+            cf.check_binding(plus, offered, false).map(|()| cf.cb_data)
         };
         assert_eq!(
             check("p=tls-exporter,,n=a,r=b", true, offer),
@@ -651,6 +656,14 @@ mod tests {
         );
         assert_eq!(SaslError::BindingDowngrade.condition(), "not-authorized");
         assert_eq!(check("y,,n=a,r=b", false, None), Ok(vec![]));
+        // A door without binding on a server that binds elsewhere: still a downgrade.
+        let mut cf = parse_client_first(b"y,,n=a,r=b").unwrap();
+        assert_eq!(
+            cf.check_binding(false, None, true),
+            Err(SaslError::BindingDowngrade)
+        );
+        let mut cf = parse_client_first(b"n,,n=a,r=b").unwrap();
+        assert_eq!(cf.check_binding(false, None, true), Ok(()));
         assert_eq!(check("n,,n=a,r=b", false, offer), Ok(vec![]));
         assert_eq!(check("n,,n=a,r=b", false, None), Ok(vec![]));
     }
@@ -672,6 +685,7 @@ mod tests {
                     kind: "tls-exporter",
                     data: &ours,
                 }),
+                true,
             )
             .unwrap();
             let (server, _) = ScramServer::new(hash, cf, Some(keys.clone()), 4096);

@@ -219,9 +219,10 @@ pub const MECHANISMS_PLUS: [&str; 5] = [
     "PLAIN",
 ];
 
-/// The channel-binding type offered: `tls-exporter` (RFC 9266), on TLS 1.3 connections.
-/// Not `tls-unique` (undefined in TLS 1.3, RFC 9266 §1) nor `tls-server-end-point`
-/// (RFC 5929: binds the certificate only, not the connection).
+/// The channel-binding type offered: `tls-exporter` (RFC 9266), on every TLS connection
+/// (TLS 1.2 with the extended master secret only, `tls::load`). Not `tls-unique`
+/// (undefined in TLS 1.3, RFC 9266 §1) nor `tls-server-end-point` (RFC 5929: binds the
+/// certificate only, not the connection).
 pub const CHANNEL_BINDING: &str = "tls-exporter";
 
 /// One SASL exchange in progress.
@@ -248,13 +249,16 @@ pub enum Step {
 pub struct AuthStoreError(#[from] StoreError);
 
 /// Starts an exchange for `mechanism` with the initial response; `binding`: the
-/// channel binding offered on this connection (its `tls-exporter` data), if any.
+/// channel binding offered on this connection (its `tls-exporter` data), if any;
+/// `binds`: whether a client of this door could be binding elsewhere on this server (a
+/// `y` flag is then a downgrade; `scram::ClientFirst::check_binding`).
 pub async fn start(
     accounts: &dyn LoginStore,
     mechanism: &str,
     initial: &[u8],
     iterations: u32,
     binding: Option<&[u8]>,
+    binds: bool,
 ) -> Result<Step, AuthStoreError> {
     let (hash, plus) = match mechanism {
         "SCRAM-SHA-256" => (ScramHash::Sha256, false),
@@ -272,7 +276,7 @@ pub async fn start(
         kind: CHANNEL_BINDING,
         data,
     });
-    if let Err(e) = first.check_binding(plus, offered) {
+    if let Err(e) = first.check_binding(plus, offered, binds) {
         return Ok(Step::Failure(e));
     }
     let keys = match localpart(&first.username) {
@@ -491,7 +495,11 @@ mod tests {
             .unwrap();
         let plain = |msg: &'static [u8]| {
             let store = store.clone();
-            async move { start(&store, "PLAIN", msg, 4096, None).await.unwrap() }
+            async move {
+                start(&store, "PLAIN", msg, 4096, None, false)
+                    .await
+                    .unwrap()
+            }
         };
         assert!(
             matches!(plain(b"\0Alice\0s3cret").await, Step::Success(u, None, None) if u == "alice")
@@ -565,7 +573,11 @@ mod tests {
             .unwrap();
         let plain = |msg: Vec<u8>| {
             let store = store.clone();
-            async move { start(&store, "PLAIN", &msg, 4096, None).await.unwrap() }
+            async move {
+                start(&store, "PLAIN", &msg, 4096, None, false)
+                    .await
+                    .unwrap()
+            }
         };
         let with = |p: &str| format!("\0alice\0{p}").into_bytes();
         assert!(

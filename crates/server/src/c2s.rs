@@ -475,6 +475,14 @@ impl<T: Transport> Conn<T> {
         }
     }
 
+    /// Whether a `y` flag on this stream is a downgrade: on TLS ended here (which offers
+    /// `-PLUS`) and on WebSocket (no `-PLUS`, so the door a relay that stripped it would
+    /// use). Only a plaintext TCP stream (allowed on loopback for development) has no
+    /// channel to bind and accepts it.
+    fn binds(&self) -> bool {
+        self.io.kind() != "tcp" || self.io.tls_exporter().is_some()
+    }
+
     /// Whether OAUTHBEARER (the portal's single sign-on tokens) is offered: with `[cas]`
     /// configured, on a confidential transport.
     fn bearer_on(&self) -> bool {
@@ -606,6 +614,7 @@ impl<T: Transport> Conn<T> {
                     &initial,
                     self.server.config.auth.scram_iterations,
                     self.io.tls_exporter().as_ref().map(|d| &d[..]),
+                    self.binds(),
                 )
                 .await
                 .map_err(|e| {
@@ -879,14 +888,9 @@ impl<T: Transport> Conn<T> {
     async fn sasl2(&mut self, el: &Element, offered: &[&str]) -> Result<Option<Authed>, End> {
         let req = sasl2::parse(el);
         let lang = self.language();
-        // The channel's data for -EXPR (and SCRAM's -PLUS); -EXPR only where there is one.
+        // The channel's data for SCRAM's -PLUS.
         let exporter = self.io.tls_exporter();
-        let token_cb: Option<&[u8]> = match req.mechanism.as_str() {
-            ht::HT_SHA_256_NONE => Some(&[]),
-            ht::HT_SHA_256_EXPR => exporter.as_ref().map(|d| &d[..]),
-            _ => None,
-        };
-        let token = self.fast_on() && token_cb.is_some();
+        let token = self.fast_on() && req.mechanism == ht::HT_SHA_256_NONE;
         let backend = |e: auth::AuthStoreError| {
             warn!(error = %e, "authentication backend failed");
             End::Error("internal-server-error", None)
@@ -906,7 +910,7 @@ impl<T: Transport> Conn<T> {
                     initial,
                     req.agent.id.as_deref(),
                     req.fast_count,
-                    token_cb.unwrap_or_default(),
+                    &[],
                 )
                 .await
                 .map_err(backend)?;
@@ -924,6 +928,7 @@ impl<T: Transport> Conn<T> {
                     initial,
                     self.server.config.auth.scram_iterations,
                     exporter.as_ref().map(|d| &d[..]),
+                    self.binds(),
                 )
                 .await
                 .map_err(backend)?;
@@ -991,8 +996,7 @@ impl<T: Transport> Conn<T> {
             && self.fast_on()
             // Not to an app password's login: its revocation must leave nothing behind.
             && app.is_none()
-            && (asked == ht::HT_SHA_256_NONE
-                || (asked == ht::HT_SHA_256_EXPR && self.io.tls_exporter().is_some()))
+            && asked == ht::HT_SHA_256_NONE
         {
             let days = self.server.config.auth.fast_token_days;
             extra.push_str(

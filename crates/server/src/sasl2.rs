@@ -1,8 +1,7 @@
 //! XEP-0388 Extensible SASL Profile (`urn:xmpp:sasl:2`) with its inline features, as
 //! the c2s negotiation drives them: XEP-0386 Bind 2 (a resource bound in the
 //! `<success/>`, stream management and carbons enabled with it) and XEP-0484 FAST
-//! (tokens issued on request, and the HT-SHA-256-NONE login with them, or HT-SHA-256-EXPR
-//! bound to the TLS channel where it can be).
+//! (tokens issued on request, and the HT-SHA-256-NONE login with them).
 //!
 //! This module reads the client's `<authenticate/>`, writes the feature and the
 //! outcomes, and owns the token rules: a token belongs to one account and one client
@@ -136,8 +135,6 @@ pub fn decode(text: &str) -> Option<Vec<u8>> {
 /// The `<authentication/>` stream feature: the mechanisms, and what may come inline
 /// (Bind 2, stream resumption when `resume`, FAST when `fast`).
 pub fn feature(mechanisms: &[&str], fast: bool, resume: bool) -> String {
-    // Tokens bound to the channel where SCRAM can be (`tls-exporter`).
-    let bound = mechanisms.contains(&"SCRAM-SHA-256-PLUS");
     let mut f = format!("<authentication xmlns='{}'>", ns::SASL2);
     for m in mechanisms {
         f.push_str(&format!("<mechanism>{m}</mechanism>"));
@@ -154,12 +151,9 @@ pub fn feature(mechanisms: &[&str], fast: bool, resume: bool) -> String {
         ns::CARBONS
     ));
     if fast {
-        f.push_str(&format!("<fast xmlns='{}'>", ns::FAST));
-        if bound {
-            f.push_str(&format!("<mechanism>{}</mechanism>", ht::HT_SHA_256_EXPR));
-        }
         f.push_str(&format!(
-            "<mechanism>{}</mechanism></fast>",
+            "<fast xmlns='{}'><mechanism>{}</mechanism></fast>",
+            ns::FAST,
             ht::HT_SHA_256_NONE
         ));
     }
@@ -250,10 +244,9 @@ pub enum TokenLogin {
     Refused(SaslError),
 }
 
-/// A token login (HT-SHA-256-NONE, or -EXPR with the connection's `tls-exporter` data as
-/// `cb`): checks the proof against the live tokens of the client `agent` and the replay
-/// counter. Every refusal is one answer (unknown account, unknown client, expired or
-/// replayed token, wrong proof, another channel's proof).
+/// A token login (HT-SHA-256-NONE: `cb` empty): checks the proof against the live tokens
+/// of the client `agent` and the replay counter. Every refusal is one answer (unknown
+/// account, unknown client, expired or replayed token, wrong proof).
 pub async fn token_login(
     store: &dyn FastStore,
     initial: &[u8],

@@ -69,6 +69,11 @@ pub fn load(config: &Config) -> Result<Arc<ServerConfig>, TlsError> {
     // a client's next one (rustls sends 2).
     server.ticketer = rustls::crypto::ring::Ticketer::new()?;
     server.send_tls13_tickets = 1;
+    // TLS 1.2 only with the extended master secret (RFC 7627, every TLS 1.2 stack of the
+    // last decade): then its exporter is unique to the connection and SCRAM's -PLUS
+    // binds with it as on TLS 1.3 (RFC 9266 §4.2; `transport::Channel`), so that no TLS
+    // connection to this server is one where channel binding could be stripped.
+    server.require_ems = true;
     Ok(Arc::new(server))
 }
 
@@ -261,13 +266,13 @@ mod tests {
         );
     }
 
-    /// The `tls-exporter` data the server binds SCRAM's `-PLUS` logins to is the one a
-    /// TLS 1.3 client computes (RFC 9266: label `EXPORTER-Channel-Binding`, empty
-    /// context, 32 bytes), different on each connection; a TLS 1.2 connection has none
-    /// (it would be safe only with the extended master secret), so it is offered no
-    /// `-PLUS`. The interop suite checks the same value against a client of its own.
+    /// The `tls-exporter` data the server binds SCRAM's `-PLUS` logins to is the one the
+    /// client computes (RFC 9266: label `EXPORTER-Channel-Binding`, empty context, 32
+    /// bytes), different on each connection, on TLS 1.3 and on TLS 1.2 (which this
+    /// server accepts only with the extended master secret). The interop suite checks
+    /// the same value against a client of its own.
     #[tokio::test]
-    async fn the_channel_binding_is_the_client_s_tls_exporter_on_tls13_only() {
+    async fn the_channel_binding_is_the_client_s_tls_exporter() {
         use crate::transport::Channel;
         let dir = tempfile::tempdir().unwrap();
         let config = Config {
@@ -313,7 +318,14 @@ mod tests {
             Some(theirs),
             "each connection its own"
         );
-        let (_, old) = connect(&rustls::version::TLS12).await;
-        assert_eq!(old.tls_exporter(), None);
+        // TLS 1.2 (with the extended master secret this server requires) binds as well.
+        let (client, old) = connect(&rustls::version::TLS12).await;
+        let theirs = client
+            .get_ref()
+            .1
+            .export_keying_material([0u8; 32], b"EXPORTER-Channel-Binding", Some(&[]))
+            .unwrap();
+        assert_eq!(old.tls_exporter(), Some(theirs));
+        assert!(load(&config).unwrap().require_ems);
     }
 }

@@ -70,9 +70,8 @@ pub trait Transport: Send {
 /// What a byte stream tells of the TLS channel it is, for SCRAM's `-PLUS` mechanisms.
 pub trait Channel {
     /// The channel's `tls-exporter` data (RFC 9266): 32 bytes of the TLS exporter with
-    /// the label `EXPORTER-Channel-Binding` and an empty context; TLS 1.3 only (RFC 9266
-    /// §4.2: in TLS 1.2 it is safe only with the extended master secret). `None` on a
-    /// stream that is not TLS.
+    /// the label `EXPORTER-Channel-Binding` and an empty context. `None` on a stream that
+    /// is not TLS.
     fn tls_exporter(&self) -> Option<[u8; 32]> {
         None
     }
@@ -80,12 +79,12 @@ pub trait Channel {
 
 impl Channel for tokio::net::TcpStream {}
 
+/// On TLS 1.3, and on TLS 1.2 because this server's TLS requires the extended master
+/// secret there (`tls::load`; RFC 9266 §4.2: without it a TLS 1.2 exporter is not unique
+/// to the connection).
 impl<IO> Channel for tokio_rustls::server::TlsStream<IO> {
     fn tls_exporter(&self) -> Option<[u8; 32]> {
         let (_, tls) = self.get_ref();
-        if tls.protocol_version() != Some(rustls::ProtocolVersion::TLSv1_3) {
-            return None;
-        }
         tls.export_keying_material([0u8; 32], b"EXPORTER-Channel-Binding", Some(&[]))
             .ok()
     }
