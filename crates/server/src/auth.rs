@@ -205,19 +205,21 @@ pub fn localpart(username: &str) -> Option<String> {
     jid::NodePart::new(username).ok().map(|n| n.to_string())
 }
 
-/// The mechanisms offered, strongest first (PLAIN last: it is dropped on
-/// transports that are not confidential).
-pub const MECHANISMS: [&str; 3] = ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"];
-
-/// The mechanisms offered on a TLS connection that can bind its channel
-/// ([`CHANNEL_BINDING`]): the `-PLUS` variants first.
-pub const MECHANISMS_PLUS: [&str; 5] = [
-    "SCRAM-SHA-256-PLUS",
-    "SCRAM-SHA-1-PLUS",
-    "SCRAM-SHA-256",
-    "SCRAM-SHA-1",
-    "PLAIN",
-];
+/// The mechanisms offered on a stream, strongest first: SCRAM's `-PLUS` variants where
+/// its channel can be bound (`bound`: it has a [`CHANNEL_BINDING`] value), PLAIN last and
+/// only on a confidential transport (`confidential`; a bound one is).
+pub fn mechanisms(bound: bool, confidential: bool) -> &'static [&'static str] {
+    const ALL: [&str; 5] = [
+        "SCRAM-SHA-256-PLUS",
+        "SCRAM-SHA-1-PLUS",
+        "SCRAM-SHA-256",
+        "SCRAM-SHA-1",
+        "PLAIN",
+    ];
+    let first = if bound { 0 } else { 2 };
+    let end = if bound || confidential { 5 } else { 4 };
+    &ALL[first..end]
+}
 
 /// The channel-binding type offered: `tls-exporter` (RFC 9266), on every TLS connection
 /// (TLS 1.2 with the extended master secret only, `tls::load`). Not `tls-unique`
@@ -436,6 +438,27 @@ mod tests {
 
     /// An unknown account costs the same derivation as a known one: the check runs
     /// PBKDF2 with the configured iteration count on fake keys, and refuses.
+    /// The -PLUS mechanisms only where the channel binds, PLAIN only where it is
+    /// confidential, SCRAM everywhere.
+    #[test]
+    fn the_offer_follows_the_channel() {
+        assert_eq!(
+            mechanisms(true, true),
+            [
+                "SCRAM-SHA-256-PLUS",
+                "SCRAM-SHA-1-PLUS",
+                "SCRAM-SHA-256",
+                "SCRAM-SHA-1",
+                "PLAIN"
+            ]
+        );
+        assert_eq!(
+            mechanisms(false, true),
+            ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"]
+        );
+        assert_eq!(mechanisms(false, false), ["SCRAM-SHA-256", "SCRAM-SHA-1"]);
+    }
+
     #[test]
     fn unknown_accounts_run_the_key_derivation() {
         let creds = credentials_for("s3cret", 4096).unwrap();

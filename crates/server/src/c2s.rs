@@ -32,7 +32,7 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout, timeout_at};
 use tracing::{debug, info, warn};
 
-use crate::auth::{self, Exchange, MECHANISMS, MECHANISMS_PLUS, Step};
+use crate::auth::{self, Exchange, Step};
 use crate::detached;
 use crate::mailbox::{Inbox, Next};
 use crate::outbound::{Outbound, to_attribute};
@@ -463,24 +463,12 @@ impl<T: Transport> Conn<T> {
         Ok(())
     }
 
-    /// The SASL mechanisms offered: PLAIN only on a confidential transport; SCRAM's
-    /// `-PLUS` ones where this server's TLS can bind the channel (`tls-exporter`).
-    fn mechanisms(&self) -> &'static [&'static str] {
-        if self.io.tls_exporter().is_some() {
-            &MECHANISMS_PLUS
-        } else if self.secure || self.plaintext_allowed() {
-            &MECHANISMS
-        } else {
-            &MECHANISMS[..2]
-        }
-    }
-
-    /// Whether a `y` flag on this stream is a downgrade: on TLS ended here (which offers
-    /// `-PLUS`) and on WebSocket (no `-PLUS`, so the door a relay that stripped it would
-    /// use). Only a plaintext TCP stream (allowed on loopback for development) has no
-    /// channel to bind and accepts it.
-    fn binds(&self) -> bool {
-        self.io.kind() != "tcp" || self.io.tls_exporter().is_some()
+    /// Whether a `y` flag on this stream is a downgrade: on TLS ended here (`bound`: it
+    /// offers `-PLUS`) and on WebSocket (no `-PLUS`, so the door a relay that stripped it
+    /// would use). Only a plaintext TCP stream (allowed on loopback for development) has
+    /// no channel to bind and accepts it.
+    fn binds(&self, bound: bool) -> bool {
+        bound || self.io.kind() != "tcp"
     }
 
     /// Whether OAUTHBEARER (the portal's single sign-on tokens) is offered: with `[cas]`
@@ -540,7 +528,9 @@ impl<T: Transport> Conn<T> {
             features.push_str(&format!("<starttls xmlns='{}'/>", ns::TLS));
         }
         features.push_str(&format!("<mechanisms xmlns='{}'>", ns::SASL));
-        let offered = self.mechanisms();
+        // The channel's `tls-exporter` data, once for this negotiation (an HKDF each time).
+        let exporter = self.io.tls_exporter();
+        let offered = auth::mechanisms(exporter.is_some(), self.secure || self.plaintext_allowed());
         for m in offered {
             features.push_str(&format!("<mechanism>{m}</mechanism>"));
         }
@@ -549,7 +539,7 @@ impl<T: Transport> Conn<T> {
             features.push_str(&format!("<mechanism>{}</mechanism>", sso::MECHANISM));
         }
         features.push_str("</mechanisms>");
-        if offered.contains(&"SCRAM-SHA-256-PLUS") {
+        if exporter.is_some() {
             // XEP-0440: which type the -PLUS mechanisms bind with.
             features.push_str(&format!(
                 "<sasl-channel-binding xmlns='{}'><channel-binding type='{}'/></sasl-channel-binding>",
@@ -572,7 +562,7 @@ impl<T: Transport> Conn<T> {
             }
             if el.is("authenticate", ns::SASL2) {
                 // Boxed: its state (binding, tokens) is only alive during a login.
-                match Box::pin(self.sasl2(&el, offered)).await? {
+                match Box::pin(self.sasl2(&el, offered, exporter)).await? {
                     Some(authed) => return Ok(Some(authed)),
                     None => continue,
                 }
@@ -613,8 +603,8 @@ impl<T: Transport> Conn<T> {
                     &mechanism,
                     &initial,
                     self.server.config.auth.scram_iterations,
-                    self.io.tls_exporter().as_ref().map(|d| &d[..]),
-                    self.binds(),
+                    exporter.as_ref().map(|d| &d[..]),
+                    self.binds(exporter.is_some()),
                 )
                 .await
                 .map_err(|e| {
@@ -885,11 +875,15 @@ impl<T: Transport> Conn<T> {
 
     /// XEP-0388 `<authenticate/>`, with Bind 2 and FAST inline; `None` after a
     /// `<failure/>` (the client may try again).
-    async fn sasl2(&mut self, el: &Element, offered: &[&str]) -> Result<Option<Authed>, End> {
+    /// `exporter`: the channel's data for SCRAM's -PLUS ([`Conn::sasl`]).
+    async fn sasl2(
+        &mut self,
+        el: &Element,
+        offered: &[&str],
+        exporter: Option<[u8; 32]>,
+    ) -> Result<Option<Authed>, End> {
         let req = sasl2::parse(el);
         let lang = self.language();
-        // The channel's data for SCRAM's -PLUS.
-        let exporter = self.io.tls_exporter();
         let token = self.fast_on() && req.mechanism == ht::HT_SHA_256_NONE;
         let backend = |e: auth::AuthStoreError| {
             warn!(error = %e, "authentication backend failed");
@@ -910,7 +904,6 @@ impl<T: Transport> Conn<T> {
                     initial,
                     req.agent.id.as_deref(),
                     req.fast_count,
-                    &[],
                 )
                 .await
                 .map_err(backend)?;
@@ -928,7 +921,7 @@ impl<T: Transport> Conn<T> {
                     initial,
                     self.server.config.auth.scram_iterations,
                     exporter.as_ref().map(|d| &d[..]),
-                    self.binds(),
+                    self.binds(exporter.is_some()),
                 )
                 .await
                 .map_err(backend)?;

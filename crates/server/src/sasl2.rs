@@ -244,15 +244,14 @@ pub enum TokenLogin {
     Refused(SaslError),
 }
 
-/// A token login (HT-SHA-256-NONE: `cb` empty): checks the proof against the live tokens
-/// of the client `agent` and the replay counter. Every refusal is one answer (unknown
-/// account, unknown client, expired or replayed token, wrong proof).
+/// A token login (HT-SHA-256-NONE): checks the proof against the live tokens of the
+/// client `agent` and the replay counter. Every refusal is one answer (unknown account,
+/// unknown client, expired or replayed token, wrong proof).
 pub async fn token_login(
     store: &dyn FastStore,
     initial: &[u8],
     agent: Option<&str>,
     count: Option<i64>,
-    cb: &[u8],
 ) -> Result<TokenLogin, AuthStoreError> {
     let first = match ht::parse_initial(initial) {
         Ok(f) => f,
@@ -264,7 +263,7 @@ pub async fn token_login(
     let tokens = store.fast_tokens(&user, agent).await?;
     let Some(token) = tokens
         .iter()
-        .find(|t| ht::verify(&t.key_hash, &first.proof, cb))
+        .find(|t| ht::verify(&t.key_hash, &first.proof, &[]))
     else {
         return Ok(TokenLogin::Refused(SaslError::NotAuthorized));
     };
@@ -280,7 +279,7 @@ pub async fn token_login(
     }
     Ok(TokenLogin::Valid {
         user,
-        answer: ht::responder(&token.key_hash, cb),
+        answer: ht::responder(&token.key_hash, &[]),
     })
 }
 

@@ -146,6 +146,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> TcpTransport<S> {
     }
 }
 
+/// `<stream:features>` around `inner`.
+fn features(inner: &str) -> String {
+    format!("<stream:features>{inner}</stream:features>")
+}
+
 impl<S: AsyncRead + AsyncWrite + Channel + Unpin + Send> Transport for TcpTransport<S> {
     async fn read(&mut self) -> io::Result<&[u8]> {
         // Cancel-safe: a pending poll takes nothing from the socket, and the
@@ -174,15 +179,11 @@ impl<S: AsyncRead + AsyncWrite + Channel + Unpin + Send> Transport for TcpTransp
     }
 
     async fn write_features(&mut self, inner: &str) -> io::Result<()> {
-        let f = format!("<stream:features>{inner}</stream:features>");
-        self.write_all(f.as_bytes()).await
+        self.write_all(features(inner).as_bytes()).await
     }
 
-    async fn write_opening(&mut self, attrs: &str, features: &str) -> io::Result<()> {
-        let mut all = self.header(attrs);
-        all.push_str("<stream:features>");
-        all.push_str(features);
-        all.push_str("</stream:features>");
+    async fn write_opening(&mut self, attrs: &str, inner: &str) -> io::Result<()> {
+        let all = self.header(attrs) + &features(inner);
         self.write_all(all.as_bytes()).await
     }
 
