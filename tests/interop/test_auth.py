@@ -3,13 +3,14 @@ account administration through the CLI while the server runs."""
 
 from __future__ import annotations
 
+import base64
 import secrets
 import time
 
 import pytest
 
 from clients import Client, LoginFailed
-from raw import RawClient
+from raw import NS_SASL, RawClient, local, ns, tostring
 
 MECHS = ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"]
 
@@ -51,6 +52,26 @@ def test_raw_plain_wrong_password_failure(server, make_user):
         assert c.sasl_failure_condition() == "not-authorized"
         # the stream stays usable for another attempt (RFC 6120 §6.4.5 allows retries)
         assert c.auth_plain(alice.user, alice.password)
+        assert c.bind("r") == f"{alice.jid}/r"
+
+
+def test_a_login_cannot_act_for_another_account(server, make_user):
+    """The authorization identity (RFC 6120 §6.3.8) may only name the user himself:
+    alice's password with bob as the authzid is `invalid-authzid`, in PLAIN and in
+    SCRAM (refused at its first message); with her own bare JID she logs in as herself."""
+    alice, bob = make_user("alice"), make_user("bob")
+    with RawClient(server.host, server.c2s_port, server.domain) as c:
+        c.connect()
+        c.open_stream()
+        c.starttls()
+        assert not c.auth_plain(alice.user, alice.password, authzid=bob.jid)
+        assert c.sasl_failure_condition() == "invalid-authzid"
+        first = base64.b64encode(f"n,a={bob.jid},n={alice.user},r=abcdefgh".encode()).decode()
+        c.send(f"<auth xmlns='{NS_SASL}' mechanism='SCRAM-SHA-256'>{first}</auth>")
+        el = c.wait_for(lambda e: ns(e.tag) == NS_SASL, what="SASL <failure/>")
+        assert local(el.tag) == "failure", tostring(el)
+        assert el.find(f"{{{NS_SASL}}}invalid-authzid") is not None, tostring(el)
+        assert c.auth_plain(alice.user, alice.password, authzid=alice.jid)
         assert c.bind("r") == f"{alice.jid}/r"
 
 

@@ -208,6 +208,7 @@ def test_a_pupil_signed_into_the_portal_chats_without_a_chat_password(make_serve
     c, _ = xmpp_features(srv)
     out = bearer(c, third, authzid=f"hugo.bernard@{srv.domain}")
     assert local(out.tag) == "failure", tostring(out)
+    assert out.find(f"{{{NS_SASL}}}invalid-authzid") is not None, tostring(out)
     c.close()
     # Without the cookie, no token; nor for a page of another site.
     assert requests.post(chat_url(srv, "/sso/token"), timeout=10).status_code == 401

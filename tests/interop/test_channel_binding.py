@@ -16,7 +16,7 @@ import hmac
 import xml.etree.ElementTree as ET
 
 from raw import NS_SASL, RawClient, local, make_client_ssl_context, tostring
-from sasl2_client import Scram, authenticate, mechanisms, new_agent
+from sasl2_client import Scram, authenticate, ht_proof, mechanisms, new_agent
 
 NS_SASL_CB = "urn:xmpp:sasl-cb:0"
 
@@ -87,7 +87,9 @@ def test_a_tls_1_3_stream_offers_plus_mechanisms_bound_with_tls_exporter(server,
         assert "SCRAM-SHA-256" in offered, "clients that cannot bind still log in"
         cb = feats.find(f"{{{NS_SASL_CB}}}sasl-channel-binding")
         assert cb is not None, tostring(feats)
-        assert [t.get("type") for t in cb] == ["tls-exporter"]
+        # tls-exporter first (it binds this connection), then tls-server-end-point
+        # (the certificate only), which XEP-0440 asks every server to offer.
+        assert [t.get("type") for t in cb] == ["tls-exporter", "tls-server-end-point"]
         # SASL2 offers the same mechanisms.
         assert "SCRAM-SHA-256-PLUS" in mechanisms(feats)
 
@@ -135,12 +137,32 @@ def test_a_plus_mechanism_needs_the_offered_binding_type(server, make_user, tmp_
     user = make_user()
     c, _, exporter = connect_bound(server, tmp_path)
     with c:
-        s = Scram(user.user, user.password, gs2=b"p=tls-server-end-point,,", cb=exporter)
+        # tls-unique is not defined on TLS 1.3 (RFC 9266 §1): not offered.
+        s = Scram(user.user, user.password, gs2=b"p=tls-unique,,", cb=exporter)
         el, _ = sasl_scram(c, "SCRAM-SHA-256-PLUS", s)
         assert failure_condition(el) == "malformed-request"
         s = Scram(user.user, user.password, gs2=b"n,,")
         el, _ = sasl_scram(c, "SCRAM-SHA-256-PLUS", s)
         assert failure_condition(el) == "malformed-request"
+
+
+def test_a_login_bound_to_the_server_certificate_succeeds(server, make_user, tmp_path):
+    """tls-server-end-point (RFC 5929 §4.1): the hash of the certificate the client
+    received, with its signature's hash (the test server's is ECDSA with SHA-256).
+    The exporter's bytes under that type's name do not pass."""
+    user = make_user()
+    c, _, exporter = connect_bound(server, tmp_path)
+    with c:
+        cert = hashlib.sha256(c.sock.getpeercert(binary_form=True)).digest()
+        wrong = Scram(user.user, user.password, gs2=b"p=tls-server-end-point,,", cb=exporter)
+        el, _ = sasl_scram(c, "SCRAM-SHA-256-PLUS", wrong)
+        assert failure_condition(el) == "not-authorized"
+        s = Scram(user.user, user.password, gs2=b"p=tls-server-end-point,,", cb=cert)
+        el, verified = sasl_scram(c, "SCRAM-SHA-256-PLUS", s)
+        assert local(el.tag) == "success", tostring(el)
+        assert verified, "the server's signature covers the certificate's hash"
+        c.open_stream()
+        assert c.bind("cert").startswith(f"{user.user}@")
 
 
 def test_sasl2_logs_in_with_a_bound_scram(server, make_user, tmp_path):
@@ -154,16 +176,43 @@ def test_sasl2_logs_in_with_a_bound_scram(server, make_user, tmp_path):
         assert out.bound is not None
 
 
-def test_fast_offers_no_bound_token_mechanism(server, make_user, tmp_path):
-    """XEP-0484 binds a token to the mechanism it was issued for; the token store does not
-    record one, so no bound HT mechanism is offered, and asking for one is refused."""
+def test_fast_tokens_bind_to_their_mechanism_and_channel(server, make_user, tmp_path):
+    """XEP-0484 FAST with channel binding: on TLS the server offers HT-SHA-256-EXPR and
+    -ENDP before -NONE. A token asked for -EXPR logs in bound to the new connection's
+    exporter, and the server's answer covers that channel; the same token is refused
+    with -NONE (a token logs in with the mechanism it was issued for only) and when
+    bound to another connection (what a relay would send)."""
     user = make_user()
-    c, feats, _ = connect_bound(server, tmp_path)
+    agent = new_agent()
+    c, feats, _ = connect_bound(server, tmp_path, "first")
     with c:
         fast = feats.find("{urn:xmpp:sasl:2}authentication/{urn:xmpp:sasl:2}inline/{urn:xmpp:fast:0}fast")
-        assert fast is not None and [m.text for m in fast] == ["HT-SHA-256-NONE"]
-        out = authenticate(c, "HT-SHA-256-EXPR", user.user.encode() + b"\0" + b"x" * 32, agent=new_agent())
-        assert not out.ok and out.condition == "invalid-mechanism", tostring(out.el)
+        assert fast is not None
+        assert [m.text for m in fast] == ["HT-SHA-256-EXPR", "HT-SHA-256-ENDP", "HT-SHA-256-NONE"]
+        s = Scram(user.user, user.password)
+        out = authenticate(c, "SCRAM-SHA-256", s.first(), scram=s, agent=agent,
+                           request_token="HT-SHA-256-EXPR")
+        assert out.ok and out.token, tostring(out.el)
+    token = out.token
+
+    def initial(cb: bytes) -> bytes:
+        return user.user.encode() + b"\0" + ht_proof(token, b"Initiator" + cb)
+
+    c, _, exporter = connect_bound(server, tmp_path, "second")
+    with c:
+        out = authenticate(c, "HT-SHA-256-NONE", initial(b""), agent=agent)
+        assert not out.ok and out.condition == "not-authorized", tostring(out.el)
+    c, _, mine = connect_bound(server, tmp_path, "third")
+    with c:
+        assert mine != exporter
+        out = authenticate(c, "HT-SHA-256-EXPR", initial(exporter), agent=agent)
+        assert not out.ok and out.condition == "not-authorized", tostring(out.el)
+    c, _, mine = connect_bound(server, tmp_path, "fourth")
+    with c:
+        out = authenticate(c, "HT-SHA-256-EXPR", initial(mine), agent=agent, bind=True)
+        assert out.ok, tostring(out.el)
+        assert out.additional == ht_proof(token, b"Responder" + mine)
+        assert out.bound is not None
 
 
 def test_tls_1_2_binds_too_and_refuses_a_stripped_login(server, make_user, tmp_path):

@@ -4,9 +4,10 @@
 //! One round trip: the client sends `authcid NUL HMAC(token, "Initiator" || cb-data)`,
 //! the server answers (in SASL2's `<additional-data/>`) with
 //! `HMAC(token, "Responder" || cb-data)`. With `-NONE` the channel-binding data is
-//! empty. The bound variants (`-EXPR`, `-ENDP`, `-UNIQ`) are not offered: XEP-0484 binds a
-//! token to the mechanism it was issued for, which the token store does not record (see
-//! ARCHITECTURE.md); [`verify`] and [`responder`] already take the channel's data.
+//! empty; `-EXPR` binds with `tls-exporter`'s data (RFC 9266), `-ENDP` with
+//! `tls-server-end-point`'s (RFC 5929) ([`channel_binding`]). `-UNIQ` (`tls-unique`,
+//! undefined in TLS 1.3) is not known here. XEP-0484 binds a token to the mechanism it
+//! was issued for: the token store records it.
 //!
 //! Tokens are stored hashed: a token is [`TOKEN_BYTES`] random bytes written in
 //! base64url, longer than SHA-256's 64-byte block, and HMAC (RFC 2104 §2) first
@@ -24,8 +25,29 @@ use subtle::ConstantTimeEq;
 
 use crate::scram::SaslError;
 
-/// The HT mechanism offered (without channel binding).
+/// The HT mechanism without channel binding.
 pub const HT_SHA_256_NONE: &str = "HT-SHA-256-NONE";
+/// Bound with the `tls-exporter` data.
+pub const HT_SHA_256_EXPR: &str = "HT-SHA-256-EXPR";
+/// Bound with the `tls-server-end-point` data.
+pub const HT_SHA_256_ENDP: &str = "HT-SHA-256-ENDP";
+
+/// The HT mechanisms known here, strongest first, with the channel-binding type each
+/// binds with (None: `-NONE`).
+pub const MECHANISMS: [(&str, Option<&str>); 3] = [
+    (HT_SHA_256_EXPR, Some("tls-exporter")),
+    (HT_SHA_256_ENDP, Some("tls-server-end-point")),
+    (HT_SHA_256_NONE, None),
+];
+
+/// The channel-binding type of an HT mechanism known here: `Some(None)` for `-NONE`,
+/// `None` for a mechanism not known.
+pub fn channel_binding(mechanism: &str) -> Option<Option<&'static str>> {
+    MECHANISMS
+        .iter()
+        .find(|(m, _)| *m == mechanism)
+        .map(|(_, cb)| *cb)
+}
 
 /// Random bytes in a token: 88 characters once encoded, more than the 64-byte block.
 pub const TOKEN_BYTES: usize = 66;
@@ -132,6 +154,18 @@ mod tests {
             out.iter().map(|b| format!("{b:02x}")).collect::<String>(),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    #[test]
+    fn each_mechanism_binds_with_its_type() {
+        assert_eq!(channel_binding(HT_SHA_256_NONE), Some(None));
+        assert_eq!(channel_binding(HT_SHA_256_EXPR), Some(Some("tls-exporter")));
+        assert_eq!(
+            channel_binding(HT_SHA_256_ENDP),
+            Some(Some("tls-server-end-point"))
+        );
+        assert_eq!(channel_binding("HT-SHA-256-UNIQ"), None);
+        assert_eq!(channel_binding("SCRAM-SHA-256"), None);
     }
 
     #[test]

@@ -109,6 +109,10 @@ pub enum SaslError {
     /// The channel the client bound is not this connection's TLS channel: `not-authorized`.
     #[error("the channel binding does not match this connection")]
     BindingMismatch,
+    /// The client asked to act as another identity than the one it authenticates as
+    /// (the authzid, RFC 6120 §6.3.8): `invalid-authzid` (RFC 6120 §6.5.6).
+    #[error("the authorization identity is not the authenticated user")]
+    InvalidAuthzid,
 }
 
 impl SaslError {
@@ -118,6 +122,7 @@ impl SaslError {
             SaslError::NotAuthorized | SaslError::BindingDowngrade | SaslError::BindingMismatch => {
                 "not-authorized"
             }
+            SaslError::InvalidAuthzid => "invalid-authzid",
             _ => "malformed-request",
         }
     }
@@ -251,11 +256,12 @@ pub struct ClientFirst {
 
 impl ClientFirst {
     /// Checks the client's flag against the mechanism it chose (`plus`: a `-PLUS` one),
-    /// the binding offered on this connection (`offered`) and whether this server binds
-    /// channels for such a client at all (`supported`: on every TLS connection it ends,
-    /// and where TLS ends before it, a relay could have come through one of those), as
-    /// RFC 5802 §6 says, and keeps the data its final message must have bound:
-    /// - a `-PLUS` mechanism needs `p=` with the offered type;
+    /// the bindings offered on this connection (`offered`, each type with this
+    /// connection's data) and whether this server binds channels for such a client at all
+    /// (`supported`: on every TLS connection it ends, and where TLS ends before it, a
+    /// relay could have come through one of those), as RFC 5802 §6 says, and keeps the
+    /// data its final message must have bound:
+    /// - a `-PLUS` mechanism needs `p=` with one of the offered types;
     /// - `p=` with a mechanism without `-PLUS` is malformed;
     /// - `y` where the server supports binding is a downgrade: the client did not see
     ///   the `-PLUS` mechanisms, someone took them out (or relays it through a door
@@ -264,24 +270,26 @@ impl ClientFirst {
     pub fn check_binding(
         &mut self,
         plus: bool,
-        offered: Option<ChannelBinding<'_>>,
+        offered: &[ChannelBinding<'_>],
         supported: bool,
     ) -> Result<(), SaslError> {
-        let supported = supported || offered.is_some();
-        match (&self.cbind, plus, offered) {
-            (CbindFlag::Bound(kind), true, Some(o)) if *kind == o.kind => {
-                self.cb_data = o.data.to_vec();
-                Ok(())
-            }
-            (CbindFlag::Bound(_), true, _) => Err(SaslError::ChannelBindingUnsupported),
-            (_, true, _) => Err(SaslError::Malformed(
+        let supported = supported || !offered.is_empty();
+        match (&self.cbind, plus) {
+            (CbindFlag::Bound(kind), true) => match offered.iter().find(|o| o.kind == kind) {
+                Some(o) => {
+                    self.cb_data = o.data.to_vec();
+                    Ok(())
+                }
+                None => Err(SaslError::ChannelBindingUnsupported),
+            },
+            (_, true) => Err(SaslError::Malformed(
                 "a -PLUS mechanism without channel binding",
             )),
-            (CbindFlag::Bound(_), false, _) => Err(SaslError::Malformed(
+            (CbindFlag::Bound(_), false) => Err(SaslError::Malformed(
                 "channel binding with a mechanism without -PLUS",
             )),
-            (CbindFlag::Unused, false, _) if supported => Err(SaslError::BindingDowngrade),
-            (CbindFlag::No | CbindFlag::Unused, false, _) => Ok(()),
+            (CbindFlag::Unused, false) if supported => Err(SaslError::BindingDowngrade),
+            (CbindFlag::No | CbindFlag::Unused, false) => Ok(()),
         }
     }
 }
@@ -617,11 +625,19 @@ mod tests {
     #[test]
     fn the_binding_flag_must_fit_the_mechanism_and_the_offer() {
         let data = [7u8; 32];
-        let offer = Some(ChannelBinding {
-            kind: "tls-exporter",
-            data: &data,
-        });
-        let check = |first: &str, plus: bool, offered: Option<ChannelBinding<'_>>| {
+        let cert = [9u8; 32];
+        let both = [
+            ChannelBinding {
+                kind: "tls-exporter",
+                data: &data,
+            },
+            ChannelBinding {
+                kind: "tls-server-end-point",
+                data: &cert,
+            },
+        ];
+        let offer = &both[..1];
+        let check = |first: &str, plus: bool, offered: &[ChannelBinding<'_>]| {
             let mut cf = parse_client_first(first.as_bytes()).unwrap();
             cf.check_binding(plus, offered, false).map(|()| cf.cb_data)
         };
@@ -629,12 +645,25 @@ mod tests {
             check("p=tls-exporter,,n=a,r=b", true, offer),
             Ok(data.to_vec())
         );
+        // Each offered type binds with its own data; a type not offered is refused.
+        assert_eq!(
+            check("p=tls-exporter,,n=a,r=b", true, &both),
+            Ok(data.to_vec())
+        );
+        assert_eq!(
+            check("p=tls-server-end-point,,n=a,r=b", true, &both),
+            Ok(cert.to_vec())
+        );
         assert_eq!(
             check("p=tls-server-end-point,,n=a,r=b", true, offer),
             Err(SaslError::ChannelBindingUnsupported)
         );
         assert_eq!(
-            check("p=tls-exporter,,n=a,r=b", true, None),
+            check("p=tls-unique,,n=a,r=b", true, &both),
+            Err(SaslError::ChannelBindingUnsupported)
+        );
+        assert_eq!(
+            check("p=tls-exporter,,n=a,r=b", true, &[]),
             Err(SaslError::ChannelBindingUnsupported)
         );
         assert!(matches!(
@@ -655,17 +684,17 @@ mod tests {
             Err(SaslError::BindingDowngrade)
         );
         assert_eq!(SaslError::BindingDowngrade.condition(), "not-authorized");
-        assert_eq!(check("y,,n=a,r=b", false, None), Ok(vec![]));
+        assert_eq!(check("y,,n=a,r=b", false, &[]), Ok(vec![]));
         // A door without binding on a server that binds elsewhere: still a downgrade.
         let mut cf = parse_client_first(b"y,,n=a,r=b").unwrap();
         assert_eq!(
-            cf.check_binding(false, None, true),
+            cf.check_binding(false, &[], true),
             Err(SaslError::BindingDowngrade)
         );
         let mut cf = parse_client_first(b"n,,n=a,r=b").unwrap();
-        assert_eq!(cf.check_binding(false, None, true), Ok(()));
+        assert_eq!(cf.check_binding(false, &[], true), Ok(()));
         assert_eq!(check("n,,n=a,r=b", false, offer), Ok(vec![]));
-        assert_eq!(check("n,,n=a,r=b", false, None), Ok(vec![]));
+        assert_eq!(check("n,,n=a,r=b", false, &[]), Ok(vec![]));
     }
 
     /// SCRAM-SHA-256-PLUS: the proof covers the GS2 header and the channel's data; the
@@ -681,10 +710,10 @@ mod tests {
             let mut cf = parse_client_first(b"p=tls-exporter,,n=user,r=abc").unwrap();
             cf.check_binding(
                 true,
-                Some(ChannelBinding {
+                &[ChannelBinding {
                     kind: "tls-exporter",
                     data: &ours,
-                }),
+                }],
                 true,
             )
             .unwrap();

@@ -206,7 +206,7 @@ pub fn localpart(username: &str) -> Option<String> {
 }
 
 /// The mechanisms offered on a stream, strongest first: SCRAM's `-PLUS` variants where
-/// its channel can be bound (`bound`: it has a [`CHANNEL_BINDING`] value), PLAIN last and
+/// its channel can be bound (`bound`: [`channel_bindings`] offers some), PLAIN last and
 /// only on a confidential transport (`confidential`; a bound one is).
 pub fn mechanisms(bound: bool, confidential: bool) -> &'static [&'static str] {
     const ALL: [&str; 5] = [
@@ -221,11 +221,53 @@ pub fn mechanisms(bound: bool, confidential: bool) -> &'static [&'static str] {
     &ALL[first..end]
 }
 
-/// The channel-binding type offered: `tls-exporter` (RFC 9266), on every TLS connection
-/// (TLS 1.2 with the extended master secret only, `tls::load`). Not `tls-unique`
-/// (undefined in TLS 1.3, RFC 9266 §1) nor `tls-server-end-point` (RFC 5929: binds the
-/// certificate only, not the connection).
-pub const CHANNEL_BINDING: &str = "tls-exporter";
+/// The channel-binding types offered, strongest first: `tls-exporter` (RFC 9266) on
+/// every TLS connection (TLS 1.2 with the extended master secret only, `tls::load`),
+/// then `tls-server-end-point` (RFC 5929: binds the certificate only, not the
+/// connection; XEP-0440 §5 asks servers to offer it, for clients that know no other)
+/// where the certificate's signature names its hash. Not `tls-unique` (undefined in
+/// TLS 1.3, RFC 9266 §1).
+pub const TLS_EXPORTER: &str = "tls-exporter";
+pub const TLS_SERVER_END_POINT: &str = "tls-server-end-point";
+
+/// A connection's channel bindings as offered: none without TLS (`exporter`: its
+/// `tls-exporter` data); with it, the exporter's, then the certificate's
+/// (`end_point`, `tls::server_end_point`) when there is one.
+pub fn channel_bindings<'a>(
+    exporter: Option<&'a [u8; 32]>,
+    end_point: Option<&'a [u8]>,
+) -> Vec<ChannelBinding<'a>> {
+    let Some(exporter) = exporter else {
+        return Vec::new();
+    };
+    let mut all = vec![ChannelBinding {
+        kind: TLS_EXPORTER,
+        data: exporter,
+    }];
+    if let Some(data) = end_point {
+        all.push(ChannelBinding {
+            kind: TLS_SERVER_END_POINT,
+            data,
+        });
+    }
+    all
+}
+
+/// XEP-0440's stream feature for `bindings` (empty when there are none).
+pub fn bindings_feature(bindings: &[ChannelBinding<'_>]) -> String {
+    if bindings.is_empty() {
+        return String::new();
+    }
+    let mut f = format!(
+        "<sasl-channel-binding xmlns='{}'>",
+        causerie_proto::ns::SASL_CB
+    );
+    for b in bindings {
+        f.push_str(&format!("<channel-binding type='{}'/>", b.kind));
+    }
+    f.push_str("</sasl-channel-binding>");
+    f
+}
 
 /// One SASL exchange in progress.
 pub enum Exchange {
@@ -250,16 +292,39 @@ pub enum Step {
 #[error("account store: {0}")]
 pub struct AuthStoreError(#[from] StoreError);
 
-/// Starts an exchange for `mechanism` with the initial response; `binding`: the
-/// channel binding offered on this connection (its `tls-exporter` data), if any;
-/// `binds`: whether a client of this door could be binding elsewhere on this server (a
-/// `y` flag is then a downgrade; `scram::ClientFirst::check_binding`).
+/// Whether a client that authenticates as `user` (a normalised localpart) may name
+/// `authzid` as the identity it acts for: only itself, as its localpart or its bare JID
+/// on `domain` (RFC 6120 §6.3.8: a client that does not act for another entity sends
+/// none; this server lets no one act for another).
+pub fn acts_as_itself(authzid: Option<&str>, user: &str, domain: &str) -> bool {
+    let Some(authzid) = authzid else {
+        return true;
+    };
+    if !authzid.contains('@') {
+        return localpart(authzid).is_some_and(|a| a == user);
+    }
+    match jid::BareJid::new(authzid) {
+        Ok(bare) => {
+            bare.node().is_some_and(|n| n.as_str() == user)
+                && jid::BareJid::new(domain).is_ok_and(|d| d.domain() == bare.domain())
+        }
+        Err(_) => false,
+    }
+}
+
+/// Starts an exchange for `mechanism` with the initial response, on the server of
+/// `domain`; `bindings`: the channel bindings offered on this connection
+/// ([`channel_bindings`]); `binds`: whether a client of this door could be binding
+/// elsewhere on this server (a `y` flag is then a downgrade;
+/// `scram::ClientFirst::check_binding`). An authzid other than the user himself is
+/// refused (`invalid-authzid`), before any credential is read.
 pub async fn start(
     accounts: &dyn LoginStore,
+    domain: &str,
     mechanism: &str,
     initial: &[u8],
     iterations: u32,
-    binding: Option<&[u8]>,
+    bindings: &[ChannelBinding<'_>],
     binds: bool,
 ) -> Result<Step, AuthStoreError> {
     let (hash, plus) = match mechanism {
@@ -267,21 +332,25 @@ pub async fn start(
         "SCRAM-SHA-1" => (ScramHash::Sha1, false),
         "SCRAM-SHA-256-PLUS" => (ScramHash::Sha256, true),
         "SCRAM-SHA-1-PLUS" => (ScramHash::Sha1, true),
-        "PLAIN" => return plain(accounts, initial, iterations).await,
+        "PLAIN" => return plain(accounts, domain, initial, iterations).await,
         _ => return Ok(Step::Failure(SaslError::Malformed("invalid-mechanism"))),
     };
     let mut first: ClientFirst = match scram::parse_client_first(initial) {
         Ok(f) => f,
         Err(e) => return Ok(Step::Failure(e)),
     };
-    let offered = binding.map(|data| ChannelBinding {
-        kind: CHANNEL_BINDING,
-        data,
-    });
-    if let Err(e) = first.check_binding(plus, offered, binds) {
+    if let Err(e) = first.check_binding(plus, bindings, binds) {
         return Ok(Step::Failure(e));
     }
-    let keys = match localpart(&first.username) {
+    let user = localpart(&first.username);
+    if first.authzid.is_some()
+        && !user
+            .as_deref()
+            .is_some_and(|u| acts_as_itself(first.authzid.as_deref(), u, domain))
+    {
+        return Ok(Step::Failure(SaslError::InvalidAuthzid));
+    }
+    let keys = match user {
         Some(user) => login_keys(accounts, &user, hash).await?,
         None => Vec::new(),
     };
@@ -306,6 +375,7 @@ pub fn respond(exchange: Exchange, response: &[u8]) -> Step {
 
 async fn plain(
     accounts: &dyn LoginStore,
+    domain: &str,
     initial: &[u8],
     iterations: u32,
 ) -> Result<Step, AuthStoreError> {
@@ -318,6 +388,9 @@ async fn plain(
     let Some(user) = localpart(&creds.username) else {
         return Ok(Step::Failure(SaslError::NotAuthorized));
     };
+    if !acts_as_itself(creds.authzid.as_deref(), &user, domain) {
+        return Ok(Step::Failure(SaslError::InvalidAuthzid));
+    }
     Ok(
         match verify_login(accounts, &user, &creds.password, iterations).await? {
             Some(app) => Step::Success(user, None, app),
@@ -504,6 +577,52 @@ mod tests {
         assert!(!check_password(Some(&keys), "a", "s3cret", 4096));
     }
 
+    /// SCRAM's GS2 header may name the user himself as the authzid, nobody else: the
+    /// refusal comes with the first message, before any key is read.
+    #[tokio::test]
+    async fn scram_refuses_to_act_for_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/a.db?mode=rwc", dir.path().display());
+        let store = causerie_store::Store::connect(&url).await.unwrap();
+        store
+            .create_account("alice", &credentials_for("s3cret", 4096).unwrap())
+            .await
+            .unwrap();
+        let first = |msg: &'static str| {
+            let store = store.clone();
+            async move {
+                start(
+                    &store,
+                    "ecole.test",
+                    "SCRAM-SHA-256",
+                    msg.as_bytes(),
+                    4096,
+                    &[],
+                    false,
+                )
+                .await
+                .unwrap()
+            }
+        };
+        for own in [
+            "n,,n=alice,r=abc",
+            "n,a=alice,n=alice,r=abc",
+            "n,a=alice@ecole.test,n=alice,r=abc",
+        ] {
+            assert!(matches!(first(own).await, Step::Challenge(..)), "{own}");
+        }
+        for other in [
+            "n,a=bob,n=alice,r=abc",
+            "n,a=bob@ecole.test,n=alice,r=abc",
+            "n,a=alice@autre.test,n=alice,r=abc",
+        ] {
+            assert!(
+                matches!(first(other).await, Step::Failure(SaslError::InvalidAuthzid)),
+                "{other}"
+            );
+        }
+    }
+
     /// PLAIN through the store: the right password logs in (as the normalised
     /// localpart), a wrong one and an unknown account are refused alike, in the
     /// same time.
@@ -519,7 +638,7 @@ mod tests {
         let plain = |msg: &'static [u8]| {
             let store = store.clone();
             async move {
-                start(&store, "PLAIN", msg, 4096, None, false)
+                start(&store, "ecole.test", "PLAIN", msg, 4096, &[], false)
                     .await
                     .unwrap()
             }
@@ -527,6 +646,29 @@ mod tests {
         assert!(
             matches!(plain(b"\0Alice\0s3cret").await, Step::Success(u, None, None) if u == "alice")
         );
+        // Acting for oneself is allowed (localpart or bare JID); for anyone else, or
+        // on another server, `invalid-authzid`, whatever the password.
+        for own in [
+            &b"alice\0alice\0s3cret"[..],
+            b"Alice@ECOLE.test\0alice\0s3cret",
+        ] {
+            assert!(
+                matches!(plain(own).await, Step::Success(u, None, None) if u == "alice"),
+                "{own:?}"
+            );
+        }
+        for other in [
+            &b"bob\0alice\0s3cret"[..],
+            b"bob@ecole.test\0alice\0s3cret",
+            b"alice@autre.test\0alice\0s3cret",
+            b"alice@ecole.test/phone\0alice\0s3cret",
+            b"bob@ecole.test\0alice\0wrong",
+        ] {
+            assert!(
+                matches!(plain(other).await, Step::Failure(SaslError::InvalidAuthzid)),
+                "{other:?}"
+            );
+        }
         for refused in [
             &b"\0alice\0wrong"[..],
             b"\0nobody\0s3cret",
@@ -597,7 +739,7 @@ mod tests {
         let plain = |msg: Vec<u8>| {
             let store = store.clone();
             async move {
-                start(&store, "PLAIN", &msg, 4096, None, false)
+                start(&store, "ecole.test", "PLAIN", &msg, 4096, &[], false)
                     .await
                     .unwrap()
             }

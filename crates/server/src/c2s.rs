@@ -45,8 +45,7 @@ use crate::session::{Session, SessionHandle};
 use crate::sso;
 use crate::stream_mgmt::{self, Parked, Resumption, StreamMgmt};
 use crate::transport::{TcpTransport, Transport};
-use causerie_proto::ht;
-use causerie_proto::scram::SaslError;
+use causerie_proto::scram::{ChannelBinding, SaslError};
 use causerie_store::FastStore as _;
 
 /// Failed SASL attempts allowed on one connection before it is closed.
@@ -530,7 +529,12 @@ impl<T: Transport> Conn<T> {
         features.push_str(&format!("<mechanisms xmlns='{}'>", ns::SASL));
         // The channel's `tls-exporter` data, once for this negotiation (an HKDF each time).
         let exporter = self.io.tls_exporter();
-        let offered = auth::mechanisms(exporter.is_some(), self.secure || self.plaintext_allowed());
+        let server = self.server.clone();
+        let bindings = auth::channel_bindings(exporter.as_ref(), server.end_point.as_deref());
+        let offered = auth::mechanisms(
+            !bindings.is_empty(),
+            self.secure || self.plaintext_allowed(),
+        );
         for m in offered {
             features.push_str(&format!("<mechanism>{m}</mechanism>"));
         }
@@ -539,17 +543,11 @@ impl<T: Transport> Conn<T> {
             features.push_str(&format!("<mechanism>{}</mechanism>", sso::MECHANISM));
         }
         features.push_str("</mechanisms>");
-        if exporter.is_some() {
-            // XEP-0440: which type the -PLUS mechanisms bind with.
-            features.push_str(&format!(
-                "<sasl-channel-binding xmlns='{}'><channel-binding type='{}'/></sasl-channel-binding>",
-                ns::SASL_CB,
-                auth::CHANNEL_BINDING
-            ));
-        }
+        // XEP-0440: which types the -PLUS mechanisms bind with.
+        features.push_str(&auth::bindings_feature(&bindings));
         features.push_str(&sasl2::feature(
             offered,
-            self.fast_on(),
+            &self.fast_offer(&bindings),
             self.server.config.limits.resume_window_secs > 0,
         ));
         self.send_features(&features).await?;
@@ -562,7 +560,7 @@ impl<T: Transport> Conn<T> {
             }
             if el.is("authenticate", ns::SASL2) {
                 // Boxed: its state (binding, tokens) is only alive during a login.
-                match Box::pin(self.sasl2(&el, offered, exporter)).await? {
+                match Box::pin(self.sasl2(&el, offered, &bindings)).await? {
                     Some(authed) => return Ok(Some(authed)),
                     None => continue,
                 }
@@ -600,11 +598,12 @@ impl<T: Transport> Conn<T> {
                 }
                 Ok(initial) => auth::start(
                     &self.server.store,
+                    &self.server.domain,
                     &mechanism,
                     &initial,
                     self.server.config.auth.scram_iterations,
-                    exporter.as_ref().map(|d| &d[..]),
-                    self.binds(exporter.is_some()),
+                    &bindings,
+                    self.binds(!bindings.is_empty()),
                 )
                 .await
                 .map_err(|e| {
@@ -856,9 +855,14 @@ impl<T: Transport> Conn<T> {
         crate::session::stream_language(self.lang.as_deref(), self.server.config.language)
     }
 
-    /// Whether XEP-0484 FAST tokens are issued and accepted.
-    fn fast_on(&self) -> bool {
-        self.server.config.auth.fast_token_days > 0
+    /// The XEP-0484 FAST mechanisms offered on this connection (`sasl2::fast_mechanisms`),
+    /// none when tokens are turned off (`auth.fast_token_days = 0`).
+    fn fast_offer(&self, bindings: &[ChannelBinding<'_>]) -> Vec<&'static str> {
+        if self.server.config.auth.fast_token_days > 0 {
+            sasl2::fast_mechanisms(bindings)
+        } else {
+            Vec::new()
+        }
     }
 
     /// Counts a failed authentication; too many end the stream.
@@ -875,16 +879,17 @@ impl<T: Transport> Conn<T> {
 
     /// XEP-0388 `<authenticate/>`, with Bind 2 and FAST inline; `None` after a
     /// `<failure/>` (the client may try again).
-    /// `exporter`: the channel's data for SCRAM's -PLUS ([`Conn::sasl`]).
+    /// `bindings`: the channel's bindings for SCRAM's -PLUS ([`Conn::sasl`]).
     async fn sasl2(
         &mut self,
         el: &Element,
         offered: &[&str],
-        exporter: Option<[u8; 32]>,
+        bindings: &[ChannelBinding<'_>],
     ) -> Result<Option<Authed>, End> {
         let req = sasl2::parse(el);
         let lang = self.language();
-        let token = self.fast_on() && req.mechanism == ht::HT_SHA_256_NONE;
+        let fast = self.fast_offer(bindings);
+        let token = fast.contains(&req.mechanism.as_str());
         let backend = |e: auth::AuthStoreError| {
             warn!(error = %e, "authentication backend failed");
             End::Error("internal-server-error", None)
@@ -901,6 +906,8 @@ impl<T: Transport> Conn<T> {
             Some(initial) if token => {
                 let login = sasl2::token_login(
                     &self.server.store,
+                    &req.mechanism,
+                    sasl2::fast_binding(&req.mechanism, bindings),
                     initial,
                     req.agent.id.as_deref(),
                     req.fast_count,
@@ -917,11 +924,12 @@ impl<T: Transport> Conn<T> {
             Some(initial) => {
                 let step = auth::start(
                     &self.server.store,
+                    &self.server.domain,
                     &req.mechanism,
                     initial,
                     self.server.config.auth.scram_iterations,
-                    exporter.as_ref().map(|d| &d[..]),
-                    self.binds(exporter.is_some()),
+                    bindings,
+                    self.binds(!bindings.is_empty()),
                 )
                 .await
                 .map_err(backend)?;
@@ -986,14 +994,13 @@ impl<T: Transport> Conn<T> {
                     .map_err(|e| backend(e.into()))?;
             }
         } else if let (Some(asked), Some(agent)) = (&req.request_token, agent)
-            && self.fast_on()
             // Not to an app password's login: its revocation must leave nothing behind.
             && app.is_none()
-            && asked == ht::HT_SHA_256_NONE
+            && fast.contains(&asked.as_str())
         {
             let days = self.server.config.auth.fast_token_days;
             extra.push_str(
-                &sasl2::issue(&self.server.store, &user, agent, days)
+                &sasl2::issue(&self.server.store, &user, agent, asked, days)
                     .await
                     .map_err(backend)?,
             );

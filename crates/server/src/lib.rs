@@ -95,7 +95,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         source,
     })?;
     let store = Store::connect(&config.storage_url()).await?;
-    let tls = tls::load(&config)?;
+    let tls = tls::load_bound(&config)?;
     let uploads = if config.upload.enabled {
         let dir = config.upload_dir();
         Some(

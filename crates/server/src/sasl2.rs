@@ -1,11 +1,12 @@
 //! XEP-0388 Extensible SASL Profile (`urn:xmpp:sasl:2`) with its inline features, as
 //! the c2s negotiation drives them: XEP-0386 Bind 2 (a resource bound in the
 //! `<success/>`, stream management and carbons enabled with it) and XEP-0484 FAST
-//! (tokens issued on request, and the HT-SHA-256-NONE login with them).
+//! (tokens issued on request, and the HT-SHA-256 logins with them: `-NONE`, and `-EXPR`
+//! and `-ENDP` bound to the TLS channel where it offers those bindings).
 //!
 //! This module reads the client's `<authenticate/>`, writes the feature and the
 //! outcomes, and owns the token rules: a token belongs to one account and one client
-//! (the user-agent id), expires after `auth.fast_token_days`, is kept hashed
+//! (the user-agent id) and one mechanism, expires after `auth.fast_token_days`, is kept hashed
 //! (`causerie_store::fast`), is refused after a replay (`count` not above the last one),
 //! and logging in with the newer of a client's two tokens retires the older. The
 //! account's right to log in (lock, deactivation, chat turned off) is checked after
@@ -16,7 +17,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use causerie_proto::errors::escape;
 use causerie_proto::ht;
-use causerie_proto::scram::SaslError;
+use causerie_proto::scram::{ChannelBinding, SaslError};
 use causerie_proto::{Element, ns};
 use causerie_store::{FastStore, StoreError};
 
@@ -133,8 +134,8 @@ pub fn decode(text: &str) -> Option<Vec<u8>> {
 }
 
 /// The `<authentication/>` stream feature: the mechanisms, and what may come inline
-/// (Bind 2, stream resumption when `resume`, FAST when `fast`).
-pub fn feature(mechanisms: &[&str], fast: bool, resume: bool) -> String {
+/// (Bind 2, stream resumption when `resume`, FAST's mechanisms `fast` when there are any).
+pub fn feature(mechanisms: &[&str], fast: &[&str], resume: bool) -> String {
     let mut f = format!("<authentication xmlns='{}'>", ns::SASL2);
     for m in mechanisms {
         f.push_str(&format!("<mechanism>{m}</mechanism>"));
@@ -150,12 +151,12 @@ pub fn feature(mechanisms: &[&str], fast: bool, resume: bool) -> String {
         crate::stream_mgmt::NS,
         ns::CARBONS
     ));
-    if fast {
-        f.push_str(&format!(
-            "<fast xmlns='{}'><mechanism>{}</mechanism></fast>",
-            ns::FAST,
-            ht::HT_SHA_256_NONE
-        ));
+    if !fast.is_empty() {
+        f.push_str(&format!("<fast xmlns='{}'>", ns::FAST));
+        for m in fast {
+            f.push_str(&format!("<mechanism>{m}</mechanism>"));
+        }
+        f.push_str("</fast>");
     }
     f.push_str("</inline></authentication>");
     f
@@ -203,6 +204,12 @@ pub fn failure_text(e: &SaslError, token: bool, lang: Language) -> String {
             "The encrypted connection is not the one the client authenticated (a party in the middle?): login refused."
         }
         .into(),
+        SaslError::InvalidAuthzid => if fr {
+            "On ne peut se connecter que pour son propre compte (identité d'autorisation refusée)."
+        } else {
+            "You can only log in as yourself (authorization identity refused)."
+        }
+        .into(),
         other if fr => format!("Demande d'authentification mal formée ({other})."),
         other => format!("Malformed authentication request ({other})."),
     }
@@ -234,6 +241,26 @@ pub fn resource_for(tag: Option<&str>) -> String {
     }
 }
 
+/// The FAST mechanisms offered on a connection with these channel bindings, strongest
+/// first: each bound HT mechanism whose type is offered, then HT-SHA-256-NONE.
+pub fn fast_mechanisms(bindings: &[ChannelBinding<'_>]) -> Vec<&'static str> {
+    ht::MECHANISMS
+        .iter()
+        .filter(|(_, cb)| cb.is_none_or(|kind| bindings.iter().any(|b| b.kind == kind)))
+        .map(|(m, _)| *m)
+        .collect()
+}
+
+/// The channel-binding data an HT `mechanism` covers on this connection (empty for
+/// `-NONE`, or for a type not offered: [`fast_mechanisms`] did not offer it then).
+pub fn fast_binding<'a>(mechanism: &str, bindings: &[ChannelBinding<'a>]) -> &'a [u8] {
+    ht::channel_binding(mechanism)
+        .flatten()
+        .and_then(|kind| bindings.iter().find(|b| b.kind == kind))
+        .map(|b| b.data)
+        .unwrap_or(&[])
+}
+
 /// The outcome of a token login.
 pub enum TokenLogin {
     /// This account's token: `answer` is the server's proof, for `<additional-data/>`.
@@ -244,11 +271,16 @@ pub enum TokenLogin {
     Refused(SaslError),
 }
 
-/// A token login (HT-SHA-256-NONE): checks the proof against the live tokens of the
-/// client `agent` and the replay counter. Every refusal is one answer (unknown account,
-/// unknown client, expired or replayed token, wrong proof).
+/// A token login with the HT `mechanism` over the channel-binding data `cb`
+/// ([`fast_binding`]): checks the proof against the live tokens the client `agent` was
+/// issued for that mechanism (XEP-0484: a token logs in with its own mechanism only),
+/// and the replay counter. Every refusal is one answer (unknown account, unknown
+/// client, expired or replayed token, another mechanism's token, wrong proof or
+/// channel).
 pub async fn token_login(
     store: &dyn FastStore,
+    mechanism: &str,
+    cb: &[u8],
     initial: &[u8],
     agent: Option<&str>,
     count: Option<i64>,
@@ -263,7 +295,7 @@ pub async fn token_login(
     let tokens = store.fast_tokens(&user, agent).await?;
     let Some(token) = tokens
         .iter()
-        .find(|t| ht::verify(&t.key_hash, &first.proof, &[]))
+        .find(|t| t.mechanism == mechanism && ht::verify(&t.key_hash, &first.proof, cb))
     else {
         return Ok(TokenLogin::Refused(SaslError::NotAuthorized));
     };
@@ -279,15 +311,17 @@ pub async fn token_login(
     }
     Ok(TokenLogin::Valid {
         user,
-        answer: ht::responder(&token.key_hash, &[]),
+        answer: ht::responder(&token.key_hash, cb),
     })
 }
 
-/// Issues a token to `user`'s client `agent` for `days`: the `<token/>` element.
+/// Issues a token to `user`'s client `agent` for the HT `mechanism` and `days`: the
+/// `<token/>` element.
 pub async fn issue(
     store: &dyn FastStore,
     user: &str,
     agent: &str,
+    mechanism: &str,
     days: u32,
 ) -> Result<String, AuthStoreError> {
     let token = ht::new_token();
@@ -296,6 +330,7 @@ pub async fn issue(
         .fast_issue(
             user,
             agent,
+            mechanism,
             &ht::token_key(&token),
             expires.timestamp_millis(),
         )

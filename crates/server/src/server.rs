@@ -23,6 +23,8 @@ pub struct Server {
     pub(crate) domain: String,
     pub(crate) store: Store,
     pub(crate) tls: Arc<rustls::ServerConfig>,
+    /// The certificate's `tls-server-end-point` channel-binding data (`tls::server_end_point`).
+    pub(crate) end_point: Option<Box<[u8]>>,
     pub(crate) throttle: auth::Throttle,
     /// The connections before authentication (per-address cap, descriptor reserve).
     pub(crate) preauth: Arc<crate::preauth::PreAuth>,
@@ -63,7 +65,7 @@ impl Server {
     pub(crate) fn new(
         config: Config,
         store: Store,
-        tls: Arc<rustls::ServerConfig>,
+        (tls, end_point): crate::tls::Loaded,
         uploads: Option<crate::services::uploads::Uploads>,
     ) -> Server {
         let domain = config.domain.to_lowercase();
@@ -99,6 +101,7 @@ impl Server {
             domain,
             store,
             tls,
+            end_point,
             config,
             uploads,
             report_pace: Default::default(),

@@ -49,7 +49,7 @@ pub async fn login(
     if let Some(authzid) = &response.authzid {
         let bare = format!("{}@{}", login.user, domain);
         if authzid != &login.user && authzid != &bare {
-            return Ok(Err(SaslError::NotAuthorized));
+            return Ok(Err(SaslError::InvalidAuthzid));
         }
     }
     Ok(Ok(login))

@@ -46,12 +46,25 @@ pub fn cert_paths(config: &Config) -> (PathBuf, PathBuf, bool) {
 /// Loads (or, for the generated pair, creates) the certificate and builds the
 /// rustls server configuration.
 pub fn load(config: &Config) -> Result<Arc<ServerConfig>, TlsError> {
+    load_bound(config).map(|(server, _)| server)
+}
+
+/// The rustls configuration and the certificate's `tls-server-end-point` channel-binding
+/// data ([`server_end_point`]).
+pub type Loaded = (Arc<ServerConfig>, Option<Box<[u8]>>);
+
+/// [`load`], with the certificate's `tls-server-end-point` data.
+pub fn load_bound(config: &Config) -> Result<Loaded, TlsError> {
     let (cert_path, key_path, generated) = cert_paths(config);
     if generated && !(cert_path.exists() && key_path.exists()) {
         generate(&config.domain, &cert_path, &key_path)?;
         tracing::info!(cert = %cert_path.display(), "generated a self-signed certificate");
     }
     let certs = read_certs(&cert_path)?;
+    let end_point = server_end_point(&certs[0]);
+    if end_point.is_none() {
+        tracing::info!(cert = %cert_path.display(), "the certificate's signature names no single hash: tls-server-end-point channel binding not offered");
+    }
     let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| TlsError::Read {
         path: key_path.clone(),
         reason: e.to_string(),
@@ -74,7 +87,36 @@ pub fn load(config: &Config) -> Result<Arc<ServerConfig>, TlsError> {
     // binds with it as on TLS 1.3 (RFC 9266 §4.2; `transport::Channel`), so that no TLS
     // connection to this server is one where channel binding could be stripped.
     server.require_ems = true;
-    Ok(Arc::new(server))
+    Ok((Arc::new(server), end_point))
+}
+
+/// The `tls-server-end-point` channel-binding data of the server's certificate (RFC 5929
+/// §4.1): the hash of the certificate (DER) with the hash function of its signature
+/// algorithm, SHA-256 where that is MD5 or SHA-1. None where the algorithm names no
+/// single hash (Ed25519, RSASSA-PSS, …: RFC 5929 leaves those undefined) or the
+/// certificate cannot be read: the type is then not offered.
+///
+/// XEP-0440 §5 asks servers to implement this type (a client that knows no other can
+/// still bind); it binds the certificate only, so `tls-exporter` comes first in the offer.
+pub fn server_end_point(cert: &CertificateDer<'_>) -> Option<Box<[u8]>> {
+    use sha2::Digest;
+    use x509_cert::der::Decode;
+    let der: &[u8] = cert.as_ref();
+    let parsed = x509_cert::Certificate::from_der(der).ok()?;
+    let hash = |d: &[u8]| -> Box<[u8]> { d.into() };
+    Some(match parsed.signature_algorithm.oid.to_string().as_str() {
+        // md5WithRSAEncryption, sha1WithRSAEncryption, ecdsa-with-SHA1: SHA-256.
+        "1.2.840.113549.1.1.4" | "1.2.840.113549.1.1.5" | "1.2.840.10045.4.1"
+        // sha256WithRSAEncryption, ecdsa-with-SHA256.
+        | "1.2.840.113549.1.1.11" | "1.2.840.10045.4.3.2" => hash(&sha2::Sha256::digest(der)),
+        // sha224WithRSAEncryption, ecdsa-with-SHA224.
+        "1.2.840.113549.1.1.14" | "1.2.840.10045.4.3.1" => hash(&sha2::Sha224::digest(der)),
+        // sha384WithRSAEncryption, ecdsa-with-SHA384.
+        "1.2.840.113549.1.1.12" | "1.2.840.10045.4.3.3" => hash(&sha2::Sha384::digest(der)),
+        // sha512WithRSAEncryption, ecdsa-with-SHA512.
+        "1.2.840.113549.1.1.13" | "1.2.840.10045.4.3.4" => hash(&sha2::Sha512::digest(der)),
+        _ => return None,
+    })
 }
 
 /// ring's suites and key exchanges, without TLS 1.3's `TLS_AES_256_GCM_SHA384`.
@@ -264,6 +306,36 @@ mod tests {
             ]),
             TLS13_CHACHA20_POLY1305_SHA256
         );
+    }
+
+    /// `tls-server-end-point` (RFC 5929 §4.1): the certificate hashed with its
+    /// signature's hash (the generated certificate is ECDSA with SHA-256); SHA-384 for a
+    /// certificate signed with SHA-384 (as Let's Encrypt's ECDSA ones are); none for
+    /// Ed25519, whose signature names no hash.
+    #[test]
+    fn the_end_point_binding_hashes_the_certificate_with_its_signature_s_hash() {
+        use sha2::Digest;
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        let (_, end_point) = load_bound(&config).unwrap();
+        let (cert, _, _) = cert_paths(&config);
+        let der = read_certs(&cert).unwrap().remove(0);
+        assert_eq!(end_point.as_deref(), Some(&sha2::Sha256::digest(&der)[..]));
+        let signed = |alg: &'static rcgen::SignatureAlgorithm| {
+            let key = rcgen::KeyPair::generate_for(alg).unwrap();
+            let params = rcgen::CertificateParams::new(vec!["ecole.test".into()]).unwrap();
+            params.self_signed(&key).unwrap().der().clone()
+        };
+        let p384 = signed(&rcgen::PKCS_ECDSA_P384_SHA384);
+        assert_eq!(
+            server_end_point(&p384).as_deref(),
+            Some(&sha2::Sha384::digest(&p384)[..])
+        );
+        assert_eq!(server_end_point(&signed(&rcgen::PKCS_ED25519)), None);
+        assert_eq!(server_end_point(&CertificateDer::from(vec![1, 2, 3])), None);
     }
 
     /// The `tls-exporter` data the server binds SCRAM's `-PLUS` logins to is the one the

@@ -19,6 +19,8 @@ pub const TOKENS_PER_AGENT: i64 = 2;
 /// One live token of a client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FastToken {
+    /// The XEP-0484 mechanism it was issued for, the only one it logs in with.
+    pub mechanism: String,
     /// The SHA-256 of the token.
     pub key_hash: Vec<u8>,
     pub issued_ms: i64,
@@ -29,13 +31,15 @@ pub struct FastToken {
 
 #[async_trait::async_trait]
 pub trait FastStore: Send + Sync {
-    /// Stores a new token of `user`'s client `agent`, valid until `expires_ms`, and
+    /// Stores a new token of `user`'s client `agent` for `mechanism`, valid until
+    /// `expires_ms`, and
     /// deletes that client's expired tokens and those beyond [`TOKENS_PER_AGENT`] (the
     /// oldest). Err(NotFound) when `user` has no account.
     async fn fast_issue(
         &self,
         user: &str,
         agent: &str,
+        mechanism: &str,
         key_hash: &[u8],
         expires_ms: i64,
     ) -> Result<()>;
@@ -61,6 +65,7 @@ impl FastStore for Store {
         &self,
         user: &str,
         agent: &str,
+        mechanism: &str,
         key_hash: &[u8],
         expires_ms: i64,
     ) -> Result<()> {
@@ -70,11 +75,12 @@ impl FastStore for Store {
             .ok_or(StoreError::NotFound)?;
         let now = now_ms();
         sqlx::query(
-            "INSERT INTO fast_tokens (account_id, agent, key_hash, issued_ms, expires_ms) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO fast_tokens (account_id, agent, mechanism, key_hash, issued_ms, expires_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(account)
         .bind(agent.to_owned())
+        .bind(mechanism.to_owned())
         .bind(key_hash.to_vec())
         .bind(now)
         .bind(expires_ms)
@@ -108,7 +114,7 @@ impl FastStore for Store {
         let all = self
             .rows_by(
                 "fast tokens",
-                "SELECT t.agent, t.key_hash, t.issued_ms, t.expires_ms, t.last_count \
+                "SELECT t.agent, t.mechanism, t.key_hash, t.issued_ms, t.expires_ms, t.last_count \
                  FROM fast_tokens t JOIN accounts a ON a.id = t.account_id \
                  WHERE a.username = $1",
                 user,
@@ -116,6 +122,7 @@ impl FastStore for Store {
                     Ok((
                         row.text("agent")?,
                         FastToken {
+                            mechanism: row.text("mechanism")?,
                             key_hash: row.blob("key_hash")?,
                             issued_ms: row.int("issued_ms")?,
                             expires_ms: row.int("expires_ms")?,

@@ -6626,27 +6626,47 @@ async fn fast_tokens_issue_rotate_replay_and_revoke(store: &Store) {
     store.create_account("fasta", &creds(1)).await.unwrap();
     store.create_account("fastb", &creds(2)).await.unwrap();
     let far = i64::MAX / 2;
+    const NONE: &str = "HT-SHA-256-NONE";
     let hashes = |v: Vec<causerie_store::FastToken>| -> Vec<Vec<u8>> {
         v.into_iter().map(|t| t.key_hash).collect()
     };
     assert!(matches!(
-        store.fast_issue("nobody", "ua", b"k0", far).await,
+        store.fast_issue("nobody", "ua", NONE, b"k0", far).await,
         Err(StoreError::NotFound)
     ));
-    store.fast_issue("fasta", "ua", b"k1", far).await.unwrap();
+    store
+        .fast_issue("fasta", "ua", NONE, b"k1", far)
+        .await
+        .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(3));
-    store.fast_issue("fasta", "ua", b"k2", far).await.unwrap();
+    // Each token keeps the mechanism it was issued for (XEP-0484: the only one it
+    // logs in with).
+    store
+        .fast_issue("fasta", "ua", "HT-SHA-256-EXPR", b"k2", far)
+        .await
+        .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(3));
     // A third keeps the two newest.
-    store.fast_issue("fasta", "ua", b"k3", far).await.unwrap();
     store
-        .fast_issue("fasta", "other", b"o1", far)
+        .fast_issue("fasta", "ua", NONE, b"k3", far)
+        .await
+        .unwrap();
+    store
+        .fast_issue("fasta", "other", NONE, b"o1", far)
         .await
         .unwrap();
     assert_eq!(
         hashes(store.fast_tokens("fasta", "ua").await.unwrap()),
         vec![b"k3".to_vec(), b"k2".to_vec()]
     );
+    let mechanisms: Vec<String> = store
+        .fast_tokens("fasta", "ua")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.mechanism)
+        .collect();
+    assert_eq!(mechanisms, [NONE, "HT-SHA-256-EXPR"]);
     assert_eq!(store.fast_tokens("fastb", "ua").await.unwrap(), vec![]);
     // count moves forward only.
     assert!(
@@ -6680,22 +6700,31 @@ async fn fast_tokens_issue_rotate_replay_and_revoke(store: &Store) {
         vec![b"k3".to_vec()]
     );
     // Expired tokens are not read.
-    store.fast_issue("fastb", "ua", b"old", 1).await.unwrap();
+    store
+        .fast_issue("fastb", "ua", NONE, b"old", 1)
+        .await
+        .unwrap();
     assert_eq!(store.fast_tokens("fastb", "ua").await.unwrap(), vec![]);
     // A new password ends them all; revoking is per client or all.
     store.set_credentials("fasta", &creds(3)).await.unwrap();
     assert_eq!(store.fast_tokens("fasta", "ua").await.unwrap(), vec![]);
     assert_eq!(store.fast_tokens("fasta", "other").await.unwrap(), vec![]);
-    store.fast_issue("fasta", "ua", b"k4", far).await.unwrap();
     store
-        .fast_issue("fasta", "other", b"o2", far)
+        .fast_issue("fasta", "ua", NONE, b"k4", far)
+        .await
+        .unwrap();
+    store
+        .fast_issue("fasta", "other", NONE, b"o2", far)
         .await
         .unwrap();
     assert_eq!(store.fast_revoke("fasta", Some("other")).await.unwrap(), 1);
     assert_eq!(store.fast_tokens("fasta", "ua").await.unwrap().len(), 1);
     assert_eq!(store.fast_revoke("fasta", None).await.unwrap(), 1);
     // And they go with the account.
-    store.fast_issue("fastb", "ua", b"b1", far).await.unwrap();
+    store
+        .fast_issue("fastb", "ua", NONE, b"b1", far)
+        .await
+        .unwrap();
     store.delete_account("fastb").await.unwrap();
     store.create_account("fastb", &creds(2)).await.unwrap();
     assert_eq!(store.fast_tokens("fastb", "ua").await.unwrap(), vec![]);
