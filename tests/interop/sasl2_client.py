@@ -150,6 +150,7 @@ class Scram:
         return self.gs2 + self.bare.encode()
 
     def final(self, server_first: bytes) -> bytes:
+        self.server_first = server_first
         attrs = dict(kv.split("=", 1) for kv in server_first.decode().split(","))
         assert attrs["r"].startswith(self.nonce)
         salted = hashlib.pbkdf2_hmac("sha256", self.password.encode(), base64.b64decode(attrs["s"]), int(attrs["i"]))

@@ -165,6 +165,39 @@ def test_a_login_bound_to_the_server_certificate_succeeds(server, make_user, tmp
         assert c.bind("cert").startswith(f"{user.user}@")
 
 
+def ssdp(mechanisms: list[str], types: list[str] | None) -> str:
+    """XEP-0474's hash (SHA-256 for SCRAM-SHA-256), computed here from the features."""
+    s = "\x1e".join(sorted(mechanisms))
+    if types is not None:
+        s += "\x1f" + "\x1e".join(sorted(types))
+    return base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()
+
+
+def h_attribute(server_first: bytes) -> str | None:
+    attrs = dict(kv.split("=", 1) for kv in server_first.decode().split(","))
+    return attrs.get("h")
+
+
+def test_scram_carries_the_downgrade_hash_of_what_was_offered(server, make_user, tmp_path):
+    """XEP-0474: the server's first SCRAM message has `h`, the hash of the mechanisms of
+    the profile in use (RFC 6120's list, or SASL2's) and of XEP-0440's types, as this
+    client saw them; the login then succeeds (the proof covers it), over SASL and SASL2."""
+    user = make_user()
+    c, feats, _ = connect_bound(server, tmp_path)
+    with c:
+        types = [t.get("type") for t in feats.find(f"{{{NS_SASL_CB}}}sasl-channel-binding")]
+        s = Scram(user.user, user.password)
+        el, verified = sasl_scram(c, "SCRAM-SHA-256", s)
+        assert local(el.tag) == "success" and verified, tostring(el)
+        assert h_attribute(s.server_first) == ssdp(RawClient.mechanisms(feats), types)
+    c, feats, _ = connect_bound(server, tmp_path, "sasl2")
+    with c:
+        s = Scram(user.user, user.password)
+        out = authenticate(c, "SCRAM-SHA-256", s.first(), scram=s)
+        assert out.ok and out.scram_verified, tostring(out.el)
+        assert h_attribute(s.server_first) == ssdp(mechanisms(feats), types)
+
+
 def test_sasl2_logs_in_with_a_bound_scram(server, make_user, tmp_path):
     user = make_user()
     c, _, exporter = connect_bound(server, tmp_path)

@@ -218,6 +218,31 @@ pub fn parse_plain(msg: &[u8]) -> Result<PlainCredentials, SaslError> {
     })
 }
 
+/// XEP-0474's downgrade protection hash (SSDP) of what the server advertised: its SASL
+/// mechanisms (those of the profile the client uses, SASL or SASL2) and, when XEP-0440
+/// advertised some, its channel-binding types, each list sorted (octet order) and
+/// joined by U+001E, the two lists separated by U+001F, hashed with the SCRAM
+/// mechanism's hash, in base64. The server sends it as the `h` attribute of its first
+/// message ([`ScramServer::with_candidates`]); the client's proof covers it, so a list
+/// changed on the way is seen by a client that checks it and fails the proof otherwise.
+pub fn downgrade_hash(
+    hash: ScramHash,
+    mechanisms: &[&str],
+    channel_bindings: Option<&[&str]>,
+) -> String {
+    let joined = |list: &[&str]| {
+        let mut sorted = list.to_vec();
+        sorted.sort_unstable();
+        sorted.join("\u{1e}")
+    };
+    let mut s = joined(mechanisms);
+    if let Some(types) = channel_bindings {
+        s.push('\u{1f}');
+        s.push_str(&joined(types));
+    }
+    B64.encode(hash.hash(s.as_bytes()))
+}
+
 /// The client's channel-binding flag (RFC 5802 §7, `gs2-cbind-flag`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CbindFlag {
@@ -415,6 +440,7 @@ impl ScramServer {
             client_first,
             keys.into_iter().collect(),
             default_iterations,
+            None,
         )
     }
 
@@ -422,12 +448,15 @@ impl ScramServer {
     /// password and its app passwords): the salt and iteration count sent are the first
     /// candidate's, and only the candidates that share them can match the proof (the
     /// others are left out here). No candidate: an unknown user, as [`Self::new`] with
-    /// `None`. [`Self::finish_which`] tells which candidate matched.
+    /// `None`. [`Self::finish_which`] tells which candidate matched. `ssdp`: XEP-0474's
+    /// [`downgrade_hash`], sent as the optional attribute `h` (RFC 5802 §7 lets a
+    /// server-first-message carry extensions; clients that do not know it ignore it).
     pub fn with_candidates(
         hash: ScramHash,
         client_first: ClientFirst,
         mut candidates: Vec<ScramKeys>,
         default_iterations: u32,
+        ssdp: Option<&str>,
     ) -> (ScramServer, String) {
         let keys = (!candidates.is_empty()).then(|| candidates.remove(0));
         let others: Vec<ScramKeys> = match &keys {
@@ -443,12 +472,16 @@ impl ScramServer {
         let known = keys.is_some();
         let keys =
             keys.unwrap_or_else(|| fake_keys(hash, &client_first.username, default_iterations));
-        let server_first = format!(
+        let mut server_first = format!(
             "r={},s={},i={}",
             nonce,
             B64.encode(&keys.salt),
             keys.iterations
         );
+        if let Some(h) = ssdp {
+            server_first.push_str(",h=");
+            server_first.push_str(h);
+        }
         let msg = server_first.clone();
         (
             ScramServer {
@@ -618,6 +651,31 @@ mod tests {
             "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
         );
         assert_eq!(result.unwrap_err(), SaslError::NotAuthorized);
+    }
+
+    /// XEP-0474's example: SHA-1 of the two lists, sorted, with its separators; the
+    /// `h` attribute ends the server's first message and the client's proof covers it.
+    #[test]
+    fn the_downgrade_hash_is_xep_0474_s() {
+        assert_eq!(
+            downgrade_hash(
+                ScramHash::Sha1,
+                &["SCRAM-SHA-1-PLUS", "SCRAM-SHA-1"],
+                Some(&["tls-server-end-point", "tls-exporter"]),
+            ),
+            "G6k/rBLDqgOhRRaCuuatSDFkJ08="
+        );
+        // Without XEP-0440's list, no separator; the order given does not matter.
+        assert_eq!(
+            downgrade_hash(ScramHash::Sha256, &["PLAIN", "SCRAM-SHA-256"], None),
+            B64.encode(Sha256::digest(b"PLAIN\x1eSCRAM-SHA-256"))
+        );
+        let keys = derive_keys_with_salt(ScramHash::Sha256, "pencil", b"sel", 4096).unwrap();
+        let cf = parse_client_first(b"n,,n=user,r=abc").unwrap();
+        let (server, first) =
+            ScramServer::with_candidates(ScramHash::Sha256, cf, vec![keys], 4096, Some("SSDP="));
+        assert!(first.ends_with(",i=4096,h=SSDP="), "{first}");
+        assert_eq!(server.server_first, first);
     }
 
     /// RFC 5802 §6: what each flag may do with each mechanism, with and without an
@@ -791,7 +849,7 @@ mod tests {
             ("nope", None),
         ] {
             let cf = parse_client_first(b"n,,n=lea,r=abc").unwrap();
-            let (server, first) = ScramServer::with_candidates(hash, cf, all.clone(), 4096);
+            let (server, first) = ScramServer::with_candidates(hash, cf, all.clone(), 4096, None);
             assert!(first.contains(&format!("s={}", B64.encode(&salt))));
             let (msg, v) = proof_for(password, &server);
             match want {

@@ -312,20 +312,41 @@ pub fn acts_as_itself(authzid: Option<&str>, user: &str, domain: &str) -> bool {
     }
 }
 
+/// What a stream offered before the client chose a mechanism.
+pub struct Offer<'a> {
+    /// The SASL mechanisms of the profile the client uses (RFC 6120's or SASL2's list).
+    pub mechanisms: &'a [&'a str],
+    /// The channel bindings offered on this connection ([`channel_bindings`]).
+    pub bindings: &'a [ChannelBinding<'a>],
+    /// Whether a client of this door could be binding elsewhere on this server (a `y`
+    /// flag is then a downgrade; `scram::ClientFirst::check_binding`).
+    pub binds: bool,
+}
+
+impl Offer<'_> {
+    /// XEP-0474's hash of this offer for SCRAM with `hash`: the mechanisms, and the
+    /// channel-binding types when XEP-0440 listed some.
+    fn downgrade_hash(&self, hash: ScramHash) -> String {
+        let types: Vec<&str> = self.bindings.iter().map(|b| b.kind).collect();
+        scram::downgrade_hash(
+            hash,
+            self.mechanisms,
+            (!types.is_empty()).then_some(&types[..]),
+        )
+    }
+}
+
 /// Starts an exchange for `mechanism` with the initial response, on the server of
-/// `domain`; `bindings`: the channel bindings offered on this connection
-/// ([`channel_bindings`]); `binds`: whether a client of this door could be binding
-/// elsewhere on this server (a `y` flag is then a downgrade;
-/// `scram::ClientFirst::check_binding`). An authzid other than the user himself is
-/// refused (`invalid-authzid`), before any credential is read.
+/// `domain`, after `offer`. An authzid other than the user himself is refused
+/// (`invalid-authzid`), before any credential is read. SCRAM's first answer carries
+/// XEP-0474's downgrade protection hash of the offer.
 pub async fn start(
     accounts: &dyn LoginStore,
     domain: &str,
     mechanism: &str,
     initial: &[u8],
     iterations: u32,
-    bindings: &[ChannelBinding<'_>],
-    binds: bool,
+    offer: &Offer<'_>,
 ) -> Result<Step, AuthStoreError> {
     let (hash, plus) = match mechanism {
         "SCRAM-SHA-256" => (ScramHash::Sha256, false),
@@ -339,7 +360,7 @@ pub async fn start(
         Ok(f) => f,
         Err(e) => return Ok(Step::Failure(e)),
     };
-    if let Err(e) = first.check_binding(plus, bindings, binds) {
+    if let Err(e) = first.check_binding(plus, offer.bindings, offer.binds) {
         return Ok(Step::Failure(e));
     }
     let user = localpart(&first.username);
@@ -356,7 +377,8 @@ pub async fn start(
     };
     let ids = keys.iter().map(|(id, _)| *id).collect();
     let keys = keys.into_iter().map(|(_, k)| k).collect();
-    let (server, msg) = ScramServer::with_candidates(hash, first, keys, iterations);
+    let ssdp = offer.downgrade_hash(hash);
+    let (server, msg) = ScramServer::with_candidates(hash, first, keys, iterations, Some(&ssdp));
     Ok(Step::Challenge(msg, Exchange::Scram(Box::new(server), ids)))
 }
 
@@ -577,10 +599,16 @@ mod tests {
         assert!(!check_password(Some(&keys), "a", "s3cret", 4096));
     }
 
-    /// SCRAM's GS2 header may name the user himself as the authzid, nobody else: the
-    /// refusal comes with the first message, before any key is read.
-    #[tokio::test]
-    async fn scram_refuses_to_act_for_another() {
+    /// An offer of nothing (the exchanges below do not depend on it).
+    const NOTHING: Offer<'static> = Offer {
+        mechanisms: &[],
+        bindings: &[],
+        binds: false,
+    };
+
+    /// A SQLite store on disk with the account `alice` (password `s3cret`); the
+    /// directory goes with the store.
+    async fn store_with_alice() -> (tempfile::TempDir, causerie_store::Store) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/a.db?mode=rwc", dir.path().display());
         let store = causerie_store::Store::connect(&url).await.unwrap();
@@ -588,6 +616,14 @@ mod tests {
             .create_account("alice", &credentials_for("s3cret", 4096).unwrap())
             .await
             .unwrap();
+        (dir, store)
+    }
+
+    /// SCRAM's GS2 header may name the user himself as the authzid, nobody else: the
+    /// refusal comes with the first message, before any key is read.
+    #[tokio::test]
+    async fn scram_refuses_to_act_for_another() {
+        let (_dir, store) = store_with_alice().await;
         let first = |msg: &'static str| {
             let store = store.clone();
             async move {
@@ -597,8 +633,7 @@ mod tests {
                     "SCRAM-SHA-256",
                     msg.as_bytes(),
                     4096,
-                    &[],
-                    false,
+                    &NOTHING,
                 )
                 .await
                 .unwrap()
@@ -628,17 +663,11 @@ mod tests {
     /// same time.
     #[tokio::test]
     async fn plain_logs_in_and_refuses() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/a.db?mode=rwc", dir.path().display());
-        let store = causerie_store::Store::connect(&url).await.unwrap();
-        store
-            .create_account("alice", &credentials_for("s3cret", 4096).unwrap())
-            .await
-            .unwrap();
+        let (_dir, store) = store_with_alice().await;
         let plain = |msg: &'static [u8]| {
             let store = store.clone();
             async move {
-                start(&store, "ecole.test", "PLAIN", msg, 4096, &[], false)
+                start(&store, "ecole.test", "PLAIN", msg, 4096, &NOTHING)
                     .await
                     .unwrap()
             }
@@ -722,13 +751,7 @@ mod tests {
     #[tokio::test]
     async fn plain_takes_app_passwords_and_says_which() {
         use causerie_store::AppPasswordStore;
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/a.db?mode=rwc", dir.path().display());
-        let store = causerie_store::Store::connect(&url).await.unwrap();
-        store
-            .create_account("alice", &credentials_for("s3cret", 4096).unwrap())
-            .await
-            .unwrap();
+        let (_dir, store) = store_with_alice().await;
         let (secret, keys) = crate::app_passwords::new_secret(&store, "alice", 4096)
             .await
             .unwrap();
@@ -739,7 +762,7 @@ mod tests {
         let plain = |msg: Vec<u8>| {
             let store = store.clone();
             async move {
-                start(&store, "ecole.test", "PLAIN", &msg, 4096, &[], false)
+                start(&store, "ecole.test", "PLAIN", &msg, 4096, &NOTHING)
                     .await
                     .unwrap()
             }

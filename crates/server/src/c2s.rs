@@ -539,8 +539,11 @@ impl<T: Transport> Conn<T> {
             features.push_str(&format!("<mechanism>{m}</mechanism>"));
         }
         let bearer = self.bearer_on();
+        // RFC 6120's list as advertised (XEP-0474 hashes it).
+        let mut advertised = offered.to_vec();
         if bearer {
             features.push_str(&format!("<mechanism>{}</mechanism>", sso::MECHANISM));
+            advertised.push(sso::MECHANISM);
         }
         features.push_str("</mechanisms>");
         // XEP-0440: which types the -PLUS mechanisms bind with.
@@ -602,8 +605,11 @@ impl<T: Transport> Conn<T> {
                     &mechanism,
                     &initial,
                     self.server.config.auth.scram_iterations,
-                    &bindings,
-                    self.binds(!bindings.is_empty()),
+                    &auth::Offer {
+                        mechanisms: &advertised,
+                        bindings: &bindings,
+                        binds: self.binds(!bindings.is_empty()),
+                    },
                 )
                 .await
                 .map_err(|e| {
@@ -928,8 +934,11 @@ impl<T: Transport> Conn<T> {
                     &req.mechanism,
                     initial,
                     self.server.config.auth.scram_iterations,
-                    bindings,
-                    self.binds(!bindings.is_empty()),
+                    &auth::Offer {
+                        mechanisms: offered,
+                        bindings,
+                        binds: self.binds(!bindings.is_empty()),
+                    },
                 )
                 .await
                 .map_err(backend)?;
