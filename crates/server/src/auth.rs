@@ -224,7 +224,7 @@ pub fn mechanisms(bound: bool, confidential: bool) -> &'static [&'static str] {
 /// The channel-binding types offered, strongest first: `tls-exporter` (RFC 9266) on
 /// every TLS connection (TLS 1.2 with the extended master secret only, `tls::load`),
 /// then `tls-server-end-point` (RFC 5929: binds the certificate only, not the
-/// connection; XEP-0440 §5 asks servers to offer it, for clients that know no other)
+/// connection; XEP-0440's security considerations ask servers to offer it, for clients that know no other)
 /// where the certificate's signature names its hash. Not `tls-unique` (undefined in
 /// TLS 1.3, RFC 9266 §1).
 pub const TLS_EXPORTER: &str = "tls-exporter";
@@ -655,6 +655,43 @@ mod tests {
                 matches!(first(other).await, Step::Failure(SaslError::InvalidAuthzid)),
                 "{other}"
             );
+        }
+    }
+
+    /// XEP-0474: SCRAM's first answer ends with the hash of the offer it answers: the
+    /// mechanisms as advertised (OAUTHBEARER included when it was) and, only when
+    /// XEP-0440 listed some, the binding types.
+    #[tokio::test]
+    async fn scram_answers_with_the_hash_of_the_offer() {
+        let (_dir, store) = store_with_alice().await;
+        let data = [7u8; 32];
+        let bound = [ChannelBinding {
+            kind: TLS_EXPORTER,
+            data: &data,
+        }];
+        let mechanisms = ["SCRAM-SHA-256", "PLAIN", "OAUTHBEARER"];
+        for bindings in [&bound[..], &[]] {
+            let offer = Offer {
+                mechanisms: &mechanisms,
+                bindings,
+                binds: false,
+            };
+            let step = start(
+                &store,
+                "ecole.test",
+                "SCRAM-SHA-256",
+                b"n,,n=alice,r=abc",
+                4096,
+                &offer,
+            )
+            .await
+            .unwrap();
+            let Step::Challenge(first, _) = step else {
+                panic!("no challenge");
+            };
+            let types = (!bindings.is_empty()).then_some(&[TLS_EXPORTER][..]);
+            let h = scram::downgrade_hash(ScramHash::Sha256, &mechanisms, types);
+            assert!(first.ends_with(&format!(",h={h}")), "{first}");
         }
     }
 

@@ -913,7 +913,7 @@ impl<T: Transport> Conn<T> {
                 let login = sasl2::token_login(
                     &self.server.store,
                     &req.mechanism,
-                    sasl2::fast_binding(&req.mechanism, bindings),
+                    bindings,
                     initial,
                     req.agent.id.as_deref(),
                     req.fast_count,

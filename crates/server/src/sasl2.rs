@@ -246,19 +246,19 @@ pub fn resource_for(tag: Option<&str>) -> String {
 pub fn fast_mechanisms(bindings: &[ChannelBinding<'_>]) -> Vec<&'static str> {
     ht::MECHANISMS
         .iter()
-        .filter(|(_, cb)| cb.is_none_or(|kind| bindings.iter().any(|b| b.kind == kind)))
         .map(|(m, _)| *m)
+        .filter(|m| fast_binding(m, bindings).is_some())
         .collect()
 }
 
-/// The channel-binding data an HT `mechanism` covers on this connection (empty for
-/// `-NONE`, or for a type not offered: [`fast_mechanisms`] did not offer it then).
-pub fn fast_binding<'a>(mechanism: &str, bindings: &[ChannelBinding<'a>]) -> &'a [u8] {
-    ht::channel_binding(mechanism)
-        .flatten()
-        .and_then(|kind| bindings.iter().find(|b| b.kind == kind))
-        .map(|b| b.data)
-        .unwrap_or(&[])
+/// The channel-binding data an HT `mechanism` covers on this connection: empty for
+/// `-NONE`; None for a mechanism not known here or bound with a type this connection
+/// does not offer (a login with it is refused, never checked unbound).
+pub fn fast_binding<'a>(mechanism: &str, bindings: &[ChannelBinding<'a>]) -> Option<&'a [u8]> {
+    match ht::channel_binding(mechanism)? {
+        None => Some(&[]),
+        Some(kind) => bindings.iter().find(|b| b.kind == kind).map(|b| b.data),
+    }
 }
 
 /// The outcome of a token login.
@@ -271,20 +271,23 @@ pub enum TokenLogin {
     Refused(SaslError),
 }
 
-/// A token login with the HT `mechanism` over the channel-binding data `cb`
+/// A token login with the HT `mechanism` on a connection with these channel `bindings`
 /// ([`fast_binding`]): checks the proof against the live tokens the client `agent` was
 /// issued for that mechanism (XEP-0484: a token logs in with its own mechanism only),
 /// and the replay counter. Every refusal is one answer (unknown account, unknown
 /// client, expired or replayed token, another mechanism's token, wrong proof or
-/// channel).
+/// channel, a binding this connection does not have).
 pub async fn token_login(
     store: &dyn FastStore,
     mechanism: &str,
-    cb: &[u8],
+    bindings: &[ChannelBinding<'_>],
     initial: &[u8],
     agent: Option<&str>,
     count: Option<i64>,
 ) -> Result<TokenLogin, AuthStoreError> {
+    let Some(cb) = fast_binding(mechanism, bindings) else {
+        return Ok(TokenLogin::Refused(SaslError::NotAuthorized));
+    };
     let first = match ht::parse_initial(initial) {
         Ok(f) => f,
         Err(e) => return Ok(TokenLogin::Refused(e)),
@@ -347,6 +350,103 @@ pub async fn issue(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use causerie_store::AccountStore;
+
+    /// XEP-0484: a token logs in with the mechanism it was issued for only, bound to
+    /// this connection's data for that mechanism's type; the server's answer covers the
+    /// same channel. A bound mechanism whose binding the connection lacks is refused.
+    #[tokio::test]
+    async fn a_token_logs_in_with_its_own_mechanism_and_channel_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/a.db?mode=rwc", dir.path().display());
+        let store = causerie_store::Store::connect(&url).await.unwrap();
+        store
+            .create_account(
+                "alice",
+                &crate::auth::credentials_for("s3cret", 4096).unwrap(),
+            )
+            .await
+            .unwrap();
+        let token_of = |el: String| {
+            let start = el.find("token='").unwrap() + 7;
+            el[start..].split('\'').next().unwrap().to_string()
+        };
+        const EXPORTER: [u8; 32] = [1; 32];
+        const END_POINT: [u8; 32] = [2; 32];
+        const BOTH: &[ChannelBinding<'static>] = &[
+            ChannelBinding {
+                kind: "tls-exporter",
+                data: &EXPORTER,
+            },
+            ChannelBinding {
+                kind: "tls-server-end-point",
+                data: &END_POINT,
+            },
+        ];
+        let login = |mechanism: &'static str,
+                     bindings: &'static [ChannelBinding<'static>],
+                     token: String,
+                     cb: &'static [u8]| {
+            let store = store.clone();
+            async move {
+                let mut initial = b"alice\0".to_vec();
+                initial.extend(ht::initiator(token.as_bytes(), cb));
+                match token_login(&store, mechanism, bindings, &initial, Some("ua"), None)
+                    .await
+                    .unwrap()
+                {
+                    TokenLogin::Valid { user, answer } => {
+                        assert_eq!(user, "alice");
+                        assert_eq!(answer, ht::responder(token.as_bytes(), cb));
+                        true
+                    }
+                    TokenLogin::Refused(e) => {
+                        assert_eq!(e, SaslError::NotAuthorized);
+                        false
+                    }
+                }
+            }
+        };
+        let (both, x, e): (_, &'static [u8], &'static [u8]) = (BOTH, &EXPORTER, &END_POINT);
+        let expr = token_of(
+            issue(&store, "alice", "ua", ht::HT_SHA_256_EXPR, 30)
+                .await
+                .unwrap(),
+        );
+        assert!(
+            !login(ht::HT_SHA_256_NONE, both, expr.clone(), &[]).await,
+            "unbound"
+        );
+        assert!(
+            !login(ht::HT_SHA_256_ENDP, both, expr.clone(), e).await,
+            "another type"
+        );
+        assert!(
+            !login(ht::HT_SHA_256_EXPR, both, expr.clone(), e).await,
+            "another channel"
+        );
+        assert!(
+            !login(ht::HT_SHA_256_EXPR, &both[1..], expr.clone(), x).await,
+            "not offered"
+        );
+        assert!(login(ht::HT_SHA_256_EXPR, both, expr, x).await);
+        let endp = token_of(
+            issue(&store, "alice", "ua", ht::HT_SHA_256_ENDP, 30)
+                .await
+                .unwrap(),
+        );
+        assert!(login(ht::HT_SHA_256_ENDP, both, endp, e).await);
+        assert_eq!(
+            fast_mechanisms(both),
+            [
+                ht::HT_SHA_256_EXPR,
+                ht::HT_SHA_256_ENDP,
+                ht::HT_SHA_256_NONE
+            ]
+        );
+        assert_eq!(fast_mechanisms(&[]), [ht::HT_SHA_256_NONE]);
+        assert_eq!(fast_binding("HT-SHA-256-UNIQ", both), None);
+    }
 
     #[test]
     fn the_console_shows_what_the_client_named() {

@@ -46,11 +46,9 @@ pub async fn login(
     let Some(login) = store.sso_token_take(&digest(&response.token)).await? else {
         return Ok(Err(SaslError::NotAuthorized));
     };
-    if let Some(authzid) = &response.authzid {
-        let bare = format!("{}@{}", login.user, domain);
-        if authzid != &login.user && authzid != &bare {
-            return Ok(Err(SaslError::InvalidAuthzid));
-        }
+    // As for a password: the user himself only (localpart or bare JID).
+    if !crate::auth::acts_as_itself(response.authzid.as_deref(), &login.user, domain) {
+        return Ok(Err(SaslError::InvalidAuthzid));
     }
     Ok(Ok(login))
 }

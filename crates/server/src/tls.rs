@@ -63,7 +63,7 @@ pub fn load_bound(config: &Config) -> Result<Loaded, TlsError> {
     let certs = read_certs(&cert_path)?;
     let end_point = server_end_point(&certs[0]);
     if end_point.is_none() {
-        tracing::info!(cert = %cert_path.display(), "the certificate's signature names no single hash: tls-server-end-point channel binding not offered");
+        tracing::info!(cert = %cert_path.display(), "the certificate cannot be read for its signature's hash, or it names none this server knows (Ed25519, RSASSA-PSS): tls-server-end-point channel binding not offered");
     }
     let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| TlsError::Read {
         path: key_path.clone(),
@@ -93,11 +93,13 @@ pub fn load_bound(config: &Config) -> Result<Loaded, TlsError> {
 /// The `tls-server-end-point` channel-binding data of the server's certificate (RFC 5929
 /// §4.1): the hash of the certificate (DER) with the hash function of its signature
 /// algorithm, SHA-256 where that is MD5 or SHA-1. None where the algorithm names no
-/// single hash (Ed25519, RSASSA-PSS, …: RFC 5929 leaves those undefined) or the
-/// certificate cannot be read: the type is then not offered.
+/// single hash (Ed25519: RFC 5929 leaves it undefined), where the hash is in its
+/// parameters (RSASSA-PSS, not read here) or the certificate cannot be read: the type
+/// is then not offered.
 ///
-/// XEP-0440 §5 asks servers to implement this type (a client that knows no other can
-/// still bind); it binds the certificate only, so `tls-exporter` comes first in the offer.
+/// XEP-0440's security considerations ask servers to implement this type (a client
+/// that knows no other can still bind); it binds the certificate only, so
+/// `tls-exporter` comes first in the offer.
 pub fn server_end_point(cert: &CertificateDer<'_>) -> Option<Box<[u8]>> {
     use sha2::Digest;
     use x509_cert::der::Decode;
