@@ -23,6 +23,7 @@ import requests
 
 import harness
 from directory_fixture import S1, access, import_ok, school, user_entry
+from directory_fixture import password as directory_password
 from raw import NS_SASL, RawClient, local, tostring
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -358,3 +359,35 @@ def test_a_cas_configuration_that_could_be_abused_is_refused(make_server, cas_se
     srv.write_config()
     cp = srv.check()
     assert cp.returncode != 0 and field in (cp.stdout + cp.stderr), (cp.stdout, cp.stderr)
+
+
+def test_scram_s_downgrade_hash_counts_the_portal_s_mechanism(make_server, cas):
+    """XEP-0474: with the portal's login on, RFC 6120's list carries OAUTHBEARER and
+    SASL2's does not; SCRAM's `h` is the hash of the list of the profile the client
+    uses, as this client saw it, so the two differ."""
+    from sasl2_client import Scram, authenticate, mechanisms
+    from test_channel_binding import h_attribute, sasl_scram, ssdp
+
+    sch = cas_school(make_server, cas)
+    srv = sch.srv
+    login = "hugo.bernard"
+    seen = []
+    for profile in ("sasl", "sasl2"):
+        c, feats = xmpp_features(srv)
+        with c:
+            cb = feats.find("{urn:xmpp:sasl-cb:0}sasl-channel-binding")
+            types = [t.get("type") for t in cb]
+            s = Scram(login, directory_password(login))
+            if profile == "sasl":
+                offered = RawClient.mechanisms(feats)
+                assert "OAUTHBEARER" in offered, offered
+                el, verified = sasl_scram(c, "SCRAM-SHA-256", s)
+                assert local(el.tag) == "success" and verified, tostring(el)
+            else:
+                offered = mechanisms(feats)
+                assert "OAUTHBEARER" not in offered, offered
+                out = authenticate(c, "SCRAM-SHA-256", s.first(), scram=s)
+                assert out.ok and out.scram_verified, tostring(out.el)
+            assert h_attribute(s.server_first) == ssdp(offered, types)
+            seen.append(h_attribute(s.server_first))
+    assert seen[0] != seen[1]
