@@ -1,7 +1,8 @@
 """A small XEP-0388 SASL2 client over :class:`raw.RawClient` (slixmpp does not speak
 SASL2): SCRAM-SHA-256 and PLAIN, XEP-0386 Bind 2 and XEP-0484 FAST (HT-SHA-256-NONE)
 written out by hand from the XEPs, so that the tests check the server against the
-specifications, not against its own code.
+specifications, not against its own code. Its SCRAM also serves RFC 6120's SASL
+(:func:`sasl_scram`), and XEP-0474's hash is computed here from the features (:func:`ssdp`).
 """
 
 from __future__ import annotations
@@ -179,3 +180,29 @@ def token_login(server, account, token: str, agent: str, **kw) -> tuple[RawClien
 
 def new_agent() -> str:
     return str(uuid.uuid4())
+
+
+def sasl_scram(c: RawClient, mechanism: str, scram: Scram) -> tuple[ET.Element, bool]:
+    """An RFC 6120 SASL SCRAM exchange: the last element, and whether the server's
+    signature was the expected one."""
+    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+    c.send(f"<auth xmlns='{NS_SASL}' mechanism='{mechanism}'>{b64(scram.first())}</auth>")
+    el = c.wait_for(lambda e: e.tag.startswith(f"{{{NS_SASL}}}"), what="SASL answer")
+    if local(el.tag) != "challenge":
+        return el, False
+    c.send(f"<response xmlns='{NS_SASL}'>{b64(scram.final(base64.b64decode(el.text or '')))}</response>")
+    el = c.wait_for(lambda e: e.tag.startswith(f"{{{NS_SASL}}}"), what="SASL answer")
+    return el, local(el.tag) == "success" and base64.b64decode(el.text or "") == scram.server_final
+
+
+def ssdp(mechanisms: list[str], types: list[str] | None) -> str:
+    """XEP-0474's hash (SHA-256 for SCRAM-SHA-256), computed here from the features."""
+    s = "\x1e".join(sorted(mechanisms))
+    if types is not None:
+        s += "\x1f" + "\x1e".join(sorted(types))
+    return base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()
+
+
+def h_attribute(server_first: bytes) -> str | None:
+    attrs = dict(kv.split("=", 1) for kv in server_first.decode().split(","))
+    return attrs.get("h")

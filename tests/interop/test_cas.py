@@ -365,8 +365,7 @@ def test_scram_s_downgrade_hash_counts_the_portal_s_mechanism(make_server, cas):
     """XEP-0474: with the portal's login on, RFC 6120's list carries OAUTHBEARER and
     SASL2's does not; SCRAM's `h` is the hash of the list of the profile the client
     uses, as this client saw it, so the two differ."""
-    from sasl2_client import Scram, authenticate, mechanisms
-    from test_channel_binding import h_attribute, sasl_scram, ssdp
+    from sasl2_client import Scram, authenticate, h_attribute, mechanisms, sasl_scram, ssdp
 
     sch = cas_school(make_server, cas)
     srv = sch.srv

@@ -1,7 +1,9 @@
-"""SCRAM's -PLUS mechanisms with tls-exporter channel binding (RFC 5802 §6, RFC 9266,
-XEP-0440): a client that binds its login to its TLS connection cannot be relayed by
-someone in the middle who holds another TLS connection to the server, and one whose
--PLUS offer was stripped (flag `y`) is refused on every door.
+"""SCRAM's -PLUS mechanisms and FAST's bound tokens with tls-exporter and
+tls-server-end-point channel binding (RFC 5802 §6, RFC 9266, RFC 5929, XEP-0440,
+XEP-0484): a client that binds its login to its TLS connection cannot be relayed by
+someone in the middle who holds another TLS connection to the server, one whose -PLUS
+offer was stripped (flag `y`) is refused on every door, and SCRAM's first answer
+carries XEP-0474's hash of what was offered.
 
 Python's ssl module has no TLS exporter, so the client computes RFC 9266's value
 itself from the TLS 1.3 exporter secret that OpenSSL writes to a key log file
@@ -16,7 +18,7 @@ import hmac
 import xml.etree.ElementTree as ET
 
 from raw import NS_SASL, RawClient, local, make_client_ssl_context, tostring
-from sasl2_client import Scram, authenticate, ht_proof, mechanisms, new_agent
+from sasl2_client import Scram, authenticate, h_attribute, ht_proof, mechanisms, new_agent, sasl_scram, ssdp
 
 NS_SASL_CB = "urn:xmpp:sasl-cb:0"
 
@@ -61,19 +63,6 @@ def connect_bound(server, tmp_path, name: str = "keys") -> tuple[RawClient, ET.E
     return c, feats, tls_exporter(bytes.fromhex(secrets[0][2]))
 
 
-def sasl_scram(c: RawClient, mechanism: str, scram: Scram) -> tuple[ET.Element, bool]:
-    """An RFC 6120 SASL SCRAM exchange: the last element, and whether the server's
-    signature was the expected one."""
-    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
-    c.send(f"<auth xmlns='{NS_SASL}' mechanism='{mechanism}'>{b64(scram.first())}</auth>")
-    el = c.wait_for(lambda e: e.tag.startswith(f"{{{NS_SASL}}}"), what="SASL answer")
-    if local(el.tag) != "challenge":
-        return el, False
-    c.send(f"<response xmlns='{NS_SASL}'>{b64(scram.final(base64.b64decode(el.text or '')))}</response>")
-    el = c.wait_for(lambda e: e.tag.startswith(f"{{{NS_SASL}}}"), what="SASL answer")
-    return el, local(el.tag) == "success" and base64.b64decode(el.text or "") == scram.server_final
-
-
 def failure_condition(el: ET.Element) -> str | None:
     assert local(el.tag) == "failure", tostring(el)
     return next((local(x.tag) for x in el if local(x.tag) != "text"), None)
@@ -94,16 +83,22 @@ def test_a_tls_1_3_stream_offers_plus_mechanisms_bound_with_tls_exporter(server,
         assert "SCRAM-SHA-256-PLUS" in mechanisms(feats)
 
 
+def logs_in_bound(c: RawClient, user, kind: str, cb: bytes) -> None:
+    """SCRAM-SHA-256-PLUS bound with `kind` and its data `cb` succeeds, the server's
+    signature covers the binding, and the stream binds a resource of the user's."""
+    s = Scram(user.user, user.password, gs2=f"p={kind},,".encode(), cb=cb)
+    el, verified = sasl_scram(c, "SCRAM-SHA-256-PLUS", s)
+    assert local(el.tag) == "success", tostring(el)
+    assert verified, "the server's signature covers the bound channel"
+    c.open_stream()
+    assert c.bind("bound").startswith(f"{user.user}@")
+
+
 def test_a_login_bound_to_its_own_connection_succeeds(server, make_user, tmp_path):
     user = make_user()
     c, _, exporter = connect_bound(server, tmp_path)
     with c:
-        s = Scram(user.user, user.password, gs2=b"p=tls-exporter,,", cb=exporter)
-        el, verified = sasl_scram(c, "SCRAM-SHA-256-PLUS", s)
-        assert local(el.tag) == "success", tostring(el)
-        assert verified, "the server's signature covers the bound channel"
-        c.open_stream()
-        assert c.bind("bound").startswith(f"{user.user}@")
+        logs_in_bound(c, user, "tls-exporter", exporter)
 
 
 def test_a_login_bound_to_another_connection_is_refused(server, make_user, tmp_path):
@@ -157,25 +152,7 @@ def test_a_login_bound_to_the_server_certificate_succeeds(server, make_user, tmp
         wrong = Scram(user.user, user.password, gs2=b"p=tls-server-end-point,,", cb=exporter)
         el, _ = sasl_scram(c, "SCRAM-SHA-256-PLUS", wrong)
         assert failure_condition(el) == "not-authorized"
-        s = Scram(user.user, user.password, gs2=b"p=tls-server-end-point,,", cb=cert)
-        el, verified = sasl_scram(c, "SCRAM-SHA-256-PLUS", s)
-        assert local(el.tag) == "success", tostring(el)
-        assert verified, "the server's signature covers the certificate's hash"
-        c.open_stream()
-        assert c.bind("cert").startswith(f"{user.user}@")
-
-
-def ssdp(mechanisms: list[str], types: list[str] | None) -> str:
-    """XEP-0474's hash (SHA-256 for SCRAM-SHA-256), computed here from the features."""
-    s = "\x1e".join(sorted(mechanisms))
-    if types is not None:
-        s += "\x1f" + "\x1e".join(sorted(types))
-    return base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()
-
-
-def h_attribute(server_first: bytes) -> str | None:
-    attrs = dict(kv.split("=", 1) for kv in server_first.decode().split(","))
-    return attrs.get("h")
+        logs_in_bound(c, user, "tls-server-end-point", cert)
 
 
 def test_scram_carries_the_downgrade_hash_of_what_was_offered(server, make_user, tmp_path):

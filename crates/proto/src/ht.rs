@@ -23,7 +23,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::scram::SaslError;
+use crate::scram::{SaslError, TLS_EXPORTER, TLS_SERVER_END_POINT};
 
 /// The HT mechanism without channel binding.
 pub const HT_SHA_256_NONE: &str = "HT-SHA-256-NONE";
@@ -35,8 +35,8 @@ pub const HT_SHA_256_ENDP: &str = "HT-SHA-256-ENDP";
 /// The HT mechanisms known here, strongest first, with the channel-binding type each
 /// binds with (None: `-NONE`).
 pub const MECHANISMS: [(&str, Option<&str>); 3] = [
-    (HT_SHA_256_EXPR, Some("tls-exporter")),
-    (HT_SHA_256_ENDP, Some("tls-server-end-point")),
+    (HT_SHA_256_EXPR, Some(TLS_EXPORTER)),
+    (HT_SHA_256_ENDP, Some(TLS_SERVER_END_POINT)),
     (HT_SHA_256_NONE, None),
 ];
 

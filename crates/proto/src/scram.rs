@@ -254,6 +254,12 @@ pub enum CbindFlag {
     Bound(String),
 }
 
+/// The channel-binding types this server knows (RFC 5056 names): `tls-exporter` (RFC
+/// 9266), which binds the connection, and `tls-server-end-point` (RFC 5929), which binds
+/// the certificate only. Not `tls-unique` (undefined in TLS 1.3, RFC 9266 §1).
+pub const TLS_EXPORTER: &str = "tls-exporter";
+pub const TLS_SERVER_END_POINT: &str = "tls-server-end-point";
+
 /// The channel binding a server offers on a connection: its type (RFC 5056 name) and
 /// the connection's data for that type.
 #[derive(Debug, Clone, Copy)]

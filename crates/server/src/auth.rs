@@ -25,7 +25,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use causerie_proto::scram::{
-    self, ChannelBinding, ClientFirst, SaslError, ScramHash, ScramKeys, ScramServer,
+    self, ChannelBinding, ClientFirst, SaslError, ScramHash, ScramKeys, ScramServer, TLS_EXPORTER,
+    TLS_SERVER_END_POINT,
 };
 use causerie_store::{AccountStore, AppPasswordStore, Credentials, ScramCredential, StoreError};
 
@@ -221,18 +222,12 @@ pub fn mechanisms(bound: bool, confidential: bool) -> &'static [&'static str] {
     &ALL[first..end]
 }
 
-/// The channel-binding types offered, strongest first: `tls-exporter` (RFC 9266) on
-/// every TLS connection (TLS 1.2 with the extended master secret only, `tls::load`),
-/// then `tls-server-end-point` (RFC 5929: binds the certificate only, not the
-/// connection; XEP-0440's security considerations ask servers to offer it, for clients that know no other)
-/// where the certificate's signature names its hash. Not `tls-unique` (undefined in
-/// TLS 1.3, RFC 9266 §1).
-pub const TLS_EXPORTER: &str = "tls-exporter";
-pub const TLS_SERVER_END_POINT: &str = "tls-server-end-point";
-
-/// A connection's channel bindings as offered: none without TLS (`exporter`: its
-/// `tls-exporter` data); with it, the exporter's, then the certificate's
-/// (`end_point`, `tls::server_end_point`) when there is one.
+/// A connection's channel bindings as offered, strongest first: none without TLS
+/// (`exporter`: its `tls-exporter` data, on every TLS connection, TLS 1.2 with the
+/// extended master secret only, `tls::load`); with it, the exporter's, then the
+/// certificate's `tls-server-end-point` data (`end_point`, `tls::server_end_point`: it
+/// binds the certificate only; XEP-0440's security considerations ask servers to offer
+/// it, for clients that know no other) when its signature names a hash.
 pub fn channel_bindings<'a>(
     exporter: Option<&'a [u8; 32]>,
     end_point: Option<&'a [u8]>,
@@ -522,7 +517,7 @@ impl Throttle {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     thread_local! {
@@ -531,8 +526,6 @@ mod tests {
         pub(super) static DERIVED: std::cell::Cell<Option<u32>> = const { std::cell::Cell::new(None) };
     }
 
-    /// An unknown account costs the same derivation as a known one: the check runs
-    /// PBKDF2 with the configured iteration count on fake keys, and refuses.
     /// The -PLUS mechanisms only where the channel binds, PLAIN only where it is
     /// confidential, SCRAM everywhere.
     #[test]
@@ -554,6 +547,8 @@ mod tests {
         assert_eq!(mechanisms(false, false), ["SCRAM-SHA-256", "SCRAM-SHA-1"]);
     }
 
+    /// An unknown account costs the same derivation as a known one: the check runs
+    /// PBKDF2 with the configured iteration count on fake keys, and refuses.
     #[test]
     fn unknown_accounts_run_the_key_derivation() {
         let creds = credentials_for("s3cret", 4096).unwrap();
@@ -607,8 +602,8 @@ mod tests {
     };
 
     /// A SQLite store on disk with the account `alice` (password `s3cret`); the
-    /// directory goes with the store.
-    async fn store_with_alice() -> (tempfile::TempDir, causerie_store::Store) {
+    /// directory goes with the store (SASL2's tests use it too).
+    pub(crate) async fn store_with_alice() -> (tempfile::TempDir, causerie_store::Store) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/a.db?mode=rwc", dir.path().display());
         let store = causerie_store::Store::connect(&url).await.unwrap();

@@ -535,15 +535,15 @@ impl<T: Transport> Conn<T> {
             !bindings.is_empty(),
             self.secure || self.plaintext_allowed(),
         );
-        for m in offered {
-            features.push_str(&format!("<mechanism>{m}</mechanism>"));
-        }
+        // RFC 6120's list, as advertised (XEP-0474 hashes it): OAUTHBEARER joins it with
+        // the portal's login.
         let bearer = self.bearer_on();
-        // RFC 6120's list as advertised (XEP-0474 hashes it).
         let mut advertised = offered.to_vec();
         if bearer {
-            features.push_str(&format!("<mechanism>{}</mechanism>", sso::MECHANISM));
             advertised.push(sso::MECHANISM);
+        }
+        for m in &advertised {
+            features.push_str(&format!("<mechanism>{m}</mechanism>"));
         }
         features.push_str("</mechanisms>");
         // XEP-0440: which types the -PLUS mechanisms bind with.

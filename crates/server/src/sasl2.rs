@@ -350,23 +350,14 @@ pub async fn issue(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use causerie_store::AccountStore;
+    use causerie_proto::scram::{TLS_EXPORTER, TLS_SERVER_END_POINT};
 
     /// XEP-0484: a token logs in with the mechanism it was issued for only, bound to
     /// this connection's data for that mechanism's type; the server's answer covers the
     /// same channel. A bound mechanism whose binding the connection lacks is refused.
     #[tokio::test]
     async fn a_token_logs_in_with_its_own_mechanism_and_channel_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/a.db?mode=rwc", dir.path().display());
-        let store = causerie_store::Store::connect(&url).await.unwrap();
-        store
-            .create_account(
-                "alice",
-                &crate::auth::credentials_for("s3cret", 4096).unwrap(),
-            )
-            .await
-            .unwrap();
+        let (_dir, store) = crate::auth::tests::store_with_alice().await;
         let token_of = |el: String| {
             let start = el.find("token='").unwrap() + 7;
             el[start..].split('\'').next().unwrap().to_string()
@@ -375,11 +366,11 @@ mod tests {
         const END_POINT: [u8; 32] = [2; 32];
         const BOTH: &[ChannelBinding<'static>] = &[
             ChannelBinding {
-                kind: "tls-exporter",
+                kind: TLS_EXPORTER,
                 data: &EXPORTER,
             },
             ChannelBinding {
-                kind: "tls-server-end-point",
+                kind: TLS_SERVER_END_POINT,
                 data: &END_POINT,
             },
         ];
@@ -407,37 +398,36 @@ mod tests {
                 }
             }
         };
-        let (both, x, e): (_, &'static [u8], &'static [u8]) = (BOTH, &EXPORTER, &END_POINT);
         let expr = token_of(
             issue(&store, "alice", "ua", ht::HT_SHA_256_EXPR, 30)
                 .await
                 .unwrap(),
         );
         assert!(
-            !login(ht::HT_SHA_256_NONE, both, expr.clone(), &[]).await,
+            !login(ht::HT_SHA_256_NONE, BOTH, expr.clone(), &[]).await,
             "unbound"
         );
         assert!(
-            !login(ht::HT_SHA_256_ENDP, both, expr.clone(), e).await,
+            !login(ht::HT_SHA_256_ENDP, BOTH, expr.clone(), &END_POINT).await,
             "another type"
         );
         assert!(
-            !login(ht::HT_SHA_256_EXPR, both, expr.clone(), e).await,
+            !login(ht::HT_SHA_256_EXPR, BOTH, expr.clone(), &END_POINT).await,
             "another channel"
         );
         assert!(
-            !login(ht::HT_SHA_256_EXPR, &both[1..], expr.clone(), x).await,
+            !login(ht::HT_SHA_256_EXPR, &BOTH[1..], expr.clone(), &EXPORTER).await,
             "not offered"
         );
-        assert!(login(ht::HT_SHA_256_EXPR, both, expr, x).await);
+        assert!(login(ht::HT_SHA_256_EXPR, BOTH, expr, &EXPORTER).await);
         let endp = token_of(
             issue(&store, "alice", "ua", ht::HT_SHA_256_ENDP, 30)
                 .await
                 .unwrap(),
         );
-        assert!(login(ht::HT_SHA_256_ENDP, both, endp, e).await);
+        assert!(login(ht::HT_SHA_256_ENDP, BOTH, endp, &END_POINT).await);
         assert_eq!(
-            fast_mechanisms(both),
+            fast_mechanisms(BOTH),
             [
                 ht::HT_SHA_256_EXPR,
                 ht::HT_SHA_256_ENDP,
@@ -445,7 +435,7 @@ mod tests {
             ]
         );
         assert_eq!(fast_mechanisms(&[]), [ht::HT_SHA_256_NONE]);
-        assert_eq!(fast_binding("HT-SHA-256-UNIQ", both), None);
+        assert_eq!(fast_binding("HT-SHA-256-UNIQ", BOTH), None);
     }
 
     #[test]

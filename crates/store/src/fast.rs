@@ -32,9 +32,8 @@ pub struct FastToken {
 #[async_trait::async_trait]
 pub trait FastStore: Send + Sync {
     /// Stores a new token of `user`'s client `agent` for `mechanism`, valid until
-    /// `expires_ms`, and
-    /// deletes that client's expired tokens and those beyond [`TOKENS_PER_AGENT`] (the
-    /// oldest). Err(NotFound) when `user` has no account.
+    /// `expires_ms`, and deletes that client's expired tokens and those beyond
+    /// [`TOKENS_PER_AGENT`] (the oldest). Err(NotFound) when `user` has no account.
     async fn fast_issue(
         &self,
         user: &str,
