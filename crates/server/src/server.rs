@@ -297,7 +297,12 @@ impl Server {
 
     /// The bare JID of account `user`.
     pub fn bare_jid(&self, user: &str) -> String {
-        format!("{user}@{}", self.domain)
+        // Without `format!`'s machinery: this runs several times per stanza.
+        let mut jid = String::with_capacity(user.len() + 1 + self.domain.len());
+        jid.push_str(user);
+        jid.push('@');
+        jid.push_str(&self.domain);
+        jid
     }
 
     /// Whether the account exists (a storage failure counts as "no").

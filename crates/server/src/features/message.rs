@@ -81,22 +81,22 @@ fn archive_entries(
 ) -> Vec<AccountArchiveEntry> {
     let text = xml::to_string(stanza);
     let stamp_ms = chrono::Utc::now().timestamp_millis();
-    let entry = |owner: &str, with: &str, outgoing: bool| AccountArchiveEntry {
+    let entry = |owner: &str, with: &str, outgoing: bool, stanza: String| AccountArchiveEntry {
         owner: owner.to_string(),
         message: AccountMessage {
             stanza_id: stanza_id.to_string(),
             with: server.bare_jid(with),
             outgoing,
-            stanza: text.clone(),
+            stanza,
             stamp_ms,
         },
     };
     if sender == recipient {
-        return vec![entry(sender, sender, true)];
+        return vec![entry(sender, sender, true, text)];
     }
     vec![
-        entry(sender, recipient, true),
-        entry(recipient, sender, false),
+        entry(sender, recipient, true, text.clone()),
+        entry(recipient, sender, false, text),
     ]
 }
 
@@ -147,7 +147,7 @@ pub async fn outbound(
         };
         // Time-ordered (UUIDv7: 48 bits of time, 74 random): the archives' unique index
         // on (owner, stanza id) grows at its end instead of at random places.
-        let stanza_id = uuid::Uuid::now_v7().to_string();
+        let stanza_id = crate::stanza::time_ordered_id();
         stanza.append_child(xml::elem(
             "stanza-id",
             ns::SID,

@@ -163,7 +163,7 @@ async fn groupchat(server: &Server, session: &Session, stanza: Element, room: &s
     }
     if has_body {
         // Time-ordered, as 1:1 messages' (features/message.rs).
-        let stanza_id = uuid::Uuid::now_v7().to_string();
+        let stanza_id = crate::stanza::time_ordered_id();
         out.append_child(xml::elem(
             "stanza-id",
             NS_SID,
