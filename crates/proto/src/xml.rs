@@ -55,7 +55,7 @@ pub fn text_elem(name: &str, ns: &str, text: impl Into<String>) -> Element {
 /// each item (an element's head, each attribute, each text) to rxml's encoder through
 /// a buffer of its own, allocated and grown per item, with the namespace tracker's
 /// maps and clones around it; serialising a 1:1 message cost about as much as parsing
-/// it (BENCHMARKS.md, "Serialised once"). Anything else (declared prefixes,
+/// it (BENCHMARKS.md, "Serialised by hand"). Anything else (declared prefixes,
 /// attributes in other namespaces, a character XML cannot carry) goes through
 /// minidom's writer, which decides it.
 ///
