@@ -14,6 +14,13 @@
 //! A structure's retention is changed with its audit row in one transaction
 //! ([`AccountArchiveStore::set_retention_audited`]); it does not move the directory
 //! generation (no stanza decision depends on it).
+//!
+//! Every statement on `account_archive` is in this module: the reports (`reports.rs`) read
+//! a conversation through [`conversation_message`], [`conversation_around`],
+//! [`conversation_last`] and [`exchanged_with`], the moderation (`moderation.rs`) finds and
+//! replaces a message's copies through [`copies`] and [`replace_stanza`], so that the
+//! archive's layout can change here alone (BENCHMARKS.md, "Serialised by hand": its rows
+//! are the 1:1 figure's cost).
 
 use causerie_ent::Retention;
 use sqlx::any::AnyRow;
@@ -103,6 +110,139 @@ fn read_message(row: &AnyRow, store: &Store) -> Result<AccountMessage> {
         stanza: row.try_get("stanza")?,
         stamp_ms: row.try_get("stamp_ms")?,
     })
+}
+
+/// The columns [`read_message`] reads, after the row's `id` (its place in the archive).
+const COLUMNS: &str = "id, stanza_id, with_jid, outgoing, stanza, stamp_ms";
+
+/// One message of an owner's archive and its place there (a later message has a greater
+/// place; places are comparable within one owner's archive only).
+#[derive(Debug, Clone)]
+pub(crate) struct Placed {
+    pub place: i64,
+    pub message: AccountMessage,
+}
+
+fn read_placed(row: &AnyRow, store: &Store) -> Result<Placed> {
+    Ok(Placed {
+        place: row.try_get("id")?,
+        message: read_message(row, store)?,
+    })
+}
+
+/// Message `stanza_id` of account `owner_id`'s archive, in his conversation with `with`
+/// (bare JID).
+pub(crate) async fn conversation_message(
+    tx: &mut Transaction<'static, Any>,
+    store: &Store,
+    owner_id: i64,
+    with: &str,
+    stanza_id: &str,
+) -> Result<Option<Placed>> {
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM account_archive \
+         WHERE owner_id = $1 AND with_jid = $2 AND stanza_id = $3"
+    )))
+    .bind(owner_id)
+    .bind(with.to_owned())
+    .bind(stanza_id.to_owned())
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.map(|r| read_placed(&r, store)).transpose()
+}
+
+/// At most `limit` messages of `owner_id`'s conversation with `with` just before `place`
+/// (`before`) or just after it, the nearest first.
+pub(crate) async fn conversation_around(
+    tx: &mut Transaction<'static, Any>,
+    store: &Store,
+    owner_id: i64,
+    with: &str,
+    place: i64,
+    before: bool,
+    limit: i64,
+) -> Result<Vec<Placed>> {
+    let (cmp, order) = if before { ("<", "DESC") } else { (">", "ASC") };
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM account_archive \
+         WHERE owner_id = $1 AND with_jid = $2 AND id {cmp} $3 ORDER BY id {order} LIMIT $4"
+    )))
+    .bind(owner_id)
+    .bind(with.to_owned())
+    .bind(place)
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter().map(|r| read_placed(r, store)).collect()
+}
+
+/// The last `limit` messages of `owner_id`'s conversation with `with`, the latest first.
+pub(crate) async fn conversation_last(
+    tx: &mut Transaction<'static, Any>,
+    store: &Store,
+    owner_id: i64,
+    with: &str,
+    limit: i64,
+) -> Result<Vec<Placed>> {
+    conversation_around(tx, store, owner_id, with, i64::MAX, true, limit).await
+}
+
+/// Whether `owner_id`'s archive holds a message exchanged with `with` (bare JID).
+pub(crate) async fn exchanged_with(
+    tx: &mut Transaction<'static, Any>,
+    owner_id: i64,
+    with: &str,
+) -> Result<bool> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT CAST(1 AS BIGINT) WHERE EXISTS \
+         (SELECT 1 FROM account_archive WHERE owner_id = $1 AND with_jid = $2)",
+    )
+    .bind(owner_id)
+    .bind(with.to_owned())
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(found.is_some())
+}
+
+/// The copies of message `stanza_id` in account `owner`'s archive (login; none for an
+/// unknown account).
+pub(crate) async fn copies(
+    store: &Store,
+    owner: &str,
+    stanza_id: &str,
+) -> Result<Vec<AccountMessage>> {
+    let rows = sqlx::query(
+        "SELECT m.stanza_id, m.with_jid, m.outgoing, m.stanza, m.stamp_ms \
+         FROM account_archive m JOIN accounts a ON a.id = m.owner_id \
+         WHERE a.username = $1 AND m.stanza_id = $2",
+    )
+    .bind(owner.to_owned())
+    .bind(stanza_id.to_owned())
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter().map(|r| read_message(r, store)).collect()
+}
+
+/// Replaces the stanza of message `stanza_id` in account `owner`'s archive (login) by
+/// `stanza`, keeping its place; how many copies were replaced. On SQLite, the caller
+/// turns `secure_delete` on first, so that the old text is overwritten in the file.
+pub(crate) async fn replace_stanza(
+    tx: &mut Transaction<'static, Any>,
+    owner: &str,
+    stanza_id: &str,
+    stanza: &str,
+) -> Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE account_archive SET stanza = $1 \
+         WHERE owner_id = (SELECT id FROM accounts WHERE username = $2) \
+         AND stanza_id = $3",
+    )
+    .bind(stanza.to_owned())
+    .bind(owner.to_owned())
+    .bind(stanza_id.to_owned())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
 }
 
 fn retention_of(days: Option<i64>) -> Result<Retention> {

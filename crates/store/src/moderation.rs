@@ -131,18 +131,14 @@ impl ModerationStore for Store {
     async fn account_archived(&self, owners: &[String], stanza_id: &str) -> Result<Vec<Archived>> {
         let mut out = Vec::new();
         for owner in owners {
-            let rows = sqlx::query(
-                "SELECT a.username AS owner, m.with_jid, m.outgoing, m.stanza, m.stamp_ms \
-                 FROM account_archive m JOIN accounts a ON a.id = m.owner_id \
-                 WHERE a.username = $1 AND m.stanza_id = $2",
-            )
-            .bind(owner.clone())
-            .bind(stanza_id.to_owned())
-            .fetch_all(self.pool())
-            .await?;
-            for r in rows {
-                let outgoing = crate::get_flag(&r, "outgoing", self.backend())?;
-                out.push(read(&r, "owner", "with_jid", outgoing)?);
+            for m in crate::account_archive::copies(self, owner, stanza_id).await? {
+                out.push(Archived {
+                    owner: owner.clone(),
+                    with: m.with,
+                    outgoing: m.outgoing,
+                    stanza: m.stanza,
+                    stamp_ms: m.stamp_ms,
+                });
             }
         }
         out.sort_by(|a, b| a.owner.cmp(&b.owner));
@@ -160,17 +156,9 @@ impl ModerationStore for Store {
         secure_delete(&mut tx, self.backend()).await;
         let (mut replaced, mut offline) = (0, 0);
         for (owner, tombstone) in tombstones {
-            replaced += sqlx::query(
-                "UPDATE account_archive SET stanza = $1 \
-                 WHERE owner_id = (SELECT id FROM accounts WHERE username = $2) \
-                 AND stanza_id = $3",
-            )
-            .bind(tombstone.clone())
-            .bind(owner.clone())
-            .bind(stanza_id.to_owned())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            replaced +=
+                crate::account_archive::replace_stanza(&mut tx, owner, stanza_id, tombstone)
+                    .await?;
             if plain_id(stanza_id) {
                 offline += sqlx::query(
                     "DELETE FROM offline_messages \

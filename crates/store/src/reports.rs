@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
+use crate::account_archive;
 use crate::audit::{NewAudit, insert_audit};
 use crate::directory::rows::structure_exists;
 use crate::{Result, Store, StoreError, get_flag};
@@ -254,35 +255,31 @@ async fn around(
     before: bool,
     limit: i64,
 ) -> Result<Vec<Copied>> {
-    let (cmp, order) = if before { ("<", "DESC") } else { (">", "ASC") };
-    let rows = match source {
+    match source {
         Source::Account { owner, with, .. } => {
-            let sql = format!(
-                "SELECT id, stanza_id, outgoing, stanza, stamp_ms FROM account_archive \
-                 WHERE owner_id = $1 AND with_jid = $2 AND id {cmp} $3 ORDER BY id {order} LIMIT $4"
-            );
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(*owner)
-                .bind(with.clone())
-                .bind(row)
-                .bind(limit)
-                .fetch_all(&mut **tx)
-                .await?
+            let placed =
+                account_archive::conversation_around(tx, store, *owner, with, row, before, limit)
+                    .await?;
+            Ok(placed
+                .into_iter()
+                .map(|p| source.copied_from_account(p))
+                .collect())
         }
         Source::Room { name, .. } => {
+            let (cmp, order) = if before { ("<", "DESC") } else { (">", "ASC") };
             let sql = format!(
                 "SELECT id, stanza_id, sender, stanza, stamp_ms FROM room_archive \
                  WHERE room = $1 AND id {cmp} $2 ORDER BY id {order} LIMIT $3"
             );
-            sqlx::query(sqlx::AssertSqlSafe(sql))
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(name.clone())
                 .bind(row)
                 .bind(limit)
                 .fetch_all(&mut **tx)
-                .await?
+                .await?;
+            rows.iter().map(|r| source.read_room(r)).collect()
         }
-    };
-    rows.iter().map(|r| source.read(r, store)).collect()
+    }
 }
 
 /// The archive a report's messages come from.
@@ -298,25 +295,38 @@ enum Source {
 }
 
 impl Source {
-    fn read(&self, r: &AnyRow, store: &Store) -> Result<Copied> {
+    /// A message of the reporter's archive (an account source).
+    fn copied_from_account(&self, placed: account_archive::Placed) -> Copied {
+        let m = placed.message;
         let sender = match self {
-            Source::Account { me, with, .. } => {
-                if get_flag(r, "outgoing", store.backend())? {
-                    me.clone()
-                } else {
-                    with.clone()
-                }
-            }
-            Source::Room { domain, .. } => {
-                let login: String = r.try_get("sender")?;
-                format!("{login}@{domain}")
-            }
+            Source::Account { me, .. } if m.outgoing => me.clone(),
+            // The other party: his bare JID, as the archive keeps it.
+            _ => m.with,
         };
+        Copied {
+            row: placed.place,
+            message: ReportMessage {
+                stanza_id: m.stanza_id,
+                sender,
+                stanza: m.stanza,
+                stamp_ms: m.stamp_ms,
+                reported: false,
+            },
+        }
+    }
+
+    /// A row of the room's archive (a room source).
+    fn read_room(&self, r: &AnyRow) -> Result<Copied> {
+        let domain = match self {
+            Source::Room { domain, .. } => domain.as_str(),
+            Source::Account { .. } => "",
+        };
+        let login: String = r.try_get("sender")?;
         Ok(Copied {
             row: r.try_get("id")?,
             message: ReportMessage {
                 stanza_id: r.try_get("stanza_id")?,
-                sender,
+                sender: format!("{login}@{domain}"),
                 stanza: r.try_get("stanza")?,
                 stamp_ms: r.try_get("stamp_ms")?,
                 reported: false,
@@ -331,46 +341,42 @@ impl Source {
         store: &Store,
         stanza_id: &str,
     ) -> Result<Option<Copied>> {
-        let row = match self {
-            Source::Account { owner, with, .. } => {
-                sqlx::query(
-                    "SELECT id, stanza_id, outgoing, stanza, stamp_ms FROM account_archive \
-                     WHERE owner_id = $1 AND with_jid = $2 AND stanza_id = $3",
-                )
-                .bind(*owner)
-                .bind(with.clone())
-                .bind(stanza_id.to_owned())
-                .fetch_optional(&mut **tx)
-                .await?
-            }
+        match self {
+            Source::Account { owner, with, .. } => Ok(account_archive::conversation_message(
+                tx, store, *owner, with, stanza_id,
+            )
+            .await?
+            .map(|p| self.copied_from_account(p))),
             Source::Room { name, .. } => {
-                sqlx::query(
+                let row = sqlx::query(
                     "SELECT id, stanza_id, sender, stanza, stamp_ms FROM room_archive \
                      WHERE room = $1 AND stanza_id = $2",
                 )
                 .bind(name.clone())
                 .bind(stanza_id.to_owned())
                 .fetch_optional(&mut **tx)
-                .await?
+                .await?;
+                row.map(|r| self.read_room(&r)).transpose()
             }
-        };
-        row.map(|r| self.read(&r, store)).transpose()
+        }
     }
 }
 
 /// Whether the reporter (account `owner`) had contact with `jid` (account `login`): a
 /// message with him in his archive, a roster item, a request from him, or a room they
-/// are both members of. One statement.
+/// are both members of.
 async fn had_contact(
     tx: &mut Transaction<'static, Any>,
     owner: i64,
     jid: &str,
     login: Option<&str>,
 ) -> Result<bool> {
+    if account_archive::exchanged_with(tx, owner, jid).await? {
+        return Ok(true);
+    }
     let found: Option<i64> = sqlx::query_scalar(
         "SELECT CAST(1 AS BIGINT) WHERE \
-           EXISTS (SELECT 1 FROM account_archive WHERE owner_id = $1 AND with_jid = $2) \
-           OR EXISTS (SELECT 1 FROM roster_items WHERE account_id = $1 AND contact = $2) \
+           EXISTS (SELECT 1 FROM roster_items WHERE account_id = $1 AND contact = $2) \
            OR EXISTS (SELECT 1 FROM pending_in WHERE account_id = $1 AND contact = $2) \
            OR EXISTS (SELECT 1 FROM room_members m1 \
                       JOIN room_members m2 ON m2.room_id = m1.room_id \
@@ -498,17 +504,10 @@ impl ReportStore for Store {
         if report.stanza_ids.is_empty() {
             // A person without messages: the last messages with him.
             if let Source::Account { owner, with, .. } = &source {
-                let rows = sqlx::query(
-                    "SELECT id, stanza_id, outgoing, stanza, stamp_ms FROM account_archive \
-                     WHERE owner_id = $1 AND with_jid = $2 ORDER BY id DESC LIMIT $3",
-                )
-                .bind(*owner)
-                .bind(with.clone())
-                .bind(limit)
-                .fetch_all(&mut *tx)
-                .await?;
-                for r in &rows {
-                    let c = source.read(r, self)?;
+                for p in
+                    account_archive::conversation_last(&mut tx, self, *owner, with, limit).await?
+                {
+                    let c = source.copied_from_account(p);
                     copied.insert(c.row, c.message);
                 }
             }
