@@ -111,6 +111,34 @@ async def test_undeclared_entity_after_bind_is_refused(server, make_user, client
         c.close()
 
 
+@pytest.mark.parametrize("payload", [
+    "<c xmlns='http://www.w3.org/2000/xmlns/'/>",
+    "<xml:c/>",
+], ids=["xmlns-namespace", "xml-namespace"])
+async def test_an_element_in_a_reserved_namespace_is_refused(server, make_user, clients, payload):
+    """Namespaces in XML §3: no element is in the `xmlns:` or `xml:` namespace. Such a
+    message would be written to its recipient as XML no parser takes back (and read back
+    from the archive, it made the writer panic): the sender's stream is closed with
+    not-well-formed, the recipient gets nothing and keeps his session."""
+    A, B = make_user("alice"), make_user("bob")
+    b = await clients.login(B, "b")
+    c = await asyncio.to_thread(_login, server, A)
+    try:
+        mb = b.mark()
+        await asyncio.to_thread(
+            c.send, f"<message to='{b.full}' type='chat'><body>reserved</body><a xmlns=''/>{payload}</message>")
+        cond = await asyncio.to_thread(c.expect_stream_error, 10)
+        assert cond == "not-well-formed", cond
+        await b.expect_none(lambda s: isinstance(s, Message) and s["body"] == "reserved", 0.5,
+                            "a message with an element in a reserved namespace", start=mb)
+    finally:
+        c.close()
+    # Bob is still served.
+    a = await clients.login(A, "a2")
+    a.send_message(b.full, "after")
+    await b.wait_message(body="after", frm=a.full)
+
+
 @pytest.mark.parametrize("when", ["before_auth", "after_bind"])
 def test_processing_instruction_is_refused(server, make_user, when):
     c = _opened(server) if when == "before_auth" else _login(server, make_user("alice"))

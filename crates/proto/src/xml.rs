@@ -48,6 +48,11 @@ pub fn text_elem(name: &str, ns: &str, text: impl Into<String>) -> Element {
     el
 }
 
+/// The XML namespace (`xml:`) and the namespace of namespace declarations (`xmlns:`),
+/// which no element of a stanza may be in (Namespaces in XML 1.0, §3).
+pub const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
+pub const XMLNS_NS: &str = "http://www.w3.org/2000/xmlns/";
+
 /// Serialises an element to a string: the bytes minidom's writer would write.
 ///
 /// Written by hand for the elements every stanza is made of (namespaces as default
@@ -55,34 +60,54 @@ pub fn text_elem(name: &str, ns: &str, text: impl Into<String>) -> Element {
 /// each item (an element's head, each attribute, each text) to rxml's encoder through
 /// a buffer of its own, allocated and grown per item, with the namespace tracker's
 /// maps and clones around it; serialising a 1:1 message cost about as much as parsing
-/// it (BENCHMARKS.md, "Serialised by hand"). Anything else (declared prefixes,
-/// attributes in other namespaces, a character XML cannot carry) goes through
-/// minidom's writer, which decides it.
+/// it (BENCHMARKS.md, "Serialised by hand"). Declared prefixes and attributes in other
+/// namespaces go through minidom's writer.
 ///
-/// minidom's writer only fails on names it could not have parsed or on characters
-/// XML cannot carry, so a failure here is a bug in our own construction; it yields an
-/// empty string rather than a panic.
+/// A tree that cannot be written as namespace-well-formed XML (a character XML cannot
+/// carry, a name that is not an XML name, an element in the `xml:` or `xmlns:`
+/// namespace, a reserved prefix declared) yields an empty string: the stream parser
+/// builds no such tree, so it is a bug in our own construction, and minidom's encoder
+/// panics on several of them.
 pub fn to_string(el: &Element) -> String {
     let mut out = String::with_capacity(256);
-    if write_element(el, None, &mut out).is_some() {
-        return out;
+    match write_element(el, None, &mut out) {
+        Ok(()) => out,
+        Err(Stop::Refused) => String::new(),
+        Err(Stop::Minidom) if minidom_can_write(el) => minidom_string(el),
+        Err(Stop::Minidom) => String::new(),
     }
-    // minidom's encoder panics on a character XML cannot carry (`expect`): checked first.
-    if !only_xml_chars(el) {
-        return String::new();
-    }
-    minidom_string(el)
 }
 
-/// Whether every text, attribute value and namespace of the tree is made of characters
-/// XML 1.0 can carry.
-fn only_xml_chars(el: &Element) -> bool {
-    let fits = |s: &str| escape(s, false, &mut String::new()).is_some();
-    fits(&el.ns())
-        && el.attrs().into_iter().all(|(_, v)| fits(v))
-        && el.prefixes.declared_prefixes().values().all(|ns| fits(ns))
+/// Why the hand writer stops.
+enum Stop {
+    /// What minidom's writer does (declared prefixes, attributes in other namespaces).
+    Minidom,
+    /// What nothing may write (see [`to_string`]).
+    Refused,
+}
+
+/// Whether an element may be in namespace `ns`.
+fn usable_ns(ns: &str) -> bool {
+    ns != XML_NS && ns != XMLNS_NS
+}
+
+/// Whether minidom's writer writes the tree without panicking and as namespace-well-formed
+/// XML: its characters, its elements' namespaces, its attributes' namespaces and its
+/// declared prefixes (rxml's `declare_fixed` panics on the reserved ones).
+fn minidom_can_write(el: &Element) -> bool {
+    let fits = |s: &str| escape(s, false, &mut String::new()).is_ok();
+    let ns = el.ns();
+    fits(&ns)
+        && usable_ns(&ns)
+        && el
+            .attrs()
+            .into_iter()
+            .all(|((attr_ns, _), v)| attr_ns.as_str() != XMLNS_NS && fits(v))
+        && el.prefixes.declared_prefixes().iter().all(|(prefix, ns)| {
+            !matches!(prefix.as_deref(), Some("xml" | "xmlns")) && usable_ns(ns) && fits(ns)
+        })
         && el.nodes().all(|node| match node {
-            minidom::Node::Element(child) => only_xml_chars(child),
+            minidom::Node::Element(child) => minidom_can_write(child),
             minidom::Node::Text(text) => fits(text),
         })
 }
@@ -97,19 +122,23 @@ fn minidom_string(el: &Element) -> String {
 }
 
 /// Writes `el` as rxml's encoder with its `SimpleNamespaces` tracker does, inside a
-/// parent whose default namespace is `parent` (None: `el` is the root). None when the
-/// element needs what only minidom's writer does (see [`to_string`]).
-fn write_element(el: &Element, parent: Option<&str>, out: &mut String) -> Option<()> {
+/// parent whose default namespace is `parent` (None: `el` is the root).
+fn write_element(el: &Element, parent: Option<&str>, out: &mut String) -> Result<(), Stop> {
     let declared = el.prefixes.declared_prefixes();
     // A default namespace declared on the element itself (minidom then always writes
     // it); any prefix goes to minidom's writer.
     let forced = match declared.get(&None) {
         Some(ns) if !ns.is_empty() && el.has_ns(ns.as_str()) => true,
-        Some(_) => return None,
+        Some(_) => return Err(Stop::Minidom),
         None => false,
     };
     if declared.len() > usize::from(forced) {
-        return None;
+        return Err(Stop::Minidom);
+    }
+    // minidom checks the name too (and fails); nothing here may write a name that is
+    // not one (it would be markup).
+    if <&rxml::NcNameStr>::try_from(el.name()).is_err() {
+        return Err(Stop::Refused);
     }
     out.push('<');
     out.push_str(el.name());
@@ -118,6 +147,9 @@ fn write_element(el: &Element, parent: Option<&str>, out: &mut String) -> Option
         Some(p) if !forced && el.has_ns(p) => p,
         _ => {
             own = el.ns();
+            if !usable_ns(&own) {
+                return Err(Stop::Refused);
+            }
             // The root's empty namespace is not declared.
             if parent.is_some() || !own.is_empty() {
                 out.push_str(" xmlns='");
@@ -133,7 +165,7 @@ fn write_element(el: &Element, parent: Option<&str>, out: &mut String) -> Option
         } else if attr_ns == Namespace::xml() {
             out.push_str("xml:");
         } else {
-            return None;
+            return Err(Stop::Minidom);
         }
         out.push_str(name.as_str());
         out.push_str("='");
@@ -142,7 +174,7 @@ fn write_element(el: &Element, parent: Option<&str>, out: &mut String) -> Option
     }
     if el.nodes().next().is_none() {
         out.push_str("/>");
-        return Some(());
+        return Ok(());
     }
     out.push('>');
     for node in el.nodes() {
@@ -154,17 +186,17 @@ fn write_element(el: &Element, parent: Option<&str>, out: &mut String) -> Option
     out.push_str("</");
     out.push_str(el.name());
     out.push('>');
-    Some(())
+    Ok(())
 }
 
 /// Appends `text` escaped as rxml's encoder escapes it (in an attribute's value when
-/// `attribute`); None on a character XML 1.0 cannot carry.
-fn escape(text: &str, attribute: bool, out: &mut String) -> Option<()> {
+/// `attribute`); refused on a character XML 1.0 cannot carry.
+fn escape(text: &str, attribute: bool, out: &mut String) -> Result<(), Stop> {
     let bytes = text.as_bytes();
     let mut last = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let escaped = match b {
-            0..=8 | 0x0b | 0x0c | 0x0e..=0x1f => return None,
+            0..=8 | 0x0b | 0x0c | 0x0e..=0x1f => return Err(Stop::Refused),
             b'"' if attribute => "&#34;",
             b'\'' if attribute => "&#39;",
             b'<' => "&lt;",
@@ -174,7 +206,9 @@ fn escape(text: &str, attribute: bool, out: &mut String) -> Option<()> {
             b'\n' if attribute => "&#xa;",
             b'\t' if attribute => "&#x9;",
             // U+FFFE and U+FFFF (EF BF BE, EF BF BF).
-            0xbe | 0xbf if i >= 2 && bytes[i - 2] == 0xef && bytes[i - 1] == 0xbf => return None,
+            0xbe | 0xbf if i >= 2 && bytes[i - 2] == 0xef && bytes[i - 1] == 0xbf => {
+                return Err(Stop::Refused);
+            }
             _ => continue,
         };
         // Every byte escaped is ASCII: `i` is a character boundary.
@@ -183,7 +217,7 @@ fn escape(text: &str, attribute: bool, out: &mut String) -> Option<()> {
         last = i + 1;
     }
     out.push_str(&text[last..]);
-    Some(())
+    Ok(())
 }
 
 /// A copy of `el` where every element in namespace `from` is in namespace `to` instead
@@ -249,8 +283,9 @@ mod tests {
         assert_eq!(back, el);
     }
 
-    /// A tree of elements drawn from `seed`: names, namespaces (the empty one too),
-    /// attributes with and without `xml:`, texts with every character XML escapes.
+    /// A tree of elements drawn from `seed`: names, namespaces (the empty one, one that
+    /// needs escaping, and the two reserved ones), attributes with and without `xml:`,
+    /// texts with every character XML escapes.
     fn random_tree(seed: &mut u64, depth: u32) -> Element {
         fn next_of(seed: &mut u64, n: u64) -> u64 {
             *seed ^= *seed << 13;
@@ -259,7 +294,14 @@ mod tests {
             *seed % n
         }
         const NAMES: [&str; 4] = ["message", "body", "x", "stanza-id"];
-        const NSS: [&str; 4] = ["jabber:client", "", "urn:xmpp:sid:0", "a'b&c<d>\"e"];
+        const NSS: [&str; 6] = [
+            "jabber:client",
+            "",
+            "urn:xmpp:sid:0",
+            "a'b&c<d>\"e",
+            XML_NS,
+            XMLNS_NS,
+        ];
         const TEXTS: [&str; 6] = [
             "",
             "plain",
@@ -268,10 +310,13 @@ mod tests {
             "line\r\nnext\ttab",
             "é 😀 ü",
         ];
-        let mut el = Element::bare(
-            NAMES[next_of(seed, 4) as usize],
-            NSS[next_of(seed, 4) as usize],
-        );
+        // The reserved namespaces rarely, so that most trees are writable.
+        let ns = match next_of(seed, 40) {
+            0 => XML_NS,
+            1 => XMLNS_NS,
+            n => NSS[(n % 4) as usize],
+        };
+        let mut el = Element::bare(NAMES[next_of(seed, 4) as usize], ns);
         for _ in 0..next_of(seed, 4) {
             let name = ["id", "to", "from", "type", "by"][next_of(seed, 5) as usize];
             set_attr(&mut el, name, TEXTS[next_of(seed, 6) as usize]);
@@ -290,49 +335,111 @@ mod tests {
         el
     }
 
+    fn has_reserved_ns(el: &Element) -> bool {
+        !usable_ns(&el.ns()) || el.children().any(has_reserved_ns)
+    }
+
     #[test]
     fn the_hand_writer_writes_what_minidom_writes() {
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let (mut written, mut refused, mut read_back) = (0, 0, 0);
         for _ in 0..5000 {
             let el = random_tree(&mut seed, 3);
+            if has_reserved_ns(&el) {
+                // Never written: not namespace-well-formed (minidom writes `xml:x` or
+                // `xmlns:x`, which no parser takes back).
+                assert_eq!(to_string(&el), "");
+                refused += 1;
+                continue;
+            }
             let mut fast = String::new();
-            assert!(write_element(&el, None, &mut fast).is_some());
+            assert!(write_element(&el, None, &mut fast).is_ok());
             assert_eq!(fast, minidom_string(&el));
-            // And it reads back as the same tree.
-            if let Ok(back) = fast.parse::<Element>() {
+            assert_eq!(to_string(&el), fast);
+            written += 1;
+            // What minidom's parser makes of it (the archive and offline storage read
+            // stanzas back so: every element that declared its namespace keeps it as a
+            // declared prefix) is written as minidom writes it too. A root without a
+            // namespace does not parse (minidom: MissingNamespace).
+            if !el.ns().is_empty() {
+                let back: Element = fast.parse().unwrap();
+                let mut again = String::new();
+                // By hand, unless a child declares the empty namespace (`xmlns=''`).
+                if write_element(&back, None, &mut again).is_ok() {
+                    read_back += 1;
+                    assert_eq!(again, minidom_string(&back));
+                }
                 assert_eq!(to_string(&back), minidom_string(&back));
             }
         }
-        // What a client sends, through the stream parser.
+        assert!(
+            written > 4000 && refused > 100 && read_back > 2000,
+            "{written} {refused} {read_back}"
+        );
+    }
+
+    /// The stanzas of `bytes`, sent after a stream header, through the stream parser.
+    fn parsed(bytes: &[u8]) -> Result<Vec<Element>, crate::framing::FramingError> {
         let mut parser =
             crate::framing::StreamParser::new(crate::framing::FramingLimits::default());
         let mut got = Vec::new();
-        parser
-            .feed(
-                b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='e'>\
-                  <message to='b@e' type='chat' xml:lang='fr'><body>a &amp; b &lt;c&gt; &apos;\"</body>\
-                  <p:x xmlns:p='urn:p' p2:a='1' xmlns:p2='urn:q'/><active xmlns='http://jabber.org/protocol/chatstates'/></message>",
-                &mut got,
-            )
-            .unwrap();
-        let stanzas: Vec<&Element> = got
-            .iter()
+        parser.feed(
+            b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='e'>",
+            &mut got,
+        )?;
+        parser.feed(bytes, &mut got)?;
+        Ok(got
+            .into_iter()
             .filter_map(|e| match e {
                 crate::framing::StreamEvent::Element(el) => Some(el),
                 _ => None,
             })
-            .collect();
-        assert_eq!(stanzas.len(), 1);
-        assert_eq!(to_string(stanzas[0]), minidom_string(stanzas[0]));
+            .collect())
     }
 
     #[test]
-    fn what_the_hand_writer_leaves_goes_through_minidom() {
+    fn what_a_client_sends_is_written_by_hand_or_refused_at_the_door() {
+        // Prefixes, an empty default namespace and escapes: written by hand.
+        let got = parsed(
+            b"<message to='b@e' type='chat' xml:lang='fr'><body>a &amp; b &lt;c&gt; &apos;\"</body>\
+              <p:x xmlns:p='urn:p'><y/><z xmlns=''/></p:x><active xmlns='http://jabber.org/protocol/chatstates'/></message>",
+        )
+        .unwrap();
+        assert_eq!(got.len(), 1);
+        let mut fast = String::new();
+        assert!(write_element(&got[0], None, &mut fast).is_ok());
+        assert_eq!(fast, minidom_string(&got[0]));
+        assert!(
+            fast.contains("<x xmlns='urn:p'><y xmlns='jabber:client'/><z xmlns=''/></x>"),
+            "{fast}"
+        );
+        // Read back by minidom (an empty default declared: minidom's writer) and again.
+        let back: Element = fast.parse().unwrap();
+        assert_eq!(to_string(&back), minidom_string(&back));
+        assert!(!to_string(&back).is_empty());
+        // An attribute in a namespace: minidom's writer.
+        let got = parsed(b"<message><x xmlns='urn:x' xmlns:q='urn:q' q:a='1'/></message>").unwrap();
+        assert!(write_element(&got[0], None, &mut String::new()).is_err());
+        assert_eq!(to_string(&got[0]), minidom_string(&got[0]));
+        // Elements in the reserved namespaces never get past the parser.
+        for bad in [
+            &b"<message><c xmlns='http://www.w3.org/2000/xmlns/'/></message>"[..],
+            &b"<message><xml:c/></message>"[..],
+        ] {
+            assert!(matches!(
+                parsed(bad),
+                Err(crate::framing::FramingError::NotWellFormed(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn what_the_hand_writer_leaves_goes_through_minidom_or_nowhere() {
         // Declared prefixes (minidom's parser keeps them) and attributes in a namespace.
         let el: Element = "<a xmlns='urn:a' xmlns:p='urn:p'><p:b p:c='1'/><d xmlns='urn:d'/></a>"
             .parse()
             .unwrap();
-        assert!(write_element(&el, None, &mut String::new()).is_none());
+        assert!(write_element(&el, None, &mut String::new()).is_err());
         assert_eq!(to_string(&el), minidom_string(&el));
         // A character XML cannot carry (minidom's writer panics on it): an empty string,
         // on both paths.
@@ -342,6 +449,16 @@ mod tests {
         assert_eq!(to_string(&bad), "");
         let mut bad = el.clone();
         bad.append_text("\u{1b}");
+        assert_eq!(to_string(&bad), "");
+        // A name that is not an XML name, and an element in `xmlns:` under a prefixed
+        // tree (rxml's namespace tracker panics on it): nothing written.
+        let bad = Element::bare("a b", "urn:a");
+        assert_eq!(to_string(&bad), "");
+        let mut bad = el.clone();
+        bad.append_child(Element::bare("c", XMLNS_NS));
+        assert_eq!(to_string(&bad), "");
+        let mut bad = el.clone();
+        bad.append_child(Element::bare("c", XML_NS));
         assert_eq!(to_string(&bad), "");
     }
 }

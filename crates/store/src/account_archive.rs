@@ -15,7 +15,8 @@
 //! ([`AccountArchiveStore::set_retention_audited`]); it does not move the directory
 //! generation (no stanza decision depends on it).
 //!
-//! Every statement on `account_archive` is in this module: the reports (`reports.rs`) read
+//! Every statement on `account_archive` is in this module, the writer's batch insert aside
+//! (`archive_writer.rs`, on its own SQLite connection): the reports (`reports.rs`) read
 //! a conversation through [`conversation_message`], [`conversation_around`],
 //! [`conversation_last`] and [`exchanged_with`], the moderation (`moderation.rs`) finds and
 //! replaces a message's copies through [`copies`] and [`replace_stanza`], so that the
