@@ -290,10 +290,8 @@ impl StreamParser {
                 if self.stack.len() + 1 > self.limits.max_depth {
                     return Err(FramingError::TooDeep(self.limits.max_depth));
                 }
-                // Namespaces in XML 1.0 §3: these two are bound to their prefixes, never
-                // an element's (rxml lets `xmlns='http://www.w3.org/2000/xmlns/'` through).
-                if ns_uri.as_str() == crate::xml::XML_NS || ns_uri.as_str() == crate::xml::XMLNS_NS
-                {
+                // rxml lets `xmlns='http://www.w3.org/2000/xmlns/'` through.
+                if !crate::xml::usable_ns(ns_uri.as_str()) {
                     return Err(FramingError::NotWellFormed(format!(
                         "element {} in the reserved namespace {}",
                         name.as_str(),

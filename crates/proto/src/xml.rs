@@ -5,7 +5,7 @@
 //! passes a literal).
 
 use minidom::Element;
-use rxml::{Namespace, NcName};
+use rxml::{Namespace, NcName, XMLNS_XML, XMLNS_XMLNS};
 
 /// Sets (or replaces) an attribute without namespace.
 pub fn set_attr(el: &mut Element, name: &str, value: impl Into<String>) {
@@ -48,11 +48,6 @@ pub fn text_elem(name: &str, ns: &str, text: impl Into<String>) -> Element {
     el
 }
 
-/// The XML namespace (`xml:`) and the namespace of namespace declarations (`xmlns:`),
-/// which no element of a stanza may be in (Namespaces in XML 1.0, §3).
-pub const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
-pub const XMLNS_NS: &str = "http://www.w3.org/2000/xmlns/";
-
 /// Serialises an element to a string: the bytes minidom's writer would write.
 ///
 /// Written by hand for the elements every stanza is made of (namespaces as default
@@ -86,9 +81,11 @@ enum Stop {
     Refused,
 }
 
-/// Whether an element may be in namespace `ns`.
-fn usable_ns(ns: &str) -> bool {
-    ns != XML_NS && ns != XMLNS_NS
+/// Whether an element may be in namespace `ns`: not in the XML namespace (`xml:`) nor in
+/// that of namespace declarations (`xmlns:`), which are bound to their prefixes (Namespaces
+/// in XML 1.0, §3). The stream parser refuses such elements with it.
+pub(crate) fn usable_ns(ns: &str) -> bool {
+    ns != XMLNS_XML && ns != XMLNS_XMLNS
 }
 
 /// Whether minidom's writer writes the tree without panicking and as namespace-well-formed
@@ -102,7 +99,7 @@ fn minidom_can_write(el: &Element) -> bool {
         && el
             .attrs()
             .into_iter()
-            .all(|((attr_ns, _), v)| attr_ns.as_str() != XMLNS_NS && fits(v))
+            .all(|((attr_ns, _), v)| attr_ns.as_str() != XMLNS_XMLNS && fits(v))
         && el.prefixes.declared_prefixes().iter().all(|(prefix, ns)| {
             !matches!(prefix.as_deref(), Some("xml" | "xmlns")) && usable_ns(ns) && fits(ns)
         })
@@ -299,8 +296,8 @@ mod tests {
             "",
             "urn:xmpp:sid:0",
             "a'b&c<d>\"e",
-            XML_NS,
-            XMLNS_NS,
+            XMLNS_XML,
+            XMLNS_XMLNS,
         ];
         const TEXTS: [&str; 6] = [
             "",
@@ -312,8 +309,8 @@ mod tests {
         ];
         // The reserved namespaces rarely, so that most trees are writable.
         let ns = match next_of(seed, 40) {
-            0 => XML_NS,
-            1 => XMLNS_NS,
+            0 => XMLNS_XML,
+            1 => XMLNS_XMLNS,
             n => NSS[(n % 4) as usize],
         };
         let mut el = Element::bare(NAMES[next_of(seed, 4) as usize], ns);
@@ -455,10 +452,10 @@ mod tests {
         let bad = Element::bare("a b", "urn:a");
         assert_eq!(to_string(&bad), "");
         let mut bad = el.clone();
-        bad.append_child(Element::bare("c", XMLNS_NS));
+        bad.append_child(Element::bare("c", XMLNS_XMLNS));
         assert_eq!(to_string(&bad), "");
         let mut bad = el.clone();
-        bad.append_child(Element::bare("c", XML_NS));
+        bad.append_child(Element::bare("c", XMLNS_XML));
         assert_eq!(to_string(&bad), "");
     }
 }

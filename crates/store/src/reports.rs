@@ -256,16 +256,13 @@ async fn around(
     limit: i64,
 ) -> Result<Vec<Copied>> {
     match source {
-        Source::Account { owner, with, .. } => {
+        Source::Account { owner, me, with } => {
             let placed =
                 account_archive::conversation_around(tx, store, *owner, with, row, before, limit)
                     .await?;
-            Ok(placed
-                .into_iter()
-                .map(|p| source.copied_from_account(p))
-                .collect())
+            Ok(placed.into_iter().map(|p| account_copy(me, p)).collect())
         }
-        Source::Room { name, .. } => {
+        Source::Room { name, domain } => {
             let (cmp, order) = if before { ("<", "DESC") } else { (">", "ASC") };
             let sql = format!(
                 "SELECT id, stanza_id, sender, stanza, stamp_ms FROM room_archive \
@@ -277,7 +274,7 @@ async fn around(
                 .bind(limit)
                 .fetch_all(&mut **tx)
                 .await?;
-            rows.iter().map(|r| source.read_room(r)).collect()
+            rows.iter().map(|r| room_copy(r, domain)).collect()
         }
     }
 }
@@ -294,46 +291,38 @@ enum Source {
     Room { name: String, domain: String },
 }
 
+/// A message of the reporter's archive (`me`, his bare JID): sent by him, or by the other
+/// party, whose bare JID the archive keeps.
+fn account_copy(me: &str, placed: account_archive::Placed) -> Copied {
+    let m = placed.message;
+    Copied {
+        row: placed.place,
+        message: ReportMessage {
+            stanza_id: m.stanza_id,
+            sender: if m.outgoing { me.to_string() } else { m.with },
+            stanza: m.stanza,
+            stamp_ms: m.stamp_ms,
+            reported: false,
+        },
+    }
+}
+
+/// A row of a room's archive; `domain` makes its sender's bare JID.
+fn room_copy(r: &AnyRow, domain: &str) -> Result<Copied> {
+    let login: String = r.try_get("sender")?;
+    Ok(Copied {
+        row: r.try_get("id")?,
+        message: ReportMessage {
+            stanza_id: r.try_get("stanza_id")?,
+            sender: format!("{login}@{domain}"),
+            stanza: r.try_get("stanza")?,
+            stamp_ms: r.try_get("stamp_ms")?,
+            reported: false,
+        },
+    })
+}
+
 impl Source {
-    /// A message of the reporter's archive (an account source).
-    fn copied_from_account(&self, placed: account_archive::Placed) -> Copied {
-        let m = placed.message;
-        let sender = match self {
-            Source::Account { me, .. } if m.outgoing => me.clone(),
-            // The other party: his bare JID, as the archive keeps it.
-            _ => m.with,
-        };
-        Copied {
-            row: placed.place,
-            message: ReportMessage {
-                stanza_id: m.stanza_id,
-                sender,
-                stanza: m.stanza,
-                stamp_ms: m.stamp_ms,
-                reported: false,
-            },
-        }
-    }
-
-    /// A row of the room's archive (a room source).
-    fn read_room(&self, r: &AnyRow) -> Result<Copied> {
-        let domain = match self {
-            Source::Room { domain, .. } => domain.as_str(),
-            Source::Account { .. } => "",
-        };
-        let login: String = r.try_get("sender")?;
-        Ok(Copied {
-            row: r.try_get("id")?,
-            message: ReportMessage {
-                stanza_id: r.try_get("stanza_id")?,
-                sender: format!("{login}@{domain}"),
-                stanza: r.try_get("stanza")?,
-                stamp_ms: r.try_get("stamp_ms")?,
-                reported: false,
-            },
-        })
-    }
-
     /// The row of message `stanza_id` in this archive, if it is there.
     async fn find(
         &self,
@@ -342,12 +331,12 @@ impl Source {
         stanza_id: &str,
     ) -> Result<Option<Copied>> {
         match self {
-            Source::Account { owner, with, .. } => Ok(account_archive::conversation_message(
+            Source::Account { owner, me, with } => Ok(account_archive::conversation_message(
                 tx, store, *owner, with, stanza_id,
             )
             .await?
-            .map(|p| self.copied_from_account(p))),
-            Source::Room { name, .. } => {
+            .map(|p| account_copy(me, p))),
+            Source::Room { name, domain } => {
                 let row = sqlx::query(
                     "SELECT id, stanza_id, sender, stanza, stamp_ms FROM room_archive \
                      WHERE room = $1 AND stanza_id = $2",
@@ -356,7 +345,7 @@ impl Source {
                 .bind(stanza_id.to_owned())
                 .fetch_optional(&mut **tx)
                 .await?;
-                row.map(|r| self.read_room(&r)).transpose()
+                row.map(|r| room_copy(&r, domain)).transpose()
             }
         }
     }
@@ -503,11 +492,11 @@ impl ReportStore for Store {
         }
         if report.stanza_ids.is_empty() {
             // A person without messages: the last messages with him.
-            if let Source::Account { owner, with, .. } = &source {
+            if let Source::Account { owner, me, with } = &source {
                 for p in
                     account_archive::conversation_last(&mut tx, self, *owner, with, limit).await?
                 {
-                    let c = source.copied_from_account(p);
+                    let c = account_copy(me, p);
                     copied.insert(c.row, c.message);
                 }
             }
