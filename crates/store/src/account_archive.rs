@@ -15,8 +15,17 @@
 //! ([`AccountArchiveStore::set_retention_audited`]); it does not move the directory
 //! generation (no stanza decision depends on it).
 //!
-//! Every statement on `account_archive` is in this module, the writer's batch insert aside
-//! (`archive_writer.rs`, on its own SQLite connection): the reports (`reports.rs`) read
+//! **Layout.** On PostgreSQL, a row per message and owner. On SQLite (migration 0022),
+//! one row of `account_archive_chunk` per owner and batch of the writer, its messages a
+//! JSON array ([`chunks`]), behind a view `account_archive` with the rows' columns: a
+//! row per message and its four indexes were ≈ 15 µs of the writer's CPU per 1:1
+//! message, a chunk per owner and batch a few (BENCHMARKS.md, "The 1:1 archive in
+//! chunks"). Reads go through the view on both backends, paging by chunk on SQLite
+//! ([`paging::Table::Chunked`]); what SQLite's view cannot count (purges, replaced
+//! copies) is done on the chunks here.
+//!
+//! Every statement on the archive is in this module, the writer's batch insert aside
+//! (`archive_writer.rs`, on its own SQLite connection, through [`chunks`]): the reports (`reports.rs`) read
 //! a conversation through [`conversation_message`], [`conversation_around`],
 //! [`conversation_last`] and [`exchanged_with`], the moderation (`moderation.rs`) finds and
 //! replaces a message's copies through [`copies`] and [`replace_stanza`], so that the
@@ -29,9 +38,9 @@ use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 
 use crate::audit::{NewAudit, insert_audit};
 use crate::directory::rows::structure_exists;
-use crate::paging::{self, Bind, Filter, bind_all};
+use crate::paging::{self, Bind, CHUNK_BITS, Filter, Table, bind_all};
 use crate::rooms::{ArchiveEntry, ArchivePage, ArchiveQuery, insert_room_archive};
-use crate::{Result, Store, StoreError, get_flag};
+use crate::{Backend, Result, Store, StoreError, get_flag};
 
 /// One message of an account's archive.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +68,74 @@ pub struct AccountArchiveEntry {
 /// Rows deleted per statement of a purge, so that a year's purge does not hold the
 /// database's write lock for long at once.
 const PURGE_CHUNK: i64 = 5000;
+
+/// The chunks' table on SQLite (migration 0022).
+const CHUNKS: &str = "account_archive_chunk";
+
+/// The accounts' archive as the readers and the paging see it.
+fn table(store: &Store) -> Table {
+    match store.backend() {
+        Backend::Sqlite => Table::Chunked {
+            view: "account_archive",
+            chunks: CHUNKS,
+        },
+        Backend::Postgres => Table::Rows("account_archive"),
+    }
+}
+
+/// One owner's messages of a batch, as a row of SQLite's `account_archive_chunk`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Chunk<'a> {
+    pub owner: &'a str,
+    /// The oldest stamp of its messages.
+    pub first_ms: i64,
+    /// Its messages, in the batch's order, as a JSON array of
+    /// `[stanza_id, with, outgoing (0/1), stanza, stamp_ms]`.
+    pub body: String,
+}
+
+/// Most messages in one chunk: the bits of a message's place in its chunk.
+const CHUNK_MAX: usize = 1 << CHUNK_BITS;
+
+/// A batch's entries as chunks: one per owner (and per [`CHUNK_MAX`] of his messages),
+/// in the order of each owner's first entry, each owner's messages in the batch's order.
+pub(crate) fn chunks<'a>(entries: &'a [AccountArchiveEntry]) -> Vec<Chunk<'a>> {
+    type Item<'a> = (&'a str, &'a str, u8, &'a str, i64);
+    let mut order: Vec<&'a str> = Vec::new();
+    let mut by_owner: std::collections::HashMap<&'a str, Vec<Vec<Item<'a>>>> =
+        std::collections::HashMap::new();
+    for e in entries {
+        let m = &e.message;
+        let lists = by_owner.entry(e.owner.as_str()).or_insert_with(|| {
+            order.push(e.owner.as_str());
+            vec![Vec::new()]
+        });
+        if lists.last().is_some_and(|l| l.len() == CHUNK_MAX) {
+            lists.push(Vec::new());
+        }
+        if let Some(list) = lists.last_mut() {
+            list.push((
+                &m.stanza_id,
+                &m.with,
+                u8::from(m.outgoing),
+                &m.stanza,
+                m.stamp_ms,
+            ));
+        }
+    }
+    let mut out = Vec::with_capacity(order.len());
+    for owner in order {
+        for list in by_owner.remove(owner).unwrap_or_default() {
+            out.push(Chunk {
+                owner,
+                first_ms: list.iter().map(|i| i.4).min().unwrap_or(0),
+                // Serialising tuples of strings and integers cannot fail.
+                body: serde_json::to_string(&list).unwrap_or_else(|_| "[]".into()),
+            });
+        }
+    }
+    out
+}
 
 #[async_trait::async_trait]
 pub trait AccountArchiveStore: Send + Sync {
@@ -140,13 +217,16 @@ pub(crate) async fn conversation_message(
     with: &str,
     stanza_id: &str,
 ) -> Result<Option<Placed>> {
-    let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM account_archive \
-         WHERE owner_id = $1 AND with_jid = $2 AND stanza_id = $3"
-    )))
-    .bind(owner_id)
-    .bind(with.to_owned())
-    .bind(stanza_id.to_owned())
+    let mut f = Filter::key("owner_id", Bind::Int(owner_id));
+    f.and("with_jid", "=", Bind::Text(with.to_owned()));
+    table(store).and_stanza_id(&mut f, stanza_id);
+    let row = bind_all(
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM account_archive WHERE {}",
+            f.sql
+        ))),
+        &f.binds,
+    )
     .fetch_optional(&mut **tx)
     .await?;
     row.map(|r| read_placed(&r, store)).transpose()
@@ -164,14 +244,20 @@ pub(crate) async fn conversation_around(
     limit: i64,
 ) -> Result<Vec<Placed>> {
     let (cmp, order) = if before { ("<", "DESC") } else { (">", "ASC") };
-    let rows = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM account_archive \
-         WHERE owner_id = $1 AND with_jid = $2 AND id {cmp} $3 ORDER BY id {order} LIMIT $4"
-    )))
-    .bind(owner_id)
-    .bind(with.to_owned())
-    .bind(place)
-    .bind(limit)
+    let t = table(store);
+    let mut f = Filter::key("owner_id", Bind::Int(owner_id));
+    f.and("with_jid", "=", Bind::Text(with.to_owned()));
+    t.and_beyond(&mut f, cmp, place);
+    f.binds.push(Bind::Int(limit));
+    let rows = bind_all(
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM account_archive WHERE {} ORDER BY {} LIMIT ${}",
+            f.sql,
+            t.order(order),
+            f.binds.len()
+        ))),
+        &f.binds,
+    )
     .fetch_all(&mut **tx)
     .await?;
     rows.iter().map(|r| read_placed(r, store)).collect()
@@ -212,14 +298,20 @@ pub(crate) async fn copies(
     owner: &str,
     stanza_id: &str,
 ) -> Result<Vec<AccountMessage>> {
-    let rows = sqlx::query(
-        "SELECT m.stanza_id, m.with_jid, m.outgoing, m.stanza, m.stamp_ms \
-         FROM account_archive m JOIN accounts a ON a.id = m.owner_id \
-         WHERE a.username = $1 AND m.stanza_id = $2",
+    let mut conn = store.pool().acquire().await?;
+    let Some(owner_id) = crate::account_id(&mut *conn, owner).await? else {
+        return Ok(Vec::new());
+    };
+    let mut f = Filter::key("owner_id", Bind::Int(owner_id));
+    table(store).and_stanza_id(&mut f, stanza_id);
+    let rows = bind_all(
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM account_archive WHERE {}",
+            f.sql
+        ))),
+        &f.binds,
     )
-    .bind(owner.to_owned())
-    .bind(stanza_id.to_owned())
-    .fetch_all(store.pool())
+    .fetch_all(&mut *conn)
     .await?;
     rows.iter().map(|r| read_message(r, store)).collect()
 }
@@ -229,10 +321,40 @@ pub(crate) async fn copies(
 /// turns `secure_delete` on first, so that the old text is overwritten in the file.
 pub(crate) async fn replace_stanza(
     tx: &mut Transaction<'static, Any>,
+    store: &Store,
     owner: &str,
     stanza_id: &str,
     stanza: &str,
 ) -> Result<u64> {
+    if let t @ Table::Chunked { .. } = table(store) {
+        // SQLite counts no changes made through a view: the copies are found, then
+        // rewritten in their chunks.
+        let Some(owner_id) = crate::account_id(&mut **tx, owner).await? else {
+            return Ok(0);
+        };
+        let mut f = Filter::key("owner_id", Bind::Int(owner_id));
+        t.and_stanza_id(&mut f, stanza_id);
+        let places: Vec<i64> = paging::bind_all_scalar(
+            sqlx::query_scalar(AssertSqlSafe(format!(
+                "SELECT id FROM account_archive WHERE {}",
+                f.sql
+            ))),
+            &f.binds,
+        )
+        .fetch_all(&mut **tx)
+        .await?;
+        for place in &places {
+            sqlx::query(
+                "UPDATE account_archive_chunk SET body = json_replace(body, $1, $2) WHERE id = $3",
+            )
+            .bind(format!("$[{}][3]", place & ((1 << CHUNK_BITS) - 1)))
+            .bind(stanza.to_owned())
+            .bind(place >> CHUNK_BITS)
+            .execute(&mut **tx)
+            .await?;
+        }
+        return Ok(places.len() as u64);
+    }
     Ok(sqlx::query(
         "UPDATE account_archive SET stanza = $1 \
          WHERE owner_id = (SELECT id FROM accounts WHERE username = $2) \
@@ -270,10 +392,72 @@ fn retention_json(r: Option<Retention>) -> serde_json::Value {
     }
 }
 
-async fn insert_accounts(
+/// Writes `entries` into SQLite's chunks, a chunk per owner ([`chunks`]), skipping a
+/// message whose stanza-id is taken in its owner's archive; Err(Refused) when an owner has
+/// no account (nothing is written then: the caller rolls back).
+async fn insert_chunks(
     tx: &mut Transaction<'static, Any>,
     entries: &[AccountArchiveEntry],
 ) -> Result<u64> {
+    let t = Table::Chunked {
+        view: "account_archive",
+        chunks: CHUNKS,
+    };
+    let mut fresh = Vec::with_capacity(entries.len());
+    let mut ids = std::collections::HashMap::new();
+    for e in entries {
+        let owner_id = match ids.get(e.owner.as_str()) {
+            Some(id) => *id,
+            None => {
+                let Some(id) = crate::account_id(&mut **tx, &e.owner).await? else {
+                    return Err(StoreError::Refused(format!(
+                        "archive entry for {}, who has no account",
+                        e.owner
+                    )));
+                };
+                ids.insert(e.owner.as_str(), id);
+                id
+            }
+        };
+        let mut f = Filter::key("owner_id", Bind::Int(owner_id));
+        t.and_stanza_id(&mut f, &e.message.stanza_id);
+        let taken: Option<i64> = paging::bind_all_scalar(
+            sqlx::query_scalar(AssertSqlSafe(format!(
+                "SELECT id FROM account_archive WHERE {} LIMIT 1",
+                f.sql
+            ))),
+            &f.binds,
+        )
+        .fetch_optional(&mut **tx)
+        .await?;
+        let twice = fresh.iter().any(|x: &AccountArchiveEntry| {
+            x.owner == e.owner && x.message.stanza_id == e.message.stanza_id
+        });
+        if taken.is_none() && !twice {
+            fresh.push(e.clone());
+        }
+    }
+    for c in chunks(&fresh) {
+        sqlx::query(
+            "INSERT INTO account_archive_chunk (owner_id, first_ms, body) VALUES ($1, $2, $3)",
+        )
+        .bind(ids.get(c.owner).copied().unwrap_or_default())
+        .bind(c.first_ms)
+        .bind(c.body)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(fresh.len() as u64)
+}
+
+async fn insert_accounts(
+    tx: &mut Transaction<'static, Any>,
+    store: &Store,
+    entries: &[AccountArchiveEntry],
+) -> Result<u64> {
+    if store.backend() == Backend::Sqlite {
+        return insert_chunks(tx, entries).await;
+    }
     // Rows per INSERT: 6 parameters each, well under both backends' limits.
     const ROWS: usize = 64;
     let mut written = 0;
@@ -316,6 +500,9 @@ async fn insert_accounts(
 /// Deletes, chunk by chunk, the rows older than `cutoff` whose owner matches `owners`
 /// (an SQL condition on `owner_id` with `$2…` placeholders bound from `binds`).
 async fn purge_where(store: &Store, cutoff: i64, owners: &str, binds: &[Bind]) -> Result<u64> {
+    if store.backend() == Backend::Sqlite {
+        return purge_chunks(store, cutoff, owners, binds).await;
+    }
     let mut all = vec![Bind::Int(cutoff)];
     all.extend_from_slice(binds);
     all.push(Bind::Int(PURGE_CHUNK));
@@ -340,6 +527,71 @@ async fn purge_where(store: &Store, cutoff: i64, owners: &str, binds: &[Bind]) -
     }
 }
 
+/// [`purge_where`] on SQLite's chunks: each chunk holding a message older than `cutoff`
+/// (its `first_ms`) loses those messages (JSON null in their place, so that the others
+/// keep theirs) or, when none is left, is deleted; its `first_ms` becomes its oldest left.
+/// A transaction per [`PURGE_CHUNK`] chunks.
+async fn purge_chunks(store: &Store, cutoff: i64, owners: &str, binds: &[Bind]) -> Result<u64> {
+    let mut all = vec![Bind::Int(cutoff)];
+    all.extend_from_slice(binds);
+    all.push(Bind::Int(PURGE_CHUNK));
+    let sql = format!(
+        "SELECT id, body FROM {CHUNKS} WHERE first_ms < $1 AND ({owners}) ORDER BY id LIMIT ${}",
+        all.len()
+    );
+    let mut total = 0u64;
+    loop {
+        let mut tx = store.begin_write().await?;
+        crate::privacy::secure_delete(&mut tx, store.backend()).await;
+        let rows = bind_all(sqlx::query(AssertSqlSafe(sql.clone())), &all)
+            .fetch_all(&mut *tx)
+            .await?;
+        if rows.is_empty() {
+            tx.commit().await?;
+            return Ok(total);
+        }
+        for row in &rows {
+            let id: i64 = row.try_get("id")?;
+            let body: String = row.try_get("body")?;
+            let mut items: Vec<serde_json::Value> = serde_json::from_str(&body)
+                .map_err(|e| StoreError::Corrupt(format!("archive chunk {id}: {e}")))?;
+            let mut oldest_left: Option<i64> = None;
+            for item in &mut items {
+                let Some(stamp) = item.get(4).and_then(serde_json::Value::as_i64) else {
+                    continue;
+                };
+                if stamp < cutoff {
+                    *item = serde_json::Value::Null;
+                    total += 1;
+                } else {
+                    oldest_left = Some(oldest_left.map_or(stamp, |o| o.min(stamp)));
+                }
+            }
+            match oldest_left {
+                None => {
+                    sqlx::query("DELETE FROM account_archive_chunk WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Some(first) => {
+                    let body = serde_json::to_string(&items)
+                        .map_err(|e| StoreError::Corrupt(format!("archive chunk {id}: {e}")))?;
+                    sqlx::query(
+                        "UPDATE account_archive_chunk SET body = $1, first_ms = $2 WHERE id = $3",
+                    )
+                    .bind(body)
+                    .bind(first)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+    }
+}
+
 /// `$first, $first+1, …` for `n` values.
 fn placeholders(first: usize, n: usize) -> String {
     (first..first + n)
@@ -360,7 +612,7 @@ impl AccountArchiveStore for Store {
         }
         let mut tx = self.begin_write().await?;
         let mut written = insert_room_archive(&mut tx, rooms).await?;
-        written += insert_accounts(&mut tx, accounts).await?;
+        written += insert_accounts(&mut tx, self, accounts).await?;
         tx.commit().await?;
         Ok(written)
     }
@@ -389,7 +641,7 @@ impl AccountArchiveStore for Store {
         }
         let rows = paging::page(
             &mut tx,
-            "account_archive",
+            table(self),
             "stanza_id, with_jid, outgoing, stanza, stamp_ms",
             &key,
             query,

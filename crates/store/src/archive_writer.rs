@@ -10,14 +10,22 @@
 //! Here the batch runs on the caller's (blocking) thread, with cached prepared
 //! statements, on a connection with a page cache the size of the archive's hot pages.
 //!
-//! The rows written and the constraints kept are those of [`crate::AccountArchiveStore::
-//! write_archives`] (one transaction per batch, `BEGIN IMMEDIATE`, duplicates ignored);
-//! a row the database refuses fails the batch with [`StoreError::Refused`], as through
-//! sqlx, so that the caller can write the batch again row by row.
+//! The rows written are those of [`crate::AccountArchiveStore::write_archives`] (one
+//! transaction per batch, `BEGIN IMMEDIATE`): the rooms' rows, and the accounts' messages
+//! in chunks, one per owner of the batch (`account_archive::chunks`, migration 0022). A
+//! row the database refuses, or an owner without an account, fails the batch with
+//! [`StoreError::Refused`], as through sqlx, so that the caller can write the batch again
+//! message by message (through the pool, which skips what is there already).
+//!
+//! Unlike the pool's path, this one does not look for a 1:1 message's stanza-id in its
+//! owner's archive before writing it: that would read the owner's chunks at every batch.
+//! Every message it gets is new: its stanza-id was made for it on the message path
+//! (`stanza::time_ordered_id`), it is queued once, and a batch that fails is rolled back
+//! before it is written again.
 
-use rusqlite::{Connection, OpenFlags, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use crate::account_archive::AccountArchiveEntry;
+use crate::account_archive::{AccountArchiveEntry, chunks};
 use crate::rooms::ArchiveEntry;
 use crate::{Result, Store, StoreError};
 
@@ -31,9 +39,9 @@ const AUTOCHECKPOINT_PAGES: i64 = 8192;
 
 const ROOM_SQL: &str = "INSERT INTO room_archive (room_id, room, stanza_id, sender, nick, stanza, stamp_ms) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (stanza_id) DO NOTHING";
-const ACCOUNT_SQL: &str = "INSERT INTO account_archive (owner_id, stanza_id, with_jid, outgoing, stanza, stamp_ms) \
-     VALUES ((SELECT id FROM accounts WHERE username = ?1), ?2, ?3, ?4, ?5, ?6) \
-     ON CONFLICT (stanza_id, owner_id) DO NOTHING";
+const OWNER_SQL: &str = "SELECT id FROM accounts WHERE username = ?1";
+const CHUNK_SQL: &str =
+    "INSERT INTO account_archive_chunk (owner_id, first_ms, body) VALUES (?1, ?2, ?3)";
 
 /// The archive writer's own connection to the SQLite file.
 pub struct ArchiveWriter {
@@ -115,20 +123,24 @@ impl ArchiveWriter {
                     ])
                     .map_err(db_error)? as u64;
             }
-            let mut account = tx.prepare_cached(ACCOUNT_SQL).map_err(db_error)?;
-            for e in accounts {
-                let m = &e.message;
-                written += account
-                    .execute(params![
-                        e.owner,
-                        m.stanza_id,
-                        m.with,
-                        i64::from(m.outgoing),
-                        m.stanza,
-                        m.stamp_ms
-                    ])
-                    .map_err(db_error)? as u64;
+            let mut owner = tx.prepare_cached(OWNER_SQL).map_err(db_error)?;
+            let mut chunk = tx.prepare_cached(CHUNK_SQL).map_err(db_error)?;
+            for c in chunks(accounts) {
+                let id: Option<i64> = owner
+                    .query_row(params![c.owner], |row| row.get(0))
+                    .optional()
+                    .map_err(db_error)?;
+                let Some(id) = id else {
+                    return Err(StoreError::Refused(format!(
+                        "archive entry for {}, who has no account",
+                        c.owner
+                    )));
+                };
+                chunk
+                    .execute(params![id, c.first_ms, c.body])
+                    .map_err(db_error)?;
             }
+            written += accounts.len() as u64;
         }
         tx.commit().map_err(db_error)?;
         Ok(written)

@@ -157,7 +157,7 @@ impl ModerationStore for Store {
         let (mut replaced, mut offline) = (0, 0);
         for (owner, tombstone) in tombstones {
             replaced +=
-                crate::account_archive::replace_stanza(&mut tx, owner, stanza_id, tombstone)
+                crate::account_archive::replace_stanza(&mut tx, self, owner, stanza_id, tombstone)
                     .await?;
             if plain_id(stanza_id) {
                 offline += sqlx::query(

@@ -4,7 +4,10 @@
 //! the last page, a list of ids, the total count and the page's index.
 //!
 //! Both tables have an `id` that grows with arrival and a unique `stanza_id` within the
-//! key; pages walk `id` through the key's index.
+//! key; pages walk `id` through the key's index. On SQLite the accounts' archive is a view
+//! over chunks ([`Table::Chunked`], `account_archive.rs`): a message's `id` is its chunk's
+//! id shifted left by [`CHUNK_BITS`] plus its place in the chunk, so pages walk the chunks
+//! through their owner index (`chunk`, bounded by the page's ends) and sort within them.
 
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::{Query, QueryScalar};
@@ -34,6 +37,66 @@ pub struct ArchiveQuery {
     pub with: Option<String>,
     /// Only the messages with these stanza-ids (XEP-0313 `ids`, extended queries).
     pub ids: Option<Vec<String>>,
+}
+
+/// Bits of a chunked archive's `id` that number a message inside its chunk: a chunk holds
+/// at most `1 << CHUNK_BITS` messages.
+pub(crate) const CHUNK_BITS: u32 = 12;
+
+/// How an archive's rows are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Table {
+    /// A table of rows: `id` orders them.
+    Rows(&'static str),
+    /// A view over chunks (`account_archive` on SQLite): `chunk` is the chunk's id,
+    /// `id >> CHUNK_BITS`; `chunks` is the chunks' table (`id`, `owner_id`, `body`: the
+    /// messages as JSON, each stanza-id a JSON string in it).
+    Chunked {
+        view: &'static str,
+        chunks: &'static str,
+    },
+}
+
+impl Table {
+    fn name(self) -> &'static str {
+        match self {
+            Table::Rows(name) => name,
+            Table::Chunked { view, .. } => view,
+        }
+    }
+
+    /// `ORDER BY` text for walking the rows in `dir` (`ASC` or `DESC`).
+    pub(crate) fn order(self, dir: &str) -> String {
+        match self {
+            Table::Rows(_) => format!("id {dir}"),
+            Table::Chunked { .. } => format!("chunk {dir}, id {dir}"),
+        }
+    }
+
+    /// Adds `id {op} place` (`<` or `>`), with the chunk's bound that lets a chunked
+    /// view walk only the chunks on that side.
+    pub(crate) fn and_beyond(self, f: &mut Filter, op: &str, place: i64) {
+        if let Table::Chunked { .. } = self {
+            let chunk_op = if op == "<" { "<=" } else { ">=" };
+            f.and("chunk", chunk_op, Bind::Int(place >> CHUNK_BITS));
+        }
+        f.and("id", op, Bind::Int(place));
+    }
+
+    /// Adds `stanza_id = id`; on a chunked view, first a search of the id's JSON text in
+    /// the bodies of the key's chunks (`owner_id = $1`), so that only the chunks holding
+    /// it are unpacked.
+    pub(crate) fn and_stanza_id(self, f: &mut Filter, stanza_id: &str) {
+        if let Table::Chunked { chunks, .. } = self {
+            let needle = serde_json::Value::from(stanza_id).to_string();
+            f.binds.push(Bind::Text(needle));
+            f.sql.push_str(&format!(
+                " AND chunk IN (SELECT id FROM {chunks} WHERE owner_id = $1 AND instr(body, ${}) > 0)",
+                f.binds.len()
+            ));
+        }
+        f.and("stanza_id", "=", Bind::Text(stanza_id.to_owned()));
+    }
 }
 
 /// A value bound to an archive query.
@@ -132,7 +195,7 @@ pub(crate) struct Rows {
 /// The `id` of message `stanza_id` under `key`; Err(NotFound) when there is none.
 async fn locate(
     tx: &mut Transaction<'static, Any>,
-    table: &str,
+    table: Table,
     key: &Filter,
     stanza_id: Option<&str>,
 ) -> Result<Option<i64>> {
@@ -140,10 +203,11 @@ async fn locate(
         return Ok(None);
     };
     let mut f = key.clone();
-    f.and("stanza_id", "=", Bind::Text(stanza_id.to_owned()));
+    table.and_stanza_id(&mut f, stanza_id);
     let found: Option<i64> = bind_all_scalar(
         sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT id FROM {table} WHERE {}",
+            "SELECT id FROM {} WHERE {}",
+            table.name(),
             f.sql
         ))),
         &f.binds,
@@ -158,18 +222,19 @@ async fn locate(
 /// Err(NotFound) when `after_id` or `before_id` is not a message under the key.
 pub(crate) async fn page(
     tx: &mut Transaction<'static, Any>,
-    table: &str,
+    table: Table,
     columns: &str,
     key: &Filter,
     q: &ArchiveQuery,
 ) -> Result<Rows> {
     let after = locate(tx, table, key, q.after_id.as_deref()).await?;
     let before = locate(tx, table, key, q.before_id.as_deref()).await?;
+    let name = table.name();
     let mut bounded = key.clone();
     bounded.bounds(q);
     let count: i64 = bind_all_scalar(
         sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM {table} WHERE {}",
+            "SELECT COUNT(*) FROM {name} WHERE {}",
             bounded.sql
         ))),
         &bounded.binds,
@@ -180,16 +245,16 @@ pub(crate) async fn page(
     let backwards = before.is_some() || q.last_page;
     let mut f = bounded.clone();
     if let Some(b) = before {
-        f.and("id", "<", Bind::Int(b));
+        table.and_beyond(&mut f, "<", b);
     }
     if let Some(a) = after {
-        f.and("id", ">", Bind::Int(a));
+        table.and_beyond(&mut f, ">", a);
     }
     f.binds.push(Bind::Int(max + 1));
     let sql = format!(
-        "SELECT id, {columns} FROM {table} WHERE {} ORDER BY id {} LIMIT ${}",
+        "SELECT id, {columns} FROM {name} WHERE {} ORDER BY {} LIMIT ${}",
         f.sql,
-        if backwards { "DESC" } else { "ASC" },
+        table.order(if backwards { "DESC" } else { "ASC" }),
         f.binds.len()
     );
     let mut rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &f.binds)
@@ -203,10 +268,10 @@ pub(crate) async fn page(
     let first_index = match rows.first() {
         Some(first) => {
             let mut f = bounded;
-            f.and("id", "<", Bind::Int(first.try_get::<i64, _>("id")?));
+            table.and_beyond(&mut f, "<", first.try_get::<i64, _>("id")?);
             bind_all_scalar(
                 sqlx::query_scalar(AssertSqlSafe(format!(
-                    "SELECT COUNT(*) FROM {table} WHERE {}",
+                    "SELECT COUNT(*) FROM {name} WHERE {}",
                     f.sql
                 ))),
                 &f.binds,

@@ -582,7 +582,7 @@ impl RoomStore for Store {
         };
         let rows = paging::page(
             &mut tx,
-            "room_archive",
+            paging::Table::Rows("room_archive"),
             "stanza_id, sender, nick, stanza, stamp_ms",
             &key,
             &query,

@@ -4893,6 +4893,121 @@ async fn moderation_replaces_both_copies_and_drops_offline_ones(store: &Store) {
     );
 }
 
+/// On a SQLite file the archive writer's own connection writes the accounts' messages in
+/// chunks (migration 0022): they page as rows do, across a chunk's end too (a chunk holds
+/// at most 4,096), an owner without an account fails the whole batch, and a purge rewrites
+/// the chunks with the purged text gone from the file.
+#[tokio::test]
+async fn sqlite_archive_writer_chunks_page_as_rows() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("chunks.db").display()
+    );
+    let store = Store::connect(&url).await.expect("connect");
+    for user in ["ana", "ben"] {
+        store.create_account(user, &creds(1)).await.unwrap();
+    }
+    let mut writer = store.archive_writer().expect("the writer's own connection");
+    // ana: m1..m5000 with ben, stamped 1..5000; ben's copies of the first ten between.
+    let mut entries = Vec::new();
+    for n in 1..=5000 {
+        entries.push(one_to_one("ana", n, "ben@x", n));
+        if n <= 10 {
+            entries.push(one_to_one("ben", n, "ana@x", n));
+        }
+    }
+    assert_eq!(writer.write(&[], &entries).unwrap(), 5010);
+    let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+    let chunks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM account_archive_chunk")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(chunks, 3, "ana's 5,000 in two chunks, ben's ten in one");
+
+    let page = |max: i64, after: Option<&str>, before: Option<&str>, last: bool| ArchiveQuery {
+        max,
+        after_id: after.map(str::to_owned),
+        before_id: before.map(str::to_owned),
+        last_page: last,
+        ..ArchiveQuery::default()
+    };
+    let p = store
+        .account_archive_page("ana", &page(3, None, None, true))
+        .await
+        .unwrap();
+    assert_eq!(ids_of(&p), ["m4998", "m4999", "m5000"]);
+    assert_eq!((p.count, p.first_index, p.complete), (5000, 4997, false));
+    // Across the first chunk's end (its last message is m4096).
+    let p = store
+        .account_archive_page("ana", &page(3, Some("m4095"), None, false))
+        .await
+        .unwrap();
+    assert_eq!(ids_of(&p), ["m4096", "m4097", "m4098"]);
+    assert_eq!(p.first_index, 4095);
+    let p = store
+        .account_archive_page("ana", &page(3, None, Some("m4098"), false))
+        .await
+        .unwrap();
+    assert_eq!(ids_of(&p), ["m4095", "m4096", "m4097"]);
+    let with_ben = ArchiveQuery {
+        max: 2,
+        with: Some("ana@x".into()),
+        ..ArchiveQuery::default()
+    };
+    let p = store.account_archive_page("ben", &with_ben).await.unwrap();
+    assert_eq!(ids_of(&p), ["m1", "m2"]);
+    assert_eq!(p.count, 10);
+    assert!(matches!(
+        store
+            .account_archive_page("ben", &page(3, Some("m11"), None, false))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+
+    // An owner without an account: nothing of the batch is written.
+    let err = writer
+        .write(
+            &[],
+            &[
+                one_to_one("ana", 6000, "ben@x", 6000),
+                one_to_one("ghost", 1, "ana@x", 6000),
+            ],
+        )
+        .unwrap_err();
+    assert!(err.is_refused(), "{err:?}");
+    let p = store
+        .account_archive_page("ana", &page(1, None, None, true))
+        .await
+        .unwrap();
+    assert_eq!((ids_of(&p), p.count), (vec!["m5000".to_string()], 5000));
+
+    // A purge at 2,500: ana's m1..m2499 and ben's ten.
+    assert!(sqlite_file_holds(&url, "<body>2499</body>").await);
+    assert_eq!(store.purge_account_archive(2500, &[]).await.unwrap(), 2509);
+    assert_eq!(store.purge_account_archive(2500, &[]).await.unwrap(), 0);
+    let p = store
+        .account_archive_page("ana", &page(1, None, None, false))
+        .await
+        .unwrap();
+    assert_eq!((ids_of(&p), p.count), (vec!["m2500".to_string()], 2501));
+    let p = store.account_archive_page("ben", &with_ben).await.unwrap();
+    assert_eq!(p.count, 0);
+    assert!(!sqlite_file_holds(&url, "<body>2499</body>").await);
+    assert!(sqlite_file_holds(&url, "<body>2500</body>").await);
+    let chunks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM account_archive_chunk")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        chunks, 2,
+        "ben's chunk is gone, ana's first holds m2500..m4096"
+    );
+    conn.close().await.ok();
+    drop(writer);
+    store.close().await;
+}
+
 // ---------------------------------------------------------------------------------------
 // The accounts' archive (XEP-0313 on accounts) and its retention per structure
 // ---------------------------------------------------------------------------------------
