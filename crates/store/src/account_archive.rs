@@ -16,8 +16,9 @@
 //! generation (no stanza decision depends on it).
 //!
 //! **Layout.** On PostgreSQL, a row per message and owner. On SQLite (migration 0022),
-//! one row of `account_archive_chunk` per owner and batch of the writer, its messages a
-//! JSON array ([`chunks`]), behind a view `account_archive` with the rows' columns: a
+//! one row of `account_archive_chunk` per owner and batch of the writer, its messages in
+//! two JSON arrays, ids, peers and stamps apart from the stanzas ([`chunks`]), behind a
+//! view `account_archive` with the rows' columns: a
 //! row per message and its four indexes were ≈ 15 µs of the writer's CPU per 1:1
 //! message, a chunk per owner and batch a few (BENCHMARKS.md, "The 1:1 archive in
 //! chunks"). Reads go through the view on both backends, paging by chunk on SQLite
@@ -90,8 +91,10 @@ pub(crate) struct Chunk<'a> {
     /// The oldest stamp of its messages.
     pub first_ms: i64,
     /// Its messages, in the batch's order, as a JSON array of
-    /// `[stanza_id, with, outgoing (0/1), stanza, stamp_ms]`.
-    pub body: String,
+    /// `[stanza_id, with, outgoing (0/1), stamp_ms]`.
+    pub messages: String,
+    /// Their stanzas, a JSON array of strings in the same order.
+    pub stanzas: String,
 }
 
 /// Most messages in one chunk: the bits of a message's place in its chunk.
@@ -100,7 +103,7 @@ const CHUNK_MAX: usize = 1 << CHUNK_BITS;
 /// A batch's entries as chunks: one per owner (and per [`CHUNK_MAX`] of his messages),
 /// in the order of each owner's first entry, each owner's messages in the batch's order.
 pub(crate) fn chunks<'a>(entries: &'a [AccountArchiveEntry]) -> Vec<Chunk<'a>> {
-    type Item<'a> = (&'a str, &'a str, u8, &'a str, i64);
+    type Item<'a> = &'a AccountMessage;
     let mut order: Vec<&'a str> = Vec::new();
     let mut by_owner: std::collections::HashMap<&'a str, Vec<Vec<Item<'a>>>> =
         std::collections::HashMap::new();
@@ -114,23 +117,30 @@ pub(crate) fn chunks<'a>(entries: &'a [AccountArchiveEntry]) -> Vec<Chunk<'a>> {
             lists.push(Vec::new());
         }
         if let Some(list) = lists.last_mut() {
-            list.push((
-                &m.stanza_id,
-                &m.with,
-                u8::from(m.outgoing),
-                &m.stanza,
-                m.stamp_ms,
-            ));
+            list.push(m);
         }
     }
     let mut out = Vec::with_capacity(order.len());
     for owner in order {
         for list in by_owner.remove(owner).unwrap_or_default() {
+            let messages: Vec<(&str, &str, u8, i64)> = list
+                .iter()
+                .map(|m| {
+                    (
+                        m.stanza_id.as_str(),
+                        m.with.as_str(),
+                        u8::from(m.outgoing),
+                        m.stamp_ms,
+                    )
+                })
+                .collect();
+            let stanzas: Vec<&str> = list.iter().map(|m| m.stanza.as_str()).collect();
             out.push(Chunk {
                 owner,
-                first_ms: list.iter().map(|i| i.4).min().unwrap_or(0),
-                // Serialising tuples of strings and integers cannot fail.
-                body: serde_json::to_string(&list).unwrap_or_else(|_| "[]".into()),
+                first_ms: list.iter().map(|m| m.stamp_ms).min().unwrap_or(0),
+                // Serialising strings and integers cannot fail.
+                messages: serde_json::to_string(&messages).unwrap_or_else(|_| "[]".into()),
+                stanzas: serde_json::to_string(&stanzas).unwrap_or_else(|_| "[]".into()),
             });
         }
     }
@@ -243,23 +253,13 @@ pub(crate) async fn conversation_around(
     before: bool,
     limit: i64,
 ) -> Result<Vec<Placed>> {
-    let (cmp, order) = if before { ("<", "DESC") } else { (">", "ASC") };
+    let cmp = if before { "<" } else { ">" };
     let t = table(store);
     let mut f = Filter::key("owner_id", Bind::Int(owner_id));
     f.and("with_jid", "=", Bind::Text(with.to_owned()));
     t.and_beyond(&mut f, cmp, place);
-    f.binds.push(Bind::Int(limit));
-    let rows = bind_all(
-        sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM account_archive WHERE {} ORDER BY {} LIMIT ${}",
-            f.sql,
-            t.order(order),
-            f.binds.len()
-        ))),
-        &f.binds,
-    )
-    .fetch_all(&mut **tx)
-    .await?;
+    let select = format!("SELECT {COLUMNS} FROM account_archive WHERE {}", f.sql);
+    let rows = t.first_rows(tx, &select, &f.binds, before, limit).await?;
     rows.iter().map(|r| read_placed(r, store)).collect()
 }
 
@@ -345,9 +345,9 @@ pub(crate) async fn replace_stanza(
         .await?;
         for place in &places {
             sqlx::query(
-                "UPDATE account_archive_chunk SET body = json_replace(body, $1, $2) WHERE id = $3",
+                "UPDATE account_archive_stanzas SET stanzas = json_replace(stanzas, $1, $2) WHERE id = $3",
             )
-            .bind(format!("$[{}][3]", place & ((1 << CHUNK_BITS) - 1)))
+            .bind(format!("$[{}]", place & ((1 << CHUNK_BITS) - 1)))
             .bind(stanza.to_owned())
             .bind(place >> CHUNK_BITS)
             .execute(&mut **tx)
@@ -438,12 +438,20 @@ async fn insert_chunks(
         }
     }
     for c in chunks(&fresh) {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO account_archive_stanzas (stanzas) VALUES ($1) RETURNING id",
+        )
+        .bind(c.stanzas)
+        .fetch_one(&mut **tx)
+        .await?;
         sqlx::query(
-            "INSERT INTO account_archive_chunk (owner_id, first_ms, body) VALUES ($1, $2, $3)",
+            "INSERT INTO account_archive_chunk (owner_id, id, first_ms, messages) \
+             VALUES ($1, $2, $3, $4)",
         )
         .bind(ids.get(c.owner).copied().unwrap_or_default())
+        .bind(id)
         .bind(c.first_ms)
-        .bind(c.body)
+        .bind(c.messages)
         .execute(&mut **tx)
         .await?;
     }
@@ -536,7 +544,9 @@ async fn purge_chunks(store: &Store, cutoff: i64, owners: &str, binds: &[Bind]) 
     all.extend_from_slice(binds);
     all.push(Bind::Int(PURGE_CHUNK));
     let sql = format!(
-        "SELECT id, body FROM {CHUNKS} WHERE first_ms < $1 AND ({owners}) ORDER BY id LIMIT ${}",
+        "SELECT c.owner_id, c.id, c.messages, s.stanzas \
+         FROM {CHUNKS} c JOIN account_archive_stanzas s ON s.id = c.id \
+         WHERE c.first_ms < $1 AND ({owners}) ORDER BY c.id LIMIT ${}",
         all.len()
     );
     let mut total = 0u64;
@@ -551,17 +561,26 @@ async fn purge_chunks(store: &Store, cutoff: i64, owners: &str, binds: &[Bind]) 
             return Ok(total);
         }
         for row in &rows {
+            let owner_id: i64 = row.try_get("owner_id")?;
             let id: i64 = row.try_get("id")?;
-            let body: String = row.try_get("body")?;
-            let mut items: Vec<serde_json::Value> = serde_json::from_str(&body)
-                .map_err(|e| StoreError::Corrupt(format!("archive chunk {id}: {e}")))?;
+            let corrupt =
+                |e: serde_json::Error| StoreError::Corrupt(format!("archive chunk {id}: {e}"));
+            let messages: String = row.try_get("messages")?;
+            let stanzas: String = row.try_get("stanzas")?;
+            let mut items: Vec<serde_json::Value> =
+                serde_json::from_str(&messages).map_err(corrupt)?;
+            let mut texts: Vec<serde_json::Value> =
+                serde_json::from_str(&stanzas).map_err(corrupt)?;
             let mut oldest_left: Option<i64> = None;
-            for item in &mut items {
-                let Some(stamp) = item.get(4).and_then(serde_json::Value::as_i64) else {
+            for (place, item) in items.iter_mut().enumerate() {
+                let Some(stamp) = item.get(3).and_then(serde_json::Value::as_i64) else {
                     continue;
                 };
                 if stamp < cutoff {
                     *item = serde_json::Value::Null;
+                    if let Some(text) = texts.get_mut(place) {
+                        *text = serde_json::Value::Null;
+                    }
                     total += 1;
                 } else {
                     oldest_left = Some(oldest_left.map_or(stamp, |o| o.min(stamp)));
@@ -569,22 +588,31 @@ async fn purge_chunks(store: &Store, cutoff: i64, owners: &str, binds: &[Bind]) 
             }
             match oldest_left {
                 None => {
-                    sqlx::query("DELETE FROM account_archive_chunk WHERE id = $1")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                Some(first) => {
-                    let body = serde_json::to_string(&items)
-                        .map_err(|e| StoreError::Corrupt(format!("archive chunk {id}: {e}")))?;
+                    // Its stanzas go with it (trigger account_archive_chunk_gone).
                     sqlx::query(
-                        "UPDATE account_archive_chunk SET body = $1, first_ms = $2 WHERE id = $3",
+                        "DELETE FROM account_archive_chunk WHERE owner_id = $1 AND id = $2",
                     )
-                    .bind(body)
-                    .bind(first)
+                    .bind(owner_id)
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
+                }
+                Some(first) => {
+                    sqlx::query(
+                        "UPDATE account_archive_chunk SET messages = $1, first_ms = $2 \
+                         WHERE owner_id = $3 AND id = $4",
+                    )
+                    .bind(serde_json::to_string(&items).map_err(corrupt)?)
+                    .bind(first)
+                    .bind(owner_id)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("UPDATE account_archive_stanzas SET stanzas = $1 WHERE id = $2")
+                        .bind(serde_json::to_string(&texts).map_err(corrupt)?)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
                 }
             }
         }

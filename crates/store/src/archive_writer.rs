@@ -40,8 +40,9 @@ const AUTOCHECKPOINT_PAGES: i64 = 8192;
 const ROOM_SQL: &str = "INSERT INTO room_archive (room_id, room, stanza_id, sender, nick, stanza, stamp_ms) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (stanza_id) DO NOTHING";
 const OWNER_SQL: &str = "SELECT id FROM accounts WHERE username = ?1";
+const STANZAS_SQL: &str = "INSERT INTO account_archive_stanzas (stanzas) VALUES (?1)";
 const CHUNK_SQL: &str =
-    "INSERT INTO account_archive_chunk (owner_id, first_ms, body) VALUES (?1, ?2, ?3)";
+    "INSERT INTO account_archive_chunk (owner_id, id, first_ms, messages) VALUES (?1, ?2, ?3, ?4)";
 
 /// The archive writer's own connection to the SQLite file.
 pub struct ArchiveWriter {
@@ -124,6 +125,7 @@ impl ArchiveWriter {
                     .map_err(db_error)? as u64;
             }
             let mut owner = tx.prepare_cached(OWNER_SQL).map_err(db_error)?;
+            let mut stanzas = tx.prepare_cached(STANZAS_SQL).map_err(db_error)?;
             let mut chunk = tx.prepare_cached(CHUNK_SQL).map_err(db_error)?;
             for c in chunks(accounts) {
                 let id: Option<i64> = owner
@@ -136,8 +138,9 @@ impl ArchiveWriter {
                         c.owner
                     )));
                 };
+                let place = stanzas.insert(params![c.stanzas]).map_err(db_error)?;
                 chunk
-                    .execute(params![id, c.first_ms, c.body])
+                    .execute(params![id, place, c.first_ms, c.messages])
                     .map_err(db_error)?;
             }
             written += accounts.len() as u64;

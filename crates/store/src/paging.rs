@@ -9,6 +9,7 @@
 //! id shifted left by [`CHUNK_BITS`] plus its place in the chunk, so pages walk the chunks
 //! through their owner index (`chunk`, bounded by the page's ends) and sort within them.
 
+use futures_util::TryStreamExt;
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::{Query, QueryScalar};
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
@@ -49,8 +50,8 @@ pub(crate) enum Table {
     /// A table of rows: `id` orders them.
     Rows(&'static str),
     /// A view over chunks (`account_archive` on SQLite): `chunk` is the chunk's id,
-    /// `id >> CHUNK_BITS`; `chunks` is the chunks' table (`id`, `owner_id`, `body`: the
-    /// messages as JSON, each stanza-id a JSON string in it).
+    /// `id >> CHUNK_BITS`; `chunks` is the chunks' table (`id`, `owner_id`, `messages`: the
+    /// messages' ids, peers and stamps as JSON, each stanza-id a JSON string in it).
     Chunked {
         view: &'static str,
         chunks: &'static str,
@@ -65,12 +66,65 @@ impl Table {
         }
     }
 
-    /// `ORDER BY` text for walking the rows in `dir` (`ASC` or `DESC`).
-    pub(crate) fn order(self, dir: &str) -> String {
-        match self {
-            Table::Rows(_) => format!("id {dir}"),
-            Table::Chunked { .. } => format!("chunk {dir}, id {dir}"),
+    /// The first `limit` rows of `SELECT … WHERE …` (`select`, without `ORDER BY`, whose
+    /// columns include `id`), in `id` order (descending with `backwards`).
+    ///
+    /// A chunked view is read ordered by chunk alone, which its owner index gives without
+    /// sorting, and each chunk's rows are sorted here, until `limit` rows are in: SQLite
+    /// sorted every row of the owner's archive for `ORDER BY chunk, id … LIMIT` (its
+    /// planner does not see that the chunk's order is the index's), 5 ms for a last page
+    /// of an archive of 9,000 messages instead of 0.1.
+    pub(crate) async fn first_rows(
+        self,
+        tx: &mut Transaction<'static, Any>,
+        select: &str,
+        binds: &[Bind],
+        backwards: bool,
+        limit: i64,
+    ) -> Result<Vec<AnyRow>> {
+        let dir = if backwards { "DESC" } else { "ASC" };
+        let limit = usize::try_from(limit).unwrap_or(0);
+        if let Table::Rows(_) = self {
+            let mut binds = binds.to_vec();
+            binds.push(Bind::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
+            let sql = format!("{select} ORDER BY id {dir} LIMIT ${}", binds.len());
+            return Ok(bind_all(sqlx::query(AssertSqlSafe(sql)), &binds)
+                .fetch_all(&mut **tx)
+                .await?);
         }
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let sql = format!("{select} ORDER BY chunk {dir}");
+        let mut rows = bind_all(sqlx::query(AssertSqlSafe(sql)), binds).fetch(&mut **tx);
+        let mut out: Vec<(i64, AnyRow)> = Vec::new();
+        // Where the rows of the chunk being read start in `out`.
+        let mut chunk_start = 0;
+        let mut chunk = None;
+        let finish = |out: &mut Vec<(i64, AnyRow)>, from: usize| {
+            if backwards {
+                out[from..].sort_unstable_by_key(|r| std::cmp::Reverse(r.0));
+            } else {
+                out[from..].sort_unstable_by_key(|r| r.0);
+            }
+        };
+        while let Some(row) = rows.try_next().await? {
+            let id: i64 = row.try_get("id")?;
+            let this = id >> CHUNK_BITS;
+            if chunk != Some(this) {
+                finish(&mut out, chunk_start);
+                if out.len() >= limit {
+                    break;
+                }
+                chunk = Some(this);
+                chunk_start = out.len();
+            }
+            out.push((id, row));
+        }
+        drop(rows);
+        finish(&mut out, chunk_start);
+        out.truncate(limit);
+        Ok(out.into_iter().map(|(_, row)| row).collect())
     }
 
     /// Adds `id {op} place` (`<` or `>`), with the chunk's bound that lets a chunked
@@ -88,10 +142,11 @@ impl Table {
     /// it are unpacked.
     pub(crate) fn and_stanza_id(self, f: &mut Filter, stanza_id: &str) {
         if let Table::Chunked { chunks, .. } = self {
+            debug_assert!(f.sql.starts_with("owner_id = $1"), "{}", f.sql);
             let needle = serde_json::Value::from(stanza_id).to_string();
             f.binds.push(Bind::Text(needle));
             f.sql.push_str(&format!(
-                " AND chunk IN (SELECT id FROM {chunks} WHERE owner_id = $1 AND instr(body, ${}) > 0)",
+                " AND chunk IN (SELECT id FROM {chunks} WHERE owner_id = $1 AND instr(messages, ${}) > 0)",
                 f.binds.len()
             ));
         }
@@ -250,15 +305,9 @@ pub(crate) async fn page(
     if let Some(a) = after {
         table.and_beyond(&mut f, ">", a);
     }
-    f.binds.push(Bind::Int(max + 1));
-    let sql = format!(
-        "SELECT id, {columns} FROM {name} WHERE {} ORDER BY {} LIMIT ${}",
-        f.sql,
-        table.order(if backwards { "DESC" } else { "ASC" }),
-        f.binds.len()
-    );
-    let mut rows = bind_all(sqlx::query(AssertSqlSafe(sql)), &f.binds)
-        .fetch_all(&mut **tx)
+    let select = format!("SELECT id, {columns} FROM {name} WHERE {}", f.sql);
+    let mut rows = table
+        .first_rows(tx, &select, &f.binds, backwards, max + 1)
         .await?;
     let complete = i64::try_from(rows.len()).unwrap_or(i64::MAX) <= max;
     rows.truncate(usize::try_from(max).unwrap_or(usize::MAX));
@@ -313,5 +362,39 @@ mod tests {
         assert_eq!(f.sql, "room_id = $1");
         f.and_in("x", &[]);
         assert_eq!(f.sql, "room_id = $1 AND 1 = 0");
+    }
+
+    #[test]
+    fn a_chunked_view_bounds_the_chunks_it_unpacks() {
+        let chunked = Table::Chunked {
+            view: "v",
+            chunks: "c",
+        };
+        let mut f = Filter::key("owner_id", Bind::Int(7));
+        chunked.and_beyond(&mut f, "<", (5 << CHUNK_BITS) + 3);
+        chunked.and_beyond(&mut f, ">", 2 << CHUNK_BITS);
+        chunked.and_stanza_id(&mut f, "m\"1");
+        assert_eq!(
+            f.sql,
+            "owner_id = $1 AND chunk <= $2 AND id < $3 AND chunk >= $4 AND id > $5 \
+             AND chunk IN (SELECT id FROM c WHERE owner_id = $1 AND instr(messages, $6) > 0) \
+             AND stanza_id = $7"
+        );
+        let ints: Vec<i64> = f
+            .binds
+            .iter()
+            .filter_map(|b| match b {
+                Bind::Int(v) => Some(*v),
+                Bind::Text(_) => None,
+            })
+            .collect();
+        assert_eq!(ints, [7, 5, (5 << CHUNK_BITS) + 3, 2, 2 << CHUNK_BITS]);
+        // The stanza-id as JSON writes it in a chunk's messages, quotes and escapes included.
+        assert!(matches!(&f.binds[5], Bind::Text(t) if t == "\"m\\\"1\""));
+        let rows = Table::Rows("t");
+        let mut f = Filter::key("owner_id", Bind::Int(7));
+        rows.and_beyond(&mut f, "<", 9);
+        rows.and_stanza_id(&mut f, "x");
+        assert_eq!(f.sql, "owner_id = $1 AND id < $2 AND stanza_id = $3");
     }
 }

@@ -5003,6 +5003,11 @@ async fn sqlite_archive_writer_chunks_page_as_rows() {
         chunks, 2,
         "ben's chunk is gone, ana's first holds m2500..m4096"
     );
+    let texts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM account_archive_stanzas")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(texts, 2, "a deleted chunk's stanzas go with it");
     conn.close().await.ok();
     drop(writer);
     store.close().await;
