@@ -88,6 +88,8 @@ fn table(store: &Store) -> Table {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Chunk<'a> {
     pub owner: &'a str,
+    /// How many messages it holds.
+    pub n: i64,
     /// The oldest stamp of its messages.
     pub first_ms: i64,
     /// Its messages, in the batch's order, as a JSON array of
@@ -137,6 +139,7 @@ pub(crate) fn chunks<'a>(entries: &'a [AccountArchiveEntry]) -> Vec<Chunk<'a>> {
             let stanzas: Vec<&str> = list.iter().map(|m| m.stanza.as_str()).collect();
             out.push(Chunk {
                 owner,
+                n: i64::try_from(list.len()).unwrap_or(i64::MAX),
                 first_ms: list.iter().map(|m| m.stamp_ms).min().unwrap_or(0),
                 // Serialising strings and integers cannot fail.
                 messages: serde_json::to_string(&messages).unwrap_or_else(|_| "[]".into()),
@@ -445,11 +448,12 @@ async fn insert_chunks(
         .fetch_one(&mut **tx)
         .await?;
         sqlx::query(
-            "INSERT INTO account_archive_chunk (owner_id, id, first_ms, messages) \
-             VALUES ($1, $2, $3, $4)",
+            "INSERT INTO account_archive_chunk (owner_id, id, n, first_ms, messages) \
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(ids.get(c.owner).copied().unwrap_or_default())
         .bind(id)
+        .bind(c.n)
         .bind(c.first_ms)
         .bind(c.messages)
         .execute(&mut **tx)
@@ -572,6 +576,7 @@ async fn purge_chunks(store: &Store, cutoff: i64, owners: &str, binds: &[Bind]) 
             let mut texts: Vec<serde_json::Value> =
                 serde_json::from_str(&stanzas).map_err(corrupt)?;
             let mut oldest_left: Option<i64> = None;
+            let mut left = 0i64;
             for (place, item) in items.iter_mut().enumerate() {
                 let Some(stamp) = item.get(3).and_then(serde_json::Value::as_i64) else {
                     continue;
@@ -583,6 +588,7 @@ async fn purge_chunks(store: &Store, cutoff: i64, owners: &str, binds: &[Bind]) 
                     }
                     total += 1;
                 } else {
+                    left += 1;
                     oldest_left = Some(oldest_left.map_or(stamp, |o| o.min(stamp)));
                 }
             }
@@ -599,10 +605,11 @@ async fn purge_chunks(store: &Store, cutoff: i64, owners: &str, binds: &[Bind]) 
                 }
                 Some(first) => {
                     sqlx::query(
-                        "UPDATE account_archive_chunk SET messages = $1, first_ms = $2 \
-                         WHERE owner_id = $3 AND id = $4",
+                        "UPDATE account_archive_chunk SET messages = $1, n = $2, first_ms = $3 \
+                         WHERE owner_id = $4 AND id = $5",
                     )
                     .bind(serde_json::to_string(&items).map_err(corrupt)?)
+                    .bind(left)
                     .bind(first)
                     .bind(owner_id)
                     .bind(id)

@@ -41,8 +41,7 @@ const ROOM_SQL: &str = "INSERT INTO room_archive (room_id, room, stanza_id, send
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (stanza_id) DO NOTHING";
 const OWNER_SQL: &str = "SELECT id FROM accounts WHERE username = ?1";
 const STANZAS_SQL: &str = "INSERT INTO account_archive_stanzas (stanzas) VALUES (?1)";
-const CHUNK_SQL: &str =
-    "INSERT INTO account_archive_chunk (owner_id, id, first_ms, messages) VALUES (?1, ?2, ?3, ?4)";
+const CHUNK_SQL: &str = "INSERT INTO account_archive_chunk (owner_id, id, n, first_ms, messages) VALUES (?1, ?2, ?3, ?4, ?5)";
 
 /// The archive writer's own connection to the SQLite file.
 pub struct ArchiveWriter {
@@ -140,7 +139,7 @@ impl ArchiveWriter {
                 };
                 let place = stanzas.insert(params![c.stanzas]).map_err(db_error)?;
                 chunk
-                    .execute(params![id, place, c.first_ms, c.messages])
+                    .execute(params![id, place, c.n, c.first_ms, c.messages])
                     .map_err(db_error)?;
             }
             written += accounts.len() as u64;

@@ -66,6 +66,58 @@ impl Table {
         }
     }
 
+    /// How many rows `f` selects (before the row at `place`, when given). On a chunked
+    /// view, when `f` is its owner alone, from the chunks' counts (`n`) without unpacking
+    /// them, but for the chunk of `place`.
+    pub(crate) async fn count_before(
+        self,
+        tx: &mut Transaction<'static, Any>,
+        f: &Filter,
+        place: Option<i64>,
+    ) -> Result<i64> {
+        let count = |sql: String, binds: Vec<Bind>| async move {
+            let n: i64 = bind_all_scalar(sqlx::query_scalar(AssertSqlSafe(sql)), &binds)
+                .fetch_one(&mut **tx)
+                .await?;
+            Ok::<i64, StoreError>(n)
+        };
+        match self {
+            Table::Chunked { view, chunks } if f.sql == "owner_id = $1" => {
+                let mut binds = f.binds.clone();
+                let Some(place) = place else {
+                    return count(
+                        format!("SELECT COALESCE(SUM(n), 0) FROM {chunks} WHERE owner_id = $1"),
+                        binds,
+                    )
+                    .await;
+                };
+                binds.push(Bind::Int(place >> CHUNK_BITS));
+                binds.push(Bind::Int(place));
+                count(
+                    format!(
+                        "SELECT (SELECT COALESCE(SUM(n), 0) FROM {chunks} \
+                         WHERE owner_id = $1 AND id < $2) \
+                         + (SELECT COUNT(*) FROM {view} WHERE owner_id = $1 AND chunk = $2 \
+                         AND id < $3)"
+                    ),
+                    binds,
+                )
+                .await
+            }
+            _ => {
+                let mut f = f.clone();
+                if let Some(place) = place {
+                    self.and_beyond(&mut f, "<", place);
+                }
+                count(
+                    format!("SELECT COUNT(*) FROM {} WHERE {}", self.name(), f.sql),
+                    f.binds,
+                )
+                .await
+            }
+        }
+    }
+
     /// The first `limit` rows of `SELECT … WHERE …` (`select`, without `ORDER BY`, whose
     /// columns include `id`), in `id` order (descending with `backwards`).
     ///
@@ -287,15 +339,7 @@ pub(crate) async fn page(
     let name = table.name();
     let mut bounded = key.clone();
     bounded.bounds(q);
-    let count: i64 = bind_all_scalar(
-        sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM {name} WHERE {}",
-            bounded.sql
-        ))),
-        &bounded.binds,
-    )
-    .fetch_one(&mut **tx)
-    .await?;
+    let count = table.count_before(tx, &bounded, None).await?;
     let max = q.max.max(0);
     let backwards = before.is_some() || q.last_page;
     let mut f = bounded.clone();
@@ -316,17 +360,9 @@ pub(crate) async fn page(
     }
     let first_index = match rows.first() {
         Some(first) => {
-            let mut f = bounded;
-            table.and_beyond(&mut f, "<", first.try_get::<i64, _>("id")?);
-            bind_all_scalar(
-                sqlx::query_scalar(AssertSqlSafe(format!(
-                    "SELECT COUNT(*) FROM {name} WHERE {}",
-                    f.sql
-                ))),
-                &f.binds,
-            )
-            .fetch_one(&mut **tx)
-            .await?
+            table
+                .count_before(tx, &bounded, Some(first.try_get::<i64, _>("id")?))
+                .await?
         }
         None => 0,
     };

@@ -11,8 +11,9 @@
 -- text). The chunks are kept in their owner's order (WITHOUT ROWID, keyed by owner), small,
 -- so that a query counts and filters an owner's archive on a few contiguous pages; it reads
 -- a stanza only for a row it returns. A message deleted from a chunk (purged) becomes JSON
--- null in both, so that the others keep their place. `first_ms` is the oldest stamp of the
--- chunk's messages, for the purge. A chunk is deleted with its owner, its stanzas with it.
+-- null in both, so that the others keep their place. `n` counts the chunk's messages (not
+-- the nulls), so that an owner's archive is counted without unpacking it; `first_ms` is
+-- the oldest stamp of the chunk's messages, for the purge. A chunk is deleted with its owner, its stanzas with it.
 -- (No CHECK (json_valid(…)): it would parse every chunk the writer inserts; the writer
 -- makes the texts with serde_json.)
 CREATE TABLE account_archive_stanzas (
@@ -23,6 +24,7 @@ CREATE TABLE account_archive_chunk (
     owner_id  INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
     -- The id of its stanzas' row: it grows with arrival.
     id        INTEGER NOT NULL,
+    n         INTEGER NOT NULL,
     first_ms  INTEGER NOT NULL,
     messages  TEXT    NOT NULL,
     PRIMARY KEY (owner_id, id)
@@ -36,8 +38,8 @@ END;
 -- Every existing row becomes a chunk of one, under its own id: the order is kept.
 INSERT INTO account_archive_stanzas (id, stanzas)
     SELECT id, json_array(stanza) FROM account_archive ORDER BY id;
-INSERT INTO account_archive_chunk (owner_id, id, first_ms, messages)
-    SELECT owner_id, id, stamp_ms, json_array(json_array(stanza_id, with_jid, outgoing, stamp_ms))
+INSERT INTO account_archive_chunk (owner_id, id, n, first_ms, messages)
+    SELECT owner_id, id, 1, stamp_ms, json_array(json_array(stanza_id, with_jid, outgoing, stamp_ms))
     FROM account_archive ORDER BY owner_id, id;
 DROP TABLE account_archive;
 
@@ -66,8 +68,8 @@ CREATE VIEW account_archive AS
 CREATE TRIGGER account_archive_insert INSTEAD OF INSERT ON account_archive
 BEGIN
     INSERT INTO account_archive_stanzas (stanzas) VALUES (json_array(NEW.stanza));
-    INSERT INTO account_archive_chunk (owner_id, id, first_ms, messages)
-    VALUES (NEW.owner_id, last_insert_rowid(), NEW.stamp_ms,
+    INSERT INTO account_archive_chunk (owner_id, id, n, first_ms, messages)
+    VALUES (NEW.owner_id, last_insert_rowid(), 1, NEW.stamp_ms,
             json_array(json_array(NEW.stanza_id, NEW.with_jid, NEW.outgoing, NEW.stamp_ms)));
 END;
 CREATE TRIGGER account_archive_update INSTEAD OF UPDATE ON account_archive
@@ -85,7 +87,7 @@ END;
 CREATE TRIGGER account_archive_delete INSTEAD OF DELETE ON account_archive
 BEGIN
     UPDATE account_archive_chunk
-    SET messages = json_replace(messages, '$[' || (OLD.id & 4095) || ']', NULL)
+    SET messages = json_replace(messages, '$[' || (OLD.id & 4095) || ']', NULL), n = n - 1
     WHERE owner_id = OLD.owner_id AND id = OLD.chunk;
     UPDATE account_archive_stanzas
     SET stanzas = json_replace(stanzas, '$[' || (OLD.id & 4095) || ']', NULL)
