@@ -319,6 +319,26 @@ pub(crate) async fn copies(
     rows.iter().map(|r| read_message(r, store)).collect()
 }
 
+/// The places of message `stanza_id` in account `owner_id`'s archive.
+async fn places_of(
+    tx: &mut Transaction<'static, Any>,
+    t: Table,
+    owner_id: i64,
+    stanza_id: &str,
+) -> Result<Vec<i64>> {
+    let mut f = Filter::key("owner_id", Bind::Int(owner_id));
+    t.and_stanza_id(&mut f, stanza_id);
+    Ok(paging::bind_all_scalar(
+        sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT id FROM account_archive WHERE {}",
+            f.sql
+        ))),
+        &f.binds,
+    )
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
 /// Replaces the stanza of message `stanza_id` in account `owner`'s archive (login) by
 /// `stanza`, keeping its place; how many copies were replaced. On SQLite, the caller
 /// turns `secure_delete` on first, so that the old text is overwritten in the file.
@@ -335,17 +355,7 @@ pub(crate) async fn replace_stanza(
         let Some(owner_id) = crate::account_id(&mut **tx, owner).await? else {
             return Ok(0);
         };
-        let mut f = Filter::key("owner_id", Bind::Int(owner_id));
-        t.and_stanza_id(&mut f, stanza_id);
-        let places: Vec<i64> = paging::bind_all_scalar(
-            sqlx::query_scalar(AssertSqlSafe(format!(
-                "SELECT id FROM account_archive WHERE {}",
-                f.sql
-            ))),
-            &f.binds,
-        )
-        .fetch_all(&mut **tx)
-        .await?;
+        let places = places_of(tx, t, owner_id, stanza_id).await?;
         for place in &places {
             sqlx::query(
                 "UPDATE account_archive_stanzas SET stanzas = json_replace(stanzas, $1, $2) WHERE id = $3",
@@ -422,21 +432,13 @@ async fn insert_chunks(
                 id
             }
         };
-        let mut f = Filter::key("owner_id", Bind::Int(owner_id));
-        t.and_stanza_id(&mut f, &e.message.stanza_id);
-        let taken: Option<i64> = paging::bind_all_scalar(
-            sqlx::query_scalar(AssertSqlSafe(format!(
-                "SELECT id FROM account_archive WHERE {} LIMIT 1",
-                f.sql
-            ))),
-            &f.binds,
-        )
-        .fetch_optional(&mut **tx)
-        .await?;
+        let taken = !places_of(tx, t, owner_id, &e.message.stanza_id)
+            .await?
+            .is_empty();
         let twice = fresh.iter().any(|x: &AccountArchiveEntry| {
             x.owner == e.owner && x.message.stanza_id == e.message.stanza_id
         });
-        if taken.is_none() && !twice {
+        if !taken && !twice {
             fresh.push(e.clone());
         }
     }
