@@ -69,6 +69,8 @@ pub struct AccountArchiveEntry {
 /// Rows deleted per statement of a purge, so that a year's purge does not hold the
 /// database's write lock for long at once.
 const PURGE_CHUNK: i64 = 5000;
+/// Chunks rewritten per transaction of a purge on SQLite.
+const PURGE_CHUNKS: i64 = 64;
 
 /// The chunks' table on SQLite (migration 0022).
 const CHUNKS: &str = "account_archive_chunk";
@@ -101,30 +103,40 @@ pub(crate) struct Chunk<'a> {
 
 /// Most messages in one chunk: the bits of a message's place in its chunk.
 const CHUNK_MAX: usize = 1 << CHUNK_BITS;
+/// Bytes of stanzas after which a chunk is full: a page's rows each read their chunk's
+/// stanzas (the view's `stanza`), so a chunk stays small whatever one owner sends in a
+/// batch.
+const CHUNK_BYTES: usize = 32 * 1024;
 
-/// A batch's entries as chunks: one per owner (and per [`CHUNK_MAX`] of his messages),
+/// A batch's entries as chunks: one per owner (and per [`CHUNK_MAX`] messages or
+/// [`CHUNK_BYTES`] of stanzas),
 /// in the order of each owner's first entry, each owner's messages in the batch's order.
 pub(crate) fn chunks<'a>(entries: &'a [AccountArchiveEntry]) -> Vec<Chunk<'a>> {
     type Item<'a> = &'a AccountMessage;
     let mut order: Vec<&'a str> = Vec::new();
-    let mut by_owner: std::collections::HashMap<&'a str, Vec<Vec<Item<'a>>>> =
+    // Each owner's lists, and the stanzas' bytes of his last list.
+    let mut by_owner: std::collections::HashMap<&'a str, (Vec<Vec<Item<'a>>>, usize)> =
         std::collections::HashMap::new();
     for e in entries {
         let m = &e.message;
-        let lists = by_owner.entry(e.owner.as_str()).or_insert_with(|| {
+        let (lists, bytes) = by_owner.entry(e.owner.as_str()).or_insert_with(|| {
             order.push(e.owner.as_str());
-            vec![Vec::new()]
+            (vec![Vec::new()], 0)
         });
-        if lists.last().is_some_and(|l| l.len() == CHUNK_MAX) {
+        if lists.last().is_some_and(|l| {
+            l.len() == CHUNK_MAX || (!l.is_empty() && *bytes + m.stanza.len() > CHUNK_BYTES)
+        }) {
             lists.push(Vec::new());
+            *bytes = 0;
         }
         if let Some(list) = lists.last_mut() {
             list.push(m);
+            *bytes += m.stanza.len();
         }
     }
     let mut out = Vec::with_capacity(order.len());
     for owner in order {
-        for list in by_owner.remove(owner).unwrap_or_default() {
+        for list in by_owner.remove(owner).unwrap_or_default().0 {
             let messages: Vec<(&str, &str, u8, i64)> = list
                 .iter()
                 .map(|m| {
@@ -544,11 +556,12 @@ async fn purge_where(store: &Store, cutoff: i64, owners: &str, binds: &[Bind]) -
 /// [`purge_where`] on SQLite's chunks: each chunk holding a message older than `cutoff`
 /// (its `first_ms`) loses those messages (JSON null in their place, so that the others
 /// keep theirs) or, when none is left, is deleted; its `first_ms` becomes its oldest left.
-/// A transaction per [`PURGE_CHUNK`] chunks.
+/// A transaction per [`PURGE_CHUNKS`] chunks (each at most [`CHUNK_BYTES`] of stanzas), so
+/// that the writer is not held back long.
 async fn purge_chunks(store: &Store, cutoff: i64, owners: &str, binds: &[Bind]) -> Result<u64> {
     let mut all = vec![Bind::Int(cutoff)];
     all.extend_from_slice(binds);
-    all.push(Bind::Int(PURGE_CHUNK));
+    all.push(Bind::Int(PURGE_CHUNKS));
     let sql = format!(
         "SELECT c.owner_id, c.id, c.messages, s.stanzas \
          FROM {CHUNKS} c JOIN account_archive_stanzas s ON s.id = c.id \
@@ -580,7 +593,13 @@ async fn purge_chunks(store: &Store, cutoff: i64, owners: &str, binds: &[Bind]) 
             let mut oldest_left: Option<i64> = None;
             let mut left = 0i64;
             for (place, item) in items.iter_mut().enumerate() {
+                if item.is_null() {
+                    continue;
+                }
+                // A message without an integer stamp (written by hand through the view)
+                // is kept.
                 let Some(stamp) = item.get(3).and_then(serde_json::Value::as_i64) else {
+                    left += 1;
                     continue;
                 };
                 if stamp < cutoff {
@@ -594,8 +613,8 @@ async fn purge_chunks(store: &Store, cutoff: i64, owners: &str, binds: &[Bind]) 
                     oldest_left = Some(oldest_left.map_or(stamp, |o| o.min(stamp)));
                 }
             }
-            match oldest_left {
-                None => {
+            match (left, oldest_left) {
+                (0, _) => {
                     // Its stanzas go with it (trigger account_archive_chunk_gone).
                     sqlx::query(
                         "DELETE FROM account_archive_chunk WHERE owner_id = $1 AND id = $2",
@@ -605,7 +624,9 @@ async fn purge_chunks(store: &Store, cutoff: i64, owners: &str, binds: &[Bind]) 
                     .execute(&mut *tx)
                     .await?;
                 }
-                Some(first) => {
+                (_, first) => {
+                    // Only messages without a stamp left: out of the purge's reach.
+                    let first = first.unwrap_or(cutoff);
                     sqlx::query(
                         "UPDATE account_archive_chunk SET messages = $1, n = $2, first_ms = $3 \
                          WHERE owner_id = $4 AND id = $5",

@@ -4909,10 +4909,14 @@ async fn sqlite_archive_writer_chunks_page_as_rows() {
         store.create_account(user, &creds(1)).await.unwrap();
     }
     let mut writer = store.archive_writer().expect("the writer's own connection");
-    // ana: m1..m5000 with ben, stamped 1..5000; ben's copies of the first ten between.
+    // ana: m1..m5000 with ben, stamped 1..5000, stanzas of a few bytes (`#n#`, so that
+    // 4,096 of them fit a chunk's bytes and the count splits it); ben's copies of the first
+    // ten between.
     let mut entries = Vec::new();
     for n in 1..=5000 {
-        entries.push(one_to_one("ana", n, "ben@x", n));
+        let mut e = one_to_one("ana", n, "ben@x", n);
+        e.message.stanza = format!("#{n}#");
+        entries.push(e);
         if n <= 10 {
             entries.push(one_to_one("ben", n, "ana@x", n));
         }
@@ -4983,7 +4987,7 @@ async fn sqlite_archive_writer_chunks_page_as_rows() {
     assert_eq!((ids_of(&p), p.count), (vec!["m5000".to_string()], 5000));
 
     // A purge at 2,500: ana's m1..m2499 and ben's ten.
-    assert!(sqlite_file_holds(&url, "<body>2499</body>").await);
+    assert!(sqlite_file_holds(&url, "#2499#").await);
     assert_eq!(store.purge_account_archive(2500, &[]).await.unwrap(), 2509);
     assert_eq!(store.purge_account_archive(2500, &[]).await.unwrap(), 0);
     let p = store
@@ -4993,8 +4997,8 @@ async fn sqlite_archive_writer_chunks_page_as_rows() {
     assert_eq!((ids_of(&p), p.count), (vec!["m2500".to_string()], 2501));
     let p = store.account_archive_page("ben", &with_ben).await.unwrap();
     assert_eq!(p.count, 0);
-    assert!(!sqlite_file_holds(&url, "<body>2499</body>").await);
-    assert!(sqlite_file_holds(&url, "<body>2500</body>").await);
+    assert!(!sqlite_file_holds(&url, "#2499#").await);
+    assert!(sqlite_file_holds(&url, "#2500#").await);
     let chunks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM account_archive_chunk")
         .fetch_one(&mut conn)
         .await
@@ -5008,6 +5012,42 @@ async fn sqlite_archive_writer_chunks_page_as_rows() {
         .await
         .unwrap();
     assert_eq!(texts, 2, "a deleted chunk's stanzas go with it");
+
+    // A chunk holds at most 32 KiB of stanzas: ten of 10 KiB make four chunks, read in order.
+    let big: Vec<AccountArchiveEntry> = (1..=10)
+        .map(|n| {
+            let mut e = one_to_one("ben", 7000 + n, "ana@x", 7000 + n);
+            e.message.stanza = format!("<message><body>{}</body></message>", "x".repeat(10 * 1024));
+            e
+        })
+        .collect();
+    assert_eq!(writer.write(&[], &big).unwrap(), 10);
+    let bens: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM account_archive_chunk WHERE owner_id = (SELECT id FROM accounts WHERE username = 'ben')")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(bens, 4);
+    let p = store
+        .account_archive_page("ben", &page(3, Some("m7003"), None, false))
+        .await
+        .unwrap();
+    assert_eq!(ids_of(&p), ["m7004", "m7005", "m7006"]);
+    assert_eq!((p.count, p.first_index), (10, 3));
+
+    // An account deleted: its chunks and their stanzas go with it.
+    store.delete_account("ben").await.unwrap();
+    let left: (i64, i64) = (
+        sqlx::query_scalar("SELECT COUNT(*) FROM account_archive_chunk")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap(),
+        sqlx::query_scalar("SELECT COUNT(*) FROM account_archive_stanzas")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(left, (2, 2), "ana's two chunks are all that is left");
     conn.close().await.ok();
     drop(writer);
     store.close().await;

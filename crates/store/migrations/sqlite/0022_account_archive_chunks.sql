@@ -35,12 +35,15 @@ BEGIN
     DELETE FROM account_archive_stanzas WHERE id = OLD.id;
 END;
 
--- Every existing row becomes a chunk of one, under its own id: the order is kept.
+-- Every existing row becomes a chunk of one, under its own id: the order is kept. The old
+-- table's pages are overwritten as they are freed, so that a message purged or retracted
+-- later cannot be read back from them.
 INSERT INTO account_archive_stanzas (id, stanzas)
     SELECT id, json_array(stanza) FROM account_archive ORDER BY id;
 INSERT INTO account_archive_chunk (owner_id, id, n, first_ms, messages)
     SELECT owner_id, id, 1, stamp_ms, json_array(json_array(stanza_id, with_jid, outgoing, stamp_ms))
     FROM account_archive ORDER BY owner_id, id;
+PRAGMA secure_delete = ON;
 DROP TABLE account_archive;
 
 -- The archive's messages as rows, with the columns the table had: readers and paging
@@ -52,12 +55,12 @@ CREATE VIEW account_archive AS
     SELECT (c.id << 12) + m.key AS id,
            c.id AS chunk,
            c.owner_id AS owner_id,
-           m.value ->> 0 AS stanza_id,
-           m.value ->> 1 AS with_jid,
-           m.value ->> 2 AS outgoing,
-           (SELECT s.stanzas ->> m.key FROM account_archive_stanzas s WHERE s.id = c.id)
-               AS stanza,
-           m.value ->> 3 AS stamp_ms
+           json_extract(m.value, '$[0]') AS stanza_id,
+           json_extract(m.value, '$[1]') AS with_jid,
+           json_extract(m.value, '$[2]') AS outgoing,
+           (SELECT json_extract(s.stanzas, '$[' || m.key || ']')
+            FROM account_archive_stanzas s WHERE s.id = c.id) AS stanza,
+           json_extract(m.value, '$[3]') AS stamp_ms
     FROM account_archive_chunk c, json_each(c.messages) m
     WHERE m.type = 'array';
 
@@ -70,14 +73,16 @@ BEGIN
     INSERT INTO account_archive_stanzas (stanzas) VALUES (json_array(NEW.stanza));
     INSERT INTO account_archive_chunk (owner_id, id, n, first_ms, messages)
     VALUES (NEW.owner_id, last_insert_rowid(), 1, NEW.stamp_ms,
-            json_array(json_array(NEW.stanza_id, NEW.with_jid, NEW.outgoing, NEW.stamp_ms)));
+            json_array(json_array(CAST(NEW.stanza_id AS TEXT), CAST(NEW.with_jid AS TEXT),
+                                  CAST(NEW.outgoing AS INTEGER), NEW.stamp_ms)));
 END;
 CREATE TRIGGER account_archive_update INSTEAD OF UPDATE ON account_archive
 BEGIN
     UPDATE account_archive_chunk
     SET messages = json_replace(messages, '$[' || (OLD.id & 4095) || ']',
-                                json_array(NEW.stanza_id, NEW.with_jid, NEW.outgoing,
-                                           NEW.stamp_ms)),
+                                json_array(CAST(NEW.stanza_id AS TEXT),
+                                           CAST(NEW.with_jid AS TEXT),
+                                           CAST(NEW.outgoing AS INTEGER), NEW.stamp_ms)),
         first_ms = min(first_ms, NEW.stamp_ms)
     WHERE owner_id = OLD.owner_id AND id = OLD.chunk;
     UPDATE account_archive_stanzas
