@@ -242,9 +242,10 @@ pub(crate) async fn conversation_message(
     with: &str,
     stanza_id: &str,
 ) -> Result<Option<Placed>> {
+    let t = table(store);
     let mut f = Filter::key("owner_id", Bind::Int(owner_id));
-    f.and("with_jid", "=", Bind::Text(with.to_owned()));
-    table(store).and_stanza_id(&mut f, stanza_id);
+    t.and_with(&mut f, with);
+    t.and_stanza_id(&mut f, stanza_id);
     let row = bind_all(
         sqlx::query(AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM account_archive WHERE {}",
@@ -271,7 +272,7 @@ pub(crate) async fn conversation_around(
     let cmp = if before { "<" } else { ">" };
     let t = table(store);
     let mut f = Filter::key("owner_id", Bind::Int(owner_id));
-    f.and("with_jid", "=", Bind::Text(with.to_owned()));
+    t.and_with(&mut f, with);
     t.and_beyond(&mut f, cmp, place);
     let select = format!("SELECT {COLUMNS} FROM account_archive WHERE {}", f.sql);
     let rows = t.first_rows(tx, &select, &f.binds, before, limit).await?;
@@ -695,7 +696,7 @@ impl AccountArchiveStore for Store {
         };
         let mut key = Filter::key("owner_id", Bind::Int(owner_id));
         if let Some(with) = &query.with {
-            key.and("with_jid", "=", Bind::Text(with.clone()));
+            table(self).and_with(&mut key, with);
         }
         let rows = paging::page(
             &mut tx,

@@ -193,16 +193,33 @@ impl Table {
     /// the bodies of the key's chunks (`owner_id = $1`), so that only the chunks holding
     /// it are unpacked.
     pub(crate) fn and_stanza_id(self, f: &mut Filter, stanza_id: &str) {
+        self.holding(f, stanza_id);
+        f.and("stanza_id", "=", Bind::Text(stanza_id.to_owned()));
+    }
+
+    /// Adds `with_jid = with` (one conversation); on a chunked view, only the chunks whose
+    /// messages name `with` are unpacked, as for [`Self::and_stanza_id`]: a conversation's
+    /// page and count read the chunks of that conversation, not every chunk of the owner
+    /// (at a school's pace a chunk holds one or two messages, with one or two people).
+    pub(crate) fn and_with(self, f: &mut Filter, with: &str) {
+        self.holding(f, with);
+        f.and("with_jid", "=", Bind::Text(with.to_owned()));
+    }
+
+    /// On a chunked view: ` AND chunk IN (the key's chunks whose messages' JSON holds the
+    /// string `text`)`, a search of the text before any unpacking. It may keep a chunk
+    /// that holds the text in another field (the exact condition that follows drops its
+    /// rows), never miss one: serde_json and SQLite's JSON functions escape a string alike.
+    fn holding(self, f: &mut Filter, text: &str) {
         if let Table::Chunked { chunks, .. } = self {
             debug_assert!(f.sql.starts_with("owner_id = $1"), "{}", f.sql);
-            let needle = serde_json::Value::from(stanza_id).to_string();
+            let needle = serde_json::Value::from(text).to_string();
             f.binds.push(Bind::Text(needle));
             f.sql.push_str(&format!(
                 " AND chunk IN (SELECT id FROM {chunks} WHERE owner_id = $1 AND instr(messages, ${}) > 0)",
                 f.binds.len()
             ));
         }
-        f.and("stanza_id", "=", Bind::Text(stanza_id.to_owned()));
     }
 }
 
@@ -427,10 +444,24 @@ mod tests {
         assert_eq!(ints, [7, 5, (5 << CHUNK_BITS) + 3, 2, 2 << CHUNK_BITS]);
         // The stanza-id as JSON writes it in a chunk's messages, quotes and escapes included.
         assert!(matches!(&f.binds[5], Bind::Text(t) if t == "\"m\\\"1\""));
+        // A conversation: only the chunks naming the other party are unpacked.
+        let mut f = Filter::key("owner_id", Bind::Int(7));
+        chunked.and_with(&mut f, "léa@école.fr");
+        assert_eq!(
+            f.sql,
+            "owner_id = $1 \
+             AND chunk IN (SELECT id FROM c WHERE owner_id = $1 AND instr(messages, $2) > 0) \
+             AND with_jid = $3"
+        );
+        assert!(matches!(&f.binds[1], Bind::Text(t) if t == "\"léa@école.fr\""));
         let rows = Table::Rows("t");
         let mut f = Filter::key("owner_id", Bind::Int(7));
         rows.and_beyond(&mut f, "<", 9);
+        rows.and_with(&mut f, "y@x");
         rows.and_stanza_id(&mut f, "x");
-        assert_eq!(f.sql, "owner_id = $1 AND id < $2 AND stanza_id = $3");
+        assert_eq!(
+            f.sql,
+            "owner_id = $1 AND id < $2 AND with_jid = $3 AND stanza_id = $4"
+        );
     }
 }
