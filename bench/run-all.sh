@@ -118,8 +118,11 @@ measure() { # server, case, run, accounts, generator args...
   local load json
   load=$(cut -d' ' -f1-3 /proc/loadavg)
   log "$case / $server / run $run (load $load)"
+  # A direct-TLS case (XEP-0368) connects to the server's TLS port.
+  local port=$PORT
+  [[ " $* " != *" --tls direct "* ]] || port=$TLS_PORT
   json=$(timeout "$CASE_TIMEOUT" "$BENCH_BIN" --max-secs $((CASE_TIMEOUT - 20)) "$@" \
-    --port "$PORT" --server-pid "$SERVER_PID" --label "$server" --password "$PASSWORD" \
+    --port "$port" --server-pid "$SERVER_PID" --label "$server" --password "$PASSWORD" \
     --prefix "$PREFIX") || json='{"failed":true}'
   [ -n "$json" ] || json='{"failed":true}'
   printf '{"case":"%s","server":"%s","run":%d,"load_before":"%s","result":%s}\n' \
@@ -147,6 +150,10 @@ TLS=(
   "login_tls_fast|login --tls starttls --mech scram-sha-256 --fast --n $LOGIN_N --concurrency $LOGIN_C"
   "login_tls_fast_sm|login --tls starttls --mech scram-sha-256 --fast --sm --n $LOGIN_N --concurrency $LOGIN_C"
   "resume_tls|resume --tls starttls --mech scram-sha-256 --tls-resume --n $LOGIN_N --concurrency $LOGIN_C"
+  # A phone coming back the modern way: direct TLS (XEP-0368) from a ticket, then one
+  # SASL2 <authenticate/> with its FAST token, Bind 2 (login) or <resume/> inline (resume).
+  "login_direct_fast|login --tls direct --mech scram-sha-256 --tls-resume --fast --n $LOGIN_N --concurrency $LOGIN_C"
+  "resume_direct_fast|resume --tls direct --mech scram-sha-256 --tls-resume --fast --n $LOGIN_N --concurrency $LOGIN_C"
   "idle_tls|idle --tls starttls --mech scram-sha-256 --n $IDLE_N --concurrency $LOGIN_C"
   "chat_tls|chat --tls starttls --mech scram-sha-256 --pairs $PAIRS --window $WINDOW --duration $DURATION"
   "chat_rate_tls|chat --tls starttls --mech scram-sha-256 --pairs $PAIRS --window 200 --rate $RATE --duration $DURATION"

@@ -74,7 +74,9 @@ pub struct Target {
     pub sm: bool,
     /// Logs in as a phone with XEP-0484 FAST does: XEP-0388 SASL2 with Bind 2 (and
     /// stream management inline with `--sm`); an account's first login (SCRAM-SHA-256)
-    /// asks for a token, the next ones use it (HT-SHA-256-NONE, one round trip).
+    /// asks for a token, the next ones use it (HT-SHA-256-NONE, one round trip). In the
+    /// resume scenario, the resumption is one `<authenticate/>` with the token and
+    /// XEP-0198's `<resume/>` inline.
     #[arg(long)]
     pub fast: bool,
     /// Source addresses 127.0.0.1..=127.0.0.K, round robin: each gives about
@@ -192,9 +194,13 @@ impl ServerCertVerifier for NoVerify {
     }
 }
 
-fn tls_config(resume: bool) -> Arc<rustls::ClientConfig> {
+/// The TLS configuration of account `index`'s connections. With `resume`, each account
+/// has its own (its own ticket cache, as each phone has): rustls keeps at most eight
+/// TLS 1.3 tickets per server name, so one shared cache made most of 50 concurrent
+/// "resumptions" full handshakes.
+fn tls_config(resume: bool, index: u64) -> Arc<rustls::ClientConfig> {
     static FULL: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-    static RESUME: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    static RESUME: OnceLock<Mutex<HashMap<u64, Arc<rustls::ClientConfig>>>> = OnceLock::new();
     let make = |resume: bool| {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
@@ -203,13 +209,21 @@ fn tls_config(resume: bool) -> Arc<rustls::ClientConfig> {
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
             .with_no_client_auth();
-        if !resume {
-            config.resumption = rustls::client::Resumption::disabled();
-        }
+        config.resumption = if resume {
+            rustls::client::Resumption::in_memory_sessions(4)
+        } else {
+            rustls::client::Resumption::disabled()
+        };
         Arc::new(config)
     };
     if resume {
-        RESUME.get_or_init(|| make(true)).clone()
+        RESUME
+            .get_or_init(Default::default)
+            .lock()
+            .expect("TLS configurations")
+            .entry(index)
+            .or_insert_with(|| make(true))
+            .clone()
     } else {
         FULL.get_or_init(|| make(false)).clone()
     }
@@ -323,8 +337,8 @@ async fn tcp(target: &Target, index: u64) -> Result<TcpStream> {
     Ok(stream)
 }
 
-async fn tls(target: &Target, stream: TcpStream) -> Result<Io> {
-    let connector = tokio_rustls::TlsConnector::from(tls_config(target.tls_resume));
+async fn tls(target: &Target, index: u64, stream: TcpStream) -> Result<Io> {
+    let connector = tokio_rustls::TlsConnector::from(tls_config(target.tls_resume, index));
     let name = ServerName::try_from(target.domain.clone()).context("domain as a TLS name")?;
     let s = connector
         .connect(name, stream)
@@ -345,7 +359,7 @@ async fn connect_auth(target: &Target, index: u64) -> Result<Session> {
 async fn connect_tls(target: &Target, index: u64) -> Result<(Session, Vec<u8>)> {
     let stream = tcp(target, index).await?;
     let io = match target.tls {
-        TlsMode::Direct => tls(target, stream).await?,
+        TlsMode::Direct => tls(target, index, stream).await?,
         _ => Io::Plain(stream),
     };
     let mut s = Session {
@@ -369,7 +383,7 @@ async fn connect_tls(target: &Target, index: u64) -> Result<(Session, Vec<u8>)> 
         let Io::Plain(stream) = s.io else {
             unreachable!("STARTTLS on a plain stream")
         };
-        s.io = tls(target, stream).await?;
+        s.io = tls(target, index, stream).await?;
         features = s.open_stream(&target.domain).await?;
     }
     Ok((s, features))
@@ -588,6 +602,9 @@ async fn finish_login(s: &mut Session) -> Result<()> {
 /// acknowledging `h` stanzas, until `<resumed/>`. What the server then resends is left
 /// unread.
 pub async fn resume(target: &Target, index: u64, previd: &str, h: u64) -> Result<Session> {
+    if target.fast {
+        return fast_resume(target, index, previd, h).await;
+    }
     let mut s = connect_auth(target, index).await?;
     s.open_stream(&target.domain).await?;
     s.send(
@@ -602,6 +619,55 @@ pub async fn resume(target: &Target, index: u64, previd: &str, h: u64) -> Result
     if xml::name(&el) != b"resumed" {
         bail!("resumption refused: {}", String::from_utf8_lossy(&el));
     }
+    s.sm_id = Some(previd.to_owned());
+    Ok(s)
+}
+
+/// `--fast` [`resume`]: what a phone that lost its network does with XEP-0388 SASL2: one
+/// `<authenticate/>` with its XEP-0484 token (HT-SHA-256-NONE) and the XEP-0198
+/// `<resume/>` inline, answered by one `<success/>` holding `<resumed/>`: no SCRAM, no
+/// stream restart, no separate resumption round trip.
+async fn fast_resume(target: &Target, index: u64, previd: &str, h: u64) -> Result<Session> {
+    let (mut s, features) = connect_tls(target, index).await?;
+    if !xml::contains(&features, NS_SASL2) {
+        bail!(
+            "the server offers no SASL2: {}",
+            String::from_utf8_lossy(&features)
+        );
+    }
+    let user = target.user(index);
+    let token = tokens()
+        .lock()
+        .expect("tokens")
+        .get(&index)
+        .cloned()
+        .context("no FAST token from the first login")?;
+    let proof = sasl::ht_proof(&token, b"Initiator");
+    let initial = B64.encode([user.as_bytes(), b"\0", &proof].concat());
+    s.send(
+        format!(
+            "<authenticate xmlns='{NS_SASL2}' mechanism='HT-SHA-256-NONE'>\
+             <initial-response>{initial}</initial-response>\
+             <user-agent id='bench-{index}'><software>causerie-bench</software></user-agent>\
+             <resume xmlns='urn:xmpp:sm:3' previd='{}' h='{h}'/></authenticate>",
+            xml::escape(previd)
+        )
+        .as_bytes(),
+    )
+    .await?;
+    let el = s.element().await?;
+    if xml::name(&el) != b"success" {
+        bail!("authentication failed: {}", String::from_utf8_lossy(&el));
+    }
+    let additional = xml::child_text(&el, "additional-data").unwrap_or_default();
+    let answer = B64.decode(additional.trim()).context("additional-data")?;
+    if answer != sasl::ht_proof(&token, b"Responder") {
+        bail!("the server's HT answer is wrong");
+    }
+    if !xml::contains(&el, "<resumed") {
+        bail!("resumption refused: {}", String::from_utf8_lossy(&el));
+    }
+    s.jid = xml::child_text(&el, "authorization-identifier").unwrap_or_default();
     s.sm_id = Some(previd.to_owned());
     Ok(s)
 }

@@ -198,7 +198,8 @@ async fn collect(
 
 /// The resume scenario: N sessions log in with stream management (XEP-0198), then all
 /// lose their connection at once (dropped, no closing: a phone losing its network); each
-/// then reconnects and resumes (TLS from a ticket with `--tls-resume`, SASL, `<resume/>`)
+/// then reconnects and resumes (TLS from a ticket with `--tls-resume`, SASL, `<resume/>`; with
+/// `--fast`, one SASL2 `<authenticate/>` with the FAST token and `<resume/>` inline)
 /// at a concurrency. Measured: the resumptions only (server CPU per resumption, rate,
 /// latency), against the same server's full logins in the login scenario.
 pub async fn run_resume(mut target: Target, procs: Procs, n: u64, concurrency: u64) -> Result<()> {
