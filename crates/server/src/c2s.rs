@@ -1264,17 +1264,13 @@ impl<T: Transport> Conn<T> {
     /// Writes again, after a resumption, what the client did not acknowledge.
     async fn resend(&mut self, session: &Session, sm: &mut StreamMgmt) -> Result<(), End> {
         let to = to_attribute(&session.jid.to_string());
-        let out: Vec<String> = sm
+        let out: Vec<_> = sm
             .rewind()
             .iter()
-            .filter_map(|item| match item {
-                Outbound::Stanza(el) => Some(xml::to_string(el)),
-                Outbound::Shared(shared) => Some(shared.addressed_to(&to)),
-                _ => None,
-            })
+            .filter_map(|kept| kept.text(&to))
             .collect();
         for chunk in out.chunks(WRITE_BATCH) {
-            let parts: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            let parts: Vec<&str> = chunk.iter().map(|t| &**t).collect();
             self.io.write_elements(&parts).await.map_err(|_| End::Io)?;
         }
         if sm.request_due(true) {
@@ -1723,12 +1719,14 @@ fn emit(
         warn!("could not serialise an outbound stanza");
         return;
     }
-    out.push(text);
     if let Some(sm) = sm {
-        sm.sent(item);
+        sm.sent(&text, matches!(item, Outbound::Shared(_)));
+        out.push(text);
         if sm.request_due(false) {
             out.push(stream_mgmt::REQUEST.to_string());
         }
+    } else {
+        out.push(text);
     }
 }
 

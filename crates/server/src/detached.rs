@@ -31,7 +31,7 @@ use crate::outbound::Outbound;
 use crate::router;
 use crate::server::Server;
 use crate::session::Session;
-use crate::stream_mgmt::{Parked, StreamMgmt};
+use crate::stream_mgmt::{Kept, Parked, StreamMgmt};
 
 /// The session's connection is over (`lost`: dropped without `</stream>`): waits for a
 /// resumption when the session is resumable and the connection was lost, then ends it.
@@ -113,15 +113,21 @@ async fn wait(
 pub async fn end(server: &Server, session: &Session, inbox: Inbox, mut sm: Box<StreamMgmt>) {
     router::session_ended(server, session).await;
     // Nobody delivers to it any more: what is queued now is all there is.
-    let mut rest = sm.take_unacked();
-    inbox.take_now(&mut rest);
+    let mut queued = VecDeque::new();
+    inbox.take_now(&mut queued);
+    let rest = sm
+        .take_unacked()
+        .into_iter()
+        .chain(queued.into_iter().map(Kept::Queued));
     // Settled (`Mailbox::settled`) once every stanza below has its fate: a new bind of
     // the same resource waits for that.
     let _settle = inbox.close();
-    for item in rest {
-        let Outbound::Stanza(el) = item else { continue };
+    for kept in rest {
+        let Some(el) = kept.to_reroute() else {
+            continue;
+        };
         match el.name() {
-            "message" => features::message::undelivered(server, session, *el).await,
+            "message" => features::message::undelivered(server, session, el).await,
             "iq" if matches!(el.attr("type"), Some("get" | "set")) => {
                 bounce(server, session, &el).await
             }

@@ -33,6 +33,49 @@ pub const REQUEST_EVERY: u32 = 5;
 /// `<r/>`, as written.
 pub const REQUEST: &str = "<r xmlns='urn:xmpp:sm:3'/>";
 
+/// A stanza kept until the client acknowledges it.
+///
+/// A written stanza is kept as the text written, not as its tree: one allocation instead
+/// of a tree's dozen for a session that keeps up to `limits.send_queue_len` of them (a
+/// phone detached for its resumption window), one free when the client acknowledges it,
+/// and nothing to serialise again when a resumption writes it again.
+#[derive(Debug)]
+pub enum Kept {
+    /// Written as this text; `shared`: one of a room's stanzas ([`Outbound::Shared`]).
+    Written { text: Box<str>, shared: bool },
+    /// Not written yet (the connection went first): the item as it was queued.
+    Queued(Outbound),
+}
+
+impl Kept {
+    /// The stanza as written to the session whose ` to` attribute is `to_attr` (a queued
+    /// one serialised now); None when it cannot be serialised.
+    pub fn text<'a>(&'a self, to_attr: &str) -> Option<std::borrow::Cow<'a, str>> {
+        use std::borrow::Cow;
+        let text = match self {
+            Kept::Written { text, .. } => Cow::Borrowed(&**text),
+            Kept::Queued(Outbound::Stanza(el)) => Cow::Owned(causerie_proto::xml::to_string(el)),
+            Kept::Queued(Outbound::Shared(shared)) => Cow::Owned(shared.addressed_to(to_attr)),
+            Kept::Queued(_) => return None,
+        };
+        (!text.is_empty()).then_some(text)
+    }
+
+    /// The message or IQ request to give its fate when the session ends (`detached`): a
+    /// room's stanzas and presences have none (a room's archive keeps its messages, a
+    /// presence is not kept for later).
+    pub fn to_reroute(self) -> Option<Element> {
+        match self {
+            Kept::Written {
+                text,
+                shared: false,
+            } if text.starts_with("<message") || text.starts_with("<iq") => text.parse().ok(),
+            Kept::Queued(Outbound::Stanza(el)) => Some(*el),
+            _ => None,
+        }
+    }
+}
+
 /// One session's stream management state (see the module docs).
 #[derive(Debug)]
 pub struct StreamMgmt {
@@ -47,7 +90,7 @@ pub struct StreamMgmt {
     sent: u32,
     /// Stanzas written or still to write and not acknowledged, oldest first. The first
     /// `sent - acked` of them were written.
-    unacked: VecDeque<Outbound>,
+    unacked: VecDeque<Kept>,
     /// Stanzas written since the last `<r/>`.
     since_request: u32,
     /// Set when the client asked for resumption.
@@ -77,18 +120,22 @@ impl StreamMgmt {
         })
     }
 
-    /// A stanza was written to the client: it is kept until acknowledged.
-    pub fn sent(&mut self, item: Outbound) {
+    /// A stanza was written to the client as `text` (`shared`: a room's, see [`Kept`]):
+    /// it is kept until acknowledged.
+    pub fn sent(&mut self, text: &str, shared: bool) {
         self.sent = self.sent.wrapping_add(1);
         self.since_request += 1;
-        self.unacked.push_back(item);
+        self.unacked.push_back(Kept::Written {
+            text: text.into(),
+            shared,
+        });
     }
 
     /// A stanza for the client that was not written (the connection went): kept to be
     /// written on resumption, or re-routed.
     pub fn keep(&mut self, item: Outbound) {
         if matches!(item, Outbound::Stanza(_) | Outbound::Shared(_)) {
-            self.unacked.push_back(item);
+            self.unacked.push_back(Kept::Queued(item));
         }
     }
 
@@ -125,14 +172,14 @@ impl StreamMgmt {
 
     /// For a resumption: everything not acknowledged is to be written again (the client
     /// counts it anew); the items, oldest first, for the connection to write.
-    pub fn rewind(&mut self) -> &VecDeque<Outbound> {
+    pub fn rewind(&mut self) -> &VecDeque<Kept> {
         self.sent = self.acked.wrapping_add(self.unacked.len() as u32);
         self.since_request = self.unacked.len() as u32;
         &self.unacked
     }
 
     /// Takes every unacknowledged stanza (the session ends: they are re-routed).
-    pub fn take_unacked(&mut self) -> VecDeque<Outbound> {
+    pub fn take_unacked(&mut self) -> VecDeque<Kept> {
         std::mem::take(&mut self.unacked)
     }
 
@@ -257,11 +304,23 @@ mod tests {
         Outbound::Stanza(Box::new(el))
     }
 
-    fn ids(q: &VecDeque<Outbound>) -> Vec<String> {
+    /// Writes `n` as `emit` in `c2s` does: serialised, then counted as sent.
+    fn send(sm: &mut StreamMgmt, n: u32) {
+        let Outbound::Stanza(el) = stanza(n) else {
+            unreachable!()
+        };
+        sm.sent(&causerie_proto::xml::to_string(&el), false);
+    }
+
+    fn ids(q: &VecDeque<Kept>) -> Vec<String> {
         q.iter()
-            .map(|o| match o {
-                Outbound::Stanza(el) => el.attr("id").unwrap_or("").to_string(),
-                _ => "?".into(),
+            .map(|k| match k.text(" to='a@x/r'") {
+                Some(t) => t
+                    .parse::<Element>()
+                    .ok()
+                    .and_then(|el| el.attr("id").map(str::to_string))
+                    .unwrap_or_default(),
+                None => "?".into(),
             })
             .collect()
     }
@@ -273,7 +332,7 @@ mod tests {
         sm.acked = u32::MAX - 1;
         sm.sent = u32::MAX - 1;
         for n in 0..4 {
-            sm.sent(stanza(n));
+            send(&mut sm, n);
         }
         assert_eq!(sm.ack(u32::MAX), Ok(()));
         assert_eq!(ids(&sm.unacked), ["1", "2", "3"]);
@@ -289,15 +348,47 @@ mod tests {
         assert_eq!(sm.unacked_len(), 0);
     }
 
+    /// What a session that ends leaves to re-route: its unacknowledged messages and IQ
+    /// requests, as they were, whether written (kept as text) or still queued; not a
+    /// room's stanzas nor presences.
+    #[test]
+    fn unacknowledged_stanzas_are_rerouted_as_they_were() {
+        let mut sm = StreamMgmt::new(None);
+        let message: Element = "<message xmlns='jabber:client' from='a@x/r' to='b@x/p' \
+             type='chat' id='m1'><body>Bonjour &lt;3 &amp; «à demain»</body></message>"
+            .parse()
+            .unwrap();
+        let request: Element = "<iq xmlns='jabber:client' from='a@x/r' to='b@x/p' type='get' \
+             id='q1'><query xmlns='jabber:iq:version'/></iq>"
+            .parse()
+            .unwrap();
+        let presence: Element = "<presence xmlns='jabber:client' from='a@x/r' to='b@x'/>"
+            .parse()
+            .unwrap();
+        let post: Element = "<message xmlns='jabber:client' from='room@rooms.x/a' \
+             type='groupchat' id='g1'><body>à tous</body></message>"
+            .parse()
+            .unwrap();
+        for el in [&message, &request, &presence] {
+            sm.sent(&causerie_proto::xml::to_string(el), false);
+        }
+        sm.sent(&causerie_proto::xml::to_string(&post), true);
+        sm.keep(Outbound::Stanza(Box::new(message.clone())));
+        let kept = sm.take_unacked();
+        assert_eq!(kept.len(), 5);
+        let rerouted: Vec<Element> = kept.into_iter().filter_map(Kept::to_reroute).collect();
+        assert_eq!(rerouted, [message.clone(), request, message]);
+    }
+
     #[test]
     fn requests_come_every_few_stanzas_or_when_idle() {
         let mut sm = StreamMgmt::new(None);
         assert!(!sm.request_due(true));
-        sm.sent(stanza(1));
+        send(&mut sm, 1);
         assert!(!sm.request_due(false));
         assert!(sm.request_due(true));
         for n in 0..REQUEST_EVERY {
-            sm.sent(stanza(n));
+            send(&mut sm, n);
         }
         assert!(sm.request_due(false));
         assert!(!sm.request_due(true));
