@@ -108,7 +108,7 @@ fn deliver(server: &Server, verdict: &Verdict, resource: Option<&str>, stanza: E
             server.sessions.deliver_full(pass, r, stanza);
         }
         None => {
-            server.sessions.deliver_available(pass, &stanza, false);
+            server.sessions.deliver_available_owned(pass, stanza, false);
         }
     }
 }
@@ -118,9 +118,9 @@ fn deliver(server: &Server, verdict: &Verdict, resource: Option<&str>, stanza: E
 fn send_presences(server: &Server, from_user: &str, pass: &Pass) {
     let to_bare = bare_of(server, pass.to());
     for a in server.sessions.available(from_user) {
-        let mut p = a.presence.clone();
+        let mut p = a.presence;
         xml::set_attr(&mut p, "to", to_bare.clone());
-        server.sessions.deliver_available(pass, &p, false);
+        server.sessions.deliver_available_owned(pass, p, false);
     }
 }
 
@@ -128,7 +128,7 @@ fn send_presences(server: &Server, from_user: &str, pass: &Pass) {
 /// (`full`: its JID).
 fn presences_to(server: &Server, from_user: &str, session: &Session, full: &str) {
     for a in server.sessions.available(from_user) {
-        let mut p = a.presence.clone();
+        let mut p = a.presence;
         xml::set_attr(&mut p, "to", full);
         session.reply(p);
     }
@@ -228,7 +228,7 @@ async fn broadcast(
         }
         for a in server.sessions.available(user) {
             if a.id != session.id() {
-                let mut p = a.presence.clone();
+                let mut p = a.presence;
                 xml::set_attr(&mut p, "to", full.as_str());
                 session.reply(p);
             }
@@ -304,7 +304,7 @@ async fn broadcast_to(
     xml::set_attr(&mut p, "to", own.clone());
     server
         .sessions
-        .deliver_available(&Pass::own(session), &p, false);
+        .deliver_available_owned(&Pass::own(session), p, false);
     for to in directed {
         let Ok(jid) = Jid::new(to) else { continue };
         let bare = jid.to_bare().to_string();

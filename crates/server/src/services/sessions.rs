@@ -16,6 +16,7 @@
 //! is told to the other nodes ([`Sessions::publish`]). Session ids of remote sessions
 //! have their top bit set ([`Remote::is_remote_id`]).
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -443,6 +444,26 @@ impl Sessions {
     /// Queues `stanza` for every available session of `pass.to()` (only those of
     /// non-negative priority with `nonnegative`, RFC 6121 §8.5.2.1); how many.
     pub fn deliver_available(&self, pass: &Pass, stanza: &Element, nonnegative: bool) -> usize {
+        self.deliver_available_cow(pass, Cow::Borrowed(stanza), nonnegative)
+    }
+
+    /// [`Self::deliver_available`] of a stanza the caller has no use for after: the last
+    /// session gets it without a copy (a presence broadcast at login makes one per contact).
+    pub fn deliver_available_owned(
+        &self,
+        pass: &Pass,
+        stanza: Element,
+        nonnegative: bool,
+    ) -> usize {
+        self.deliver_available_cow(pass, Cow::Owned(stanza), nonnegative)
+    }
+
+    fn deliver_available_cow(
+        &self,
+        pass: &Pass,
+        stanza: Cow<'_, Element>,
+        nonnegative: bool,
+    ) -> usize {
         let handles: Vec<SessionHandle> = self
             .read()
             .get(pass.to())
@@ -453,9 +474,6 @@ impl Sessions {
                     .collect()
             })
             .unwrap_or_default();
-        for h in &handles {
-            h.send(stanza.clone());
-        }
         let remote = self.remote_select(pass.to(), |s| {
             s.presence.is_some() && (!nonnegative || s.state.priority >= 0)
         });
@@ -463,8 +481,14 @@ impl Sessions {
             // The only copy: if its session is gone, a message goes offline there.
             let only = handles.is_empty() && remote.len() == 1;
             for s in &remote {
-                r.deliver(pass.to(), s, stanza, only);
+                r.deliver(pass.to(), s, &stanza, only);
             }
+        }
+        if let Some((last, others)) = handles.split_last() {
+            for h in others {
+                h.send(stanza.as_ref().clone());
+            }
+            last.send(stanza.into_owned());
         }
         handles.len() + remote.len()
     }
