@@ -455,17 +455,39 @@ pub fn has_token(index: u64) -> bool {
 
 const NS_SASL2: &str = "urn:xmpp:sasl:2";
 
-/// `--fast`: XEP-0388 SASL2 with Bind 2 in one `<authenticate/>`: with the account's
-/// XEP-0484 token (HT-SHA-256-NONE, one round trip) when it has one, else SCRAM-SHA-256
-/// asking for a token. Returns the bound session.
-async fn fast_auth(target: &Target, index: u64) -> Result<Session> {
-    let (mut s, features) = connect_tls(target, index).await?;
+/// TCP and TLS; the features must offer XEP-0388 SASL2.
+async fn connect_sasl2(target: &Target, index: u64) -> Result<Session> {
+    let (s, features) = connect_tls(target, index).await?;
     if !xml::contains(&features, NS_SASL2) {
         bail!(
             "the server offers no SASL2: {}",
             String::from_utf8_lossy(&features)
         );
     }
+    Ok(s)
+}
+
+/// The initial response of an HT-SHA-256-NONE login of `user` with `token` (XEP-0484).
+fn ht_initial(user: &str, token: &str) -> String {
+    let proof = sasl::ht_proof(token, b"Initiator");
+    B64.encode([user.as_bytes(), b"\0", &proof].concat())
+}
+
+/// Checks the server's HT answer in a `<success/>`'s additional data (XEP-0484).
+fn check_ht_answer(success: &[u8], token: &str) -> Result<()> {
+    let additional = xml::child_text(success, "additional-data").unwrap_or_default();
+    let answer = B64.decode(additional.trim()).context("additional-data")?;
+    if answer != sasl::ht_proof(token, b"Responder") {
+        bail!("the server's HT answer is wrong");
+    }
+    Ok(())
+}
+
+/// `--fast`: XEP-0388 SASL2 with Bind 2 in one `<authenticate/>`: with the account's
+/// XEP-0484 token (HT-SHA-256-NONE, one round trip) when it has one, else SCRAM-SHA-256
+/// asking for a token. Returns the bound session.
+async fn fast_auth(target: &Target, index: u64) -> Result<Session> {
+    let mut s = connect_sasl2(target, index).await?;
     let user = target.user(index);
     let token = tokens().lock().expect("tokens").get(&index).cloned();
     let sm = if target.sm {
@@ -480,8 +502,7 @@ async fn fast_auth(target: &Target, index: u64) -> Result<Session> {
     let mut scram = None;
     match &token {
         Some(token) => {
-            let proof = sasl::ht_proof(token, b"Initiator");
-            let initial = B64.encode([user.as_bytes(), b"\0", &proof].concat());
+            let initial = ht_initial(&user, token);
             s.send(
                 format!(
                     "<authenticate xmlns='{NS_SASL2}' mechanism='HT-SHA-256-NONE'>\
@@ -518,16 +539,10 @@ async fn fast_auth(target: &Target, index: u64) -> Result<Session> {
     if xml::name(&el) != b"success" {
         bail!("authentication failed: {}", String::from_utf8_lossy(&el));
     }
-    let additional = xml::child_text(&el, "additional-data").unwrap_or_default();
     match (&token, scram) {
-        (Some(token), _) => {
-            let answer = B64.decode(additional.trim()).context("additional-data")?;
-            if answer != sasl::ht_proof(token, b"Responder") {
-                bail!("the server's HT answer is wrong");
-            }
-        }
+        (Some(token), _) => check_ht_answer(&el, token)?,
         (None, Some(sc)) => {
-            sc.verify(&additional)?;
+            sc.verify(&xml::child_text(&el, "additional-data").unwrap_or_default())?;
             let i = xml::find_attr_of(&el, "token", "token").context("no FAST token issued")?;
             tokens().lock().expect("tokens").insert(index, i);
         }
@@ -628,13 +643,7 @@ pub async fn resume(target: &Target, index: u64, previd: &str, h: u64) -> Result
 /// `<resume/>` inline, answered by one `<success/>` holding `<resumed/>`: no SCRAM, no
 /// stream restart, no separate resumption round trip.
 async fn fast_resume(target: &Target, index: u64, previd: &str, h: u64) -> Result<Session> {
-    let (mut s, features) = connect_tls(target, index).await?;
-    if !xml::contains(&features, NS_SASL2) {
-        bail!(
-            "the server offers no SASL2: {}",
-            String::from_utf8_lossy(&features)
-        );
-    }
+    let mut s = connect_sasl2(target, index).await?;
     let user = target.user(index);
     let token = tokens()
         .lock()
@@ -642,8 +651,7 @@ async fn fast_resume(target: &Target, index: u64, previd: &str, h: u64) -> Resul
         .get(&index)
         .cloned()
         .context("no FAST token from the first login")?;
-    let proof = sasl::ht_proof(&token, b"Initiator");
-    let initial = B64.encode([user.as_bytes(), b"\0", &proof].concat());
+    let initial = ht_initial(&user, &token);
     s.send(
         format!(
             "<authenticate xmlns='{NS_SASL2}' mechanism='HT-SHA-256-NONE'>\
@@ -659,11 +667,7 @@ async fn fast_resume(target: &Target, index: u64, previd: &str, h: u64) -> Resul
     if xml::name(&el) != b"success" {
         bail!("authentication failed: {}", String::from_utf8_lossy(&el));
     }
-    let additional = xml::child_text(&el, "additional-data").unwrap_or_default();
-    let answer = B64.decode(additional.trim()).context("additional-data")?;
-    if answer != sasl::ht_proof(&token, b"Responder") {
-        bail!("the server's HT answer is wrong");
-    }
+    check_ht_answer(&el, &token)?;
     if !xml::contains(&el, "<resumed") {
         bail!("resumption refused: {}", String::from_utf8_lossy(&el));
     }
