@@ -1447,6 +1447,11 @@ impl<T: Transport> Conn<T> {
                         if out.len() >= WRITE_BATCH
                             && let Err(end) = self.write_out(session, rx, &mut out).await
                         {
+                            // What was taken and not written is the session's still, as
+                            // below: written again on resumption, or re-routed at its end.
+                            if let Some(sm) = sm.as_deref_mut() {
+                                taken.drain(..).for_each(|rest| sm.keep(rest));
+                            }
                             return end;
                         }
                     }

@@ -69,7 +69,14 @@ impl Kept {
             Kept::Written {
                 text,
                 shared: false,
-            } if text.starts_with("<message") || text.starts_with("<iq") => text.parse().ok(),
+            } if text.starts_with("<message") || text.starts_with("<iq") => match text.parse() {
+                Ok(el) => Some(el),
+                Err(e) => {
+                    // Never expected: the text is what this server wrote.
+                    tracing::warn!(error = %e, "an unacknowledged stanza did not parse back: dropped");
+                    None
+                }
+            },
             Kept::Queued(Outbound::Stanza(el)) => Some(*el),
             _ => None,
         }
