@@ -1450,14 +1450,14 @@ impl<T: Transport> Conn<T> {
                             // What was taken and not written is the session's still, as
                             // below: written again on resumption, or re-routed at its end.
                             if let Some(sm) = sm.as_deref_mut() {
-                                taken.drain(..).for_each(|rest| sm.keep(rest));
+                                sm.keep_all(&mut taken);
                             }
                             return end;
                         }
                     }
+                    // What was not written yet is the session's still.
                     match sm.as_deref_mut() {
-                        // What was not written yet is the session's still.
-                        Some(sm) => taken.drain(..).for_each(|rest| sm.keep(rest)),
+                        Some(sm) => sm.keep_all(&mut taken),
                         None => taken.clear(),
                     }
                     if let Some(sm) = sm.as_deref()

@@ -146,6 +146,11 @@ impl StreamMgmt {
         }
     }
 
+    /// [`Self::keep`] for every item of `items`, which is left empty.
+    pub fn keep_all(&mut self, items: &mut VecDeque<Outbound>) {
+        items.drain(..).for_each(|item| self.keep(item));
+    }
+
     /// Stanzas kept (written or not) and not acknowledged.
     pub fn unacked_len(&self) -> usize {
         self.unacked.len()

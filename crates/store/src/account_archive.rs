@@ -242,10 +242,11 @@ pub(crate) async fn conversation_message(
     with: &str,
     stanza_id: &str,
 ) -> Result<Option<Placed>> {
-    let t = table(store);
+    // The stanza-id's search of the chunks finds the message; the conversation's would
+    // only scan them a second time.
     let mut f = Filter::key("owner_id", Bind::Int(owner_id));
-    t.and_with(&mut f, with);
-    t.and_stanza_id(&mut f, stanza_id);
+    table(store).and_stanza_id(&mut f, stanza_id);
+    f.and("with_jid", "=", Bind::Text(with.to_owned()));
     let row = bind_all(
         sqlx::query(AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM account_archive WHERE {}",
