@@ -95,6 +95,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         source,
     })?;
     let store = Store::connect(&config.storage_url()).await?;
+    tls::install_process_provider();
     let tls = tls::load_bound(&config)?;
     let uploads = if config.upload.enabled {
         let dir = config.upload_dir();

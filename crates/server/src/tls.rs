@@ -80,7 +80,7 @@ pub fn load_bound(config: &Config) -> Result<Loaded, TlsError> {
     // default is a stateful cache of 256 sessions, which thousands of pupils
     // logging in at 8:00 would churn). One ticket per connection is enough for
     // a client's next one (rustls sends 2).
-    server.ticketer = rustls::crypto::ring::Ticketer::new()?;
+    server.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new()?;
     server.send_tls13_tickets = 1;
     // TLS 1.2 only with the extended master secret (RFC 7627, every TLS 1.2 stack of the
     // last decade): then its exporter is unique to the connection and SCRAM's -PLUS
@@ -121,20 +121,39 @@ pub fn server_end_point(cert: &CertificateDer<'_>) -> Option<Box<[u8]>> {
     })
 }
 
-/// ring's suites and key exchanges, without TLS 1.3's `TLS_AES_256_GCM_SHA384`.
+/// aws-lc-rs's suites and key exchanges (rustls's default provider), without TLS 1.3's
+/// `TLS_AES_256_GCM_SHA384`.
 ///
-/// Its key schedule and transcript hash are SHA-384, which no CPU instruction computes:
-/// in the login profile it was a tenth of the handshake's CPU, where SHA-256 runs on the
-/// SHA extensions. Every TLS 1.3 client implements `TLS_AES_128_GCM_SHA256` (RFC 8446
-/// §9.1), so none is refused; a client that prefers ChaCha20 (no AES instructions, as on
-/// older phones) still gets it, the client's order is kept. TLS 1.2's suites are kept as
-/// they are.
+/// aws-lc-rs rather than ring: a full handshake's X25519 (a key pair and an agreement)
+/// took 42-66 µs with aws-lc-rs against 66-97 µs with ring on this project's benchmark
+/// machine, and the key exchange was the largest part of a TLS login's handshake
+/// (BENCHMARKS.md, "aws-lc-rs"); a resumption runs it too (TLS 1.3's PSK with (EC)DHE).
+/// Its groups also offer X25519MLKEM768 to the clients that ask for it first (OpenSSL 3.5,
+/// browsers): rustls follows the client's order of groups, so a client without it gets
+/// X25519 with no extra round trip.
+///
+/// Without `TLS_AES_256_GCM_SHA384`: its key schedule and transcript hash are SHA-384,
+/// which no CPU instruction computes: in the login profile it was a tenth of the
+/// handshake's CPU, where SHA-256 runs on the SHA extensions. Every TLS 1.3 client
+/// implements `TLS_AES_128_GCM_SHA256` (RFC 8446 §9.1), so none is refused; a client that
+/// prefers ChaCha20 (no AES instructions, as on older phones) still gets it, the client's
+/// order is kept. TLS 1.2's suites are kept as they are.
 fn provider() -> rustls::crypto::CryptoProvider {
-    let mut provider = rustls::crypto::ring::default_provider();
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
     provider
         .cipher_suites
         .retain(|s| s.suite() != rustls::CipherSuite::TLS13_AES_256_GCM_SHA384);
     provider
+}
+
+/// Makes [`provider`] the process's rustls provider, for the libraries that build their
+/// own TLS configuration without naming one (async-nats's TLS to a NATS server): with
+/// both ring and aws-lc-rs in the build, rustls cannot pick one for them. Idempotent.
+pub fn install_process_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Another thread may have installed one meanwhile: either is fine.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    }
 }
 
 /// The certificates of a PEM file, in order.
