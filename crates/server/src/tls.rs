@@ -257,6 +257,16 @@ mod tests {
 
     /// The TLS 1.3 suite a client offering `suites` (in its order of preference) gets.
     fn negotiated(suites: &[rustls::CipherSuite]) -> rustls::CipherSuite {
+        handshake(suites, None).0
+    }
+
+    /// The TLS 1.3 suite and key exchange group a client offering `suites` and, when
+    /// given, `groups` (aws-lc-rs's, in its order of preference; else ring's defaults)
+    /// gets.
+    fn handshake(
+        suites: &[rustls::CipherSuite],
+        groups: Option<&[rustls::NamedGroup]>,
+    ) -> (rustls::CipherSuite, rustls::NamedGroup) {
         let dir = tempfile::tempdir().unwrap();
         let config = Config {
             data_dir: dir.path().to_path_buf(),
@@ -279,6 +289,17 @@ mod tests {
                     .unwrap()
             })
             .collect();
+        if let Some(groups) = groups {
+            client_provider.kx_groups = groups
+                .iter()
+                .map(|want| {
+                    *rustls::crypto::aws_lc_rs::ALL_KX_GROUPS
+                        .iter()
+                        .find(|g| g.name() == *want)
+                        .unwrap()
+                })
+                .collect();
+        }
         let client_config = rustls::ClientConfig::builder_with_provider(Arc::new(client_provider))
             .with_protocol_versions(&[&rustls::version::TLS13])
             .unwrap()
@@ -303,7 +324,29 @@ mod tests {
             }
         }
         assert!(!server.is_handshaking(), "handshake did not finish");
-        server.negotiated_cipher_suite().unwrap().suite()
+        (
+            server.negotiated_cipher_suite().unwrap().suite(),
+            server.negotiated_key_exchange_group().unwrap().name(),
+        )
+    }
+
+    #[test]
+    fn the_key_exchange_follows_the_client_post_quantum_included() {
+        use rustls::CipherSuite::TLS13_AES_128_GCM_SHA256 as SUITE;
+        use rustls::NamedGroup::*;
+        // A client of ring (X25519 first, no post-quantum group) gets X25519 at once.
+        assert_eq!(handshake(&[SUITE], None).1, X25519);
+        // A client that offers the post-quantum hybrid first (OpenSSL 3.5, browsers) gets it.
+        assert_eq!(
+            handshake(&[SUITE], Some(&[X25519MLKEM768, X25519])).1,
+            X25519MLKEM768
+        );
+        // One that prefers X25519 keeps it; one with P-256 only gets P-256.
+        assert_eq!(
+            handshake(&[SUITE], Some(&[X25519, X25519MLKEM768])).1,
+            X25519
+        );
+        assert_eq!(handshake(&[SUITE], Some(&[secp256r1])).1, secp256r1);
     }
 
     #[test]
