@@ -81,12 +81,13 @@ pub async fn login_keys(
     user: &str,
     hash: ScramHash,
 ) -> Result<Vec<(Option<i64>, ScramKeys)>, AuthStoreError> {
-    let mut keys: Vec<(Option<i64>, ScramKeys)> = Vec::new();
-    if let Some(c) = store.credentials(user).await? {
-        keys.push((None, keys_of(&c, hash)));
+    let read = store.login_credentials(user).await?;
+    let mut keys: Vec<(Option<i64>, ScramKeys)> = Vec::with_capacity(1 + read.app_passwords.len());
+    if let Some(c) = &read.password {
+        keys.push((None, keys_of(c, hash)));
     }
-    for (id, c) in store.app_password_keys(user).await? {
-        keys.push((Some(id), keys_of(&c, hash)));
+    for (id, c) in &read.app_passwords {
+        keys.push((Some(*id), keys_of(c, hash)));
     }
     if let Some((_, first)) = keys.first() {
         let (salt, iterations) = (first.salt.clone(), first.iterations);

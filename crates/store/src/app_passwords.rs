@@ -30,12 +30,24 @@ pub struct AppPassword {
     pub last_used_ms: Option<i64>,
 }
 
+/// An account's keys as a login checks them ([`AppPasswordStore::login_credentials`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoginCredentials {
+    /// The password's keys; None for an unknown account or one without a password.
+    pub password: Option<Credentials>,
+    /// The app passwords' keys, by id, oldest first.
+    pub app_passwords: Vec<(i64, Credentials)>,
+}
+
 #[async_trait::async_trait]
 pub trait AppPasswordStore: Send + Sync {
     /// `user`'s app passwords, oldest first (none for an unknown account).
     async fn app_passwords(&self, user: &str) -> Result<Vec<AppPassword>>;
     /// The keys of `user`'s app passwords, by id, oldest first: what a login checks.
     async fn app_password_keys(&self, user: &str) -> Result<Vec<(i64, Credentials)>>;
+    /// What a login of `user` checks, in one read: his password's keys
+    /// (`AccountStore::credentials`) and his app passwords' ([`Self::app_password_keys`]).
+    async fn login_credentials(&self, user: &str) -> Result<LoginCredentials>;
     /// Adds an app password to `user` with its audit row (actor `created_by`, or the
     /// user himself). Err(NotFound) without such account, Err(Invalid) when he already
     /// has [`PER_ACCOUNT`].
@@ -132,6 +144,51 @@ impl AppPasswordStore for Store {
             },
         )
         .await
+    }
+
+    async fn login_credentials(&self, user: &str) -> Result<LoginCredentials> {
+        // One statement where a login made two reads (the password's keys, then the app
+        // passwords'): on a SQLite file each read is a transaction of its own, with the
+        // WAL's read lock taken and released (`fcntl`) and the file checked (`fstat`).
+        // A row per key: the password's with id 0 (app password ids start at 1), each
+        // app password's SHA-1 and SHA-256 keys as rows of their own, so that every row
+        // has the columns of `scram_credentials`.
+        const SQL: &str = "SELECT 0 AS id, c.hash AS hash, c.salt AS salt, \
+                 c.iterations AS iterations, c.stored_key AS stored_key, \
+                 c.server_key AS server_key \
+             FROM accounts a JOIN scram_credentials c ON c.account_id = a.id \
+             WHERE a.username = $1 \
+             UNION ALL SELECT p.id, 'sha1', p.sha1_salt, p.sha1_iterations, \
+                 p.sha1_stored_key, p.sha1_server_key \
+             FROM app_passwords p JOIN accounts a ON a.id = p.account_id \
+             WHERE a.username = $1 \
+             UNION ALL SELECT p.id, 'sha256', p.sha256_salt, p.sha256_iterations, \
+                 p.sha256_stored_key, p.sha256_server_key \
+             FROM app_passwords p JOIN accounts a ON a.id = p.account_id \
+             WHERE a.username = $1";
+        let rows = self
+            .rows_by("login credentials", SQL, user, |row| {
+                Ok((row.int("id")?, crate::credentials::read_credential(row)?))
+            })
+            .await?;
+        let mut password = Vec::new();
+        let mut apps: std::collections::BTreeMap<i64, Vec<_>> = Default::default();
+        for (id, key) in rows {
+            match id {
+                0 => password.push(key),
+                id => apps.entry(id).or_default().push(key),
+            }
+        }
+        let mut app_passwords = Vec::with_capacity(apps.len());
+        for (id, keys) in apps {
+            let keys = crate::credentials::credentials_from(keys, user)?
+                .ok_or_else(|| StoreError::Corrupt(format!("app password {id} without keys")))?;
+            app_passwords.push((id, keys));
+        }
+        Ok(LoginCredentials {
+            password: crate::credentials::credentials_from(password, user)?,
+            app_passwords,
+        })
     }
 
     async fn app_password_add(

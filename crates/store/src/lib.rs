@@ -64,7 +64,7 @@ pub use admin::{
     AdminGrant, AdminSession, AdminStore, AuditEntry, AuditQuery, GrantSource, GroupChange,
     ImportRecord, NewAudit,
 };
-pub use app_passwords::{AppPassword, AppPasswordStore};
+pub use app_passwords::{AppPassword, AppPasswordStore, LoginCredentials};
 pub use archive_writer::ArchiveWriter;
 pub use blocking::BlockStore;
 pub use collectivites::CollectiviteStore;

@@ -21,7 +21,6 @@ use std::collections::HashMap;
 use causerie_ent::Retention;
 use causerie_ent::{Class, Group, Profile, Rule, Scope, Snapshot, Structure, User};
 use causerie_ent::{Collectivite, CollectiviteKind};
-use causerie_store::AppPasswordStore;
 use causerie_store::CollectiviteStore;
 use causerie_store::FastStore;
 use causerie_store::SafetyStore;
@@ -37,6 +36,7 @@ use causerie_store::{
     SendLast,
 };
 use causerie_store::{ActivityStore, BlockStore, LastLogout};
+use causerie_store::{AppPasswordStore, LoginCredentials};
 use causerie_store::{ModerationStore, NewUpload, SlotOutcome, UploadState, UploadStore};
 use causerie_store::{NewArchiveGrant, PrivacyStore};
 use causerie_store::{
@@ -6645,6 +6645,23 @@ async fn app_passwords_are_kept_as_keys_listed_and_revoked(store: &Store) {
         vec![(phone.id, creds(3)), (laptop.id, creds(4))]
     );
     assert_eq!(store.credentials("lea").await.unwrap(), Some(creds(1)));
+    // A login's read: both in one.
+    let login = |password: Option<u8>, apps: Vec<(i64, u8)>| LoginCredentials {
+        password: password.map(creds),
+        app_passwords: apps.into_iter().map(|(id, c)| (id, creds(c))).collect(),
+    };
+    assert_eq!(
+        store.login_credentials("lea").await.unwrap(),
+        login(Some(1), vec![(phone.id, 3), (laptop.id, 4)])
+    );
+    assert_eq!(
+        store.login_credentials("bob").await.unwrap(),
+        login(Some(2), vec![])
+    );
+    assert_eq!(
+        store.login_credentials("nobody").await.unwrap(),
+        login(None, vec![])
+    );
     // Last use.
     store.app_password_used(phone.id).await.unwrap();
     let used = store.app_passwords("lea").await.unwrap()[0].last_used_ms;
@@ -6665,6 +6682,10 @@ async fn app_passwords_are_kept_as_keys_listed_and_revoked(store: &Store) {
     assert_eq!(
         store.app_password_keys("lea").await.unwrap(),
         vec![(laptop.id, creds(4))]
+    );
+    assert_eq!(
+        store.login_credentials("lea").await.unwrap(),
+        login(Some(5), vec![(laptop.id, 4)])
     );
     assert!(matches!(
         store.app_password_revoke("lea", phone.id, "lea").await,
@@ -6712,6 +6733,10 @@ async fn app_passwords_are_kept_as_keys_listed_and_revoked(store: &Store) {
     // The account's deletion takes them.
     store.delete_account("lea").await.unwrap();
     assert!(store.app_password_keys("lea").await.unwrap().is_empty());
+    assert_eq!(
+        store.login_credentials("lea").await.unwrap(),
+        login(None, vec![])
+    );
 }
 
 async fn app_password_policy_is_per_structure_and_audited(store: &Store) {
