@@ -293,16 +293,22 @@ pub(crate) async fn conversation_last(
 
 /// Whether `owner_id`'s archive holds a message exchanged with `with` (bare JID).
 pub(crate) async fn exchanged_with(
+    store: &Store,
     tx: &mut Transaction<'static, Any>,
     owner_id: i64,
     with: &str,
 ) -> Result<bool> {
-    let found: Option<i64> = sqlx::query_scalar(
-        "SELECT CAST(1 AS BIGINT) WHERE EXISTS \
-         (SELECT 1 FROM account_archive WHERE owner_id = $1 AND with_jid = $2)",
+    // Through the correspondent's prefilter (`paging::Table::and_with`): on SQLite only
+    // the chunks that name him are unpacked, not every chunk of the reporter's archive.
+    let mut f = Filter::key("owner_id", Bind::Int(owner_id));
+    table(store).and_with(&mut f, with);
+    let found: Option<i64> = paging::bind_all_scalar(
+        sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT CAST(1 AS BIGINT) WHERE EXISTS (SELECT 1 FROM account_archive WHERE {})",
+            f.sql
+        ))),
+        &f.binds,
     )
-    .bind(owner_id)
-    .bind(with.to_owned())
     .fetch_optional(&mut **tx)
     .await?;
     Ok(found.is_some())

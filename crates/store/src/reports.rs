@@ -355,12 +355,13 @@ impl Source {
 /// message with him in his archive, a roster item, a request from him, or a room they
 /// are both members of.
 async fn had_contact(
+    store: &Store,
     tx: &mut Transaction<'static, Any>,
     owner: i64,
     jid: &str,
     login: Option<&str>,
 ) -> Result<bool> {
-    if account_archive::exchanged_with(tx, owner, jid).await? {
+    if account_archive::exchanged_with(store, tx, owner, jid).await? {
         return Ok(true);
     }
     let found: Option<i64> = sqlx::query_scalar(
@@ -424,7 +425,7 @@ impl ReportStore for Store {
             .unwrap_or_default();
         let (source, room) = match &report.target {
             ReportTarget::Person { jid, login } => {
-                if !had_contact(&mut tx, owner, jid, login.as_deref()).await? {
+                if !had_contact(self, &mut tx, owner, jid, login.as_deref()).await? {
                     return Ok(ReportOutcome::NoContact);
                 }
                 (

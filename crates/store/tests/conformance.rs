@@ -5963,6 +5963,14 @@ async fn reports_in_rooms_and_without_messages(store: &Store) {
     let got: Vec<&str> = d.messages.iter().map(|m| m.stanza_id.as_str()).collect();
     assert_eq!(got, ["m4", "m5"]);
     assert!(d.messages.iter().all(|m| !m.reported));
+    // Messages with carol@x are no contact with caro@x (a JID that is the start of hers).
+    assert_eq!(
+        store
+            .create_report(&new_report("dan", person_target("caro"), &[], 1_000), 2, 5)
+            .await
+            .unwrap(),
+        ReportOutcome::NoContact
+    );
     assert_eq!(store.reports(COLLEGE, 100).await.unwrap().len(), 4);
     assert!(store.reports(LYCEE, 100).await.unwrap().is_empty());
 }
