@@ -1264,14 +1264,9 @@ impl<T: Transport> Conn<T> {
     /// Writes again, after a resumption, what the client did not acknowledge.
     async fn resend(&mut self, session: &Session, sm: &mut StreamMgmt) -> Result<(), End> {
         let to = to_attribute(&session.jid.to_string());
-        let out: Vec<_> = sm
-            .rewind()
-            .iter()
-            .filter_map(|kept| kept.text(&to))
-            .collect();
+        let out: Vec<&str> = sm.rewind(&to).collect();
         for chunk in out.chunks(WRITE_BATCH) {
-            let parts: Vec<&str> = chunk.iter().map(|t| &**t).collect();
-            self.io.write_elements(&parts).await.map_err(|_| End::Io)?;
+            self.io.write_elements(chunk).await.map_err(|_| End::Io)?;
         }
         if sm.request_due(true) {
             self.send(stream_mgmt::REQUEST).await?;

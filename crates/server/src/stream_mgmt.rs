@@ -61,6 +61,17 @@ impl Kept {
         (!text.is_empty()).then_some(text)
     }
 
+    /// The stanza as written to the session whose ` to` attribute is `to_attr` (a queued
+    /// one serialised now, [`Self::text`]); None when it cannot be serialised.
+    fn into_written(self, to_attr: &str) -> Option<Kept> {
+        let shared = match &self {
+            Kept::Written { .. } => return Some(self),
+            Kept::Queued(item) => matches!(item, Outbound::Shared(_)),
+        };
+        let text: Box<str> = self.text(to_attr)?.into();
+        Some(Kept::Written { text, shared })
+    }
+
     /// The message or IQ request to give its fate when the session ends (`detached`): a
     /// room's stanzas and presences have none (a room's archive keeps its messages, a
     /// presence is not kept for later).
@@ -183,11 +194,23 @@ impl StreamMgmt {
     }
 
     /// For a resumption: everything not acknowledged is to be written again (the client
-    /// counts it anew); the items, oldest first, for the connection to write.
-    pub fn rewind(&mut self) -> &VecDeque<Kept> {
+    /// counts it anew); the texts, oldest first, for the connection to write to the
+    /// session whose ` to` attribute is `to_attr`. A stanza still queued is serialised now
+    /// and kept as written; one that cannot be (never expected: it was checked before it
+    /// was queued) is dropped before the count, so that the client's `h` and the server's
+    /// count agree (counted but not written, it would leave every later `<a/>` one short).
+    pub fn rewind(&mut self, to_attr: &str) -> impl Iterator<Item = &str> {
+        let unacked = std::mem::take(&mut self.unacked);
+        self.unacked = unacked
+            .into_iter()
+            .filter_map(|kept| kept.into_written(to_attr))
+            .collect();
         self.sent = self.acked.wrapping_add(self.unacked.len() as u32);
         self.since_request = self.unacked.len() as u32;
-        &self.unacked
+        self.unacked.iter().filter_map(|kept| match kept {
+            Kept::Written { text, .. } => Some(&**text),
+            Kept::Queued(_) => None,
+        })
     }
 
     /// Takes every unacknowledged stanza (the session ends: they are re-routed).
@@ -355,8 +378,33 @@ mod tests {
         // Kept but never written: not acknowledgeable.
         sm.keep(stanza(9));
         assert_eq!(sm.ack(3), Err(TooHigh { h: 3, sent: 2 }));
-        assert_eq!(sm.rewind().len(), 2);
+        assert_eq!(sm.rewind(" to='a@x/r'").count(), 2);
         assert_eq!(sm.ack(3), Ok(()));
+        assert_eq!(sm.unacked_len(), 0);
+    }
+
+    /// A resumption writes again what was written and what was still queued, and counts
+    /// only what it writes: a queued stanza that cannot be serialised (a control
+    /// character in its text) is dropped, not counted, so that the client's `h` covers
+    /// everything after it.
+    #[test]
+    fn a_resumption_counts_what_it_writes() {
+        let mut sm = StreamMgmt::new(None);
+        send(&mut sm, 1);
+        send(&mut sm, 2);
+        sm.keep(stanza(3));
+        let mut bad = Element::bare("message", "jabber:client");
+        bad.append_text_node("\u{1}");
+        sm.keep(Outbound::Stanza(Box::new(bad)));
+        sm.keep(stanza(4));
+        let written: Vec<String> = sm.rewind(" to='a@x/r'").map(str::to_string).collect();
+        assert_eq!(written.len(), 4, "{written:?}");
+        assert_eq!(written[2], "<message xmlns='jabber:client' id='3'/>");
+        assert_eq!(ids(&sm.unacked), ["1", "2", "3", "4"]);
+        // Kept as written now: all of them Written, and the client's h of 4 covers them all.
+        assert!(sm.unacked.iter().all(|k| matches!(k, Kept::Written { .. })));
+        assert_eq!(sm.ack(5), Err(TooHigh { h: 5, sent: 4 }));
+        assert_eq!(sm.ack(4), Ok(()));
         assert_eq!(sm.unacked_len(), 0);
     }
 
