@@ -35,7 +35,7 @@ use tracing::{debug, info, warn};
 use crate::auth::{self, Exchange, Step};
 use crate::detached;
 use crate::mailbox::{Inbox, Next};
-use crate::outbound::{Outbound, to_attribute};
+use crate::outbound::{self, Outbound, to_attribute};
 use crate::preauth::Ticket;
 use crate::router;
 use crate::sasl2;
@@ -1418,12 +1418,12 @@ impl<T: Transport> Conn<T> {
                         let item = match item {
                             Outbound::Stop(s) => { stop = Some(End::Error(s.condition, s.text)); break; }
                             Outbound::Yield => { stop = Some(End::Yield); break; }
-                            Outbound::Stanza(el) if csi.is_some() && Csi::holdable(&el) => {
+                            item if csi.is_some() && Csi::held_as(&item).is_some() => {
                                 if let Some(c) = csi.as_mut()
-                                    && c.hold(el)
+                                    && c.hold(item)
                                 {
-                                    for el in c.take() {
-                                        emit(Outbound::Stanza(el), session, &mut out, &mut to_attr, sm.as_deref_mut());
+                                    for item in c.take() {
+                                        emit(item, session, &mut out, &mut to_attr, sm.as_deref_mut());
                                     }
                                 }
                                 continue;
@@ -1434,8 +1434,8 @@ impl<T: Transport> Conn<T> {
                             && is_message(&item)
                         {
                             // What waited goes first, in order, then the message.
-                            for el in c.take() {
-                                emit(Outbound::Stanza(el), session, &mut out, &mut to_attr, sm.as_deref_mut());
+                            for item in c.take() {
+                                emit(item, session, &mut out, &mut to_attr, sm.as_deref_mut());
                             }
                         }
                         emit(item, session, &mut out, &mut to_attr, sm.as_deref_mut());
@@ -1504,8 +1504,12 @@ impl<T: Transport> Conn<T> {
                                     "active" => {
                                         // What waited goes out through the queue (no
                                         // write here: this task's state stays small).
-                                        for el in csi.take().map(|mut c| c.take()).unwrap_or_default() {
-                                            session.reply(*el);
+                                        for item in csi.take().map(|mut c| c.take()).unwrap_or_default() {
+                                            match item {
+                                                Outbound::Stanza(el) => session.reply(*el),
+                                                Outbound::Shared(shared) => session.reply_shared(&shared),
+                                                _ => false,
+                                            };
                                         }
                                     }
                                     other => {
@@ -1643,48 +1647,45 @@ impl<T: Transport> Conn<T> {
 
 /// XEP-0352 client state indication, in the connection task: while the client says it
 /// is inactive (a phone in a pocket), presence updates of others (available or
-/// unavailable, not subscriptions, errors or a room's presence about the client itself)
-/// are held back, only the latest per sender (`from`), and written when the client
-/// becomes active again or before the next message (messages, IQs and everything else
-/// go at once). A room's fan-out (serialised once for all occupants) is not held.
-/// Nothing is kept while active; at most [`CSI_MAX_HELD`] senders are held, past which
-/// what waits is written.
+/// unavailable, not subscriptions, errors or a room's presence about the client itself:
+/// `outbound::held_while_inactive`) are held back, only the latest per sender (`from`),
+/// and written when the client becomes active again or before the next message
+/// (messages, IQs and everything else go at once). An account's presence serialised once
+/// for its contacts (`Shared::presence`) is held as the presence itself; a room's fan-out
+/// (serialised once for all occupants) is not held. Nothing is kept while active; at most
+/// [`CSI_MAX_HELD`] senders are held, past which what waits is written.
 #[derive(Default)]
 struct Csi {
-    held: Vec<(String, Box<Element>)>,
+    held: Vec<(String, Outbound)>,
 }
 
 /// Senders whose presence an inactive session holds back at most.
 const CSI_MAX_HELD: usize = 256;
 
 impl Csi {
-    /// Whether `el` is a presence update that may wait.
-    fn holdable(el: &Element) -> bool {
-        if el.name() != "presence" || !matches!(el.attr("type"), None | Some("unavailable")) {
-            return false;
+    /// The sender of `item` when it is a presence update that may wait.
+    fn held_as(item: &Outbound) -> Option<&str> {
+        match item {
+            Outbound::Stanza(el) => outbound::held_while_inactive(el),
+            Outbound::Shared(shared) => shared.held_as(),
+            _ => None,
         }
-        // A room's presence about this very session (status 110) answers its own action.
-        let own = el.children().any(|x| {
-            x.children()
-                .any(|c| c.name() == "status" && c.attr("code") == Some("110"))
-        });
-        !own
     }
 
-    /// Keeps `el`, replacing what its sender sent before; true when full.
-    fn hold(&mut self, el: Box<Element>) -> bool {
-        let from = el.attr("from").unwrap_or_default().to_string();
+    /// Keeps `item` (one [`Self::held_as`] names a sender of), replacing what its sender
+    /// sent before; true when full.
+    fn hold(&mut self, item: Outbound) -> bool {
+        let from = Csi::held_as(&item).unwrap_or_default().to_string();
         self.held.retain(|(f, _)| *f != from);
-        self.held.push((from, el));
+        self.held.push((from, item));
         self.held.len() >= CSI_MAX_HELD
     }
 
     /// What was held, oldest first; the buffer goes with it.
-    #[allow(clippy::vec_box)] // each goes back into a queue slot, which boxes it
-    fn take(&mut self) -> Vec<Box<Element>> {
+    fn take(&mut self) -> Vec<Outbound> {
         std::mem::take(&mut self.held)
             .into_iter()
-            .map(|(_, el)| el)
+            .map(|(_, item)| item)
             .collect()
     }
 }
@@ -1742,6 +1743,7 @@ fn decode_sasl(text: &str) -> Result<Vec<u8>, ()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outbound::Shared;
 
     #[test]
     fn an_inactive_client_gets_the_latest_presence_of_each_contact_before_a_message() {
@@ -1752,21 +1754,46 @@ mod tests {
                 "<presence xmlns='jabber:client' from='{from}'><show>{show}</show></presence>"
             ))
         };
-        assert!(Csi::holdable(&p("a@x/1", "away")));
-        assert!(!Csi::holdable(&el(
-            "<presence xmlns='jabber:client' type='subscribe' from='a@x'/>"
-        )));
-        assert!(!Csi::holdable(&el("<message xmlns='jabber:client'/>")));
-        assert!(!Csi::holdable(&el(
-            "<presence xmlns='jabber:client' from='r@c/n'><x xmlns='http://jabber.org/protocol/muc#user'><status code='110'/></x></presence>"
-        )));
-        csi.hold(p("a@x/1", "away"));
-        csi.hold(p("b@x/1", "dnd"));
-        csi.hold(p("a@x/1", "xa"));
-        let out: Vec<String> = csi.take().iter().map(|el| xml::to_string(el)).collect();
+        let held = |x: Box<Element>| Csi::held_as(&Outbound::Stanza(x)).map(str::to_string);
+        assert_eq!(held(p("a@x/1", "away")).as_deref(), Some("a@x/1"));
+        assert_eq!(
+            held(el(
+                "<presence xmlns='jabber:client' type='subscribe' from='a@x'/>"
+            )),
+            None
+        );
+        assert_eq!(held(el("<message xmlns='jabber:client'/>")), None);
+        assert_eq!(
+            held(el(
+                "<presence xmlns='jabber:client' from='r@c/n'><x xmlns='http://jabber.org/protocol/muc#user'><status code='110'/></x></presence>"
+            )),
+            None
+        );
+        // An account's presence serialised once for its contacts is held as itself; a
+        // room's fan-out is not.
+        let shared = |x: Box<Element>| Outbound::Shared(Shared::presence(&x).unwrap());
+        assert_eq!(Csi::held_as(&shared(p("c@x/1", "chat"))), Some("c@x/1"));
+        let room = Outbound::Shared(Shared::new(&p("r@c/n", "away")).unwrap());
+        assert_eq!(Csi::held_as(&room), None);
+        csi.hold(Outbound::Stanza(p("a@x/1", "away")));
+        csi.hold(shared(p("b@x/1", "dnd")));
+        csi.hold(Outbound::Stanza(p("a@x/1", "xa")));
+        csi.hold(shared(p("b@x/1", "away")));
+        let out: Vec<String> = csi
+            .take()
+            .iter()
+            .map(|item| match item {
+                Outbound::Stanza(el) => xml::to_string(el),
+                Outbound::Shared(s) => s.addressed_to(&to_attribute("me@x/r")),
+                _ => unreachable!(),
+            })
+            .collect();
         assert_eq!(out.len(), 2);
-        assert!(out[0].contains("b@x/1"), "{out:?}");
-        assert!(out[1].contains("xa"), "only the latest of a@x/1");
+        assert!(out[0].contains("xa"), "only the latest of a@x/1: {out:?}");
+        assert!(
+            out[1].contains("b@x/1") && out[1].contains("away") && out[1].contains("me@x/r"),
+            "only the latest of b@x/1, addressed: {out:?}"
+        );
         assert_eq!(csi.held.capacity(), 0, "nothing kept once flushed");
     }
 

@@ -27,19 +27,51 @@ pub enum Outbound {
 
 /// A stanza serialised once for every recipient, without its `to` (see
 /// [`Shared::addressed_to`]). A room of 30 used to clone and serialise each
-/// post 30 times, once per occupant: that was most of a delivery's cost.
+/// post 30 times, once per occupant: that was most of a delivery's cost. An account's
+/// presence is one too ([`Shared::presence`]): serialised when it is set, written as is
+/// to each contact it is broadcast to and to each new session of a contact that probes it.
 #[derive(Debug)]
 pub struct Shared {
     /// The serialised stanza, without `to`.
     text: String,
     /// Where the `to` attribute goes: right after `<` and the element's name.
     at: usize,
+    /// For a presence update an inactive session may hold back (XEP-0352), its sender
+    /// ([`held_while_inactive`]); None for everything else, a room's fan-out included.
+    held_as: Option<Box<str>>,
+}
+
+/// The sender of `el` when it is a presence update that a session whose client says it is
+/// inactive (XEP-0352, `c2s`) may hold back, keeping the latest per sender: available or
+/// unavailable presence, not a subscription, an error or a room's presence about the
+/// session itself (status 110, which answers its own action). None otherwise.
+pub fn held_while_inactive(el: &Element) -> Option<&str> {
+    if el.name() != "presence" || !matches!(el.attr("type"), None | Some("unavailable")) {
+        return None;
+    }
+    let own = el.children().any(|x| {
+        x.children()
+            .any(|c| c.name() == "status" && c.attr("code") == Some("110"))
+    });
+    (!own).then(|| el.attr("from").unwrap_or_default())
 }
 
 impl Shared {
     /// Serialises `stanza` (its `to`, if any, left out). None when it cannot be
     /// serialised, or does not start with its own name (never expected).
     pub fn new(stanza: &Element) -> Option<Arc<Shared>> {
+        Shared::serialise(stanza).map(Arc::new)
+    }
+
+    /// An account's presence, serialised once for every contact it goes to; an inactive
+    /// session holds it back as it would the presence itself ([`held_while_inactive`]).
+    pub fn presence(presence: &Element) -> Option<Arc<Shared>> {
+        let mut shared = Shared::serialise(presence)?;
+        shared.held_as = held_while_inactive(presence).map(Box::from);
+        Some(Arc::new(shared))
+    }
+
+    fn serialise(stanza: &Element) -> Option<Shared> {
         let text = if stanza.attr("to").is_some() {
             let mut bare = stanza.clone();
             causerie_proto::xml::remove_attr(&mut bare, "to");
@@ -51,7 +83,17 @@ impl Shared {
         let starts = text.as_bytes().first() == Some(&b'<')
             && text.get(1..at) == Some(stanza.name())
             && matches!(text.as_bytes().get(at), Some(b' ' | b'>' | b'/'));
-        starts.then(|| Arc::new(Shared { text, at }))
+        starts.then_some(Shared {
+            text,
+            at,
+            held_as: None,
+        })
+    }
+
+    /// The sender whose latest presence an inactive session keeps of this one; None when
+    /// it is not held back ([`Shared::presence`]).
+    pub fn held_as(&self) -> Option<&str> {
+        self.held_as.as_deref()
     }
 
     /// The serialised stanza, as it would be with no `to`.

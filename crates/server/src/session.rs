@@ -148,6 +148,12 @@ impl Session {
     pub fn reply(&self, stanza: Element) -> bool {
         self.handle.send(stanza)
     }
+
+    /// [`Self::reply`] with a stanza serialised once for several recipients: it is
+    /// written addressed to this session.
+    pub fn reply_shared(&self, stanza: &Arc<Shared>) -> bool {
+        self.handle.send_shared(stanza)
+    }
 }
 
 /// Sends an error reply for `stanza` back to its sender, unless it is itself an error.

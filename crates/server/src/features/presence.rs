@@ -15,6 +15,7 @@
 //! until the user asks him himself.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use causerie_proto::errors::Condition;
 use causerie_proto::{Element, ns, xml};
@@ -24,6 +25,7 @@ use tracing::warn;
 
 use super::message;
 use super::roster_push;
+use crate::outbound::Shared;
 use crate::server::Server;
 use crate::services::gate::{Class, Sender};
 use crate::services::sessions::Departed;
@@ -126,11 +128,11 @@ fn send_presences(server: &Server, from_user: &str, pass: &Pass) {
 
 /// Sends the current presence of each available resource of `from_user` to `session`
 /// (`full`: its JID).
-fn presences_to(server: &Server, from_user: &str, session: &Session, full: &str) {
-    for a in server.sessions.available(from_user) {
-        let mut p = a.presence;
-        xml::set_attr(&mut p, "to", full);
-        session.reply(p);
+fn presences_to(server: &Server, from_user: &str, session: &Session) {
+    // Each serialised once when it was set (`Shared::presence`): a login answered by 29
+    // online classmates neither copies nor serialises their presences again.
+    for p in server.sessions.available_shared(from_user) {
+        session.reply_shared(&p);
     }
 }
 
@@ -223,7 +225,7 @@ async fn broadcast(
                     Verdict::Deliver(_)
                 )
             {
-                presences_to(server, &contact, session, &full);
+                presences_to(server, &contact, session);
             }
         }
         for a in server.sessions.available(user) {
@@ -278,6 +280,8 @@ async fn broadcast_to(
     let gate = server.gate();
     // The contacts told by the broadcast, that the directed presences below skip.
     let mut done: HashSet<String> = HashSet::new();
+    // The presence serialised once, when a first contact gets it as it is.
+    let shared: std::cell::OnceCell<Option<Arc<Shared>>> = std::cell::OnceCell::new();
     for item in roster
         .iter()
         .filter(|i| matches!(i.subscription, Subscription::From | Subscription::Both))
@@ -294,9 +298,22 @@ async fn broadcast_to(
                 continue;
             }
             let verdict = gate.decide_in(&view, sender, &contact, None, class).await;
-            let mut p = stanza.clone();
-            xml::set_attr(&mut p, "to", item.contact.clone());
-            deliver(server, &verdict, None, p);
+            let addressed = || {
+                let mut p = stanza.clone();
+                xml::set_attr(&mut p, "to", item.contact.clone());
+                p
+            };
+            // The presence as it is, to every contact the gate lets it reach: serialised
+            // once for all of them (each session adds its own `to`).
+            if let Verdict::Deliver(pass) = &verdict
+                && let Some(shared) = shared.get_or_init(|| Shared::presence(stanza))
+            {
+                server
+                    .sessions
+                    .deliver_available_shared(pass, shared, addressed);
+                continue;
+            }
+            deliver(server, &verdict, None, addressed());
         }
     }
     let own = bare_of(server, &session.user);
@@ -360,7 +377,7 @@ async fn probe(
         .item(&session.user, &bare_of(server, contact))
         .await?;
     if item.is_some_and(|i| matches!(i.subscription, Subscription::To | Subscription::Both)) {
-        presences_to(server, contact, session, &session.jid.to_string());
+        presences_to(server, contact, session);
     }
     Ok(())
 }

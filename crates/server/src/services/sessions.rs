@@ -25,6 +25,7 @@ use causerie_proto::Element;
 
 use super::pass::Pass;
 use super::remote::{Remote, RemoteSession, SessionState};
+use crate::outbound::Shared;
 use crate::session::SessionHandle;
 use crate::stream_mgmt::Resumption;
 
@@ -48,6 +49,8 @@ struct Entry {
     handle: SessionHandle,
     /// The last available presence broadcast, `None` while unavailable.
     presence: Option<Element>,
+    /// The same serialised once (`Shared::presence`), for the contacts it is written to.
+    shared_presence: Option<Arc<Shared>>,
     priority: i32,
     /// The session asked for the roster, so it gets roster pushes (RFC 6121 §2.1.6).
     interested: bool,
@@ -359,6 +362,7 @@ impl Sessions {
         list.push(Entry {
             handle,
             presence: None,
+            shared_presence: None,
             priority: 0,
             interested: false,
             roster_ver: false,
@@ -458,12 +462,13 @@ impl Sessions {
         self.deliver_available_cow(pass, Cow::Owned(stanza), nonnegative)
     }
 
-    fn deliver_available_cow(
+    /// The available sessions of `pass.to()` (with `nonnegative`, those of a priority of
+    /// 0 or more): this node's handles, and the other nodes' sessions.
+    fn available_targets(
         &self,
         pass: &Pass,
-        stanza: Cow<'_, Element>,
         nonnegative: bool,
-    ) -> usize {
+    ) -> (Vec<SessionHandle>, Vec<RemoteSession>) {
         let handles: Vec<SessionHandle> = self
             .read()
             .get(pass.to())
@@ -477,6 +482,42 @@ impl Sessions {
         let remote = self.remote_select(pass.to(), |s| {
             s.presence.is_some() && (!nonnegative || s.state.priority >= 0)
         });
+        (handles, remote)
+    }
+
+    /// [`Self::deliver_available`] of a presence serialised once (`Shared::presence`):
+    /// each session of this node gets the shared text, addressed to it; `stanza` makes
+    /// the stanza (addressed to `pass.to()`) for the other nodes' sessions, only when
+    /// there are some.
+    pub fn deliver_available_shared(
+        &self,
+        pass: &Pass,
+        shared: &Arc<Shared>,
+        stanza: impl FnOnce() -> Element,
+    ) -> usize {
+        let (handles, remote) = self.available_targets(pass, false);
+        if let Some(r) = self.remote.get()
+            && !remote.is_empty()
+        {
+            let stanza = stanza();
+            let only = handles.is_empty() && remote.len() == 1;
+            for s in &remote {
+                r.deliver(pass.to(), s, &stanza, only);
+            }
+        }
+        for h in &handles {
+            h.send_shared(shared);
+        }
+        handles.len() + remote.len()
+    }
+
+    fn deliver_available_cow(
+        &self,
+        pass: &Pass,
+        stanza: Cow<'_, Element>,
+        nonnegative: bool,
+    ) -> usize {
+        let (handles, remote) = self.available_targets(pass, nonnegative);
         if let Some(r) = self.remote.get() {
             // The only copy: if its session is gone, a message goes offline there.
             let only = handles.is_empty() && remote.len() == 1;
@@ -798,6 +839,23 @@ impl Sessions {
         all
     }
 
+    /// The presence of each session of `user` that sent available presence, on every
+    /// node, serialised once (`Shared::presence`): a local one as it was set, a remote one
+    /// serialised now.
+    pub fn available_shared(&self, user: &str) -> Vec<Arc<Shared>> {
+        let mut all: Vec<Arc<Shared>> = self
+            .read()
+            .get(user)
+            .map(|l| l.iter().filter_map(|e| e.shared_presence.clone()).collect())
+            .unwrap_or_default();
+        all.extend(
+            self.remote_select(user, |s| s.presence.is_some())
+                .into_iter()
+                .filter_map(|s| Shared::presence(s.presence.as_ref()?)),
+        );
+        all
+    }
+
     /// Whether the session `id` is available.
     pub fn is_available(&self, user: &str, id: u64) -> bool {
         if Remote::is_remote_id(id) {
@@ -821,6 +879,7 @@ impl Sessions {
         let was = self
             .with_entry(user, id, |e| {
                 let was = e.presence.is_some();
+                e.shared_presence = presence.as_ref().and_then(Shared::presence);
                 e.presence = presence;
                 e.priority = priority;
                 if e.presence.is_none() {
@@ -1020,6 +1079,7 @@ impl Sessions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outbound::Outbound;
 
     fn presence() -> Element {
         Element::bare("presence", "jabber:client")
@@ -1080,6 +1140,56 @@ mod tests {
         assert_eq!(ra.queued(), 1);
         assert_eq!(rb.queued(), 1);
         assert_eq!(rc.queued(), 0, "carol got nothing for bob");
+    }
+
+    /// A presence is serialised once when it is set: a probe's answer and a broadcast
+    /// write that text, addressed by each session, to this node's sessions; nothing once
+    /// unavailable.
+    #[tokio::test]
+    async fn a_presence_is_serialised_once_for_its_contacts() {
+        let s = Sessions::default();
+        let (a, _ra) = SessionHandle::new("phone".into(), 8);
+        let (b, rb) = SessionHandle::new("pc".into(), 8);
+        s.register("lea", a.clone(), 5);
+        s.register("hugo", b.clone(), 5);
+        assert!(s.available_shared("lea").is_empty());
+        let away: Element = "<presence xmlns='jabber:client' from='lea@x/phone'>\
+             <show>away</show><status>En cours &amp; «bientôt»</status></presence>"
+            .parse()
+            .unwrap();
+        s.set_presence("lea", a.id, Some(away.clone()), 0);
+        let shared = s.available_shared("lea");
+        assert_eq!(shared.len(), 1);
+        let got: Element = shared[0]
+            .addressed_to(&crate::outbound::to_attribute("hugo@x/pc"))
+            .parse()
+            .unwrap();
+        let mut want = away.clone();
+        causerie_proto::xml::set_attr(&mut want, "to", "hugo@x/pc");
+        assert_eq!(got, want);
+        assert_eq!(shared[0].held_as(), Some("lea@x/phone"), "CSI holds it");
+        // Broadcast to hugo: nothing while he is unavailable, his session once he is.
+        let hugo = Pass::new("hugo");
+        let made = std::cell::Cell::new(0);
+        let addressed = || {
+            made.set(made.get() + 1);
+            away.clone()
+        };
+        assert_eq!(s.deliver_available_shared(&hugo, &shared[0], addressed), 0);
+        s.set_presence("hugo", b.id, Some(presence()), 0);
+        assert_eq!(s.deliver_available_shared(&hugo, &shared[0], addressed), 1);
+        assert_eq!(
+            made.get(),
+            0,
+            "no stanza made without another node's session"
+        );
+        let mut queued = VecDeque::new();
+        rb.take_now(&mut queued);
+        assert!(
+            matches!(queued.pop_front(), Some(Outbound::Shared(q)) if Arc::ptr_eq(&q, &shared[0]))
+        );
+        s.set_presence("lea", a.id, None, 0);
+        assert!(s.available_shared("lea").is_empty());
     }
 
     #[test]
