@@ -1777,6 +1777,7 @@ mod tests {
         assert_eq!(Csi::held_as(&room), None);
         csi.hold(Outbound::Stanza(p("a@x/1", "away")));
         csi.hold(shared(p("b@x/1", "dnd")));
+        csi.hold(shared(p("a@x/1", "dnd")));
         csi.hold(Outbound::Stanza(p("a@x/1", "xa")));
         csi.hold(shared(p("b@x/1", "away")));
         let out: Vec<String> = csi

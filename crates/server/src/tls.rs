@@ -147,12 +147,13 @@ fn provider() -> rustls::crypto::CryptoProvider {
 }
 
 /// Makes [`provider`] the process's rustls provider, for the libraries that build their
-/// own TLS configuration without naming one (async-nats's TLS to a NATS server): with
-/// both ring and aws-lc-rs in the build, rustls cannot pick one for them. Idempotent.
+/// own TLS configuration without naming one or that prefer the process's (async-nats's
+/// TLS to a NATS server, reqwest's to the portal's CAS server): with both ring and
+/// aws-lc-rs in the build, rustls cannot pick one for them. Idempotent.
 pub fn install_process_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // Another thread may have installed one meanwhile: either is fine.
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let _ = provider().install_default();
     }
 }
 

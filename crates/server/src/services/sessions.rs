@@ -876,10 +876,12 @@ impl Sessions {
         presence: Option<Element>,
         priority: i32,
     ) -> bool {
+        // Serialised before the registry's lock is taken (a class logs in at 8:00).
+        let shared = presence.as_ref().and_then(Shared::presence);
         let was = self
             .with_entry(user, id, |e| {
                 let was = e.presence.is_some();
-                e.shared_presence = presence.as_ref().and_then(Shared::presence);
+                e.shared_presence = shared;
                 e.presence = presence;
                 e.priority = priority;
                 if e.presence.is_none() {
