@@ -1505,11 +1505,7 @@ impl<T: Transport> Conn<T> {
                                         // What waited goes out through the queue (no
                                         // write here: this task's state stays small).
                                         for item in csi.take().map(|mut c| c.take()).unwrap_or_default() {
-                                            match item {
-                                                Outbound::Stanza(el) => session.reply(*el),
-                                                Outbound::Shared(shared) => session.reply_shared(&shared),
-                                                _ => false,
-                                            };
+                                            session.requeue(item);
                                         }
                                     }
                                     other => {

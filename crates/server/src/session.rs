@@ -154,6 +154,12 @@ impl Session {
     pub fn reply_shared(&self, stanza: &Arc<Shared>) -> bool {
         self.handle.send_shared(stanza)
     }
+
+    /// Queues again an item the connection task took from this session's queue (what an
+    /// inactive session held back, when it becomes active: `c2s`).
+    pub(crate) fn requeue(&self, item: Outbound) -> bool {
+        self.handle.tx.push(item)
+    }
 }
 
 /// Sends an error reply for `stanza` back to its sender, unless it is itself an error.

@@ -181,21 +181,23 @@ async fn broadcast(
     } else {
         None
     };
-    let directed = if available {
+    let (directed, shared) = if available {
         server.sessions.set_presence(
             user,
             session.id(),
             Some(stanza.clone()),
             parse_priority(&stanza),
         );
-        HashSet::new()
+        // Serialised once by the registry as it kept it: the broadcast writes that text.
+        let shared = server.sessions.shared_presence(user, session.id());
+        (HashSet::new(), shared)
     } else {
         if !was {
             return Ok(());
         }
         let directed = server.sessions.take_directed(user, session.id());
         server.sessions.set_presence(user, session.id(), None, 0);
-        directed
+        (directed, None)
     };
     let initial = available && !was;
     let roster = if initial {
@@ -205,7 +207,10 @@ async fn broadcast(
     };
     let full = session.jid.to_string();
     let sender = Sender::of(session, &full);
-    broadcast_to(server, session, &sender, &roster, &stanza, &directed).await;
+    broadcast_to(
+        server, session, &sender, &roster, &stanza, shared, &directed,
+    )
+    .await;
     if initial {
         // Initial presence: probe contacts, show own other resources, then what waited
         // while offline, each decided again with the rules in force.
@@ -272,6 +277,7 @@ async fn broadcast_to(
     sender: &Sender<'_>,
     roster: &[RosterItem],
     stanza: &Element,
+    shared: Option<Arc<Shared>>,
     directed: &HashSet<String>,
 ) {
     let available = stanza.attr("type").is_none();
@@ -280,8 +286,12 @@ async fn broadcast_to(
     let gate = server.gate();
     // The contacts told by the broadcast, that the directed presences below skip.
     let mut done: HashSet<String> = HashSet::new();
-    // The presence serialised once, when a first contact gets it as it is.
-    let shared: std::cell::OnceCell<Option<Arc<Shared>>> = std::cell::OnceCell::new();
+    // The presence serialised once: as the registry keeps it (`shared`, an available
+    // presence), else when a first contact gets it as it is.
+    let shared: std::cell::OnceCell<Option<Arc<Shared>>> = match shared {
+        Some(shared) => Some(shared).into(),
+        None => std::cell::OnceCell::new(),
+    };
     for item in roster
         .iter()
         .filter(|i| matches!(i.subscription, Subscription::From | Subscription::Both))
@@ -713,6 +723,7 @@ pub async fn departed(server: &Server, session: &Session, departed: Departed) {
                 &sender,
                 &roster,
                 &stanza,
+                None,
                 &departed.directed,
             )
             .await

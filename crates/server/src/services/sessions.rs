@@ -856,6 +856,15 @@ impl Sessions {
         all
     }
 
+    /// The available presence of this node's session `id` of `user` as [`Self::set_presence`]
+    /// serialised it (`Shared::presence`); None while it is unavailable.
+    pub fn shared_presence(&self, user: &str, id: u64) -> Option<Arc<Shared>> {
+        self.read()
+            .get(user)
+            .and_then(|l| l.iter().find(|e| e.handle.id == id))
+            .and_then(|e| e.shared_presence.clone())
+    }
+
     /// Whether the session `id` is available.
     pub fn is_available(&self, user: &str, id: u64) -> bool {
         if Remote::is_remote_id(id) {
@@ -1162,6 +1171,10 @@ mod tests {
         s.set_presence("lea", a.id, Some(away.clone()), 0);
         let shared = s.available_shared("lea");
         assert_eq!(shared.len(), 1);
+        assert!(Arc::ptr_eq(
+            &s.shared_presence("lea", a.id).unwrap(),
+            &shared[0]
+        ));
         let got: Element = shared[0]
             .addressed_to(&crate::outbound::to_attribute("hugo@x/pc"))
             .parse()
@@ -1192,6 +1205,7 @@ mod tests {
         );
         s.set_presence("lea", a.id, None, 0);
         assert!(s.available_shared("lea").is_empty());
+        assert!(s.shared_presence("lea", a.id).is_none());
     }
 
     #[test]
