@@ -1163,9 +1163,16 @@ async fn flood_side(s: Session, room: String, classmates: Vec<String>, plan: Arc
                 wr.write_all(&out).await?;
                 wr.flush().await
             };
-            if let Err(e) = w.await {
-                errors.add(&e.into());
-                break;
+            // The server may stop reading a flooder whose allowance is spent (TCP holds
+            // him back): the write then ends with the measure, not when the server
+            // reads again.
+            match tokio::time::timeout_at(plan.measure_to.into(), w).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    errors.add(&e.into());
+                    break;
+                }
+                Err(_) => break,
             }
             sent += 32;
         }
@@ -1222,7 +1229,9 @@ async fn flood_side(s: Session, room: String, classmates: Vec<String>, plan: Arc
     };
     let ((sent, mut errors, mut wr), (refused, rerrors)) = tokio::join!(writer, reader);
     errors.merge(rerrors);
-    let _ = wr.write_all(b"</stream:stream>").await;
+    // The server may still be answering a backlog of refused posts that nobody reads
+    // any more, and so not reading this stream: the goodbye is not waited for long.
+    let _ = tokio::time::timeout(Duration::from_secs(1), wr.write_all(b"</stream:stream>")).await;
     Flood {
         sent,
         refused,
