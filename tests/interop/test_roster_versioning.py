@@ -89,3 +89,32 @@ async def test_roster_versioning(server, make_user):
         c2.close()
         other.close()
 
+
+
+async def test_an_up_to_date_phone_still_gets_and_sends_presence(server, make_user, clients):
+    """A phone that comes back with the version it kept gets an empty roster result; its
+    initial presence still goes to its contacts (the server read the roster even though
+    the client did not get it) and its contacts' presences come to it."""
+    from clients import befriend
+
+    A, B = make_user("lea"), make_user("hugo")
+    a, b = await clients.login(A, "pc"), await clients.login(B, "pc")
+    await befriend(a, b)
+    first = raw.login_server(server, A, "phone")
+    try:
+        v = roster_get(first, "").get("ver")
+    finally:
+        first.close()
+    phone = raw.login_server(server, A, "phone")
+    try:
+        assert roster_get(phone, v) is None, "up to date: an empty result"
+        mb = b.mark()
+        phone.presence("<status>de retour</status>")
+        await b.wait_presence(frm=f"{A.jid}/phone", start=mb)
+        got = phone.wait_for(
+            lambda e: e.tag == raw.PRESENCE and (e.get("from") or "").startswith(f"{B.jid}/"),
+            what="the contact's presence",
+        )
+        assert got.get("type") is None, raw.tostring(got)
+    finally:
+        phone.close()

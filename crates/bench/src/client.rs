@@ -448,6 +448,14 @@ fn tokens() -> &'static Mutex<HashMap<u64, String>> {
     TOKENS.get_or_init(Default::default)
 }
 
+/// The roster version each account's client keeps (RFC 6121 §2.6), by account index:
+/// with `--fast`, the client is a phone that logged in before, and phones keep their
+/// roster and ask for it by version (Conversations, Monal, Siskin).
+fn roster_versions() -> &'static Mutex<HashMap<u64, String>> {
+    static VERSIONS: OnceLock<Mutex<HashMap<u64, String>>> = OnceLock::new();
+    VERSIONS.get_or_init(Default::default)
+}
+
 /// Whether account `index` holds a FAST token (`--fast`).
 pub fn has_token(index: u64) -> bool {
     tokens().lock().expect("tokens").contains_key(&index)
@@ -565,7 +573,7 @@ async fn fast_auth(target: &Target, index: u64) -> Result<Session> {
 pub async fn login(target: &Target, index: u64) -> Result<Session> {
     if target.fast {
         let mut s = fast_auth(target, index).await?;
-        return finish_login(&mut s).await.map(|()| s);
+        return finish_login(&mut s, Some(index)).await.map(|()| s);
     }
     let mut s = connect_auth(target, index).await?;
     let features = s.open_stream(&target.domain).await?;
@@ -596,16 +604,47 @@ pub async fn login(target: &Target, index: u64) -> Result<Session> {
         .await?;
         wait_iq(&mut s, "sess1").await?;
     }
-    finish_login(&mut s).await?;
+    finish_login(&mut s, None).await?;
     Ok(s)
 }
 
 /// Roster get, initial presence, then a ping whose answer tells that the presence has
-/// been processed.
-async fn finish_login(s: &mut Session) -> Result<()> {
-    s.send(b"<iq type='get' id='roster1'><query xmlns='jabber:iq:roster'/></iq>")
-        .await?;
-    wait_iq(s, "roster1").await?;
+/// been processed. With `versioned` (a phone's account index), the roster is asked by
+/// the version the client kept from its last login (`ver=''` the first time, RFC 6121
+/// §2.6.3), and the version of the answer is kept: a phone that comes back to an
+/// unchanged roster gets an empty result.
+async fn finish_login(s: &mut Session, versioned: Option<u64>) -> Result<()> {
+    match versioned {
+        None => {
+            s.send(b"<iq type='get' id='roster1'><query xmlns='jabber:iq:roster'/></iq>")
+                .await?
+        }
+        Some(index) => {
+            let kept = roster_versions()
+                .lock()
+                .expect("versions")
+                .get(&index)
+                .cloned()
+                .unwrap_or_default();
+            s.send(
+                format!(
+                    "<iq type='get' id='roster1'><query xmlns='jabber:iq:roster' ver='{}'/></iq>",
+                    xml::escape(&kept)
+                )
+                .as_bytes(),
+            )
+            .await?
+        }
+    }
+    let answer = wait_iq(s, "roster1").await?;
+    if let Some(index) = versioned
+        && let Some(ver) = xml::find_attr_of(&answer, "query", "ver")
+    {
+        roster_versions()
+            .lock()
+            .expect("versions")
+            .insert(index, ver);
+    }
     s.send(b"<presence/><iq type='get' id='ping1'><ping xmlns='urn:xmpp:ping'/></iq>")
         .await?;
     wait_reply(s, "ping1").await?;

@@ -133,6 +133,10 @@ pub trait RosterStore: Send + Sync {
     /// [`RosterStore::put_roster_item`] and every [`RosterStore::remove_roster_item`] that
     /// removed something, in the write's own transaction. 0 when `user` has no account.
     async fn roster_version(&self, user: &str) -> Result<i64>;
+    /// The roster (as [`RosterStore::roster`]) and its version (as
+    /// [`RosterStore::roster_version`]) in one read, so that they are of the same moment:
+    /// what a versioned roster get needs. `(0, [])` when `user` has no account.
+    async fn roster_with_version(&self, user: &str) -> Result<(i64, Vec<RosterItem>)>;
 }
 
 /// Bumps the roster version of `account` inside a write transaction.
@@ -417,13 +421,39 @@ impl RosterStore for Store {
     }
 
     async fn roster_version(&self, user: &str) -> Result<i64> {
-        let v: Option<i64> = sqlx::query_scalar(
-            "SELECT v.version FROM roster_versions v JOIN accounts a ON a.id = v.account_id \
-             WHERE a.username = $1",
-        )
-        .bind(user.to_owned())
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(v.unwrap_or(0))
+        // On a SQLite file, read on this thread (reader.rs): a roster push reads it.
+        const SQL: &str = "SELECT v.version AS version FROM roster_versions v \
+             JOIN accounts a ON a.id = v.account_id WHERE a.username = $1";
+        let v = self
+            .rows_by("roster version", SQL, user, |row| row.int("version"))
+            .await?;
+        Ok(v.first().copied().unwrap_or(0))
+    }
+
+    async fn roster_with_version(&self, user: &str) -> Result<(i64, Vec<RosterItem>)> {
+        // One statement from the account: a row with the version and no item (NULL
+        // columns) when the roster is empty, else a row per item and group as in
+        // `roster`, each with the version.
+        const SQL: &str = concat!(
+            "SELECT ",
+            item_columns!(),
+            ", g.name AS group_name, COALESCE(v.version, 0) AS version \
+             FROM accounts a LEFT JOIN roster_versions v ON v.account_id = a.id \
+             LEFT JOIN roster_items r ON r.account_id = a.id \
+             LEFT JOIN roster_groups g ON g.item_id = r.id \
+             WHERE a.username = $1"
+        );
+        let rows = self
+            .rows_by("roster and version", SQL, user, |row| {
+                let version = row.int("version")?;
+                match row.opt_text("contact")? {
+                    None => Ok((version, None)),
+                    Some(_) => Ok((version, Some(item_in_group(row)?))),
+                }
+            })
+            .await?;
+        let version = rows.first().map_or(0, |(v, _)| *v);
+        let items = rows.into_iter().filter_map(|(_, item)| item).collect();
+        Ok((version, roster_from(items)))
     }
 }

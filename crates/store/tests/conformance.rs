@@ -302,6 +302,7 @@ conformance! {
         private_storage_round_trips_per_account,
         blocklists_block_unblock_and_cascade,
         roster_version_moves_with_every_write,
+        roster_and_version_are_read_together,
         last_logout_is_kept_per_account,
         push_enable_disable_and_bound,
         push_registrations_go_with_the_account,
@@ -1795,6 +1796,45 @@ async fn roster_version_moves_with_every_write(store: &Store) {
     assert!(store.roster_version("alice").await.unwrap() > v2);
     assert_eq!(store.roster_version("bob").await.unwrap(), 0, "per account");
     assert!(!store.remove_roster_item("ghost", "bob@x").await.unwrap());
+}
+
+async fn roster_and_version_are_read_together(store: &Store) {
+    store.create_account("alice", &creds(1)).await.unwrap();
+    store.create_account("bob", &creds(2)).await.unwrap();
+    // No roster yet, no version yet; no account.
+    assert_eq!(
+        store.roster_with_version("alice").await.unwrap(),
+        (0, vec![])
+    );
+    assert_eq!(
+        store.roster_with_version("ghost").await.unwrap(),
+        (0, vec![])
+    );
+    // Items in several groups, one in none: the same items as `roster`, with the
+    // version `roster_version` gives.
+    let mut zoe = item("zoe@x");
+    zoe.groups = vec!["Parents".into(), "6e A".into()];
+    store.put_roster_item("alice", &zoe).await.unwrap();
+    store
+        .put_roster_item("alice", &item("bob@x"))
+        .await
+        .unwrap();
+    let (v, items) = store.roster_with_version("alice").await.unwrap();
+    assert_eq!(v, store.roster_version("alice").await.unwrap());
+    assert!(v > 0);
+    assert_eq!(items, store.roster("alice").await.unwrap());
+    assert_eq!(items.len(), 2);
+    assert_eq!(
+        items[1].groups,
+        vec!["6e A".to_string(), "Parents".to_string()]
+    );
+    // Removed down to nothing: no items, a version that moved on.
+    assert!(store.remove_roster_item("alice", "bob@x").await.unwrap());
+    assert!(store.remove_roster_item("alice", "zoe@x").await.unwrap());
+    let (after, items) = store.roster_with_version("alice").await.unwrap();
+    assert!(after > v);
+    assert_eq!(items, vec![]);
+    assert_eq!(store.roster_with_version("bob").await.unwrap(), (0, vec![]));
 }
 
 async fn last_logout_is_kept_per_account(store: &Store) {

@@ -37,28 +37,31 @@ pub async fn handle(server: &Server, session: &Session, payload: &Element, set: 
         server
             .sessions
             .set_interested(&session.user, session.id(), asked.is_some());
-        // The version first: a write between the two reads then makes the client ask
-        // again next time, rather than miss the change.
-        let version = match asked {
+        // A versioned get reads the items and the version together (one read, of one
+        // moment); the items are kept for the initial presence that usually follows,
+        // even when the client, up to date, does not get them.
+        let (version, items) = match asked {
             Some(asked) => {
-                let v = server
+                let (v, items) = server
                     .contacts
-                    .version(&session.user)
+                    .roster_with_version_for_client(&session.user)
                     .await
                     .map_err(internal)?;
                 if asked == v.to_string() {
                     // RFC 6121 §2.6.3: up to date, the changes will come as pushes.
                     return Ok(None);
                 }
-                Some(v)
+                (Some(v), items)
             }
-            None => None,
+            None => (
+                None,
+                server
+                    .contacts
+                    .roster_for_client(&session.user)
+                    .await
+                    .map_err(internal)?,
+            ),
         };
-        let items = server
-            .contacts
-            .roster_for_client(&session.user)
-            .await
-            .map_err(internal)?;
         let mut q = Element::bare("query", ns::ROSTER);
         if let Some(v) = version {
             xml::set_attr(&mut q, "ver", v.to_string());

@@ -174,6 +174,20 @@ impl Contacts {
         Ok(roster)
     }
 
+    /// `user`'s roster and its version, read together, for a versioned roster get
+    /// (RFC 6121 §2.6); the roster is kept for the initial presence as
+    /// [`Self::roster_for_client`] keeps it, whether the client gets it or not.
+    pub async fn roster_with_version_for_client(
+        &self,
+        user: &str,
+    ) -> Result<(i64, Arc<[RosterItem]>)> {
+        let seen = self.cache.writes.load(Ordering::SeqCst);
+        let (version, roster) = self.store.roster_with_version(user).await?;
+        let roster: Arc<[RosterItem]> = roster.into();
+        self.cache.keep_fetched(user, seen, roster.clone());
+        Ok((version, roster))
+    }
+
     /// `user`'s roster for his initial presence: the one his client was just
     /// sent if no write happened since, else the store's.
     pub async fn roster_for_presence(&self, user: &str) -> Result<Arc<[RosterItem]>> {
