@@ -2446,6 +2446,17 @@ async fn directory_import_credentials(store: &Store) {
         Some(creds(8))
     );
     assert!(!store.account_exists("stranger").await.unwrap());
+    // An account without a password (one who signs in through the portal) may still
+    // have app passwords for his phone: a login's read gives them, and no password.
+    let none = store.login_credentials("paul.martin").await.unwrap();
+    assert_eq!((none.password, none.app_passwords), (None, vec![]));
+    let phone = store
+        .app_password_add("paul.martin", "Téléphone", &creds(9), None)
+        .await
+        .unwrap();
+    let login = store.login_credentials("paul.martin").await.unwrap();
+    assert_eq!(login.password, None);
+    assert_eq!(login.app_passwords, vec![(phone.id, creds(9))]);
 
     // A new password on update replaces the credentials (an actual change: updated);
     // without one, the stored credentials stay.
