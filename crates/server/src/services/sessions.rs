@@ -232,7 +232,13 @@ impl Sessions {
                         (
                             e.handle.resource.clone(),
                             SessionState {
-                                presence: e.presence.as_ref().map(causerie_proto::xml::to_string),
+                                // The text kept for the contacts when there is one
+                                // (the same presence, without `to`): copied, not
+                                // serialised again under the registry's lock.
+                                presence: match &e.shared_presence {
+                                    Some(shared) => Some(shared.text().to_owned()),
+                                    None => e.presence.as_ref().map(causerie_proto::xml::to_string),
+                                },
                                 priority: e.priority,
                                 interested: e.interested,
                                 roster_ver: e.roster_ver,
