@@ -22,11 +22,13 @@
 //! not strings: a few hundred bytes per chatting user. The keys of the hasher are random
 //! per process, so nobody can choose a login that collides with another.
 //!
-//! It also hands the roster a client just fetched (the roster get of a login) to the
-//! initial presence that follows it, so that a login reads the roster once, not twice
-//! ([`Contacts::roster_for_client`], [`Contacts::roster_for_presence`]). Such a roster is
-//! taken by the first presence, dropped by a write like the sets, and ignored after
-//! [`LOGIN_ROSTER_TTL`]: nothing stays for idle users.
+//! It also hands the roster a client just fetched (the roster get of a login; with a
+//! `ver` already current, the roster read but not sent) to the initial presence that
+//! follows it, so that a login reads the roster once, not twice
+//! ([`Contacts::roster_for_client`], [`Contacts::roster_with_version_for_client`],
+//! [`Contacts::roster_for_presence`]). Such a roster is taken by the first presence,
+//! dropped by a write like the sets, and ignored after [`LOGIN_ROSTER_TTL`]: nothing
+//! stays for idle users.
 //!
 //! A refused contact request is final for the pair ([`Contacts::refuse`]): the requester's
 //! later requests are not delivered to the refuser until he asks the requester himself.
@@ -60,14 +62,14 @@ struct Cache {
     /// Incremented by every roster write (after it committed).
     writes: AtomicU64,
     hasher: RandomState,
-    /// Rosters just sent to a client, for its initial presence.
+    /// Rosters just read for a client's roster get, for its initial presence.
     fetched: Mutex<HashMap<String, Fetched>>,
 }
 
-/// A roster sent to a client, and when.
+/// A roster read for a client's roster get, and when.
 type Fetched = (Instant, Arc<[RosterItem]>);
 
-/// How long a roster sent to a client may stand for the store's for the
+/// How long a roster read for a client's roster get may stand for the store's for the
 /// initial presence that follows.
 pub const LOGIN_ROSTER_TTL: Duration = Duration::from_secs(2);
 
@@ -107,7 +109,7 @@ impl Cache {
         self.fetched.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Keeps the roster `user` was just sent, unless a roster write happened
+    /// Keeps the roster just read for `user`'s roster get, unless a roster write happened
     /// since `seen`; forgets the expired ones on the way.
     fn keep_fetched(&self, user: &str, seen: u64, roster: Arc<[RosterItem]>) {
         let mut fetched = self.fetched_map();
@@ -188,8 +190,8 @@ impl Contacts {
         Ok((version, roster))
     }
 
-    /// `user`'s roster for his initial presence: the one his client was just
-    /// sent if no write happened since, else the store's.
+    /// `user`'s roster for his initial presence: the one read for his client's roster
+    /// get if no write happened since, else the store's.
     pub async fn roster_for_presence(&self, user: &str) -> Result<Arc<[RosterItem]>> {
         match self.cache.take_fetched(user) {
             Some(roster) => Ok(roster),
