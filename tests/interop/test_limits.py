@@ -73,6 +73,72 @@ def test_unterminated_oversized_stanza(make_server):
         c.close()
 
 
+def _pad_until_refused(c: RawClient, opening: str, limit: int) -> tuple[str | None, int]:
+    """Sends `opening` then attributes, never closing the tag; the stream error and how
+    many bytes went before it."""
+    c.send(opening)
+    cond, sent, n = None, 0, 0
+    while sent < 40 * limit:
+        piece = "".join(f" a{i}='1'" for i in range(n, n + 200))
+        n += 200
+        if not c.try_send(piece):
+            break
+        sent += len(piece)
+        try:
+            c.recv(timeout=0.02)
+        except RawTimeout:
+            continue
+        except StreamClosed as e:
+            cond = e.condition
+            break
+    if cond is None and c.stream_error is None:
+        try:
+            cond = c.expect_stream_error(5)
+        except StreamClosed as e:
+            cond = e.condition
+    return cond or c.stream_error, sent
+
+
+def test_a_tag_padded_with_attributes_before_login_is_refused_while_it_comes(make_server):
+    """Before authentication, a stream header or an element whose start tag never ends
+    (millions of attributes) is refused at 16 KiB, not buffered: an attacker's thousands
+    of unauthenticated connections cannot hold the server's memory."""
+    srv = make_server()
+    A = srv.add_user("alice", "pw-a")
+    # In the stream header.
+    c = RawClient(srv.host, srv.c2s_port, srv.domain)
+    c.connect()
+    try:
+        cond, sent = _pad_until_refused(
+            c, f"<?xml version='1.0'?><stream:stream to='{srv.domain}' xmlns='jabber:client' "
+               "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'", 16 * 1024)
+        assert cond == "policy-violation", (cond, sent)
+        assert sent < 64 * 1024, f"the server took {sent} bytes of an unfinished header"
+    finally:
+        c.close()
+    # In an element before STARTTLS.
+    c = RawClient(srv.host, srv.c2s_port, srv.domain)
+    c.connect()
+    c.open_stream()
+    try:
+        cond, sent = _pad_until_refused(
+            c, "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'", 16 * 1024)
+        assert cond == "policy-violation", (cond, sent)
+        assert sent < 64 * 1024, f"the server took {sent} bytes of an unfinished tag"
+    finally:
+        c.close()
+    # Logged in, stanzas have the configured size (256 KiB) again.
+    a = raw.login_server(srv, A, "big")
+    try:
+        big = "B" * 100_000
+        a.message(A.jid, big)
+        reply = a.ping_server(10)
+        assert reply.get("type") == "result"
+        assert a.stream_error is None
+    finally:
+        a.close()
+
+
 # -------------------------------------------------------- handshake timeout
 def test_handshake_timeout(make_server):
     srv = make_server(limits={"handshake_timeout_secs": 2})

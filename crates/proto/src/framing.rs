@@ -117,6 +117,11 @@ pub struct StreamParser {
     closed: bool,
     /// Bytes counted so far for the current top-level element.
     current_bytes: usize,
+    /// Bytes the parser took since it last gave an event: a tag's attributes are held
+    /// inside rxml until the tag ends, so they count against the limit while they come
+    /// (else a header or a start tag with millions of attributes, never closed, would be
+    /// buffered whole before any check).
+    since_event: usize,
     /// The bytes of the stream up to the end of its header, as received
     /// (collected until the header is complete; empty when too long).
     header: Vec<u8>,
@@ -137,10 +142,17 @@ impl StreamParser {
             opened: false,
             closed: false,
             current_bytes: 0,
+            since_event: 0,
             header: Vec::new(),
             between_stanzas: false,
             parked: false,
         }
+    }
+
+    /// Changes the size limit of the top-level elements to come (and of the one being
+    /// read): a connection keeps a small one until it is authenticated.
+    pub fn set_max_stanza_bytes(&mut self, max: usize) {
+        self.limits.max_stanza_bytes = max;
     }
 
     fn make_parser(limits: &FramingLimits) -> Parser {
@@ -162,6 +174,7 @@ impl StreamParser {
         self.opened = false;
         self.closed = false;
         self.current_bytes = 0;
+        self.since_event = 0;
         self.header.clear();
         self.between_stanzas = false;
         self.parked = false;
@@ -229,8 +242,10 @@ impl StreamParser {
         loop {
             let was_open = self.opened;
             let before = self.stack.len();
+            let unread = buf.len();
             match self.parser.parse(&mut buf, false) {
                 Ok(Some(event)) => {
+                    self.since_event = 0;
                     let ends_top_level = before == 1 && matches!(event, Event::EndElement(_));
                     if let Err(e) = self.on_event(event, out) {
                         self.closed = true;
@@ -262,6 +277,13 @@ impl StreamParser {
                 // The parser keeps a partial token internally, bounded by
                 // `max_token_length`.
                 Err(rxml::error::EndOrError::NeedMoreData) => {
+                    self.since_event += unread - buf.len();
+                    // What the parser holds of an unfinished tag (or header) and the
+                    // element it belongs to, within the element's limit.
+                    if self.current_bytes + self.since_event > self.limits.max_stanza_bytes {
+                        self.closed = true;
+                        return Err(FramingError::TooBig(self.limits.max_stanza_bytes));
+                    }
                     self.between_stanzas = self.opened
                         && self.stack.is_empty()
                         && after_last.is_some_and(|at| {
@@ -638,6 +660,83 @@ mod tests {
         assert_eq!(err.condition(), "not-well-formed");
         // Once broken, the parser swallows everything silently.
         assert!(feed_all(&mut p, "<presence/>").unwrap().is_empty());
+    }
+
+    /// `n` attributes `a0='1' a1='1' …`, as an attacker pads an unfinished tag.
+    fn attributes(n: usize) -> String {
+        (0..n).map(|i| format!(" a{i}='1'")).collect()
+    }
+
+    #[test]
+    fn an_unfinished_tag_full_of_attributes_is_refused_while_it_comes() {
+        let limits = FramingLimits {
+            max_stanza_bytes: 16 * 1024,
+            max_depth: 64,
+        };
+        // In a stanza's start tag, sent in pieces and never closed.
+        let mut p = StreamParser::new(limits);
+        feed_all(&mut p, HEADER).unwrap();
+        let mut out = Vec::new();
+        p.feed(
+            b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'",
+            &mut out,
+        )
+        .unwrap();
+        let piece = attributes(500);
+        let mut fed = 0;
+        let result = loop {
+            match p.feed(piece.as_bytes(), &mut out) {
+                Ok(()) => fed += piece.len(),
+                Err(e) => break e,
+            }
+            assert!(fed < 64 * 1024, "still buffering after {fed} bytes");
+        };
+        assert_eq!(result, FramingError::TooBig(16 * 1024));
+        assert!(out.is_empty(), "{out:?}");
+        // In the stream header itself.
+        let mut p = StreamParser::new(limits);
+        let mut out = Vec::new();
+        p.feed(
+            b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'",
+            &mut out,
+        )
+        .unwrap();
+        let mut fed = 0;
+        let result = loop {
+            match p.feed(piece.as_bytes(), &mut out) {
+                Ok(()) => fed += piece.len(),
+                Err(e) => break e,
+            }
+            assert!(fed < 64 * 1024, "still buffering after {fed} bytes");
+        };
+        assert_eq!(result, FramingError::TooBig(16 * 1024));
+        assert!(out.is_empty(), "{out:?}");
+    }
+
+    #[test]
+    fn a_raised_limit_lets_bigger_stanzas_through_and_tags_just_under_it_pass() {
+        let mut p = StreamParser::new(FramingLimits {
+            max_stanza_bytes: 2048,
+            max_depth: 64,
+        });
+        feed_all(&mut p, HEADER).unwrap();
+        // A start tag of ~1,500 bytes of attributes, fed in pieces, under the limit.
+        let tag = format!("<message{}>", attributes(150));
+        assert!(tag.len() < 2048, "{}", tag.len());
+        let mut out = Vec::new();
+        for piece in tag.as_bytes().chunks(100) {
+            p.feed(piece, &mut out).unwrap();
+        }
+        p.feed(b"</message>", &mut out).unwrap();
+        assert_eq!(out.len(), 1, "{out:?}");
+        // Authenticated: a stanza of 8 KiB passes once the limit is raised.
+        p.set_max_stanza_bytes(16 * 1024);
+        let out = feed_all(
+            &mut p,
+            &format!("<message><body>{}</body></message>", "c".repeat(8000)),
+        )
+        .unwrap();
+        assert_eq!(out.len(), 1, "{out:?}");
     }
 
     #[test]

@@ -50,6 +50,12 @@ use causerie_store::FastStore as _;
 
 /// Failed SASL attempts allowed on one connection before it is closed.
 const MAX_AUTH_ATTEMPTS: u32 = 5;
+/// Size limit of the stream header and of every element before the connection is
+/// authenticated (`[limits] max_stanza_bytes` after, when smaller than it): STARTTLS,
+/// SASL and SASL2 elements, a portal or OAuth token and an in-band registration form fit
+/// in a few KiB. A parser holds a tag's attributes until it ends, a few times their size
+/// in memory, and thousands of connections may be unauthenticated at once.
+const PREAUTH_STANZA_BYTES: usize = 16 * 1024;
 /// How long the final writes of a closing stream may take.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a closed stream still reads (and drops) what the client sends, waiting for
@@ -321,7 +327,11 @@ impl<T: Transport> Conn<T> {
         unauthenticated: Option<Box<Unauthenticated>>,
     ) -> Self {
         let limits = FramingLimits {
-            max_stanza_bytes: server.config.limits.max_stanza_bytes,
+            max_stanza_bytes: server
+                .config
+                .limits
+                .max_stanza_bytes
+                .min(PREAUTH_STANZA_BYTES),
             max_depth: server.config.limits.max_depth,
         };
         Conn {
@@ -660,8 +670,12 @@ impl<T: Transport> Conn<T> {
                     info!(peer = %self.peer, user = %user, mechanism = %mechanism, app_password = ?app, "authenticated");
                     self.user = Some(user);
                     self.app_password = app;
-                    // Authenticated: the place among the unauthenticated is given back.
+                    // Authenticated: the place among the unauthenticated is given back,
+                    // and stanzas may have their full size.
                     self.unauthenticated = None;
+                    self.framer
+                        .parser
+                        .set_max_stanza_bytes(self.server.config.limits.max_stanza_bytes);
                     return Ok(Some(Authed::Restart));
                 }
                 Some(Step::Failure(e)) => {
@@ -1023,6 +1037,9 @@ impl<T: Transport> Conn<T> {
         self.app_password = app;
         self.agent = req.agent.label().map(Arc::from);
         self.unauthenticated = None;
+        self.framer
+            .parser
+            .set_max_stanza_bytes(self.server.config.limits.max_stanza_bytes);
         let data = additional
             .map(|d| format!("<additional-data>{d}</additional-data>"))
             .unwrap_or_default();
