@@ -8,6 +8,7 @@ that does not allow them (pupils by default) refuses to create them and their lo
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import urllib.error
 import urllib.request
@@ -15,6 +16,8 @@ import urllib.request
 import pytest
 
 from clients import Client, LoginFailed
+from raw import NS_SASL, RawClient, local, ns, tostring
+from sasl2_client import Scram
 from directory_fixture import S1, password
 from harness import Account
 from test_admin import Api, school_with_admin, wait_closed
@@ -88,6 +91,46 @@ async def test_an_app_logs_in_with_an_app_password_until_it_is_revoked(make_scho
     c = await sch.login_account(Account("paul.martin", made["secret"], srv.domain), "t",
                                 mech="SCRAM-SHA-256")
     await c.disconnect()
+
+
+async def test_an_app_password_revoked_during_a_login_opens_no_session(make_school):
+    """A login that read the app password's keys (SCRAM's first step) before it was
+    revoked is refused at its last step: revoking cannot be outrun by a login kept open."""
+    sch = make_school()
+    srv = sch.srv
+    status, made = await own(srv, "paul.martin", "create", label="Volé")
+    assert status == 201, made
+    scram = Scram("paul.martin", made["secret"])
+    c = RawClient(srv.host, srv.c2s_port, srv.domain)
+
+    def first_step():
+        c.connect()
+        c.open_stream()
+        c.starttls()
+        c.send(f"<auth xmlns='{NS_SASL}' mechanism='SCRAM-SHA-256'>"
+               f"{base64.b64encode(scram.first()).decode()}</auth>")
+        return c.wait_for(lambda e: ns(e.tag) == NS_SASL, what="SASL challenge")
+
+    challenge = await asyncio.to_thread(first_step)
+    assert local(challenge.tag) == "challenge", tostring(challenge)
+    status, _ = await own(srv, "paul.martin", "revoke", id=made["id"])
+    assert status == 204
+
+    def last_step():
+        c.send(f"<response xmlns='{NS_SASL}'>"
+               f"{base64.b64encode(scram.final(base64.b64decode(challenge.text))).decode()}"
+               "</response>")
+        return c.wait_for(lambda e: ns(e.tag) == NS_SASL, what="SASL answer")
+
+    answer = await asyncio.to_thread(last_step)
+    c.close()
+    assert local(answer.tag) == "failure", tostring(answer)
+    # The condition of a login its account's state refuses (RFC 6120 §6.5.1), with why.
+    assert answer.find(f"{{{NS_SASL}}}account-disabled") is not None, tostring(answer)
+    assert "supprimé" in (answer.findtext(f"{{{NS_SASL}}}text") or ""), tostring(answer)
+    # The account's own password still logs in.
+    own_login = await sch.login("paul.martin", "desk")
+    await own_login.disconnect()
 
 
 async def test_the_school_makes_them_and_each_structure_chooses_who_may(make_school):

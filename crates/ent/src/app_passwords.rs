@@ -68,6 +68,14 @@ pub const REFUSED: Text = Text::new(
     "App passwords are not allowed for you at your school.",
 );
 
+/// Why a login with an app password that was revoked meanwhile, or a session opened with
+/// it, ends.
+pub const REVOKED: Text = Text::new(
+    "Ce mot de passe d'application a été supprimé.",
+    "Ce mot de passe d'application a été supprimé.",
+    "This app password was revoked.",
+);
+
 /// What a user is told when an app password was made for his account (by himself in
 /// another window, by an administrator, or by anyone holding his session): `{label}` and
 /// `{who}` are filled by [`made_notice`].
@@ -151,7 +159,7 @@ mod tests {
 
     #[test]
     fn texts_speak_in_their_register() {
-        for t in [REFUSED, TOO_MANY, MADE] {
+        for t in [REFUSED, TOO_MANY, MADE, REVOKED] {
             t.check().unwrap();
         }
         for by in [

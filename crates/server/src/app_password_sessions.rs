@@ -6,7 +6,7 @@
 use causerie_ent::app_passwords;
 use causerie_store::AppPasswordStore as _;
 
-use crate::app_passwords::{allowed, refused_text, tag};
+use crate::app_passwords::{allowed, refused_text, revoked_text, tag};
 use crate::server::Server;
 
 impl Server {
@@ -51,10 +51,27 @@ impl Server {
                 );
             }
         }
-        if let Err(e) = self.store.app_password_used(id).await {
-            tracing::warn!(error = %e, "cannot record an app password's use");
+        match self.store.app_password_used(id).await {
+            Ok(true) => {}
+            // Revoked between the login's first step (which read its keys) and now.
+            Ok(false) => return Err(revoked_text(self.register_of(user).await)),
+            Err(e) => tracing::warn!(error = %e, "cannot record an app password's use"),
         }
         Ok(())
+    }
+
+    /// After a session of `user` opened (or resumed) with app password `id` was tagged
+    /// with it: ends it when the password was revoked meanwhile (its revocation, between
+    /// the login's check and the tag, found no session to end). Returns whether it ended.
+    pub(crate) async fn end_if_app_password_revoked(&self, user: &str, id: i64) -> bool {
+        match self.store.app_password_exists(id).await {
+            Ok(true) => false,
+            Ok(false) => self.end_app_password(user, id) > 0,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot check that an app password still exists");
+                false
+            }
+        }
     }
 
     /// Ends the sessions of `user` logged in with app password `id`; returns how many.
@@ -91,7 +108,11 @@ impl Server {
             user,
             &tag(id),
             "not-authorized",
-            "Mot de passe d'application supprimé. — App password revoked.",
+            &format!(
+                "{} — {}",
+                app_passwords::REVOKED.fr(causerie_ent::Register::Vous),
+                app_passwords::REVOKED.en()
+            ),
         )
     }
 }

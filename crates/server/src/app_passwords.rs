@@ -159,6 +159,15 @@ pub fn refused_text(register: Register) -> String {
     )
 }
 
+/// The text of a login refused because its app password was revoked meanwhile.
+pub fn revoked_text(register: Register) -> String {
+    format!(
+        "{} — {}",
+        app_passwords::REVOKED.fr(register),
+        app_passwords::REVOKED.en()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -857,10 +857,12 @@ impl<T: Transport> Conn<T> {
             self.server.sessions.tag_credential(user, handle.id, &tag);
         }
         if let Some(id) = self.app_password {
-            // Revoking it ends this session (`Server::end_app_password`).
+            // Revoking it ends this session (`Server::end_app_password`); revoked since
+            // the login's check, it ends now.
             self.server
                 .sessions
                 .tag_credential(user, handle.id, &crate::app_passwords::tag(id));
+            self.server.end_if_app_password_revoked(user, id).await;
         }
         let lang = self.language();
         let register = self.server.register_of(user).await;
@@ -1224,6 +1226,9 @@ impl<T: Transport> Conn<T> {
         self.server
             .sessions
             .retag(user, session.id(), tag.as_deref());
+        if let Some(id) = self.app_password {
+            self.server.end_if_app_password_revoked(user, id).await;
+        }
         let resumed = stream_mgmt::resumed(&previd, sm.inbound);
         info!(peer = %self.peer, jid = %session.jid, "session resumed");
         Ok(Resumed::Done(

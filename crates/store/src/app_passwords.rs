@@ -61,8 +61,11 @@ pub trait AppPasswordStore: Send + Sync {
     /// Deletes `user`'s app password `id` with its audit row; returns it. Err(NotFound)
     /// when he has none of that id.
     async fn app_password_revoke(&self, user: &str, id: i64, actor: &str) -> Result<AppPassword>;
-    /// Records a login with app password `id` (now).
-    async fn app_password_used(&self, id: i64) -> Result<()>;
+    /// Records a login with app password `id` (now); false when it no longer exists
+    /// (revoked since the login read its keys).
+    async fn app_password_used(&self, id: i64) -> Result<bool>;
+    /// Whether app password `id` exists (not revoked).
+    async fn app_password_exists(&self, id: i64) -> Result<bool>;
     /// A structure's own choice (None: the default).
     async fn app_password_policy(&self, structure: &str) -> Result<Option<Policy>>;
     /// Sets (None: back to the default) a structure's choice, with its audit row
@@ -288,13 +291,21 @@ impl AppPasswordStore for Store {
         Ok(gone)
     }
 
-    async fn app_password_used(&self, id: i64) -> Result<()> {
-        sqlx::query("UPDATE app_passwords SET last_used_ms = $1 WHERE id = $2")
+    async fn app_password_used(&self, id: i64) -> Result<bool> {
+        let done = sqlx::query("UPDATE app_passwords SET last_used_ms = $1 WHERE id = $2")
             .bind(now_ms())
             .bind(id)
             .execute(self.pool())
             .await?;
-        Ok(())
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn app_password_exists(&self, id: i64) -> Result<bool> {
+        Ok(sqlx::query("SELECT 1 FROM app_passwords WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .is_some())
     }
 
     async fn app_password_policy(&self, structure: &str) -> Result<Option<Policy>> {

@@ -6722,9 +6722,10 @@ async fn app_passwords_are_kept_as_keys_listed_and_revoked(store: &Store) {
         login(None, vec![])
     );
     // Last use.
-    store.app_password_used(phone.id).await.unwrap();
+    assert!(store.app_password_used(phone.id).await.unwrap());
     let used = store.app_passwords("lea").await.unwrap()[0].last_used_ms;
     assert!(used.is_some_and(|t| t >= phone.created_ms));
+    assert!(store.app_password_exists(phone.id).await.unwrap());
     // A new password of the account leaves them.
     store.set_credentials("lea", &creds(5)).await.unwrap();
     assert_eq!(store.app_password_keys("lea").await.unwrap().len(), 2);
@@ -6750,6 +6751,10 @@ async fn app_passwords_are_kept_as_keys_listed_and_revoked(store: &Store) {
         store.app_password_revoke("lea", phone.id, "lea").await,
         Err(StoreError::NotFound)
     ));
+    // A login that read the revoked password's keys before is told it is gone.
+    assert!(!store.app_password_used(phone.id).await.unwrap());
+    assert!(!store.app_password_exists(phone.id).await.unwrap());
+    assert!(store.app_password_exists(laptop.id).await.unwrap());
     // At most PER_ACCOUNT.
     for i in 1..causerie_store::app_passwords::PER_ACCOUNT {
         store
