@@ -213,22 +213,24 @@ def test_replays_rotation_and_logout(server, make_user):
     agent = new_agent()
     first = _token(server, alice, agent).token
     # count only moves forward.
-    for count, ok in ((5, True), (5, False), (4, False), (6, True)):
+    for count, ok in ((5, True), (5, False), (4, False), (6, True), (None, False)):
         c, out = token_login(server, alice, first, agent, count=count)
         c.close()
         assert out.ok == ok, (count, out.el)
+    # Once counted, a login without a count is a proof seen before: refused, with why.
+    assert out.condition == "not-authorized"
     # Rotation: a token login asks for the next one; both work until the newer is used.
-    c, out = token_login(server, alice, first, agent, request_token=True)
+    c, out = token_login(server, alice, first, agent, count=7, request_token=True)
     c.close()
     second = out.token
     assert out.ok and second and second != first
-    c, out = token_login(server, alice, first, agent)
+    c, out = token_login(server, alice, first, agent, count=8)
     c.close()
     assert out.ok, "the previous token still works while the new one is unused"
     c, out = token_login(server, alice, second, agent)
     c.close()
     assert out.ok
-    c, out = token_login(server, alice, first, agent)
+    c, out = token_login(server, alice, first, agent, count=9)
     c.close()
     assert not out.ok, "using the newer token retires the older"
     # Logout: invalidate='true' logs in once more, then the token is gone.

@@ -7,7 +7,8 @@
 //! This module reads the client's `<authenticate/>`, writes the feature and the
 //! outcomes, and owns the token rules: a token belongs to one account and one client
 //! (the user-agent id) and one mechanism, expires after `auth.fast_token_days`, is kept hashed
-//! (`causerie_store::fast`), is refused after a replay (`count` not above the last one),
+//! (`causerie_store::fast`), is refused after a replay (`count` not above the last one,
+//! or missing once a count was given),
 //! and logging in with the newer of a client's two tokens retires the older. The
 //! account's right to log in (lock, deactivation, chat turned off) is checked after
 //! every authentication by the caller, tokens included; a new password deletes them.
@@ -302,6 +303,11 @@ pub async fn token_login(
     else {
         return Ok(TokenLogin::Refused(SaslError::NotAuthorized));
     };
+    // A client that counted its logins with this token always does (XEP-0484 §3.3):
+    // without it, a proof seen once could be sent again.
+    if count.is_none() && token.last_count >= 0 {
+        return Ok(TokenLogin::Refused(SaslError::NotAuthorized));
+    }
     // The counter only moves forward; the older token goes once the newer is used. A
     // login without either writes nothing.
     let older = tokens.iter().any(|t| t.issued_ms < token.issued_ms);

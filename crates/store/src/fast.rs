@@ -6,7 +6,8 @@
 //! At most [`TOKENS_PER_AGENT`] live tokens per client: the one it uses and the one just
 //! issued, so that a client that missed the new one (a connection lost just after the
 //! `<success/>`) still gets in with the previous; logging in with the newer retires the
-//! older ([`FastStore::fast_used`]). A new password deletes all of an account's tokens
+//! older ([`FastStore::fast_used`]). At most [`TOKENS_PER_ACCOUNT`] per account: a new
+//! one retires the account's oldest beyond. A new password deletes all of an account's tokens
 //! (credentials.rs), an account's deletion too (cascade).
 
 use sqlx::Row;
@@ -15,6 +16,10 @@ use crate::{Backend, Result, Store, StoreError, account_id, now_ms};
 
 /// Live tokens kept per account and client.
 pub const TOKENS_PER_AGENT: i64 = 2;
+/// Live tokens kept per account, all clients together (the newest): a user has a few
+/// devices, and a client that makes up a new `<user-agent id>` at every login must not
+/// grow the table (each token lives for weeks) nor every token login's read.
+pub const TOKENS_PER_ACCOUNT: i64 = 20;
 
 /// One live token of a client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,6 +105,15 @@ impl FastStore for Store {
         .bind(account)
         .bind(agent.to_owned())
         .bind(TOKENS_PER_AGENT)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM fast_tokens WHERE account_id = $1 AND key_hash NOT IN \
+             (SELECT key_hash FROM fast_tokens WHERE account_id = $1 \
+              ORDER BY issued_ms DESC, key_hash DESC LIMIT $2)",
+        )
+        .bind(account)
+        .bind(TOKENS_PER_ACCOUNT)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

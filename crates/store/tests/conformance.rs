@@ -6977,6 +6977,43 @@ async fn fast_tokens_issue_rotate_replay_and_revoke(store: &Store) {
     store.delete_account("fastb").await.unwrap();
     store.create_account("fastb", &creds(2)).await.unwrap();
     assert_eq!(store.fast_tokens("fastb", "ua").await.unwrap(), vec![]);
+    // A client making up a new id at each login keeps the account's newest tokens only.
+    let cap = causerie_store::fast::TOKENS_PER_ACCOUNT;
+    for i in 0..cap + 5 {
+        store
+            .fast_issue(
+                "fastb",
+                &format!("agent{i}"),
+                NONE,
+                format!("h{i}").as_bytes(),
+                far,
+            )
+            .await
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    for i in 0..5 {
+        assert_eq!(
+            store
+                .fast_tokens("fastb", &format!("agent{i}"))
+                .await
+                .unwrap(),
+            vec![],
+            "{i}"
+        );
+    }
+    for i in 5..cap + 5 {
+        assert_eq!(
+            hashes(
+                store
+                    .fast_tokens("fastb", &format!("agent{i}"))
+                    .await
+                    .unwrap()
+            ),
+            vec![format!("h{i}").into_bytes()],
+            "{i}"
+        );
+    }
 }
 
 async fn sso_tokens_are_single_use_and_sessions_end_by_ticket(store: &Store) {
