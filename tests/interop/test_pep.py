@@ -206,6 +206,37 @@ async def test_open_access_and_malformed_publications_are_refused_with_a_text(se
     assert condition(r) == "item-not-found"
 
 
+async def test_bookmarks_stay_private_whatever_the_client_asks(server, make_user, clients):
+    """XEP-0223: a bookmark can carry a room's password; published without publish-options
+    (older clients), the node is still its owner's alone; asked `presence`, it is refused."""
+    A, B = make_user("marque"), make_user("curieux")
+    a = await clients.login(A, "desk", presence=False, plugins=PEP_PLUGINS)
+    b = await clients.login(B, "phone", presence=False, plugins=PEP_PLUGINS)
+    for x in (a, b):
+        await with_caps(x)
+    await befriend(a, b)
+    mb = b.mark()
+    secret = (f"<conference xmlns='{NS_BOOKMARKS}' name='Secret' autojoin='true'>"
+              "<nick>m</nick><password>hunter2</password></conference>")
+    for node in (NS_BOOKMARKS, "storage:bookmarks"):
+        payload = secret if node == NS_BOOKMARKS else (
+            "<storage xmlns='storage:bookmarks'><conference jid='secret@conference.x' "
+            "name='Secret'><password>hunter2</password></conference></storage>")
+        r = await publish(a, node, "secret@conference.x" if node == NS_BOOKMARKS else "current", payload)
+        assert r["type"] == "result", r
+        # The owner reads it back; his contact cannot, and is told nothing.
+        assert item_ids(await items(a, None, node))
+        assert condition(await items(b, a.bare, node)) == "item-not-found"
+    await ping(a)
+    await ping(b)
+    assert not b.matching(lambda m: "hunter2" in str(m), mb)
+    # Asking for a node others may read is refused, with a text.
+    r = await publish(a, "urn:xmpp:mds:displayed:0", "x", "<displayed xmlns='urn:xmpp:mds:displayed:0'/>",
+                      {"pubsub#access_model": "presence"})
+    assert condition(r) == "not-acceptable", r
+    assert "whitelist" in texts(r)["en"] and texts(r)["fr"]
+
+
 # ====================================================================== notifications
 
 

@@ -11,6 +11,12 @@
 //! model `open` (and `roster`, `authorize`) is refused with `not-acceptable` and a text:
 //! in a school, « everyone » is not a public (docs/directory.md).
 //!
+//! Nodes that hold their owner's private data (XEP-0223: the bookmarks of XEP-0402 and of
+//! XEP-0048 over PEP, whose conferences may carry a room's password; XEP-0490's displayed
+//! markers) are whitelist whatever a client asks ([`private_node`], [`access`]): a client
+//! that publishes without publish-options gets a private node, one that asks `presence` for
+//! them is refused with a text, and such a node made `presence` before is read as whitelist.
+//!
 //! The bookmarks node (XEP-0402) is also XEP-0048's list in private storage
 //! (`features::bookmarks`, `#compat`): conferences left there from before are moved to the
 //! node when the owner first uses it.
@@ -341,6 +347,52 @@ fn config_form(node: &PepNode) -> Element {
 
 // -- access -------------------------------------------------------------------------------
 
+/// Whether `name` is a node of its owner's private data (XEP-0223), which nobody else may
+/// read or be told of: bookmarks (XEP-0402; its older namespace; XEP-0048's
+/// `storage:bookmarks` published over PEP) and the displayed markers (XEP-0490).
+pub fn private_node(name: &str) -> bool {
+    matches!(
+        name,
+        bookmarks::NODE
+            | bookmarks::NS_LEGACY
+            | "urn:xmpp:bookmarks:0"
+            | "urn:xmpp:mds:displayed:0"
+    )
+}
+
+/// Who may read `node` besides its owner: its access model, whitelist for a private node
+/// ([`private_node`]) whatever is stored (a node made before this rule).
+pub fn access(node: &PepNode) -> AccessModel {
+    if private_node(&node.node) {
+        AccessModel::Whitelist
+    } else {
+        node.access_model
+    }
+}
+
+/// Keeps a private node private: whitelist when the options do not say, refused when they
+/// ask `presence`.
+fn keep_private(node: &mut PepNode, options: &Options) -> Result<(), StanzaError> {
+    if !private_node(&node.node) {
+        return Ok(());
+    }
+    if options.access == Some(AccessModel::Presence) {
+        return Err(error(
+            Condition::NotAcceptable,
+            format!(
+                "Le nœud « {} » garde des données privées (des signets peuvent porter le mot de passe d'un salon) : il n'est visible que de son auteur (whitelist).",
+                node.node
+            ),
+            format!(
+                "The node '{}' keeps private data (bookmarks may carry a room's password): it is visible to its owner alone (whitelist).",
+                node.node
+            ),
+        ));
+    }
+    node.access_model = AccessModel::Whitelist;
+    Ok(())
+}
+
 /// Whether `reader` may read `owner`'s `node` (the gate already let the pair talk).
 async fn may_read(
     server: &Server,
@@ -351,7 +403,7 @@ async fn may_read(
     if owner == reader {
         return Ok(true);
     }
-    match node.access_model {
+    match access(node) {
         AccessModel::Whitelist => Ok(false),
         AccessModel::Presence => {
             let item = server
@@ -444,12 +496,14 @@ pub async fn handle(
             };
             let mut node = PepNode::new(node_name(&name.0)?);
             profile_policy::check_node(server, &session.user, &node.node, None).await?;
-            if let Some(form) = configure.and_then(|c| c.form) {
-                parse_options(&form, server.config.pep.max_items_per_node, |f| {
+            let options = match configure.and_then(|c| c.form) {
+                Some(form) => parse_options(&form, server.config.pep.max_items_per_node, |f| {
                     unknown_option(f)
-                })?
-                .apply(&mut node);
-            }
+                })?,
+                None => Options::default(),
+            };
+            options.apply(&mut node);
+            keep_private(&mut node, &options)?;
             match server
                 .store
                 .pep_create(&session.user, &node, server.config.pep.max_nodes_per_user)
@@ -586,6 +640,7 @@ async fn publish(
             let mut node = PepNode::new(name.clone());
             node.max_items = node.max_items.min(max_allowed);
             options.apply(&mut node);
+            keep_private(&mut node, &options)?;
             node
         }
     };
@@ -788,8 +843,10 @@ pub async fn handle_owner(
             if form.type_ == causerie_proto::parsers::data_forms::DataFormType::Cancel {
                 return Ok(None);
             }
-            parse_options(&form, server.config.pep.max_items_per_node, unknown_option)?
-                .apply(&mut n);
+            let options =
+                parse_options(&form, server.config.pep.max_items_per_node, unknown_option)?;
+            options.apply(&mut n);
+            keep_private(&mut n, &options)?;
             match server.store.pep_configure(user, &n).await {
                 Ok(()) => Ok(None),
                 Err(StoreError::NotFound) => Err(not_found()),

@@ -91,7 +91,7 @@ pub async fn tell(server: &Server, session: &Session, node: &PepNode, event: Eve
                 .deliver_full(&own, &a.resource, message(&owner_bare, &full, &event));
         }
     }
-    if node.access_model != AccessModel::Presence {
+    if super::pep::access(node) != AccessModel::Presence {
         return;
     }
     let roster = match server.contacts.roster(owner).await {
@@ -182,7 +182,7 @@ pub async fn last_items(server: &Server, session: &Session, nodes: &[String]) {
             }
             Pass::own(session)
         } else {
-            if l.node.access_model != AccessModel::Presence
+            if super::pep::access(&l.node) != AccessModel::Presence
                 || l.node.send_last != SendLast::OnSubAndPresence
             {
                 continue;
