@@ -55,6 +55,18 @@ OMEMO_LEGACY = ("eu.siacs.conversations.axolotl.devicelist",
                 "<list xmlns='eu.siacs.conversations.axolotl'><device id='12345'/></list>")
 OMEMO_2 = ("urn:xmpp:omemo:2:devices",
            "<devices xmlns='urn:xmpp:omemo:2'><device id='12345'/></devices>")
+OX_KEYS = ("urn:xmpp:openpgp:0:public-keys",
+           "<public-keys-list xmlns='urn:xmpp:openpgp:0'><pubkey-metadata "
+           "v4-fingerprint='1357B01865B2503C18453D208CAC2A9678548E35' "
+           "date='2026-12-01T10:00:00Z'/></public-keys-list>")
+OX_KEY = ("urn:xmpp:openpgp:0:public-keys:1357B01865B2503C18453D208CAC2A9678548E35",
+          "<pubkey xmlns='urn:xmpp:openpgp:0'><data>AAAA</data></pubkey>")
+OMEMO_MESSAGE = ("<encrypted xmlns='eu.siacs.conversations.axolotl'><header sid='1'>"
+                 "<key rid='2'>AAAA</key><iv>AAAA</iv></header><payload>AAAA</payload></encrypted>")
+OMEMO_2_MESSAGE = ("<encrypted xmlns='urn:xmpp:omemo:2'><header sid='1'><keys jid='x@y'>"
+                   "<key rid='2'>AAAA</key></keys></header><payload>AAAA</payload></encrypted>")
+OX_MESSAGE = "<openpgp xmlns='urn:xmpp:openpgp:0'>AAAA</openpgp>"
+PGP_LEGACY_MESSAGE = "<x xmlns='jabber:x:encrypted'>AAAA</x>"
 AVATAR_DATA = ("urn:xmpp:avatar:data", f"<data xmlns='urn:xmpp:avatar:data'>{PNG}</data>")
 AVATAR_META = ("urn:xmpp:avatar:metadata",
                "<metadata xmlns='urn:xmpp:avatar:metadata'><info bytes='70' id='abc' "
@@ -66,23 +78,68 @@ VCARD_PHOTO = (f"<vCard xmlns='vcard-temp'><PHOTO><TYPE>image/png</TYPE><BINVAL>
 async def test_pupils_get_no_omemo_and_are_told_why(make_school):
     sch = make_school(snapshot=school())
     lea, anne = await sch.login("lea.martin"), await sch.login("anne.durand")
-    for node, payload in (OMEMO_LEGACY, OMEMO_2,
+    for node, payload in (OMEMO_LEGACY, OMEMO_2, OX_KEYS, OX_KEY,
                           ("eu.siacs.conversations.axolotl.bundles:12345",
                            "<bundle xmlns='eu.siacs.conversations.axolotl'/>")):
         cond, texts = refusal(await publish(lea, node, payload))
         assert cond == "not-allowed", (node, texts)
         assert "ton établissement doit pouvoir lire un message signalé" in texts["fr"], texts
         assert "vous" not in texts["fr"].lower()
-        assert "End-to-end encryption (OMEMO) is not offered to pupils" in texts["en"], texts
+        assert "End-to-end encryption (OMEMO, OpenPGP) is not offered to pupils" in texts["en"], texts
     # Creating the node is refused too.
     r = await lea.query(None, f"<pubsub xmlns='{NS_PUBSUB}'><create node='{OMEMO_2[0]}'/></pubsub>", "set")
     assert refusal(r)[0] == "not-allowed"
     # Nothing was stored: a contact asking for her device list finds none.
     r = await lea.query(None, f"<pubsub xmlns='{NS_PUBSUB}'><items node='{OMEMO_LEGACY[0]}'/></pubsub>")
     assert r["type"] == "error" or r.xml.find(f".//{{{NS_PUBSUB}}}item") is None, r
-    # An adult keeps OMEMO.
-    for node, payload in (OMEMO_LEGACY, OMEMO_2):
+    # An adult keeps OMEMO and OpenPGP.
+    for node, payload in (OMEMO_LEGACY, OMEMO_2, OX_KEYS):
         r = await publish(anne, node, payload)
+        assert r["type"] == "result", r
+
+
+def send_encrypted(c, to: str, mid: str, payload: str) -> None:
+    c.xmpp.send_raw(f"<message to='{to}' type='chat' id='{mid}'>{payload}"
+                    "<body>Ce message est chiffré de bout en bout.</body></message>")
+
+
+async def test_end_to_end_encrypted_messages_from_or_to_a_pupil_are_refused(make_school):
+    """Keys exchanged some other way: a message carrying an OMEMO or OpenPGP payload from
+    or to a pupil is refused with a text and reaches nobody; between adults it goes."""
+    sch = make_school(snapshot=school())
+    lea, hugo = await sch.login("lea.martin"), await sch.login("hugo.bernard")
+    anne, paul = await sch.login("anne.durand"), await sch.login("paul.martin")
+    await befriend(lea, hugo)
+    await befriend(anne, lea)
+    await befriend(anne, paul)
+    for n, (frm, to, payload) in enumerate((
+            (lea, hugo, OMEMO_MESSAGE), (lea, hugo, OX_MESSAGE), (lea, hugo, PGP_LEGACY_MESSAGE),
+            (anne, lea, OMEMO_MESSAGE), (hugo, lea, OMEMO_2_MESSAGE))):
+        mid, mf, mt = f"e2e-{n}", frm.mark(), to.mark()
+        send_encrypted(frm, to.bare, mid, payload)
+        err = await frm.wait_for(lambda st: st["type"] == "error" and st["id"] == mid,
+                                 start=mf, what="the refusal")
+        cond, texts = error_of(err.xml)
+        assert cond == "policy-violation", (n, texts)
+        assert "ne peut pas être envoyé par un élève ni à un élève" in texts["fr"], texts
+        assert "cannot be sent by or to a pupil" in texts["en"], texts
+        # « tu » to a pupil, « vous » to an adult.
+        assert ("Envoie-le" if frm in (lea, hugo) else "Envoyez-le") in texts["fr"], texts
+        await ping_both(frm, to)
+        assert not to.matching(lambda st: st["id"] == mid, mt), n
+    # The same text without the payload goes; and between adults, encrypted goes too.
+    mt = hugo.mark()
+    lea.send_message(hugo.bare, "en clair", mid="plain")
+    await hugo.wait_message(body="en clair", start=mt)
+    mt = paul.mark()
+    send_encrypted(anne, paul.bare, "adults", OMEMO_MESSAGE)
+    got = await paul.wait_for(lambda st: st["id"] == "adults", start=mt, what="the adults' message")
+    assert "axolotl" in str(got)
+
+
+async def ping_both(*clients) -> None:
+    for c in clients:
+        r = await c.query(None, "<ping xmlns='urn:xmpp:ping'/>")
         assert r["type"] == "result", r
 
 
@@ -149,6 +206,10 @@ async def test_directory_users_keep_the_schools_name_as_nickname(make_school):
     cond, texts = refusal(await publish(lea, nick, f"<nick xmlns='{nick}'>Lili</nick>"))
     assert cond == "not-allowed" and "annuaire" in texts["fr"] and texts["en"], texts
     assert (await publish(lea, nick, f"<nick xmlns='{nick}'>MARTIN Léa</nick>"))["type"] == "result"
+    # A name inside a child element is shown by clients too: refused, whatever its text.
+    for inner in ("<b>Lili</b>", "MARTIN Léa<b> (Enseignante)</b>", "<b>MARTIN Léa</b>"):
+        cond, texts = refusal(await publish(lea, nick, f"<nick xmlns='{nick}'>{inner}</nick>"))
+        assert cond == "not-allowed", (inner, texts)
     # A nickname attached to a contact request (XEP-0172) arrives as her school name.
     hugo = await sch.login("hugo.bernard")
     mark = hugo.mark()

@@ -4,8 +4,12 @@
 //! - **No end-to-end encryption for pupils.** Publishing to an OMEMO node (the legacy
 //!   `eu.siacs.conversations.axolotl.devicelist` and `…axolotl.bundles:N`, OMEMO 2's
 //!   `urn:xmpp:omemo:2:devices` and `urn:xmpp:omemo:2:bundles`, any `urn:xmpp:omemo:*`)
-//!   is refused with [`OMEMO_REFUSED`]: without a device list no client encrypts to him,
-//!   so the school can act on what is reported. Adults keep OMEMO.
+//!   or to an OpenPGP for XMPP key node (XEP-0373, `urn:xmpp:openpgp:0:*`) is refused
+//!   with [`OMEMO_REFUSED`]: without keys published no client encrypts to him, so the
+//!   school can act on what is reported. A message that carries an end-to-end encrypted
+//!   payload ([`end_to_end_payload`]) from or to a pupil is refused with
+//!   [`END_TO_END_REFUSED`] (keys exchanged some other way). Adults keep their choice
+//!   between themselves.
 //! - **No photos for pupils unless their structure allows them.** The XEP-0084 avatar
 //!   nodes and a vCard's `PHOTO` are refused with [`PHOTO_REFUSED`]; a structure may allow
 //!   them (`Change::SetPupilPhotos`). A pupil of several structures gets photos only if
@@ -18,11 +22,26 @@ use crate::register::Text;
 /// XEP-0172 User Nickname's PEP node.
 pub const NICK_NODE: &str = "http://jabber.org/protocol/nick";
 
-/// Whether a PEP node is one of OMEMO's (any version).
-pub fn is_omemo_node(node: &str) -> bool {
+/// Whether a PEP node publishes end-to-end encryption keys: OMEMO's (any version) or
+/// OpenPGP for XMPP's (XEP-0373: public keys, their list, a secret key backup).
+pub fn is_end_to_end_node(node: &str) -> bool {
     node == "eu.siacs.conversations.axolotl.devicelist"
         || node.starts_with("eu.siacs.conversations.axolotl.bundles:")
         || node.starts_with("urn:xmpp:omemo:")
+        || node.starts_with("urn:xmpp:openpgp:0:")
+}
+
+/// Whether a message's child (name, namespace) is an end-to-end encrypted payload: OMEMO
+/// (legacy and versions 1 and 2), OpenPGP for XMPP (XEP-0373), legacy OpenPGP (XEP-0027).
+pub fn end_to_end_payload(name: &str, ns: &str) -> bool {
+    matches!(
+        (name, ns),
+        ("encrypted", "eu.siacs.conversations.axolotl")
+            | ("encrypted", "urn:xmpp:omemo:1")
+            | ("encrypted", "urn:xmpp:omemo:2")
+            | ("openpgp", "urn:xmpp:openpgp:0")
+            | ("x", "jabber:x:encrypted")
+    )
 }
 
 /// Whether a PEP node is one of XEP-0084's (avatar data and metadata).
@@ -30,11 +49,18 @@ pub fn is_avatar_node(node: &str) -> bool {
     node == "urn:xmpp:avatar:data" || node == "urn:xmpp:avatar:metadata"
 }
 
-/// Why a pupil's client cannot turn on OMEMO.
+/// Why a pupil's client cannot turn on OMEMO (or OpenPGP).
 pub const OMEMO_REFUSED: Text = Text::new(
-    "Le chiffrement de bout en bout (OMEMO) n'est pas proposé aux élèves : ton établissement doit pouvoir lire un message signalé pour te protéger en cas de harcèlement. Tes messages restent chiffrés entre ton appareil et le serveur.",
-    "Le chiffrement de bout en bout (OMEMO) n'est pas proposé aux comptes des élèves : votre établissement doit pouvoir lire un message signalé pour protéger les élèves en cas de harcèlement. Vos messages restent chiffrés entre votre appareil et le serveur.",
-    "End-to-end encryption (OMEMO) is not offered to pupils: the school must be able to read a reported message to act on harassment. Messages stay encrypted between the device and the server.",
+    "Le chiffrement de bout en bout (OMEMO, OpenPGP) n'est pas proposé aux élèves : ton établissement doit pouvoir lire un message signalé pour te protéger en cas de harcèlement. Tes messages restent chiffrés entre ton appareil et le serveur.",
+    "Le chiffrement de bout en bout (OMEMO, OpenPGP) n'est pas proposé aux comptes des élèves : votre établissement doit pouvoir lire un message signalé pour protéger les élèves en cas de harcèlement. Vos messages restent chiffrés entre votre appareil et le serveur.",
+    "End-to-end encryption (OMEMO, OpenPGP) is not offered to pupils: the school must be able to read a reported message to act on harassment. Messages stay encrypted between the device and the server.",
+);
+
+/// Why an end-to-end encrypted message from or to a pupil is not sent.
+pub const END_TO_END_REFUSED: Text = Text::new(
+    "Un message chiffré de bout en bout (OMEMO, OpenPGP) ne peut pas être envoyé par un élève ni à un élève : ton établissement doit pouvoir lire un message signalé pour te protéger. Envoie-le sans ce chiffrement : il reste chiffré entre ton appareil et le serveur.",
+    "Un message chiffré de bout en bout (OMEMO, OpenPGP) ne peut pas être envoyé par un élève ni à un élève : l'établissement doit pouvoir lire un message signalé pour protéger les élèves. Envoyez-le sans ce chiffrement : il reste chiffré entre votre appareil et le serveur.",
+    "An end-to-end encrypted message (OMEMO, OpenPGP) cannot be sent by or to a pupil: the school must be able to read a reported message to protect pupils. Send it without that encryption: it stays encrypted between the device and the server.",
 );
 
 /// Why a pupil cannot set a profile photo.
@@ -62,7 +88,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn omemo_nodes() {
+    fn end_to_end_nodes_and_payloads() {
         for n in [
             "eu.siacs.conversations.axolotl.devicelist",
             "eu.siacs.conversations.axolotl.bundles:12345",
@@ -70,7 +96,14 @@ mod tests {
             "urn:xmpp:omemo:2:bundles",
             "urn:xmpp:omemo:1:bundles",
         ] {
-            assert!(is_omemo_node(n), "{n}");
+            assert!(is_end_to_end_node(n), "{n}");
+        }
+        for n in [
+            "urn:xmpp:openpgp:0:public-keys",
+            "urn:xmpp:openpgp:0:public-keys:1357B01865B2503C18453D208CAC2A9678548E35",
+            "urn:xmpp:openpgp:0:secret-key",
+        ] {
+            assert!(is_end_to_end_node(n), "{n}");
         }
         for n in [
             "urn:xmpp:avatar:data",
@@ -78,15 +111,29 @@ mod tests {
             "urn:xmpp:bookmarks:1",
             "urn:xmpp:omemo",
         ] {
-            assert!(!is_omemo_node(n), "{n}");
+            assert!(!is_end_to_end_node(n), "{n}");
         }
+        assert!(end_to_end_payload("encrypted", "urn:xmpp:omemo:2"));
+        assert!(end_to_end_payload(
+            "encrypted",
+            "eu.siacs.conversations.axolotl"
+        ));
+        assert!(end_to_end_payload("openpgp", "urn:xmpp:openpgp:0"));
+        assert!(end_to_end_payload("x", "jabber:x:encrypted"));
+        assert!(!end_to_end_payload("body", "jabber:client"));
+        assert!(!end_to_end_payload("encryption", "urn:xmpp:eme:0"));
         assert!(is_avatar_node("urn:xmpp:avatar:metadata"));
         assert!(!is_avatar_node("urn:xmpp:avatar"));
     }
 
     #[test]
     fn texts_speak_in_their_register() {
-        for t in [OMEMO_REFUSED, PHOTO_REFUSED, NAME_REFUSED] {
+        for t in [
+            OMEMO_REFUSED,
+            END_TO_END_REFUSED,
+            PHOTO_REFUSED,
+            NAME_REFUSED,
+        ] {
             t.check().unwrap();
         }
     }

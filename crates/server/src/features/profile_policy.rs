@@ -6,7 +6,7 @@
 //! the reader's register and in English.
 
 use causerie_ent::profile_policy::{
-    NAME_REFUSED, NICK_NODE, OMEMO_REFUSED, PHOTO_REFUSED, is_avatar_node, is_omemo_node,
+    NAME_REFUSED, NICK_NODE, OMEMO_REFUSED, PHOTO_REFUSED, is_avatar_node, is_end_to_end_node,
     pupil_photos_allowed,
 };
 use causerie_ent::{Profile, User};
@@ -55,7 +55,7 @@ pub async fn check_node(
         return Ok(());
     };
     if user.profile == Profile::Student {
-        if is_omemo_node(node) {
+        if is_end_to_end_node(node) {
             return Err(addressed(Condition::NotAllowed, OMEMO_REFUSED));
         }
         // XEP-0084's nodes, or a vCard4 (XEP-0292) that carries a photo.
@@ -74,8 +74,11 @@ pub async fn check_node(
                 .join(" ")
                 .to_lowercase()
         };
+        // Only text: a client shows what is inside a child element too (`<b>…</b>`), which
+        // `text()` would not have compared.
         let given = fold(&nick.text());
-        if !given.is_empty() && given != fold(&user.display_name()) {
+        let nested = nick.children().next().is_some();
+        if nested || (!given.is_empty() && given != fold(&user.display_name())) {
             return Err(addressed(Condition::NotAllowed, NAME_REFUSED));
         }
     }

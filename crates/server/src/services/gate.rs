@@ -347,6 +347,22 @@ pub fn shutdown_refusal(text: causerie_ent::Text<String>) -> StanzaError {
     err
 }
 
+/// Whether a message carries an end-to-end encrypted payload (OMEMO, OpenPGP).
+fn end_to_end(stanza: &Element) -> bool {
+    stanza
+        .children()
+        .any(|c| causerie_ent::profile_policy::end_to_end_payload(c.name(), &c.ns()))
+}
+
+/// The refusal of an end-to-end encrypted message from or to a pupil (docs/safety.md):
+/// `<policy-violation/>` with why, in the sender's register.
+fn end_to_end_refused() -> StanzaError {
+    crate::stanza::addressed(
+        Condition::PolicyViolation,
+        causerie_ent::profile_policy::END_TO_END_REFUSED,
+    )
+}
+
 fn component_refused() -> StanzaError {
     error(
         Condition::ServiceUnavailable,
@@ -391,6 +407,16 @@ impl Gate<'_> {
         if to == from.user || !matches!(verdict, Verdict::Deliver(_)) {
             return verdict;
         }
+        if class == Class::Chat && end_to_end(stanza) {
+            let view = self.policy.view().await;
+            if view.is_pupil(from.user) || view.is_pupil(to) {
+                debug!(
+                    user = from.user,
+                    "an end-to-end encrypted message with a pupil"
+                );
+                return Verdict::Refuse(end_to_end_refused());
+            }
+        }
         let counted = match class {
             Class::Chat => stanza.children().any(|c| c.name() == "body"),
             Class::Subscribe => true,
@@ -433,11 +459,15 @@ impl Gate<'_> {
         }
     }
 
-    /// Whether `user` may post a message in a room now: [`Gate::room_post`], then, for a
-    /// message with a body, one of his messages a minute.
-    pub async fn room_message(&self, user: &str, with_body: bool) -> Result<(), StanzaError> {
+    /// Whether `user` may post `stanza` in a room now: [`Gate::room_post`], not end-to-end
+    /// encrypted when he is a pupil, then, for a message with a body, one of his messages
+    /// a minute.
+    pub async fn room_message(&self, user: &str, stanza: &Element) -> Result<(), StanzaError> {
         self.room_post(user).await?;
-        if !with_body {
+        if end_to_end(stanza) && self.policy.view().await.is_pupil(user) {
+            return Err(end_to_end_refused());
+        }
+        if !stanza.children().any(|c| c.name() == "body") {
             return Ok(());
         }
         let view = self.policy.view().await;

@@ -191,6 +191,12 @@ impl View {
         self.dir.contains(user)
     }
 
+    /// Whether `user` is a pupil of the directory.
+    pub fn is_pupil(&self, user: &str) -> bool {
+        self.user(user)
+            .is_some_and(|u| u.profile == causerie_ent::Profile::Student)
+    }
+
     /// The directory record of an active user.
     pub fn user(&self, user: &str) -> Option<&User> {
         self.dir.user(user)

@@ -97,7 +97,7 @@ async fn groupchat(server: &Server, session: &Session, stanza: Element, room: &s
     // An account that may no longer chat (deactivated, locked, access off) does not
     // post, nor one over its messages a minute.
     let with_body = stanza.children().any(|c| c.name() == "body");
-    if let Err(e) = server.gate().room_message(&session.user, with_body).await {
+    if let Err(e) = server.gate().room_message(&session.user, &stanza).await {
         reply_error(session, &stanza, e);
         return;
     }
