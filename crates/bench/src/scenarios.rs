@@ -216,6 +216,11 @@ pub async fn run_resume(mut target: Target, procs: Procs, n: u64, concurrency: u
     let first = logins_closed(target.clone(), n, concurrency, sink).await;
     // Let the server see every connection's end and detach the sessions.
     sleep(Duration::from_secs(1)).await;
+    // What the first logins were (bench/instructions.sh starts counting here).
+    eprintln!(
+        "warm: {}/{n} first logins ({} errors)",
+        first.ok, first.errors.total
+    );
     let todo = Arc::new(Mutex::new(std::mem::take(
         &mut *detached.lock().expect("detached lock"),
     )));
