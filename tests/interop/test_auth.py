@@ -129,6 +129,55 @@ def test_repeated_failures_are_slowed_down(make_server):
     assert after < times[3] - delay * 0.5, f"penalty not reset by a successful login: {times} then {after:.3f}"
 
 
+def test_guessing_another_account_stays_slow_after_logging_in_as_oneself(make_server):
+    """Behind one address (a school's), a pupil guessing a classmate's password cannot
+    reset the slowdown by logging in to his own account between guesses, nor go faster
+    by sending his guesses on several connections at once."""
+    delay = 0.4
+    srv = make_server(auth={"failure_delay_ms": int(delay * 1000)})
+    victim = srv.add_user("victim", "right-password")
+    me = srv.add_user("guesser", "my-password")
+    times = [_timed_failure(srv, victim.user) for _ in range(3)]
+    assert times[2] > delay * 1.6, f"3rd failure not delayed: {times}"
+    with RawClient(srv.host, srv.c2s_port, srv.domain, timeout=15) as c:
+        c.connect()
+        c.open_stream()
+        c.starttls()
+        assert c.auth_plain(me.user, me.password)
+    after = _timed_failure(srv, victim.user)
+    assert after > delay * 2.6, f"own login reset the guesses at another: {times} then {after:.3f}"
+
+    # Two guesses at once: the second is refused unchecked while the first one waits.
+    def opened():
+        c = RawClient(srv.host, srv.c2s_port, srv.domain, timeout=15)
+        c.connect()
+        c.open_stream()
+        c.starttls()
+        return c
+
+    a, b = opened(), opened()
+    try:
+        payload = base64.b64encode(f"\0{victim.user}\0wrong".encode()).decode()
+        a.send(f"<auth xmlns='{NS_SASL}' mechanism='PLAIN'>{payload}</auth>")
+        time.sleep(0.2)
+        b.send(f"<auth xmlns='{NS_SASL}' mechanism='PLAIN'>{payload}</auth>")
+        el = b.wait_for(lambda e: ns(e.tag) == NS_SASL, what="SASL answer")
+        assert local(el.tag) == "failure"
+        assert el.find(f"{{{NS_SASL}}}temporary-auth-failure") is not None, tostring(el)
+        assert "réessayez dans" in (el.findtext(f"{{{NS_SASL}}}text") or "")
+        el = a.wait_for(lambda e: ns(e.tag) == NS_SASL, what="SASL answer")
+        assert el.find(f"{{{NS_SASL}}}not-authorized") is not None, tostring(el)
+    finally:
+        a.close()
+        b.close()
+    # The account's owner logs in as usual.
+    with RawClient(srv.host, srv.c2s_port, srv.domain, timeout=15) as c:
+        c.connect()
+        c.open_stream()
+        c.starttls()
+        assert c.auth_plain(victim.user, victim.password)
+
+
 async def test_user_added_while_running_logs_in_at_once(server, clients):
     user = f"fresh{secrets.token_hex(4)}"
     acct = server.add_user(user, "fresh-pw")

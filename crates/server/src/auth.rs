@@ -207,6 +207,26 @@ pub fn localpart(username: &str) -> Option<String> {
     jid::NodePart::new(username).ok().map(|n| n.to_string())
 }
 
+/// The account a SASL initial response names (normalised localpart), for the throttle:
+/// PLAIN's authentication identity, SCRAM's `n=`, an HT token login's username; None for
+/// a mechanism that names none (a portal token) or a response that cannot be read.
+pub fn claimed_user(mechanism: &str, initial: &[u8]) -> Option<String> {
+    let name = match mechanism {
+        "PLAIN" => causerie_proto::scram::parse_plain(initial).ok()?.username,
+        m if m.starts_with("SCRAM-") => {
+            causerie_proto::scram::parse_client_first(initial)
+                .ok()?
+                .username
+        }
+        m if m.starts_with("HT-") => {
+            let end = initial.iter().position(|b| *b == 0)?;
+            String::from_utf8(initial[..end].to_vec()).ok()?
+        }
+        _ => return None,
+    };
+    localpart(&name)
+}
+
 /// The mechanisms offered on a stream, strongest first: SCRAM's `-PLUS` variants where
 /// its channel can be bound (`bound`: [`channel_bindings`] offers some), PLAIN last and
 /// only on a confidential transport (`confidential`; a bound one is).
@@ -433,9 +453,19 @@ async fn plain(
 ///   administrators' passwords this slowdown protects, so guessing them from
 ///   an address cannot be made cheap again by logging in with one's own account
 ///   between guesses.
+///
+/// SASL also counts the failures against each account from an address, reset only by
+/// that account's own login: a pupil behind the school's one address cannot guess a
+/// classmate's password at the cheapest pace by logging in to his own account
+/// between guesses (which resets the address's count). Each failure against an
+/// account makes it wait, from that address, as long as that failure's answer does
+/// ([`Throttle::cooling`]): guesses sent on many connections at once are refused
+/// without being checked, so they go no faster than one after the other. A client
+/// that tries again after its `<failure/>` never meets that wait.
 pub struct Throttle {
     base: Duration,
     failures: Mutex<HashMap<IpAddr, Counts>>,
+    accounts: Mutex<HashMap<(IpAddr, String), Against>>,
 }
 
 /// The failures of one address: SASL's count, the console's, and the last one's time.
@@ -446,6 +476,14 @@ struct Counts {
     at: Instant,
 }
 
+/// The failures against one account from one address, and until when it waits.
+#[derive(Debug, Clone, Copy)]
+struct Against {
+    n: u32,
+    at: Instant,
+    until: Instant,
+}
+
 const FORGET_AFTER: Duration = Duration::from_secs(600);
 const MAX_DELAY_STEPS: u32 = 10;
 
@@ -454,6 +492,46 @@ impl Throttle {
         Throttle {
             base,
             failures: Mutex::new(HashMap::new()),
+            accounts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// How long SASL logins to `user` from `ip` still wait after the last failure
+    /// against it (None: they may try now).
+    pub fn cooling(&self, ip: IpAddr, user: &str) -> Option<Duration> {
+        let map = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        let left = map
+            .get(&(ip, user.to_string()))?
+            .until
+            .checked_duration_since(Instant::now())?;
+        (!left.is_zero()).then_some(left)
+    }
+
+    /// Records a failure against `user` from `ip`; its count after it.
+    fn record_against(&self, ip: IpAddr, user: &str) -> u32 {
+        let now = Instant::now();
+        let mut map = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 100_000 {
+            map.retain(|_, a| now.duration_since(a.at) < FORGET_AFTER);
+        }
+        let entry = map.entry((ip, user.to_string())).or_insert(Against {
+            n: 0,
+            at: now,
+            until: now,
+        });
+        if now.duration_since(entry.at) > FORGET_AFTER {
+            entry.n = 0;
+        }
+        entry.n = entry.n.saturating_add(1);
+        entry.at = now;
+        entry.n
+    }
+
+    /// Sets how long logins to `user` from `ip` wait (the answer's delay).
+    fn cool(&self, ip: IpAddr, user: &str, delay: Duration) {
+        let mut map = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(a) = map.get_mut(&(ip, user.to_string())) {
+            a.until = Instant::now() + delay;
         }
     }
 
@@ -483,10 +561,17 @@ impl Throttle {
         self.base * n.saturating_sub(1).min(MAX_DELAY_STEPS)
     }
 
-    /// Records a failed SASL authentication and returns how long to wait before
-    /// answering it.
-    pub fn failure(&self, ip: IpAddr) -> Duration {
-        self.delay(self.record(ip).sasl)
+    /// Records a failed SASL authentication (against `user`, when the client named
+    /// one) and returns how long to wait before answering it: the longer of the
+    /// address's count and the account's from that address.
+    pub fn failure(&self, ip: IpAddr, user: Option<&str>) -> Duration {
+        let sasl = self.record(ip).sasl;
+        let Some(user) = user else {
+            return self.delay(sasl);
+        };
+        let delay = self.delay(sasl.max(self.record_against(ip, user)));
+        self.cool(ip, user, delay);
+        delay
     }
 
     /// Records a failed console login and returns how long to wait before
@@ -495,16 +580,23 @@ impl Throttle {
         self.delay(self.record(ip).console)
     }
 
-    /// Forgets the SASL failures of an address that just authenticated (the
-    /// console's count stays: see the type's docs).
-    pub fn success(&self, ip: IpAddr) {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(c) = map.get_mut(&ip) {
-            c.sasl = 0;
-            if c.console == 0 {
-                map.remove(&ip);
+    /// Forgets the SASL failures of an address that just authenticated as `user`, and
+    /// those against `user` from it (the console's count, and those against other
+    /// accounts, stay: see the type's docs).
+    pub fn success(&self, ip: IpAddr, user: &str) {
+        {
+            let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(c) = map.get_mut(&ip) {
+                c.sasl = 0;
+                if c.console == 0 {
+                    map.remove(&ip);
+                }
             }
         }
+        self.accounts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(ip, user.to_string()));
     }
 
     /// Forgets every failure of an address from which an administrator just
@@ -835,16 +927,76 @@ pub(crate) mod tests {
         let t = Throttle::new(Duration::from_millis(100));
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         let other: IpAddr = "127.0.0.2".parse().unwrap();
-        assert_eq!(t.failure(ip), Duration::ZERO);
-        assert_eq!(t.failure(ip), Duration::from_millis(100));
-        assert_eq!(t.failure(ip), Duration::from_millis(200));
-        assert_eq!(t.failure(other), Duration::ZERO, "per address");
+        assert_eq!(t.failure(ip, None), Duration::ZERO);
+        assert_eq!(t.failure(ip, None), Duration::from_millis(100));
+        assert_eq!(t.failure(ip, None), Duration::from_millis(200));
+        assert_eq!(t.failure(other, None), Duration::ZERO, "per address");
         for _ in 0..20 {
-            t.failure(ip);
+            t.failure(ip, None);
         }
-        assert_eq!(t.failure(ip), Duration::from_millis(1000), "capped");
-        t.success(ip);
-        assert_eq!(t.failure(ip), Duration::ZERO);
+        assert_eq!(t.failure(ip, None), Duration::from_millis(1000), "capped");
+        t.success(ip, "lea");
+        assert_eq!(t.failure(ip, None), Duration::ZERO);
+    }
+
+    /// Failures against an account from an address are reset by that account's login
+    /// only, and make the next guesses at it wait as long as their answer.
+    #[test]
+    fn guessing_a_classmate_is_not_made_cheap_by_logging_in_as_oneself() {
+        let t = Throttle::new(Duration::from_millis(100));
+        let ip: IpAddr = "192.0.2.9".parse().unwrap();
+        assert_eq!(t.failure(ip, Some("hugo")), Duration::ZERO);
+        assert_eq!(
+            t.cooling(ip, "hugo"),
+            None,
+            "the first answer does not wait"
+        );
+        assert_eq!(t.failure(ip, Some("hugo")), Duration::from_millis(100));
+        // Meanwhile another guess at hugo waits; one at another account does not.
+        assert!(
+            t.cooling(ip, "hugo")
+                .is_some_and(|d| d <= Duration::from_millis(100))
+        );
+        assert_eq!(t.cooling(ip, "zoe"), None);
+        assert_eq!(t.cooling("192.0.2.10".parse().unwrap(), "hugo"), None);
+        // Léa logs in as herself: the address's count goes, hugo's stays.
+        t.success(ip, "lea");
+        assert_eq!(t.failure(ip, Some("hugo")), Duration::from_millis(200));
+        assert_eq!(
+            t.failure(ip, Some("zoe")),
+            Duration::from_millis(100),
+            "the address's"
+        );
+        std::thread::sleep(Duration::from_millis(220));
+        assert_eq!(t.cooling(ip, "hugo"), None, "the wait ends");
+        // Hugo's own login clears what was against him.
+        t.success(ip, "hugo");
+        assert_eq!(t.failure(ip, Some("hugo")), Duration::ZERO);
+    }
+
+    #[test]
+    fn the_claimed_user_is_read_from_each_mechanism() {
+        assert_eq!(
+            claimed_user("PLAIN", b"\0Lea.Martin\0pw").as_deref(),
+            Some("lea.martin")
+        );
+        assert_eq!(
+            claimed_user("SCRAM-SHA-256", b"n,,n=hugo,r=abc").as_deref(),
+            Some("hugo")
+        );
+        assert_eq!(
+            claimed_user("SCRAM-SHA-256-PLUS", b"p=tls-exporter,,n=zoe,r=abc").as_deref(),
+            Some("zoe")
+        );
+        assert_eq!(
+            claimed_user("HT-SHA-256-NONE", b"tom\0proof").as_deref(),
+            Some("tom")
+        );
+        assert_eq!(
+            claimed_user("OAUTHBEARER", b"n,,\x01auth=Bearer x\x01\x01"),
+            None
+        );
+        assert_eq!(claimed_user("SCRAM-SHA-1", b"garbage"), None);
     }
 
     /// Only an administrator's login resets the console's count; both doors'
@@ -856,17 +1008,21 @@ pub(crate) mod tests {
         assert_eq!(t.console_failure(ip), Duration::ZERO);
         assert_eq!(t.console_failure(ip), Duration::from_millis(100));
         // A chat user's correct password at SASL resets SASL's count only.
-        t.success(ip);
-        assert_eq!(t.failure(ip), Duration::ZERO, "SASL's count was reset");
+        t.success(ip, "lea");
+        assert_eq!(
+            t.failure(ip, None),
+            Duration::ZERO,
+            "SASL's count was reset"
+        );
         assert_eq!(
             t.console_failure(ip),
             Duration::from_millis(300),
             "the console's was not, and counts SASL's failures"
         );
-        assert_eq!(t.failure(ip), Duration::from_millis(200), "and back");
+        assert_eq!(t.failure(ip, None), Duration::from_millis(200), "and back");
         t.admin_success(ip);
         assert_eq!(t.console_failure(ip), Duration::ZERO);
-        assert_eq!(t.failure(ip), Duration::from_millis(100));
+        assert_eq!(t.failure(ip, None), Duration::from_millis(100));
     }
 
     #[test]

@@ -50,6 +50,15 @@ use causerie_store::FastStore as _;
 
 /// Failed SASL attempts allowed on one connection before it is closed.
 const MAX_AUTH_ATTEMPTS: u32 = 5;
+
+/// What a login sent while the last failure against its account from this address still
+/// waits is told (`auth::Throttle::cooling`), in both languages.
+fn too_soon_text(wait: Duration) -> String {
+    let secs = wait.as_secs().max(1);
+    format!(
+        "Trop d'essais pour ce compte : réessayez dans {secs} s. — Too many attempts for this account: try again in {secs} s."
+    )
+}
 /// Size limit of the stream header and of every element before the connection is
 /// authenticated (`[limits] max_stanza_bytes` after, when smaller than it): STARTTLS,
 /// SASL and SASL2 elements, a portal or OAuth token and an in-band registration form fit
@@ -585,7 +594,34 @@ impl<T: Transport> Conn<T> {
                 ));
             }
             let mechanism = el.attr("mechanism").unwrap_or_default().to_string();
-            let step = match decode_sasl(&el.text()) {
+            let decoded = decode_sasl(&el.text());
+            // The account this login names: failures against it are counted and make
+            // guesses sent at once wait (auth::Throttle).
+            let claimed = decoded
+                .as_deref()
+                .ok()
+                .and_then(|i| auth::claimed_user(&mechanism, i));
+            if let Some(wait) = claimed
+                .as_deref()
+                .and_then(|u| self.server.throttle.cooling(self.peer.ip(), u))
+            {
+                info!(peer = %self.peer, user = ?claimed, "login refused: guesses too close together");
+                self.send(&format!(
+                    "<failure xmlns='{}'><temporary-auth-failure/><text xml:lang='fr'>{}</text></failure>",
+                    ns::SASL,
+                    escape(&too_soon_text(wait))
+                ))
+                .await?;
+                self.auth_failures += 1;
+                if self.auth_failures >= MAX_AUTH_ATTEMPTS {
+                    return Err(End::Error(
+                        "policy-violation",
+                        Some("too many authentication failures".into()),
+                    ));
+                }
+                continue;
+            }
+            let step = match decoded {
                 Err(()) => Step::Failure(causerie_proto::scram::SaslError::Malformed("bad base64")),
                 Ok(initial) if bearer && mechanism == sso::MECHANISM => {
                     match sso::login(&self.server.store, &self.server.domain, &initial)
@@ -641,7 +677,7 @@ impl<T: Transport> Conn<T> {
                     .await?;
                 }
                 Some(Step::Success(user, additional, app)) => {
-                    self.server.throttle.success(self.peer.ip());
+                    self.server.throttle.success(self.peer.ip(), &user);
                     let allowed = match self.server.login_allowed(&user).await {
                         Ok(()) => match app {
                             Some(id) => self.server.app_password_login(&user, id).await,
@@ -679,7 +715,10 @@ impl<T: Transport> Conn<T> {
                     return Ok(Some(Authed::Restart));
                 }
                 Some(Step::Failure(e)) => {
-                    let delay = self.server.throttle.failure(self.peer.ip());
+                    let delay = self
+                        .server
+                        .throttle
+                        .failure(self.peer.ip(), claimed.as_deref());
                     info!(peer = %self.peer, mechanism = %mechanism, reason = %e, "authentication failed");
                     tokio::time::sleep(delay).await;
                     self.send(&format!(
@@ -923,6 +962,24 @@ impl<T: Transport> Conn<T> {
             self.failed_once()?;
             return Ok(None);
         }
+        let claimed = req
+            .initial
+            .as_deref()
+            .and_then(|i| auth::claimed_user(&req.mechanism, i));
+        if let Some(wait) = claimed
+            .as_deref()
+            .and_then(|u| self.server.throttle.cooling(self.peer.ip(), u))
+        {
+            info!(peer = %self.peer, user = ?claimed, "login refused: guesses too close together");
+            self.send(&sasl2::failure(
+                "temporary-auth-failure",
+                lang,
+                &too_soon_text(wait),
+            ))
+            .await?;
+            self.failed_once()?;
+            return Ok(None);
+        }
         let step = match &req.initial {
             None => Some(Step::Failure(SaslError::Malformed("bad base64"))),
             Some(initial) if token => {
@@ -978,7 +1035,10 @@ impl<T: Transport> Conn<T> {
                 return Ok(None);
             }
             Some(Step::Failure(e)) => {
-                let delay = self.server.throttle.failure(self.peer.ip());
+                let delay = self
+                    .server
+                    .throttle
+                    .failure(self.peer.ip(), claimed.as_deref());
                 info!(peer = %self.peer, mechanism = %req.mechanism, reason = %e, "authentication failed");
                 tokio::time::sleep(delay).await;
                 let text = sasl2::failure_text(&e, token, lang);
@@ -990,7 +1050,7 @@ impl<T: Transport> Conn<T> {
             Some(Step::Challenge(..)) => return Err(End::Error("internal-server-error", None)),
             Some(Step::Success(user, additional, app)) => (user, additional, app),
         };
-        self.server.throttle.success(self.peer.ip());
+        self.server.throttle.success(self.peer.ip(), &user);
         // Tokens included: a locked, deactivated or chat-less account does not get in;
         // nor an app password that the user's structures do not allow.
         let allowed = match self.server.login_allowed(&user).await {
