@@ -864,6 +864,10 @@ async def test_the_room_is_destroyed_when_its_last_member_leaves(server, make_us
     await invite_and_join(a, room, b, "Bea")
     send(b, f"<message to='{room}' type='groupchat'><body>souvenir</body></message>")
     await a.wait_for(groupchat(room, "souvenir"))
+    # The owner does not leave while others are members (XEP-0045 §10.7): conflict.
+    r = await admin(a, room, f"<item jid='{A.jid}' affiliation='none'/>")
+    assert condition(r) == "conflict", r
+    assert (await disco_info(b, room))["type"] == "result", "nothing changed"
     assert (await admin(b, room, f"<item jid='{B.jid}' affiliation='none'/>"))["type"] == "result"
     assert (await disco_info(a, room))["type"] == "result", "the owner is still a member"
     ma = a.mark()

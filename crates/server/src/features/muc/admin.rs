@@ -7,7 +7,9 @@
 //! with the actor and the reason, and he is told « [NOM Prénom] vous a retiré de la
 //! conversation [Nom de la conversation]. » (kept offline if need be). Anyone else's
 //! attempt fails with `not-allowed`. A member may end his own membership the same way
-//! (affiliation `none` on himself). The owner may also add a member (affiliation `member`),
+//! (affiliation `none` on himself); the owner only once he is the last (`conflict`
+//! otherwise, XEP-0045 §10.7: a room that mixes pupils of different classes stands only
+//! while its teacher owns it). The owner may also add a member (affiliation `member`),
 //! which is an invitation. When the last member has gone, the room is destroyed.
 //!
 //! Every item of a request is checked before any is applied. Members may read the lists
@@ -231,6 +233,20 @@ fn plan(
         )),
         (None, Some("none")) => {
             let user = target(server, live, it)?;
+            // XEP-0045 §10.7: the only owner does not revoke himself. Here it matters
+            // more: a room that mixes pupils who may not reach each other stands only
+            // while a teacher or staff member owns it (docs/directory.md, « Rooms »); he
+            // may delete it instead.
+            if user == requester.user
+                && is_owner
+                && members.iter().any(|m| m.user != requester.user)
+            {
+                return Err(error(
+                    Condition::Conflict,
+                    "Le créateur ne quitte pas une conversation qui a d'autres membres : il peut la supprimer, ou en retirer les membres d'abord.",
+                    "The creator does not leave a conversation that has other members: he may delete it, or remove its members first.",
+                ));
+            }
             if user != requester.user {
                 if !is_owner {
                     return Err(only_the_owner());
