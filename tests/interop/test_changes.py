@@ -22,6 +22,7 @@ from slixmpp import Message
 from clients import barrier, befriend
 from directory_fixture import (
     C2A,
+    C6A,
     S1,
     S2,
     access,
@@ -142,6 +143,37 @@ async def test_item2_a_removed_user_is_closed_and_leaves_his_rooms(make_school, 
     # She cannot come back: she can no longer even log in.
     with pytest.raises(AssertionError):
         await sch.login("lea.martin", "retour")
+
+
+async def test_a_class_moved_to_another_structure_ends_what_its_pupils_may_no_longer_do(make_school):
+    """The sync API moves a class to another structure: no pupil's record changes, but
+    the rules of their structure no longer see them as classmates. What they had open
+    between them ends at once: presence, and their shared room."""
+    sch = make_school(extra_toml=WITH_SYNC)
+    lea = await sch.login("lea.martin")
+    hugo = await sch.login("hugo.bernard")
+    await befriend(lea, hugo)
+    room = new_room(sch.srv)
+    await create(lea, room, None)
+    await invite_and_join(lea, room, hugo, None)
+    mh = hugo.mark()
+    status, answer = await asyncio.to_thread(
+        sync, sch.srv, "PUT", f"/classes/{C6A}", {"id": C6A, "structure": S2, "name": "6e A"})
+    assert status == 204, answer
+    # Her presence ends for him, and his membership of her room ends (he is told).
+    await hugo.wait_for(
+        lambda st: st.name == "presence" and str(st["from"]).startswith("lea.martin@")
+        and st["type"] == "unavailable", start=mh, timeout=LIVE + 2, what="her presence ending")
+    await hugo.wait_for(
+        lambda st: st.name == "presence" and str(st["from"]).startswith(f"{room}/")
+        and st["type"] == "unavailable" and "110" in str(st),
+        start=mh, timeout=LIVE + 2, what="his own departure from the room")
+    # And a message between them is refused.
+    ml = lea.mark()
+    lea.send_message(hugo.bare, "toujours là ?", mid="after-move")
+    err = await lea.wait_for(lambda st: st["type"] == "error" and st["id"] == "after-move",
+                             start=ml, what="the refusal")
+    assert err["error"]["condition"] == "forbidden", err
 
 
 # ========================================= item 3: a deactivated user's console

@@ -156,14 +156,21 @@ pub fn moved_users(old: &View, new: &View) -> HashSet<String> {
     affected
 }
 
-/// What decides whom `login` may reach, as `v` has it.
+/// What decides whom `login` may reach, as `v` has it: his record, the structure each of
+/// his classes and groups belongs to (a class moved to another structure through the
+/// sync API changes no member's record), his parents and his access.
 fn fingerprint(v: &View, login: &str) -> impl PartialEq + use<> {
     let user = v.dir.user(login).cloned();
-    let groups: Vec<String> = v
+    let classes: Vec<Option<String>> = user
+        .iter()
+        .flat_map(|u| u.classes.iter())
+        .map(|c| v.dir.class(c).map(|c| c.structure.clone()))
+        .collect();
+    let groups: Vec<(String, Option<String>)> = v
         .dir
         .groups_of(login)
         .iter()
-        .map(|g| g.id.clone())
+        .map(|g| (g.id.clone(), g.structure.clone()))
         .collect();
     let parents: Vec<String> = v
         .dir
@@ -171,5 +178,5 @@ fn fingerprint(v: &View, login: &str) -> impl PartialEq + use<> {
         .iter()
         .map(|p| p.login.clone())
         .collect();
-    (user, groups, parents, v.access(login))
+    (user, classes, groups, parents, v.access(login))
 }
