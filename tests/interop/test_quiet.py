@@ -244,6 +244,48 @@ async def test_read_only_refuses_within_a_second_with_the_school_text(make_schoo
     await hugo.wait_for(chat_from(lea.bare, "De nouveau"), timeout=3, start=mark)
 
 
+async def test_read_only_stops_every_message_that_says_something(make_school):
+    """Under read_only nothing of the structure's users is written to others: not a body,
+    nor a subject, a reaction or XHTML alone, nor a room's new name or a removal's
+    reason. Chat states still go."""
+    from test_muc import admin, configure, create, invite_and_join, new_room
+    sch = make_school(extra_toml=CONFIG)
+    lea = await sch.login("lea.martin")
+    hugo = await sch.login("hugo.bernard")
+    await befriend(lea, hugo)
+    room = new_room(sch.srv)
+    await create(lea, room, None)
+    await invite_and_join(lea, room, hugo, None)
+    sch.srv.cli("shutdown", "set", S1, "read_only", "--message", SCHOOL_TEXT)
+    await hugo.wait_for(lambda st: st.xml.find(f"{{{NS_POLICY}}}shutdown") is not None, timeout=3)
+    payloads = {
+        "subject": "<subject>Rendez-vous derrière le gymnase</subject>",
+        "reaction": "<reactions xmlns='urn:xmpp:reactions:0' id='x'><reaction>👍</reaction></reactions>",
+        "xhtml": "<html xmlns='http://jabber.org/protocol/xhtml-im'>"
+                 "<body xmlns='http://www.w3.org/1999/xhtml'><p>coucou</p></body></html>",
+    }
+    for name, payload in payloads.items():
+        for to, mtype in ((hugo.bare, "chat"), (room, "groupchat")):
+            mid, ml, mh = f"ro-{name}-{mtype}", lea.mark(), hugo.mark()
+            lea.xmpp.send_raw(f"<message to='{to}' type='{mtype}' id='{mid}'>{payload}</message>")
+            err = await lea.wait_for(lambda st: st["type"] == "error" and st["id"] == mid,
+                                     start=ml, timeout=3, what=f"the refusal of {mid}")
+            assert_kill_switch_refusal(err, fr="tu peux lire, pas écrire", en="read, not write")
+            await barrier(hugo)
+            assert not hugo.matching(lambda st: st["id"] == mid, mh), mid
+    # The owner cannot rename the room, nor give a reason with a removal.
+    r = await configure(lea, room, {"muc#roomconfig_roomname": "Nouveau nom"})
+    assert r["type"] == "error", r
+    assert_kill_switch_refusal(r, fr="tu peux lire, pas écrire", en="read, not write")
+    r = await admin(lea, room, f"<item jid='{hugo.bare}' affiliation='none'><reason>Au revoir</reason></item>")
+    assert r["type"] == "error", r
+    # A chat state is no writing.
+    mh = hugo.mark()
+    lea.xmpp.send_raw(f"<message to='{hugo.bare}' type='chat' id='cs'>"
+                      "<composing xmlns='http://jabber.org/protocol/chatstates'/></message>")
+    await hugo.wait_for(lambda st: st["id"] == "cs", start=mh, timeout=3, what="the chat state")
+
+
 async def test_another_nodes_change_is_found_by_the_running_server(make_school, tmp_path):
     """A change written into the shared database by another node (here a command with its
     own data directory: no signal reaches this server) is applied by the poller."""

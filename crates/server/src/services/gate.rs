@@ -347,6 +347,25 @@ pub fn shutdown_refusal(text: causerie_ent::Text<String>) -> StanzaError {
     err
 }
 
+/// Whether a message says something (what the kill switch stops and the rates count):
+/// any child but the signals that carry no words of the sender's — chat states,
+/// receipts, markers, ids, processing hints, a thread id. A subject, a reaction, XHTML-IM
+/// or any element a client invents count, as a body does.
+fn carries_text(stanza: &Element) -> bool {
+    stanza.children().any(|c| {
+        let ns = c.ns();
+        let signal = matches!(
+            ns.as_str(),
+            "http://jabber.org/protocol/chatstates"
+                | "urn:xmpp:receipts"
+                | "urn:xmpp:chat-markers:0"
+                | "urn:xmpp:sid:0"
+                | "urn:xmpp:hints"
+        ) || (c.name() == "thread" && ns == causerie_proto::ns::CLIENT);
+        !signal
+    })
+}
+
 /// Whether a message carries an end-to-end encrypted payload (OMEMO, OpenPGP).
 fn end_to_end(stanza: &Element) -> bool {
     stanza
@@ -418,7 +437,7 @@ impl Gate<'_> {
             }
         }
         let counted = match class {
-            Class::Chat => stanza.children().any(|c| c.name() == "body"),
+            Class::Chat => carries_text(stanza),
             Class::Subscribe => true,
             _ => false,
         };
@@ -459,15 +478,26 @@ impl Gate<'_> {
         }
     }
 
+    /// Whether `user` may write something others read outside a message (a room's name
+    /// or subject in its configuration, the reason given with a removal or a decline):
+    /// not under his structure's kill switch (`read_only`, `staff_to_families`).
+    pub async fn may_write(&self, user: &str) -> Result<(), StanzaError> {
+        self.policy
+            .view()
+            .await
+            .may_send(user, None)
+            .map_err(shutdown_refusal)
+    }
+
     /// Whether `user` may post `stanza` in a room now: [`Gate::room_post`], not end-to-end
-    /// encrypted when he is a pupil, then, for a message with a body, one of his messages
-    /// a minute.
+    /// encrypted when he is a pupil, then, for a message that says something (a body, a
+    /// subject, a reaction…: not a chat state), one of his messages a minute.
     pub async fn room_message(&self, user: &str, stanza: &Element) -> Result<(), StanzaError> {
         self.room_post(user).await?;
         if end_to_end(stanza) && self.policy.view().await.is_pupil(user) {
             return Err(end_to_end_refused());
         }
-        if !stanza.children().any(|c| c.name() == "body") {
+        if !carries_text(stanza) {
             return Ok(());
         }
         let view = self.policy.view().await;

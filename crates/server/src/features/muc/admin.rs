@@ -97,6 +97,12 @@ pub async fn handle(
     for it in items {
         actions.push(plan(server, live, &members, &requester, it, max_reason)?);
     }
+    // A reason is read by the one removed (or invited): not under the kill switch.
+    if actions.iter().any(|a| match a {
+        Action::Remove { reason, .. } | Action::Add { reason, .. } => reason.is_some(),
+    }) {
+        server.gate().may_write(&session.user).await?;
+    }
     for action in actions {
         match action {
             Action::Remove { user, code, reason } => {

@@ -394,6 +394,7 @@ async fn decline_invitation(
     if let Some(r) = &reason {
         text::check_lines(r, limits.max_subject_chars)
             .map_err(|e| e.stanza_error("La raison", "The reason"))?;
+        server.gate().may_write(user).await?;
     }
     if !server
         .rooms

@@ -316,6 +316,9 @@ pub async fn handle(
     match children.as_slice() {
         [x] if x.is("x", NS_DATA) => match x.attr("type") {
             Some("submit") => {
+                // A name or a description is read by every member: not under the kill
+                // switch.
+                server.gate().may_write(&session.user).await?;
                 let change = parse_config(
                     x,
                     FormLimits {
@@ -340,10 +343,14 @@ pub async fn handle(
             )),
         },
         [d] if d.is("destroy", NS_MUC_OWNER) => {
-            let reason = d.get_child("reason", NS_MUC_OWNER).map(|r| r.text());
+            let reason = d
+                .get_child("reason", NS_MUC_OWNER)
+                .map(|r| r.text())
+                .filter(|r| !r.trim().is_empty());
             if let Some(r) = &reason {
                 text::check_lines(r, limits.max_subject_chars)
                     .map_err(|e| e.stanza_error("La raison", "The reason"))?;
+                server.gate().may_write(&session.user).await?;
             }
             destroy(server, &mut lock, reason.as_deref()).await?;
             Ok(None)
