@@ -168,3 +168,31 @@ async def test_a_blocked_user_cannot_invite_the_blocker_to_a_room(server, make_u
     await a.expect_none(from_room_with(room, "invite"), 0.2, "an invitation from a blocked user", start=ma)
     await a.expect_none(lambda s: isinstance(s, Message) and s.xml.find("{jabber:x:conference}x") is not None,
                         0.1, start=ma)
+
+
+async def test_an_invitation_kept_offline_is_dropped_once_its_inviter_is_blocked(server, make_user, clients):
+    """An invitation waiting while its invitee was away carries its inviter's words: it is
+    decided again when handed over, and someone the invitee has blocked meanwhile does
+    not reach him through it."""
+    A, B = make_user("lea"), make_user("sam")
+    b = await muc_login(clients, B)
+    room = new_room(server)
+    await create(b, room, "Sam", title="Club")
+    mb = b.mark()
+    invite(b, room, A.jid)  # A is offline: the invitation is kept for her
+    await barrier(b)
+    assert not b.matching(lambda s: isinstance(s, Message) and s["type"] == "error", mb)
+    # A connects without presence (nothing kept is handed over yet), blocks B, then
+    # becomes available.
+    a = await clients.login(A, "late", presence=False)
+    assert (await block(a, B.jid))["type"] == "result"
+    ma = a.mark()
+    a.send_presence()
+    await barrier(a)
+    await a.expect_none(from_room_with(room, "invite"), 0.5, "the kept invitation of a blocked inviter",
+                        start=ma)
+    # Unblocked, a new invitation reaches her.
+    assert (await block(a, B.jid, what="unblock"))["type"] == "result"
+    ma = a.mark()
+    invite(b, room, A.jid)
+    await a.wait_for(from_room_with(room, "invite"), start=ma, what="a new invitation")

@@ -10,6 +10,51 @@ use crate::server::Server;
 use crate::services::Verdict;
 use crate::services::gate::{self, Sender};
 
+/// Whether the account whose words a kept room notice carries — the inviter of an
+/// invitation (mediated: the room's `<invite from=…>`; direct: its sender), the decliner
+/// of a decline — may still reach `user` now, as a directed presence would (the rules,
+/// and a block either way); true for a notice that carries nobody's words.
+pub async fn author_still_reaches(server: &Server, user: &str, stanza: &Element) -> bool {
+    const NS_MUC_USER: &str = "http://jabber.org/protocol/muc#user";
+    let x = stanza.get_child("x", NS_MUC_USER);
+    let author = x
+        .and_then(|x| {
+            x.get_child("invite", NS_MUC_USER)
+                .or_else(|| x.get_child("decline", NS_MUC_USER))
+        })
+        .and_then(|e| e.attr("from"))
+        .or_else(|| super::muc::invite::direct_room(server, stanza).and(stanza.attr("from")));
+    let Some(author) = author.and_then(|a| Jid::new(a).ok()) else {
+        return true;
+    };
+    if author.domain().as_str() != server.domain {
+        return false;
+    }
+    let Some(sender) = author.node().map(|n| n.to_string()) else {
+        return true;
+    };
+    if sender == user {
+        return true;
+    }
+    let full = author.to_bare().to_string();
+    matches!(
+        server
+            .gate()
+            .decide(
+                &Sender {
+                    user: &sender,
+                    full: &full,
+                    session: None,
+                },
+                user,
+                None,
+                gate::Class::Directed { available: true },
+            )
+            .await,
+        Verdict::Deliver(_)
+    )
+}
+
 /// The gate's decision now for a kept `stanza` to `user` from another of our accounts
 /// (its `from`); None when it is not from one of our accounts (a room, the server, an
 /// invitation: see [`still_deliverable`]).

@@ -419,22 +419,26 @@ pub async fn undelivered(server: &Server, session: &Session, mut stanza: Element
 }
 
 /// Whether a stanza kept while `session`'s account was offline may still be delivered:
-/// an invitation to a room only while the invitee is still a member of it; another one
-/// from another account is decided again by the gate with the rules in force now (its
-/// sender may have changed class meanwhile); one the server or a room composed goes.
+/// an invitation to a room only while the invitee is still a member of it and the inviter
+/// may still reach him; a decline only while the decliner may still reach the inviter;
+/// another one from another account is decided again by the gate with the rules in force
+/// now (its sender may have changed class, or been blocked, meanwhile); one the server or
+/// a room composed goes.
 pub async fn still_deliverable(server: &Server, session: &Session, stanza: &Element) -> bool {
     // An invitation (from the room, or a direct one from the inviter): while the invitee
-    // is still a member (the rooms' policy decided it when he was invited).
+    // is still a member (the rooms' policy decided it when he was invited) and the
+    // inviter, whose words it carries, may still reach him.
     if let Some(room) = super::muc::invite::invitation_room(server, stanza) {
-        return super::muc::invite::still_member(server, &session.user, &room).await;
+        return super::muc::invite::still_member(server, &session.user, &room).await
+            && super::kept::author_still_reaches(server, &session.user, stanza).await;
     }
     let Some(from) = stanza.attr("from").and_then(|f| Jid::new(f).ok()) else {
         return false;
     };
     let domain = from.domain().as_str();
     if domain == server.muc_domain() {
-        // The room's other notices (a decline, a removal).
-        return true;
+        // The room's other notices (a removal; a decline, with the decliner's words).
+        return super::kept::author_still_reaches(server, &session.user, stanza).await;
     }
     if domain != server.domain {
         return false;
