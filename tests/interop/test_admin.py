@@ -265,6 +265,25 @@ async def test_sessions_show_their_transport_and_disconnect_closes_them(make_sch
     assert rows[0]["action"] == "user.disconnect" and rows[0]["before"] == {"sessions": 2}
 
 
+def test_guesses_sent_at_once_are_not_all_checked(make_server):
+    """The lockout per login (5 failures in 15 minutes) holds against guesses sent all at
+    once: while one is being checked, another for the same login is refused unchecked."""
+    from concurrent.futures import ThreadPoolExecutor
+    srv = make_server()
+    srv.add_user("root", "right-password")
+    srv.cli("admin", "add", "root", "--super")
+    api = Api(srv)
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        answers = list(pool.map(
+            lambda i: api._call("POST", "/login", {"login": "root", "password": f"wrong{i}"}),
+            range(24)))
+    codes = [a["error"]["code"] for _, a, _ in answers]
+    checked = codes.count("bad-credentials")
+    assert checked <= 5, f"{checked} guesses checked at once: {codes}"
+    assert set(codes) <= {"bad-credentials", "busy", "locked-out"}, codes
+    assert all(status in (401, 429) for status, _, _ in answers)
+
+
 def test_console_login_failures_are_slowed_down_per_address(make_server):
     """Wrong passwords for many different logins (each below its own lockout) from one address
     wait longer and longer, as XMPP's SASL failures do; a success resets the penalty."""

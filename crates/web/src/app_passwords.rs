@@ -103,7 +103,9 @@ async fn handle(
     body: axum::body::Bytes,
     sso: bool,
 ) -> Result<Response, ApiError> {
-    let ip = peer.map(|axum::Extension(axum::extract::ConnectInfo(a))| a.ip());
+    let ip = peer.map(|axum::Extension(axum::extract::ConnectInfo(a))| {
+        crate::websocket::client_address(&server, a, &headers)
+    });
     auth::check_origin(&headers, server.config().listen.http_behind_tls_proxy)?;
     let b: Body = if body.is_empty() {
         Body::default()

@@ -32,7 +32,9 @@ pub async fn export(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let ip = peer.map(|axum::Extension(axum::extract::ConnectInfo(a))| a.ip());
+    let ip = peer.map(|axum::Extension(axum::extract::ConnectInfo(a))| {
+        crate::websocket::client_address(&server, a, &headers)
+    });
     auth::check_origin(&headers, server.config().listen.http_behind_tls_proxy)?;
     let b: ExportBody = parse_body(&body)?;
     let login = auth::check_user_password(&server, &b.login, &b.password, ip).await?;
@@ -70,7 +72,12 @@ pub async fn export_portal(
 
 /// The export of `login`, audited, as a download.
 async fn answer(server: &causerie_server::Server, login: String) -> Result<Response, ApiError> {
-    let doc = causerie_server::export::export(server, &login).await?;
+    let doc = causerie_server::export::export(
+        server,
+        &login,
+        causerie_server::export::Conversations::Included,
+    )
+    .await?;
     server
         .store()
         .audit(&NewAudit {

@@ -40,6 +40,54 @@ pub const LOCKOUT_WINDOW_MS: i64 = 15 * 60 * 1000;
 /// work). [`idle_expired`] allows for it.
 pub const TOUCH_EVERY_MS: i64 = 60 * 1000;
 
+/// The logins whose password is being checked now (console login, data export, app
+/// passwords' own door). The lockout reads the failures recorded before the check and
+/// records one after it: guesses sent at once for one login were all checked before
+/// any was recorded (a review checked 40 in one burst). A second check for a login
+/// while one runs is refused without being made ([`InFlight::claim`]).
+static IN_FLIGHT: std::sync::LazyLock<std::sync::Mutex<std::collections::HashSet<String>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// A login's place in [`IN_FLIGHT`], given back when dropped.
+struct InFlight(String);
+
+impl InFlight {
+    fn claim(login: &str) -> Result<InFlight, ApiError> {
+        let mut set = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
+        if !set.insert(login.to_string()) {
+            return Err(ApiError {
+                retry_after_s: Some(1),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "busy",
+                    "Une autre tentative est en cours pour cet identifiant : réessayez dans un instant.",
+                    "Another attempt for this login is under way: try again in a moment.",
+                )
+            });
+        }
+        Ok(InFlight(login.to_string()))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        IN_FLIGHT
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.0);
+    }
+}
+
+/// The client's address for the per-address slowdown: behind the TLS proxy, the one it
+/// forwarded (as for WebSocket connections), else the peer's.
+fn client_ip(
+    server: &Server,
+    peer: Option<std::net::SocketAddr>,
+    headers: &HeaderMap,
+) -> Option<std::net::IpAddr> {
+    peer.map(|p| crate::websocket::client_address(server, p, headers))
+}
+
 /// Whether a request at `now` must write the session's `last_seen` (see [`TOUCH_EVERY_MS`]).
 fn needs_touch(last_seen_ms: i64, now: i64) -> bool {
     now - last_seen_ms >= TOUCH_EVERY_MS
@@ -164,6 +212,7 @@ pub(crate) async fn check_user_password(
         return Err(bad_credentials());
     }
     let login = causerie_server::auth::localpart(raw).unwrap_or_else(|| raw.to_lowercase());
+    let _checking = InFlight::claim(&login)?;
     let now = now_ms();
     let failures = server
         .store()
@@ -925,8 +974,10 @@ struct LoginBody {
     password: String,
 }
 
-fn session_cookie(server: &Server, token: &str, max_age_s: i64) -> HeaderValue {
-    let secure = if server.config().listen.http_behind_tls_proxy {
+fn session_cookie(server: &Server, token: &str, max_age_s: i64, over_tls: bool) -> HeaderValue {
+    // Over the server's own HTTPS listener too: a cookie is not bound to a port, and the
+    // browser would send it in clear to the HTTP listener of the same host.
+    let secure = if over_tls || server.config().listen.http_behind_tls_proxy {
         "; Secure"
     } else {
         ""
@@ -948,10 +999,15 @@ fn session_cookie(server: &Server, token: &str, max_age_s: i64) -> HeaderValue {
 pub async fn login(
     State(server): State<AppState>,
     peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    tls: Option<axum::Extension<crate::https::OverTls>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let ip = peer.map(|axum::Extension(axum::extract::ConnectInfo(a))| a.ip());
+    let ip = client_ip(
+        &server,
+        peer.map(|axum::Extension(axum::extract::ConnectInfo(a))| a),
+        &headers,
+    );
     check_origin(&headers, server.config().listen.http_behind_tls_proxy)?;
     let b: LoginBody = parse_body(&body)?;
     let raw = b.login.trim();
@@ -970,6 +1026,7 @@ pub async fn login(
         ));
     }
     let login = causerie_server::auth::localpart(raw).unwrap_or_else(|| raw.to_lowercase());
+    let checking = InFlight::claim(&login)?;
     let now = now_ms();
     let failures = server
         .store()
@@ -1020,6 +1077,7 @@ pub async fn login(
     // them at full speed by logging in between guesses) nor counted as a failure (the
     // caller did not guess wrong; he is answered 403, not slowed down).
     server.store().clear_admin_failures(&login).await?;
+    drop(checking);
     check_account(&server, &login).await?;
     let dir = server.directory().await;
     let Some(role) = role_of(&server, &dir, &login).await? else {
@@ -1063,21 +1121,27 @@ pub async fn login(
     let mut resp = axum::Json(body).into_response();
     resp.headers_mut().insert(
         header::SET_COOKIE,
-        session_cookie(&server, &token, max_ms / 1000),
+        session_cookie(&server, &token, max_ms / 1000, tls.is_some()),
     );
     Ok(resp)
 }
 
 /// `POST /admin/api/logout`.
-pub async fn logout(State(server): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+pub async fn logout(
+    State(server): State<AppState>,
+    tls: Option<axum::Extension<crate::https::OverTls>>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
     server
         .store()
         .delete_admin_session(&caller.token_hash)
         .await?;
     tracing::info!(login = %caller.login, "admin logged out");
     let mut resp = StatusCode::NO_CONTENT.into_response();
-    resp.headers_mut()
-        .insert(header::SET_COOKIE, session_cookie(&server, "", 0));
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        session_cookie(&server, "", 0, tls.is_some()),
+    );
     Ok(resp)
 }
 
