@@ -31,9 +31,25 @@ fn iso(ms: i64) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// Which conversations an export holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conversations {
+    /// All of his (the person himself, with his password).
+    Included,
+    /// None: an administrator asks for it on his behalf. Reading someone's messages
+    /// is the safety staff's, under a grant with a reason, bounded in time, each reading
+    /// audited (docs/safety.md « Accès aux archives »); the export does not go around
+    /// it. `archive` and `offline_messages` are then null and `conversations` says why.
+    Withheld,
+}
+
 /// Everything the server keeps that is `login`'s (see the module docs), or
 /// Err(NotFound) when he has no account.
-pub async fn export(server: &Server, login: &str) -> Result<Value, StoreError> {
+pub async fn export(
+    server: &Server,
+    login: &str,
+    conversations: Conversations,
+) -> Result<Value, StoreError> {
     let store = &server.store;
     if !store.account_exists(login).await? {
         return Err(StoreError::NotFound);
@@ -82,40 +98,13 @@ pub async fn export(server: &Server, login: &str) -> Result<Value, StoreError> {
         .into_iter()
         .map(|p| json!({"name": p.name, "namespace": p.namespace, "xml": p.xml}))
         .collect();
-    let offline: Vec<Value> = store
-        .offline_messages(login)
-        .await?
-        .into_iter()
-        .map(|m| json!({"time": iso(m.stamp_ms), "stanza": m.stanza}))
-        .collect();
-    // The whole one-to-one archive, oldest first, page by page.
-    let mut archive = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = store
-            .account_archive_page(
-                login,
-                &ArchiveQuery {
-                    after_id: after.clone(),
-                    max: PAGE,
-                    ..ArchiveQuery::default()
-                },
-            )
-            .await?;
-        for m in &page.messages {
-            archive.push(json!({
-                "id": m.stanza_id,
-                "with": m.with,
-                "direction": if m.outgoing { "sent" } else { "received" },
-                "time": iso(m.stamp_ms),
-                "stanza": m.stanza,
-            }));
+    let (offline, archive) = match conversations {
+        Conversations::Included => {
+            let (o, a) = conversations_of(store, login).await?;
+            (Value::Array(o), Value::Array(a))
         }
-        match page.messages.last() {
-            Some(last) if !page.complete => after = Some(last.stanza_id.clone()),
-            _ => break,
-        }
-    }
+        Conversations::Withheld => (Value::Null, Value::Null),
+    };
     let rooms: Vec<Value> = store
         .rooms_of(login)
         .await?
@@ -164,6 +153,10 @@ pub async fn export(server: &Server, login: &str) -> Result<Value, StoreError> {
         "vcard": store.vcard(login).await?,
         "pep": pep,
         "private": private,
+        "conversations": match conversations {
+            Conversations::Included => "included",
+            Conversations::Withheld => "withheld: an administrator's export holds no messages; the person exports them himself, and the safety staff read them under a grant",
+        },
         "offline_messages": offline,
         "archive": archive,
         "rooms": rooms,
@@ -171,4 +164,46 @@ pub async fn export(server: &Server, login: &str) -> Result<Value, StoreError> {
         "files": files,
         "last_logout": last_logout,
     }))
+}
+
+/// `login`'s offline messages and his whole one-to-one archive, oldest first.
+async fn conversations_of(
+    store: &causerie_store::Store,
+    login: &str,
+) -> Result<(Vec<Value>, Vec<Value>), StoreError> {
+    let offline: Vec<Value> = store
+        .offline_messages(login)
+        .await?
+        .into_iter()
+        .map(|m| json!({"time": iso(m.stamp_ms), "stanza": m.stanza}))
+        .collect();
+    // The whole one-to-one archive, oldest first, page by page.
+    let mut archive = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .account_archive_page(
+                login,
+                &ArchiveQuery {
+                    after_id: after.clone(),
+                    max: PAGE,
+                    ..ArchiveQuery::default()
+                },
+            )
+            .await?;
+        for m in &page.messages {
+            archive.push(json!({
+                "id": m.stanza_id,
+                "with": m.with,
+                "direction": if m.outgoing { "sent" } else { "received" },
+                "time": iso(m.stamp_ms),
+                "stanza": m.stanza,
+            }));
+        }
+        match page.messages.last() {
+            Some(last) if !page.complete => after = Some(last.stanza_id.clone()),
+            _ => break,
+        }
+    }
+    Ok((offline, archive))
 }

@@ -269,7 +269,12 @@ pub async fn export(
     let admin: UserAdmin = caller
         .user(&server, &*server.directory().await, &login)
         .await?;
-    let doc = causerie_server::export::export(&server, admin.login()).await?;
+    let doc = causerie_server::export::export(
+        &server,
+        admin.login(),
+        causerie_server::export::Conversations::Withheld,
+    )
+    .await?;
     server
         .store()
         .audit(&NewAudit {
