@@ -188,3 +188,44 @@ def test_descriptor_reserve_keeps_the_server_reachable(make_server):
         for s in flood:
             s.close()
         bound.close()
+
+
+def test_an_http_request_cut_short_is_closed_at_the_deadline_and_counted_until_then(make_server):
+    """A client that sends the start of an HTTP request and then nothing (slowloris) keeps
+    its connection only until the deadline before authentication, and counts among its
+    address's unauthenticated connections until its headers are complete. (From the
+    second loopback address: the harness's own probes come from the first.)"""
+    srv = make_server(limits={"unauthenticated_per_address": 3, "unauthenticated_timeout_secs": 3})
+    half = []
+    try:
+        t0 = time.monotonic()
+        for _ in range(3):
+            s = open_idle(srv.host, srv.http_port, OTHER_ADDRESS)
+            s.sendall(f"GET / HTTP/1.1\r\nHost: {srv.host}\r\n".encode())
+            half.append(s)
+        time.sleep(0.5)
+        # The address's three places are taken: a fourth connection is closed at once.
+        beyond = open_idle(srv.host, srv.http_port, OTHER_ADDRESS)
+        half.append(beyond)
+        assert closed_within(beyond, 2), "the half-sent requests no longer counted"
+        # At the deadline, the half-sent requests are closed.
+        for s in half[:3]:
+            assert closed_within(s, 8 - (time.monotonic() - t0)), "a half-sent request kept"
+        assert time.monotonic() - t0 <= 8
+        # The same over HTTPS, after its handshake.
+        import ssl
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        t1 = time.monotonic()
+        tls = ctx.wrap_socket(open_idle(srv.host, srv.https_port), server_hostname="localhost")
+        half.append(tls)
+        tls.sendall(f"GET / HTTP/1.1\r\nHost: {srv.host}\r\n".encode())
+        assert closed_within(tls, 8), "a half-sent request over HTTPS kept"
+        assert time.monotonic() - t1 <= 8
+        # A whole request is served as usual.
+        with urllib.request.urlopen(f"http://{srv.host}:{srv.http_port}/healthz", timeout=5) as r:
+            assert r.status == 200
+    finally:
+        for s in half:
+            s.close()

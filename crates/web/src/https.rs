@@ -11,6 +11,7 @@
 //! the WebSocket endpoint reads (a confidential channel: PLAIN is offered, and
 //! host-meta advertises `wss`).
 
+use crate::header_deadline::HeaderDeadline;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,12 +31,12 @@ pub struct OverTls;
 
 /// Connections whose TLS handshake completed, for axum.
 struct TlsListener {
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    ready: mpsc::Receiver<(HeaderDeadline<TlsStream<TcpStream>>, SocketAddr)>,
     local: SocketAddr,
 }
 
 impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
+    type Io = HeaderDeadline<TlsStream<TcpStream>>;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
@@ -111,11 +112,14 @@ pub async fn serve(
             };
             let (acceptor, tx) = (acceptor.clone(), tx.clone());
             tokio::spawn(async move {
+                let until = tokio::time::Instant::now() + deadline;
                 let handshake = tokio::time::timeout(deadline, acceptor.accept(socket)).await;
-                drop(ticket);
                 match handshake {
                     Ok(Ok(tls)) => {
-                        let _ = tx.send((tls, peer)).await;
+                        // Its first request's headers, whole, by the same deadline; its
+                        // place among its address's is kept until then.
+                        let conn = HeaderDeadline::new(tls, until, Some(ticket));
+                        let _ = tx.send((conn, peer)).await;
                     }
                     Ok(Err(e)) => tracing::debug!(%peer, error = %e, "HTTPS handshake failed"),
                     Err(_) => tracing::debug!(%peer, "HTTPS handshake timed out"),

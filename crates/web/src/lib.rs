@@ -16,6 +16,7 @@ pub mod client;
 pub mod directory_api;
 mod download;
 pub mod export;
+mod header_deadline;
 pub mod https;
 mod portal_session;
 pub mod sso;
@@ -118,11 +119,14 @@ pub async fn serve(
             let tx = tx.clone();
             tokio::spawn(async move {
                 // `peek`, not `readable` (which may say so before any byte came).
+                let until = tokio::time::Instant::now() + deadline;
                 let mut first = [0u8; 1];
                 let spoke = tokio::time::timeout(deadline, socket.peek(&mut first)).await;
-                drop(ticket);
                 if matches!(spoke, Ok(Ok(n)) if n > 0) {
-                    let _ = tx.send((socket, peer)).await;
+                    // Its first request's headers, whole, by the same deadline; its place
+                    // among its address's is kept until then (header_deadline.rs).
+                    let conn = header_deadline::HeaderDeadline::new(socket, until, Some(ticket));
+                    let _ = tx.send((conn, peer)).await;
                 }
             });
         }
@@ -145,12 +149,15 @@ pub async fn serve(
 
 /// The HTTP listener's connections that have said something, for axum.
 struct PlainListener {
-    ready: tokio::sync::mpsc::Receiver<(tokio::net::TcpStream, SocketAddr)>,
+    ready: tokio::sync::mpsc::Receiver<(
+        header_deadline::HeaderDeadline<tokio::net::TcpStream>,
+        SocketAddr,
+    )>,
     local: SocketAddr,
 }
 
 impl axum::serve::Listener for PlainListener {
-    type Io = tokio::net::TcpStream;
+    type Io = header_deadline::HeaderDeadline<tokio::net::TcpStream>;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {

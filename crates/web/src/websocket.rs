@@ -62,7 +62,10 @@ pub async fn upgrade(
     let max = server.config().limits.max_stanza_bytes + 1024;
     let secure =
         tls.is_some() || server.config().listen.http_behind_tls_proxy || peer.ip().is_loopback();
+    // A frame is buffered whole before the message's size is checked: bound it too
+    // (the library's default frame is 16 MiB, held by a connection not logged in).
     ws.max_message_size(max)
+        .max_frame_size(max)
         .on_upgrade(move |socket| async move {
             let transport = WsTransport::new(socket, limits(&server));
             causerie_server::c2s::serve_transport(server, transport, peer, secure, ticket).await;
@@ -73,7 +76,7 @@ pub async fn upgrade(
 /// The client's address for the per-address count: behind the TLS proxy
 /// (`listen.http_behind_tls_proxy`, the proxy on loopback), the last address the proxy
 /// added to `X-Forwarded-For` (or its `X-Real-IP`); else the peer's.
-fn client_address(server: &Server, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+pub(crate) fn client_address(server: &Server, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
     if !(server.config().listen.http_behind_tls_proxy && peer.ip().is_loopback()) {
         return peer.ip();
     }
