@@ -29,7 +29,8 @@ const SHA1: &str = "sha1";
 const SHA256: &str = "sha256";
 
 /// Inserts or replaces the credential rows of account `id`, and deletes its XEP-0484
-/// FAST tokens: a new password ends the logins the former one gave (fast.rs).
+/// FAST tokens and console sessions: a new password ends the logins the former one gave
+/// (fast.rs, admin/console_sessions.rs).
 pub(crate) async fn write_credentials(
     tx: &mut sqlx::AnyConnection,
     id: i64,
@@ -39,6 +40,14 @@ pub(crate) async fn write_credentials(
         .bind(id)
         .execute(&mut *tx)
         .await?;
+    // The console's sessions opened with the old password end with it (a password is
+    // changed because it leaked).
+    sqlx::query(
+        "DELETE FROM admin_sessions WHERE login = (SELECT username FROM accounts WHERE id = $1)",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
     for (hash, cred) in [(SHA1, &creds.sha1), (SHA256, &creds.sha256)] {
         sqlx::query(
             "INSERT INTO scram_credentials \

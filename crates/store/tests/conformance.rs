@@ -4262,6 +4262,19 @@ async fn admin_sessions_and_login_failures(store: &Store) {
         store.delete_admin_sessions_of("marc.roux").await.unwrap(),
         0
     );
+    // A new password ends the sessions opened with the old one (anne.durand's account).
+    if !store.account_exists("anne.durand").await.unwrap() {
+        store
+            .create_account("anne.durand", &creds(1))
+            .await
+            .unwrap();
+    }
+    store
+        .set_credentials("anne.durand", &creds(2))
+        .await
+        .unwrap();
+    assert_eq!(store.admin_session(&other.token_hash).await.unwrap(), None);
+    store.create_admin_session(&other).await.unwrap();
     store.delete_admin_session(&other.token_hash).await.unwrap();
 
     for at in [10, 20, 30] {
