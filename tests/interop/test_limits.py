@@ -40,50 +40,18 @@ async def test_stanza_size_limit(make_server):
         await b.disconnect()
 
 
-def test_unterminated_oversized_stanza(make_server):
-    """The limit applies while the stanza is still being received: the server
-    must not buffer an endless stanza."""
-    srv = make_server(limits={"max_stanza_bytes": 10000})
-    A = srv.add_user("alice", "pw-a")
-    c = raw.login_server(srv, A, "endless")
-    try:
-        c.send(f"<message to='{A.jid}' type='chat'><body>")
-        cond = None
-        sent = 0
-        for _ in range(150):  # up to 300 KB, 30x the limit
-            if not c.try_send("z" * 2000):
-                break
-            sent += 2000
-            try:
-                c.recv(timeout=0.02)
-            except RawTimeout:
-                continue
-            except StreamClosed as e:
-                cond = e.condition
-                break
-        if cond is None and c.stream_error is None:
-            try:
-                cond = c.expect_stream_error(5)
-            except StreamClosed as e:
-                cond = e.condition
-        cond = cond or c.stream_error
-        assert cond == "policy-violation", f"after {sent} bytes of body: stream error {cond!r}"
-        assert sent < 200_000, f"server accepted {sent} bytes of a stanza limited to 10000"
-    finally:
-        c.close()
-
-
-def _pad_until_refused(c: RawClient, opening: str, limit: int) -> tuple[str | None, int]:
-    """Sends `opening` then attributes, never closing the tag; the stream error and how
-    many bytes went before it."""
+def _send_until_refused(c: RawClient, opening: str, piece, most: int) -> tuple[str | None, int]:
+    """Sends `opening`, then `piece(k)` for k = 0, 1, … (never ending what it opened)
+    until the server ends the stream or `most` bytes went; the stream error and how many
+    bytes went before it."""
     c.send(opening)
-    cond, sent, n = None, 0, 0
-    while sent < 40 * limit:
-        piece = "".join(f" a{i}='1'" for i in range(n, n + 200))
-        n += 200
-        if not c.try_send(piece):
+    cond, sent, k = None, 0, 0
+    while sent < most:
+        data = piece(k)
+        k += 1
+        if not c.try_send(data):
             break
-        sent += len(piece)
+        sent += len(data)
         try:
             c.recv(timeout=0.02)
         except RawTimeout:
@@ -97,6 +65,30 @@ def _pad_until_refused(c: RawClient, opening: str, limit: int) -> tuple[str | No
         except StreamClosed as e:
             cond = e.condition
     return cond or c.stream_error, sent
+
+
+def test_unterminated_oversized_stanza(make_server):
+    """The limit applies while the stanza is still being received: the server
+    must not buffer an endless stanza."""
+    srv = make_server(limits={"max_stanza_bytes": 10000})
+    A = srv.add_user("alice", "pw-a")
+    c = raw.login_server(srv, A, "endless")
+    try:
+        # up to 300 KB, 30x the limit
+        cond, sent = _send_until_refused(
+            c, f"<message to='{A.jid}' type='chat'><body>", lambda _: "z" * 2000, 300_000)
+        assert cond == "policy-violation", f"after {sent} bytes of body: stream error {cond!r}"
+        assert sent < 200_000, f"server accepted {sent} bytes of a stanza limited to 10000"
+    finally:
+        c.close()
+
+
+def _pad_until_refused(c: RawClient, opening: str, limit: int) -> tuple[str | None, int]:
+    """Sends `opening` then attributes, never closing the tag; the stream error and how
+    many bytes went before it."""
+    return _send_until_refused(
+        c, opening, lambda k: "".join(f" a{i}='1'" for i in range(200 * k, 200 * k + 200)),
+        40 * limit)
 
 
 def test_a_tag_padded_with_attributes_before_login_is_refused_while_it_comes(make_server):

@@ -612,13 +612,7 @@ impl<T: Transport> Conn<T> {
                     escape(&too_soon_text(wait))
                 ))
                 .await?;
-                self.auth_failures += 1;
-                if self.auth_failures >= MAX_AUTH_ATTEMPTS {
-                    return Err(End::Error(
-                        "policy-violation",
-                        Some("too many authentication failures".into()),
-                    ));
-                }
+                self.failed_once()?;
                 continue;
             }
             let step = match decoded {
@@ -728,13 +722,7 @@ impl<T: Transport> Conn<T> {
                         escape(&e.to_string())
                     ))
                     .await?;
-                    self.auth_failures += 1;
-                    if self.auth_failures >= MAX_AUTH_ATTEMPTS {
-                        return Err(End::Error(
-                            "policy-violation",
-                            Some("too many authentication failures".into()),
-                        ));
-                    }
+                    self.failed_once()?;
                 }
                 Some(Step::Challenge(..)) => unreachable!("challenge() never returns a challenge"),
             }

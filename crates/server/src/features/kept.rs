@@ -38,21 +38,40 @@ pub async fn author_still_reaches(server: &Server, user: &str, stanza: &Element)
     }
     let full = author.to_bare().to_string();
     matches!(
-        server
-            .gate()
-            .decide(
-                &Sender {
-                    user: &sender,
-                    full: &full,
-                    session: None,
-                },
-                user,
-                None,
-                gate::Class::Directed { available: true },
-            )
-            .await,
+        decide(
+            server,
+            &sender,
+            &full,
+            user,
+            gate::Class::Directed { available: true }
+        )
+        .await,
         Verdict::Deliver(_)
     )
+}
+
+/// The gate's decision now for a stanza of `class` from our account `sender` (at `full`)
+/// to `user`, from no session (it was kept).
+async fn decide(
+    server: &Server,
+    sender: &str,
+    full: &str,
+    user: &str,
+    class: gate::Class<'_>,
+) -> Verdict {
+    server
+        .gate()
+        .decide(
+            &Sender {
+                user: sender,
+                full,
+                session: None,
+            },
+            user,
+            None,
+            class,
+        )
+        .await
 }
 
 /// The gate's decision now for a kept `stanza` to `user` from another of our accounts
@@ -68,19 +87,5 @@ pub async fn decided_again(server: &Server, user: &str, stanza: &Element) -> Opt
     }
     let sender = from.node()?.to_string();
     let full = from.to_string();
-    Some(
-        server
-            .gate()
-            .decide(
-                &Sender {
-                    user: &sender,
-                    full: &full,
-                    session: None,
-                },
-                user,
-                None,
-                gate::classify(stanza),
-            )
-            .await,
-    )
+    Some(decide(server, &sender, &full, user, gate::classify(stanza)).await)
 }
