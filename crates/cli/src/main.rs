@@ -1087,6 +1087,11 @@ async fn archive(cmd: ArchiveCommand, config: &Config) -> Result<()> {
         ArchiveCommand::Purge => {
             let store = open_store(config).await?;
             let n = causerie_server::services::retention::purge_now(&store, &config.archive).await;
+            let rooms = causerie_server::services::retention::purge_rooms_now(
+                &store,
+                config.muc.archive_retention_days,
+            )
+            .await;
             // Departed users first: their shared files go with the files' purge.
             let classes =
                 causerie_server::services::retention::purge_classes_now(&store, &config.archive)
@@ -1099,6 +1104,7 @@ async fn archive(cmd: ArchiveCommand, config: &Config) -> Result<()> {
                 signal(config).await;
             }
             println!("{} archived messages purged", n?);
+            println!("{} room messages purged", rooms?);
             println!("{} shared files purged", files?);
             println!("{} closed reports purged", classes.reports);
             println!("{} audit log rows purged", classes.audit_rows);

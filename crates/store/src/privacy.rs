@@ -135,7 +135,11 @@ pub(crate) async fn secure_delete(conn: &mut sqlx::AnyConnection, backend: Backe
 
 /// Runs `sql` (a DELETE whose last parameter `$n` is the chunk size) until a chunk
 /// deletes fewer rows than the chunk; returns the total.
-async fn delete_in_chunks(store: &Store, sql: &'static str, before_ms: i64) -> Result<u64> {
+pub(crate) async fn delete_in_chunks(
+    store: &Store,
+    sql: &'static str,
+    before_ms: i64,
+) -> Result<u64> {
     let mut conn = store.pool().acquire().await?;
     secure_delete(&mut conn, store.backend()).await;
     let mut total = 0;

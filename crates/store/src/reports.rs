@@ -262,16 +262,21 @@ async fn around(
                     .await?;
             Ok(placed.into_iter().map(|p| account_copy(me, p)).collect())
         }
-        Source::Room { name, domain } => {
+        Source::Room {
+            name,
+            domain,
+            since_ms,
+        } => {
             let (cmp, order) = if before { ("<", "DESC") } else { (">", "ASC") };
             let sql = format!(
                 "SELECT id, stanza_id, sender, stanza, stamp_ms FROM room_archive \
-                 WHERE room = $1 AND id {cmp} $2 ORDER BY id {order} LIMIT $3"
+                 WHERE room = $1 AND id {cmp} $2 AND stamp_ms >= $4 ORDER BY id {order} LIMIT $3"
             );
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(name.clone())
                 .bind(row)
                 .bind(limit)
+                .bind(*since_ms)
                 .fetch_all(&mut **tx)
                 .await?;
             rows.iter().map(|r| room_copy(r, domain)).collect()
@@ -287,8 +292,14 @@ enum Source {
         me: String,
         with: String,
     },
-    /// A room's, by name; `domain` to make its senders' bare JIDs.
-    Room { name: String, domain: String },
+    /// A room's, by name; `domain` to make its senders' bare JIDs; from `since_ms` on,
+    /// when the reporter was made a member (what he may read of it: a report never shows
+    /// the school a conversation its reporter could not read, docs/safety.md).
+    Room {
+        name: String,
+        domain: String,
+        since_ms: i64,
+    },
 }
 
 /// A message of the reporter's archive (`me`, his bare JID): sent by him, or by the other
@@ -336,13 +347,18 @@ impl Source {
             )
             .await?
             .map(|p| account_copy(me, p))),
-            Source::Room { name, domain } => {
+            Source::Room {
+                name,
+                domain,
+                since_ms,
+            } => {
                 let row = sqlx::query(
                     "SELECT id, stanza_id, sender, stanza, stamp_ms FROM room_archive \
-                     WHERE room = $1 AND stanza_id = $2",
+                     WHERE room = $1 AND stanza_id = $2 AND stamp_ms >= $3",
                 )
                 .bind(name.clone())
                 .bind(stanza_id.to_owned())
+                .bind(*since_ms)
                 .fetch_optional(&mut **tx)
                 .await?;
                 row.map(|r| room_copy(&r, domain)).transpose()
@@ -438,17 +454,17 @@ impl ReportStore for Store {
                 )
             }
             ReportTarget::Room { name } => {
-                let member: Option<i64> = sqlx::query_scalar(
-                    "SELECT m.account_id FROM room_members m JOIN rooms r ON r.id = m.room_id \
+                let member_since: Option<i64> = sqlx::query_scalar(
+                    "SELECT m.added_ms FROM room_members m JOIN rooms r ON r.id = m.room_id \
                      WHERE r.name = $1 AND m.account_id = $2",
                 )
                 .bind(name.clone())
                 .bind(owner)
                 .fetch_optional(&mut *tx)
                 .await?;
-                if member.is_none() {
+                let Some(since_ms) = member_since else {
                     return Ok(ReportOutcome::NoContact);
-                }
+                };
                 if report.stanza_ids.is_empty() {
                     return Ok(ReportOutcome::UnknownMessage);
                 }
@@ -456,6 +472,7 @@ impl ReportStore for Store {
                     Source::Room {
                         name: name.clone(),
                         domain,
+                        since_ms,
                     },
                     Some(name.clone()),
                 )
@@ -471,6 +488,11 @@ impl ReportStore for Store {
             let Some(mut found) = source.find(&mut tx, self, id).await? else {
                 return Ok(ReportOutcome::UnknownMessage);
             };
+            // Never the reporter's own message (its deletion would erase his own words
+            // from the other's archive).
+            if found.message.sender == report.reporter_jid {
+                return Ok(ReportOutcome::UnknownMessage);
+            }
             if let Source::Room { .. } = source {
                 // Every reported message of a room is of one sender, not the reporter.
                 if found.message.sender == report.reporter_jid

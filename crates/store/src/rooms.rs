@@ -598,11 +598,15 @@ impl RoomStore for Store {
     }
 
     async fn purge_archive(&self, before_ms: i64) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM room_archive WHERE stamp_ms < $1")
-            .bind(before_ms)
-            .execute(self.pool())
-            .await?;
-        Ok(done.rows_affected())
+        // For real (secure_delete on SQLite: the purged text is overwritten in the file),
+        // in chunks so that a year's purge does not hold the write lock at once.
+        crate::privacy::delete_in_chunks(
+            self,
+            "DELETE FROM room_archive WHERE id IN (SELECT id FROM room_archive \
+             WHERE stamp_ms < $1 LIMIT $2)",
+            before_ms,
+        )
+        .await
     }
 }
 

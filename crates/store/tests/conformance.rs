@@ -366,6 +366,7 @@ conformance! {
     raw: [
         account_archive_purge_deletes_rows_per_structure,
         closed_reports_and_old_audit_rows_are_purged,
+        room_archive_purge_is_for_real,
         departed_users_are_purged_with_their_data,
     ],
 }
@@ -5905,6 +5906,18 @@ async fn reports_copy_context_from_the_reporters_archive_only(store: &Store) {
     // Another person's message (ben's m99 with cloe), or one with someone else than the
     // reported person (m2 is with cloe), cannot be reported: nothing is stored.
     store.write_archives(&[], &entries).await.unwrap();
+    // Her own message (m2, which she sent to cloe) cannot be reported as cloe's.
+    assert_eq!(
+        store
+            .create_report(
+                &new_report("ana", person_target("cloe"), &["m2"], 10_000),
+                2,
+                5
+            )
+            .await
+            .unwrap(),
+        ReportOutcome::UnknownMessage
+    );
     for (target, ids) in [
         (person_target("cloe"), ["m99"]),
         (person_target("ben"), ["m2"]),
@@ -5983,6 +5996,36 @@ async fn reports_in_rooms_and_without_messages(store: &Store) {
             .unwrap(),
         ReportOutcome::NoContact
     );
+    // A member since 350 reports and copies only what he could read: from 350 on.
+    store
+        .add_member(room.id, "dan", Some("alice"), 350, 100, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .create_report(&new_report("dan", in_room(), &["sid-3"], 1_000), 2, 5)
+            .await
+            .unwrap(),
+        ReportOutcome::UnknownMessage
+    );
+    let out = store
+        .create_report(&new_report("dan", in_room(), &["sid-5"], 1_000), 2, 5)
+        .await
+        .unwrap();
+    let ReportOutcome::Created { id, .. } = out else {
+        panic!("{out:?}")
+    };
+    let got: Vec<String> = store
+        .report(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .messages
+        .into_iter()
+        .map(|m| m.stanza_id)
+        .collect();
+    assert_eq!(got, ["sid-4", "sid-5", "sid-6"]);
+    store.remove_member(room.id, "dan").await.unwrap();
     // A person without messages: a shared room is contact enough; a stranger is not.
     let out = store
         .create_report(&new_report("bob", person_target("alice"), &[], 1_000), 1, 5)
@@ -6035,7 +6078,7 @@ async fn reports_in_rooms_and_without_messages(store: &Store) {
             .unwrap(),
         ReportOutcome::NoContact
     );
-    assert_eq!(store.reports(COLLEGE, 100).await.unwrap().len(), 4);
+    assert_eq!(store.reports(COLLEGE, 100).await.unwrap().len(), 5);
     assert!(store.reports(LYCEE, 100).await.unwrap().is_empty());
 }
 
@@ -6328,6 +6371,26 @@ async fn sqlite_file_holds(url: &str, needle: &str) -> bool {
         }
     }
     found
+}
+
+async fn room_archive_purge_is_for_real(store: &Store, url: &str) {
+    store.create_account("alice", &creds(1)).await.unwrap();
+    let room = created(store, "purge-salle", "alice").await;
+    for (n, stamp) in [(1, 1_000), (2, 2_000), (3, 9_000)] {
+        let mut m = archived(n, stamp);
+        m.stanza = format!(
+            "<message xmlns='jabber:client' type='groupchat'><body>MARQUEUR-SALLE-{n}</body></message>"
+        );
+        store.archive_message(&room, &m).await.unwrap();
+    }
+    assert_eq!(store.purge_archive(5_000).await.unwrap(), 2);
+    assert_eq!(raw_count(url, "SELECT COUNT(*) FROM room_archive").await, 1);
+    if url.starts_with("sqlite") {
+        // Gone from the file itself (secure_delete), the newer one still there.
+        assert!(!sqlite_file_holds(url, "MARQUEUR-SALLE-1").await);
+        assert!(!sqlite_file_holds(url, "MARQUEUR-SALLE-2").await);
+        assert!(sqlite_file_holds(url, "MARQUEUR-SALLE-3").await);
+    }
 }
 
 async fn closed_reports_and_old_audit_rows_are_purged(store: &Store, url: &str) {

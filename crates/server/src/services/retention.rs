@@ -149,6 +149,17 @@ pub async fn purge_now(store: &Store, config: &Archive) -> Result<u64, StoreErro
     purge(store, config, Local::now()).await
 }
 
+/// Deletes the rooms' messages older than `days` (`[muc] archive_retention_days`; 0 keeps
+/// them): the server's hourly purge and `causerie archive purge`. How many went.
+pub async fn purge_rooms_now(store: &Store, days: u32) -> Result<u64, StoreError> {
+    if days == 0 {
+        return Ok(0);
+    }
+    let now = chrono::Utc::now().timestamp_millis();
+    let cutoff = now.saturating_sub(i64::from(days) * 86_400_000);
+    causerie_store::RoomStore::purge_archive(store, cutoff).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

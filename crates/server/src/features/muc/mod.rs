@@ -203,11 +203,7 @@ pub async fn start(server: &Arc<Server>) {
 
 async fn purge(server: &Server) {
     let days = server.config.muc.archive_retention_days;
-    if days == 0 {
-        return;
-    }
-    let cutoff = now_ms().saturating_sub(i64::from(days) * 86_400_000);
-    match server.store.purge_archive(cutoff).await {
+    match crate::services::retention::purge_rooms_now(&server.store, days).await {
         Ok(0) => {}
         Ok(n) => info!(
             messages = n,
