@@ -917,7 +917,7 @@ export class Model implements RoomsHost {
       return;
     }
     if (type !== 'chat' && type !== 'normal') return;
-    const body = child(stanza, 'body')?.textContent;
+    const body = X.bodyOf(stanza, this.lang);
     if (!body) return;
     const conv = this.openConversation(from, false);
     // The same message may come twice (to this resource and as a carbon), and from the archive.
@@ -942,7 +942,7 @@ export class Model implements RoomsHost {
       return;
     }
     const to = bareJid(inner.getAttribute('to') ?? '');
-    const body = child(inner, 'body')?.textContent;
+    const body = X.bodyOf(inner, this.lang);
     if (!to || !body || this.rooms.isRoom(to) || inner.getAttribute('type') !== 'chat') return;
     const conv = this.openConversation(to, false);
     // The server puts the id our archive keeps it under (the recipient's stanza-id) on the copy.

@@ -184,6 +184,11 @@ describe('parsers', () => {
     expect(X.bodyOf(m, 'fr')).toBe('Bonjour');
     expect(X.bodyOf(m, 'de')).toBe('Bonjour');
     expect(X.bodyOf(parse(`<message xmlns='jabber:client'/>`), 'fr')).toBeUndefined();
+    // A body in another namespace is not the message's (other clients do not show it).
+    const decoy = parse(
+      `<message xmlns='jabber:client'><body xmlns='urn:example:decoy'>Bonjour !</body><body>insulte</body></message>`,
+    );
+    expect(X.bodyOf(decoy, 'fr')).toBe('insulte');
   });
 
   it('show, priority and delay', () => {

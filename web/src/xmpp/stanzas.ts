@@ -312,9 +312,11 @@ export function children(e: Element | null | undefined, name: string, ns?: strin
 
 const langOf = (c: Element) => c.getAttribute('xml:lang') ?? c.getAttribute('lang') ?? '';
 
-/** The `<body/>` in `lang` (the server's notices come in French and English). */
+/** The `<body/>` in `lang` (the server's notices come in French and English); only the
+ * message's own bodies (its namespace): a `<body/>` in another namespace is what no other
+ * client shows, so a sender cannot show the school's client one text and others another. */
 export function bodyOf(stanza: Element, lang: string): string | undefined {
-  const bodies = children(stanza, 'body');
+  const bodies = children(stanza, 'body', stanza.namespaceURI ?? undefined);
   const pick =
     bodies.find((b) => langOf(b).startsWith(lang)) ??
     bodies.find((b) => langOf(b) === '') ??

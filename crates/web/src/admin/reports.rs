@@ -65,13 +65,30 @@ fn report_json(dir: &Directory, domain: &str, r: &Report) -> Value {
     })
 }
 
-/// A copied message's text: its `<body>` (the first), never its markup.
+/// A copied message's text, never its markup: every `<body>` of the message's own
+/// namespace (a client shows the one in its language: a sender could put a harmless text
+/// in one language and the insult in another), each after its `xml:lang` when there are
+/// several; a `<body>` in another namespace, which no client shows, is left out.
 fn body_of(stanza: &str) -> String {
-    stanza
-        .parse::<Element>()
-        .ok()
-        .and_then(|m| m.children().find(|c| c.name() == "body").map(|b| b.text()))
-        .unwrap_or_default()
+    let Ok(m) = stanza.parse::<Element>() else {
+        return String::new();
+    };
+    let ns = m.ns();
+    let bodies: Vec<&Element> = m
+        .children()
+        .filter(|c| c.name() == "body" && c.ns() == ns)
+        .collect();
+    match bodies.as_slice() {
+        [one] => one.text(),
+        many => many
+            .iter()
+            .map(|b| match causerie_proto::xml::lang(b) {
+                Some(lang) => format!("[{lang}] {}", b.text()),
+                None => b.text(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+    }
 }
 
 fn detail_json(dir: &Directory, domain: &str, d: &ReportDetail) -> Value {
@@ -578,4 +595,33 @@ pub async fn reset_staff(
     tracing::info!(actor = %admin.actor(), structure = %admin.id(), "admin: safety staff reset");
     let dir = server.directory().await;
     Ok(Json(staff_json(&server, &dir, admin.id()).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::body_of;
+
+    #[test]
+    fn every_body_of_the_message_is_shown_and_no_decoy() {
+        assert_eq!(
+            body_of("<message xmlns='jabber:client'><body>Salut</body></message>"),
+            "Salut"
+        );
+        // One text per language: the staff see them all.
+        assert_eq!(
+            body_of(
+                "<message xmlns='jabber:client'><body xml:lang='en'>See you tomorrow!</body>\
+                 <body xml:lang='fr'>T'es nulle</body></message>"
+            ),
+            "[en] See you tomorrow!\n[fr] T'es nulle"
+        );
+        // A body in another namespace, which no client shows, is not the message's.
+        assert_eq!(
+            body_of(
+                "<message xmlns='jabber:client'><body xmlns='urn:example:decoy'>Bonjour</body>\
+                 <body>insulte</body></message>"
+            ),
+            "insulte"
+        );
+    }
 }
