@@ -10,7 +10,7 @@ from slixmpp import Message
 from slixmpp.stanza import Iq
 
 from clients import befriend, stanza_error
-from directory_fixture import S1, S2, _user, password
+from directory_fixture import C2A, S1, S2, _user, password
 from test_admin import Api, school_with_admin
 from test_directory import make_school  # noqa: F401  (pytest fixture)
 
@@ -342,3 +342,47 @@ async def test_a_message_of_a_room_is_reported_by_a_member_only(make_school):
     detail = await api.ok("GET", f"/reports/{rep['id']}")
     assert [(m["body"], m["reported"]) for m in detail["messages"]] == [
         ("bonjour", False), ("t'es nulle", True), ("vraiment", False), ("arrête", False)]
+
+
+async def test_a_room_report_goes_to_the_school_shared_with_its_sender_and_no_other_acts_on_him(make_school):
+    """Anne teaches in both schools and supervises a room of Léa (collège) and Emma
+    (lycée). Anne's report of Emma goes to the lycée, which they share; Léa's, who
+    shares no school with Emma, to the collège, whose staff may read it but not act on
+    Emma (remove her, close the lycée teacher's room, delete her words)."""
+    from test_muc import PLUGINS, create, groupchat, invite_and_join, new_room
+
+    snap = school_with_staff()
+    for u in snap["users"]:
+        if u["login"] == "anne.durand":
+            u["structures"] = [S1, S2]
+            u["classes"] = u["classes"] + [C2A]
+    sch = make_school(snapshot=snap, extra_toml=CONFIG)
+    anne = await sch.login("anne.durand", plugins=PLUGINS)
+    lea = await sch.login("lea.martin", plugins=PLUGINS)
+    emma = await sch.login("emma.roux", plugins=PLUGINS)
+    room = new_room(sch.srv)
+    await create(anne, room, None)
+    await invite_and_join(anne, room, lea, None)
+    await invite_and_join(anne, room, emma, None)
+    mark = lea.mark()
+    emma.send_message(room, "t'es nulle", mtype="groupchat")
+    got = await lea.wait_for(groupchat(room, "t'es nulle"), start=mark)
+    sid = next(s for s in got.xml.findall(f"{{{NS_SID}}}stanza-id") if s.get("by") == room).get("id")
+    for reporter in (anne, lea):
+        r = await reporter.query(None, report_xml(room, [sid]), "set")
+        assert r["type"] == "result", r
+    lycee = Api(sch.srv)
+    await lycee.login("marc.leroy", password("marc.leroy"))
+    [by_anne] = await lycee.ok("GET", f"/structures/{S2}/reports")
+    assert by_anne["reporter"]["login"] == "anne.durand", by_anne
+    college = Api(sch.srv)
+    await college.login("anne.durand", password("anne.durand"))
+    [by_lea] = await college.ok("GET", f"/structures/{S1}/reports")
+    assert by_lea["reporter"]["login"] == "lea.martin", by_lea
+    for action in ("remove_from_room", "close_room", "delete_messages"):
+        status, err, _ = await college.call("POST", f"/reports/{by_lea['id']}/actions", {"action": action})
+        assert status == 403 and err["error"]["code"] == "forbidden", (action, status, err)
+    # Emma is still in the room, and her message still there.
+    mark = lea.mark()
+    emma.send_message(room, "toujours là", mtype="groupchat")
+    await lea.wait_for(groupchat(room, "toujours là"), start=mark)

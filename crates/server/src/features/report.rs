@@ -14,7 +14,9 @@
 use causerie_ent::register::Text;
 use causerie_proto::errors::{Condition, StanzaError};
 use causerie_proto::{Element, ns, xml};
-use causerie_store::{NewReport, ReportOutcome, ReportReason, ReportStore, ReportTarget};
+use causerie_store::{
+    ModerationStore, NewReport, ReportOutcome, ReportReason, ReportStore, ReportTarget,
+};
 use jid::Jid;
 
 use crate::config::{Language, Reports};
@@ -179,20 +181,34 @@ pub async fn submit(
             login,
         }
     };
+    // The person reported: named, or, in a room, the sender of the first message named
+    // (the store checks that they all have one sender), so that the report goes to the
+    // school the reporter shares with him.
+    let reported_login: Option<String> = match &target {
+        ReportTarget::Person { login, .. } => login.clone(),
+        ReportTarget::Room { name } => match parsed.stanza_ids.first() {
+            Some(id) => {
+                server.archive.flush().await;
+                server
+                    .store()
+                    .room_archived(name, id)
+                    .await
+                    .map_err(internal)?
+                    .map(|m| m.with)
+            }
+            None => None,
+        },
+    };
     let dir = server.directory().await;
     let mine: Vec<String> = dir
         .user(&session.user)
         .map(|u| u.structures.clone())
         .unwrap_or_default();
-    let theirs: Vec<String> = match &target {
-        ReportTarget::Person {
-            login: Some(login), ..
-        } => dir
-            .user(login)
-            .map(|u| u.structures.clone())
-            .unwrap_or_default(),
-        _ => Vec::new(),
-    };
+    let theirs: Vec<String> = reported_login
+        .as_deref()
+        .and_then(|l| dir.user(l))
+        .map(|u| u.structures.clone())
+        .unwrap_or_default();
     drop(dir);
     let Some(structure) = mine
         .iter()

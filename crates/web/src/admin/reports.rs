@@ -315,6 +315,45 @@ pub async fn act(
             )
         })
     };
+    // What the staff do reaches the reported person (and, closing a room, its creator's
+    // conversation): only within their school (docs/safety.md: another school's staff can
+    // do none of this). Blocking the pair protects their own reporter and stays theirs.
+    let of_this_school = |login: &str| -> Result<(), ApiError> {
+        if dir
+            .user(login)
+            .is_some_and(|u| u.structures.iter().any(|s| s == reader.structure()))
+        {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "forbidden",
+                "Cette personne n'est pas de votre établissement : adressez-vous au sien.",
+                "This person is not of your school: ask theirs.",
+            ))
+        }
+    };
+    if matches!(
+        b.action.as_str(),
+        "delete_messages" | "remove_from_room" | "close_room"
+    ) {
+        of_this_school(&local_reported()?)?;
+    }
+    if b.action == "close_room" {
+        let room = the_room()?;
+        let owner = causerie_store::RoomStore::room(server.store(), &room)
+            .await?
+            .map(|r| r.id);
+        if let Some(id) = owner {
+            let members = causerie_store::RoomStore::members(server.store(), id).await?;
+            if let Some(o) = members
+                .iter()
+                .find(|m| m.affiliation == causerie_store::Affiliation::Owner)
+            {
+                of_this_school(&o.user)?;
+            }
+        }
+    }
     let actor = Actor::Admin(reader.actor().into());
     let moderate = |action: Moderation| Change::Moderate {
         structure: reader.structure().into(),
