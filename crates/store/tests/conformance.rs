@@ -3041,6 +3041,24 @@ async fn directory_incremental_changes(store: &Store) {
         ..paul.clone()
     };
     assert!(is_invalid(store.put_user(&admin_child, None, None).await));
+    // A console administrator's account cannot be taken over by the directory (his
+    // password, his profile), by the sync API or by an import: refused whole, untouched.
+    store
+        .set_super_admin_audited("admin", true, "root")
+        .await
+        .unwrap();
+    let takeover = person("admin", "Pirate", "P", Profile::Student);
+    assert!(is_invalid(
+        store.put_user(&takeover, Some(&creds(9)), None).await
+    ));
+    let mut with_admin = store.snapshot().await.unwrap();
+    with_admin.users.push(takeover.clone());
+    assert!(is_invalid(
+        store
+            .import_snapshot(&with_admin, &no_credentials(), None)
+            .await
+    ));
+    assert_eq!(store.credentials("admin").await.unwrap(), Some(creds(2)));
     assert!(!store.account_exists("ghost").await.unwrap());
     assert_eq!(store.snapshot().await.unwrap(), expected);
 

@@ -40,9 +40,22 @@ pub(crate) async fn directory_user_id(
     .await?)
 }
 
-/// The id of account `login`, created (without credentials) when missing.
+/// The id of account `login`, created (without credentials) when missing. A plain account
+/// of that login is adopted (a deployment that made its accounts before the ENT's feed),
+/// except a console administrator's (a super-administrator made with `causerie admin add
+/// --super`, or one a super-administrator granted a structure): the ENT's feed must not
+/// set his password, make him a pupil, deactivate him at the next full import.
 pub(crate) async fn ensure_account(conn: &mut AnyConnection, login: &str) -> Result<i64> {
     if let Some(id) = crate::account_id(&mut *conn, login).await? {
+        if directory_user_id(&mut *conn, login).await?.is_none()
+            && is_console_admin(conn, login).await?
+        {
+            return Err(StoreError::Invalid(format!(
+                "user {login:?}: this login is a console administrator's account outside the \
+                 directory; the directory cannot take it over (give the directory user another \
+                 login, or revoke that administrator first)"
+            )));
+        }
         return Ok(id);
     }
     // DO NOTHING: an account created meanwhile by another process (`causerie user add`
@@ -61,6 +74,19 @@ pub(crate) async fn ensure_account(conn: &mut AnyConnection, login: &str) -> Res
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("account {login:?} vanished"))),
     }
+}
+
+/// Whether `login` is a stored super-administrator or holds a structure granted by one.
+async fn is_console_admin(conn: &mut AnyConnection, login: &str) -> Result<bool> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT CAST(1 AS BIGINT) WHERE \
+           EXISTS (SELECT 1 FROM admin_supers WHERE login = $1) \
+           OR EXISTS (SELECT 1 FROM admin_grants WHERE login = $1 AND source = 'grant')",
+    )
+    .bind(login.to_owned())
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(found.is_some())
 }
 
 pub(crate) async fn upsert_structure(conn: &mut AnyConnection, s: &Structure) -> Result<()> {
