@@ -865,3 +865,38 @@ async def test_open_mode_turns_rules_off(make_school):
     me = emma.mark()
     lea.subscribe(emma.bare)
     await emma.wait_presence(frm=lea.bare, ptype="subscribe", start=me)
+
+
+def test_an_import_that_would_deactivate_most_of_the_school_needs_force(make_server):
+    """A misspelt key, another school's file or a feed missing its pupils' file reads as
+    a school without those users: the import stops before deactivating more than half of
+    them (and 20), nothing changed, unless --force says it is meant."""
+    import sqlite3
+    from pathlib import Path
+
+    from directory_fixture import C6A, S1, _user, school
+    srv = make_server()
+    snap = school()
+    for i in range(60):
+        snap["users"].append(_user(f"eleve{i}", "Nombreux", f"Eleve {i}", "student", [S1], [C6A]))
+    import_ok(srv, snap)
+
+    def active() -> int:
+        db = sqlite3.connect(f"file:{srv.db_path}?mode=ro", uri=True)
+        try:
+            return db.execute("SELECT COUNT(*) FROM directory_users WHERE active = 1").fetchone()[0]
+        finally:
+            db.close()
+
+    assert active() == len(snap["users"])
+    for wrong in ({"user": snap["users"]}, {"structures": snap["structures"], "users": []}):
+        cp = import_snapshot(srv, wrong)
+        assert cp.returncode != 0, cp.stdout
+        assert "would deactivate" in cp.stderr and "--force" in cp.stderr, cp.stderr
+        assert active() == len(snap["users"]), "nothing may change"
+    # A wanted reset goes with --force.
+    path = Path(srv.root) / "empty.json"
+    path.write_text("{}", encoding="utf-8")
+    cp = srv.cli("directory", "import", str(path), "--force", check=False)
+    assert cp.returncode == 0, cp.stderr
+    assert active() == 0

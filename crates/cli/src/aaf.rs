@@ -20,6 +20,7 @@ pub async fn import_aaf(
     dry_run: bool,
     report_file: Option<&Path>,
     json_file: Option<&Path>,
+    force: bool,
 ) -> Result<()> {
     let mapped = read_feed(dir)?;
     let summary = summary(dir, &mapped);
@@ -78,7 +79,7 @@ pub async fn import_aaf(
     if mapped.snapshot.users.is_empty() {
         bail!("the feed maps to no user: nothing was imported");
     }
-    crate::import_snapshot(config, mapped.snapshot, &dir.display().to_string()).await
+    crate::import_snapshot(config, mapped.snapshot, &dir.display().to_string(), force).await
 }
 
 /// Reads the `*.xml` files of `dir` in name order into a feed, and maps it.

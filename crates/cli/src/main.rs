@@ -279,6 +279,10 @@ enum DirectoryCommand {
     Import {
         /// The snapshot file.
         file: PathBuf,
+        /// Apply it even if it would deactivate more than half of the active directory
+        /// users (a wrong or partial file otherwise stops there).
+        #[arg(long)]
+        force: bool,
     },
     /// Map the académie's directory feed (AAF exports: the *.xml files of DIR, full
     /// « Complet » exports) onto a snapshot (docs/aaf-import.md), print what was skipped
@@ -296,6 +300,10 @@ enum DirectoryCommand {
         /// Write the mapped snapshot (the JSON of `directory import`) to FILE.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
+        /// Apply it even if it would deactivate more than half of the active directory
+        /// users (a feed missing a file otherwise stops there).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -406,17 +414,28 @@ async fn run(command: Command, config: Config) -> Result<()> {
         }
         Command::User(cmd) => user(cmd, &config).await,
         Command::Check => check(&config).await,
-        Command::Directory(DirectoryCommand::Import { file }) => {
+        Command::Directory(DirectoryCommand::Import { file, force }) => {
             let json = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
-            import(&config, &json, &file.display().to_string()).await
+            import(&config, &json, &file.display().to_string(), force).await
         }
         Command::Directory(DirectoryCommand::ImportAaf {
             dir,
             dry_run,
             report,
             json,
-        }) => aaf::import_aaf(&config, &dir, dry_run, report.as_deref(), json.as_deref()).await,
+            force,
+        }) => {
+            aaf::import_aaf(
+                &config,
+                &dir,
+                dry_run,
+                report.as_deref(),
+                json.as_deref(),
+                force,
+            )
+            .await
+        }
         Command::Access(cmd) => access(cmd, &config).await,
         Command::Collectivite(cmd) => collectivite::run(cmd, &config).await,
         Command::Archive(cmd) => archive(cmd, &config).await,
@@ -585,7 +604,7 @@ async fn demo_accounts(config: &Config) -> Result<()> {
     let empty = store.snapshot().await?.users.is_empty();
     store.close().await;
     if empty {
-        import(config, DEMO_SCHOOL, "the demo school").await?;
+        import(config, DEMO_SCHOOL, "the demo school", false).await?;
     }
     demo_super_admin(config).await
 }
@@ -605,7 +624,7 @@ async fn demo_super_admin(config: &Config) -> Result<()> {
 }
 
 /// Validates and applies a directory snapshot.
-async fn import(config: &Config, json: &str, source: &str) -> Result<()> {
+async fn import(config: &Config, json: &str, source: &str, force: bool) -> Result<()> {
     let snapshot = match causerie_ent::parse_snapshot(json) {
         Ok(s) => s,
         Err(e) => {
@@ -618,17 +637,43 @@ async fn import(config: &Config, json: &str, source: &str) -> Result<()> {
             bail!("{source} is refused, nothing was changed: {e}");
         }
     };
-    import_snapshot(config, snapshot, source).await
+    import_snapshot(config, snapshot, source, force).await
 }
 
 /// Applies a parsed directory snapshot through the change layer (validated there, with
 /// its audit row), records the import for the console, and tells a running server.
+/// Most active directory users a full import may deactivate without `--force`: half of
+/// them (and always 20): a misspelt key, another school's file or a feed missing its
+/// pupils' file would deactivate a whole school.
+fn deactivation_allowed(active: usize) -> usize {
+    (active / 2).max(20)
+}
+
 async fn import_snapshot(
     config: &Config,
     snapshot: causerie_ent::Snapshot,
     source: &str,
+    force: bool,
 ) -> Result<()> {
     let store = open_store(config).await?;
+    if !force {
+        let current = store.snapshot().await?;
+        let kept: std::collections::HashSet<&str> =
+            snapshot.users.iter().map(|u| u.login.as_str()).collect();
+        let leaving = current
+            .users
+            .iter()
+            .filter(|u| !kept.contains(u.login.as_str()))
+            .count();
+        if leaving > deactivation_allowed(current.users.len()) {
+            store.close().await;
+            bail!(
+                "{source} would deactivate {leaving} of the {} directory users: nothing was \
+                 changed (a wrong or incomplete file?); run again with --force to apply it",
+                current.users.len()
+            );
+        }
+    }
     let mut credentials = HashMap::new();
     for u in &snapshot.users {
         let Some(password) = &u.password else {

@@ -336,8 +336,22 @@ fn group_fields(g: &Group, refs: &impl Refs, err: &mut dyn FnMut(Option<String>,
 /// Parses and validates an import file. Nothing is returned unless the whole
 /// file is acceptable.
 pub fn parse_snapshot(json: &str) -> Result<Snapshot, ImportError> {
+    // An object, not serde's positional form of a struct (an array): fields in the wrong
+    // order would otherwise be read silently.
+    if !json
+        .trim_start_matches('\u{feff}')
+        .trim_start()
+        .starts_with('{')
+    {
+        return Err(ImportError::new(
+            "the document",
+            None,
+            "must be a JSON object with structures, classes, users and groups",
+        ));
+    }
     // The fast path deserializes straight into the model; only a failure pays
     // for a second pass that tracks where in the document it happened.
+    let json = json.trim_start_matches('\u{feff}');
     let snapshot = match serde_json::from_str::<Snapshot>(json) {
         Ok(s) => s,
         Err(first) => return Err(locate_snapshot_error(json, first)),
