@@ -174,8 +174,12 @@ fn login_reason(login: &str) -> String {
     if login.is_empty() {
         "empty login".into()
     } else {
+        // Quoted with its escapes, and cut: what is printed to the operator's terminal
+        // and kept with the import's record is never raw control characters nor megabytes.
+        let shown: String = login.chars().take(64).collect();
+        let cut = if shown.len() < login.len() { "…" } else { "" };
         format!(
-            "\"{login}\" is not a valid login: use 1 to {MAX_LOGIN_LEN} lowercase ASCII \
+            "{shown:?}{cut} is not a valid login: use 1 to {MAX_LOGIN_LEN} lowercase ASCII \
              letters, digits, '.', '-' or '_' (it becomes the JID's localpart)"
         )
     }
@@ -1214,6 +1218,17 @@ mod tests {
         let e = check_collectivite(&c, &dir).unwrap_err();
         assert_eq!(e.entry, "collectivites (dep-75)");
         assert_eq!(e.field.as_deref(), Some("structures[2]"));
+    }
+
+    #[test]
+    fn a_bad_login_is_quoted_escaped_and_cut_in_the_error() {
+        let e = login_reason("\u{1b}]0;pwned\u{7}\u{1b}[2J");
+        assert!(!e.contains('\u{1b}') && e.contains("\\u{1b}"), "{e}");
+        let e = login_reason(&"x".repeat(10_000));
+        assert!(e.len() < 300 && e.contains('…'), "{}", e.len());
+        // A document that is not an object is refused as such.
+        let e = parse_snapshot("[[], [], []]").unwrap_err();
+        assert_eq!(e.entry, "the document");
     }
 
     #[test]

@@ -423,10 +423,14 @@ pub async fn apply(
             credentials,
         } => {
             validate(&snapshot).map_err(ChangeError::Invalid)?;
+            // A set of the snapshot's logins: with a list, a full import of 100,000 users
+            // compared every pair (minutes).
+            let kept: std::collections::HashSet<&str> =
+                snapshot.users.iter().map(|s| s.login.as_str()).collect();
             let leaving: Vec<String> = dir
                 .users()
                 .iter()
-                .filter(|u| !snapshot.users.iter().any(|s| s.login == u.login))
+                .filter(|u| !kept.contains(u.login.as_str()))
                 .map(|u| u.login.clone())
                 .collect();
             let report = store
