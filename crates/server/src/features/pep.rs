@@ -13,7 +13,7 @@
 //!
 //! Nodes that hold their owner's private data (XEP-0223: the bookmarks of XEP-0402 and of
 //! XEP-0048 over PEP, whose conferences may carry a room's password; XEP-0490's displayed
-//! markers) are whitelist whatever a client asks ([`private_node`], [`access`]): a client
+//! markers) are whitelist whatever a client asks (`pep_events::private_node`, `pep_events::access`): a client
 //! that publishes without publish-options gets a private node, one that asks `presence` for
 //! them is refused with a text, and such a node made `presence` before is read as whitelist.
 //!
@@ -347,33 +347,10 @@ fn config_form(node: &PepNode) -> Element {
 
 // -- access -------------------------------------------------------------------------------
 
-/// Whether `name` is a node of its owner's private data (XEP-0223), which nobody else may
-/// read or be told of: bookmarks (XEP-0402; its older namespace; XEP-0048's
-/// `storage:bookmarks` published over PEP) and the displayed markers (XEP-0490).
-pub fn private_node(name: &str) -> bool {
-    matches!(
-        name,
-        bookmarks::NODE
-            | bookmarks::NS_LEGACY
-            | "urn:xmpp:bookmarks:0"
-            | "urn:xmpp:mds:displayed:0"
-    )
-}
-
-/// Who may read `node` besides its owner: its access model, whitelist for a private node
-/// ([`private_node`]) whatever is stored (a node made before this rule).
-pub fn access(node: &PepNode) -> AccessModel {
-    if private_node(&node.node) {
-        AccessModel::Whitelist
-    } else {
-        node.access_model
-    }
-}
-
 /// Keeps a private node private: whitelist when the options do not say, refused when they
 /// ask `presence`.
 fn keep_private(node: &mut PepNode, options: &Options) -> Result<(), StanzaError> {
-    if !private_node(&node.node) {
+    if !pep_events::private_node(&node.node) {
         return Ok(());
     }
     if options.access == Some(AccessModel::Presence) {
@@ -403,7 +380,7 @@ async fn may_read(
     if owner == reader {
         return Ok(true);
     }
-    match access(node) {
+    match pep_events::access(node) {
         AccessModel::Whitelist => Ok(false),
         AccessModel::Presence => {
             let item = server

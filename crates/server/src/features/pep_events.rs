@@ -8,6 +8,8 @@
 //! the contacts subscribed to the owner's presence. **Every notification to another
 //! account is decided by the gate** (`Class::PepEvent`: the school's rules must allow the
 //! pair) and delivered with its pass; the owner's own sessions take `Pass::own`.
+//! Who may read a node besides its owner ([`access`]) is decided here for pep.rs too: the
+//! nodes of one's private data ([`private_node`]) are whitelist whatever is stored.
 
 use causerie_proto::{Element, ns, xml};
 use causerie_store::{AccessModel, PepNode, PepStore, SendLast, Subscription};
@@ -77,6 +79,31 @@ fn wants(server: &Server, full: &str, presence: &Element, node: &str) -> bool {
     caps::notify_nodes(server, full, presence).is_some_and(|n| n.iter().any(|x| x == node))
 }
 
+/// Whether `name` is a node of its owner's private data (XEP-0223), which nobody else may
+/// read or be told of: bookmarks (XEP-0402; its older namespace; XEP-0048's
+/// `storage:bookmarks` published over PEP) and the displayed markers (XEP-0490).
+pub fn private_node(name: &str) -> bool {
+    // `bookmarks::NODE` and `bookmarks::NS_LEGACY`, named here: bookmarks.rs tells
+    // through this module, which does not look back at it.
+    matches!(
+        name,
+        "urn:xmpp:bookmarks:1"
+            | "storage:bookmarks"
+            | "urn:xmpp:bookmarks:0"
+            | "urn:xmpp:mds:displayed:0"
+    )
+}
+
+/// Who may read `node` besides its owner: its access model, whitelist for a private node
+/// ([`private_node`]) whatever is stored (a node made before this rule).
+pub fn access(node: &PepNode) -> AccessModel {
+    if private_node(&node.node) {
+        AccessModel::Whitelist
+    } else {
+        node.access_model
+    }
+}
+
 /// Tells who may know of it that `session`'s account did `event` on `node`.
 pub async fn tell(server: &Server, session: &Session, node: &PepNode, event: Event<'_>) {
     let owner = &session.user;
@@ -91,7 +118,7 @@ pub async fn tell(server: &Server, session: &Session, node: &PepNode, event: Eve
                 .deliver_full(&own, &a.resource, message(&owner_bare, &full, &event));
         }
     }
-    if super::pep::access(node) != AccessModel::Presence {
+    if access(node) != AccessModel::Presence {
         return;
     }
     let roster = match server.contacts.roster(owner).await {
@@ -182,7 +209,7 @@ pub async fn last_items(server: &Server, session: &Session, nodes: &[String]) {
             }
             Pass::own(session)
         } else {
-            if super::pep::access(&l.node) != AccessModel::Presence
+            if access(&l.node) != AccessModel::Presence
                 || l.node.send_last != SendLast::OnSubAndPresence
             {
                 continue;
