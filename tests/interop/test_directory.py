@@ -900,3 +900,21 @@ def test_an_import_that_would_deactivate_most_of_the_school_needs_force(make_ser
     cp = srv.cli("directory", "import", str(path), "--force", check=False)
     assert cp.returncode == 0, cp.stderr
     assert active() == 0
+
+
+async def test_a_long_school_name_is_a_room_nickname_too(make_school):
+    """A directory user's nickname in a room is his school name, whatever its length (the
+    rooms' 64-character limit is for chosen nicknames): a long compound name does not keep
+    him out of rooms."""
+    from test_muc import create, invite_and_join, new_room
+    snap = school()
+    for u in snap["users"]:
+        if u["login"] == "hugo.bernard":
+            u["last_name"] = "De La Rochefoucauld-Montmorency-Laval-Bourbon-Orléans"
+            u["first_name"] = "Hugo-Charles-Emmanuel"
+    sch = make_school(snapshot=snap)
+    lea = await sch.login("lea.martin")
+    hugo = await sch.login("hugo.bernard")
+    room = new_room(sch.srv)
+    await create(lea, room, None)
+    await invite_and_join(lea, room, hugo, None)

@@ -203,6 +203,31 @@ fn id_field(id: &str, what: &str, err: &mut dyn FnMut(Option<String>, String)) {
 }
 
 /// A name: not empty, at most [`MAX_NAME_CHARS`] characters, no control character.
+/// Embeddings, overrides and isolates: they reorder the text that follows.
+pub fn is_bidi_override(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Every bidirectional mark and invisible formatting character: in a name, they would let
+/// someone pass for someone else (and a room refuses them in the nickname a name makes).
+pub fn is_invisible(c: char) -> bool {
+    is_bidi_override(c)
+        || matches!(
+            c,
+            '\u{061C}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{FFF9}'..='\u{FFFB}'
+        )
+}
+
 fn name_field(field: &str, value: &str, err: &mut dyn FnMut(Option<String>, String)) {
     let what = field.replace('_', " ");
     if value.trim().is_empty() {
@@ -216,6 +241,11 @@ fn name_field(field: &str, value: &str, err: &mut dyn FnMut(Option<String>, Stri
         err(
             Some(field.to_string()),
             format!("{what} with a control character"),
+        );
+    } else if value.chars().any(is_invisible) {
+        err(
+            Some(field.to_string()),
+            format!("{what} with an invisible or text-direction character"),
         );
     }
 }
@@ -1218,6 +1248,21 @@ mod tests {
         let e = check_collectivite(&c, &dir).unwrap_err();
         assert_eq!(e.entry, "collectivites (dep-75)");
         assert_eq!(e.field.as_deref(), Some("structures[2]"));
+    }
+
+    #[test]
+    fn names_refuse_invisible_and_text_direction_characters() {
+        for bad in [
+            "L\u{202E}ea",
+            "Le\u{200B}a",
+            "\u{2066}Lea\u{2069}",
+            "Lea\u{FEFF}",
+        ] {
+            let e = parse_edited(|v| v["users"][0]["first_name"] = bad.into()).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some("first_name"), "{bad:?}");
+            assert!(e.reason.contains("invisible"), "{}", e.reason);
+        }
+        parse_edited(|v| v["users"][0]["first_name"] = "Zoé-Éléonore".into()).unwrap();
     }
 
     #[test]

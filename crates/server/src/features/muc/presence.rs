@@ -180,7 +180,15 @@ async fn assign_nick(
         let chosen = requested != Some(nick.as_str());
         return Ok((nick, chosen));
     }
-    let nick = match display_name(server, user).await {
+    // A directory user's nickname is his name, whatever its length (the import checked
+    // it; only a chosen nickname has the rooms' limit).
+    let from_directory = display_name(server, user).await;
+    let max = if from_directory.is_some() {
+        usize::MAX
+    } else {
+        max
+    };
+    let nick = match from_directory {
         Some(name) => {
             if !taken(live, members, user, &name) {
                 name

@@ -25,29 +25,7 @@ pub enum TextError {
     Bidi,
 }
 
-/// Embeddings, overrides and isolates: they reorder the text that follows.
-fn is_bidi_override(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
-
-/// Every bidirectional mark and invisible formatting character.
-fn is_invisible(c: char) -> bool {
-    is_bidi_override(c)
-        || matches!(
-            c,
-            '\u{061C}'
-                | '\u{115F}'
-                | '\u{1160}'
-                | '\u{180E}'
-                | '\u{200B}'..='\u{200F}'
-                | '\u{2028}'..='\u{202E}'
-                | '\u{2060}'..='\u{206F}'
-                | '\u{3164}'
-                | '\u{FEFF}'
-                | '\u{FFA0}'
-                | '\u{FFF9}'..='\u{FFFB}'
-        )
-}
+use causerie_ent::validate::{is_bidi_override, is_invisible};
 
 /// A nickname: 1 to `max` characters, no space at either end, nothing invisible.
 pub fn check_nick(nick: &str, max: usize) -> Result<(), TextError> {
