@@ -294,3 +294,16 @@ async def test_item13_the_command_line_writes_audit_rows_like_the_console(make_s
                  ("cli", "structure.access"), ("cli", "admin.grant"),
                  ("cli", "directory.import"), ("api", "directory.structure")]:
         assert want in got, f"{want} not in the audit log: {got}"
+
+
+async def test_the_sync_api_takes_objects_only(make_school):
+    """A body in serde's positional form (an array) would read fields by order: refused
+    with 400, nothing created."""
+    sch = make_school(extra_toml=WITH_SYNC)
+    before = db_state(sch.srv)
+    status, answer = await asyncio.to_thread(
+        sync, sch.srv, "PUT", "/users/zz.array", raw=json.dumps(
+            ["zz.array", "Last", "First", "student"]).encode())
+    assert status == 400, answer
+    assert "object" in answer["error"], answer
+    assert db_state(sch.srv) == before

@@ -181,6 +181,15 @@ fn authorize(server: &Server, headers: &HeaderMap) -> Result<(), Fail> {
 /// Parses a JSON body, naming the field at fault. Anything but whitespace after the
 /// value is refused (`end`): a body with trailing bytes is not the value it starts with.
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Fail> {
+    // An object: serde also reads a struct from an array, by position, where fields in
+    // the wrong order would be taken silently for one another.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(Fail(
+            StatusCode::BAD_REQUEST,
+            "invalid JSON body: a JSON object is expected".into(),
+            None,
+        ));
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
