@@ -70,8 +70,7 @@ pub const REFUSED: Text = Text::new(
 
 /// Why a login with an app password that was revoked meanwhile, or a session opened with
 /// it, ends.
-pub const REVOKED: Text = Text::new(
-    "Ce mot de passe d'application a été supprimé.",
+pub const REVOKED: Text = Text::same(
     "Ce mot de passe d'application a été supprimé.",
     "This app password was revoked.",
 );
