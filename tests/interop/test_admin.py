@@ -267,7 +267,7 @@ async def test_sessions_show_their_transport_and_disconnect_closes_them(make_sch
 
 def test_guesses_sent_at_once_are_not_all_checked(make_server):
     """The lockout per login (5 failures in 15 minutes) holds against guesses sent all at
-    once: while one is being checked, another for the same login is refused unchecked."""
+    once: the checks for one login run one after the other, so the lockout counts each."""
     from concurrent.futures import ThreadPoolExecutor
     srv = make_server()
     srv.add_user("root", "right-password")
@@ -280,7 +280,7 @@ def test_guesses_sent_at_once_are_not_all_checked(make_server):
     codes = [a["error"]["code"] for _, a, _ in answers]
     checked = codes.count("bad-credentials")
     assert checked <= 5, f"{checked} guesses checked at once: {codes}"
-    assert set(codes) <= {"bad-credentials", "busy", "locked-out"}, codes
+    assert set(codes) <= {"bad-credentials", "locked-out"}, codes
     assert all(status in (401, 429) for status, _, _ in answers)
 
 

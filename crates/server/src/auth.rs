@@ -21,7 +21,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use causerie_proto::scram::{
@@ -466,6 +466,9 @@ pub struct Throttle {
     base: Duration,
     failures: Mutex<HashMap<IpAddr, Counts>>,
     accounts: Mutex<HashMap<(IpAddr, String), Against>>,
+    /// One password check at a time per login at the console's doors
+    /// ([`Throttle::check_alone`]).
+    checks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// The failures of one address: SASL's count, the console's, and the last one's time.
@@ -493,7 +496,25 @@ impl Throttle {
             base,
             failures: Mutex::new(HashMap::new()),
             accounts: Mutex::new(HashMap::new()),
+            checks: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Waits until no other password check for `login` runs at the console's doors (its
+    /// login, the data export, the app passwords' own door), and holds the place until
+    /// the guard is dropped. Their lockout reads the failures recorded before a check
+    /// and records one after it: checks run at once for one login were all made before
+    /// any was recorded (a review checked 40 guesses in one burst). One after the other,
+    /// the lockout counts each.
+    pub async fn check_alone(&self, login: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut map = self.checks.lock().unwrap_or_else(|e| e.into_inner());
+            if map.len() > 10_000 {
+                map.retain(|_, l| Arc::strong_count(l) > 1);
+            }
+            map.entry(login.to_string()).or_default().clone()
+        };
+        lock.lock_owned().await
     }
 
     /// How long SASL logins to `user` from `ip` still wait after the last failure

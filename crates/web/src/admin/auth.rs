@@ -40,44 +40,6 @@ pub const LOCKOUT_WINDOW_MS: i64 = 15 * 60 * 1000;
 /// work). [`idle_expired`] allows for it.
 pub const TOUCH_EVERY_MS: i64 = 60 * 1000;
 
-/// The logins whose password is being checked now (console login, data export, app
-/// passwords' own door). The lockout reads the failures recorded before the check and
-/// records one after it: guesses sent at once for one login were all checked before
-/// any was recorded (a review checked 40 in one burst). A second check for a login
-/// while one runs is refused without being made ([`InFlight::claim`]).
-static IN_FLIGHT: std::sync::LazyLock<std::sync::Mutex<std::collections::HashSet<String>>> =
-    std::sync::LazyLock::new(Default::default);
-
-/// A login's place in [`IN_FLIGHT`], given back when dropped.
-struct InFlight(String);
-
-impl InFlight {
-    fn claim(login: &str) -> Result<InFlight, ApiError> {
-        let mut set = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
-        if !set.insert(login.to_string()) {
-            return Err(ApiError {
-                retry_after_s: Some(1),
-                ..ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "busy",
-                    "Une autre tentative est en cours pour cet identifiant : réessayez dans un instant.",
-                    "Another attempt for this login is under way: try again in a moment.",
-                )
-            });
-        }
-        Ok(InFlight(login.to_string()))
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        IN_FLIGHT
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&self.0);
-    }
-}
-
 /// The client's address for the per-address slowdown: behind the TLS proxy, the one it
 /// forwarded (as for WebSocket connections), else the peer's.
 fn client_ip(
@@ -212,7 +174,8 @@ pub(crate) async fn check_user_password(
         return Err(bad_credentials());
     }
     let login = causerie_server::auth::localpart(raw).unwrap_or_else(|| raw.to_lowercase());
-    let _checking = InFlight::claim(&login)?;
+    // One check at a time per login, so that the lockout counts every guess.
+    let checking = server.throttle().check_alone(&login).await;
     let now = now_ms();
     let failures = server
         .store()
@@ -247,12 +210,15 @@ pub(crate) async fn check_user_password(
             .store()
             .record_admin_failure(&login, now, now - LOCKOUT_WINDOW_MS)
             .await?;
+        // Recorded: the next check may run while this answer waits.
+        drop(checking);
         if let Some(ip) = ip {
             tokio::time::sleep(server.throttle().console_failure(ip)).await;
         }
         return Err(bad_credentials());
     }
     server.store().clear_admin_failures(&login).await?;
+    drop(checking);
     check_account(server, &login).await?;
     Ok(login)
 }
@@ -1026,7 +992,8 @@ pub async fn login(
         ));
     }
     let login = causerie_server::auth::localpart(raw).unwrap_or_else(|| raw.to_lowercase());
-    let checking = InFlight::claim(&login)?;
+    // One check at a time per login, so that the lockout counts every guess.
+    let checking = server.throttle().check_alone(&login).await;
     let now = now_ms();
     let failures = server
         .store()
@@ -1065,6 +1032,8 @@ pub async fn login(
             .record_admin_failure(&login, now, now - LOCKOUT_WINDOW_MS)
             .await?;
         tracing::info!(login = %login, "admin login failed");
+        // Recorded: the next check may run while this answer waits.
+        drop(checking);
         if let Some(ip) = ip {
             tokio::time::sleep(server.throttle().console_failure(ip)).await;
         }
