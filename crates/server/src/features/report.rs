@@ -181,21 +181,20 @@ pub async fn submit(
             login,
         }
     };
+    // The messages the reporter just received are in the archives before they are read.
+    server.archive.flush().await;
     // The person reported: named, or, in a room, the sender of the first message named
     // (the store checks that they all have one sender), so that the report goes to the
     // school the reporter shares with him.
     let reported_login: Option<String> = match &target {
         ReportTarget::Person { login, .. } => login.clone(),
         ReportTarget::Room { name } => match parsed.stanza_ids.first() {
-            Some(id) => {
-                server.archive.flush().await;
-                server
-                    .store()
-                    .room_archived(name, id)
-                    .await
-                    .map_err(internal)?
-                    .map(|m| m.with)
-            }
+            Some(id) => server
+                .store()
+                .room_archived(name, id)
+                .await
+                .map_err(internal)?
+                .map(|m| m.with),
             None => None,
         },
     };
@@ -225,8 +224,6 @@ pub async fn submit(
             ),
         ));
     };
-    // The messages the reporter just received are in his archive before it is read.
-    server.archive.flush().await;
     let limits = &server.config().reports;
     let report = NewReport {
         structure: structure.clone(),

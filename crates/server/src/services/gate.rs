@@ -352,25 +352,28 @@ pub fn shutdown_refusal(text: causerie_ent::Text<String>) -> StanzaError {
 /// receipts, markers, ids, processing hints, a thread id. A subject, a reaction, XHTML-IM
 /// or any element a client invents count, as a body does.
 fn carries_text(stanza: &Element) -> bool {
+    // On every message sent: `has_ns` compares without copying the namespace.
+    const SIGNALS: [&str; 5] = [
+        "http://jabber.org/protocol/chatstates",
+        "urn:xmpp:receipts",
+        "urn:xmpp:chat-markers:0",
+        "urn:xmpp:sid:0",
+        "urn:xmpp:hints",
+    ];
     stanza.children().any(|c| {
-        let ns = c.ns();
-        let signal = matches!(
-            ns.as_str(),
-            "http://jabber.org/protocol/chatstates"
-                | "urn:xmpp:receipts"
-                | "urn:xmpp:chat-markers:0"
-                | "urn:xmpp:sid:0"
-                | "urn:xmpp:hints"
-        ) || (c.name() == "thread" && ns == causerie_proto::ns::CLIENT);
+        let signal =
+            SIGNALS.iter().any(|ns| c.has_ns(*ns)) || c.is("thread", causerie_proto::ns::CLIENT);
         !signal
     })
 }
 
 /// Whether a message carries an end-to-end encrypted payload (OMEMO, OpenPGP).
 fn end_to_end(stanza: &Element) -> bool {
-    stanza
-        .children()
-        .any(|c| causerie_ent::profile_policy::end_to_end_payload(c.name(), &c.ns()))
+    // The payloads' names first: a body's namespace is not copied for nothing.
+    stanza.children().any(|c| {
+        matches!(c.name(), "encrypted" | "openpgp" | "x")
+            && causerie_ent::profile_policy::end_to_end_payload(c.name(), &c.ns())
+    })
 }
 
 /// The refusal of an end-to-end encrypted message from or to a pupil (docs/safety.md):
