@@ -15,12 +15,11 @@ use crate::services::gate::{self, Sender};
 /// of a decline — may still reach `user` now, as a directed presence would (the rules,
 /// and a block either way); true for a notice that carries nobody's words.
 pub async fn author_still_reaches(server: &Server, user: &str, stanza: &Element) -> bool {
-    const NS_MUC_USER: &str = "http://jabber.org/protocol/muc#user";
-    let x = stanza.get_child("x", NS_MUC_USER);
+    let x = stanza.get_child("x", super::muc::NS_MUC_USER);
     let author = x
         .and_then(|x| {
-            x.get_child("invite", NS_MUC_USER)
-                .or_else(|| x.get_child("decline", NS_MUC_USER))
+            x.get_child("invite", super::muc::NS_MUC_USER)
+                .or_else(|| x.get_child("decline", super::muc::NS_MUC_USER))
         })
         .and_then(|e| e.attr("from"))
         .or_else(|| super::muc::invite::direct_room(server, stanza).and(stanza.attr("from")));
